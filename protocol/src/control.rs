@@ -1,0 +1,265 @@
+//! The control socket: clients (CLI, desktop app) talk to the daemon.
+//!
+//! After the handshake a client sends [`ClientFrame`]s, each carrying an id
+//! it chose; the daemon answers each with exactly one
+//! [`ServerFrame::Response`] with the same id. Requests that open a stream
+//! ([`ControlRequest::Follow`], [`ControlRequest::WatchSessions`]) are then
+//! followed by [`ServerFrame::Push`]es with that id until
+//! [`Push::End`] or [`ControlRequest::Unsubscribe`]. Requests are served
+//! concurrently: responses may arrive out of order.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::{AgentConfig, Budgets, ScriptPatch};
+use crate::event::{Event, SessionStatus};
+use crate::ids::SessionId;
+use crate::time::Timestamp;
+
+/// A request with the id its response will carry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientFrame {
+    /// Chosen by the client, unique among its open requests.
+    pub id: u64,
+    /// What to do.
+    pub request: ControlRequest,
+}
+
+/// Everything a client can ask of the daemon.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ControlRequest {
+    /// Liveness check. Replies [`ControlResponse::Pong`].
+    Ping,
+    /// Replies [`ControlResponse::Status`].
+    Status,
+    /// Stop the daemon: live sessions are killed and recorded as interrupted.
+    /// Replies [`ControlResponse::Ok`] before shutting down.
+    Shutdown,
+    /// Create an agent, or replace it when `replace` is set. Replies [`ControlResponse::Ok`].
+    AgentCreate {
+        /// The agent.
+        agent: AgentConfig,
+        /// Overwrite an agent of the same name.
+        replace: bool,
+    },
+    /// Replies [`ControlResponse::Agents`].
+    AgentList,
+    /// Replies [`ControlResponse::Agent`].
+    AgentGet {
+        /// Agent name.
+        name: String,
+    },
+    /// Delete an agent; its sessions stay. Replies [`ControlResponse::Ok`].
+    AgentRemove {
+        /// Agent name.
+        name: String,
+    },
+    /// Start (or queue) a headless run. Replies [`ControlResponse::RunAccepted`].
+    Run(RunSpec),
+    /// Replies [`ControlResponse::Sessions`], newest first.
+    SessionList {
+        /// Include ended sessions.
+        all: bool,
+        /// At most this many.
+        limit: u32,
+    },
+    /// Look a session up by full id or unique prefix. Replies [`ControlResponse::Session`].
+    SessionGet {
+        /// Id or prefix.
+        id: String,
+    },
+    /// Ask a session to stop; its process group is killed after a grace period.
+    /// Replies [`ControlResponse::Ok`] once the request is delivered.
+    Cancel {
+        /// Session.
+        session: SessionId,
+    },
+    /// Kill a session's process group at once. Replies [`ControlResponse::Ok`]
+    /// once the terminal event is recorded.
+    Kill {
+        /// Session.
+        session: SessionId,
+    },
+    /// A page of recorded events. Replies [`ControlResponse::Events`].
+    Events {
+        /// Session.
+        session: SessionId,
+        /// Only events with a larger seq.
+        after_seq: u64,
+        /// At most this many.
+        limit: u32,
+    },
+    /// Stream a session's events: first the recorded ones after `after_seq`,
+    /// then live ones. Replies [`ControlResponse::Subscribed`], then pushes
+    /// [`Push::Event`]s and a final [`Push::End`] after the terminal event.
+    Follow {
+        /// Session.
+        session: SessionId,
+        /// Only events with a larger seq.
+        after_seq: u64,
+    },
+    /// Stream status changes of all sessions. Replies
+    /// [`ControlResponse::Subscribed`], then pushes [`Push::SessionChanged`].
+    WatchSessions,
+    /// Stop the stream opened by the request with this id. Replies [`ControlResponse::Ok`].
+    Unsubscribe {
+        /// Id of the Follow/WatchSessions request.
+        request_id: u64,
+    },
+}
+
+/// Parameters of one headless run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Agent name.
+    pub agent: String,
+    /// The user message the run starts with.
+    pub prompt: String,
+    /// Free text shown next to the run (e.g. a batch line number).
+    pub label: Option<String>,
+    /// Changes to the agent's script for this run only.
+    pub script: ScriptPatch,
+    /// Limits for this run, each overriding the agent's.
+    pub budgets: Budgets,
+}
+
+/// The daemon's frames to a client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ServerFrame {
+    /// The one answer to request `id`.
+    Response {
+        /// The request's id.
+        id: u64,
+        /// Success or a typed error.
+        result: Result<ControlResponse, ControlError>,
+    },
+    /// A streamed item for the subscription opened by request `id`.
+    Push {
+        /// The subscribing request's id.
+        id: u64,
+        /// The item.
+        push: Push,
+    },
+}
+
+/// Successful answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ControlResponse {
+    /// Answer to [`ControlRequest::Ping`].
+    Pong,
+    /// Done, nothing to return.
+    Ok,
+    /// Answer to [`ControlRequest::Status`].
+    Status(DaemonStatus),
+    /// One agent.
+    Agent(AgentConfig),
+    /// All agents, by name.
+    Agents(Vec<AgentConfig>),
+    /// The run's session id.
+    RunAccepted {
+        /// Session created for the run.
+        session: SessionId,
+    },
+    /// Session summaries.
+    Sessions(Vec<SessionSummary>),
+    /// One session summary.
+    Session(SessionSummary),
+    /// A page of events in seq order.
+    Events(Vec<Event>),
+    /// A stream is open; pushes follow.
+    Subscribed,
+}
+
+/// Streamed items.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Push {
+    /// A recorded event of the followed session.
+    Event(Event),
+    /// A session changed status (or its live figures changed).
+    SessionChanged(SessionSummary),
+    /// The stream is over (the followed session ended, or the daemon stops).
+    End,
+}
+
+/// Why a request failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ControlError {
+    /// Category, for exit codes and UI treatment.
+    pub kind: ErrorKind,
+    /// Human-readable message.
+    pub message: String,
+}
+
+impl ControlError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Categories of [`ControlError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The named agent or session does not exist.
+    NotFound,
+    /// The request makes no sense as given.
+    Invalid,
+    /// It conflicts with existing state (e.g. the agent exists).
+    Conflict,
+    /// The daemon is shutting down or cannot do it now.
+    Unavailable,
+    /// A bug or an I/O failure inside the daemon.
+    Internal,
+}
+
+/// What `studio daemon status` shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    /// Daemon process id.
+    pub pid: u32,
+    /// Daemon package version.
+    pub version: String,
+    /// Data directory in use.
+    pub data_dir: String,
+    /// When the daemon started.
+    pub started_at: Timestamp,
+    /// Sessions with a live worker.
+    pub live_sessions: u32,
+    /// Runs waiting for a slot.
+    pub queued_runs: u32,
+    /// Most runs live at once.
+    pub max_concurrent_runs: u32,
+}
+
+/// One row of `studio ps`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    /// Session id.
+    pub id: SessionId,
+    /// Agent name.
+    pub agent: String,
+    /// Label given at run time.
+    pub label: Option<String>,
+    /// Current status.
+    pub status: SessionStatus,
+    /// Worker pid while live.
+    pub pid: Option<u32>,
+    /// Worker resident memory at the last sample, bytes, while live.
+    pub rss_bytes: Option<u64>,
+    /// Number of recorded events (the last seq).
+    pub events: u64,
+    /// When the session was created.
+    pub created_at: Timestamp,
+    /// When its worker started.
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    pub ended_at: Option<Timestamp>,
+    /// Session it was branched from.
+    pub parent: Option<SessionId>,
+}

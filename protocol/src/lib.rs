@@ -1,0 +1,33 @@
+//! Every type that crosses an AI Studio process boundary, and the frame codec.
+//!
+//! Layout:
+//! - [`ids`] and [`time`]: identifiers and timestamps.
+//! - [`agent`]: an agent's configuration, budgets and the scripted provider's script.
+//! - [`message`]: chat history as sent to a worker.
+//! - [`event`]: the event enum every session records (`session.*`, `llm.*`, `tool.*`, ...).
+//! - [`handshake`]: the first frame on every connection.
+//! - [`control`]: client <-> daemon requests, responses and pushes.
+//! - [`worker`]: daemon <-> worker commands and reports.
+//! - [`codec`]: u32 length prefix + bincode framing with a hard size limit.
+//!
+//! This crate does no I/O beyond reading and writing frames.
+
+pub mod agent;
+pub mod codec;
+pub mod control;
+pub mod event;
+pub mod handshake;
+pub mod ids;
+pub mod message;
+pub mod time;
+pub mod worker;
+
+/// Version of the wire protocol; both ends of a connection must agree.
+///
+/// Bump it whenever a type in this crate changes its encoding.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, Script, ScriptPatch};
+pub use event::{Event, EventKind, SessionStatus};
+pub use ids::SessionId;
+pub use time::Timestamp;

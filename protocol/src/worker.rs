@@ -1,0 +1,91 @@
+//! The worker socket: the daemon and one session's worker process.
+//!
+//! After the handshake the daemon sends [`ToWorker::Start`]; the worker
+//! streams [`FromWorker::Event`]s and ends the turn with
+//! [`FromWorker::Done`]. The daemon then sends another `Start` (chat) or
+//! [`ToWorker::Shutdown`]. The worker holds no durable state: everything it
+//! needs comes in `Start`, so a worker that dies loses nothing recorded.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::{AgentConfig, Script};
+use crate::event::EventKind;
+use crate::ids::SessionId;
+use crate::message::ChatMessage;
+use crate::time::Timestamp;
+
+/// Daemon to worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ToWorker {
+    /// Run one turn. Answered by events and one [`FromWorker::Done`].
+    Start(StartTurn),
+    /// The decision on a [`FromWorker::ApprovalRequest`].
+    ApprovalDecision {
+        /// The call it decides.
+        call_id: String,
+        /// Whether the call may run.
+        approved: bool,
+        /// Explanation passed to the model when denied.
+        reason: String,
+    },
+    /// Stop the turn at the next await point and report
+    /// [`TurnOutcome::Cancelled`]. The daemon kills the process group if
+    /// this does not happen within the grace period.
+    Cancel,
+    /// Exit now; no reply.
+    Shutdown,
+}
+
+/// Everything a worker needs for a turn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartTurn {
+    /// The session.
+    pub session: SessionId,
+    /// The agent snapshot the session runs with.
+    pub agent: AgentConfig,
+    /// Conversation so far, oldest first, without the new input.
+    pub history: Vec<ChatMessage>,
+    /// The new user input.
+    pub input: String,
+    /// The scripted provider's script for this turn.
+    pub script: Script,
+}
+
+/// Worker to daemon.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FromWorker {
+    /// Something happened; the daemon assigns the seq and records it.
+    Event {
+        /// Worker clock.
+        at: Timestamp,
+        /// What.
+        kind: EventKind,
+    },
+    /// A tool call needs a decision; answered by [`ToWorker::ApprovalDecision`].
+    ApprovalRequest {
+        /// Call id.
+        call_id: String,
+        /// Tool name.
+        tool: String,
+        /// Arguments as JSON text.
+        arguments: String,
+    },
+    /// The turn is over.
+    Done(TurnOutcome),
+}
+
+/// How a turn ended, as the worker saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TurnOutcome {
+    /// The model gave its final answer.
+    Completed,
+    /// Stopped by [`ToWorker::Cancel`].
+    Cancelled,
+    /// An error the worker could not recover from.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}
