@@ -19,7 +19,7 @@ use crate::time::Timestamp;
 #[non_exhaustive]
 pub enum ToWorker {
     /// Run one turn. Answered by events and one [`FromWorker::Done`].
-    Start(StartTurn),
+    Start(Box<StartTurn>),
     /// The decision on a [`FromWorker::ApprovalRequest`].
     ApprovalDecision {
         /// The call it decides.
