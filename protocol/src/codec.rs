@@ -89,6 +89,18 @@ pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
     Ok(out)
 }
 
+/// `msg` encoded as a payload without a header, for storing it.
+pub fn encode_payload<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
+    let payload = bincode::serde::encode_to_vec(msg, CONFIG)?;
+    if payload.len() > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge {
+            len: payload.len(),
+            max: MAX_FRAME_LEN,
+        });
+    }
+    Ok(payload)
+}
+
 /// Decodes a payload (without its header) into exactly one message.
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
     let (msg, used) = bincode::serde::decode_from_slice(payload, CONFIG)?;

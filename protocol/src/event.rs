@@ -188,11 +188,8 @@ pub enum EventKind {
         /// Configured server name.
         server: String,
     },
-    /// `run.queued`: a headless run waits for a free slot.
-    RunQueued {
-        /// Runs ahead of it when it was queued.
-        position: u32,
-    },
+    /// `run.queued`: a headless run was accepted and waits for a free slot.
+    RunQueued,
     /// `run.started`: the run left the queue and its worker is being spawned.
     RunStarted {
         /// Time spent in the queue, in milliseconds.
@@ -247,7 +244,7 @@ impl EventKind {
             EventKind::McpServerStarted { .. } => "mcp.server.started",
             EventKind::McpServerFailed { .. } => "mcp.server.failed",
             EventKind::McpServerExited { .. } => "mcp.server.exited",
-            EventKind::RunQueued { .. } => "run.queued",
+            EventKind::RunQueued => "run.queued",
             EventKind::RunStarted { .. } => "run.started",
             EventKind::BudgetExceeded { .. } => "budget.exceeded",
             EventKind::WorkerStats { .. } => "worker.stats",
@@ -259,7 +256,7 @@ impl EventKind {
     /// Terminal events map to terminal statuses; nothing follows them.
     pub fn status_after(&self) -> Option<SessionStatus> {
         Some(match self {
-            EventKind::RunQueued { .. } => SessionStatus::Queued,
+            EventKind::RunQueued => SessionStatus::Queued,
             EventKind::RunStarted { .. } => SessionStatus::Starting,
             EventKind::SessionStarted { .. } | EventKind::SessionResumed { .. } => {
                 SessionStatus::Running
@@ -273,6 +270,21 @@ impl EventKind {
             EventKind::SessionInterrupted => SessionStatus::Interrupted,
             _ => return None,
         })
+    }
+
+    /// Whether a worker may report this event. Lifecycle, run, budget and
+    /// stats events are the daemon's alone; a worker sending one is broken
+    /// or hostile and is treated as a protocol error.
+    pub fn may_come_from_worker(&self) -> bool {
+        self.status_after().is_none()
+            && !matches!(
+                self,
+                EventKind::BudgetExceeded { .. }
+                    | EventKind::WorkerStats { .. }
+                    | EventKind::ToolApprovalRequested { .. }
+                    | EventKind::ToolApproved { .. }
+                    | EventKind::ToolDenied { .. }
+            )
     }
 
     /// Whether this event ends its session's life (exactly one per ended session).
@@ -446,7 +458,7 @@ mod tests {
             assert!(kind.name().starts_with("session."));
         }
         let live = [
-            EventKind::RunQueued { position: 0 },
+            EventKind::RunQueued,
             EventKind::SessionStarted {
                 pid: 1,
                 agent: "a".into(),
@@ -459,5 +471,24 @@ mod tests {
         for kind in live {
             assert!(!kind.is_terminal(), "{}", kind.name());
         }
+    }
+
+    #[test]
+    fn workers_may_only_report_their_own_work() {
+        let chunk = EventKind::LlmResponseChunk {
+            request_id: "r".into(),
+            text: "t".into(),
+        };
+        assert!(chunk.may_come_from_worker());
+        assert!(!EventKind::SessionCompleted.may_come_from_worker());
+        assert!(!EventKind::RunQueued.may_come_from_worker());
+        let approval = EventKind::ToolApproved {
+            call_id: "c".into(),
+            by: Decider::User,
+        };
+        assert!(
+            !approval.may_come_from_worker(),
+            "a worker never approves itself"
+        );
     }
 }

@@ -1,1 +1,154 @@
-fn main() {}
+//! `studio-worker`: runs one session's agent loop in its own process.
+//!
+//! The daemon spawns one worker per live session, passes a one-time token
+//! on stdin and talks to it over a local socket (see `protocol::worker`).
+//! The worker holds no durable state: each turn arrives complete in a
+//! `Start` message and is answered by events and one `Done`.
+//!
+//! Layout:
+//! - `main.rs` (this file): arguments, logging, the runtime and exit codes.
+//! - [`connection`]: connecting, the handshake, and the frame reader and
+//!   batching writer.
+//! - [`turn`]: the command loop; runs turns and cancels them on request.
+//! - [`scripted`]: the built-in deterministic `scripted` provider.
+//! - [`fault`]: the misbehaviours a script can ask for.
+//!
+//! Exit codes: 0 on `Shutdown` or when the daemon closes the connection,
+//! 1 on any other error, 2 without a token on stdin, 3 when the daemon
+//! refuses the handshake. Faults may end the process in their own way.
+
+mod connection;
+mod fault;
+mod scripted;
+mod turn;
+
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use protocol::SessionId;
+use protocol::handshake::HelloReply;
+use tokio::io::BufReader;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+use crate::connection::Ended;
+
+/// Command-line arguments, as the daemon passes them.
+#[derive(Debug, Parser)]
+#[command(
+    name = "studio-worker",
+    version,
+    about = "AI Studio worker: runs one session's agent loop.",
+    long_about = "AI Studio worker: runs one session's agent loop.\n\n\
+        Started by the AI Studio daemon, not by hand. Reads a one-time token \
+        as the first line of stdin, connects to the daemon's worker socket and \
+        runs the turns the daemon sends until told to shut down.\n\n\
+        Logging goes to stderr; set STUDIO_LOG (e.g. `debug`) to change the \
+        level (default `warn`)."
+)]
+struct Args {
+    /// Path of the daemon's worker socket.
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+    /// Id of the session this worker runs.
+    #[arg(long, value_name = "SESSION_ID")]
+    session: SessionId,
+}
+
+/// Process exit codes other than success.
+mod exit {
+    /// Any error: connection lost, malformed frame, I/O failure.
+    pub const ERROR: u8 = 1;
+    /// No token on stdin.
+    pub const NO_TOKEN: u8 = 2;
+    /// The daemon refused the handshake.
+    pub const REFUSED: u8 = 3;
+}
+
+/// Longest token line read from stdin, in bytes; real tokens are far shorter.
+const MAX_TOKEN_LINE: u64 = 4096;
+
+/// Reads the arguments and the token, runs the worker on a single-threaded
+/// runtime (a worker must stay small) and turns the result into an exit code.
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+
+    let Some(token) = read_token() else {
+        eprintln!("studio-worker: expected a token as the first line of stdin, got none");
+        return ExitCode::from(exit::NO_TOKEN);
+    };
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("studio-worker: cannot start the async runtime: {err}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+
+    // At `warn` so the session id prefixes log lines at the default level.
+    let span = tracing::warn_span!("worker", session = %args.session);
+    match runtime.block_on(run(&args, token).instrument(span)) {
+        Ok(Ended::Shutdown | Ended::Closed) => ExitCode::SUCCESS,
+        Ok(Ended::Refused { reason }) => {
+            eprintln!("studio-worker: the daemon refused the connection: {reason}");
+            ExitCode::from(exit::REFUSED)
+        }
+        Err(err) => {
+            eprintln!("studio-worker: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+/// Connects, shakes hands, then runs three loops on the one thread until
+/// one of them ends the worker: the frame reader (commands in), the frame
+/// writer (reports out) and the command loop (turns).
+async fn run(args: &Args, token: String) -> anyhow::Result<Ended> {
+    let stream = connection::connect(&args.socket).await?;
+    let mut reader = BufReader::new(&stream);
+    if let HelloReply::Refused { reason } =
+        connection::handshake(&stream, &mut reader, args.session, token).await?
+    {
+        return Ok(Ended::Refused { reason });
+    }
+    tracing::debug!("handshake accepted");
+
+    let (outbox, outgoing) = connection::outbox();
+    let (commands_tx, mut commands) = mpsc::unbounded_channel();
+    tokio::select! {
+        ended = connection::read_commands(&mut reader, commands_tx) => ended,
+        written = connection::write_frames(&stream, outgoing) => written.map(|()| Ended::Closed),
+        served = turn::serve(args.session, &mut commands, &outbox) => served.map(|()| Ended::Closed),
+    }
+}
+
+/// Logs to stderr at `warn`, or as `STUDIO_LOG` says.
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("STUDIO_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+}
+
+/// The first line of stdin without its line ending; `None` if empty or unreadable.
+fn read_token() -> Option<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_TOKEN_LINE)
+        .read_line(&mut line)
+        .ok()?;
+    let token = line.trim_end_matches(['\n', '\r']);
+    (!token.is_empty()).then(|| token.to_owned())
+}

@@ -1,0 +1,239 @@
+//! `studio agent create|list|show|rm`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use protocol::agent::{AgentConfig, Budgets, Fault, ProviderKind};
+use protocol::control::{ControlRequest, ControlResponse};
+
+use super::output::{print_json, table};
+use super::{CliError, Ctx};
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AgentCommand {
+    /// Create an agent from flags, or from a TOML file with --file.
+    Create(CreateArgs),
+    /// List agents.
+    List,
+    /// Show one agent's configuration (as TOML, or JSON with --json).
+    Show {
+        /// Agent name.
+        name: String,
+    },
+    /// Remove an agent (its recorded sessions stay).
+    Rm {
+        /// Agent name.
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CreateArgs {
+    /// Agent name (taken from the file when --file is given).
+    #[arg(required_unless_present = "file")]
+    name: Option<String>,
+    /// Read the whole agent from this TOML file.
+    #[arg(long, short, conflicts_with_all = ["provider", "model", "system_prompt"])]
+    file: Option<PathBuf>,
+    /// Replace an existing agent of the same name.
+    #[arg(long)]
+    replace: bool,
+    /// Provider: scripted, openai, anthropic, gemini, ollama.
+    #[arg(long)]
+    provider: Option<ProviderKind>,
+    /// Model name.
+    #[arg(long)]
+    model: Option<String>,
+    /// System prompt.
+    #[arg(long)]
+    system_prompt: Option<String>,
+    #[command(flatten)]
+    script: ScriptArgs,
+    #[command(flatten)]
+    budgets: BudgetArgs,
+}
+
+/// Flags shaping the scripted provider's answer (agent defaults or per run).
+#[derive(Args, Debug, Default, Clone)]
+pub(crate) struct ScriptArgs {
+    /// Scripted: chunks in the answer.
+    #[arg(long)]
+    pub(crate) chunks: Option<u32>,
+    /// Scripted: characters per chunk.
+    #[arg(long)]
+    pub(crate) chunk_chars: Option<u32>,
+    /// Scripted: milliseconds before each chunk.
+    #[arg(long)]
+    pub(crate) chunk_delay_ms: Option<u32>,
+    /// Scripted: misbehave (hang, spin, grow-memory[:MIB/S], panic, abort, exit[:CODE], flood[:N]).
+    #[arg(long)]
+    pub(crate) fault: Option<Fault>,
+    /// Scripted: chunks streamed before the fault strikes.
+    #[arg(long)]
+    pub(crate) fault_after_chunks: Option<u32>,
+    /// Scripted: a fixed answer instead of a derived one.
+    #[arg(long)]
+    pub(crate) answer: Option<String>,
+}
+
+impl ScriptArgs {
+    pub(crate) fn patch(&self) -> protocol::agent::ScriptPatch {
+        protocol::agent::ScriptPatch {
+            answer: self.answer.clone(),
+            chunks: self.chunks,
+            chunk_chars: self.chunk_chars,
+            chunk_delay_ms: self.chunk_delay_ms,
+            fault: self.fault,
+            fault_after_chunks: self.fault_after_chunks,
+        }
+    }
+}
+
+/// Budget flags (agent defaults or per run).
+#[derive(Args, Debug, Default, Clone)]
+pub(crate) struct BudgetArgs {
+    /// Budget: wall-clock seconds per session.
+    #[arg(long)]
+    pub(crate) max_wall_secs: Option<u64>,
+    /// Budget: seconds without any event.
+    #[arg(long)]
+    pub(crate) max_idle_secs: Option<u64>,
+    /// Budget: worker memory in MiB (over it the worker is killed).
+    #[arg(long)]
+    pub(crate) max_memory_mib: Option<u64>,
+}
+
+impl BudgetArgs {
+    pub(crate) fn budgets(&self) -> Budgets {
+        Budgets {
+            max_wall_secs: self.max_wall_secs,
+            max_idle_secs: self.max_idle_secs,
+            max_memory_mib: self.max_memory_mib,
+            ..Budgets::default()
+        }
+    }
+}
+
+pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    match cmd {
+        AgentCommand::Create(args) => {
+            let replace = args.replace;
+            let agent = agent_from_args(args)?;
+            let name = agent.name.clone();
+            client
+                .request(ControlRequest::AgentCreate { agent, replace })
+                .await?;
+            if ctx.json {
+                print_json(&serde_json::json!({ "created": name }));
+            } else {
+                println!("agent {name} saved");
+            }
+        }
+        AgentCommand::List => {
+            let ControlResponse::Agents(agents) = client.request(ControlRequest::AgentList).await?
+            else {
+                return Err(CliError::msg("unexpected answer to agent list"));
+            };
+            if ctx.json {
+                print_json(
+                    &serde_json::to_value(&agents).map_err(|e| CliError::msg(e.to_string()))?,
+                );
+            } else if agents.is_empty() {
+                println!("no agents yet; create one with `studio agent create NAME`");
+            } else {
+                let mut t = table(&["NAME", "PROVIDER", "MODEL", "TOOLS", "BUDGETS"]);
+                for a in &agents {
+                    t.add_row(vec![
+                        a.name.clone(),
+                        a.provider.to_string(),
+                        a.model.clone(),
+                        a.tools.len().to_string(),
+                        budget_summary(&a.budgets),
+                    ]);
+                }
+                println!("{t}");
+            }
+        }
+        AgentCommand::Show { name } => {
+            let ControlResponse::Agent(agent) =
+                client.request(ControlRequest::AgentGet { name }).await?
+            else {
+                return Err(CliError::msg("unexpected answer to agent show"));
+            };
+            if ctx.json {
+                print_json(
+                    &serde_json::to_value(&agent).map_err(|e| CliError::msg(e.to_string()))?,
+                );
+            } else {
+                let text =
+                    toml::to_string_pretty(&agent).map_err(|e| CliError::msg(e.to_string()))?;
+                print!("{text}");
+            }
+        }
+        AgentCommand::Rm { name } => {
+            client
+                .request(ControlRequest::AgentRemove { name: name.clone() })
+                .await?;
+            if ctx.json {
+                print_json(&serde_json::json!({ "removed": name }));
+            } else {
+                println!("agent {name} removed");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
+    let mut agent = match &args.file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
+            let agent: AgentConfig = toml::from_str(&text)
+                .map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
+            if let Some(name) = &args.name
+                && name != &agent.name
+            {
+                return Err(CliError::invalid(format!(
+                    "name {name:?} does not match {:?} in {}",
+                    agent.name,
+                    path.display()
+                )));
+            }
+            agent
+        }
+        None => AgentConfig::scripted(args.name.clone().unwrap_or_default()),
+    };
+    if let Some(provider) = args.provider {
+        agent.provider = provider;
+    }
+    if let Some(model) = args.model {
+        agent.model = model;
+    }
+    if let Some(prompt) = args.system_prompt {
+        agent.system_prompt = prompt;
+    }
+    agent.script = agent.script.patched(&args.script.patch());
+    agent.budgets = agent.budgets.overridden_by(&args.budgets.budgets());
+    agent.validate().map_err(CliError::invalid)?;
+    Ok(agent)
+}
+
+fn budget_summary(b: &Budgets) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = b.max_wall_secs {
+        parts.push(format!("wall {s}s"));
+    }
+    if let Some(s) = b.max_idle_secs {
+        parts.push(format!("idle {s}s"));
+    }
+    if let Some(m) = b.max_memory_mib {
+        parts.push(format!("mem {m} MiB"));
+    }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}

@@ -1,0 +1,393 @@
+//! `studio run AGENT --batch FILE.jsonl --parallel N`, and the engine the
+//! demo shares: keep N runs in flight, watch them end, summarise.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use protocol::SessionId;
+use protocol::agent::{Budgets, Fault, ScriptPatch};
+use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionSummary};
+use protocol::event::SessionStatus;
+use serde::Deserialize;
+use supervisor::client::Client;
+
+use super::output::{duration, print_json, session_duration, table};
+use super::run::{RunArgs, describe_end, submit};
+use super::{CliError, Ctx};
+
+/// One line of a batch file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchLine {
+    /// The prompt.
+    prompt: String,
+    /// Agent, if not the one on the command line.
+    #[serde(default)]
+    agent: Option<String>,
+    /// Label shown in progress and summary (default: the line number).
+    #[serde(default)]
+    label: Option<String>,
+    /// Scripted provider overrides.
+    #[serde(default)]
+    script: ScriptPatch,
+    /// Shortcut for `script.fault`.
+    #[serde(default)]
+    fault: Option<Fault>,
+    /// Budget overrides.
+    #[serde(default)]
+    budgets: Budgets,
+}
+
+/// A run to make.
+#[derive(Clone, Debug)]
+pub(crate) struct BatchItem {
+    pub(crate) label: String,
+    pub(crate) spec: RunSpec,
+}
+
+/// What happened to one run.
+#[derive(Clone, Debug)]
+pub(crate) struct BatchOutcome {
+    pub(crate) session: Option<SessionId>,
+    pub(crate) summary: Option<SessionSummary>,
+    /// Why it did not complete, in words.
+    pub(crate) detail: String,
+}
+
+impl BatchOutcome {
+    pub(crate) fn status(&self) -> Option<SessionStatus> {
+        self.summary.as_ref().map(|s| s.status)
+    }
+}
+
+/// Reads and checks every line before anything runs: a bad file starts nothing.
+fn read_batch(path: &Path, default_agent: &str) -> Result<Vec<BatchItem>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<BatchLine>(line) {
+            Ok(parsed) => {
+                let mut script = parsed.script;
+                if parsed.fault.is_some() {
+                    script.fault = parsed.fault;
+                }
+                items.push(BatchItem {
+                    label: parsed
+                        .label
+                        .clone()
+                        .unwrap_or_else(|| format!("line {number}")),
+                    spec: RunSpec {
+                        agent: parsed.agent.unwrap_or_else(|| default_agent.to_owned()),
+                        prompt: parsed.prompt,
+                        label: parsed.label.or_else(|| Some(format!("line {number}"))),
+                        script,
+                        budgets: parsed.budgets,
+                    },
+                });
+            }
+            Err(err) => errors.push(format!("{}:{number}: {err}", path.display())),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CliError::invalid(format!(
+            "{} bad line(s), nothing was started:\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        )));
+    }
+    if items.is_empty() {
+        return Err(CliError::invalid(format!("{} has no runs", path.display())));
+    }
+    Ok(items)
+}
+
+pub(crate) async fn execute(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let mut items = read_batch(path, &args.agent)?;
+    for item in &mut items {
+        // Flags on the command line apply to every line that does not set them.
+        item.spec.budgets = args.budgets.budgets().overridden_by(&item.spec.budgets);
+        let flags = args.script.patch();
+        item.spec.script = merge_patch(&flags, &item.spec.script);
+    }
+    let client = ctx.client().await?;
+    let progress = progress_bar(items.len() as u64, ctx.json);
+    let outcomes = run_batch(&client, &items, args.parallel.max(1), &progress, |_, _| {}).await?;
+    progress.finish_and_clear();
+    print_summary(&items, &outcomes, ctx.json);
+    if outcomes
+        .iter()
+        .all(|o| o.status() == Some(SessionStatus::Completed))
+    {
+        Ok(())
+    } else {
+        Err(CliError::incomplete(String::new()))
+    }
+}
+
+/// `over` with the fields of `base` where `over` sets none.
+fn merge_patch(base: &ScriptPatch, over: &ScriptPatch) -> ScriptPatch {
+    ScriptPatch {
+        answer: over.answer.clone().or_else(|| base.answer.clone()),
+        chunks: over.chunks.or(base.chunks),
+        chunk_chars: over.chunk_chars.or(base.chunk_chars),
+        chunk_delay_ms: over.chunk_delay_ms.or(base.chunk_delay_ms),
+        fault: over.fault.or(base.fault),
+        fault_after_chunks: over.fault_after_chunks.or(base.fault_after_chunks),
+    }
+}
+
+/// A progress bar on stderr, hidden for JSON output or when not a terminal.
+pub(crate) fn progress_bar(len: u64, hidden: bool) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if hidden {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:32} {pos}/{len} {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Prints a line above the progress bar, or on stderr when the bar is hidden.
+pub(crate) fn note(progress: &ProgressBar, line: String) {
+    if progress.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        progress.println(line);
+    }
+}
+
+/// Runs `items` keeping at most `parallel` in flight; `on_change` sees
+/// every status change of the batch's sessions (index, summary).
+pub(crate) async fn run_batch(
+    client: &Client,
+    items: &[BatchItem],
+    parallel: usize,
+    progress: &ProgressBar,
+    mut on_change: impl FnMut(usize, &SessionSummary),
+) -> Result<Vec<BatchOutcome>, CliError> {
+    let mut watch = client.subscribe(ControlRequest::WatchSessions).await?;
+    let mut outcomes: Vec<Option<BatchOutcome>> = vec![None; items.len()];
+    let mut queue: VecDeque<usize> = (0..items.len()).collect();
+    let mut in_flight: HashMap<SessionId, usize> = HashMap::new();
+    let mut counts: HashMap<SessionStatus, usize> = HashMap::new();
+    let mut poll = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        while in_flight.len() < parallel
+            && let Some(index) = queue.pop_front()
+        {
+            match submit(client, items[index].spec.clone()).await {
+                Ok(session) => {
+                    in_flight.insert(session, index);
+                }
+                Err(err) => {
+                    note(
+                        progress,
+                        format!("{}: not started: {}", items[index].label, err.message),
+                    );
+                    outcomes[index] = Some(BatchOutcome {
+                        session: None,
+                        summary: None,
+                        detail: err.message,
+                    });
+                    progress.inc(1);
+                }
+            }
+        }
+        if in_flight.is_empty() && queue.is_empty() {
+            break;
+        }
+        let changed: Vec<SessionSummary> = tokio::select! {
+            push = watch.next() => match push {
+                Some(Push::SessionChanged(summary)) => vec![summary],
+                Some(_) => Vec::new(),
+                None => return Err(CliError::msg("lost the connection to the daemon")),
+            },
+            _ = poll.tick() => poll_in_flight(client, &in_flight).await,
+        };
+        for summary in changed {
+            let Some(&index) = in_flight.get(&summary.id) else {
+                continue;
+            };
+            on_change(index, &summary);
+            if summary.status.is_terminal() {
+                in_flight.remove(&summary.id);
+                *counts.entry(summary.status).or_default() += 1;
+                outcomes[index] = Some(BatchOutcome {
+                    session: Some(summary.id),
+                    summary: Some(summary),
+                    detail: String::new(),
+                });
+                progress.inc(1);
+            }
+        }
+        progress.set_message(progress_message(in_flight.len(), &counts));
+    }
+    let mut outcomes: Vec<BatchOutcome> = outcomes.into_iter().flatten().collect();
+    for outcome in &mut outcomes {
+        if let (Some(session), Some(summary)) = (outcome.session, &outcome.summary)
+            && summary.status != SessionStatus::Completed
+        {
+            outcome.detail = end_detail(client, session, summary.events).await;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Safety net for missed pushes: asks for the state of runs in flight.
+async fn poll_in_flight(
+    client: &Client,
+    in_flight: &HashMap<SessionId, usize>,
+) -> Vec<SessionSummary> {
+    let mut out = Vec::new();
+    for session in in_flight.keys() {
+        if let Ok(ControlResponse::Session(summary)) = client
+            .request(ControlRequest::SessionGet {
+                id: session.to_string(),
+            })
+            .await
+        {
+            out.push(summary);
+        }
+    }
+    out
+}
+
+fn progress_message(running: usize, counts: &HashMap<SessionStatus, usize>) -> String {
+    let mut parts = vec![format!("{running} in flight")];
+    let mut ended: Vec<_> = counts.iter().collect();
+    ended.sort_by_key(|(status, _)| status.as_str());
+    parts.extend(ended.into_iter().map(|(status, n)| format!("{n} {status}")));
+    parts.join(" · ")
+}
+
+/// How a run ended, from its terminal event.
+async fn end_detail(client: &Client, session: SessionId, events: u64) -> String {
+    let request = ControlRequest::Events {
+        session,
+        after_seq: events.saturating_sub(1),
+        limit: 1,
+    };
+    match client.request(request).await {
+        Ok(ControlResponse::Events(events)) => events
+            .last()
+            .map(|e| describe_end(&e.kind))
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// The summary table (or JSON document) and the totals line.
+pub(crate) fn print_summary(items: &[BatchItem], outcomes: &[BatchOutcome], json: bool) {
+    let mut totals: HashMap<&str, usize> = HashMap::new();
+    for outcome in outcomes {
+        *totals
+            .entry(outcome.status().map_or("not started", |s| s.as_str()))
+            .or_default() += 1;
+    }
+    if json {
+        let runs: Vec<_> = items
+            .iter()
+            .zip(outcomes)
+            .map(|(item, o)| {
+                serde_json::json!({
+                    "label": item.label,
+                    "session": o.session.map(|s| s.to_string()),
+                    "status": o.status().map_or("not started", |s| s.as_str()),
+                    "events": o.summary.as_ref().map(|s| s.events),
+                    "duration_ms": o.summary.as_ref().and_then(session_duration).map(|d| d.as_millis() as u64),
+                    "detail": o.detail,
+                })
+            })
+            .collect();
+        print_json(&serde_json::json!({ "runs": runs, "totals": totals }));
+        return;
+    }
+    let mut t = table(&[
+        "#", "LABEL", "SESSION", "STATUS", "EVENTS", "DURATION", "DETAIL",
+    ]);
+    for (index, (item, o)) in items.iter().zip(outcomes).enumerate() {
+        t.add_row(vec![
+            (index + 1).to_string(),
+            item.label.clone(),
+            o.session
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".to_owned()),
+            o.status().map_or("not started", |s| s.as_str()).to_owned(),
+            o.summary
+                .as_ref()
+                .map_or("-".to_owned(), |s| s.events.to_string()),
+            o.summary
+                .as_ref()
+                .and_then(session_duration)
+                .map_or("-".to_owned(), duration),
+            o.detail.clone(),
+        ]);
+    }
+    println!("{t}");
+    let mut totals: Vec<_> = totals.into_iter().collect();
+    totals.sort();
+    let totals: Vec<String> = totals
+        .iter()
+        .map(|(status, n)| format!("{n} {status}"))
+        .collect();
+    println!("{} runs: {}", outcomes.len(), totals.join(", "));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_files_are_checked_whole_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.jsonl");
+        std::fs::write(
+            &path,
+            "{\"prompt\":\"a\"}\n\n{\"prompt\":\"b\",\"fault\":\"panic\",\"label\":\"p\"}\n{\"promt\":\"c\"}\n{\"prompt\":\"d\",\"fault\":\"melt\"}\n",
+        )
+        .unwrap();
+        let err = read_batch(&path, "agent").unwrap_err();
+        assert_eq!(err.code, 2);
+        assert!(err.message.contains("2 bad line(s)"), "{}", err.message);
+        assert!(
+            err.message.contains("b.jsonl:4: unknown field `promt`"),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.contains("b.jsonl:5: unknown fault"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn batch_lines_become_run_specs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.jsonl");
+        std::fs::write(
+            &path,
+            "{\"prompt\":\"a\"}\n{\"prompt\":\"b\",\"agent\":\"other\",\"fault\":\"exit:3\",\"budgets\":{\"max_memory_mib\":64}}\n",
+        )
+        .unwrap();
+        let items = read_batch(&path, "main").unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].label, "line 1");
+        assert_eq!(items[0].spec.agent, "main");
+        assert_eq!(items[1].spec.agent, "other");
+        assert_eq!(items[1].spec.script.fault, Some(Fault::Exit { code: 3 }));
+        assert_eq!(items[1].spec.budgets.max_memory_mib, Some(64));
+    }
+}

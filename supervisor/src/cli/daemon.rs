@@ -1,0 +1,152 @@
+//! `studio daemon run|start|stop|status`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use protocol::control::{ControlRequest, ControlResponse, DaemonStatus};
+use supervisor::client::{Client, ClientError};
+use supervisor::daemon::{self, DaemonConfig};
+
+use super::output::print_json;
+use super::{CliError, Ctx};
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum DaemonCommand {
+    /// Run the daemon in the foreground (what `start` runs in the background).
+    Run(RunArgs),
+    /// Start the daemon in the background if it is not running.
+    Start,
+    /// Stop the daemon; live sessions are killed and recorded as interrupted.
+    Stop,
+    /// Show whether the daemon runs, and its figures.
+    Status,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Most runs live at once; more wait in a queue.
+    #[arg(long, env = "STUDIO_MAX_CONCURRENT_RUNS", default_value_t = 16)]
+    max_concurrent: u32,
+    /// Milliseconds a cancelled worker has to stop before it is killed.
+    #[arg(long, env = "STUDIO_CANCEL_GRACE_MS", default_value_t = 2000)]
+    cancel_grace_ms: u64,
+    /// The studio-worker executable [default: next to this one].
+    #[arg(long, env = "STUDIO_WORKER_BIN", value_name = "PATH")]
+    worker_bin: Option<PathBuf>,
+}
+
+pub(crate) async fn execute(cmd: DaemonCommand, ctx: &Ctx) -> Result<(), CliError> {
+    match cmd {
+        DaemonCommand::Run(args) => run(args, ctx).await,
+        DaemonCommand::Start => {
+            let client = ctx.client().await?;
+            show_status(&client, ctx).await
+        }
+        DaemonCommand::Stop => stop(ctx).await,
+        DaemonCommand::Status => match Client::connect(&ctx.dir).await {
+            Ok(client) => show_status(&client, ctx).await,
+            Err(ClientError::NotRunning(dir)) => {
+                if ctx.json {
+                    print_json(&serde_json::json!({ "running": false, "data_dir": dir }));
+                } else {
+                    println!("not running ({})", dir.display());
+                }
+                Err(CliError {
+                    message: String::new(),
+                    code: 5,
+                })
+            }
+            Err(err) => Err(err.into()),
+        },
+    }
+}
+
+async fn run(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let mut config =
+        DaemonConfig::new(ctx.dir.clone()).map_err(|e| CliError::msg(e.to_string()))?;
+    config.max_concurrent_runs = args.max_concurrent.max(1);
+    config.cancel_grace = Duration::from_millis(args.cancel_grace_ms);
+    if let Some(bin) = args.worker_bin {
+        config.worker_bin = bin;
+    }
+    daemon::run(config, shutdown_signal())
+        .await
+        .map_err(|err| CliError::msg(err.to_string()))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}
+
+async fn stop(ctx: &Ctx) -> Result<(), CliError> {
+    let client = match Client::connect(&ctx.dir).await {
+        Ok(client) => client,
+        Err(ClientError::NotRunning(_)) => {
+            if !ctx.json {
+                println!("not running");
+            }
+            return Ok(());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    client.request(ControlRequest::Shutdown).await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ctx.dir.pid_file().exists() || ctx.dir.control_socket().exists() {
+        if Instant::now() > deadline {
+            return Err(CliError::msg("the daemon did not stop within 20s"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !ctx.json {
+        println!("stopped");
+    }
+    Ok(())
+}
+
+async fn show_status(client: &Client, ctx: &Ctx) -> Result<(), CliError> {
+    let ControlResponse::Status(status) = client.request(ControlRequest::Status).await? else {
+        return Err(CliError::msg("unexpected answer to status"));
+    };
+    if ctx.json {
+        print_json(&status_json(&status));
+    } else {
+        println!(
+            "running: pid {}, version {}, data dir {}\nsince {}; {} live, {} queued, at most {} at once",
+            status.pid,
+            status.version,
+            status.data_dir,
+            status.started_at,
+            status.live_sessions,
+            status.queued_runs,
+            status.max_concurrent_runs
+        );
+    }
+    Ok(())
+}
+
+fn status_json(status: &DaemonStatus) -> serde_json::Value {
+    serde_json::json!({
+        "running": true,
+        "pid": status.pid,
+        "version": status.version,
+        "data_dir": status.data_dir,
+        "started_at": status.started_at.to_string(),
+        "live_sessions": status.live_sessions,
+        "queued_runs": status.queued_runs,
+        "max_concurrent_runs": status.max_concurrent_runs,
+    })
+}

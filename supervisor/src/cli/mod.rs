@@ -1,0 +1,203 @@
+//! Command-line parsing, dispatch and exit codes.
+//!
+//! Exit codes: 0 success; 1 error; 2 invalid input; 3 a run ended without
+//! completing; 4 not found; 5 the daemon is unavailable.
+
+mod agent;
+mod batch;
+mod daemon;
+mod demo;
+mod output;
+mod run;
+mod sessions;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use protocol::control::ErrorKind;
+use supervisor::client::{AutoStart, Client, ClientError};
+use supervisor::paths::DataDir;
+
+/// A workbench for LLM agents: one agent, one process; every action an
+/// event; nothing lost when one of them dies.
+#[derive(Parser, Debug)]
+#[command(name = "studio", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 error, 2 invalid input, 3 a run ended without completing, 4 not found, 5 daemon unavailable."
+)]
+struct Cli {
+    /// Data directory of the instance to use [default: ~/.local/share/ai-studio].
+    #[arg(long, global = true, env = "STUDIO_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables and text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run, start, stop or inspect the daemon.
+    #[command(subcommand)]
+    Daemon(daemon::DaemonCommand),
+    /// Create, list, show and remove agents.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
+    /// Run an agent headless: one prompt, or a batch file of them.
+    Run(run::RunArgs),
+    /// List live sessions (with --all, every session).
+    Ps(sessions::PsArgs),
+    /// Ask a session to stop; its processes are killed after a grace period.
+    Cancel(sessions::StopArgs),
+    /// Kill a session's processes at once.
+    Kill(sessions::StopArgs),
+    /// Show a session's recorded events.
+    Events(sessions::EventsArgs),
+    /// Run the demo: 40 runs at once, some hanging, spinning, leaking or
+    /// crashing, and show that every other run is untouched.
+    Demo(demo::DemoArgs),
+}
+
+/// What every command needs.
+pub(crate) struct Ctx {
+    pub(crate) dir: DataDir,
+    pub(crate) json: bool,
+}
+
+impl Ctx {
+    /// A client of the daemon, started if needed.
+    pub(crate) async fn client(&self) -> Result<Client, CliError> {
+        let start = AutoStart {
+            studio_bin: std::env::current_exe()
+                .map_err(|e| CliError::msg(format!("cannot find own executable: {e}")))?,
+        };
+        Ok(Client::connect_or_start(&self.dir, &start).await?)
+    }
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    pub(crate) message: String,
+    pub(crate) code: u8,
+}
+
+impl CliError {
+    /// A general error (exit code 1).
+    pub(crate) fn msg(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 1,
+        }
+    }
+
+    /// Invalid input (exit code 2).
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 2,
+        }
+    }
+
+    /// A run that did not complete (exit code 3); the message is already printed.
+    pub(crate) fn incomplete(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 3,
+        }
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(err: ClientError) -> Self {
+        let code = match &err {
+            ClientError::Daemon(e) => match e.kind {
+                ErrorKind::NotFound => 4,
+                ErrorKind::Invalid | ErrorKind::Conflict => 2,
+                ErrorKind::Unavailable => 5,
+                _ => 1,
+            },
+            ClientError::NotRunning(_)
+            | ClientError::StartFailed { .. }
+            | ClientError::Disconnected => 5,
+            _ => 1,
+        };
+        Self {
+            message: err.to_string(),
+            code,
+        }
+    }
+}
+
+/// Parses arguments, runs the command, maps the result to an exit code.
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let daemon_mode = matches!(cli.command, Command::Daemon(daemon::DaemonCommand::Run(_)));
+    init_logging(daemon_mode);
+    let dir = match cli
+        .data_dir
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(DataDir::default_root)
+    {
+        Ok(root) => DataDir::new(root),
+        Err(err) => {
+            eprintln!("studio: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let ctx = Ctx {
+        dir,
+        json: cli.json,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("studio: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command, &ctx));
+    // Do not wait for lingering tasks (e.g. a reader blocked on a socket).
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if !err.message.is_empty() {
+                eprintln!("studio: {}", err.message);
+            }
+            ExitCode::from(err.code)
+        }
+    }
+}
+
+async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
+    match command {
+        Command::Daemon(cmd) => daemon::execute(cmd, ctx).await,
+        Command::Agent(cmd) => agent::execute(cmd, ctx).await,
+        Command::Run(args) => run::execute(args, ctx).await,
+        Command::Ps(args) => sessions::ps(args, ctx).await,
+        Command::Cancel(args) => sessions::stop(args, ctx, false).await,
+        Command::Kill(args) => sessions::stop(args, ctx, true).await,
+        Command::Events(args) => sessions::events(args, ctx).await,
+        Command::Demo(args) => demo::execute(args, ctx).await,
+    }
+}
+
+/// Logs to stderr, filtered by `STUDIO_LOG` (default: info for the daemon,
+/// warnings for client commands).
+fn init_logging(daemon: bool) {
+    let default = if daemon { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STUDIO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

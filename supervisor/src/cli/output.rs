@@ -1,0 +1,175 @@
+//! Turning daemon answers into tables, text and JSON.
+
+use std::time::Duration;
+
+use comfy_table::presets::NOTHING;
+use comfy_table::{Cell, Table};
+use protocol::Timestamp;
+use protocol::control::SessionSummary;
+use protocol::event::Event;
+use serde_json::{Map, Value, json};
+
+/// Prints one JSON value on its own line.
+pub(crate) fn print_json(value: &Value) {
+    println!("{value}");
+}
+
+/// A borderless table with the given header.
+pub(crate) fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(NOTHING);
+    table.set_header(header.iter().map(Cell::new));
+    table
+}
+
+/// `12.3 MiB`.
+pub(crate) fn bytes(n: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if n >= 1024 * 1024 {
+        format!("{:.1} MiB", n as f64 / MIB)
+    } else {
+        format!("{:.0} KiB", n as f64 / 1024.0)
+    }
+}
+
+/// `1.25s`, `3m02s`.
+pub(crate) fn duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+/// How long a session has run (so far, if live).
+pub(crate) fn session_duration(s: &SessionSummary) -> Option<Duration> {
+    let start = s.started_at?;
+    Some(s.ended_at.unwrap_or_else(Timestamp::now).since(start))
+}
+
+/// A session summary as JSON.
+pub(crate) fn session_json(s: &SessionSummary) -> Value {
+    json!({
+        "id": s.id.to_string(),
+        "agent": s.agent,
+        "label": s.label,
+        "status": s.status.as_str(),
+        "pid": s.pid,
+        "rss_bytes": s.rss_bytes,
+        "events": s.events,
+        "created_at": s.created_at.to_string(),
+        "started_at": s.started_at.map(|t| t.to_string()),
+        "ended_at": s.ended_at.map(|t| t.to_string()),
+        "duration_ms": session_duration(s).map(|d| d.as_millis() as u64),
+        "parent": s.parent.map(|p| p.to_string()),
+    })
+}
+
+/// An event's fields without the variant wrapper serde puts around them.
+pub(crate) fn event_data(event: &Event) -> Value {
+    match serde_json::to_value(&event.kind) {
+        Ok(Value::Object(map)) if map.len() == 1 => map
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null),
+        Ok(Value::String(_)) | Err(_) => Value::Object(Map::new()),
+        Ok(other) => other,
+    }
+}
+
+/// One event as a JSON object: session, seq, at, name, data.
+pub(crate) fn event_json(event: &Event) -> Value {
+    json!({
+        "session": event.session.to_string(),
+        "seq": event.seq,
+        "at": event.at.to_string(),
+        "name": event.kind.name(),
+        "data": event_data(event),
+    })
+}
+
+/// One event as a line of text: `seq  time  name  key=value ...`.
+pub(crate) fn event_line(event: &Event) -> String {
+    let mut line = format!("{:>6}  {}  {:<24}", event.seq, event.at, event.kind.name());
+    if let Value::Object(fields) = event_data(event) {
+        for (key, value) in fields {
+            let text = match value {
+                Value::String(s) => format!("{:?}", clip(&s, 60)),
+                other => clip(&other.to_string(), 60),
+            };
+            line.push_str(&format!(" {key}={text}"));
+        }
+    }
+    line.trim_end().to_owned()
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::SessionId;
+    use protocol::event::EventKind;
+
+    use super::*;
+
+    fn event(kind: EventKind) -> Event {
+        Event {
+            session: SessionId::from_u128(1),
+            seq: 3,
+            at: Timestamp(1_700_000_000_000_000),
+            kind,
+        }
+    }
+
+    #[test]
+    fn event_json_has_a_flat_data_object() {
+        let value = event_json(&event(EventKind::LlmResponseChunk {
+            request_id: "req-1".into(),
+            text: "hi".into(),
+        }));
+        assert_eq!(
+            value,
+            json!({
+                "session": "00000000-0000-0000-0000-000000000001",
+                "seq": 3,
+                "at": "2023-11-14T22:13:20.000Z",
+                "name": "llm.response.chunk",
+                "data": {"request_id": "req-1", "text": "hi"},
+            })
+        );
+        assert_eq!(
+            event_json(&event(EventKind::SessionCompleted))["data"],
+            json!({})
+        );
+    }
+
+    #[test]
+    fn event_lines_show_fields_clipped() {
+        let line = event_line(&event(EventKind::MessageUser {
+            text: "x".repeat(100),
+        }));
+        assert!(
+            line.starts_with("     3  2023-11-14T22:13:20.000Z  message.user"),
+            "{line}"
+        );
+        assert!(line.ends_with("…\""), "{line}");
+    }
+
+    #[test]
+    fn sizes_and_durations_read_well() {
+        assert_eq!(bytes(3 * 1024 * 1024 + 512 * 1024), "3.5 MiB");
+        assert_eq!(bytes(2048), "2 KiB");
+        assert_eq!(duration(Duration::from_millis(1250)), "1.25s");
+        assert_eq!(duration(Duration::from_secs(182)), "3m02s");
+    }
+}

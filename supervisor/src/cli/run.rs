@@ -1,0 +1,171 @@
+//! `studio run AGENT --prompt TEXT` (streamed or detached) and the
+//! dispatch to batch mode (`--batch FILE`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use protocol::SessionId;
+use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec};
+use protocol::event::{Event, EventKind, SessionStatus};
+use supervisor::client::Client;
+
+use super::agent::{BudgetArgs, ScriptArgs};
+use super::output::{event_json, print_json};
+use super::{CliError, Ctx, batch};
+
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Agent to run.
+    pub(crate) agent: String,
+    /// The prompt.
+    #[arg(
+        long,
+        short,
+        required_unless_present = "batch",
+        conflicts_with = "batch"
+    )]
+    pub(crate) prompt: Option<String>,
+    /// A JSONL file with one run per line (see README for the fields).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub(crate) batch: Option<PathBuf>,
+    /// Runs in flight at once in batch mode.
+    #[arg(long, default_value_t = 8, requires = "batch")]
+    pub(crate) parallel: usize,
+    /// Print the session id and return at once.
+    #[arg(long, conflicts_with = "batch")]
+    pub(crate) detach: bool,
+    /// A label shown next to the run.
+    #[arg(long)]
+    pub(crate) label: Option<String>,
+    #[command(flatten)]
+    pub(crate) script: ScriptArgs,
+    #[command(flatten)]
+    pub(crate) budgets: BudgetArgs,
+}
+
+pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
+    if let Some(path) = &args.batch {
+        return batch::execute(path, &args, ctx).await;
+    }
+    let client = ctx.client().await?;
+    let spec = RunSpec {
+        agent: args.agent.clone(),
+        prompt: args.prompt.clone().unwrap_or_default(),
+        label: args.label.clone(),
+        script: args.script.patch(),
+        budgets: args.budgets.budgets(),
+    };
+    let session = submit(&client, spec).await?;
+    if args.detach {
+        if ctx.json {
+            print_json(&serde_json::json!({ "session": session.to_string() }));
+        } else {
+            println!("{session}");
+        }
+        return Ok(());
+    }
+    let status = stream(&client, session, ctx.json).await?;
+    if status == SessionStatus::Completed {
+        Ok(())
+    } else {
+        Err(CliError::incomplete(String::new()))
+    }
+}
+
+/// Starts a run; returns its session.
+pub(crate) async fn submit(client: &Client, spec: RunSpec) -> Result<SessionId, CliError> {
+    match client.request(ControlRequest::Run(spec)).await? {
+        ControlResponse::RunAccepted { session } => Ok(session),
+        other => Err(CliError::msg(format!(
+            "unexpected answer to run: {other:?}"
+        ))),
+    }
+}
+
+/// Prints a session's answer as it streams (or its events as JSON lines),
+/// until it ends. Ctrl-C cancels the session; a second Ctrl-C kills it.
+pub(crate) async fn stream(
+    client: &Client,
+    session: SessionId,
+    json: bool,
+) -> Result<SessionStatus, CliError> {
+    let mut sub = client
+        .subscribe(ControlRequest::Follow {
+            session,
+            after_seq: 0,
+        })
+        .await?;
+    let mut stdout = std::io::stdout();
+    let mut interrupts = 0;
+    let mut wrote_text = false;
+    let mut last: Option<Event> = None;
+    loop {
+        tokio::select! {
+            push = sub.next() => {
+                let Some(push) = push else { break };
+                let Push::Event(event) = push else { continue };
+                if json {
+                    print_json(&event_json(&event));
+                } else if let EventKind::LlmResponseChunk { text, .. } = &event.kind {
+                    let _ = stdout.write_all(text.as_bytes());
+                    let _ = stdout.flush();
+                    wrote_text = true;
+                }
+                last = Some(event);
+            }
+            _ = tokio::signal::ctrl_c() => {
+                interrupts += 1;
+                let request = if interrupts == 1 {
+                    eprintln!("\ncancelling {session} (Ctrl-C again to kill)");
+                    ControlRequest::Cancel { session }
+                } else {
+                    ControlRequest::Kill { session }
+                };
+                if let Err(err) = client.request(request).await {
+                    eprintln!("studio: {err}");
+                }
+            }
+        }
+    }
+    if wrote_text && !json {
+        println!();
+    }
+    let Some(event) = last.filter(|e| e.kind.is_terminal()) else {
+        return Err(CliError::msg(
+            "the event stream ended before the session did",
+        ));
+    };
+    let status = event.kind.status_after().unwrap_or(SessionStatus::Crashed);
+    if status != SessionStatus::Completed && !json {
+        eprintln!("session {session} {}", describe_end(&event.kind));
+    }
+    Ok(status)
+}
+
+/// "crashed: worker exited with code 101", "killed (user)".
+pub(crate) fn describe_end(kind: &EventKind) -> String {
+    match kind {
+        EventKind::SessionCompleted => "completed".to_owned(),
+        EventKind::SessionFailed { error } => format!("failed: {error}"),
+        EventKind::SessionCancelled { reason, forced } => {
+            format!(
+                "cancelled ({}{})",
+                reason_word(*reason),
+                if *forced { ", forced" } else { "" }
+            )
+        }
+        EventKind::SessionKilled { reason } => format!("killed ({})", reason_word(*reason)),
+        EventKind::SessionCrashed { detail, .. } => format!("crashed: {detail}"),
+        EventKind::SessionInterrupted => "interrupted (the daemon stopped)".to_owned(),
+        other => other.name().to_owned(),
+    }
+}
+
+fn reason_word(reason: protocol::event::StopReason) -> &'static str {
+    match reason {
+        protocol::event::StopReason::User => "by request",
+        protocol::event::StopReason::Budget => "budget exceeded",
+        protocol::event::StopReason::Shutdown => "daemon shutdown",
+    }
+}

@@ -1,0 +1,156 @@
+//! `studio ps`, `studio cancel|kill ID`, `studio events ID [--follow]`.
+
+use clap::Args;
+use protocol::SessionId;
+use protocol::control::{ControlRequest, ControlResponse, Push};
+use supervisor::client::Client;
+
+use super::output::{
+    bytes, duration, event_json, event_line, print_json, session_duration, session_json, table,
+};
+use super::{CliError, Ctx};
+
+#[derive(Args, Debug)]
+pub(crate) struct PsArgs {
+    /// Include sessions that ended.
+    #[arg(long, short)]
+    all: bool,
+    /// Show at most this many (newest first).
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct StopArgs {
+    /// Session id (or its first hex digits).
+    id: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct EventsArgs {
+    /// Session id (or its first hex digits).
+    id: String,
+    /// Keep printing new events until the session ends.
+    #[arg(long, short)]
+    follow: bool,
+    /// Only events after this seq.
+    #[arg(long, default_value_t = 0)]
+    after: u64,
+}
+
+pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    let request = ControlRequest::SessionList {
+        all: args.all,
+        limit: args.limit,
+    };
+    let ControlResponse::Sessions(sessions) = client.request(request).await? else {
+        return Err(CliError::msg("unexpected answer to ps"));
+    };
+    if ctx.json {
+        print_json(&serde_json::Value::Array(
+            sessions.iter().map(session_json).collect(),
+        ));
+        return Ok(());
+    }
+    if sessions.is_empty() {
+        println!(
+            "{}",
+            if args.all {
+                "no sessions yet"
+            } else {
+                "no live sessions (--all shows ended ones)"
+            }
+        );
+        return Ok(());
+    }
+    let mut t = table(&[
+        "ID", "AGENT", "LABEL", "STATUS", "PID", "RSS", "EVENTS", "DURATION",
+    ]);
+    for s in &sessions {
+        t.add_row(vec![
+            s.id.to_string(),
+            s.agent.clone(),
+            s.label.clone().unwrap_or_default(),
+            s.status.to_string(),
+            s.pid.map_or("-".to_owned(), |p| p.to_string()),
+            s.rss_bytes.map_or("-".to_owned(), bytes),
+            s.events.to_string(),
+            session_duration(s).map_or("-".to_owned(), duration),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// Resolves a full id or unique prefix to a session id.
+pub(crate) async fn resolve(client: &Client, id: &str) -> Result<SessionId, CliError> {
+    match client
+        .request(ControlRequest::SessionGet { id: id.to_owned() })
+        .await?
+    {
+        ControlResponse::Session(summary) => Ok(summary.id),
+        other => Err(CliError::msg(format!("unexpected answer: {other:?}"))),
+    }
+}
+
+pub(crate) async fn stop(args: StopArgs, ctx: &Ctx, kill: bool) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    let session = resolve(&client, &args.id).await?;
+    let request = if kill {
+        ControlRequest::Kill { session }
+    } else {
+        ControlRequest::Cancel { session }
+    };
+    client.request(request).await?;
+    let verb = if kill { "killed" } else { "cancel requested" };
+    if ctx.json {
+        print_json(&serde_json::json!({ "session": session.to_string(), "result": verb }));
+    } else {
+        println!("{session}: {verb}");
+    }
+    Ok(())
+}
+
+pub(crate) async fn events(args: EventsArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    let session = resolve(&client, &args.id).await?;
+    let print = |event: &protocol::event::Event| {
+        if ctx.json {
+            print_json(&event_json(event));
+        } else {
+            println!("{}", event_line(event));
+        }
+    };
+    if args.follow {
+        let mut sub = client
+            .subscribe(ControlRequest::Follow {
+                session,
+                after_seq: args.after,
+            })
+            .await?;
+        while let Some(push) = sub.next().await {
+            if let Push::Event(event) = push {
+                print(&event);
+            }
+        }
+        return Ok(());
+    }
+    let mut after = args.after;
+    loop {
+        let request = ControlRequest::Events {
+            session,
+            after_seq: after,
+            limit: 1000,
+        };
+        let ControlResponse::Events(page) = client.request(request).await? else {
+            return Err(CliError::msg("unexpected answer to events"));
+        };
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for event in &page {
+            print(event);
+        }
+    }
+    Ok(())
+}

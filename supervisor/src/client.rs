@@ -1,0 +1,386 @@
+//! A client of the daemon's control socket.
+//!
+//! One reader task owns the receiving side and routes each response to the
+//! request waiting for it and each push to its subscription, so one
+//! connection carries many concurrent requests and streams (the CLI's batch
+//! runs, and later the desktop app).
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use interprocess::local_socket::tokio::Stream;
+use interprocess::local_socket::traits::tokio::Stream as _;
+use interprocess::local_socket::{GenericFilePath, ToFsName};
+use protocol::PROTOCOL_VERSION;
+use protocol::codec::{FrameError, read_frame, write_frame};
+use protocol::control::{
+    ClientFrame, ControlError, ControlRequest, ControlResponse, Push, ServerFrame,
+};
+use protocol::handshake::{Hello, HelloReply, PeerRole};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::paths::DataDir;
+
+/// How long to wait for a freshly started daemon to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What can go wrong talking to the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No daemon listens on this data dir.
+    #[error("no daemon is running for {0} (start one with `studio daemon start`)")]
+    NotRunning(PathBuf),
+    /// A daemon was started but did not come up.
+    #[error("the daemon did not start: {detail} (see {log})")]
+    StartFailed {
+        /// What was observed.
+        detail: String,
+        /// The daemon's log file.
+        log: PathBuf,
+    },
+    /// The daemon refused the handshake.
+    #[error("the daemon refused the connection: {0}")]
+    Refused(String),
+    /// The daemon answered a request with an error.
+    #[error("{0}")]
+    Daemon(#[from] ControlError),
+    /// The connection broke or carried a bad frame.
+    #[error("lost the connection to the daemon: {0}")]
+    Frame(#[from] FrameError),
+    /// The connection closed while a request was open.
+    #[error("the daemon closed the connection")]
+    Disconnected,
+    /// The daemon answered with something this request cannot return.
+    #[error("unexpected answer from the daemon: {0}")]
+    Unexpected(String),
+    /// Local I/O failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+type Responder = oneshot::Sender<Result<ControlResponse, ControlError>>;
+
+#[derive(Default)]
+struct Routes {
+    responses: HashMap<u64, Responder>,
+    pushes: HashMap<u64, mpsc::UnboundedSender<Push>>,
+    closed: bool,
+}
+
+/// A connection to the daemon. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct Client {
+    stream: Arc<Stream>,
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+    routes: Arc<Mutex<Routes>>,
+    next_id: Arc<AtomicU64>,
+}
+
+/// How to start a daemon when none is running.
+#[derive(Clone, Debug)]
+pub struct AutoStart {
+    /// The `studio` executable to run as `studio --data-dir DIR daemon run`.
+    pub studio_bin: PathBuf,
+}
+
+impl Client {
+    /// Connects to the daemon of `dir`, starting one in the background
+    /// when none is running.
+    pub async fn connect_or_start(dir: &DataDir, start: &AutoStart) -> Result<Client, ClientError> {
+        match Client::connect(dir).await {
+            Err(ClientError::NotRunning(_)) => {}
+            other => return other,
+        }
+        let mut child = spawn_daemon(dir, &start.studio_bin)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match Client::connect(dir).await {
+                Err(ClientError::NotRunning(_)) => {}
+                other => return other,
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                // Another client may have won the race to start it.
+                if let Ok(client) = Client::connect(dir).await {
+                    return Ok(client);
+                }
+                return Err(ClientError::StartFailed {
+                    detail: format!("it exited ({status}): {}", last_log_line(&dir.daemon_log())),
+                    log: dir.daemon_log(),
+                });
+            }
+            if Instant::now() > deadline {
+                return Err(ClientError::StartFailed {
+                    detail: format!("no answer within {}s", START_TIMEOUT.as_secs()),
+                    log: dir.daemon_log(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Connects to the running daemon of `dir`.
+    pub async fn connect(dir: &DataDir) -> Result<Client, ClientError> {
+        let socket = dir.control_socket();
+        let name = socket
+            .as_path()
+            .to_fs_name::<GenericFilePath>()
+            .map_err(|source| ClientError::Io {
+                context: format!("bad socket path {}", socket.display()),
+                source,
+            })?;
+        let stream = match Stream::connect(name).await {
+            Ok(stream) => stream,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Err(ClientError::NotRunning(dir.root().to_owned()));
+            }
+            Err(source) => {
+                return Err(ClientError::Io {
+                    context: format!("cannot connect to {}", socket.display()),
+                    source,
+                });
+            }
+        };
+        let token = crate::auth::read_client_token(&dir.client_token()).map_err(|source| {
+            ClientError::Io {
+                context: format!("cannot read {}", dir.client_token().display()),
+                source,
+            }
+        })?;
+        Client::handshake(stream, token).await
+    }
+
+    /// Performs the client handshake on a connected stream.
+    pub async fn handshake(stream: Stream, token: String) -> Result<Client, ClientError> {
+        let hello = Hello {
+            protocol: PROTOCOL_VERSION,
+            role: PeerRole::Client,
+            token,
+        };
+        let mut writer = &stream;
+        write_frame(&mut writer, &hello).await?;
+        writer.flush().await.map_err(FrameError::from)?;
+        let mut reader = BufReader::new(&stream);
+        let reply: HelloReply = read_frame(&mut reader, &mut Vec::new())
+            .await?
+            .ok_or(ClientError::Disconnected)?;
+        if let HelloReply::Refused { reason } = reply {
+            return Err(ClientError::Refused(reason));
+        }
+        let client = Client {
+            stream: Arc::new(stream),
+            write_lock: Arc::default(),
+            routes: Arc::default(),
+            next_id: Arc::new(AtomicU64::new(1)),
+        };
+        tokio::spawn(route_frames(
+            Arc::clone(&client.stream),
+            Arc::clone(&client.routes),
+        ));
+        Ok(client)
+    }
+
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
+        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn send(&self, id: u64, request: ControlRequest) -> Result<(), ClientError> {
+        let _guard = self.write_lock.lock().await;
+        let mut writer = &*self.stream;
+        write_frame(&mut writer, &ClientFrame { id, request }).await?;
+        writer.flush().await.map_err(FrameError::from)?;
+        Ok(())
+    }
+
+    /// Sends `request` and waits for its response; an error response is
+    /// [`ClientError::Daemon`].
+    pub async fn request(&self, request: ControlRequest) -> Result<ControlResponse, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut routes = self.routes();
+            if routes.closed {
+                return Err(ClientError::Disconnected);
+            }
+            routes.responses.insert(id, tx);
+        }
+        self.send(id, request).await?;
+        Ok(rx.await.map_err(|_| ClientError::Disconnected)??)
+    }
+
+    /// Sends a streaming request (`Follow`, `WatchSessions`); the returned
+    /// subscription yields its pushes.
+    pub async fn subscribe(&self, request: ControlRequest) -> Result<Subscription, ClientError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        {
+            let mut routes = self.routes();
+            if routes.closed {
+                return Err(ClientError::Disconnected);
+            }
+            routes.responses.insert(id, tx);
+            routes.pushes.insert(id, push_tx);
+        }
+        self.send(id, request).await?;
+        match rx.await.map_err(|_| ClientError::Disconnected)? {
+            Ok(ControlResponse::Subscribed) => Ok(Subscription {
+                id,
+                pushes: push_rx,
+                client: self.clone(),
+            }),
+            Ok(other) => Err(ClientError::Unexpected(format!("{other:?}"))),
+            Err(err) => {
+                self.routes().pushes.remove(&id);
+                Err(err.into())
+            }
+        }
+    }
+}
+
+/// Pushes of one streaming request. Dropping it unsubscribes.
+pub struct Subscription {
+    id: u64,
+    pushes: mpsc::UnboundedReceiver<Push>,
+    client: Client,
+}
+
+impl Subscription {
+    /// The next push; `None` after [`Push::End`] or when the connection closes.
+    pub async fn next(&mut self) -> Option<Push> {
+        match self.pushes.recv().await? {
+            Push::End => {
+                self.pushes.close();
+                None
+            }
+            push => Some(push),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        let id = self.id;
+        let open = client.routes().pushes.remove(&id).is_some();
+        if open && let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = client
+                    .request(ControlRequest::Unsubscribe { request_id: id })
+                    .await;
+            });
+        }
+    }
+}
+
+async fn route_frames(stream: Arc<Stream>, routes: Arc<Mutex<Routes>>) {
+    let mut reader = BufReader::new(&*stream);
+    let mut buf = Vec::new();
+    loop {
+        let frame = match read_frame::<_, ServerFrame>(&mut reader, &mut buf).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(err) => {
+                tracing::debug!(%err, "control connection broke");
+                break;
+            }
+        };
+        let mut routes = routes.lock().unwrap_or_else(|p| p.into_inner());
+        match frame {
+            ServerFrame::Response { id, result } => {
+                if let Some(tx) = routes.responses.remove(&id) {
+                    let _ = tx.send(result);
+                } else if let Err(err) = result {
+                    tracing::warn!(%err, "daemon reported a connection error");
+                }
+            }
+            ServerFrame::Push { id, push } => {
+                let end = matches!(push, Push::End);
+                if let Some(tx) = routes.pushes.get(&id) {
+                    let _ = tx.send(push);
+                }
+                if end {
+                    routes.pushes.remove(&id);
+                }
+            }
+        }
+    }
+    let mut routes = routes.lock().unwrap_or_else(|p| p.into_inner());
+    routes.closed = true;
+    routes.responses.clear();
+    routes.pushes.clear();
+}
+
+/// Starts `studio --data-dir DIR daemon run` detached from this terminal,
+/// logging to the data dir's `daemon.log`.
+fn spawn_daemon(dir: &DataDir, studio_bin: &Path) -> Result<std::process::Child, ClientError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::process::CommandExt;
+
+    dir.create().map_err(|source| ClientError::Io {
+        context: format!("cannot create data dir {}", dir.root().display()),
+        source,
+    })?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(dir.daemon_log())
+        .map_err(|source| ClientError::Io {
+            context: format!("cannot open {}", dir.daemon_log().display()),
+            source,
+        })?;
+    let log_err = log.try_clone().map_err(|source| ClientError::Io {
+        context: "cannot duplicate the log file".to_owned(),
+        source,
+    })?;
+    let mut cmd = std::process::Command::new(studio_bin);
+    cmd.arg("--data-dir")
+        .arg(dir.root())
+        .args(["daemon", "run"])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err);
+    #[expect(
+        unsafe_code,
+        reason = "setsid between fork and exec detaches the daemon from the terminal"
+    )]
+    // SAFETY: setsid is async-signal-safe and the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::setsid()?;
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|source| ClientError::Io {
+        context: format!("cannot start {}", studio_bin.display()),
+        source,
+    })
+}
+
+fn last_log_line(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "no log output".to_owned())
+}

@@ -1,0 +1,509 @@
+//! Serving one client connection on the control socket.
+//!
+//! Requests are read in order and each is handled on its own task, so a
+//! slow one (a follow, a kill waiting for its terminal event) never blocks
+//! the others. All frames to the client go through one writer task.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use interprocess::local_socket::tokio::Stream;
+use protocol::codec::{read_frame, write_frame};
+use protocol::control::{
+    ClientFrame, ControlError, ControlRequest, ControlResponse, DaemonStatus, ErrorKind, Push,
+    RunSpec, ServerFrame, SessionSummary,
+};
+use protocol::event::{Event, EventKind, SessionStatus};
+use protocol::handshake::PeerRole;
+use protocol::{SessionId, Timestamp};
+use ractor::rpc::CallResult;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use super::root::Handles;
+use super::scheduler::LiveInfo;
+use super::{BrokerItem, BrokerMsg, QueuedRun, SchedulerMsg, Sequencer, Topic, listener};
+use crate::auth;
+use crate::store::{RunRecord, SessionKind, SessionLookup, SessionRecord, StoreError};
+
+/// Frames queued for one client before its handlers wait.
+const OUTBOX: usize = 1024;
+/// Events read from the store per page while catching up a follower.
+const PAGE: usize = 1000;
+/// Items a subscriber may have pending before the Broker drops it.
+const SUBSCRIBER_QUEUE: usize = 4096;
+
+type Outbox = mpsc::Sender<ServerFrame>;
+
+/// Serves one client until it disconnects or sends a malformed frame.
+pub(crate) async fn serve(stream: Stream, handles: Handles) {
+    let Some(greeting) = listener::greet(&stream, false).await else {
+        return;
+    };
+    if !matches!(greeting.role, PeerRole::Client)
+        || !auth::token_matches(&greeting.token, &handles.shared.client_token)
+    {
+        listener::refuse(&stream, "invalid client token").await;
+        return;
+    }
+    if listener::accept(&stream).await.is_err() {
+        return;
+    }
+    let stream = Arc::new(stream);
+    let (outbox, rx) = mpsc::channel(OUTBOX);
+    let writer = tokio::spawn(write_frames(Arc::clone(&stream), rx));
+    let subscriptions: Arc<Mutex<HashMap<u64, AbortHandle>>> = Arc::default();
+    let mut reader = BufReader::new(&*stream);
+    let mut buf = Vec::new();
+    loop {
+        match read_frame::<_, ClientFrame>(&mut reader, &mut buf).await {
+            Ok(Some(frame)) => {
+                let task = tokio::spawn(handle(
+                    frame.id,
+                    frame.request,
+                    handles.clone(),
+                    outbox.clone(),
+                    Arc::clone(&subscriptions),
+                ));
+                lock(&subscriptions).insert(frame.id, task.abort_handle());
+            }
+            Ok(None) => break,
+            Err(err) => {
+                tracing::info!(%err, "closing client connection after a bad frame");
+                let error =
+                    ControlError::new(ErrorKind::Invalid, format!("{err}; closing the connection"));
+                let _ = outbox
+                    .send(ServerFrame::Response {
+                        id: 0,
+                        result: Err(error),
+                    })
+                    .await;
+                break;
+            }
+        }
+    }
+    for (_, task) in lock(&subscriptions).drain() {
+        task.abort();
+    }
+    drop(outbox);
+    let _ = writer.await;
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn write_frames(stream: Arc<Stream>, mut rx: mpsc::Receiver<ServerFrame>) {
+    let mut writer = BufWriter::new(&*stream);
+    while let Some(frame) = rx.recv().await {
+        if write_frame(&mut writer, &frame).await.is_err() {
+            return;
+        }
+        // Batch whatever else is ready into the same write.
+        while let Ok(frame) = rx.try_recv() {
+            if write_frame(&mut writer, &frame).await.is_err() {
+                return;
+            }
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn handle(
+    id: u64,
+    request: ControlRequest,
+    handles: Handles,
+    outbox: Outbox,
+    subscriptions: Arc<Mutex<HashMap<u64, AbortHandle>>>,
+) {
+    let result = match request {
+        ControlRequest::Follow { session, after_seq } => {
+            follow(id, session, after_seq, &handles, &outbox).await;
+            lock(&subscriptions).remove(&id);
+            return;
+        }
+        ControlRequest::WatchSessions => {
+            watch(id, &handles, &outbox).await;
+            lock(&subscriptions).remove(&id);
+            return;
+        }
+        ControlRequest::Unsubscribe { request_id } => {
+            if let Some(task) = lock(&subscriptions).remove(&request_id) {
+                task.abort();
+            }
+            Ok(ControlResponse::Ok)
+        }
+        other => answer(other, &handles).await,
+    };
+    lock(&subscriptions).remove(&id);
+    let _ = outbox.send(ServerFrame::Response { id, result }).await;
+}
+
+fn store_error(err: StoreError) -> ControlError {
+    let kind = match &err {
+        StoreError::NotFound(_) => ErrorKind::NotFound,
+        StoreError::Conflict(_) => ErrorKind::Conflict,
+        StoreError::Closed => ErrorKind::Unavailable,
+        _ => ErrorKind::Internal,
+    };
+    ControlError::new(kind, err.to_string())
+}
+
+fn unavailable() -> ControlError {
+    ControlError::new(ErrorKind::Unavailable, "the daemon is shutting down")
+}
+
+async fn call<T: Send + 'static>(
+    handles: &Handles,
+    msg: impl FnOnce(ractor::RpcReplyPort<T>) -> SchedulerMsg,
+) -> Result<T, ControlError> {
+    match handles.scheduler.call(msg, None).await {
+        Ok(CallResult::Success(value)) => Ok(value),
+        _ => Err(unavailable()),
+    }
+}
+
+/// Requests with one response.
+async fn answer(
+    request: ControlRequest,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let shared = &handles.shared;
+    let store = &shared.store;
+    match request {
+        ControlRequest::Ping => Ok(ControlResponse::Pong),
+        ControlRequest::Status => {
+            let counts = call(handles, SchedulerMsg::Counts).await?;
+            Ok(ControlResponse::Status(DaemonStatus {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                data_dir: shared.config.data_dir.root().display().to_string(),
+                started_at: shared.started_at,
+                live_sessions: counts.live,
+                queued_runs: counts.queued,
+                max_concurrent_runs: counts.max_concurrent,
+            }))
+        }
+        ControlRequest::Shutdown => {
+            shared.stop_requested.notify_one();
+            Ok(ControlResponse::Ok)
+        }
+        ControlRequest::AgentCreate { agent, replace } => {
+            agent
+                .validate()
+                .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+            store.put_agent(agent, replace).await.map_err(store_error)?;
+            Ok(ControlResponse::Ok)
+        }
+        ControlRequest::AgentList => store
+            .agents()
+            .await
+            .map(ControlResponse::Agents)
+            .map_err(store_error),
+        ControlRequest::AgentGet { name } => store
+            .agent(name)
+            .await
+            .map(ControlResponse::Agent)
+            .map_err(store_error),
+        ControlRequest::AgentRemove { name } => {
+            store.remove_agent(name).await.map_err(store_error)?;
+            Ok(ControlResponse::Ok)
+        }
+        ControlRequest::Run(spec) => start_run(spec, handles).await,
+        ControlRequest::SessionList { all, limit } => {
+            let records = store
+                .sessions(all, limit as usize)
+                .await
+                .map_err(store_error)?;
+            let live = live_infos(handles).await;
+            Ok(ControlResponse::Sessions(
+                records
+                    .iter()
+                    .map(|r| with_live(r.summary(), &live))
+                    .collect(),
+            ))
+        }
+        ControlRequest::SessionGet { id } => {
+            let lookup =
+                SessionLookup::parse(&id).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+            let record = store.session(lookup).await.map_err(store_error)?;
+            let live = live_infos(handles).await;
+            Ok(ControlResponse::Session(with_live(record.summary(), &live)))
+        }
+        ControlRequest::Cancel { session } => stop(handles, session, false).await,
+        ControlRequest::Kill { session } => stop(handles, session, true).await,
+        ControlRequest::Events {
+            session,
+            after_seq,
+            limit,
+        } => {
+            ensure_session(handles, session).await?;
+            store
+                .events(session, after_seq, limit as usize)
+                .await
+                .map(ControlResponse::Events)
+                .map_err(store_error)
+        }
+        ControlRequest::Follow { .. }
+        | ControlRequest::WatchSessions
+        | ControlRequest::Unsubscribe { .. } => Err(ControlError::new(
+            ErrorKind::Invalid,
+            "not a single-response request",
+        )),
+        _ => Err(ControlError::new(
+            ErrorKind::Invalid,
+            "this daemon does not support that request",
+        )),
+    }
+}
+
+async fn ensure_session(
+    handles: &Handles,
+    session: SessionId,
+) -> Result<SessionRecord, ControlError> {
+    handles
+        .shared
+        .store
+        .session(SessionLookup::Exact(session))
+        .await
+        .map_err(store_error)
+}
+
+async fn live_infos(handles: &Handles) -> HashMap<SessionId, LiveInfo> {
+    call(handles, SchedulerMsg::Live)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|info| (info.session, info))
+        .collect()
+}
+
+fn with_live(mut summary: SessionSummary, live: &HashMap<SessionId, LiveInfo>) -> SessionSummary {
+    if let Some(info) = live.get(&summary.id) {
+        summary.pid = info.pid.or(summary.pid);
+        summary.rss_bytes = info.rss_bytes;
+    }
+    summary
+}
+
+async fn stop(
+    handles: &Handles,
+    session: SessionId,
+    kill: bool,
+) -> Result<ControlResponse, ControlError> {
+    let record = ensure_session(handles, session).await?;
+    if record.status.is_terminal() {
+        return Err(ControlError::new(
+            ErrorKind::Conflict,
+            format!("session {session} already ended ({})", record.status),
+        ));
+    }
+    let result = call(handles, |reply| {
+        if kill {
+            SchedulerMsg::Kill(session, reply)
+        } else {
+            SchedulerMsg::Cancel(session, reply)
+        }
+    })
+    .await?;
+    result.map(|()| ControlResponse::Ok)
+}
+
+/// Records a run (its session and `run.queued` at seq 1) and queues it.
+async fn start_run(spec: RunSpec, handles: &Handles) -> Result<ControlResponse, ControlError> {
+    let shared = &handles.shared;
+    let agent = shared
+        .store
+        .agent(spec.agent.clone())
+        .await
+        .map_err(store_error)?;
+    let script = agent.script.patched(&spec.script);
+    script
+        .validate()
+        .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+    let id = SessionId::new();
+    let now = Timestamp::now();
+    let record = SessionRecord {
+        id,
+        kind: SessionKind::Run,
+        budgets: agent.budgets.overridden_by(&spec.budgets),
+        agent,
+        label: spec.label.clone(),
+        prompt: spec.prompt.clone(),
+        script,
+        status: SessionStatus::Queued,
+        pid: None,
+        created_at: now,
+        started_at: None,
+        ended_at: None,
+        last_seq: 0,
+        parent: None,
+    };
+    let first = Event {
+        session: id,
+        seq: 1,
+        at: now,
+        kind: EventKind::RunQueued,
+    };
+    let queued_at = Instant::now();
+    shared
+        .store
+        .create_session(record.clone(), Some(RunRecord { session: id, spec }), first)
+        .await
+        .map_err(store_error)?;
+    let sequencer = Arc::new(Sequencer::new(id, shared.store.clone(), 2));
+    let run = QueuedRun {
+        record,
+        sequencer,
+        queued_at,
+    };
+    if handles
+        .scheduler
+        .cast(SchedulerMsg::Enqueue(Box::new(run)))
+        .is_err()
+    {
+        return Err(unavailable());
+    }
+    Ok(ControlResponse::RunAccepted { session: id })
+}
+
+async fn subscribe(handles: &Handles, topic: Topic) -> Option<(u64, mpsc::Receiver<BrokerItem>)> {
+    let id = handles
+        .shared
+        .next_subscription
+        .fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
+    handles
+        .shared
+        .broker
+        .cast(BrokerMsg::Subscribe { id, topic, tx })
+        .ok()
+        .map(|()| (id, rx))
+}
+
+/// Unsubscribes from the Broker when dropped (including on abort).
+struct Subscription<'a> {
+    id: u64,
+    handles: &'a Handles,
+}
+
+impl Drop for Subscription<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .handles
+            .shared
+            .broker
+            .cast(BrokerMsg::Unsubscribe { id: self.id });
+    }
+}
+
+/// Streams a session's events: the recorded ones, then live ones, with no
+/// gap and no repeat, until the terminal event. Subscribing before reading
+/// the store guarantees every event is in one or the other; a subscriber
+/// the Broker dropped for falling behind starts over from the store.
+async fn follow(id: u64, session: SessionId, after_seq: u64, handles: &Handles, outbox: &Outbox) {
+    let push = |push: Push| outbox.send(ServerFrame::Push { id, push });
+    let respond = |result| outbox.send(ServerFrame::Response { id, result });
+    if let Err(err) = ensure_session(handles, session).await {
+        let _ = respond(Err(err)).await;
+        return;
+    }
+    if respond(Ok(ControlResponse::Subscribed)).await.is_err() {
+        return;
+    }
+    let mut last = after_seq;
+    loop {
+        let Some((sub_id, mut live)) = subscribe(handles, Topic::Session(session)).await else {
+            let _ = push(Push::End).await;
+            return;
+        };
+        let _guard = Subscription {
+            id: sub_id,
+            handles,
+        };
+        loop {
+            let page = match handles.shared.store.events(session, last, PAGE).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(%err, "follow: cannot read events");
+                    let _ = push(Push::End).await;
+                    return;
+                }
+            };
+            let full = page.len() == PAGE;
+            for event in page {
+                last = event.seq;
+                let terminal = event.kind.is_terminal();
+                if push(Push::Event(event)).await.is_err() {
+                    return;
+                }
+                if terminal {
+                    let _ = push(Push::End).await;
+                    return;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        while let Some(item) = live.recv().await {
+            let BrokerItem::Event(event) = item else {
+                continue;
+            };
+            if event.seq <= last {
+                continue;
+            }
+            if event.seq != last + 1 {
+                break; // missed something: catch up from the store
+            }
+            last = event.seq;
+            let terminal = event.kind.is_terminal();
+            if push(Push::Event(event)).await.is_err() {
+                return;
+            }
+            if terminal {
+                let _ = push(Push::End).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Streams status changes of all sessions until unsubscribed.
+async fn watch(id: u64, handles: &Handles, outbox: &Outbox) {
+    let push = |push: Push| outbox.send(ServerFrame::Push { id, push });
+    if outbox
+        .send(ServerFrame::Response {
+            id,
+            result: Ok(ControlResponse::Subscribed),
+        })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        let Some((sub_id, mut live)) = subscribe(handles, Topic::AllSessions).await else {
+            let _ = push(Push::End).await;
+            return;
+        };
+        let _guard = Subscription {
+            id: sub_id,
+            handles,
+        };
+        while let Some(item) = live.recv().await {
+            if let BrokerItem::Changed(summary) = item
+                && push(Push::SessionChanged(summary)).await.is_err()
+            {
+                return;
+            }
+        }
+        // Dropped for falling behind: resubscribe. Changes in between are
+        // lost; watchers re-list sessions when they need exact state.
+    }
+}

@@ -1,0 +1,230 @@
+//! The two sockets, and the handshake every connection starts with.
+//!
+//! Both are file-path sockets (mode 0600) in the data dir's private `run/`
+//! directory. A connection must come from our own uid, send a
+//! [`Hello`] within [`HANDSHAKE_TIMEOUT`], speak our protocol version, use
+//! the socket of its role, and present the right token. Anything else gets
+//! a [`HelloReply::Refused`] saying why, and the connection is closed; the
+//! listener goes on serving everyone else.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use interprocess::local_socket::tokio::{Listener, Stream};
+use interprocess::local_socket::traits::StreamCommon;
+use interprocess::local_socket::traits::tokio::Listener as _;
+use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
+use interprocess::os::unix::local_socket::ListenerOptionsExt;
+use protocol::codec::{FrameError, read_frame, write_frame};
+use protocol::handshake::{Hello, HelloReply, PeerRole};
+use protocol::{PROTOCOL_VERSION, SessionId};
+use ractor::ActorRef;
+use tokio::io::AsyncWriteExt;
+
+use super::session::SessionMsg;
+use crate::auth;
+
+/// How long a new connection may take to say hello.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Binds a socket at `path` with mode 0600, replacing a stale socket file.
+pub(crate) fn bind(path: &Path) -> std::io::Result<Listener> {
+    let name = path.to_fs_name::<GenericFilePath>()?;
+    ListenerOptions::new()
+        .name(name)
+        .mode(0o600)
+        .try_overwrite(true)
+        .create_tokio()
+        .map_err(|err| {
+            std::io::Error::new(
+                err.kind(),
+                format!("cannot listen on {}: {err}", path.display()),
+            )
+        })
+}
+
+/// Accepts connections forever, handing each to `serve` on its own task.
+pub(crate) async fn accept_loop<F, Fut>(listener: Listener, what: &'static str, serve: F)
+where
+    F: Fn(Stream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                tokio::spawn(serve(stream));
+            }
+            Err(err) => {
+                tracing::warn!(socket = what, %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// The checked identity of a connection that passed the handshake.
+#[derive(Debug)]
+pub(crate) struct Greeting {
+    pub(crate) role: PeerRole,
+    pub(crate) token: String,
+    pub(crate) peer_pid: Option<u32>,
+}
+
+/// Reads and checks the Hello. On failure the refusal has been sent and
+/// the caller just drops the stream.
+pub(crate) async fn greet(stream: &Stream, expect_worker: bool) -> Option<Greeting> {
+    let creds = stream.peer_creds();
+    let (peer_euid, peer_pid) = match &creds {
+        Ok(c) => (c.euid(), c.pid().and_then(|p| u32::try_from(p).ok())),
+        Err(_) => (None, None),
+    };
+    if let Err(err) = auth::check_peer_uid(peer_euid, auth::our_euid()) {
+        refuse(stream, &err.to_string()).await;
+        return None;
+    }
+    let mut reader = stream;
+    let hello: Hello =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut reader, &mut Vec::new()))
+            .await
+        {
+            Err(_) => {
+                refuse(stream, "no handshake within 5s").await;
+                return None;
+            }
+            Ok(Ok(Some(hello))) => hello,
+            Ok(Ok(None)) => return None,
+            Ok(Err(err)) => {
+                refuse(stream, &handshake_error(&err)).await;
+                return None;
+            }
+        };
+    if hello.protocol != PROTOCOL_VERSION {
+        refuse(
+            stream,
+            &format!(
+                "protocol version {} is not supported (this daemon speaks {PROTOCOL_VERSION}); restart it with `studio daemon stop`",
+                hello.protocol
+            ),
+        )
+        .await;
+        return None;
+    }
+    let is_worker = matches!(hello.role, PeerRole::Worker { .. });
+    if is_worker != expect_worker {
+        let reason = if expect_worker {
+            "this is the worker socket; clients use control.sock"
+        } else {
+            "this is the control socket; workers use worker.sock"
+        };
+        refuse(stream, reason).await;
+        return None;
+    }
+    Some(Greeting {
+        role: hello.role,
+        token: hello.token,
+        peer_pid,
+    })
+}
+
+fn handshake_error(err: &FrameError) -> String {
+    format!("malformed handshake: {err}")
+}
+
+/// Sends a refusal (best effort) before the caller closes the stream.
+pub(crate) async fn refuse(stream: &Stream, reason: &str) {
+    tracing::info!(reason, "connection refused");
+    let mut writer = stream;
+    let reply = HelloReply::Refused {
+        reason: reason.to_owned(),
+    };
+    let _ = write_frame(&mut writer, &reply).await;
+    let _ = writer.flush().await;
+}
+
+/// Sends the acceptance.
+pub(crate) async fn accept(stream: &Stream) -> Result<(), FrameError> {
+    let mut writer = stream;
+    write_frame(
+        &mut writer,
+        &HelloReply::Accepted {
+            daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+    )
+    .await?;
+    writer.flush().await?;
+    Ok(())
+}
+
+/// Workers that were spawned and have not connected yet, with their
+/// one-time tokens. A token is forgotten once used.
+#[derive(Default)]
+pub(crate) struct WorkerRegistry {
+    pending: Mutex<HashMap<SessionId, PendingWorker>>,
+}
+
+struct PendingWorker {
+    token: String,
+    pid: Option<u32>,
+    actor: ActorRef<SessionMsg>,
+}
+
+impl WorkerRegistry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, PendingWorker>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Expects a worker for `session` presenting `token`.
+    pub(crate) fn expect(&self, session: SessionId, token: String, actor: ActorRef<SessionMsg>) {
+        self.lock().insert(
+            session,
+            PendingWorker {
+                token,
+                pid: None,
+                actor,
+            },
+        );
+    }
+
+    /// Records the spawned worker's pid: only that process may connect.
+    pub(crate) fn set_pid(&self, session: SessionId, pid: u32) {
+        if let Some(pending) = self.lock().get_mut(&session) {
+            pending.pid = Some(pid);
+        }
+    }
+
+    /// Stops expecting a worker for `session`.
+    pub(crate) fn forget(&self, session: SessionId) {
+        self.lock().remove(&session);
+    }
+
+    /// Checks a worker's greeting and returns its session's actor; the
+    /// token is used up.
+    pub(crate) fn claim(
+        &self,
+        session: SessionId,
+        token: &str,
+        peer_pid: Option<u32>,
+    ) -> Result<ActorRef<SessionMsg>, &'static str> {
+        let mut pending = self.lock();
+        let Some(entry) = pending.get(&session) else {
+            return Err("no worker is expected for this session");
+        };
+        if !auth::token_matches(token, &entry.token) {
+            return Err("invalid worker token");
+        }
+        if entry.pid.is_some() && entry.pid != peer_pid {
+            return Err("connection does not come from the spawned worker process");
+        }
+        pending
+            .remove(&session)
+            .map(|entry| entry.actor)
+            .ok_or("no worker is expected for this session")
+    }
+}
+
+/// Wraps an accepted stream for sharing between a reader and a writer.
+pub(crate) fn shared(stream: Stream) -> Arc<Stream> {
+    Arc::new(stream)
+}

@@ -1,0 +1,271 @@
+//! The daemon: actor tree, sockets and store, started by [`run`].
+//!
+//! ```text
+//! Root ─┬─ Broker                 fan-out of committed events
+//!       └─ Scheduler ─ Session*   one per live session, owns its worker
+//! Store writer thread             the only writer of the database
+//! control.sock ─ control::serve   one task per client connection
+//! worker.sock  ─ serve_worker     hands each authenticated worker to its Session
+//! ```
+
+mod broker;
+mod control;
+mod listener;
+mod root;
+mod scheduler;
+mod sequencer;
+mod session;
+mod worker_process;
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use interprocess::local_socket::tokio::Stream;
+use protocol::Timestamp;
+use protocol::handshake::PeerRole;
+use ractor::{Actor, ActorRef};
+use rustix::fs::{FlockOperation, flock};
+
+use crate::paths::DataDir;
+use crate::store::{Store, StoreError};
+pub(crate) use broker::{BrokerItem, BrokerMsg, Topic};
+use listener::WorkerRegistry;
+use root::{Root, RootMsg};
+pub(crate) use scheduler::{QueuedRun, SchedulerMsg};
+pub(crate) use sequencer::Sequencer;
+use session::SessionMsg;
+
+/// How a daemon instance is set up.
+#[derive(Clone, Debug)]
+pub struct DaemonConfig {
+    /// Where its files live.
+    pub data_dir: DataDir,
+    /// Most runs live at once; more wait in the queue.
+    pub max_concurrent_runs: u32,
+    /// How long a cancelled worker has to stop before its group is killed.
+    pub cancel_grace: Duration,
+    /// The `studio-worker` executable.
+    pub worker_bin: PathBuf,
+}
+
+impl DaemonConfig {
+    /// Defaults for `data_dir`: 8 concurrent runs, 2 s grace, the worker
+    /// binary next to the current executable.
+    pub fn new(data_dir: DataDir) -> io::Result<Self> {
+        Ok(Self {
+            data_dir,
+            max_concurrent_runs: 8,
+            cancel_grace: Duration::from_secs(2),
+            worker_bin: default_worker_bin()?,
+        })
+    }
+}
+
+/// `studio-worker` next to the running executable.
+pub fn default_worker_bin() -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    Ok(exe.with_file_name("studio-worker"))
+}
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Another daemon serves this data dir.
+    #[error("a daemon is already running for {dir} (pid {pid})")]
+    AlreadyRunning {
+        /// The data dir.
+        dir: PathBuf,
+        /// Its pid, as far as the pid file tells.
+        pid: String,
+    },
+    /// The worker executable is missing.
+    #[error(
+        "worker executable {0} not found (build it with `cargo build --workspace`, or set STUDIO_WORKER_BIN)"
+    )]
+    WorkerMissing(PathBuf),
+    /// The store failed to open.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file or socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// The actor system failed to start.
+    #[error("cannot start the daemon's actors: {0}")]
+    Actors(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
+    let context = context.into();
+    move |source| DaemonError::Io { context, source }
+}
+
+/// What every part of the daemon shares.
+pub(crate) struct Shared {
+    pub(crate) config: DaemonConfig,
+    pub(crate) store: Store,
+    pub(crate) broker: ActorRef<BrokerMsg>,
+    pub(crate) workers: WorkerRegistry,
+    pub(crate) client_token: String,
+    pub(crate) started_at: Timestamp,
+    pub(crate) next_subscription: AtomicU64,
+    /// Notified when a client asks the daemon to stop.
+    pub(crate) stop_requested: tokio::sync::Notify,
+}
+
+/// Runs a daemon until `shutdown` resolves or a client asks it to stop.
+///
+/// Takes the data dir's lock (one daemon per data dir), opens the store,
+/// marks sessions a previous daemon left live as interrupted (killing any
+/// of their workers still around), and serves both sockets. On the way out
+/// every live session is killed and recorded as interrupted.
+pub async fn run(
+    config: DaemonConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    let dir = &config.data_dir;
+    dir.create().map_err(io_err(format!(
+        "cannot create data dir {}",
+        dir.root().display()
+    )))?;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    if !config.worker_bin.is_file() {
+        return Err(DaemonError::WorkerMissing(config.worker_bin.clone()));
+    }
+    let _lock = lock_data_dir(dir)?;
+    fs::write(dir.pid_file(), std::process::id().to_string())
+        .map_err(io_err("cannot write pid file"))?;
+    let client_token = crate::auth::load_or_create_client_token(&dir.client_token())
+        .map_err(io_err("cannot read or create the client token"))?;
+
+    let (root, root_handle) = Actor::spawn(
+        Some("root".to_owned()),
+        Root,
+        (config.clone(), client_token),
+    )
+    .await
+    .map_err(|err| DaemonError::Actors(startup_error(err)))?;
+    let handles = match root.call(RootMsg::Handles, None).await {
+        Ok(ractor::rpc::CallResult::Success(handles)) => handles,
+        _ => return Err(DaemonError::Actors("root actor did not answer".to_owned())),
+    };
+    let shared = Arc::clone(&handles.shared);
+    let control =
+        listener::bind(&dir.control_socket()).map_err(io_err("cannot open the control socket"))?;
+    let workers =
+        listener::bind(&dir.worker_socket()).map_err(io_err("cannot open the worker socket"))?;
+    tracing::info!(data_dir = %dir.root().display(), pid = std::process::id(), "daemon ready");
+
+    let serve_clients = {
+        let handles = handles.clone();
+        listener::accept_loop(control, "control", move |stream| {
+            control::serve(stream, handles.clone())
+        })
+    };
+    let serve_workers = {
+        let shared = Arc::clone(&shared);
+        listener::accept_loop(workers, "worker", move |stream| {
+            serve_worker(stream, Arc::clone(&shared))
+        })
+    };
+    tokio::select! {
+        () = serve_clients => {}
+        () = serve_workers => {}
+        () = shutdown => tracing::info!("shutdown signal received"),
+        () = shared.stop_requested.notified() => tracing::info!("stop requested by a client"),
+        () = root_failed(&root) => tracing::error!("a core actor failed; stopping"),
+    }
+
+    // Interrupt live sessions, then let the writer commit everything queued.
+    let stopping = handles
+        .scheduler
+        .call(SchedulerMsg::Shutdown, Some(Duration::from_secs(10)));
+    if !matches!(stopping.await, Ok(ractor::rpc::CallResult::Success(()))) {
+        tracing::warn!("sessions did not all stop in time");
+    }
+    let writer = root
+        .call(RootMsg::CloseStore, Some(Duration::from_secs(5)))
+        .await;
+    root.stop(None);
+    let _ = root_handle.await;
+    if let Ok(ractor::rpc::CallResult::Success(Some(writer))) = writer {
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    }
+    for path in [dir.control_socket(), dir.worker_socket(), dir.pid_file()] {
+        let _ = fs::remove_file(path);
+    }
+    tracing::info!("daemon stopped");
+    Ok(())
+}
+
+fn startup_error(err: ractor::SpawnErr) -> String {
+    match err {
+        ractor::SpawnErr::StartupFailed(inner) => inner.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Resolves if the root actor stops (a core actor failed).
+async fn root_failed(root: &ActorRef<RootMsg>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if !matches!(root.get_status(), ractor::ActorStatus::Running) {
+            return;
+        }
+    }
+}
+
+/// Holds the data dir's lock file for as long as it lives.
+struct DataDirLock(#[allow(dead_code)] fs::File);
+
+fn lock_data_dir(dir: &DataDir) -> Result<DataDirLock, DaemonError> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.lock_file())
+        .map_err(io_err("cannot open the lock file"))?;
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(DataDirLock(file)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(DaemonError::AlreadyRunning {
+            dir: dir.root().to_owned(),
+            pid: fs::read_to_string(dir.pid_file()).unwrap_or_else(|_| "unknown".to_owned()),
+        }),
+        Err(err) => Err(DaemonError::Io {
+            context: "cannot lock the data dir".to_owned(),
+            source: err.into(),
+        }),
+    }
+}
+
+/// Authenticates a worker connection and hands it to its Session actor.
+async fn serve_worker(stream: Stream, shared: Arc<Shared>) {
+    let Some(greeting) = listener::greet(&stream, true).await else {
+        return;
+    };
+    let PeerRole::Worker { session } = greeting.role else {
+        return;
+    };
+    let actor = match shared
+        .workers
+        .claim(session, &greeting.token, greeting.peer_pid)
+    {
+        Ok(actor) => actor,
+        Err(reason) => {
+            listener::refuse(&stream, reason).await;
+            return;
+        }
+    };
+    if listener::accept(&stream).await.is_err() {
+        return;
+    }
+    let _ = actor.cast(SessionMsg::WorkerConnected(listener::shared(stream)));
+}

@@ -1,0 +1,131 @@
+//! The Root actor: starts the Broker, the store and the Scheduler, and
+//! stops the daemon if one of its children fails.
+//!
+//! ractor has no restart strategies, and neither child can be restarted
+//! without losing what it holds (the Scheduler parents every live session;
+//! the store's writer thread publishes to this Broker). So a failure there
+//! is treated as fatal: the daemon stops, every live session is recorded as
+//! interrupted, and a restart recovers from the log.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use protocol::Timestamp;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+
+use super::broker::{Broker, BrokerMsg};
+use super::listener::WorkerRegistry;
+use super::scheduler::{Scheduler, SchedulerMsg};
+use super::{DaemonConfig, Shared, worker_process};
+use crate::store::{Store, WriterThread};
+
+/// What the listeners need from the tree.
+#[derive(Clone)]
+pub(crate) struct Handles {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) scheduler: ActorRef<SchedulerMsg>,
+}
+
+/// Messages to Root.
+pub(crate) enum RootMsg {
+    /// Replies the handles.
+    Handles(RpcReplyPort<Handles>),
+    /// Stops the store's writer after what is queued; replies its thread.
+    CloseStore(RpcReplyPort<Option<WriterThread>>),
+}
+
+/// The Root actor.
+pub(crate) struct Root;
+
+/// Root's children and the store's writer.
+pub(crate) struct RootState {
+    handles: Handles,
+    writer: Option<WriterThread>,
+}
+
+impl Actor for Root {
+    type Msg = RootMsg;
+    type State = RootState;
+    type Arguments = (DaemonConfig, String);
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        (config, client_token): (DaemonConfig, String),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let (broker, _) =
+            Actor::spawn_linked(Some("broker".to_owned()), Broker, (), myself.get_cell()).await?;
+        let sink_broker = broker.clone();
+        let sink = Box::new(move |committed| {
+            let _ = sink_broker.cast(BrokerMsg::Committed(committed));
+        });
+        let (store, writer, interrupted) = Store::open(&config.data_dir.database(), sink)?;
+        for session in &interrupted {
+            tracing::warn!(session = %session.session, "session was live when the previous daemon stopped; marked interrupted");
+            if let Some(pid) = session.pid
+                && worker_process::is_worker_process(pid)
+            {
+                worker_process::kill_group(pid);
+            }
+        }
+        let shared = Arc::new(Shared {
+            config,
+            store: store.clone(),
+            broker,
+            workers: WorkerRegistry::default(),
+            client_token,
+            started_at: Timestamp::now(),
+            next_subscription: AtomicU64::new(1),
+            stop_requested: tokio::sync::Notify::new(),
+        });
+        let (scheduler, _) = Actor::spawn_linked(
+            Some("scheduler".to_owned()),
+            Scheduler,
+            Arc::clone(&shared),
+            myself.get_cell(),
+        )
+        .await?;
+        Ok(RootState {
+            handles: Handles { shared, scheduler },
+            writer: Some(writer),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RootMsg::Handles(reply) => {
+                let _ = reply.send(state.handles.clone());
+            }
+            RootMsg::CloseStore(reply) => {
+                state.handles.shared.store.shutdown();
+                let _ = reply.send(state.writer.take());
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorFailed(cell, err) => {
+                tracing::error!(actor = ?cell.get_name(), %err, "core actor failed; stopping the daemon");
+                myself.stop(Some("core actor failed".to_owned()));
+            }
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                tracing::error!(actor = ?cell.get_name(), ?reason, "core actor stopped; stopping the daemon");
+                myself.stop(Some("core actor stopped".to_owned()));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

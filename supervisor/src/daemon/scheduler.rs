@@ -1,0 +1,283 @@
+//! The Scheduler actor: queues runs and keeps at most N live at once.
+//!
+//! It is the parent of every Session actor. Its handlers cannot fail (no
+//! `?`): in ractor an exiting parent takes its children with it. When a
+//! Session actor ends in any way, the Scheduler makes sure the session has
+//! a terminal event, frees the slot and starts the next queued run.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use protocol::SessionId;
+use protocol::control::{ControlError, ErrorKind};
+use protocol::event::{EventKind, StopReason};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+
+use super::Shared;
+use super::sequencer::Sequencer;
+use super::session::{LiveStats, SessionActor, SessionArgs, SessionMsg, StopReply};
+use crate::store::SessionRecord;
+
+/// A run accepted and recorded (seq 1, `run.queued`) but not started.
+pub(crate) struct QueuedRun {
+    pub(crate) record: SessionRecord,
+    pub(crate) sequencer: Arc<Sequencer>,
+    pub(crate) queued_at: Instant,
+}
+
+/// Live figures of one session, for `ps`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LiveInfo {
+    pub(crate) session: SessionId,
+    pub(crate) pid: Option<u32>,
+    pub(crate) rss_bytes: Option<u64>,
+}
+
+/// Counts for `studio daemon status`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SchedulerCounts {
+    pub(crate) live: u32,
+    pub(crate) queued: u32,
+    pub(crate) max_concurrent: u32,
+}
+
+/// Messages to the Scheduler.
+pub(crate) enum SchedulerMsg {
+    /// Start the run now or when a slot frees up.
+    Enqueue(Box<QueuedRun>),
+    /// Cancel a queued or live session.
+    Cancel(SessionId, StopReply),
+    /// Kill a queued or live session.
+    Kill(SessionId, StopReply),
+    /// Live figures of every live session.
+    Live(RpcReplyPort<Vec<LiveInfo>>),
+    /// Counts.
+    Counts(RpcReplyPort<SchedulerCounts>),
+    /// Interrupt everything and reply once every session has its terminal event.
+    Shutdown(RpcReplyPort<()>),
+}
+
+/// The Scheduler actor (state in [`SchedulerState`]).
+pub(crate) struct Scheduler;
+
+struct LiveSession {
+    session: SessionId,
+    actor: ActorRef<SessionMsg>,
+    sequencer: Arc<Sequencer>,
+    live: Arc<LiveStats>,
+}
+
+/// Queue and live sessions.
+pub(crate) struct SchedulerState {
+    shared: Arc<Shared>,
+    queue: VecDeque<QueuedRun>,
+    live: HashMap<ActorId, LiveSession>,
+    by_session: HashMap<SessionId, ActorId>,
+    shutting_down: Option<RpcReplyPort<()>>,
+}
+
+impl Actor for Scheduler {
+    type Msg = SchedulerMsg;
+    type State = SchedulerState;
+    type Arguments = Arc<Shared>;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        shared: Arc<Shared>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(SchedulerState {
+            shared,
+            queue: VecDeque::new(),
+            live: HashMap::new(),
+            by_session: HashMap::new(),
+            shutting_down: None,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SchedulerMsg::Enqueue(run) => {
+                if state.shutting_down.is_some() {
+                    end_queued(*run, EventKind::SessionInterrupted, None);
+                } else {
+                    state.queue.push_back(*run);
+                    state.start_queued(&myself).await;
+                }
+            }
+            SchedulerMsg::Cancel(session, reply) => state.stop(session, false, reply),
+            SchedulerMsg::Kill(session, reply) => state.stop(session, true, reply),
+            SchedulerMsg::Live(reply) => {
+                let infos = state
+                    .live
+                    .values()
+                    .map(|s| LiveInfo {
+                        session: s.session,
+                        pid: s.live.pid(),
+                        rss_bytes: s.live.rss_bytes(),
+                    })
+                    .collect();
+                let _ = reply.send(infos);
+            }
+            SchedulerMsg::Counts(reply) => {
+                let _ = reply.send(SchedulerCounts {
+                    live: u32::try_from(state.live.len()).unwrap_or(u32::MAX),
+                    queued: u32::try_from(state.queue.len()).unwrap_or(u32::MAX),
+                    max_concurrent: state.shared.config.max_concurrent_runs,
+                });
+            }
+            SchedulerMsg::Shutdown(reply) => {
+                for run in state.queue.drain(..) {
+                    end_queued(run, EventKind::SessionInterrupted, None);
+                }
+                for session in state.live.values() {
+                    let _ = session.actor.cast(SessionMsg::Interrupt);
+                }
+                if state.live.is_empty() {
+                    let _ = reply.send(());
+                } else {
+                    state.shutting_down = Some(reply);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, failure) = match event {
+            SupervisionEvent::ActorTerminated(cell, _, _) => (cell, None),
+            SupervisionEvent::ActorFailed(cell, err) => (cell, Some(err.to_string())),
+            _ => return Ok(()),
+        };
+        let Some(ended) = state.live.remove(&cell.get_id()) else {
+            return Ok(());
+        };
+        state.by_session.remove(&ended.session);
+        if let Some(failure) = failure {
+            tracing::error!(session = %ended.session, %failure, "session actor failed");
+        }
+        if !ended.sequencer.has_ended() {
+            // The actor died before recording how the session ended (a bug
+            // or a panic); its state's Drop has killed the process group.
+            let kind = EventKind::SessionFailed {
+                error: "internal error: the session's supervisor stopped unexpectedly".to_owned(),
+            };
+            if let Err(err) = ended.sequencer.end(kind) {
+                tracing::error!(%err, "cannot record the terminal event");
+            }
+        }
+        if state.live.is_empty()
+            && let Some(reply) = state.shutting_down.take()
+        {
+            let _ = reply.send(());
+        }
+        state.start_queued(&myself).await;
+        Ok(())
+    }
+}
+
+impl SchedulerState {
+    async fn start_queued(&mut self, myself: &ActorRef<SchedulerMsg>) {
+        let max = self.shared.config.max_concurrent_runs.max(1) as usize;
+        while self.live.len() < max && self.shutting_down.is_none() {
+            let Some(run) = self.queue.pop_front() else {
+                return;
+            };
+            let session = run.record.id;
+            let live = Arc::new(LiveStats::default());
+            let args = SessionArgs {
+                record: run.record,
+                sequencer: Arc::clone(&run.sequencer),
+                live: Arc::clone(&live),
+                shared: Arc::clone(&self.shared),
+                queued_for: run.queued_at.elapsed(),
+            };
+            match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
+                Ok((actor, _)) => {
+                    let id = actor.get_id();
+                    self.by_session.insert(session, id);
+                    self.live.insert(
+                        id,
+                        LiveSession {
+                            session,
+                            actor,
+                            sequencer: run.sequencer,
+                            live,
+                        },
+                    );
+                }
+                Err(err) => {
+                    tracing::error!(%session, %err, "cannot start session actor");
+                    let kind = EventKind::SessionFailed {
+                        error: format!("internal error: cannot start the session: {err}"),
+                    };
+                    if let Err(err) = run.sequencer.end(kind) {
+                        tracing::error!(%session, %err, "cannot record the terminal event");
+                    }
+                }
+            }
+        }
+    }
+
+    fn stop(&mut self, session: SessionId, kill: bool, reply: StopReply) {
+        let reason = StopReason::User;
+        if let Some(live) = self
+            .by_session
+            .get(&session)
+            .and_then(|id| self.live.get(id))
+        {
+            let msg = if kill {
+                SessionMsg::Kill(reason, Some(reply))
+            } else {
+                SessionMsg::Cancel(reason, Some(reply))
+            };
+            let _ = live.actor.cast(msg);
+            return;
+        }
+        if let Some(pos) = self.queue.iter().position(|r| r.record.id == session) {
+            if let Some(run) = self.queue.remove(pos) {
+                let kind = if kill {
+                    EventKind::SessionKilled { reason }
+                } else {
+                    EventKind::SessionCancelled {
+                        reason,
+                        forced: false,
+                    }
+                };
+                end_queued(run, kind, Some(reply));
+            }
+            return;
+        }
+        let _ = reply.send(Err(ControlError::new(
+            ErrorKind::Conflict,
+            format!("session {session} is not running"),
+        )));
+    }
+}
+
+/// Ends a run that never left the queue. The terminal event is queued to
+/// the store before this returns; the reply waits for its commit.
+fn end_queued(run: QueuedRun, kind: EventKind, reply: Option<StopReply>) {
+    let pending = run.sequencer.end(kind);
+    tokio::spawn(async move {
+        let result = match pending {
+            Ok(pending) => pending.await.map(|_| ()),
+            Err(err) => Err(err),
+        }
+        .map_err(|err| ControlError::new(ErrorKind::Internal, err.to_string()));
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+    });
+}

@@ -1,0 +1,641 @@
+//! The Session actor: one per live session, owning its worker process.
+//!
+//! It spawns the worker (own process group, parent-death signal, token on
+//! stdin), wires up its socket once the listener has checked the worker's
+//! handshake, enforces the budgets, and turns every way the worker can end
+//! into exactly one terminal event. The terminal event is recorded only
+//! when the process has exited, its group has been swept and everything it
+//! sent has been read, so nothing it said is lost and nothing of it is
+//! left running.
+//!
+//! Worker events do not pass through this actor: a reader task appends them
+//! straight to the session's [`Sequencer`], keeping the hot path short.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use interprocess::local_socket::tokio::Stream;
+use protocol::codec::{read_frame, write_frame};
+use protocol::control::{ControlError, ErrorKind};
+use protocol::event::{BudgetKind, EventKind, ExitInfo, StopReason};
+use protocol::worker::{FromWorker, StartTurn, ToWorker, TurnOutcome};
+use protocol::{SessionId, Timestamp};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::Shared;
+use super::sequencer::{AppendError, Sequencer};
+use super::worker_process::{self, ProcStats, ProcessGroup};
+use crate::store::SessionRecord;
+
+/// How long a spawned worker has to connect and authenticate.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a worker has to exit after `Shutdown`.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to keep reading after the process exited (its socket should
+/// close with it; a leaked descriptor must not hold the session open).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+/// Sampling period when a memory budget is set.
+const FAST_TICK: Duration = Duration::from_millis(100);
+/// Sampling period otherwise.
+const SLOW_TICK: Duration = Duration::from_millis(500);
+
+/// Figures of a live session that `ps` reads without asking the actor.
+#[derive(Debug, Default)]
+pub(crate) struct LiveStats {
+    pid: AtomicU32,
+    rss_bytes: AtomicU64,
+    last_event_ms: AtomicU64,
+}
+
+impl LiveStats {
+    /// Worker pid, if running.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        Some(self.pid.load(Ordering::Relaxed)).filter(|p| *p != 0)
+    }
+
+    /// Last sampled RSS, if any.
+    pub(crate) fn rss_bytes(&self) -> Option<u64> {
+        Some(self.rss_bytes.load(Ordering::Relaxed)).filter(|r| *r != 0)
+    }
+
+    fn touch(&self) {
+        self.last_event_ms.store(monotonic_ms(), Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        Duration::from_millis(
+            monotonic_ms().saturating_sub(self.last_event_ms.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+fn monotonic_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Reply port of a client waiting for a cancel/kill to take effect.
+pub(crate) type StopReply = RpcReplyPort<Result<(), ControlError>>;
+
+/// Messages to a Session actor.
+pub(crate) enum SessionMsg {
+    /// The listener accepted this session's worker.
+    WorkerConnected(Arc<Stream>),
+    /// The worker finished its turn.
+    WorkerDone(TurnOutcome),
+    /// The worker's socket closed (`None`) or broke the protocol (`Some`).
+    ReaderEnded(Option<String>),
+    /// The worker process exited.
+    Exited(ExitInfo),
+    /// Stop cooperatively, then by force after the grace period. Replied
+    /// once delivered.
+    Cancel(StopReason, Option<StopReply>),
+    /// SIGKILL the group now. Replied once the terminal event is recorded.
+    Kill(StopReason, Option<StopReply>),
+    /// The daemon is stopping: kill and record `session.interrupted`.
+    Interrupt,
+    /// Sample resource use and check budgets.
+    Tick,
+    /// The worker had its chance to connect.
+    ConnectTimeout,
+    /// The worker had its chance to honour a cancel.
+    GraceExpired,
+    /// The worker had its chance to exit after `Shutdown`.
+    ExitTimeout,
+    /// The socket had its chance to drain after the process exited.
+    DrainTimeout,
+}
+
+/// What the actor is started with.
+pub(crate) struct SessionArgs {
+    pub(crate) record: SessionRecord,
+    pub(crate) sequencer: Arc<Sequencer>,
+    pub(crate) live: Arc<LiveStats>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) queued_for: Duration,
+}
+
+/// The Session actor (state in [`SessionState`]).
+pub(crate) struct SessionActor;
+
+/// How the session was asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    Cancel { reason: StopReason, forced: bool },
+    Kill(StopReason),
+    Interrupt,
+}
+
+/// A live session. Dropping it (however the actor ends) kills the
+/// worker's process group.
+pub(crate) struct SessionState {
+    id: SessionId,
+    record: SessionRecord,
+    sequencer: Arc<Sequencer>,
+    live: Arc<LiveStats>,
+    shared: Arc<Shared>,
+    queued_for: Duration,
+    started: Instant,
+    group: Option<ProcessGroup>,
+    to_worker: Option<mpsc::UnboundedSender<ToWorker>>,
+    reader: Option<JoinHandle<()>>,
+    connected: bool,
+    reader_done: bool,
+    exit: Option<ExitInfo>,
+    done: Option<TurnOutcome>,
+    stop: Option<Stop>,
+    failure: Option<String>,
+    problem: Option<String>,
+    stats: Option<ProcStats>,
+    peak_rss: u64,
+    waiters: Vec<StopReply>,
+    finished: bool,
+}
+
+impl Drop for SessionState {
+    fn drop(&mut self) {
+        if let Some(reader) = &self.reader {
+            reader.abort();
+        }
+        self.shared.workers.forget(self.id);
+        // `group`'s own Drop kills the process group.
+    }
+}
+
+impl Actor for SessionActor {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: SessionArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        args.live.touch();
+        Ok(SessionState {
+            id: args.record.id,
+            record: args.record,
+            sequencer: args.sequencer,
+            live: args.live,
+            shared: args.shared,
+            queued_for: args.queued_for,
+            started: Instant::now(),
+            group: None,
+            to_worker: None,
+            reader: None,
+            connected: false,
+            reader_done: false,
+            exit: None,
+            done: None,
+            stop: None,
+            failure: None,
+            problem: None,
+            stats: None,
+            peak_rss: 0,
+            waiters: Vec::new(),
+            finished: false,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.start(&myself).await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.finished {
+            if let SessionMsg::Cancel(_, Some(reply)) | SessionMsg::Kill(_, Some(reply)) = msg {
+                let _ = reply.send(Ok(()));
+            }
+            return Ok(());
+        }
+        match msg {
+            SessionMsg::WorkerConnected(stream) => state.connected(&myself, stream),
+            SessionMsg::WorkerDone(outcome) => state.worker_done(&myself, outcome),
+            SessionMsg::ReaderEnded(problem) => {
+                state.reader_done = true;
+                if problem.is_some() {
+                    state.problem = problem;
+                }
+                let expected = state.done.is_some() || state.stop.is_some();
+                if state.exit.is_none() && !expected {
+                    // Hung up or broke the protocol mid-turn: it is of no further use.
+                    state.kill_group();
+                }
+            }
+            SessionMsg::Exited(exit) => {
+                state.exit = Some(exit);
+                state.live.pid.store(0, Ordering::Relaxed);
+                // Sweep anything the worker left in its group.
+                state.kill_group();
+                if !state.reader_done {
+                    drop(myself.send_after(DRAIN_TIMEOUT, || SessionMsg::DrainTimeout));
+                }
+            }
+            SessionMsg::Cancel(reason, reply) => {
+                state.cancel(&myself, reason);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            SessionMsg::Kill(reason, reply) => {
+                state.request_stop(Stop::Kill(reason));
+                state.kill_group();
+                state.waiters.extend(reply);
+            }
+            SessionMsg::Interrupt => {
+                state.request_stop(Stop::Interrupt);
+                state.kill_group();
+            }
+            SessionMsg::Tick => state.tick(&myself),
+            SessionMsg::ConnectTimeout => {
+                if !state.connected && state.exit.is_none() {
+                    state.problem = Some(format!(
+                        "worker did not connect within {}s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ));
+                    state.kill_group();
+                }
+            }
+            SessionMsg::GraceExpired => {
+                if state.exit.is_none()
+                    && let Some(Stop::Cancel { forced, .. }) = &mut state.stop
+                {
+                    *forced = true;
+                    state.kill_group();
+                }
+            }
+            SessionMsg::ExitTimeout => {
+                if state.exit.is_none() {
+                    state.kill_group();
+                }
+            }
+            SessionMsg::DrainTimeout => {
+                if !state.reader_done {
+                    if let Some(reader) = state.reader.take() {
+                        reader.abort();
+                    }
+                    state.reader_done = true;
+                }
+            }
+        }
+        state.finish_if_over(&myself).await;
+        Ok(())
+    }
+}
+
+impl SessionState {
+    /// Spawns the worker. Failures end the session with `session.failed`.
+    async fn start(&mut self, myself: &ActorRef<SessionMsg>) {
+        let queued_ms = u64::try_from(self.queued_for.as_millis()).unwrap_or(u64::MAX);
+        self.append(EventKind::RunStarted { queued_ms });
+        let token = match crate::auth::new_token() {
+            Ok(token) => token,
+            Err(err) => {
+                return self
+                    .fail_to_start(myself, format!("cannot create a worker token: {err}"))
+                    .await;
+            }
+        };
+        let config = &self.shared.config;
+        self.shared
+            .workers
+            .expect(self.id, token.clone(), myself.clone());
+        let spawned = worker_process::spawn_worker(
+            &config.worker_bin,
+            &config.data_dir.worker_socket(),
+            self.id,
+            &token,
+        )
+        .await;
+        let (group, mut child) = match spawned {
+            Ok(spawned) => spawned,
+            Err(err) => return self.fail_to_start(myself, err.to_string()).await,
+        };
+        self.shared.workers.set_pid(self.id, group.pid());
+        self.live.pid.store(group.pid(), Ordering::Relaxed);
+        self.group = Some(group);
+        let actor = myself.clone();
+        tokio::spawn(async move {
+            let exit = match child.wait().await {
+                Ok(status) => worker_process::exit_info(status),
+                Err(_) => ExitInfo::default(),
+            };
+            let _ = actor.cast(SessionMsg::Exited(exit));
+        });
+        drop(myself.send_after(CONNECT_TIMEOUT, || SessionMsg::ConnectTimeout));
+        let period = if self.record.budgets.max_memory_mib.is_some() {
+            FAST_TICK
+        } else {
+            SLOW_TICK
+        };
+        myself.send_interval(period, || SessionMsg::Tick);
+    }
+
+    async fn fail_to_start(&mut self, myself: &ActorRef<SessionMsg>, error: String) {
+        tracing::error!(session = %self.id, %error, "worker did not start");
+        self.failure = Some(error);
+        self.exit = Some(ExitInfo::default());
+        self.finish_if_over(myself).await;
+    }
+
+    /// Queues a daemon-side event; a refusal only means the session ended.
+    fn append(&self, kind: EventKind) {
+        match self.sequencer.append(Timestamp::now(), kind) {
+            Ok(_) | Err(AppendError::Ended) => {}
+            Err(err) => tracing::error!(session = %self.id, %err, "cannot record event"),
+        }
+    }
+
+    fn connected(&mut self, myself: &ActorRef<SessionMsg>, stream: Arc<Stream>) {
+        if self.exit.is_some() || matches!(self.stop, Some(Stop::Kill(_) | Stop::Interrupt)) {
+            return;
+        }
+        self.connected = true;
+        self.live.touch();
+        let Some(pid) = self.group.as_ref().map(ProcessGroup::pid) else {
+            return;
+        };
+        let agent = &self.record.agent;
+        self.append(EventKind::SessionStarted {
+            pid,
+            agent: agent.name.clone(),
+            provider: agent.provider.to_string(),
+            model: agent.model.clone(),
+        });
+        self.append(EventKind::MessageUser {
+            text: self.record.prompt.clone(),
+        });
+        self.reader = Some(tokio::spawn(read_worker(
+            Arc::clone(&stream),
+            Arc::clone(&self.sequencer),
+            Arc::clone(&self.live),
+            myself.clone(),
+        )));
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_worker(stream, rx));
+        let start = ToWorker::Start(Box::new(StartTurn {
+            session: self.id,
+            agent: self.record.agent.clone(),
+            history: Vec::new(),
+            input: self.record.prompt.clone(),
+            script: self.record.script.clone(),
+        }));
+        let _ = tx.send(start);
+        if let Some(Stop::Cancel { .. }) = self.stop {
+            let _ = tx.send(ToWorker::Cancel);
+        }
+        self.to_worker = Some(tx);
+    }
+
+    fn worker_done(&mut self, myself: &ActorRef<SessionMsg>, outcome: TurnOutcome) {
+        if self.done.is_some() {
+            return;
+        }
+        self.done = Some(outcome);
+        self.sample();
+        self.send(ToWorker::Shutdown);
+        drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
+    }
+
+    fn send(&self, msg: ToWorker) {
+        if let Some(tx) = &self.to_worker {
+            let _ = tx.send(msg);
+        }
+    }
+
+    fn cancel(&mut self, myself: &ActorRef<SessionMsg>, reason: StopReason) {
+        if self.stop.is_some() || self.done.is_some() {
+            return;
+        }
+        if !self.connected {
+            // Nothing can be cancelled cooperatively before the worker is up.
+            self.stop = Some(Stop::Cancel {
+                reason,
+                forced: true,
+            });
+            self.kill_group();
+            return;
+        }
+        self.stop = Some(Stop::Cancel {
+            reason,
+            forced: false,
+        });
+        self.send(ToWorker::Cancel);
+        let grace = self.shared.config.cancel_grace;
+        drop(myself.send_after(grace, || SessionMsg::GraceExpired));
+    }
+
+    /// Records a stronger stop request; a kill overrides a cancel.
+    fn request_stop(&mut self, stop: Stop) {
+        match self.stop {
+            Some(Stop::Kill(_) | Stop::Interrupt) => {}
+            _ => self.stop = Some(stop),
+        }
+    }
+
+    fn kill_group(&self) {
+        if let Some(group) = &self.group {
+            group.kill();
+        }
+    }
+
+    fn sample(&mut self) {
+        let Some(pid) = self.live.pid() else { return };
+        if let Some(stats) = worker_process::proc_stats(pid) {
+            self.live
+                .rss_bytes
+                .store(stats.rss_bytes, Ordering::Relaxed);
+            self.peak_rss = self.peak_rss.max(stats.rss_bytes);
+            self.stats = Some(stats);
+        }
+    }
+
+    fn tick(&mut self, myself: &ActorRef<SessionMsg>) {
+        if self.exit.is_some() {
+            return;
+        }
+        self.sample();
+        if self.stop.is_some() || self.done.is_some() {
+            return;
+        }
+        let budgets = self.record.budgets.clone();
+        if let (Some(limit), Some(stats)) = (budgets.max_memory_mib, self.stats) {
+            let used_mib = stats.rss_bytes as f64 / (1024.0 * 1024.0);
+            if used_mib > limit as f64 {
+                self.exceeded(BudgetKind::Memory, limit as f64, used_mib);
+                self.request_stop(Stop::Kill(StopReason::Budget));
+                self.kill_group();
+                return;
+            }
+        }
+        if let Some(limit) = budgets.max_wall_secs {
+            let used = self.started.elapsed().as_secs_f64();
+            if used > limit as f64 {
+                self.exceeded(BudgetKind::WallTime, limit as f64, used);
+                return self.cancel(myself, StopReason::Budget);
+            }
+        }
+        if let Some(limit) = budgets.max_idle_secs {
+            let idle = self.live.idle_for().as_secs_f64();
+            if idle > limit as f64 {
+                self.exceeded(BudgetKind::Idle, limit as f64, idle);
+                self.cancel(myself, StopReason::Budget);
+            }
+        }
+    }
+
+    fn exceeded(&self, budget: BudgetKind, limit: f64, observed: f64) {
+        tracing::info!(session = %self.id, ?budget, limit, observed, "budget exceeded");
+        self.append(EventKind::BudgetExceeded {
+            budget,
+            limit,
+            observed,
+        });
+    }
+
+    /// Records the terminal event once the process is gone and its socket
+    /// drained, answers waiting clients, and stops the actor.
+    async fn finish_if_over(&mut self, myself: &ActorRef<SessionMsg>) {
+        let drained = self.reader_done || !self.connected;
+        if self.finished || self.exit.is_none() || !drained {
+            return;
+        }
+        self.finished = true;
+        if let Some(stats) = self.stats {
+            self.append(EventKind::WorkerStats {
+                rss_bytes: stats.rss_bytes,
+                peak_rss_bytes: self.peak_rss,
+                cpu_ms: stats.cpu_ms,
+            });
+        }
+        let terminal = self.terminal_event();
+        let result = match self.sequencer.append_terminal(terminal).await {
+            Ok(_) | Err(AppendError::Ended) => Ok(()),
+            Err(err) => {
+                tracing::error!(session = %self.id, %err, "cannot record the terminal event");
+                Err(ControlError::new(ErrorKind::Internal, err.to_string()))
+            }
+        };
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(result.clone());
+        }
+        myself.stop(None);
+    }
+
+    /// The one terminal event that describes how this session ended.
+    fn terminal_event(&self) -> EventKind {
+        if let Some(error) = &self.failure {
+            return EventKind::SessionFailed {
+                error: error.clone(),
+            };
+        }
+        match (self.stop, &self.done) {
+            (Some(Stop::Kill(reason)), _) => EventKind::SessionKilled { reason },
+            (Some(Stop::Interrupt), _) => EventKind::SessionInterrupted,
+            (_, Some(TurnOutcome::Completed)) => EventKind::SessionCompleted,
+            (_, Some(TurnOutcome::Failed { error })) => EventKind::SessionFailed {
+                error: error.clone(),
+            },
+            (Some(Stop::Cancel { reason, .. }), Some(TurnOutcome::Cancelled)) => {
+                EventKind::SessionCancelled {
+                    reason,
+                    forced: false,
+                }
+            }
+            (
+                Some(Stop::Cancel {
+                    reason,
+                    forced: true,
+                }),
+                None,
+            ) => EventKind::SessionCancelled {
+                reason,
+                forced: true,
+            },
+            (None, Some(TurnOutcome::Cancelled)) => EventKind::SessionCancelled {
+                reason: StopReason::User,
+                forced: false,
+            },
+            (Some(Stop::Cancel { forced: false, .. }) | None, None) => {
+                let exit = self.exit.unwrap_or_default();
+                let mut detail = format!("worker {}", worker_process::describe_exit(exit));
+                if let Some(problem) = &self.problem {
+                    detail.push_str(": ");
+                    detail.push_str(problem);
+                }
+                EventKind::SessionCrashed { exit, detail }
+            }
+        }
+    }
+}
+
+/// Reads the worker's frames: events go straight to the sequencer, the
+/// rest to the actor. Ends with [`SessionMsg::ReaderEnded`].
+async fn read_worker(
+    stream: Arc<Stream>,
+    sequencer: Arc<Sequencer>,
+    live: Arc<LiveStats>,
+    actor: ActorRef<SessionMsg>,
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, &*stream);
+    let mut buf = Vec::new();
+    let problem = loop {
+        match read_frame::<_, FromWorker>(&mut reader, &mut buf).await {
+            Ok(Some(FromWorker::Event { at, kind })) => {
+                if !kind.may_come_from_worker() {
+                    break Some(format!(
+                        "protocol violation: a worker may not report {}",
+                        kind.name()
+                    ));
+                }
+                live.touch();
+                match sequencer.append(at, kind) {
+                    Ok(_) | Err(AppendError::Ended) => {}
+                    Err(AppendError::Store(err)) => {
+                        break Some(format!("cannot record event: {err}"));
+                    }
+                }
+            }
+            Ok(Some(FromWorker::Done(outcome))) => {
+                live.touch();
+                let _ = actor.cast(SessionMsg::WorkerDone(outcome));
+            }
+            Ok(Some(other)) => {
+                tracing::debug!(message = ?other, "ignoring worker message this daemon does not handle yet");
+            }
+            Ok(None) => break None,
+            Err(err) => break Some(format!("protocol error: {err}")),
+        }
+    };
+    let _ = actor.cast(SessionMsg::ReaderEnded(problem));
+}
+
+/// Writes commands to the worker in order until the channel closes.
+async fn write_worker(stream: Arc<Stream>, mut rx: mpsc::UnboundedReceiver<ToWorker>) {
+    let mut writer = BufWriter::new(&*stream);
+    while let Some(msg) = rx.recv().await {
+        let shutdown = matches!(msg, ToWorker::Shutdown);
+        if write_frame(&mut writer, &msg).await.is_err() || writer.flush().await.is_err() {
+            return;
+        }
+        if shutdown {
+            return;
+        }
+    }
+}

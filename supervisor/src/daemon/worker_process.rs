@@ -1,0 +1,249 @@
+//! Spawning, signalling and measuring worker processes.
+//!
+//! Each worker leads its own process group (so one signal reaches it and
+//! everything it started) and gets SIGKILL when the daemon thread that
+//! forked it dies. Its environment is rebuilt from a short allow-list: no
+//! secret of the daemon's environment reaches it, and its token arrives on
+//! stdin, never in argv or the environment.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+
+use protocol::SessionId;
+use protocol::event::ExitInfo;
+use rustix::process::{Pid, Signal};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+
+/// Environment variables a worker inherits; everything else is dropped.
+const INHERITED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "STUDIO_LOG",
+    "RUST_BACKTRACE",
+];
+
+/// A spawned worker's process group. Dropping it kills the group, so a
+/// Session actor that dies for any reason takes its processes with it.
+#[derive(Debug)]
+pub(crate) struct ProcessGroup {
+    pid: u32,
+}
+
+impl ProcessGroup {
+    /// The worker's pid, which is also its process group id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends SIGKILL to every process in the group. A group that is
+    /// already empty is not an error.
+    pub(crate) fn kill(&self) {
+        kill_group(self.pid);
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// SIGKILL to process group `pgid`, ignoring an already-empty group.
+pub(crate) fn kill_group(pgid: u32) {
+    let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
+        return;
+    };
+    match rustix::process::kill_process_group(pid, Signal::KILL) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+        Err(err) => tracing::warn!(pgid, %err, "cannot kill process group"),
+    }
+}
+
+/// Starts `studio-worker` for `session` and hands it `token` on stdin.
+pub(crate) async fn spawn_worker(
+    bin: &Path,
+    socket: &Path,
+    session: SessionId,
+    token: &str,
+) -> io::Result<(ProcessGroup, Child)> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--socket")
+        .arg(socket)
+        .arg("--session")
+        .arg(session.to_string())
+        .env_clear()
+        .envs(
+            INHERITED_ENV
+                .iter()
+                .filter_map(|k| Some((*k, std::env::var_os(k)?))),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .process_group(0);
+    let parent = rustix::process::getpid();
+    #[expect(
+        unsafe_code,
+        reason = "pre_exec runs between fork and exec; it only makes async-signal-safe syscalls"
+    )]
+    // SAFETY: the closure calls prctl and getppid, both async-signal-safe,
+    // and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+            // The daemon may have died before prctl took effect.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(io::Error::other("daemon exited during spawn"));
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("cannot start worker {}: {err}", bin.display()),
+        )
+    })?;
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("worker exited before it could be tracked"))?;
+    let group = ProcessGroup { pid };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(format!("{token}\n").as_bytes()).await?;
+        stdin.shutdown().await?;
+    }
+    Ok((group, child))
+}
+
+/// How an exit status reads in an event.
+pub(crate) fn exit_info(status: ExitStatus) -> ExitInfo {
+    ExitInfo {
+        code: status.code(),
+        signal: status.signal(),
+    }
+}
+
+/// "exited with code 3", "killed by signal 9 (SIGKILL)".
+pub(crate) fn describe_exit(exit: ExitInfo) -> String {
+    match (exit.code, exit.signal) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(signal)) => match signal_name(signal) {
+            Some(name) => format!("killed by signal {signal} ({name})"),
+            None => format!("killed by signal {signal}"),
+        },
+        (None, None) => "ended in an unknown way".to_owned(),
+    }
+}
+
+fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => return None,
+    })
+}
+
+/// Resource use of one process, read from /proc.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ProcStats {
+    /// Resident set size, bytes.
+    pub(crate) rss_bytes: u64,
+    /// User + system CPU time, milliseconds.
+    pub(crate) cpu_ms: u64,
+}
+
+/// Reads `pid`'s RSS and CPU time; `None` once it is gone.
+pub(crate) fn proc_stats(pid: u32) -> Option<ProcStats> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stats(
+        &statm,
+        &stat,
+        rustix::param::page_size() as u64,
+        rustix::param::clock_ticks_per_second(),
+    )
+}
+
+fn parse_stats(statm: &str, stat: &str, page_size: u64, ticks_per_sec: u64) -> Option<ProcStats> {
+    let resident_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // Fields after the parenthesised command name, which may contain spaces.
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_comm.split_whitespace();
+    // After ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt
+    // majflt cmajflt utime(14) stime(15).
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(ProcStats {
+        rss_bytes: resident_pages * page_size,
+        cpu_ms: (utime + stime) * 1000 / ticks_per_sec.max(1),
+    })
+}
+
+/// Whether `pid` is alive and runs `studio-worker` (guards against pid reuse
+/// before killing a group left over from a previous daemon).
+pub(crate) fn is_worker_process(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|cmdline| {
+            let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+            argv0.ends_with(b"studio-worker")
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_parse_rss_and_cpu_even_with_spaces_in_the_name() {
+        let statm = "2000 300 100 1 0 50 0\n";
+        let stat = "1234 (studio worker) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0";
+        assert_eq!(
+            parse_stats(statm, stat, 4096, 100),
+            Some(ProcStats {
+                rss_bytes: 300 * 4096,
+                cpu_ms: 3000,
+            })
+        );
+    }
+
+    #[test]
+    fn own_stats_are_readable() {
+        let stats = proc_stats(std::process::id()).unwrap();
+        assert!(stats.rss_bytes > 0);
+    }
+
+    #[test]
+    fn exits_are_described_in_words() {
+        assert_eq!(
+            describe_exit(ExitInfo {
+                code: Some(101),
+                signal: None
+            }),
+            "exited with code 101"
+        );
+        assert_eq!(
+            describe_exit(ExitInfo {
+                code: None,
+                signal: Some(6)
+            }),
+            "killed by signal 6 (SIGABRT)"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! AI Studio's supervisor: the daemon and the client side of the CLI.
+//!
+//! - [`daemon`]: the actor tree (Root, Broker, Scheduler, Session), the two
+//!   sockets and their handshake, worker processes.
+//! - [`store`]: the redb event log, written only by its writer thread.
+//! - [`client`]: a control-socket client (used by the CLI and tests), which
+//!   starts the daemon in the background when none is running.
+//! - [`paths`], [`auth`]: the data dir's layout, tokens and peer checks.
+//!
+//! The `studio` binary (`main.rs`, `cli/`) is a thin layer over these.
+
+pub mod auth;
+pub mod client;
+pub mod daemon;
+pub mod paths;
+pub mod store;

@@ -1,0 +1,155 @@
+//! Where one daemon instance keeps its files.
+//!
+//! ```text
+//! DATA_DIR/            0700
+//!   studio.redb        0600  the event log and every other table
+//!   client.token       0600  secret a client presents in its Hello
+//!   daemon.log               daemon output when started in the background
+//!   run/               0700
+//!     control.sock     0600  clients
+//!     worker.sock      0600  workers
+//!     daemon.lock            held (flock) by the running daemon
+//!     daemon.pid
+//! ```
+//!
+//! Different data dirs are fully isolated instances.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Longest socket path the kernel accepts (`sun_path` minus the NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Paths of one instance, derived from its data dir.
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// The data dir at `root` (not created yet).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `$XDG_DATA_HOME/ai-studio`, else `~/.local/share/ai-studio`.
+    pub fn default_root() -> io::Result<PathBuf> {
+        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(xdg).join("ai-studio"));
+        }
+        let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "cannot choose a data dir: HOME is not set (pass --data-dir or set STUDIO_DATA_DIR)",
+            )
+        })?;
+        Ok(PathBuf::from(home).join(".local/share/ai-studio"))
+    }
+
+    /// The data dir itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The database file.
+    pub fn database(&self) -> PathBuf {
+        self.root.join("studio.redb")
+    }
+
+    /// The client token file.
+    pub fn client_token(&self) -> PathBuf {
+        self.root.join("client.token")
+    }
+
+    /// The background daemon's log.
+    pub fn daemon_log(&self) -> PathBuf {
+        self.root.join("daemon.log")
+    }
+
+    /// Private directory holding the sockets and lock.
+    pub fn run_dir(&self) -> PathBuf {
+        self.root.join("run")
+    }
+
+    /// Socket for clients.
+    pub fn control_socket(&self) -> PathBuf {
+        self.run_dir().join("control.sock")
+    }
+
+    /// Socket for workers.
+    pub fn worker_socket(&self) -> PathBuf {
+        self.run_dir().join("worker.sock")
+    }
+
+    /// Lock file held by the running daemon.
+    pub fn lock_file(&self) -> PathBuf {
+        self.run_dir().join("daemon.lock")
+    }
+
+    /// File with the running daemon's pid.
+    pub fn pid_file(&self) -> PathBuf {
+        self.run_dir().join("daemon.pid")
+    }
+
+    /// Creates the data dir and run dir with mode 0700 (tightening existing
+    /// ones), and checks that socket paths fit the kernel's limit.
+    pub fn create(&self) -> io::Result<()> {
+        for dir in [self.root.clone(), self.run_dir()] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        }
+        for socket in [self.control_socket(), self.worker_socket()] {
+            let len = socket.as_os_str().len();
+            if len > MAX_SOCKET_PATH {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "socket path {} is {len} bytes, over the limit of {MAX_SOCKET_PATH}: choose a shorter --data-dir",
+                        socket.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_makes_private_dirs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(tmp.path().join("d"));
+        dir.create().unwrap();
+        for path in [dir.root().to_path_buf(), dir.run_dir()] {
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn create_tightens_an_existing_open_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("open");
+        fs::create_dir(&root).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+        DataDir::new(&root).create().unwrap();
+        let mode = fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn overlong_socket_paths_are_refused_clearly() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(tmp.path().join("x".repeat(120)));
+        let err = dir.create().unwrap_err();
+        assert!(err.to_string().contains("shorter --data-dir"), "{err}");
+    }
+}

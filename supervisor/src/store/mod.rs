@@ -1,0 +1,290 @@
+//! The event store: the only code that opens the redb database.
+//!
+//! [`Store`] is a cheap handle. Writes go to one dedicated writer thread
+//! ([`writer`]) that group-commits everything queued (one fsync per batch)
+//! and only then acknowledges and publishes: an event counts as recorded
+//! once its batch is committed, and clients never see an uncommitted one.
+//! Reads run on tokio's blocking pool in their own read transactions.
+
+mod query;
+pub(crate) mod records;
+mod schema;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use protocol::agent::AgentConfig;
+use protocol::control::SessionSummary;
+use protocol::event::Event;
+use protocol::{SessionId, Timestamp};
+use redb::{Database, ReadTransaction, ReadableDatabase};
+use tokio::sync::{mpsc, oneshot};
+
+pub(crate) use query::SessionLookup;
+pub(crate) use records::{RunRecord, SessionKind, SessionRecord};
+pub use schema::SCHEMA_VERSION;
+use writer::WriteOp;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (a running daemon) has the file open.
+    #[error("database {0} is in use by another process (is a daemon already running?)")]
+    AlreadyOpen(PathBuf),
+    /// The file was written by a newer release.
+    #[error(
+        "database schema version {found} is newer than this release supports ({supported}); upgrade studio"
+    )]
+    NewerSchema {
+        /// Version in the file.
+        found: u64,
+        /// Version this release writes.
+        supported: u64,
+    },
+    /// The file could not be opened or is not a database.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: redb::DatabaseError,
+    },
+    /// A stored value does not decode.
+    #[error("corrupt {what} record: {detail}")]
+    Corrupt {
+        /// Which kind of record.
+        what: &'static str,
+        /// Decoder's message.
+        detail: String,
+    },
+    /// A value could not be encoded.
+    #[error("cannot encode {what} record: {detail}")]
+    Encode {
+        /// Which kind of record.
+        what: &'static str,
+        /// Encoder's message.
+        detail: String,
+    },
+    /// redb failed (I/O, full disk, ...).
+    #[error("storage error: {0}")]
+    Storage(#[from] redb::Error),
+    /// The named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with what is stored.
+    #[error("{0}")]
+    Conflict(String),
+    /// The writer thread has stopped (daemon shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+macro_rules! storage_error_from {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for StoreError {
+            fn from(err: $ty) -> Self {
+                StoreError::Storage(err.into())
+            }
+        }
+    )*};
+}
+storage_error_from!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Events and status changes made durable by one commit, in commit order.
+#[derive(Debug, Default)]
+pub(crate) struct Committed {
+    pub(crate) events: Vec<Event>,
+    /// Sessions whose status changed in this commit, as they are now.
+    pub(crate) changed: Vec<SessionSummary>,
+}
+
+/// Receives every [`Committed`] batch, on the writer thread: keep it cheap.
+pub(crate) type CommitSink = Box<dyn Fn(Committed) + Send>;
+
+/// A session found live in the database at open: the previous daemon died.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Interrupted {
+    pub(crate) session: SessionId,
+    /// Its worker's pid when the daemon died, if it had started.
+    pub(crate) pid: Option<u32>,
+}
+
+/// Handle to the store. Clones share the same writer and database.
+#[derive(Clone)]
+pub(crate) struct Store {
+    db: Arc<Database>,
+    writes: mpsc::UnboundedSender<WriteOp>,
+}
+
+/// Joins the writer thread; dropping it without [`WriterThread::join`] detaches it.
+pub(crate) struct WriterThread(std::thread::JoinHandle<()>);
+
+impl WriterThread {
+    /// Waits until everything queued before the shutdown is committed.
+    pub(crate) fn join(self) {
+        if self.0.join().is_err() {
+            tracing::error!("the store writer thread panicked");
+        }
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, migrates it, marks
+    /// sessions the previous daemon left live as interrupted, and starts
+    /// the writer thread, which hands each commit to `sink`.
+    pub(crate) fn open(
+        path: &Path,
+        sink: CommitSink,
+    ) -> Result<(Store, WriterThread, Vec<Interrupted>), StoreError> {
+        let db = match Database::create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::AlreadyOpen(path.to_owned()));
+            }
+            Err(source) => {
+                return Err(StoreError::Open {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        schema::migrate(&db)?;
+        let interrupted = writer::mark_interrupted(&db, Timestamp::now())?;
+        let db = Arc::new(db);
+        let (writes, rx) = mpsc::unbounded_channel();
+        let thread = writer::spawn(Arc::clone(&db), rx, sink)?;
+        let store = Store { db, writes };
+        Ok((store, WriterThread(thread), interrupted))
+    }
+
+    fn send(&self, op: WriteOp) -> Result<(), StoreError> {
+        self.writes.send(op).map_err(|_| StoreError::Closed)
+    }
+
+    async fn send_acked<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> WriteOp,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues `event`; it is recorded when its batch commits.
+    ///
+    /// Callers must queue each session's events in seq order (the
+    /// session's sequencer does).
+    pub(crate) fn append(&self, event: Event) -> Result<(), StoreError> {
+        self.send(WriteOp::Append { event, ack: None })
+    }
+
+    /// Queues `event` now; the returned future resolves once it is committed.
+    pub(crate) fn append_acked(
+        &self,
+        event: Event,
+    ) -> Result<impl Future<Output = Result<(), StoreError>> + use<>, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(WriteOp::Append {
+            event,
+            ack: Some(tx),
+        })?;
+        Ok(async move { rx.await.map_err(|_| StoreError::Closed)? })
+    }
+
+    /// Records a new session, its run request and its first event (seq 1).
+    pub(crate) async fn create_session(
+        &self,
+        record: SessionRecord,
+        run: Option<RunRecord>,
+        first: Event,
+    ) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::CreateSession {
+            record: Box::new(record),
+            run: run.map(Box::new),
+            first,
+            ack,
+        })
+        .await
+    }
+
+    /// Stores an agent; an existing one of that name is replaced only if `replace`.
+    pub(crate) async fn put_agent(
+        &self,
+        agent: AgentConfig,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::PutAgent {
+            agent: Box::new(agent),
+            replace,
+            ack,
+        })
+        .await
+    }
+
+    /// Deletes an agent.
+    pub(crate) async fn remove_agent(&self, name: String) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::RemoveAgent { name, ack })
+            .await
+    }
+
+    /// Asks the writer to commit what is queued and stop.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.send(WriteOp::Shutdown);
+    }
+
+    /// Runs `read` in a read transaction on the blocking pool.
+    pub(crate) async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || read(&db.begin_read()?))
+            .await
+            .map_err(|err| StoreError::Conflict(format!("read task failed: {err}")))?
+    }
+
+    /// All agents, by name.
+    pub(crate) async fn agents(&self) -> Result<Vec<AgentConfig>, StoreError> {
+        self.read(query::agents).await
+    }
+
+    /// One agent.
+    pub(crate) async fn agent(&self, name: String) -> Result<AgentConfig, StoreError> {
+        self.read(move |txn| query::agent(txn, &name)).await
+    }
+
+    /// Sessions, newest first.
+    pub(crate) async fn sessions(
+        &self,
+        all: bool,
+        limit: usize,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.read(move |txn| query::sessions(txn, all, limit)).await
+    }
+
+    /// A session by full id or unique prefix.
+    pub(crate) async fn session(&self, lookup: SessionLookup) -> Result<SessionRecord, StoreError> {
+        self.read(move |txn| query::session(txn, &lookup)).await
+    }
+
+    /// Up to `limit` events of `session` after `after_seq`, in order.
+    pub(crate) async fn events(
+        &self,
+        session: SessionId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.read(move |txn| query::events(txn, session, after_seq, limit))
+            .await
+    }
+}

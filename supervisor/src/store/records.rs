@@ -1,0 +1,225 @@
+//! What the tables hold, and how values are versioned.
+//!
+//! Every stored value is one version byte followed by the record's bincode
+//! payload. Decoding dispatches on the version, so a database written by an
+//! older release still opens: when a record changes shape, keep the old
+//! struct, bump [`Record::VERSION`], and convert in [`Record::decode_version`].
+//! `tests/fixtures` pins the bytes of every current version.
+
+use protocol::agent::{AgentConfig, Budgets, Script};
+use protocol::codec::{decode_payload, encode_payload};
+use protocol::control::{RunSpec, SessionSummary};
+use protocol::event::{EventKind, SessionStatus};
+use protocol::{SessionId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// A value stored in a table.
+pub(crate) trait Record: Sized + Serialize {
+    /// Version written by this release.
+    const VERSION: u8;
+    /// Table name, for error messages.
+    const WHAT: &'static str;
+
+    /// Decodes a payload written with `version`.
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String>;
+
+    /// Version byte + payload.
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        let payload = encode_payload(self).map_err(|err| StoreError::Encode {
+            what: Self::WHAT,
+            detail: err.to_string(),
+        })?;
+        let mut out = Vec::with_capacity(payload.len() + 1);
+        out.push(Self::VERSION);
+        out.extend_from_slice(&payload);
+        Ok(out)
+    }
+
+    /// Decodes a stored value of any known version.
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            what: Self::WHAT,
+            detail,
+        };
+        let (&version, payload) = bytes
+            .split_first()
+            .ok_or_else(|| corrupt("empty value".to_owned()))?;
+        if version > Self::VERSION {
+            return Err(corrupt(format!(
+                "record version {version} is newer than this release understands ({}); upgrade studio",
+                Self::VERSION
+            )));
+        }
+        Self::decode_version(version, payload).map_err(corrupt)
+    }
+}
+
+fn decode_current<T: serde::de::DeserializeOwned>(
+    expected: u8,
+    version: u8,
+    payload: &[u8],
+) -> Result<T, String> {
+    if version != expected {
+        return Err(format!("unknown record version {version}"));
+    }
+    decode_payload(payload).map_err(|err| err.to_string())
+}
+
+impl Record for AgentConfig {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "agent";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
+/// Whether a session is a headless run or an interactive chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum SessionKind {
+    /// Started by `studio run`; ends after its turn.
+    Run,
+    /// Started by `studio chat`; waits for more input between turns.
+    Chat,
+}
+
+/// A row of the sessions table: what the session is and where it stands.
+///
+/// The status fields are derived from the events as they are committed,
+/// in the same transaction, so they never disagree with the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SessionRecord {
+    pub(crate) id: SessionId,
+    pub(crate) kind: SessionKind,
+    /// Snapshot of the agent's configuration when the session was created.
+    pub(crate) agent: AgentConfig,
+    pub(crate) label: Option<String>,
+    /// The first user input.
+    pub(crate) prompt: String,
+    /// The effective script (agent's, patched by the run).
+    pub(crate) script: Script,
+    /// The effective budgets (agent's, overridden by the run).
+    pub(crate) budgets: Budgets,
+    pub(crate) status: SessionStatus,
+    /// Worker pid while live, kept after the end for diagnostics.
+    pub(crate) pid: Option<u32>,
+    pub(crate) created_at: Timestamp,
+    pub(crate) started_at: Option<Timestamp>,
+    pub(crate) ended_at: Option<Timestamp>,
+    /// Seq of the last recorded event (0 when none).
+    pub(crate) last_seq: u64,
+    /// Session this one was branched from, and at which seq.
+    pub(crate) parent: Option<(SessionId, u64)>,
+}
+
+impl Record for SessionRecord {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "session";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
+impl SessionRecord {
+    /// Updates the derived fields for `kind` recorded at `seq`, `at`.
+    /// Returns whether the status changed.
+    pub(crate) fn apply(&mut self, seq: u64, at: Timestamp, kind: &EventKind) -> bool {
+        self.last_seq = seq;
+        if let EventKind::SessionStarted { pid, .. } | EventKind::SessionResumed { pid } = kind {
+            self.pid = Some(*pid);
+            self.started_at = Some(at);
+        }
+        match kind.status_after() {
+            Some(status) if status != self.status => {
+                self.status = status;
+                if status.is_terminal() {
+                    self.ended_at = Some(at);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The row `studio ps` shows; live figures are filled in by the caller.
+    pub(crate) fn summary(&self) -> SessionSummary {
+        SessionSummary {
+            id: self.id,
+            agent: self.agent.name.clone(),
+            label: self.label.clone(),
+            status: self.status,
+            pid: (!self.status.is_terminal()).then_some(self.pid).flatten(),
+            rss_bytes: None,
+            events: self.last_seq,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            parent: self.parent.map(|(id, _)| id),
+        }
+    }
+}
+
+/// A row of the runs table: the request a headless run was made from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RunRecord {
+    pub(crate) session: SessionId,
+    pub(crate) spec: RunSpec,
+}
+
+impl Record for RunRecord {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "run";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
+/// A row of the events table; the key holds the session and seq.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct EventRecord {
+    pub(crate) at: Timestamp,
+    pub(crate) kind: EventKind,
+}
+
+impl Record for EventRecord {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "event";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_with_their_version_byte() {
+        let record = EventRecord {
+            at: Timestamp(42),
+            kind: EventKind::MessageUser { text: "hi".into() },
+        };
+        let bytes = record.encode().unwrap();
+        assert_eq!(bytes[0], EventRecord::VERSION);
+        assert_eq!(EventRecord::decode(&bytes).unwrap(), record);
+    }
+
+    #[test]
+    fn newer_and_garbage_records_are_clear_errors() {
+        let mut bytes = AgentConfig::scripted("a").encode().unwrap();
+        bytes[0] = 9;
+        let err = AgentConfig::decode(&bytes).unwrap_err().to_string();
+        assert!(err.contains("newer than this release"), "{err}");
+        let err = AgentConfig::decode(&[]).unwrap_err().to_string();
+        assert!(err.contains("empty value"), "{err}");
+        let err = AgentConfig::decode(&[1, 0xff, 0xff])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("corrupt agent record"), "{err}");
+    }
+}

@@ -1,0 +1,69 @@
+//! Table definitions and the schema version, checked and migrated at open.
+
+use redb::{Database, ReadableDatabase, TableDefinition};
+
+use super::StoreError;
+
+/// Schema version this release writes. Bump it with a migration in [`migrate`].
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// `"schema_version"` -> version.
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Agent name -> [`protocol::agent::AgentConfig`].
+pub(crate) const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
+/// Session id -> [`super::SessionRecord`].
+pub(crate) const SESSIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("sessions");
+/// (session id, seq) -> [`super::records::EventRecord`].
+pub(crate) const EVENTS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("events");
+/// Session id -> [`super::RunRecord`].
+pub(crate) const RUNS: TableDefinition<u128, &[u8]> = TableDefinition::new("runs");
+/// Setting name -> value (versioned record bytes).
+pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+
+const VERSION_KEY: &str = "schema_version";
+
+/// Brings a database to [`SCHEMA_VERSION`]: creates the tables of a new
+/// file, runs migrations for an older one, refuses a newer one.
+pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
+    let found = {
+        let txn = db.begin_read()?;
+        match txn.open_table(META) {
+            Ok(meta) => meta.get(VERSION_KEY)?.map(|v| v.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(err) => return Err(err.into()),
+        }
+    };
+    match found {
+        Some(v) if v == SCHEMA_VERSION => return Ok(()),
+        Some(v) if v > SCHEMA_VERSION => {
+            return Err(StoreError::NewerSchema {
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        // Older versions: no release has written one yet. Migrations from
+        // version N go here, one step at a time, in the same transaction.
+        _ => {}
+    }
+    let txn = db.begin_write()?;
+    {
+        txn.open_table(AGENTS)?;
+        txn.open_table(SESSIONS)?;
+        txn.open_table(EVENTS)?;
+        txn.open_table(RUNS)?;
+        txn.open_table(SETTINGS)?;
+        let mut meta = txn.open_table(META)?;
+        meta.insert(VERSION_KEY, SCHEMA_VERSION)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Overwrites the recorded schema version (tests of version handling).
+#[cfg(test)]
+pub(crate) fn set_version(db: &Database, version: u64) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    txn.open_table(META)?.insert(VERSION_KEY, version)?;
+    txn.commit()?;
+    Ok(())
+}

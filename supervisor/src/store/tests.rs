@@ -1,0 +1,381 @@
+//! Store tests on a real redb file in a temp dir.
+
+use std::sync::{Arc, Mutex};
+
+use protocol::agent::{AgentConfig, Budgets, Fault, Script};
+use protocol::control::RunSpec;
+use protocol::event::{Decider, Event, EventKind, ExitInfo, SessionStatus, StopReason, Usage};
+use protocol::{SessionId, Timestamp};
+
+use super::records::{EventRecord, Record, RunRecord, SessionKind, SessionRecord};
+use super::*;
+
+fn open(
+    path: &Path,
+) -> (
+    Store,
+    WriterThread,
+    Vec<Interrupted>,
+    Arc<Mutex<Vec<Event>>>,
+) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink_seen = Arc::clone(&seen);
+    let sink: CommitSink = Box::new(move |c: Committed| sink_seen.lock().unwrap().extend(c.events));
+    let (store, writer, interrupted) = Store::open(path, sink).unwrap();
+    (store, writer, interrupted, seen)
+}
+
+fn record(id: SessionId) -> SessionRecord {
+    SessionRecord {
+        id,
+        kind: SessionKind::Run,
+        agent: AgentConfig::scripted("a"),
+        label: Some("l".into()),
+        prompt: "p".into(),
+        script: Script::default(),
+        budgets: Budgets::default(),
+        status: SessionStatus::Queued,
+        pid: None,
+        created_at: Timestamp(1),
+        started_at: None,
+        ended_at: None,
+        last_seq: 0,
+        parent: None,
+    }
+}
+
+fn event(session: SessionId, seq: u64, kind: EventKind) -> Event {
+    Event {
+        session,
+        seq,
+        at: Timestamp(seq),
+        kind,
+    }
+}
+
+async fn create(store: &Store, id: SessionId) {
+    store
+        .create_session(record(id), None, event(id, 1, EventKind::RunQueued))
+        .await
+        .unwrap();
+}
+
+fn close(store: Store, writer: WriterThread) {
+    store.shutdown();
+    drop(store);
+    writer.join();
+}
+
+#[tokio::test]
+async fn events_are_read_back_in_order_and_drive_the_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, writer, _, seen) = open(&dir.path().join("db"));
+    let id = SessionId::new();
+    create(&store, id).await;
+    store
+        .append(event(
+            id,
+            2,
+            EventKind::SessionStarted {
+                pid: 42,
+                agent: "a".into(),
+                provider: "scripted".into(),
+                model: "m".into(),
+            },
+        ))
+        .unwrap();
+    store
+        .append_acked(event(id, 3, EventKind::SessionCompleted))
+        .unwrap()
+        .await
+        .unwrap();
+    let events = store.events(id, 0, 100).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(store.events(id, 2, 100).await.unwrap().len(), 1);
+    let stored = store.session(SessionLookup::Exact(id)).await.unwrap();
+    assert_eq!(stored.status, SessionStatus::Completed);
+    assert_eq!(stored.pid, Some(42));
+    assert_eq!(stored.last_seq, 3);
+    assert_eq!(stored.ended_at, Some(Timestamp(3)));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        events,
+        "the sink saw exactly the committed events"
+    );
+    close(store, writer);
+}
+
+#[tokio::test]
+async fn live_sessions_are_marked_interrupted_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let (live, done) = (SessionId::new(), SessionId::new());
+    {
+        let (store, writer, _, _) = open(&path);
+        create(&store, live).await;
+        create(&store, done).await;
+        store
+            .append_acked(event(done, 2, EventKind::SessionCompleted))
+            .unwrap()
+            .await
+            .unwrap();
+        close(store, writer);
+    }
+    let (store, writer, interrupted, _) = open(&path);
+    assert_eq!(
+        interrupted,
+        vec![Interrupted {
+            session: live,
+            pid: None
+        }]
+    );
+    let events = store.events(live, 0, 10).await.unwrap();
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionInterrupted);
+    assert_eq!(events.last().unwrap().seq, 2);
+    assert_eq!(
+        store
+            .session(SessionLookup::Exact(live))
+            .await
+            .unwrap()
+            .status,
+        SessionStatus::Interrupted
+    );
+    close(store, writer);
+}
+
+#[tokio::test]
+async fn agents_conflict_unless_replaced_and_missing_ones_are_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, writer, _, _) = open(&dir.path().join("db"));
+    store
+        .put_agent(AgentConfig::scripted("a"), false)
+        .await
+        .unwrap();
+    let err = store
+        .put_agent(AgentConfig::scripted("a"), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let mut changed = AgentConfig::scripted("a");
+    changed.model = "other".into();
+    store.put_agent(changed.clone(), true).await.unwrap();
+    assert_eq!(store.agent("a".into()).await.unwrap(), changed);
+    assert!(matches!(
+        store.agent("b".into()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.remove_agent("a".into()).await.unwrap();
+    assert!(store.agents().await.unwrap().is_empty());
+    assert!(matches!(
+        store.remove_agent("a".into()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    close(store, writer);
+}
+
+#[tokio::test]
+async fn sessions_list_newest_first_and_resolve_by_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, writer, _, _) = open(&dir.path().join("db"));
+    let first = SessionId::from_u128(0xaaaa_0000_0000_0000_0000_0000_0000_0001);
+    let second = SessionId::from_u128(0xaaaa_0000_0000_0000_0000_0000_0000_0002);
+    let third = SessionId::from_u128(0xbbbb_0000_0000_0000_0000_0000_0000_0001);
+    for id in [first, second, third] {
+        create(&store, id).await;
+    }
+    store
+        .append_acked(event(second, 2, EventKind::SessionCompleted))
+        .unwrap()
+        .await
+        .unwrap();
+    let all: Vec<_> = store
+        .sessions(true, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(all, [third, second, first]);
+    let live: Vec<_> = store
+        .sessions(false, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(live, [third, first]);
+    let found = store
+        .session(SessionLookup::parse("bbbb").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found.id, third);
+    let ambiguous = store
+        .session(SessionLookup::parse("aaaa").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        ambiguous.to_string().contains("several sessions"),
+        "{ambiguous}"
+    );
+    close(store, writer);
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_release_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        schema::migrate(&db).unwrap();
+        schema::set_version(&db, SCHEMA_VERSION + 1).unwrap();
+    }
+    let err = Store::open(&path, Box::new(|_| {})).err().unwrap();
+    assert!(err.to_string().contains("newer than this release"), "{err}");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    std::fs::write(&path, b"this is not a redb file, but someone's notes").unwrap();
+    let err = Store::open(&path, Box::new(|_| {})).err().unwrap();
+    assert!(err.to_string().contains("cannot open database"), "{err}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"this is not a redb file, but someone's notes"
+    );
+}
+
+/// One value of every stored record type, fixed so its encoding is pinned.
+fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
+    let id = SessionId::from_u128(0x0195_0000_0000_7000_8000_0000_0000_0001);
+    let agent = AgentConfig {
+        system_prompt: "be brief".into(),
+        tools: vec!["shell".into()],
+        budgets: Budgets {
+            max_memory_mib: Some(64),
+            ..Budgets::default()
+        },
+        script: Script {
+            fault: Some(Fault::GrowMemory { mib_per_sec: 8 }),
+            ..Script::default()
+        },
+        ..AgentConfig::scripted("fixture")
+    };
+    let mut session = record(id);
+    session.agent = agent.clone();
+    session.parent = Some((SessionId::from_u128(7), 3));
+    let events = [
+        EventKind::RunQueued,
+        EventKind::SessionCrashed {
+            exit: ExitInfo {
+                code: None,
+                signal: Some(6),
+            },
+            detail: "worker killed by signal 6 (SIGABRT)".into(),
+        },
+        EventKind::LlmResponseCompleted {
+            request_id: "req-1".into(),
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+                cache_read_tokens: 2,
+                cache_creation_tokens: 1,
+                reasoning_tokens: 3,
+            },
+            finish_reason: "stop".into(),
+        },
+        EventKind::ToolApproved {
+            call_id: "c1".into(),
+            by: Decider::Rule { id: "r1".into() },
+        },
+        EventKind::SessionCancelled {
+            reason: StopReason::Budget,
+            forced: true,
+        },
+    ];
+    let mut out = vec![
+        ("agent", agent.encode().unwrap()),
+        ("session", session.encode().unwrap()),
+        (
+            "run",
+            RunRecord {
+                session: id,
+                spec: RunSpec {
+                    agent: "fixture".into(),
+                    prompt: "hi".into(),
+                    ..RunSpec::default()
+                },
+            }
+            .encode()
+            .unwrap(),
+        ),
+    ];
+    for kind in events {
+        out.push((
+            "event",
+            EventRecord {
+                at: Timestamp(5),
+                kind,
+            }
+            .encode()
+            .unwrap(),
+        ));
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Records written by release 0.1 (version 1 of every record) must keep
+/// decoding to the same values. If this fails, a stored type changed shape:
+/// bump its `Record::VERSION` and decode the old version instead of
+/// editing the fixture. Set `STUDIO_WRITE_FIXTURES=1` only when adding a
+/// new record type.
+#[test]
+fn records_written_by_earlier_releases_still_decode() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/records-v1.txt");
+    let current: Vec<String> = fixture_records()
+        .iter()
+        .map(|(what, bytes)| format!("{what} {}", hex(bytes)))
+        .collect();
+    if std::env::var_os("STUDIO_WRITE_FIXTURES").is_some() {
+        std::fs::write(&path, current.join("\n") + "\n").unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).unwrap();
+    let stored: Vec<&str> = stored.lines().collect();
+    assert_eq!(stored.len(), current.len());
+    for ((line, (what, bytes)), now) in stored.iter().zip(fixture_records()).zip(&current) {
+        let (kind, data) = line.split_once(' ').unwrap();
+        assert_eq!(kind, what);
+        let old: Vec<u8> = (0..data.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&data[i..i + 2], 16).unwrap())
+            .collect();
+        match what {
+            "agent" => assert_eq!(
+                AgentConfig::decode(&old).unwrap(),
+                AgentConfig::decode(&bytes).unwrap()
+            ),
+            "session" => assert_eq!(
+                SessionRecord::decode(&old).unwrap(),
+                SessionRecord::decode(&bytes).unwrap()
+            ),
+            "run" => assert_eq!(
+                RunRecord::decode(&old).unwrap(),
+                RunRecord::decode(&bytes).unwrap()
+            ),
+            _ => assert_eq!(
+                EventRecord::decode(&old).unwrap(),
+                EventRecord::decode(&bytes).unwrap()
+            ),
+        }
+        assert_eq!(
+            line, now,
+            "encoding of {what} changed without a version bump"
+        );
+    }
+}

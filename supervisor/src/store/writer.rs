@@ -1,0 +1,363 @@
+//! The writer thread: the one place that writes to the database.
+//!
+//! It takes everything queued (up to [`MAX_BATCH`] operations), applies it
+//! in one write transaction, commits (one fsync), then acknowledges each
+//! operation and hands the committed events to the sink. A failed commit
+//! (full disk, I/O error) is retried with backoff, keeping appends in
+//! order: nothing acknowledged is ever lost and no seq is ever skipped.
+//! It runs on an OS thread, not a tokio task, because commits block.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::Timestamp;
+use protocol::agent::AgentConfig;
+use protocol::control::SessionSummary;
+use protocol::event::{Event, EventKind};
+use redb::{Database, ReadableTable, Table};
+use tokio::sync::{mpsc, oneshot};
+
+use super::records::{EventRecord, Record, RunRecord, SessionRecord};
+use super::schema::{AGENTS, EVENTS, RUNS, SESSIONS};
+use super::{CommitSink, Committed, Interrupted, StoreError};
+
+/// Most operations in one transaction; bounds commit latency under load.
+const MAX_BATCH: usize = 8192;
+/// Longest pause between retries of a failed commit.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+type Ack<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// A queued write.
+pub(super) enum WriteOp {
+    Append {
+        event: Event,
+        ack: Option<Ack<()>>,
+    },
+    CreateSession {
+        record: Box<SessionRecord>,
+        run: Option<Box<RunRecord>>,
+        first: Event,
+        ack: Ack<()>,
+    },
+    PutAgent {
+        agent: Box<AgentConfig>,
+        replace: bool,
+        ack: Ack<()>,
+    },
+    RemoveAgent {
+        name: String,
+        ack: Ack<()>,
+    },
+    Shutdown,
+}
+
+impl WriteOp {
+    /// Whether a failed commit must be retried rather than reported: event
+    /// appends must land in order, or a session's seq would have a gap.
+    fn must_land(&self) -> bool {
+        matches!(self, WriteOp::Append { .. })
+    }
+
+    /// Reports `err` to the waiting caller, if any.
+    fn fail(self, err: StoreError) {
+        let _ = match self {
+            WriteOp::Append { ack, .. } => ack.map(|ack| ack.send(Err(err))),
+            WriteOp::CreateSession { ack, .. }
+            | WriteOp::PutAgent { ack, .. }
+            | WriteOp::RemoveAgent { ack, .. } => Some(ack.send(Err(err))),
+            WriteOp::Shutdown => None,
+        };
+    }
+}
+
+pub(super) fn spawn(
+    db: Arc<Database>,
+    rx: mpsc::UnboundedReceiver<WriteOp>,
+    sink: CommitSink,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    std::thread::Builder::new()
+        .name("store-writer".to_owned())
+        .spawn(move || run(&db, rx, &sink))
+        .map_err(|err| StoreError::Storage(redb::StorageError::from(err).into()))
+}
+
+fn run(db: &Database, mut rx: mpsc::UnboundedReceiver<WriteOp>, sink: &CommitSink) {
+    let mut batch = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let shutdown = batch.iter().any(|op| matches!(op, WriteOp::Shutdown));
+        commit_with_retry(db, &mut batch, sink);
+        if shutdown {
+            tracing::debug!("store writer stopped");
+            return;
+        }
+    }
+}
+
+fn commit_with_retry(db: &Database, batch: &mut Vec<WriteOp>, sink: &CommitSink) {
+    let mut attempt = 0u32;
+    loop {
+        match apply_and_commit(db, batch) {
+            Ok((results, changed)) => {
+                let mut committed = Committed {
+                    events: Vec::new(),
+                    changed,
+                };
+                for (op, result) in batch.drain(..).zip(results) {
+                    finish(op, result, &mut committed);
+                }
+                if !committed.events.is_empty() {
+                    sink(committed);
+                }
+                return;
+            }
+            Err(err) => {
+                attempt += 1;
+                tracing::error!(%err, attempt, "commit failed; retrying queued events");
+                let message = err.to_string();
+                let (keep, give_up): (Vec<_>, Vec<_>) =
+                    batch.drain(..).partition(WriteOp::must_land);
+                for op in give_up {
+                    op.fail(StoreError::Conflict(format!("not saved: {message}")));
+                }
+                *batch = keep;
+                if batch.is_empty() {
+                    return;
+                }
+                let backoff = Duration::from_millis(50u64 << attempt.min(6)).min(MAX_BACKOFF);
+                std::thread::sleep(backoff);
+            }
+        }
+    }
+}
+
+/// Acknowledges one committed operation and collects its event.
+fn finish(op: WriteOp, result: Result<(), StoreError>, committed: &mut Committed) {
+    match op {
+        WriteOp::Append { event, ack } => {
+            if let Some(ack) = ack {
+                let _ = ack.send(result.as_ref().map(|_| ()).map_err(clone_error));
+            }
+            if result.is_ok() {
+                committed.events.push(event);
+            }
+        }
+        WriteOp::CreateSession { first, ack, .. } => {
+            let ok = result.is_ok();
+            let _ = ack.send(result);
+            if ok {
+                committed.events.push(first);
+            }
+        }
+        WriteOp::PutAgent { ack, .. } | WriteOp::RemoveAgent { ack, .. } => {
+            let _ = ack.send(result);
+        }
+        WriteOp::Shutdown => {}
+    }
+}
+
+fn clone_error(err: &StoreError) -> StoreError {
+    match err {
+        StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+        other => StoreError::Conflict(other.to_string()),
+    }
+}
+
+/// Applies the batch in one transaction and commits it. Per-operation
+/// refusals (an agent that exists, ...) are results; only storage
+/// failures abort the transaction.
+/// Returns each operation's result and the sessions whose status changed.
+#[allow(clippy::type_complexity)]
+fn apply_and_commit(
+    db: &Database,
+    batch: &[WriteOp],
+) -> Result<(Vec<Result<(), StoreError>>, Vec<SessionSummary>), StoreError> {
+    let txn = db.begin_write()?;
+    let mut results = Vec::with_capacity(batch.len());
+    let changed;
+    {
+        let mut tables = Tables {
+            sessions: txn.open_table(SESSIONS)?,
+            events: txn.open_table(EVENTS)?,
+            agents: txn.open_table(AGENTS)?,
+            runs: txn.open_table(RUNS)?,
+            touched: HashMap::new(),
+        };
+        for op in batch {
+            results.push(tables.apply(op)?);
+        }
+        changed = tables.flush_sessions()?;
+    }
+    txn.commit()?;
+    Ok((results, changed))
+}
+
+struct Tables<'txn> {
+    sessions: Table<'txn, u128, &'static [u8]>,
+    events: Table<'txn, (u128, u64), &'static [u8]>,
+    agents: Table<'txn, &'static str, &'static [u8]>,
+    runs: Table<'txn, u128, &'static [u8]>,
+    /// Session records changed by this batch, written once at the end,
+    /// with whether their status changed.
+    touched: HashMap<u128, (SessionRecord, bool)>,
+}
+
+impl Tables<'_> {
+    /// `Err` aborts the batch (storage failure); `Ok(Err)` refuses one op.
+    fn apply(&mut self, op: &WriteOp) -> Result<Result<(), StoreError>, StoreError> {
+        match op {
+            WriteOp::Append { event, .. } => self.append(event),
+            WriteOp::CreateSession {
+                record, run, first, ..
+            } => {
+                let key = record.id.as_u128();
+                if self.touched.contains_key(&key) || self.sessions.get(key)?.is_some() {
+                    return Ok(Err(StoreError::Conflict(format!(
+                        "session {} exists",
+                        record.id
+                    ))));
+                }
+                if let Some(run) = run {
+                    match run.encode() {
+                        Ok(bytes) => {
+                            self.runs.insert(key, bytes.as_slice())?;
+                        }
+                        Err(err) => return Ok(Err(err)),
+                    }
+                }
+                self.touched.insert(key, ((**record).clone(), true));
+                self.append(first)
+            }
+            WriteOp::PutAgent { agent, replace, .. } => {
+                if !replace && self.agents.get(agent.name.as_str())?.is_some() {
+                    return Ok(Err(StoreError::Conflict(format!(
+                        "agent {:?} exists (use --replace to overwrite it)",
+                        agent.name
+                    ))));
+                }
+                match agent.encode() {
+                    Ok(bytes) => {
+                        self.agents.insert(agent.name.as_str(), bytes.as_slice())?;
+                        Ok(Ok(()))
+                    }
+                    Err(err) => Ok(Err(err)),
+                }
+            }
+            WriteOp::RemoveAgent { name, .. } => {
+                if self.agents.remove(name.as_str())?.is_none() {
+                    return Ok(Err(StoreError::NotFound(format!(
+                        "no agent named {name:?}"
+                    ))));
+                }
+                Ok(Ok(()))
+            }
+            WriteOp::Shutdown => Ok(Ok(())),
+        }
+    }
+
+    fn append(&mut self, event: &Event) -> Result<Result<(), StoreError>, StoreError> {
+        let key = event.session.as_u128();
+        if !self.touched.contains_key(&key) {
+            let Some(bytes) = self.sessions.get(key)? else {
+                tracing::error!(session = %event.session, seq = event.seq, "event for an unknown session dropped");
+                return Ok(Err(StoreError::NotFound(format!(
+                    "no session {}",
+                    event.session
+                ))));
+            };
+            let record = match SessionRecord::decode(bytes.value()) {
+                Ok(record) => record,
+                Err(err) => return Ok(Err(err)),
+            };
+            self.touched.insert(key, (record, false));
+        }
+        let Some((record, status_changed)) = self.touched.get_mut(&key) else {
+            return Ok(Err(StoreError::NotFound(format!(
+                "no session {}",
+                event.session
+            ))));
+        };
+        if event.seq != record.last_seq + 1 {
+            tracing::error!(
+                session = %event.session,
+                seq = event.seq,
+                last = record.last_seq,
+                "event out of sequence"
+            );
+        }
+        let value = EventRecord {
+            at: event.at,
+            kind: event.kind.clone(),
+        }
+        .encode();
+        let value = match value {
+            Ok(value) => value,
+            Err(err) => return Ok(Err(err)),
+        };
+        self.events.insert((key, event.seq), value.as_slice())?;
+        *status_changed |= record.apply(event.seq, event.at, &event.kind);
+        Ok(Ok(()))
+    }
+
+    /// Writes the touched session records; returns those whose status changed.
+    fn flush_sessions(&mut self) -> Result<Vec<SessionSummary>, StoreError> {
+        let mut changed = Vec::new();
+        for (key, (record, status_changed)) in self.touched.drain() {
+            let bytes = record.encode()?;
+            self.sessions.insert(key, bytes.as_slice())?;
+            if status_changed {
+                changed.push(record.summary());
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// Records `session.interrupted` for every session a previous daemon left
+/// live, in one transaction, and returns them.
+pub(super) fn mark_interrupted(
+    db: &Database,
+    now: Timestamp,
+) -> Result<Vec<Interrupted>, StoreError> {
+    let txn = db.begin_write()?;
+    let mut found = Vec::new();
+    {
+        let mut sessions = txn.open_table(SESSIONS)?;
+        let mut events = txn.open_table(EVENTS)?;
+        let mut live = Vec::new();
+        for row in sessions.iter()? {
+            let (_, value) = row?;
+            let record = SessionRecord::decode(value.value())?;
+            if !record.status.is_terminal() {
+                live.push(record);
+            }
+        }
+        for mut record in live {
+            let key = record.id.as_u128();
+            let seq = record.last_seq + 1;
+            let kind = EventKind::SessionInterrupted;
+            let value = EventRecord {
+                at: now,
+                kind: kind.clone(),
+            }
+            .encode()?;
+            events.insert((key, seq), value.as_slice())?;
+            record.apply(seq, now, &kind);
+            sessions.insert(key, record.encode()?.as_slice())?;
+            found.push(Interrupted {
+                session: record.id,
+                pid: record.pid,
+            });
+        }
+    }
+    txn.commit()?;
+    Ok(found)
+}

@@ -1,0 +1,144 @@
+//! The command loop: waits for `Start`, runs the turn while still
+//! listening for commands, and ends it with exactly one `Done`.
+//!
+//! Cancellation drops the running turn future, so the turn stops at its
+//! next await point and sends nothing more; `Done(Cancelled)` follows at
+//! once. Events the turn queued before that are still delivered, in order.
+
+use protocol::ProviderKind;
+use protocol::SessionId;
+use protocol::worker::{FromWorker, StartTurn, ToWorker, TurnOutcome};
+use tokio::sync::mpsc;
+
+use crate::connection::Outbox;
+use crate::scripted;
+
+/// Serves commands until the connection ends (or fails).
+///
+/// `session` is the session this worker was started for; turns for any
+/// other session are refused.
+pub async fn serve(
+    session: SessionId,
+    commands: &mut mpsc::UnboundedReceiver<ToWorker>,
+    outbox: &Outbox,
+) -> anyhow::Result<()> {
+    while let Some(command) = commands.recv().await {
+        match command {
+            ToWorker::Start(start) => run_turn(session, *start, commands, outbox).await?,
+            ToWorker::Cancel => tracing::debug!("cancel while idle: nothing to cancel"),
+            other => ignore(&other),
+        }
+    }
+    Ok(())
+}
+
+/// Runs one turn to its `Done`, honouring `Cancel` meanwhile.
+async fn run_turn(
+    session: SessionId,
+    start: StartTurn,
+    commands: &mut mpsc::UnboundedReceiver<ToWorker>,
+    outbox: &Outbox,
+) -> anyhow::Result<()> {
+    let outcome = match refusal(session, &start) {
+        Some(error) => {
+            tracing::warn!("refusing the turn: {error}");
+            TurnOutcome::Failed { error }
+        }
+        None => {
+            let turn = scripted::run(&start, outbox);
+            tokio::pin!(turn);
+            loop {
+                tokio::select! {
+                    // Commands first: a Cancel that arrived is honoured even
+                    // if the turn could make progress too.
+                    biased;
+                    command = commands.recv() => match command {
+                        Some(ToWorker::Cancel) => {
+                            tracing::debug!("turn cancelled");
+                            break TurnOutcome::Cancelled;
+                        }
+                        Some(other) => ignore(&other),
+                        // The reader is gone, so the worker is ending.
+                        None => return Ok(()),
+                    },
+                    finished = &mut turn => {
+                        finished?;
+                        break TurnOutcome::Completed;
+                    }
+                }
+            }
+        }
+    };
+    outbox.send(FromWorker::Done(outcome)).await?;
+    outbox.flush().await
+}
+
+/// Why this worker cannot run `start`, if it cannot.
+fn refusal(session: SessionId, start: &StartTurn) -> Option<String> {
+    if start.session != session {
+        return Some(format!(
+            "turn for session {} sent to the worker of session {session}",
+            start.session
+        ));
+    }
+    if start.agent.provider != ProviderKind::Scripted {
+        return Some(format!(
+            "provider {} is not supported by this worker yet",
+            start.agent.provider
+        ));
+    }
+    scripted::check(&start.script).err()
+}
+
+/// Logs a command that has no effect in the current state.
+fn ignore(command: &ToWorker) {
+    match command {
+        ToWorker::ApprovalDecision { call_id, .. } => {
+            tracing::debug!(
+                call_id,
+                "approval decision ignored: no tool call is waiting"
+            );
+        }
+        ToWorker::Start(_) => tracing::warn!("Start while a turn is running: ignored"),
+        other => tracing::debug!("command ignored: {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::AgentConfig;
+
+    use super::*;
+
+    fn start(session: SessionId) -> StartTurn {
+        StartTurn {
+            session,
+            agent: AgentConfig::scripted("a"),
+            history: Vec::new(),
+            input: "hi".to_owned(),
+            script: protocol::Script::default(),
+        }
+    }
+
+    #[test]
+    fn a_valid_scripted_turn_is_accepted() {
+        let session = SessionId::new();
+        assert_eq!(refusal(session, &start(session)), None);
+    }
+
+    #[test]
+    fn turns_for_other_sessions_real_providers_and_bad_scripts_are_refused() {
+        let session = SessionId::new();
+        let other = refusal(session, &start(SessionId::new())).unwrap();
+        assert!(other.contains("sent to the worker of session"), "{other}");
+
+        let mut openai = start(session);
+        openai.agent.provider = ProviderKind::OpenAi;
+        let err = refusal(session, &openai).unwrap();
+        assert!(err.contains("openai"), "{err}");
+
+        let mut bad = start(session);
+        bad.script.chunk_chars = 0;
+        assert!(refusal(session, &bad).is_some());
+    }
+}
