@@ -22,6 +22,9 @@ pub mod message;
 pub mod time;
 pub mod worker;
 
+#[cfg(test)]
+mod round_trip_tests;
+
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.

@@ -35,6 +35,8 @@ use crate::store::SessionRecord;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a worker has to exit after `Shutdown`.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a worker that hung up mid-turn has to exit on its own.
+const HANGUP_GRACE: Duration = Duration::from_secs(1);
 /// How long to keep reading after the process exited (its socket should
 /// close with it; a leaked descriptor must not hold the session open).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
@@ -234,8 +236,15 @@ impl Actor for SessionActor {
                 }
                 let expected = state.done.is_some() || state.stop.is_some();
                 if state.exit.is_none() && !expected {
-                    // Hung up or broke the protocol mid-turn: it is of no further use.
-                    state.kill_group();
+                    if state.problem.is_some() {
+                        // Broke the protocol: it is of no further use.
+                        state.kill_group();
+                    } else {
+                        // Hung up mid-turn: most likely exiting (a panic closes
+                        // the socket while unwinding). Let it finish so its
+                        // real exit status is recorded, then make sure.
+                        drop(myself.send_after(HANGUP_GRACE, || SessionMsg::ExitTimeout));
+                    }
                 }
             }
             SessionMsg::Exited(exit) => {

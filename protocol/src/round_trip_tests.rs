@@ -1,0 +1,562 @@
+//! Every message that crosses a process boundary survives the codec.
+//!
+//! The sample lists are checked against exhaustive matches, so adding a
+//! variant without a sample here fails to compile.
+
+use std::fmt::Debug;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::agent::{AgentConfig, Budgets, Fault, ScriptPatch};
+use crate::codec::{encode_frame, read_frame};
+use crate::control::*;
+use crate::event::*;
+use crate::handshake::{Hello, HelloReply, PeerRole};
+use crate::message::{ChatMessage, Role, ToolCall};
+use crate::worker::{FromWorker, StartTurn, ToWorker, TurnOutcome};
+use crate::{SessionId, Timestamp};
+
+async fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: &T) {
+    let frame = encode_frame(value).unwrap();
+    let mut reader = &frame[..];
+    let back: Option<T> = read_frame(&mut reader, &mut Vec::new()).await.unwrap();
+    assert_eq!(back.as_ref(), Some(value));
+    assert!(reader.is_empty(), "the frame was consumed exactly");
+}
+
+fn id() -> SessionId {
+    SessionId::from_u128(0x0195_0000_0000_7000_8000_0000_0000_0042)
+}
+
+fn s(text: &str) -> String {
+    text.to_owned()
+}
+
+fn event_kinds() -> Vec<EventKind> {
+    vec![
+        EventKind::SessionStarted {
+            pid: 7,
+            agent: s("a"),
+            provider: s("scripted"),
+            model: s("m"),
+        },
+        EventKind::SessionResumed { pid: 8 },
+        EventKind::SessionIdle,
+        EventKind::SessionCompleted,
+        EventKind::SessionFailed { error: s("boom") },
+        EventKind::SessionCancelled {
+            reason: StopReason::Budget,
+            forced: true,
+        },
+        EventKind::SessionKilled {
+            reason: StopReason::User,
+        },
+        EventKind::SessionCrashed {
+            exit: ExitInfo {
+                code: None,
+                signal: Some(6),
+            },
+            detail: s("abort"),
+        },
+        EventKind::SessionInterrupted,
+        EventKind::MessageUser {
+            text: s("héllo ✓")
+        },
+        EventKind::MessageAssistant { text: s("hi") },
+        EventKind::LlmRequestStarted {
+            request_id: s("r1"),
+            provider: s("openai"),
+            model: s("gpt"),
+            params: s("{\"temperature\":0.2}"),
+        },
+        EventKind::LlmResponseChunk {
+            request_id: s("r1"),
+            text: s("chunk"),
+        },
+        EventKind::LlmResponseCompleted {
+            request_id: s("r1"),
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 20,
+                cache_read_tokens: 3,
+                cache_creation_tokens: 4,
+                reasoning_tokens: 5,
+            },
+            finish_reason: s("stop"),
+        },
+        EventKind::LlmError {
+            request_id: s("r1"),
+            message: s("429"),
+            will_retry: true,
+        },
+        EventKind::ToolRequested {
+            call_id: s("c"),
+            tool: s("fs.read"),
+            arguments: s("{}"),
+        },
+        EventKind::ToolApprovalRequested { call_id: s("c") },
+        EventKind::ToolApproved {
+            call_id: s("c"),
+            by: Decider::Rule { id: s("r") },
+        },
+        EventKind::ToolDenied {
+            call_id: s("c"),
+            by: Decider::Timeout,
+            reason: s("no answer"),
+        },
+        EventKind::ToolStarted { call_id: s("c") },
+        EventKind::ToolCompleted {
+            call_id: s("c"),
+            output: s("ok"),
+            truncated: false,
+        },
+        EventKind::ToolError {
+            call_id: s("c"),
+            message: s("ENOENT"),
+        },
+        EventKind::McpServerStarted {
+            server: s("fs"),
+            tools: 3,
+        },
+        EventKind::McpServerFailed {
+            server: s("fs"),
+            message: s("spawn"),
+        },
+        EventKind::McpServerExited { server: s("fs") },
+        EventKind::RunQueued,
+        EventKind::RunStarted { queued_ms: 12 },
+        EventKind::BudgetExceeded {
+            budget: BudgetKind::Memory,
+            limit: 64.0,
+            observed: 70.5,
+        },
+        EventKind::WorkerStats {
+            rss_bytes: 1,
+            peak_rss_bytes: 2,
+            cpu_ms: 3,
+        },
+    ]
+}
+
+/// Index of a variant; exhaustive, so a new variant must be added here.
+fn event_variant(kind: &EventKind) -> usize {
+    match kind {
+        EventKind::SessionStarted { .. } => 0,
+        EventKind::SessionResumed { .. } => 1,
+        EventKind::SessionIdle => 2,
+        EventKind::SessionCompleted => 3,
+        EventKind::SessionFailed { .. } => 4,
+        EventKind::SessionCancelled { .. } => 5,
+        EventKind::SessionKilled { .. } => 6,
+        EventKind::SessionCrashed { .. } => 7,
+        EventKind::SessionInterrupted => 8,
+        EventKind::MessageUser { .. } => 9,
+        EventKind::MessageAssistant { .. } => 10,
+        EventKind::LlmRequestStarted { .. } => 11,
+        EventKind::LlmResponseChunk { .. } => 12,
+        EventKind::LlmResponseCompleted { .. } => 13,
+        EventKind::LlmError { .. } => 14,
+        EventKind::ToolRequested { .. } => 15,
+        EventKind::ToolApprovalRequested { .. } => 16,
+        EventKind::ToolApproved { .. } => 17,
+        EventKind::ToolDenied { .. } => 18,
+        EventKind::ToolStarted { .. } => 19,
+        EventKind::ToolCompleted { .. } => 20,
+        EventKind::ToolError { .. } => 21,
+        EventKind::McpServerStarted { .. } => 22,
+        EventKind::McpServerFailed { .. } => 23,
+        EventKind::McpServerExited { .. } => 24,
+        EventKind::RunQueued => 25,
+        EventKind::RunStarted { .. } => 26,
+        EventKind::BudgetExceeded { .. } => 27,
+        EventKind::WorkerStats { .. } => 28,
+    }
+}
+
+#[test]
+fn every_event_variant_has_a_sample_and_a_distinct_name() {
+    let kinds = event_kinds();
+    let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
+    variants.sort_unstable();
+    assert_eq!(variants, (0..29).collect::<Vec<_>>());
+    let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), kinds.len());
+}
+
+#[test]
+fn the_plans_event_names_all_exist() {
+    let names: Vec<&str> = event_kinds().iter().map(EventKind::name).collect();
+    for required in [
+        "session.started",
+        "session.resumed",
+        "session.idle",
+        "session.completed",
+        "session.failed",
+        "session.cancelled",
+        "session.killed",
+        "session.crashed",
+        "session.interrupted",
+        "message.user",
+        "message.assistant",
+        "llm.request.started",
+        "llm.response.chunk",
+        "llm.response.completed",
+        "llm.error",
+        "tool.requested",
+        "tool.approval.requested",
+        "tool.approved",
+        "tool.denied",
+        "tool.started",
+        "tool.completed",
+        "tool.error",
+        "budget.exceeded",
+        "worker.stats",
+    ] {
+        assert!(names.contains(&required), "{required} is missing");
+    }
+    for prefix in ["mcp.", "run."] {
+        assert!(
+            names.iter().any(|n| n.starts_with(prefix)),
+            "no {prefix}* event"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_event_round_trips() {
+    for (seq, kind) in event_kinds().into_iter().enumerate() {
+        round_trip(&Event {
+            session: id(),
+            seq: seq as u64 + 1,
+            at: Timestamp(123),
+            kind,
+        })
+        .await;
+    }
+}
+
+fn agent() -> AgentConfig {
+    let mut agent = AgentConfig::scripted("a");
+    agent.tools = vec![s("shell")];
+    agent.budgets = Budgets {
+        max_cost_usd: Some(0.5),
+        max_turns: Some(3),
+        ..Budgets::default()
+    };
+    agent.script.fault = Some(Fault::Flood { events: 9 });
+    agent
+}
+
+fn summary() -> SessionSummary {
+    SessionSummary {
+        id: id(),
+        agent: s("a"),
+        label: Some(s("l")),
+        status: SessionStatus::Running,
+        pid: Some(9),
+        rss_bytes: Some(1 << 20),
+        events: 4,
+        created_at: Timestamp(1),
+        started_at: Some(Timestamp(2)),
+        ended_at: None,
+        parent: Some(id()),
+    }
+}
+
+fn control_requests() -> Vec<ControlRequest> {
+    vec![
+        ControlRequest::Ping,
+        ControlRequest::Status,
+        ControlRequest::Shutdown,
+        ControlRequest::AgentCreate {
+            agent: agent(),
+            replace: true,
+        },
+        ControlRequest::AgentList,
+        ControlRequest::AgentGet { name: s("a") },
+        ControlRequest::AgentRemove { name: s("a") },
+        ControlRequest::Run(RunSpec {
+            agent: s("a"),
+            prompt: s("p"),
+            label: Some(s("l")),
+            script: ScriptPatch {
+                fault: Some(Fault::Hang),
+                chunks: Some(3),
+                ..ScriptPatch::default()
+            },
+            budgets: Budgets {
+                max_idle_secs: Some(2),
+                ..Budgets::default()
+            },
+        }),
+        ControlRequest::SessionList {
+            all: true,
+            limit: 10,
+        },
+        ControlRequest::SessionGet { id: s("0195") },
+        ControlRequest::Cancel { session: id() },
+        ControlRequest::Kill { session: id() },
+        ControlRequest::Events {
+            session: id(),
+            after_seq: 3,
+            limit: 100,
+        },
+        ControlRequest::Follow {
+            session: id(),
+            after_seq: 0,
+        },
+        ControlRequest::WatchSessions,
+        ControlRequest::Unsubscribe { request_id: 4 },
+    ]
+}
+
+fn control_request_variant(r: &ControlRequest) -> usize {
+    match r {
+        ControlRequest::Ping => 0,
+        ControlRequest::Status => 1,
+        ControlRequest::Shutdown => 2,
+        ControlRequest::AgentCreate { .. } => 3,
+        ControlRequest::AgentList => 4,
+        ControlRequest::AgentGet { .. } => 5,
+        ControlRequest::AgentRemove { .. } => 6,
+        ControlRequest::Run(_) => 7,
+        ControlRequest::SessionList { .. } => 8,
+        ControlRequest::SessionGet { .. } => 9,
+        ControlRequest::Cancel { .. } => 10,
+        ControlRequest::Kill { .. } => 11,
+        ControlRequest::Events { .. } => 12,
+        ControlRequest::Follow { .. } => 13,
+        ControlRequest::WatchSessions => 14,
+        ControlRequest::Unsubscribe { .. } => 15,
+    }
+}
+
+fn control_responses() -> Vec<ControlResponse> {
+    vec![
+        ControlResponse::Pong,
+        ControlResponse::Ok,
+        ControlResponse::Status(DaemonStatus {
+            pid: 1,
+            version: s("0.1.0"),
+            data_dir: s("/d"),
+            started_at: Timestamp(5),
+            live_sessions: 2,
+            queued_runs: 1,
+            max_concurrent_runs: 16,
+        }),
+        ControlResponse::Agent(agent()),
+        ControlResponse::Agents(vec![agent(), AgentConfig::scripted("b")]),
+        ControlResponse::RunAccepted { session: id() },
+        ControlResponse::Sessions(vec![summary()]),
+        ControlResponse::Session(summary()),
+        ControlResponse::Events(vec![Event {
+            session: id(),
+            seq: 1,
+            at: Timestamp(0),
+            kind: EventKind::RunQueued,
+        }]),
+        ControlResponse::Subscribed,
+    ]
+}
+
+fn control_response_variant(r: &ControlResponse) -> usize {
+    match r {
+        ControlResponse::Pong => 0,
+        ControlResponse::Ok => 1,
+        ControlResponse::Status(_) => 2,
+        ControlResponse::Agent(_) => 3,
+        ControlResponse::Agents(_) => 4,
+        ControlResponse::RunAccepted { .. } => 5,
+        ControlResponse::Sessions(_) => 6,
+        ControlResponse::Session(_) => 7,
+        ControlResponse::Events(_) => 8,
+        ControlResponse::Subscribed => 9,
+    }
+}
+
+fn pushes() -> Vec<Push> {
+    vec![
+        Push::Event(Event {
+            session: id(),
+            seq: 2,
+            at: Timestamp(1),
+            kind: EventKind::SessionIdle,
+        }),
+        Push::SessionChanged(summary()),
+        Push::End,
+    ]
+}
+
+fn push_variant(p: &Push) -> usize {
+    match p {
+        Push::Event(_) => 0,
+        Push::SessionChanged(_) => 1,
+        Push::End => 2,
+    }
+}
+
+fn to_worker() -> Vec<ToWorker> {
+    vec![
+        ToWorker::Start(Box::new(StartTurn {
+            session: id(),
+            agent: agent(),
+            history: vec![
+                ChatMessage::text(Role::System, "sys"),
+                ChatMessage {
+                    role: Role::Assistant,
+                    content: s(""),
+                    tool_calls: vec![ToolCall {
+                        id: s("c"),
+                        name: s("fs.read"),
+                        arguments: s("{\"path\":\"a\"}"),
+                    }],
+                    tool_call_id: None,
+                },
+                ChatMessage {
+                    role: Role::Tool,
+                    content: s("data"),
+                    tool_calls: Vec::new(),
+                    tool_call_id: Some(s("c")),
+                },
+            ],
+            input: s("next"),
+            script: agent().script,
+        })),
+        ToWorker::ApprovalDecision {
+            call_id: s("c"),
+            approved: false,
+            reason: s("denied by rule"),
+        },
+        ToWorker::Cancel,
+        ToWorker::Shutdown,
+    ]
+}
+
+fn to_worker_variant(m: &ToWorker) -> usize {
+    match m {
+        ToWorker::Start(_) => 0,
+        ToWorker::ApprovalDecision { .. } => 1,
+        ToWorker::Cancel => 2,
+        ToWorker::Shutdown => 3,
+    }
+}
+
+fn from_worker() -> Vec<FromWorker> {
+    let mut out: Vec<FromWorker> = event_kinds()
+        .into_iter()
+        .map(|kind| FromWorker::Event {
+            at: Timestamp(9),
+            kind,
+        })
+        .collect();
+    out.push(FromWorker::ApprovalRequest {
+        call_id: s("c"),
+        tool: s("shell"),
+        arguments: s("{\"cmd\":\"ls\"}"),
+    });
+    for outcome in [
+        TurnOutcome::Completed,
+        TurnOutcome::Cancelled,
+        TurnOutcome::Failed { error: s("e") },
+    ] {
+        out.push(FromWorker::Done(outcome));
+    }
+    out
+}
+
+fn from_worker_variant(m: &FromWorker) -> usize {
+    match m {
+        FromWorker::Event { .. } => 0,
+        FromWorker::ApprovalRequest { .. } => 1,
+        FromWorker::Done(_) => 2,
+    }
+}
+
+fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
+    let mut seen: Vec<usize> = samples.iter().map(variant).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        (0..count).collect::<Vec<_>>(),
+        "a variant has no sample"
+    );
+}
+
+#[tokio::test]
+async fn every_control_message_round_trips() {
+    let requests = control_requests();
+    covers(&requests, control_request_variant, 16);
+    for (id, request) in requests.into_iter().enumerate() {
+        round_trip(&ClientFrame {
+            id: id as u64,
+            request,
+        })
+        .await;
+    }
+    let responses = control_responses();
+    covers(&responses, control_response_variant, 10);
+    for (id, response) in responses.into_iter().enumerate() {
+        round_trip(&ServerFrame::Response {
+            id: id as u64,
+            result: Ok(response),
+        })
+        .await;
+    }
+    for kind in [
+        ErrorKind::NotFound,
+        ErrorKind::Invalid,
+        ErrorKind::Conflict,
+        ErrorKind::Unavailable,
+        ErrorKind::Internal,
+    ] {
+        round_trip(&ServerFrame::Response {
+            id: 1,
+            result: Err(ControlError::new(kind, "nope")),
+        })
+        .await;
+    }
+    let pushes = pushes();
+    covers(&pushes, push_variant, 3);
+    for push in pushes {
+        round_trip(&ServerFrame::Push { id: 3, push }).await;
+    }
+}
+
+#[tokio::test]
+async fn every_worker_message_round_trips() {
+    let down = to_worker();
+    covers(&down, to_worker_variant, 4);
+    for msg in &down {
+        round_trip(msg).await;
+    }
+    let up = from_worker();
+    covers(&up, from_worker_variant, 3);
+    for msg in &up {
+        round_trip(msg).await;
+    }
+}
+
+#[tokio::test]
+async fn handshakes_round_trip_and_never_print_the_token() {
+    for role in [PeerRole::Client, PeerRole::Worker { session: id() }] {
+        let hello = Hello {
+            protocol: crate::PROTOCOL_VERSION,
+            role,
+            token: s("secret-token"),
+        };
+        round_trip(&hello).await;
+        assert!(!format!("{hello:?}").contains("secret-token"));
+    }
+    round_trip(&HelloReply::Accepted {
+        daemon_version: s("0.1.0"),
+    })
+    .await;
+    round_trip(&HelloReply::Refused {
+        reason: s("invalid token"),
+    })
+    .await;
+}

@@ -1,0 +1,332 @@
+//! The `studio` command line, end to end: each command starts the daemon
+//! when needed, prints tables or JSON, and exits with a meaningful code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::{studio_bin, worker_bin};
+
+/// A data dir for CLI calls; stops its daemon when dropped.
+struct Cli {
+    tmp: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        Cli {
+            tmp: tempfile::Builder::new()
+                .prefix("sc")
+                .tempdir_in("/tmp")
+                .unwrap(),
+        }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.tmp.path().join("d")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(studio_bin())
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env("STUDIO_WORKER_BIN", worker_bin())
+            .env("STUDIO_CANCEL_GRACE_MS", "300")
+            .env_remove("STUDIO_DATA_DIR")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "studio {args:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail with `code`; returns its stderr.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "studio {args:?}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = self.run(&["daemon", "stop"]);
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn agents_are_created_listed_shown_and_removed() {
+    let cli = Cli::new();
+    assert!(cli.ok(&["agent", "list"]).contains("no agents yet"));
+    cli.ok(&[
+        "agent",
+        "create",
+        "quick",
+        "--chunks",
+        "3",
+        "--max-memory-mib",
+        "64",
+    ]);
+    let file = cli.write(
+        "writer.toml",
+        "name = \"writer\"\nsystem_prompt = \"Write tersely.\"\n[script]\nchunks = 4\nfault = \"exit:2\"\n[budgets]\nmax_wall_secs = 30\n",
+    );
+    cli.ok(&["agent", "create", "--file", path(&file)]);
+    let err = cli.fails(&["agent", "create", "quick"], 2);
+    assert!(err.contains("exists (use --replace"), "{err}");
+    cli.ok(&["agent", "create", "quick", "--chunks", "5", "--replace"]);
+
+    let agents = cli.json(&["agent", "list"]);
+    let names: Vec<&str> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["quick", "writer"]);
+    let writer = cli.json(&["agent", "show", "writer"]);
+    assert_eq!(writer["script"]["fault"], "exit:2");
+    assert_eq!(writer["budgets"]["max_wall_secs"], 30);
+    let toml_text = cli.ok(&["agent", "show", "writer"]);
+    assert!(
+        toml_text.contains("system_prompt = \"Write tersely.\""),
+        "{toml_text}"
+    );
+    assert!(cli.ok(&["agent", "list"]).contains("wall 30s"));
+
+    let bad = cli.write("bad.toml", "name = \"x\"\nmodle = \"typo\"\n");
+    let err = cli.fails(&["agent", "create", "--file", path(&bad)], 2);
+    assert!(err.contains("unknown field `modle`"), "{err}");
+
+    cli.ok(&["agent", "rm", "writer"]);
+    let err = cli.fails(&["agent", "show", "writer"], 4);
+    assert!(err.contains("no agent named \"writer\""), "{err}");
+}
+
+#[test]
+fn a_run_streams_its_answer_and_exit_codes_tell_how_it_ended() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "agent",
+        "create",
+        "echo",
+        "--chunk-chars",
+        "4",
+        "--chunk-delay-ms",
+        "5",
+    ]);
+    let out = cli.ok(&[
+        "run",
+        "echo",
+        "--prompt",
+        "hi",
+        "--answer",
+        "Hello from the script",
+    ]);
+    assert_eq!(out, "Hello from the script\n");
+
+    let err = cli.fails(&["run", "echo", "--prompt", "hi", "--fault", "panic"], 3);
+    assert!(
+        err.contains("crashed: worker exited with code 101"),
+        "{err}"
+    );
+    let err = cli.fails(&["run", "nobody", "--prompt", "hi"], 4);
+    assert!(err.contains("no agent named"), "{err}");
+    let err = cli.fails(&["run", "echo", "--prompt", "hi", "--fault", "melt"], 2);
+    assert!(err.contains("unknown fault"), "{err}");
+
+    let detached = cli.json(&["run", "echo", "--prompt", "later", "--detach"]);
+    let session = detached["session"].as_str().unwrap().to_owned();
+    let lines = cli.ok(&["--json", "events", &session[..13], "--follow"]);
+    let events: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names.first(), Some(&"run.queued"));
+    assert_eq!(names.last(), Some(&"session.completed"));
+    assert!(names.contains(&"llm.response.chunk"));
+    for (index, event) in events.iter().enumerate() {
+        assert_eq!(event["seq"], index as u64 + 1);
+        assert_eq!(event["session"], session.as_str());
+    }
+    let text = cli.ok(&["events", &session]);
+    assert!(
+        text.contains("message.user") && text.contains("text=\"later\""),
+        "{text}"
+    );
+
+    let all = cli.json(&["ps", "--all"]);
+    let row = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == session.as_str())
+        .unwrap();
+    assert_eq!(row["status"], "completed");
+    assert_eq!(row["agent"], "echo");
+    assert_eq!(row["events"], events.len() as u64);
+    assert!(
+        cli.json(&["ps"]).as_array().unwrap().is_empty(),
+        "nothing live"
+    );
+}
+
+#[test]
+fn kill_and_cancel_take_an_id_prefix() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "agent",
+        "create",
+        "slow",
+        "--chunks",
+        "500",
+        "--chunk-delay-ms",
+        "20",
+    ]);
+    let first = cli
+        .ok(&["run", "slow", "--prompt", "a", "--detach"])
+        .trim()
+        .to_owned();
+    let second = cli
+        .ok(&["run", "slow", "--prompt", "b", "--detach"])
+        .trim()
+        .to_owned();
+    let live = cli.ok(&["ps"]);
+    assert!(live.contains(&first) && live.contains(&second), "{live}");
+    cli.ok(&["kill", &first]);
+    let out = cli.ok(&["cancel", &second]);
+    assert!(out.contains("cancel requested"), "{out}");
+    let events = cli.ok(&["--json", "events", &second, "--follow"]);
+    assert!(
+        events.lines().last().unwrap().contains("session.cancelled"),
+        "{events}"
+    );
+    let last = cli.ok(&["--json", "events", &first]);
+    assert!(
+        last.lines().last().unwrap().contains("session.killed"),
+        "{last}"
+    );
+    let err = cli.fails(&["kill", &first], 2);
+    assert!(err.contains("already ended (killed)"), "{err}");
+    let err = cli.fails(&["kill", "ffff-ffff"], 4);
+    assert!(err.contains("no session starts with"), "{err}");
+}
+
+#[test]
+fn a_batch_runs_in_parallel_and_summarises_every_line() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "agent",
+        "create",
+        "batcher",
+        "--chunks",
+        "5",
+        "--chunk-delay-ms",
+        "10",
+    ]);
+    let bad = cli.write(
+        "bad.jsonl",
+        "{\"prompt\":\"a\"}\n{\"prompt\":\"b\",\"fault\":\"nope\"}\n",
+    );
+    let err = cli.fails(&["run", "batcher", "--batch", path(&bad)], 2);
+    assert!(
+        err.contains("bad.jsonl:2") && err.contains("nothing was started"),
+        "{err}"
+    );
+    assert!(cli.json(&["ps", "--all"]).as_array().unwrap().is_empty());
+
+    let batch = cli.write(
+        "runs.jsonl",
+        "{\"prompt\":\"one\",\"label\":\"first\"}\n\
+         {\"prompt\":\"two\"}\n\
+         {\"prompt\":\"three\",\"fault\":\"panic\"}\n\
+         \n\
+         {\"prompt\":\"four\",\"script\":{\"fault\":\"exit:3\",\"fault_after_chunks\":2}}\n",
+    );
+    let out = cli.run(&[
+        "--json",
+        "run",
+        "batcher",
+        "--batch",
+        path(&batch),
+        "--parallel",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "not every run completed");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["totals"],
+        serde_json::json!({"completed": 2, "crashed": 2})
+    );
+    let runs = summary["runs"].as_array().unwrap();
+    let labels: Vec<&str> = runs.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["first", "line 2", "line 3", "line 5"]);
+    assert_eq!(runs[3]["detail"], "crashed: worker exited with code 3");
+
+    let table = cli.run(&["run", "batcher", "--batch", path(&batch)]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("4 runs: 2 completed, 2 crashed"), "{text}");
+}
+
+#[test]
+fn the_daemon_starts_on_demand_and_stops_on_request() {
+    let cli = Cli::new();
+    let err = cli.fails(&["daemon", "status"], 5);
+    assert!(err.is_empty(), "{err}");
+    let out = cli.run(&["--json", "daemon", "status"]);
+    assert_eq!(out.status.code(), Some(5));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["running"], false);
+    let started = cli.json(&["daemon", "start"]);
+    assert_eq!(started["running"], true);
+    assert_eq!(started["max_concurrent_runs"], 16);
+    assert_eq!(cli.json(&["daemon", "status"])["pid"], started["pid"]);
+    assert!(cli.ok(&["daemon", "stop"]).contains("stopped"));
+    cli.fails(&["daemon", "status"], 5);
+    assert!(cli.ok(&["daemon", "stop"]).contains("not running"));
+}
+
+#[test]
+fn the_demo_runs_and_checks_itself() {
+    let cli = Cli::new();
+    let report = cli.json(&["demo"]);
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["complete_answers"], 29);
+    assert_eq!(report["sessions_checked"], 40);
+    assert!(report["log_problems"].as_array().unwrap().is_empty());
+}

@@ -1,0 +1,292 @@
+//! One misbehaving run never disturbs the others (issue test 1).
+
+use std::time::Duration;
+
+use protocol::agent::{Budgets, Fault, ScriptPatch};
+use protocol::control::{ControlRequest, RunSpec};
+use protocol::event::{BudgetKind, EventKind, ExitInfo, StopReason};
+
+use crate::support::*;
+
+const CHUNKS: u32 = 40;
+
+fn faulty(fault: Fault) -> ScriptPatch {
+    ScriptPatch {
+        fault: Some(fault),
+        fault_after_chunks: Some(3),
+        ..ScriptPatch::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_runs_where_five_misbehave_and_the_rest_finish_whole() {
+    let daemon = TestDaemon::start(64).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("steady", CHUNKS, 25)).await;
+
+    let mut normal = Vec::new();
+    for n in 0..45 {
+        normal.push(run(&client, spec("steady", &format!("run {n}"))).await);
+    }
+    let to_kill = run(&client, spec("steady", "to be killed")).await;
+    let panics = run(
+        &client,
+        RunSpec {
+            script: faulty(Fault::Panic),
+            ..spec("steady", "panics")
+        },
+    )
+    .await;
+    let aborts = run(
+        &client,
+        RunSpec {
+            script: faulty(Fault::Abort),
+            ..spec("steady", "aborts")
+        },
+    )
+    .await;
+    let hangs = run(
+        &client,
+        RunSpec {
+            script: faulty(Fault::Hang),
+            ..spec("steady", "hangs")
+        },
+    )
+    .await;
+    let leaks = run(
+        &client,
+        RunSpec {
+            script: faulty(Fault::GrowMemory { mib_per_sec: 200 }),
+            budgets: Budgets {
+                max_memory_mib: Some(48),
+                ..Budgets::default()
+            },
+            ..spec("steady", "leaks")
+        },
+    )
+    .await;
+
+    // Mid-stream: kill one, cancel the hung one once it has stopped talking.
+    wait_for(&client, to_kill, "a few chunks", |s| s.events >= 8).await;
+    client
+        .request(ControlRequest::Kill { session: to_kill })
+        .await
+        .unwrap();
+    wait_for(&client, hangs, "the hang", |s| s.events >= 8).await;
+    client
+        .request(ControlRequest::Cancel { session: hangs })
+        .await
+        .unwrap();
+
+    let timeout = Duration::from_secs(60);
+    for session in &normal {
+        let events = follow_to_end(&client, *session, timeout).await;
+        assert_log_is_whole(&events);
+        assert_eq!(
+            events.last().unwrap().kind,
+            EventKind::SessionCompleted,
+            "{session}"
+        );
+        let (streamed, message) = answer(&events);
+        assert_eq!(
+            streamed.chars().count(),
+            (CHUNKS * 8) as usize,
+            "{session}: full answer"
+        );
+        assert_eq!(message.as_deref(), Some(streamed.as_str()), "{session}");
+    }
+
+    let ended = |events: &[protocol::event::Event]| events.last().unwrap().kind.clone();
+    let killed = follow_to_end(&client, to_kill, timeout).await;
+    assert_log_is_whole(&killed);
+    assert_eq!(
+        ended(&killed),
+        EventKind::SessionKilled {
+            reason: StopReason::User
+        }
+    );
+
+    let panicked = follow_to_end(&client, panics, timeout).await;
+    assert_log_is_whole(&panicked);
+    assert!(
+        matches!(
+            ended(&panicked),
+            EventKind::SessionCrashed {
+                exit: ExitInfo {
+                    code: Some(101),
+                    signal: None
+                },
+                ..
+            }
+        ),
+        "{:?}",
+        ended(&panicked)
+    );
+
+    let aborted = follow_to_end(&client, aborts, timeout).await;
+    assert_log_is_whole(&aborted);
+    assert!(
+        matches!(
+            ended(&aborted),
+            EventKind::SessionCrashed {
+                exit: ExitInfo {
+                    code: None,
+                    signal: Some(6)
+                },
+                ..
+            }
+        ),
+        "{:?}",
+        ended(&aborted)
+    );
+
+    let hung = follow_to_end(&client, hangs, timeout).await;
+    assert_log_is_whole(&hung);
+    assert_eq!(
+        ended(&hung),
+        EventKind::SessionCancelled {
+            reason: StopReason::User,
+            forced: true
+        },
+        "a hung worker ignores the cancel and is killed after the grace period"
+    );
+
+    let leaked = follow_to_end(&client, leaks, timeout).await;
+    assert_log_is_whole(&leaked);
+    let budget = leaked
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::BudgetExceeded {
+                budget,
+                limit,
+                observed,
+            } => Some((*budget, *limit, *observed)),
+            _ => None,
+        })
+        .expect("budget.exceeded is recorded");
+    assert_eq!(budget.0, BudgetKind::Memory);
+    assert!(
+        budget.2 > budget.1,
+        "observed {} over limit {}",
+        budget.2,
+        budget.1
+    );
+    assert_eq!(
+        ended(&leaked),
+        EventKind::SessionKilled {
+            reason: StopReason::Budget
+        }
+    );
+
+    for events in [&killed, &panicked, &aborted, &hung, &leaked] {
+        let names: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
+        let pid = worker_pid(events).unwrap_or_else(|| panic!("the worker had started: {names:?}"));
+        assert_eq!(
+            group_members(pid),
+            Vec::<u32>::new(),
+            "process group {pid} is empty"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_beyond_the_limit_queue_and_a_queued_run_can_be_cancelled() {
+    let daemon = TestDaemon::start(2).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("slow", 20, 50)).await;
+    let first = run(&client, spec("slow", "1")).await;
+    let second = run(&client, spec("slow", "2")).await;
+    let third = run(&client, spec("slow", "3")).await;
+    let queued = summary(&client, third).await;
+    assert_eq!(queued.status, protocol::event::SessionStatus::Queued);
+    client
+        .request(ControlRequest::Cancel { session: third })
+        .await
+        .unwrap();
+    let cancelled = follow_to_end(&client, third, Duration::from_secs(10)).await;
+    assert_eq!(
+        cancelled.iter().map(|e| e.kind.name()).collect::<Vec<_>>(),
+        ["run.queued", "session.cancelled"],
+        "a queued run never started a worker"
+    );
+    for session in [first, second] {
+        let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
+        assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooperative_cancel_stops_the_worker_without_force() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("slow", 200, 50)).await;
+    let session = run(&client, spec("slow", "long answer")).await;
+    wait_for(&client, session, "streaming", |s| s.events >= 7).await;
+    client
+        .request(ControlRequest::Cancel { session })
+        .await
+        .unwrap();
+    let events = follow_to_end(&client, session, Duration::from_secs(10)).await;
+    assert_log_is_whole(&events);
+    assert_eq!(
+        events.last().unwrap().kind,
+        EventKind::SessionCancelled {
+            reason: StopReason::User,
+            forced: false
+        }
+    );
+    let again = client
+        .request(ControlRequest::Kill { session })
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already ended"), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wall_and_idle_budgets_cancel_the_session() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("slow", 400, 50)).await;
+    let walled = run(
+        &client,
+        RunSpec {
+            budgets: Budgets {
+                max_wall_secs: Some(1),
+                ..Budgets::default()
+            },
+            ..spec("slow", "too long")
+        },
+    )
+    .await;
+    let idle = run(
+        &client,
+        RunSpec {
+            script: faulty(Fault::Hang),
+            budgets: Budgets {
+                max_idle_secs: Some(1),
+                ..Budgets::default()
+            },
+            ..spec("slow", "goes quiet")
+        },
+    )
+    .await;
+    for (session, budget, forced) in [
+        (walled, BudgetKind::WallTime, false),
+        (idle, BudgetKind::Idle, true),
+    ] {
+        let events = follow_to_end(&client, session, Duration::from_secs(20)).await;
+        assert_log_is_whole(&events);
+        let names: Vec<&str> = events.iter().rev().take(3).map(|e| e.kind.name()).collect();
+        assert!(names.contains(&"budget.exceeded"), "{names:?}");
+        assert!(events.iter().any(
+            |e| matches!(&e.kind, EventKind::BudgetExceeded { budget: b, .. } if *b == budget)
+        ));
+        assert_eq!(
+            events.last().unwrap().kind,
+            EventKind::SessionCancelled {
+                reason: StopReason::Budget,
+                forced
+            }
+        );
+    }
+}

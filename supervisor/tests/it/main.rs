@@ -1,0 +1,12 @@
+//! Integration tests: the real `studio` daemon and `studio-worker`
+//! processes, real sockets and a real redb file in a temp dir.
+//!
+//! One test binary (ripgrep style) with a module per area; `support` holds
+//! the fixtures.
+
+mod bad_input;
+mod cli;
+mod containment;
+mod daemon_crash;
+mod privacy;
+mod support;
