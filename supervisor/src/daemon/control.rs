@@ -61,6 +61,10 @@ pub(crate) async fn serve(stream: Stream, handles: Handles) {
     loop {
         match read_frame::<_, ClientFrame>(&mut reader, &mut buf).await {
             Ok(Some(frame)) => {
+                let streams = matches!(
+                    frame.request,
+                    ControlRequest::Follow { .. } | ControlRequest::WatchSessions
+                );
                 let task = tokio::spawn(handle(
                     frame.id,
                     frame.request,
@@ -68,7 +72,11 @@ pub(crate) async fn serve(stream: Stream, handles: Handles) {
                     outbox.clone(),
                     Arc::clone(&subscriptions),
                 ));
-                lock(&subscriptions).insert(frame.id, task.abort_handle());
+                if streams {
+                    // Streams end on Unsubscribe or when the connection does;
+                    // other requests always run to their response.
+                    lock(&subscriptions).insert(frame.id, task.abort_handle());
+                }
             }
             Ok(None) => break,
             Err(err) => {
@@ -140,7 +148,6 @@ async fn handle(
         }
         other => answer(other, &handles).await,
     };
-    lock(&subscriptions).remove(&id);
     let _ = outbox.send(ServerFrame::Response { id, result }).await;
 }
 

@@ -4,6 +4,9 @@
 //! One test binary (ripgrep style) with a module per area; `support` holds
 //! the fixtures.
 
+// A panic is how a test fails; fixtures unwrap like tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod bad_input;
 mod cli;
 mod containment;
