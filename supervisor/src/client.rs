@@ -104,16 +104,22 @@ impl Client {
         }
         let mut child = spawn_daemon(dir, &start.studio_bin)?;
         let deadline = Instant::now() + START_TIMEOUT;
+        let mut exited: Option<(Instant, std::process::ExitStatus)> = None;
         loop {
             match Client::connect(dir).await {
                 Err(ClientError::NotRunning(_)) => {}
                 other => return other,
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                // Another client may have won the race to start it.
-                if let Ok(client) = Client::connect(dir).await {
-                    return Ok(client);
-                }
+            if exited.is_none()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                exited = Some((Instant::now(), status));
+            }
+            // Another client may have won the race to start a daemon (ours
+            // then exits at once): give that one a moment to come up.
+            if let Some((at, status)) = exited
+                && at.elapsed() > Duration::from_secs(3)
+            {
                 return Err(ClientError::StartFailed {
                     detail: format!("it exited ({status}): {}", last_log_line(&dir.daemon_log())),
                     log: dir.daemon_log(),
