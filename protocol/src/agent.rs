@@ -287,7 +287,7 @@ pub struct ScriptPatch {
 ///
 /// Written as text everywhere (CLI, TOML, JSON, wire):
 /// `hang`, `spin`, `grow-memory[:MIB_PER_SEC]`, `panic`, `abort`,
-/// `exit[:CODE]`, `flood[:EVENTS]`.
+/// `exit[:CODE]`, `flood[:EVENTS]`, `garbage`, `oversized`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Fault {
@@ -310,10 +310,16 @@ pub enum Fault {
         code: i32,
     },
     /// Send this many chunk events as fast as possible, then finish normally.
+    /// The extra chunks are `"x"`, so the streamed text no longer matches
+    /// `message.assistant`.
     Flood {
         /// Number of events.
         events: u64,
     },
+    /// Send a malformed frame, then wait: the daemon must end the session.
+    Garbage,
+    /// Announce a frame over the size limit, then wait.
+    Oversized,
 }
 
 impl fmt::Display for Fault {
@@ -326,6 +332,8 @@ impl fmt::Display for Fault {
             Fault::Abort => f.write_str("abort"),
             Fault::Exit { code } => write!(f, "exit:{code}"),
             Fault::Flood { events } => write!(f, "flood:{events}"),
+            Fault::Garbage => f.write_str("garbage"),
+            Fault::Oversized => f.write_str("oversized"),
         }
     }
 }
@@ -358,9 +366,11 @@ impl FromStr for Fault {
             "flood" => Fault::Flood {
                 events: number(s, arg, 10_000)?,
             },
+            "garbage" => Fault::Garbage,
+            "oversized" => Fault::Oversized,
             _ => {
                 return Err(format!(
-                    "unknown fault {s:?}: expected hang, spin, grow-memory[:MIB_PER_SEC], panic, abort, exit[:CODE] or flood[:EVENTS]"
+                    "unknown fault {s:?}: expected hang, spin, grow-memory[:MIB_PER_SEC], panic, abort, exit[:CODE], flood[:EVENTS], garbage or oversized"
                 ));
             }
         };
@@ -403,6 +413,8 @@ mod tests {
             Fault::Abort,
             Fault::Exit { code: -3 },
             Fault::Flood { events: 7 },
+            Fault::Garbage,
+            Fault::Oversized,
         ];
         for fault in all {
             assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));

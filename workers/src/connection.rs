@@ -126,6 +126,9 @@ pub enum Outgoing {
     Frame(FromWorker),
     /// Answered once everything queued before it has been written.
     Flush(oneshot::Sender<()>),
+    /// Bytes written as they are, not framed (for the faults that break
+    /// the protocol on purpose).
+    Raw(Vec<u8>),
 }
 
 /// A new [`Outbox`] and the receiving end that [`write_frames`] drains.
@@ -159,6 +162,14 @@ impl Outbox {
             kind,
         })
         .await
+    }
+
+    /// Queues bytes to be written as they are, outside any frame.
+    pub async fn raw(&self, bytes: Vec<u8>) -> anyhow::Result<()> {
+        self.tx
+            .send(Outgoing::Raw(bytes))
+            .await
+            .map_err(|_| writer_gone())
     }
 
     /// Waits until everything queued so far has been written to the socket.
@@ -196,6 +207,7 @@ pub async fn write_frames(
                 Outgoing::Frame(msg) => codec::encode_frame_into(&msg, &mut batch)
                     .context("cannot encode a message for the daemon")?,
                 Outgoing::Flush(ack) => acks.push(ack),
+                Outgoing::Raw(bytes) => batch.extend_from_slice(&bytes),
             }
             next = if batch.len() < BATCH_BYTES {
                 outgoing.try_recv().ok()

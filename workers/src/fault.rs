@@ -36,6 +36,8 @@ pub async fn strike(fault: Fault, request_id: &str, outbox: &Outbox) -> anyhow::
         Fault::Abort => std::process::abort(),
         Fault::Exit { code } => std::process::exit(code),
         Fault::Flood { events } => flood(events, request_id, outbox).await,
+        Fault::Garbage => break_protocol(garbage_frame(), outbox).await,
+        Fault::Oversized => break_protocol(oversized_header(), outbox).await,
     }
 }
 
@@ -71,6 +73,25 @@ async fn grow_memory(mib_per_sec: u32) -> anyhow::Result<()> {
         blocks.push(std::hint::black_box(block));
         tracing::debug!(mib = blocks.len(), "memory grown");
     }
+}
+
+/// A frame whose payload decodes as nothing the daemon expects.
+fn garbage_frame() -> Vec<u8> {
+    let mut frame = 8u32.to_le_bytes().to_vec();
+    frame.extend([0xff; 8]);
+    frame
+}
+
+/// A length prefix far over the frame limit.
+fn oversized_header() -> Vec<u8> {
+    u32::MAX.to_le_bytes().to_vec()
+}
+
+/// Writes `bytes` outside the framing, then waits for the daemon to act.
+async fn break_protocol(bytes: Vec<u8>, outbox: &Outbox) -> anyhow::Result<()> {
+    outbox.raw(bytes).await?;
+    outbox.flush().await?;
+    std::future::pending().await
 }
 
 /// Sends `events` one-character chunks as fast as the writer takes them.

@@ -137,6 +137,7 @@ pub async fn run(
         dir.root().display()
     )))?;
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    raise_fd_limit();
     if !config.worker_bin.is_file() {
         return Err(DaemonError::WorkerMissing(config.worker_bin.clone()));
     }
@@ -204,6 +205,22 @@ pub async fn run(
     }
     tracing::info!("daemon stopped");
     Ok(())
+}
+
+/// Each live worker costs the daemon a few descriptors (socket, pipes);
+/// the usual soft limit of 1024 would cap it at a few hundred sessions.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(err) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(%err, "cannot raise the open-file limit");
+        }
+    }
 }
 
 fn startup_error(err: ractor::SpawnErr) -> String {

@@ -288,3 +288,40 @@ impl Store {
             .await
     }
 }
+
+/// A read-only view of a database file that no daemon has open, for tools
+/// that check it from the outside (the chaos suite, benchmarks).
+pub struct Snapshot {
+    db: redb::ReadOnlyDatabase,
+}
+
+impl Snapshot {
+    /// Opens `path` read-only; fails while a daemon has it open.
+    pub fn open(path: &Path) -> Result<Snapshot, StoreError> {
+        match redb::ReadOnlyDatabase::open(path) {
+            Ok(db) => Ok(Snapshot { db }),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                Err(StoreError::AlreadyOpen(path.to_owned()))
+            }
+            Err(source) => Err(StoreError::Open {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Every session, newest first.
+    pub fn sessions(&self) -> Result<Vec<SessionSummary>, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(query::sessions(&txn, true, usize::MAX)?
+            .iter()
+            .map(SessionRecord::summary)
+            .collect())
+    }
+
+    /// Every event of `session`, in seq order.
+    pub fn events(&self, session: SessionId) -> Result<Vec<Event>, StoreError> {
+        let txn = self.db.begin_read()?;
+        query::events(&txn, session, 0, usize::MAX)
+    }
+}

@@ -379,3 +379,32 @@ fn records_written_by_earlier_releases_still_decode() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_snapshot_reads_what_a_closed_store_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let id = SessionId::new();
+    {
+        let (store, writer, _, _) = open(&path);
+        create(&store, id).await;
+        store
+            .append_acked(event(id, 2, EventKind::SessionCompleted))
+            .unwrap()
+            .await
+            .unwrap();
+        close(store, writer);
+    }
+    let snapshot = Snapshot::open(&path).unwrap();
+    let sessions = snapshot.sessions().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].id, id);
+    assert_eq!(sessions[0].status, SessionStatus::Completed);
+    let names: Vec<&str> = snapshot
+        .events(id)
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.name())
+        .collect();
+    assert_eq!(names, ["run.queued", "session.completed"]);
+}

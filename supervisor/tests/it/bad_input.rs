@@ -223,3 +223,46 @@ async fn bad_handshakes_and_frames_are_refused_and_everyone_else_is_served() {
     assert_eq!(after.last().unwrap().kind, EventKind::SessionCompleted);
     assert_eq!(events(&client, before).await, recorded);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_breaks_the_protocol_is_ended_and_its_log_kept() {
+    let daemon = TestDaemon::start(8).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("steady", 10, 5)).await;
+    let steady = run(&client, spec("steady", "unaffected")).await;
+    for (fault, expected) in [
+        (protocol::Fault::Garbage, "protocol error: malformed frame"),
+        (protocol::Fault::Oversized, "exceeds the limit"),
+    ] {
+        let session = run(
+            &client,
+            protocol::control::RunSpec {
+                script: protocol::agent::ScriptPatch {
+                    fault: Some(fault),
+                    fault_after_chunks: Some(4),
+                    ..Default::default()
+                },
+                ..spec("steady", "breaks the protocol")
+            },
+        )
+        .await;
+        let events = follow_to_end(&client, session, Duration::from_secs(20)).await;
+        assert_log_is_whole(&events);
+        let chunks = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::LlmResponseChunk { .. }))
+            .count();
+        assert_eq!(
+            chunks, 4,
+            "what it sent before breaking the protocol is kept"
+        );
+        let EventKind::SessionCrashed { detail, .. } = &events.last().unwrap().kind else {
+            panic!("expected a crash, got {:?}", events.last());
+        };
+        assert!(detail.contains(expected), "{detail}");
+        let pid = worker_pid(&events).unwrap();
+        assert!(group_members(pid).is_empty());
+    }
+    let events = follow_to_end(&client, steady, Duration::from_secs(20)).await;
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+}
