@@ -111,11 +111,17 @@ fn commit_with_retry(db: &Database, batch: &mut Vec<WriteOp>, sink: &CommitSink)
                     events: Vec::new(),
                     changed,
                 };
+                let mut replies = Vec::new();
                 for (op, result) in batch.drain(..).zip(results) {
-                    finish(op, result, &mut committed);
+                    replies.extend(finish(op, result, &mut committed));
                 }
+                // Publish before acknowledging: whoever is told an event is
+                // recorded can already see it live.
                 if !committed.events.is_empty() {
                     sink(committed);
+                }
+                for (ack, result) in replies {
+                    let _ = ack.send(result);
                 }
                 return;
             }
@@ -139,41 +145,31 @@ fn commit_with_retry(db: &Database, batch: &mut Vec<WriteOp>, sink: &CommitSink)
     }
 }
 
-/// Acknowledges one committed operation and collects its event.
-fn finish(op: WriteOp, result: Result<(), StoreError>, committed: &mut Committed) {
+/// Collects a committed operation's event; returns its acknowledgement.
+fn finish(
+    op: WriteOp,
+    result: Result<(), StoreError>,
+    committed: &mut Committed,
+) -> Option<(Ack<()>, Result<(), StoreError>)> {
+    let ok = result.is_ok();
     match op {
         WriteOp::Append { event, ack } => {
-            if let Some(ack) = ack {
-                let _ = ack.send(result.as_ref().map(|_| ()).map_err(clone_error));
-            }
-            if result.is_ok() {
+            if ok {
                 committed.events.push(event);
             }
+            ack.map(|ack| (ack, result))
         }
         WriteOp::CreateSession { first, ack, .. } => {
-            let ok = result.is_ok();
-            let _ = ack.send(result);
             if ok {
                 committed.events.push(first);
             }
+            Some((ack, result))
         }
-        WriteOp::PutAgent { ack, .. } | WriteOp::RemoveAgent { ack, .. } => {
-            let _ = ack.send(result);
-        }
-        WriteOp::Shutdown => {}
+        WriteOp::PutAgent { ack, .. } | WriteOp::RemoveAgent { ack, .. } => Some((ack, result)),
+        WriteOp::Shutdown => None,
     }
 }
 
-fn clone_error(err: &StoreError) -> StoreError {
-    match err {
-        StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
-        other => StoreError::Conflict(other.to_string()),
-    }
-}
-
-/// Applies the batch in one transaction and commits it. Per-operation
-/// refusals (an agent that exists, ...) are results; only storage
-/// failures abort the transaction.
 /// Returns each operation's result and the sessions whose status changed.
 #[allow(clippy::type_complexity)]
 fn apply_and_commit(
