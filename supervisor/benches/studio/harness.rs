@@ -1,0 +1,345 @@
+//! The daemon under test, a client, and /proc readings.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use protocol::SessionId;
+use protocol::agent::AgentConfig;
+use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec};
+use protocol::event::{Event, SessionStatus};
+use supervisor::client::Client;
+use supervisor::paths::DataDir;
+
+/// The binaries being measured.
+#[derive(Clone, Debug)]
+pub(crate) struct Binaries {
+    pub(crate) studio: PathBuf,
+    pub(crate) worker: PathBuf,
+}
+
+impl Binaries {
+    pub(crate) fn in_dir(dir: &Path) -> anyhow::Result<Binaries> {
+        let bins = Binaries {
+            studio: dir.join("studio"),
+            worker: dir.join("studio-worker"),
+        };
+        for bin in [&bins.studio, &bins.worker] {
+            if !bin.is_file() {
+                bail!(
+                    "{} is missing: build with `cargo build --release --bins`",
+                    bin.display()
+                );
+            }
+        }
+        Ok(bins)
+    }
+}
+
+/// A daemon in its own temp data dir; killed when dropped.
+pub(crate) struct Daemon {
+    _tmp: tempfile::TempDir,
+    child: Child,
+    pub(crate) client: Client,
+}
+
+impl Daemon {
+    /// Starts a daemon allowing `max_concurrent` live runs.
+    pub(crate) async fn start(
+        bins: &Binaries,
+        max_concurrent: usize,
+        grace_ms: u64,
+    ) -> anyhow::Result<Daemon> {
+        let tmp = tempfile::Builder::new().prefix("sb").tempdir_in("/tmp")?;
+        let dir = DataDir::new(tmp.path().join("d"));
+        let log = std::fs::File::create(tmp.path().join("daemon.log"))?;
+        let mut child = Command::new(&bins.studio)
+            .arg("--data-dir")
+            .arg(dir.root())
+            .args(["daemon", "run", "--max-concurrent"])
+            .arg(max_concurrent.to_string())
+            .arg("--cancel-grace-ms")
+            .arg(grace_ms.to_string())
+            .env("STUDIO_WORKER_BIN", &bins.worker)
+            .env("STUDIO_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start the daemon")?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            if let Ok(client) = Client::connect(&dir).await {
+                break client;
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!("the daemon exited: {status}");
+            }
+            if Instant::now() > deadline {
+                bail!("the daemon did not come up");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        Ok(Daemon {
+            _tmp: tmp,
+            child,
+            client,
+        })
+    }
+
+    /// The daemon's pid.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Creates (or replaces) an agent.
+    pub(crate) async fn agent(&self, agent: AgentConfig) -> anyhow::Result<()> {
+        self.client
+            .request(ControlRequest::AgentCreate {
+                agent,
+                replace: true,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Starts a run.
+    pub(crate) async fn run(&self, spec: RunSpec) -> anyhow::Result<SessionId> {
+        match self.client.request(ControlRequest::Run(spec)).await? {
+            ControlResponse::RunAccepted { session } => Ok(session),
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
+
+    /// Starts `specs` at once (concurrently submitted).
+    pub(crate) async fn run_all(&self, specs: Vec<RunSpec>) -> anyhow::Result<Vec<SessionId>> {
+        let mut tasks = Vec::new();
+        for spec in specs {
+            let client = self.client.clone();
+            tasks.push(tokio::spawn(async move {
+                client.request(ControlRequest::Run(spec)).await
+            }));
+        }
+        let mut out = Vec::new();
+        for task in tasks {
+            match task.await?? {
+                ControlResponse::RunAccepted { session } => out.push(session),
+                other => bail!("unexpected answer {other:?}"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Follows `session` until `stop` holds for an event (or it ends);
+    /// returns the events seen.
+    pub(crate) async fn follow_until(
+        &self,
+        session: SessionId,
+        stop: impl Fn(&Event) -> bool,
+    ) -> anyhow::Result<Vec<Event>> {
+        let mut sub = self
+            .client
+            .subscribe(ControlRequest::Follow {
+                session,
+                after_seq: 0,
+            })
+            .await?;
+        let mut seen = Vec::new();
+        while let Some(push) = sub.next().await {
+            if let Push::Event(event) = push {
+                let done = stop(&event);
+                seen.push(event);
+                if done {
+                    break;
+                }
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Waits until every one of `sessions` has ended; returns how many completed.
+    pub(crate) async fn wait_all(&self, sessions: &[SessionId]) -> anyhow::Result<usize> {
+        let mut pending: HashSet<SessionId> = sessions.iter().copied().collect();
+        let mut completed = 0;
+        let mut watch = self.client.subscribe(ControlRequest::WatchSessions).await?;
+        // Some may have ended before the watch started.
+        for session in sessions {
+            if let ControlResponse::Session(s) = self
+                .client
+                .request(ControlRequest::SessionGet {
+                    id: session.to_string(),
+                })
+                .await?
+                && s.status.is_terminal()
+                && pending.remove(session)
+                && s.status == SessionStatus::Completed
+            {
+                completed += 1;
+            }
+        }
+        while !pending.is_empty() {
+            match tokio::time::timeout(Duration::from_secs(120), watch.next()).await {
+                Ok(Some(Push::SessionChanged(s))) => {
+                    if s.status.is_terminal()
+                        && pending.remove(&s.id)
+                        && s.status == SessionStatus::Completed
+                    {
+                        completed += 1;
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => bail!("lost the daemon"),
+                Err(_) => bail!("{} sessions did not end within 120 s", pending.len()),
+            }
+        }
+        Ok(completed)
+    }
+
+    /// Every event of `session`.
+    pub(crate) async fn events(
+        &self,
+        session: SessionId,
+        after_seq: u64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Event>> {
+        match self
+            .client
+            .request(ControlRequest::Events {
+                session,
+                after_seq,
+                limit,
+            })
+            .await?
+        {
+            ControlResponse::Events(events) => Ok(events),
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scripted agent.
+pub(crate) fn agent(name: &str, chunks: u32, chunk_chars: u32, delay_ms: u32) -> AgentConfig {
+    let mut agent = AgentConfig::scripted(name);
+    agent.script.chunks = chunks;
+    agent.script.chunk_chars = chunk_chars;
+    agent.script.chunk_delay_ms = delay_ms;
+    agent
+}
+
+/// A run of `agent`.
+pub(crate) fn spec(agent: &str, prompt: String) -> RunSpec {
+    RunSpec {
+        agent: agent.to_owned(),
+        prompt,
+        ..RunSpec::default()
+    }
+}
+
+fn status_field(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Resident memory of `pid`, bytes.
+pub(crate) fn rss(pid: u32) -> Option<u64> {
+    status_field(pid, "VmRSS:").map(|kb| kb * 1024)
+}
+
+/// Peak resident memory of `pid` since start or the last [`reset_peak_rss`], bytes.
+pub(crate) fn peak_rss(pid: u32) -> Option<u64> {
+    status_field(pid, "VmHWM:").map(|kb| kb * 1024)
+}
+
+/// Resets `pid`'s peak RSS (VmHWM).
+pub(crate) fn reset_peak_rss(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// Proportional set size of `pid` (shared pages split among their users), bytes.
+pub(crate) fn pss(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kb| kb * 1024)
+}
+
+/// CPU time of `pid` and its reaped children (its workers), seconds.
+pub(crate) fn cpu_with_children(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ")": utime is field 14 overall, i.e. index 11 here; then stime, cutime, cstime.
+    let ticks: u64 = fields[11..15]
+        .iter()
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    ticks as f64 / rustix::param::clock_ticks_per_second() as f64
+}
+
+/// MemAvailable, bytes.
+pub(crate) fn mem_available() -> u64 {
+    meminfo("MemAvailable:")
+}
+
+/// MemTotal, bytes.
+pub(crate) fn mem_total() -> u64 {
+    meminfo("MemTotal:")
+}
+
+fn meminfo(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Live (non-zombie) processes of process group `pgid`.
+pub(crate) fn group_members(pgid: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut count = 0;
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string() {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// `12.3 MiB`.
+pub(crate) fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}

@@ -1,0 +1,112 @@
+//! `scripts/bench`: measures AI Studio end to end and writes BENCHMARKS.md.
+//!
+//! Every figure comes from the release binaries (`studio` daemon,
+//! `studio-worker`) in a temp data dir, driven through the control socket
+//! like any client. Where a figure has a natural bound (spawning a trivial
+//! process, a raw redb insert loop, a raw socket frame loop) the bound is
+//! measured in the same run and the ratio printed, because these machines
+//! are noisy. Latencies are medians and p99s of repeated trials.
+//!
+//! Modules: `harness` (daemon, client and /proc helpers), `stats`, one
+//! module per section, `report` (the markdown).
+//!
+//! `--quick` shrinks every section so CI can check that the harness runs.
+
+
+mod concurrency;
+mod control;
+mod harness;
+mod ingest;
+mod queries;
+mod report;
+mod spawn;
+mod stats;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Command-line options.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Small sizes and few trials: checks the harness, measures little.
+    #[arg(long)]
+    quick: bool,
+    /// The repository root; relative paths are taken from there (cargo
+    /// runs benches from the package directory).
+    #[arg(long, default_value = "..")]
+    root: PathBuf,
+    /// Where to write the report.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+    /// Directory holding the `studio` and `studio-worker` binaries to measure.
+    #[arg(long, default_value = "target/release")]
+    bin_dir: PathBuf,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// Sizes of every section.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sizes {
+    pub(crate) spawn_runs: usize,
+    pub(crate) concurrency: &'static [usize],
+    pub(crate) ingest_workers: usize,
+    pub(crate) ingest_events_per_worker: u64,
+    pub(crate) control_trials: usize,
+    pub(crate) big_session_events: u64,
+    pub(crate) many_sessions: usize,
+    pub(crate) query_trials: usize,
+}
+
+const FULL: Sizes = Sizes {
+    spawn_runs: 200,
+    concurrency: &[50, 200, 500],
+    ingest_workers: 4,
+    ingest_events_per_worker: 250_000,
+    control_trials: 40,
+    big_session_events: 1_000_000,
+    many_sessions: 10_000,
+    query_trials: 50,
+};
+
+const QUICK: Sizes = Sizes {
+    spawn_runs: 20,
+    concurrency: &[10, 50],
+    ingest_workers: 2,
+    ingest_events_per_worker: 20_000,
+    control_trials: 5,
+    big_session_events: 50_000,
+    many_sessions: 500,
+    query_trials: 10,
+};
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let sizes = if args.quick { QUICK } else { FULL };
+    let bins = harness::Binaries::in_dir(&args.root.join(&args.bin_dir))?;
+    let out = args.root.join(&args.out);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let mut report = report::Report::new(args.quick);
+        eprintln!("bench: spawn");
+        report.spawn = Some(spawn::measure(&bins, sizes).await?);
+        eprintln!("bench: concurrency");
+        report.concurrency = concurrency::measure(&bins, sizes).await?;
+        eprintln!("bench: durable ingest");
+        report.ingest = Some(ingest::measure(&bins, sizes).await?);
+        eprintln!("bench: control latency");
+        report.control = Some(control::measure(&bins, sizes).await?);
+        eprintln!("bench: queries");
+        report.queries = Some(queries::measure(&bins, sizes).await?);
+        anyhow::Ok(report)
+    })?;
+    let text = report.render();
+    std::fs::write(&out, &text)?;
+    println!("{text}");
+    eprintln!("bench: wrote {}", out.display());
+    Ok(())
+}

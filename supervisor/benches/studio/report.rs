@@ -1,0 +1,286 @@
+//! BENCHMARKS.md.
+
+use std::fmt::Write;
+
+use crate::concurrency::{CHUNKS, ConcurrencyResult};
+use crate::control::ControlResult;
+use crate::harness::{mem_total, mib};
+use crate::ingest::IngestResult;
+use crate::queries::QueryResult;
+use crate::spawn::SpawnResult;
+use crate::stats::{Spread, ms};
+
+/// Everything measured in one run.
+pub(crate) struct Report {
+    quick: bool,
+    pub(crate) spawn: Option<SpawnResult>,
+    pub(crate) concurrency: Vec<ConcurrencyResult>,
+    pub(crate) ingest: Option<IngestResult>,
+    pub(crate) control: Option<ControlResult>,
+    pub(crate) queries: Option<QueryResult>,
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b == 0.0 {
+        "-".to_owned()
+    } else {
+        format!("{:.2}×", a / b)
+    }
+}
+
+fn spread_row(out: &mut String, what: &str, s: &Spread, goal: &str) {
+    let _ = writeln!(
+        out,
+        "| {what} | {} | {} | {} | {goal} |",
+        ms(s.p50),
+        ms(s.p99),
+        s.n
+    );
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cores} cores ({cpu}), {:.1} GiB memory, Linux {}",
+        mem_total() as f64 / (1u64 << 30) as f64,
+        kernel.trim()
+    )
+}
+
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+impl Report {
+    pub(crate) fn new(quick: bool) -> Report {
+        Report {
+            quick,
+            spawn: None,
+            concurrency: Vec::new(),
+            ingest: None,
+            control: None,
+            queries: None,
+        }
+    }
+
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Benchmarks\n");
+        let _ = writeln!(
+            out,
+            "Measured by `scripts/bench{}` on {} at commit `{}`.\nMachine: {}.\n",
+            if self.quick { " --quick" } else { "" },
+            protocol::Timestamp::now(),
+            commit(),
+            machine()
+        );
+        if self.quick {
+            let _ = writeln!(
+                out,
+                "**Quick mode: small sizes and few trials; these figures only show the harness works.**\n"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "Release builds of `studio` and `studio-worker`, a fresh daemon in a temp data dir per section, \
+             driven over the control socket like any client, with the built-in scripted provider. \
+             Latencies are nearest-rank p50/p99 over the trials shown. Bounds measured in the same run are \
+             printed next to the figures they bound, as ratios, because these machines are noisy.\n"
+        );
+        self.render_spawn(&mut out);
+        self.render_concurrency(&mut out);
+        self.render_ingest(&mut out);
+        self.render_control(&mut out);
+        self.render_queries(&mut out);
+        out
+    }
+
+    fn render_spawn(&self, out: &mut String) {
+        let Some(s) = &self.spawn else { return };
+        let _ = writeln!(out, "## 1. Spawn\n");
+        let _ = writeln!(
+            out,
+            "Sequential runs of a one-chunk answer; each run ends before the next starts.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| figure | p50 | p99 | trials | goal |\n|---|---|---|---|---|"
+        );
+        spread_row(
+            out,
+            "`Run` sent → `session.started` pushed to the client",
+            &s.end_to_end,
+            "p50 ≤ 5 ms",
+        );
+        spread_row(
+            out,
+            "`run.queued` → `session.started` (daemon timestamps)",
+            &s.daemon_side,
+            "",
+        );
+        spread_row(
+            out,
+            "baseline: fork + exec + wait of `/bin/true`",
+            &s.baseline,
+            "",
+        );
+        let _ = writeln!(
+            out,
+            "| ratio, end to end / baseline | {} | {} | | |\n",
+            ratio(s.end_to_end.p50.as_secs_f64(), s.baseline.p50.as_secs_f64()),
+            ratio(s.end_to_end.p99.as_secs_f64(), s.baseline.p99.as_secs_f64())
+        );
+        let _ = writeln!(
+            out,
+            "End to end includes two group commits (the run's `run.queued` is durable before `Run` is answered, \
+             `session.started` before it is pushed), the worker's exec, connect and handshake.\n"
+        );
+    }
+
+    fn render_concurrency(&self, out: &mut String) {
+        if self.concurrency.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "## 2. Concurrency\n");
+        let _ = writeln!(
+            out,
+            "N runs submitted at once, each streaming a fixed {CHUNKS}-chunk answer with no delay; wall time until \
+             all have ended. CPU is the daemon's plus its reaped workers' (utime+stime+cutime+cstime). \
+             Worker memory is sampled from /proc (VmRSS, smaps_rollup Pss) while N slower runs \
+             (50 ms per chunk) are all live; the MemAvailable drop is measured over the same window.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| runs | wall | failures | CPU s / run | daemon peak RSS | worker RSS (median) | worker PSS (median) | MemAvailable drop / run |\n|---|---|---|---|---|---|---|---|"
+        );
+        for c in &self.concurrency {
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} s | {} | {:.4} | {} | {} | {} | {} |",
+                c.runs,
+                c.wall.as_secs_f64(),
+                c.failures,
+                c.cpu_per_run,
+                mib(c.daemon_peak_rss),
+                mib(c.worker_rss),
+                mib(c.worker_pss),
+                if c.mem_available_drop_per_run < 0 {
+                    "~0".to_owned()
+                } else {
+                    mib(c.mem_available_drop_per_run as u64)
+                },
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nGoals: 50 runs well under 1.5 s in total; ≤ 8 MB per extra concurrent worker.\n"
+        );
+    }
+
+    fn render_ingest(&self, out: &mut String) {
+        let Some(i) = &self.ingest else { return };
+        let _ = writeln!(out, "## 3. Durable ingest\n");
+        let _ = writeln!(
+            out,
+            "{} workers flood {} chunk events in total through the daemon (sequencer, writer thread, group commit \
+             with fsync); the rate counts committed events over the wall time from submit to the last terminal \
+             event. The bounds: the same encoded records inserted straight into redb 1,000 per transaction, and \
+             the same frames written and decoded over a local socket with nothing else.\n",
+            i.workers, i.events
+        );
+        let _ = writeln!(out, "| path | events / s | ratio |\n|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| worker → committed record (end to end) | {:.0} | |",
+            i.end_to_end
+        );
+        let _ = writeln!(
+            out,
+            "| raw redb, 1,000 per commit | {:.0} | end to end / raw redb = {} |",
+            i.raw_redb,
+            ratio(i.end_to_end, i.raw_redb)
+        );
+        let _ = writeln!(
+            out,
+            "| raw local-socket frame loop | {:.0} | end to end / raw socket = {} |\n",
+            i.raw_socket,
+            ratio(i.end_to_end, i.raw_socket)
+        );
+        let _ = writeln!(out, "Goal: end to end ≥ 50% of the raw redb batch bound.\n");
+    }
+
+    fn render_control(&self, out: &mut String) {
+        let Some(c) = &self.control else { return };
+        let _ = writeln!(out, "## 4. Control latency\n");
+        let _ = writeln!(
+            out,
+            "A streaming run is stopped once its first chunk is recorded. Kill: `Kill` sent until its answer (the \
+             daemon answers once the terminal event is committed) and the process group is empty in /proc. \
+             Cancel: `Cancel` sent until the terminal event is pushed. Grace period: {} ms.\n",
+            c.grace.as_millis()
+        );
+        let _ = writeln!(
+            out,
+            "| action | p50 | p99 | trials | goal |\n|---|---|---|---|---|"
+        );
+        spread_row(
+            out,
+            "kill → terminal recorded, group empty",
+            &c.kill,
+            "p99 ≤ 50 ms",
+        );
+        spread_row(out, "cancel, cooperative worker", &c.cancel_cooperative, "");
+        spread_row(
+            out,
+            "cancel, worker in `hang` (forced after grace)",
+            &c.cancel_hang,
+            "≈ grace",
+        );
+        spread_row(
+            out,
+            "cancel, worker in `spin` (forced after grace)",
+            &c.cancel_spin,
+            "≈ grace",
+        );
+        let _ = writeln!(out);
+    }
+
+    fn render_queries(&self, out: &mut String) {
+        let Some(q) = &self.queries else { return };
+        let _ = writeln!(out, "## 5. Queries\n");
+        let _ = writeln!(
+            out,
+            "Client round trips over the control socket. A session of {} events (made by a flooding worker); \
+             {} sessions in the table (one live, the rest queued behind it).\n",
+            q.session_events, q.sessions
+        );
+        let _ = writeln!(
+            out,
+            "| query | p50 | p99 | trials | |\n|---|---|---|---|---|"
+        );
+        spread_row(out, "page of 200 events at the start", &q.page_start, "");
+        spread_row(out, "page of 200 events in the middle", &q.page_middle, "");
+        spread_row(out, "page of 200 events at the end", &q.page_end, "");
+        spread_row(
+            out,
+            &format!("list all {} sessions", q.sessions),
+            &q.list_sessions,
+            "",
+        );
+    }
+}
