@@ -129,10 +129,22 @@ where
     R: AsyncRead + Unpin,
     T: DeserializeOwned,
 {
+    if !read_payload(reader, buf).await? {
+        return Ok(None);
+    }
+    decode_payload(buf).map(Some)
+}
+
+/// Reads one frame's payload into `buf` without decoding it; `Ok(false)`
+/// on a clean close between frames.
+pub async fn read_payload<R>(reader: &mut R, buf: &mut Vec<u8>) -> Result<bool, FrameError>
+where
+    R: AsyncRead + Unpin,
+{
     let mut header = [0u8; HEADER_LEN];
     let got = read_full(reader, &mut header).await?;
     if got == 0 {
-        return Ok(None);
+        return Ok(false);
     }
     if got < HEADER_LEN {
         return Err(FrameError::Truncated {
@@ -156,7 +168,14 @@ where
             got: HEADER_LEN + got,
         });
     }
-    decode_payload(buf).map(Some)
+    Ok(true)
+}
+
+/// Decodes the value a payload starts with, ignoring what follows (to read
+/// a leading version number whatever the rest looks like).
+pub fn decode_prefix<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
+    let (value, _) = bincode::serde::decode_from_slice(payload, CONFIG)?;
+    Ok(value)
 }
 
 /// Fills `buf` unless the stream ends first; returns the bytes read.

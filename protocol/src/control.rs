@@ -18,7 +18,9 @@ use crate::time::Timestamp;
 /// A request with the id its response will carry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClientFrame {
-    /// Chosen by the client, unique among its open requests.
+    /// Chosen by the client, unique among its open requests, never 0:
+    /// the daemon uses id 0 for an error about the connection itself (a
+    /// malformed frame) just before it closes it.
     pub id: u64,
     /// What to do.
     pub request: ControlRequest,
@@ -179,7 +181,8 @@ pub enum Push {
     Event(Event),
     /// A session changed status (or its live figures changed).
     SessionChanged(SessionSummary),
-    /// The stream is over (the followed session ended, or the daemon stops).
+    /// The stream is over: the followed session ended. (When the daemon
+    /// stops, the connection simply closes.)
     End,
 }
 

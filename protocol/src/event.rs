@@ -272,8 +272,8 @@ impl EventKind {
         })
     }
 
-    /// Whether a worker may report this event. Lifecycle, run, budget and
-    /// stats events are the daemon's alone; a worker sending one is broken
+    /// Whether a worker may report this event. Lifecycle, run, budget,
+    /// stats, approval and user-input events are the daemon's alone; a worker sending one is broken
     /// or hostile and is treated as a protocol error.
     pub fn may_come_from_worker(&self) -> bool {
         self.status_after().is_none()
@@ -281,6 +281,7 @@ impl EventKind {
                 self,
                 EventKind::BudgetExceeded { .. }
                     | EventKind::WorkerStats { .. }
+                    | EventKind::MessageUser { .. }
                     | EventKind::ToolApprovalRequested { .. }
                     | EventKind::ToolApproved { .. }
                     | EventKind::ToolDenied { .. }
@@ -482,6 +483,13 @@ mod tests {
         assert!(chunk.may_come_from_worker());
         assert!(!EventKind::SessionCompleted.may_come_from_worker());
         assert!(!EventKind::RunQueued.may_come_from_worker());
+        let user = EventKind::MessageUser {
+            text: "fake".into(),
+        };
+        assert!(
+            !user.may_come_from_worker(),
+            "only the daemon records user input"
+        );
         let approval = EventKind::ToolApproved {
             call_id: "c".into(),
             by: Decider::User,

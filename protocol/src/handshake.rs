@@ -31,6 +31,15 @@ impl std::fmt::Debug for Hello {
     }
 }
 
+impl Hello {
+    /// The protocol version a Hello payload announces, read before the
+    /// rest, so that a peer of another version is told so even when the
+    /// rest of its Hello has a different shape.
+    pub fn peek_protocol(payload: &[u8]) -> Option<u32> {
+        crate::codec::decode_prefix(payload).ok()
+    }
+}
+
 /// What a connecting peer is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeerRole {
@@ -56,4 +65,30 @@ pub enum HelloReply {
         /// Why, in words meant for the user.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode_payload;
+
+    #[test]
+    fn the_version_is_readable_from_any_hello_shape() {
+        let hello = Hello {
+            protocol: 7,
+            role: PeerRole::Client,
+            token: "t".into(),
+        };
+        assert_eq!(
+            Hello::peek_protocol(&encode_payload(&hello).unwrap()),
+            Some(7)
+        );
+        // A future Hello of another shape still starts with its version.
+        let future = (9u32, vec![1u64, 2, 3], "other fields");
+        assert_eq!(
+            Hello::peek_protocol(&encode_payload(&future).unwrap()),
+            Some(9)
+        );
+        assert_eq!(Hello::peek_protocol(&[]), None);
+    }
 }

@@ -12,7 +12,6 @@
 //!
 //! `--quick` shrinks every section so CI can check that the harness runs.
 
-
 mod concurrency;
 mod control;
 mod harness;

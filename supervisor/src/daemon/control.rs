@@ -156,6 +156,7 @@ fn store_error(err: StoreError) -> ControlError {
         StoreError::NotFound(_) => ErrorKind::NotFound,
         StoreError::Conflict(_) => ErrorKind::Conflict,
         StoreError::Closed => ErrorKind::Unavailable,
+        StoreError::NotSaved(_) => ErrorKind::Internal,
         _ => ErrorKind::Internal,
     };
     ControlError::new(kind, err.to_string())
@@ -456,6 +457,18 @@ async fn follow(id: u64, session: SessionId, after_seq: u64, handles: &Handles, 
             }
             if !full {
                 break;
+            }
+        }
+        // Asked to start after the session's end: nothing more will come.
+        match ensure_session(handles, session).await {
+            Ok(record) if record.status.is_terminal() && last >= record.last_seq => {
+                let _ = push(Push::End).await;
+                return;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let _ = push(Push::End).await;
+                return;
             }
         }
         while let Some(item) = live.recv().await {

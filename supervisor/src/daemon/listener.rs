@@ -17,7 +17,7 @@ use interprocess::local_socket::traits::StreamCommon;
 use interprocess::local_socket::traits::tokio::Listener as _;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
-use protocol::codec::{FrameError, read_frame, write_frame};
+use protocol::codec::{FrameError, decode_payload, read_payload, write_frame};
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::{PROTOCOL_VERSION, SessionId};
 use ractor::ActorRef;
@@ -85,32 +85,39 @@ pub(crate) async fn greet(stream: &Stream, expect_worker: bool) -> Option<Greeti
         return None;
     }
     let mut reader = stream;
-    let hello: Hello =
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame(&mut reader, &mut Vec::new()))
-            .await
-        {
-            Err(_) => {
-                refuse(stream, "no handshake within 5s").await;
-                return None;
-            }
-            Ok(Ok(Some(hello))) => hello,
-            Ok(Ok(None)) => return None,
-            Ok(Err(err)) => {
-                refuse(stream, &handshake_error(&err)).await;
-                return None;
-            }
-        };
-    if hello.protocol != PROTOCOL_VERSION {
+    let mut payload = Vec::new();
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_payload(&mut reader, &mut payload)).await {
+        Err(_) => {
+            refuse(stream, "no handshake within 5s").await;
+            return None;
+        }
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return None,
+        Ok(Err(err)) => {
+            refuse(stream, &handshake_error(&err)).await;
+            return None;
+        }
+    }
+    // The version first: a peer of another version may shape its Hello differently.
+    if let Some(version) = Hello::peek_protocol(&payload)
+        && version != PROTOCOL_VERSION
+    {
         refuse(
             stream,
             &format!(
-                "protocol version {} is not supported (this daemon speaks {PROTOCOL_VERSION}); restart it with `studio daemon stop`",
-                hello.protocol
+                "protocol version {version} is not supported (this daemon speaks {PROTOCOL_VERSION}); restart it with `studio daemon stop`"
             ),
         )
         .await;
         return None;
     }
+    let hello: Hello = match decode_payload(&payload) {
+        Ok(hello) => hello,
+        Err(err) => {
+            refuse(stream, &handshake_error(&err)).await;
+            return None;
+        }
+    };
     let is_worker = matches!(hello.role, PeerRole::Worker { .. });
     if is_worker != expect_worker {
         let reason = if expect_worker {
@@ -166,7 +173,7 @@ pub(crate) struct WorkerRegistry {
 
 struct PendingWorker {
     token: String,
-    pid: Option<u32>,
+    pid: u32,
     actor: ActorRef<SessionMsg>,
 }
 
@@ -175,23 +182,17 @@ impl WorkerRegistry {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Expects a worker for `session` presenting `token`.
-    pub(crate) fn expect(&self, session: SessionId, token: String, actor: ActorRef<SessionMsg>) {
-        self.lock().insert(
-            session,
-            PendingWorker {
-                token,
-                pid: None,
-                actor,
-            },
-        );
-    }
-
-    /// Records the spawned worker's pid: only that process may connect.
-    pub(crate) fn set_pid(&self, session: SessionId, pid: u32) {
-        if let Some(pending) = self.lock().get_mut(&session) {
-            pending.pid = Some(pid);
-        }
+    /// Expects the worker process `pid` to connect for `session`,
+    /// presenting `token`.
+    pub(crate) fn expect(
+        &self,
+        session: SessionId,
+        token: String,
+        pid: u32,
+        actor: ActorRef<SessionMsg>,
+    ) {
+        self.lock()
+            .insert(session, PendingWorker { token, pid, actor });
     }
 
     /// Stops expecting a worker for `session`.
@@ -214,7 +215,7 @@ impl WorkerRegistry {
         if !auth::token_matches(token, &entry.token) {
             return Err("invalid worker token");
         }
-        if entry.pid.is_some() && entry.pid != peer_pid {
+        if peer_pid != Some(entry.pid) {
             return Err("connection does not come from the spawned worker process");
         }
         pending

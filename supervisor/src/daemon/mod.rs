@@ -53,12 +53,12 @@ pub struct DaemonConfig {
 }
 
 impl DaemonConfig {
-    /// Defaults for `data_dir`: 8 concurrent runs, 2 s grace, the worker
+    /// Defaults for `data_dir`: 16 concurrent runs, 2 s grace, the worker
     /// binary next to the current executable.
     pub fn new(data_dir: DataDir) -> io::Result<Self> {
         Ok(Self {
             data_dir,
-            max_concurrent_runs: 8,
+            max_concurrent_runs: 16,
             cancel_grace: Duration::from_secs(2),
             worker_bin: default_worker_bin()?,
         })
@@ -153,7 +153,7 @@ pub async fn run(
         (config.clone(), client_token),
     )
     .await
-    .map_err(|err| DaemonError::Actors(startup_error(err)))?;
+    .map_err(startup_error)?;
     let handles = match root.call(RootMsg::Handles, None).await {
         Ok(ractor::rpc::CallResult::Success(handles)) => handles,
         _ => return Err(DaemonError::Actors("root actor did not answer".to_owned())),
@@ -223,10 +223,14 @@ fn raise_fd_limit() {
     }
 }
 
-fn startup_error(err: ractor::SpawnErr) -> String {
+/// Keeps a store failure typed (e.g. the database is in use or too new).
+fn startup_error(err: ractor::SpawnErr) -> DaemonError {
     match err {
-        ractor::SpawnErr::StartupFailed(inner) => inner.to_string(),
-        other => other.to_string(),
+        ractor::SpawnErr::StartupFailed(inner) => match inner.downcast::<StoreError>() {
+            Ok(store) => DaemonError::Store(*store),
+            Err(other) => DaemonError::Actors(other.to_string()),
+        },
+        other => DaemonError::Actors(other.to_string()),
     }
 }
 

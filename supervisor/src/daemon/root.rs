@@ -63,7 +63,7 @@ impl Actor for Root {
         for session in &interrupted {
             tracing::warn!(session = %session.session, "session was live when the previous daemon stopped; marked interrupted");
             if let Some(pid) = session.pid
-                && worker_process::is_worker_process(pid)
+                && worker_process::is_worker_of(pid, session.session)
             {
                 worker_process::kill_group(pid);
             }

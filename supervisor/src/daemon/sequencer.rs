@@ -76,6 +76,33 @@ impl Sequencer {
         Ok(seq)
     }
 
+    /// Like [`Sequencer::append`], for a worker's events: waits for room
+    /// in the store's backlog first, so a flooding worker is slowed down to
+    /// the disk's pace instead of filling the daemon's memory.
+    pub(crate) async fn append_from_worker(
+        &self,
+        at: Timestamp,
+        kind: EventKind,
+    ) -> Result<u64, AppendError> {
+        let room = self.store.room().await?;
+        let mut state = self.lock();
+        if state.ended {
+            return Err(AppendError::Ended);
+        }
+        let seq = state.next;
+        self.store.append_in_room(
+            Event {
+                session: self.session,
+                seq,
+                at,
+                kind,
+            },
+            room,
+        )?;
+        state.next += 1;
+        Ok(seq)
+    }
+
     /// Queues the terminal event now and closes the sequencer; the
     /// returned future resolves once the event is committed. Refused if
     /// the session already ended.

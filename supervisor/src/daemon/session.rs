@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use interprocess::local_socket::tokio::Stream;
 use protocol::codec::{read_frame, write_frame};
 use protocol::control::{ControlError, ErrorKind};
-use protocol::event::{BudgetKind, EventKind, ExitInfo, StopReason};
+use protocol::event::{BudgetKind, Decider, EventKind, ExitInfo, StopReason};
 use protocol::worker::{FromWorker, StartTurn, ToWorker, TurnOutcome};
 use protocol::{SessionId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -90,6 +90,11 @@ pub(crate) enum SessionMsg {
     WorkerConnected(Arc<Stream>),
     /// The worker finished its turn.
     WorkerDone(TurnOutcome),
+    /// The worker asks whether it may run a tool call.
+    ApprovalRequest {
+        /// The call.
+        call_id: String,
+    },
     /// The worker's socket closed (`None`) or broke the protocol (`Some`).
     ReaderEnded(Option<String>),
     /// The worker process exited.
@@ -229,6 +234,7 @@ impl Actor for SessionActor {
         match msg {
             SessionMsg::WorkerConnected(stream) => state.connected(&myself, stream),
             SessionMsg::WorkerDone(outcome) => state.worker_done(&myself, outcome),
+            SessionMsg::ApprovalRequest { call_id } => state.deny_tool_call(call_id),
             SessionMsg::ReaderEnded(problem) => {
                 state.reader_done = true;
                 if problem.is_some() {
@@ -322,23 +328,25 @@ impl SessionState {
             }
         };
         let config = &self.shared.config;
-        self.shared
-            .workers
-            .expect(self.id, token.clone(), myself.clone());
         let spawned = worker_process::spawn_worker(
             &config.worker_bin,
             &config.data_dir.worker_socket(),
             self.id,
-            &token,
-        )
-        .await;
+        );
         let (group, mut child) = match spawned {
             Ok(spawned) => spawned,
             Err(err) => return self.fail_to_start(myself, err.to_string()).await,
         };
-        self.shared.workers.set_pid(self.id, group.pid());
+        // Register the pid before the worker can know its token, so that
+        // only this process can ever present it.
+        self.shared
+            .workers
+            .expect(self.id, token.clone(), group.pid(), myself.clone());
         self.live.pid.store(group.pid(), Ordering::Relaxed);
         self.group = Some(group);
+        if let Err(err) = worker_process::send_token(&mut child, &token).await {
+            tracing::warn!(session = %self.id, %err, "cannot hand the worker its token");
+        }
         let actor = myself.clone();
         tokio::spawn(async move {
             let exit = match child.wait().await {
@@ -420,6 +428,25 @@ impl SessionState {
         self.sample();
         self.send(ToWorker::Shutdown);
         drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
+    }
+
+    /// Approval rules do not exist yet, so every tool call is denied by
+    /// policy (and recorded as such) rather than left waiting.
+    fn deny_tool_call(&self, call_id: String) {
+        let reason = "tool calls are not enabled in this version of the daemon".to_owned();
+        self.append(EventKind::ToolApprovalRequested {
+            call_id: call_id.clone(),
+        });
+        self.append(EventKind::ToolDenied {
+            call_id: call_id.clone(),
+            by: Decider::RunPolicy,
+            reason: reason.clone(),
+        });
+        self.send(ToWorker::ApprovalDecision {
+            call_id,
+            approved: false,
+            reason,
+        });
     }
 
     fn send(&self, msg: ToWorker) {
@@ -614,7 +641,7 @@ async fn read_worker(
                     ));
                 }
                 live.touch();
-                match sequencer.append(at, kind) {
+                match sequencer.append_from_worker(at, kind).await {
                     Ok(_) | Err(AppendError::Ended) => {}
                     Err(AppendError::Store(err)) => {
                         break Some(format!("cannot record event: {err}"));
@@ -624,6 +651,10 @@ async fn read_worker(
             Ok(Some(FromWorker::Done(outcome))) => {
                 live.touch();
                 let _ = actor.cast(SessionMsg::WorkerDone(outcome));
+            }
+            Ok(Some(FromWorker::ApprovalRequest { call_id, .. })) => {
+                live.touch();
+                let _ = actor.cast(SessionMsg::ApprovalRequest { call_id });
             }
             Ok(Some(other)) => {
                 tracing::debug!(message = ?other, "ignoring worker message this daemon does not handle yet");

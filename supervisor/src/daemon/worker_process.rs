@@ -66,12 +66,12 @@ pub(crate) fn kill_group(pgid: u32) {
     }
 }
 
-/// Starts `studio-worker` for `session` and hands it `token` on stdin.
-pub(crate) async fn spawn_worker(
+/// Starts `studio-worker` for `session`. It waits for its token on stdin:
+/// hand it over with [`send_token`] once the pid is registered.
+pub(crate) fn spawn_worker(
     bin: &Path,
     socket: &Path,
     session: SessionId,
-    token: &str,
 ) -> io::Result<(ProcessGroup, Child)> {
     let mut cmd = Command::new(bin);
     cmd.arg("--socket")
@@ -105,7 +105,7 @@ pub(crate) async fn spawn_worker(
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|err| {
+    let child = cmd.spawn().map_err(|err| {
         io::Error::new(
             err.kind(),
             format!("cannot start worker {}: {err}", bin.display()),
@@ -114,12 +114,17 @@ pub(crate) async fn spawn_worker(
     let pid = child
         .id()
         .ok_or_else(|| io::Error::other("worker exited before it could be tracked"))?;
-    let group = ProcessGroup { pid };
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(format!("{token}\n").as_bytes()).await?;
-        stdin.shutdown().await?;
-    }
-    Ok((group, child))
+    Ok((ProcessGroup { pid }, child))
+}
+
+/// Writes the worker's one-time token to its stdin and closes it.
+pub(crate) async fn send_token(child: &mut Child, token: &str) -> io::Result<()> {
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| io::Error::other("the worker's stdin is not a pipe"))?;
+    stdin.write_all(format!("{token}\n").as_bytes()).await?;
+    stdin.shutdown().await
 }
 
 /// How an exit status reads in an event.
@@ -195,15 +200,22 @@ fn parse_stats(statm: &str, stat: &str, page_size: u64, ticks_per_sec: u64) -> O
     })
 }
 
-/// Whether `pid` is alive and runs `studio-worker` (guards against pid reuse
-/// before killing a group left over from a previous daemon).
-pub(crate) fn is_worker_process(pid: u32) -> bool {
+/// Whether `pid` is alive and is the `studio-worker` of `session` (guards
+/// against pid reuse before killing a group left over from a previous daemon).
+pub(crate) fn is_worker_of(pid: u32, session: SessionId) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|cmdline| {
-            let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
-            argv0.ends_with(b"studio-worker")
-        })
+        .map(|cmdline| is_worker_cmdline(&cmdline, session))
         .unwrap_or(false)
+}
+
+fn is_worker_cmdline(cmdline: &[u8], session: SessionId) -> bool {
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let session = session.to_string();
+    args.first()
+        .is_some_and(|argv0| argv0.ends_with(b"studio-worker"))
+        && args
+            .windows(2)
+            .any(|pair| pair[0] == b"--session" && pair[1] == session.as_bytes())
 }
 
 #[cfg(test)]
@@ -227,6 +239,19 @@ mod tests {
     fn own_stats_are_readable() {
         let stats = proc_stats(std::process::id()).unwrap();
         assert!(stats.rss_bytes > 0);
+    }
+
+    #[test]
+    fn only_the_worker_of_that_session_matches() {
+        let session = SessionId::from_u128(5);
+        let cmdline = format!("/x/studio-worker\0--socket\0/s\0--session\0{session}\0");
+        assert!(is_worker_cmdline(cmdline.as_bytes(), session));
+        assert!(!is_worker_cmdline(
+            cmdline.as_bytes(),
+            SessionId::from_u128(6)
+        ));
+        let other = format!("/bin/sleep\0--session\0{session}\0");
+        assert!(!is_worker_cmdline(other.as_bytes(), session));
     }
 
     #[test]

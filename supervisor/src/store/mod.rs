@@ -22,7 +22,7 @@ use protocol::control::SessionSummary;
 use protocol::event::Event;
 use protocol::{SessionId, Timestamp};
 use redb::{Database, ReadTransaction, ReadableDatabase};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 pub(crate) use query::SessionLookup;
 pub(crate) use records::{RunRecord, SessionKind, SessionRecord};
@@ -78,6 +78,9 @@ pub enum StoreError {
     /// The request conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// A write could not be committed (full disk, I/O error); it was not saved.
+    #[error("not saved: {0}")]
+    NotSaved(String),
     /// The writer thread has stopped (daemon shutting down).
     #[error("the store is closed")]
     Closed,
@@ -123,7 +126,14 @@ pub(crate) struct Interrupted {
 pub(crate) struct Store {
     db: Arc<Database>,
     writes: mpsc::UnboundedSender<WriteOp>,
+    /// Room for worker events queued but not yet committed; see [`Store::room`].
+    backlog: Arc<Semaphore>,
 }
+
+/// Most worker events queued for the writer at once. A worker that sends
+/// faster than the disk commits waits: its socket fills and its writes
+/// block, instead of the daemon's memory growing.
+const MAX_BACKLOG: usize = 65_536;
 
 /// Joins the writer thread; dropping it without [`WriterThread::join`] detaches it.
 pub(crate) struct WriterThread(std::thread::JoinHandle<()>);
@@ -161,8 +171,13 @@ impl Store {
         let interrupted = writer::mark_interrupted(&db, Timestamp::now())?;
         let db = Arc::new(db);
         let (writes, rx) = mpsc::unbounded_channel();
-        let thread = writer::spawn(Arc::clone(&db), rx, sink)?;
-        let store = Store { db, writes };
+        let backlog = Arc::new(Semaphore::new(MAX_BACKLOG));
+        let thread = writer::spawn(Arc::clone(&db), rx, sink, Arc::clone(&backlog))?;
+        let store = Store {
+            db,
+            writes,
+            backlog,
+        };
         Ok((store, WriterThread(thread), interrupted))
     }
 
@@ -184,7 +199,36 @@ impl Store {
     /// Callers must queue each session's events in seq order (the
     /// session's sequencer does).
     pub(crate) fn append(&self, event: Event) -> Result<(), StoreError> {
-        self.send(WriteOp::Append { event, ack: None })
+        self.send(WriteOp::Append {
+            event,
+            ack: None,
+            reserved: false,
+        })
+    }
+
+    /// Waits until the writer's backlog has room for one more event.
+    /// Dropping the permit unused gives the room back.
+    pub(crate) async fn room(&self) -> Result<OwnedSemaphorePermit, StoreError> {
+        Arc::clone(&self.backlog)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Queues `event` in the room `permit` holds; the writer frees the room
+    /// once the event is committed.
+    pub(crate) fn append_in_room(
+        &self,
+        event: Event,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<(), StoreError> {
+        self.send(WriteOp::Append {
+            event,
+            ack: None,
+            reserved: true,
+        })?;
+        permit.forget();
+        Ok(())
     }
 
     /// Queues `event` now; the returned future resolves once it is committed.
@@ -196,6 +240,7 @@ impl Store {
         self.send(WriteOp::Append {
             event,
             ack: Some(tx),
+            reserved: false,
         })?;
         Ok(async move { rx.await.map_err(|_| StoreError::Closed)? })
     }
@@ -250,7 +295,7 @@ impl Store {
         let db = Arc::clone(&self.db);
         tokio::task::spawn_blocking(move || read(&db.begin_read()?))
             .await
-            .map_err(|err| StoreError::Conflict(format!("read task failed: {err}")))?
+            .map_err(|err| StoreError::NotSaved(format!("read task failed: {err}")))?
     }
 
     /// All agents, by name.

@@ -16,7 +16,7 @@ use protocol::agent::AgentConfig;
 use protocol::control::SessionSummary;
 use protocol::event::{Event, EventKind};
 use redb::{Database, ReadableTable, Table};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::records::{EventRecord, Record, RunRecord, SessionRecord};
 use super::schema::{AGENTS, EVENTS, RUNS, SESSIONS};
@@ -34,6 +34,8 @@ pub(super) enum WriteOp {
     Append {
         event: Event,
         ack: Option<Ack<()>>,
+        /// Holds room in the backlog, given back once committed.
+        reserved: bool,
     },
     CreateSession {
         record: Box<SessionRecord>,
@@ -76,14 +78,20 @@ pub(super) fn spawn(
     db: Arc<Database>,
     rx: mpsc::UnboundedReceiver<WriteOp>,
     sink: CommitSink,
+    backlog: Arc<Semaphore>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("store-writer".to_owned())
-        .spawn(move || run(&db, rx, &sink))
+        .spawn(move || run(&db, rx, &sink, &backlog))
         .map_err(|err| StoreError::Storage(redb::StorageError::from(err).into()))
 }
 
-fn run(db: &Database, mut rx: mpsc::UnboundedReceiver<WriteOp>, sink: &CommitSink) {
+fn run(
+    db: &Database,
+    mut rx: mpsc::UnboundedReceiver<WriteOp>,
+    sink: &CommitSink,
+    backlog: &Semaphore,
+) {
     let mut batch = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -94,7 +102,14 @@ fn run(db: &Database, mut rx: mpsc::UnboundedReceiver<WriteOp>, sink: &CommitSin
             }
         }
         let shutdown = batch.iter().any(|op| matches!(op, WriteOp::Shutdown));
+        let reserved = batch
+            .iter()
+            .filter(|op| matches!(op, WriteOp::Append { reserved: true, .. }))
+            .count();
         commit_with_retry(db, &mut batch, sink);
+        // Appends always land eventually (they are retried), so their room
+        // is freed once the batch is through.
+        backlog.add_permits(reserved);
         if shutdown {
             tracing::debug!("store writer stopped");
             return;
@@ -132,7 +147,7 @@ fn commit_with_retry(db: &Database, batch: &mut Vec<WriteOp>, sink: &CommitSink)
                 let (keep, give_up): (Vec<_>, Vec<_>) =
                     batch.drain(..).partition(WriteOp::must_land);
                 for op in give_up {
-                    op.fail(StoreError::Conflict(format!("not saved: {message}")));
+                    op.fail(StoreError::NotSaved(message.clone()));
                 }
                 *batch = keep;
                 if batch.is_empty() {
@@ -153,7 +168,7 @@ fn finish(
 ) -> Option<(Ack<()>, Result<(), StoreError>)> {
     let ok = result.is_ok();
     match op {
-        WriteOp::Append { event, ack } => {
+        WriteOp::Append { event, ack, .. } => {
             if ok {
                 committed.events.push(event);
             }

@@ -101,6 +101,15 @@ async fn bad_handshakes_and_frames_are_refused_and_everyone_else_is_served() {
         let version = refusal(socket, &hello(role, &token, PROTOCOL_VERSION + 1), false).await;
         assert!(version.contains("protocol version"), "{version}");
     }
+    // A peer of a future version is told about the version even though its
+    // Hello has another shape.
+    let future =
+        encode_frame(&(PROTOCOL_VERSION + 1, "a reshaped hello", vec![1u8, 2, 3])).unwrap();
+    let reshaped = refusal(&control, &future, false).await;
+    assert!(
+        reshaped.contains(&format!("protocol version {}", PROTOCOL_VERSION + 1)),
+        "{reshaped}"
+    );
     let wrong = refusal(
         &control,
         &hello(PeerRole::Client, "not-the-token", PROTOCOL_VERSION),

@@ -184,6 +184,12 @@ fn a_run_streams_its_answer_and_exit_codes_tell_how_it_ended() {
         assert_eq!(event["seq"], index as u64 + 1);
         assert_eq!(event["session"], session.as_str());
     }
+    // Following an ended session from past its end returns at once.
+    let after = events.len().to_string();
+    assert_eq!(
+        cli.ok(&["events", &session, "--follow", "--after", &after]),
+        ""
+    );
     let text = cli.ok(&["events", &session]);
     assert!(
         text.contains("message.user") && text.contains("text=\"later\""),
