@@ -6,6 +6,8 @@
 //! - [`client`]: a control-socket client (used by the CLI and tests), which
 //!   starts the daemon in the background when none is running.
 //! - [`paths`], [`auth`]: the data dir's layout, tokens and peer checks.
+//! - [`procfs`]: /proc readings, shared by the daemon and the tools that
+//!   check it from outside.
 //!
 //! The `studio` binary (`main.rs`, `cli/`) is a thin layer over these.
 
@@ -13,4 +15,5 @@ pub mod auth;
 pub mod client;
 pub mod daemon;
 pub mod paths;
+pub mod procfs;
 pub mod store;

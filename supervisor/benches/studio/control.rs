@@ -79,7 +79,7 @@ async fn stop(daemon: &Daemon, spec: RunSpec, kill: bool) -> anyhow::Result<Dura
             .client
             .request(ControlRequest::Kill { session })
             .await?;
-        while group_members(pid) > 0 {
+        while !group_members(pid).is_empty() {
             tokio::task::yield_now().await;
         }
     } else {

@@ -12,6 +12,7 @@ use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec};
 use protocol::event::{Event, SessionStatus};
 use supervisor::client::Client;
 use supervisor::paths::DataDir;
+pub(crate) use supervisor::procfs::{self, group_members, pss_bytes as pss};
 
 /// The binaries being measured.
 #[derive(Clone, Debug)]
@@ -244,20 +245,14 @@ pub(crate) fn spec(agent: &str, prompt: String) -> RunSpec {
     }
 }
 
-fn status_field(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Resident memory of `pid`, bytes.
 pub(crate) fn rss(pid: u32) -> Option<u64> {
-    status_field(pid, "VmRSS:").map(|kb| kb * 1024)
+    procfs::status_bytes(pid, "VmRSS:")
 }
 
 /// Peak resident memory of `pid` since start or the last [`reset_peak_rss`], bytes.
 pub(crate) fn peak_rss(pid: u32) -> Option<u64> {
-    status_field(pid, "VmHWM:").map(|kb| kb * 1024)
+    procfs::status_bytes(pid, "VmHWM:")
 }
 
 /// Resets `pid`'s peak RSS (VmHWM).
@@ -265,78 +260,21 @@ pub(crate) fn reset_peak_rss(pid: u32) {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
 }
 
-/// Proportional set size of `pid` (shared pages split among their users), bytes.
-pub(crate) fn pss(pid: u32) -> Option<u64> {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
-    line.split_whitespace()
-        .nth(1)?
-        .parse::<u64>()
-        .ok()
-        .map(|kb| kb * 1024)
-}
-
 /// CPU time of `pid` and its reaped children (its workers), seconds.
 pub(crate) fn cpu_with_children(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After ")": utime is field 14 overall, i.e. index 11 here; then stime, cutime, cstime.
-    let ticks: u64 = fields[11..15]
-        .iter()
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
-    ticks as f64 / rustix::param::clock_ticks_per_second() as f64
+    procfs::stat(pid).map_or(0.0, |s| {
+        procfs::ticks_to_ms(s.cpu_ticks + s.children_cpu_ticks) as f64 / 1000.0
+    })
 }
 
 /// MemAvailable, bytes.
 pub(crate) fn mem_available() -> u64 {
-    meminfo("MemAvailable:")
+    procfs::meminfo_bytes("MemAvailable:").unwrap_or(0)
 }
 
 /// MemTotal, bytes.
 pub(crate) fn mem_total() -> u64 {
-    meminfo("MemTotal:")
-}
-
-fn meminfo(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        * 1024
-}
-
-/// Live (non-zombie) processes of process group `pgid`.
-pub(crate) fn group_members(pgid: u32) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let mut count = 0;
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().parse::<u32>().is_err() {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string() {
-            count += 1;
-        }
-    }
-    count
+    procfs::meminfo_bytes("MemTotal:").unwrap_or(0)
 }
 
 /// `12.3 MiB`.

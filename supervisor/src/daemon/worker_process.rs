@@ -17,6 +17,8 @@ use rustix::process::{Pid, Signal};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
+use crate::procfs;
+
 /// Environment variables a worker inherits; everything else is dropped.
 const INHERITED_ENV: &[&str] = &[
     "PATH",
@@ -175,28 +177,9 @@ pub(crate) struct ProcStats {
 
 /// Reads `pid`'s RSS and CPU time; `None` once it is gone.
 pub(crate) fn proc_stats(pid: u32) -> Option<ProcStats> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stats(
-        &statm,
-        &stat,
-        rustix::param::page_size() as u64,
-        rustix::param::clock_ticks_per_second(),
-    )
-}
-
-fn parse_stats(statm: &str, stat: &str, page_size: u64, ticks_per_sec: u64) -> Option<ProcStats> {
-    let resident_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // Fields after the parenthesised command name, which may contain spaces.
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_comm.split_whitespace();
-    // After ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt
-    // majflt cmajflt utime(14) stime(15).
-    let utime: u64 = fields.nth(11)?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
     Some(ProcStats {
-        rss_bytes: resident_pages * page_size,
-        cpu_ms: (utime + stime) * 1000 / ticks_per_sec.max(1),
+        rss_bytes: procfs::rss_bytes(pid)?,
+        cpu_ms: procfs::ticks_to_ms(procfs::stat(pid)?.cpu_ticks),
     })
 }
 
@@ -221,19 +204,6 @@ fn is_worker_cmdline(cmdline: &[u8], session: SessionId) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stats_parse_rss_and_cpu_even_with_spaces_in_the_name() {
-        let statm = "2000 300 100 1 0 50 0\n";
-        let stat = "1234 (studio worker) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0";
-        assert_eq!(
-            parse_stats(statm, stat, 4096, 100),
-            Some(ProcStats {
-                rss_bytes: 300 * 4096,
-                cpu_ms: 3000,
-            })
-        );
-    }
 
     #[test]
     fn own_stats_are_readable() {
