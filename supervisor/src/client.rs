@@ -78,13 +78,25 @@ struct Routes {
     closed: bool,
 }
 
-/// A connection to the daemon. Cheap to clone; clones share the connection.
+/// A connection to the daemon. Cheap to clone; clones share the
+/// connection, which closes when the last clone (and subscription) is dropped.
 #[derive(Clone)]
 pub struct Client {
     stream: Arc<Stream>,
     write_lock: Arc<tokio::sync::Mutex<()>>,
     routes: Arc<Mutex<Routes>>,
     next_id: Arc<AtomicU64>,
+    _reader: Arc<ReaderTask>,
+}
+
+/// Stops the task routing incoming frames (and so releases its share of
+/// the stream) when the last [`Client`] clone goes away.
+struct ReaderTask(tokio::task::AbortHandle);
+
+impl Drop for ReaderTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// How to start a daemon when none is running.
@@ -188,17 +200,16 @@ impl Client {
         if let HelloReply::Refused { reason } = reply {
             return Err(ClientError::Refused(reason));
         }
-        let client = Client {
-            stream: Arc::new(stream),
+        let stream = Arc::new(stream);
+        let routes: Arc<Mutex<Routes>> = Arc::default();
+        let reader = tokio::spawn(route_frames(Arc::clone(&stream), Arc::clone(&routes)));
+        Ok(Client {
+            stream,
             write_lock: Arc::default(),
-            routes: Arc::default(),
+            routes,
             next_id: Arc::new(AtomicU64::new(1)),
-        };
-        tokio::spawn(route_frames(
-            Arc::clone(&client.stream),
-            Arc::clone(&client.routes),
-        ));
-        Ok(client)
+            _reader: Arc::new(ReaderTask(reader.abort_handle())),
+        })
     }
 
     fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {

@@ -304,22 +304,38 @@ async fn stop(
     session: SessionId,
     kill: bool,
 ) -> Result<ControlResponse, ControlError> {
-    let record = ensure_session(handles, session).await?;
-    if record.status.is_terminal() {
-        return Err(ControlError::new(
+    let already_ended = |record: &SessionRecord| {
+        ControlError::new(
             ErrorKind::Conflict,
             format!("session {session} already ended ({})", record.status),
-        ));
+        )
+    };
+    let record = ensure_session(handles, session).await?;
+    if record.status.is_terminal() {
+        return Err(already_ended(&record));
     }
-    let result = call(handles, |reply| {
-        if kill {
-            SchedulerMsg::Kill(session, reply)
-        } else {
-            SchedulerMsg::Cancel(session, reply)
-        }
-    })
-    .await?;
-    result.map(|()| ControlResponse::Ok)
+    let asked = handles
+        .scheduler
+        .call(
+            |reply| {
+                if kill {
+                    SchedulerMsg::Kill(session, reply)
+                } else {
+                    SchedulerMsg::Cancel(session, reply)
+                }
+            },
+            None,
+        )
+        .await;
+    match asked {
+        Ok(CallResult::Success(result)) => result.map(|()| ControlResponse::Ok),
+        // The reply was dropped: the session actor stopped before it read the
+        // request, because the session ended meanwhile (or the daemon stops).
+        _ => match ensure_session(handles, session).await? {
+            record if record.status.is_terminal() => Err(already_ended(&record)),
+            _ => Err(unavailable()),
+        },
+    }
 }
 
 /// Records a run (its session and `run.queued` at seq 1) and queues it.

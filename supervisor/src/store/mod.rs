@@ -6,6 +6,7 @@
 //! once its batch is committed, and clients never see an uncommitted one.
 //! Reads run on tokio's blocking pool in their own read transactions.
 
+mod cell;
 mod query;
 pub(crate) mod records;
 mod schema;
@@ -24,6 +25,7 @@ use protocol::{SessionId, Timestamp};
 use redb::{Database, ReadTransaction, ReadableDatabase};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use cell::DbCell;
 pub(crate) use query::SessionLookup;
 pub(crate) use records::{RunRecord, SessionKind, SessionRecord};
 pub use schema::SCHEMA_VERSION;
@@ -81,7 +83,8 @@ pub enum StoreError {
     /// A write could not be committed (full disk, I/O error); it was not saved.
     #[error("not saved: {0}")]
     NotSaved(String),
-    /// The writer thread has stopped (daemon shutting down).
+    /// The database is closed: the daemon is shutting down, or reopening
+    /// it after an I/O error failed (the writer keeps retrying).
     #[error("the store is closed")]
     Closed,
 }
@@ -124,7 +127,7 @@ pub(crate) struct Interrupted {
 /// Handle to the store. Clones share the same writer and database.
 #[derive(Clone)]
 pub(crate) struct Store {
-    db: Arc<Database>,
+    db: Arc<DbCell>,
     writes: mpsc::UnboundedSender<WriteOp>,
     /// Room for worker events queued but not yet committed; see [`Store::room`].
     backlog: Arc<Semaphore>,
@@ -169,7 +172,7 @@ impl Store {
         };
         schema::migrate(&db)?;
         let interrupted = writer::mark_interrupted(&db, Timestamp::now())?;
-        let db = Arc::new(db);
+        let db = Arc::new(DbCell::new(path, db));
         let (writes, rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(Semaphore::new(MAX_BACKLOG));
         let thread = writer::spawn(Arc::clone(&db), rx, sink, Arc::clone(&backlog))?;
@@ -293,7 +296,7 @@ impl Store {
         F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
     {
         let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || read(&db.begin_read()?))
+        tokio::task::spawn_blocking(move || db.with(|db| read(&db.begin_read()?)))
             .await
             .map_err(|err| StoreError::NotSaved(format!("read task failed: {err}")))?
     }

@@ -18,6 +18,7 @@ use protocol::event::{Event, EventKind};
 use redb::{Database, ReadableTable, Table};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::cell::DbCell;
 use super::records::{EventRecord, Record, RunRecord, SessionRecord};
 use super::schema::{AGENTS, EVENTS, RUNS, SESSIONS};
 use super::{CommitSink, Committed, Interrupted, StoreError};
@@ -75,7 +76,7 @@ impl WriteOp {
 }
 
 pub(super) fn spawn(
-    db: Arc<Database>,
+    db: Arc<DbCell>,
     rx: mpsc::UnboundedReceiver<WriteOp>,
     sink: CommitSink,
     backlog: Arc<Semaphore>,
@@ -87,7 +88,7 @@ pub(super) fn spawn(
 }
 
 fn run(
-    db: &Database,
+    db: &DbCell,
     mut rx: mpsc::UnboundedReceiver<WriteOp>,
     sink: &CommitSink,
     backlog: &Semaphore,
@@ -111,16 +112,20 @@ fn run(
         // is freed once the batch is through.
         backlog.add_permits(reserved);
         if shutdown {
-            tracing::debug!("store writer stopped");
-            return;
+            break;
         }
     }
+    // Close the file cleanly even if handles to the store outlive the
+    // daemon's shutdown (a connection task the runtime never drops):
+    // otherwise the next open must repair the whole database.
+    db.close();
+    tracing::debug!("store writer stopped; database closed");
 }
 
-fn commit_with_retry(db: &Database, batch: &mut Vec<WriteOp>, sink: &CommitSink) {
+fn commit_with_retry(db: &DbCell, batch: &mut Vec<WriteOp>, sink: &CommitSink) {
     let mut attempt = 0u32;
     loop {
-        match apply_and_commit(db, batch) {
+        match db.with(|db| apply_and_commit(db, batch)) {
             Ok((results, changed)) => {
                 let mut committed = Committed {
                     events: Vec::new(),
@@ -150,6 +155,11 @@ fn commit_with_retry(db: &Database, batch: &mut Vec<WriteOp>, sink: &CommitSink)
                     op.fail(StoreError::NotSaved(message.clone()));
                 }
                 *batch = keep;
+                // redb refuses everything after an I/O error until reopened;
+                // what was committed before is intact.
+                if let Err(err) = db.reopen() {
+                    tracing::error!(%err, "cannot reopen the database; retrying");
+                }
                 if batch.is_empty() {
                     return;
                 }

@@ -100,6 +100,15 @@ async fn a_graceful_stop_records_live_sessions_as_interrupted() {
     assert!(status.0.success(), "the daemon exits cleanly: {}", status.0);
     let mut daemon = status.1;
     assert!(!alive(pid) && group_members(pid).is_empty());
+    // The database was closed cleanly although a client was still connected:
+    // it opens read-only, which it would not if it needed a repair.
+    let snapshot = supervisor::store::Snapshot::open(&daemon.dir.database()).unwrap();
+    assert_eq!(
+        snapshot.events(session).unwrap().last().unwrap().kind,
+        EventKind::SessionInterrupted
+    );
+    drop(snapshot);
+    drop(client);
     assert!(
         !daemon.dir.control_socket().exists(),
         "sockets are removed on a clean stop"

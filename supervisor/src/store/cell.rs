@@ -1,0 +1,63 @@
+//! The open database, and reopening it after an I/O error.
+//!
+//! After a failed commit (a full disk, say) redb refuses every further
+//! transaction until the database is closed and opened again; the last
+//! committed state is intact. [`DbCell`] lets the writer do that while
+//! readers wait on the lock instead of holding the file open.
+
+use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
+
+use redb::Database;
+
+use super::StoreError;
+
+/// The database file and its open handle (none while reopening failed).
+pub(super) struct DbCell {
+    path: PathBuf,
+    db: RwLock<Option<Database>>,
+}
+
+impl DbCell {
+    pub(super) fn new(path: &Path, db: Database) -> DbCell {
+        DbCell {
+            path: path.to_owned(),
+            db: RwLock::new(Some(db)),
+        }
+    }
+
+    /// Runs `f` on the open database.
+    pub(super) fn with<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let guard = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        match guard.as_ref() {
+            Some(db) => f(db),
+            None => Err(StoreError::Closed),
+        }
+    }
+
+    /// Closes the database for good; later reads and writes fail.
+    pub(super) fn close(&self) {
+        drop(
+            self.db
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+    }
+
+    /// Closes the database and opens it again.
+    pub(super) fn reopen(&self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        // Close first: redb holds a lock on the file while it is open.
+        drop(guard.take());
+        let db = Database::create(&self.path).map_err(|source| StoreError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        *guard = Some(db);
+        Ok(())
+    }
+}
