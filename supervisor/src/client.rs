@@ -16,12 +16,13 @@ use std::time::{Duration, Instant};
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::tokio::Stream as _;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
-use protocol::PROTOCOL_VERSION;
 use protocol::codec::{FrameError, read_frame, write_frame};
 use protocol::control::{
     ClientFrame, ControlError, ControlRequest, ControlResponse, Push, ServerFrame,
 };
+use protocol::event::Event;
 use protocol::handshake::{Hello, HelloReply, PeerRole};
+use protocol::{PROTOCOL_VERSION, SessionId};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
@@ -269,6 +270,32 @@ impl Client {
         }
     }
 }
+
+impl Client {
+    /// Every recorded event of `session` after `after_seq`, read page by page.
+    pub async fn all_events(
+        &self,
+        session: SessionId,
+        after_seq: u64,
+    ) -> Result<Vec<Event>, ClientError> {
+        let mut out: Vec<Event> = Vec::new();
+        loop {
+            let request = ControlRequest::Events {
+                session,
+                after_seq: out.last().map_or(after_seq, |e| e.seq),
+                limit: EVENTS_PAGE,
+            };
+            match self.request(request).await? {
+                ControlResponse::Events(page) if page.is_empty() => return Ok(out),
+                ControlResponse::Events(page) => out.extend(page),
+                other => return Err(ClientError::Unexpected(format!("{other:?}"))),
+            }
+        }
+    }
+}
+
+/// Events asked for per request by [`Client::all_events`].
+const EVENTS_PAGE: u32 = 1000;
 
 /// Pushes of one streaming request. Dropping it unsubscribes.
 pub struct Subscription {

@@ -9,9 +9,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use protocol::SessionId;
 use protocol::agent::{AgentConfig, Budgets, Fault, Script, ScriptPatch};
-use protocol::control::{ControlRequest, ControlResponse, RunSpec};
+use protocol::control::{ControlRequest, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
 use supervisor::client::Client;
 
@@ -367,7 +366,7 @@ async fn verify(
         let Some(session) = outcome.session else {
             continue;
         };
-        let events = all_events(client, session).await?;
+        let events = client.all_events(session, 0).await?;
         report.sessions += 1;
         report.events += events.len() as u64;
         if let Err(problem) = check_log(&events) {
@@ -383,24 +382,6 @@ async fn verify(
         }
     }
     Ok(report)
-}
-
-async fn all_events(client: &Client, session: SessionId) -> Result<Vec<Event>, CliError> {
-    let mut out: Vec<Event> = Vec::new();
-    loop {
-        let request = ControlRequest::Events {
-            session,
-            after_seq: out.last().map_or(0, |e| e.seq),
-            limit: 1000,
-        };
-        let ControlResponse::Events(page) = client.request(request).await? else {
-            return Err(CliError::msg("unexpected answer to events"));
-        };
-        if page.is_empty() {
-            return Ok(out);
-        }
-        out.extend(page);
-    }
 }
 
 /// Seqs run 1..=n and exactly the last event is terminal.
@@ -460,7 +441,7 @@ mod tests {
 
     #[test]
     fn a_log_with_a_gap_or_two_endings_is_reported() {
-        let session = SessionId::from_u128(1);
+        let session = protocol::SessionId::from_u128(1);
         let event = |seq, kind| Event {
             session,
             seq,

@@ -5,6 +5,7 @@
 //! the others. All frames to the client go through one writer task.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -431,20 +432,27 @@ impl Drop for Subscription<'_> {
 /// the store guarantees every event is in one or the other; a subscriber
 /// the Broker dropped for falling behind starts over from the store.
 async fn follow(id: u64, session: SessionId, after_seq: u64, handles: &Handles, outbox: &Outbox) {
-    let push = |push: Push| outbox.send(ServerFrame::Push { id, push });
-    let respond = |result| outbox.send(ServerFrame::Response { id, result });
+    let follower = Follower { id, outbox };
     if let Err(err) = ensure_session(handles, session).await {
-        let _ = respond(Err(err)).await;
+        let _ = outbox
+            .send(ServerFrame::Response {
+                id,
+                result: Err(err),
+            })
+            .await;
         return;
     }
-    if respond(Ok(ControlResponse::Subscribed)).await.is_err() {
+    let subscribed = ServerFrame::Response {
+        id,
+        result: Ok(ControlResponse::Subscribed),
+    };
+    if outbox.send(subscribed).await.is_err() {
         return;
     }
     let mut last = after_seq;
     loop {
         let Some((sub_id, mut live)) = subscribe(handles, Topic::Session(session)).await else {
-            let _ = push(Push::End).await;
-            return;
+            return follower.end().await;
         };
         let _guard = Subscription {
             id: sub_id,
@@ -455,19 +463,13 @@ async fn follow(id: u64, session: SessionId, after_seq: u64, handles: &Handles, 
                 Ok(page) => page,
                 Err(err) => {
                     tracing::warn!(%err, "follow: cannot read events");
-                    let _ = push(Push::End).await;
-                    return;
+                    return follower.end().await;
                 }
             };
             let full = page.len() == PAGE;
             for event in page {
                 last = event.seq;
-                let terminal = event.kind.is_terminal();
-                if push(Push::Event(event)).await.is_err() {
-                    return;
-                }
-                if terminal {
-                    let _ = push(Push::End).await;
+                if follower.deliver(event).await.is_break() {
                     return;
                 }
             }
@@ -477,15 +479,8 @@ async fn follow(id: u64, session: SessionId, after_seq: u64, handles: &Handles, 
         }
         // Asked to start after the session's end: nothing more will come.
         match ensure_session(handles, session).await {
-            Ok(record) if record.status.is_terminal() && last >= record.last_seq => {
-                let _ = push(Push::End).await;
-                return;
-            }
-            Ok(_) => {}
-            Err(_) => {
-                let _ = push(Push::End).await;
-                return;
-            }
+            Ok(record) if !record.status.is_terminal() || last < record.last_seq => {}
+            _ => return follower.end().await,
         }
         while let Some(item) = live.recv().await {
             let BrokerItem::Event(event) = item else {
@@ -498,15 +493,45 @@ async fn follow(id: u64, session: SessionId, after_seq: u64, handles: &Handles, 
                 break; // missed something: catch up from the store
             }
             last = event.seq;
-            let terminal = event.kind.is_terminal();
-            if push(Push::Event(event)).await.is_err() {
-                return;
-            }
-            if terminal {
-                let _ = push(Push::End).await;
+            if follower.deliver(event).await.is_break() {
                 return;
             }
         }
+    }
+}
+
+/// Sends one follow stream's pushes.
+struct Follower<'a> {
+    id: u64,
+    outbox: &'a Outbox,
+}
+
+impl Follower<'_> {
+    /// Sends `event`; breaks after the terminal one (followed by
+    /// [`Push::End`]) or when the client is gone.
+    async fn deliver(&self, event: Event) -> ControlFlow<()> {
+        let terminal = event.kind.is_terminal();
+        let push = ServerFrame::Push {
+            id: self.id,
+            push: Push::Event(event),
+        };
+        if self.outbox.send(push).await.is_err() {
+            return ControlFlow::Break(());
+        }
+        if terminal {
+            self.end().await;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Ends the stream.
+    async fn end(&self) {
+        let end = ServerFrame::Push {
+            id: self.id,
+            push: Push::End,
+        };
+        let _ = self.outbox.send(end).await;
     }
 }
 

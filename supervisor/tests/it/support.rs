@@ -173,21 +173,7 @@ pub fn spec(agent: &str, prompt: &str) -> RunSpec {
 
 /// All recorded events of `session`.
 pub async fn events(client: &Client, session: SessionId) -> Vec<Event> {
-    let mut out: Vec<Event> = Vec::new();
-    loop {
-        let request = ControlRequest::Events {
-            session,
-            after_seq: out.last().map_or(0, |e| e.seq),
-            limit: 1000,
-        };
-        let ControlResponse::Events(page) = client.request(request).await.unwrap() else {
-            panic!("expected events");
-        };
-        if page.is_empty() {
-            return out;
-        }
-        out.extend(page);
-    }
+    client.all_events(session, 0).await.unwrap()
 }
 
 /// Follows `session` until its terminal event; returns every event.
