@@ -14,7 +14,7 @@ use crate::control::*;
 use crate::event::*;
 use crate::handshake::{Hello, HelloReply, PeerRole};
 use crate::message::{ChatMessage, Role, ToolCall};
-use crate::worker::{FromWorker, StartTurn, ToWorker, TurnOutcome};
+use crate::worker::{Endpoint, FromWorker, StartTurn, ToWorker, ToolSpec, TurnOutcome};
 use crate::{SessionId, Timestamp};
 
 async fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: &T) {
@@ -424,6 +424,15 @@ fn to_worker() -> Vec<ToWorker> {
             ],
             input: s("next"),
             script: agent().script,
+            tools: vec![ToolSpec {
+                name: s("fs.read"),
+                description: s("read a file"),
+                parameters: s("{\"type\":\"object\"}"),
+            }],
+            endpoint: Some(Endpoint {
+                base_url: s("http://127.0.0.1:9/v1"),
+                api_key: Some(s("sk-secret")),
+            }),
         })),
         ToWorker::ApprovalDecision {
             call_id: s("c"),
@@ -538,6 +547,20 @@ async fn every_worker_message_round_trips() {
     for msg in &up {
         round_trip(msg).await;
     }
+}
+
+#[test]
+fn endpoints_never_print_their_key() {
+    let endpoint = Endpoint {
+        base_url: s("https://api.example/v1"),
+        api_key: Some(s("sk-very-secret")),
+    };
+    let text = format!("{endpoint:?} {:?}", to_worker());
+    assert!(
+        !text.contains("sk-very-secret") && !text.contains("sk-secret"),
+        "{text}"
+    );
+    assert!(text.contains("https://api.example/v1"));
 }
 
 #[tokio::test]

@@ -50,6 +50,41 @@ pub struct StartTurn {
     pub input: String,
     /// The scripted provider's script for this turn.
     pub script: Script,
+    /// Tools the model may call.
+    pub tools: Vec<ToolSpec>,
+    /// How to reach the provider; `None` for the scripted provider.
+    pub endpoint: Option<Endpoint>,
+}
+
+/// A tool offered to the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// Name the model calls it by.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// JSON Schema of its arguments, as JSON text.
+    pub parameters: String,
+}
+
+/// Where a provider is and the secret to use there. Only ever sent inside
+/// a start message: never in argv, environment, events or logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Base URL, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// API key, if the provider needs one.
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    /// Never prints the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Worker to daemon.

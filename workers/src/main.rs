@@ -17,8 +17,10 @@
 //! 1 on any other error, 2 without a token on stdin, 3 when the daemon
 //! refuses the handshake. Faults may end the process in their own way.
 
+mod agent;
 mod connection;
 mod fault;
+mod provider;
 mod scripted;
 mod turn;
 

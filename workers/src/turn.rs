@@ -11,7 +11,7 @@ use protocol::worker::{FromWorker, StartTurn, ToWorker, TurnOutcome};
 use tokio::sync::mpsc;
 
 use crate::connection::Outbox;
-use crate::scripted;
+use crate::{agent, scripted};
 
 /// Serves commands until the connection ends (or fails).
 ///
@@ -32,7 +32,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// Runs one turn to its `Done`, honouring `Cancel` meanwhile.
+/// Runs one turn to its `Done`, honouring `Cancel` meanwhile and passing
+/// approval decisions to the turn.
 async fn run_turn(
     session: SessionId,
     start: StartTurn,
@@ -45,7 +46,16 @@ async fn run_turn(
             TurnOutcome::Failed { error }
         }
         None => {
-            let turn = scripted::run(&start, outbox);
+            let (decide, mut decisions) = mpsc::unbounded_channel();
+            let turn = async {
+                if start.agent.provider == ProviderKind::Scripted {
+                    scripted::run(&start, outbox)
+                        .await
+                        .map(|()| TurnOutcome::Completed)
+                } else {
+                    agent::run(&start, &mut decisions, outbox).await
+                }
+            };
             tokio::pin!(turn);
             loop {
                 tokio::select! {
@@ -57,14 +67,14 @@ async fn run_turn(
                             tracing::debug!("turn cancelled");
                             break TurnOutcome::Cancelled;
                         }
+                        Some(ToWorker::ApprovalDecision { call_id, approved, reason }) => {
+                            let _ = decide.send(agent::Decision { call_id, approved, reason });
+                        }
                         Some(other) => ignore(&other),
                         // The reader is gone, so the worker is ending.
                         None => return Ok(()),
                     },
-                    finished = &mut turn => {
-                        finished?;
-                        break TurnOutcome::Completed;
-                    }
+                    finished = &mut turn => break finished?,
                 }
             }
         }
@@ -81,13 +91,10 @@ fn refusal(session: SessionId, start: &StartTurn) -> Option<String> {
             start.session
         ));
     }
-    if start.agent.provider != ProviderKind::Scripted {
-        return Some(format!(
-            "provider {} is not supported by this worker yet",
-            start.agent.provider
-        ));
+    if start.agent.provider == ProviderKind::Scripted {
+        return scripted::check(&start.script).err();
     }
-    scripted::check(&start.script).err()
+    None
 }
 
 /// Logs a command that has no effect in the current state.
@@ -117,6 +124,8 @@ mod tests {
             history: Vec::new(),
             input: "hi".to_owned(),
             script: protocol::Script::default(),
+            tools: Vec::new(),
+            endpoint: None,
         }
     }
 
@@ -127,15 +136,19 @@ mod tests {
     }
 
     #[test]
-    fn turns_for_other_sessions_real_providers_and_bad_scripts_are_refused() {
+    fn turns_for_other_sessions_and_bad_scripts_are_refused() {
         let session = SessionId::new();
         let other = refusal(session, &start(SessionId::new())).unwrap();
         assert!(other.contains("sent to the worker of session"), "{other}");
 
         let mut openai = start(session);
         openai.agent.provider = ProviderKind::OpenAi;
-        let err = refusal(session, &openai).unwrap();
-        assert!(err.contains("openai"), "{err}");
+        openai.script.chunk_chars = 0;
+        assert_eq!(
+            refusal(session, &openai),
+            None,
+            "scripts do not matter to real providers"
+        );
 
         let mut bad = start(session);
         bad.script.chunk_chars = 0;

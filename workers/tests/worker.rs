@@ -105,6 +105,8 @@ impl Daemon {
             history: Vec::new(),
             input: input.to_owned(),
             script,
+            tools: Vec::new(),
+            endpoint: None,
         }))
     }
 }

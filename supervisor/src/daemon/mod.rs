@@ -11,6 +11,7 @@
 mod broker;
 mod control;
 mod listener;
+mod providers;
 mod root;
 mod scheduler;
 mod sequencer;

@@ -26,9 +26,9 @@ use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::Shared;
 use super::sequencer::{AppendError, Sequencer};
 use super::worker_process::{self, ProcStats, ProcessGroup};
+use super::{Shared, providers};
 use crate::store::SessionRecord;
 
 /// How long a spawned worker has to connect and authenticate.
@@ -412,6 +412,8 @@ impl SessionState {
             history: Vec::new(),
             input: self.record.prompt.clone(),
             script: self.record.script.clone(),
+            tools: Vec::new(),
+            endpoint: providers::endpoint(&self.record.agent),
         }));
         let _ = tx.send(start);
         if let Some(Stop::Cancel { .. }) = self.stop {

@@ -12,4 +12,5 @@ mod cli;
 mod containment;
 mod daemon_crash;
 mod privacy;
+mod providers;
 mod support;

@@ -1,0 +1,82 @@
+//! Where each provider is and which key to use: resolved by the daemon and
+//! handed to the worker only inside its start message.
+//!
+//! Keys come from the daemon's environment, under the names every peer tool
+//! uses (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY` or
+//! `GOOGLE_API_KEY`); Ollama's host from `OLLAMA_HOST`. An agent's
+//! `base_url` overrides the default address (OpenAI-compatible servers).
+
+use protocol::agent::{AgentConfig, ProviderKind};
+use protocol::worker::Endpoint;
+
+/// Default base URL of each provider.
+pub(crate) fn default_base_url(provider: ProviderKind) -> Option<String> {
+    Some(match provider {
+        ProviderKind::Scripted => return None,
+        ProviderKind::OpenAi => "https://api.openai.com/v1".to_owned(),
+        ProviderKind::Anthropic => "https://api.anthropic.com".to_owned(),
+        ProviderKind::Gemini => "https://generativelanguage.googleapis.com/v1beta".to_owned(),
+        ProviderKind::Ollama => ollama_host(std::env::var("OLLAMA_HOST").ok()),
+    })
+}
+
+/// `OLLAMA_HOST` as a URL: it may lack the scheme (`127.0.0.1:11434`).
+fn ollama_host(value: Option<String>) -> String {
+    match value.filter(|v| !v.trim().is_empty()) {
+        None => "http://127.0.0.1:11434".to_owned(),
+        Some(host) if host.contains("://") => host.trim_end_matches('/').to_owned(),
+        Some(host) => format!("http://{}", host.trim_end_matches('/')),
+    }
+}
+
+/// Environment variables holding a provider's key, in order of preference.
+pub(crate) fn key_variables(provider: ProviderKind) -> &'static [&'static str] {
+    match provider {
+        ProviderKind::OpenAi => &["OPENAI_API_KEY"],
+        ProviderKind::Anthropic => &["ANTHROPIC_API_KEY"],
+        ProviderKind::Gemini => &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+        ProviderKind::Scripted | ProviderKind::Ollama => &[],
+    }
+}
+
+/// The endpoint a worker of `agent` talks to; `None` for the scripted provider.
+pub(crate) fn endpoint(agent: &AgentConfig) -> Option<Endpoint> {
+    let base_url = agent
+        .base_url
+        .clone()
+        .or_else(|| default_base_url(agent.provider))?;
+    let api_key = key_variables(agent.provider)
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    Some(Endpoint { base_url, api_key })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ollama_hosts_become_urls() {
+        assert_eq!(ollama_host(None), "http://127.0.0.1:11434");
+        assert_eq!(
+            ollama_host(Some("0.0.0.0:8080".into())),
+            "http://0.0.0.0:8080"
+        );
+        assert_eq!(
+            ollama_host(Some("https://o.example/".into())),
+            "https://o.example"
+        );
+    }
+
+    #[test]
+    fn scripted_agents_need_no_endpoint_and_base_urls_override_defaults() {
+        assert_eq!(endpoint(&AgentConfig::scripted("a")), None);
+        let mut local = AgentConfig::scripted("local");
+        local.provider = ProviderKind::OpenAi;
+        local.base_url = Some("http://127.0.0.1:1234/v1".into());
+        assert_eq!(
+            endpoint(&local).unwrap().base_url,
+            "http://127.0.0.1:1234/v1"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! Real providers through the daemon: a run against an in-test server that
+//! speaks OpenAI's streaming format, with the key reaching only the request.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use protocol::agent::{AgentConfig, ProviderKind};
+use protocol::event::{Decider, EventKind};
+use serde_json::Value;
+
+use crate::support::*;
+
+const SECRET: &str = "sk-e2e-0123456789-never-recorded";
+
+/// OpenAI chunks, as the streaming documentation shows them.
+fn sse(events: &[&str]) -> String {
+    events.iter().map(|e| format!("data: {e}\n\n")).collect()
+}
+
+fn text_reply() -> String {
+    sse(&[
+        r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":"Hello"},"finish_reason":null}]}"#,
+        r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" from the fake"},"finish_reason":null}]}"#,
+        r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":30,"completion_tokens":4,"total_tokens":34,"prompt_tokens_details":{"cached_tokens":10}}}"#,
+        "[DONE]",
+    ])
+}
+
+fn tool_reply() -> String {
+    sse(&[
+        r#"{"id":"c0","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]}"#,
+        r#"{"id":"c0","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":null}]}"#,
+        r#"{"id":"c0","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        "[DONE]",
+    ])
+}
+
+#[derive(Clone, Default)]
+struct Fake {
+    replies: Arc<Mutex<Vec<String>>>,
+    seen: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
+}
+
+async fn reply(State(fake): State<Fake>, headers: HeaderMap, body: Bytes) -> Response {
+    fake.seen.lock().unwrap().push((
+        headers,
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    ));
+    let reply = fake.replies.lock().unwrap().remove(0);
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from(reply))
+        .unwrap()
+}
+
+async fn fake_openai(replies: Vec<String>) -> (String, Fake) {
+    let fake = Fake {
+        replies: Arc::new(Mutex::new(replies)),
+        seen: Arc::default(),
+    };
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(reply))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, fake)
+}
+
+fn openai_agent(base: &str) -> AgentConfig {
+    AgentConfig {
+        provider: ProviderKind::OpenAi,
+        model: "gpt-4o-mini".into(),
+        base_url: Some(base.into()),
+        system_prompt: "Be brief.".into(),
+        ..AgentConfig::scripted("gpt")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_streams_from_an_openai_compatible_server_and_the_key_stays_secret() {
+    let (base, fake) = fake_openai(vec![tool_reply(), text_reply()]).await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), SECRET.into())]).await;
+    let client = daemon.client().await;
+    create_agent(&client, openai_agent(&base)).await;
+    let session = run(&client, spec("gpt", "What is the weather in Paris?")).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
+    assert_log_is_whole(&events);
+    let names: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "run.queued",
+            "run.started",
+            "session.started",
+            "message.user",
+            "llm.request.started",
+            "llm.response.completed",
+            "tool.requested",
+            "tool.approval.requested",
+            "tool.denied",
+            "llm.request.started",
+            "llm.response.chunk",
+            "llm.response.chunk",
+            "llm.response.completed",
+            "message.assistant",
+            "worker.stats",
+            "session.completed",
+        ]
+    );
+    let denied = events.iter().find_map(|e| match &e.kind {
+        EventKind::ToolDenied { by, .. } => Some(by.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        denied,
+        Some(Decider::RunPolicy),
+        "the worker never approves itself"
+    );
+    let (streamed, message) = answer(&events);
+    assert_eq!(streamed, "Hello from the fake");
+    assert_eq!(message.as_deref(), Some("Hello from the fake"));
+    let usage = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::LlmResponseCompleted { usage, .. } => Some(*usage),
+        _ => None,
+    });
+    let usage = usage.unwrap();
+    assert_eq!(
+        (
+            usage.input_tokens,
+            usage.cache_read_tokens,
+            usage.output_tokens
+        ),
+        (30, 10, 4)
+    );
+
+    // The key reached the provider, and nothing else.
+    let seen = fake.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].0["authorization"], format!("Bearer {SECRET}"));
+    let second = &seen[1].1["messages"];
+    assert_eq!(second[2]["tool_calls"][0]["id"], "call_1");
+    assert_eq!(second[3]["role"], "tool");
+    assert_eq!(second[3]["tool_call_id"], "call_1");
+    assert!(second[3]["content"].as_str().unwrap().contains("denied"));
+    for event in &events {
+        let text = format!("{:?}", event.kind);
+        assert!(
+            !text.contains(SECRET),
+            "the key is in {}",
+            event.kind.name()
+        );
+    }
+    let pid = worker_pid(&events).unwrap();
+    assert!(!daemon.log().contains(SECRET), "the key is not logged");
+    assert!(group_members(pid).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_provider_fails_the_session_after_recorded_retries() {
+    // Nothing listens on this port (bound, then dropped).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(
+        &client,
+        openai_agent(&format!("http://127.0.0.1:{port}/v1")),
+    )
+    .await;
+    let session = run(&client, spec("gpt", "hello?")).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(60)).await;
+    assert_log_is_whole(&events);
+    let errors: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::LlmError {
+                will_retry,
+                message,
+                ..
+            } => {
+                assert!(message.contains("connection to openai failed"), "{message}");
+                Some(*will_retry)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [true, true, true, false],
+        "three retries, each recorded, then the failure"
+    );
+    let EventKind::SessionFailed { error } = &events.last().unwrap().kind else {
+        panic!("expected session.failed, got {:?}", events.last());
+    };
+    assert!(error.contains("connection to openai failed"), "{error}");
+}

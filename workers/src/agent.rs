@@ -1,0 +1,265 @@
+//! The agent loop for real providers: ask the model, stream its answer,
+//! have each tool call it asks for decided by the daemon, feed the results
+//! back, and stop when it answers without calling a tool.
+//!
+//! Every step is an event: `llm.request.started`, `llm.response.chunk`s,
+//! `llm.error` for each failed attempt (with whether a retry follows),
+//! `llm.response.completed` with usage, `message.assistant`, and for tool
+//! calls `tool.requested` then the tool's own events.
+
+use std::time::Duration;
+
+use protocol::event::EventKind;
+use protocol::message::{ChatMessage, Role, ToolCall};
+use protocol::worker::{FromWorker, StartTurn, TurnOutcome};
+use tokio::sync::mpsc;
+
+use crate::connection::Outbox;
+use crate::provider::{self, Completion, Delta, Limits, ModelRequest, ProviderError};
+
+/// Most model calls in one turn (each tool round trip is one).
+const MAX_ROUNDS: usize = 32;
+/// Retries of one model call after a retryable failure.
+const MAX_RETRIES: u32 = 3;
+/// First pause between retries when the provider names none; doubles each time.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Longest pause between retries, whatever `retry-after` asks.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The daemon's answer to one approval request.
+#[derive(Debug)]
+pub struct Decision {
+    /// The call decided.
+    pub call_id: String,
+    /// Whether it may run.
+    pub approved: bool,
+    /// Why not, if denied.
+    pub reason: String,
+}
+
+/// Runs one turn against the agent's provider. `Err` only when the daemon
+/// is gone; provider failures end the turn as [`TurnOutcome::Failed`].
+pub async fn run(
+    start: &StartTurn,
+    decisions: &mut mpsc::UnboundedReceiver<Decision>,
+    outbox: &Outbox,
+) -> anyhow::Result<TurnOutcome> {
+    let Some(endpoint) = &start.endpoint else {
+        return Ok(failed(format!(
+            "no endpoint was given for provider {}",
+            start.agent.provider
+        )));
+    };
+    let mut history = start.history.clone();
+    history.push(ChatMessage::text(Role::User, start.input.clone()));
+    for _ in 0..MAX_ROUNDS {
+        let request_id = format!(
+            "req-{}",
+            1 + history.iter().filter(|m| m.role == Role::Assistant).count()
+        );
+        let request = ModelRequest {
+            model: &start.agent.model,
+            system: &start.agent.system_prompt,
+            messages: &history,
+            tools: &start.tools,
+        };
+        let completion = match call_model(start, endpoint, &request, &request_id, outbox).await? {
+            Ok(completion) => completion,
+            Err(err) => return Ok(failed(err.to_string())),
+        };
+        history.push(ChatMessage {
+            role: Role::Assistant,
+            content: completion.text.clone(),
+            tool_calls: completion.tool_calls.clone(),
+            tool_call_id: None,
+        });
+        if completion.tool_calls.is_empty() {
+            return Ok(TurnOutcome::Completed);
+        }
+        for call in &completion.tool_calls {
+            let result = tool_call(call, decisions, outbox).await?;
+            history.push(ChatMessage {
+                role: Role::Tool,
+                content: result,
+                tool_calls: Vec::new(),
+                tool_call_id: Some(call.id.clone()),
+            });
+        }
+    }
+    Ok(failed(format!(
+        "the model was still calling tools after {MAX_ROUNDS} rounds"
+    )))
+}
+
+fn failed(error: String) -> TurnOutcome {
+    TurnOutcome::Failed { error }
+}
+
+/// One model call with its retries, recorded as events. The outer `Err`
+/// means the daemon is gone; the inner one that the call failed for good.
+async fn call_model(
+    start: &StartTurn,
+    endpoint: &protocol::worker::Endpoint,
+    request: &ModelRequest<'_>,
+    request_id: &str,
+    outbox: &Outbox,
+) -> anyhow::Result<Result<Completion, ProviderError>> {
+    let kind = start.agent.provider;
+    outbox
+        .event(EventKind::LlmRequestStarted {
+            request_id: request_id.to_owned(),
+            provider: kind.as_str().to_owned(),
+            model: request.model.to_owned(),
+            params: provider::describe(kind, endpoint, request),
+        })
+        .await?;
+    let mut attempt = 0;
+    loop {
+        let result = stream_once(kind, endpoint, request, request_id, outbox).await?;
+        match result {
+            Ok(completion) => {
+                outbox
+                    .event(EventKind::LlmResponseCompleted {
+                        request_id: request_id.to_owned(),
+                        usage: completion.usage,
+                        finish_reason: completion.finish_reason.clone(),
+                    })
+                    .await?;
+                if !completion.text.is_empty() {
+                    outbox
+                        .event(EventKind::MessageAssistant {
+                            text: completion.text.clone(),
+                        })
+                        .await?;
+                }
+                return Ok(Ok(completion));
+            }
+            Err(err) => {
+                let will_retry = err.retryable() && attempt < MAX_RETRIES;
+                outbox
+                    .event(EventKind::LlmError {
+                        request_id: request_id.to_owned(),
+                        message: err.to_string(),
+                        will_retry,
+                    })
+                    .await?;
+                if !will_retry {
+                    return Ok(Err(err));
+                }
+                outbox.flush().await?;
+                tokio::time::sleep(backoff(attempt, err.retry_after())).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// How long to wait before retry number `attempt + 1`.
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    retry_after
+        .unwrap_or(FIRST_BACKOFF * 2u32.saturating_pow(attempt))
+        .min(MAX_BACKOFF)
+}
+
+/// One attempt: streams text chunks as events while the response arrives.
+async fn stream_once(
+    kind: protocol::ProviderKind,
+    endpoint: &protocol::worker::Endpoint,
+    request: &ModelRequest<'_>,
+    request_id: &str,
+    outbox: &Outbox,
+) -> anyhow::Result<Result<Completion, ProviderError>> {
+    let (texts, mut received) = mpsc::unbounded_channel::<String>();
+    let calling = async move {
+        let mut on_delta = |delta: &Delta| {
+            if let Delta::Text(text) = delta {
+                let _ = texts.send(text.clone());
+            }
+        };
+        provider::complete(kind, endpoint, request, Limits::default(), &mut on_delta).await
+        // `texts` is dropped here, which ends `forwarding`.
+    };
+    let forwarding = async {
+        while let Some(text) = received.recv().await {
+            outbox
+                .event(EventKind::LlmResponseChunk {
+                    request_id: request_id.to_owned(),
+                    text,
+                })
+                .await?;
+        }
+        anyhow::Ok(())
+    };
+    let (result, forwarded) = tokio::join!(calling, forwarding);
+    forwarded?;
+    Ok(result)
+}
+
+/// Asks the daemon about one tool call and returns what the model is told.
+async fn tool_call(
+    call: &ToolCall,
+    decisions: &mut mpsc::UnboundedReceiver<Decision>,
+    outbox: &Outbox,
+) -> anyhow::Result<String> {
+    outbox
+        .event(EventKind::ToolRequested {
+            call_id: call.id.clone(),
+            tool: call.name.clone(),
+            arguments: call.arguments.clone(),
+        })
+        .await?;
+    outbox
+        .send(FromWorker::ApprovalRequest {
+            call_id: call.id.clone(),
+            tool: call.name.clone(),
+            arguments: call.arguments.clone(),
+        })
+        .await?;
+    outbox.flush().await?;
+    let decision = loop {
+        let Some(decision) = decisions.recv().await else {
+            anyhow::bail!("the daemon is gone");
+        };
+        if decision.call_id == call.id {
+            break decision;
+        }
+        tracing::warn!(
+            call_id = decision.call_id,
+            "decision for another call ignored"
+        );
+    };
+    if !decision.approved {
+        return Ok(format!("The tool call was denied: {}", decision.reason));
+    }
+    // No tool runs in this worker yet: an approved call still fails, and
+    // says so to the model.
+    outbox
+        .event(EventKind::ToolStarted {
+            call_id: call.id.clone(),
+        })
+        .await?;
+    let message = format!("there is no tool named {:?}", call.name);
+    outbox
+        .event(EventKind::ToolError {
+            call_id: call.id.clone(),
+            message: message.clone(),
+        })
+        .await?;
+    Ok(format!("Error: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_honours_retry_after_within_a_cap() {
+        assert_eq!(backoff(0, None), Duration::from_millis(500));
+        assert_eq!(backoff(2, None), Duration::from_secs(2));
+        assert_eq!(
+            backoff(0, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(backoff(0, Some(Duration::from_secs(3600))), MAX_BACKOFF);
+    }
+}

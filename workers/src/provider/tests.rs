@@ -1,0 +1,429 @@
+//! Adapters against in-test HTTP servers that send each provider's
+//! documented stream byte for byte.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use futures_util::stream;
+use protocol::ProviderKind;
+use protocol::event::Usage;
+use protocol::message::{ChatMessage, Role, ToolCall};
+use protocol::worker::{Endpoint, ToolSpec};
+use serde_json::{Value, json};
+
+use super::*;
+
+/// How a scripted reply ends.
+#[derive(Clone, Copy)]
+pub(crate) enum End {
+    /// Close the body normally.
+    Close,
+    /// Keep the connection open and send nothing more.
+    Stall,
+    /// Break the connection mid-body.
+    Cut,
+}
+
+/// One canned HTTP reply.
+#[derive(Clone)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) chunks: Vec<String>,
+    pub(crate) end: End,
+}
+
+impl Reply {
+    /// `200` with an SSE body made of `events` (each a full `data: ...` block).
+    pub(crate) fn sse(events: &[&str]) -> Reply {
+        Reply {
+            status: 200,
+            headers: vec![("content-type", "text/event-stream".to_owned())],
+            chunks: events.iter().map(|e| format!("{e}\n\n")).collect(),
+            end: End::Close,
+        }
+    }
+
+    /// An error status with a JSON body.
+    pub(crate) fn error(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type", "application/json".to_owned())],
+            chunks: vec![body.to_owned()],
+            end: End::Close,
+        }
+    }
+
+    pub(crate) fn ending(mut self, end: End) -> Reply {
+        self.end = end;
+        self
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: &str) -> Reply {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+}
+
+/// What the server saw of one request.
+#[derive(Clone, Debug)]
+pub(crate) struct Seen {
+    pub(crate) path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    replies: Arc<Mutex<VecDeque<Reply>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// A loopback HTTP server answering each request with the next reply.
+pub(crate) struct FakeProvider {
+    pub(crate) base: String,
+    shared: Shared,
+}
+
+impl FakeProvider {
+    pub(crate) async fn start(replies: Vec<Reply>) -> FakeProvider {
+        let shared = Shared {
+            replies: Arc::new(Mutex::new(replies.into())),
+            seen: Arc::default(),
+        };
+        let app = axum::Router::new()
+            .fallback(answer)
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeProvider { base, shared }
+    }
+
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+}
+
+async fn answer(
+    State(shared): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    shared.seen.lock().unwrap().push(Seen {
+        path: uri.to_string(),
+        headers,
+        body,
+    });
+    let reply = shared.replies.lock().unwrap().pop_front();
+    let Some(reply) = reply else {
+        return Response::builder()
+            .status(500)
+            .body(Body::from("no more replies"))
+            .unwrap();
+    };
+    let chunks: Vec<Result<Bytes, std::io::Error>> = reply
+        .chunks
+        .into_iter()
+        .map(|c| Ok(Bytes::from(c)))
+        .collect();
+    let tail: Box<dyn futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin> =
+        match reply.end {
+            End::Close => Box::new(stream::empty()),
+            End::Stall => Box::new(stream::pending()),
+            End::Cut => Box::new(stream::iter([Err(std::io::Error::other("cut"))])),
+        };
+    let mut builder = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
+    for (name, value) in reply.headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Body::from_stream(futures_util::StreamExt::chain(
+            stream::iter(chunks),
+            tail,
+        )))
+        .unwrap()
+}
+
+pub(crate) fn endpoint(server: &FakeProvider, path: &str) -> Endpoint {
+    Endpoint {
+        base_url: format!("{}{path}", server.base),
+        api_key: Some("sk-test-key".to_owned()),
+    }
+}
+
+pub(crate) fn weather_tool() -> ToolSpec {
+    ToolSpec {
+        name: "get_weather".to_owned(),
+        description: "Current weather in a city".to_owned(),
+        parameters:
+            r#"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"#
+                .to_owned(),
+    }
+}
+
+pub(crate) async fn run(
+    kind: ProviderKind,
+    endpoint: &Endpoint,
+    messages: &[ChatMessage],
+    limits: Limits,
+) -> (Result<Completion, ProviderError>, Vec<Delta>) {
+    let tools = [weather_tool()];
+    let request = ModelRequest {
+        model: "test-model",
+        system: "Be brief.",
+        messages,
+        tools: &tools,
+    };
+    let mut deltas = Vec::new();
+    let mut collect = |d: &Delta| deltas.push(d.clone());
+    let result = complete(kind, endpoint, &request, limits, &mut collect).await;
+    (result, deltas)
+}
+
+fn user(text: &str) -> Vec<ChatMessage> {
+    vec![ChatMessage::text(Role::User, text)]
+}
+
+const QUICK: Limits = Limits {
+    idle: Duration::from_millis(400),
+};
+
+mod openai {
+    use super::*;
+
+    // From the Chat Completions streaming documentation.
+    const TEXT: &[&str] = &[
+        r#"data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}"#,
+        r#"data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}]}"#,
+        r#"data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{"content":" there"},"logprobs":null,"finish_reason":null}]}"#,
+        r#"data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}"#,
+        r#"data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[],"usage":{"prompt_tokens":1200,"completion_tokens":40,"total_tokens":1240,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":12,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#,
+        "data: [DONE]",
+    ];
+
+    const TOOLS: &[&str] = &[
+        r#"data: {"id":"chatcmpl-9","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_DdmO9pD3xa9XTPNJ32zg2hcA","type":"function","function":{"name":"get_weather","arguments":""}}]},"logprobs":null,"finish_reason":null}]}"#,
+        r#"data: {"id":"chatcmpl-9","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"ci"}}]},"logprobs":null,"finish_reason":null}]}"#,
+        r#"data: {"id":"chatcmpl-9","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"ty\": \"Paris\"}"}}]},"logprobs":null,"finish_reason":null}]}"#,
+        r#"data: {"id":"chatcmpl-9","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_2","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}}]},"logprobs":null,"finish_reason":null}]}"#,
+        r#"data: {"id":"chatcmpl-9","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}]}"#,
+        r#"data: {"id":"chatcmpl-9","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":82,"completion_tokens":17,"total_tokens":99}}"#,
+        "data: [DONE]",
+    ];
+
+    #[tokio::test]
+    async fn text_streams_in_chunks_with_usage_at_the_end() {
+        let server = FakeProvider::start(vec![Reply::sse(TEXT)]).await;
+        let (result, deltas) = run(
+            ProviderKind::OpenAi,
+            &endpoint(&server, "/v1"),
+            &user("hi"),
+            QUICK,
+        )
+        .await;
+        let completion = result.unwrap();
+        assert_eq!(completion.text, "Hello there");
+        assert_eq!(completion.finish_reason, "stop");
+        assert_eq!(
+            completion.usage,
+            Usage {
+                input_tokens: 1200,
+                output_tokens: 40,
+                cache_read_tokens: 1024,
+                cache_creation_tokens: 0,
+                reasoning_tokens: 12,
+            },
+            "cached tokens stay inside input_tokens and are also counted apart, never added"
+        );
+        let texts: Vec<&Delta> = deltas
+            .iter()
+            .filter(|d| matches!(d, Delta::Text(_)))
+            .collect();
+        assert_eq!(
+            texts,
+            [&Delta::Text("Hello".into()), &Delta::Text(" there".into())]
+        );
+
+        let seen = server.seen();
+        assert_eq!(seen[0].path, "/v1/chat/completions");
+        assert_eq!(seen[0].headers["authorization"], "Bearer sk-test-key");
+        assert_eq!(seen[0].body["stream"], true);
+        assert_eq!(
+            seen[0].body["stream_options"],
+            json!({ "include_usage": true })
+        );
+        assert_eq!(
+            seen[0].body["messages"],
+            json!([{ "role": "system", "content": "Be brief." }, { "role": "user", "content": "hi" }])
+        );
+        assert_eq!(seen[0].body["tools"][0]["function"]["name"], "get_weather");
+        assert_eq!(
+            seen[0].body["tools"][0]["function"]["parameters"]["required"],
+            json!(["city"])
+        );
+    }
+
+    #[tokio::test]
+    async fn tool_calls_arrive_in_fragments_and_are_assembled() {
+        let server = FakeProvider::start(vec![Reply::sse(TOOLS)]).await;
+        let (result, _) = run(
+            ProviderKind::OpenAi,
+            &endpoint(&server, "/v1"),
+            &user("weather?"),
+            QUICK,
+        )
+        .await;
+        let completion = result.unwrap();
+        assert_eq!(completion.finish_reason, "tool_calls");
+        assert_eq!(
+            completion.tool_calls,
+            [
+                ToolCall {
+                    id: "call_DdmO9pD3xa9XTPNJ32zg2hcA".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city": "Paris"}"#.into(),
+                },
+                ToolCall {
+                    id: "call_2".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Oslo"}"#.into(),
+                },
+            ]
+        );
+        assert_eq!(completion.usage.input_tokens, 82);
+    }
+
+    #[tokio::test]
+    async fn tool_results_go_back_in_openais_format() {
+        let server = FakeProvider::start(vec![Reply::sse(TEXT)]).await;
+        let history = vec![
+            ChatMessage::text(Role::User, "weather in Paris?"),
+            ChatMessage {
+                role: Role::Assistant,
+                content: String::new(),
+                tool_calls: vec![ToolCall {
+                    id: "call_1".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Paris"}"#.into(),
+                }],
+                tool_call_id: None,
+            },
+            ChatMessage {
+                role: Role::Tool,
+                content: "18°C, sunny".into(),
+                tool_calls: Vec::new(),
+                tool_call_id: Some("call_1".into()),
+            },
+        ];
+        let (result, _) = run(
+            ProviderKind::OpenAi,
+            &endpoint(&server, "/v1"),
+            &history,
+            QUICK,
+        )
+        .await;
+        assert_eq!(result.unwrap().text, "Hello there");
+        let messages = &server.seen()[0].body["messages"];
+        assert_eq!(
+            messages[2],
+            json!({
+                "role": "assistant",
+                "content": null,
+                "tool_calls": [{ "id": "call_1", "type": "function", "function": { "name": "get_weather", "arguments": "{\"city\":\"Paris\"}" } }]
+            })
+        );
+        assert_eq!(
+            messages[3],
+            json!({ "role": "tool", "tool_call_id": "call_1", "content": "18°C, sunny" })
+        );
+    }
+
+    #[tokio::test]
+    async fn error_answers_carry_the_providers_message() {
+        let body = r#"{"error":{"message":"Incorrect API key provided: sk-test. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#;
+        let server = FakeProvider::start(vec![Reply::error(401, body)]).await;
+        let (result, _) = run(
+            ProviderKind::OpenAi,
+            &endpoint(&server, "/v1"),
+            &user("hi"),
+            QUICK,
+        )
+        .await;
+        let err = result.unwrap_err();
+        assert!(!err.retryable());
+        assert!(
+            err.to_string()
+                .starts_with("openai answered 401: Incorrect API key provided"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_limits_are_retryable_after_the_time_asked() {
+        let body = r#"{"error":{"message":"Rate limit reached for gpt-4o","type":"requests","code":"rate_limit_exceeded"}}"#;
+        let server =
+            FakeProvider::start(vec![Reply::error(429, body).header("retry-after", "3")]).await;
+        let (result, _) = run(
+            ProviderKind::OpenAi,
+            &endpoint(&server, "/v1"),
+            &user("hi"),
+            QUICK,
+        )
+        .await;
+        let err = result.unwrap_err();
+        assert!(err.retryable());
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
+    }
+
+    #[tokio::test]
+    async fn a_cut_connection_and_a_stalled_stream_are_retryable_errors() {
+        let server = FakeProvider::start(vec![
+            Reply::sse(&TEXT[..2]).ending(End::Cut),
+            Reply::sse(&TEXT[..2]).ending(End::Stall),
+            Reply::sse(&TEXT[..2]),
+        ])
+        .await;
+        let endpoint = endpoint(&server, "/v1");
+        let (cut, _) = run(ProviderKind::OpenAi, &endpoint, &user("hi"), QUICK).await;
+        let cut = cut.unwrap_err();
+        assert!(matches!(cut, ProviderError::Connection { .. }), "{cut:?}");
+        let (stalled, _) = run(ProviderKind::OpenAi, &endpoint, &user("hi"), QUICK).await;
+        let stalled = stalled.unwrap_err();
+        assert!(
+            matches!(stalled, ProviderError::Stalled { .. }),
+            "{stalled:?}"
+        );
+        let (ended, _) = run(ProviderKind::OpenAi, &endpoint, &user("hi"), QUICK).await;
+        assert!(
+            matches!(ended.unwrap_err(), ProviderError::Truncated { .. }),
+            "no [DONE]: incomplete"
+        );
+        assert!(cut.retryable() && stalled.retryable());
+    }
+
+    #[tokio::test]
+    async fn garbage_in_the_stream_is_a_clear_error() {
+        let server = FakeProvider::start(vec![Reply::sse(&["data: {not json"])]).await;
+        let (result, _) = run(
+            ProviderKind::OpenAi,
+            &endpoint(&server, "/v1"),
+            &user("hi"),
+            QUICK,
+        )
+        .await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, ProviderError::Malformed { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("cannot read openai's response"),
+            "{err}"
+        );
+    }
+}
