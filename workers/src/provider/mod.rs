@@ -7,7 +7,10 @@
 //! and how long the provider asked to wait. Retrying is the caller's job
 //! (`agent::call_model`), so each attempt is recorded.
 
+mod anthropic;
+mod gemini;
 mod http;
+mod ollama;
 mod openai;
 
 use std::time::Duration;
@@ -223,9 +226,12 @@ pub async fn complete(
 ) -> Result<Completion, ProviderError> {
     match provider {
         ProviderKind::OpenAi => openai::complete(endpoint, request, limits, on_delta).await,
-        other => Err(ProviderError::Setup(format!(
-            "provider {other} is not supported by this worker yet"
-        ))),
+        ProviderKind::Anthropic => anthropic::complete(endpoint, request, limits, on_delta).await,
+        ProviderKind::Gemini => gemini::complete(endpoint, request, limits, on_delta).await,
+        ProviderKind::Ollama => ollama::complete(endpoint, request, limits, on_delta).await,
+        ProviderKind::Scripted => Err(ProviderError::Setup(
+            "the scripted provider does not speak HTTP".to_owned(),
+        )),
     }
 }
 

@@ -427,3 +427,428 @@ mod openai {
         );
     }
 }
+
+/// A conversation with one answered tool call, to check each provider's format for results.
+fn tool_round_trip() -> Vec<ChatMessage> {
+    vec![
+        ChatMessage::text(Role::User, "weather in Paris?"),
+        ChatMessage {
+            role: Role::Assistant,
+            content: "Let me check.".into(),
+            tool_calls: vec![ToolCall {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into(),
+            }],
+            tool_call_id: None,
+        },
+        ChatMessage {
+            role: Role::Tool,
+            content: "18°C, sunny".into(),
+            tool_calls: Vec::new(),
+            tool_call_id: Some("call_1".into()),
+        },
+    ]
+}
+
+/// Named server-sent events (`event:` and `data:` lines).
+fn named(events: &[(&str, &str)]) -> Reply {
+    Reply {
+        status: 200,
+        headers: vec![("content-type", "text/event-stream".to_owned())],
+        chunks: events
+            .iter()
+            .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+            .collect(),
+        end: End::Close,
+    }
+}
+
+mod anthropic {
+    use super::*;
+
+    // From the Messages streaming documentation.
+    fn text_and_tool() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (
+                "message_start",
+                r#"{"type":"message_start","message":{"id":"msg_014p7gG3wDgGV9EUtLvnow3U","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_sequence":null,"usage":{"input_tokens":472,"output_tokens":2,"cache_creation_input_tokens":100,"cache_read_input_tokens":2000},"content":[],"stop_reason":null}}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+            ),
+            ("ping", r#"{"type": "ping"}"#),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Okay, let's check"}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" the weather."}}"#,
+            ),
+            (
+                "content_block_stop",
+                r#"{"type":"content_block_stop","index":0}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_01T1x1fJ34qAmk2tNTrN7Up6","name":"get_weather","input":{}}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\": \"San"}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":" Francisco\"}"}}"#,
+            ),
+            (
+                "content_block_stop",
+                r#"{"type":"content_block_stop","index":1}"#,
+            ),
+            (
+                "message_delta",
+                r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":89}}"#,
+            ),
+            ("message_stop", r#"{"type":"message_stop"}"#),
+        ]
+    }
+
+    #[tokio::test]
+    async fn text_and_a_fragmented_tool_call_stream_with_cache_usage() {
+        let server = FakeProvider::start(vec![named(&text_and_tool())]).await;
+        let (result, deltas) = run(
+            ProviderKind::Anthropic,
+            &endpoint(&server, ""),
+            &user("weather?"),
+            QUICK,
+        )
+        .await;
+        let completion = result.unwrap();
+        assert_eq!(completion.text, "Okay, let's check the weather.");
+        assert_eq!(completion.finish_reason, "tool_calls");
+        assert_eq!(
+            completion.tool_calls,
+            [ToolCall {
+                id: "toolu_01T1x1fJ34qAmk2tNTrN7Up6".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city": "San Francisco"}"#.into(),
+            }]
+        );
+        assert_eq!(
+            completion.usage,
+            Usage {
+                input_tokens: 472 + 100 + 2000,
+                output_tokens: 89,
+                cache_read_tokens: 2000,
+                cache_creation_tokens: 100,
+                reasoning_tokens: 0,
+            },
+            "Anthropic counts cache apart; the total input includes it once"
+        );
+        assert_eq!(
+            deltas
+                .iter()
+                .filter(|d| matches!(d, Delta::Text(_)))
+                .count(),
+            2
+        );
+        let seen = &server.seen()[0];
+        assert_eq!(seen.path, "/v1/messages");
+        assert_eq!(seen.headers["x-api-key"], "sk-test-key");
+        assert_eq!(seen.headers["anthropic-version"], "2023-06-01");
+        assert_eq!(seen.body["system"], "Be brief.");
+        assert_eq!(seen.body["stream"], true);
+        assert_eq!(
+            seen.body["tools"][0]["input_schema"]["required"],
+            json!(["city"])
+        );
+    }
+
+    #[tokio::test]
+    async fn tool_results_go_back_as_tool_result_blocks() {
+        let reply = named(&[
+            (
+                "message_start",
+                r#"{"type":"message_start","message":{"usage":{"input_tokens":10,"output_tokens":1}}}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"It is 18°C."}}"#,
+            ),
+            (
+                "message_delta",
+                r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":6}}"#,
+            ),
+            ("message_stop", r#"{"type":"message_stop"}"#),
+        ]);
+        let server = FakeProvider::start(vec![reply]).await;
+        let (result, _) = run(
+            ProviderKind::Anthropic,
+            &endpoint(&server, ""),
+            &tool_round_trip(),
+            QUICK,
+        )
+        .await;
+        let completion = result.unwrap();
+        assert_eq!(
+            (completion.text.as_str(), completion.finish_reason.as_str()),
+            ("It is 18°C.", "stop")
+        );
+        let messages = &server.seen()[0].body["messages"];
+        assert_eq!(
+            messages[1],
+            json!({ "role": "assistant", "content": [
+                { "type": "text", "text": "Let me check." },
+                { "type": "tool_use", "id": "call_1", "name": "get_weather", "input": { "city": "Paris" } }
+            ]})
+        );
+        assert_eq!(
+            messages[2],
+            json!({ "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "call_1", "content": "18°C, sunny" }] })
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_before_and_during_the_stream_are_reported() {
+        let overloaded =
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let server = FakeProvider::start(vec![
+            Reply::error(529, overloaded),
+            named(&[
+                (
+                    "message_start",
+                    r#"{"type":"message_start","message":{"usage":{}}}"#,
+                ),
+                ("error", overloaded),
+            ]),
+            named(&text_and_tool()[..4]),
+        ])
+        .await;
+        let endpoint = endpoint(&server, "");
+        let (status, _) = run(ProviderKind::Anthropic, &endpoint, &user("hi"), QUICK).await;
+        let status = status.unwrap_err();
+        assert!(status.retryable());
+        assert_eq!(status.to_string(), "anthropic answered 529: Overloaded");
+        let (in_stream, _) = run(ProviderKind::Anthropic, &endpoint, &user("hi"), QUICK).await;
+        assert_eq!(
+            in_stream.unwrap_err().to_string(),
+            "anthropic reported an error mid-stream: Overloaded"
+        );
+        let (truncated, _) = run(ProviderKind::Anthropic, &endpoint, &user("hi"), QUICK).await;
+        assert!(
+            matches!(truncated.unwrap_err(), ProviderError::Truncated { .. }),
+            "no message_stop"
+        );
+    }
+}
+
+mod gemini {
+    use super::*;
+
+    // From the streamGenerateContent (alt=sse) documentation.
+    const TEXT: &[&str] = &[
+        r#"data: {"candidates": [{"content": {"parts": [{"text": "The sky"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 9,"totalTokenCount": 9},"modelVersion": "gemini-2.5-flash"}"#,
+        r#"data: {"candidates": [{"content": {"parts": [{"text": " is blue."}],"role": "model"},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 9,"candidatesTokenCount": 5,"totalTokenCount": 34,"cachedContentTokenCount": 4,"thoughtsTokenCount": 20},"modelVersion": "gemini-2.5-flash"}"#,
+    ];
+
+    #[tokio::test]
+    async fn text_streams_and_the_key_stays_out_of_the_url() {
+        let server = FakeProvider::start(vec![Reply::sse(TEXT)]).await;
+        let (result, _) = run(
+            ProviderKind::Gemini,
+            &endpoint(&server, "/v1beta"),
+            &user("why?"),
+            QUICK,
+        )
+        .await;
+        let completion = result.unwrap();
+        assert_eq!(completion.text, "The sky is blue.");
+        assert_eq!(completion.finish_reason, "stop");
+        assert_eq!(
+            completion.usage,
+            Usage {
+                input_tokens: 9,
+                output_tokens: 25,
+                cache_read_tokens: 4,
+                cache_creation_tokens: 0,
+                reasoning_tokens: 20,
+            },
+            "thinking tokens count as output and are also kept apart"
+        );
+        let seen = &server.seen()[0];
+        assert_eq!(
+            seen.path,
+            "/v1beta/models/test-model:streamGenerateContent?alt=sse"
+        );
+        assert!(
+            !seen.path.contains("key"),
+            "the key is a header, never in the URL"
+        );
+        assert_eq!(seen.headers["x-goog-api-key"], "sk-test-key");
+        assert_eq!(
+            seen.body["systemInstruction"],
+            json!({ "parts": [{ "text": "Be brief." }] })
+        );
+        assert_eq!(
+            seen.body["tools"][0]["functionDeclarations"][0]["name"],
+            "get_weather"
+        );
+    }
+
+    #[tokio::test]
+    async fn function_calls_become_tool_calls_and_results_function_responses() {
+        let call = r#"data: {"candidates": [{"content": {"parts": [{"functionCall": {"name": "get_weather","args": {"city": "Paris"}}}],"role": "model"},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 30,"candidatesTokenCount": 6,"totalTokenCount": 36}}"#;
+        let server = FakeProvider::start(vec![Reply::sse(&[call]), Reply::sse(TEXT)]).await;
+        let endpoint = endpoint(&server, "/v1beta");
+        let (result, _) = run(ProviderKind::Gemini, &endpoint, &user("weather?"), QUICK).await;
+        let completion = result.unwrap();
+        assert_eq!(completion.finish_reason, "tool_calls");
+        assert_eq!(
+            completion.tool_calls,
+            [ToolCall {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into(),
+            }]
+        );
+        let (result, _) = run(ProviderKind::Gemini, &endpoint, &tool_round_trip(), QUICK).await;
+        result.unwrap();
+        let contents = &server.seen()[1].body["contents"];
+        assert_eq!(
+            contents[1],
+            json!({ "role": "model", "parts": [{ "text": "Let me check." }, { "functionCall": { "name": "get_weather", "args": { "city": "Paris" } } }] })
+        );
+        assert_eq!(
+            contents[2],
+            json!({ "role": "user", "parts": [{ "functionResponse": { "name": "get_weather", "response": { "result": "18°C, sunny" } } }] })
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_and_unfinished_streams_are_reported() {
+        let body = r#"{"error": {"code": 400,"message": "API key not valid. Please pass a valid API key.","status": "INVALID_ARGUMENT"}}"#;
+        let server =
+            FakeProvider::start(vec![Reply::error(400, body), Reply::sse(&TEXT[..1])]).await;
+        let endpoint = endpoint(&server, "/v1beta");
+        let (invalid, _) = run(ProviderKind::Gemini, &endpoint, &user("hi"), QUICK).await;
+        let invalid = invalid.unwrap_err();
+        assert!(!invalid.retryable());
+        assert_eq!(
+            invalid.to_string(),
+            "gemini answered 400: API key not valid. Please pass a valid API key."
+        );
+        let (unfinished, _) = run(ProviderKind::Gemini, &endpoint, &user("hi"), QUICK).await;
+        assert!(
+            matches!(unfinished.unwrap_err(), ProviderError::Truncated { .. }),
+            "no finishReason"
+        );
+    }
+}
+
+mod ollama {
+    use super::*;
+
+    fn ndjson(lines: &[&str]) -> Reply {
+        Reply {
+            status: 200,
+            headers: vec![("content-type", "application/x-ndjson".to_owned())],
+            chunks: lines.iter().map(|l| format!("{l}\n")).collect(),
+            end: End::Close,
+        }
+    }
+
+    // From the /api/chat streaming documentation.
+    const TEXT: &[&str] = &[
+        r#"{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00","message":{"role":"assistant","content":"The"},"done":false}"#,
+        r#"{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00","message":{"role":"assistant","content":" sky"},"done":false}"#,
+        r#"{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","total_duration":4883583458,"load_duration":1334875,"prompt_eval_count":26,"prompt_eval_duration":342546000,"eval_count":282,"eval_duration":4535599000}"#,
+    ];
+
+    #[tokio::test]
+    async fn text_streams_as_lines_with_counts_at_the_end() {
+        let server = FakeProvider::start(vec![ndjson(TEXT)]).await;
+        let mut endpoint = endpoint(&server, "");
+        endpoint.api_key = None;
+        let (result, _) = run(ProviderKind::Ollama, &endpoint, &user("why?"), QUICK).await;
+        let completion = result.unwrap();
+        assert_eq!(completion.text, "The sky");
+        assert_eq!(completion.finish_reason, "stop");
+        assert_eq!(
+            (
+                completion.usage.input_tokens,
+                completion.usage.output_tokens
+            ),
+            (26, 282)
+        );
+        let seen = &server.seen()[0];
+        assert_eq!(seen.path, "/api/chat");
+        assert!(seen.headers.get("authorization").is_none());
+        assert_eq!(
+            seen.body["messages"][0],
+            json!({ "role": "system", "content": "Be brief." })
+        );
+    }
+
+    #[tokio::test]
+    async fn tool_calls_and_results_use_ollamas_shapes() {
+        let call = r#"{"model":"llama3.2","created_at":"2024-07-22T20:33:28.123648Z","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"get_weather","arguments":{"city":"Toronto"}}}]},"done":false}"#;
+        let done = r#"{"model":"llama3.2","created_at":"2024-07-22T20:33:28.123648Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":90,"eval_count":20}"#;
+        let server = FakeProvider::start(vec![ndjson(&[call, done]), ndjson(TEXT)]).await;
+        let endpoint = endpoint(&server, "");
+        let (result, _) = run(ProviderKind::Ollama, &endpoint, &user("weather?"), QUICK).await;
+        let completion = result.unwrap();
+        assert_eq!(completion.finish_reason, "tool_calls");
+        assert_eq!(completion.tool_calls[0].name, "get_weather");
+        assert_eq!(completion.tool_calls[0].arguments, r#"{"city":"Toronto"}"#);
+        let (result, _) = run(ProviderKind::Ollama, &endpoint, &tool_round_trip(), QUICK).await;
+        result.unwrap();
+        let messages = &server.seen()[1].body["messages"];
+        assert_eq!(
+            messages[2]["tool_calls"][0],
+            json!({ "function": { "name": "get_weather", "arguments": { "city": "Paris" } } })
+        );
+        assert_eq!(
+            messages[3],
+            json!({ "role": "tool", "content": "18°C, sunny", "tool_name": "get_weather" })
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_in_the_body_or_the_stream_are_reported() {
+        let server = FakeProvider::start(vec![
+            Reply::error(
+                404,
+                r#"{"error":"model \"llama9\" not found, try pulling it first"}"#,
+            ),
+            ndjson(&[TEXT[0], r#"{"error":"an unexpected error occurred"}"#]),
+            ndjson(&TEXT[..2]),
+        ])
+        .await;
+        let endpoint = endpoint(&server, "");
+        let (missing, _) = run(ProviderKind::Ollama, &endpoint, &user("hi"), QUICK).await;
+        assert_eq!(
+            missing.unwrap_err().to_string(),
+            r#"ollama answered 404: model "llama9" not found, try pulling it first"#
+        );
+        let (in_stream, _) = run(ProviderKind::Ollama, &endpoint, &user("hi"), QUICK).await;
+        assert!(matches!(
+            in_stream.unwrap_err(),
+            ProviderError::InStream { .. }
+        ));
+        let (truncated, _) = run(ProviderKind::Ollama, &endpoint, &user("hi"), QUICK).await;
+        assert!(
+            matches!(truncated.unwrap_err(), ProviderError::Truncated { .. }),
+            "no done line"
+        );
+    }
+}
