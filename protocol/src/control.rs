@@ -10,9 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::{AgentConfig, Budgets, ScriptPatch};
+use crate::agent::{AgentConfig, Budgets, ProviderKind, ScriptPatch};
 use crate::event::{Event, SessionStatus};
 use crate::ids::SessionId;
+use crate::secret::Secret;
 use crate::time::Timestamp;
 
 /// A request with the id its response will carry.
@@ -108,6 +109,22 @@ pub enum ControlRequest {
         /// Id of the Follow/WatchSessions request.
         request_id: u64,
     },
+    /// Store a provider's API key in the daemon's database (replacing one
+    /// stored before). Replies [`ControlResponse::Ok`].
+    KeySet {
+        /// The provider.
+        provider: ProviderKind,
+        /// The key.
+        key: Secret,
+    },
+    /// Where each provider's key comes from, never the key itself. Replies
+    /// [`ControlResponse::Keys`].
+    KeyList,
+    /// Forget a stored key. Replies [`ControlResponse::Ok`].
+    KeyRemove {
+        /// The provider.
+        provider: ProviderKind,
+    },
 }
 
 /// Parameters of one headless run.
@@ -171,6 +188,31 @@ pub enum ControlResponse {
     Events(Vec<Event>),
     /// A stream is open; pushes follow.
     Subscribed,
+    /// Answer to [`ControlRequest::KeyList`], one entry per provider that takes a key.
+    Keys(Vec<KeyInfo>),
+}
+
+/// Where a provider's key comes from (the key is never sent back).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// The provider.
+    pub provider: ProviderKind,
+    /// Where the key the next session would use comes from.
+    pub source: KeySource,
+    /// When the stored key was set, if one is stored.
+    pub stored_at: Option<Timestamp>,
+}
+
+/// Where a key comes from; a stored key wins over the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// `studio keys set`.
+    Stored,
+    /// The daemon's environment (`OPENAI_API_KEY`, ...).
+    Environment,
+    /// No key: sessions of this provider will be refused by it.
+    Missing,
 }
 
 /// Streamed items.

@@ -4,6 +4,7 @@
 //! - [`ids`] and [`time`]: identifiers and timestamps.
 //! - [`agent`]: an agent's configuration, budgets and the scripted provider's script.
 //! - [`message`]: chat history as sent to a worker.
+//! - [`secret`]: API keys that never print.
 //! - [`event`]: the event enum every session records (`session.*`, `llm.*`, `tool.*`, ...).
 //! - [`handshake`]: the first frame on every connection.
 //! - [`control`]: client <-> daemon requests, responses and pushes.
@@ -19,6 +20,7 @@ pub mod event;
 pub mod handshake;
 pub mod ids;
 pub mod message;
+pub mod secret;
 pub mod time;
 pub mod worker;
 
@@ -28,9 +30,10 @@ mod round_trip_tests;
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, Script, ScriptPatch};
 pub use event::{Event, EventKind, SessionStatus};
 pub use ids::SessionId;
+pub use secret::Secret;
 pub use time::Timestamp;

@@ -8,12 +8,13 @@ use std::fmt::Debug;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::agent::{AgentConfig, Budgets, Fault, ScriptPatch};
+use crate::agent::{AgentConfig, Budgets, Fault, ProviderKind, ScriptPatch};
 use crate::codec::{encode_frame, read_frame};
 use crate::control::*;
 use crate::event::*;
 use crate::handshake::{Hello, HelloReply, PeerRole};
 use crate::message::{ChatMessage, Role, ToolCall};
+use crate::secret::Secret;
 use crate::worker::{Endpoint, FromWorker, StartTurn, ToWorker, ToolSpec, TurnOutcome};
 use crate::{SessionId, Timestamp};
 
@@ -310,6 +311,14 @@ fn control_requests() -> Vec<ControlRequest> {
         },
         ControlRequest::WatchSessions,
         ControlRequest::Unsubscribe { request_id: 4 },
+        ControlRequest::KeySet {
+            provider: ProviderKind::Anthropic,
+            key: Secret::new("sk-ant-secret"),
+        },
+        ControlRequest::KeyList,
+        ControlRequest::KeyRemove {
+            provider: ProviderKind::Gemini,
+        },
     ]
 }
 
@@ -331,6 +340,9 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::Follow { .. } => 13,
         ControlRequest::WatchSessions => 14,
         ControlRequest::Unsubscribe { .. } => 15,
+        ControlRequest::KeySet { .. } => 16,
+        ControlRequest::KeyList => 17,
+        ControlRequest::KeyRemove { .. } => 18,
     }
 }
 
@@ -359,6 +371,11 @@ fn control_responses() -> Vec<ControlResponse> {
             kind: EventKind::RunQueued,
         }]),
         ControlResponse::Subscribed,
+        ControlResponse::Keys(vec![KeyInfo {
+            provider: ProviderKind::OpenAi,
+            source: KeySource::Stored,
+            stored_at: Some(Timestamp(9)),
+        }]),
     ]
 }
 
@@ -374,6 +391,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Session(_) => 7,
         ControlResponse::Events(_) => 8,
         ControlResponse::Subscribed => 9,
+        ControlResponse::Keys(_) => 10,
     }
 }
 
@@ -498,7 +516,11 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 16);
+    covers(&requests, control_request_variant, 19);
+    assert!(
+        !format!("{requests:?}").contains("sk-ant-secret"),
+        "keys never print"
+    );
     for (id, request) in requests.into_iter().enumerate() {
         round_trip(&ClientFrame {
             id: id as u64,
@@ -507,7 +529,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 10);
+    covers(&responses, control_response_variant, 11);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

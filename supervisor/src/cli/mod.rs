@@ -7,6 +7,7 @@ mod agent;
 mod batch;
 mod daemon;
 mod demo;
+mod keys;
 mod output;
 mod run;
 mod sessions;
@@ -55,6 +56,9 @@ enum Command {
     Kill(sessions::StopArgs),
     /// Show a session's recorded events.
     Events(sessions::EventsArgs),
+    /// Store, list and remove provider API keys (read from stdin, never argv).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Run the demo: 40 runs at once, some hanging, spinning, leaking or
     /// crashing, and show that every other run is untouched.
     Demo(demo::DemoArgs),
@@ -185,6 +189,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Cancel(args) => sessions::stop(args, ctx, false).await,
         Command::Kill(args) => sessions::stop(args, ctx, true).await,
         Command::Events(args) => sessions::events(args, ctx).await,
+        Command::Keys(cmd) => keys::execute(cmd, ctx).await,
         Command::Demo(args) => demo::execute(args, ctx).await,
     }
 }

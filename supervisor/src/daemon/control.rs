@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use interprocess::local_socket::tokio::Stream;
+use protocol::ProviderKind;
 use protocol::codec::{read_frame, write_frame};
 use protocol::control::{
     ClientFrame, ControlError, ControlRequest, ControlResponse, DaemonStatus, ErrorKind, Push,
@@ -26,7 +27,9 @@ use tokio::task::AbortHandle;
 
 use super::root::Handles;
 use super::scheduler::LiveInfo;
-use super::{BrokerItem, BrokerMsg, QueuedRun, SchedulerMsg, Sequencer, Topic, listener};
+use super::{
+    BrokerItem, BrokerMsg, QueuedRun, SchedulerMsg, Sequencer, Topic, listener, providers,
+};
 use crate::auth;
 use crate::store::{RunRecord, SessionKind, SessionLookup, SessionRecord, StoreError};
 
@@ -224,6 +227,35 @@ async fn answer(
             Ok(ControlResponse::Ok)
         }
         ControlRequest::Run(spec) => start_run(spec, handles).await,
+        ControlRequest::KeySet { provider, key } => {
+            if providers::key_variables(provider).is_empty() {
+                return Err(ControlError::new(
+                    ErrorKind::Invalid,
+                    format!("provider {provider} takes no key"),
+                ));
+            }
+            if key.expose().trim().is_empty() {
+                return Err(ControlError::new(ErrorKind::Invalid, "the key is empty"));
+            }
+            store.put_key(provider, key).await.map_err(store_error)?;
+            Ok(ControlResponse::Ok)
+        }
+        ControlRequest::KeyRemove { provider } => {
+            store.remove_key(provider).await.map_err(store_error)?;
+            Ok(ControlResponse::Ok)
+        }
+        ControlRequest::KeyList => {
+            let mut stored = Vec::new();
+            for provider in ProviderKind::ALL {
+                let at = store
+                    .key(provider)
+                    .await
+                    .map_err(store_error)?
+                    .map(|(_, at)| at);
+                stored.push((provider, at));
+            }
+            Ok(ControlResponse::Keys(providers::key_sources(&stored)))
+        }
         ControlRequest::SessionList { all, limit } => {
             let records = store
                 .sessions(all, limit as usize)

@@ -7,7 +7,9 @@
 //! `base_url` overrides the default address (OpenAI-compatible servers).
 
 use protocol::agent::{AgentConfig, ProviderKind};
+use protocol::control::{KeyInfo, KeySource};
 use protocol::worker::Endpoint;
+use protocol::{Secret, Timestamp};
 
 /// Default base URL of each provider.
 pub(crate) fn default_base_url(provider: ProviderKind) -> Option<String> {
@@ -39,21 +41,57 @@ pub(crate) fn key_variables(provider: ProviderKind) -> &'static [&'static str] {
     }
 }
 
-/// The endpoint a worker of `agent` talks to; `None` for the scripted provider.
-pub(crate) fn endpoint(agent: &AgentConfig) -> Option<Endpoint> {
+/// The key in the daemon's environment for `provider`, if any.
+pub(crate) fn environment_key(provider: ProviderKind) -> Option<String> {
+    key_variables(provider)
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+/// The endpoint a worker of `agent` talks to; `None` for the scripted
+/// provider. A stored key wins over the environment.
+pub(crate) fn endpoint(agent: &AgentConfig, stored_key: Option<Secret>) -> Option<Endpoint> {
     let base_url = agent
         .base_url
         .clone()
         .or_else(|| default_base_url(agent.provider))?;
-    let api_key = key_variables(agent.provider)
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    let api_key = stored_key
+        .map(|key| key.expose().to_owned())
+        .or_else(|| environment_key(agent.provider));
     Some(Endpoint { base_url, api_key })
+}
+
+/// Where each provider's key comes from (never the key).
+pub(crate) fn key_sources(stored: &[(ProviderKind, Option<Timestamp>)]) -> Vec<KeyInfo> {
+    stored
+        .iter()
+        .filter(|(provider, _)| !key_variables(*provider).is_empty())
+        .map(|&(provider, stored_at)| KeyInfo {
+            provider,
+            source: match (stored_at, environment_key(provider)) {
+                (Some(_), _) => KeySource::Stored,
+                (None, Some(_)) => KeySource::Environment,
+                (None, None) => KeySource::Missing,
+            },
+            stored_at,
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_sources_cover_providers_that_take_keys() {
+        let sources = key_sources(&[
+            (ProviderKind::Scripted, None),
+            (ProviderKind::Anthropic, Some(Timestamp(5))),
+            (ProviderKind::Ollama, None),
+        ]);
+        assert_eq!(sources.len(), 1, "scripted and ollama take no key");
+        assert_eq!(sources[0].source, KeySource::Stored);
+    }
 
     #[test]
     fn ollama_hosts_become_urls() {
@@ -70,13 +108,16 @@ mod tests {
 
     #[test]
     fn scripted_agents_need_no_endpoint_and_base_urls_override_defaults() {
-        assert_eq!(endpoint(&AgentConfig::scripted("a")), None);
+        assert_eq!(endpoint(&AgentConfig::scripted("a"), None), None);
         let mut local = AgentConfig::scripted("local");
         local.provider = ProviderKind::OpenAi;
         local.base_url = Some("http://127.0.0.1:1234/v1".into());
+        let local = endpoint(&local, Some(Secret::new("sk-stored"))).unwrap();
+        assert_eq!(local.base_url, "http://127.0.0.1:1234/v1");
         assert_eq!(
-            endpoint(&local).unwrap().base_url,
-            "http://127.0.0.1:1234/v1"
+            local.api_key.as_deref(),
+            Some("sk-stored"),
+            "a stored key wins"
         );
     }
 }

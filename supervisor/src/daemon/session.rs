@@ -162,6 +162,8 @@ pub(crate) struct SessionState {
     peak_rss: u64,
     waiters: Vec<StopReply>,
     finished: bool,
+    /// Where the provider is, with its key: only ever put in the start message.
+    endpoint: Option<protocol::worker::Endpoint>,
 }
 
 impl Drop for SessionState {
@@ -207,6 +209,7 @@ impl Actor for SessionActor {
             peak_rss: 0,
             waiters: Vec::new(),
             finished: false,
+            endpoint: None,
         })
     }
 
@@ -327,6 +330,15 @@ impl SessionState {
                     .await;
             }
         };
+        let provider = self.record.agent.provider;
+        let stored_key = match self.shared.store.key(provider).await {
+            Ok(stored) => stored.map(|(key, _)| key),
+            Err(err) => {
+                tracing::warn!(session = %self.id, %err, "cannot read the stored key");
+                None
+            }
+        };
+        self.endpoint = providers::endpoint(&self.record.agent, stored_key);
         let config = &self.shared.config;
         let spawned = worker_process::spawn_worker(
             &config.worker_bin,
@@ -413,7 +425,7 @@ impl SessionState {
             input: self.record.prompt.clone(),
             script: self.record.script.clone(),
             tools: Vec::new(),
-            endpoint: providers::endpoint(&self.record.agent),
+            endpoint: self.endpoint.take(),
         }));
         let _ = tx.send(start);
         if let Some(Stop::Cancel { .. }) = self.stop {

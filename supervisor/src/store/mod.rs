@@ -18,16 +18,16 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use protocol::agent::AgentConfig;
+use protocol::agent::{AgentConfig, ProviderKind};
 use protocol::control::SessionSummary;
 use protocol::event::Event;
-use protocol::{SessionId, Timestamp};
+use protocol::{Secret, SessionId, Timestamp};
 use redb::{Database, ReadTransaction, ReadableDatabase};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use cell::DbCell;
 pub(crate) use query::SessionLookup;
-pub(crate) use records::{RunRecord, SessionKind, SessionRecord};
+pub(crate) use records::{RunRecord, SessionKind, SessionRecord, StoredKey};
 pub use schema::SCHEMA_VERSION;
 use writer::WriteOp;
 
@@ -281,6 +281,42 @@ impl Store {
     /// Deletes an agent.
     pub(crate) async fn remove_agent(&self, name: String) -> Result<(), StoreError> {
         self.send_acked(|ack| WriteOp::RemoveAgent { name, ack })
+            .await
+    }
+
+    /// Stores `provider`'s API key, replacing any stored before.
+    pub(crate) async fn put_key(
+        &self,
+        provider: ProviderKind,
+        key: Secret,
+    ) -> Result<(), StoreError> {
+        let key = StoredKey {
+            key,
+            stored_at: Timestamp::now(),
+        };
+        self.send_acked(|ack| WriteOp::PutKey {
+            provider: provider.as_str(),
+            key,
+            ack,
+        })
+        .await
+    }
+
+    /// Forgets `provider`'s stored key.
+    pub(crate) async fn remove_key(&self, provider: ProviderKind) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::RemoveKey {
+            provider: provider.as_str(),
+            ack,
+        })
+        .await
+    }
+
+    /// `provider`'s stored key and when it was stored.
+    pub(crate) async fn key(
+        &self,
+        provider: ProviderKind,
+    ) -> Result<Option<(Secret, Timestamp)>, StoreError> {
+        self.read(move |txn| Ok(query::key(txn, provider.as_str())?.map(|k| (k.key, k.stored_at))))
             .await
     }
 

@@ -6,8 +6,8 @@ use protocol::event::Event;
 use redb::{ReadTransaction, ReadableTable};
 
 use super::StoreError;
-use super::records::{EventRecord, Record, SessionRecord};
-use super::schema::{AGENTS, EVENTS, SESSIONS};
+use super::records::{EventRecord, Record, SessionRecord, StoredKey};
+use super::schema::{AGENTS, EVENTS, SECRETS, SESSIONS};
 
 /// How a user named a session: a full id, or the start of one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +65,15 @@ pub(crate) fn agent(txn: &ReadTransaction, name: &str) -> Result<AgentConfig, St
         Some(value) => AgentConfig::decode(value.value()),
         None => Err(StoreError::NotFound(format!("no agent named {name:?}"))),
     }
+}
+
+/// The stored key of `provider`, if any.
+pub(crate) fn key(txn: &ReadTransaction, provider: &str) -> Result<Option<StoredKey>, StoreError> {
+    let table = txn.open_table(SECRETS)?;
+    table
+        .get(provider)?
+        .map(|v| StoredKey::decode(v.value()))
+        .transpose()
 }
 
 pub(crate) fn sessions(

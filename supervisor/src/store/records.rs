@@ -10,7 +10,7 @@ use protocol::agent::{AgentConfig, Budgets, Script};
 use protocol::codec::{decode_payload, encode_payload};
 use protocol::control::{RunSpec, SessionSummary};
 use protocol::event::{EventKind, SessionStatus};
-use protocol::{SessionId, Timestamp};
+use protocol::{Secret, SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
@@ -172,6 +172,22 @@ pub(crate) struct RunRecord {
 impl Record for RunRecord {
     const VERSION: u8 = 1;
     const WHAT: &'static str = "run";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
+/// A row of the secrets table: a provider's API key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoredKey {
+    pub(crate) key: Secret,
+    pub(crate) stored_at: Timestamp,
+}
+
+impl Record for StoredKey {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "key";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         decode_current(Self::VERSION, version, payload)

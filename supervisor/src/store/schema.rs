@@ -5,7 +5,7 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 use super::StoreError;
 
 /// Schema version this release writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// `"schema_version"` -> version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -19,6 +19,8 @@ pub(crate) const EVENTS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::
 pub(crate) const RUNS: TableDefinition<u128, &[u8]> = TableDefinition::new("runs");
 /// Setting name -> value (versioned record bytes).
 pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+/// Provider name -> [`super::records::StoredKey`] (since schema 2).
+pub(crate) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -41,8 +43,9 @@ pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
                 supported: SCHEMA_VERSION,
             });
         }
-        // Older versions: no release has written one yet. Migrations from
-        // version N go here, one step at a time, in the same transaction.
+        // Older versions (and new files): every migration so far only adds
+        // tables, which opening them below does. A migration that changes
+        // records goes here, one version step at a time, in this transaction.
         _ => {}
     }
     let txn = db.begin_write()?;
@@ -52,6 +55,7 @@ pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
         txn.open_table(EVENTS)?;
         txn.open_table(RUNS)?;
         txn.open_table(SETTINGS)?;
+        txn.open_table(SECRETS)?;
         let mut meta = txn.open_table(META)?;
         meta.insert(VERSION_KEY, SCHEMA_VERSION)?;
     }

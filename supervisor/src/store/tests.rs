@@ -7,7 +7,7 @@ use protocol::control::RunSpec;
 use protocol::event::{Decider, Event, EventKind, ExitInfo, SessionStatus, StopReason, Usage};
 use protocol::{SessionId, Timestamp};
 
-use super::records::{EventRecord, Record, RunRecord, SessionKind, SessionRecord};
+use super::records::{EventRecord, Record, RunRecord, SessionKind, SessionRecord, StoredKey};
 use super::*;
 
 fn open(
@@ -322,6 +322,12 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
             .unwrap(),
         ));
     }
+    // Added with schema 2.
+    let key = StoredKey {
+        key: protocol::Secret::new("sk-fixture"),
+        stored_at: Timestamp(77),
+    };
+    out.push(("key", key.encode().unwrap()));
     out
 }
 
@@ -368,6 +374,10 @@ fn records_written_by_earlier_releases_still_decode() {
                 RunRecord::decode(&old).unwrap(),
                 RunRecord::decode(&bytes).unwrap()
             ),
+            "key" => assert_eq!(
+                StoredKey::decode(&old).unwrap(),
+                StoredKey::decode(&bytes).unwrap()
+            ),
             _ => assert_eq!(
                 EventRecord::decode(&old).unwrap(),
                 EventRecord::decode(&bytes).unwrap()
@@ -407,4 +417,29 @@ async fn a_snapshot_reads_what_a_closed_store_committed() {
         .map(|e| e.kind.name())
         .collect();
     assert_eq!(names, ["run.queued", "session.completed"]);
+}
+
+#[tokio::test]
+async fn keys_are_stored_replaced_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, writer, _, _) = open(&dir.path().join("db"));
+    let openai = protocol::ProviderKind::OpenAi;
+    assert_eq!(store.key(openai).await.unwrap(), None);
+    store
+        .put_key(openai, protocol::Secret::new("sk-1"))
+        .await
+        .unwrap();
+    store
+        .put_key(openai, protocol::Secret::new("sk-2"))
+        .await
+        .unwrap();
+    let (key, _) = store.key(openai).await.unwrap().unwrap();
+    assert_eq!(key.expose(), "sk-2");
+    store.remove_key(openai).await.unwrap();
+    assert_eq!(store.key(openai).await.unwrap(), None);
+    assert!(matches!(
+        store.remove_key(openai).await,
+        Err(StoreError::NotFound(_))
+    ));
+    close(store, writer);
 }

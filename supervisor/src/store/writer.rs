@@ -19,8 +19,8 @@ use redb::{Database, ReadableTable, Table};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::cell::DbCell;
-use super::records::{EventRecord, Record, RunRecord, SessionRecord};
-use super::schema::{AGENTS, EVENTS, RUNS, SESSIONS};
+use super::records::{EventRecord, Record, RunRecord, SessionRecord, StoredKey};
+use super::schema::{AGENTS, EVENTS, RUNS, SECRETS, SESSIONS};
 use super::{CommitSink, Committed, Interrupted, StoreError};
 
 /// Most operations in one transaction; bounds commit latency under load.
@@ -53,6 +53,15 @@ pub(super) enum WriteOp {
         name: String,
         ack: Ack<()>,
     },
+    PutKey {
+        provider: &'static str,
+        key: StoredKey,
+        ack: Ack<()>,
+    },
+    RemoveKey {
+        provider: &'static str,
+        ack: Ack<()>,
+    },
     Shutdown,
 }
 
@@ -69,7 +78,9 @@ impl WriteOp {
             WriteOp::Append { ack, .. } => ack.map(|ack| ack.send(Err(err))),
             WriteOp::CreateSession { ack, .. }
             | WriteOp::PutAgent { ack, .. }
-            | WriteOp::RemoveAgent { ack, .. } => Some(ack.send(Err(err))),
+            | WriteOp::RemoveAgent { ack, .. }
+            | WriteOp::PutKey { ack, .. }
+            | WriteOp::RemoveKey { ack, .. } => Some(ack.send(Err(err))),
             WriteOp::Shutdown => None,
         };
     }
@@ -190,7 +201,10 @@ fn finish(
             }
             Some((ack, result))
         }
-        WriteOp::PutAgent { ack, .. } | WriteOp::RemoveAgent { ack, .. } => Some((ack, result)),
+        WriteOp::PutAgent { ack, .. }
+        | WriteOp::RemoveAgent { ack, .. }
+        | WriteOp::PutKey { ack, .. }
+        | WriteOp::RemoveKey { ack, .. } => Some((ack, result)),
         WriteOp::Shutdown => None,
     }
 }
@@ -210,6 +224,7 @@ fn apply_and_commit(
             events: txn.open_table(EVENTS)?,
             agents: txn.open_table(AGENTS)?,
             runs: txn.open_table(RUNS)?,
+            secrets: txn.open_table(SECRETS)?,
             touched: HashMap::new(),
         };
         for op in batch {
@@ -226,6 +241,7 @@ struct Tables<'txn> {
     events: Table<'txn, (u128, u64), &'static [u8]>,
     agents: Table<'txn, &'static str, &'static [u8]>,
     runs: Table<'txn, u128, &'static [u8]>,
+    secrets: Table<'txn, &'static str, &'static [u8]>,
     /// Session records changed by this batch, written once at the end,
     /// with whether their status changed.
     touched: HashMap<u128, (SessionRecord, bool)>,
@@ -276,6 +292,21 @@ impl Tables<'_> {
                 if self.agents.remove(name.as_str())?.is_none() {
                     return Ok(Err(StoreError::NotFound(format!(
                         "no agent named {name:?}"
+                    ))));
+                }
+                Ok(Ok(()))
+            }
+            WriteOp::PutKey { provider, key, .. } => match key.encode() {
+                Ok(bytes) => {
+                    self.secrets.insert(*provider, bytes.as_slice())?;
+                    Ok(Ok(()))
+                }
+                Err(err) => Ok(Err(err)),
+            },
+            WriteOp::RemoveKey { provider, .. } => {
+                if self.secrets.remove(*provider)?.is_none() {
+                    return Ok(Err(StoreError::NotFound(format!(
+                        "no stored key for {provider}"
                     ))));
                 }
                 Ok(Ok(()))

@@ -336,3 +336,67 @@ fn the_demo_runs_and_checks_itself() {
     assert_eq!(report["sessions_checked"], 40);
     assert!(report["log_problems"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn keys_are_read_from_stdin_stored_listed_without_the_key_and_removed() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let cli = Cli::new();
+    let set = |provider: &str, key: &str| {
+        let mut child = Command::new(studio_bin())
+            .arg("--data-dir")
+            .arg(cli.data_dir())
+            .args(["keys", "set", provider])
+            .env("STUDIO_WORKER_BIN", worker_bin())
+            .env_remove("ANTHROPIC_API_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(key.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let stored = set("anthropic", "sk-ant-cli-secret\n");
+    assert!(
+        stored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&stored.stdout),
+        "anthropic key stored\n"
+    );
+
+    let empty = set("openai", "  \n");
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no key given"));
+    let keyless = set("ollama", "sk-x");
+    assert_eq!(keyless.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&keyless.stderr).contains("takes no key"));
+
+    let listed = cli.ok(&["keys", "list"]);
+    assert!(
+        !listed.contains("sk-ant-cli-secret"),
+        "keys are never shown: {listed}"
+    );
+    let json = cli.json(&["keys", "list"]);
+    let anthropic = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["provider"] == "anthropic")
+        .unwrap();
+    assert_eq!(anthropic["source"], "stored");
+    assert!(!json.to_string().contains("sk-ant"));
+
+    cli.ok(&["keys", "rm", "anthropic"]);
+    let err = cli.fails(&["keys", "rm", "anthropic"], 4);
+    assert!(err.contains("no stored key for anthropic"), "{err}");
+}

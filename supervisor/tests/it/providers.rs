@@ -204,3 +204,43 @@ async fn an_unreachable_provider_fails_the_session_after_recorded_retries() {
     };
     assert!(error.contains("connection to openai failed"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_key_wins_over_the_environment_and_is_never_shown() {
+    use protocol::control::{ControlRequest, ControlResponse, KeySource};
+
+    let (base, fake) = fake_openai(vec![text_reply()]).await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-from-env".into())]).await;
+    let client = daemon.client().await;
+    let stored = "sk-stored-0123456789";
+    client
+        .request(ControlRequest::KeySet {
+            provider: ProviderKind::OpenAi,
+            key: protocol::Secret::new(stored),
+        })
+        .await
+        .unwrap();
+    let ControlResponse::Keys(keys) = client.request(ControlRequest::KeyList).await.unwrap() else {
+        panic!("expected keys");
+    };
+    let openai = keys
+        .iter()
+        .find(|k| k.provider == ProviderKind::OpenAi)
+        .unwrap();
+    assert_eq!(openai.source, KeySource::Stored);
+    assert!(!format!("{keys:?}").contains(stored));
+
+    create_agent(&client, openai_agent(&base)).await;
+    let session = run(&client, spec("gpt", "hi")).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+    let seen = fake.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].0["authorization"], format!("Bearer {stored}"));
+    assert!(
+        events
+            .iter()
+            .all(|e| !format!("{:?}", e.kind).contains(stored))
+    );
+    assert!(!daemon.log().contains(stored));
+}
