@@ -125,6 +125,57 @@ pub enum ControlRequest {
         /// The provider.
         provider: ProviderKind,
     },
+    /// The pricing table in force. Replies [`ControlResponse::Pricing`].
+    PricingList,
+    /// Set (or replace) a model's price; bumps the pricing version.
+    /// Replies [`ControlResponse::Pricing`].
+    PricingSet {
+        /// Model name, or a prefix of model names (`gpt-4o` prices `gpt-4o-2024-08-06`).
+        model: String,
+        /// The price.
+        price: ModelPrice,
+    },
+    /// Drop a custom price (back to the built-in one, if any); bumps the
+    /// pricing version. Replies [`ControlResponse::Pricing`].
+    PricingRemove {
+        /// Model name as set.
+        model: String,
+    },
+}
+
+/// A model's price in US dollars per million tokens of each kind.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelPrice {
+    /// Input tokens not served from the cache.
+    pub input: f64,
+    /// Output tokens that are not reasoning.
+    pub output: f64,
+    /// Input tokens read from the cache.
+    pub cache_read: f64,
+    /// Input tokens written to the cache.
+    pub cache_write: f64,
+    /// Reasoning (thinking) output tokens.
+    pub reasoning: f64,
+}
+
+/// The pricing table: built-in prices and the user's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PricingTable {
+    /// Bumped on every change; recorded with each cost.
+    pub version: u32,
+    /// Every priced model (custom ones replace built-in ones of the same name).
+    pub entries: Vec<PriceEntry>,
+}
+
+/// One row of the pricing table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PriceEntry {
+    /// Model name or prefix.
+    pub model: String,
+    /// Its price.
+    pub price: ModelPrice,
+    /// Set by the user (`studio pricing set`) rather than shipped.
+    pub custom: bool,
 }
 
 /// Parameters of one headless run.
@@ -190,6 +241,8 @@ pub enum ControlResponse {
     Subscribed,
     /// Answer to [`ControlRequest::KeyList`], one entry per provider that takes a key.
     Keys(Vec<KeyInfo>),
+    /// The pricing table in force.
+    Pricing(PricingTable),
 }
 
 /// Where a provider's key comes from (the key is never sent back).

@@ -213,6 +213,18 @@ pub enum EventKind {
         /// CPU time used, milliseconds (user + system).
         cpu_ms: u64,
     },
+    /// `llm.cost`: what a model response cost, computed by the daemon from
+    /// the usage in the `llm.response.completed` just before it.
+    LlmCost {
+        /// The request it prices.
+        request_id: String,
+        /// The model priced.
+        model: String,
+        /// US dollars; `None` when the model has no price.
+        usd: Option<f64>,
+        /// Version of the pricing table used (recompute with a newer one).
+        pricing_version: u32,
+    },
 }
 
 impl EventKind {
@@ -248,6 +260,7 @@ impl EventKind {
             EventKind::RunStarted { .. } => "run.started",
             EventKind::BudgetExceeded { .. } => "budget.exceeded",
             EventKind::WorkerStats { .. } => "worker.stats",
+            EventKind::LlmCost { .. } => "llm.cost",
         }
     }
 
@@ -281,6 +294,7 @@ impl EventKind {
                 self,
                 EventKind::BudgetExceeded { .. }
                     | EventKind::WorkerStats { .. }
+                    | EventKind::LlmCost { .. }
                     | EventKind::MessageUser { .. }
                     | EventKind::ToolApprovalRequested { .. }
                     | EventKind::ToolApproved { .. }

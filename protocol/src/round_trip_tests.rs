@@ -137,6 +137,12 @@ fn event_kinds() -> Vec<EventKind> {
             peak_rss_bytes: 2,
             cpu_ms: 3,
         },
+        EventKind::LlmCost {
+            request_id: s("r1"),
+            model: s("gpt-4o-mini"),
+            usd: Some(0.0042),
+            pricing_version: 1,
+        },
     ]
 }
 
@@ -172,6 +178,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::RunStarted { .. } => 26,
         EventKind::BudgetExceeded { .. } => 27,
         EventKind::WorkerStats { .. } => 28,
+        EventKind::LlmCost { .. } => 29,
     }
 }
 
@@ -180,7 +187,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..29).collect::<Vec<_>>());
+    assert_eq!(variants, (0..30).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -267,6 +274,16 @@ fn summary() -> SessionSummary {
     }
 }
 
+fn price() -> ModelPrice {
+    ModelPrice {
+        input: 1.0,
+        output: 2.0,
+        cache_read: 0.1,
+        cache_write: 1.25,
+        reasoning: 2.0,
+    }
+}
+
 fn control_requests() -> Vec<ControlRequest> {
     vec![
         ControlRequest::Ping,
@@ -319,6 +336,14 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::KeyRemove {
             provider: ProviderKind::Gemini,
         },
+        ControlRequest::PricingList,
+        ControlRequest::PricingSet {
+            model: s("my-model"),
+            price: price(),
+        },
+        ControlRequest::PricingRemove {
+            model: s("my-model"),
+        },
     ]
 }
 
@@ -343,6 +368,9 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::KeySet { .. } => 16,
         ControlRequest::KeyList => 17,
         ControlRequest::KeyRemove { .. } => 18,
+        ControlRequest::PricingList => 19,
+        ControlRequest::PricingSet { .. } => 20,
+        ControlRequest::PricingRemove { .. } => 21,
     }
 }
 
@@ -376,6 +404,14 @@ fn control_responses() -> Vec<ControlResponse> {
             source: KeySource::Stored,
             stored_at: Some(Timestamp(9)),
         }]),
+        ControlResponse::Pricing(PricingTable {
+            version: 3,
+            entries: vec![PriceEntry {
+                model: s("my-model"),
+                price: price(),
+                custom: true,
+            }],
+        }),
     ]
 }
 
@@ -392,6 +428,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Events(_) => 8,
         ControlResponse::Subscribed => 9,
         ControlResponse::Keys(_) => 10,
+        ControlResponse::Pricing(_) => 11,
     }
 }
 
@@ -516,7 +553,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 19);
+    covers(&requests, control_request_variant, 22);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -529,7 +566,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 11);
+    covers(&responses, control_response_variant, 12);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

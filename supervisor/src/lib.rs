@@ -6,6 +6,7 @@
 //! - [`client`]: a control-socket client (used by the CLI and tests), which
 //!   starts the daemon in the background when none is running.
 //! - [`paths`], [`auth`]: the data dir's layout, tokens and peer checks.
+//! - [`pricing`]: model prices and the cost of a response.
 //! - [`procfs`]: /proc readings, shared by the daemon and the tools that
 //!   check it from outside.
 //!
@@ -15,5 +16,6 @@ pub mod auth;
 pub mod client;
 pub mod daemon;
 pub mod paths;
+pub mod pricing;
 pub mod procfs;
 pub mod store;

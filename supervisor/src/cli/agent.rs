@@ -12,7 +12,7 @@ use super::{CliError, Ctx};
 #[derive(Subcommand, Debug)]
 pub(crate) enum AgentCommand {
     /// Create an agent from flags, or from a TOML file with --file.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List agents.
     List,
     /// Show one agent's configuration (as TOML, or JSON with --json).
@@ -101,6 +101,12 @@ pub(crate) struct BudgetArgs {
     /// Budget: worker memory in MiB (over it the worker is killed).
     #[arg(long)]
     pub(crate) max_memory_mib: Option<u64>,
+    /// Budget: input plus output tokens per session.
+    #[arg(long)]
+    pub(crate) max_tokens: Option<u64>,
+    /// Budget: US dollars per session (priced by `studio pricing`).
+    #[arg(long)]
+    pub(crate) max_cost_usd: Option<f64>,
 }
 
 impl BudgetArgs {
@@ -109,6 +115,8 @@ impl BudgetArgs {
             max_wall_secs: self.max_wall_secs,
             max_idle_secs: self.max_idle_secs,
             max_memory_mib: self.max_memory_mib,
+            max_tokens: self.max_tokens,
+            max_cost_usd: self.max_cost_usd,
             ..Budgets::default()
         }
     }
@@ -119,7 +127,7 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
     match cmd {
         AgentCommand::Create(args) => {
             let replace = args.replace;
-            let agent = agent_from_args(args)?;
+            let agent = agent_from_args(*args)?;
             let name = agent.name.clone();
             client
                 .request(ControlRequest::AgentCreate { agent, replace })
@@ -230,6 +238,12 @@ fn budget_summary(b: &Budgets) -> String {
     }
     if let Some(m) = b.max_memory_mib {
         parts.push(format!("mem {m} MiB"));
+    }
+    if let Some(t) = b.max_tokens {
+        parts.push(format!("{t} tokens"));
+    }
+    if let Some(usd) = b.max_cost_usd {
+        parts.push(format!("${usd}"));
     }
     if parts.is_empty() {
         "-".to_owned()

@@ -9,6 +9,7 @@ mod daemon;
 mod demo;
 mod keys;
 mod output;
+mod pricing;
 mod run;
 mod sessions;
 
@@ -59,6 +60,11 @@ enum Command {
     /// Store, list and remove provider API keys (read from stdin, never argv).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Show and change model prices (USD per million tokens).
+    #[command(subcommand)]
+    Pricing(pricing::PricingCommand),
+    /// What a session cost, as recorded and at today's prices.
+    Cost(pricing::CostArgs),
     /// Run the demo: 40 runs at once, some hanging, spinning, leaking or
     /// crashing, and show that every other run is untouched.
     Demo(demo::DemoArgs),
@@ -190,6 +196,8 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Kill(args) => sessions::stop(args, ctx, true).await,
         Command::Events(args) => sessions::events(args, ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
+        Command::Pricing(cmd) => pricing::execute(cmd, ctx).await,
+        Command::Cost(args) => pricing::cost(args, ctx).await,
         Command::Demo(args) => demo::execute(args, ctx).await,
     }
 }

@@ -14,8 +14,8 @@ use interprocess::local_socket::tokio::Stream;
 use protocol::ProviderKind;
 use protocol::codec::{read_frame, write_frame};
 use protocol::control::{
-    ClientFrame, ControlError, ControlRequest, ControlResponse, DaemonStatus, ErrorKind, Push,
-    RunSpec, ServerFrame, SessionSummary,
+    ClientFrame, ControlError, ControlRequest, ControlResponse, DaemonStatus, ErrorKind,
+    ModelPrice, Push, RunSpec, ServerFrame, SessionSummary,
 };
 use protocol::event::{Event, EventKind, SessionStatus};
 use protocol::handshake::PeerRole;
@@ -25,12 +25,14 @@ use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
+use super::PricingState;
 use super::root::Handles;
 use super::scheduler::LiveInfo;
 use super::{
     BrokerItem, BrokerMsg, QueuedRun, SchedulerMsg, Sequencer, Topic, listener, providers,
 };
 use crate::auth;
+use crate::pricing::CustomPrices;
 use crate::store::{RunRecord, SessionKind, SessionLookup, SessionRecord, StoreError};
 
 /// Frames queued for one client before its handlers wait.
@@ -244,6 +246,27 @@ async fn answer(
             store.remove_key(provider).await.map_err(store_error)?;
             Ok(ControlResponse::Ok)
         }
+        ControlRequest::PricingList => Ok(ControlResponse::Pricing(
+            shared.pricing.read().await.table.clone(),
+        )),
+        ControlRequest::PricingSet { model, price } => {
+            check_price(&model, &price)?;
+            update_pricing(handles, |custom| {
+                custom.prices.insert(model, price);
+                Ok(())
+            })
+            .await
+        }
+        ControlRequest::PricingRemove { model } => {
+            update_pricing(handles, |custom| match custom.prices.remove(&model) {
+                Some(_) => Ok(()),
+                None => Err(ControlError::new(
+                    ErrorKind::NotFound,
+                    format!("no custom price for {model:?}"),
+                )),
+            })
+            .await
+        }
         ControlRequest::KeyList => {
             let mut stored = Vec::new();
             for provider in ProviderKind::ALL {
@@ -301,6 +324,49 @@ async fn answer(
             "this daemon does not support that request",
         )),
     }
+}
+
+fn check_price(model: &str, price: &ModelPrice) -> Result<(), ControlError> {
+    if model.trim().is_empty() || model.len() > 128 {
+        return Err(ControlError::new(
+            ErrorKind::Invalid,
+            "give a model name of 1 to 128 characters",
+        ));
+    }
+    let fields = [
+        price.input,
+        price.output,
+        price.cache_read,
+        price.cache_write,
+        price.reasoning,
+    ];
+    if fields.iter().any(|p| !p.is_finite() || *p < 0.0) {
+        return Err(ControlError::new(
+            ErrorKind::Invalid,
+            "prices must be zero or more dollars per million tokens",
+        ));
+    }
+    Ok(())
+}
+
+/// Changes the user's prices, stores them with the next pricing version,
+/// and puts them in force.
+async fn update_pricing(
+    handles: &Handles,
+    change: impl FnOnce(&mut CustomPrices) -> Result<(), ControlError>,
+) -> Result<ControlResponse, ControlError> {
+    let shared = &handles.shared;
+    let mut state = shared.pricing.write().await;
+    let mut custom = state.custom.clone();
+    change(&mut custom)?;
+    custom.version = state.table.version + 1;
+    shared
+        .store
+        .put_pricing(&custom)
+        .await
+        .map_err(store_error)?;
+    *state = PricingState::new(custom);
+    Ok(ControlResponse::Pricing(state.table.clone()))
 }
 
 async fn ensure_session(

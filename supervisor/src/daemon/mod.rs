@@ -16,6 +16,7 @@ mod root;
 mod scheduler;
 mod sequencer;
 mod session;
+mod worker_io;
 mod worker_process;
 
 use std::fs;
@@ -120,6 +121,21 @@ pub(crate) struct Shared {
     pub(crate) next_subscription: AtomicU64,
     /// Notified when a client asks the daemon to stop.
     pub(crate) stop_requested: tokio::sync::Notify,
+    /// Prices in force, for costing responses as they are recorded.
+    pub(crate) pricing: tokio::sync::RwLock<PricingState>,
+}
+
+/// The user's prices and the table they make with the built-in ones.
+pub(crate) struct PricingState {
+    pub(crate) custom: crate::pricing::CustomPrices,
+    pub(crate) table: protocol::control::PricingTable,
+}
+
+impl PricingState {
+    pub(crate) fn new(custom: crate::pricing::CustomPrices) -> Self {
+        let table = custom.table();
+        Self { custom, table }
+    }
 }
 
 /// Runs a daemon until `shutdown` resolves or a client asks it to stop.

@@ -16,7 +16,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use super::broker::{Broker, BrokerMsg};
 use super::listener::WorkerRegistry;
 use super::scheduler::{Scheduler, SchedulerMsg};
-use super::{DaemonConfig, Shared, worker_process};
+use super::{DaemonConfig, PricingState, Shared, worker_process};
 use crate::store::{Store, WriterThread};
 
 /// What the listeners need from the tree.
@@ -60,6 +60,7 @@ impl Actor for Root {
             let _ = sink_broker.cast(BrokerMsg::Committed(committed));
         });
         let (store, writer, interrupted) = Store::open(&config.data_dir.database(), sink)?;
+        let custom_prices = store.pricing().await?;
         for session in &interrupted {
             tracing::warn!(session = %session.session, "session was live when the previous daemon stopped; marked interrupted");
             if let Some(pid) = session.pid
@@ -77,6 +78,7 @@ impl Actor for Root {
             started_at: Timestamp::now(),
             next_subscription: AtomicU64::new(1),
             stop_requested: tokio::sync::Notify::new(),
+            pricing: tokio::sync::RwLock::new(PricingState::new(custom_prices)),
         });
         let (scheduler, _) = Actor::spawn_linked(
             Some("scheduler".to_owned()),

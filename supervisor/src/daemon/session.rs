@@ -8,25 +8,25 @@
 //! sent has been read, so nothing it said is lost and nothing of it is
 //! left running.
 //!
-//! Worker events do not pass through this actor: a reader task appends them
-//! straight to the session's [`Sequencer`], keeping the hot path short.
+//! Worker events do not pass through this actor: a reader task
+//! (`worker_io::read_worker`) appends them straight to the session's
+//! [`Sequencer`], keeping the hot path short.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use interprocess::local_socket::tokio::Stream;
-use protocol::codec::{read_frame, write_frame};
 use protocol::control::{ControlError, ErrorKind};
 use protocol::event::{BudgetKind, Decider, EventKind, ExitInfo, StopReason};
-use protocol::worker::{FromWorker, StartTurn, ToWorker, TurnOutcome};
+use protocol::worker::{StartTurn, ToWorker, TurnOutcome};
 use protocol::{SessionId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::sequencer::{AppendError, Sequencer};
+use super::worker_io::{Meter, read_worker, write_worker};
 use super::worker_process::{self, ProcStats, ProcessGroup};
 use super::{Shared, providers};
 use crate::store::SessionRecord;
@@ -64,7 +64,7 @@ impl LiveStats {
         Some(self.rss_bytes.load(Ordering::Relaxed)).filter(|r| *r != 0)
     }
 
-    fn touch(&self) {
+    pub(crate) fn touch(&self) {
         self.last_event_ms.store(monotonic_ms(), Ordering::Relaxed);
     }
 
@@ -90,6 +90,15 @@ pub(crate) enum SessionMsg {
     WorkerConnected(Arc<Stream>),
     /// The worker finished its turn.
     WorkerDone(TurnOutcome),
+    /// Recorded usage crossed a token or cost budget.
+    Exceeded {
+        /// Which budget.
+        budget: BudgetKind,
+        /// Its limit.
+        limit: f64,
+        /// What was used.
+        observed: f64,
+    },
     /// The worker asks whether it may run a tool call.
     ApprovalRequest {
         /// The call.
@@ -238,6 +247,16 @@ impl Actor for SessionActor {
             SessionMsg::WorkerConnected(stream) => state.connected(&myself, stream),
             SessionMsg::WorkerDone(outcome) => state.worker_done(&myself, outcome),
             SessionMsg::ApprovalRequest { call_id } => state.deny_tool_call(call_id),
+            SessionMsg::Exceeded {
+                budget,
+                limit,
+                observed,
+            } => {
+                if state.stop.is_none() && state.done.is_none() {
+                    state.exceeded(budget, limit, observed);
+                    state.cancel(&myself, StopReason::Budget);
+                }
+            }
             SessionMsg::ReaderEnded(problem) => {
                 state.reader_done = true;
                 if problem.is_some() {
@@ -410,10 +429,16 @@ impl SessionState {
         self.append(EventKind::MessageUser {
             text: self.record.prompt.clone(),
         });
+        let meter = Meter::new(
+            Arc::clone(&self.shared),
+            self.record.agent.model.clone(),
+            self.record.budgets.clone(),
+        );
         self.reader = Some(tokio::spawn(read_worker(
             Arc::clone(&stream),
             Arc::clone(&self.sequencer),
             Arc::clone(&self.live),
+            meter,
             myself.clone(),
         )));
         let (tx, rx) = mpsc::unbounded_channel();
@@ -631,65 +656,6 @@ impl SessionState {
                 }
                 EventKind::SessionCrashed { exit, detail }
             }
-        }
-    }
-}
-
-/// Reads the worker's frames: events go straight to the sequencer, the
-/// rest to the actor. Ends with [`SessionMsg::ReaderEnded`].
-async fn read_worker(
-    stream: Arc<Stream>,
-    sequencer: Arc<Sequencer>,
-    live: Arc<LiveStats>,
-    actor: ActorRef<SessionMsg>,
-) {
-    let mut reader = BufReader::with_capacity(64 * 1024, &*stream);
-    let mut buf = Vec::new();
-    let problem = loop {
-        match read_frame::<_, FromWorker>(&mut reader, &mut buf).await {
-            Ok(Some(FromWorker::Event { at, kind })) => {
-                if !kind.may_come_from_worker() {
-                    break Some(format!(
-                        "protocol violation: a worker may not report {}",
-                        kind.name()
-                    ));
-                }
-                live.touch();
-                match sequencer.append_from_worker(at, kind).await {
-                    Ok(_) | Err(AppendError::Ended) => {}
-                    Err(AppendError::Store(err)) => {
-                        break Some(format!("cannot record event: {err}"));
-                    }
-                }
-            }
-            Ok(Some(FromWorker::Done(outcome))) => {
-                live.touch();
-                let _ = actor.cast(SessionMsg::WorkerDone(outcome));
-            }
-            Ok(Some(FromWorker::ApprovalRequest { call_id, .. })) => {
-                live.touch();
-                let _ = actor.cast(SessionMsg::ApprovalRequest { call_id });
-            }
-            Ok(Some(other)) => {
-                tracing::debug!(message = ?other, "ignoring worker message this daemon does not handle yet");
-            }
-            Ok(None) => break None,
-            Err(err) => break Some(format!("protocol error: {err}")),
-        }
-    };
-    let _ = actor.cast(SessionMsg::ReaderEnded(problem));
-}
-
-/// Writes commands to the worker in order until the channel closes.
-async fn write_worker(stream: Arc<Stream>, mut rx: mpsc::UnboundedReceiver<ToWorker>) {
-    let mut writer = BufWriter::new(&*stream);
-    while let Some(msg) = rx.recv().await {
-        let shutdown = matches!(msg, ToWorker::Shutdown);
-        if write_frame(&mut writer, &msg).await.is_err() || writer.flush().await.is_err() {
-            return;
-        }
-        if shutdown {
-            return;
         }
     }
 }

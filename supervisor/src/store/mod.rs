@@ -25,8 +25,10 @@ use protocol::{Secret, SessionId, Timestamp};
 use redb::{Database, ReadTransaction, ReadableDatabase};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use crate::pricing::CustomPrices;
 use cell::DbCell;
 pub(crate) use query::SessionLookup;
+use records::Record;
 pub(crate) use records::{RunRecord, SessionKind, SessionRecord, StoredKey};
 pub use schema::SCHEMA_VERSION;
 use writer::WriteOp;
@@ -318,6 +320,22 @@ impl Store {
     ) -> Result<Option<(Secret, Timestamp)>, StoreError> {
         self.read(move |txn| Ok(query::key(txn, provider.as_str())?.map(|k| (k.key, k.stored_at))))
             .await
+    }
+
+    /// The user's prices.
+    pub(crate) async fn pricing(&self) -> Result<CustomPrices, StoreError> {
+        self.read(query::pricing).await
+    }
+
+    /// Replaces the user's prices.
+    pub(crate) async fn put_pricing(&self, prices: &CustomPrices) -> Result<(), StoreError> {
+        let value = prices.encode()?;
+        self.send_acked(|ack| WriteOp::PutSetting {
+            name: query::PRICING,
+            value,
+            ack,
+        })
+        .await
     }
 
     /// Asks the writer to commit what is queued and stop.

@@ -7,7 +7,8 @@ use redb::{ReadTransaction, ReadableTable};
 
 use super::StoreError;
 use super::records::{EventRecord, Record, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, SECRETS, SESSIONS};
+use super::schema::{AGENTS, EVENTS, SECRETS, SESSIONS, SETTINGS};
+use crate::pricing::CustomPrices;
 
 /// How a user named a session: a full id, or the start of one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +76,18 @@ pub(crate) fn key(txn: &ReadTransaction, provider: &str) -> Result<Option<Stored
         .map(|v| StoredKey::decode(v.value()))
         .transpose()
 }
+
+/// The user's prices (none stored: none set).
+pub(crate) fn pricing(txn: &ReadTransaction) -> Result<CustomPrices, StoreError> {
+    let table = txn.open_table(SETTINGS)?;
+    match table.get(PRICING)? {
+        Some(value) => CustomPrices::decode(value.value()),
+        None => Ok(CustomPrices::default()),
+    }
+}
+
+/// The settings entry holding [`CustomPrices`].
+pub(crate) const PRICING: &str = "pricing";
 
 pub(crate) fn sessions(
     txn: &ReadTransaction,

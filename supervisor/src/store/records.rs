@@ -194,6 +194,15 @@ impl Record for StoredKey {
     }
 }
 
+impl Record for crate::pricing::CustomPrices {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "pricing";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
 /// A row of the events table; the key holds the session and seq.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EventRecord {

@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::cell::DbCell;
 use super::records::{EventRecord, Record, RunRecord, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, RUNS, SECRETS, SESSIONS};
+use super::schema::{AGENTS, EVENTS, RUNS, SECRETS, SESSIONS, SETTINGS};
 use super::{CommitSink, Committed, Interrupted, StoreError};
 
 /// Most operations in one transaction; bounds commit latency under load.
@@ -62,6 +62,11 @@ pub(super) enum WriteOp {
         provider: &'static str,
         ack: Ack<()>,
     },
+    PutSetting {
+        name: &'static str,
+        value: Vec<u8>,
+        ack: Ack<()>,
+    },
     Shutdown,
 }
 
@@ -80,7 +85,8 @@ impl WriteOp {
             | WriteOp::PutAgent { ack, .. }
             | WriteOp::RemoveAgent { ack, .. }
             | WriteOp::PutKey { ack, .. }
-            | WriteOp::RemoveKey { ack, .. } => Some(ack.send(Err(err))),
+            | WriteOp::RemoveKey { ack, .. }
+            | WriteOp::PutSetting { ack, .. } => Some(ack.send(Err(err))),
             WriteOp::Shutdown => None,
         };
     }
@@ -204,7 +210,8 @@ fn finish(
         WriteOp::PutAgent { ack, .. }
         | WriteOp::RemoveAgent { ack, .. }
         | WriteOp::PutKey { ack, .. }
-        | WriteOp::RemoveKey { ack, .. } => Some((ack, result)),
+        | WriteOp::RemoveKey { ack, .. }
+        | WriteOp::PutSetting { ack, .. } => Some((ack, result)),
         WriteOp::Shutdown => None,
     }
 }
@@ -225,6 +232,7 @@ fn apply_and_commit(
             agents: txn.open_table(AGENTS)?,
             runs: txn.open_table(RUNS)?,
             secrets: txn.open_table(SECRETS)?,
+            settings: txn.open_table(SETTINGS)?,
             touched: HashMap::new(),
         };
         for op in batch {
@@ -242,6 +250,7 @@ struct Tables<'txn> {
     agents: Table<'txn, &'static str, &'static [u8]>,
     runs: Table<'txn, u128, &'static [u8]>,
     secrets: Table<'txn, &'static str, &'static [u8]>,
+    settings: Table<'txn, &'static str, &'static [u8]>,
     /// Session records changed by this batch, written once at the end,
     /// with whether their status changed.
     touched: HashMap<u128, (SessionRecord, bool)>,
@@ -309,6 +318,10 @@ impl Tables<'_> {
                         "no stored key for {provider}"
                     ))));
                 }
+                Ok(Ok(()))
+            }
+            WriteOp::PutSetting { name, value, .. } => {
+                self.settings.insert(*name, value.as_slice())?;
                 Ok(Ok(()))
             }
             WriteOp::Shutdown => Ok(Ok(())),

@@ -400,3 +400,62 @@ fn keys_are_read_from_stdin_stored_listed_without_the_key_and_removed() {
     let err = cli.fails(&["keys", "rm", "anthropic"], 4);
     assert!(err.contains("no stored key for anthropic"), "{err}");
 }
+
+#[test]
+fn prices_can_be_changed_and_a_sessions_cost_recomputed() {
+    let cli = Cli::new();
+    let listed = cli.json(&["pricing", "list"]);
+    assert_eq!(listed["version"], 1);
+    assert!(
+        listed["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["model"] == "claude-sonnet-4")
+    );
+    let err = cli.fails(
+        &["pricing", "set", "scripted", "--input=-1", "--output", "1"],
+        2,
+    );
+    assert!(err.contains("zero or more"), "{err}");
+
+    let set = cli.json(&[
+        "pricing", "set", "scripted", "--input", "1000000", "--output", "2000000",
+    ]);
+    assert_eq!(set["version"], 2);
+    cli.ok(&[
+        "agent",
+        "create",
+        "paid",
+        "--chunks",
+        "2",
+        "--chunk-delay-ms",
+        "0",
+    ]);
+    cli.ok(&["run", "paid", "--prompt", "one two three"]);
+    let session = cli.json(&["ps", "--all"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let recorded = cli.json(&["cost", &session]);
+    let usd = recorded["usd"].as_f64().unwrap();
+    assert!(usd > 0.0, "{recorded}");
+    assert_eq!(recorded["responses"][0]["pricing_version"], 2);
+    assert_eq!(
+        recorded["usd_now"].as_f64(),
+        Some(usd),
+        "same prices, same cost"
+    );
+
+    cli.ok(&["pricing", "rm", "scripted"]);
+    let now = cli.json(&["cost", &session]);
+    assert_eq!(now["usd"].as_f64(), Some(usd), "what was recorded stays");
+    assert_eq!(
+        now["usd_now"].as_f64(),
+        Some(0.0),
+        "recomputed with the built-in free price"
+    );
+    assert_eq!(now["pricing_version_now"], 3);
+    let err = cli.fails(&["pricing", "rm", "scripted"], 4);
+    assert!(err.contains("no custom price"), "{err}");
+}

@@ -46,15 +46,33 @@ struct Fake {
     seen: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
 }
 
+/// A reply that sends its first event and then nothing more.
+const STALL: &str = "stall";
+
 async fn reply(State(fake): State<Fake>, headers: HeaderMap, body: Bytes) -> Response {
     fake.seen.lock().unwrap().push((
         headers,
         serde_json::from_slice(&body).unwrap_or(Value::Null),
     ));
     let reply = fake.replies.lock().unwrap().remove(0);
+    let body = if reply == STALL {
+        let first = text_reply()
+            .split("\n\n")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+            + "\n\n";
+        let first = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(first))]);
+        Body::from_stream(futures_util::StreamExt::chain(
+            first,
+            futures_util::stream::pending(),
+        ))
+    } else {
+        Body::from(reply)
+    };
     Response::builder()
         .header("content-type", "text/event-stream")
-        .body(Body::from(reply))
+        .body(body)
         .unwrap()
 }
 
@@ -102,6 +120,7 @@ async fn a_run_streams_from_an_openai_compatible_server_and_the_key_stays_secret
             "message.user",
             "llm.request.started",
             "llm.response.completed",
+            "llm.cost",
             "tool.requested",
             "tool.approval.requested",
             "tool.denied",
@@ -109,6 +128,7 @@ async fn a_run_streams_from_an_openai_compatible_server_and_the_key_stays_secret
             "llm.response.chunk",
             "llm.response.chunk",
             "llm.response.completed",
+            "llm.cost",
             "message.assistant",
             "worker.stats",
             "session.completed",
@@ -243,4 +263,61 @@ async fn a_stored_key_wins_over_the_environment_and_is_never_shown() {
             .all(|e| !format!("{:?}", e.kind).contains(stored))
     );
     assert!(!daemon.log().contains(stored));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_and_cost_budgets_cancel_the_session() {
+    use protocol::agent::Budgets;
+    use protocol::control::RunSpec;
+    use protocol::event::{BudgetKind, StopReason};
+
+    let with_usage = tool_reply().replace(
+        "\"finish_reason\":\"tool_calls\"}]}",
+        "\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":900000,\"completion_tokens\":100000}}",
+    );
+    assert_ne!(with_usage, tool_reply());
+    for (budgets, expected) in [
+        (
+            Budgets {
+                max_tokens: Some(1000),
+                ..Budgets::default()
+            },
+            BudgetKind::Tokens,
+        ),
+        (
+            Budgets {
+                max_cost_usd: Some(0.05),
+                ..Budgets::default()
+            },
+            BudgetKind::Cost,
+        ),
+    ] {
+        let (base, _fake) = fake_openai(vec![with_usage.clone(), STALL.to_owned()]).await;
+        let daemon = TestDaemon::start(4).await;
+        let client = daemon.client().await;
+        create_agent(&client, openai_agent(&base)).await;
+        let session = run(
+            &client,
+            RunSpec {
+                budgets,
+                ..spec("gpt", "spend a lot")
+            },
+        )
+        .await;
+        let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
+        assert_log_is_whole(&events);
+        let crossed = events.iter().find_map(|e| match &e.kind {
+            EventKind::BudgetExceeded { budget, .. } => Some(*budget),
+            _ => None,
+        });
+        assert_eq!(crossed, Some(expected));
+        assert_eq!(
+            events.last().unwrap().kind,
+            EventKind::SessionCancelled {
+                reason: StopReason::Budget,
+                forced: false
+            },
+            "the worker stops at its next await point: the stalled request"
+        );
+    }
 }

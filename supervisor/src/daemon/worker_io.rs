@@ -1,0 +1,164 @@
+//! The two tasks on a worker's socket, and the meter that prices what the
+//! worker reports.
+//!
+//! `read_worker` is the hot path: events go straight to the session's
+//! [`Sequencer`] (not through the actor); `Done`, approval requests and
+//! budget crossings go to the Session actor. After each
+//! `llm.response.completed` the [`Meter`] records `llm.cost` (priced by the
+//! daemon, never the worker) and checks the token and cost budgets.
+
+use std::sync::Arc;
+
+use interprocess::local_socket::tokio::Stream;
+use protocol::Timestamp;
+use protocol::agent::Budgets;
+use protocol::codec::{read_frame, write_frame};
+use protocol::event::{BudgetKind, EventKind, Usage};
+use protocol::worker::{FromWorker, ToWorker};
+use ractor::ActorRef;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::sync::mpsc;
+
+use super::Shared;
+use super::sequencer::{AppendError, Sequencer};
+use super::session::{LiveStats, SessionMsg};
+use crate::pricing;
+
+/// Prices responses and adds up what a session used.
+pub(crate) struct Meter {
+    shared: Arc<Shared>,
+    model: String,
+    budgets: Budgets,
+    tokens: u64,
+    usd: f64,
+    exceeded: bool,
+}
+
+impl Meter {
+    pub(crate) fn new(shared: Arc<Shared>, model: String, budgets: Budgets) -> Meter {
+        Meter {
+            shared,
+            model,
+            budgets,
+            tokens: 0,
+            usd: 0.0,
+            exceeded: false,
+        }
+    }
+
+    /// Records the cost of one response and says whether a budget is now crossed.
+    async fn completed(
+        &mut self,
+        request_id: String,
+        usage: Usage,
+        sequencer: &Sequencer,
+    ) -> Option<SessionMsg> {
+        let (usd, pricing_version) = {
+            let pricing = self.shared.pricing.read().await;
+            let price = pricing::lookup(&pricing.table, &self.model);
+            (
+                price.map(|p| pricing::cost(&usage, &p)),
+                pricing.table.version,
+            )
+        };
+        let cost = EventKind::LlmCost {
+            request_id,
+            model: self.model.clone(),
+            usd,
+            pricing_version,
+        };
+        if let Err(err) = sequencer.append(Timestamp::now(), cost) {
+            tracing::debug!(%err, "cost not recorded");
+        }
+        self.tokens += usage.input_tokens + usage.output_tokens;
+        self.usd += usd.unwrap_or(0.0);
+        if self.exceeded {
+            return None;
+        }
+        let crossed = match (self.budgets.max_tokens, self.budgets.max_cost_usd) {
+            (Some(limit), _) if self.tokens > limit => {
+                Some((BudgetKind::Tokens, limit as f64, self.tokens as f64))
+            }
+            (_, Some(limit)) if self.usd > limit => Some((BudgetKind::Cost, limit, self.usd)),
+            _ => None,
+        };
+        let (budget, limit, observed) = crossed?;
+        self.exceeded = true;
+        Some(SessionMsg::Exceeded {
+            budget,
+            limit,
+            observed,
+        })
+    }
+}
+
+/// Reads the worker's frames: events go straight to the sequencer, the
+/// rest to the actor. Ends with [`SessionMsg::ReaderEnded`].
+pub(crate) async fn read_worker(
+    stream: Arc<Stream>,
+    sequencer: Arc<Sequencer>,
+    live: Arc<LiveStats>,
+    mut meter: Meter,
+    actor: ActorRef<SessionMsg>,
+) {
+    let mut reader = BufReader::with_capacity(64 * 1024, &*stream);
+    let mut buf = Vec::new();
+    let problem = loop {
+        match read_frame::<_, FromWorker>(&mut reader, &mut buf).await {
+            Ok(Some(FromWorker::Event { at, kind })) => {
+                if !kind.may_come_from_worker() {
+                    break Some(format!(
+                        "protocol violation: a worker may not report {}",
+                        kind.name()
+                    ));
+                }
+                live.touch();
+                let completed = match &kind {
+                    EventKind::LlmResponseCompleted {
+                        request_id, usage, ..
+                    } => Some((request_id.clone(), *usage)),
+                    _ => None,
+                };
+                match sequencer.append_from_worker(at, kind).await {
+                    Ok(_) | Err(AppendError::Ended) => {}
+                    Err(AppendError::Store(err)) => {
+                        break Some(format!("cannot record event: {err}"));
+                    }
+                }
+                if let Some((request_id, usage)) = completed
+                    && let Some(crossed) = meter.completed(request_id, usage, &sequencer).await
+                {
+                    let _ = actor.cast(crossed);
+                }
+            }
+            Ok(Some(FromWorker::Done(outcome))) => {
+                live.touch();
+                let _ = actor.cast(SessionMsg::WorkerDone(outcome));
+            }
+            Ok(Some(FromWorker::ApprovalRequest { call_id, .. })) => {
+                live.touch();
+                let _ = actor.cast(SessionMsg::ApprovalRequest { call_id });
+            }
+            Ok(Some(other)) => {
+                tracing::debug!(message = ?other, "ignoring worker message this daemon does not handle yet");
+            }
+            Ok(None) => break None,
+            Err(err) => break Some(format!("protocol error: {err}")),
+        }
+    };
+    let _ = actor.cast(SessionMsg::ReaderEnded(problem));
+}
+
+/// Writes commands to the worker in order until the channel closes.
+pub(crate) async fn write_worker(stream: Arc<Stream>, mut rx: mpsc::UnboundedReceiver<ToWorker>) {
+    let mut writer = BufWriter::new(&*stream);
+    while let Some(msg) = rx.recv().await {
+        let shutdown = matches!(msg, ToWorker::Shutdown);
+        if write_frame(&mut writer, &msg).await.is_err() || writer.flush().await.is_err() {
+            return;
+        }
+        if shutdown {
+            return;
+        }
+    }
+}
