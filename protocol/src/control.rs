@@ -125,6 +125,15 @@ pub enum ControlRequest {
         /// The provider.
         provider: ProviderKind,
     },
+    /// The models each provider offers, from its own list endpoint.
+    /// Replies [`ControlResponse::Models`], with failures per provider.
+    ModelList {
+        /// One provider, or all.
+        provider: Option<ProviderKind>,
+        /// Ask this address instead of the provider's default (e.g. a local
+        /// OpenAI-compatible server).
+        base_url: Option<String>,
+    },
     /// The pricing table in force. Replies [`ControlResponse::Pricing`].
     PricingList,
     /// Set (or replace) a model's price; bumps the pricing version.
@@ -243,6 +252,19 @@ pub enum ControlResponse {
     Keys(Vec<KeyInfo>),
     /// The pricing table in force.
     Pricing(PricingTable),
+    /// Answer to [`ControlRequest::ModelList`].
+    Models(Vec<ProviderModels>),
+}
+
+/// The models of one provider, or why they could not be listed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProviderModels {
+    /// The provider.
+    pub provider: ProviderKind,
+    /// Model names, sorted (empty on error).
+    pub models: Vec<String>,
+    /// Why listing failed, in the provider's words where it gave some.
+    pub error: Option<String>,
 }
 
 /// Where a provider's key comes from (the key is never sent back).

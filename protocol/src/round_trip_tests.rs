@@ -336,6 +336,10 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::KeyRemove {
             provider: ProviderKind::Gemini,
         },
+        ControlRequest::ModelList {
+            provider: Some(ProviderKind::Ollama),
+            base_url: Some(s("http://127.0.0.1:11434")),
+        },
         ControlRequest::PricingList,
         ControlRequest::PricingSet {
             model: s("my-model"),
@@ -371,6 +375,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::PricingList => 19,
         ControlRequest::PricingSet { .. } => 20,
         ControlRequest::PricingRemove { .. } => 21,
+        ControlRequest::ModelList { .. } => 22,
     }
 }
 
@@ -412,6 +417,18 @@ fn control_responses() -> Vec<ControlResponse> {
                 custom: true,
             }],
         }),
+        ControlResponse::Models(vec![
+            ProviderModels {
+                provider: ProviderKind::OpenAi,
+                models: vec![s("gpt-4o")],
+                error: None,
+            },
+            ProviderModels {
+                provider: ProviderKind::Gemini,
+                models: Vec::new(),
+                error: Some(s("gemini answered 400: API key not valid")),
+            },
+        ]),
     ]
 }
 
@@ -429,6 +446,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Subscribed => 9,
         ControlResponse::Keys(_) => 10,
         ControlResponse::Pricing(_) => 11,
+        ControlResponse::Models(_) => 12,
     }
 }
 
@@ -553,7 +571,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 22);
+    covers(&requests, control_request_variant, 23);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -566,7 +584,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 12);
+    covers(&responses, control_response_variant, 13);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

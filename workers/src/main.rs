@@ -51,13 +51,28 @@ use crate::connection::Ended;
         Logging goes to stderr; set STUDIO_LOG (e.g. `debug`) to change the \
         level (default `warn`)."
 )]
+#[command(subcommand_negates_reqs = true)]
 struct Args {
     /// Path of the daemon's worker socket.
-    #[arg(long, value_name = "PATH")]
-    socket: PathBuf,
+    #[arg(long, value_name = "PATH", required = true)]
+    socket: Option<PathBuf>,
     /// Id of the session this worker runs.
-    #[arg(long, value_name = "SESSION_ID")]
-    session: SessionId,
+    #[arg(long, value_name = "SESSION_ID", required = true)]
+    session: Option<SessionId>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// One-shot jobs the daemon gives a worker instead of a session.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Print the models a provider offers, as a JSON array, reading the
+    /// endpoint (base URL and key) as JSON from stdin.
+    ListModels {
+        /// The provider.
+        #[arg(long)]
+        provider: protocol::ProviderKind,
+    },
 }
 
 /// Process exit codes other than success.
@@ -78,6 +93,12 @@ const MAX_TOKEN_LINE: u64 = 4096;
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging();
+    let (Some(socket), Some(session)) = (args.socket.clone(), args.session) else {
+        return match args.command {
+            Some(Command::ListModels { provider }) => list_models(provider),
+            None => ExitCode::from(exit::ERROR),
+        };
+    };
 
     let Some(token) = read_token() else {
         eprintln!("studio-worker: expected a token as the first line of stdin, got none");
@@ -97,8 +118,8 @@ fn main() -> ExitCode {
     };
 
     // At `warn` so the session id prefixes log lines at the default level.
-    let span = tracing::warn_span!("worker", session = %args.session);
-    match runtime.block_on(run(&args, token).instrument(span)) {
+    let span = tracing::warn_span!("worker", session = %session);
+    match runtime.block_on(run(&socket, session, token).instrument(span)) {
         Ok(Ended::Shutdown | Ended::Closed) => ExitCode::SUCCESS,
         Ok(Ended::Refused { reason }) => {
             eprintln!("studio-worker: the daemon refused the connection: {reason}");
@@ -114,11 +135,11 @@ fn main() -> ExitCode {
 /// Connects, shakes hands, then runs three loops on the one thread until
 /// one of them ends the worker: the frame reader (commands in), the frame
 /// writer (reports out) and the command loop (turns).
-async fn run(args: &Args, token: String) -> anyhow::Result<Ended> {
-    let stream = connection::connect(&args.socket).await?;
+async fn run(socket: &std::path::Path, session: SessionId, token: String) -> anyhow::Result<Ended> {
+    let stream = connection::connect(socket).await?;
     let mut reader = BufReader::new(&stream);
     if let HelloReply::Refused { reason } =
-        connection::handshake(&stream, &mut reader, args.session, token).await?
+        connection::handshake(&stream, &mut reader, session, token).await?
     {
         return Ok(Ended::Refused { reason });
     }
@@ -129,7 +150,43 @@ async fn run(args: &Args, token: String) -> anyhow::Result<Ended> {
     tokio::select! {
         ended = connection::read_commands(&mut reader, commands_tx) => ended,
         written = connection::write_frames(&stream, outgoing) => written.map(|()| Ended::Closed),
-        served = turn::serve(args.session, &mut commands, &outbox) => served.map(|()| Ended::Closed),
+        served = turn::serve(session, &mut commands, &outbox) => served.map(|()| Ended::Closed),
+    }
+}
+
+/// `list-models`: the endpoint (with its key) comes on stdin, never argv.
+fn list_models(provider: protocol::ProviderKind) -> ExitCode {
+    let mut input = String::new();
+    let endpoint: protocol::worker::Endpoint = match std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| e.to_string())
+        .and_then(|_| serde_json::from_str(&input).map_err(|e| e.to_string()))
+    {
+        Ok(endpoint) => endpoint,
+        Err(err) => {
+            eprintln!("studio-worker: expected the endpoint as JSON on stdin: {err}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("studio-worker: cannot start the async runtime: {err}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    match runtime.block_on(provider::list_models(provider, &endpoint)) {
+        Ok(models) => {
+            println!("{}", serde_json::Value::from(models));
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(exit::ERROR)
+        }
     }
 }
 

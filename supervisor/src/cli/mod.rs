@@ -8,6 +8,7 @@ mod batch;
 mod daemon;
 mod demo;
 mod keys;
+mod models;
 mod output;
 mod pricing;
 mod run;
@@ -60,6 +61,8 @@ enum Command {
     /// Store, list and remove provider API keys (read from stdin, never argv).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// List the models each provider offers (from its own list endpoint).
+    Models(models::ModelsArgs),
     /// Show and change model prices (USD per million tokens).
     #[command(subcommand)]
     Pricing(pricing::PricingCommand),
@@ -196,6 +199,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Kill(args) => sessions::stop(args, ctx, true).await,
         Command::Events(args) => sessions::events(args, ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
+        Command::Models(args) => models::execute(args, ctx).await,
         Command::Pricing(cmd) => pricing::execute(cmd, ctx).await,
         Command::Cost(args) => pricing::cost(args, ctx).await,
         Command::Demo(args) => demo::execute(args, ctx).await,

@@ -246,6 +246,34 @@ async fn answer(
             store.remove_key(provider).await.map_err(store_error)?;
             Ok(ControlResponse::Ok)
         }
+        ControlRequest::ModelList { provider, base_url } => {
+            let chosen: Vec<ProviderKind> =
+                provider.map_or_else(|| ProviderKind::ALL.to_vec(), |p| vec![p]);
+            let mut jobs = tokio::task::JoinSet::new();
+            for (order, provider) in chosen.into_iter().enumerate() {
+                let stored = store
+                    .key(provider)
+                    .await
+                    .map_err(store_error)?
+                    .map(|(key, _)| key);
+                let mut agent = protocol::AgentConfig::scripted("models");
+                agent.provider = provider;
+                agent.base_url = base_url.clone();
+                let endpoint = providers::endpoint(&agent, stored);
+                let bin = shared.config.worker_bin.clone();
+                jobs.spawn(async move {
+                    (
+                        order,
+                        providers::list_models(&bin, provider, endpoint).await,
+                    )
+                });
+            }
+            let mut listed = jobs.join_all().await;
+            listed.sort_by_key(|(order, _)| *order);
+            Ok(ControlResponse::Models(
+                listed.into_iter().map(|(_, m)| m).collect(),
+            ))
+        }
         ControlRequest::PricingList => Ok(ControlResponse::Pricing(
             shared.pricing.read().await.table.clone(),
         )),

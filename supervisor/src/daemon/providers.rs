@@ -7,7 +7,7 @@
 //! `base_url` overrides the default address (OpenAI-compatible servers).
 
 use protocol::agent::{AgentConfig, ProviderKind};
-use protocol::control::{KeyInfo, KeySource};
+use protocol::control::{KeyInfo, KeySource, ProviderModels};
 use protocol::worker::Endpoint;
 use protocol::{Secret, Timestamp};
 
@@ -59,6 +59,50 @@ pub(crate) fn endpoint(agent: &AgentConfig, stored_key: Option<Secret>) -> Optio
         .map(|key| key.expose().to_owned())
         .or_else(|| environment_key(agent.provider));
     Some(Endpoint { base_url, api_key })
+}
+
+/// The models of `provider`, listed by a one-shot worker (only workers
+/// talk to providers): its endpoint and key go to the job's stdin.
+pub(crate) async fn list_models(
+    worker_bin: &std::path::Path,
+    provider: ProviderKind,
+    endpoint: Option<Endpoint>,
+) -> ProviderModels {
+    let failed = |error: String| ProviderModels {
+        provider,
+        models: Vec::new(),
+        error: Some(error),
+    };
+    let Some(endpoint) = endpoint else {
+        return ProviderModels {
+            provider,
+            models: vec!["scripted-1".to_owned()],
+            error: None,
+        };
+    };
+    let input = match serde_json::to_vec(&endpoint) {
+        Ok(input) => input,
+        Err(err) => return failed(err.to_string()),
+    };
+    let args = ["list-models", "--provider", provider.as_str()];
+    match super::worker_process::run_job(
+        worker_bin,
+        &args,
+        &input,
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    {
+        Ok(stdout) => match serde_json::from_str::<Vec<String>>(&stdout) {
+            Ok(models) => ProviderModels {
+                provider,
+                models,
+                error: None,
+            },
+            Err(err) => failed(format!("unreadable model list: {err}")),
+        },
+        Err(error) => failed(error),
+    }
 }
 
 /// Where each provider's key comes from (never the key).

@@ -119,6 +119,52 @@ pub(crate) fn spawn_worker(
     Ok((ProcessGroup { pid }, child))
 }
 
+/// Runs a one-shot worker job (`studio-worker ARGS`) with `input` on its
+/// stdin (never argv or the environment: it may hold a key) and returns
+/// its stdout, or its stderr as the error. Killed after `timeout`.
+pub(crate) async fn run_job(
+    bin: &Path,
+    args: &[&str],
+    input: &[u8],
+    timeout: std::time::Duration,
+) -> Result<String, String> {
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .env_clear()
+        .envs(
+            INHERITED_ENV
+                .iter()
+                .filter_map(|k| Some((*k, std::env::var_os(k)?))),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|err| format!("cannot start {}: {err}", bin.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input)
+            .await
+            .map_err(|err| err.to_string())?;
+        stdin.shutdown().await.map_err(|err| err.to_string())?;
+    }
+    let group = child.id().map(|pid| ProcessGroup { pid });
+    let output = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| format!("no answer within {}s", timeout.as_secs()))?
+        .map_err(|err| err.to_string())?;
+    drop(group); // sweeps anything the job left behind
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(stderr.lines().last().unwrap_or("failed").trim().to_owned())
+    }
+}
+
 /// Writes the worker's one-time token to its stdin and closes it.
 pub(crate) async fn send_token(child: &mut Child, token: &str) -> io::Result<()> {
     let mut stdin = child

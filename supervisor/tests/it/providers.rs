@@ -253,15 +253,37 @@ async fn a_stored_key_wins_over_the_environment_and_is_never_shown() {
 
     create_agent(&client, openai_agent(&base)).await;
     let session = run(&client, spec("gpt", "hi")).await;
-    let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
-    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+    let log = follow_to_end(&client, session, Duration::from_secs(30)).await;
+    assert_eq!(log.last().unwrap().kind, EventKind::SessionCompleted);
     let seen = fake.seen.lock().unwrap().clone();
     assert_eq!(seen[0].0["authorization"], format!("Bearer {stored}"));
     assert!(
-        events
-            .iter()
+        log.iter()
             .all(|e| !format!("{:?}", e.kind).contains(stored))
     );
+
+    // While a worker holds the key (mid-request), it is in neither its argv
+    // nor its environment.
+    fake.replies.lock().unwrap().push(STALL.to_owned());
+    let session = run(&client, spec("gpt", "hold on")).await;
+    wait_for(&client, session, "the request", |s| s.events >= 5).await;
+    let pid = worker_pid(&events(&client, session).await).unwrap();
+    for file in ["cmdline", "environ"] {
+        let text = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{file}")).unwrap())
+            .into_owned();
+        assert!(
+            !text.contains(stored),
+            "the stored key is in the worker's {file}"
+        );
+        assert!(
+            !text.contains("sk-from-env"),
+            "the env key is in the worker's {file}"
+        );
+    }
+    client
+        .request(ControlRequest::Kill { session })
+        .await
+        .unwrap();
     assert!(!daemon.log().contains(stored));
 }
 
@@ -320,4 +342,65 @@ async fn token_and_cost_budgets_cancel_the_session() {
             "the worker stops at its next await point: the stalled request"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_are_listed_per_provider_by_a_worker_and_failures_reported() {
+    use protocol::control::{ControlRequest, ControlResponse};
+
+    let models = r#"{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"},{"id":"local-7b","object":"model"}]}"#;
+    let app = axum::Router::new().route(
+        "/v1/models",
+        axum::routing::get(move |headers: HeaderMap| async move {
+            assert_eq!(headers["authorization"], format!("Bearer {SECRET}"));
+            models
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), SECRET.into())]).await;
+    let client = daemon.client().await;
+    let request = ControlRequest::ModelList {
+        provider: Some(ProviderKind::OpenAi),
+        base_url: Some(base.clone()),
+    };
+    let ControlResponse::Models(listed) = client.request(request).await.unwrap() else {
+        panic!("expected models");
+    };
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].models, ["gpt-4o-mini", "local-7b"]);
+    assert_eq!(listed[0].error, None);
+
+    // All providers at an address that does not answer: each fails on its own.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let request = ControlRequest::ModelList {
+        provider: None,
+        base_url: Some(format!("http://127.0.0.1:{port}")),
+    };
+    let ControlResponse::Models(listed) = client.request(request).await.unwrap() else {
+        panic!("expected models");
+    };
+    let providers: Vec<ProviderKind> = listed.iter().map(|m| m.provider).collect();
+    assert_eq!(providers, ProviderKind::ALL);
+    assert_eq!(
+        listed[0].models,
+        ["scripted-1"],
+        "the scripted provider needs no network"
+    );
+    for failed in &listed[1..] {
+        let error = failed.error.as_deref().unwrap();
+        assert!(
+            error.contains("connection to") && error.contains("failed"),
+            "{}: {error}",
+            failed.provider
+        );
+        assert!(!error.contains(SECRET));
+    }
+    assert!(!daemon.log().contains(SECRET));
 }

@@ -45,6 +45,30 @@ pub(super) async fn post_json(
     check_status(provider, response).await
 }
 
+/// GETs `url` and decodes the JSON answer.
+pub(super) async fn get_json(
+    provider: &'static str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<serde_json::Value, ProviderError> {
+    let mut request = client().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|err| connection(provider, &err))?;
+    let response = check_status(provider, response).await?;
+    response
+        .json()
+        .await
+        .map_err(|err| ProviderError::Malformed {
+            provider,
+            message: err.to_string(),
+        })
+}
+
 fn connection(provider: &'static str, err: &reqwest::Error) -> ProviderError {
     ProviderError::Connection {
         provider,

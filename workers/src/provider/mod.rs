@@ -235,6 +235,77 @@ pub async fn complete(
     }
 }
 
+/// The models `provider` offers at `endpoint`, sorted, from its own list
+/// endpoint (`/models`, `/v1/models`, Gemini's `models`, Ollama's `/api/tags`).
+pub async fn list_models(
+    provider: ProviderKind,
+    endpoint: &Endpoint,
+) -> Result<Vec<String>, ProviderError> {
+    let base = endpoint.base_url.trim_end_matches('/');
+    let key = endpoint.api_key.as_deref();
+    let (name, url, headers, list, field): (&'static str, String, Vec<(&str, String)>, &str, &str) =
+        match provider {
+            ProviderKind::OpenAi => (
+                "openai",
+                format!("{base}/models"),
+                key.map(|k| ("authorization", format!("Bearer {k}")))
+                    .into_iter()
+                    .collect(),
+                "/data",
+                "id",
+            ),
+            ProviderKind::Anthropic => (
+                "anthropic",
+                format!("{base}/v1/models?limit=1000"),
+                [("anthropic-version", "2023-06-01".to_owned())]
+                    .into_iter()
+                    .chain(key.map(|k| ("x-api-key", k.to_owned())))
+                    .collect(),
+                "/data",
+                "id",
+            ),
+            ProviderKind::Gemini => (
+                "gemini",
+                format!("{base}/models?pageSize=1000"),
+                key.map(|k| ("x-goog-api-key", k.to_owned()))
+                    .into_iter()
+                    .collect(),
+                "/models",
+                "name",
+            ),
+            ProviderKind::Ollama => (
+                "ollama",
+                format!("{base}/api/tags"),
+                Vec::new(),
+                "/models",
+                "name",
+            ),
+            ProviderKind::Scripted => return Ok(vec!["scripted-1".to_owned()]),
+        };
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let answer = http::get_json(name, &url, &headers).await?;
+    let items = answer
+        .pointer(list)
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| ProviderError::Malformed {
+            provider: name,
+            message: format!("no {list} list in the answer"),
+        })?;
+    let mut models: Vec<String> = items
+        .iter()
+        .filter(|m| {
+            // Gemini lists embedding models too; keep those that chat.
+            m.get("supportedGenerationMethods")
+                .and_then(serde_json::Value::as_array)
+                .is_none_or(|methods| methods.iter().any(|x| x == "generateContent"))
+        })
+        .filter_map(|m| m.get(field)?.as_str())
+        .map(|id| id.strip_prefix("models/").unwrap_or(id).to_owned())
+        .collect();
+    models.sort();
+    Ok(models)
+}
+
 /// The request parameters recorded in `llm.request.started` (no secret).
 pub fn describe(provider: ProviderKind, endpoint: &Endpoint, request: &ModelRequest<'_>) -> String {
     serde_json::json!({

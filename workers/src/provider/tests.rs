@@ -852,3 +852,63 @@ mod ollama {
         );
     }
 }
+
+mod models {
+    use super::*;
+
+    fn json_reply(body: &str) -> Reply {
+        Reply {
+            status: 200,
+            headers: vec![("content-type", "application/json".to_owned())],
+            chunks: vec![body.to_owned()],
+            end: End::Close,
+        }
+    }
+
+    #[tokio::test]
+    async fn each_providers_model_list_is_read_from_its_own_endpoint() {
+        let openai = r#"{"object":"list","data":[{"id":"gpt-4o-mini","object":"model","created":1686935002,"owned_by":"openai"},{"id":"gpt-4o","object":"model","created":1686935002,"owned_by":"openai"}]}"#;
+        let anthropic = r#"{"data":[{"type":"model","id":"claude-sonnet-4-5","display_name":"Claude Sonnet 4.5","created_at":"2025-09-29T00:00:00Z"}],"has_more":false,"first_id":"claude-sonnet-4-5","last_id":"claude-sonnet-4-5"}"#;
+        let gemini = r#"{"models":[{"name":"models/gemini-2.5-flash","supportedGenerationMethods":["generateContent","countTokens"]},{"name":"models/text-embedding-004","supportedGenerationMethods":["embedContent"]}]}"#;
+        let ollama = r#"{"models":[{"name":"llama3.2:latest","model":"llama3.2:latest","size":2019393189}]}"#;
+        let server = FakeProvider::start(vec![
+            json_reply(openai),
+            json_reply(anthropic),
+            json_reply(gemini),
+            json_reply(ollama),
+            Reply::error(401, r#"{"error":{"message":"Incorrect API key provided"}}"#),
+        ])
+        .await;
+        let cases = [
+            (ProviderKind::OpenAi, "/v1", vec!["gpt-4o", "gpt-4o-mini"]),
+            (ProviderKind::Anthropic, "", vec!["claude-sonnet-4-5"]),
+            (ProviderKind::Gemini, "/v1beta", vec!["gemini-2.5-flash"]),
+            (ProviderKind::Ollama, "", vec!["llama3.2:latest"]),
+        ];
+        for (kind, path, expected) in cases {
+            let models = list_models(kind, &endpoint(&server, path)).await.unwrap();
+            assert_eq!(models, expected, "{kind}");
+        }
+        let seen = server.seen();
+        let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(
+            paths[..4],
+            [
+                "/v1/models",
+                "/v1/models?limit=1000",
+                "/v1beta/models?pageSize=1000",
+                "/api/tags"
+            ]
+        );
+        assert_eq!(seen[0].headers["authorization"], "Bearer sk-test-key");
+        assert_eq!(seen[1].headers["x-api-key"], "sk-test-key");
+        assert_eq!(seen[2].headers["x-goog-api-key"], "sk-test-key");
+        let err = list_models(ProviderKind::OpenAi, &endpoint(&server, "/v1"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "openai answered 401: Incorrect API key provided"
+        );
+    }
+}
