@@ -205,6 +205,27 @@ pub struct Script {
     /// Chunks streamed before the fault strikes.
     #[serde(default)]
     pub fault_after_chunks: u32,
+    /// Tool calls the model makes before it answers (each asked of the
+    /// daemon like a real model's; the answer follows their results).
+    #[serde(default)]
+    pub tool_calls: Vec<ScriptedToolCall>,
+}
+
+/// A tool call the scripted provider makes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedToolCall {
+    /// Tool name.
+    pub name: String,
+    /// Arguments as JSON text.
+    #[serde(default = "ScriptedToolCall::no_arguments")]
+    pub arguments: String,
+}
+
+impl ScriptedToolCall {
+    fn no_arguments() -> String {
+        "{}".to_owned()
+    }
 }
 
 impl Script {
@@ -241,6 +262,10 @@ impl Script {
             chunk_delay_ms: patch.chunk_delay_ms.unwrap_or(self.chunk_delay_ms),
             fault: patch.fault.or(self.fault),
             fault_after_chunks: patch.fault_after_chunks.unwrap_or(self.fault_after_chunks),
+            tool_calls: patch
+                .tool_calls
+                .clone()
+                .unwrap_or_else(|| self.tool_calls.clone()),
         }
     }
 }
@@ -254,6 +279,7 @@ impl Default for Script {
             chunk_delay_ms: Self::default_chunk_delay_ms(),
             fault: None,
             fault_after_chunks: 0,
+            tool_calls: Vec::new(),
         }
     }
 }
@@ -281,6 +307,9 @@ pub struct ScriptPatch {
     /// Replaces [`Script::fault_after_chunks`].
     #[serde(default)]
     pub fault_after_chunks: Option<u32>,
+    /// Replaces [`Script::tool_calls`].
+    #[serde(default)]
+    pub tool_calls: Option<Vec<ScriptedToolCall>>,
 }
 
 /// A way for the scripted worker to misbehave on purpose.

@@ -196,7 +196,7 @@ async fn stream_once(
 }
 
 /// Asks the daemon about one tool call and returns what the model is told.
-async fn tool_call(
+pub(crate) async fn tool_call(
     call: &ToolCall,
     decisions: &mut mpsc::UnboundedReceiver<Decision>,
     outbox: &Outbox,

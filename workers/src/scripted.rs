@@ -8,12 +8,14 @@
 use std::time::Duration;
 
 use protocol::event::{EventKind, Usage};
-use protocol::message::{ChatMessage, Role};
+use protocol::message::{ChatMessage, Role, ToolCall};
 use protocol::worker::StartTurn;
 use protocol::{Fault, Script};
 
+use tokio::sync::mpsc;
+
 use crate::connection::Outbox;
-use crate::fault;
+use crate::{agent, fault};
 
 /// `gen_ai.provider.name` of this provider.
 pub const PROVIDER: &str = "scripted";
@@ -36,9 +38,18 @@ const WORDS: [&str; 32] = [
 /// Events: `llm.request.started`, one `llm.response.chunk` per chunk,
 /// `llm.response.completed`, `message.assistant`. The script's fault, if
 /// any, strikes after `fault_after_chunks` chunks (or after the last one).
-pub async fn run(start: &StartTurn, outbox: &Outbox) -> anyhow::Result<()> {
+pub async fn run(
+    start: &StartTurn,
+    decisions: &mut mpsc::UnboundedReceiver<agent::Decision>,
+    outbox: &Outbox,
+) -> anyhow::Result<()> {
     let script = &start.script;
-    let request_id = request_id(&start.history);
+    let mut requests = request_number(&start.history);
+    if !script.tool_calls.is_empty() {
+        call_tools(start, format!("req-{requests}"), decisions, outbox).await?;
+        requests += 1;
+    }
+    let request_id = format!("req-{requests}");
     outbox
         .event(EventKind::LlmRequestStarted {
             request_id: request_id.clone(),
@@ -85,6 +96,40 @@ pub async fn run(start: &StartTurn, outbox: &Outbox) -> anyhow::Result<()> {
         .await
 }
 
+/// A model response made only of the script's tool calls, each decided by
+/// the daemon before the answer comes.
+async fn call_tools(
+    start: &StartTurn,
+    request_id: String,
+    decisions: &mut mpsc::UnboundedReceiver<agent::Decision>,
+    outbox: &Outbox,
+) -> anyhow::Result<()> {
+    outbox
+        .event(EventKind::LlmRequestStarted {
+            request_id: request_id.clone(),
+            provider: PROVIDER.to_owned(),
+            model: start.agent.model.clone(),
+            params: params(&start.script),
+        })
+        .await?;
+    outbox
+        .event(EventKind::LlmResponseCompleted {
+            request_id,
+            usage: usage(&start.agent.system_prompt, &start.history, &start.input, ""),
+            finish_reason: "tool_calls".to_owned(),
+        })
+        .await?;
+    for (index, scripted) in start.script.tool_calls.iter().enumerate() {
+        let call = ToolCall {
+            id: format!("call_{}", index + 1),
+            name: scripted.name.clone(),
+            arguments: scripted.arguments.clone(),
+        };
+        agent::tool_call(&call, decisions, outbox).await?;
+    }
+    Ok(())
+}
+
 /// Lets `fault` strike, if there is one, after flushing what was sent.
 async fn strike(fault: Option<Fault>, request_id: &str, outbox: &Outbox) -> anyhow::Result<()> {
     match fault {
@@ -107,11 +152,10 @@ pub fn check(script: &Script) -> Result<(), String> {
     Ok(())
 }
 
-/// The request id: `req-N` for the Nth model request of the session,
-/// counting the assistant messages already in `history`.
-pub fn request_id(history: &[ChatMessage]) -> String {
-    let earlier = history.iter().filter(|m| m.role == Role::Assistant).count();
-    format!("req-{}", earlier + 1)
+/// The number of the next model request: one more than the assistant
+/// messages so far.
+fn request_number(history: &[ChatMessage]) -> usize {
+    history.iter().filter(|m| m.role == Role::Assistant).count() + 1
 }
 
 /// The request parameters as JSON text: the script's streaming settings.
@@ -301,14 +345,14 @@ mod tests {
 
     #[test]
     fn request_ids_count_earlier_assistant_messages() {
-        assert_eq!(request_id(&[]), "req-1");
+        assert_eq!(request_number(&[]), 1);
         let history = [
             ChatMessage::text(Role::User, "q1"),
             ChatMessage::text(Role::Assistant, "a1"),
             ChatMessage::text(Role::User, "q2"),
             ChatMessage::text(Role::Assistant, "a2"),
         ];
-        assert_eq!(request_id(&history), "req-3");
+        assert_eq!(request_number(&history), 3);
     }
 
     #[test]

@@ -49,7 +49,7 @@ async fn run_turn(
             let (decide, mut decisions) = mpsc::unbounded_channel();
             let turn = async {
                 if start.agent.provider == ProviderKind::Scripted {
-                    scripted::run(&start, outbox)
+                    scripted::run(&start, &mut decisions, outbox)
                         .await
                         .map(|()| TurnOutcome::Completed)
                 } else {

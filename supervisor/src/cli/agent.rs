@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use protocol::agent::{AgentConfig, Budgets, Fault, ProviderKind};
+use protocol::agent::{AgentConfig, Budgets, Fault, ProviderKind, ScriptedToolCall};
 use protocol::control::{ControlRequest, ControlResponse};
 
 use super::output::{print_json, table};
@@ -74,6 +74,23 @@ pub(crate) struct ScriptArgs {
     /// Scripted: a fixed answer instead of a derived one.
     #[arg(long)]
     pub(crate) answer: Option<String>,
+    /// Scripted: call a tool before answering, `NAME` or `NAME:{json args}` (repeatable).
+    #[arg(long = "tool-call", value_name = "NAME[:JSON]", value_parser = parse_tool_call)]
+    pub(crate) tool_calls: Vec<ScriptedToolCall>,
+}
+
+/// `get_weather` or `get_weather:{"city":"Paris"}`.
+fn parse_tool_call(text: &str) -> Result<ScriptedToolCall, String> {
+    let (name, arguments) = text.split_once(':').unwrap_or((text, "{}"));
+    if name.is_empty() {
+        return Err("give a tool name".to_owned());
+    }
+    serde_json::from_str::<serde_json::Value>(arguments)
+        .map_err(|e| format!("arguments of {name} are not JSON: {e}"))?;
+    Ok(ScriptedToolCall {
+        name: name.to_owned(),
+        arguments: arguments.to_owned(),
+    })
 }
 
 impl ScriptArgs {
@@ -85,6 +102,7 @@ impl ScriptArgs {
             chunk_delay_ms: self.chunk_delay_ms,
             fault: self.fault,
             fault_after_chunks: self.fault_after_chunks,
+            tool_calls: (!self.tool_calls.is_empty()).then(|| self.tool_calls.clone()),
         }
     }
 }

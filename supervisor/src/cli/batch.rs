@@ -141,6 +141,7 @@ fn merge_patch(base: &ScriptPatch, over: &ScriptPatch) -> ScriptPatch {
         chunk_delay_ms: over.chunk_delay_ms.or(base.chunk_delay_ms),
         fault: over.fault.or(base.fault),
         fault_after_chunks: over.fault_after_chunks.or(base.fault_after_chunks),
+        tool_calls: over.tool_calls.clone().or_else(|| base.tool_calls.clone()),
     }
 }
 

@@ -9,6 +9,7 @@
 mod cell;
 mod query;
 pub(crate) mod records;
+mod records_v1;
 mod schema;
 mod writer;
 

@@ -14,6 +14,7 @@ use protocol::{Secret, SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::records_v1 as v1;
 
 /// A value stored in a table.
 pub(crate) trait Record: Sized + Serialize {
@@ -56,6 +57,16 @@ pub(crate) trait Record: Sized + Serialize {
     }
 }
 
+/// Decodes an older version's struct and converts it.
+fn decode_old<Old, T>(payload: &[u8]) -> Result<T, String>
+where
+    Old: serde::de::DeserializeOwned + Into<T>,
+{
+    decode_payload::<Old>(payload)
+        .map(Into::into)
+        .map_err(|err| err.to_string())
+}
+
 fn decode_current<T: serde::de::DeserializeOwned>(
     expected: u8,
     version: u8,
@@ -68,11 +79,14 @@ fn decode_current<T: serde::de::DeserializeOwned>(
 }
 
 impl Record for AgentConfig {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
     const WHAT: &'static str = "agent";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
-        decode_current(Self::VERSION, version, payload)
+        match version {
+            1 => decode_old::<v1::AgentConfigV1, _>(payload),
+            _ => decode_current(Self::VERSION, version, payload),
+        }
     }
 }
 
@@ -115,11 +129,14 @@ pub(crate) struct SessionRecord {
 }
 
 impl Record for SessionRecord {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
     const WHAT: &'static str = "session";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
-        decode_current(Self::VERSION, version, payload)
+        match version {
+            1 => decode_old::<v1::SessionRecordV1, _>(payload),
+            _ => decode_current(Self::VERSION, version, payload),
+        }
     }
 }
 
@@ -170,11 +187,14 @@ pub(crate) struct RunRecord {
 }
 
 impl Record for RunRecord {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
     const WHAT: &'static str = "run";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
-        decode_current(Self::VERSION, version, payload)
+        match version {
+            1 => decode_old::<v1::RunRecordV1, _>(payload),
+            _ => decode_current(Self::VERSION, version, payload),
+        }
     }
 }
 

@@ -335,58 +335,92 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Records written by release 0.1 (version 1 of every record) must keep
-/// decoding to the same values. If this fails, a stored type changed shape:
-/// bump its `Record::VERSION` and decode the old version instead of
-/// editing the fixture. Set `STUDIO_WRITE_FIXTURES=1` only when adding a
-/// new record type.
+/// Records as earlier releases wrote them must keep decoding to the same
+/// values. Each `tests/fixtures/records-*.txt` holds one release's
+/// encodings and is never edited: when a stored type changes shape, bump
+/// its `Record::VERSION`, decode the old version (`records_v1.rs`), and add
+/// a fixture of the new encodings with `STUDIO_WRITE_FIXTURES=records-vN.txt`.
+/// A line whose version is the current one must also encode identically,
+/// which catches a shape change without a version bump.
 #[test]
 fn records_written_by_earlier_releases_still_decode() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/records-v1.txt");
-    let current: Vec<String> = fixture_records()
-        .iter()
-        .map(|(what, bytes)| format!("{what} {}", hex(bytes)))
-        .collect();
-    if std::env::var_os("STUDIO_WRITE_FIXTURES").is_some() {
-        std::fs::write(&path, current.join("\n") + "\n").unwrap();
-    }
-    let stored = std::fs::read_to_string(&path).unwrap();
-    let stored: Vec<&str> = stored.lines().collect();
-    assert_eq!(stored.len(), current.len());
-    for ((line, (what, bytes)), now) in stored.iter().zip(fixture_records()).zip(&current) {
-        let (kind, data) = line.split_once(' ').unwrap();
-        assert_eq!(kind, what);
-        let old: Vec<u8> = (0..data.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&data[i..i + 2], 16).unwrap())
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let current = fixture_records();
+    if let Some(name) = std::env::var_os("STUDIO_WRITE_FIXTURES") {
+        let lines: Vec<String> = current
+            .iter()
+            .map(|(what, bytes)| format!("{what} {}", hex(bytes)))
             .collect();
-        match what {
-            "agent" => assert_eq!(
-                AgentConfig::decode(&old).unwrap(),
-                AgentConfig::decode(&bytes).unwrap()
-            ),
-            "session" => assert_eq!(
-                SessionRecord::decode(&old).unwrap(),
-                SessionRecord::decode(&bytes).unwrap()
-            ),
-            "run" => assert_eq!(
-                RunRecord::decode(&old).unwrap(),
-                RunRecord::decode(&bytes).unwrap()
-            ),
-            "key" => assert_eq!(
-                StoredKey::decode(&old).unwrap(),
-                StoredKey::decode(&bytes).unwrap()
-            ),
-            _ => assert_eq!(
-                EventRecord::decode(&old).unwrap(),
-                EventRecord::decode(&bytes).unwrap()
-            ),
+        std::fs::write(fixtures.join(name), lines.join("\n") + "\n").unwrap();
+    }
+    let mut files: Vec<_> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("records-")
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "the v1 and v2 fixtures: {files:?}");
+    for file in files {
+        let stored = std::fs::read_to_string(&file).unwrap();
+        for (line, (what, bytes)) in stored.lines().zip(&current) {
+            let (kind, data) = line.split_once(' ').unwrap();
+            assert_eq!(kind, *what, "{}", file.display());
+            let old: Vec<u8> = (0..data.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&data[i..i + 2], 16).unwrap())
+                .collect();
+            let version_now = match *what {
+                "agent" => {
+                    assert_eq!(
+                        AgentConfig::decode(&old).unwrap(),
+                        AgentConfig::decode(bytes).unwrap()
+                    );
+                    AgentConfig::VERSION
+                }
+                "session" => {
+                    assert_eq!(
+                        SessionRecord::decode(&old).unwrap(),
+                        SessionRecord::decode(bytes).unwrap()
+                    );
+                    SessionRecord::VERSION
+                }
+                "run" => {
+                    assert_eq!(
+                        RunRecord::decode(&old).unwrap(),
+                        RunRecord::decode(bytes).unwrap()
+                    );
+                    RunRecord::VERSION
+                }
+                "key" => {
+                    assert_eq!(
+                        StoredKey::decode(&old).unwrap(),
+                        StoredKey::decode(bytes).unwrap()
+                    );
+                    StoredKey::VERSION
+                }
+                _ => {
+                    assert_eq!(
+                        EventRecord::decode(&old).unwrap(),
+                        EventRecord::decode(bytes).unwrap()
+                    );
+                    EventRecord::VERSION
+                }
+            };
+            if old[0] == version_now {
+                assert_eq!(
+                    &old,
+                    bytes,
+                    "{} encodes differently without a version bump ({})",
+                    what,
+                    file.display()
+                );
+            }
         }
-        assert_eq!(
-            line, now,
-            "encoding of {what} changed without a version bump"
-        );
     }
 }
 

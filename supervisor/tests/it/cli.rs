@@ -459,3 +459,76 @@ fn prices_can_be_changed_and_a_sessions_cost_recomputed() {
     let err = cli.fails(&["pricing", "rm", "scripted"], 4);
     assert!(err.contains("no custom price"), "{err}");
 }
+
+#[test]
+fn the_scripted_provider_calls_tools_through_the_daemon_before_answering() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "agent",
+        "create",
+        "caller",
+        "--chunks",
+        "2",
+        "--chunk-delay-ms",
+        "0",
+    ]);
+    let lines = cli.ok(&[
+        "--json",
+        "run",
+        "caller",
+        "--prompt",
+        "weather?",
+        "--tool-call",
+        r#"get_weather:{"city":"Paris"}"#,
+        "--tool-call",
+        "clock",
+    ]);
+    let events: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "run.queued",
+            "run.started",
+            "session.started",
+            "message.user",
+            "llm.request.started",
+            "llm.response.completed",
+            "llm.cost",
+            "tool.requested",
+            "tool.approval.requested",
+            "tool.denied",
+            "tool.requested",
+            "tool.approval.requested",
+            "tool.denied",
+            "llm.request.started",
+            "llm.response.chunk",
+            "llm.response.chunk",
+            "llm.response.completed",
+            "llm.cost",
+            "message.assistant",
+            "worker.stats",
+            "session.completed",
+        ]
+    );
+    assert_eq!(events[5]["data"]["finish_reason"], "tool_calls");
+    assert_eq!(events[7]["data"]["tool"], "get_weather");
+    assert_eq!(events[7]["data"]["arguments"], r#"{"city":"Paris"}"#);
+    assert_eq!(events[10]["data"]["arguments"], "{}");
+    assert_eq!(events[13]["data"]["request_id"], "req-2");
+    let err = cli.fails(
+        &[
+            "run",
+            "caller",
+            "--prompt",
+            "x",
+            "--tool-call",
+            "bad:{not json",
+        ],
+        2,
+    );
+    assert!(err.contains("not JSON"), "{err}");
+}

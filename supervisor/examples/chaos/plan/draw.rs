@@ -148,6 +148,7 @@ fn faulty_run(
                 chunk_delay_ms: Some(rng.range_u32(10, 30)),
                 fault: Some(fault),
                 fault_after_chunks: Some(fault_after),
+                tool_calls: None,
             },
             budgets: Budgets::default(),
         },

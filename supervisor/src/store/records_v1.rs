@@ -1,0 +1,156 @@
+//! Records as release 0.1 wrote them (record version 1), decoded and
+//! brought up to date. Version 2 added `Script::tool_calls` (and
+//! `ScriptPatch::tool_calls`), which changed the encoding of agents,
+//! sessions and runs.
+//!
+//! Keep these structs exactly as they were: the field order is the format.
+
+use protocol::agent::{AgentConfig, Budgets, Fault, ProviderKind, Script, ScriptPatch};
+use protocol::control::RunSpec;
+use protocol::event::SessionStatus;
+use protocol::{SessionId, Timestamp};
+use serde::Deserialize;
+
+use super::records::{RunRecord, SessionKind, SessionRecord};
+
+#[derive(Deserialize)]
+pub(super) struct ScriptV1 {
+    answer: Option<String>,
+    chunks: u32,
+    chunk_chars: u32,
+    chunk_delay_ms: u32,
+    fault: Option<Fault>,
+    fault_after_chunks: u32,
+}
+
+impl From<ScriptV1> for Script {
+    fn from(v1: ScriptV1) -> Script {
+        Script {
+            answer: v1.answer,
+            chunks: v1.chunks,
+            chunk_chars: v1.chunk_chars,
+            chunk_delay_ms: v1.chunk_delay_ms,
+            fault: v1.fault,
+            fault_after_chunks: v1.fault_after_chunks,
+            tool_calls: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct AgentConfigV1 {
+    name: String,
+    provider: ProviderKind,
+    model: String,
+    base_url: Option<String>,
+    system_prompt: String,
+    tools: Vec<String>,
+    mcp_servers: Vec<String>,
+    budgets: Budgets,
+    script: ScriptV1,
+}
+
+impl From<AgentConfigV1> for AgentConfig {
+    fn from(v1: AgentConfigV1) -> AgentConfig {
+        AgentConfig {
+            name: v1.name,
+            provider: v1.provider,
+            model: v1.model,
+            base_url: v1.base_url,
+            system_prompt: v1.system_prompt,
+            tools: v1.tools,
+            mcp_servers: v1.mcp_servers,
+            budgets: v1.budgets,
+            script: v1.script.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct SessionRecordV1 {
+    id: SessionId,
+    kind: SessionKind,
+    agent: AgentConfigV1,
+    label: Option<String>,
+    prompt: String,
+    script: ScriptV1,
+    budgets: Budgets,
+    status: SessionStatus,
+    pid: Option<u32>,
+    created_at: Timestamp,
+    started_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+    last_seq: u64,
+    parent: Option<(SessionId, u64)>,
+}
+
+impl From<SessionRecordV1> for SessionRecord {
+    fn from(v1: SessionRecordV1) -> SessionRecord {
+        SessionRecord {
+            id: v1.id,
+            kind: v1.kind,
+            agent: v1.agent.into(),
+            label: v1.label,
+            prompt: v1.prompt,
+            script: v1.script.into(),
+            budgets: v1.budgets,
+            status: v1.status,
+            pid: v1.pid,
+            created_at: v1.created_at,
+            started_at: v1.started_at,
+            ended_at: v1.ended_at,
+            last_seq: v1.last_seq,
+            parent: v1.parent,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ScriptPatchV1 {
+    answer: Option<String>,
+    chunks: Option<u32>,
+    chunk_chars: Option<u32>,
+    chunk_delay_ms: Option<u32>,
+    fault: Option<Fault>,
+    fault_after_chunks: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct RunSpecV1 {
+    agent: String,
+    prompt: String,
+    label: Option<String>,
+    script: ScriptPatchV1,
+    budgets: Budgets,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RunRecordV1 {
+    session: SessionId,
+    spec: RunSpecV1,
+}
+
+impl From<RunRecordV1> for RunRecord {
+    fn from(v1: RunRecordV1) -> RunRecord {
+        let spec = v1.spec;
+        let script = spec.script;
+        RunRecord {
+            session: v1.session,
+            spec: RunSpec {
+                agent: spec.agent,
+                prompt: spec.prompt,
+                label: spec.label,
+                script: ScriptPatch {
+                    answer: script.answer,
+                    chunks: script.chunks,
+                    chunk_chars: script.chunk_chars,
+                    chunk_delay_ms: script.chunk_delay_ms,
+                    fault: script.fault,
+                    fault_after_chunks: script.fault_after_chunks,
+                    tool_calls: None,
+                },
+                budgets: spec.budgets,
+            },
+        }
+    }
+}
