@@ -11,6 +11,8 @@ mod bad_input;
 mod cli;
 mod containment;
 mod daemon_crash;
+mod fake_provider;
 mod privacy;
+mod provider_round_trips;
 mod providers;
 mod support;

@@ -1,17 +1,13 @@
 //! Real providers through the daemon: a run against an in-test server that
 //! speaks OpenAI's streaming format, with the key reaching only the request.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::Response;
 use protocol::agent::{AgentConfig, ProviderKind};
 use protocol::event::{Decider, EventKind};
-use serde_json::Value;
 
+use crate::fake_provider::{Canned, FakeProvider};
 use crate::support::*;
 
 const SECRET: &str = "sk-e2e-0123456789-never-recorded";
@@ -40,54 +36,22 @@ fn tool_reply() -> String {
     ])
 }
 
-#[derive(Clone, Default)]
-struct Fake {
-    replies: Arc<Mutex<Vec<String>>>,
-    seen: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
-}
-
-/// A reply that sends its first event and then nothing more.
-const STALL: &str = "stall";
-
-async fn reply(State(fake): State<Fake>, headers: HeaderMap, body: Bytes) -> Response {
-    fake.seen.lock().unwrap().push((
-        headers,
-        serde_json::from_slice(&body).unwrap_or(Value::Null),
-    ));
-    let reply = fake.replies.lock().unwrap().remove(0);
-    let body = if reply == STALL {
-        let first = text_reply()
+/// The first event of a text reply, then silence.
+fn stall() -> Canned {
+    Canned::sse(
+        text_reply()
             .split("\n\n")
             .next()
             .unwrap_or_default()
             .to_owned()
-            + "\n\n";
-        let first = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(first))]);
-        Body::from_stream(futures_util::StreamExt::chain(
-            first,
-            futures_util::stream::pending(),
-        ))
-    } else {
-        Body::from(reply)
-    };
-    Response::builder()
-        .header("content-type", "text/event-stream")
-        .body(body)
-        .unwrap()
+            + "\n\n",
+    )
+    .stalled()
 }
 
-async fn fake_openai(replies: Vec<String>) -> (String, Fake) {
-    let fake = Fake {
-        replies: Arc::new(Mutex::new(replies)),
-        seen: Arc::default(),
-    };
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", axum::routing::post(reply))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (base, fake)
+async fn fake_openai(replies: Vec<Canned>) -> (String, FakeProvider) {
+    let (base, fake) = FakeProvider::start(replies).await;
+    (format!("{base}/v1"), fake)
 }
 
 fn openai_agent(base: &str) -> AgentConfig {
@@ -102,7 +66,8 @@ fn openai_agent(base: &str) -> AgentConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_streams_from_an_openai_compatible_server_and_the_key_stays_secret() {
-    let (base, fake) = fake_openai(vec![tool_reply(), text_reply()]).await;
+    let (base, fake) =
+        fake_openai(vec![Canned::sse(tool_reply()), Canned::sse(text_reply())]).await;
     let daemon =
         TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), SECRET.into())]).await;
     let client = daemon.client().await;
@@ -161,10 +126,10 @@ async fn a_run_streams_from_an_openai_compatible_server_and_the_key_stays_secret
     );
 
     // The key reached the provider, and nothing else.
-    let seen = fake.seen.lock().unwrap().clone();
+    let seen = fake.seen();
     assert_eq!(seen.len(), 2);
-    assert_eq!(seen[0].0["authorization"], format!("Bearer {SECRET}"));
-    let second = &seen[1].1["messages"];
+    assert_eq!(seen[0].headers["authorization"], format!("Bearer {SECRET}"));
+    let second = &seen[1].body["messages"];
     assert_eq!(second[2]["tool_calls"][0]["id"], "call_1");
     assert_eq!(second[3]["role"], "tool");
     assert_eq!(second[3]["tool_call_id"], "call_1");
@@ -229,7 +194,7 @@ async fn an_unreachable_provider_fails_the_session_after_recorded_retries() {
 async fn a_stored_key_wins_over_the_environment_and_is_never_shown() {
     use protocol::control::{ControlRequest, ControlResponse, KeySource};
 
-    let (base, fake) = fake_openai(vec![text_reply()]).await;
+    let (base, fake) = fake_openai(vec![Canned::sse(text_reply())]).await;
     let daemon =
         TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-from-env".into())]).await;
     let client = daemon.client().await;
@@ -255,8 +220,8 @@ async fn a_stored_key_wins_over_the_environment_and_is_never_shown() {
     let session = run(&client, spec("gpt", "hi")).await;
     let log = follow_to_end(&client, session, Duration::from_secs(30)).await;
     assert_eq!(log.last().unwrap().kind, EventKind::SessionCompleted);
-    let seen = fake.seen.lock().unwrap().clone();
-    assert_eq!(seen[0].0["authorization"], format!("Bearer {stored}"));
+    let seen = fake.seen();
+    assert_eq!(seen[0].headers["authorization"], format!("Bearer {stored}"));
     assert!(
         log.iter()
             .all(|e| !format!("{:?}", e.kind).contains(stored))
@@ -264,7 +229,7 @@ async fn a_stored_key_wins_over_the_environment_and_is_never_shown() {
 
     // While a worker holds the key (mid-request), it is in neither its argv
     // nor its environment.
-    fake.replies.lock().unwrap().push(STALL.to_owned());
+    fake.push(stall());
     let session = run(&client, spec("gpt", "hold on")).await;
     wait_for(&client, session, "the request", |s| s.events >= 5).await;
     let pid = worker_pid(&events(&client, session).await).unwrap();
@@ -314,7 +279,7 @@ async fn token_and_cost_budgets_cancel_the_session() {
             BudgetKind::Cost,
         ),
     ] {
-        let (base, _fake) = fake_openai(vec![with_usage.clone(), STALL.to_owned()]).await;
+        let (base, _fake) = fake_openai(vec![Canned::sse(with_usage.clone()), stall()]).await;
         let daemon = TestDaemon::start(4).await;
         let client = daemon.client().await;
         create_agent(&client, openai_agent(&base)).await;
