@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentConfig, Budgets, ProviderKind, ScriptPatch};
+use crate::approval::{ApprovalRule, AskPolicy, PendingApproval, RuleDecision, RuleMatch};
 use crate::event::{Event, SessionStatus};
 use crate::ids::SessionId;
 use crate::secret::Secret;
@@ -134,6 +135,37 @@ pub enum ControlRequest {
         /// OpenAI-compatible server).
         base_url: Option<String>,
     },
+    /// Add an approval rule. Replies [`ControlResponse::Rule`] with its id.
+    RuleAdd {
+        /// The agent it applies to; `None` for all.
+        agent: Option<String>,
+        /// Which calls.
+        matches: RuleMatch,
+        /// What it decides.
+        decision: RuleDecision,
+        /// Higher first.
+        priority: i32,
+    },
+    /// Replies [`ControlResponse::Rules`], in evaluation order.
+    RuleList,
+    /// Delete a rule. Replies [`ControlResponse::Ok`].
+    RuleRemove {
+        /// Its id.
+        id: String,
+    },
+    /// Tool calls waiting for a person, across all sessions. Replies
+    /// [`ControlResponse::Approvals`].
+    ApprovalList,
+    /// Answer a waiting tool call; the first answer wins. Replies
+    /// [`ControlResponse::Ok`], or `NotFound` if it was already decided.
+    ApprovalAnswer {
+        /// The pending approval's id.
+        id: u64,
+        /// Let it run.
+        approve: bool,
+        /// With `approve`: allow the same tool for the rest of the session.
+        remember: bool,
+    },
     /// The pricing table in force. Replies [`ControlResponse::Pricing`].
     PricingList,
     /// Set (or replace) a model's price; bumps the pricing version.
@@ -200,6 +232,10 @@ pub struct RunSpec {
     pub script: ScriptPatch,
     /// Limits for this run, each overriding the agent's.
     pub budgets: Budgets,
+    /// Tool calls this run may make without asking (run-scoped allow rules).
+    pub approve: Vec<RuleMatch>,
+    /// What happens to a call no rule allows or denies.
+    pub ask: AskPolicy,
 }
 
 /// The daemon's frames to a client.
@@ -254,6 +290,12 @@ pub enum ControlResponse {
     Pricing(PricingTable),
     /// Answer to [`ControlRequest::ModelList`].
     Models(Vec<ProviderModels>),
+    /// A rule, as stored.
+    Rule(ApprovalRule),
+    /// Rules in evaluation order.
+    Rules(Vec<ApprovalRule>),
+    /// Tool calls waiting for a person, oldest first.
+    Approvals(Vec<PendingApproval>),
 }
 
 /// The models of one provider, or why they could not be listed.

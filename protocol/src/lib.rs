@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`ids`] and [`time`]: identifiers and timestamps.
 //! - [`agent`]: an agent's configuration, budgets and the scripted provider's script.
+//! - [`approval`]: approval rules, ask policies and pending approvals.
 //! - [`message`]: chat history as sent to a worker.
 //! - [`secret`]: API keys that never print.
 //! - [`event`]: the event enum every session records (`session.*`, `llm.*`, `tool.*`, ...).
@@ -14,6 +15,7 @@
 //! This crate does no I/O beyond reading and writing frames.
 
 pub mod agent;
+pub mod approval;
 pub mod codec;
 pub mod control;
 pub mod event;
@@ -30,7 +32,7 @@ mod round_trip_tests;
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, Script, ScriptPatch};
 pub use event::{Event, EventKind, SessionStatus};

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::agent::{AgentConfig, Budgets, Fault, ProviderKind, ScriptPatch};
+use crate::approval::{ApprovalRule, AskPolicy, PendingApproval, RuleDecision, RuleMatch};
 use crate::codec::{encode_frame, read_frame};
 use crate::control::*;
 use crate::event::*;
@@ -274,6 +275,20 @@ fn summary() -> SessionSummary {
     }
 }
 
+fn rule_match() -> RuleMatch {
+    "shell:command=git *".parse().unwrap()
+}
+
+fn rule() -> ApprovalRule {
+    ApprovalRule {
+        id: s("r1"),
+        agent: None,
+        matches: rule_match(),
+        decision: RuleDecision::Allow,
+        priority: 0,
+    }
+}
+
 fn price() -> ModelPrice {
     ModelPrice {
         input: 1.0,
@@ -309,6 +324,8 @@ fn control_requests() -> Vec<ControlRequest> {
                 max_idle_secs: Some(2),
                 ..Budgets::default()
             },
+            approve: vec![rule_match()],
+            ask: AskPolicy::Wait { secs: 9 },
         }),
         ControlRequest::SessionList {
             all: true,
@@ -339,6 +356,20 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::ModelList {
             provider: Some(ProviderKind::Ollama),
             base_url: Some(s("http://127.0.0.1:11434")),
+        },
+        ControlRequest::RuleAdd {
+            agent: Some(s("a")),
+            matches: rule_match(),
+            decision: RuleDecision::Deny,
+            priority: 5,
+        },
+        ControlRequest::RuleList,
+        ControlRequest::RuleRemove { id: s("r1") },
+        ControlRequest::ApprovalList,
+        ControlRequest::ApprovalAnswer {
+            id: 3,
+            approve: true,
+            remember: true,
         },
         ControlRequest::PricingList,
         ControlRequest::PricingSet {
@@ -376,6 +407,11 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::PricingSet { .. } => 20,
         ControlRequest::PricingRemove { .. } => 21,
         ControlRequest::ModelList { .. } => 22,
+        ControlRequest::RuleAdd { .. } => 23,
+        ControlRequest::RuleList => 24,
+        ControlRequest::RuleRemove { .. } => 25,
+        ControlRequest::ApprovalList => 26,
+        ControlRequest::ApprovalAnswer { .. } => 27,
     }
 }
 
@@ -429,6 +465,18 @@ fn control_responses() -> Vec<ControlResponse> {
                 error: Some(s("gemini answered 400: API key not valid")),
             },
         ]),
+        ControlResponse::Rule(rule()),
+        ControlResponse::Rules(vec![rule()]),
+        ControlResponse::Approvals(vec![PendingApproval {
+            id: 7,
+            session: id(),
+            agent: s("a"),
+            call_id: s("c1"),
+            tool: s("shell"),
+            arguments: s("{\"command\":\"rm -rf /\"}"),
+            requested_at: Timestamp(1),
+            expires_at: Timestamp(2),
+        }]),
     ]
 }
 
@@ -447,6 +495,9 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Keys(_) => 10,
         ControlResponse::Pricing(_) => 11,
         ControlResponse::Models(_) => 12,
+        ControlResponse::Rule(_) => 13,
+        ControlResponse::Rules(_) => 14,
+        ControlResponse::Approvals(_) => 15,
     }
 }
 
@@ -571,7 +622,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 23);
+    covers(&requests, control_request_variant, 28);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -584,7 +635,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 13);
+    covers(&responses, control_response_variant, 16);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

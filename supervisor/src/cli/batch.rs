@@ -8,6 +8,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::SessionId;
 use protocol::agent::{Budgets, Fault, ScriptPatch};
+use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionSummary};
 use protocol::event::SessionStatus;
 use serde::Deserialize;
@@ -38,6 +39,12 @@ struct BatchLine {
     /// Budget overrides.
     #[serde(default)]
     budgets: Budgets,
+    /// Tool calls this run may make without asking (`TOOL[:FIELD=GLOB]`).
+    #[serde(default)]
+    approve: Vec<String>,
+    /// `deny`, `allow` or `wait[:SECS]`.
+    #[serde(default)]
+    ask: Option<String>,
 }
 
 /// A run to make.
@@ -73,8 +80,22 @@ fn read_batch(path: &Path, default_agent: &str) -> Result<Vec<BatchItem>, CliErr
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<BatchLine>(line) {
-            Ok(parsed) => {
+        match serde_json::from_str::<BatchLine>(line)
+            .map_err(|e| e.to_string())
+            .and_then(|parsed| {
+                let approve = parsed
+                    .approve
+                    .iter()
+                    .map(|a| a.parse::<RuleMatch>())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let ask = parsed
+                    .ask
+                    .as_deref()
+                    .map(str::parse::<AskPolicy>)
+                    .transpose()?;
+                Ok((parsed, approve, ask.unwrap_or_default()))
+            }) {
+            Ok((parsed, approve, ask)) => {
                 let mut script = parsed.script;
                 if parsed.fault.is_some() {
                     script.fault = parsed.fault;
@@ -90,6 +111,8 @@ fn read_batch(path: &Path, default_agent: &str) -> Result<Vec<BatchItem>, CliErr
                         label: parsed.label.or_else(|| Some(format!("line {number}"))),
                         script,
                         budgets: parsed.budgets,
+                        approve,
+                        ask,
                     },
                 });
             }
@@ -113,6 +136,10 @@ pub(crate) async fn execute(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<()
     let mut items = read_batch(path, &args.agent)?;
     for item in &mut items {
         // Flags on the command line apply to every line that does not set them.
+        item.spec.approve.extend(args.approve.iter().cloned());
+        if item.spec.ask == AskPolicy::default() {
+            item.spec.ask = args.ask;
+        }
         item.spec.budgets = args.budgets.budgets().overridden_by(&item.spec.budgets);
         let flags = args.script.patch();
         item.spec.script = merge_patch(&flags, &item.spec.script);

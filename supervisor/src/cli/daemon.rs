@@ -31,6 +31,9 @@ pub(crate) struct RunArgs {
     /// Milliseconds a cancelled worker has to stop before it is killed.
     #[arg(long, env = "STUDIO_CANCEL_GRACE_MS", default_value_t = 2000)]
     cancel_grace_ms: u64,
+    /// Identical tool calls in a row that stop a session as a loop (0: never).
+    #[arg(long, env = "STUDIO_TOOL_LOOP_LIMIT", default_value_t = 5)]
+    tool_loop_limit: u32,
     /// The studio-worker executable [default: next to this one].
     #[arg(long, env = "STUDIO_WORKER_BIN", value_name = "PATH")]
     worker_bin: Option<PathBuf>,
@@ -67,6 +70,7 @@ async fn run(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
         DaemonConfig::new(ctx.dir.clone()).map_err(|e| CliError::msg(e.to_string()))?;
     config.max_concurrent_runs = args.max_concurrent.max(1);
     config.cancel_grace = Duration::from_millis(args.cancel_grace_ms);
+    config.tool_loop_limit = args.tool_loop_limit;
     if let Some(bin) = args.worker_bin {
         config.worker_bin = bin;
     }

@@ -159,6 +159,7 @@ fn plan(scenarios: &[Scenario]) -> Vec<(usize, BatchItem)> {
                     label: Some(label),
                     script: scenario.script.clone(),
                     budgets: scenario.budgets.clone(),
+                    ..RunSpec::default()
                 },
             };
             if scenario.action.is_none() && scenario.expect == SessionStatus::Completed {

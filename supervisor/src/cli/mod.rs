@@ -11,6 +11,7 @@ mod keys;
 mod models;
 mod output;
 mod pricing;
+mod rules;
 mod run;
 mod sessions;
 
@@ -49,7 +50,7 @@ enum Command {
     #[command(subcommand)]
     Agent(agent::AgentCommand),
     /// Run an agent headless: one prompt, or a batch file of them.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// List live sessions (with --all, every session).
     Ps(sessions::PsArgs),
     /// Ask a session to stop; its processes are killed after a grace period.
@@ -61,6 +62,15 @@ enum Command {
     /// Store, list and remove provider API keys (read from stdin, never argv).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Add, list and remove approval rules for tool calls.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+    /// Tool calls waiting for a person, across all sessions.
+    Approvals,
+    /// Let a waiting tool call run.
+    Approve(rules::AnswerArgs),
+    /// Refuse a waiting tool call.
+    Deny(rules::AnswerArgs),
     /// List the models each provider offers (from its own list endpoint).
     Models(models::ModelsArgs),
     /// Show and change model prices (USD per million tokens).
@@ -193,13 +203,17 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
     match command {
         Command::Daemon(cmd) => daemon::execute(cmd, ctx).await,
         Command::Agent(cmd) => agent::execute(cmd, ctx).await,
-        Command::Run(args) => run::execute(args, ctx).await,
+        Command::Run(args) => run::execute(*args, ctx).await,
         Command::Ps(args) => sessions::ps(args, ctx).await,
         Command::Cancel(args) => sessions::stop(args, ctx, false).await,
         Command::Kill(args) => sessions::stop(args, ctx, true).await,
         Command::Events(args) => sessions::events(args, ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
         Command::Models(args) => models::execute(args, ctx).await,
+        Command::Rules(cmd) => rules::rules(cmd, ctx).await,
+        Command::Approvals => rules::approvals(ctx).await,
+        Command::Approve(args) => rules::answer(args, ctx, true).await,
+        Command::Deny(args) => rules::answer(args, ctx, false).await,
         Command::Pricing(cmd) => pricing::execute(cmd, ctx).await,
         Command::Cost(args) => pricing::cost(args, ctx).await,
         Command::Demo(args) => demo::execute(args, ctx).await,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use protocol::SessionId;
+use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
 use supervisor::client::Client;
@@ -38,6 +39,12 @@ pub(crate) struct RunArgs {
     /// A label shown next to the run.
     #[arg(long)]
     pub(crate) label: Option<String>,
+    /// Let tool calls matching `TOOL[:FIELD=GLOB]` run without asking (repeatable).
+    #[arg(long, value_name = "TOOL[:FIELD=GLOB]")]
+    pub(crate) approve: Vec<RuleMatch>,
+    /// What a call no rule decides gets: deny, allow or wait[:SECS] in the approvals inbox.
+    #[arg(long, value_name = "POLICY", default_value = "deny")]
+    pub(crate) ask: AskPolicy,
     #[command(flatten)]
     pub(crate) script: ScriptArgs,
     #[command(flatten)]
@@ -55,6 +62,8 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
         label: args.label.clone(),
         script: args.script.patch(),
         budgets: args.budgets.budgets(),
+        approve: args.approve.clone(),
+        ask: args.ask,
     };
     let session = submit(&client, spec).await?;
     if args.detach {

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use super::PricingState;
+use super::approvals::ApprovalsMsg;
 use super::root::Handles;
 use super::scheduler::LiveInfo;
 use super::{
@@ -246,6 +247,46 @@ async fn answer(
             store.remove_key(provider).await.map_err(store_error)?;
             Ok(ControlResponse::Ok)
         }
+        ControlRequest::RuleAdd {
+            agent,
+            matches,
+            decision,
+            priority,
+        } => {
+            let added = ask_approvals(handles, |reply| ApprovalsMsg::AddRule {
+                agent,
+                matches,
+                decision,
+                priority,
+                reply,
+            })
+            .await?;
+            added.map(ControlResponse::Rule)
+        }
+        ControlRequest::RuleList => ask_approvals(handles, ApprovalsMsg::Rules)
+            .await
+            .map(ControlResponse::Rules),
+        ControlRequest::RuleRemove { id } => {
+            ask_approvals(handles, |reply| ApprovalsMsg::RemoveRule { id, reply }).await??;
+            Ok(ControlResponse::Ok)
+        }
+        ControlRequest::ApprovalList => ask_approvals(handles, ApprovalsMsg::List)
+            .await
+            .map(ControlResponse::Approvals),
+        ControlRequest::ApprovalAnswer {
+            id,
+            approve,
+            remember,
+        } => {
+            ask_approvals(handles, |reply| ApprovalsMsg::Answer {
+                id,
+                approve,
+                remember,
+                reply,
+            })
+            .await??;
+            Ok(ControlResponse::Ok)
+        }
         ControlRequest::ModelList { provider, base_url } => {
             let chosen: Vec<ProviderKind> =
                 provider.map_or_else(|| ProviderKind::ALL.to_vec(), |p| vec![p]);
@@ -351,6 +392,16 @@ async fn answer(
             ErrorKind::Invalid,
             "this daemon does not support that request",
         )),
+    }
+}
+
+async fn ask_approvals<T: Send + 'static>(
+    handles: &Handles,
+    msg: impl FnOnce(ractor::RpcReplyPort<T>) -> ApprovalsMsg,
+) -> Result<T, ControlError> {
+    match handles.shared.approvals.call(msg, None).await {
+        Ok(CallResult::Success(value)) => Ok(value),
+        _ => Err(unavailable()),
     }
 }
 
@@ -504,7 +555,14 @@ async fn start_run(spec: RunSpec, handles: &Handles) -> Result<ControlResponse, 
     let queued_at = Instant::now();
     shared
         .store
-        .create_session(record.clone(), Some(RunRecord { session: id, spec }), first)
+        .create_session(
+            record.clone(),
+            Some(RunRecord {
+                session: id,
+                spec: spec.clone(),
+            }),
+            first,
+        )
         .await
         .map_err(store_error)?;
     let sequencer = Arc::new(Sequencer::new(id, shared.store.clone(), 2));
@@ -512,6 +570,8 @@ async fn start_run(spec: RunSpec, handles: &Handles) -> Result<ControlResponse, 
         record,
         sequencer,
         queued_at,
+        approve: spec.approve,
+        ask: spec.ask,
     };
     if handles
         .scheduler

@@ -8,11 +8,13 @@
 //! worker.sock  ─ serve_worker     hands each authenticated worker to its Session
 //! ```
 
+mod approvals;
 mod broker;
 mod control;
 mod listener;
 mod providers;
 mod root;
+mod rules;
 mod scheduler;
 mod sequencer;
 mod session;
@@ -52,17 +54,21 @@ pub struct DaemonConfig {
     pub cancel_grace: Duration,
     /// The `studio-worker` executable.
     pub worker_bin: PathBuf,
+    /// The same tool call with identical arguments this many times in a
+    /// row stops the session (`budget.exceeded`, loop).
+    pub tool_loop_limit: u32,
 }
 
 impl DaemonConfig {
     /// Defaults for `data_dir`: 16 concurrent runs, 2 s grace, the worker
-    /// binary next to the current executable.
+    /// binary next to the current executable, 5 identical tool calls.
     pub fn new(data_dir: DataDir) -> io::Result<Self> {
         Ok(Self {
             data_dir,
             max_concurrent_runs: 16,
             cancel_grace: Duration::from_secs(2),
             worker_bin: default_worker_bin()?,
+            tool_loop_limit: 5,
         })
     }
 }
@@ -123,6 +129,8 @@ pub(crate) struct Shared {
     pub(crate) stop_requested: tokio::sync::Notify,
     /// Prices in force, for costing responses as they are recorded.
     pub(crate) pricing: tokio::sync::RwLock<PricingState>,
+    /// Decides tool calls.
+    pub(crate) approvals: ActorRef<approvals::ApprovalsMsg>,
 }
 
 /// The user's prices and the table they make with the built-in ones.

@@ -1,5 +1,5 @@
-//! The Root actor: starts the Broker, the store and the Scheduler, and
-//! stops the daemon if one of its children fails.
+//! The Root actor: starts the Broker, the store, Approvals and the
+//! Scheduler, and stops the daemon if one of its children fails.
 //!
 //! ractor has no restart strategies, and neither child can be restarted
 //! without losing what it holds (the Scheduler parents every live session;
@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicU64;
 use protocol::Timestamp;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
+use super::approvals::Approvals;
 use super::broker::{Broker, BrokerMsg};
 use super::listener::WorkerRegistry;
 use super::scheduler::{Scheduler, SchedulerMsg};
@@ -61,6 +62,14 @@ impl Actor for Root {
         });
         let (store, writer, interrupted) = Store::open(&config.data_dir.database(), sink)?;
         let custom_prices = store.pricing().await?;
+        let rules = store.rules().await?;
+        let (approvals, _) = Actor::spawn_linked(
+            Some("approvals".to_owned()),
+            Approvals,
+            (store.clone(), rules),
+            myself.get_cell(),
+        )
+        .await?;
         for session in &interrupted {
             tracing::warn!(session = %session.session, "session was live when the previous daemon stopped; marked interrupted");
             if let Some(pid) = session.pid
@@ -79,6 +88,7 @@ impl Actor for Root {
             next_subscription: AtomicU64::new(1),
             stop_requested: tokio::sync::Notify::new(),
             pricing: tokio::sync::RwLock::new(PricingState::new(custom_prices)),
+            approvals,
         });
         let (scheduler, _) = Actor::spawn_linked(
             Some("scheduler".to_owned()),

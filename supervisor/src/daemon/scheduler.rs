@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use protocol::SessionId;
+use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlError, ErrorKind};
 use protocol::event::{EventKind, StopReason};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -24,6 +25,9 @@ pub(crate) struct QueuedRun {
     pub(crate) record: SessionRecord,
     pub(crate) sequencer: Arc<Sequencer>,
     pub(crate) queued_at: Instant,
+    /// The run's `--approve` rules and ask policy.
+    pub(crate) approve: Vec<RuleMatch>,
+    pub(crate) ask: AskPolicy,
 }
 
 /// Live figures of one session, for `ps`.
@@ -202,6 +206,8 @@ impl SchedulerState {
                 live: Arc::clone(&live),
                 shared: Arc::clone(&self.shared),
                 queued_for: run.queued_at.elapsed(),
+                approve: run.approve,
+                ask: run.ask,
             };
             match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
                 Ok((actor, _)) => {

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use interprocess::local_socket::tokio::Stream;
+use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlError, ErrorKind};
 use protocol::event::{BudgetKind, Decider, EventKind, ExitInfo, StopReason};
 use protocol::worker::{StartTurn, ToWorker, TurnOutcome};
@@ -25,6 +26,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::approvals::{ApprovalsMsg, DecideRequest, Ruling};
 use super::sequencer::{AppendError, Sequencer};
 use super::worker_io::{Meter, read_worker, write_worker};
 use super::worker_process::{self, ProcStats, ProcessGroup};
@@ -103,6 +105,17 @@ pub(crate) enum SessionMsg {
     ApprovalRequest {
         /// The call.
         call_id: String,
+        /// Tool name.
+        tool: String,
+        /// Arguments as JSON text.
+        arguments: String,
+    },
+    /// Approvals decided a call.
+    Decided {
+        /// The call.
+        call_id: String,
+        /// How.
+        ruling: Ruling,
     },
     /// The worker's socket closed (`None`) or broke the protocol (`Some`).
     ReaderEnded(Option<String>),
@@ -134,6 +147,8 @@ pub(crate) struct SessionArgs {
     pub(crate) live: Arc<LiveStats>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) queued_for: Duration,
+    pub(crate) approve: Vec<RuleMatch>,
+    pub(crate) ask: AskPolicy,
 }
 
 /// The Session actor (state in [`SessionState`]).
@@ -173,6 +188,14 @@ pub(crate) struct SessionState {
     finished: bool,
     /// Where the provider is, with its key: only ever put in the start message.
     endpoint: Option<protocol::worker::Endpoint>,
+    /// The run's `--approve` rules, the session's "always allow" grants,
+    /// and what happens to calls that would need asking.
+    run_rules: Vec<RuleMatch>,
+    grants: Vec<RuleMatch>,
+    ask_policy: AskPolicy,
+    /// The loop watchdog: the last call and how often it came in a row.
+    last_call: Option<(String, String)>,
+    repeats: u32,
 }
 
 impl Drop for SessionState {
@@ -219,6 +242,11 @@ impl Actor for SessionActor {
             waiters: Vec::new(),
             finished: false,
             endpoint: None,
+            run_rules: args.approve,
+            grants: Vec::new(),
+            ask_policy: args.ask,
+            last_call: None,
+            repeats: 0,
         })
     }
 
@@ -246,7 +274,12 @@ impl Actor for SessionActor {
         match msg {
             SessionMsg::WorkerConnected(stream) => state.connected(&myself, stream),
             SessionMsg::WorkerDone(outcome) => state.worker_done(&myself, outcome),
-            SessionMsg::ApprovalRequest { call_id } => state.deny_tool_call(call_id),
+            SessionMsg::ApprovalRequest {
+                call_id,
+                tool,
+                arguments,
+            } => state.ask_approval(&myself, call_id, tool, arguments),
+            SessionMsg::Decided { call_id, ruling } => state.decided(call_id, ruling),
             SessionMsg::Exceeded {
                 budget,
                 limit,
@@ -469,22 +502,88 @@ impl SessionState {
         drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
     }
 
-    /// Approval rules do not exist yet, so every tool call is denied by
-    /// policy (and recorded as such) rather than left waiting.
-    fn deny_tool_call(&self, call_id: String) {
-        let reason = "tool calls are not enabled in this version of the daemon".to_owned();
+    /// Records the request and has Approvals decide it, without waiting:
+    /// a person may take minutes, and the session must stay responsive.
+    fn ask_approval(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        call_id: String,
+        tool: String,
+        arguments: String,
+    ) {
         self.append(EventKind::ToolApprovalRequested {
             call_id: call_id.clone(),
         });
-        self.append(EventKind::ToolDenied {
+        let call = (tool.clone(), arguments.clone());
+        if self.last_call.as_ref() == Some(&call) {
+            self.repeats += 1;
+        } else {
+            self.last_call = Some(call);
+            self.repeats = 1;
+        }
+        let limit = self.shared.config.tool_loop_limit;
+        if limit > 0 && self.repeats >= limit {
+            self.exceeded(
+                BudgetKind::ToolLoop,
+                f64::from(limit),
+                f64::from(self.repeats),
+            );
+            self.decided(
+                call_id,
+                Ruling {
+                    approved: false,
+                    by: Decider::RunPolicy,
+                    reason: format!("the same call {limit} times in a row: stopped as a loop"),
+                    remember: None,
+                },
+            );
+            self.cancel(myself, StopReason::Budget);
+            return;
+        }
+        let request = DecideRequest {
+            session: self.id,
+            agent: self.record.agent.name.clone(),
             call_id: call_id.clone(),
-            by: Decider::RunPolicy,
-            reason: reason.clone(),
+            tool,
+            arguments,
+            run_rules: self.run_rules.clone(),
+            grants: self.grants.clone(),
+            policy: self.ask_policy,
+        };
+        let approvals = self.shared.approvals.clone();
+        let session = myself.clone();
+        tokio::spawn(async move {
+            let asked = approvals
+                .call(|reply| ApprovalsMsg::Decide(Box::new(request), reply), None)
+                .await;
+            if let Ok(ractor::rpc::CallResult::Success(ruling)) = asked {
+                let _ = session.cast(SessionMsg::Decided { call_id, ruling });
+            }
         });
+    }
+
+    /// Records a decision and tells the worker.
+    fn decided(&mut self, call_id: String, ruling: Ruling) {
+        let event = if ruling.approved {
+            EventKind::ToolApproved {
+                call_id: call_id.clone(),
+                by: ruling.by,
+            }
+        } else {
+            EventKind::ToolDenied {
+                call_id: call_id.clone(),
+                by: ruling.by,
+                reason: ruling.reason.clone(),
+            }
+        };
+        self.append(event);
+        if let Some(grant) = ruling.remember {
+            self.grants.push(grant);
+        }
         self.send(ToWorker::ApprovalDecision {
             call_id,
-            approved: false,
-            reason,
+            approved: ruling.approved,
+            reason: ruling.reason,
         });
     }
 
@@ -610,6 +709,10 @@ impl SessionState {
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(result.clone());
         }
+        let _ = self
+            .shared
+            .approvals
+            .cast(ApprovalsMsg::SessionEnded(self.id));
         myself.stop(None);
     }
 

@@ -135,9 +135,17 @@ pub(crate) async fn read_worker(
                 live.touch();
                 let _ = actor.cast(SessionMsg::WorkerDone(outcome));
             }
-            Ok(Some(FromWorker::ApprovalRequest { call_id, .. })) => {
+            Ok(Some(FromWorker::ApprovalRequest {
+                call_id,
+                tool,
+                arguments,
+            })) => {
                 live.touch();
-                let _ = actor.cast(SessionMsg::ApprovalRequest { call_id });
+                let _ = actor.cast(SessionMsg::ApprovalRequest {
+                    call_id,
+                    tool,
+                    arguments,
+                });
             }
             Ok(Some(other)) => {
                 tracing::debug!(message = ?other, "ignoring worker message this daemon does not handle yet");

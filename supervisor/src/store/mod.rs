@@ -9,7 +9,7 @@
 mod cell;
 mod query;
 pub(crate) mod records;
-mod records_v1;
+mod records_old;
 mod schema;
 mod writer;
 
@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use protocol::agent::{AgentConfig, ProviderKind};
+use protocol::approval::ApprovalRule;
 use protocol::control::SessionSummary;
 use protocol::event::Event;
 use protocol::{Secret, SessionId, Timestamp};
@@ -321,6 +322,25 @@ impl Store {
     ) -> Result<Option<(Secret, Timestamp)>, StoreError> {
         self.read(move |txn| Ok(query::key(txn, provider.as_str())?.map(|k| (k.key, k.stored_at))))
             .await
+    }
+
+    /// Every approval rule.
+    pub(crate) async fn rules(&self) -> Result<Vec<ApprovalRule>, StoreError> {
+        self.read(query::rules).await
+    }
+
+    /// Stores a rule (replacing one of the same id).
+    pub(crate) async fn put_rule(&self, rule: ApprovalRule) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::PutRule {
+            rule: Box::new(rule),
+            ack,
+        })
+        .await
+    }
+
+    /// Deletes a rule.
+    pub(crate) async fn remove_rule(&self, id: String) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::RemoveRule { id, ack }).await
     }
 
     /// The user's prices.

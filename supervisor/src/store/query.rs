@@ -2,12 +2,13 @@
 
 use protocol::SessionId;
 use protocol::agent::AgentConfig;
+use protocol::approval::ApprovalRule;
 use protocol::event::Event;
 use redb::{ReadTransaction, ReadableTable};
 
 use super::StoreError;
 use super::records::{EventRecord, Record, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, SECRETS, SESSIONS, SETTINGS};
+use super::schema::{AGENTS, EVENTS, RULES, SECRETS, SESSIONS, SETTINGS};
 use crate::pricing::CustomPrices;
 
 /// How a user named a session: a full id, or the start of one.
@@ -75,6 +76,16 @@ pub(crate) fn key(txn: &ReadTransaction, provider: &str) -> Result<Option<Stored
         .get(provider)?
         .map(|v| StoredKey::decode(v.value()))
         .transpose()
+}
+
+/// Every approval rule, by id.
+pub(crate) fn rules(txn: &ReadTransaction) -> Result<Vec<ApprovalRule>, StoreError> {
+    let table = txn.open_table(RULES)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        out.push(ApprovalRule::decode(row?.1.value())?);
+    }
+    Ok(out)
 }
 
 /// The user's prices (none stored: none set).

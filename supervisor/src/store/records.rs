@@ -7,6 +7,7 @@
 //! `tests/fixtures` pins the bytes of every current version.
 
 use protocol::agent::{AgentConfig, Budgets, Script};
+use protocol::approval::ApprovalRule;
 use protocol::codec::{decode_payload, encode_payload};
 use protocol::control::{RunSpec, SessionSummary};
 use protocol::event::{EventKind, SessionStatus};
@@ -14,7 +15,7 @@ use protocol::{Secret, SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::records_v1 as v1;
+use super::records_old as old;
 
 /// A value stored in a table.
 pub(crate) trait Record: Sized + Serialize {
@@ -84,7 +85,7 @@ impl Record for AgentConfig {
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
-            1 => decode_old::<v1::AgentConfigV1, _>(payload),
+            1 => decode_old::<old::AgentConfigV1, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -134,7 +135,7 @@ impl Record for SessionRecord {
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
-            1 => decode_old::<v1::SessionRecordV1, _>(payload),
+            1 => decode_old::<old::SessionRecordV1, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -187,12 +188,13 @@ pub(crate) struct RunRecord {
 }
 
 impl Record for RunRecord {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
     const WHAT: &'static str = "run";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
-            1 => decode_old::<v1::RunRecordV1, _>(payload),
+            1 => decode_old::<old::RunRecordV1, _>(payload),
+            2 => decode_old::<old::RunRecordV2, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -208,6 +210,15 @@ pub(crate) struct StoredKey {
 impl Record for StoredKey {
     const VERSION: u8 = 1;
     const WHAT: &'static str = "key";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
+impl Record for ApprovalRule {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "rule";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         decode_current(Self::VERSION, version, payload)

@@ -5,7 +5,7 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 use super::StoreError;
 
 /// Schema version this release writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// `"schema_version"` -> version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -21,6 +21,8 @@ pub(crate) const RUNS: TableDefinition<u128, &[u8]> = TableDefinition::new("runs
 pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 /// Provider name -> [`super::records::StoredKey`] (since schema 2).
 pub(crate) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
+/// Rule id -> [`protocol::approval::ApprovalRule`] (since schema 3).
+pub(crate) const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -56,6 +58,7 @@ pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
         txn.open_table(RUNS)?;
         txn.open_table(SETTINGS)?;
         txn.open_table(SECRETS)?;
+        txn.open_table(RULES)?;
         let mut meta = txn.open_table(META)?;
         meta.insert(VERSION_KEY, SCHEMA_VERSION)?;
     }

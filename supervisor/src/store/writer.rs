@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use protocol::Timestamp;
 use protocol::agent::AgentConfig;
+use protocol::approval::ApprovalRule;
 use protocol::control::SessionSummary;
 use protocol::event::{Event, EventKind};
 use redb::{Database, ReadableTable, Table};
@@ -20,7 +21,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::cell::DbCell;
 use super::records::{EventRecord, Record, RunRecord, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, RUNS, SECRETS, SESSIONS, SETTINGS};
+use super::schema::{AGENTS, EVENTS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
 use super::{CommitSink, Committed, Interrupted, StoreError};
 
 /// Most operations in one transaction; bounds commit latency under load.
@@ -67,6 +68,14 @@ pub(super) enum WriteOp {
         value: Vec<u8>,
         ack: Ack<()>,
     },
+    PutRule {
+        rule: Box<ApprovalRule>,
+        ack: Ack<()>,
+    },
+    RemoveRule {
+        id: String,
+        ack: Ack<()>,
+    },
     Shutdown,
 }
 
@@ -86,7 +95,9 @@ impl WriteOp {
             | WriteOp::RemoveAgent { ack, .. }
             | WriteOp::PutKey { ack, .. }
             | WriteOp::RemoveKey { ack, .. }
-            | WriteOp::PutSetting { ack, .. } => Some(ack.send(Err(err))),
+            | WriteOp::PutSetting { ack, .. }
+            | WriteOp::PutRule { ack, .. }
+            | WriteOp::RemoveRule { ack, .. } => Some(ack.send(Err(err))),
             WriteOp::Shutdown => None,
         };
     }
@@ -211,7 +222,9 @@ fn finish(
         | WriteOp::RemoveAgent { ack, .. }
         | WriteOp::PutKey { ack, .. }
         | WriteOp::RemoveKey { ack, .. }
-        | WriteOp::PutSetting { ack, .. } => Some((ack, result)),
+        | WriteOp::PutSetting { ack, .. }
+        | WriteOp::PutRule { ack, .. }
+        | WriteOp::RemoveRule { ack, .. } => Some((ack, result)),
         WriteOp::Shutdown => None,
     }
 }
@@ -233,6 +246,7 @@ fn apply_and_commit(
             runs: txn.open_table(RUNS)?,
             secrets: txn.open_table(SECRETS)?,
             settings: txn.open_table(SETTINGS)?,
+            rules: txn.open_table(RULES)?,
             touched: HashMap::new(),
         };
         for op in batch {
@@ -251,6 +265,7 @@ struct Tables<'txn> {
     runs: Table<'txn, u128, &'static [u8]>,
     secrets: Table<'txn, &'static str, &'static [u8]>,
     settings: Table<'txn, &'static str, &'static [u8]>,
+    rules: Table<'txn, &'static str, &'static [u8]>,
     /// Session records changed by this batch, written once at the end,
     /// with whether their status changed.
     touched: HashMap<u128, (SessionRecord, bool)>,
@@ -322,6 +337,19 @@ impl Tables<'_> {
             }
             WriteOp::PutSetting { name, value, .. } => {
                 self.settings.insert(*name, value.as_slice())?;
+                Ok(Ok(()))
+            }
+            WriteOp::PutRule { rule, .. } => match rule.encode() {
+                Ok(bytes) => {
+                    self.rules.insert(rule.id.as_str(), bytes.as_slice())?;
+                    Ok(Ok(()))
+                }
+                Err(err) => Ok(Err(err)),
+            },
+            WriteOp::RemoveRule { id, .. } => {
+                if self.rules.remove(id.as_str())?.is_none() {
+                    return Ok(Err(StoreError::NotFound(format!("no rule {id}"))));
+                }
                 Ok(Ok(()))
             }
             WriteOp::Shutdown => Ok(Ok(())),

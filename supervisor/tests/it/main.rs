@@ -7,6 +7,7 @@
 // A panic is how a test fails; fixtures unwrap like tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod approvals;
 mod bad_input;
 mod cli;
 mod containment;

@@ -108,6 +108,7 @@ fn spec(rng: &mut Rng, round: u32, k: usize, script: ScriptPatch) -> RunSpec {
         label: Some(format!("r{round}-spec{k}")),
         script,
         budgets: Budgets::default(),
+        ..RunSpec::default()
     }
 }
 
@@ -151,6 +152,7 @@ fn faulty_run(
                 tool_calls: None,
             },
             budgets: Budgets::default(),
+            ..RunSpec::default()
         },
         reference: None,
         fault: Some(kind),

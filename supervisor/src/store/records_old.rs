@@ -1,11 +1,13 @@
-//! Records as release 0.1 wrote them (record version 1), decoded and
-//! brought up to date. Version 2 added `Script::tool_calls` (and
-//! `ScriptPatch::tool_calls`), which changed the encoding of agents,
-//! sessions and runs.
+//! Records in the shapes earlier releases wrote, decoded and brought up to
+//! date:
+//! - version 1 (release 0.1): before `Script::tool_calls` and
+//!   `ScriptPatch::tool_calls` (agents, sessions, runs);
+//! - run version 2: before `RunSpec::approve` and `RunSpec::ask`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
 use protocol::agent::{AgentConfig, Budgets, Fault, ProviderKind, Script, ScriptPatch};
+use protocol::approval::AskPolicy;
 use protocol::control::RunSpec;
 use protocol::event::SessionStatus;
 use protocol::{SessionId, Timestamp};
@@ -150,6 +152,41 @@ impl From<RunRecordV1> for RunRecord {
                     tool_calls: None,
                 },
                 budgets: spec.budgets,
+                approve: Vec::new(),
+                ask: AskPolicy::default(),
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RunSpecV2 {
+    agent: String,
+    prompt: String,
+    label: Option<String>,
+    script: ScriptPatch,
+    budgets: Budgets,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RunRecordV2 {
+    session: SessionId,
+    spec: RunSpecV2,
+}
+
+impl From<RunRecordV2> for RunRecord {
+    fn from(v2: RunRecordV2) -> RunRecord {
+        let spec = v2.spec;
+        RunRecord {
+            session: v2.session,
+            spec: RunSpec {
+                agent: spec.agent,
+                prompt: spec.prompt,
+                label: spec.label,
+                script: spec.script,
+                budgets: spec.budgets,
+                approve: Vec::new(),
+                ask: AskPolicy::default(),
             },
         }
     }

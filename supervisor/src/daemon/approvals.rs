@@ -1,0 +1,302 @@
+//! The Approvals actor: decides every tool call, parks the ones a person
+//! must answer, and owns the approval rules.
+//!
+//! A session asks with [`ApprovalsMsg::Decide`]; the reply comes at once
+//! when a rule or the run's policy decides, or later when a person answers
+//! (`studio approve|deny`), the wait times out, or the session ends (the
+//! reply port is dropped). The first answer wins.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use protocol::approval::{ApprovalRule, AskPolicy, PendingApproval, RuleDecision, RuleMatch};
+use protocol::control::{ControlError, ErrorKind};
+use protocol::event::Decider;
+use protocol::{SessionId, Timestamp};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::rules::{self, Call};
+use crate::store::{Store, StoreError};
+
+/// The outcome of one tool call's approval.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Ruling {
+    pub(crate) approved: bool,
+    pub(crate) by: Decider,
+    /// Why, in words for the model when denied.
+    pub(crate) reason: String,
+    /// A person said "always allow" this tool for the session.
+    pub(crate) remember: Option<RuleMatch>,
+}
+
+/// A call to decide.
+pub(crate) struct DecideRequest {
+    pub(crate) session: SessionId,
+    pub(crate) agent: String,
+    pub(crate) call_id: String,
+    pub(crate) tool: String,
+    pub(crate) arguments: String,
+    pub(crate) run_rules: Vec<RuleMatch>,
+    pub(crate) grants: Vec<RuleMatch>,
+    pub(crate) policy: AskPolicy,
+}
+
+/// Messages to the Approvals actor.
+pub(crate) enum ApprovalsMsg {
+    Decide(Box<DecideRequest>, RpcReplyPort<Ruling>),
+    Answer {
+        id: u64,
+        approve: bool,
+        remember: bool,
+        reply: RpcReplyPort<Result<(), ControlError>>,
+    },
+    List(RpcReplyPort<Vec<PendingApproval>>),
+    Expire(u64),
+    SessionEnded(SessionId),
+    AddRule {
+        agent: Option<String>,
+        matches: RuleMatch,
+        decision: RuleDecision,
+        priority: i32,
+        reply: RpcReplyPort<Result<ApprovalRule, ControlError>>,
+    },
+    Rules(RpcReplyPort<Vec<ApprovalRule>>),
+    RemoveRule {
+        id: String,
+        reply: RpcReplyPort<Result<(), ControlError>>,
+    },
+}
+
+/// The Approvals actor.
+pub(crate) struct Approvals;
+
+/// Rules and waiting calls.
+pub(crate) struct ApprovalsState {
+    store: Store,
+    rules: Vec<ApprovalRule>,
+    pending: BTreeMap<u64, Waiting>,
+    next_id: u64,
+}
+
+struct Waiting {
+    info: PendingApproval,
+    reply: RpcReplyPort<Ruling>,
+}
+
+fn store_error(err: StoreError) -> ControlError {
+    let kind = match err {
+        StoreError::NotFound(_) => ErrorKind::NotFound,
+        _ => ErrorKind::Internal,
+    };
+    ControlError::new(kind, err.to_string())
+}
+
+impl Actor for Approvals {
+    type Msg = ApprovalsMsg;
+    type State = ApprovalsState;
+    type Arguments = (Store, Vec<ApprovalRule>);
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        (store, rules): (Store, Vec<ApprovalRule>),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(ApprovalsState {
+            store,
+            rules,
+            pending: BTreeMap::new(),
+            next_id: 1,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ApprovalsMsg::Decide(request, reply) => state.decide(&myself, *request, reply),
+            ApprovalsMsg::Answer {
+                id,
+                approve,
+                remember,
+                reply,
+            } => {
+                let result = match state.pending.remove(&id) {
+                    Some(waiting) => {
+                        let remember = (approve && remember).then(|| RuleMatch {
+                            tool: waiting.info.tool.clone(),
+                            argument: None,
+                        });
+                        let reason = if approve {
+                            String::new()
+                        } else {
+                            "denied by the user".to_owned()
+                        };
+                        let _ = waiting.reply.send(Ruling {
+                            approved: approve,
+                            by: Decider::User,
+                            reason,
+                            remember,
+                        });
+                        Ok(())
+                    }
+                    None => Err(ControlError::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "no tool call #{id} is waiting (already decided, or its session ended)"
+                        ),
+                    )),
+                };
+                let _ = reply.send(result);
+            }
+            ApprovalsMsg::List(reply) => {
+                let _ = reply.send(state.pending.values().map(|w| w.info.clone()).collect());
+            }
+            ApprovalsMsg::Expire(id) => {
+                if let Some(waiting) = state.pending.remove(&id) {
+                    let _ = waiting.reply.send(Ruling {
+                        approved: false,
+                        by: Decider::Timeout,
+                        reason: "nobody answered in time".to_owned(),
+                        remember: None,
+                    });
+                }
+            }
+            ApprovalsMsg::SessionEnded(session) => {
+                // Dropping the reply ports tells nobody: the session is gone.
+                state.pending.retain(|_, w| w.info.session != session);
+            }
+            ApprovalsMsg::AddRule {
+                agent,
+                matches,
+                decision,
+                priority,
+                reply,
+            } => {
+                let result = state.add_rule(agent, matches, decision, priority).await;
+                let _ = reply.send(result);
+            }
+            ApprovalsMsg::Rules(reply) => {
+                let _ = reply.send(state.rules.clone());
+            }
+            ApprovalsMsg::RemoveRule { id, reply } => {
+                let result = match state.store.remove_rule(id.clone()).await {
+                    Ok(()) => {
+                        state.rules.retain(|r| r.id != id);
+                        Ok(())
+                    }
+                    Err(err) => Err(store_error(err)),
+                };
+                let _ = reply.send(result);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ApprovalsState {
+    fn decide(
+        &mut self,
+        myself: &ActorRef<ApprovalsMsg>,
+        request: DecideRequest,
+        reply: RpcReplyPort<Ruling>,
+    ) {
+        let call = Call {
+            agent: &request.agent,
+            tool: &request.tool,
+            arguments: &request.arguments,
+        };
+        let verdict = rules::evaluate(&self.rules, &request.run_rules, &request.grants, &call);
+        let ruling = |approved: bool, by: Decider, reason: String| Ruling {
+            approved,
+            by,
+            reason,
+            remember: None,
+        };
+        match verdict {
+            Some(rules::Verdict {
+                decision: RuleDecision::Allow,
+                rule,
+            }) => {
+                let _ = reply.send(ruling(true, Decider::Rule { id: rule }, String::new()));
+            }
+            Some(rules::Verdict {
+                decision: RuleDecision::Deny,
+                rule,
+            }) => {
+                let reason = format!("denied by approval rule {rule}");
+                let _ = reply.send(ruling(false, Decider::Rule { id: rule }, reason));
+            }
+            // Ask, or no rule: the run's policy.
+            _ => match request.policy {
+                AskPolicy::Deny => {
+                    let reason = "no rule allows this tool, and this run denies what it would have to ask about".to_owned();
+                    let _ = reply.send(ruling(false, Decider::RunPolicy, reason));
+                }
+                AskPolicy::Allow => {
+                    let _ = reply.send(ruling(true, Decider::RunPolicy, String::new()));
+                }
+                AskPolicy::Wait { secs } => self.park(myself, request, secs, reply),
+            },
+        }
+    }
+
+    fn park(
+        &mut self,
+        myself: &ActorRef<ApprovalsMsg>,
+        request: DecideRequest,
+        secs: u32,
+        reply: RpcReplyPort<Ruling>,
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let now = Timestamp::now();
+        let wait = Duration::from_secs(u64::from(secs));
+        let info = PendingApproval {
+            id,
+            session: request.session,
+            agent: request.agent,
+            call_id: request.call_id,
+            tool: request.tool,
+            arguments: request.arguments,
+            requested_at: now,
+            expires_at: Timestamp(now.0 + u64::try_from(wait.as_micros()).unwrap_or(u64::MAX)),
+        };
+        self.pending.insert(id, Waiting { info, reply });
+        drop(myself.send_after(wait, move || ApprovalsMsg::Expire(id)));
+    }
+
+    async fn add_rule(
+        &mut self,
+        agent: Option<String>,
+        matches: RuleMatch,
+        decision: RuleDecision,
+        priority: i32,
+    ) -> Result<ApprovalRule, ControlError> {
+        rules::check(&matches).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+        let next = self
+            .rules
+            .iter()
+            .filter_map(|r| r.id.strip_prefix('r')?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let rule = ApprovalRule {
+            id: format!("r{next}"),
+            agent,
+            matches,
+            decision,
+            priority,
+        };
+        self.store
+            .put_rule(rule.clone())
+            .await
+            .map_err(store_error)?;
+        self.rules.push(rule.clone());
+        self.rules
+            .sort_by_key(|r| r.id[1..].parse::<u64>().unwrap_or(u64::MAX));
+        Ok(rule)
+    }
+}

@@ -1,0 +1,242 @@
+//! The approval pipeline end to end: rules, run rules, the ask policy, the
+//! inbox answered over the control socket, timeouts, and the loop watchdog.
+
+use std::time::Duration;
+
+use protocol::agent::{ScriptPatch, ScriptedToolCall};
+use protocol::approval::{AskPolicy, RuleDecision};
+use protocol::control::{ControlRequest, ControlResponse, RunSpec};
+use protocol::event::{BudgetKind, Decider, Event, EventKind, StopReason};
+use supervisor::client::Client;
+
+use crate::support::*;
+
+fn calls(list: &[(&str, &str)]) -> ScriptPatch {
+    ScriptPatch {
+        tool_calls: Some(
+            list.iter()
+                .map(|(name, arguments)| ScriptedToolCall {
+                    name: (*name).to_owned(),
+                    arguments: (*arguments).to_owned(),
+                })
+                .collect(),
+        ),
+        ..ScriptPatch::default()
+    }
+}
+
+/// Each call's decision, in order: (approved, who decided).
+fn decisions(events: &[Event]) -> Vec<(bool, Decider)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolApproved { by, .. } => Some((true, by.clone())),
+            EventKind::ToolDenied { by, .. } => Some((false, by.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn add_rule(client: &Client, matches: &str, decision: RuleDecision) -> String {
+    let request = ControlRequest::RuleAdd {
+        agent: None,
+        matches: matches.parse().unwrap(),
+        decision,
+        priority: 0,
+    };
+    match client.request(request).await.unwrap() {
+        ControlResponse::Rule(rule) => rule.id,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn rule(id: &str) -> Decider {
+    Decider::Rule { id: id.to_owned() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_and_run_rules_decide_and_each_decision_names_its_decider() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("tools", 2, 0)).await;
+    let deny = add_rule(&client, "shell:command=rm *", RuleDecision::Deny).await;
+    let allow = add_rule(&client, "fs.*", RuleDecision::Allow).await;
+    assert_eq!((deny.as_str(), allow.as_str()), ("r1", "r2"));
+
+    let run_spec = RunSpec {
+        script: calls(&[
+            ("shell", r#"{"command":"rm -rf /"}"#),
+            ("fs.read", r#"{"path":"a.txt"}"#),
+            ("web.fetch", r#"{"url":"https://example.com"}"#),
+            ("shell", r#"{"command":"git status"}"#),
+        ]),
+        approve: vec!["shell:command=git *".parse().unwrap()],
+        ..spec("tools", "use your tools")
+    };
+    let session = run(&client, run_spec).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(20)).await;
+    assert_log_is_whole(&events);
+    assert_eq!(
+        decisions(&events),
+        [
+            (false, rule("r1")),
+            (true, rule("r2")),
+            (false, Decider::RunPolicy),
+            (true, rule("run:shell:command=git *")),
+        ]
+    );
+    // An approved call reaches the worker, which has no such tool yet.
+    let errors = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::ToolError { .. }))
+        .count();
+    assert_eq!(errors, 2);
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+
+    let ControlResponse::Rules(rules) = client.request(ControlRequest::RuleList).await.unwrap()
+    else {
+        panic!("expected rules");
+    };
+    assert_eq!(rules.len(), 2);
+    client
+        .request(ControlRequest::RuleRemove { id: deny })
+        .await
+        .unwrap();
+    let err = client
+        .request(ControlRequest::RuleRemove { id: "r1".into() })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no rule r1"), "{err}");
+    let bad = client
+        .request(ControlRequest::RuleAdd {
+            agent: None,
+            matches: "shell[".parse().unwrap(),
+            decision: RuleDecision::Allow,
+            priority: 0,
+        })
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("bad tool glob"), "{bad}");
+}
+
+async fn waiting(client: &Client, count: usize) -> Vec<protocol::approval::PendingApproval> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ControlResponse::Approvals(list) =
+            client.request(ControlRequest::ApprovalList).await.unwrap()
+        else {
+            panic!("expected approvals");
+        };
+        if list.len() >= count {
+            return list;
+        }
+        assert!(std::time::Instant::now() < deadline, "no call waited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_call_is_answered_from_the_inbox_and_always_allow_holds_for_the_session() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("tools", 2, 0)).await;
+    let run_spec = RunSpec {
+        script: calls(&[
+            ("fs.write", r#"{"path":"a"}"#),
+            ("fs.write", r#"{"path":"b"}"#),
+        ]),
+        ask: AskPolicy::Wait { secs: 60 },
+        ..spec("tools", "write twice")
+    };
+    let session = run(&client, run_spec).await;
+    let inbox = waiting(&client, 1).await;
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(
+        (inbox[0].session, inbox[0].tool.as_str()),
+        (session, "fs.write")
+    );
+    assert_eq!(inbox[0].arguments, r#"{"path":"a"}"#);
+    client
+        .request(ControlRequest::ApprovalAnswer {
+            id: inbox[0].id,
+            approve: true,
+            remember: true,
+        })
+        .await
+        .unwrap();
+    let again = client
+        .request(ControlRequest::ApprovalAnswer {
+            id: inbox[0].id,
+            approve: false,
+            remember: false,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        again.to_string().contains("is waiting"),
+        "the first answer wins: {again}"
+    );
+    let events = follow_to_end(&client, session, Duration::from_secs(20)).await;
+    assert_eq!(
+        decisions(&events),
+        [(true, Decider::User), (true, rule("session:fs.write"))],
+        "the second call was allowed by the grant, without asking"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_call_is_denied_when_the_wait_runs_out() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("tools", 2, 0)).await;
+    let run_spec = RunSpec {
+        script: calls(&[("shell", r#"{"command":"make"}"#)]),
+        ask: AskPolicy::Wait { secs: 1 },
+        ..spec("tools", "build")
+    };
+    let session = run(&client, run_spec).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(20)).await;
+    assert_eq!(decisions(&events), [(false, Decider::Timeout)]);
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+    let ControlResponse::Approvals(left) =
+        client.request(ControlRequest::ApprovalList).await.unwrap()
+    else {
+        panic!("expected approvals");
+    };
+    assert!(left.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_call_over_and_over_is_stopped_as_a_loop() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("looper", 200, 20)).await;
+    let same = ("shell", r#"{"command":"ls"}"#);
+    let run_spec = RunSpec {
+        script: calls(&[same, same, same, same, same, same]),
+        approve: vec!["shell".parse().unwrap()],
+        ..spec("looper", "list forever")
+    };
+    let session = run(&client, run_spec).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(20)).await;
+    assert_log_is_whole(&events);
+    let exceeded = events.iter().find_map(|e| match &e.kind {
+        EventKind::BudgetExceeded {
+            budget,
+            limit,
+            observed,
+        } => Some((*budget, *limit, *observed)),
+        _ => None,
+    });
+    assert_eq!(exceeded, Some((BudgetKind::ToolLoop, 5.0, 5.0)));
+    let decided = decisions(&events);
+    assert_eq!(decided.len(), 5, "{decided:?}");
+    assert_eq!(decided[4], (false, Decider::RunPolicy));
+    assert_eq!(
+        events.last().unwrap().kind,
+        EventKind::SessionCancelled {
+            reason: StopReason::Budget,
+            forced: false
+        }
+    );
+}
