@@ -27,9 +27,17 @@ pub struct AgentConfig {
     /// System prompt sent before the history.
     #[serde(default)]
     pub system_prompt: String,
-    /// Names of the built-in tools the agent may call.
+    /// Built-in tools the agent may call: `shell`, `fs`, `fetch`
+    /// (those its safety mode allows are offered to the model).
     #[serde(default)]
     pub tools: Vec<String>,
+    /// What its tools may do.
+    #[serde(default)]
+    pub safety: SafetyMode,
+    /// Directory its tools work in; `None` gives it a private one in the
+    /// daemon's data dir.
+    #[serde(default)]
+    pub workspace: Option<String>,
     /// Names of configured MCP servers the agent uses.
     #[serde(default)]
     pub mcp_servers: Vec<String>,
@@ -40,6 +48,9 @@ pub struct AgentConfig {
     #[serde(default)]
     pub script: Script,
 }
+
+/// The built-in tool groups an agent can list in `tools`.
+pub const BUILTIN_TOOLS: [&str; 3] = ["shell", "fs", "fetch"];
 
 fn default_model() -> String {
     "scripted-1".to_owned()
@@ -55,6 +66,8 @@ impl AgentConfig {
             base_url: None,
             system_prompt: String::new(),
             tools: Vec::new(),
+            safety: SafetyMode::default(),
+            workspace: None,
             mcp_servers: Vec::new(),
             budgets: Budgets::default(),
             script: Script::default(),
@@ -78,7 +91,64 @@ impl AgentConfig {
         if self.model.is_empty() {
             return Err("model must not be empty".to_owned());
         }
+        if let Some(unknown) = self
+            .tools
+            .iter()
+            .find(|t| !BUILTIN_TOOLS.contains(&t.as_str()))
+        {
+            return Err(format!(
+                "unknown tool {unknown:?}: built-in tools are shell, fs and fetch"
+            ));
+        }
         self.script.validate()
+    }
+}
+
+/// What an agent's tools may do. Tools outside the mode are not offered to
+/// the model at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SafetyMode {
+    /// Read files in the workspace (`fs.read`, `fs.list`, `fs.search`) and fetch URLs.
+    #[default]
+    ReadOnly,
+    /// Also write and edit files in the workspace, and run shell commands there.
+    WorkspaceWrite,
+    /// Everything, with file paths no longer confined to the workspace.
+    Full,
+}
+
+impl SafetyMode {
+    /// Kebab-case name, as in TOML and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SafetyMode::ReadOnly => "read-only",
+            SafetyMode::WorkspaceWrite => "workspace-write",
+            SafetyMode::Full => "full",
+        }
+    }
+}
+
+impl fmt::Display for SafetyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SafetyMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            SafetyMode::ReadOnly,
+            SafetyMode::WorkspaceWrite,
+            SafetyMode::Full,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+        .ok_or_else(|| {
+            format!("unknown safety mode {s:?}: expected read-only, workspace-write or full")
+        })
     }
 }
 

@@ -33,7 +33,7 @@ pub(crate) struct CreateArgs {
     #[arg(required_unless_present = "file")]
     name: Option<String>,
     /// Read the whole agent from this TOML file.
-    #[arg(long, short, conflicts_with_all = ["provider", "model", "system_prompt"])]
+    #[arg(long, short, conflicts_with_all = ["provider", "model", "system_prompt", "tools", "safety", "workspace"])]
     file: Option<PathBuf>,
     /// Replace an existing agent of the same name.
     #[arg(long)]
@@ -47,6 +47,15 @@ pub(crate) struct CreateArgs {
     /// System prompt.
     #[arg(long)]
     system_prompt: Option<String>,
+    /// Built-in tools it may use: shell, fs, fetch (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    tools: Vec<String>,
+    /// What its tools may do: read-only, workspace-write or full.
+    #[arg(long)]
+    safety: Option<protocol::SafetyMode>,
+    /// Directory its tools work in [default: a private one in the data dir].
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<std::path::PathBuf>,
     #[command(flatten)]
     script: ScriptArgs,
     #[command(flatten)]
@@ -168,13 +177,18 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
             } else if agents.is_empty() {
                 println!("no agents yet; create one with `studio agent create NAME`");
             } else {
-                let mut t = table(&["NAME", "PROVIDER", "MODEL", "TOOLS", "BUDGETS"]);
+                let mut t = table(&["NAME", "PROVIDER", "MODEL", "TOOLS", "SAFETY", "BUDGETS"]);
                 for a in &agents {
                     t.add_row(vec![
                         a.name.clone(),
                         a.provider.to_string(),
                         a.model.clone(),
-                        a.tools.len().to_string(),
+                        if a.tools.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            a.tools.join(",")
+                        },
+                        a.safety.to_string(),
                         budget_summary(&a.budgets),
                     ]);
                 }
@@ -239,6 +253,17 @@ fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
     }
     if let Some(prompt) = args.system_prompt {
         agent.system_prompt = prompt;
+    }
+    if !args.tools.is_empty() {
+        agent.tools = args.tools;
+    }
+    if let Some(safety) = args.safety {
+        agent.safety = safety;
+    }
+    if let Some(dir) = args.workspace {
+        let dir = std::path::absolute(&dir)
+            .map_err(|e| CliError::invalid(format!("{}: {e}", dir.display())))?;
+        agent.workspace = Some(dir.display().to_string());
     }
     agent.script = agent.script.patched(&args.script.patch());
     agent.budgets = agent.budgets.overridden_by(&args.budgets.budgets());

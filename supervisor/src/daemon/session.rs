@@ -514,6 +514,16 @@ impl SessionState {
         self.append(EventKind::ToolApprovalRequested {
             call_id: call_id.clone(),
         });
+        if self.stop.is_some() {
+            let reason = "the session is stopping".to_owned();
+            let ruling = Ruling {
+                approved: false,
+                by: Decider::RunPolicy,
+                reason,
+                remember: None,
+            };
+            return self.decided(call_id, ruling);
+        }
         let call = (tool.clone(), arguments.clone());
         if self.last_call.as_ref() == Some(&call) {
             self.repeats += 1;

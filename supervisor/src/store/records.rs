@@ -80,12 +80,13 @@ fn decode_current<T: serde::de::DeserializeOwned>(
 }
 
 impl Record for AgentConfig {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
     const WHAT: &'static str = "agent";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
             1 => decode_old::<old::AgentConfigV1, _>(payload),
+            2 => decode_old::<old::AgentConfigV2, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -130,12 +131,13 @@ pub(crate) struct SessionRecord {
 }
 
 impl Record for SessionRecord {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
     const WHAT: &'static str = "session";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
             1 => decode_old::<old::SessionRecordV1, _>(payload),
+            2 => decode_old::<old::SessionRecordV2, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }

@@ -2,11 +2,13 @@
 //! date:
 //! - version 1 (release 0.1): before `Script::tool_calls` and
 //!   `ScriptPatch::tool_calls` (agents, sessions, runs);
-//! - run version 2: before `RunSpec::approve` and `RunSpec::ask`.
+//! - run version 2: before `RunSpec::approve` and `RunSpec::ask`;
+//! - agent and session version 2: before `AgentConfig::safety` and
+//!   `AgentConfig::workspace`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
-use protocol::agent::{AgentConfig, Budgets, Fault, ProviderKind, Script, ScriptPatch};
+use protocol::agent::{AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, Script, ScriptPatch};
 use protocol::approval::AskPolicy;
 use protocol::control::RunSpec;
 use protocol::event::SessionStatus;
@@ -64,6 +66,78 @@ impl From<AgentConfigV1> for AgentConfig {
             mcp_servers: v1.mcp_servers,
             budgets: v1.budgets,
             script: v1.script.into(),
+            safety: SafetyMode::default(),
+            workspace: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct AgentConfigV2 {
+    name: String,
+    provider: ProviderKind,
+    model: String,
+    base_url: Option<String>,
+    system_prompt: String,
+    tools: Vec<String>,
+    mcp_servers: Vec<String>,
+    budgets: Budgets,
+    script: Script,
+}
+
+impl From<AgentConfigV2> for AgentConfig {
+    fn from(v2: AgentConfigV2) -> AgentConfig {
+        AgentConfig {
+            name: v2.name,
+            provider: v2.provider,
+            model: v2.model,
+            base_url: v2.base_url,
+            system_prompt: v2.system_prompt,
+            tools: v2.tools,
+            mcp_servers: v2.mcp_servers,
+            budgets: v2.budgets,
+            script: v2.script,
+            safety: SafetyMode::default(),
+            workspace: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct SessionRecordV2 {
+    id: SessionId,
+    kind: SessionKind,
+    agent: AgentConfigV2,
+    label: Option<String>,
+    prompt: String,
+    script: Script,
+    budgets: Budgets,
+    status: SessionStatus,
+    pid: Option<u32>,
+    created_at: Timestamp,
+    started_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+    last_seq: u64,
+    parent: Option<(SessionId, u64)>,
+}
+
+impl From<SessionRecordV2> for SessionRecord {
+    fn from(v2: SessionRecordV2) -> SessionRecord {
+        SessionRecord {
+            id: v2.id,
+            kind: v2.kind,
+            agent: v2.agent.into(),
+            label: v2.label,
+            prompt: v2.prompt,
+            script: v2.script,
+            budgets: v2.budgets,
+            status: v2.status,
+            pid: v2.pid,
+            created_at: v2.created_at,
+            started_at: v2.started_at,
+            ended_at: v2.ended_at,
+            last_seq: v2.last_seq,
+            parent: v2.parent,
         }
     }
 }

@@ -229,9 +229,23 @@ async fn the_same_call_over_and_over_is_stopped_as_a_loop() {
         _ => None,
     });
     assert_eq!(exceeded, Some((BudgetKind::ToolLoop, 5.0, 5.0)));
+    let budgets = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::BudgetExceeded { .. }))
+        .count();
+    assert_eq!(budgets, 1, "the loop is reported once");
     let decided = decisions(&events);
-    assert_eq!(decided.len(), 5, "{decided:?}");
-    assert_eq!(decided[4], (false, Decider::RunPolicy));
+    assert!(
+        decided[..4].iter().all(|(approved, _)| *approved),
+        "{decided:?}"
+    );
+    // The fifth is the loop; a sixth may arrive before the worker hears the cancel.
+    assert!(
+        decided[4..]
+            .iter()
+            .all(|d| *d == (false, Decider::RunPolicy)),
+        "{decided:?}"
+    );
     assert_eq!(
         events.last().unwrap().kind,
         EventKind::SessionCancelled {
