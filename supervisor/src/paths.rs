@@ -5,6 +5,7 @@
 //!   studio.redb        0600  the event log and every other table
 //!   client.token       0600  secret a client presents in its Hello
 //!   daemon.log               daemon output when started in the background
+//!   workspaces/AGENT/  0700  tools' working dir of agents that name none
 //!   run/               0700
 //!     control.sock     0600  clients
 //!     worker.sock      0600  workers
@@ -91,6 +92,17 @@ impl DataDir {
     /// File with the running daemon's pid.
     pub fn pid_file(&self) -> PathBuf {
         self.run_dir().join("daemon.pid")
+    }
+
+    /// The private workspace of an agent that names none, created (0700)
+    /// if missing: `DATA_DIR/workspaces/AGENT`.
+    pub fn default_workspace(&self, agent: &str) -> io::Result<PathBuf> {
+        let dir = self.root.join("workspaces").join(agent);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+        Ok(dir)
     }
 
     /// Creates the data dir and run dir with mode 0700 (tightening existing

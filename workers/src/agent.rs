@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::connection::Outbox;
 use crate::provider::{self, Completion, Delta, Limits, ModelRequest, ProviderError};
+use crate::tools;
 
 /// Most model calls in one turn (each tool round trip is one).
 const MAX_ROUNDS: usize = 32;
@@ -52,6 +53,7 @@ pub async fn run(
     };
     let mut history = start.history.clone();
     history.push(ChatMessage::text(Role::User, start.input.clone()));
+    let tools = Tools::for_turn(start);
     for _ in 0..MAX_ROUNDS {
         let request_id = format!(
             "req-{}",
@@ -61,7 +63,7 @@ pub async fn run(
             model: &start.agent.model,
             system: &start.agent.system_prompt,
             messages: &history,
-            tools: &start.tools,
+            tools: &tools.offered,
         };
         let completion = match call_model(start, endpoint, &request, &request_id, outbox).await? {
             Ok(completion) => completion,
@@ -77,7 +79,7 @@ pub async fn run(
             return Ok(TurnOutcome::Completed);
         }
         for call in &completion.tool_calls {
-            let result = tool_call(call, decisions, outbox).await?;
+            let result = tool_call(call, &tools, decisions, outbox).await?;
             history.push(ChatMessage {
                 role: Role::Tool,
                 content: result,
@@ -195,9 +197,35 @@ async fn stream_once(
     Ok(result)
 }
 
-/// Asks the daemon about one tool call and returns what the model is told.
+/// The tools of one turn: what the model is offered and where they run.
+pub(crate) struct Tools {
+    pub(crate) offered: Vec<protocol::worker::ToolSpec>,
+    /// `Err` says why built-in tools cannot run (e.g. no workspace).
+    context: Result<tools::Context, String>,
+}
+
+impl Tools {
+    /// The agent's built-in tools its safety mode allows, and any extra
+    /// tools the start message lists.
+    pub(crate) fn for_turn(start: &StartTurn) -> Tools {
+        let mut offered = tools::offered(&start.agent);
+        offered.extend(start.tools.iter().cloned());
+        Tools {
+            offered,
+            context: tools::Context::for_agent(&start.agent),
+        }
+    }
+
+    fn is_builtin(&self, name: &str) -> bool {
+        self.offered.iter().any(|t| t.name == name)
+    }
+}
+
+/// Asks the daemon about one tool call, runs it if approved, and returns
+/// what the model is told.
 pub(crate) async fn tool_call(
     call: &ToolCall,
+    tools: &Tools,
     decisions: &mut mpsc::UnboundedReceiver<Decision>,
     outbox: &Outbox,
 ) -> anyhow::Result<String> {
@@ -231,21 +259,37 @@ pub(crate) async fn tool_call(
     if !decision.approved {
         return Ok(format!("The tool call was denied: {}", decision.reason));
     }
-    // No tool runs in this worker yet: an approved call still fails, and
-    // says so to the model.
     outbox
         .event(EventKind::ToolStarted {
             call_id: call.id.clone(),
         })
         .await?;
-    let message = format!("there is no tool named {:?}", call.name);
-    outbox
-        .event(EventKind::ToolError {
-            call_id: call.id.clone(),
-            message: message.clone(),
-        })
-        .await?;
-    Ok(format!("Error: {message}"))
+    let result = match (&tools.context, tools.is_builtin(&call.name)) {
+        (_, false) => Err(format!("there is no tool named {:?}", call.name)),
+        (Err(why), true) => Err(why.clone()),
+        (Ok(context), true) => tools::run(&call.name, &call.arguments, context).await,
+    };
+    match result {
+        Ok(output) => {
+            outbox
+                .event(EventKind::ToolCompleted {
+                    call_id: call.id.clone(),
+                    output: output.text.clone(),
+                    truncated: output.truncated,
+                })
+                .await?;
+            Ok(output.text)
+        }
+        Err(message) => {
+            outbox
+                .event(EventKind::ToolError {
+                    call_id: call.id.clone(),
+                    message: message.clone(),
+                })
+                .await?;
+            Ok(format!("Error: {message}"))
+        }
+    }
 }
 
 #[cfg(test)]

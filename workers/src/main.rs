@@ -22,6 +22,7 @@ mod connection;
 mod fault;
 mod provider;
 mod scripted;
+mod tools;
 mod turn;
 
 use std::io::{BufRead, IsTerminal, Read};

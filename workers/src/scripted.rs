@@ -119,13 +119,14 @@ async fn call_tools(
             finish_reason: "tool_calls".to_owned(),
         })
         .await?;
+    let tools = agent::Tools::for_turn(start);
     for (index, scripted) in start.script.tool_calls.iter().enumerate() {
         let call = ToolCall {
             id: format!("call_{}", index + 1),
             name: scripted.name.clone(),
             arguments: scripted.arguments.clone(),
         };
-        agent::tool_call(&call, decisions, outbox).await?;
+        agent::tool_call(&call, &tools, decisions, outbox).await?;
     }
     Ok(())
 }

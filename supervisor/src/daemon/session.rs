@@ -391,6 +391,19 @@ impl SessionState {
             }
         };
         self.endpoint = providers::endpoint(&self.record.agent, stored_key);
+        if self.record.agent.workspace.is_none() {
+            match self
+                .shared
+                .config
+                .data_dir
+                .default_workspace(&self.record.agent.name)
+            {
+                Ok(dir) => self.record.agent.workspace = Some(dir.display().to_string()),
+                Err(err) => {
+                    tracing::warn!(session = %self.id, %err, "cannot create the agent's workspace")
+                }
+            }
+        }
         let config = &self.shared.config;
         let spawned = worker_process::spawn_worker(
             &config.worker_bin,

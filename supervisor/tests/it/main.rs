@@ -17,3 +17,4 @@ mod privacy;
 mod provider_round_trips;
 mod providers;
 mod support;
+mod tools;

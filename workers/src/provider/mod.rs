@@ -217,6 +217,10 @@ impl Default for Limits {
 
 /// Sends `request` to the provider and streams the response into
 /// `on_delta`; returns the assembled completion. One attempt, no retry.
+///
+/// Tool names are namespaced with dots (`fs.read`, `github.create_issue`),
+/// which providers refuse in function names: they travel as `fs__read`
+/// and are mapped back in the completion.
 pub async fn complete(
     provider: ProviderKind,
     endpoint: &Endpoint,
@@ -224,15 +228,58 @@ pub async fn complete(
     limits: Limits,
     on_delta: &mut (dyn FnMut(&Delta) + Send),
 ) -> Result<Completion, ProviderError> {
-    match provider {
-        ProviderKind::OpenAi => openai::complete(endpoint, request, limits, on_delta).await,
-        ProviderKind::Anthropic => anthropic::complete(endpoint, request, limits, on_delta).await,
-        ProviderKind::Gemini => gemini::complete(endpoint, request, limits, on_delta).await,
-        ProviderKind::Ollama => ollama::complete(endpoint, request, limits, on_delta).await,
+    let tools: Vec<ToolSpec> = request
+        .tools
+        .iter()
+        .map(|t| ToolSpec {
+            name: wire_name(&t.name),
+            ..t.clone()
+        })
+        .collect();
+    let messages: Vec<ChatMessage> = request
+        .messages
+        .iter()
+        .map(|m| ChatMessage {
+            tool_calls: m
+                .tool_calls
+                .iter()
+                .map(|c| ToolCall {
+                    name: wire_name(&c.name),
+                    ..c.clone()
+                })
+                .collect(),
+            ..m.clone()
+        })
+        .collect();
+    let wired = ModelRequest {
+        tools: &tools,
+        messages: &messages,
+        ..*request
+    };
+    let mut completion = match provider {
+        ProviderKind::OpenAi => openai::complete(endpoint, &wired, limits, on_delta).await,
+        ProviderKind::Anthropic => anthropic::complete(endpoint, &wired, limits, on_delta).await,
+        ProviderKind::Gemini => gemini::complete(endpoint, &wired, limits, on_delta).await,
+        ProviderKind::Ollama => ollama::complete(endpoint, &wired, limits, on_delta).await,
         ProviderKind::Scripted => Err(ProviderError::Setup(
             "the scripted provider does not speak HTTP".to_owned(),
         )),
+    }?;
+    for call in &mut completion.tool_calls {
+        if let Some(tool) = request
+            .tools
+            .iter()
+            .find(|t| wire_name(&t.name) == call.name)
+        {
+            call.name.clone_from(&tool.name);
+        }
     }
+    Ok(completion)
+}
+
+/// A tool name as providers accept it (`[a-zA-Z0-9_-]`): dots become `__`.
+fn wire_name(name: &str) -> String {
+    name.replace('.', "__")
 }
 
 /// The models `provider` offers at `endpoint`, sorted, from its own list

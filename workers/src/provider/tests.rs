@@ -912,3 +912,52 @@ mod models {
         );
     }
 }
+
+#[tokio::test]
+async fn dotted_tool_names_travel_as_double_underscores_and_come_back() {
+    let reply = Reply::sse(&[
+        r#"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"fs__read","arguments":"{\"path\":\"a\"}"}}]},"finish_reason":"tool_calls"}]}"#,
+        "data: [DONE]",
+    ]);
+    let server = FakeProvider::start(vec![reply]).await;
+    let tools = [ToolSpec {
+        name: "fs.read".to_owned(),
+        description: "read".to_owned(),
+        parameters: "{}".to_owned(),
+    }];
+    let history = vec![
+        ChatMessage::text(Role::User, "read a"),
+        ChatMessage {
+            role: Role::Assistant,
+            content: String::new(),
+            tool_calls: vec![ToolCall {
+                id: "c0".into(),
+                name: "fs.list".into(),
+                arguments: "{}".into(),
+            }],
+            tool_call_id: None,
+        },
+    ];
+    let request = ModelRequest {
+        model: "m",
+        system: "",
+        messages: &history,
+        tools: &tools,
+    };
+    let completion = complete(
+        ProviderKind::OpenAi,
+        &endpoint(&server, "/v1"),
+        &request,
+        QUICK,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(completion.tool_calls[0].name, "fs.read");
+    let body = &server.seen()[0].body;
+    assert_eq!(body["tools"][0]["function"]["name"], "fs__read");
+    assert_eq!(
+        body["messages"][1]["tool_calls"][0]["function"]["name"],
+        "fs__list"
+    );
+}

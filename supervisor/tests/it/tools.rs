@@ -1,0 +1,153 @@
+//! Built-in tools through the daemon: approved calls run in the agent's
+//! workspace, escapes are refused, and a background child of a shell
+//! command dies with the session's process group.
+
+use std::time::Duration;
+
+use protocol::agent::{SafetyMode, ScriptPatch, ScriptedToolCall};
+use protocol::control::RunSpec;
+use protocol::event::EventKind;
+
+use crate::support::*;
+
+fn call(name: &str, arguments: serde_json::Value) -> ScriptedToolCall {
+    ScriptedToolCall {
+        name: name.to_owned(),
+        arguments: arguments.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approved_tools_run_in_the_workspace_and_nothing_they_start_outlives_the_session() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let workspace = tempfile::tempdir().unwrap();
+    let mut coder = agent("coder", 2, 0);
+    coder.tools = vec!["fs".into(), "shell".into()];
+    coder.safety = SafetyMode::WorkspaceWrite;
+    coder.workspace = Some(workspace.path().display().to_string());
+    create_agent(&client, coder).await;
+    let marker = format!("studio-tools-test-{}", std::process::id());
+    let script = ScriptPatch {
+        tool_calls: Some(vec![
+            call(
+                "fs.write",
+                serde_json::json!({"path": "notes/todo.txt", "content": "buy milk\n"}),
+            ),
+            call(
+                "shell",
+                serde_json::json!({"command": format!("cat notes/todo.txt; sh -c 'exec -a {marker} sleep 60' & echo started")}),
+            ),
+            call("fs.read", serde_json::json!({"path": "../outside.txt"})),
+            call("fs.search", serde_json::json!({"contains": "milk"})),
+        ]),
+        chunk_delay_ms: Some(0),
+        ..ScriptPatch::default()
+    };
+    let session = run(
+        &client,
+        RunSpec {
+            script,
+            approve: vec!["*".parse().unwrap()],
+            ..spec("coder", "use the tools")
+        },
+    )
+    .await;
+    let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
+    assert_log_is_whole(&events);
+    let outcomes: Vec<Result<String, String>> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCompleted { output, .. } => Some(Ok(output.clone())),
+            EventKind::ToolError { message, .. } => Some(Err(message.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 4, "{outcomes:?}");
+    assert_eq!(
+        outcomes[0],
+        Ok("wrote 9 bytes to notes/todo.txt".to_owned())
+    );
+    let shell = outcomes[1].as_ref().unwrap();
+    assert!(
+        shell.contains("buy milk") && shell.contains("started") && shell.ends_with("[exit code 0]"),
+        "{shell}"
+    );
+    let escape = outcomes[2].as_ref().unwrap_err();
+    assert!(escape.contains("uses '..'"), "{escape}");
+    assert_eq!(outcomes[3], Ok("notes/todo.txt:1: buy milk".to_owned()));
+    assert_eq!(
+        std::fs::read_to_string(workspace.path().join("notes/todo.txt")).unwrap(),
+        "buy milk\n"
+    );
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+
+    // The background `sleep` was in the worker's process group, swept at the end.
+    let pid = worker_pid(&events).unwrap();
+    assert!(
+        group_members(pid).is_empty(),
+        "the session's group is empty"
+    );
+    let survivors: Vec<u32> = supervisor::procfs::pids()
+        .into_iter()
+        .filter(|p| {
+            supervisor::procfs::cmdline(*p).is_some_and(|args| {
+                args.first()
+                    .is_some_and(|a| a.as_slice() == marker.as_bytes())
+            })
+        })
+        .filter(|p| alive(*p))
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "the background child outlived its session: {survivors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_agent_is_not_offered_writing_tools() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let mut reader = agent("reader", 2, 0);
+    reader.tools = vec!["fs".into(), "shell".into()];
+    create_agent(&client, reader).await;
+    let script = ScriptPatch {
+        tool_calls: Some(vec![
+            call("fs.write", serde_json::json!({"path": "x", "content": "y"})),
+            call("shell", serde_json::json!({"command": "true"})),
+            call("fs.list", serde_json::json!({})),
+        ]),
+        ..ScriptPatch::default()
+    };
+    let session = run(
+        &client,
+        RunSpec {
+            script,
+            approve: vec!["*".parse().unwrap()],
+            ..spec("reader", "try to write")
+        },
+    )
+    .await;
+    let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
+    let errors: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolError { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "there is no tool named \"fs.write\"",
+            "there is no tool named \"shell\""
+        ],
+        "tools outside the mode are not there at all"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::ToolCompleted { .. })),
+        "fs.list ran"
+    );
+}

@@ -1,0 +1,158 @@
+//! The built-in tools: `shell`, `fs.*` and `fetch`.
+//!
+//! Which ones a model is offered follows the agent's `tools` list and its
+//! safety mode ([`offered`]); a call is only ever run after the daemon
+//! approved it (`agent::tool_call`). Every tool works in the agent's
+//! workspace, caps its output, and reports failures as text for the model.
+
+mod capped;
+mod fetch;
+mod fs;
+mod shell;
+
+use std::path::PathBuf;
+
+use protocol::agent::{AgentConfig, SafetyMode};
+use protocol::worker::ToolSpec;
+use serde_json::{Value, json};
+
+pub use capped::Capped;
+
+/// Most bytes of output a tool hands back (head and tail kept).
+pub const OUTPUT_CAP: usize = 64 * 1024;
+
+/// What a tool returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// Text for the model.
+    pub text: String,
+    /// Whether it was cut to [`OUTPUT_CAP`].
+    pub truncated: bool,
+}
+
+impl Output {
+    fn text(text: impl Into<String>) -> Output {
+        Output {
+            text: text.into(),
+            truncated: false,
+        }
+    }
+}
+
+/// Where and how tools run for one session.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The workspace root (canonical).
+    pub root: PathBuf,
+    /// The agent's safety mode.
+    pub safety: SafetyMode,
+}
+
+impl Context {
+    /// The context for `agent`, whose workspace the daemon has resolved.
+    pub fn for_agent(agent: &AgentConfig) -> Result<Context, String> {
+        let dir = agent
+            .workspace
+            .as_deref()
+            .ok_or("the agent has no workspace")?;
+        let root = std::fs::canonicalize(dir).map_err(|e| format!("workspace {dir}: {e}"))?;
+        Ok(Context {
+            root,
+            safety: agent.safety,
+        })
+    }
+}
+
+fn spec(name: &str, description: &str, parameters: Value) -> ToolSpec {
+    ToolSpec {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        parameters: parameters.to_string(),
+    }
+}
+
+/// The built-in tools offered to `agent`'s model: those it lists that its
+/// safety mode allows.
+pub fn offered(agent: &AgentConfig) -> Vec<ToolSpec> {
+    let listed = |group: &str| agent.tools.iter().any(|t| t == group);
+    let writes = agent.safety != SafetyMode::ReadOnly;
+    let mut out = Vec::new();
+    if listed("fs") {
+        out.push(spec(
+            "fs.read",
+            "Read a text file in the workspace.",
+            json!({"type":"object","properties":{"path":{"type":"string","description":"path relative to the workspace"},"offset":{"type":"integer","description":"first line, from 1"},"limit":{"type":"integer","description":"most lines"}},"required":["path"]}),
+        ));
+        out.push(spec(
+            "fs.list",
+            "List a directory of the workspace.",
+            json!({"type":"object","properties":{"path":{"type":"string","description":"directory relative to the workspace (default: the workspace)"}}}),
+        ));
+        out.push(spec(
+            "fs.search",
+            "Find files by glob, optionally only lines containing a text.",
+            json!({"type":"object","properties":{"glob":{"type":"string","description":"e.g. src/**/*.rs (default: every file)"},"contains":{"type":"string"}}}),
+        ));
+        if writes {
+            out.push(spec(
+                "fs.write",
+                "Write a whole file in the workspace, creating directories as needed.",
+                json!({"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},"required":["path","content"]}),
+            ));
+            out.push(spec(
+                "fs.edit",
+                "Replace one unique span of text in a file of the workspace.",
+                json!({"type":"object","properties":{"path":{"type":"string"},"old":{"type":"string","description":"text that occurs exactly once"},"new":{"type":"string"}},"required":["path","old","new"]}),
+            ));
+        }
+    }
+    if listed("shell") && writes {
+        out.push(spec(
+            "shell",
+            "Run a shell command in the workspace.",
+            json!({"type":"object","properties":{"command":{"type":"string"},"timeout_secs":{"type":"integer","description":"default 120, at most 600"}},"required":["command"]}),
+        ));
+    }
+    if listed("fetch") {
+        out.push(spec(
+            "fetch",
+            "GET a URL; HTML comes back as readable text.",
+            json!({"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}),
+        ));
+    }
+    out
+}
+
+/// Runs an approved call of a built-in tool. `Err` is a message for the
+/// model (and the `tool.error` event).
+pub async fn run(name: &str, arguments: &str, context: &Context) -> Result<Output, String> {
+    let args: Value =
+        serde_json::from_str(arguments).map_err(|e| format!("the arguments are not JSON: {e}"))?;
+    let text = |key: &str| args.get(key).and_then(Value::as_str);
+    let required = |key: &str| text(key).ok_or_else(|| format!("missing string argument {key:?}"));
+    let number = |key: &str| args.get(key).and_then(Value::as_u64);
+    match name {
+        "fs.read" => fs::read(
+            context,
+            required("path")?,
+            number("offset"),
+            number("limit"),
+        ),
+        "fs.list" => fs::list(context, text("path").unwrap_or(".")),
+        "fs.search" => fs::search(context, text("glob").unwrap_or("**/*"), text("contains")),
+        "fs.write" if context.safety != SafetyMode::ReadOnly => {
+            fs::write(context, required("path")?, required("content")?)
+        }
+        "fs.edit" if context.safety != SafetyMode::ReadOnly => fs::edit(
+            context,
+            required("path")?,
+            required("old")?,
+            required("new")?,
+        ),
+        "shell" if context.safety != SafetyMode::ReadOnly => {
+            shell::run(context, required("command")?, number("timeout_secs")).await
+        }
+        "fetch" => fetch::get(required("url")?).await,
+        _ => Err(format!("there is no tool named {name:?}")),
+    }
+}
