@@ -14,10 +14,21 @@ use super::ProviderError;
 /// Most bytes of an error body kept for the message.
 const ERROR_BODY_LIMIT: usize = 2000;
 
+/// Makes ring rustls' crypto provider, once per process, before any TLS
+/// client is built (reqwest is built without one, to avoid aws-lc's C build).
+pub fn install_crypto() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // Err means another provider is already installed: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// The shared HTTP client (connection pool, TLS).
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
+        install_crypto();
         reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .user_agent(concat!("ai-studio/", env!("CARGO_PKG_VERSION")))

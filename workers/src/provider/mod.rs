@@ -9,7 +9,7 @@
 
 mod anthropic;
 mod gemini;
-mod http;
+pub mod http;
 mod ollama;
 mod openai;
 

@@ -19,6 +19,7 @@ pub(super) async fn get(url: &str) -> Result<Output, String> {
             parsed.scheme()
         ));
     }
+    crate::provider::http::install_crypto();
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .build()
