@@ -14,6 +14,7 @@ use crate::agent::{AgentConfig, Budgets, ProviderKind, ScriptPatch};
 use crate::approval::{ApprovalRule, AskPolicy, PendingApproval, RuleDecision, RuleMatch};
 use crate::event::{Event, SessionStatus};
 use crate::ids::SessionId;
+use crate::mcp::McpServerConfig;
 use crate::secret::Secret;
 use crate::time::Timestamp;
 
@@ -166,6 +167,26 @@ pub enum ControlRequest {
         /// With `approve`: allow the same tool for the rest of the session.
         remember: bool,
     },
+    /// Add (or with `replace`, replace) an MCP server. Replies [`ControlResponse::Ok`].
+    McpAdd {
+        /// The server.
+        server: McpServerConfig,
+        /// Overwrite one of the same name.
+        replace: bool,
+    },
+    /// Replies [`ControlResponse::McpServers`].
+    McpList,
+    /// Forget an MCP server. Replies [`ControlResponse::Ok`].
+    McpRemove {
+        /// Its name.
+        name: String,
+    },
+    /// Start or connect to a server from a one-shot worker and list its
+    /// tools. Replies [`ControlResponse::McpTools`].
+    McpTest {
+        /// Its name.
+        name: String,
+    },
     /// The pricing table in force. Replies [`ControlResponse::Pricing`].
     PricingList,
     /// Set (or replace) a model's price; bumps the pricing version.
@@ -296,6 +317,10 @@ pub enum ControlResponse {
     Rules(Vec<ApprovalRule>),
     /// Tool calls waiting for a person, oldest first.
     Approvals(Vec<PendingApproval>),
+    /// Configured MCP servers, by name.
+    McpServers(Vec<McpServerConfig>),
+    /// The tools a server offers, as `server.tool`.
+    McpTools(Vec<String>),
 }
 
 /// The models of one provider, or why they could not be listed.

@@ -4,6 +4,7 @@
 //! - [`ids`] and [`time`]: identifiers and timestamps.
 //! - [`agent`]: an agent's configuration, budgets and the scripted provider's script.
 //! - [`approval`]: approval rules, ask policies and pending approvals.
+//! - [`mcp`]: MCP server configurations.
 //! - [`message`]: chat history as sent to a worker.
 //! - [`secret`]: API keys that never print.
 //! - [`event`]: the event enum every session records (`session.*`, `llm.*`, `tool.*`, ...).
@@ -21,6 +22,7 @@ pub mod control;
 pub mod event;
 pub mod handshake;
 pub mod ids;
+pub mod mcp;
 pub mod message;
 pub mod secret;
 pub mod time;
@@ -32,7 +34,7 @@ mod round_trip_tests;
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, Script, ScriptPatch};
 pub use event::{Event, EventKind, SessionStatus};

@@ -14,6 +14,7 @@ use crate::codec::{encode_frame, read_frame};
 use crate::control::*;
 use crate::event::*;
 use crate::handshake::{Hello, HelloReply, PeerRole};
+use crate::mcp::{McpServerConfig, McpTransport};
 use crate::message::{ChatMessage, Role, ToolCall};
 use crate::secret::Secret;
 use crate::worker::{Endpoint, FromWorker, StartTurn, ToWorker, ToolSpec, TurnOutcome};
@@ -299,6 +300,30 @@ fn price() -> ModelPrice {
     }
 }
 
+fn mcp_servers() -> Vec<McpServerConfig> {
+    vec![
+        McpServerConfig {
+            name: s("github"),
+            transport: McpTransport::Stdio {
+                command: s("npx"),
+                args: vec![s("-y"), s("server-github")],
+                env: vec![(s("GITHUB_TOKEN"), Secret::new("ghp_secret"))],
+            },
+            startup_timeout_secs: 60,
+            call_timeout_secs: 120,
+        },
+        McpServerConfig {
+            name: s("remote"),
+            transport: McpTransport::Http {
+                url: s("http://127.0.0.1:3001/mcp"),
+                headers: vec![(s("Authorization"), Secret::new("Bearer t"))],
+            },
+            startup_timeout_secs: 5,
+            call_timeout_secs: 9,
+        },
+    ]
+}
+
 fn control_requests() -> Vec<ControlRequest> {
     vec![
         ControlRequest::Ping,
@@ -379,6 +404,13 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::PricingRemove {
             model: s("my-model"),
         },
+        ControlRequest::McpAdd {
+            server: mcp_servers().remove(0),
+            replace: false,
+        },
+        ControlRequest::McpList,
+        ControlRequest::McpRemove { name: s("github") },
+        ControlRequest::McpTest { name: s("github") },
     ]
 }
 
@@ -412,6 +444,10 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::RuleRemove { .. } => 25,
         ControlRequest::ApprovalList => 26,
         ControlRequest::ApprovalAnswer { .. } => 27,
+        ControlRequest::McpAdd { .. } => 28,
+        ControlRequest::McpList => 29,
+        ControlRequest::McpRemove { .. } => 30,
+        ControlRequest::McpTest { .. } => 31,
     }
 }
 
@@ -477,6 +513,8 @@ fn control_responses() -> Vec<ControlResponse> {
             requested_at: Timestamp(1),
             expires_at: Timestamp(2),
         }]),
+        ControlResponse::McpServers(mcp_servers()),
+        ControlResponse::McpTools(vec![s("github.search_issues")]),
     ]
 }
 
@@ -498,6 +536,8 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Rule(_) => 13,
         ControlResponse::Rules(_) => 14,
         ControlResponse::Approvals(_) => 15,
+        ControlResponse::McpServers(_) => 16,
+        ControlResponse::McpTools(_) => 17,
     }
 }
 
@@ -557,6 +597,7 @@ fn to_worker() -> Vec<ToWorker> {
                 base_url: s("http://127.0.0.1:9/v1"),
                 api_key: Some(s("sk-secret")),
             }),
+            mcp_servers: mcp_servers(),
         })),
         ToWorker::ApprovalDecision {
             call_id: s("c"),
@@ -622,7 +663,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 28);
+    covers(&requests, control_request_variant, 32);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -635,7 +676,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 16);
+    covers(&responses, control_response_variant, 18);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::agent::{AgentConfig, Script};
 use crate::event::EventKind;
 use crate::ids::SessionId;
+use crate::mcp::McpServerConfig;
 use crate::message::ChatMessage;
 use crate::time::Timestamp;
 
@@ -54,6 +55,8 @@ pub struct StartTurn {
     pub tools: Vec<ToolSpec>,
     /// How to reach the provider; `None` for the scripted provider.
     pub endpoint: Option<Endpoint>,
+    /// The MCP servers the agent uses (with their secrets: only ever here).
+    pub mcp_servers: Vec<McpServerConfig>,
 }
 
 /// A tool offered to the model.

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::connection::Outbox;
 use crate::provider::{self, Completion, Delta, Limits, ModelRequest, ProviderError};
-use crate::tools;
+use crate::{mcp, tools};
 
 /// Most model calls in one turn (each tool round trip is one).
 const MAX_ROUNDS: usize = 32;
@@ -42,6 +42,7 @@ pub struct Decision {
 /// is gone; provider failures end the turn as [`TurnOutcome::Failed`].
 pub async fn run(
     start: &StartTurn,
+    hub: &mcp::Hub,
     decisions: &mut mpsc::UnboundedReceiver<Decision>,
     outbox: &Outbox,
 ) -> anyhow::Result<TurnOutcome> {
@@ -53,7 +54,7 @@ pub async fn run(
     };
     let mut history = start.history.clone();
     history.push(ChatMessage::text(Role::User, start.input.clone()));
-    let tools = Tools::for_turn(start);
+    let tools = Tools::for_turn(start, hub);
     for _ in 0..MAX_ROUNDS {
         let request_id = format!(
             "req-{}",
@@ -198,26 +199,47 @@ async fn stream_once(
 }
 
 /// The tools of one turn: what the model is offered and where they run.
-pub(crate) struct Tools {
+pub(crate) struct Tools<'a> {
     pub(crate) offered: Vec<protocol::worker::ToolSpec>,
+    builtin: Vec<String>,
     /// `Err` says why built-in tools cannot run (e.g. no workspace).
     context: Result<tools::Context, String>,
+    hub: &'a mcp::Hub,
 }
 
-impl Tools {
-    /// The agent's built-in tools its safety mode allows, and any extra
-    /// tools the start message lists.
-    pub(crate) fn for_turn(start: &StartTurn) -> Tools {
-        let mut offered = tools::offered(&start.agent);
+impl<'a> Tools<'a> {
+    /// The agent's built-in tools its safety mode allows, the tools of its
+    /// connected MCP servers, and any extra tools the start message lists.
+    pub(crate) fn for_turn(start: &StartTurn, hub: &'a mcp::Hub) -> Tools<'a> {
+        let builtin = tools::offered(&start.agent);
+        let names = builtin.iter().map(|t| t.name.clone()).collect();
+        let mut offered = builtin;
+        offered.extend(hub.offered());
         offered.extend(start.tools.iter().cloned());
         Tools {
             offered,
+            builtin: names,
             context: tools::Context::for_agent(&start.agent),
+            hub,
         }
     }
 
-    fn is_builtin(&self, name: &str) -> bool {
-        self.offered.iter().any(|t| t.name == name)
+    /// Runs an approved call of one of these tools.
+    async fn run(
+        &self,
+        call: &ToolCall,
+        outbox: &Outbox,
+    ) -> anyhow::Result<Result<tools::Output, String>> {
+        if self.builtin.contains(&call.name) {
+            return Ok(match &self.context {
+                Ok(context) => tools::run(&call.name, &call.arguments, context).await,
+                Err(why) => Err(why.clone()),
+            });
+        }
+        if self.hub.owns(&call.name) {
+            return self.hub.call(&call.name, &call.arguments, outbox).await;
+        }
+        Ok(Err(format!("there is no tool named {:?}", call.name)))
     }
 }
 
@@ -225,7 +247,7 @@ impl Tools {
 /// what the model is told.
 pub(crate) async fn tool_call(
     call: &ToolCall,
-    tools: &Tools,
+    tools: &Tools<'_>,
     decisions: &mut mpsc::UnboundedReceiver<Decision>,
     outbox: &Outbox,
 ) -> anyhow::Result<String> {
@@ -264,11 +286,7 @@ pub(crate) async fn tool_call(
             call_id: call.id.clone(),
         })
         .await?;
-    let result = match (&tools.context, tools.is_builtin(&call.name)) {
-        (_, false) => Err(format!("there is no tool named {:?}", call.name)),
-        (Err(why), true) => Err(why.clone()),
-        (Ok(context), true) => tools::run(&call.name, &call.arguments, context).await,
-    };
+    let result = tools.run(call, outbox).await?;
     match result {
         Ok(output) => {
             outbox

@@ -20,6 +20,7 @@
 mod agent;
 mod connection;
 mod fault;
+mod mcp;
 mod provider;
 mod scripted;
 mod tools;
@@ -74,6 +75,10 @@ enum Command {
         #[arg(long)]
         provider: protocol::ProviderKind,
     },
+    /// Start or reach an MCP server, list its tools and print them as a
+    /// JSON array of `SERVER.TOOL`, reading the server's configuration as
+    /// JSON from stdin.
+    McpTest,
 }
 
 /// Process exit codes other than success.
@@ -97,6 +102,7 @@ fn main() -> ExitCode {
     let (Some(socket), Some(session)) = (args.socket.clone(), args.session) else {
         return match args.command {
             Some(Command::ListModels { provider }) => list_models(provider),
+            Some(Command::McpTest) => mcp_test(),
             None => ExitCode::from(exit::ERROR),
         };
     };
@@ -157,15 +163,35 @@ async fn run(socket: &std::path::Path, session: SessionId, token: String) -> any
 
 /// `list-models`: the endpoint (with its key) comes on stdin, never argv.
 fn list_models(provider: protocol::ProviderKind) -> ExitCode {
+    one_shot(|endpoint: protocol::worker::Endpoint| async move {
+        provider::list_models(provider, &endpoint)
+            .await
+            .map_err(|err| err.to_string())
+    })
+}
+
+/// `mcp-test`: the server's configuration (with its secrets) comes on stdin.
+fn mcp_test() -> ExitCode {
+    one_shot(|server: protocol::mcp::McpServerConfig| async move { mcp::probe(&server).await })
+}
+
+/// Runs a one-shot job: reads its input as JSON from stdin, prints its
+/// result as JSON on stdout, or its error on stderr.
+fn one_shot<I, O, F>(job: impl FnOnce(I) -> F) -> ExitCode
+where
+    I: serde::de::DeserializeOwned,
+    O: serde::Serialize,
+    F: std::future::Future<Output = Result<O, String>>,
+{
     let mut input = String::new();
-    let endpoint: protocol::worker::Endpoint = match std::io::stdin()
+    let parsed = std::io::stdin()
         .read_to_string(&mut input)
         .map_err(|e| e.to_string())
-        .and_then(|_| serde_json::from_str(&input).map_err(|e| e.to_string()))
-    {
-        Ok(endpoint) => endpoint,
+        .and_then(|_| serde_json::from_str(&input).map_err(|e| e.to_string()));
+    let input = match parsed {
+        Ok(input) => input,
         Err(err) => {
-            eprintln!("studio-worker: expected the endpoint as JSON on stdin: {err}");
+            eprintln!("studio-worker: expected the job's input as JSON on stdin: {err}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -179,11 +205,17 @@ fn list_models(provider: protocol::ProviderKind) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    match runtime.block_on(provider::list_models(provider, &endpoint)) {
-        Ok(models) => {
-            println!("{}", serde_json::Value::from(models));
-            ExitCode::SUCCESS
-        }
+    match runtime.block_on(job(input)) {
+        Ok(output) => match serde_json::to_string(&output) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::from(exit::ERROR)
+            }
+        },
         Err(err) => {
             eprintln!("{err}");
             ExitCode::from(exit::ERROR)

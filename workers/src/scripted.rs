@@ -40,13 +40,14 @@ const WORDS: [&str; 32] = [
 /// any, strikes after `fault_after_chunks` chunks (or after the last one).
 pub async fn run(
     start: &StartTurn,
+    hub: &crate::mcp::Hub,
     decisions: &mut mpsc::UnboundedReceiver<agent::Decision>,
     outbox: &Outbox,
 ) -> anyhow::Result<()> {
     let script = &start.script;
     let mut requests = request_number(&start.history);
     if !script.tool_calls.is_empty() {
-        call_tools(start, format!("req-{requests}"), decisions, outbox).await?;
+        call_tools(start, hub, format!("req-{requests}"), decisions, outbox).await?;
         requests += 1;
     }
     let request_id = format!("req-{requests}");
@@ -100,6 +101,7 @@ pub async fn run(
 /// the daemon before the answer comes.
 async fn call_tools(
     start: &StartTurn,
+    hub: &crate::mcp::Hub,
     request_id: String,
     decisions: &mut mpsc::UnboundedReceiver<agent::Decision>,
     outbox: &Outbox,
@@ -119,7 +121,7 @@ async fn call_tools(
             finish_reason: "tool_calls".to_owned(),
         })
         .await?;
-    let tools = agent::Tools::for_turn(start);
+    let tools = agent::Tools::for_turn(start, hub);
     for (index, scripted) in start.script.tool_calls.iter().enumerate() {
         let call = ToolCall {
             id: format!("call_{}", index + 1),

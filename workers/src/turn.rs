@@ -11,7 +11,7 @@ use protocol::worker::{FromWorker, StartTurn, ToWorker, TurnOutcome};
 use tokio::sync::mpsc;
 
 use crate::connection::Outbox;
-use crate::{agent, scripted};
+use crate::{agent, mcp, scripted};
 
 /// Serves commands until the connection ends (or fails).
 ///
@@ -22,9 +22,10 @@ pub async fn serve(
     commands: &mut mpsc::UnboundedReceiver<ToWorker>,
     outbox: &Outbox,
 ) -> anyhow::Result<()> {
+    let mut hub = mcp::Hub::default();
     while let Some(command) = commands.recv().await {
         match command {
-            ToWorker::Start(start) => run_turn(session, *start, commands, outbox).await?,
+            ToWorker::Start(start) => run_turn(session, *start, &mut hub, commands, outbox).await?,
             ToWorker::Cancel => tracing::debug!("cancel while idle: nothing to cancel"),
             other => ignore(&other),
         }
@@ -37,6 +38,7 @@ pub async fn serve(
 async fn run_turn(
     session: SessionId,
     start: StartTurn,
+    hub: &mut mcp::Hub,
     commands: &mut mpsc::UnboundedReceiver<ToWorker>,
     outbox: &Outbox,
 ) -> anyhow::Result<()> {
@@ -48,12 +50,14 @@ async fn run_turn(
         None => {
             let (decide, mut decisions) = mpsc::unbounded_channel();
             let turn = async {
+                let workspace = start.agent.workspace.as_deref().map(std::path::Path::new);
+                hub.sync(&start.mcp_servers, workspace, outbox).await?;
                 if start.agent.provider == ProviderKind::Scripted {
-                    scripted::run(&start, &mut decisions, outbox)
+                    scripted::run(&start, hub, &mut decisions, outbox)
                         .await
                         .map(|()| TurnOutcome::Completed)
                 } else {
-                    agent::run(&start, &mut decisions, outbox).await
+                    agent::run(&start, hub, &mut decisions, outbox).await
                 }
             };
             tokio::pin!(turn);
@@ -126,6 +130,7 @@ mod tests {
             script: protocol::Script::default(),
             tools: Vec::new(),
             endpoint: None,
+            mcp_servers: Vec::new(),
         }
     }
 

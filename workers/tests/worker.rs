@@ -107,6 +107,7 @@ impl Daemon {
             script,
             tools: Vec::new(),
             endpoint: None,
+            mcp_servers: Vec::new(),
         }))
     }
 }

@@ -33,7 +33,7 @@ pub(crate) struct CreateArgs {
     #[arg(required_unless_present = "file")]
     name: Option<String>,
     /// Read the whole agent from this TOML file.
-    #[arg(long, short, conflicts_with_all = ["provider", "model", "system_prompt", "tools", "safety", "workspace"])]
+    #[arg(long, short, conflicts_with_all = ["provider", "model", "system_prompt", "tools", "safety", "workspace", "mcp"])]
     file: Option<PathBuf>,
     /// Replace an existing agent of the same name.
     #[arg(long)]
@@ -50,6 +50,9 @@ pub(crate) struct CreateArgs {
     /// Built-in tools it may use: shell, fs, fetch (comma-separated).
     #[arg(long, value_delimiter = ',')]
     tools: Vec<String>,
+    /// MCP servers it uses, by name (comma-separated; see `studio mcp list`).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    mcp: Vec<String>,
     /// What its tools may do: read-only, workspace-write or full.
     #[arg(long)]
     safety: Option<protocol::SafetyMode>,
@@ -177,7 +180,9 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
             } else if agents.is_empty() {
                 println!("no agents yet; create one with `studio agent create NAME`");
             } else {
-                let mut t = table(&["NAME", "PROVIDER", "MODEL", "TOOLS", "SAFETY", "BUDGETS"]);
+                let mut t = table(&[
+                    "NAME", "PROVIDER", "MODEL", "TOOLS", "MCP", "SAFETY", "BUDGETS",
+                ]);
                 for a in &agents {
                     t.add_row(vec![
                         a.name.clone(),
@@ -187,6 +192,11 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
                             "-".to_owned()
                         } else {
                             a.tools.join(",")
+                        },
+                        if a.mcp_servers.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            a.mcp_servers.join(",")
                         },
                         a.safety.to_string(),
                         budget_summary(&a.budgets),
@@ -256,6 +266,9 @@ fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
     }
     if !args.tools.is_empty() {
         agent.tools = args.tools;
+    }
+    if !args.mcp.is_empty() {
+        agent.mcp_servers = args.mcp;
     }
     if let Some(safety) = args.safety {
         agent.safety = safety;

@@ -8,6 +8,7 @@ mod batch;
 mod daemon;
 mod demo;
 mod keys;
+mod mcp;
 mod models;
 mod output;
 mod pricing;
@@ -62,6 +63,9 @@ enum Command {
     /// Store, list and remove provider API keys (read from stdin, never argv).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Add, list, test, import and remove MCP servers.
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
     /// Add, list and remove approval rules for tool calls.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -210,6 +214,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Events(args) => sessions::events(args, ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
         Command::Models(args) => models::execute(args, ctx).await,
+        Command::Mcp(cmd) => mcp::execute(cmd, ctx).await,
         Command::Rules(cmd) => rules::rules(cmd, ctx).await,
         Command::Approvals => rules::approvals(ctx).await,
         Command::Approve(args) => rules::answer(args, ctx, true).await,

@@ -30,7 +30,8 @@ use super::approvals::ApprovalsMsg;
 use super::root::Handles;
 use super::scheduler::LiveInfo;
 use super::{
-    BrokerItem, BrokerMsg, QueuedRun, SchedulerMsg, Sequencer, Topic, listener, providers,
+    BrokerItem, BrokerMsg, QueuedRun, SchedulerMsg, Sequencer, Topic, listener, mcp_servers,
+    providers,
 };
 use crate::auth;
 use crate::pricing::CustomPrices;
@@ -286,6 +287,40 @@ async fn answer(
             })
             .await??;
             Ok(ControlResponse::Ok)
+        }
+        ControlRequest::McpAdd { server, replace } => {
+            server
+                .validate()
+                .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+            store
+                .put_mcp_server(server, replace)
+                .await
+                .map_err(store_error)?;
+            Ok(ControlResponse::Ok)
+        }
+        ControlRequest::McpList => store
+            .mcp_servers()
+            .await
+            .map(ControlResponse::McpServers)
+            .map_err(store_error),
+        ControlRequest::McpRemove { name } => {
+            store.remove_mcp_server(name).await.map_err(store_error)?;
+            Ok(ControlResponse::Ok)
+        }
+        ControlRequest::McpTest { name } => {
+            let servers = store.mcp_servers().await.map_err(store_error)?;
+            let server = servers
+                .into_iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| {
+                    ControlError::new(ErrorKind::NotFound, format!("no MCP server named {name:?}"))
+                })?;
+            mcp_servers::test_mcp_server(&shared.config.worker_bin, &server)
+                .await
+                .map(ControlResponse::McpTools)
+                .map_err(|m| {
+                    ControlError::new(ErrorKind::Unavailable, format!("MCP server {name:?}: {m}"))
+                })
         }
         ControlRequest::ModelList { provider, base_url } => {
             let chosen: Vec<ProviderKind> =

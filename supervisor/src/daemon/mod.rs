@@ -12,6 +12,7 @@ mod approvals;
 mod broker;
 mod control;
 mod listener;
+mod mcp_servers;
 mod providers;
 mod root;
 mod rules;

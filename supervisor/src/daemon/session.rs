@@ -20,6 +20,7 @@ use interprocess::local_socket::tokio::Stream;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlError, ErrorKind};
 use protocol::event::{BudgetKind, Decider, EventKind, ExitInfo, StopReason};
+use protocol::mcp::McpServerConfig;
 use protocol::worker::{StartTurn, ToWorker, TurnOutcome};
 use protocol::{SessionId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -188,6 +189,8 @@ pub(crate) struct SessionState {
     finished: bool,
     /// Where the provider is, with its key: only ever put in the start message.
     endpoint: Option<protocol::worker::Endpoint>,
+    /// The agent's MCP servers, with their secrets: only ever put in the start message.
+    mcp_servers: Vec<McpServerConfig>,
     /// The run's `--approve` rules, the session's "always allow" grants,
     /// and what happens to calls that would need asking.
     run_rules: Vec<RuleMatch>,
@@ -242,6 +245,7 @@ impl Actor for SessionActor {
             waiters: Vec::new(),
             finished: false,
             endpoint: None,
+            mcp_servers: Vec::new(),
             run_rules: args.approve,
             grants: Vec::new(),
             ask_policy: args.ask,
@@ -370,6 +374,33 @@ impl Actor for SessionActor {
 }
 
 impl SessionState {
+    /// Looks up the agent's MCP servers; one that is not configured is an
+    /// `mcp.server.failed` and the session goes on without it.
+    async fn resolve_mcp_servers(&mut self) {
+        let wanted = &self.record.agent.mcp_servers;
+        if wanted.is_empty() {
+            return;
+        }
+        let configured = match self.shared.store.mcp_servers().await {
+            Ok(configured) => configured,
+            Err(err) => {
+                tracing::warn!(session = %self.id, %err, "cannot read the MCP servers");
+                Vec::new()
+            }
+        };
+        for name in wanted.clone() {
+            match configured.iter().find(|s| s.name == name) {
+                Some(server) => self.mcp_servers.push(server.clone()),
+                None => self.append(EventKind::McpServerFailed {
+                    message: format!(
+                        "no MCP server named {name:?} is configured (see studio mcp list)"
+                    ),
+                    server: name,
+                }),
+            }
+        }
+    }
+
     /// Spawns the worker. Failures end the session with `session.failed`.
     async fn start(&mut self, myself: &ActorRef<SessionMsg>) {
         let queued_ms = u64::try_from(self.queued_for.as_millis()).unwrap_or(u64::MAX);
@@ -391,6 +422,7 @@ impl SessionState {
             }
         };
         self.endpoint = providers::endpoint(&self.record.agent, stored_key);
+        self.resolve_mcp_servers().await;
         if self.record.agent.workspace.is_none() {
             match self
                 .shared
@@ -497,6 +529,7 @@ impl SessionState {
             script: self.record.script.clone(),
             tools: Vec::new(),
             endpoint: self.endpoint.take(),
+            mcp_servers: std::mem::take(&mut self.mcp_servers),
         }));
         let _ = tx.send(start);
         if let Some(Stop::Cancel { .. }) = self.stop {

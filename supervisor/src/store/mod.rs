@@ -23,6 +23,7 @@ use protocol::agent::{AgentConfig, ProviderKind};
 use protocol::approval::ApprovalRule;
 use protocol::control::SessionSummary;
 use protocol::event::Event;
+use protocol::mcp::McpServerConfig;
 use protocol::{Secret, SessionId, Timestamp};
 use redb::{Database, ReadTransaction, ReadableDatabase};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
@@ -341,6 +342,31 @@ impl Store {
     /// Deletes a rule.
     pub(crate) async fn remove_rule(&self, id: String) -> Result<(), StoreError> {
         self.send_acked(|ack| WriteOp::RemoveRule { id, ack }).await
+    }
+
+    /// Every configured MCP server, by name.
+    pub(crate) async fn mcp_servers(&self) -> Result<Vec<McpServerConfig>, StoreError> {
+        self.read(query::mcp_servers).await
+    }
+
+    /// Stores an MCP server; one of the same name only with `replace`.
+    pub(crate) async fn put_mcp_server(
+        &self,
+        server: McpServerConfig,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::PutMcpServer {
+            server: Box::new(server),
+            replace,
+            ack,
+        })
+        .await
+    }
+
+    /// Forgets an MCP server.
+    pub(crate) async fn remove_mcp_server(&self, name: String) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::RemoveMcpServer { name, ack })
+            .await
     }
 
     /// The user's prices.

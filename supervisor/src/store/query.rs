@@ -4,11 +4,12 @@ use protocol::SessionId;
 use protocol::agent::AgentConfig;
 use protocol::approval::ApprovalRule;
 use protocol::event::Event;
+use protocol::mcp::McpServerConfig;
 use redb::{ReadTransaction, ReadableTable};
 
 use super::StoreError;
 use super::records::{EventRecord, Record, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, RULES, SECRETS, SESSIONS, SETTINGS};
+use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, SECRETS, SESSIONS, SETTINGS};
 use crate::pricing::CustomPrices;
 
 /// How a user named a session: a full id, or the start of one.
@@ -84,6 +85,16 @@ pub(crate) fn rules(txn: &ReadTransaction) -> Result<Vec<ApprovalRule>, StoreErr
     let mut out = Vec::new();
     for row in table.iter()? {
         out.push(ApprovalRule::decode(row?.1.value())?);
+    }
+    Ok(out)
+}
+
+/// Every MCP server, by name.
+pub(crate) fn mcp_servers(txn: &ReadTransaction) -> Result<Vec<McpServerConfig>, StoreError> {
+    let table = txn.open_table(MCP_SERVERS)?;
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        out.push(McpServerConfig::decode(row?.1.value())?);
     }
     Ok(out)
 }

@@ -227,6 +227,15 @@ impl Record for ApprovalRule {
     }
 }
 
+impl Record for protocol::mcp::McpServerConfig {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "MCP server";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
 impl Record for crate::pricing::CustomPrices {
     const VERSION: u8 = 1;
     const WHAT: &'static str = "pricing";

@@ -5,7 +5,7 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 use super::StoreError;
 
 /// Schema version this release writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// `"schema_version"` -> version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -23,6 +23,8 @@ pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("
 pub(crate) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 /// Rule id -> [`protocol::approval::ApprovalRule`] (since schema 3).
 pub(crate) const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
+/// Server name -> [`protocol::mcp::McpServerConfig`] (since schema 4).
+pub(crate) const MCP_SERVERS: TableDefinition<&str, &[u8]> = TableDefinition::new("mcp_servers");
 
 const VERSION_KEY: &str = "schema_version";
 
@@ -59,6 +61,7 @@ pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
         txn.open_table(SETTINGS)?;
         txn.open_table(SECRETS)?;
         txn.open_table(RULES)?;
+        txn.open_table(MCP_SERVERS)?;
         let mut meta = txn.open_table(META)?;
         meta.insert(VERSION_KEY, SCHEMA_VERSION)?;
     }

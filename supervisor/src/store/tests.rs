@@ -328,6 +328,26 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
         stored_at: Timestamp(77),
     };
     out.push(("key", key.encode().unwrap()));
+    // Added with schema 3 and 4.
+    let rule = protocol::approval::ApprovalRule {
+        id: "r1".into(),
+        agent: Some("fixture".into()),
+        matches: "shell:command=git *".parse().unwrap(),
+        decision: protocol::approval::RuleDecision::Allow,
+        priority: 5,
+    };
+    out.push(("rule", rule.encode().unwrap()));
+    let mcp = protocol::mcp::McpServerConfig {
+        name: "everything".into(),
+        transport: protocol::mcp::McpTransport::Stdio {
+            command: "npx".into(),
+            args: vec!["-y".into(), "server-everything".into()],
+            env: vec![("TOKEN".into(), protocol::Secret::new("t0k"))],
+        },
+        startup_timeout_secs: 60,
+        call_timeout_secs: 120,
+    };
+    out.push(("mcp", mcp.encode().unwrap()));
     out
 }
 
@@ -402,6 +422,22 @@ fn records_written_by_earlier_releases_still_decode() {
                         StoredKey::decode(bytes).unwrap()
                     );
                     StoredKey::VERSION
+                }
+                "rule" => {
+                    use protocol::approval::ApprovalRule;
+                    assert_eq!(
+                        ApprovalRule::decode(&old).unwrap(),
+                        ApprovalRule::decode(bytes).unwrap()
+                    );
+                    ApprovalRule::VERSION
+                }
+                "mcp" => {
+                    use protocol::mcp::McpServerConfig;
+                    assert_eq!(
+                        McpServerConfig::decode(&old).unwrap(),
+                        McpServerConfig::decode(bytes).unwrap()
+                    );
+                    McpServerConfig::VERSION
                 }
                 _ => {
                     assert_eq!(

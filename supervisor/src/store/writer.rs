@@ -16,12 +16,13 @@ use protocol::agent::AgentConfig;
 use protocol::approval::ApprovalRule;
 use protocol::control::SessionSummary;
 use protocol::event::{Event, EventKind};
+use protocol::mcp::McpServerConfig;
 use redb::{Database, ReadableTable, Table};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::cell::DbCell;
 use super::records::{EventRecord, Record, RunRecord, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
+use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
 use super::{CommitSink, Committed, Interrupted, StoreError};
 
 /// Most operations in one transaction; bounds commit latency under load.
@@ -76,6 +77,15 @@ pub(super) enum WriteOp {
         id: String,
         ack: Ack<()>,
     },
+    PutMcpServer {
+        server: Box<McpServerConfig>,
+        replace: bool,
+        ack: Ack<()>,
+    },
+    RemoveMcpServer {
+        name: String,
+        ack: Ack<()>,
+    },
     Shutdown,
 }
 
@@ -97,7 +107,9 @@ impl WriteOp {
             | WriteOp::RemoveKey { ack, .. }
             | WriteOp::PutSetting { ack, .. }
             | WriteOp::PutRule { ack, .. }
-            | WriteOp::RemoveRule { ack, .. } => Some(ack.send(Err(err))),
+            | WriteOp::RemoveRule { ack, .. }
+            | WriteOp::PutMcpServer { ack, .. }
+            | WriteOp::RemoveMcpServer { ack, .. } => Some(ack.send(Err(err))),
             WriteOp::Shutdown => None,
         };
     }
@@ -224,7 +236,9 @@ fn finish(
         | WriteOp::RemoveKey { ack, .. }
         | WriteOp::PutSetting { ack, .. }
         | WriteOp::PutRule { ack, .. }
-        | WriteOp::RemoveRule { ack, .. } => Some((ack, result)),
+        | WriteOp::RemoveRule { ack, .. }
+        | WriteOp::PutMcpServer { ack, .. }
+        | WriteOp::RemoveMcpServer { ack, .. } => Some((ack, result)),
         WriteOp::Shutdown => None,
     }
 }
@@ -247,6 +261,7 @@ fn apply_and_commit(
             secrets: txn.open_table(SECRETS)?,
             settings: txn.open_table(SETTINGS)?,
             rules: txn.open_table(RULES)?,
+            mcp_servers: txn.open_table(MCP_SERVERS)?,
             touched: HashMap::new(),
         };
         for op in batch {
@@ -266,6 +281,7 @@ struct Tables<'txn> {
     secrets: Table<'txn, &'static str, &'static [u8]>,
     settings: Table<'txn, &'static str, &'static [u8]>,
     rules: Table<'txn, &'static str, &'static [u8]>,
+    mcp_servers: Table<'txn, &'static str, &'static [u8]>,
     /// Session records changed by this batch, written once at the end,
     /// with whether their status changed.
     touched: HashMap<u128, (SessionRecord, bool)>,
@@ -349,6 +365,31 @@ impl Tables<'_> {
             WriteOp::RemoveRule { id, .. } => {
                 if self.rules.remove(id.as_str())?.is_none() {
                     return Ok(Err(StoreError::NotFound(format!("no rule {id}"))));
+                }
+                Ok(Ok(()))
+            }
+            WriteOp::PutMcpServer {
+                server, replace, ..
+            } => {
+                let name = server.name.as_str();
+                if !replace && self.mcp_servers.get(name)?.is_some() {
+                    return Ok(Err(StoreError::Conflict(format!(
+                        "MCP server {name:?} exists (use --replace to overwrite it)"
+                    ))));
+                }
+                match server.encode() {
+                    Ok(bytes) => {
+                        self.mcp_servers.insert(name, bytes.as_slice())?;
+                        Ok(Ok(()))
+                    }
+                    Err(err) => Ok(Err(err)),
+                }
+            }
+            WriteOp::RemoveMcpServer { name, .. } => {
+                if self.mcp_servers.remove(name.as_str())?.is_none() {
+                    return Ok(Err(StoreError::NotFound(format!(
+                        "no MCP server named {name:?}"
+                    ))));
                 }
                 Ok(Ok(()))
             }

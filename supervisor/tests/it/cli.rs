@@ -532,3 +532,85 @@ fn the_scripted_provider_calls_tools_through_the_daemon_before_answering() {
     );
     assert!(err.contains("not JSON"), "{err}");
 }
+
+#[test]
+fn mcp_servers_import_from_an_mcp_servers_file_and_list_without_secrets() {
+    let cli = Cli::new();
+    let everything = crate::mcp::bin("mcp-server-everything");
+    let file = cli.write(
+        "claude_desktop_config.json",
+        &serde_json::json!({
+            "mcpServers": {
+                "everything": {"command": everything, "args": ["stdio"], "env": {"API_TOKEN": "tok-secret-1"}},
+                "remote": {"type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer tok-secret-2"}},
+                "legacy": {"type": "sse", "url": "http://127.0.0.1:9/sse"}
+            }
+        })
+        .to_string(),
+    );
+    // One entry cannot be used: the others are imported, and the exit code says so.
+    let out = cli.run(&["mcp", "import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("imported everything") && stdout.contains("imported remote"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skipped  legacy") && stdout.contains("SSE"),
+        "{stdout}"
+    );
+
+    let listed = cli.json(&["mcp", "list"]);
+    let text = listed.to_string();
+    assert!(
+        !text.contains("tok-secret"),
+        "secret values are never listed: {text}"
+    );
+    assert_eq!(listed[0]["name"], "everything");
+    assert_eq!(listed[0]["env"], serde_json::json!(["API_TOKEN"]));
+    assert_eq!(listed[1]["transport"], "http");
+    assert_eq!(listed[1]["headers"], serde_json::json!(["Authorization"]));
+    let table = cli.ok(&["mcp", "list"]);
+    assert!(
+        !table.contains("tok-secret") && table.contains("(env: API_TOKEN)"),
+        "{table}"
+    );
+
+    let tested = cli.json(&["mcp", "test", "everything"]);
+    let tools: Vec<&str> = tested["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(tools.contains(&"everything.echo"), "{tools:?}");
+    let err = cli.fails(&["mcp", "test", "remote"], 5);
+    assert!(err.contains("MCP server \"remote\""), "{err}");
+
+    // Agents name the servers they use.
+    cli.ok(&["agent", "create", "helper", "--mcp", "everything,remote"]);
+    let agent = cli.json(&["agent", "show", "helper"]);
+    assert_eq!(
+        agent["mcp_servers"],
+        serde_json::json!(["everything", "remote"])
+    );
+
+    cli.ok(&["mcp", "rm", "remote"]);
+    cli.fails(&["mcp", "rm", "remote"], 4);
+    let err = cli.fails(&["mcp", "add", "x"], 2);
+    assert!(err.contains("after `--`"), "{err}");
+    let err = cli.fails(
+        &[
+            "mcp",
+            "add",
+            "x",
+            "--env",
+            "STUDIO_SURELY_UNSET",
+            "--",
+            "true",
+        ],
+        2,
+    );
+    assert!(err.contains("not set"), "{err}");
+}

@@ -13,6 +13,7 @@ mod cli;
 mod containment;
 mod daemon_crash;
 mod fake_provider;
+mod mcp;
 mod privacy;
 mod provider_round_trips;
 mod providers;

@@ -1,0 +1,136 @@
+//! MCP servers as the daemon keeps them and a worker connects to them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// One configured MCP server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpServerConfig {
+    /// Name agents refer to it by; its tools are offered as `NAME.TOOL`.
+    pub name: String,
+    /// How to reach it.
+    pub transport: McpTransport,
+    /// Seconds allowed to start and answer `initialize` and `tools/list`.
+    pub startup_timeout_secs: u32,
+    /// Seconds one `tools/call` may take.
+    pub call_timeout_secs: u32,
+}
+
+/// Default [`McpServerConfig::startup_timeout_secs`]: `npx` may download first.
+pub const DEFAULT_STARTUP_TIMEOUT_SECS: u32 = 60;
+/// Default [`McpServerConfig::call_timeout_secs`].
+pub const DEFAULT_CALL_TIMEOUT_SECS: u32 = 120;
+
+/// How a worker reaches an MCP server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum McpTransport {
+    /// A child process of the worker speaking MCP on stdin/stdout; it is in
+    /// the worker's process group, so it dies with the session.
+    Stdio {
+        /// Program to run.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// Environment it gets, besides `PATH` and `HOME` (values may be
+        /// tokens: never printed).
+        env: Vec<(String, Secret)>,
+    },
+    /// A streamable-HTTP MCP endpoint.
+    Http {
+        /// The endpoint URL.
+        url: String,
+        /// Extra request headers (e.g. `Authorization`; values never printed).
+        headers: Vec<(String, Secret)>,
+    },
+}
+
+impl McpServerConfig {
+    /// Checks the name (it becomes a tool-name prefix) and the transport.
+    pub fn validate(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 32
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        if !name_ok {
+            return Err(format!(
+                "invalid MCP server name {:?}: use 1-32 letters, digits, '-' or '_'",
+                self.name
+            ));
+        }
+        if self.startup_timeout_secs == 0 || self.call_timeout_secs == 0 {
+            return Err("timeouts must be at least one second".to_owned());
+        }
+        match &self.transport {
+            McpTransport::Stdio { command, .. } if command.is_empty() => {
+                Err("the command is empty".to_owned())
+            }
+            McpTransport::Http { url, .. }
+                if !(url.starts_with("http://") || url.starts_with("https://")) =>
+            {
+                Err(format!("{url:?} is not an http(s) URL"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `npx -y server` or the URL, for listings (no secret).
+    pub fn describe(&self) -> String {
+        match &self.transport {
+            McpTransport::Stdio { command, args, env } => {
+                let mut text = std::iter::once(command.as_str())
+                    .chain(args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if !env.is_empty() {
+                    let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+                    text.push_str(&format!(" (env: {})", names.join(", ")));
+                }
+                text
+            }
+            McpTransport::Http { url, headers } => {
+                if headers.is_empty() {
+                    url.clone()
+                } else {
+                    let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+                    format!("{url} (headers: {})", names.join(", "))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_never_show_secret_values() {
+        let server = McpServerConfig {
+            name: "github".into(),
+            transport: McpTransport::Stdio {
+                command: "npx".into(),
+                args: vec!["-y".into(), "server-github".into()],
+                env: vec![("GITHUB_TOKEN".into(), Secret::new("ghp_secret"))],
+            },
+            startup_timeout_secs: DEFAULT_STARTUP_TIMEOUT_SECS,
+            call_timeout_secs: DEFAULT_CALL_TIMEOUT_SECS,
+        };
+        assert_eq!(
+            server.describe(),
+            "npx -y server-github (env: GITHUB_TOKEN)"
+        );
+        assert!(!format!("{server:?}").contains("ghp_secret"));
+        assert!(server.validate().is_ok());
+        let bad = McpServerConfig {
+            name: "has.dot".into(),
+            ..server
+        };
+        assert!(
+            bad.validate().is_err(),
+            "a dot would break the tool namespace"
+        );
+    }
+}

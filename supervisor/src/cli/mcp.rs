@@ -1,0 +1,420 @@
+//! `studio mcp add|list|rm|test|import`: the MCP servers agents may use.
+//!
+//! Secrets stay out of argv: `--env NAME` and `--bearer-token-env VAR`
+//! take their values from this command's environment, and `import` reads
+//! them from the file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use protocol::Secret;
+use protocol::control::{ControlRequest, ControlResponse};
+use protocol::mcp::{
+    DEFAULT_CALL_TIMEOUT_SECS, DEFAULT_STARTUP_TIMEOUT_SECS, McpServerConfig, McpTransport,
+};
+use serde_json::{Value, json};
+
+use super::output::{print_json, table};
+use super::{CliError, Ctx};
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum McpCommand {
+    /// Add a server: `studio mcp add files -- npx -y @modelcontextprotocol/server-filesystem /src`
+    /// or `studio mcp add remote --url https://host/mcp`.
+    Add(AddArgs),
+    /// List the configured servers (secret values are never shown).
+    List,
+    /// Remove a server.
+    Rm {
+        /// Its name.
+        name: String,
+    },
+    /// Start or reach a server and list its tools.
+    Test {
+        /// Its name.
+        name: String,
+    },
+    /// Add every server of an `mcpServers` JSON file (Claude Desktop,
+    /// Cursor, VS Code and others use this format).
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct AddArgs {
+    /// Name agents use (`--mcp NAME`); its tools are offered as `NAME.TOOL`.
+    name: String,
+    /// A streamable-HTTP endpoint instead of a command.
+    #[arg(long, conflicts_with = "command")]
+    url: Option<String>,
+    /// Environment for a command: `NAME=VALUE`, or `NAME` to pass this
+    /// shell's value (keeps secrets out of argv). Repeatable.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// Request header for --url: `NAME=VALUE`. Repeatable.
+    #[arg(long = "header", value_name = "NAME=VALUE", requires = "url")]
+    headers: Vec<String>,
+    /// For --url: send `Authorization: Bearer` with the value of this
+    /// environment variable.
+    #[arg(long, value_name = "VAR", requires = "url")]
+    bearer_token_env: Option<String>,
+    /// Seconds allowed to start and list tools.
+    #[arg(long, default_value_t = DEFAULT_STARTUP_TIMEOUT_SECS)]
+    startup_timeout: u32,
+    /// Seconds one tool call may take.
+    #[arg(long, default_value_t = DEFAULT_CALL_TIMEOUT_SECS)]
+    call_timeout: u32,
+    /// Replace a server of the same name.
+    #[arg(long)]
+    replace: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ImportArgs {
+    /// The JSON file (`{"mcpServers": {NAME: {...}}}`).
+    file: PathBuf,
+    /// Replace servers of the same names.
+    #[arg(long)]
+    replace: bool,
+}
+
+pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    match cmd {
+        McpCommand::Add(args) => {
+            let replace = args.replace;
+            let server = from_args(args)?;
+            let name = server.name.clone();
+            client
+                .request(ControlRequest::McpAdd { server, replace })
+                .await?;
+            if !ctx.json {
+                println!("MCP server {name} added; test it with `studio mcp test {name}`");
+            }
+        }
+        McpCommand::List => {
+            let ControlResponse::McpServers(servers) =
+                client.request(ControlRequest::McpList).await?
+            else {
+                return Err(CliError::msg("unexpected answer to mcp list"));
+            };
+            if ctx.json {
+                print_json(&Value::Array(servers.iter().map(server_json).collect()));
+            } else if servers.is_empty() {
+                println!("no MCP servers; add one with `studio mcp add` or `studio mcp import`");
+            } else {
+                let mut t = table(&["NAME", "TRANSPORT", "TARGET", "TIMEOUTS"]);
+                for s in &servers {
+                    t.add_row(vec![
+                        s.name.clone(),
+                        transport_name(&s.transport).to_owned(),
+                        s.describe(),
+                        format!("{}s / {}s", s.startup_timeout_secs, s.call_timeout_secs),
+                    ]);
+                }
+                println!("{t}");
+            }
+        }
+        McpCommand::Rm { name } => {
+            client
+                .request(ControlRequest::McpRemove { name: name.clone() })
+                .await?;
+            if !ctx.json {
+                println!("MCP server {name} removed");
+            }
+        }
+        McpCommand::Test { name } => {
+            let ControlResponse::McpTools(tools) = client
+                .request(ControlRequest::McpTest { name: name.clone() })
+                .await?
+            else {
+                return Err(CliError::msg("unexpected answer to mcp test"));
+            };
+            if ctx.json {
+                print_json(&json!({ "server": name, "tools": tools }));
+            } else {
+                println!("{name}: {} tools", tools.len());
+                for tool in &tools {
+                    println!("  {tool}");
+                }
+            }
+        }
+        McpCommand::Import(args) => {
+            let text = std::fs::read_to_string(&args.file)
+                .map_err(|e| CliError::invalid(format!("{}: {e}", args.file.display())))?;
+            let parsed = parse_mcp_servers_json(&text)
+                .map_err(|e| CliError::invalid(format!("{}: {e}", args.file.display())))?;
+            let mut rows = Vec::new();
+            let mut failures = 0;
+            for (name, server) in parsed {
+                let result = match server {
+                    Ok(server) => client
+                        .request(ControlRequest::McpAdd {
+                            server,
+                            replace: args.replace,
+                        })
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                if result.is_err() {
+                    failures += 1;
+                }
+                rows.push((name, result));
+            }
+            if ctx.json {
+                let out: Vec<Value> = rows
+                    .iter()
+                    .map(|(name, r)| json!({ "name": name, "imported": r.is_ok(), "error": r.as_ref().err() }))
+                    .collect();
+                print_json(&Value::Array(out));
+            } else {
+                for (name, result) in &rows {
+                    match result {
+                        Ok(()) => println!("imported {name}"),
+                        Err(e) => println!("skipped  {name}: {e}"),
+                    }
+                }
+            }
+            if failures > 0 {
+                return Err(CliError::msg(format!(
+                    "{failures} of {} servers not imported",
+                    rows.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn from_args(args: AddArgs) -> Result<McpServerConfig, CliError> {
+    let transport = match (args.url, args.command.split_first()) {
+        (Some(url), _) => {
+            let mut headers = Vec::new();
+            for header in &args.headers {
+                let (key, value) = header.split_once('=').ok_or_else(|| {
+                    CliError::invalid(format!("--header {header:?}: use NAME=VALUE"))
+                })?;
+                headers.push((key.trim().to_owned(), Secret::new(value.trim())));
+            }
+            if let Some(var) = &args.bearer_token_env {
+                let token = std::env::var(var).map_err(|_| {
+                    CliError::invalid(format!("--bearer-token-env: {var} is not set"))
+                })?;
+                headers.push((
+                    "Authorization".to_owned(),
+                    Secret::new(format!("Bearer {token}")),
+                ));
+            }
+            McpTransport::Http { url, headers }
+        }
+        (None, Some((command, rest))) => {
+            let mut env = Vec::new();
+            for entry in &args.env {
+                env.push(match entry.split_once('=') {
+                    Some((key, value)) => (key.to_owned(), Secret::new(value)),
+                    None => {
+                        let value = std::env::var(entry).map_err(|_| {
+                            CliError::invalid(format!("--env {entry}: it is not set in this shell"))
+                        })?;
+                        (entry.clone(), Secret::new(value))
+                    }
+                });
+            }
+            McpTransport::Stdio {
+                command: command.clone(),
+                args: rest.to_vec(),
+                env,
+            }
+        }
+        (None, None) => {
+            return Err(CliError::invalid(
+                "give the server's command after `--`, or --url for an HTTP server",
+            ));
+        }
+    };
+    let server = McpServerConfig {
+        name: args.name,
+        transport,
+        startup_timeout_secs: args.startup_timeout,
+        call_timeout_secs: args.call_timeout,
+    };
+    server.validate().map_err(CliError::invalid)?;
+    Ok(server)
+}
+
+/// One entry of an `mcpServers` document: its name, and the server or why
+/// it cannot be used.
+type ImportedEntry = (String, Result<McpServerConfig, String>);
+
+/// Each server of an `mcpServers` document.
+/// Entries are `{command, args?, env?}` or `{url, headers?, type?}`.
+pub(crate) fn parse_mcp_servers_json(text: &str) -> Result<Vec<ImportedEntry>, String> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    // Claude Desktop and Cursor say `mcpServers`; VS Code says `servers`.
+    let servers = doc
+        .get("mcpServers")
+        .or_else(|| doc.get("servers"))
+        .and_then(Value::as_object)
+        .ok_or("no \"mcpServers\" object")?;
+    Ok(servers
+        .iter()
+        .map(|(name, entry)| (name.clone(), parse_entry(name, entry)))
+        .collect())
+}
+
+fn parse_entry(name: &str, entry: &Value) -> Result<McpServerConfig, String> {
+    let strings = |key: &str| -> Result<Vec<(String, Secret)>, String> {
+        match entry.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(v) => Ok((k.clone(), Secret::new(v.as_str()))),
+                    _ => Err(format!("{key}.{k} is not a string")),
+                })
+                .collect(),
+            Some(_) => Err(format!("{key} is not an object")),
+        }
+    };
+    let kind = entry.get("type").and_then(Value::as_str);
+    let transport = if let Some(url) = entry.get("url").and_then(Value::as_str) {
+        if kind == Some("sse") {
+            return Err(
+                "the legacy SSE transport is not supported; use streamable HTTP".to_owned(),
+            );
+        }
+        McpTransport::Http {
+            url: url.to_owned(),
+            headers: strings("headers")?,
+        }
+    } else if let Some(command) = entry.get("command").and_then(Value::as_str) {
+        let args = match entry.get("args") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|a| {
+                    a.as_str()
+                        .map(str::to_owned)
+                        .ok_or("args holds a non-string")
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err("args is not an array".to_owned()),
+        };
+        McpTransport::Stdio {
+            command: command.to_owned(),
+            args,
+            env: strings("env")?,
+        }
+    } else {
+        return Err("neither \"command\" nor \"url\" is given".to_owned());
+    };
+    let server = McpServerConfig {
+        name: name.to_owned(),
+        transport,
+        startup_timeout_secs: DEFAULT_STARTUP_TIMEOUT_SECS,
+        call_timeout_secs: DEFAULT_CALL_TIMEOUT_SECS,
+    };
+    server.validate()?;
+    Ok(server)
+}
+
+fn transport_name(transport: &McpTransport) -> &'static str {
+    match transport {
+        McpTransport::Stdio { .. } => "stdio",
+        McpTransport::Http { .. } => "http",
+    }
+}
+
+/// A server for `--json`: variable and header names, never their values.
+fn server_json(server: &McpServerConfig) -> Value {
+    let names = |pairs: &[(String, Secret)]| -> Vec<String> {
+        pairs.iter().map(|(k, _)| k.clone()).collect()
+    };
+    let mut out = json!({
+        "name": server.name,
+        "transport": transport_name(&server.transport),
+        "startup_timeout_secs": server.startup_timeout_secs,
+        "call_timeout_secs": server.call_timeout_secs,
+    });
+    match &server.transport {
+        McpTransport::Stdio { command, args, env } => {
+            out["command"] = json!(command);
+            out["args"] = json!(args);
+            out["env"] = json!(names(env));
+        }
+        McpTransport::Http { url, headers } => {
+            out["url"] = json!(url);
+            out["headers"] = json!(names(headers));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claude_desktop_files_import_and_bad_entries_say_why() {
+        let text = r#"{
+          "mcpServers": {
+            "filesystem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
+            "github": {"command": "npx", "args": ["-y", "server-github"], "env": {"GITHUB_TOKEN": "ghp_x"}},
+            "remote": {"type": "http", "url": "https://example.com/mcp", "headers": {"Authorization": "Bearer t"}},
+            "legacy": {"type": "sse", "url": "https://example.com/sse"},
+            "bad name": {"command": "x"},
+            "empty": {}
+          }
+        }"#;
+        let parsed = parse_mcp_servers_json(text).unwrap();
+        let get = |name: &str| &parsed.iter().find(|(n, _)| n == name).unwrap().1;
+        let fs = get("filesystem").as_ref().unwrap();
+        assert_eq!(
+            fs.describe(),
+            "npx -y @modelcontextprotocol/server-filesystem /tmp"
+        );
+        let github = get("github").as_ref().unwrap();
+        assert_eq!(
+            github.describe(),
+            "npx -y server-github (env: GITHUB_TOKEN)"
+        );
+        assert_eq!(
+            get("remote").as_ref().unwrap().describe(),
+            "https://example.com/mcp (headers: Authorization)"
+        );
+        assert!(get("legacy").as_ref().unwrap_err().contains("SSE"));
+        assert!(
+            get("bad name")
+                .as_ref()
+                .unwrap_err()
+                .contains("invalid MCP server name")
+        );
+        assert!(get("empty").as_ref().unwrap_err().contains("neither"));
+        assert!(
+            parse_mcp_servers_json("{}")
+                .unwrap_err()
+                .contains("mcpServers")
+        );
+        assert!(
+            parse_mcp_servers_json("nope")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+    }
+
+    #[test]
+    fn listings_name_secrets_but_never_show_them() {
+        let parsed = parse_mcp_servers_json(
+            r#"{"mcpServers": {"github": {"command": "npx", "env": {"GITHUB_TOKEN": "ghp_secret"}}}}"#,
+        )
+        .unwrap();
+        let server = parsed[0].1.as_ref().unwrap();
+        let listed = server_json(server).to_string();
+        assert!(listed.contains("GITHUB_TOKEN"), "{listed}");
+        assert!(!listed.contains("ghp_secret"), "{listed}");
+    }
+}

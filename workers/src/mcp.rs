@@ -1,0 +1,367 @@
+//! MCP clients (rmcp): the servers an agent uses, connected once per
+//! worker and kept across its turns.
+//!
+//! A stdio server is a child of the worker, in its process group, so it
+//! dies with the session; an HTTP server is reached over streamable HTTP.
+//! Tools are offered to the model as `SERVER.TOOL`. A server that cannot
+//! start is an `mcp.server.failed` event and the session goes on without
+//! it; one that goes away mid-call is a `tool.error` and `mcp.server.exited`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use protocol::event::EventKind;
+use protocol::mcp::{McpServerConfig, McpTransport};
+use protocol::worker::ToolSpec;
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock, Tool};
+use rmcp::service::{RoleClient, RunningService, ServiceError};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use tokio::io::AsyncBufReadExt;
+
+use crate::connection::Outbox;
+use crate::tools::{Capped, Output};
+
+/// Environment a stdio server gets besides its configured variables.
+const PASSED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+
+/// The connected MCP servers of one worker.
+#[derive(Default)]
+pub struct Hub {
+    servers: Vec<Server>,
+}
+
+struct Server {
+    config: McpServerConfig,
+    client: RunningService<RoleClient, ()>,
+    tools: Vec<Tool>,
+    /// Set once the server was seen gone (and reported).
+    gone: AtomicBool,
+    /// The last line it wrote to stderr, for error messages.
+    last_stderr: Arc<Mutex<String>>,
+    /// The task reading its stderr; ends when the server is gone.
+    stderr_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Server {
+    /// What a gone server last wrote to stderr, once it has all been read
+    /// (waiting briefly: a server may leave children holding its stderr).
+    async fn last_words(&self) -> String {
+        let task = self.stderr_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
+        }
+        self.last_stderr
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Hub {
+    /// Brings the connections in line with `configs`: drops servers no
+    /// longer wanted or gone, and connects the missing ones, reporting each
+    /// start or failure. `Err` only when the daemon is gone.
+    pub async fn sync(
+        &mut self,
+        configs: &[McpServerConfig],
+        workspace: Option<&Path>,
+        outbox: &Outbox,
+    ) -> anyhow::Result<()> {
+        self.servers
+            .retain(|s| !s.gone.load(Ordering::Relaxed) && configs.contains(&s.config));
+        for config in configs {
+            if self.servers.iter().any(|s| s.config == *config) {
+                continue;
+            }
+            let startup = Duration::from_secs(u64::from(config.startup_timeout_secs));
+            match tokio::time::timeout(startup, connect(config, workspace)).await {
+                Ok(Ok(server)) => {
+                    outbox
+                        .event(EventKind::McpServerStarted {
+                            server: config.name.clone(),
+                            tools: u32::try_from(server.tools.len()).unwrap_or(u32::MAX),
+                        })
+                        .await?;
+                    self.servers.push(server);
+                }
+                Ok(Err(message)) => failed(config, message, outbox).await?,
+                Err(_) => {
+                    let message = format!(
+                        "no answer to initialize and tools/list within {}s",
+                        startup.as_secs()
+                    );
+                    failed(config, message, outbox).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The tools of every live server, named `SERVER.TOOL`.
+    pub fn offered(&self) -> Vec<ToolSpec> {
+        self.live()
+            .flat_map(|server| {
+                server.tools.iter().map(|tool| ToolSpec {
+                    name: format!("{}.{}", server.config.name, tool.name),
+                    description: tool.description.as_deref().unwrap_or_default().to_owned(),
+                    parameters: serde_json::Value::Object((*tool.input_schema).clone()).to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `name` is a tool of a live server.
+    pub fn owns(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
+    /// Runs an approved `tools/call`. `Err` is a message for the model;
+    /// a server found gone is reported once as `mcp.server.exited`.
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: &str,
+        outbox: &Outbox,
+    ) -> anyhow::Result<Result<Output, String>> {
+        let Some((server, tool)) = self.find(name) else {
+            return Ok(Err(format!("there is no tool named {name:?}")));
+        };
+        let arguments = match serde_json::from_str::<serde_json::Value>(arguments) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) => return Ok(Err("the arguments must be a JSON object".to_owned())),
+            Err(err) => return Ok(Err(format!("the arguments are not JSON: {err}"))),
+        };
+        let request = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+        let limit = Duration::from_secs(u64::from(server.config.call_timeout_secs));
+        let result = tokio::time::timeout(limit, server.client.call_tool(request)).await;
+        Ok(match result {
+            Ok(Ok(result)) => from_result(&result),
+            Err(_) => Err(format!(
+                "MCP server {:?} gave no answer within {}s",
+                server.config.name,
+                limit.as_secs()
+            )),
+            Ok(Err(err)) => {
+                let transport_lost = matches!(
+                    err,
+                    ServiceError::TransportClosed | ServiceError::TransportSend(_)
+                ) || server.client.is_closed();
+                if !transport_lost {
+                    return Ok(Err(format!("MCP server {:?}: {err}", server.config.name)));
+                }
+                let mut message = format!(
+                    "MCP server {:?} went away during the call ({err})",
+                    server.config.name
+                );
+                if !server.gone.swap(true, Ordering::Relaxed) {
+                    let said = server.last_words().await;
+                    if !said.is_empty() {
+                        message.push_str(&format!("; it last said: {said}"));
+                    }
+                    outbox
+                        .event(EventKind::McpServerExited {
+                            server: server.config.name.clone(),
+                        })
+                        .await?;
+                }
+                Err(message)
+            }
+        })
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Server> {
+        self.servers
+            .iter()
+            .filter(|s| !s.gone.load(Ordering::Relaxed))
+    }
+
+    /// The server and its own tool name for `SERVER.TOOL`.
+    fn find<'a>(&self, name: &'a str) -> Option<(&Server, &'a str)> {
+        let (server, tool) = name.split_once('.')?;
+        let server = self.live().find(|s| s.config.name == server)?;
+        server
+            .tools
+            .iter()
+            .any(|t| t.name == tool)
+            .then_some((server, tool))
+    }
+}
+
+/// Connects to `server` alone (as `studio mcp test` does) and returns its
+/// tools as `SERVER.TOOL`.
+pub async fn probe(server: &McpServerConfig) -> Result<Vec<String>, String> {
+    let startup = Duration::from_secs(u64::from(server.startup_timeout_secs));
+    let connected = tokio::time::timeout(startup, connect(server, None))
+        .await
+        .map_err(|_| {
+            format!(
+                "no answer to initialize and tools/list within {}s",
+                startup.as_secs()
+            )
+        })??;
+    let mut hub = Hub::default();
+    hub.servers.push(connected);
+    let names = hub.offered().into_iter().map(|t| t.name).collect();
+    if let Some(server) = hub.servers.pop() {
+        let _ = server.client.cancel().await;
+    }
+    Ok(names)
+}
+
+async fn failed(config: &McpServerConfig, message: String, outbox: &Outbox) -> anyhow::Result<()> {
+    tracing::warn!(server = config.name, "MCP server failed: {message}");
+    outbox
+        .event(EventKind::McpServerFailed {
+            server: config.name.clone(),
+            message,
+        })
+        .await
+}
+
+/// Starts or reaches one server, initializes it and lists its tools.
+async fn connect(config: &McpServerConfig, workspace: Option<&Path>) -> Result<Server, String> {
+    let last_stderr = Arc::new(Mutex::new(String::new()));
+    let mut stderr_task = None;
+    let client = match &config.transport {
+        McpTransport::Stdio { command, args, env } => {
+            let mut cmd = tokio::process::Command::new(command);
+            cmd.args(args)
+                .env_clear()
+                .envs(
+                    PASSED_ENV
+                        .iter()
+                        .filter_map(|k| Some((*k, std::env::var_os(k)?))),
+                )
+                .envs(env.iter().map(|(k, v)| (k, v.expose())))
+                .kill_on_drop(true);
+            if let Some(dir) = workspace {
+                cmd.current_dir(dir);
+            }
+            let (transport, stderr) = TokioChildProcess::builder(cmd)
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|err| format!("cannot start {command}: {err}"))?;
+            stderr_task = stderr.map(|stderr| {
+                tokio::spawn(keep_stderr(
+                    config.name.clone(),
+                    stderr,
+                    last_stderr.clone(),
+                ))
+            });
+            ().serve(transport).await.map_err(|err| {
+                let said = last_stderr.lock().map(|s| s.clone()).unwrap_or_default();
+                if said.is_empty() {
+                    format!("initialize failed: {err}")
+                } else {
+                    format!("initialize failed: {err} (it last said: {said})")
+                }
+            })?
+        }
+        McpTransport::Http { url, headers } => {
+            let mut config_http = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+            let mut custom = HashMap::new();
+            for (key, value) in headers {
+                if key.eq_ignore_ascii_case("authorization") {
+                    let token = value.expose();
+                    config_http =
+                        config_http.auth_header(token.strip_prefix("Bearer ").unwrap_or(token));
+                    continue;
+                }
+                let name = reqwest::header::HeaderName::try_from(key.as_str())
+                    .map_err(|_| format!("invalid header name {key:?}"))?;
+                let value = reqwest::header::HeaderValue::try_from(value.expose())
+                    .map_err(|_| format!("invalid value for header {key:?}"))?;
+                custom.insert(name, value);
+            }
+            crate::provider::http::install_crypto();
+            let transport =
+                StreamableHttpClientTransport::from_config(config_http.custom_headers(custom));
+            ().serve(transport)
+                .await
+                .map_err(|err| format!("initialize failed: {err}"))?
+        }
+    };
+    let tools = client
+        .list_all_tools()
+        .await
+        .map_err(|err| format!("tools/list failed: {err}"))?;
+    if let Some(bad) = tools
+        .iter()
+        .find(|t| t.name.is_empty() || t.name.contains('.'))
+    {
+        return Err(format!("tool name {:?} cannot be namespaced", bad.name));
+    }
+    Ok(Server {
+        config: config.clone(),
+        client,
+        tools,
+        gone: AtomicBool::new(false),
+        last_stderr,
+        stderr_task: Mutex::new(stderr_task),
+    })
+}
+
+/// Logs a stdio server's stderr and keeps its last line.
+async fn keep_stderr(
+    server: String,
+    stderr: tokio::process::ChildStderr,
+    last: Arc<Mutex<String>>,
+) {
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        tracing::debug!(server, "stderr: {line}");
+        if !line.trim().is_empty()
+            && let Ok(mut last) = last.lock()
+        {
+            line.trim().clone_into(&mut last);
+        }
+    }
+}
+
+/// The text of a tool result (capped); `Err` when the server flagged it
+/// as an error.
+fn from_result(result: &CallToolResult) -> Result<Output, String> {
+    let mut capped = Capped::default();
+    for (i, block) in result.content.iter().enumerate() {
+        if i > 0 {
+            capped.push(b"\n");
+        }
+        match block {
+            ContentBlock::Text(text) => capped.push(text.text.as_bytes()),
+            ContentBlock::Image(image) => {
+                capped.push(format!("[image: {}]", image.mime_type).as_bytes());
+            }
+            ContentBlock::Audio(audio) => {
+                capped.push(format!("[audio: {}]", audio.mime_type).as_bytes());
+            }
+            ContentBlock::ResourceLink(link) => {
+                capped.push(format!("[resource: {}]", link.uri).as_bytes());
+            }
+            ContentBlock::Resource(resource) => {
+                let text = serde_json::to_string(&resource.resource).unwrap_or_default();
+                capped.push(text.as_bytes());
+            }
+            other => capped.push(serde_json::to_string(other).unwrap_or_default().as_bytes()),
+        }
+    }
+    if result.content.is_empty()
+        && let Some(structured) = &result.structured_content
+    {
+        capped.push(structured.to_string().as_bytes());
+    }
+    let output = Output {
+        text: capped.text(),
+        truncated: capped.truncated(),
+    };
+    if result.is_error == Some(true) {
+        Err(output.text)
+    } else {
+        Ok(output)
+    }
+}
