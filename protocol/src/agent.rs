@@ -419,6 +419,9 @@ pub enum Fault {
     Garbage,
     /// Announce a frame over the size limit, then wait.
     Oversized,
+    /// Report `tool.approved` for a call of its own, which only the daemon
+    /// may record, then wait: the daemon must ignore it and end the session.
+    ForgeApproval,
 }
 
 impl fmt::Display for Fault {
@@ -433,6 +436,7 @@ impl fmt::Display for Fault {
             Fault::Flood { events } => write!(f, "flood:{events}"),
             Fault::Garbage => f.write_str("garbage"),
             Fault::Oversized => f.write_str("oversized"),
+            Fault::ForgeApproval => f.write_str("forge-approval"),
         }
     }
 }
@@ -467,9 +471,10 @@ impl FromStr for Fault {
             },
             "garbage" => Fault::Garbage,
             "oversized" => Fault::Oversized,
+            "forge-approval" => Fault::ForgeApproval,
             _ => {
                 return Err(format!(
-                    "unknown fault {s:?}: expected hang, spin, grow-memory[:MIB_PER_SEC], panic, abort, exit[:CODE], flood[:EVENTS], garbage or oversized"
+                    "unknown fault {s:?}: expected hang, spin, grow-memory[:MIB_PER_SEC], panic, abort, exit[:CODE], flood[:EVENTS], garbage, oversized or forge-approval"
                 ));
             }
         };
@@ -514,6 +519,7 @@ mod tests {
             Fault::Flood { events: 7 },
             Fault::Garbage,
             Fault::Oversized,
+            Fault::ForgeApproval,
         ];
         for fault in all {
             assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));

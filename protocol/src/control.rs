@@ -203,6 +203,37 @@ pub enum ControlRequest {
         /// Model name as set.
         model: String,
     },
+    /// Open an interactive session with an agent: its worker starts at once
+    /// (interactive sessions do not wait for a run slot) and the session
+    /// goes `session.idle`, waiting for [`ControlRequest::ChatSay`].
+    /// Replies [`ControlResponse::ChatOpened`].
+    ChatOpen {
+        /// Agent name.
+        agent: String,
+    },
+    /// Continue an interactive session by id or prefix: attach to it if it
+    /// is live, else start a new worker on its recorded history
+    /// (`session.resumed`). Replies [`ControlResponse::ChatOpened`].
+    ChatResume {
+        /// Id or prefix.
+        session: String,
+    },
+    /// The user's next message: starts a turn of an idle interactive
+    /// session. Replies [`ControlResponse::Ok`] once the turn started;
+    /// `Conflict` while another turn runs.
+    ChatSay {
+        /// Session.
+        session: SessionId,
+        /// The message.
+        text: String,
+    },
+    /// End an interactive session (`session.completed` when idle; a running
+    /// turn is cancelled). It can be resumed later. Replies
+    /// [`ControlResponse::Ok`] once the terminal event is recorded.
+    ChatEnd {
+        /// Session.
+        session: SessionId,
+    },
 }
 
 /// A model's price in US dollars per million tokens of each kind.
@@ -321,6 +352,16 @@ pub enum ControlResponse {
     McpServers(Vec<McpServerConfig>),
     /// The tools a server offers, as `server.tool`.
     McpTools(Vec<String>),
+    /// An interactive session is open.
+    ChatOpened {
+        /// The session.
+        session: SessionId,
+        /// Events up to this seq were recorded before this client came: follow
+        /// after it for what is new.
+        after_seq: u64,
+        /// A new worker continues a recorded session (`session.resumed`).
+        resumed: bool,
+    },
 }
 
 /// The models of one provider, or why they could not be listed.

@@ -4,6 +4,8 @@
 //! name users see in `studio events` and the Inspector. Where OpenTelemetry's
 //! GenAI semantic conventions name a field, the field has that meaning.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::SessionId;
@@ -225,6 +227,16 @@ pub enum EventKind {
         /// Version of the pricing table used (recompute with a newer one).
         pricing_version: u32,
     },
+    /// `tool.approval.pending`: no rule decided the call; it waits for a
+    /// person (answer it by `approval`, e.g. `studio approve 7`).
+    ToolApprovalPending {
+        /// Call id.
+        call_id: String,
+        /// The pending approval's number in the inbox.
+        approval: u64,
+        /// When it is denied unanswered.
+        expires_at: Timestamp,
+    },
 }
 
 impl EventKind {
@@ -248,6 +260,7 @@ impl EventKind {
             EventKind::LlmError { .. } => "llm.error",
             EventKind::ToolRequested { .. } => "tool.requested",
             EventKind::ToolApprovalRequested { .. } => "tool.approval.requested",
+            EventKind::ToolApprovalPending { .. } => "tool.approval.pending",
             EventKind::ToolApproved { .. } => "tool.approved",
             EventKind::ToolDenied { .. } => "tool.denied",
             EventKind::ToolStarted { .. } => "tool.started",
@@ -297,6 +310,7 @@ impl EventKind {
                     | EventKind::LlmCost { .. }
                     | EventKind::MessageUser { .. }
                     | EventKind::ToolApprovalRequested { .. }
+                    | EventKind::ToolApprovalPending { .. }
                     | EventKind::ToolApproved { .. }
                     | EventKind::ToolDenied { .. }
             )
@@ -425,6 +439,17 @@ pub enum Decider {
     RunPolicy,
     /// Nobody answered in time.
     Timeout,
+}
+
+impl fmt::Display for Decider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decider::Rule { id } => write!(f, "by rule {id}"),
+            Decider::User => f.write_str("by the user"),
+            Decider::RunPolicy => f.write_str("by the run's policy"),
+            Decider::Timeout => f.write_str("unanswered in time"),
+        }
+    }
 }
 
 /// Token counts of one model response, normalised across providers.

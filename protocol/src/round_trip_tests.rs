@@ -99,6 +99,11 @@ fn event_kinds() -> Vec<EventKind> {
             arguments: s("{}"),
         },
         EventKind::ToolApprovalRequested { call_id: s("c") },
+        EventKind::ToolApprovalPending {
+            call_id: s("c"),
+            approval: 7,
+            expires_at: Timestamp(99),
+        },
         EventKind::ToolApproved {
             call_id: s("c"),
             by: Decider::Rule { id: s("r") },
@@ -181,6 +186,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::BudgetExceeded { .. } => 27,
         EventKind::WorkerStats { .. } => 28,
         EventKind::LlmCost { .. } => 29,
+        EventKind::ToolApprovalPending { .. } => 30,
     }
 }
 
@@ -189,7 +195,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..30).collect::<Vec<_>>());
+    assert_eq!(variants, (0..31).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -411,6 +417,13 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::McpList,
         ControlRequest::McpRemove { name: s("github") },
         ControlRequest::McpTest { name: s("github") },
+        ControlRequest::ChatOpen { agent: s("helper") },
+        ControlRequest::ChatResume { session: s("0190") },
+        ControlRequest::ChatSay {
+            session: id(),
+            text: s("and now?"),
+        },
+        ControlRequest::ChatEnd { session: id() },
     ]
 }
 
@@ -448,6 +461,10 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::McpList => 29,
         ControlRequest::McpRemove { .. } => 30,
         ControlRequest::McpTest { .. } => 31,
+        ControlRequest::ChatOpen { .. } => 32,
+        ControlRequest::ChatResume { .. } => 33,
+        ControlRequest::ChatSay { .. } => 34,
+        ControlRequest::ChatEnd { .. } => 35,
     }
 }
 
@@ -515,6 +532,11 @@ fn control_responses() -> Vec<ControlResponse> {
         }]),
         ControlResponse::McpServers(mcp_servers()),
         ControlResponse::McpTools(vec![s("github.search_issues")]),
+        ControlResponse::ChatOpened {
+            session: id(),
+            after_seq: 41,
+            resumed: true,
+        },
     ]
 }
 
@@ -538,6 +560,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Approvals(_) => 15,
         ControlResponse::McpServers(_) => 16,
         ControlResponse::McpTools(_) => 17,
+        ControlResponse::ChatOpened { .. } => 18,
     }
 }
 
@@ -663,7 +686,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 32);
+    covers(&requests, control_request_variant, 36);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -676,7 +699,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 18);
+    covers(&responses, control_response_variant, 19);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

@@ -34,6 +34,9 @@ pub(crate) struct RunArgs {
     /// Identical tool calls in a row that stop a session as a loop (0: never).
     #[arg(long, env = "STUDIO_TOOL_LOOP_LIMIT", default_value_t = 5)]
     tool_loop_limit: u32,
+    /// Seconds an interactive session may sit idle before it ends (it can be resumed).
+    #[arg(long, env = "STUDIO_CHAT_IDLE_SECS", default_value_t = 1800)]
+    chat_idle_secs: u64,
     /// The studio-worker executable [default: next to this one].
     #[arg(long, env = "STUDIO_WORKER_BIN", value_name = "PATH")]
     worker_bin: Option<PathBuf>,
@@ -71,6 +74,7 @@ async fn run(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     config.max_concurrent_runs = args.max_concurrent.max(1);
     config.cancel_grace = Duration::from_millis(args.cancel_grace_ms);
     config.tool_loop_limit = args.tool_loop_limit;
+    config.chat_idle_timeout = Duration::from_secs(args.chat_idle_secs.max(1));
     if let Some(bin) = args.worker_bin {
         config.worker_bin = bin;
     }

@@ -5,6 +5,7 @@
 
 mod agent;
 mod batch;
+mod chat;
 mod daemon;
 mod demo;
 mod keys;
@@ -50,6 +51,9 @@ enum Command {
     /// Create, list, show and remove agents.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// Chat with an agent in the terminal (tool calls asked inline), or
+    /// continue a session with --session ID.
+    Chat(chat::ChatArgs),
     /// Run an agent headless: one prompt, or a batch file of them.
     Run(Box<run::RunArgs>),
     /// List live sessions (with --all, every session).
@@ -207,6 +211,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
     match command {
         Command::Daemon(cmd) => daemon::execute(cmd, ctx).await,
         Command::Agent(cmd) => agent::execute(cmd, ctx).await,
+        Command::Chat(args) => chat::execute(args, ctx).await,
         Command::Run(args) => run::execute(*args, ctx).await,
         Command::Ps(args) => sessions::ps(args, ctx).await,
         Command::Cancel(args) => sessions::stop(args, ctx, false).await,

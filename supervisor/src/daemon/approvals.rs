@@ -16,6 +16,7 @@ use protocol::{SessionId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::rules::{self, Call};
+use super::session::SessionMsg;
 use crate::store::{Store, StoreError};
 
 /// The outcome of one tool call's approval.
@@ -39,6 +40,9 @@ pub(crate) struct DecideRequest {
     pub(crate) run_rules: Vec<RuleMatch>,
     pub(crate) grants: Vec<RuleMatch>,
     pub(crate) policy: AskPolicy,
+    /// Told when the call is parked for a person, so it can record
+    /// `tool.approval.pending` before anyone can answer.
+    pub(crate) asker: Option<ActorRef<SessionMsg>>,
 }
 
 /// Messages to the Approvals actor.
@@ -254,6 +258,14 @@ impl ApprovalsState {
         self.next_id += 1;
         let now = Timestamp::now();
         let wait = Duration::from_secs(u64::from(secs));
+        let expires_at = Timestamp(now.0 + u64::try_from(wait.as_micros()).unwrap_or(u64::MAX));
+        if let Some(asker) = &request.asker {
+            let _ = asker.cast(SessionMsg::Parked {
+                call_id: request.call_id.clone(),
+                approval: id,
+                expires_at,
+            });
+        }
         let info = PendingApproval {
             id,
             session: request.session,
@@ -262,7 +274,7 @@ impl ApprovalsState {
             tool: request.tool,
             arguments: request.arguments,
             requested_at: now,
-            expires_at: Timestamp(now.0 + u64::try_from(wait.as_micros()).unwrap_or(u64::MAX)),
+            expires_at,
         };
         self.pending.insert(id, Waiting { info, reply });
         drop(myself.send_after(wait, move || ApprovalsMsg::Expire(id)));

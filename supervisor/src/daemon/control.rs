@@ -29,8 +29,9 @@ use super::PricingState;
 use super::approvals::ApprovalsMsg;
 use super::root::Handles;
 use super::scheduler::LiveInfo;
+use super::session::Opening;
 use super::{
-    BrokerItem, BrokerMsg, QueuedRun, SchedulerMsg, Sequencer, Topic, listener, mcp_servers,
+    BrokerItem, BrokerMsg, QueuedRun, SchedulerMsg, Sequencer, Topic, chat, listener, mcp_servers,
     providers,
 };
 use crate::auth;
@@ -159,7 +160,7 @@ async fn handle(
     let _ = outbox.send(ServerFrame::Response { id, result }).await;
 }
 
-fn store_error(err: StoreError) -> ControlError {
+pub(super) fn store_error(err: StoreError) -> ControlError {
     let kind = match &err {
         StoreError::NotFound(_) => ErrorKind::NotFound,
         StoreError::Conflict(_) => ErrorKind::Conflict,
@@ -170,7 +171,7 @@ fn store_error(err: StoreError) -> ControlError {
     ControlError::new(kind, err.to_string())
 }
 
-fn unavailable() -> ControlError {
+pub(super) fn unavailable() -> ControlError {
     ControlError::new(ErrorKind::Unavailable, "the daemon is shutting down")
 }
 
@@ -403,6 +404,12 @@ async fn answer(
             let live = live_infos(handles).await;
             Ok(ControlResponse::Session(with_live(record.summary(), &live)))
         }
+        ControlRequest::ChatOpen { agent } => chat::open(agent, handles).await,
+        ControlRequest::ChatResume { session } => chat::resume(&session, handles).await,
+        ControlRequest::ChatSay { session, text } => {
+            chat::deliver(session, Some(text), handles).await
+        }
+        ControlRequest::ChatEnd { session } => chat::deliver(session, None, handles).await,
         ControlRequest::Cancel { session } => stop(handles, session, false).await,
         ControlRequest::Kill { session } => stop(handles, session, true).await,
         ControlRequest::Events {
@@ -596,7 +603,7 @@ async fn start_run(spec: RunSpec, handles: &Handles) -> Result<ControlResponse, 
                 session: id,
                 spec: spec.clone(),
             }),
-            first,
+            Some(first),
         )
         .await
         .map_err(store_error)?;
@@ -607,6 +614,8 @@ async fn start_run(spec: RunSpec, handles: &Handles) -> Result<ControlResponse, 
         queued_at,
         approve: spec.approve,
         ask: spec.ask,
+        opening: Opening::Run,
+        opened: None,
     };
     if handles
         .scheduler
@@ -688,9 +697,13 @@ async fn follow(id: u64, session: SessionId, after_seq: u64, handles: &Handles, 
                 }
             };
             let full = page.len() == PAGE;
+            let newest = page.last().map(|e| e.seq);
             for event in page {
                 last = event.seq;
-                if follower.deliver(event).await.is_break() {
+                // A terminal event with more after it ended an earlier life
+                // of a resumed session: the stream goes on.
+                let current = !full && Some(event.seq) == newest;
+                if follower.deliver(event, current).await.is_break() {
                     return;
                 }
             }
@@ -714,7 +727,7 @@ async fn follow(id: u64, session: SessionId, after_seq: u64, handles: &Handles, 
                 break; // missed something: catch up from the store
             }
             last = event.seq;
-            if follower.deliver(event).await.is_break() {
+            if follower.deliver(event, true).await.is_break() {
                 return;
             }
         }
@@ -728,10 +741,10 @@ struct Follower<'a> {
 }
 
 impl Follower<'_> {
-    /// Sends `event`; breaks after the terminal one (followed by
-    /// [`Push::End`]) or when the client is gone.
-    async fn deliver(&self, event: Event) -> ControlFlow<()> {
-        let terminal = event.kind.is_terminal();
+    /// Sends `event`; breaks after a terminal one that is the session's
+    /// newest (`current`), followed by [`Push::End`], or when the client is gone.
+    async fn deliver(&self, event: Event, current: bool) -> ControlFlow<()> {
+        let terminal = current && event.kind.is_terminal();
         let push = ServerFrame::Push {
             id: self.id,
             push: Push::Event(event),

@@ -10,7 +10,9 @@
 
 mod approvals;
 mod broker;
+mod chat;
 mod control;
+mod history;
 mod listener;
 mod mcp_servers;
 mod providers;
@@ -58,11 +60,15 @@ pub struct DaemonConfig {
     /// The same tool call with identical arguments this many times in a
     /// row stops the session (`budget.exceeded`, loop).
     pub tool_loop_limit: u32,
+    /// An interactive session left idle this long ends (`session.completed`;
+    /// it can be resumed), so a forgotten chat does not keep a worker.
+    pub chat_idle_timeout: Duration,
 }
 
 impl DaemonConfig {
     /// Defaults for `data_dir`: 16 concurrent runs, 2 s grace, the worker
-    /// binary next to the current executable, 5 identical tool calls.
+    /// binary next to the current executable, 5 identical tool calls,
+    /// chats ended after 30 idle minutes.
     pub fn new(data_dir: DataDir) -> io::Result<Self> {
         Ok(Self {
             data_dir,
@@ -70,6 +76,7 @@ impl DaemonConfig {
             cancel_grace: Duration::from_secs(2),
             worker_bin: default_worker_bin()?,
             tool_loop_limit: 5,
+            chat_idle_timeout: Duration::from_secs(30 * 60),
         })
     }
 }

@@ -17,7 +17,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, Supervi
 
 use super::Shared;
 use super::sequencer::Sequencer;
-use super::session::{LiveStats, SessionActor, SessionArgs, SessionMsg, StopReply};
+use super::session::{LiveStats, Opening, SessionActor, SessionArgs, SessionMsg, StopReply};
 use crate::store::SessionRecord;
 
 /// A run accepted and recorded (seq 1, `run.queued`) but not started.
@@ -28,6 +28,10 @@ pub(crate) struct QueuedRun {
     /// The run's `--approve` rules and ask policy.
     pub(crate) approve: Vec<RuleMatch>,
     pub(crate) ask: AskPolicy,
+    /// A run, or an interactive session (which never waits in the queue).
+    pub(crate) opening: Opening,
+    /// Answered once the session's worker is spawned.
+    pub(crate) opened: Option<StopReply>,
 }
 
 /// Live figures of one session, for `ps`.
@@ -50,6 +54,16 @@ pub(crate) struct SchedulerCounts {
 pub(crate) enum SchedulerMsg {
     /// Start the run now or when a slot frees up.
     Enqueue(Box<QueuedRun>),
+    /// Start an interactive session now, outside the run limit; if the
+    /// session is live already, just answer that it is open.
+    Open(Box<QueuedRun>),
+    /// The user's message (`Some`) or the end (`None`) of a live
+    /// interactive session.
+    Chat {
+        session: SessionId,
+        say: Option<String>,
+        reply: StopReply,
+    },
     /// Cancel a queued or live session.
     Cancel(SessionId, StopReply),
     /// Kill a queued or live session.
@@ -67,6 +81,8 @@ pub(crate) struct Scheduler;
 
 struct LiveSession {
     session: SessionId,
+    /// Interactive sessions do not count against the run limit.
+    interactive: bool,
     actor: ActorRef<SessionMsg>,
     sequencer: Arc<Sequencer>,
     live: Arc<LiveStats>,
@@ -115,6 +131,44 @@ impl Actor for Scheduler {
                     state.start_queued(&myself).await;
                 }
             }
+            SchedulerMsg::Open(mut run) => {
+                if state.shutting_down.is_some() {
+                    if let Some(opened) = run.opened.take() {
+                        let _ = opened.send(Err(shutting_down()));
+                    }
+                } else if state.by_session.contains_key(&run.record.id) {
+                    if let Some(opened) = run.opened.take() {
+                        let _ = opened.send(Ok(()));
+                    }
+                } else {
+                    state.spawn_session(*run, &myself).await;
+                }
+            }
+            SchedulerMsg::Chat {
+                session,
+                say,
+                reply,
+            } => match state
+                .by_session
+                .get(&session)
+                .and_then(|id| state.live.get(id))
+            {
+                Some(live) => {
+                    let msg = match say {
+                        Some(text) => SessionMsg::Say(text, reply),
+                        None => SessionMsg::End(reply),
+                    };
+                    let _ = live.actor.cast(msg);
+                }
+                None => {
+                    let _ = reply.send(Err(ControlError::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "session {session} is not live (resume it with studio chat --session {session})"
+                        ),
+                    )));
+                }
+            },
             SchedulerMsg::Cancel(session, reply) => state.stop(session, false, reply),
             SchedulerMsg::Kill(session, reply) => state.stop(session, true, reply),
             SchedulerMsg::Live(reply) => {
@@ -194,43 +248,53 @@ impl Actor for Scheduler {
 impl SchedulerState {
     async fn start_queued(&mut self, myself: &ActorRef<SchedulerMsg>) {
         let max = self.shared.config.max_concurrent_runs.max(1) as usize;
-        while self.live.len() < max && self.shutting_down.is_none() {
+        while self.shutting_down.is_none()
+            && self.live.values().filter(|s| !s.interactive).count() < max
+        {
             let Some(run) = self.queue.pop_front() else {
                 return;
             };
-            let session = run.record.id;
-            let live = Arc::new(LiveStats::default());
-            let args = SessionArgs {
-                record: run.record,
-                sequencer: Arc::clone(&run.sequencer),
-                live: Arc::clone(&live),
-                shared: Arc::clone(&self.shared),
-                queued_for: run.queued_at.elapsed(),
-                approve: run.approve,
-                ask: run.ask,
-            };
-            match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
-                Ok((actor, _)) => {
-                    let id = actor.get_id();
-                    self.by_session.insert(session, id);
-                    self.live.insert(
-                        id,
-                        LiveSession {
-                            session,
-                            actor,
-                            sequencer: run.sequencer,
-                            live,
-                        },
-                    );
-                }
-                Err(err) => {
-                    tracing::error!(%session, %err, "cannot start session actor");
-                    let kind = EventKind::SessionFailed {
-                        error: format!("internal error: cannot start the session: {err}"),
-                    };
-                    if let Err(err) = run.sequencer.end(kind) {
-                        tracing::error!(%session, %err, "cannot record the terminal event");
-                    }
+            self.spawn_session(run, myself).await;
+        }
+    }
+
+    async fn spawn_session(&mut self, run: QueuedRun, myself: &ActorRef<SchedulerMsg>) {
+        let session = run.record.id;
+        let live = Arc::new(LiveStats::default());
+        let interactive = run.opening != Opening::Run;
+        let args = SessionArgs {
+            record: run.record,
+            sequencer: Arc::clone(&run.sequencer),
+            live: Arc::clone(&live),
+            shared: Arc::clone(&self.shared),
+            queued_for: run.queued_at.elapsed(),
+            approve: run.approve,
+            ask: run.ask,
+            opening: run.opening,
+            opened: run.opened,
+        };
+        match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
+            Ok((actor, _)) => {
+                let id = actor.get_id();
+                self.by_session.insert(session, id);
+                self.live.insert(
+                    id,
+                    LiveSession {
+                        session,
+                        interactive,
+                        actor,
+                        sequencer: run.sequencer,
+                        live,
+                    },
+                );
+            }
+            Err(err) => {
+                tracing::error!(%session, %err, "cannot start session actor");
+                let kind = EventKind::SessionFailed {
+                    error: format!("internal error: cannot start the session: {err}"),
+                };
+                if let Err(err) = run.sequencer.end(kind) {
+                    tracing::error!(%session, %err, "cannot record the terminal event");
                 }
             }
         }
@@ -270,6 +334,10 @@ impl SchedulerState {
             format!("session {session} is not running"),
         )));
     }
+}
+
+fn shutting_down() -> ControlError {
+    ControlError::new(ErrorKind::Unavailable, "the daemon is shutting down")
 }
 
 /// Ends a run that never left the queue. The terminal event is queued to

@@ -110,6 +110,20 @@ impl Sequencer {
         &self,
         kind: EventKind,
     ) -> Result<impl Future<Output = Result<u64, AppendError>> + use<>, AppendError> {
+        self.queue_acked(kind, true)
+    }
+
+    /// Queues a non-terminal event and waits until it (and so everything
+    /// before it) is committed.
+    pub(crate) async fn append_committed(&self, kind: EventKind) -> Result<u64, AppendError> {
+        self.queue_acked(kind, false)?.await
+    }
+
+    fn queue_acked(
+        &self,
+        kind: EventKind,
+        ends: bool,
+    ) -> Result<impl Future<Output = Result<u64, AppendError>> + use<>, AppendError> {
         let mut state = self.lock();
         if state.ended {
             return Err(AppendError::Ended);
@@ -123,7 +137,7 @@ impl Sequencer {
         };
         let pending = self.store.append_acked(event)?;
         state.next += 1;
-        state.ended = true;
+        state.ended = ends;
         Ok(async move {
             pending.await?;
             Ok(seq)

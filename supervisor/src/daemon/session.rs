@@ -19,8 +19,10 @@ use std::time::{Duration, Instant};
 use interprocess::local_socket::tokio::Stream;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlError, ErrorKind};
+use protocol::event::Event;
 use protocol::event::{BudgetKind, Decider, EventKind, ExitInfo, StopReason};
 use protocol::mcp::McpServerConfig;
+use protocol::message::ChatMessage;
 use protocol::worker::{StartTurn, ToWorker, TurnOutcome};
 use protocol::{SessionId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -31,7 +33,7 @@ use super::approvals::{ApprovalsMsg, DecideRequest, Ruling};
 use super::sequencer::{AppendError, Sequencer};
 use super::worker_io::{Meter, read_worker, write_worker};
 use super::worker_process::{self, ProcStats, ProcessGroup};
-use super::{Shared, providers};
+use super::{Shared, history, providers};
 use crate::store::SessionRecord;
 
 /// How long a spawned worker has to connect and authenticate.
@@ -84,8 +86,26 @@ fn monotonic_ms() -> u64 {
     u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Reply port of a client waiting for a cancel/kill to take effect.
+/// Reply port of a client waiting for a request to take effect.
 pub(crate) type StopReply = RpcReplyPort<Result<(), ControlError>>;
+
+fn ended() -> ControlError {
+    ControlError::new(
+        ErrorKind::Conflict,
+        "the session has ended (resume it to go on)",
+    )
+}
+
+/// How a session's worker begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Opening {
+    /// A headless run: one turn on the run's prompt, then the session ends.
+    Run,
+    /// A new interactive session: idle until the user speaks.
+    Chat,
+    /// A new worker for a recorded interactive session (`session.resumed`).
+    Resume,
+}
 
 /// Messages to a Session actor.
 pub(crate) enum SessionMsg {
@@ -129,6 +149,23 @@ pub(crate) enum SessionMsg {
     Kill(StopReason, Option<StopReply>),
     /// The daemon is stopping: kill and record `session.interrupted`.
     Interrupt,
+    /// The user's next message to an interactive session. Replied once
+    /// the turn started.
+    Say(String, StopReply),
+    /// End an interactive session. Replied once the terminal event is recorded.
+    End(StopReply),
+    /// No rule decided a call: it waits for a person.
+    Parked {
+        /// The call.
+        call_id: String,
+        /// Its number in the approvals inbox.
+        approval: u64,
+        /// When it is denied unanswered.
+        expires_at: Timestamp,
+    },
+    /// An interactive session had its chance to hear from the user since
+    /// it went idle for the given time.
+    IdleTimeout(u64),
     /// Sample resource use and check budgets.
     Tick,
     /// The worker had its chance to connect.
@@ -150,6 +187,10 @@ pub(crate) struct SessionArgs {
     pub(crate) queued_for: Duration,
     pub(crate) approve: Vec<RuleMatch>,
     pub(crate) ask: AskPolicy,
+    pub(crate) opening: Opening,
+    /// Answered once the worker is spawned (and, for a resumed session,
+    /// `session.resumed` is committed), or with why it could not start.
+    pub(crate) opened: Option<StopReply>,
 }
 
 /// The Session actor (state in [`SessionState`]).
@@ -199,6 +240,15 @@ pub(crate) struct SessionState {
     /// The loop watchdog: the last call and how often it came in a row.
     last_call: Option<(String, String)>,
     repeats: u32,
+    opening: Opening,
+    opened: Option<StopReply>,
+    /// Interactive sessions: a turn is running (else the session is idle).
+    in_turn: bool,
+    /// A message said before the worker connected.
+    early_say: Option<(String, StopReply)>,
+    /// Counts the times an interactive session went idle or busy, so a
+    /// stale `IdleTimeout` is recognised.
+    idle_epoch: u64,
 }
 
 impl Drop for SessionState {
@@ -251,6 +301,11 @@ impl Actor for SessionActor {
             ask_policy: args.ask,
             last_call: None,
             repeats: 0,
+            opening: args.opening,
+            opened: args.opened,
+            in_turn: false,
+            early_say: None,
+            idle_epoch: 0,
         })
     }
 
@@ -270,8 +325,16 @@ impl Actor for SessionActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         if state.finished {
-            if let SessionMsg::Cancel(_, Some(reply)) | SessionMsg::Kill(_, Some(reply)) = msg {
-                let _ = reply.send(Ok(()));
+            match msg {
+                SessionMsg::Cancel(_, Some(reply))
+                | SessionMsg::Kill(_, Some(reply))
+                | SessionMsg::End(reply) => {
+                    let _ = reply.send(Ok(()));
+                }
+                SessionMsg::Say(_, reply) => {
+                    let _ = reply.send(Err(ended()));
+                }
+                _ => {}
             }
             return Ok(());
         }
@@ -335,6 +398,23 @@ impl Actor for SessionActor {
             SessionMsg::Interrupt => {
                 state.request_stop(Stop::Interrupt);
                 state.kill_group();
+            }
+            SessionMsg::Say(text, reply) => state.say(&myself, text, reply).await,
+            SessionMsg::End(reply) => state.end(&myself, Some(reply)),
+            SessionMsg::Parked {
+                call_id,
+                approval,
+                expires_at,
+            } => state.append(EventKind::ToolApprovalPending {
+                call_id,
+                approval,
+                expires_at,
+            }),
+            SessionMsg::IdleTimeout(epoch) => {
+                if epoch == state.idle_epoch && !state.in_turn {
+                    tracing::info!(session = %state.id, "interactive session idle too long: ending it");
+                    state.end(&myself, None);
+                }
             }
             SessionMsg::Tick => state.tick(&myself),
             SessionMsg::ConnectTimeout => {
@@ -403,8 +483,10 @@ impl SessionState {
 
     /// Spawns the worker. Failures end the session with `session.failed`.
     async fn start(&mut self, myself: &ActorRef<SessionMsg>) {
-        let queued_ms = u64::try_from(self.queued_for.as_millis()).unwrap_or(u64::MAX);
-        self.append(EventKind::RunStarted { queued_ms });
+        if self.opening == Opening::Run {
+            let queued_ms = u64::try_from(self.queued_for.as_millis()).unwrap_or(u64::MAX);
+            self.append(EventKind::RunStarted { queued_ms });
+        }
         let token = match crate::auth::new_token() {
             Ok(token) => token,
             Err(err) => {
@@ -451,8 +533,23 @@ impl SessionState {
         self.shared
             .workers
             .expect(self.id, token.clone(), group.pid(), myself.clone());
-        self.live.pid.store(group.pid(), Ordering::Relaxed);
+        let pid = group.pid();
+        self.live.pid.store(pid, Ordering::Relaxed);
         self.group = Some(group);
+        if self.opening == Opening::Resume {
+            // Committed before the client hears the session is open, so a
+            // follower never mistakes it for the ended session it was.
+            if let Err(err) = self
+                .sequencer
+                .append_committed(EventKind::SessionResumed { pid })
+                .await
+            {
+                tracing::error!(session = %self.id, %err, "cannot record the resume");
+            }
+        }
+        if let Some(opened) = self.opened.take() {
+            let _ = opened.send(Ok(()));
+        }
         if let Err(err) = worker_process::send_token(&mut child, &token).await {
             tracing::warn!(session = %self.id, %err, "cannot hand the worker its token");
         }
@@ -475,13 +572,16 @@ impl SessionState {
 
     async fn fail_to_start(&mut self, myself: &ActorRef<SessionMsg>, error: String) {
         tracing::error!(session = %self.id, %error, "worker did not start");
+        if let Some(opened) = self.opened.take() {
+            let _ = opened.send(Err(ControlError::new(ErrorKind::Internal, error.clone())));
+        }
         self.failure = Some(error);
         self.exit = Some(ExitInfo::default());
         self.finish_if_over(myself).await;
     }
 
     /// Queues a daemon-side event; a refusal only means the session ended.
-    fn append(&self, kind: EventKind) {
+    pub(crate) fn append(&self, kind: EventKind) {
         match self.sequencer.append(Timestamp::now(), kind) {
             Ok(_) | Err(AppendError::Ended) => {}
             Err(err) => tracing::error!(session = %self.id, %err, "cannot record event"),
@@ -498,15 +598,19 @@ impl SessionState {
             return;
         };
         let agent = &self.record.agent;
-        self.append(EventKind::SessionStarted {
-            pid,
-            agent: agent.name.clone(),
-            provider: agent.provider.to_string(),
-            model: agent.model.clone(),
-        });
-        self.append(EventKind::MessageUser {
-            text: self.record.prompt.clone(),
-        });
+        if self.opening != Opening::Resume {
+            self.append(EventKind::SessionStarted {
+                pid,
+                agent: agent.name.clone(),
+                provider: agent.provider.to_string(),
+                model: agent.model.clone(),
+            });
+        }
+        if self.opening == Opening::Run {
+            self.append(EventKind::MessageUser {
+                text: self.record.prompt.clone(),
+            });
+        }
         let meter = Meter::new(
             Arc::clone(&self.shared),
             self.record.agent.model.clone(),
@@ -521,25 +625,145 @@ impl SessionState {
         )));
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_worker(stream, rx));
-        let start = ToWorker::Start(Box::new(StartTurn {
+        self.to_worker = Some(tx);
+        if self.opening == Opening::Run {
+            let start = self.start_turn(Vec::new(), self.record.prompt.clone());
+            self.send(start);
+            if let Some(Stop::Cancel { .. }) = self.stop {
+                self.send(ToWorker::Cancel);
+            }
+        } else {
+            self.go_idle(myself);
+        }
+    }
+
+    /// The message that starts a turn on `input` after `history`.
+    fn start_turn(&self, history: Vec<ChatMessage>, input: String) -> ToWorker {
+        ToWorker::Start(Box::new(StartTurn {
             session: self.id,
             agent: self.record.agent.clone(),
-            history: Vec::new(),
-            input: self.record.prompt.clone(),
+            history,
+            input,
             script: self.record.script.clone(),
             tools: Vec::new(),
-            endpoint: self.endpoint.take(),
-            mcp_servers: std::mem::take(&mut self.mcp_servers),
-        }));
-        let _ = tx.send(start);
-        if let Some(Stop::Cancel { .. }) = self.stop {
-            let _ = tx.send(ToWorker::Cancel);
+            endpoint: self.endpoint.clone(),
+            mcp_servers: self.mcp_servers.clone(),
+        }))
+    }
+
+    /// An interactive session finished a turn (or just started): it waits
+    /// for the user, at most `chat_idle_timeout`.
+    fn go_idle(&mut self, myself: &ActorRef<SessionMsg>) {
+        self.in_turn = false;
+        self.idle_epoch += 1;
+        self.append(EventKind::SessionIdle);
+        let epoch = self.idle_epoch;
+        let timeout = self.shared.config.chat_idle_timeout;
+        drop(myself.send_after(timeout, move || SessionMsg::IdleTimeout(epoch)));
+        if let Some((text, reply)) = self.early_say.take() {
+            let _ = myself.cast(SessionMsg::Say(text, reply));
         }
-        self.to_worker = Some(tx);
+    }
+
+    /// Starts a turn of an idle interactive session on the user's message,
+    /// with the conversation so far rebuilt from the log.
+    async fn say(&mut self, myself: &ActorRef<SessionMsg>, text: String, reply: StopReply) {
+        let busy = |what: &str| Err(ControlError::new(ErrorKind::Conflict, what.to_owned()));
+        let refusal = if self.opening == Opening::Run {
+            Err(ControlError::new(
+                ErrorKind::Invalid,
+                format!("session {} is a headless run: it takes no input", self.id),
+            ))
+        } else if self.stop.is_some() || self.done.is_some() {
+            busy("the session is ending")
+        } else if !self.connected {
+            if self.early_say.is_none() {
+                self.early_say = Some((text, reply));
+                return;
+            }
+            busy("the session is starting and already has a message waiting")
+        } else if self.in_turn {
+            busy("a turn is running: wait for session.idle, or cancel it")
+        } else {
+            Ok(())
+        };
+        if let Err(err) = refusal {
+            let _ = reply.send(Err(err));
+            return;
+        }
+        self.in_turn = true;
+        self.idle_epoch += 1;
+        self.live.touch();
+        let recorded = self
+            .sequencer
+            .append_committed(EventKind::MessageUser { text: text.clone() })
+            .await;
+        let history = match recorded {
+            Ok(seq) => self.recorded_before(seq).await,
+            Err(err) => Err(ControlError::new(ErrorKind::Internal, err.to_string())),
+        };
+        match history {
+            Ok(events) => {
+                let start = self.start_turn(history::conversation(&events), text);
+                self.send(start);
+                let _ = reply.send(Ok(()));
+            }
+            Err(err) => {
+                tracing::error!(session = %self.id, %err, "cannot start the turn");
+                let _ = reply.send(Err(err));
+                self.go_idle(myself);
+            }
+        }
+    }
+
+    /// The session's recorded events before `seq`.
+    async fn recorded_before(&self, seq: u64) -> Result<Vec<Event>, ControlError> {
+        const PAGE: usize = 4096;
+        let mut events = Vec::new();
+        let mut after = 0;
+        while after + 1 < seq {
+            let page = self
+                .shared
+                .store
+                .events(self.id, after, PAGE)
+                .await
+                .map_err(|err| ControlError::new(ErrorKind::Internal, err.to_string()))?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            events.extend(page.into_iter().filter(|e| e.seq < seq));
+        }
+        Ok(events)
+    }
+
+    /// Ends an interactive session: at once when idle (`session.completed`),
+    /// by cancelling the running turn otherwise.
+    fn end(&mut self, myself: &ActorRef<SessionMsg>, reply: Option<StopReply>) {
+        self.waiters.extend(reply);
+        if self.stop.is_some() || self.done.is_some() {
+            return;
+        }
+        if self.in_turn || !self.connected {
+            return self.cancel(myself, StopReason::User);
+        }
+        self.done = Some(TurnOutcome::Completed);
+        self.send(ToWorker::Shutdown);
+        drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
     }
 
     fn worker_done(&mut self, myself: &ActorRef<SessionMsg>, outcome: TurnOutcome) {
         if self.done.is_some() {
+            return;
+        }
+        if self.opening != Opening::Run && self.stop.is_none() {
+            // An interactive session outlives its turns, failed ones too
+            // (the error is in the log); the user decides what comes next.
+            if let TurnOutcome::Failed { error } = &outcome {
+                tracing::info!(session = %self.id, %error, "turn failed");
+            }
+            self.sample();
+            if self.in_turn {
+                self.go_idle(myself);
+            }
             return;
         }
         self.done = Some(outcome);
@@ -605,6 +829,7 @@ impl SessionState {
             run_rules: self.run_rules.clone(),
             grants: self.grants.clone(),
             policy: self.ask_policy,
+            asker: Some(myself.clone()),
         };
         let approvals = self.shared.approvals.clone();
         let session = myself.clone();
@@ -666,6 +891,13 @@ impl SessionState {
             reason,
             forced: false,
         });
+        if self.opening != Opening::Run && !self.in_turn {
+            // An idle interactive session has no turn to cancel: it just ends.
+            self.done = Some(TurnOutcome::Cancelled);
+            self.send(ToWorker::Shutdown);
+            drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
+            return;
+        }
         self.send(ToWorker::Cancel);
         let grace = self.shared.config.cancel_grace;
         drop(myself.send_after(grace, || SessionMsg::GraceExpired));
@@ -721,7 +953,9 @@ impl SessionState {
                 return self.cancel(myself, StopReason::Budget);
             }
         }
-        if let Some(limit) = budgets.max_idle_secs {
+        // An idle interactive session waits for a person, not for the model.
+        let waiting_for_user = self.opening != Opening::Run && !self.in_turn;
+        if let Some(limit) = budgets.max_idle_secs.filter(|_| !waiting_for_user) {
             let idle = self.live.idle_for().as_secs_f64();
             if idle > limit as f64 {
                 self.exceeded(BudgetKind::Idle, limit as f64, idle);

@@ -253,12 +253,13 @@ impl Store {
         Ok(async move { rx.await.map_err(|_| StoreError::Closed)? })
     }
 
-    /// Records a new session, its run request and its first event (seq 1).
+    /// Records a new session, its run request and its first event (seq 1),
+    /// if it has one yet (an interactive session's first is `session.started`).
     pub(crate) async fn create_session(
         &self,
         record: SessionRecord,
         run: Option<RunRecord>,
-        first: Event,
+        first: Option<Event>,
     ) -> Result<(), StoreError> {
         self.send_acked(|ack| WriteOp::CreateSession {
             record: Box::new(record),

@@ -151,6 +151,8 @@ impl SessionRecord {
         if let EventKind::SessionStarted { pid, .. } | EventKind::SessionResumed { pid } = kind {
             self.pid = Some(*pid);
             self.started_at = Some(at);
+            // A resumed session lives again.
+            self.ended_at = None;
         }
         match kind.status_after() {
             Some(status) if status != self.status => {

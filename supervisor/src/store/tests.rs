@@ -55,7 +55,7 @@ fn event(session: SessionId, seq: u64, kind: EventKind) -> Event {
 
 async fn create(store: &Store, id: SessionId) {
     store
-        .create_session(record(id), None, event(id, 1, EventKind::RunQueued))
+        .create_session(record(id), None, Some(event(id, 1, EventKind::RunQueued)))
         .await
         .unwrap();
 }
@@ -348,6 +348,22 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
         call_timeout_secs: 120,
     };
     out.push(("mcp", mcp.encode().unwrap()));
+    // Added with interactive sessions.
+    for kind in [
+        EventKind::SessionIdle,
+        EventKind::SessionResumed { pid: 4242 },
+        EventKind::ToolApprovalPending {
+            call_id: "c2".into(),
+            approval: 7,
+            expires_at: Timestamp(99),
+        },
+    ] {
+        let event = EventRecord {
+            at: Timestamp(6),
+            kind,
+        };
+        out.push(("event", event.encode().unwrap()));
+    }
     out
 }
 

@@ -43,7 +43,7 @@ pub(super) enum WriteOp {
     CreateSession {
         record: Box<SessionRecord>,
         run: Option<Box<RunRecord>>,
-        first: Event,
+        first: Option<Event>,
         ack: Ack<()>,
     },
     PutAgent {
@@ -226,7 +226,7 @@ fn finish(
         }
         WriteOp::CreateSession { first, ack, .. } => {
             if ok {
-                committed.events.push(first);
+                committed.events.extend(first);
             }
             Some((ack, result))
         }
@@ -311,7 +311,10 @@ impl Tables<'_> {
                     }
                 }
                 self.touched.insert(key, ((**record).clone(), true));
-                self.append(first)
+                match first {
+                    Some(first) => self.append(first),
+                    None => Ok(Ok(())),
+                }
             }
             WriteOp::PutAgent { agent, replace, .. } => {
                 if !replace && self.agents.get(agent.name.as_str())?.is_some() {

@@ -242,6 +242,10 @@ async fn a_worker_that_breaks_the_protocol_is_ended_and_its_log_kept() {
     for (fault, expected) in [
         (protocol::Fault::Garbage, "protocol error: malformed frame"),
         (protocol::Fault::Oversized, "exceeds the limit"),
+        (
+            protocol::Fault::ForgeApproval,
+            "a worker may not report tool.approved",
+        ),
     ] {
         let session = run(
             &client,
@@ -269,6 +273,12 @@ async fn a_worker_that_breaks_the_protocol_is_ended_and_its_log_kept() {
             panic!("expected a crash, got {:?}", events.last());
         };
         assert!(detail.contains(expected), "{detail}");
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::ToolApproved { .. })),
+            "a forged approval is never recorded"
+        );
         let pid = worker_pid(&events).unwrap();
         assert!(group_members(pid).is_empty());
     }

@@ -9,6 +9,7 @@
 
 mod approvals;
 mod bad_input;
+mod chat;
 mod cli;
 mod containment;
 mod daemon_crash;

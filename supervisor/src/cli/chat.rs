@@ -1,0 +1,544 @@
+//! `studio chat AGENT` and `studio chat --session ID`: an interactive
+//! session in the terminal.
+//!
+//! The answer streams as it comes; tool calls are shown with their
+//! outcome; a call no rule decides is asked inline (approve once, deny,
+//! always allow for this session). Other clients may watch the same
+//! session and answer too: the first answer wins and the others see it.
+//! Lines typed ahead wait their turn, so a script can pipe a whole
+//! conversation in. Ctrl-C stops a running turn (the session is resumed
+//! at once); Ctrl-D, `/exit` or Ctrl-C at the prompt end the session.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+
+use clap::Args;
+use protocol::SessionId;
+use protocol::control::{ControlRequest, ControlResponse, ErrorKind, Push};
+use protocol::event::{Decider, Event, EventKind, SessionStatus};
+use supervisor::client::{Client, ClientError, Subscription};
+use tokio::sync::mpsc;
+
+use super::output::{event_json, print_json};
+use super::run::describe_end;
+use super::{CliError, Ctx};
+
+/// Longest tool argument or output text shown inline.
+const SHOWN: usize = 200;
+
+#[derive(Args, Debug)]
+pub(crate) struct ChatArgs {
+    /// Agent to chat with (a new session).
+    #[arg(required_unless_present = "session", conflicts_with = "session")]
+    agent: Option<String>,
+    /// Continue this session (id or unique prefix): attach to it if it is
+    /// live, else resume it on its recorded conversation.
+    #[arg(long, value_name = "ID")]
+    session: Option<String>,
+}
+
+pub(crate) async fn execute(args: ChatArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    let input = spawn_stdin_reader();
+    let mut chat = Chat {
+        client: &client,
+        json: ctx.json,
+        input,
+        typed_ahead: VecDeque::new(),
+        eof: false,
+    };
+    let request = match (args.agent, args.session) {
+        (_, Some(session)) => ControlRequest::ChatResume { session },
+        (Some(agent), None) => ControlRequest::ChatOpen { agent },
+        (None, None) => return Err(CliError::invalid("name an agent, or --session ID")),
+    };
+    let mut opened = open(&client, request).await?;
+    loop {
+        chat.banner(&opened).await?;
+        match chat.converse(&opened).await? {
+            Life::Ended(SessionStatus::Completed) => return Ok(()),
+            Life::Ended(_) => return Err(CliError::incomplete(String::new())),
+            Life::TurnStopped => {
+                let session = opened.session.to_string();
+                opened = open(&client, ControlRequest::ChatResume { session }).await?;
+            }
+        }
+    }
+}
+
+/// What `ChatOpened` said.
+struct Opened {
+    session: SessionId,
+    after_seq: u64,
+    resumed: bool,
+}
+
+async fn open(client: &Client, request: ControlRequest) -> Result<Opened, CliError> {
+    match client.request(request).await? {
+        ControlResponse::ChatOpened {
+            session,
+            after_seq,
+            resumed,
+        } => Ok(Opened {
+            session,
+            after_seq,
+            resumed,
+        }),
+        other => Err(CliError::msg(format!(
+            "unexpected answer to chat: {other:?}"
+        ))),
+    }
+}
+
+/// How one life of the session ended for this client.
+enum Life {
+    /// The session ended with this status.
+    Ended(SessionStatus),
+    /// This client stopped a running turn: resume and go on.
+    TurnStopped,
+}
+
+/// Lines from stdin, read on a thread (stdin is blocking); `None` at EOF.
+fn spawn_stdin_reader() -> mpsc::UnboundedReceiver<Option<String>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(Some(line)).is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(None);
+    });
+    rx
+}
+
+struct Chat<'a> {
+    client: &'a Client,
+    json: bool,
+    input: mpsc::UnboundedReceiver<Option<String>>,
+    /// Lines typed while the agent was busy, answered in order.
+    typed_ahead: VecDeque<String>,
+    eof: bool,
+}
+
+/// A tool call waiting for this person's answer.
+struct Asking {
+    approval: u64,
+    call_id: String,
+    answered: bool,
+}
+
+/// What the conversation loop is doing.
+struct Turn {
+    /// The agent is working (no prompt shown).
+    busy: bool,
+    /// Calls seen requested, for showing what an approval is about.
+    calls: HashMap<String, (String, String)>,
+    asking: Option<Asking>,
+    /// Streamed text was written without a newline after it.
+    mid_line: bool,
+    /// This client asked to stop the running turn.
+    stopping: bool,
+    /// This client asked to end the session.
+    ending: bool,
+}
+
+impl Chat<'_> {
+    /// Says which session this is and, for an old one, what was said.
+    async fn banner(&self, opened: &Opened) -> Result<(), CliError> {
+        if self.json {
+            return Ok(());
+        }
+        let id = opened.session;
+        if opened.after_seq > 0 && !opened.resumed {
+            eprintln!("attached to live session {id}");
+        } else if opened.resumed {
+            eprintln!("session {id} resumed");
+        } else {
+            eprintln!(
+                "session {id} (Ctrl-D or /exit ends it; resume later with studio chat --session {id})"
+            );
+        }
+        if opened.after_seq == 0 {
+            return Ok(());
+        }
+        let mut after = 0;
+        while after < opened.after_seq {
+            let page = match self
+                .client
+                .request(ControlRequest::Events {
+                    session: id,
+                    after_seq: after,
+                    limit: 1000,
+                })
+                .await?
+            {
+                ControlResponse::Events(page) => page,
+                _ => break,
+            };
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for event in page.iter().filter(|e| e.seq <= opened.after_seq) {
+                match &event.kind {
+                    EventKind::MessageUser { text } => println!("you> {text}"),
+                    EventKind::MessageAssistant { text } => println!("{text}"),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows the session and talks with it until this life of it ends.
+    async fn converse(&mut self, opened: &Opened) -> Result<Life, CliError> {
+        let session = opened.session;
+        let mut events = self
+            .client
+            .subscribe(ControlRequest::Follow {
+                session,
+                after_seq: opened.after_seq,
+            })
+            .await?;
+        let attached_idle = opened.after_seq > 0 && !opened.resumed && self.is_idle(session).await;
+        let mut turn = Turn {
+            busy: !attached_idle,
+            calls: HashMap::new(),
+            asking: None,
+            mid_line: false,
+            stopping: false,
+            ending: false,
+        };
+        if !turn.busy {
+            self.next_input(session, &mut turn).await?;
+        }
+        loop {
+            tokio::select! {
+                push = events.next() => {
+                    let Some(Push::Event(event)) = push else {
+                        match push {
+                            Some(_) => continue,
+                            None => return Err(CliError::msg("the event stream ended before the session did")),
+                        }
+                    };
+                    if let Some(life) = self.on_event(&event, session, &mut turn).await? {
+                        finish(&mut events).await;
+                        return Ok(life);
+                    }
+                }
+                line = self.input.recv(), if !self.eof => {
+                    match line.flatten() {
+                        Some(line) => self.typed_ahead.push_back(line),
+                        None => self.eof = true,
+                    }
+                    if turn.asking.as_ref().is_some_and(|a| !a.answered) || !turn.busy {
+                        self.next_input(session, &mut turn).await?;
+                    }
+                }
+                _ = tokio::signal::ctrl_c() => self.interrupt(session, &mut turn).await,
+            }
+        }
+    }
+
+    async fn is_idle(&self, session: SessionId) -> bool {
+        let request = ControlRequest::SessionGet {
+            id: session.to_string(),
+        };
+        matches!(
+            self.client.request(request).await,
+            Ok(ControlResponse::Session(s)) if s.status == SessionStatus::Idle
+        )
+    }
+
+    /// Shows one event; `Some` when this life of the session is over.
+    async fn on_event(
+        &mut self,
+        event: &Event,
+        session: SessionId,
+        turn: &mut Turn,
+    ) -> Result<Option<Life>, CliError> {
+        if self.json {
+            print_json(&event_json(event));
+        }
+        match &event.kind {
+            EventKind::LlmResponseChunk { text, .. } if !self.json => {
+                let mut stdout = std::io::stdout();
+                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.flush();
+                turn.mid_line = !text.ends_with('\n');
+            }
+            EventKind::MessageUser { text } if turn.ending || !turn.busy => {
+                // Another client spoke.
+                self.say_line(turn, &format!("(another client) you> {text}"));
+                turn.busy = true;
+            }
+            EventKind::ToolRequested {
+                call_id,
+                tool,
+                arguments,
+            } => {
+                self.say_line(turn, &format!("  ⚙ {tool} {}", shorten(arguments)));
+                turn.calls
+                    .insert(call_id.clone(), (tool.clone(), arguments.clone()));
+            }
+            EventKind::ToolApprovalPending {
+                call_id, approval, ..
+            } => {
+                let (tool, arguments) = turn.calls.get(call_id).cloned().unwrap_or_default();
+                self.say_line(
+                    turn,
+                    &format!(
+                        "  ? allow {tool} {}  [y] once  [n] deny  [a] always for this session",
+                        shorten(&arguments)
+                    ),
+                );
+                turn.asking = Some(Asking {
+                    approval: *approval,
+                    call_id: call_id.clone(),
+                    answered: false,
+                });
+                self.next_input(session, turn).await?;
+            }
+            EventKind::ToolApproved { call_id, by } => {
+                self.decided(turn, call_id, &format!("approved {by}"));
+            }
+            EventKind::ToolDenied {
+                call_id,
+                by,
+                reason,
+                ..
+            } => {
+                let how = match by {
+                    Decider::User => format!("denied {by}"),
+                    _ => format!("denied {by}: {reason}"),
+                };
+                self.decided(turn, call_id, &how);
+            }
+            EventKind::ToolCompleted { output, .. } => {
+                self.say_line(turn, &format!("  ✓ {}", shorten(output)));
+            }
+            EventKind::ToolError { message, .. } => {
+                self.say_line(turn, &format!("  ✗ {}", shorten(message)));
+            }
+            EventKind::LlmError {
+                message,
+                will_retry,
+                ..
+            } => {
+                let retry = if *will_retry { " (retrying)" } else { "" };
+                self.say_line(turn, &format!("  ! {message}{retry}"));
+            }
+            EventKind::McpServerFailed { server, message } => {
+                self.say_line(turn, &format!("  ! MCP server {server}: {message}"));
+            }
+            EventKind::BudgetExceeded {
+                budget,
+                limit,
+                observed,
+            } => {
+                self.say_line(
+                    turn,
+                    &format!("  ! budget exceeded: {budget:?} {observed:.2} > {limit}"),
+                );
+            }
+            EventKind::SessionIdle => {
+                self.end_line(turn);
+                turn.busy = false;
+                turn.asking = None;
+                if !turn.ending {
+                    self.next_input(session, turn).await?;
+                }
+            }
+            kind if kind.is_terminal() => {
+                self.end_line(turn);
+                let stopped_turn = turn.stopping
+                    && matches!(kind, EventKind::SessionCancelled { .. })
+                    && !turn.ending;
+                if stopped_turn {
+                    if !self.json {
+                        eprintln!("(turn stopped)");
+                    }
+                    return Ok(Some(Life::TurnStopped));
+                }
+                let status = kind.status_after().unwrap_or(SessionStatus::Crashed);
+                if !self.json && (status != SessionStatus::Completed || !turn.ending) {
+                    eprintln!("session {session} {}", describe_end(kind));
+                }
+                return Ok(Some(Life::Ended(status)));
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    /// Shows how a call was decided, and drops this client's question if
+    /// someone else answered it first.
+    fn decided(&self, turn: &mut Turn, call_id: &str, how: &str) {
+        let was_asking = turn.asking.as_ref().is_some_and(|a| a.call_id == call_id);
+        if was_asking {
+            let answered_here = turn.asking.as_ref().is_some_and(|a| a.answered);
+            turn.asking = None;
+            if !answered_here {
+                self.say_line(turn, &format!("  (answered elsewhere) {how}"));
+                return;
+            }
+        }
+        self.say_line(turn, &format!("  {how}"));
+    }
+
+    /// Uses the next typed line: an approval answer when a call is waiting
+    /// for one, else (when idle) the next message. Prompts when no line is
+    /// waiting.
+    async fn next_input(&mut self, session: SessionId, turn: &mut Turn) -> Result<(), CliError> {
+        loop {
+            if let Some(asking) = turn.asking.as_mut().filter(|a| !a.answered) {
+                let Some(line) = self.typed_ahead.pop_front() else {
+                    return Ok(());
+                };
+                let (approve, remember) = match line.trim().to_ascii_lowercase().as_str() {
+                    "y" | "yes" => (true, false),
+                    "a" | "always" => (true, true),
+                    "n" | "no" => (false, false),
+                    _ => {
+                        eprintln!("  answer y (once), n (deny) or a (always for this session)");
+                        continue;
+                    }
+                };
+                asking.answered = true;
+                let request = ControlRequest::ApprovalAnswer {
+                    id: asking.approval,
+                    approve,
+                    remember,
+                };
+                match self.client.request(request).await {
+                    Ok(_) => {}
+                    Err(err) if daemon_error(&err) == Some(ErrorKind::NotFound) => {
+                        eprintln!("  (already decided)");
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+                return Ok(());
+            }
+            if turn.busy || turn.ending {
+                return Ok(());
+            }
+            let Some(line) = self.typed_ahead.pop_front() else {
+                if self.eof {
+                    return self.end(session, turn).await;
+                }
+                if !self.json {
+                    print!("you> ");
+                    let _ = std::io::stdout().flush();
+                }
+                return Ok(());
+            };
+            let text = line.trim();
+            if text.is_empty() {
+                continue;
+            }
+            if matches!(text, "/exit" | "/quit") {
+                return self.end(session, turn).await;
+            }
+            let request = ControlRequest::ChatSay {
+                session,
+                text: text.to_owned(),
+            };
+            // Busy before asking: the turn's first events may arrive before the answer.
+            turn.busy = true;
+            match self.client.request(request).await {
+                Ok(_) => return Ok(()),
+                Err(err) if daemon_error(&err) == Some(ErrorKind::Conflict) => {
+                    // Someone else's turn is running: this line waits for it.
+                    self.typed_ahead.push_front(line);
+                    turn.busy = true;
+                    return Ok(());
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    async fn end(&mut self, session: SessionId, turn: &mut Turn) -> Result<(), CliError> {
+        turn.ending = true;
+        if !self.json {
+            println!();
+        }
+        self.client
+            .request(ControlRequest::ChatEnd { session })
+            .await?;
+        Ok(())
+    }
+
+    /// Ctrl-C: stop the running turn (first), kill (second), or end the
+    /// session when it is idle.
+    async fn interrupt(&mut self, session: SessionId, turn: &mut Turn) {
+        let request = if !turn.busy {
+            turn.ending = true;
+            ControlRequest::ChatEnd { session }
+        } else if !turn.stopping {
+            turn.stopping = true;
+            eprintln!("\nstopping the turn (Ctrl-C again to kill the worker)");
+            ControlRequest::Cancel { session }
+        } else {
+            ControlRequest::Kill { session }
+        };
+        if let Err(err) = self.client.request(request).await {
+            eprintln!("studio: {err}");
+        }
+    }
+
+    fn say_line(&self, turn: &mut Turn, line: &str) {
+        if self.json {
+            return;
+        }
+        self.end_line(turn);
+        println!("{line}");
+    }
+
+    fn end_line(&self, turn: &mut Turn) {
+        if turn.mid_line && !self.json {
+            println!();
+        }
+        turn.mid_line = false;
+    }
+}
+
+/// The kind of error the daemon answered with, if it answered.
+fn daemon_error(err: &ClientError) -> Option<ErrorKind> {
+    match err {
+        ClientError::Daemon(err) => Some(err.kind),
+        _ => None,
+    }
+}
+
+/// Drains the rest of a finished follow stream.
+async fn finish(events: &mut Subscription) {
+    while let Some(push) = events.next().await {
+        if matches!(push, Push::End) {
+            break;
+        }
+    }
+}
+
+/// `text` on one line, cut to [`SHOWN`] characters.
+fn shorten(text: &str) -> String {
+    let one_line = text.replace('\n', " ⏎ ");
+    match one_line.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_or_multiline_text_is_shortened_on_one_line() {
+        assert_eq!(shorten("a\nb"), "a ⏎ b");
+        let long = "é".repeat(SHOWN + 5);
+        let shown = shorten(&long);
+        assert_eq!(shown.chars().count(), SHOWN + 1);
+        assert!(shown.ends_with('…'));
+    }
+}

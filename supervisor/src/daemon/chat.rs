@@ -1,0 +1,163 @@
+//! Control requests of interactive sessions (`studio chat`): open one,
+//! resume or attach to one, say something, end it.
+//!
+//! An interactive session's worker lives across turns and the session goes
+//! `session.idle` between them. Ending it (or its idle timeout) records
+//! `session.completed`; resuming an ended one starts a new worker on the
+//! recorded conversation (`session.resumed`), so the session's log holds
+//! one terminal event per life. Tool calls no rule decides wait for a
+//! person (`tool.approval.pending`), answered by any client with
+//! `ApprovalAnswer`: the first answer wins.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use protocol::SessionId;
+use protocol::Timestamp;
+use protocol::approval::AskPolicy;
+use protocol::control::{ControlError, ControlResponse, ErrorKind};
+use protocol::event::SessionStatus;
+use ractor::rpc::CallResult;
+
+use super::control::{store_error, unavailable};
+use super::root::Handles;
+use super::session::Opening;
+use super::{QueuedRun, SchedulerMsg, Sequencer};
+use crate::store::{SessionKind, SessionLookup, SessionRecord};
+
+/// How long a tool call of an interactive session waits for its person.
+pub(crate) const CHAT_APPROVAL_WAIT_SECS: u32 = 60 * 60;
+
+/// Opens a new interactive session with `agent`.
+pub(crate) async fn open(
+    agent: String,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let shared = &handles.shared;
+    let agent = shared.store.agent(agent).await.map_err(store_error)?;
+    agent
+        .script
+        .validate()
+        .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+    let id = SessionId::new();
+    let record = SessionRecord {
+        id,
+        kind: SessionKind::Chat,
+        budgets: agent.budgets.clone(),
+        script: agent.script.clone(),
+        agent,
+        label: None,
+        prompt: String::new(),
+        status: SessionStatus::Starting,
+        pid: None,
+        created_at: Timestamp::now(),
+        started_at: None,
+        ended_at: None,
+        last_seq: 0,
+        parent: None,
+    };
+    shared
+        .store
+        .create_session(record.clone(), None, None)
+        .await
+        .map_err(store_error)?;
+    start(record, Opening::Chat, handles).await?;
+    Ok(ControlResponse::ChatOpened {
+        session: id,
+        after_seq: 0,
+        resumed: false,
+    })
+}
+
+/// Attaches to a live interactive session, or resumes an ended one.
+pub(crate) async fn resume(
+    session: &str,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let lookup =
+        SessionLookup::parse(session).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+    let record = handles
+        .shared
+        .store
+        .session(lookup)
+        .await
+        .map_err(store_error)?;
+    if record.kind != SessionKind::Chat {
+        return Err(ControlError::new(
+            ErrorKind::Invalid,
+            format!(
+                "session {} is a headless run; only interactive sessions (studio chat) can be resumed",
+                record.id
+            ),
+        ));
+    }
+    let (session, after_seq) = (record.id, record.last_seq);
+    let resumed = record.status.is_terminal();
+    if resumed {
+        start(record, Opening::Resume, handles).await?;
+    }
+    Ok(ControlResponse::ChatOpened {
+        session,
+        after_seq,
+        resumed,
+    })
+}
+
+/// Hands the user's message (`Some`) or the end (`None`) to a live session.
+pub(crate) async fn deliver(
+    session: SessionId,
+    say: Option<String>,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let asked = handles
+        .scheduler
+        .call(
+            |reply| SchedulerMsg::Chat {
+                session,
+                say,
+                reply,
+            },
+            None,
+        )
+        .await;
+    match asked {
+        Ok(CallResult::Success(result)) => result.map(|()| ControlResponse::Ok),
+        _ => Err(unavailable()),
+    }
+}
+
+/// Starts the session's worker now and waits until it is spawned.
+async fn start(
+    record: SessionRecord,
+    opening: Opening,
+    handles: &Handles,
+) -> Result<(), ControlError> {
+    let sequencer = Arc::new(Sequencer::new(
+        record.id,
+        handles.shared.store.clone(),
+        record.last_seq + 1,
+    ));
+    let asked = handles
+        .scheduler
+        .call(
+            |reply| {
+                SchedulerMsg::Open(Box::new(QueuedRun {
+                    record,
+                    sequencer,
+                    queued_at: Instant::now(),
+                    approve: Vec::new(),
+                    ask: AskPolicy::Wait {
+                        secs: CHAT_APPROVAL_WAIT_SECS,
+                    },
+                    opening,
+                    opened: Some(reply),
+                }))
+            },
+            None,
+        )
+        .await;
+    match asked {
+        Ok(CallResult::Success(result)) => result,
+        _ => Err(unavailable()),
+    }
+}

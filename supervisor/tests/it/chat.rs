@@ -1,0 +1,471 @@
+//! Interactive sessions: turns on one live worker with `session.idle`
+//! between them, tool calls asked of the watching clients (the first
+//! answer wins, the others see it), resume on the recorded conversation,
+//! and `studio chat` in a terminal.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use protocol::SessionId;
+use protocol::agent::{AgentConfig, ProviderKind, SafetyMode, ScriptedToolCall};
+use protocol::control::{ControlRequest, ControlResponse, ErrorKind, Push};
+use protocol::event::{Decider, Event, EventKind};
+use serde_json::Value;
+use supervisor::client::{Client, ClientError, Subscription};
+
+use crate::fake_provider::{Canned, FakeProvider};
+use crate::support::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A scripted agent that writes `note.txt` in its workspace each turn.
+fn writer(name: &str, workspace: &std::path::Path) -> AgentConfig {
+    let mut agent = agent(name, 10, 30);
+    agent.tools = vec!["fs".to_owned()];
+    agent.safety = SafetyMode::WorkspaceWrite;
+    agent.workspace = Some(workspace.display().to_string());
+    agent.script.tool_calls = vec![ScriptedToolCall {
+        name: "fs.write".to_owned(),
+        arguments: r#"{"path":"note.txt","content":"written"}"#.to_owned(),
+    }];
+    agent
+}
+
+async fn open(client: &Client, request: ControlRequest) -> (SessionId, u64, bool) {
+    match client.request(request).await.unwrap() {
+        ControlResponse::ChatOpened {
+            session,
+            after_seq,
+            resumed,
+        } => (session, after_seq, resumed),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn follow(client: &Client, session: SessionId, after_seq: u64) -> Subscription {
+    client
+        .subscribe(ControlRequest::Follow { session, after_seq })
+        .await
+        .unwrap()
+}
+
+/// Reads `sub` until an event `wanted` accepts; returns it.
+async fn until(sub: &mut Subscription, wanted: impl Fn(&EventKind) -> bool) -> Event {
+    let found = async {
+        while let Some(push) = sub.next().await {
+            if let Push::Event(event) = push
+                && wanted(&event.kind)
+            {
+                return event;
+            }
+        }
+        panic!("the stream ended first");
+    };
+    tokio::time::timeout(WAIT, found).await.expect("timed out")
+}
+
+fn pending(kind: &EventKind) -> Option<u64> {
+    match kind {
+        EventKind::ToolApprovalPending { approval, .. } => Some(*approval),
+        _ => None,
+    }
+}
+
+fn decided(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::ToolApproved { .. } | EventKind::ToolDenied { .. }
+    )
+}
+
+async fn say(client: &Client, session: SessionId, text: &str) -> Result<(), ClientError> {
+    let request = ControlRequest::ChatSay {
+        session,
+        text: text.to_owned(),
+    };
+    client.request(request).await.map(|_| ())
+}
+
+async fn answer(
+    client: &Client,
+    id: u64,
+    approve: bool,
+    remember: bool,
+) -> Result<(), ClientError> {
+    let request = ControlRequest::ApprovalAnswer {
+        id,
+        approve,
+        remember,
+    };
+    client.request(request).await.map(|_| ())
+}
+
+fn error_kind(result: Result<(), ClientError>) -> ErrorKind {
+    match result {
+        Err(ClientError::Daemon(err)) => err.kind,
+        other => panic!("expected an error from the daemon, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_of_a_chat_are_asked_the_first_answer_wins_and_a_resumed_chat_goes_on() {
+    let daemon = TestDaemon::start(4).await;
+    let alice = daemon.client().await;
+    let bob = daemon.client().await;
+    let workspace = daemon.tmp.path().join("work");
+    std::fs::create_dir_all(&workspace).unwrap();
+    create_agent(&alice, writer("writer", &workspace)).await;
+
+    let (session, after_seq, resumed) = open(
+        &alice,
+        ControlRequest::ChatOpen {
+            agent: "writer".to_owned(),
+        },
+    )
+    .await;
+    assert_eq!((after_seq, resumed), (0, false));
+    let mut alice_sees = follow(&alice, session, 0).await;
+    let mut bob_sees = follow(&bob, session, 0).await;
+    until(&mut alice_sees, |k| *k == EventKind::SessionIdle).await;
+
+    // Turn 1: both watchers are asked; Alice answers first, Bob too late.
+    say(&alice, session, "write the note").await.unwrap();
+    let approval = pending(&until(&mut alice_sees, |k| pending(k).is_some()).await.kind);
+    let seen_by_bob = pending(&until(&mut bob_sees, |k| pending(k).is_some()).await.kind);
+    assert_eq!(approval, seen_by_bob);
+    let approval = approval.unwrap();
+    assert!(
+        matches!(
+            error_kind(say(&bob, session, "me too").await),
+            ErrorKind::Conflict
+        ),
+        "one turn at a time"
+    );
+    answer(&alice, approval, true, true).await.unwrap();
+    assert_eq!(
+        error_kind(answer(&bob, approval, false, false).await),
+        ErrorKind::NotFound
+    );
+    for sees in [&mut alice_sees, &mut bob_sees] {
+        let decision = until(sees, decided).await;
+        assert!(
+            matches!(
+                &decision.kind,
+                EventKind::ToolApproved {
+                    by: Decider::User,
+                    ..
+                }
+            ),
+            "{decision:?}"
+        );
+        until(sees, |k| *k == EventKind::SessionIdle).await;
+    }
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("note.txt")).unwrap(),
+        "written"
+    );
+
+    // Turn 2 (said by Bob): "always allow" holds for the rest of the session.
+    say(&bob, session, "again").await.unwrap();
+    let decision = until(&mut alice_sees, decided).await;
+    assert!(
+        matches!(decision.kind, EventKind::ToolApproved { .. }),
+        "{decision:?}"
+    );
+    until(&mut alice_sees, |k| *k == EventKind::SessionIdle).await;
+
+    // End, then resume: a new worker on the same log, asking again.
+    alice
+        .request(ControlRequest::ChatEnd { session })
+        .await
+        .unwrap();
+    let ended = until(&mut alice_sees, EventKind::is_terminal).await;
+    assert_eq!(ended.kind, EventKind::SessionCompleted);
+    assert!(
+        matches!(
+            error_kind(say(&alice, session, "hello?").await),
+            ErrorKind::Conflict
+        ),
+        "an ended chat takes no input until resumed"
+    );
+    let prefix = session.to_string()[..8].to_owned();
+    let (resumed_id, after_seq, resumed) =
+        open(&bob, ControlRequest::ChatResume { session: prefix }).await;
+    assert_eq!((resumed_id, after_seq, resumed), (session, ended.seq, true));
+    let mut bob_sees = follow(&bob, session, after_seq).await;
+    let first = until(&mut bob_sees, |_| true).await;
+    assert!(
+        matches!(first.kind, EventKind::SessionResumed { .. }),
+        "{first:?}"
+    );
+    until(&mut bob_sees, |k| *k == EventKind::SessionIdle).await;
+    say(&bob, session, "once more").await.unwrap();
+    let approval = pending(&until(&mut bob_sees, |k| pending(k).is_some()).await.kind).unwrap();
+    answer(&bob, approval, false, false).await.unwrap();
+    let decision = until(&mut bob_sees, decided).await;
+    assert!(
+        matches!(
+            &decision.kind,
+            EventKind::ToolDenied {
+                by: Decider::User,
+                ..
+            }
+        ),
+        "{decision:?}"
+    );
+    until(&mut bob_sees, |k| *k == EventKind::SessionIdle).await;
+    bob.request(ControlRequest::ChatEnd { session })
+        .await
+        .unwrap();
+    until(&mut bob_sees, EventKind::is_terminal).await;
+
+    // One log, gapless, one terminal event per life.
+    let log = events(&alice, session).await;
+    let seqs: Vec<u64> = log.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=log.len() as u64).collect::<Vec<_>>());
+    let lives: Vec<&str> = log
+        .iter()
+        .filter(|e| {
+            e.kind.is_terminal()
+                || matches!(
+                    e.kind,
+                    EventKind::SessionStarted { .. } | EventKind::SessionResumed { .. }
+                )
+        })
+        .map(|e| e.kind.name())
+        .collect();
+    assert_eq!(
+        lives,
+        [
+            "session.started",
+            "session.completed",
+            "session.resumed",
+            "session.completed"
+        ]
+    );
+    let users: Vec<&str> = log
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MessageUser { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(users, ["write the note", "again", "once more"]);
+}
+
+fn openai_text(id: &str, text: &str) -> Canned {
+    let chunk = serde_json::json!({
+        "id": id, "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]
+    });
+    let end = serde_json::json!({
+        "id": id, "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]
+    });
+    Canned::sse(format!("data: {chunk}\n\ndata: {end}\n\ndata: [DONE]\n\n"))
+}
+
+/// `(role, content)` of each message a request sent.
+fn conversation(body: &Value) -> Vec<(String, String)> {
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap_or_default().to_owned(),
+                m["content"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_turn_and_a_resumed_worker_send_the_model_the_whole_recorded_conversation() {
+    let (base, fake) = FakeProvider::start(vec![
+        openai_text("c1", "Paris."),
+        openai_text("c2", "About 2 million."),
+        openai_text("c3", "Yes, the Seine."),
+    ])
+    .await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-test".into())]).await;
+    let client = daemon.client().await;
+    let mut agent = AgentConfig::scripted("geo");
+    agent.provider = ProviderKind::OpenAi;
+    agent.model = "gpt-4o-mini".to_owned();
+    agent.base_url = Some(format!("{base}/v1"));
+    agent.system_prompt = "Be brief.".to_owned();
+    create_agent(&client, agent).await;
+
+    let (session, ..) = open(
+        &client,
+        ControlRequest::ChatOpen {
+            agent: "geo".to_owned(),
+        },
+    )
+    .await;
+    let mut sees = follow(&client, session, 0).await;
+    until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+    for question in ["Capital of France?", "How many people live there?"] {
+        say(&client, session, question).await.unwrap();
+        until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+    }
+    client
+        .request(ControlRequest::ChatEnd { session })
+        .await
+        .unwrap();
+    until(&mut sees, EventKind::is_terminal).await;
+    open(
+        &client,
+        ControlRequest::ChatResume {
+            session: session.to_string(),
+        },
+    )
+    .await;
+    let mut sees = follow(&client, session, 0).await;
+    until(&mut sees, |k| matches!(k, EventKind::SessionResumed { .. })).await;
+    until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+    say(&client, session, "Is there a river?").await.unwrap();
+    until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 3);
+    let pair = |role: &str, text: &str| (role.to_owned(), text.to_owned());
+    assert_eq!(
+        conversation(&seen[2].body),
+        [
+            pair("system", "Be brief."),
+            pair("user", "Capital of France?"),
+            pair("assistant", "Paris."),
+            pair("user", "How many people live there?"),
+            pair("assistant", "About 2 million."),
+            pair("user", "Is there a river?"),
+        ]
+    );
+    assert_eq!(conversation(&seen[1].body).len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn studio_chat_asks_inline_in_the_terminal_and_resumes_with_the_transcript() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let workspace = daemon.tmp.path().join("work");
+    std::fs::create_dir_all(&workspace).unwrap();
+    create_agent(&client, writer("writer", &workspace)).await;
+
+    let chat = |args: &[&str], input: &str| {
+        let mut child = Command::new(studio_bin())
+            .arg("--data-dir")
+            .arg(daemon.dir.root())
+            .arg("chat")
+            .args(args)
+            .env_remove("STUDIO_DATA_DIR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
+        (stdout, stderr)
+    };
+
+    // Typed ahead: the message, then "maybe" (not an answer), then "y".
+    let (stdout, stderr) = tokio::task::block_in_place(|| chat(&["writer"], "hello\nmaybe\ny\n"));
+    assert!(
+        stdout.contains(r#"? allow fs.write {"path":"note.txt","content":"written"}"#),
+        "{stdout}"
+    );
+    assert!(stdout.contains("approved by the user"), "{stdout}");
+    assert!(stdout.contains("✓ wrote 7 bytes to note.txt"), "{stdout}");
+    assert!(stderr.contains("answer y (once), n (deny)"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("note.txt")).unwrap(),
+        "written"
+    );
+    let session = stderr
+        .split_whitespace()
+        .nth(1)
+        .and_then(|id| id.parse::<SessionId>().ok())
+        .unwrap_or_else(|| panic!("no session id in {stderr}"));
+    let log = events(&client, session).await;
+    assert_eq!(log.last().unwrap().kind, EventKind::SessionCompleted);
+
+    let id = session.to_string();
+    let (stdout, stderr) =
+        tokio::task::block_in_place(|| chat(&["--session", &id[..8]], "and now?\nn\n"));
+    assert!(stderr.contains("resumed"), "{stderr}");
+    assert!(
+        stdout.starts_with("you> hello\n"),
+        "transcript first: {stdout}"
+    );
+    assert!(stdout.contains("denied by the user"), "{stdout}");
+    let log = events(&client, session).await;
+    let denied = log
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::ToolDenied {
+                    by: Decider::User,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(denied, 1);
+    assert_eq!(log.last().unwrap().kind, EventKind::SessionCompleted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_chat_ends_when_cancelled_or_forgotten_and_its_worker_is_gone() {
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("STUDIO_CHAT_IDLE_SECS".into(), "1".into())]).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("idler", 2, 0)).await;
+    let chat = ControlRequest::ChatOpen {
+        agent: "idler".to_owned(),
+    };
+
+    let (cancelled, ..) = open(&client, chat.clone()).await;
+    let mut sees = follow(&client, cancelled, 0).await;
+    until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+    client
+        .request(ControlRequest::Cancel { session: cancelled })
+        .await
+        .unwrap();
+    let end = until(&mut sees, EventKind::is_terminal).await;
+    assert!(
+        matches!(end.kind, EventKind::SessionCancelled { forced: false, .. }),
+        "an idle chat has no turn to force: {end:?}"
+    );
+
+    let (forgotten, ..) = open(&client, chat).await;
+    let mut sees = follow(&client, forgotten, 0).await;
+    let started = until(&mut sees, |k| matches!(k, EventKind::SessionStarted { .. })).await;
+    let end = until(&mut sees, EventKind::is_terminal).await;
+    assert_eq!(end.kind, EventKind::SessionCompleted);
+    for log in [
+        events(&client, cancelled).await,
+        events(&client, forgotten).await,
+    ] {
+        assert_log_is_whole(&log);
+        let pid = worker_pid(&log).unwrap();
+        assert!(group_members(pid).is_empty(), "worker group {pid} is gone");
+    }
+    let idle_for = end.at.0.saturating_sub(started.at.0);
+    assert!(
+        idle_for >= 1_000_000,
+        "ended after {idle_for} µs, before the idle timeout"
+    );
+}
