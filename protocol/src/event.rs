@@ -44,8 +44,12 @@ pub enum EventKind {
         /// Worker process id.
         pid: u32,
     },
-    /// `session.idle`: an interactive session finished a turn and waits for input.
-    SessionIdle,
+    /// `session.idle`: an interactive session is up, or finished a turn, and
+    /// waits for input.
+    SessionIdle {
+        /// Why the turn that just ended failed, if it did (the session goes on).
+        error: Option<String>,
+    },
     /// `session.completed`: terminal; the agent finished its work.
     SessionCompleted,
     /// `session.failed`: terminal; the worker reported an error it could not recover from.
@@ -245,7 +249,7 @@ impl EventKind {
         match self {
             EventKind::SessionStarted { .. } => "session.started",
             EventKind::SessionResumed { .. } => "session.resumed",
-            EventKind::SessionIdle => "session.idle",
+            EventKind::SessionIdle { .. } => "session.idle",
             EventKind::SessionCompleted => "session.completed",
             EventKind::SessionFailed { .. } => "session.failed",
             EventKind::SessionCancelled { .. } => "session.cancelled",
@@ -287,7 +291,7 @@ impl EventKind {
             EventKind::SessionStarted { .. } | EventKind::SessionResumed { .. } => {
                 SessionStatus::Running
             }
-            EventKind::SessionIdle => SessionStatus::Idle,
+            EventKind::SessionIdle { .. } => SessionStatus::Idle,
             EventKind::SessionCompleted => SessionStatus::Completed,
             EventKind::SessionFailed { .. } => SessionStatus::Failed,
             EventKind::SessionCancelled { .. } => SessionStatus::Cancelled,
@@ -505,7 +509,7 @@ mod tests {
                 provider: "p".into(),
                 model: "m".into(),
             },
-            EventKind::SessionIdle,
+            EventKind::SessionIdle { error: None },
             EventKind::MessageUser { text: "hi".into() },
         ];
         for kind in live {

@@ -45,7 +45,9 @@ fn event_kinds() -> Vec<EventKind> {
             model: s("m"),
         },
         EventKind::SessionResumed { pid: 8 },
-        EventKind::SessionIdle,
+        EventKind::SessionIdle {
+            error: Some(s("no endpoint")),
+        },
         EventKind::SessionCompleted,
         EventKind::SessionFailed { error: s("boom") },
         EventKind::SessionCancelled {
@@ -158,7 +160,7 @@ fn event_variant(kind: &EventKind) -> usize {
     match kind {
         EventKind::SessionStarted { .. } => 0,
         EventKind::SessionResumed { .. } => 1,
-        EventKind::SessionIdle => 2,
+        EventKind::SessionIdle { .. } => 2,
         EventKind::SessionCompleted => 3,
         EventKind::SessionFailed { .. } => 4,
         EventKind::SessionCancelled { .. } => 5,
@@ -570,7 +572,7 @@ fn pushes() -> Vec<Push> {
             session: id(),
             seq: 2,
             at: Timestamp(1),
-            kind: EventKind::SessionIdle,
+            kind: EventKind::SessionIdle { error: None },
         }),
         Push::SessionChanged(summary()),
         Push::End,

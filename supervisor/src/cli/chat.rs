@@ -341,7 +341,10 @@ impl Chat<'_> {
                     &format!("  ! budget exceeded: {budget:?} {observed:.2} > {limit}"),
                 );
             }
-            EventKind::SessionIdle => {
+            EventKind::SessionIdle { error } => {
+                if let Some(error) = error {
+                    self.say_line(turn, &format!("  ! the turn failed: {error}"));
+                }
                 self.end_line(turn);
                 turn.busy = false;
                 turn.asking = None;

@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn turns_with_tool_calls_come_back_as_the_model_saw_them() {
         let log = events(vec![
-            EventKind::SessionIdle,
+            EventKind::SessionIdle { error: None },
             user("read both"),
             EventKind::LlmRequestStarted {
                 request_id: "r".into(),
@@ -224,7 +224,7 @@ mod tests {
             },
             completed(),
             said("Done."),
-            EventKind::SessionIdle,
+            EventKind::SessionIdle { error: None },
             user("thanks"),
             completed(),
             said("You're welcome."),

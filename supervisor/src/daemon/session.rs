@@ -581,7 +581,7 @@ impl SessionState {
     }
 
     /// Queues a daemon-side event; a refusal only means the session ended.
-    pub(crate) fn append(&self, kind: EventKind) {
+    fn append(&self, kind: EventKind) {
         match self.sequencer.append(Timestamp::now(), kind) {
             Ok(_) | Err(AppendError::Ended) => {}
             Err(err) => tracing::error!(session = %self.id, %err, "cannot record event"),
@@ -633,7 +633,7 @@ impl SessionState {
                 self.send(ToWorker::Cancel);
             }
         } else {
-            self.go_idle(myself);
+            self.go_idle(myself, None);
         }
     }
 
@@ -653,10 +653,10 @@ impl SessionState {
 
     /// An interactive session finished a turn (or just started): it waits
     /// for the user, at most `chat_idle_timeout`.
-    fn go_idle(&mut self, myself: &ActorRef<SessionMsg>) {
+    fn go_idle(&mut self, myself: &ActorRef<SessionMsg>, error: Option<String>) {
         self.in_turn = false;
         self.idle_epoch += 1;
-        self.append(EventKind::SessionIdle);
+        self.append(EventKind::SessionIdle { error });
         let epoch = self.idle_epoch;
         let timeout = self.shared.config.chat_idle_timeout;
         drop(myself.send_after(timeout, move || SessionMsg::IdleTimeout(epoch)));
@@ -710,8 +710,8 @@ impl SessionState {
             }
             Err(err) => {
                 tracing::error!(session = %self.id, %err, "cannot start the turn");
-                let _ = reply.send(Err(err));
-                self.go_idle(myself);
+                let _ = reply.send(Err(err.clone()));
+                self.go_idle(myself, Some(err.message));
             }
         }
     }
@@ -755,14 +755,15 @@ impl SessionState {
             return;
         }
         if self.opening != Opening::Run && self.stop.is_none() {
-            // An interactive session outlives its turns, failed ones too
-            // (the error is in the log); the user decides what comes next.
-            if let TurnOutcome::Failed { error } = &outcome {
-                tracing::info!(session = %self.id, %error, "turn failed");
-            }
+            // An interactive session outlives its turns, failed ones too;
+            // the user decides what comes next.
             self.sample();
             if self.in_turn {
-                self.go_idle(myself);
+                let error = match outcome {
+                    TurnOutcome::Failed { error } => Some(error),
+                    _ => None,
+                };
+                self.go_idle(myself, error);
             }
             return;
         }

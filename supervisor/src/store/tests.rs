@@ -350,7 +350,9 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
     out.push(("mcp", mcp.encode().unwrap()));
     // Added with interactive sessions.
     for kind in [
-        EventKind::SessionIdle,
+        EventKind::SessionIdle {
+            error: Some("no key".into()),
+        },
         EventKind::SessionResumed { pid: 4242 },
         EventKind::ToolApprovalPending {
             call_id: "c2".into(),

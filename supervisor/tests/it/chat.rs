@@ -10,7 +10,7 @@ use std::time::Duration;
 use protocol::SessionId;
 use protocol::agent::{AgentConfig, ProviderKind, SafetyMode, ScriptedToolCall};
 use protocol::control::{ControlRequest, ControlResponse, ErrorKind, Push};
-use protocol::event::{Decider, Event, EventKind};
+use protocol::event::{Decider, Event, EventKind, SessionStatus};
 use serde_json::Value;
 use supervisor::client::{Client, ClientError, Subscription};
 
@@ -63,6 +63,10 @@ async fn until(sub: &mut Subscription, wanted: impl Fn(&EventKind) -> bool) -> E
         panic!("the stream ended first");
     };
     tokio::time::timeout(WAIT, found).await.expect("timed out")
+}
+
+fn idle(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::SessionIdle { .. })
 }
 
 fn pending(kind: &EventKind) -> Option<u64> {
@@ -127,7 +131,7 @@ async fn watchers_of_a_chat_are_asked_the_first_answer_wins_and_a_resumed_chat_g
     assert_eq!((after_seq, resumed), (0, false));
     let mut alice_sees = follow(&alice, session, 0).await;
     let mut bob_sees = follow(&bob, session, 0).await;
-    until(&mut alice_sees, |k| *k == EventKind::SessionIdle).await;
+    until(&mut alice_sees, idle).await;
 
     // Turn 1: both watchers are asked; Alice answers first, Bob too late.
     say(&alice, session, "write the note").await.unwrap();
@@ -159,7 +163,7 @@ async fn watchers_of_a_chat_are_asked_the_first_answer_wins_and_a_resumed_chat_g
             ),
             "{decision:?}"
         );
-        until(sees, |k| *k == EventKind::SessionIdle).await;
+        until(sees, idle).await;
     }
     assert_eq!(
         std::fs::read_to_string(workspace.join("note.txt")).unwrap(),
@@ -173,7 +177,7 @@ async fn watchers_of_a_chat_are_asked_the_first_answer_wins_and_a_resumed_chat_g
         matches!(decision.kind, EventKind::ToolApproved { .. }),
         "{decision:?}"
     );
-    until(&mut alice_sees, |k| *k == EventKind::SessionIdle).await;
+    until(&mut alice_sees, idle).await;
 
     // End, then resume: a new worker on the same log, asking again.
     alice
@@ -199,7 +203,7 @@ async fn watchers_of_a_chat_are_asked_the_first_answer_wins_and_a_resumed_chat_g
         matches!(first.kind, EventKind::SessionResumed { .. }),
         "{first:?}"
     );
-    until(&mut bob_sees, |k| *k == EventKind::SessionIdle).await;
+    until(&mut bob_sees, idle).await;
     say(&bob, session, "once more").await.unwrap();
     let approval = pending(&until(&mut bob_sees, |k| pending(k).is_some()).await.kind).unwrap();
     answer(&bob, approval, false, false).await.unwrap();
@@ -214,7 +218,7 @@ async fn watchers_of_a_chat_are_asked_the_first_answer_wins_and_a_resumed_chat_g
         ),
         "{decision:?}"
     );
-    until(&mut bob_sees, |k| *k == EventKind::SessionIdle).await;
+    until(&mut bob_sees, idle).await;
     bob.request(ControlRequest::ChatEnd { session })
         .await
         .unwrap();
@@ -307,10 +311,10 @@ async fn each_turn_and_a_resumed_worker_send_the_model_the_whole_recorded_conver
     )
     .await;
     let mut sees = follow(&client, session, 0).await;
-    until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+    until(&mut sees, idle).await;
     for question in ["Capital of France?", "How many people live there?"] {
         say(&client, session, question).await.unwrap();
-        until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+        until(&mut sees, idle).await;
     }
     client
         .request(ControlRequest::ChatEnd { session })
@@ -326,12 +330,27 @@ async fn each_turn_and_a_resumed_worker_send_the_model_the_whole_recorded_conver
     .await;
     let mut sees = follow(&client, session, 0).await;
     until(&mut sees, |k| matches!(k, EventKind::SessionResumed { .. })).await;
-    until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+    until(&mut sees, idle).await;
     say(&client, session, "Is there a river?").await.unwrap();
-    until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+    until(&mut sees, idle).await;
+
+    // A failed turn is told in its session.idle, and the chat goes on.
+    fake.push(Canned::error(
+        400,
+        r#"{"error":{"message":"This model's maximum context length was exceeded.","type":"invalid_request_error"}}"#,
+    ));
+    say(&client, session, "Tell me everything.").await.unwrap();
+    let failed = until(&mut sees, idle).await;
+    match &failed.kind {
+        EventKind::SessionIdle { error: Some(error) } => {
+            assert!(error.contains("maximum context length"), "{error}");
+        }
+        other => panic!("expected a failed turn, got {other:?}"),
+    }
+    assert_eq!(summary(&client, session).await.status, SessionStatus::Idle);
 
     let seen = fake.seen();
-    assert_eq!(seen.len(), 3);
+    assert_eq!(seen.len(), 4);
     let pair = |role: &str, text: &str| (role.to_owned(), text.to_owned());
     assert_eq!(
         conversation(&seen[2].body),
@@ -439,7 +458,7 @@ async fn an_idle_chat_ends_when_cancelled_or_forgotten_and_its_worker_is_gone() 
 
     let (cancelled, ..) = open(&client, chat.clone()).await;
     let mut sees = follow(&client, cancelled, 0).await;
-    until(&mut sees, |k| *k == EventKind::SessionIdle).await;
+    until(&mut sees, idle).await;
     client
         .request(ControlRequest::Cancel { session: cancelled })
         .await
