@@ -34,8 +34,9 @@ use crate::tools::{Capped, Output};
 const PASSED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
 
 /// The protocol version offered in `initialize`: the newest one that still
-/// has that handshake (rmcp's default names a later revision without one,
-/// which servers of the 2025 revisions refuse).
+/// has that handshake. rmcp 3.11's default is 2026-07-28, a revision
+/// without `initialize`, which the conformance suite's `initialize`
+/// scenario rejects.
 pub const OFFERED_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
 
 /// Versions a server may answer `initialize` with; any other ends the
