@@ -12,12 +12,15 @@
 //! - [`turn`]: the command loop; runs turns and cancels them on request.
 //! - [`scripted`]: the built-in deterministic `scripted` provider.
 //! - [`fault`]: the misbehaviours a script can ask for.
+//! - [`conformance`]: the MCP client that the official conformance suite
+//!   drives (`mcp-conformance`, run by `scripts/conformance`).
 //!
 //! Exit codes: 0 on `Shutdown` or when the daemon closes the connection,
 //! 1 on any other error, 2 without a token on stdin, 3 when the daemon
 //! refuses the handshake. Faults may end the process in their own way.
 
 mod agent;
+mod conformance;
 mod connection;
 mod fault;
 mod mcp;
@@ -79,6 +82,14 @@ enum Command {
     /// JSON array of `SERVER.TOOL`, reading the server's configuration as
     /// JSON from stdin.
     McpTest,
+    /// Act as the MCP client under test of the official conformance suite
+    /// (client mode): connect to URL, list and call its tools, print what
+    /// happened. The suite sets MCP_CONFORMANCE_SCENARIO; see
+    /// `scripts/conformance`.
+    McpConformance {
+        /// The scenario server's URL, which the suite appends.
+        url: String,
+    },
 }
 
 /// Process exit codes other than success.
@@ -103,6 +114,7 @@ fn main() -> ExitCode {
         return match args.command {
             Some(Command::ListModels { provider }) => list_models(provider),
             Some(Command::McpTest) => mcp_test(),
+            Some(Command::McpConformance { url }) => mcp_conformance(&url),
             None => ExitCode::from(exit::ERROR),
         };
     };
@@ -175,6 +187,40 @@ fn mcp_test() -> ExitCode {
     one_shot(|server: protocol::mcp::McpServerConfig| async move { mcp::probe(&server).await })
 }
 
+/// `mcp-conformance`: one scenario of the MCP conformance suite; its
+/// steps go to stdout, a failure to stderr with exit code 1.
+fn mcp_conformance(url: &str) -> ExitCode {
+    let scenario = std::env::var("MCP_CONFORMANCE_SCENARIO").ok();
+    let runtime = match one_shot_runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(conformance::run(url, scenario.as_deref())) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("studio-worker: {err:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+/// The current-thread runtime of a one-shot job; `Err` is the exit code
+/// after the reason was printed.
+fn one_shot_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| {
+            eprintln!("studio-worker: cannot start the async runtime: {err}");
+            ExitCode::from(exit::ERROR)
+        })
+}
+
 /// Runs a one-shot job: reads its input as JSON from stdin, prints its
 /// result as JSON on stdout, or its error on stderr.
 fn one_shot<I, O, F>(job: impl FnOnce(I) -> F) -> ExitCode
@@ -195,15 +241,9 @@ where
             return ExitCode::from(exit::ERROR);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match one_shot_runtime() {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("studio-worker: cannot start the async runtime: {err}");
-            return ExitCode::from(exit::ERROR);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(job(input)) {
         Ok(output) => match serde_json::to_string(&output) {

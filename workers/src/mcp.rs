@@ -17,11 +17,14 @@ use std::time::Duration;
 use protocol::event::EventKind;
 use protocol::mcp::{McpServerConfig, McpTransport};
 use protocol::worker::ToolSpec;
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock, Tool};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ContentBlock,
+    Implementation, ProtocolVersion, Tool,
+};
 use rmcp::service::{RoleClient, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ServiceExt};
 use tokio::io::AsyncBufReadExt;
 
 use crate::connection::Outbox;
@@ -29,6 +32,43 @@ use crate::tools::{Capped, Output};
 
 /// Environment a stdio server gets besides its configured variables.
 const PASSED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+
+/// The protocol version offered in `initialize`: the newest one that still
+/// has that handshake. rmcp 3.11's default is 2026-07-28, a revision
+/// without `initialize`, which the conformance suite's `initialize`
+/// scenario rejects.
+pub const OFFERED_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
+
+/// Versions a server may answer `initialize` with; any other ends the
+/// connection (the specification says a client SHOULD disconnect then).
+pub const ACCEPTED_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2024_11_05,
+    ProtocolVersion::V_2025_03_26,
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_11_25,
+];
+
+/// What the worker says about itself in `initialize`: its name and
+/// version, [`OFFERED_VERSION`], and `capabilities`.
+pub fn client_config(capabilities: ClientCapabilities) -> ClientConfig {
+    ClientConfig::new(
+        capabilities,
+        Implementation::new("studio-worker", env!("CARGO_PKG_VERSION"))
+            .with_title("AI Studio worker"),
+    )
+    .with_protocol_version(OFFERED_VERSION)
+}
+
+/// The worker's MCP client handler: no sampling, roots or elicitation
+/// (a headless session has nobody to ask), rmcp's defaults otherwise.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StudioClient;
+
+impl ClientHandler for StudioClient {
+    fn get_info(&self) -> ClientConfig {
+        client_config(ClientCapabilities::default())
+    }
+}
 
 /// The connected MCP servers of one worker.
 #[derive(Default)]
@@ -38,17 +78,24 @@ pub struct Hub {
 
 struct Server {
     config: McpServerConfig,
-    client: RunningService<RoleClient, ()>,
-    tools: Vec<Tool>,
+    connection: Connection<StudioClient>,
     /// Set once the server was seen gone (and reported).
     gone: AtomicBool,
-    /// The last line it wrote to stderr, for error messages.
+}
+
+/// One initialized MCP client connection and the tools its server listed.
+pub struct Connection<H: ClientHandler> {
+    /// The running client.
+    pub client: RunningService<RoleClient, H>,
+    /// The server's tools, from `tools/list` right after `initialize`.
+    pub tools: Vec<Tool>,
+    /// The last line a stdio server wrote to stderr, for error messages.
     last_stderr: Arc<Mutex<String>>,
-    /// The task reading its stderr; ends when the server is gone.
+    /// The task reading a stdio server's stderr; ends when the server is gone.
     stderr_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-impl Server {
+impl<H: ClientHandler> Connection<H> {
     /// What a gone server last wrote to stderr, once it has all been read
     /// (waiting briefly: a server may leave children holding its stderr).
     async fn last_words(&self) -> String {
@@ -85,7 +132,7 @@ impl Hub {
                     outbox
                         .event(EventKind::McpServerStarted {
                             server: config.name.clone(),
-                            tools: u32::try_from(server.tools.len()).unwrap_or(u32::MAX),
+                            tools: u32::try_from(server.connection.tools.len()).unwrap_or(u32::MAX),
                         })
                         .await?;
                     self.servers.push(server);
@@ -107,7 +154,7 @@ impl Hub {
     pub fn offered(&self) -> Vec<ToolSpec> {
         self.live()
             .flat_map(|server| {
-                server.tools.iter().map(|tool| ToolSpec {
+                server.connection.tools.iter().map(|tool| ToolSpec {
                     name: format!("{}.{}", server.config.name, tool.name),
                     description: tool.description.as_deref().unwrap_or_default().to_owned(),
                     parameters: serde_json::Value::Object((*tool.input_schema).clone()).to_string(),
@@ -139,7 +186,7 @@ impl Hub {
         };
         let request = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         let limit = Duration::from_secs(u64::from(server.config.call_timeout_secs));
-        let result = tokio::time::timeout(limit, server.client.call_tool(request)).await;
+        let result = tokio::time::timeout(limit, server.connection.client.call_tool(request)).await;
         Ok(match result {
             Ok(Ok(result)) => from_result(&result),
             Err(_) => Err(format!(
@@ -151,7 +198,7 @@ impl Hub {
                 let transport_lost = matches!(
                     err,
                     ServiceError::TransportClosed | ServiceError::TransportSend(_)
-                ) || server.client.is_closed();
+                ) || server.connection.client.is_closed();
                 if !transport_lost {
                     return Ok(Err(format!("MCP server {:?}: {err}", server.config.name)));
                 }
@@ -160,7 +207,7 @@ impl Hub {
                     server.config.name
                 );
                 if !server.gone.swap(true, Ordering::Relaxed) {
-                    let said = server.last_words().await;
+                    let said = server.connection.last_words().await;
                     if !said.is_empty() {
                         message.push_str(&format!("; it last said: {said}"));
                     }
@@ -186,6 +233,7 @@ impl Hub {
         let (server, tool) = name.split_once('.')?;
         let server = self.live().find(|s| s.config.name == server)?;
         server
+            .connection
             .tools
             .iter()
             .any(|t| t.name == tool)
@@ -209,7 +257,7 @@ pub async fn probe(server: &McpServerConfig) -> Result<Vec<String>, String> {
     hub.servers.push(connected);
     let names = hub.offered().into_iter().map(|t| t.name).collect();
     if let Some(server) = hub.servers.pop() {
-        let _ = server.client.cancel().await;
+        let _ = server.connection.client.cancel().await;
     }
     Ok(names)
 }
@@ -224,8 +272,23 @@ async fn failed(config: &McpServerConfig, message: String, outbox: &Outbox) -> a
         .await
 }
 
-/// Starts or reaches one server, initializes it and lists its tools.
+/// Starts or reaches one server for the [`Hub`], with [`StudioClient`].
 async fn connect(config: &McpServerConfig, workspace: Option<&Path>) -> Result<Server, String> {
+    Ok(Server {
+        config: config.clone(),
+        connection: open(StudioClient, config, workspace).await?,
+        gone: AtomicBool::new(false),
+    })
+}
+
+/// Starts or reaches one server, initializes it with `handler` answering
+/// the server's requests, checks the protocol version it chose and lists
+/// its tools. A stdio server runs in `workspace` when one is given.
+pub async fn open<H: ClientHandler>(
+    handler: H,
+    config: &McpServerConfig,
+    workspace: Option<&Path>,
+) -> Result<Connection<H>, String> {
     let last_stderr = Arc::new(Mutex::new(String::new()));
     let mut stderr_task = None;
     let client = match &config.transport {
@@ -254,7 +317,7 @@ async fn connect(config: &McpServerConfig, workspace: Option<&Path>) -> Result<S
                     last_stderr.clone(),
                 ))
             });
-            ().serve(transport).await.map_err(|err| {
+            handler.serve(transport).await.map_err(|err| {
                 let said = last_stderr.lock().map(|s| s.clone()).unwrap_or_default();
                 if said.is_empty() {
                     format!("initialize failed: {err}")
@@ -282,11 +345,17 @@ async fn connect(config: &McpServerConfig, workspace: Option<&Path>) -> Result<S
             crate::provider::http::install_crypto();
             let transport =
                 StreamableHttpClientTransport::from_config(config_http.custom_headers(custom));
-            ().serve(transport)
+            handler
+                .serve(transport)
                 .await
                 .map_err(|err| format!("initialize failed: {err}"))?
         }
     };
+    let chosen = client.peer_info().map(|info| info.protocol_version.clone());
+    if let Some(refused) = version_refused(chosen.as_ref()) {
+        let _ = client.cancel().await;
+        return Err(refused);
+    }
     let tools = client
         .list_all_tools()
         .await
@@ -297,14 +366,26 @@ async fn connect(config: &McpServerConfig, workspace: Option<&Path>) -> Result<S
     {
         return Err(format!("tool name {:?} cannot be namespaced", bad.name));
     }
-    Ok(Server {
-        config: config.clone(),
+    Ok(Connection {
         client,
         tools,
-        gone: AtomicBool::new(false),
         last_stderr,
         stderr_task: Mutex::new(stderr_task),
     })
+}
+
+/// Why the protocol version a server chose in `initialize` is not one of
+/// [`ACCEPTED_VERSIONS`] (it may answer an older one than offered).
+fn version_refused(chosen: Option<&ProtocolVersion>) -> Option<String> {
+    if chosen.is_some_and(|v| ACCEPTED_VERSIONS.contains(v)) {
+        return None;
+    }
+    let chosen = chosen.map_or("none", ProtocolVersion::as_str);
+    let accepted: Vec<&str> = ACCEPTED_VERSIONS.iter().map(|v| v.as_str()).collect();
+    Some(format!(
+        "the server chose protocol version {chosen}; this client speaks {}",
+        accepted.join(", ")
+    ))
 }
 
 /// Logs a stdio server's stderr and keeps its last line.
@@ -363,5 +444,28 @@ fn from_result(result: &CallToolResult) -> Result<Output, String> {
         Err(output.text)
     } else {
         Ok(output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initialize_offers_a_version_with_that_handshake() {
+        let config = StudioClient.get_info();
+        assert_eq!(config.protocol_version, OFFERED_VERSION);
+        assert!(config.protocol_version.has_initialize());
+        assert!(ACCEPTED_VERSIONS.contains(&OFFERED_VERSION));
+        assert_eq!(config.client_info.name, "studio-worker");
+    }
+
+    #[test]
+    fn the_servers_choice_of_version_is_checked() {
+        assert_eq!(version_refused(Some(&ProtocolVersion::V_2025_11_25)), None);
+        assert_eq!(version_refused(Some(&ProtocolVersion::V_2025_03_26)), None);
+        let refused = version_refused(Some(&ProtocolVersion::V_2026_07_28));
+        assert!(refused.is_some_and(|r| r.contains("2026-07-28")));
+        assert!(version_refused(None).is_some());
     }
 }
