@@ -490,4 +490,6 @@ pub struct SessionSummary {
     pub ended_at: Option<Timestamp>,
     /// Session it was branched from.
     pub parent: Option<SessionId>,
+    /// An interactive session (`studio chat`) rather than a headless run.
+    pub interactive: bool,
 }

@@ -9,11 +9,13 @@
 //! - [`secret`]: API keys that never print.
 //! - [`event`]: the event enum every session records (`session.*`, `llm.*`, `tool.*`, ...).
 //! - [`handshake`]: the first frame on every connection.
+//! - [`layout`]: where an instance keeps its sockets, token and files.
 //! - [`control`]: client <-> daemon requests, responses and pushes.
 //! - [`worker`]: daemon <-> worker commands and reports.
 //! - [`codec`]: u32 length prefix + bincode framing with a hard size limit.
 //!
-//! This crate does no I/O beyond reading and writing frames.
+//! This crate does no I/O beyond reading and writing frames (and reading
+//! the environment for the default data dir).
 
 pub mod agent;
 pub mod approval;
@@ -22,6 +24,7 @@ pub mod control;
 pub mod event;
 pub mod handshake;
 pub mod ids;
+pub mod layout;
 pub mod mcp;
 pub mod message;
 pub mod secret;
@@ -34,7 +37,7 @@ mod round_trip_tests;
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.
-pub const PROTOCOL_VERSION: u32 = 9;
+pub const PROTOCOL_VERSION: u32 = 10;
 
 pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, Script, ScriptPatch};
 pub use event::{Event, EventKind, SessionStatus};

@@ -281,6 +281,7 @@ fn summary() -> SessionSummary {
         started_at: Some(Timestamp(2)),
         ended_at: None,
         parent: Some(id()),
+        interactive: true,
     }
 }
 

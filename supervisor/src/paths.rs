@@ -1,18 +1,5 @@
-//! Where one daemon instance keeps its files.
-//!
-//! ```text
-//! DATA_DIR/            0700
-//!   studio.redb        0600  the event log and every other table
-//!   client.token       0600  secret a client presents in its Hello
-//!   daemon.log               daemon output when started in the background
-//!   workspaces/AGENT/  0700  tools' working dir of agents that name none
-//!   run/               0700
-//!     control.sock     0600  clients
-//!     worker.sock      0600  workers
-//!     daemon.lock            held (flock) by the running daemon
-//!     daemon.pid
-//! ```
-//!
+//! The daemon's side of the data dir: [`DataDir`] creates and guards the
+//! paths [`protocol::layout::Layout`] names (its module doc draws them).
 //! Different data dirs are fully isolated instances.
 
 use std::fs;
@@ -20,84 +7,84 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use protocol::layout::Layout;
+
 /// Longest socket path the kernel accepts (`sun_path` minus the NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
 /// Paths of one instance, derived from its data dir.
 #[derive(Clone, Debug)]
 pub struct DataDir {
-    root: PathBuf,
+    layout: Layout,
 }
 
 impl DataDir {
     /// The data dir at `root` (not created yet).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            layout: Layout::new(root),
+        }
     }
 
     /// `$XDG_DATA_HOME/ai-studio`, else `~/.local/share/ai-studio`.
     pub fn default_root() -> io::Result<PathBuf> {
-        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-            return Ok(PathBuf::from(xdg).join("ai-studio"));
-        }
-        let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                "cannot choose a data dir: HOME is not set (pass --data-dir or set STUDIO_DATA_DIR)",
-            )
-        })?;
-        Ok(PathBuf::from(home).join(".local/share/ai-studio"))
+        Layout::default_root()
+    }
+
+    /// Where everything is.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// The data dir itself.
     pub fn root(&self) -> &Path {
-        &self.root
+        self.layout.root()
     }
 
     /// The database file.
     pub fn database(&self) -> PathBuf {
-        self.root.join("studio.redb")
+        self.layout.database()
     }
 
     /// The client token file.
     pub fn client_token(&self) -> PathBuf {
-        self.root.join("client.token")
+        self.layout.client_token()
     }
 
     /// The background daemon's log.
     pub fn daemon_log(&self) -> PathBuf {
-        self.root.join("daemon.log")
+        self.layout.daemon_log()
     }
 
     /// Private directory holding the sockets and lock.
     pub fn run_dir(&self) -> PathBuf {
-        self.root.join("run")
+        self.layout.run_dir()
     }
 
     /// Socket for clients.
     pub fn control_socket(&self) -> PathBuf {
-        self.run_dir().join("control.sock")
+        self.layout.control_socket()
     }
 
     /// Socket for workers.
     pub fn worker_socket(&self) -> PathBuf {
-        self.run_dir().join("worker.sock")
+        self.layout.worker_socket()
     }
 
     /// Lock file held by the running daemon.
     pub fn lock_file(&self) -> PathBuf {
-        self.run_dir().join("daemon.lock")
+        self.layout.lock_file()
     }
 
     /// File with the running daemon's pid.
     pub fn pid_file(&self) -> PathBuf {
-        self.run_dir().join("daemon.pid")
+        self.layout.pid_file()
     }
 
     /// The private workspace of an agent that names none, created (0700)
     /// if missing: `DATA_DIR/workspaces/AGENT`.
     pub fn default_workspace(&self, agent: &str) -> io::Result<PathBuf> {
-        let dir = self.root.join("workspaces").join(agent);
+        let dir = self.layout.default_workspace(agent);
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -108,7 +95,7 @@ impl DataDir {
     /// Creates the data dir and run dir with mode 0700 (tightening existing
     /// ones), and checks that socket paths fit the kernel's limit.
     pub fn create(&self) -> io::Result<()> {
-        for dir in [self.root.clone(), self.run_dir()] {
+        for dir in [self.root().to_path_buf(), self.run_dir()] {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)

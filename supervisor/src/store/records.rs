@@ -180,6 +180,7 @@ impl SessionRecord {
             started_at: self.started_at,
             ended_at: self.ended_at,
             parent: self.parent.map(|(id, _)| id),
+            interactive: self.kind == SessionKind::Chat,
         }
     }
 }

@@ -1,0 +1,97 @@
+//! Where one daemon instance keeps its files: the other half of the
+//! contract between processes, next to the wire types. The daemon creates
+//! and guards these paths; clients (the CLI, the desktop app) only need to
+//! find the control socket and the client token.
+//!
+//! ```text
+//! DATA_DIR/            0700
+//!   studio.redb        0600  the event log and every other table
+//!   client.token       0600  secret a client presents in its Hello
+//!   daemon.log               daemon output when started in the background
+//!   workspaces/AGENT/  0700  tools' working dir of agents that name none
+//!   run/               0700
+//!     control.sock     0600  clients
+//!     worker.sock      0600  workers
+//!     daemon.lock            held (flock) by the running daemon
+//!     daemon.pid
+//! ```
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Paths of one instance, derived from its data dir (nothing is created).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// The instance whose data dir is `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `$XDG_DATA_HOME/ai-studio`, else `~/.local/share/ai-studio`.
+    pub fn default_root() -> io::Result<PathBuf> {
+        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(xdg).join("ai-studio"));
+        }
+        let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "cannot choose a data dir: HOME is not set (pass --data-dir or set STUDIO_DATA_DIR)",
+            )
+        })?;
+        Ok(PathBuf::from(home).join(".local/share/ai-studio"))
+    }
+
+    /// The data dir itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The database file.
+    pub fn database(&self) -> PathBuf {
+        self.root.join("studio.redb")
+    }
+
+    /// The client token file.
+    pub fn client_token(&self) -> PathBuf {
+        self.root.join("client.token")
+    }
+
+    /// The background daemon's log.
+    pub fn daemon_log(&self) -> PathBuf {
+        self.root.join("daemon.log")
+    }
+
+    /// Private directory holding the sockets and lock.
+    pub fn run_dir(&self) -> PathBuf {
+        self.root.join("run")
+    }
+
+    /// Socket for clients.
+    pub fn control_socket(&self) -> PathBuf {
+        self.run_dir().join("control.sock")
+    }
+
+    /// Socket for workers.
+    pub fn worker_socket(&self) -> PathBuf {
+        self.run_dir().join("worker.sock")
+    }
+
+    /// Lock file held by the running daemon.
+    pub fn lock_file(&self) -> PathBuf {
+        self.run_dir().join("daemon.lock")
+    }
+
+    /// File with the running daemon's pid.
+    pub fn pid_file(&self) -> PathBuf {
+        self.run_dir().join("daemon.pid")
+    }
+
+    /// Where an agent that names no workspace works.
+    pub fn default_workspace(&self, agent: &str) -> PathBuf {
+        self.root.join("workspaces").join(agent)
+    }
+}

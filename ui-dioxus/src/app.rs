@@ -1,0 +1,121 @@
+//! The root component: it provides the store, starts the connection task,
+//! and lays out the navigation, the connection badge, the error banner and
+//! the page on screen. Ctrl+1..5 (Cmd on macOS) switch pages.
+
+use dioxus::prelude::*;
+
+use crate::connection::{self, Command, Target};
+use crate::pages::{AgentsPage, InspectorPage, RunsPage, SessionsPage, SettingsPage};
+use crate::state::{AppState, Link, Page};
+
+/// The stylesheet, inlined so the window needs no asset server.
+const CSS: &str = include_str!("style.css");
+
+/// How components send a [`Command`] to the connection task.
+#[derive(Clone, Copy, PartialEq)]
+pub struct Commands(pub Callback<Command>);
+
+impl Commands {
+    /// Sends `command` to the daemon (through the connection task).
+    pub fn send(&self, command: Command) {
+        self.0.call(command);
+    }
+}
+
+/// The desktop app: store, connection task, shell. Needs a [`Target`] in
+/// its root context.
+#[component]
+pub fn App() -> Element {
+    let target = use_context::<Target>();
+    let mut state = use_context_provider(|| Signal::new(AppState::default()));
+    let link = use_coroutine(move |commands: UnboundedReceiver<Command>| {
+        let target = target.clone();
+        async move {
+            connection::run(target, commands, move |update| state.write().apply(update)).await;
+        }
+    });
+    use_context_provider(|| Commands(Callback::new(move |command| link.send(command))));
+    rsx! { Shell {} }
+}
+
+/// Everything on screen, drawn from the store in context.
+#[component]
+pub fn Shell() -> Element {
+    let mut state = use_context::<Signal<AppState>>();
+    let page = state.read().page;
+    rsx! {
+        style { {CSS} }
+        div {
+            class: "app",
+            tabindex: 0,
+            autofocus: true,
+            onkeydown: move |event: KeyboardEvent| {
+                let modifiers = event.modifiers();
+                if !(modifiers.ctrl() || modifiers.meta()) {
+                    return;
+                }
+                if let Key::Character(text) = event.key()
+                    && let Some(next) = text.chars().next().and_then(Page::by_digit)
+                {
+                    event.prevent_default();
+                    state.write().page = next;
+                }
+            },
+            nav {
+                span { class: "brand", "AI Studio" }
+                for (index, each) in Page::ALL.into_iter().enumerate() {
+                    button {
+                        class: if each == page { "tab active" } else { "tab" },
+                        title: "Ctrl+{index + 1}",
+                        onclick: move |_| state.write().page = each,
+                        "{each.title()}"
+                    }
+                }
+                LinkBadge {}
+            }
+            ErrorBanner {}
+            main {
+                match page {
+                    Page::Agents => rsx! { AgentsPage {} },
+                    Page::Sessions => rsx! { SessionsPage {} },
+                    Page::Runs => rsx! { RunsPage {} },
+                    Page::Inspector => rsx! { InspectorPage {} },
+                    Page::Settings => rsx! { SettingsPage {} },
+                }
+            }
+        }
+    }
+}
+
+/// Whether the daemon is there.
+#[component]
+fn LinkBadge() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let (class, text) = match &state.read().link {
+        Link::Connecting => ("link wait", "connecting…".to_owned()),
+        Link::Up(status) => (
+            "link up",
+            format!("daemon {} · pid {}", status.version, status.pid),
+        ),
+        Link::Down { reason } => ("link down", format!("reconnecting: {reason}")),
+    };
+    rsx! { span { class, "{text}" } }
+}
+
+/// Errors from the daemon, until dismissed.
+#[component]
+fn ErrorBanner() -> Element {
+    let mut state = use_context::<Signal<AppState>>();
+    let errors = state.read().errors.clone();
+    if errors.is_empty() {
+        return rsx! {};
+    }
+    rsx! {
+        div { class: "errors", role: "alert",
+            for error in errors {
+                p { "{error}" }
+            }
+            button { onclick: move |_| state.write().errors.clear(), "Dismiss" }
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The app's one connection to the daemon's control socket, owned by one
+//! task: it sends what the components ask for ([`Command`]) and folds every
+//! answer and push into the store as an [`Update`]. Components never talk
+//! to the daemon themselves.
+//!
+//! It starts the daemon when none is running (through `studio daemon
+//! start`, as the CLI does), and reconnects after the daemon restarts.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use interprocess::local_socket::tokio::Stream;
+use interprocess::local_socket::traits::tokio::Stream as _;
+use interprocess::local_socket::{GenericFilePath, ToFsName};
+use protocol::codec::{FrameError, read_frame, write_frame};
+use protocol::control::{ClientFrame, ControlRequest, ControlResponse, Push, ServerFrame};
+use protocol::handshake::{Hello, HelloReply, PeerRole};
+use protocol::layout::Layout;
+use protocol::{PROTOCOL_VERSION, SessionId, Timestamp};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+use crate::state::Update;
+
+/// Pause between connection attempts.
+const RETRY: Duration = Duration::from_secs(1);
+/// How often the approvals inbox is refreshed (it is not pushed).
+const APPROVALS_EVERY: Duration = Duration::from_secs(2);
+/// How often live durations move on.
+const CLOCK_EVERY: Duration = Duration::from_secs(1);
+/// Sessions listed at connect.
+const SESSIONS_LISTED: u32 = 1000;
+
+/// What a component asks of the daemon.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Ask a session to stop.
+    Cancel(SessionId),
+    /// Kill a session's processes now.
+    Kill(SessionId),
+    /// Answer a waiting tool call.
+    Answer {
+        /// Its inbox number.
+        id: u64,
+        /// Let it run.
+        approve: bool,
+        /// And the same tool for the rest of the session.
+        remember: bool,
+    },
+    /// Show this session in the Inspector: its recorded events, then live ones.
+    Inspect(SessionId),
+}
+
+/// Which daemon to talk to, and how to start it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The instance's files.
+    pub layout: Layout,
+    /// The `studio` executable, for `studio daemon start`.
+    pub studio_bin: PathBuf,
+}
+
+/// Why a connection attempt failed.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("cannot reach the daemon at {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("cannot start the daemon: {0}")]
+    Start(String),
+    #[error("the daemon refused the connection: {0}")]
+    Refused(String),
+    #[error("lost the connection to the daemon: {0}")]
+    Frame(#[from] FrameError),
+}
+
+/// Runs until the app closes: connects (starting the daemon if needed),
+/// serves the connection, and reconnects when it breaks.
+pub async fn run(
+    target: Target,
+    mut commands: impl futures_util::Stream<Item = Command> + Unpin,
+    mut update: impl FnMut(Update),
+) {
+    loop {
+        let reason = match connect(&target).await {
+            Ok(stream) => serve(stream, &mut commands, &mut update).await,
+            Err(err) => err.to_string(),
+        };
+        tracing::info!(%reason, "daemon connection down; retrying");
+        update(Update::Disconnected(reason));
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Connects and shakes hands, starting the daemon when none listens.
+async fn connect(target: &Target) -> Result<Arc<Stream>, ConnectError> {
+    let stream = match open_socket(&target.layout).await {
+        Ok(stream) => stream,
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            start_daemon(target).await?;
+            open_socket(&target.layout)
+                .await
+                .map_err(|source| io_error(&target.layout, source))?
+        }
+        Err(source) => return Err(io_error(&target.layout, source)),
+    };
+    let token = std::fs::read_to_string(target.layout.client_token())
+        .map_err(|source| io_error(&target.layout, source))?;
+    let hello = Hello {
+        protocol: PROTOCOL_VERSION,
+        role: PeerRole::Client,
+        token: token.trim().to_owned(),
+    };
+    let mut writer = &stream;
+    write_frame(&mut writer, &hello).await?;
+    writer.flush().await.map_err(FrameError::from)?;
+    let reply: Option<HelloReply> =
+        read_frame(&mut BufReader::new(&stream), &mut Vec::new()).await?;
+    match reply {
+        Some(HelloReply::Accepted { .. }) => Ok(Arc::new(stream)),
+        Some(HelloReply::Refused { reason }) => Err(ConnectError::Refused(reason)),
+        None => Err(ConnectError::Refused("closed during the handshake".into())),
+    }
+}
+
+fn io_error(layout: &Layout, source: io::Error) -> ConnectError {
+    ConnectError::Io {
+        path: layout.control_socket().display().to_string(),
+        source,
+    }
+}
+
+async fn open_socket(layout: &Layout) -> io::Result<Stream> {
+    let socket = layout.control_socket();
+    let name = socket.as_path().to_fs_name::<GenericFilePath>()?;
+    Stream::connect(name).await
+}
+
+/// `studio daemon start`: returns once the daemon answers, or why not.
+async fn start_daemon(target: &Target) -> Result<(), ConnectError> {
+    tracing::info!("no daemon is running: starting one");
+    let output = tokio::process::Command::new(&target.studio_bin)
+        .arg("--data-dir")
+        .arg(target.layout.root())
+        .args(["daemon", "start"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|err| ConnectError::Start(format!("{}: {err}", target.studio_bin.display())))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(ConnectError::Start(stderr.trim().to_owned()))
+}
+
+/// What a request's answer updates.
+#[derive(Clone, Copy, Debug)]
+enum Asked {
+    Status,
+    Agents,
+    Sessions,
+    Approvals,
+    /// A stream: its answer is `Subscribed`, its pushes carry the data.
+    Stream,
+    /// An action: only a failure shows.
+    Action,
+}
+
+/// Serves one connection until it breaks; returns why.
+async fn serve(
+    stream: Arc<Stream>,
+    commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
+    update: &mut impl FnMut(Update),
+) -> String {
+    let (frames_tx, mut frames) = mpsc::channel(256);
+    let reader = tokio::spawn(read_frames(Arc::clone(&stream), frames_tx));
+    let _stop_reader = AbortOnDrop(reader);
+    let mut wire = Wire {
+        stream,
+        next_id: 1,
+        asked: HashMap::new(),
+        inspecting: None,
+    };
+    for (request, asked) in [
+        (ControlRequest::Status, Asked::Status),
+        (ControlRequest::AgentList, Asked::Agents),
+        (
+            ControlRequest::SessionList {
+                all: true,
+                limit: SESSIONS_LISTED,
+            },
+            Asked::Sessions,
+        ),
+        (ControlRequest::WatchSessions, Asked::Stream),
+        (ControlRequest::ApprovalList, Asked::Approvals),
+    ] {
+        if let Err(err) = wire.send(request, asked).await {
+            return err.to_string();
+        }
+    }
+    let mut approvals = tokio::time::interval(APPROVALS_EVERY);
+    let mut clock = tokio::time::interval(CLOCK_EVERY);
+    loop {
+        tokio::select! {
+            _ = clock.tick() => update(Update::Tick(Timestamp::now())),
+            frame = frames.recv() => match frame {
+                Some(Ok(frame)) => wire.fold(frame, update),
+                Some(Err(err)) => return err.to_string(),
+                None => return "the daemon closed the connection".to_owned(),
+            },
+            command = commands.next() => {
+                let Some(command) = command else {
+                    return "the app is closing".to_owned();
+                };
+                if let Err(err) = wire.command(command).await {
+                    return err.to_string();
+                }
+            }
+            _ = approvals.tick() => {
+                if let Err(err) = wire.send(ControlRequest::ApprovalList, Asked::Approvals).await {
+                    return err.to_string();
+                }
+            }
+        }
+    }
+}
+
+/// The writing half of a connection and what its open requests were.
+struct Wire {
+    stream: Arc<Stream>,
+    next_id: u64,
+    asked: HashMap<u64, Asked>,
+    /// The Inspector's follow: its request id and session.
+    inspecting: Option<(u64, SessionId)>,
+}
+
+impl Wire {
+    async fn send(&mut self, request: ControlRequest, asked: Asked) -> Result<u64, FrameError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.asked.insert(id, asked);
+        let mut writer = &*self.stream;
+        write_frame(&mut writer, &ClientFrame { id, request }).await?;
+        writer.flush().await?;
+        Ok(id)
+    }
+
+    async fn command(&mut self, command: Command) -> Result<(), FrameError> {
+        let request = match command {
+            Command::Cancel(session) => ControlRequest::Cancel { session },
+            Command::Kill(session) => ControlRequest::Kill { session },
+            Command::Answer {
+                id,
+                approve,
+                remember,
+            } => ControlRequest::ApprovalAnswer {
+                id,
+                approve,
+                remember,
+            },
+            Command::Inspect(session) => {
+                if let Some((request_id, _)) = self.inspecting.take() {
+                    self.send(ControlRequest::Unsubscribe { request_id }, Asked::Action)
+                        .await?;
+                }
+                let request = ControlRequest::Follow {
+                    session,
+                    after_seq: 0,
+                };
+                let id = self.send(request, Asked::Stream).await?;
+                self.inspecting = Some((id, session));
+                return Ok(());
+            }
+        };
+        self.send(request, Asked::Action).await.map(|_| ())
+    }
+
+    /// Turns one frame into the update it means.
+    fn fold(&mut self, frame: ServerFrame, update: &mut impl FnMut(Update)) {
+        match frame {
+            ServerFrame::Response { id, result } => {
+                let asked = self.asked.remove(&id);
+                match (asked, result) {
+                    (_, Err(err)) => update(Update::Failed(err.message)),
+                    (Some(Asked::Status), Ok(ControlResponse::Status(status))) => {
+                        update(Update::Connected(status));
+                    }
+                    (Some(Asked::Agents), Ok(ControlResponse::Agents(agents))) => {
+                        update(Update::Agents(agents));
+                    }
+                    (Some(Asked::Sessions), Ok(ControlResponse::Sessions(list))) => {
+                        update(Update::Sessions(list));
+                    }
+                    (Some(Asked::Approvals), Ok(ControlResponse::Approvals(list))) => {
+                        update(Update::Approvals(list));
+                    }
+                    (Some(Asked::Stream), Ok(_)) => {
+                        // Pushes follow under the same id.
+                        self.asked.insert(id, Asked::Stream);
+                    }
+                    _ => {}
+                }
+            }
+            ServerFrame::Push { id, push } => match push {
+                Push::SessionChanged(summary) => update(Update::SessionChanged(summary)),
+                Push::Event(event) if self.inspecting.is_some_and(|(open, _)| open == id) => {
+                    update(Update::Events(event.session, vec![event]));
+                }
+                Push::End => {
+                    self.asked.remove(&id);
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+/// Reads frames into `tx` until the connection ends (a read is not
+/// cancel-safe, so it runs on its own task rather than in a select).
+async fn read_frames(stream: Arc<Stream>, tx: mpsc::Sender<Result<ServerFrame, FrameError>>) {
+    let mut reader = BufReader::new(&*stream);
+    let mut buf = Vec::new();
+    loop {
+        let frame = match read_frame::<_, ServerFrame>(&mut reader, &mut buf).await {
+            Ok(Some(frame)) => Ok(frame),
+            Ok(None) => return,
+            Err(err) => Err(err),
+        };
+        let failed = frame.is_err();
+        if tx.send(frame).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_daemon_binary_is_a_clear_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|err| panic!("{err}"));
+        let tmp = std::env::temp_dir().join(format!("studio-ui-test-{}", std::process::id()));
+        let target = Target {
+            layout: Layout::new(&tmp),
+            studio_bin: PathBuf::from("/nonexistent/studio"),
+        };
+        let err = runtime
+            .block_on(connect(&target))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("cannot start the daemon: /nonexistent/studio"),
+            "{err}"
+        );
+    }
+}

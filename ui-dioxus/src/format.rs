@@ -1,0 +1,114 @@
+//! How values read on screen.
+
+use protocol::Timestamp;
+use protocol::event::{EventKind, SessionStatus};
+
+/// `1 tool`, `2 tools`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// `1.5s`, `2m05s`, `1h02m`.
+pub fn duration(micros: u64) -> String {
+    let secs = micros / 1_000_000;
+    match secs {
+        0..60 => format!("{:.1}s", micros as f64 / 1e6),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// How long a session ran (or has run, until `now`).
+pub fn elapsed(started: Option<Timestamp>, ended: Option<Timestamp>, now: Timestamp) -> String {
+    match started {
+        Some(start) => duration(ended.unwrap_or(now).0.saturating_sub(start.0)),
+        None => "-".to_owned(),
+    }
+}
+
+/// `4.6 MiB`.
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The CSS class and word of a status.
+pub fn status(status: SessionStatus) -> (&'static str, String) {
+    let word = format!("{status:?}").to_lowercase();
+    let class = match status {
+        SessionStatus::Queued => "status queued",
+        SessionStatus::Starting => "status starting",
+        SessionStatus::Running => "status running",
+        SessionStatus::Idle => "status idle",
+        SessionStatus::Completed => "status completed",
+        SessionStatus::Failed => "status failed",
+        SessionStatus::Cancelled => "status cancelled",
+        SessionStatus::Killed => "status killed",
+        SessionStatus::Crashed => "status crashed",
+        SessionStatus::Interrupted => "status interrupted",
+    };
+    (class, word)
+}
+
+/// Longest detail shown in an event row.
+const DETAIL: usize = 160;
+
+/// One line about an event, after its name.
+pub fn event_detail(kind: &EventKind) -> String {
+    let text = match kind {
+        EventKind::MessageUser { text } | EventKind::MessageAssistant { text } => text.clone(),
+        EventKind::LlmResponseChunk { text, .. } => text.clone(),
+        EventKind::ToolRequested {
+            tool, arguments, ..
+        } => format!("{tool} {arguments}"),
+        EventKind::ToolApproved { by, .. } => format!("approved {by}"),
+        EventKind::ToolDenied { by, reason, .. } => format!("denied {by}: {reason}"),
+        EventKind::ToolCompleted { output, .. } => output.clone(),
+        EventKind::ToolError { message, .. } | EventKind::LlmError { message, .. } => {
+            message.clone()
+        }
+        EventKind::SessionFailed { error } => error.clone(),
+        EventKind::SessionCrashed { detail, .. } => detail.clone(),
+        other => {
+            let debug = format!("{other:?}");
+            match debug.split_once(" {") {
+                Some((_, fields)) => format!("{{{fields}"),
+                None => String::new(),
+            }
+        }
+    };
+    let one_line = text.replace('\n', " ⏎ ");
+    match one_line.char_indices().nth(DETAIL) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(1_500_000), "1.5s");
+        assert_eq!(duration(125_000_000), "2m05s");
+        assert_eq!(duration(3_720_000_000), "1h02m");
+    }
+
+    #[test]
+    fn event_details_are_one_short_line() {
+        let long = EventKind::MessageAssistant {
+            text: format!("a\nb{}", "x".repeat(300)),
+        };
+        let shown = event_detail(&long);
+        assert!(shown.starts_with("a ⏎ b"));
+        assert_eq!(shown.chars().count(), DETAIL + 1);
+        assert_eq!(
+            event_detail(&EventKind::RunStarted { queued_ms: 3 }),
+            "{ queued_ms: 3 }"
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! The AI Studio desktop app (`studio-ui`): a client of the daemon's
+//! control socket like the CLI, never opening the database itself.
+//!
+//! Layout:
+//! - [`state`]: the one store ([`state::AppState`]) and how answers and
+//!   pushes fold into it ([`state::Update`]).
+//! - [`connection`]: the one task that owns the daemon connection: it sends
+//!   what components ask ([`connection::Command`]) and feeds the store.
+//! - [`app`]: the root component, navigation (Ctrl+1..5) and the shell.
+//! - [`pages`]: the five pillars: Agents, Sessions, Runs, Inspector, Settings.
+//! - [`format`]: how ids, durations, sizes and events read on screen.
+//!
+//! Components only read the store and send commands, so the same tree
+//! renders in the desktop window and, in tests, through `dioxus-ssr`.
+
+pub mod app;
+pub mod connection;
+pub mod format;
+pub mod pages;
+pub mod state;
+
+pub use app::{App, Commands, Shell};
+pub use connection::{Command, Target};
+pub use state::{AppState, Page, Update};

@@ -1,0 +1,143 @@
+//! Runs: every headless run live, with Cancel and Kill, and the approvals
+//! inbox shared by all of them.
+
+use dioxus::prelude::*;
+use protocol::control::SessionSummary;
+use protocol::{SessionStatus, Timestamp};
+
+use crate::app::Commands;
+use crate::connection::Command;
+use crate::format;
+use crate::state::{AppState, Page};
+
+/// The Runs page.
+#[component]
+pub fn RunsPage() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let read = state.read();
+    if read.sessions.is_none() {
+        return rsx! { p { class: "empty", "Loading runs…" } };
+    }
+    let runs: Vec<SessionSummary> = read
+        .sessions_newest_first(false)
+        .into_iter()
+        .cloned()
+        .collect();
+    let live = runs.iter().filter(|r| !r.status.is_terminal()).count();
+    let failed = runs
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.status,
+                SessionStatus::Failed | SessionStatus::Crashed | SessionStatus::Killed
+            )
+        })
+        .count();
+    let now = read.now;
+    rsx! {
+        ApprovalsInbox {}
+        if runs.is_empty() {
+            p { class: "empty",
+                "No runs yet. Start one with "
+                code { "studio run AGENT --prompt TEXT" }
+                "."
+            }
+        } else {
+            p { class: "counts",
+                span { "{runs.len()} runs" }
+                span { "{live} live" }
+                span { "{failed} failed, crashed or killed" }
+            }
+            table {
+                thead {
+                    tr {
+                        th { "id" } th { "agent" } th { "label" } th { "status" }
+                        th { "events" } th { "memory" } th { "duration" } th {}
+                    }
+                }
+                tbody {
+                    for run in runs {
+                        RunRow { key: "{run.id}", run, now }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One run.
+#[component]
+fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
+    let commands = use_context::<Commands>();
+    let mut state = use_context::<Signal<AppState>>();
+    let (class, word) = format::status(run.status);
+    let id = run.id;
+    let live = !run.status.is_terminal();
+    rsx! {
+        tr {
+            td { code { "{id}" } }
+            td { "{run.agent}" }
+            td { {run.label.clone().unwrap_or_default()} }
+            td { span { class, "{word}" } }
+            td { class: "num", "{run.events}" }
+            td { class: "num", {run.rss_bytes.map(format::mib).unwrap_or_default()} }
+            td { class: "num", {format::elapsed(run.started_at, run.ended_at, now)} }
+            td {
+                if live {
+                    button { onclick: move |_| commands.send(Command::Cancel(id)), "Cancel" }
+                    button { onclick: move |_| commands.send(Command::Kill(id)), "Kill" }
+                }
+                button {
+                    onclick: move |_| {
+                        state.write().inspected = Some((id, Vec::new()));
+                        state.write().page = Page::Inspector;
+                        commands.send(Command::Inspect(id));
+                    },
+                    "Inspect"
+                }
+            }
+        }
+    }
+}
+
+/// Tool calls waiting for a person, across every session.
+#[component]
+pub fn ApprovalsInbox() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let commands = use_context::<Commands>();
+    let pending = state.read().approvals.clone();
+    if pending.is_empty() {
+        return rsx! {};
+    }
+    rsx! {
+        section { class: "inbox",
+            h3 { "Waiting for you ({pending.len()})" }
+            table {
+                tbody {
+                    for call in pending {
+                        tr { key: "{call.id}",
+                            td { "#{call.id}" }
+                            td { code { "{call.session}" } }
+                            td { "{call.agent}" }
+                            td { code { "{call.tool} {call.arguments}" } }
+                            td {
+                                button {
+                                    onclick: move |_| commands.send(Command::Answer { id: call.id, approve: true, remember: false }),
+                                    "Approve once"
+                                }
+                                button {
+                                    onclick: move |_| commands.send(Command::Answer { id: call.id, approve: true, remember: true }),
+                                    "Always for this session"
+                                }
+                                button {
+                                    onclick: move |_| commands.send(Command::Answer { id: call.id, approve: false, remember: false }),
+                                    "Deny"
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

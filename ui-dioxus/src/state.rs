@@ -1,0 +1,263 @@
+//! The app's one store: everything the pages show, folded from what the
+//! daemon answers and pushes. Plain data with no Dioxus in it, so the
+//! folding is tested without a window; the app keeps it in one `Signal`.
+
+use std::collections::HashMap;
+
+use protocol::approval::PendingApproval;
+use protocol::control::{DaemonStatus, SessionSummary};
+use protocol::event::Event;
+use protocol::{AgentConfig, SessionId, Timestamp};
+
+/// The five pillars, in navigation order (Ctrl+1..5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Page {
+    /// Agent cards.
+    #[default]
+    Agents,
+    /// Interactive sessions.
+    Sessions,
+    /// Headless runs and the approvals inbox.
+    Runs,
+    /// One session's events.
+    Inspector,
+    /// Keys, MCP servers, rules, pricing, limits.
+    Settings,
+}
+
+impl Page {
+    /// Every page, in navigation order.
+    pub const ALL: [Page; 5] = [
+        Page::Agents,
+        Page::Sessions,
+        Page::Runs,
+        Page::Inspector,
+        Page::Settings,
+    ];
+
+    /// The name in the navigation bar.
+    pub fn title(self) -> &'static str {
+        match self {
+            Page::Agents => "Agents",
+            Page::Sessions => "Sessions",
+            Page::Runs => "Runs",
+            Page::Inspector => "Inspector",
+            Page::Settings => "Settings",
+        }
+    }
+
+    /// The page Ctrl+`digit` opens.
+    pub fn by_digit(digit: char) -> Option<Page> {
+        let index = digit.to_digit(10)?.checked_sub(1)?;
+        Page::ALL.get(usize::try_from(index).ok()?).copied()
+    }
+}
+
+/// The state of the connection to the daemon.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Link {
+    /// Not connected yet.
+    #[default]
+    Connecting,
+    /// Connected to this daemon.
+    Up(DaemonStatus),
+    /// Lost or refused; retrying.
+    Down {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// What the connection task tells the app.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    /// Connected (or reconnected).
+    Connected(DaemonStatus),
+    /// The connection failed or broke.
+    Disconnected(String),
+    /// Every agent.
+    Agents(Vec<AgentConfig>),
+    /// Every session, newest first.
+    Sessions(Vec<SessionSummary>),
+    /// One session changed.
+    SessionChanged(SessionSummary),
+    /// The approvals inbox.
+    Approvals(Vec<PendingApproval>),
+    /// Events of the inspected session, in seq order (a page or live).
+    Events(SessionId, Vec<Event>),
+    /// A request failed: shown, never swallowed.
+    Failed(String),
+    /// The clock moved on (live durations are drawn against it).
+    Tick(Timestamp),
+}
+
+/// Everything the pages show.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppState {
+    /// The page on screen.
+    pub page: Page,
+    /// The daemon connection.
+    pub link: Link,
+    /// Agents by name, as listed; `None` until the first answer.
+    pub agents: Option<Vec<AgentConfig>>,
+    /// Sessions by id; `None` until the first answer.
+    pub sessions: Option<HashMap<SessionId, SessionSummary>>,
+    /// Tool calls waiting for a person.
+    pub approvals: Vec<PendingApproval>,
+    /// The session open in the Inspector, and its events so far.
+    pub inspected: Option<(SessionId, Vec<Event>)>,
+    /// Errors from the daemon not yet dismissed, oldest first.
+    pub errors: Vec<String>,
+    /// The time live durations are drawn against.
+    pub now: Timestamp,
+}
+
+/// Errors kept on screen at most; older ones drop off.
+const MAX_ERRORS: usize = 5;
+
+impl AppState {
+    /// Folds one update in.
+    pub fn apply(&mut self, update: Update) {
+        match update {
+            Update::Connected(status) => self.link = Link::Up(status),
+            Update::Disconnected(reason) => self.link = Link::Down { reason },
+            Update::Agents(agents) => self.agents = Some(agents),
+            Update::Sessions(list) => {
+                self.sessions = Some(list.into_iter().map(|s| (s.id, s)).collect());
+            }
+            Update::SessionChanged(summary) => {
+                self.sessions
+                    .get_or_insert_with(HashMap::new)
+                    .insert(summary.id, summary);
+            }
+            Update::Approvals(approvals) => self.approvals = approvals,
+            Update::Events(session, events) => match &mut self.inspected {
+                Some((open, known)) if *open == session => {
+                    let last = known.last().map_or(0, |e| e.seq);
+                    known.extend(events.into_iter().filter(|e| e.seq > last));
+                }
+                // Events of a session no longer inspected are dropped.
+                _ => {}
+            },
+            Update::Tick(now) => self.now = now,
+            Update::Failed(message) => {
+                self.errors.push(message);
+                if self.errors.len() > MAX_ERRORS {
+                    self.errors.remove(0);
+                }
+            }
+        }
+    }
+
+    /// Sessions of one kind, newest first.
+    pub fn sessions_newest_first(&self, interactive: bool) -> Vec<&SessionSummary> {
+        let mut list: Vec<&SessionSummary> = self
+            .sessions
+            .iter()
+            .flat_map(HashMap::values)
+            .filter(|s| s.interactive == interactive)
+            .collect();
+        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::SessionStatus;
+    use protocol::event::EventKind;
+
+    use super::*;
+
+    pub(crate) fn summary(
+        created: u64,
+        status: SessionStatus,
+        interactive: bool,
+    ) -> SessionSummary {
+        SessionSummary {
+            id: SessionId::new(),
+            agent: "writer".into(),
+            label: None,
+            status,
+            pid: None,
+            rss_bytes: None,
+            events: 3,
+            created_at: Timestamp(created),
+            started_at: None,
+            ended_at: None,
+            parent: None,
+            interactive,
+        }
+    }
+
+    #[test]
+    fn ctrl_digits_map_to_the_five_pages_in_order() {
+        let pages: Vec<Option<Page>> = "0123456".chars().map(Page::by_digit).collect();
+        assert_eq!(
+            pages,
+            [
+                None,
+                Some(Page::Agents),
+                Some(Page::Sessions),
+                Some(Page::Runs),
+                Some(Page::Inspector),
+                Some(Page::Settings),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn pushed_changes_update_the_listed_sessions_and_split_runs_from_chats() {
+        let mut state = AppState::default();
+        let old_run = summary(1, SessionStatus::Completed, false);
+        let mut new_run = summary(2, SessionStatus::Running, false);
+        let chat = summary(3, SessionStatus::Idle, true);
+        state.apply(Update::Sessions(vec![old_run.clone(), new_run.clone()]));
+        new_run.status = SessionStatus::Killed;
+        state.apply(Update::SessionChanged(new_run.clone()));
+        state.apply(Update::SessionChanged(chat.clone()));
+        assert_eq!(
+            state.sessions_newest_first(false),
+            [&new_run, &old_run],
+            "the change replaced the listed row"
+        );
+        assert_eq!(state.sessions_newest_first(true), [&chat]);
+    }
+
+    #[test]
+    fn inspected_events_append_without_repeats_and_others_are_dropped() {
+        let session = SessionId::new();
+        let event = |seq| Event {
+            session,
+            seq,
+            at: Timestamp(seq),
+            kind: EventKind::RunQueued,
+        };
+        let mut state = AppState {
+            inspected: Some((session, Vec::new())),
+            ..AppState::default()
+        };
+        state.apply(Update::Events(session, vec![event(1), event(2)]));
+        state.apply(Update::Events(session, vec![event(2), event(3)]));
+        state.apply(Update::Events(SessionId::new(), vec![event(9)]));
+        let seqs: Vec<u64> = state
+            .inspected
+            .as_ref()
+            .map(|(_, events)| events.iter().map(|e| e.seq).collect())
+            .unwrap_or_default();
+        assert_eq!(seqs, [1, 2, 3]);
+    }
+
+    #[test]
+    fn errors_are_kept_until_dismissed_with_the_newest_few_on_screen() {
+        let mut state = AppState::default();
+        for n in 0..7 {
+            state.apply(Update::Failed(format!("error {n}")));
+        }
+        assert_eq!(
+            state.errors,
+            ["error 2", "error 3", "error 4", "error 5", "error 6"]
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! The app's connection task against a real daemon: it starts the daemon
+//! when none runs, fills the store, carries commands, shows the daemon's
+//! refusals, and reconnects after the daemon restarts.
+
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Command as Process, Output};
+use std::time::Duration;
+
+use protocol::SessionStatus;
+use protocol::layout::Layout;
+use tokio::sync::mpsc;
+use ui_dioxus::{Command, Target, Update};
+
+fn studio_bin() -> PathBuf {
+    let studio = PathBuf::from(env!("CARGO_BIN_EXE_studio-ui")).with_file_name("studio");
+    assert!(
+        studio.exists(),
+        "{} is not built: build the workspace first (scripts/test does)",
+        studio.display()
+    );
+    studio
+}
+
+fn studio(dir: &std::path::Path, args: &[&str]) -> Output {
+    let out = Process::new(studio_bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("STUDIO_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "studio {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The next update `wanted` accepts.
+async fn next<T>(
+    updates: &mut mpsc::UnboundedReceiver<Update>,
+    mut wanted: impl FnMut(Update) -> Option<T>,
+) -> T {
+    let found = async {
+        while let Some(update) = updates.recv().await {
+            if let Some(found) = wanted(update) {
+                return found;
+            }
+        }
+        panic!("the connection task ended");
+    };
+    tokio::time::timeout(Duration::from_secs(30), found)
+        .await
+        .expect("timed out waiting for an update")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restart() {
+    let tmp = tempfile::Builder::new()
+        .prefix("suc")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let dir = tmp.path().join("d");
+    let target = Target {
+        layout: Layout::new(&dir),
+        studio_bin: studio_bin(),
+    };
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel::<Command>();
+    let commands = Box::pin(futures_util::stream::unfold(commands_rx, |mut rx| async {
+        rx.recv().await.map(|command| (command, rx))
+    }));
+    let (updates_tx, mut updates) = mpsc::unbounded_channel();
+    let task = tokio::spawn(ui_dioxus::connection::run(
+        target,
+        commands,
+        move |update| {
+            let _ = updates_tx.send(update);
+        },
+    ));
+
+    // No daemon ran: the app started one and shows its (empty) state.
+    let status = next(&mut updates, |u| match u {
+        Update::Connected(status) => Some(status),
+        _ => None,
+    })
+    .await;
+    assert_eq!(PathBuf::from(&status.data_dir), dir);
+    let agents = next(&mut updates, |u| match u {
+        Update::Agents(agents) => Some(agents),
+        _ => None,
+    })
+    .await;
+    assert!(agents.is_empty());
+
+    // A run started elsewhere is pushed; Kill from the app ends it.
+    studio(
+        &dir,
+        &[
+            "agent",
+            "create",
+            "slow",
+            "--chunks",
+            "600",
+            "--chunk-delay-ms",
+            "100",
+        ],
+    );
+    let out = studio(&dir, &["run", "slow", "--prompt", "hi", "--detach"]);
+    let session: protocol::SessionId = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    next(&mut updates, |u| match u {
+        Update::SessionChanged(s) if s.id == session && s.status == SessionStatus::Running => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    commands_tx.send(Command::Kill(session)).unwrap();
+    next(&mut updates, |u| match u {
+        Update::SessionChanged(s) if s.id == session && s.status == SessionStatus::Killed => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+
+    // The app cannot act past the daemon: answering a call that is not
+    // waiting is refused, and the refusal is shown.
+    commands_tx
+        .send(Command::Answer {
+            id: 999,
+            approve: true,
+            remember: false,
+        })
+        .unwrap();
+    let refusal = next(&mut updates, |u| match u {
+        Update::Failed(message) => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(
+        refusal.contains("no tool call #999 is waiting"),
+        "{refusal}"
+    );
+    commands_tx.send(Command::Cancel(session)).unwrap();
+    let refusal = next(&mut updates, |u| match u {
+        Update::Failed(message) => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(refusal.contains("already ended"), "{refusal}");
+
+    // The daemon stops: the app says so, and reconnects to the next one.
+    studio(&dir, &["daemon", "stop"]);
+    next(&mut updates, |u| match u {
+        Update::Disconnected(reason) => Some(reason),
+        _ => None,
+    })
+    .await;
+    let again = next(&mut updates, |u| match u {
+        Update::Connected(status) => Some(status),
+        _ => None,
+    })
+    .await;
+    assert_ne!(again.pid, status.pid, "a new daemon");
+    task.abort();
+    studio(&dir, &["daemon", "stop"]);
+}

@@ -1,0 +1,180 @@
+//! Each page rendered through `dioxus-ssr` in its states (loading, empty,
+//! populated, error, disconnected), compared with reviewed snapshots.
+
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+
+use dioxus::prelude::*;
+use protocol::approval::PendingApproval;
+use protocol::control::{DaemonStatus, SessionSummary};
+use protocol::event::{Event, EventKind};
+use protocol::{AgentConfig, SessionId, SessionStatus, Timestamp};
+use ui_dioxus::state::Link;
+use ui_dioxus::{AppState, Commands, Page, Shell};
+
+#[derive(Props, Clone, PartialEq)]
+struct RootProps {
+    state: AppState,
+}
+
+#[allow(non_snake_case)]
+fn Root(props: RootProps) -> Element {
+    use_context_provider(|| Signal::new(props.state.clone()));
+    use_context_provider(|| Commands(Callback::new(|_| {})));
+    rsx! { Shell {} }
+}
+
+/// The page's HTML, one element per line, without the stylesheet.
+fn render(state: AppState) -> String {
+    let mut dom = VirtualDom::new_with_props(Root, RootProps { state });
+    dom.rebuild_in_place();
+    let html = dioxus_ssr::render(&dom);
+    let html = match (html.find("<style>"), html.find("</style>")) {
+        (Some(start), Some(end)) => format!("{}{}", &html[..start], &html[end + 8..]),
+        _ => html,
+    };
+    html.replace("><", ">\n<")
+}
+
+const T0: u64 = 1_795_000_000_000_000;
+
+fn at(secs: u64) -> Timestamp {
+    Timestamp(T0 + secs * 1_000_000)
+}
+
+fn id(n: u128) -> SessionId {
+    SessionId::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n)
+}
+
+fn status() -> DaemonStatus {
+    DaemonStatus {
+        pid: 4242,
+        version: "0.1.0".into(),
+        data_dir: "/home/me/.local/share/ai-studio".into(),
+        started_at: at(0),
+        live_sessions: 2,
+        queued_runs: 1,
+        max_concurrent_runs: 16,
+    }
+}
+
+fn session(n: u128, status: SessionStatus, interactive: bool) -> SessionSummary {
+    let live = !status.is_terminal();
+    SessionSummary {
+        id: id(n),
+        agent: if interactive { "helper" } else { "writer" }.into(),
+        label: (!interactive).then(|| format!("batch line {n}")),
+        status,
+        pid: live.then_some(1000 + n as u32),
+        rss_bytes: live.then_some(4_800_000),
+        events: 10 * n as u64,
+        created_at: at(n as u64),
+        started_at: Some(at(n as u64 + 1)),
+        ended_at: (!live).then(|| at(n as u64 + 4)),
+        parent: None,
+        interactive,
+    }
+}
+
+fn populated(page: Page) -> AppState {
+    let mut writer = AgentConfig::scripted("writer");
+    writer.tools = vec!["fs".into(), "shell".into()];
+    writer.mcp_servers = vec!["everything".into()];
+    let sessions = [
+        session(1, SessionStatus::Completed, false),
+        session(2, SessionStatus::Running, false),
+        session(3, SessionStatus::Crashed, false),
+        session(4, SessionStatus::Idle, true),
+    ];
+    AppState {
+        page,
+        link: Link::Up(status()),
+        agents: Some(vec![AgentConfig::scripted("helper"), writer]),
+        sessions: Some(sessions.into_iter().map(|s| (s.id, s)).collect()),
+        approvals: vec![PendingApproval {
+            id: 7,
+            session: id(4),
+            agent: "helper".into(),
+            call_id: "call_1".into(),
+            tool: "fs.write".into(),
+            arguments: r#"{"path":"notes.md"}"#.into(),
+            requested_at: at(6),
+            expires_at: at(3606),
+        }],
+        inspected: Some((
+            id(1),
+            vec![
+                Event {
+                    session: id(1),
+                    seq: 1,
+                    at: at(1),
+                    kind: EventKind::RunQueued,
+                },
+                Event {
+                    session: id(1),
+                    seq: 2,
+                    at: at(2),
+                    kind: EventKind::MessageUser {
+                        text: "Explain process groups".into(),
+                    },
+                },
+                Event {
+                    session: id(1),
+                    seq: 3,
+                    at: at(3),
+                    kind: EventKind::SessionCompleted,
+                },
+            ],
+        )),
+        errors: Vec::new(),
+        now: at(30),
+    }
+}
+
+fn empty(page: Page) -> AppState {
+    AppState {
+        page,
+        link: Link::Up(status()),
+        agents: Some(Vec::new()),
+        sessions: Some(HashMap::new()),
+        now: at(30),
+        ..AppState::default()
+    }
+}
+
+#[test]
+fn every_page_populated() {
+    for page in Page::ALL {
+        insta::assert_snapshot!(
+            format!("populated_{}", page.title().to_lowercase()),
+            render(populated(page))
+        );
+    }
+}
+
+#[test]
+fn every_page_empty() {
+    for page in Page::ALL {
+        insta::assert_snapshot!(
+            format!("empty_{}", page.title().to_lowercase()),
+            render(empty(page))
+        );
+    }
+}
+
+#[test]
+fn loading_then_disconnected_with_errors_shown() {
+    let loading = AppState::default();
+    insta::assert_snapshot!("loading_agents", render(loading));
+    let down = AppState {
+        page: Page::Runs,
+        link: Link::Down {
+            reason: "cannot reach the daemon at /d/run/control.sock: Connection refused".into(),
+        },
+        errors: vec!["session 0190 already ended (completed)".into()],
+        ..AppState::default()
+    };
+    insta::assert_snapshot!("disconnected_runs", render(down));
+}
