@@ -17,10 +17,10 @@ use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::tokio::Stream as _;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
 use protocol::codec::{FrameError, read_frame, write_frame};
-use protocol::control::{ClientFrame, ControlRequest, ControlResponse, Push, ServerFrame};
+use protocol::control::{ClientFrame, ControlRequest, ControlResponse, Push, RunSpec, ServerFrame};
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::layout::Layout;
-use protocol::{PROTOCOL_VERSION, SessionId, Timestamp};
+use protocol::{AgentConfig, PROTOCOL_VERSION, ProviderKind, SessionId, Timestamp};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -28,8 +28,9 @@ use crate::state::Update;
 
 /// Pause between connection attempts.
 const RETRY: Duration = Duration::from_secs(1);
-/// How often the approvals inbox is refreshed (it is not pushed).
-const APPROVALS_EVERY: Duration = Duration::from_secs(2);
+/// How often the approvals inbox and the sessions' live figures (events,
+/// memory) are asked again: pushes carry status changes only.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
 /// How often live durations move on.
 const CLOCK_EVERY: Duration = Duration::from_secs(1);
 /// Sessions listed at connect.
@@ -53,6 +54,21 @@ pub enum Command {
     },
     /// Show this session in the Inspector: its recorded events, then live ones.
     Inspect(SessionId),
+    /// Create an agent (the agent list is asked again after).
+    CreateAgent(Box<AgentConfig>),
+    /// Delete an agent (its sessions stay).
+    RemoveAgent(String),
+    /// Start `count` runs of the same spec.
+    Run {
+        /// What to run.
+        spec: Box<RunSpec>,
+        /// How many.
+        count: u32,
+    },
+    /// Open an interactive session with an agent, then inspect it.
+    OpenChat(String),
+    /// The models a provider offers (for the agent form's picker).
+    ListModels(ProviderKind),
 }
 
 /// Which daemon to talk to, and how to start it.
@@ -173,6 +189,18 @@ enum Asked {
     Stream,
     /// An action: only a failure shows.
     Action,
+    /// Changes the agents: list them again after.
+    AgentsChanged,
+    /// Opens a chat: inspect it once open.
+    Chat,
+    /// Lists models.
+    Models,
+}
+
+/// What an answer calls for next.
+enum FollowUp {
+    Request(Box<ControlRequest>, Asked),
+    Command(Command),
 }
 
 /// Serves one connection until it breaks; returns why.
@@ -207,13 +235,23 @@ async fn serve(
             return err.to_string();
         }
     }
-    let mut approvals = tokio::time::interval(APPROVALS_EVERY);
+    let mut refresh = tokio::time::interval(REFRESH_EVERY);
+    refresh.tick().await;
     let mut clock = tokio::time::interval(CLOCK_EVERY);
     loop {
         tokio::select! {
             _ = clock.tick() => update(Update::Tick(Timestamp::now())),
             frame = frames.recv() => match frame {
-                Some(Ok(frame)) => wire.fold(frame, update),
+                Some(Ok(frame)) => {
+                    let sent = match wire.fold(frame, update) {
+                        Some(FollowUp::Request(request, asked)) => wire.send(*request, asked).await.map(|_| ()),
+                        Some(FollowUp::Command(command)) => wire.command(command).await,
+                        None => Ok(()),
+                    };
+                    if let Err(err) = sent {
+                        return err.to_string();
+                    }
+                }
                 Some(Err(err)) => return err.to_string(),
                 None => return "the daemon closed the connection".to_owned(),
             },
@@ -225,9 +263,12 @@ async fn serve(
                     return err.to_string();
                 }
             }
-            _ = approvals.tick() => {
-                if let Err(err) = wire.send(ControlRequest::ApprovalList, Asked::Approvals).await {
-                    return err.to_string();
+            _ = refresh.tick() => {
+                let sessions = ControlRequest::SessionList { all: true, limit: SESSIONS_LISTED };
+                for (request, asked) in [(ControlRequest::ApprovalList, Asked::Approvals), (sessions, Asked::Sessions)] {
+                    if let Err(err) = wire.send(request, asked).await {
+                        return err.to_string();
+                    }
                 }
             }
         }
@@ -280,12 +321,41 @@ impl Wire {
                 self.inspecting = Some((id, session));
                 return Ok(());
             }
+            Command::CreateAgent(agent) => {
+                let request = ControlRequest::AgentCreate {
+                    agent: *agent,
+                    replace: false,
+                };
+                return self.send(request, Asked::AgentsChanged).await.map(|_| ());
+            }
+            Command::RemoveAgent(name) => {
+                let request = ControlRequest::AgentRemove { name };
+                return self.send(request, Asked::AgentsChanged).await.map(|_| ());
+            }
+            Command::Run { spec, count } => {
+                for _ in 0..count {
+                    self.send(ControlRequest::Run((*spec).clone()), Asked::Action)
+                        .await?;
+                }
+                return Ok(());
+            }
+            Command::OpenChat(agent) => {
+                let request = ControlRequest::ChatOpen { agent };
+                return self.send(request, Asked::Chat).await.map(|_| ());
+            }
+            Command::ListModels(provider) => {
+                let request = ControlRequest::ModelList {
+                    provider: Some(provider),
+                    base_url: None,
+                };
+                return self.send(request, Asked::Models).await.map(|_| ());
+            }
         };
         self.send(request, Asked::Action).await.map(|_| ())
     }
 
-    /// Turns one frame into the update it means.
-    fn fold(&mut self, frame: ServerFrame, update: &mut impl FnMut(Update)) {
+    /// Turns one frame into the update it means, and says what it calls for next.
+    fn fold(&mut self, frame: ServerFrame, update: &mut impl FnMut(Update)) -> Option<FollowUp> {
         match frame {
             ServerFrame::Response { id, result } => {
                 let asked = self.asked.remove(&id);
@@ -307,18 +377,43 @@ impl Wire {
                         // Pushes follow under the same id.
                         self.asked.insert(id, Asked::Stream);
                     }
+                    (Some(Asked::AgentsChanged), Ok(_)) => {
+                        return Some(FollowUp::Request(
+                            Box::new(ControlRequest::AgentList),
+                            Asked::Agents,
+                        ));
+                    }
+                    (Some(Asked::Chat), Ok(ControlResponse::ChatOpened { session, .. })) => {
+                        update(Update::Opened(session));
+                        return Some(FollowUp::Command(Command::Inspect(session)));
+                    }
+                    (Some(Asked::Models), Ok(ControlResponse::Models(lists))) => {
+                        for list in lists {
+                            let models = match list.error {
+                                Some(error) => Err(error),
+                                None => Ok(list.models),
+                            };
+                            update(Update::Models(list.provider, models));
+                        }
+                    }
                     _ => {}
                 }
+                None
             }
             ServerFrame::Push { id, push } => match push {
-                Push::SessionChanged(summary) => update(Update::SessionChanged(summary)),
+                Push::SessionChanged(summary) => {
+                    update(Update::SessionChanged(summary));
+                    None
+                }
                 Push::Event(event) if self.inspecting.is_some_and(|(open, _)| open == id) => {
                     update(Update::Events(event.session, vec![event]));
+                    None
                 }
                 Push::End => {
                     self.asked.remove(&id);
+                    None
                 }
-                _ => {}
+                _ => None,
             },
         }
     }

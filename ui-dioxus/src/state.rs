@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use protocol::approval::PendingApproval;
 use protocol::control::{DaemonStatus, SessionSummary};
 use protocol::event::Event;
-use protocol::{AgentConfig, SessionId, Timestamp};
+use protocol::{AgentConfig, ProviderKind, SessionId, Timestamp};
 
 /// The five pillars, in navigation order (Ctrl+1..5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -89,6 +89,10 @@ pub enum Update {
     Failed(String),
     /// The clock moved on (live durations are drawn against it).
     Tick(Timestamp),
+    /// A provider's models, or why they could not be listed.
+    Models(ProviderKind, Result<Vec<String>, String>),
+    /// An interactive session was opened from here: inspect it.
+    Opened(SessionId),
 }
 
 /// Everything the pages show.
@@ -110,6 +114,10 @@ pub struct AppState {
     pub errors: Vec<String>,
     /// The time live durations are drawn against.
     pub now: Timestamp,
+    /// Each provider's models as last listed, or why not.
+    pub models: HashMap<ProviderKind, Result<Vec<String>, String>>,
+    /// The agent the run form starts with (set by an agent card's Run).
+    pub run_agent: Option<String>,
 }
 
 /// Errors kept on screen at most; older ones drop off.
@@ -140,6 +148,13 @@ impl AppState {
                 _ => {}
             },
             Update::Tick(now) => self.now = now,
+            Update::Models(provider, models) => {
+                self.models.insert(provider, models);
+            }
+            Update::Opened(session) => {
+                self.inspected = Some((session, Vec::new()));
+                self.page = Page::Inspector;
+            }
             Update::Failed(message) => {
                 self.errors.push(message);
                 if self.errors.len() > MAX_ERRORS {

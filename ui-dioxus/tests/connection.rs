@@ -9,8 +9,10 @@ use std::path::PathBuf;
 use std::process::{Command as Process, Output};
 use std::time::Duration;
 
-use protocol::SessionStatus;
+use protocol::control::RunSpec;
+use protocol::event::EventKind;
 use protocol::layout::Layout;
+use protocol::{AgentConfig, SessionStatus};
 use tokio::sync::mpsc;
 use ui_dioxus::{Command, Target, Update};
 
@@ -38,6 +40,16 @@ fn studio(dir: &std::path::Path, args: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// The sessions an update tells about: a pushed change, or a refreshed
+/// list (which also catches a change pushed before the app subscribed).
+fn sessions_in(update: Update) -> Vec<protocol::control::SessionSummary> {
+    match update {
+        Update::SessionChanged(summary) => vec![summary],
+        Update::Sessions(list) => list,
+        _ => Vec::new(),
+    }
 }
 
 /// The next update `wanted` accepts.
@@ -111,19 +123,19 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     );
     let out = studio(&dir, &["run", "slow", "--prompt", "hi", "--detach"]);
     let session: protocol::SessionId = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    next(&mut updates, |u| match u {
-        Update::SessionChanged(s) if s.id == session && s.status == SessionStatus::Running => {
-            Some(())
-        }
-        _ => None,
+    next(&mut updates, |u| {
+        sessions_in(u)
+            .iter()
+            .any(|s| s.id == session && s.status == SessionStatus::Running)
+            .then_some(())
     })
     .await;
     commands_tx.send(Command::Kill(session)).unwrap();
-    next(&mut updates, |u| match u {
-        Update::SessionChanged(s) if s.id == session && s.status == SessionStatus::Killed => {
-            Some(())
-        }
-        _ => None,
+    next(&mut updates, |u| {
+        sessions_in(u)
+            .iter()
+            .any(|s| s.id == session && s.status == SessionStatus::Killed)
+            .then_some(())
     })
     .await;
 
@@ -152,6 +164,68 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     })
     .await;
     assert!(refusal.contains("already ended"), "{refusal}");
+
+    // The forms' commands: create an agent, start three runs of it, open a
+    // chat with it (inspected at once), delete it.
+    let mut agent = AgentConfig::scripted("made-in-app");
+    agent.script.chunks = 2;
+    commands_tx
+        .send(Command::CreateAgent(Box::new(agent)))
+        .unwrap();
+    next(&mut updates, |u| match u {
+        Update::Agents(agents) if agents.iter().any(|a| a.name == "made-in-app") => Some(()),
+        _ => None,
+    })
+    .await;
+    let spec = RunSpec {
+        agent: "made-in-app".into(),
+        prompt: "from the form".into(),
+        ..RunSpec::default()
+    };
+    commands_tx
+        .send(Command::Run {
+            spec: Box::new(spec),
+            count: 3,
+        })
+        .unwrap();
+    let mut completed = std::collections::HashSet::new();
+    next(&mut updates, |u| {
+        for s in sessions_in(u) {
+            if s.agent == "made-in-app" && s.status == SessionStatus::Completed {
+                completed.insert(s.id);
+            }
+        }
+        (completed.len() == 3).then_some(())
+    })
+    .await;
+    commands_tx
+        .send(Command::OpenChat("made-in-app".into()))
+        .unwrap();
+    let chat = next(&mut updates, |u| match u {
+        Update::Opened(session) => Some(session),
+        _ => None,
+    })
+    .await;
+    next(&mut updates, |u| match u {
+        Update::Events(session, events)
+            if session == chat
+                && events
+                    .iter()
+                    .any(|e| matches!(e.kind, EventKind::SessionIdle { .. })) =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    commands_tx
+        .send(Command::RemoveAgent("made-in-app".into()))
+        .unwrap();
+    next(&mut updates, |u| match u {
+        Update::Agents(agents) if agents.iter().all(|a| a.name != "made-in-app") => Some(()),
+        _ => None,
+    })
+    .await;
 
     // The daemon stops: the app says so, and reconnects to the next one.
     studio(&dir, &["daemon", "stop"]);

@@ -10,25 +10,43 @@ use dioxus::prelude::*;
 use protocol::approval::PendingApproval;
 use protocol::control::{DaemonStatus, SessionSummary};
 use protocol::event::{Event, EventKind};
-use protocol::{AgentConfig, SessionId, SessionStatus, Timestamp};
+use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
+use ui_dioxus::pages::{AgentForm, RunForm};
 use ui_dioxus::state::Link;
 use ui_dioxus::{AppState, Commands, Page, Shell};
+
+/// What the test root renders.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Shell,
+    AgentForm,
+    RunForm,
+}
 
 #[derive(Props, Clone, PartialEq)]
 struct RootProps {
     state: AppState,
+    part: Part,
 }
 
 #[allow(non_snake_case)]
 fn Root(props: RootProps) -> Element {
     use_context_provider(|| Signal::new(props.state.clone()));
     use_context_provider(|| Commands(Callback::new(|_| {})));
-    rsx! { Shell {} }
+    match props.part {
+        Part::Shell => rsx! { Shell {} },
+        Part::AgentForm => rsx! { AgentForm { on_done: |()| {} } },
+        Part::RunForm => rsx! { RunForm {} },
+    }
 }
 
 /// The page's HTML, one element per line, without the stylesheet.
 fn render(state: AppState) -> String {
-    let mut dom = VirtualDom::new_with_props(Root, RootProps { state });
+    render_part(state, Part::Shell)
+}
+
+fn render_part(state: AppState, part: Part) -> String {
+    let mut dom = VirtualDom::new_with_props(Root, RootProps { state, part });
     dom.rebuild_in_place();
     let html = dioxus_ssr::render(&dom);
     let html = match (html.find("<style>"), html.find("</style>")) {
@@ -128,8 +146,8 @@ fn populated(page: Page) -> AppState {
                 },
             ],
         )),
-        errors: Vec::new(),
         now: at(30),
+        ..AppState::default()
     }
 }
 
@@ -177,4 +195,15 @@ fn loading_then_disconnected_with_errors_shown() {
         ..AppState::default()
     };
     insta::assert_snapshot!("disconnected_runs", render(down));
+}
+
+#[test]
+fn the_agent_and_run_forms() {
+    let mut state = populated(Page::Agents);
+    state
+        .models
+        .insert(ProviderKind::Scripted, Ok(vec!["scripted-1".into()]));
+    insta::assert_snapshot!("agent_form", render_part(state.clone(), Part::AgentForm));
+    state.run_agent = Some("writer".into());
+    insta::assert_snapshot!("run_form", render_part(state, Part::RunForm));
 }

@@ -1,31 +1,26 @@
-//! Agents: a card per agent with its provider, model, tools and last use.
+//! Agents: a card per agent with its provider, model, tools and last use,
+//! the buttons that start it, and the form that creates one.
 
 use dioxus::prelude::*;
-use protocol::Timestamp;
+use protocol::{AgentConfig, Timestamp};
 
+use crate::app::Commands;
+use crate::connection::Command;
 use crate::format;
-use crate::state::AppState;
+use crate::pages::AgentForm;
+use crate::state::{AppState, Page};
 
 /// The Agents page.
 #[component]
 pub fn AgentsPage() -> Element {
     let state = use_context::<Signal<AppState>>();
-    let state = state.read();
-    let Some(agents) = &state.agents else {
+    let mut creating = use_signal(|| false);
+    let read = state.read();
+    let Some(agents) = &read.agents else {
         return rsx! { p { class: "empty", "Loading agents…" } };
     };
-    if agents.is_empty() {
-        return rsx! {
-            p { class: "empty",
-                "No agents yet. Create one with "
-                code { "studio agent create NAME --provider openai --model gpt-4o-mini" }
-                "."
-            }
-        };
-    }
     let last_used = |name: &str| -> Option<Timestamp> {
-        state
-            .sessions
+        read.sessions
             .iter()
             .flat_map(|s| s.values())
             .filter(|s| s.agent == name)
@@ -33,23 +28,75 @@ pub fn AgentsPage() -> Element {
             .max()
     };
     rsx! {
+        div { class: "toolbar",
+            button { onclick: move |_| creating.set(true), "New agent" }
+        }
+        if creating() {
+            AgentForm { on_done: move |()| creating.set(false) }
+        }
+        if agents.is_empty() {
+            p { class: "empty",
+                "No agents yet. Create one here, or with "
+                code { "studio agent create NAME --provider openai --model gpt-4o-mini" }
+                "."
+            }
+        }
         div { class: "cards",
             for agent in agents.iter() {
-                div { class: "card", key: "{agent.name}",
-                    h3 { "{agent.name}" }
-                    p { "{agent.provider} · {agent.model}" }
-                    p { class: "muted",
-                        {format::count(agent.tools.len(), "tool", "tools")}
-                        " · "
-                        {format::count(agent.mcp_servers.len(), "MCP server", "MCP servers")}
-                        " · {agent.safety}"
+                AgentCard { key: "{agent.name}", agent: agent.clone(), last_used: last_used(&agent.name) }
+            }
+        }
+    }
+}
+
+/// One agent.
+#[component]
+fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>) -> Element {
+    let commands = use_context::<Commands>();
+    let mut state = use_context::<Signal<AppState>>();
+    let mut confirming = use_signal(|| false);
+    let name = agent.name.clone();
+    let (run_name, chat_name, remove_name) = (name.clone(), name.clone(), name.clone());
+    rsx! {
+        div { class: "card",
+            h3 { "{agent.name}" }
+            p { "{agent.provider} · {agent.model}" }
+            p { class: "muted",
+                {format::count(agent.tools.len(), "tool", "tools")}
+                " · "
+                {format::count(agent.mcp_servers.len(), "MCP server", "MCP servers")}
+                " · {agent.safety}"
+            }
+            p { class: "muted",
+                match last_used {
+                    Some(at) => format!("last used {at}"),
+                    None => "never used".to_owned(),
+                }
+            }
+            div { class: "buttons",
+                button {
+                    onclick: move |_| commands.send(Command::OpenChat(chat_name.clone())),
+                    "Start session"
+                }
+                button {
+                    onclick: move |_| {
+                        let mut state = state.write();
+                        state.run_agent = Some(run_name.clone());
+                        state.page = Page::Runs;
+                    },
+                    "Run"
+                }
+                if confirming() {
+                    button { class: "danger",
+                        onclick: move |_| {
+                            commands.send(Command::RemoveAgent(remove_name.clone()));
+                            confirming.set(false);
+                        },
+                        "Delete {name}?"
                     }
-                    p { class: "muted",
-                        match last_used(&agent.name) {
-                            Some(at) => format!("last used {at}"),
-                            None => "never used".to_owned(),
-                        }
-                    }
+                    button { onclick: move |_| confirming.set(false), "Keep" }
+                } else {
+                    button { onclick: move |_| confirming.set(true), "Delete" }
                 }
             }
         }

@@ -1,14 +1,18 @@
 //! The five pillars. Each reads the store from context and sends commands;
 //! none talks to the daemon.
 
+mod agent_form;
 mod agents;
 mod inspector;
+mod run_form;
 mod runs;
 mod sessions;
 mod settings;
 
+pub use agent_form::{AgentDraft, AgentForm};
 pub use agents::AgentsPage;
 pub use inspector::InspectorPage;
+pub use run_form::{RunDraft, RunForm};
 pub use runs::RunsPage;
 pub use sessions::SessionsPage;
 pub use settings::SettingsPage;

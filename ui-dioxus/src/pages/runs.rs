@@ -8,6 +8,7 @@ use protocol::{SessionStatus, Timestamp};
 use crate::app::Commands;
 use crate::connection::Command;
 use crate::format;
+use crate::pages::RunForm;
 use crate::state::{AppState, Page};
 
 /// The Runs page.
@@ -34,8 +35,12 @@ pub fn RunsPage() -> Element {
         })
         .count();
     let now = read.now;
+    let has_agents = read.agents.as_ref().is_some_and(|a| !a.is_empty());
     rsx! {
         ApprovalsInbox {}
+        if has_agents {
+            RunForm {}
+        }
         if runs.is_empty() {
             p { class: "empty",
                 "No runs yet. Start one with "
