@@ -8,7 +8,8 @@
 //!   what components ask ([`connection::Command`]) and feeds the store.
 //! - [`app`]: the root component, navigation (Ctrl+1..5) and the shell.
 //! - [`pages`]: the five pillars: Agents, Sessions, Runs, Inspector, Settings.
-//! - [`format`]: how ids, durations, sizes and events read on screen.
+//! - [`format`]: how durations, sizes and events read on screen.
+//! - [`inspect`]: the Inspector's timeline rows, chips, search and stats.
 //!
 //! Components only read the store and send commands, so the same tree
 //! renders in the desktop window and, in tests, through `dioxus-ssr`.
@@ -16,6 +17,7 @@
 pub mod app;
 pub mod connection;
 pub mod format;
+pub mod inspect;
 pub mod pages;
 pub mod state;
 

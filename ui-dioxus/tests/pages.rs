@@ -207,3 +207,36 @@ fn the_agent_and_run_forms() {
     state.run_agent = Some("writer".into());
     insta::assert_snapshot!("run_form", render_part(state, Part::RunForm));
 }
+
+#[test]
+fn a_long_session_draws_only_the_rows_in_view() {
+    let session = id(9);
+    let events: Vec<Event> = (1..=100_000u64)
+        .map(|seq| Event {
+            session,
+            seq,
+            at: at(seq),
+            kind: EventKind::ToolStarted {
+                call_id: format!("call_{seq}"),
+            },
+        })
+        .collect();
+    let state = AppState {
+        page: Page::Inspector,
+        link: Link::Up(status()),
+        inspected: Some((session, events)),
+        ..AppState::default()
+    };
+    let html = render(state);
+    let drawn = html.matches("<div class=\"row ").count();
+    assert!(
+        (20..100).contains(&drawn),
+        "{drawn} rows drawn for 100,000 events"
+    );
+    assert!(html.contains("100000 rows · 100000 events"));
+    let below = (100_000 - drawn) as f64 * 22.0;
+    assert!(
+        html.contains(&format!("height: {below}px")),
+        "the space below stands for the rows not drawn"
+    );
+}

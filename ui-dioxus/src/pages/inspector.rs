@@ -1,33 +1,175 @@
-//! Inspector: one session's events as they were recorded, live while it runs.
+//! Inspector: one session's events as they were recorded, appended live
+//! while it runs: a timeline (colour by kind, chips, search, streamed
+//! chunks grouped), the selected event in detail, and a stats bar.
+//! j/k or the arrow keys move through the events. Only the rows in view
+//! are drawn, so a long session scrolls smoothly.
 
 use dioxus::prelude::*;
+use protocol::event::{Event, EventKind};
 
 use crate::format;
+use crate::inspect::{self, Kind, Row};
 use crate::state::AppState;
+
+/// Height of one timeline row, in CSS pixels (fixed, for windowing).
+const ROW_PX: f64 = 22.0;
+/// Rows drawn beyond the visible ones, above and below.
+const SPARE_ROWS: usize = 20;
 
 /// The Inspector page.
 #[component]
 pub fn InspectorPage() -> Element {
     let state = use_context::<Signal<AppState>>();
+    let mut chips = use_signal(Vec::<Kind>::new);
+    let mut search = use_signal(String::new);
+    let mut selected = use_signal(|| None::<usize>);
+    let mut view = use_signal(|| (0.0_f64, 600.0_f64));
     let read = state.read();
     let Some((session, events)) = &read.inspected else {
         return rsx! {
             p { class: "empty", "Pick a session to inspect: the Inspect button in Runs or Sessions." }
         };
     };
+    let rows = inspect::rows(events, &chips.read(), &search.read());
+    let stats = inspect::stats(events);
+    let (top, height) = *view.read();
+    let first_drawn = ((top / ROW_PX) as usize).saturating_sub(SPARE_ROWS);
+    let drawn = (height / ROW_PX) as usize + 2 * SPARE_ROWS;
+    let last_drawn = (first_drawn + drawn).min(rows.len());
+    let first_drawn = first_drawn.min(last_drawn);
+    let position = selected().and_then(|s| rows.iter().position(|r| r.first == s));
+    let row_count = rows.len();
+    let firsts: Vec<usize> = rows.iter().map(|r| r.first).collect();
+    let detail = selected().and_then(|s| events.get(s).cloned());
+    let assembled = detail.as_ref().and_then(|e| match &e.kind {
+        EventKind::LlmRequestStarted { request_id, .. }
+        | EventKind::LlmResponseChunk { request_id, .. }
+        | EventKind::LlmResponseCompleted { request_id, .. } => {
+            Some(inspect::streamed_text(events, request_id))
+        }
+        _ => None,
+    });
     rsx! {
-        h3 { "Session " code { "{session}" } " · {events.len()} events" }
-        table { class: "events",
-            tbody {
-                for event in events.iter() {
-                    tr { key: "{event.seq}",
-                        td { class: "num", "{event.seq}" }
-                        td { "{event.at}" }
-                        td { "{event.kind.name()}" }
-                        td { {format::event_detail(&event.kind)} }
+        div { class: "inspector",
+            tabindex: 0,
+            onkeydown: move |event: KeyboardEvent| {
+                let step: isize = match event.key() {
+                    Key::ArrowDown => 1,
+                    Key::ArrowUp => -1,
+                    Key::Character(c) if c == "j" => 1,
+                    Key::Character(c) if c == "k" => -1,
+                    _ => return,
+                };
+                event.prevent_default();
+                if row_count == 0 {
+                    return;
+                }
+                let next = match position {
+                    Some(at) => at.saturating_add_signed(step).min(row_count - 1),
+                    None => 0,
+                };
+                selected.set(firsts.get(next).copied());
+            },
+            h3 { "Session " code { "{session}" } }
+            StatsBar { stats }
+            div { class: "filters",
+                for chip in Kind::CHIPS {
+                    button {
+                        class: if chips.read().contains(&chip) { "chip on {chip.class()}" } else { "chip {chip.class()}" },
+                        onclick: move |_| {
+                            let mut chips = chips.write();
+                            if let Some(at) = chips.iter().position(|c| *c == chip) {
+                                chips.remove(at);
+                            } else {
+                                chips.push(chip);
+                            }
+                        },
+                        "{chip.label()}"
+                    }
+                }
+                input { class: "search", name: "search", placeholder: "Search events",
+                    value: "{search}", oninput: move |e| search.set(e.value()) }
+                span { class: "muted", "{row_count} rows · {events.len()} events" }
+            }
+            div { class: "split",
+                div { class: "timeline",
+                    onscroll: move |e| view.set((e.data().scroll_top(), f64::from(e.data().client_height().max(1)))),
+                    div { style: "height: {first_drawn as f64 * ROW_PX}px" }
+                    for row in rows[first_drawn..last_drawn].iter().copied() {
+                        TimelineRow {
+                            key: "{row.first}",
+                            row,
+                            event: events[row.first].clone(),
+                            selected: selected() == Some(row.first),
+                            on_select: move |index| selected.set(Some(index)),
+                        }
+                    }
+                    div { style: "height: {(row_count - last_drawn) as f64 * ROW_PX}px" }
+                }
+                div { class: "detail",
+                    match detail {
+                        Some(event) => rsx! { EventDetail { event, assembled } },
+                        None => rsx! { p { class: "muted", "Select an event (click, or j/k)." } },
                     }
                 }
             }
         }
+    }
+}
+
+/// The figures of the whole session.
+#[component]
+fn StatsBar(stats: inspect::Stats) -> Element {
+    rsx! {
+        p { class: "stats",
+            span { "tokens in {stats.input_tokens} (cached {stats.cached_tokens}) · out {stats.output_tokens}" }
+            span { "cost ${stats.cost_usd:.4}" }
+            if !stats.models.is_empty() {
+                span { "{stats.models.join(\", \")}" }
+            }
+            span { "{format::count(stats.requests as usize, \"request\", \"requests\")}" }
+            span { "{format::count(stats.tool_calls as usize, \"tool call\", \"tool calls\")} ({stats.approved} approved, {stats.denied} denied)" }
+            span { "{format::count(stats.errors as usize, \"error\", \"errors\")}" }
+            span { "{format::duration(stats.span_micros)}" }
+        }
+    }
+}
+
+/// One row of the timeline.
+#[component]
+fn TimelineRow(row: Row, event: Event, selected: bool, on_select: EventHandler<usize>) -> Element {
+    let kind = Kind::of(&event.kind);
+    let class = if selected {
+        format!("row {} selected", kind.class())
+    } else {
+        format!("row {}", kind.class())
+    };
+    let name = if row.count > 1 {
+        format!("{} ×{}", event.kind.name(), row.count)
+    } else {
+        event.kind.name().to_owned()
+    };
+    rsx! {
+        div { class, onclick: move |_| on_select.call(row.first),
+            span { class: "seq", "{event.seq}" }
+            span { class: "name", "{name}" }
+            span { class: "text", {format::event_detail(&event.kind)} }
+        }
+    }
+}
+
+/// Everything about one event, adapted to its kind.
+#[component]
+fn EventDetail(event: Event, assembled: Option<String>) -> Element {
+    let fields = format!("{:#?}", event.kind);
+    rsx! {
+        h4 { "#{event.seq} {event.kind.name()}" }
+        p { class: "muted", "{event.at}" }
+        if let Some(text) = assembled {
+            h5 { "Streamed text" }
+            pre { class: "assembled", "{text}" }
+        }
+        h5 { "Fields" }
+        pre { "{fields}" }
     }
 }

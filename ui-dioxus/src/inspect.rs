@@ -1,0 +1,336 @@
+//! What the Inspector computes from a session's events: the rows of its
+//! timeline (filtered, searched, streamed chunks grouped), the figures of
+//! its stats bar, and a request's streamed text assembled. Plain functions,
+//! tested without a window.
+
+use protocol::event::{Event, EventKind};
+
+/// The filter chips, and the colour family of each event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `message.*`.
+    Messages,
+    /// `llm.*`.
+    Llm,
+    /// `tool.*` but approvals, and `mcp.*`.
+    Tools,
+    /// `tool.approval.*`, `tool.approved`, `tool.denied`.
+    Approvals,
+    /// Failures of any kind.
+    Errors,
+    /// Lifecycle, runs, budgets, stats (no chip).
+    Lifecycle,
+}
+
+impl Kind {
+    /// The chips, in order.
+    pub const CHIPS: [Kind; 5] = [
+        Kind::Messages,
+        Kind::Llm,
+        Kind::Tools,
+        Kind::Approvals,
+        Kind::Errors,
+    ];
+
+    /// The chip's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Messages => "Messages",
+            Kind::Llm => "LLM",
+            Kind::Tools => "Tools",
+            Kind::Approvals => "Approvals",
+            Kind::Errors => "Errors",
+            Kind::Lifecycle => "Lifecycle",
+        }
+    }
+
+    /// The CSS class of rows of this kind.
+    pub fn class(self) -> &'static str {
+        match self {
+            Kind::Messages => "k-message",
+            Kind::Llm => "k-llm",
+            Kind::Tools => "k-tool",
+            Kind::Approvals => "k-approval",
+            Kind::Errors => "k-error",
+            Kind::Lifecycle => "k-life",
+        }
+    }
+
+    /// The kind of an event.
+    pub fn of(kind: &EventKind) -> Kind {
+        match kind {
+            EventKind::LlmError { .. }
+            | EventKind::ToolError { .. }
+            | EventKind::McpServerFailed { .. }
+            | EventKind::SessionFailed { .. }
+            | EventKind::SessionCrashed { .. }
+            | EventKind::BudgetExceeded { .. } => Kind::Errors,
+            EventKind::SessionIdle { error: Some(_) } => Kind::Errors,
+            EventKind::MessageUser { .. } | EventKind::MessageAssistant { .. } => Kind::Messages,
+            EventKind::ToolApprovalRequested { .. }
+            | EventKind::ToolApprovalPending { .. }
+            | EventKind::ToolApproved { .. }
+            | EventKind::ToolDenied { .. } => Kind::Approvals,
+            other if other.name().starts_with("llm.") => Kind::Llm,
+            other if other.name().starts_with("tool.") || other.name().starts_with("mcp.") => {
+                Kind::Tools
+            }
+            _ => Kind::Lifecycle,
+        }
+    }
+}
+
+/// One timeline row: an event, or a run of streamed chunks of one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// Index of its (first) event.
+    pub first: usize,
+    /// Events it stands for (more than one for grouped chunks).
+    pub count: usize,
+}
+
+/// The timeline: events whose kind is among `chips` (all when empty) and
+/// whose name or text contains `search` (any case), with consecutive
+/// chunks of one request grouped into one row.
+pub fn rows(events: &[Event], chips: &[Kind], search: &str) -> Vec<Row> {
+    let search = search.trim().to_lowercase();
+    let mut rows: Vec<Row> = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        if !chips.is_empty() && !chips.contains(&Kind::of(&event.kind)) {
+            continue;
+        }
+        if !search.is_empty() && !matches_search(&event.kind, &search) {
+            continue;
+        }
+        if let Some(last) = rows.last_mut()
+            && last.first + last.count == index
+            && same_stream(&events[last.first].kind, &event.kind)
+        {
+            last.count += 1;
+            continue;
+        }
+        rows.push(Row {
+            first: index,
+            count: 1,
+        });
+    }
+    rows
+}
+
+fn same_stream(a: &EventKind, b: &EventKind) -> bool {
+    matches!(
+        (a, b),
+        (
+            EventKind::LlmResponseChunk { request_id: x, .. },
+            EventKind::LlmResponseChunk { request_id: y, .. },
+        ) if x == y
+    )
+}
+
+fn matches_search(kind: &EventKind, lowercase: &str) -> bool {
+    kind.name().contains(lowercase) || format!("{kind:?}").to_lowercase().contains(lowercase)
+}
+
+/// The text a request streamed, chunks in order.
+pub fn streamed_text(events: &[Event], request: &str) -> String {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::LlmResponseChunk { request_id, text } if request_id == request => {
+                Some(text.as_str())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The figures of the stats bar.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Input tokens (including cached).
+    pub input_tokens: u64,
+    /// Output tokens (including reasoning).
+    pub output_tokens: u64,
+    /// Input tokens read from the cache.
+    pub cached_tokens: u64,
+    /// Cost recorded, US dollars.
+    pub cost_usd: f64,
+    /// Models priced, each once, in order of first use.
+    pub models: Vec<String>,
+    /// Model requests.
+    pub requests: u64,
+    /// Tool calls asked for.
+    pub tool_calls: u64,
+    /// Calls approved.
+    pub approved: u64,
+    /// Calls denied.
+    pub denied: u64,
+    /// Errors of any kind.
+    pub errors: u64,
+    /// From the first event to the last, microseconds.
+    pub span_micros: u64,
+}
+
+/// Sums up a session's events.
+pub fn stats(events: &[Event]) -> Stats {
+    let mut stats = Stats::default();
+    for event in events {
+        match &event.kind {
+            EventKind::LlmRequestStarted { .. } => stats.requests += 1,
+            EventKind::LlmResponseCompleted { usage, .. } => {
+                stats.input_tokens += usage.input_tokens;
+                stats.output_tokens += usage.output_tokens;
+                stats.cached_tokens += usage.cache_read_tokens;
+            }
+            EventKind::LlmCost { model, usd, .. } => {
+                stats.cost_usd += usd.unwrap_or(0.0);
+                if !stats.models.contains(model) {
+                    stats.models.push(model.clone());
+                }
+            }
+            EventKind::ToolRequested { .. } => stats.tool_calls += 1,
+            EventKind::ToolApproved { .. } => stats.approved += 1,
+            EventKind::ToolDenied { .. } => stats.denied += 1,
+            _ => {}
+        }
+        if Kind::of(&event.kind) == Kind::Errors {
+            stats.errors += 1;
+        }
+    }
+    if let (Some(first), Some(last)) = (events.first(), events.last()) {
+        stats.span_micros = last.at.0.saturating_sub(first.at.0);
+    }
+    stats
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::event::{Decider, Usage};
+    use protocol::{SessionId, Timestamp};
+
+    use super::*;
+
+    fn log(kinds: Vec<EventKind>) -> Vec<Event> {
+        let session = SessionId::new();
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| Event {
+                session,
+                seq: i as u64 + 1,
+                at: Timestamp(i as u64 * 1_000_000),
+                kind,
+            })
+            .collect()
+    }
+
+    fn chunk(request: &str, text: &str) -> EventKind {
+        EventKind::LlmResponseChunk {
+            request_id: request.into(),
+            text: text.into(),
+        }
+    }
+
+    fn sample() -> Vec<Event> {
+        log(vec![
+            EventKind::MessageUser {
+                text: "Read the notes".into(),
+            },
+            EventKind::LlmRequestStarted {
+                request_id: "req-1".into(),
+                provider: "openai".into(),
+                model: "gpt-4o-mini".into(),
+                params: "{}".into(),
+            },
+            chunk("req-1", "Read"),
+            chunk("req-1", "ing."),
+            EventKind::LlmResponseCompleted {
+                request_id: "req-1".into(),
+                usage: Usage {
+                    input_tokens: 100,
+                    output_tokens: 20,
+                    cache_read_tokens: 40,
+                    ..Usage::default()
+                },
+                finish_reason: "tool_calls".into(),
+            },
+            EventKind::LlmCost {
+                request_id: "req-1".into(),
+                model: "gpt-4o-mini".into(),
+                usd: Some(0.25),
+                pricing_version: 1,
+            },
+            EventKind::ToolRequested {
+                call_id: "c1".into(),
+                tool: "fs.read".into(),
+                arguments: r#"{"path":"notes.md"}"#.into(),
+            },
+            EventKind::ToolDenied {
+                call_id: "c1".into(),
+                by: Decider::RunPolicy,
+                reason: "no".into(),
+            },
+            chunk("req-2", "Sorry"),
+            EventKind::ToolError {
+                call_id: "c2".into(),
+                message: "ENOENT".into(),
+            },
+        ])
+    }
+
+    #[test]
+    fn chunks_of_one_request_are_one_row_and_chips_filter() {
+        let events = sample();
+        let all: Vec<(usize, usize)> = rows(&events, &[], "")
+            .iter()
+            .map(|r| (r.first, r.count))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                (0, 1),
+                (1, 1),
+                (2, 2),
+                (4, 1),
+                (5, 1),
+                (6, 1),
+                (7, 1),
+                (8, 1),
+                (9, 1)
+            ]
+        );
+        let firsts = |chips: &[Kind], search: &str| -> Vec<usize> {
+            rows(&events, chips, search)
+                .iter()
+                .map(|r| r.first)
+                .collect()
+        };
+        assert_eq!(firsts(&[Kind::Approvals], ""), [7]);
+        assert_eq!(firsts(&[Kind::Errors], ""), [9]);
+        assert_eq!(firsts(&[Kind::Messages, Kind::Tools], ""), [0, 6]);
+        assert_eq!(firsts(&[], "NOTES"), [0, 6], "search ignores case");
+        assert_eq!(firsts(&[Kind::Tools], "notes"), [6]);
+    }
+
+    #[test]
+    fn the_stats_bar_adds_up_the_session() {
+        let stats = stats(&sample());
+        assert_eq!(
+            stats,
+            Stats {
+                input_tokens: 100,
+                output_tokens: 20,
+                cached_tokens: 40,
+                cost_usd: 0.25,
+                models: vec!["gpt-4o-mini".into()],
+                requests: 1,
+                tool_calls: 1,
+                approved: 0,
+                denied: 1,
+                errors: 1,
+                span_micros: 9_000_000,
+            }
+        );
+        assert_eq!(streamed_text(&sample(), "req-1"), "Reading.");
+    }
+}
