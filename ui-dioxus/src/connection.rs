@@ -82,7 +82,7 @@ pub struct Target {
 
 /// Why a connection attempt failed.
 #[derive(Debug, thiserror::Error)]
-enum ConnectError {
+pub(crate) enum ConnectError {
     #[error("cannot reach the daemon at {path}: {source}")]
     Io { path: String, source: io::Error },
     #[error("cannot start the daemon: {0}")]
@@ -161,7 +161,7 @@ async fn open_socket(layout: &Layout) -> io::Result<Stream> {
 }
 
 /// `studio daemon start`: returns once the daemon answers, or why not.
-async fn start_daemon(target: &Target) -> Result<(), ConnectError> {
+pub(crate) async fn start_daemon(target: &Target) -> Result<(), ConnectError> {
     tracing::info!("no daemon is running: starting one");
     let output = tokio::process::Command::new(&target.studio_bin)
         .arg("--data-dir")

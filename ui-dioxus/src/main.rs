@@ -19,6 +19,12 @@ struct Args {
     /// The studio executable, to start the daemon [default: next to this one].
     #[arg(long, env = "STUDIO_BIN", value_name = "PATH")]
     studio_bin: Option<PathBuf>,
+    /// Serve the app to a browser on 127.0.0.1 instead of opening a window.
+    #[arg(long)]
+    web: bool,
+    /// The port of --web (0: any free one).
+    #[arg(long, default_value_t = 7878, requires = "web")]
+    port: u16,
 }
 
 fn main() -> ExitCode {
@@ -46,6 +52,9 @@ fn main() -> ExitCode {
         layout: Layout::new(root),
         studio_bin,
     };
+    if args.web {
+        return serve_web(target, args.port);
+    }
     let window = WindowBuilder::new()
         .with_title("AI Studio")
         .with_inner_size(dioxus::desktop::LogicalSize::new(1200.0, 800.0));
@@ -54,4 +63,35 @@ fn main() -> ExitCode {
         .with_context(target)
         .launch(App);
     ExitCode::SUCCESS
+}
+
+/// `--web`: serves until killed.
+fn serve_web(target: Target, port: u16) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("studio-ui: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let token_file = target.layout.client_token();
+    let served = runtime.block_on(async move {
+        let listening = ui_dioxus::web::bind(target, port).await?;
+        println!(
+            "AI Studio is served at http://{}/login (sign in with the token in {})",
+            listening.addr,
+            token_file.display()
+        );
+        listening.serve().await
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("studio-ui: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

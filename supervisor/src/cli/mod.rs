@@ -87,8 +87,8 @@ enum Command {
     Pricing(pricing::PricingCommand),
     /// What a session cost, as recorded and at today's prices.
     Cost(pricing::CostArgs),
-    /// Open the desktop app on this data dir.
-    Ui,
+    /// Open the desktop app on this data dir (or serve it to a browser with --web).
+    Ui(ui::UiArgs),
     /// Run the demo: 40 runs at once, some hanging, spinning, leaking or
     /// crashing, and show that every other run is untouched.
     Demo(demo::DemoArgs),
@@ -230,7 +230,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Pricing(cmd) => pricing::execute(cmd, ctx).await,
         Command::Cost(args) => pricing::cost(args, ctx).await,
         Command::Demo(args) => demo::execute(args, ctx).await,
-        Command::Ui => ui::execute(ctx).await,
+        Command::Ui(args) => ui::execute(args, ctx).await,
     }
 }
 

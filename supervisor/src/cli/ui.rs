@@ -1,15 +1,33 @@
 //! `studio ui`: opens the desktop app (`studio-ui`, a separate binary so
-//! that `studio` never links the webview) on this data dir.
+//! that `studio` never links the webview) on this data dir, or with
+//! `--web` serves it to a browser on loopback.
+
+use clap::Args;
 
 use super::{CliError, Ctx};
 
-pub(crate) async fn execute(ctx: &Ctx) -> Result<(), CliError> {
+#[derive(Args, Debug)]
+pub(crate) struct UiArgs {
+    /// Serve the app to a browser on 127.0.0.1 (sign in with the client
+    /// token) instead of opening a window; reach it through an SSH tunnel.
+    #[arg(long)]
+    web: bool,
+    /// The port of --web.
+    #[arg(long, default_value_t = 7878, requires = "web")]
+    port: u16,
+}
+
+pub(crate) async fn execute(args: UiArgs, ctx: &Ctx) -> Result<(), CliError> {
     // Start the daemon first, so a failure to start it is reported here.
     ctx.client().await?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::msg(format!("cannot find own executable: {e}")))?;
     let ui = exe.with_file_name("studio-ui");
-    let status = tokio::process::Command::new(&ui)
+    let mut command = tokio::process::Command::new(&ui);
+    if args.web {
+        command.args(["--web", "--port", &args.port.to_string()]);
+    }
+    let status = command
         .arg("--data-dir")
         .arg(ctx.dir.root())
         .env("STUDIO_BIN", &exe)

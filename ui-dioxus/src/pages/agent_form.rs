@@ -88,17 +88,7 @@ pub fn AgentForm(on_done: EventHandler<()>) -> Element {
     let provider = draft.read().provider;
     let models = state.read().models.get(&provider).cloned();
     rsx! {
-        form { class: "form",
-            onsubmit: move |event| {
-                event.prevent_default();
-                match draft.read().agent() {
-                    Ok(agent) => {
-                        commands.send(Command::CreateAgent(Box::new(agent)));
-                        on_done.call(());
-                    }
-                    Err(why) => problem.set(Some(why)),
-                }
-            },
+        div { class: "form",
             h3 { "New agent" }
             label { "Name"
                 input { name: "name", value: "{draft.read().name}", oninput: move |e| draft.write().name = e.value() }
@@ -182,7 +172,17 @@ pub fn AgentForm(on_done: EventHandler<()>) -> Element {
                 p { class: "problem", role: "alert", "{why}" }
             }
             div { class: "buttons",
-                button { r#type: "submit", "Create" }
+                button {
+                    r#type: "button",
+                    onclick: move |_| match draft.read().agent() {
+                        Ok(agent) => {
+                            commands.send(Command::CreateAgent(Box::new(agent)));
+                            on_done.call(());
+                        }
+                        Err(why) => problem.set(Some(why)),
+                    },
+                    "Create"
+                }
                 button { r#type: "button", onclick: move |_| on_done.call(()), "Cancel" }
             }
         }

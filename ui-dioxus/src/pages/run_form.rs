@@ -106,18 +106,7 @@ pub fn RunForm() -> Element {
     let mut problem = use_signal(|| None::<String>);
     let mut started = use_signal(|| None::<u32>);
     rsx! {
-        form { class: "form inline",
-            onsubmit: move |event| {
-                event.prevent_default();
-                match draft.read().spec() {
-                    Ok((spec, count)) => {
-                        commands.send(Command::Run { spec: Box::new(spec), count });
-                        problem.set(None);
-                        started.set(Some(count));
-                    }
-                    Err(why) => problem.set(Some(why)),
-                }
-            },
+        div { class: "form inline",
             h3 { "New runs" }
             label { "Agent"
                 select { name: "agent", value: "{draft.read().agent}",
@@ -154,7 +143,20 @@ pub fn RunForm() -> Element {
             if let Some(count) = *started.read() {
                 p { class: "muted", "started {count} run(s)" }
             }
-            div { class: "buttons", button { r#type: "submit", "Start" } }
+            div { class: "buttons",
+                button {
+                    r#type: "button",
+                    onclick: move |_| match draft.read().spec() {
+                        Ok((spec, count)) => {
+                            commands.send(Command::Run { spec: Box::new(spec), count });
+                            problem.set(None);
+                            started.set(Some(count));
+                        }
+                        Err(why) => problem.set(Some(why)),
+                    },
+                    "Start"
+                }
+            }
         }
     }
 }

@@ -1,0 +1,112 @@
+// Drives the app's browser view (studio-ui --web) in Debian's Chromium with
+// playwright-core, against a real daemon with scripted agents. Run by
+// ui-dioxus/tests/browser.rs, which prepares the daemon and the agents
+// `slow` (runs for a few seconds) and `asker` (asks to run fs.list).
+//
+// Usage: node browser.mjs URL TOKEN_FILE ARTIFACT_DIR
+// Exits 1 with the failing step on the first failure; screenshots of each
+// step go to ARTIFACT_DIR.
+
+import { readFile, mkdir } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
+
+const [url, tokenFile, artifacts] = process.argv.slice(2);
+if (!url || !tokenFile || !artifacts) {
+  console.error('usage: node browser.mjs URL TOKEN_FILE ARTIFACT_DIR');
+  process.exit(2);
+}
+const token = (await readFile(tokenFile, 'utf8')).trim();
+await mkdir(artifacts, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+page.setDefaultTimeout(30_000);
+const problems = [];
+page.on('pageerror', (err) => problems.push(String(err)));
+
+async function step(name, body) {
+  const started = Date.now();
+  try {
+    await body();
+    await page.screenshot({ path: `${artifacts}/web-${name}.png` });
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    await page.screenshot({ path: `${artifacts}/web-${name}-failed.png` }).catch(() => {});
+    console.error(`FAIL ${name}: ${err.message}`);
+    if (problems.length) console.error(`page errors: ${problems.join('\n')}`);
+    await browser.close();
+    process.exit(1);
+  }
+}
+
+const tab = (name) => page.locator('nav button', { hasText: name });
+const statuses = (word) => page.locator(`span.status.${word}`);
+
+await step('sign-in', async () => {
+  const refused = await page.goto(`${url}/app?token=wrong`);
+  if (refused.status() !== 401) throw new Error(`a wrong token got HTTP ${refused.status()}`);
+  await page.goto(`${url}/login`);
+  await page.fill('input[name=token]', token);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/app$/);
+  await page.locator('span.link.up').waitFor();
+});
+
+await step('create-agent', async () => {
+  await tab('Agents').click();
+  await page.getByRole('button', { name: 'New agent' }).click();
+  await page.fill('input[name=name]', 'made-in-browser');
+  await page.fill('textarea[name=system_prompt]', 'Be brief.');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('.card h3', { hasText: 'made-in-browser' }).waitFor();
+});
+
+await step('runs-kill-one', async () => {
+  await tab('Runs').click();
+  await page.selectOption('select[name=agent]', 'slow');
+  await page.fill('textarea[name=prompt]', 'from the browser');
+  await page.fill('input[name=count]', '3');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('span.status.running').length === 3);
+  await page.locator('tr', { has: page.locator('span.status.running') })
+    .first().getByRole('button', { name: 'Kill' }).click();
+  await statuses('killed').first().waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('span.status.completed').length === 2, null,
+    { timeout: 60_000 });
+  if (await statuses('killed').count() !== 1) throw new Error('not exactly one run killed');
+});
+
+await step('approve-inline', async () => {
+  await page.selectOption('select[name=agent]', 'asker');
+  await page.fill('textarea[name=prompt]', 'list the files');
+  await page.fill('input[name=count]', '1');
+  await page.selectOption('select[name=ask]', 'wait:300');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.locator('section.inbox', { hasText: 'fs.list' }).waitFor();
+  await page.getByRole('button', { name: 'Approve once' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('span.status.completed').length === 3, null,
+    { timeout: 60_000 });
+  await page.locator('section.inbox').waitFor({ state: 'detached' });
+});
+
+await step('inspect-search', async () => {
+  await page.locator('tr', { has: page.locator('span.status.completed') })
+    .first().getByRole('button', { name: 'Inspect' }).click();
+  await page.locator('.inspector .stats').waitFor();
+  await page.locator('.timeline .row .name', { hasText: 'session.completed' }).waitFor();
+  await page.fill('input[name=search]', 'tool.approved');
+  await page.locator('.timeline .row .name', { hasText: 'tool.approved' }).waitFor();
+  const rows = await page.locator('.timeline .row').count();
+  if (rows !== 1) throw new Error(`search left ${rows} rows, expected the one approval`);
+  await page.locator('.timeline .row').first().click();
+  await page.locator('.detail h4', { hasText: 'tool.approved' }).waitFor();
+});
+
+await browser.close();
+console.log('all steps passed');

@@ -1,0 +1,143 @@
+//! The browser view (`studio-ui --web`) end to end in Debian's Chromium,
+//! driven by `tests/e2e/browser.mjs` (playwright-core, pinned by
+//! `tests/e2e/package-lock.json`) against a real daemon: sign in with the
+//! token, create an agent with the form, start three runs and kill one
+//! while the others finish, approve a waiting tool call from the inbox,
+//! and find an event in the Inspector by search. Screenshots of each step
+//! go to `target/test-artifacts/`.
+//!
+//! Needs `/usr/bin/chromium` and the npm packages (`scripts/setup`
+//! installs both) and `studio` built next to `studio-ui`.
+
+// A panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Daemon {
+    studio: PathBuf,
+    dir: PathBuf,
+}
+
+impl Daemon {
+    fn studio(&self, args: &[&str]) {
+        let out = Command::new(&self.studio)
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .args(args)
+            .env_remove("STUDIO_DATA_DIR")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "studio {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.studio)
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .args(["daemon", "stop"])
+            .output();
+    }
+}
+
+#[test]
+fn the_browser_view_creates_runs_kills_approves_and_inspects() {
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run scripts/setup"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Chromium is not installed: run scripts/setup"
+    );
+    let ui = PathBuf::from(env!("CARGO_BIN_EXE_studio-ui"));
+    let studio = ui.with_file_name("studio");
+    assert!(
+        studio.exists(),
+        "{} is not built: build the workspace first (scripts/test does)",
+        studio.display()
+    );
+    let tmp = tempfile::Builder::new()
+        .prefix("sub")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let daemon = Daemon {
+        studio,
+        dir: tmp.path().join("d"),
+    };
+    daemon.studio(&[
+        "agent",
+        "create",
+        "slow",
+        "--chunks",
+        "40",
+        "--chunk-delay-ms",
+        "100",
+    ]);
+    daemon.studio(&[
+        "agent",
+        "create",
+        "asker",
+        "--tools",
+        "fs",
+        "--tool-call",
+        "fs.list",
+        "--chunks",
+        "3",
+    ]);
+
+    let mut server = Command::new(&ui)
+        .arg("--data-dir")
+        .arg(&daemon.dir)
+        .arg("--studio-bin")
+        .arg(&daemon.studio)
+        .args(["--web", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = server.stdout.take().unwrap();
+    let _server = Guard(server);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .and_then(|u| u.strip_suffix("/login"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    let out = Command::new("node")
+        .arg(e2e.join("browser.mjs"))
+        .arg(&url)
+        .arg(daemon.dir.join("client.token"))
+        .arg(&artifacts)
+        .output()
+        .expect("node is missing: run scripts/setup");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the browser steps failed:\n{report}");
+    assert!(report.contains("all steps passed"), "{report}");
+}
