@@ -101,11 +101,23 @@ await step('inspect-search', async () => {
   await page.locator('.inspector .stats').waitFor();
   await page.locator('.timeline .row .name', { hasText: 'session.completed' }).waitFor();
   await page.fill('input[name=search]', 'tool.approved');
+  // The search applies once the server has re-rendered: wait for one row.
+  await page.waitForFunction(() => document.querySelectorAll('.timeline .row').length === 1);
   await page.locator('.timeline .row .name', { hasText: 'tool.approved' }).waitFor();
-  const rows = await page.locator('.timeline .row').count();
-  if (rows !== 1) throw new Error(`search left ${rows} rows, expected the one approval`);
   await page.locator('.timeline .row').first().click();
   await page.locator('.detail h4', { hasText: 'tool.approved' }).waitFor();
+});
+
+await step('palette', async () => {
+  await page.locator('.app').focus();
+  await page.keyboard.press('Control+k');
+  await page.locator('input[name=palette]').waitFor();
+  await page.fill('input[name=palette]', 'go settings');
+  await page.press('input[name=palette]', 'Enter');
+  await page.locator('main h3', { hasText: 'Daemon' }).waitFor();
+  await page.locator('.app').focus();
+  await page.keyboard.press('Control+3');
+  await page.locator('nav button.active', { hasText: 'Runs' }).waitFor();
 });
 
 await browser.close();

@@ -1,11 +1,13 @@
 //! The root component: it provides the store, starts the connection task,
 //! and lays out the navigation, the connection badge, the error banner and
-//! the page on screen. Ctrl+1..5 (Cmd on macOS) switch pages.
+//! the page on screen. Ctrl+1..5 (Cmd on macOS) switch pages; Ctrl+K opens
+//! the command palette.
 
 use dioxus::prelude::*;
 
 use crate::connection::{self, Command, Target};
 use crate::pages::{AgentsPage, InspectorPage, RunsPage, SessionsPage, SettingsPage};
+use crate::palette::Palette;
 use crate::state::{AppState, Link, Page};
 
 /// The stylesheet, inlined so the window needs no asset server.
@@ -42,6 +44,7 @@ pub fn App() -> Element {
 #[component]
 pub fn Shell() -> Element {
     let mut state = use_context::<Signal<AppState>>();
+    let mut palette = use_signal(|| false);
     let page = state.read().page;
     rsx! {
         style { {CSS} }
@@ -54,15 +57,18 @@ pub fn Shell() -> Element {
                 if !(modifiers.ctrl() || modifiers.meta()) {
                     return;
                 }
-                if let Key::Character(text) = event.key()
-                    && let Some(next) = text.chars().next().and_then(Page::by_digit)
-                {
+                let Key::Character(text) = event.key() else { return };
+                if text.eq_ignore_ascii_case("k") {
+                    event.prevent_default();
+                    palette.toggle();
+                } else if let Some(next) = text.chars().next().and_then(Page::by_digit) {
                     event.prevent_default();
                     state.write().page = next;
                 }
             },
             nav {
                 span { class: "brand", "AI Studio" }
+                button { class: "tab", title: "Ctrl+K", onclick: move |_| palette.toggle(), "Commands" }
                 for (index, each) in Page::ALL.into_iter().enumerate() {
                     button {
                         class: if each == page { "tab active" } else { "tab" },
@@ -74,6 +80,9 @@ pub fn Shell() -> Element {
                 LinkBadge {}
             }
             ErrorBanner {}
+            if palette() {
+                Palette { on_close: move |()| palette.set(false) }
+            }
             main {
                 match page {
                     Page::Agents => rsx! { AgentsPage {} },

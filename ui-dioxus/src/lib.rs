@@ -8,6 +8,7 @@
 //!   what components ask ([`connection::Command`]) and feeds the store.
 //! - [`app`]: the root component, navigation (Ctrl+1..5) and the shell.
 //! - [`pages`]: the five pillars: Agents, Sessions, Runs, Inspector, Settings.
+//! - [`palette`]: the command palette (Ctrl/Cmd+K).
 //! - [`web`]: the same app served to a browser (liveview), behind the client token.
 //! - [`format`]: how durations, sizes and events read on screen.
 //! - [`inspect`]: the Inspector's timeline rows, chips, search and stats.
@@ -20,6 +21,7 @@ pub mod connection;
 pub mod format;
 pub mod inspect;
 pub mod pages;
+pub mod palette;
 pub mod state;
 pub mod web;
 

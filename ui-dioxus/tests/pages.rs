@@ -12,6 +12,7 @@ use protocol::control::{DaemonStatus, SessionSummary};
 use protocol::event::{Event, EventKind};
 use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
 use ui_dioxus::pages::{AgentForm, RunForm};
+use ui_dioxus::palette::Palette;
 use ui_dioxus::state::Link;
 use ui_dioxus::{AppState, Commands, Page, Shell};
 
@@ -21,6 +22,7 @@ enum Part {
     Shell,
     AgentForm,
     RunForm,
+    Palette,
 }
 
 #[derive(Props, Clone, PartialEq)]
@@ -37,6 +39,7 @@ fn Root(props: RootProps) -> Element {
         Part::Shell => rsx! { Shell {} },
         Part::AgentForm => rsx! { AgentForm { on_done: |()| {} } },
         Part::RunForm => rsx! { RunForm {} },
+        Part::Palette => rsx! { Palette { on_close: |()| {} } },
     }
 }
 
@@ -238,5 +241,13 @@ fn a_long_session_draws_only_the_rows_in_view() {
     assert!(
         html.contains(&format!("height: {below}px")),
         "the space below stands for the rows not drawn"
+    );
+}
+
+#[test]
+fn the_command_palette_lists_pages_agents_and_sessions() {
+    insta::assert_snapshot!(
+        "palette",
+        render_part(populated(Page::Agents), Part::Palette)
     );
 }
