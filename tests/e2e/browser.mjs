@@ -1,5 +1,7 @@
 // Drives the app's browser view (studio-ui --web) in Debian's Chromium with
-// playwright-core, against a real daemon with scripted agents. Run by
+// playwright-core, against a real daemon with scripted agents: sign in,
+// create an agent, start runs and kill one, approve from the inbox, search
+// the Inspector, chat with inline approval, end and resume, the palette. Run by
 // ui-dioxus/tests/browser.rs, which prepares the daemon and the agents
 // `slow` (runs for a few seconds) and `asker` (asks to run fs.list).
 //
@@ -106,6 +108,27 @@ await step('inspect-search', async () => {
   await page.locator('.timeline .row .name', { hasText: 'tool.approved' }).waitFor();
   await page.locator('.timeline .row').first().click();
   await page.locator('.detail h4', { hasText: 'tool.approved' }).waitFor();
+});
+
+await step('chat', async () => {
+  await tab('Agents').click();
+  await page.locator('.card', { hasText: 'asker' }).getByRole('button', { name: 'Start session' }).click();
+  await page.locator('.chat h3', { hasText: 'asker' }).waitFor();
+  await page.locator('.chat span.status.idle').waitFor();
+  await page.fill('textarea[name=message]', 'what is in the workspace?');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.locator('.msg.user', { hasText: 'what is in the workspace?' }).waitFor();
+  const asking = page.locator('.msg.tool.asking', { hasText: 'fs.list' });
+  await asking.getByRole('button', { name: 'Approve once' }).click();
+  await page.locator('.msg.tool.done', { hasText: 'fs.list' }).waitFor();
+  await page.locator('.msg.assistant:not(.streaming)').last().waitFor();
+  const answer = (await page.locator('.msg.assistant').last().textContent()).trim();
+  if (!answer) throw new Error('no streamed answer');
+  await page.getByRole('button', { name: 'End', exact: true }).click();
+  await page.locator('.msg.notice', { hasText: 'ended: session.completed' }).waitFor();
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.locator('.msg.notice', { hasText: 'resumed' }).waitFor();
+  await page.locator('.chat span.status.idle').waitFor();
 });
 
 await step('palette', async () => {

@@ -69,6 +69,17 @@ pub enum Command {
     OpenChat(String),
     /// The models a provider offers (for the agent form's picker).
     ListModels(ProviderKind),
+    /// The user's next message to an interactive session.
+    Say {
+        /// The session.
+        session: SessionId,
+        /// The message.
+        text: String,
+    },
+    /// End an interactive session.
+    EndChat(SessionId),
+    /// Resume an ended interactive session (or attach to a live one), then inspect it.
+    ResumeChat(SessionId),
 }
 
 /// Which daemon to talk to, and how to start it.
@@ -341,6 +352,14 @@ impl Wire {
             }
             Command::OpenChat(agent) => {
                 let request = ControlRequest::ChatOpen { agent };
+                return self.send(request, Asked::Chat).await.map(|_| ());
+            }
+            Command::Say { session, text } => ControlRequest::ChatSay { session, text },
+            Command::EndChat(session) => ControlRequest::ChatEnd { session },
+            Command::ResumeChat(session) => {
+                let request = ControlRequest::ChatResume {
+                    session: session.to_string(),
+                };
                 return self.send(request, Asked::Chat).await.map(|_| ());
             }
             Command::ListModels(provider) => {

@@ -80,6 +80,11 @@ pub fn event_detail(kind: &EventKind) -> String {
             }
         }
     };
+    one_line(&text)
+}
+
+/// `text` on one line, cut to a glance.
+pub fn one_line(text: &str) -> String {
     let one_line = text.replace('\n', " ⏎ ");
     match one_line.char_indices().nth(DETAIL) {
         Some((cut, _)) => format!("{}…", &one_line[..cut]),

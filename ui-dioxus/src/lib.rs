@@ -6,6 +6,7 @@
 //!   pushes fold into it ([`state::Update`]).
 //! - [`connection`]: the one task that owns the daemon connection: it sends
 //!   what components ask ([`connection::Command`]) and feeds the store.
+//! - [`conversation`]: an interactive session's events as a chat.
 //! - [`app`]: the root component, navigation (Ctrl+1..5) and the shell.
 //! - [`pages`]: the five pillars: Agents, Sessions, Runs, Inspector, Settings.
 //! - [`palette`]: the command palette (Ctrl/Cmd+K).
@@ -18,6 +19,7 @@
 
 pub mod app;
 pub mod connection;
+pub mod conversation;
 pub mod format;
 pub mod inspect;
 pub mod pages;

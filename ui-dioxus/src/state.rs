@@ -91,7 +91,7 @@ pub enum Update {
     Tick(Timestamp),
     /// A provider's models, or why they could not be listed.
     Models(ProviderKind, Result<Vec<String>, String>),
-    /// An interactive session was opened from here: inspect it.
+    /// An interactive session was opened or resumed from here: show it.
     Opened(SessionId),
 }
 
@@ -153,7 +153,7 @@ impl AppState {
             }
             Update::Opened(session) => {
                 self.inspected = Some((session, Vec::new()));
-                self.page = Page::Inspector;
+                self.page = Page::Sessions;
             }
             Update::Failed(message) => {
                 self.errors.push(message);

@@ -3,7 +3,9 @@
 //! `tests/e2e/package-lock.json`) against a real daemon: sign in with the
 //! token, create an agent with the form, start three runs and kill one
 //! while the others finish, approve a waiting tool call from the inbox,
-//! and find an event in the Inspector by search. Screenshots of each step
+//! find an event in the Inspector by search, chat with an agent (streamed
+//! answer, a tool call approved inline), end and resume the chat, and use
+//! the command palette. Screenshots of each step
 //! go to `target/test-artifacts/`.
 //!
 //! Needs `/usr/bin/chromium` and the npm packages (`scripts/setup`

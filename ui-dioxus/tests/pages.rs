@@ -251,3 +251,51 @@ fn the_command_palette_lists_pages_agents_and_sessions() {
         render_part(populated(Page::Agents), Part::Palette)
     );
 }
+
+#[test]
+fn the_chat_view_streams_and_asks_inline() {
+    let chat = id(4);
+    let event = |seq: u64, kind: EventKind| Event {
+        session: chat,
+        seq,
+        at: at(seq),
+        kind,
+    };
+    let mut state = populated(Page::Sessions);
+    state.inspected = Some((
+        chat,
+        vec![
+            event(1, EventKind::SessionIdle { error: None }),
+            event(
+                2,
+                EventKind::MessageUser {
+                    text: "tidy the notes".into(),
+                },
+            ),
+            event(
+                3,
+                EventKind::LlmResponseChunk {
+                    request_id: "req-1".into(),
+                    text: "Looking at them".into(),
+                },
+            ),
+            event(
+                4,
+                EventKind::ToolRequested {
+                    call_id: "c1".into(),
+                    tool: "fs.write".into(),
+                    arguments: r#"{"path":"notes.md"}"#.into(),
+                },
+            ),
+            event(
+                5,
+                EventKind::ToolApprovalPending {
+                    call_id: "c1".into(),
+                    approval: 7,
+                    expires_at: at(3600),
+                },
+            ),
+        ],
+    ));
+    insta::assert_snapshot!("chat_asking", render(state));
+}

@@ -1,40 +1,64 @@
-//! Sessions: the interactive sessions (`studio chat`), newest first.
+//! Sessions: the interactive sessions (`studio chat`), newest first, and
+//! the open one as a chat: streamed answers, tool calls inline with their
+//! state, inline approval (once, always for the session, deny), a message
+//! box, End and Resume.
 
 use dioxus::prelude::*;
+use protocol::control::SessionSummary;
 
 use crate::app::Commands;
 use crate::connection::Command;
+use crate::conversation::{self, CallState, Item};
 use crate::format;
-use crate::pages::runs::ApprovalsInbox;
 use crate::state::{AppState, Page};
 
 /// The Sessions page.
 #[component]
 pub fn SessionsPage() -> Element {
-    let mut state = use_context::<Signal<AppState>>();
-    let commands = use_context::<Commands>();
+    let state = use_context::<Signal<AppState>>();
     if state.read().sessions.is_none() {
         return rsx! { p { class: "empty", "Loading sessions…" } };
     }
-    let sessions: Vec<_> = state
+    let sessions: Vec<SessionSummary> = state
         .read()
         .sessions_newest_first(true)
         .into_iter()
         .cloned()
         .collect();
+    let open = state
+        .read()
+        .inspected
+        .as_ref()
+        .map(|(id, _)| *id)
+        .and_then(|id| sessions.iter().find(|s| s.id == id).cloned());
     if sessions.is_empty() {
         return rsx! {
             p { class: "empty",
-                "No interactive sessions yet. Start one with "
+                "No interactive sessions yet. Start one from an agent card, or with "
                 code { "studio chat AGENT" }
                 "."
             }
         };
     }
     rsx! {
-        ApprovalsInbox {}
+        div { class: "split",
+            SessionList { sessions }
+            match open {
+                Some(session) => rsx! { ChatView { key: "{session.id}", session } },
+                None => rsx! { p { class: "muted", "Open a session to chat." } },
+            }
+        }
+    }
+}
+
+/// The sessions, each with Open and Inspect.
+#[component]
+fn SessionList(sessions: Vec<SessionSummary>) -> Element {
+    let mut state = use_context::<Signal<AppState>>();
+    let commands = use_context::<Commands>();
+    rsx! {
         table {
-            thead { tr { th { "id" } th { "agent" } th { "status" } th { "events" } th { "started" } th {} } }
+            thead { tr { th { "id" } th { "agent" } th { "status" } th { "events" } th {} } }
             tbody {
                 for session in sessions {
                     tr { key: "{session.id}",
@@ -42,16 +66,124 @@ pub fn SessionsPage() -> Element {
                         td { "{session.agent}" }
                         td { span { class: format::status(session.status).0, "{format::status(session.status).1}" } }
                         td { class: "num", "{session.events}" }
-                        td { {session.started_at.map(|t| t.to_string()).unwrap_or_default()} }
                         td {
                             button {
                                 onclick: move |_| {
                                     state.write().inspected = Some((session.id, Vec::new()));
-                                    state.write().page = Page::Inspector;
+                                    commands.send(Command::Inspect(session.id));
+                                },
+                                "Open"
+                            }
+                            button {
+                                onclick: move |_| {
+                                    let mut state = state.write();
+                                    state.inspected = Some((session.id, Vec::new()));
+                                    state.page = Page::Inspector;
                                     commands.send(Command::Inspect(session.id));
                                 },
                                 "Inspect"
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The open session as a chat.
+#[component]
+fn ChatView(session: SessionSummary) -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let commands = use_context::<Commands>();
+    let mut draft = use_signal(String::new);
+    let items = state
+        .read()
+        .inspected
+        .as_ref()
+        .map(|(_, events)| conversation::items(events))
+        .unwrap_or_default();
+    let id = session.id;
+    let idle = session.status == protocol::SessionStatus::Idle;
+    let ended = session.status.is_terminal();
+    let mut send = move || {
+        let text = draft.read().trim().to_owned();
+        if !text.is_empty() {
+            commands.send(Command::Say { session: id, text });
+            draft.set(String::new());
+        }
+    };
+    rsx! {
+        div { class: "chat",
+            h3 { "{session.agent} " span { class: format::status(session.status).0, "{format::status(session.status).1}" } }
+            div { class: "messages",
+                for (index, item) in items.into_iter().enumerate() {
+                    ChatItem { key: "{index}", item }
+                }
+            }
+            if ended {
+                div { class: "buttons",
+                    button { onclick: move |_| commands.send(Command::ResumeChat(id)), "Resume" }
+                }
+            } else {
+                div { class: "composer",
+                    textarea {
+                        name: "message",
+                        placeholder: if idle { "Message (Ctrl+Enter sends)" } else { "The agent is working…" },
+                        value: "{draft}",
+                        oninput: move |e| draft.set(e.value()),
+                        onkeydown: move |event: KeyboardEvent| {
+                            if event.key() == Key::Enter && event.modifiers().ctrl() {
+                                send();
+                            }
+                        },
+                    }
+                    div { class: "buttons",
+                        button { disabled: !idle, onclick: move |_| send(), "Send" }
+                        button { onclick: move |_| commands.send(Command::EndChat(id)), "End" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One item of the chat.
+#[component]
+fn ChatItem(item: Item) -> Element {
+    let commands = use_context::<Commands>();
+    match item {
+        Item::User(text) => rsx! { div { class: "msg user", "{text}" } },
+        Item::Assistant { text, streaming } => rsx! {
+            div { class: if streaming { "msg assistant streaming" } else { "msg assistant" }, "{text}" }
+        },
+        Item::Notice(text) => rsx! { div { class: "msg notice", "{text}" } },
+        Item::Tool {
+            tool,
+            arguments,
+            state,
+            ..
+        } => {
+            let (class, status) = match &state {
+                CallState::Requested => ("tool waiting", "deciding…".to_owned()),
+                CallState::Asking(_) => ("tool asking", "waiting for you".to_owned()),
+                CallState::Approved(by) => ("tool running", format!("approved {by}")),
+                CallState::Running => ("tool running", "running".to_owned()),
+                CallState::Done(output) => ("tool done", format!("✓ {}", format::one_line(output))),
+                CallState::Failed(message) => {
+                    ("tool failed", format!("✗ {}", format::one_line(message)))
+                }
+                CallState::Denied(why) => ("tool failed", format!("denied {why}")),
+            };
+            rsx! {
+                div { class: "msg {class}",
+                    code { "{tool} {format::one_line(&arguments)}" }
+                    span { class: "call-status", " {status}" }
+                    if let CallState::Asking(id) = state {
+                        div { class: "buttons",
+                            button { onclick: move |_| commands.send(Command::Answer { id, approve: true, remember: false }), "Approve once" }
+                            button { onclick: move |_| commands.send(Command::Answer { id, approve: true, remember: true }), "Always for this session" }
+                            button { onclick: move |_| commands.send(Command::Answer { id, approve: false, remember: false }), "Deny" }
                         }
                     }
                 }

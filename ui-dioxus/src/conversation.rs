@@ -1,0 +1,268 @@
+//! An interactive session's events as a conversation for the chat view:
+//! what the user said, what the model answered (streamed text as it
+//! arrives), each tool call with where it stands (asking, approved,
+//! running, done, failed, denied), and notices (a failed turn, the end or
+//! resume of a life).
+
+use protocol::event::{Event, EventKind};
+
+/// Where a tool call stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallState {
+    /// Waiting for a decision.
+    Requested,
+    /// Waiting for a person, as this inbox number.
+    Asking(u64),
+    /// Approved (by whom), not started yet.
+    Approved(String),
+    /// Running.
+    Running,
+    /// Returned this output.
+    Done(String),
+    /// Failed with this message.
+    Failed(String),
+    /// Denied, with why.
+    Denied(String),
+}
+
+/// One item of the conversation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// The user's message.
+    User(String),
+    /// The model's answer; `streaming` until its request completed.
+    Assistant {
+        /// The text so far.
+        text: String,
+        /// More may come.
+        streaming: bool,
+    },
+    /// A tool call.
+    Tool {
+        /// Call id.
+        call_id: String,
+        /// Tool name.
+        tool: String,
+        /// Arguments as JSON text.
+        arguments: String,
+        /// Where it stands.
+        state: CallState,
+    },
+    /// Something the session said about itself.
+    Notice(String),
+}
+
+/// The conversation in `events` (seq order).
+pub fn items(events: &[Event]) -> Vec<Item> {
+    let mut items: Vec<Item> = Vec::new();
+    for event in events {
+        match &event.kind {
+            EventKind::MessageUser { text } => items.push(Item::User(text.clone())),
+            EventKind::LlmResponseChunk { text, .. } => match items.last_mut() {
+                Some(Item::Assistant {
+                    text: so_far,
+                    streaming: true,
+                }) => so_far.push_str(text),
+                _ => items.push(Item::Assistant {
+                    text: text.clone(),
+                    streaming: true,
+                }),
+            },
+            EventKind::LlmResponseCompleted { .. } => {
+                if let Some(Item::Assistant { streaming, .. }) = items.last_mut() {
+                    *streaming = false;
+                }
+            }
+            EventKind::MessageAssistant { text } => {
+                // The whole answer: it replaces what streamed (a model that
+                // streamed nothing still shows its answer).
+                match items.last_mut() {
+                    Some(Item::Assistant {
+                        text: so_far,
+                        streaming,
+                    }) => {
+                        so_far.clone_from(text);
+                        *streaming = false;
+                    }
+                    _ => items.push(Item::Assistant {
+                        text: text.clone(),
+                        streaming: false,
+                    }),
+                }
+            }
+            EventKind::ToolRequested {
+                call_id,
+                tool,
+                arguments,
+            } => items.push(Item::Tool {
+                call_id: call_id.clone(),
+                tool: tool.clone(),
+                arguments: arguments.clone(),
+                state: CallState::Requested,
+            }),
+            EventKind::ToolApprovalPending {
+                call_id, approval, ..
+            } => set_state(&mut items, call_id, CallState::Asking(*approval)),
+            EventKind::ToolApproved { call_id, by } => {
+                set_state(&mut items, call_id, CallState::Approved(by.to_string()));
+            }
+            EventKind::ToolDenied {
+                call_id,
+                by,
+                reason,
+            } => set_state(
+                &mut items,
+                call_id,
+                CallState::Denied(format!("{by}: {reason}")),
+            ),
+            EventKind::ToolStarted { call_id } => {
+                set_state(&mut items, call_id, CallState::Running)
+            }
+            EventKind::ToolCompleted {
+                call_id, output, ..
+            } => set_state(&mut items, call_id, CallState::Done(output.clone())),
+            EventKind::ToolError { call_id, message } => {
+                set_state(&mut items, call_id, CallState::Failed(message.clone()));
+            }
+            EventKind::SessionIdle { error: Some(error) } => {
+                items.push(Item::Notice(format!("the turn failed: {error}")));
+            }
+            EventKind::SessionResumed { .. } => items.push(Item::Notice("resumed".into())),
+            kind if kind.is_terminal() => {
+                items.push(Item::Notice(format!("ended: {}", kind.name())));
+            }
+            _ => {}
+        }
+    }
+    items
+}
+
+fn set_state(items: &mut [Item], id: &str, next: CallState) {
+    for item in items.iter_mut().rev() {
+        if let Item::Tool { call_id, state, .. } = item
+            && call_id == id
+        {
+            *state = next;
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::event::{Decider, Usage};
+    use protocol::{SessionId, Timestamp};
+
+    use super::*;
+
+    fn log(kinds: Vec<EventKind>) -> Vec<Event> {
+        let session = SessionId::new();
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| Event {
+                session,
+                seq: i as u64 + 1,
+                at: Timestamp(0),
+                kind,
+            })
+            .collect()
+    }
+
+    fn chunk(text: &str) -> EventKind {
+        EventKind::LlmResponseChunk {
+            request_id: "r".into(),
+            text: text.into(),
+        }
+    }
+
+    fn completed() -> EventKind {
+        EventKind::LlmResponseCompleted {
+            request_id: "r".into(),
+            usage: Usage::default(),
+            finish_reason: "stop".into(),
+        }
+    }
+
+    #[test]
+    fn a_turn_reads_as_a_conversation_with_its_tool_call_asked_then_done() {
+        let asked = log(vec![
+            EventKind::SessionIdle { error: None },
+            EventKind::MessageUser {
+                text: "list files".into(),
+            },
+            completed(),
+            EventKind::ToolRequested {
+                call_id: "c1".into(),
+                tool: "fs.list".into(),
+                arguments: "{}".into(),
+            },
+            EventKind::ToolApprovalRequested {
+                call_id: "c1".into(),
+            },
+            EventKind::ToolApprovalPending {
+                call_id: "c1".into(),
+                approval: 4,
+                expires_at: Timestamp(9),
+            },
+        ]);
+        let tool = |state: CallState| Item::Tool {
+            call_id: "c1".into(),
+            tool: "fs.list".into(),
+            arguments: "{}".into(),
+            state,
+        };
+        assert_eq!(
+            items(&asked),
+            [Item::User("list files".into()), tool(CallState::Asking(4))]
+        );
+        let mut done = asked.clone();
+        done.extend(log(vec![
+            EventKind::ToolApproved {
+                call_id: "c1".into(),
+                by: Decider::User,
+            },
+            EventKind::ToolStarted {
+                call_id: "c1".into(),
+            },
+            EventKind::ToolCompleted {
+                call_id: "c1".into(),
+                output: "a.txt".into(),
+                truncated: false,
+            },
+            chunk("There is "),
+            chunk("a.txt"),
+        ]));
+        assert_eq!(
+            items(&done)[1..],
+            [
+                tool(CallState::Done("a.txt".into())),
+                Item::Assistant {
+                    text: "There is a.txt".into(),
+                    streaming: true
+                }
+            ]
+        );
+        done.extend(log(vec![
+            completed(),
+            EventKind::MessageAssistant {
+                text: "There is a.txt".into(),
+            },
+            EventKind::SessionIdle {
+                error: Some("boom".into()),
+            },
+            EventKind::SessionCompleted,
+        ]));
+        assert_eq!(
+            items(&done)[2..],
+            [
+                Item::Assistant {
+                    text: "There is a.txt".into(),
+                    streaming: false
+                },
+                Item::Notice("the turn failed: boom".into()),
+                Item::Notice("ended: session.completed".into()),
+            ]
+        );
+    }
+}
