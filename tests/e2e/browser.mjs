@@ -1,7 +1,8 @@
 // Drives the app's browser view (studio-ui --web) in Debian's Chromium with
 // playwright-core, against a real daemon with scripted agents: sign in,
 // create an agent, start runs and kill one, approve from the inbox, search
-// the Inspector, chat with inline approval, end and resume, the palette. Run by
+// the Inspector, chat with inline approval, end and resume, store a key
+// (never shown back) and add and remove a rule, the palette. Run by
 // ui-dioxus/tests/browser.rs, which prepares the daemon and the agents
 // `slow` (runs for a few seconds) and `asker` (asks to run fs.list).
 //
@@ -129,6 +130,19 @@ await step('chat', async () => {
   await page.getByRole('button', { name: 'Resume' }).click();
   await page.locator('.msg.notice', { hasText: 'resumed' }).waitFor();
   await page.locator('.chat span.status.idle').waitFor();
+});
+
+await step('settings', async () => {
+  await tab('Settings').click();
+  await page.fill('input[name=key]', 'sk-e2e-never-shown');
+  await page.getByRole('button', { name: 'Store key' }).click();
+  await page.locator('tr', { hasText: 'openai' }).locator('td', { hasText: 'stored' }).waitFor();
+  if ((await page.content()).includes('sk-e2e-never-shown')) throw new Error('the key is shown back');
+  await page.fill('input[name=rule]', 'fs.read');
+  await page.getByRole('button', { name: 'Add rule' }).click();
+  await page.locator('tr', { hasText: 'fs.read' }).waitFor();
+  await page.locator('tr', { hasText: 'fs.read' }).getByRole('button', { name: 'Remove' }).click();
+  await page.locator('tr', { hasText: 'fs.read' }).waitFor({ state: 'detached' });
 });
 
 await step('palette', async () => {

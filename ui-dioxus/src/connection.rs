@@ -16,15 +16,16 @@ use futures_util::StreamExt;
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::tokio::Stream as _;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
+use protocol::approval::{RuleDecision, RuleMatch};
 use protocol::codec::{FrameError, read_frame, write_frame};
 use protocol::control::{ClientFrame, ControlRequest, ControlResponse, Push, RunSpec, ServerFrame};
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::layout::Layout;
-use protocol::{AgentConfig, PROTOCOL_VERSION, ProviderKind, SessionId, Timestamp};
+use protocol::{AgentConfig, PROTOCOL_VERSION, ProviderKind, Secret, SessionId, Timestamp};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::state::Update;
+use crate::state::{McpSummary, Update};
 
 /// Pause between connection attempts.
 const RETRY: Duration = Duration::from_secs(1);
@@ -80,6 +81,32 @@ pub enum Command {
     EndChat(SessionId),
     /// Resume an ended interactive session (or attach to a live one), then inspect it.
     ResumeChat(SessionId),
+    /// Store a provider's key in the daemon.
+    SetKey {
+        /// The provider.
+        provider: ProviderKind,
+        /// The key (never shown again).
+        key: Secret,
+    },
+    /// Forget a stored key.
+    RemoveKey(ProviderKind),
+    /// Forget an MCP server.
+    RemoveMcp(String),
+    /// Start or reach an MCP server and list its tools.
+    TestMcp(String),
+    /// Add an approval rule.
+    AddRule {
+        /// The agent it applies to; `None` for all.
+        agent: Option<String>,
+        /// Which calls.
+        matches: RuleMatch,
+        /// What it decides.
+        decision: RuleDecision,
+        /// Higher first.
+        priority: i32,
+    },
+    /// Delete an approval rule.
+    RemoveRule(String),
 }
 
 /// Which daemon to talk to, and how to start it.
@@ -190,7 +217,7 @@ pub(crate) async fn start_daemon(target: &Target) -> Result<(), ConnectError> {
 }
 
 /// What a request's answer updates.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Asked {
     Status,
     Agents,
@@ -206,6 +233,15 @@ enum Asked {
     Chat,
     /// Lists models.
     Models,
+    /// Lists keys, MCP servers, rules or prices.
+    Keys,
+    Mcp,
+    Rules,
+    Pricing,
+    /// Changes one of those: list it again after.
+    Changed(Box<ControlRequest>),
+    /// Tests this MCP server.
+    McpTest(String),
 }
 
 /// What an answer calls for next.
@@ -241,6 +277,10 @@ async fn serve(
         ),
         (ControlRequest::WatchSessions, Asked::Stream),
         (ControlRequest::ApprovalList, Asked::Approvals),
+        (ControlRequest::KeyList, Asked::Keys),
+        (ControlRequest::McpList, Asked::Mcp),
+        (ControlRequest::RuleList, Asked::Rules),
+        (ControlRequest::PricingList, Asked::Pricing),
     ] {
         if let Err(err) = wire.send(request, asked).await {
             return err.to_string();
@@ -306,6 +346,17 @@ impl Wire {
         Ok(id)
     }
 
+    /// Sends `request`, and `then` once it succeeded.
+    async fn changed(
+        &mut self,
+        request: ControlRequest,
+        then: ControlRequest,
+    ) -> Result<(), FrameError> {
+        self.send(request, Asked::Changed(Box::new(then)))
+            .await
+            .map(|_| ())
+    }
+
     async fn command(&mut self, command: Command) -> Result<(), FrameError> {
         let request = match command {
             Command::Cancel(session) => ControlRequest::Cancel { session },
@@ -362,6 +413,40 @@ impl Wire {
                 };
                 return self.send(request, Asked::Chat).await.map(|_| ());
             }
+            Command::SetKey { provider, key } => {
+                let request = ControlRequest::KeySet { provider, key };
+                return self.changed(request, ControlRequest::KeyList).await;
+            }
+            Command::RemoveKey(provider) => {
+                let request = ControlRequest::KeyRemove { provider };
+                return self.changed(request, ControlRequest::KeyList).await;
+            }
+            Command::RemoveMcp(name) => {
+                let request = ControlRequest::McpRemove { name };
+                return self.changed(request, ControlRequest::McpList).await;
+            }
+            Command::TestMcp(name) => {
+                let request = ControlRequest::McpTest { name: name.clone() };
+                return self.send(request, Asked::McpTest(name)).await.map(|_| ());
+            }
+            Command::AddRule {
+                agent,
+                matches,
+                decision,
+                priority,
+            } => {
+                let request = ControlRequest::RuleAdd {
+                    agent,
+                    matches,
+                    decision,
+                    priority,
+                };
+                return self.changed(request, ControlRequest::RuleList).await;
+            }
+            Command::RemoveRule(id) => {
+                let request = ControlRequest::RuleRemove { id };
+                return self.changed(request, ControlRequest::RuleList).await;
+            }
             Command::ListModels(provider) => {
                 let request = ControlRequest::ModelList {
                     provider: Some(provider),
@@ -379,6 +464,9 @@ impl Wire {
             ServerFrame::Response { id, result } => {
                 let asked = self.asked.remove(&id);
                 match (asked, result) {
+                    (Some(Asked::McpTest(name)), Err(err)) => {
+                        update(Update::McpTested(name, Err(err.message)));
+                    }
                     (_, Err(err)) => update(Update::Failed(err.message)),
                     (Some(Asked::Status), Ok(ControlResponse::Status(status))) => {
                         update(Update::Connected(status));
@@ -395,6 +483,32 @@ impl Wire {
                     (Some(Asked::Stream), Ok(_)) => {
                         // Pushes follow under the same id.
                         self.asked.insert(id, Asked::Stream);
+                    }
+                    (Some(Asked::Keys), Ok(ControlResponse::Keys(keys))) => {
+                        update(Update::Keys(keys));
+                    }
+                    (Some(Asked::Mcp), Ok(ControlResponse::McpServers(servers))) => {
+                        // The configs carry secrets: only names and shapes go on.
+                        let servers = servers.iter().map(McpSummary::of).collect();
+                        update(Update::Mcp(servers));
+                    }
+                    (Some(Asked::Rules), Ok(ControlResponse::Rules(rules))) => {
+                        update(Update::Rules(rules));
+                    }
+                    (Some(Asked::Pricing), Ok(ControlResponse::Pricing(table))) => {
+                        update(Update::Pricing(table));
+                    }
+                    (Some(Asked::McpTest(name)), Ok(ControlResponse::McpTools(tools))) => {
+                        update(Update::McpTested(name, Ok(tools)));
+                    }
+                    (Some(Asked::Changed(then)), Ok(_)) => {
+                        let asked = match *then {
+                            ControlRequest::KeyList => Asked::Keys,
+                            ControlRequest::McpList => Asked::Mcp,
+                            ControlRequest::RuleList => Asked::Rules,
+                            _ => Asked::Action,
+                        };
+                        return Some(FollowUp::Request(then, asked));
                     }
                     (Some(Asked::AgentsChanged), Ok(_)) => {
                         return Some(FollowUp::Request(

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
-use protocol::approval::PendingApproval;
-use protocol::control::{DaemonStatus, SessionSummary};
+use protocol::approval::{ApprovalRule, PendingApproval};
+use protocol::control::{DaemonStatus, KeyInfo, PricingTable, SessionSummary};
 use protocol::event::Event;
+use protocol::mcp::McpServerConfig;
 use protocol::{AgentConfig, ProviderKind, SessionId, Timestamp};
 
 /// The five pillars, in navigation order (Ctrl+1..5).
@@ -93,6 +94,56 @@ pub enum Update {
     Models(ProviderKind, Result<Vec<String>, String>),
     /// An interactive session was opened or resumed from here: show it.
     Opened(SessionId),
+    /// Where each provider's key comes from.
+    Keys(Vec<KeyInfo>),
+    /// The MCP servers, without their secrets.
+    Mcp(Vec<McpSummary>),
+    /// The approval rules, in evaluation order.
+    Rules(Vec<ApprovalRule>),
+    /// The pricing table.
+    Pricing(PricingTable),
+    /// An MCP server's tools, or why it could not be reached.
+    McpTested(String, Result<Vec<String>, String>),
+}
+
+/// An MCP server as the app shows it: never its secrets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct McpSummary {
+    /// Its name.
+    pub name: String,
+    /// Command or URL, with the names (not values) of env vars and headers.
+    pub transport: String,
+    /// Seconds to start.
+    pub startup_timeout_secs: u32,
+    /// Seconds per call.
+    pub call_timeout_secs: u32,
+}
+
+impl McpSummary {
+    /// The summary of `server`.
+    pub fn of(server: &McpServerConfig) -> Self {
+        Self {
+            name: server.name.clone(),
+            transport: server.describe(),
+            startup_timeout_secs: server.startup_timeout_secs,
+            call_timeout_secs: server.call_timeout_secs,
+        }
+    }
+}
+
+/// What the Settings page shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settings {
+    /// Where each provider's key comes from.
+    pub keys: Vec<KeyInfo>,
+    /// MCP servers.
+    pub mcp: Vec<McpSummary>,
+    /// The last test of each MCP server.
+    pub mcp_tests: HashMap<String, Result<Vec<String>, String>>,
+    /// Approval rules.
+    pub rules: Vec<ApprovalRule>,
+    /// Prices.
+    pub pricing: Option<PricingTable>,
 }
 
 /// Everything the pages show.
@@ -118,6 +169,8 @@ pub struct AppState {
     pub models: HashMap<ProviderKind, Result<Vec<String>, String>>,
     /// The agent the run form starts with (set by an agent card's Run).
     pub run_agent: Option<String>,
+    /// Keys, MCP servers, rules and prices.
+    pub settings: Settings,
 }
 
 /// Errors kept on screen at most; older ones drop off.
@@ -150,6 +203,13 @@ impl AppState {
             Update::Tick(now) => self.now = now,
             Update::Models(provider, models) => {
                 self.models.insert(provider, models);
+            }
+            Update::Keys(keys) => self.settings.keys = keys,
+            Update::Mcp(servers) => self.settings.mcp = servers,
+            Update::Rules(rules) => self.settings.rules = rules,
+            Update::Pricing(table) => self.settings.pricing = Some(table),
+            Update::McpTested(name, tools) => {
+                self.settings.mcp_tests.insert(name, tools);
             }
             Update::Opened(session) => {
                 self.inspected = Some((session, Vec::new()));
@@ -262,6 +322,28 @@ mod tests {
             .map(|(_, events)| events.iter().map(|e| e.seq).collect())
             .unwrap_or_default();
         assert_eq!(seqs, [1, 2, 3]);
+    }
+
+    #[test]
+    fn mcp_servers_reach_the_screen_without_their_secrets() {
+        let server = McpServerConfig {
+            name: "github".into(),
+            transport: protocol::mcp::McpTransport::Http {
+                url: "https://mcp.example/mcp".into(),
+                headers: vec![(
+                    "Authorization".into(),
+                    protocol::Secret::new("Bearer ghp_secret"),
+                )],
+            },
+            startup_timeout_secs: 60,
+            call_timeout_secs: 120,
+        };
+        let summary = McpSummary::of(&server);
+        assert_eq!(
+            summary.transport,
+            "https://mcp.example/mcp (headers: Authorization)"
+        );
+        assert!(!format!("{summary:?}").contains("ghp_secret"));
     }
 
     #[test]

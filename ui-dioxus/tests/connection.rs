@@ -9,10 +9,12 @@ use std::path::PathBuf;
 use std::process::{Command as Process, Output};
 use std::time::Duration;
 
+use protocol::approval::RuleDecision;
+use protocol::control::KeySource;
 use protocol::control::RunSpec;
 use protocol::event::EventKind;
 use protocol::layout::Layout;
-use protocol::{AgentConfig, SessionStatus};
+use protocol::{AgentConfig, ProviderKind, Secret, SessionStatus};
 use tokio::sync::mpsc;
 use ui_dioxus::{Command, Target, Update};
 
@@ -226,6 +228,53 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         _ => None,
     })
     .await;
+
+    // Settings: a key is stored (and only its source comes back), a rule
+    // added and removed, an unknown MCP server's test fails visibly.
+    commands_tx
+        .send(Command::SetKey {
+            provider: ProviderKind::OpenAi,
+            key: Secret::new("sk-ui-test-secret"),
+        })
+        .unwrap();
+    let keys = next(&mut updates, |u| match u {
+        Update::Keys(keys)
+            if keys
+                .iter()
+                .any(|k| k.provider == ProviderKind::OpenAi && k.source == KeySource::Stored) =>
+        {
+            Some(keys)
+        }
+        _ => None,
+    })
+    .await;
+    assert!(!format!("{keys:?}").contains("sk-ui-test-secret"));
+    commands_tx
+        .send(Command::AddRule {
+            agent: None,
+            matches: "fs.*".parse().unwrap(),
+            decision: RuleDecision::Allow,
+            priority: 0,
+        })
+        .unwrap();
+    let rule = next(&mut updates, |u| match u {
+        Update::Rules(rules) => rules.into_iter().find(|r| r.matches.to_string() == "fs.*"),
+        _ => None,
+    })
+    .await;
+    commands_tx.send(Command::RemoveRule(rule.id)).unwrap();
+    next(&mut updates, |u| match u {
+        Update::Rules(rules) if rules.is_empty() => Some(()),
+        _ => None,
+    })
+    .await;
+    commands_tx.send(Command::TestMcp("nope".into())).unwrap();
+    let tested = next(&mut updates, |u| match u {
+        Update::McpTested(name, result) if name == "nope" => Some(result),
+        _ => None,
+    })
+    .await;
+    assert!(tested.is_err(), "{tested:?}");
 
     // The daemon stops: the app says so, and reconnects to the next one.
     studio(&dir, &["daemon", "stop"]);

@@ -7,13 +7,15 @@
 use std::collections::HashMap;
 
 use dioxus::prelude::*;
-use protocol::approval::PendingApproval;
-use protocol::control::{DaemonStatus, SessionSummary};
+use protocol::approval::{ApprovalRule, PendingApproval, RuleDecision};
+use protocol::control::{
+    DaemonStatus, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, SessionSummary,
+};
 use protocol::event::{Event, EventKind};
 use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
 use ui_dioxus::pages::{AgentForm, RunForm};
 use ui_dioxus::palette::Palette;
-use ui_dioxus::state::Link;
+use ui_dioxus::state::{Link, McpSummary, Settings};
 use ui_dioxus::{AppState, Commands, Page, Shell};
 
 /// What the test root renders.
@@ -150,7 +152,57 @@ fn populated(page: Page) -> AppState {
             ],
         )),
         now: at(30),
+        settings: settings(),
         ..AppState::default()
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        keys: vec![
+            KeyInfo {
+                provider: ProviderKind::OpenAi,
+                source: KeySource::Stored,
+                stored_at: Some(at(1)),
+            },
+            KeyInfo {
+                provider: ProviderKind::Anthropic,
+                source: KeySource::Missing,
+                stored_at: None,
+            },
+        ],
+        mcp: vec![McpSummary {
+            name: "everything".into(),
+            transport: "npx -y @modelcontextprotocol/server-everything (env: TOKEN)".into(),
+            startup_timeout_secs: 60,
+            call_timeout_secs: 120,
+        }],
+        mcp_tests: [(
+            "everything".to_owned(),
+            Ok(vec!["everything.echo".to_owned()]),
+        )]
+        .into(),
+        rules: vec![ApprovalRule {
+            id: "r1".into(),
+            agent: None,
+            matches: "shell:command=git *".parse().unwrap(),
+            decision: RuleDecision::Allow,
+            priority: 0,
+        }],
+        pricing: Some(PricingTable {
+            version: 2,
+            entries: vec![PriceEntry {
+                model: "gpt-4o-mini".into(),
+                price: ModelPrice {
+                    input: 0.15,
+                    output: 0.6,
+                    cache_read: 0.075,
+                    cache_write: 0.0,
+                    reasoning: 0.6,
+                },
+                custom: true,
+            }],
+        }),
     }
 }
 

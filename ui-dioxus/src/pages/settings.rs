@@ -1,7 +1,14 @@
-//! Settings: the daemon this window is connected to.
+//! Settings: the daemon this window is connected to, provider keys
+//! (masked: a key is never shown back), MCP servers (test, remove),
+//! approval rules (add, remove) and the pricing table.
 
 use dioxus::prelude::*;
+use protocol::approval::{RuleDecision, RuleMatch};
+use protocol::control::KeySource;
+use protocol::{ProviderKind, Secret};
 
+use crate::app::Commands;
+use crate::connection::Command;
 use crate::state::{AppState, Link};
 
 /// The Settings page.
@@ -12,21 +19,211 @@ pub fn SettingsPage() -> Element {
         return rsx! { p { class: "empty", "Not connected to the daemon." } };
     };
     rsx! {
-        h3 { "Daemon" }
-        table {
-            tbody {
-                tr { th { "version" } td { "{status.version}" } }
-                tr { th { "pid" } td { "{status.pid}" } }
-                tr { th { "data dir" } td { code { "{status.data_dir}" } } }
-                tr { th { "live sessions" } td { "{status.live_sessions}" } }
-                tr { th { "queued runs" } td { "{status.queued_runs}" } }
-                tr { th { "max concurrent runs" } td { "{status.max_concurrent_runs}" } }
+        section {
+            h3 { "Daemon" }
+            table {
+                tbody {
+                    tr { th { "version" } td { "{status.version}" } }
+                    tr { th { "pid" } td { "{status.pid}" } }
+                    tr { th { "data dir" } td { code { "{status.data_dir}" } } }
+                    tr { th { "live sessions" } td { "{status.live_sessions}" } }
+                    tr { th { "queued runs" } td { "{status.queued_runs}" } }
+                    tr { th { "max concurrent runs" } td { "{status.max_concurrent_runs}" " " span { class: "muted", "(studio daemon run --max-concurrent N)" } } }
+                }
             }
         }
-        p { class: "muted",
-            "Keys, MCP servers, rules and pricing: "
-            code { "studio keys" } ", " code { "studio mcp" } ", " code { "studio rules" } ", "
-            code { "studio pricing" } "."
+        Keys {}
+        McpServers {}
+        Rules {}
+        Pricing {}
+    }
+}
+
+/// Provider keys: where each comes from; set or forget a stored one.
+#[component]
+fn Keys() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let commands = use_context::<Commands>();
+    let mut provider = use_signal(|| ProviderKind::OpenAi);
+    let mut key = use_signal(String::new);
+    let keys = state.read().settings.keys.clone();
+    rsx! {
+        section {
+            h3 { "Provider keys" }
+            table {
+                tbody {
+                    for info in keys {
+                        tr { key: "{info.provider}",
+                            td { "{info.provider}" }
+                            td {
+                                match info.source {
+                                    KeySource::Stored => "stored ••••••••",
+                                    KeySource::Environment => "from the daemon's environment",
+                                    KeySource::Missing => "missing",
+                                }
+                            }
+                            td {
+                                if info.source == KeySource::Stored {
+                                    button { onclick: move |_| commands.send(Command::RemoveKey(info.provider)), "Forget" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            div { class: "form inline",
+                select { name: "key_provider", value: "{provider}",
+                    onchange: move |e| {
+                        if let Ok(next) = e.value().parse() {
+                            provider.set(next);
+                        }
+                    },
+                    for each in ProviderKind::ALL.into_iter().filter(|p| *p != ProviderKind::Scripted) {
+                        option { value: "{each}", selected: each == provider(), "{each}" }
+                    }
+                }
+                input { name: "key", r#type: "password", autocomplete: "off", placeholder: "API key",
+                    value: "{key}", oninput: move |e| key.set(e.value()) }
+                button {
+                    onclick: move |_| {
+                        let text = key.read().trim().to_owned();
+                        if !text.is_empty() {
+                            commands.send(Command::SetKey { provider: provider(), key: Secret::new(text) });
+                            key.set(String::new());
+                        }
+                    },
+                    "Store key"
+                }
+            }
+        }
+    }
+}
+
+/// MCP servers: test or forget one (add them with `studio mcp add|import`).
+#[component]
+fn McpServers() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let commands = use_context::<Commands>();
+    let servers = state.read().settings.mcp.clone();
+    let tests = state.read().settings.mcp_tests.clone();
+    rsx! {
+        section {
+            h3 { "MCP servers" }
+            if servers.is_empty() {
+                p { class: "muted", "None yet: " code { "studio mcp add NAME -- COMMAND ARGS" } " or " code { "studio mcp import FILE" } "." }
+            }
+            table {
+                tbody {
+                    for server in servers {
+                        tr { key: "{server.name}",
+                            td { "{server.name}" }
+                            td { code { "{server.transport}" } }
+                            td {
+                                match tests.get(&server.name) {
+                                    Some(Ok(tools)) => format!("ok: {} tools", tools.len()),
+                                    Some(Err(why)) => format!("failed: {why}"),
+                                    None => String::new(),
+                                }
+                            }
+                            td {
+                                button { onclick: { let name = server.name.clone(); move |_| commands.send(Command::TestMcp(name.clone())) }, "Test" }
+                                button { onclick: { let name = server.name.clone(); move |_| commands.send(Command::RemoveMcp(name.clone())) }, "Remove" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Approval rules, in evaluation order; add or remove one.
+#[component]
+fn Rules() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let commands = use_context::<Commands>();
+    let mut matches = use_signal(String::new);
+    let mut decision = use_signal(|| "allow".to_owned());
+    let mut problem = use_signal(|| None::<String>);
+    let rules = state.read().settings.rules.clone();
+    rsx! {
+        section {
+            h3 { "Approval rules" }
+            table {
+                tbody {
+                    for rule in rules {
+                        tr { key: "{rule.id}",
+                            td { "{rule.id}" }
+                            td { code { "{rule.matches}" } }
+                            td { "{rule.decision:?}" }
+                            td { {rule.agent.clone().unwrap_or_else(|| "all agents".into())} }
+                            td { "priority {rule.priority}" }
+                            td { button { onclick: { let id = rule.id.clone(); move |_| commands.send(Command::RemoveRule(id.clone())) }, "Remove" } }
+                        }
+                    }
+                }
+            }
+            div { class: "form inline",
+                input { name: "rule", placeholder: "TOOL[:FIELD=GLOB], e.g. shell:command=git *", value: "{matches}",
+                    oninput: move |e| matches.set(e.value()) }
+                select { name: "decision", value: "{decision}", onchange: move |e| decision.set(e.value()),
+                    option { value: "allow", "allow" }
+                    option { value: "ask", "ask" }
+                    option { value: "deny", "deny" }
+                }
+                button {
+                    onclick: move |_| {
+                        let parsed = matches.read().trim().parse::<RuleMatch>();
+                        let chosen = match decision.read().as_str() {
+                            "deny" => RuleDecision::Deny,
+                            "ask" => RuleDecision::Ask,
+                            _ => RuleDecision::Allow,
+                        };
+                        match parsed {
+                            Ok(rule) => {
+                                commands.send(Command::AddRule { agent: None, matches: rule, decision: chosen, priority: 0 });
+                                matches.set(String::new());
+                                problem.set(None);
+                            }
+                            Err(why) => problem.set(Some(why)),
+                        }
+                    },
+                    "Add rule"
+                }
+                if let Some(why) = problem.read().as_ref() {
+                    p { class: "problem", role: "alert", "{why}" }
+                }
+            }
+        }
+    }
+}
+
+/// The pricing table in force.
+#[component]
+fn Pricing() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let Some(table) = state.read().settings.pricing.clone() else {
+        return rsx! {};
+    };
+    rsx! {
+        section {
+            h3 { "Prices (USD per million tokens, version {table.version})" }
+            table {
+                thead { tr { th { "model" } th { "input" } th { "output" } th { "cache read" } th { "cache write" } th {} } }
+                tbody {
+                    for entry in table.entries {
+                        tr { key: "{entry.model}",
+                            td { "{entry.model}" }
+                            td { class: "num", "{entry.price.input}" }
+                            td { class: "num", "{entry.price.output}" }
+                            td { class: "num", "{entry.price.cache_read}" }
+                            td { class: "num", "{entry.price.cache_write}" }
+                            td { if entry.custom { "custom" } }
+                        }
+                    }
+                }
+            }
+            p { class: "muted", "Change them with " code { "studio pricing set|rm" } "." }
         }
     }
 }
