@@ -150,24 +150,11 @@ fn set_state(items: &mut [Item], id: &str, next: CallState) {
 
 #[cfg(test)]
 mod tests {
+    use protocol::Timestamp;
     use protocol::event::{Decider, Usage};
-    use protocol::{SessionId, Timestamp};
 
     use super::*;
-
-    fn log(kinds: Vec<EventKind>) -> Vec<Event> {
-        let session = SessionId::new();
-        kinds
-            .into_iter()
-            .enumerate()
-            .map(|(i, kind)| Event {
-                session,
-                seq: i as u64 + 1,
-                at: Timestamp(0),
-                kind,
-            })
-            .collect()
-    }
+    use crate::test_support::log;
 
     fn chunk(text: &str) -> EventKind {
         EventKind::LlmResponseChunk {

@@ -206,23 +206,9 @@ pub fn stats(events: &[Event]) -> Stats {
 #[cfg(test)]
 mod tests {
     use protocol::event::{Decider, Usage};
-    use protocol::{SessionId, Timestamp};
 
     use super::*;
-
-    fn log(kinds: Vec<EventKind>) -> Vec<Event> {
-        let session = SessionId::new();
-        kinds
-            .into_iter()
-            .enumerate()
-            .map(|(i, kind)| Event {
-                session,
-                seq: i as u64 + 1,
-                at: Timestamp(i as u64 * 1_000_000),
-                kind,
-            })
-            .collect()
-    }
+    use crate::test_support::log;
 
     fn chunk(request: &str, text: &str) -> EventKind {
         EventKind::LlmResponseChunk {

@@ -27,6 +27,9 @@ pub mod palette;
 pub mod state;
 pub mod web;
 
+#[cfg(test)]
+mod test_support;
+
 pub use app::{App, Commands, Shell};
 pub use connection::{Command, Target};
 pub use state::{AppState, Page, Update};

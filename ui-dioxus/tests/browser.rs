@@ -14,50 +14,13 @@
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Daemon {
-    studio: PathBuf,
-    dir: PathBuf,
-}
-
-impl Daemon {
-    fn studio(&self, args: &[&str]) {
-        let out = Command::new(&self.studio)
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(args)
-            .env_remove("STUDIO_DATA_DIR")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "studio {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.studio)
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(["daemon", "stop"])
-            .output();
-    }
-}
+use common::{Daemon, Guard};
 
 #[test]
 fn the_browser_view_creates_runs_kills_approves_and_inspects() {
@@ -71,20 +34,7 @@ fn the_browser_view_creates_runs_kills_approves_and_inspects() {
         "Chromium is not installed: run scripts/setup"
     );
     let ui = PathBuf::from(env!("CARGO_BIN_EXE_studio-ui"));
-    let studio = ui.with_file_name("studio");
-    assert!(
-        studio.exists(),
-        "{} is not built: build the workspace first (scripts/test does)",
-        studio.display()
-    );
-    let tmp = tempfile::Builder::new()
-        .prefix("sub")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let daemon = Daemon {
-        studio,
-        dir: tmp.path().join("d"),
-    };
+    let daemon = Daemon::new("sub");
     daemon.studio(&[
         "agent",
         "create",

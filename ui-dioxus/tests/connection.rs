@@ -5,10 +5,12 @@
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command as Process, Output};
 use std::time::Duration;
 
+use common::Daemon;
 use protocol::approval::RuleDecision;
 use protocol::control::KeySource;
 use protocol::control::RunSpec;
@@ -17,32 +19,6 @@ use protocol::layout::Layout;
 use protocol::{AgentConfig, ProviderKind, Secret, SessionStatus};
 use tokio::sync::mpsc;
 use ui_dioxus::{Command, Target, Update};
-
-fn studio_bin() -> PathBuf {
-    let studio = PathBuf::from(env!("CARGO_BIN_EXE_studio-ui")).with_file_name("studio");
-    assert!(
-        studio.exists(),
-        "{} is not built: build the workspace first (scripts/test does)",
-        studio.display()
-    );
-    studio
-}
-
-fn studio(dir: &std::path::Path, args: &[&str]) -> Output {
-    let out = Process::new(studio_bin())
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("STUDIO_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "studio {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// The sessions an update tells about: a pushed change, or a refreshed
 /// list (which also catches a change pushed before the app subscribed).
@@ -74,14 +50,11 @@ async fn next<T>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restart() {
-    let tmp = tempfile::Builder::new()
-        .prefix("suc")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let dir = tmp.path().join("d");
+    let daemon = Daemon::new("suc");
+    let dir = daemon.dir.clone();
     let target = Target {
         layout: Layout::new(&dir),
-        studio_bin: studio_bin(),
+        studio_bin: daemon.studio.clone(),
     };
     let (commands_tx, commands_rx) = mpsc::unbounded_channel::<Command>();
     let commands = Box::pin(futures_util::stream::unfold(commands_rx, |mut rx| async {
@@ -111,19 +84,16 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     assert!(agents.is_empty());
 
     // A run started elsewhere is pushed; Kill from the app ends it.
-    studio(
-        &dir,
-        &[
-            "agent",
-            "create",
-            "slow",
-            "--chunks",
-            "600",
-            "--chunk-delay-ms",
-            "100",
-        ],
-    );
-    let out = studio(&dir, &["run", "slow", "--prompt", "hi", "--detach"]);
+    daemon.studio(&[
+        "agent",
+        "create",
+        "slow",
+        "--chunks",
+        "600",
+        "--chunk-delay-ms",
+        "100",
+    ]);
+    let out = daemon.studio(&["run", "slow", "--prompt", "hi", "--detach"]);
     let session: protocol::SessionId = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     next(&mut updates, |u| {
         sessions_in(u)
@@ -277,7 +247,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     assert!(tested.is_err(), "{tested:?}");
 
     // The daemon stops: the app says so, and reconnects to the next one.
-    studio(&dir, &["daemon", "stop"]);
+    daemon.studio(&["daemon", "stop"]);
     next(&mut updates, |u| match u {
         Update::Disconnected(reason) => Some(reason),
         _ => None,
@@ -290,5 +260,5 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     .await;
     assert_ne!(again.pid, status.pid, "a new daemon");
     task.abort();
-    studio(&dir, &["daemon", "stop"]);
+    daemon.studio(&["daemon", "stop"]);
 }

@@ -9,53 +9,13 @@
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Kills the child when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Stops the daemon of a data dir when dropped.
-struct Daemon {
-    studio: PathBuf,
-    dir: PathBuf,
-}
-
-impl Daemon {
-    fn studio(&self, args: &[&str]) -> Output {
-        let out = Command::new(&self.studio)
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(args)
-            .env_remove("STUDIO_DATA_DIR")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "studio {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.studio)
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .args(["daemon", "stop"])
-            .output();
-    }
-}
+use common::{Daemon, Guard};
 
 fn tool(name: &str) -> Command {
     let found = Command::new("sh")
@@ -150,20 +110,7 @@ fn running_blue_pixels(path: &Path) -> f64 {
 #[test]
 fn the_desktop_window_shows_live_runs_under_xvfb() {
     let ui = PathBuf::from(env!("CARGO_BIN_EXE_studio-ui"));
-    let studio = ui.with_file_name("studio");
-    assert!(
-        studio.exists(),
-        "{} is not built: build the workspace first (scripts/test does)",
-        studio.display()
-    );
-    let tmp = tempfile::Builder::new()
-        .prefix("sui")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let daemon = Daemon {
-        studio,
-        dir: tmp.path().join("d"),
-    };
+    let daemon = Daemon::new("sui");
     daemon.studio(&[
         "agent",
         "create",
@@ -178,7 +125,7 @@ fn the_desktop_window_shows_live_runs_under_xvfb() {
     }
 
     let (display, _xvfb) = xvfb();
-    let log = std::fs::File::create(tmp.path().join("ui.log")).unwrap();
+    let log = std::fs::File::create(daemon.tmp.path().join("ui.log")).unwrap();
     let _window = Guard(
         Command::new(&ui)
             .arg("--data-dir")
@@ -206,7 +153,7 @@ fn the_desktop_window_shows_live_runs_under_xvfb() {
             .to_owned();
         !window.is_empty()
     });
-    let ui_log = || std::fs::read_to_string(tmp.path().join("ui.log")).unwrap_or_default();
+    let ui_log = || std::fs::read_to_string(daemon.tmp.path().join("ui.log")).unwrap_or_default();
     assert!(found, "no window titled AI Studio appeared:\n{}", ui_log());
 
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
