@@ -1,6 +1,6 @@
 // Drives the app's browser view (studio-ui --web) in Debian's Chromium with
 // playwright-core, against a real daemon with scripted agents: sign in,
-// create an agent, start runs and kill one, approve from the inbox, search
+// create and edit an agent, start runs and kill one, approve from the inbox, search
 // the Inspector, chat with inline approval, end and resume, store a key
 // (never shown back) and add and remove a rule, the palette. Run by
 // ui-dioxus/tests/browser.rs, which prepares the daemon and the agents
@@ -68,6 +68,18 @@ await step('create-agent', async () => {
   await page.fill('textarea[name=system_prompt]', 'Be brief.');
   await page.getByRole('button', { name: 'Create' }).click();
   await page.locator('.card h3', { hasText: 'made-in-browser' }).waitFor();
+  // Edit it: the form starts from the agent, and the change is stored.
+  const card = page.locator('.card', { hasText: 'made-in-browser' });
+  await card.getByRole('button', { name: 'Edit' }).click();
+  const prompt = card.locator('textarea[name=system_prompt]');
+  if ((await prompt.inputValue()) !== 'Be brief.') throw new Error('the edit form did not start from the agent');
+  await prompt.fill('Be terse.');
+  await card.getByRole('button', { name: 'Save' }).click();
+  await card.locator('textarea[name=system_prompt]').waitFor({ state: 'detached' });
+  await card.getByRole('button', { name: 'Edit' }).click();
+  await page.waitForFunction(() =>
+    document.querySelector('.card textarea[name=system_prompt]')?.value === 'Be terse.');
+  await card.getByRole('button', { name: 'Cancel' }).click();
 });
 
 await step('runs-kill-one', async () => {

@@ -55,8 +55,14 @@ pub enum Command {
     },
     /// Show this session in the Inspector: its recorded events, then live ones.
     Inspect(SessionId),
-    /// Create an agent (the agent list is asked again after).
-    CreateAgent(Box<AgentConfig>),
+    /// Create an agent, or replace the one of that name (the agent list is
+    /// asked again after).
+    SaveAgent {
+        /// The agent.
+        agent: Box<AgentConfig>,
+        /// Replace an existing one (editing) rather than refuse.
+        replace: bool,
+    },
     /// Delete an agent (its sessions stay).
     RemoveAgent(String),
     /// Start `count` runs of the same spec.
@@ -383,10 +389,10 @@ impl Wire {
                 self.inspecting = Some((id, session));
                 return Ok(());
             }
-            Command::CreateAgent(agent) => {
+            Command::SaveAgent { agent, replace } => {
                 let request = ControlRequest::AgentCreate {
                     agent: *agent,
-                    replace: false,
+                    replace,
                 };
                 return self.send(request, Asked::AgentsChanged).await.map(|_| ());
             }

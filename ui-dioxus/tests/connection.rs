@@ -142,7 +142,10 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     let mut agent = AgentConfig::scripted("made-in-app");
     agent.script.chunks = 2;
     commands_tx
-        .send(Command::CreateAgent(Box::new(agent)))
+        .send(Command::SaveAgent {
+            agent: Box::new(agent),
+            replace: false,
+        })
         .unwrap();
     next(&mut updates, |u| match u {
         Update::Agents(agents) if agents.iter().any(|a| a.name == "made-in-app") => Some(()),

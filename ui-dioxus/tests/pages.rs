@@ -39,7 +39,7 @@ fn Root(props: RootProps) -> Element {
     use_context_provider(|| Commands(Callback::new(|_| {})));
     match props.part {
         Part::Shell => rsx! { Shell {} },
-        Part::AgentForm => rsx! { AgentForm { on_done: |()| {} } },
+        Part::AgentForm => rsx! { AgentForm { editing: None, on_done: |()| {} } },
         Part::RunForm => rsx! { RunForm {} },
         Part::Palette => rsx! { Palette { on_close: |()| {} } },
     }

@@ -22,7 +22,7 @@ pub struct AgentDraft {
     pub name: String,
     /// Provider.
     pub provider: ProviderKind,
-    /// Model (empty: the provider's default).
+    /// Model (required but for the scripted provider).
     pub model: String,
     /// Another address for the provider (OpenAI-compatible servers, Ollama).
     pub base_url: String,
@@ -41,12 +41,36 @@ pub struct AgentDraft {
 }
 
 impl AgentDraft {
-    /// The agent this draft describes, or what is wrong with it.
-    pub fn agent(&self) -> Result<AgentConfig, String> {
-        let mut agent = AgentConfig::scripted(self.name.trim());
+    /// A draft of `agent` as it is, for editing.
+    pub fn of(agent: &AgentConfig) -> Self {
+        let text = |n: Option<String>| n.unwrap_or_default();
+        Self {
+            name: agent.name.clone(),
+            provider: agent.provider,
+            model: agent.model.clone(),
+            base_url: text(agent.base_url.clone()),
+            system_prompt: agent.system_prompt.clone(),
+            tools: agent.tools.clone(),
+            safety: agent.safety,
+            mcp_servers: agent.mcp_servers.join(", "),
+            max_cost_usd: text(agent.budgets.max_cost_usd.map(|n| n.to_string())),
+            max_wall_secs: text(agent.budgets.max_wall_secs.map(|n| n.to_string())),
+        }
+    }
+
+    /// The agent this draft describes, on top of `base` (the agent being
+    /// edited, whose other fields are kept), or what is wrong with it.
+    pub fn agent(&self, base: Option<&AgentConfig>) -> Result<AgentConfig, String> {
+        let mut agent = base
+            .cloned()
+            .unwrap_or_else(|| AgentConfig::scripted(self.name.trim()));
+        agent.name = self.name.trim().to_owned();
         agent.provider = self.provider;
-        if !self.model.trim().is_empty() {
-            agent.model = self.model.trim().to_owned();
+        let model = self.model.trim();
+        if !model.is_empty() {
+            agent.model = model.to_owned();
+        } else if self.provider != ProviderKind::Scripted {
+            return Err(format!("pick a model for {}", self.provider));
         }
         agent.base_url = Some(self.base_url.trim().to_owned()).filter(|u| !u.is_empty());
         agent.system_prompt = self.system_prompt.clone();
@@ -76,22 +100,26 @@ fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, Str
         .map_err(|_| format!("{what}: {text:?} is not a number"))
 }
 
-/// The agent form. `on_done` is called after the agent was sent (or the
-/// form was cancelled).
+/// The agent form: a new agent, or `editing` one (its name fixed, its
+/// other fields kept). `on_done` is called after the agent was sent (or
+/// the form was cancelled).
 #[component]
-pub fn AgentForm(on_done: EventHandler<()>) -> Element {
+pub fn AgentForm(editing: Option<AgentConfig>, on_done: EventHandler<()>) -> Element {
     let commands = use_context::<Commands>();
     let state = use_context::<Signal<AppState>>();
-    let mut draft = use_signal(AgentDraft::default);
+    let base = editing.clone();
+    let mut draft = use_signal(move || base.as_ref().map(AgentDraft::of).unwrap_or_default());
     let mut problem = use_signal(|| None::<String>);
-    use_hook(move || commands.send(Command::ListModels(ProviderKind::default())));
+    use_hook(move || commands.send(Command::ListModels(draft.peek().provider)));
+    let replace = editing.is_some();
     let provider = draft.read().provider;
     let models = state.read().models.get(&provider).cloned();
     rsx! {
         div { class: "form",
-            h3 { "New agent" }
+            h3 { if replace { "Edit agent" } else { "New agent" } }
             label { "Name"
-                input { name: "name", value: "{draft.read().name}", oninput: move |e| draft.write().name = e.value() }
+                input { name: "name", value: "{draft.read().name}", disabled: replace,
+                    oninput: move |e| draft.write().name = e.value() }
             }
             label { "Provider"
                 select { name: "provider", value: "{provider}",
@@ -108,7 +136,7 @@ pub fn AgentForm(on_done: EventHandler<()>) -> Element {
             }
             label { "Model"
                 input { name: "model", list: "models", value: "{draft.read().model}",
-                    placeholder: "the provider's default",
+                    placeholder: "pick from the list, or type one",
                     oninput: move |e| draft.write().model = e.value() }
                 datalist { id: "models",
                     if let Some(Ok(list)) = &models {
@@ -174,14 +202,14 @@ pub fn AgentForm(on_done: EventHandler<()>) -> Element {
             div { class: "buttons",
                 button {
                     r#type: "button",
-                    onclick: move |_| match draft.read().agent() {
+                    onclick: move |_| match draft.read().agent(editing.as_ref()) {
                         Ok(agent) => {
-                            commands.send(Command::CreateAgent(Box::new(agent)));
+                            commands.send(Command::SaveAgent { agent: Box::new(agent), replace });
                             on_done.call(());
                         }
                         Err(why) => problem.set(Some(why)),
                     },
-                    "Create"
+                    if replace { "Save" } else { "Create" }
                 }
                 button { r#type: "button", onclick: move |_| on_done.call(()), "Cancel" }
             }
@@ -205,7 +233,7 @@ mod tests {
             max_cost_usd: "0.5".into(),
             ..AgentDraft::default()
         };
-        let agent = draft.agent().unwrap_or_else(|e| panic!("{e}"));
+        let agent = draft.agent(None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(agent.name, "coder");
         assert_eq!(agent.mcp_servers, ["everything", "files"]);
         assert_eq!(agent.budgets.max_cost_usd, Some(0.5));
@@ -215,13 +243,41 @@ mod tests {
             ..draft.clone()
         };
         assert_eq!(
-            bad.agent().err().as_deref(),
+            bad.agent(None).err().as_deref(),
             Some("max wall seconds: \"soon\" is not a number")
+        );
+        let modelless = AgentDraft {
+            model: " ".into(),
+            ..draft.clone()
+        };
+        assert_eq!(
+            modelless.agent(None).err().as_deref(),
+            Some("pick a model for openai")
         );
         let unnamed = AgentDraft {
             name: String::new(),
             ..draft
         };
-        assert!(unnamed.agent().is_err());
+        assert!(unnamed.agent(None).is_err());
+    }
+
+    #[test]
+    fn editing_changes_the_form_fields_and_keeps_the_rest() {
+        let mut existing = AgentConfig::scripted("coder");
+        existing.workspace = Some("/srv/code".into());
+        existing.budgets.max_idle_secs = Some(30);
+        existing.script.chunks = 7;
+        existing.mcp_servers = vec!["a".into(), "b".into()];
+        let mut draft = AgentDraft::of(&existing);
+        assert_eq!(draft.mcp_servers, "a, b");
+        draft.system_prompt = "Be terse.".into();
+        let edited = draft
+            .agent(Some(&existing))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(edited.system_prompt, "Be terse.");
+        assert_eq!(edited.workspace.as_deref(), Some("/srv/code"));
+        assert_eq!(edited.budgets.max_idle_secs, Some(30));
+        assert_eq!(edited.script.chunks, 7);
+        assert_eq!(edited.mcp_servers, ["a", "b"]);
     }
 }

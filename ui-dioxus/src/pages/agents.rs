@@ -32,7 +32,7 @@ pub fn AgentsPage() -> Element {
             button { onclick: move |_| creating.set(true), "New agent" }
         }
         if creating() {
-            AgentForm { on_done: move |()| creating.set(false) }
+            AgentForm { editing: None, on_done: move |()| creating.set(false) }
         }
         if agents.is_empty() {
             p { class: "empty",
@@ -55,7 +55,9 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>) -> Element {
     let commands = use_context::<Commands>();
     let mut state = use_context::<Signal<AppState>>();
     let mut confirming = use_signal(|| false);
+    let mut editing = use_signal(|| false);
     let name = agent.name.clone();
+    let edited = agent.clone();
     let (run_name, chat_name, remove_name) = (name.clone(), name.clone(), name.clone());
     rsx! {
         div { class: "card",
@@ -73,6 +75,9 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>) -> Element {
                     None => "never used".to_owned(),
                 }
             }
+            if editing() {
+                AgentForm { editing: Some(edited), on_done: move |()| editing.set(false) }
+            }
             div { class: "buttons",
                 button {
                     onclick: move |_| commands.send(Command::OpenChat(chat_name.clone())),
@@ -86,6 +91,7 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>) -> Element {
                     },
                     "Run"
                 }
+                button { onclick: move |_| editing.toggle(), "Edit" }
                 if confirming() {
                     button { class: "danger",
                         onclick: move |_| {
