@@ -115,6 +115,12 @@ await step('inspect-search', async () => {
     .first().getByRole('button', { name: 'Inspect' }).click();
   await page.locator('.inspector .stats').waitFor();
   await page.locator('.timeline .row .name', { hasText: 'session.completed' }).waitFor();
+  // The tool call is one collapsed row; its toggle opens it.
+  const call = page.locator('.timeline .row', { hasText: 'tool.requested …' }).first();
+  await call.waitFor();
+  const collapsed = await page.locator('.timeline .row').count();
+  await call.locator('button.expand').click();
+  await page.waitForFunction((n) => document.querySelectorAll('.timeline .row').length > n, collapsed);
   await page.fill('input[name=search]', 'tool.approved');
   // The search applies once the server has re-rendered: wait for one row.
   await page.waitForFunction(() => document.querySelectorAll('.timeline .row').length === 1);

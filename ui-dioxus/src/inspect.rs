@@ -3,6 +3,8 @@
 //! its stats bar, and a request's streamed text assembled. Plain functions,
 //! tested without a window.
 
+use std::collections::HashSet;
+
 use protocol::event::{Event, EventKind};
 
 /// The filter chips, and the colour family of each event.
@@ -80,21 +82,28 @@ impl Kind {
     }
 }
 
-/// One timeline row: an event, or a run of streamed chunks of one request.
+/// One timeline row: an event, or a group: the events of one model request
+/// (started, chunks, completed, cost, errors) or of one tool call
+/// (requested, approval, started, completed or failed) in a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Row {
     /// Index of its (first) event.
     pub first: usize,
-    /// Events it stands for (more than one for grouped chunks).
+    /// Index of its last event.
+    pub last: usize,
+    /// Events it stands for (more than one for a collapsed group).
     pub count: usize,
 }
 
 /// The timeline: events whose kind is among `chips` (all when empty) and
-/// whose name or text contains `search` (any case), with consecutive
-/// chunks of one request grouped into one row.
-pub fn rows(events: &[Event], chips: &[Kind], search: &str) -> Vec<Row> {
+/// whose name or text contains `search` (any case), with the events of one
+/// request or one tool call collapsed into one row, but for the groups
+/// whose first event is in `expanded`.
+pub fn rows(events: &[Event], chips: &[Kind], search: &str, expanded: &HashSet<usize>) -> Vec<Row> {
     let search = search.trim().to_lowercase();
     let mut rows: Vec<Row> = Vec::new();
+    // The group being added to, and whether it is shown expanded.
+    let mut current: Option<(Group<'_>, bool)> = None;
     for (index, event) in events.iter().enumerate() {
         if !chips.is_empty() && !chips.contains(&Kind::of(&event.kind)) {
             continue;
@@ -102,29 +111,54 @@ pub fn rows(events: &[Event], chips: &[Kind], search: &str) -> Vec<Row> {
         if !search.is_empty() && !matches_search(&event.kind, &search) {
             continue;
         }
-        if let Some(last) = rows.last_mut()
-            && last.first + last.count == index
-            && same_stream(&events[last.first].kind, &event.kind)
-        {
-            last.count += 1;
-            continue;
-        }
-        rows.push(Row {
+        let group = group_of(&event.kind);
+        let single = Row {
             first: index,
+            last: index,
             count: 1,
-        });
+        };
+        match (&current, group) {
+            (Some((open, expanded)), Some(this)) if *open == this => {
+                if *expanded {
+                    rows.push(single);
+                } else if let Some(last) = rows.last_mut() {
+                    last.last = index;
+                    last.count += 1;
+                }
+            }
+            _ => {
+                rows.push(single);
+                current = group.map(|g| (g, expanded.contains(&index)));
+            }
+        }
     }
     rows
 }
 
-fn same_stream(a: &EventKind, b: &EventKind) -> bool {
-    matches!(
-        (a, b),
-        (
-            EventKind::LlmResponseChunk { request_id: x, .. },
-            EventKind::LlmResponseChunk { request_id: y, .. },
-        ) if x == y
-    )
+/// What groups events: one model request, or one tool call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Group<'a> {
+    Request(&'a str),
+    Call(&'a str),
+}
+
+fn group_of(kind: &EventKind) -> Option<Group<'_>> {
+    match kind {
+        EventKind::LlmRequestStarted { request_id, .. }
+        | EventKind::LlmResponseChunk { request_id, .. }
+        | EventKind::LlmResponseCompleted { request_id, .. }
+        | EventKind::LlmError { request_id, .. }
+        | EventKind::LlmCost { request_id, .. } => Some(Group::Request(request_id)),
+        EventKind::ToolRequested { call_id, .. }
+        | EventKind::ToolApprovalRequested { call_id }
+        | EventKind::ToolApprovalPending { call_id, .. }
+        | EventKind::ToolApproved { call_id, .. }
+        | EventKind::ToolDenied { call_id, .. }
+        | EventKind::ToolStarted { call_id }
+        | EventKind::ToolCompleted { call_id, .. }
+        | EventKind::ToolError { call_id, .. } => Some(Group::Call(call_id)),
+        _ => None,
+    }
 }
 
 fn matches_search(kind: &EventKind, lowercase: &str) -> bool {
@@ -265,28 +299,37 @@ mod tests {
     }
 
     #[test]
-    fn chunks_of_one_request_are_one_row_and_chips_filter() {
+    fn a_request_and_a_tool_call_are_one_row_each_until_expanded() {
         let events = sample();
-        let all: Vec<(usize, usize)> = rows(&events, &[], "")
-            .iter()
-            .map(|r| (r.first, r.count))
-            .collect();
+        let shape = |expanded: &[usize]| -> Vec<(usize, usize)> {
+            rows(&events, &[], "", &expanded.iter().copied().collect())
+                .iter()
+                .map(|r| (r.first, r.count))
+                .collect()
+        };
+        assert_eq!(shape(&[]), [(0, 1), (1, 5), (6, 2), (8, 1), (9, 1)]);
         assert_eq!(
-            all,
+            shape(&[1]),
             [
                 (0, 1),
                 (1, 1),
-                (2, 2),
+                (2, 1),
+                (3, 1),
                 (4, 1),
                 (5, 1),
-                (6, 1),
-                (7, 1),
+                (6, 2),
                 (8, 1),
                 (9, 1)
             ]
         );
+        assert_eq!(rows(&events, &[], "", &HashSet::new())[1].last, 5);
+    }
+
+    #[test]
+    fn chips_and_search_filter_before_grouping() {
+        let events = sample();
         let firsts = |chips: &[Kind], search: &str| -> Vec<usize> {
-            rows(&events, chips, search)
+            rows(&events, chips, search, &HashSet::new())
                 .iter()
                 .map(|r| r.first)
                 .collect()
@@ -296,6 +339,7 @@ mod tests {
         assert_eq!(firsts(&[Kind::Messages, Kind::Tools], ""), [0, 6]);
         assert_eq!(firsts(&[], "NOTES"), [0, 6], "search ignores case");
         assert_eq!(firsts(&[Kind::Tools], "notes"), [6]);
+        assert_eq!(firsts(&[Kind::Llm], ""), [1, 8]);
     }
 
     #[test]

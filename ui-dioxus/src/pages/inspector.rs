@@ -4,6 +4,8 @@
 //! j/k or the arrow keys move through the events. Only the rows in view
 //! are drawn, so a long session scrolls smoothly.
 
+use std::collections::HashSet;
+
 use dioxus::prelude::*;
 use protocol::event::{Event, EventKind};
 
@@ -23,6 +25,7 @@ pub fn InspectorPage() -> Element {
     let mut chips = use_signal(Vec::<Kind>::new);
     let mut search = use_signal(String::new);
     let mut selected = use_signal(|| None::<usize>);
+    let mut expanded = use_signal(HashSet::<usize>::new);
     let mut view = use_signal(|| (0.0_f64, 600.0_f64));
     let read = state.read();
     let Some((session, events)) = &read.inspected else {
@@ -30,7 +33,7 @@ pub fn InspectorPage() -> Element {
             p { class: "empty", "Pick a session to inspect: the Inspect button in Runs or Sessions." }
         };
     };
-    let rows = inspect::rows(events, &chips.read(), &search.read());
+    let rows = inspect::rows(events, &chips.read(), &search.read(), &expanded.read());
     let stats = inspect::stats(events);
     let (top, height) = *view.read();
     let first_drawn = ((top / ROW_PX) as usize).saturating_sub(SPARE_ROWS);
@@ -100,8 +103,16 @@ pub fn InspectorPage() -> Element {
                             key: "{row.first}",
                             row,
                             event: events[row.first].clone(),
+                            last_name: events[row.last].kind.name(),
+                            open: expanded.read().contains(&row.first),
                             selected: selected() == Some(row.first),
                             on_select: move |index| selected.set(Some(index)),
+                            on_toggle: move |index| {
+                                let mut expanded = expanded.write();
+                                if !expanded.remove(&index) {
+                                    expanded.insert(index);
+                                }
+                            },
                         }
                     }
                     div { style: "height: {(row_count - last_drawn) as f64 * ROW_PX}px" }
@@ -135,9 +146,18 @@ fn StatsBar(stats: inspect::Stats) -> Element {
     }
 }
 
-/// One row of the timeline.
+/// One row of the timeline: an event, or a collapsed group of them (a
+/// request's or a tool call's), which its toggle opens (`open`).
 #[component]
-fn TimelineRow(row: Row, event: Event, selected: bool, on_select: EventHandler<usize>) -> Element {
+fn TimelineRow(
+    row: Row,
+    event: Event,
+    last_name: &'static str,
+    open: bool,
+    selected: bool,
+    on_select: EventHandler<usize>,
+    on_toggle: EventHandler<usize>,
+) -> Element {
     let kind = Kind::of(&event.kind);
     let class = if selected {
         format!("row {} selected", kind.class())
@@ -145,13 +165,27 @@ fn TimelineRow(row: Row, event: Event, selected: bool, on_select: EventHandler<u
         format!("row {}", kind.class())
     };
     let name = if row.count > 1 {
-        format!("{} ×{}", event.kind.name(), row.count)
+        format!("{} … {last_name} ({})", event.kind.name(), row.count)
     } else {
         event.kind.name().to_owned()
     };
+    let toggle = (row.count > 1 || open).then_some(if open { "▾" } else { "▸" });
     rsx! {
         div { class, onclick: move |_| on_select.call(row.first),
             span { class: "seq", "{event.seq}" }
+            span { class: "toggle",
+                if let Some(arrow) = toggle {
+                    button {
+                        class: "expand",
+                        title: if open { "collapse" } else { "expand" },
+                        onclick: move |e| {
+                            e.stop_propagation();
+                            on_toggle.call(row.first);
+                        },
+                        "{arrow}"
+                    }
+                }
+            }
             span { class: "name", "{name}" }
             span { class: "text", {format::event_detail(&event.kind)} }
         }
