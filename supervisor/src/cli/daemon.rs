@@ -109,9 +109,51 @@ async fn stop(ctx: &Ctx) -> Result<(), CliError> {
             }
             return Ok(());
         }
+        // A daemon of another release (or with another token) refuses to
+        // talk: it still stops on SIGTERM, like on Ctrl-C.
+        Err(ClientError::Refused(reason)) => return stop_by_signal(ctx, &reason).await,
         Err(err) => return Err(err.into()),
     };
     client.request(ControlRequest::Shutdown).await?;
+    wait_until_stopped(ctx).await
+}
+
+/// Sends SIGTERM to the daemon named by the pid file, after checking that
+/// the process is a `studio daemon run`.
+async fn stop_by_signal(ctx: &Ctx, refusal: &str) -> Result<(), CliError> {
+    let refused = |what: &str| {
+        CliError::msg(format!(
+            "the daemon refused the connection ({refusal}) and {what}"
+        ))
+    };
+    let pid = std::fs::read_to_string(ctx.dir.pid_file())
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .ok_or_else(|| refused("its pid file cannot be read"))?;
+    let is_daemon = supervisor::procfs::cmdline(pid).is_some_and(|args| {
+        let argv0 = args
+            .first()
+            .map(|a| String::from_utf8_lossy(a).into_owned());
+        let named_studio = argv0.is_some_and(|a| a.rsplit('/').next() == Some("studio"));
+        named_studio && args.windows(2).any(|w| w[0] == b"daemon" && w[1] == b"run")
+    });
+    if !is_daemon {
+        return Err(refused(&format!("process {pid} is not a studio daemon")));
+    }
+    let target = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| refused(&format!("pid {pid} is out of range")))?;
+    rustix::process::kill_process(target, rustix::process::Signal::TERM)
+        .map_err(|err| refused(&format!("SIGTERM to {pid} failed: {err}")))?;
+    if !ctx.json {
+        eprintln!("the daemon refused the connection ({refusal}): sent it SIGTERM");
+    }
+    wait_until_stopped(ctx).await
+}
+
+/// Waits for the daemon to remove its pid file and socket.
+async fn wait_until_stopped(ctx: &Ctx) -> Result<(), CliError> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while ctx.dir.pid_file().exists() || ctx.dir.control_socket().exists() {
         if Instant::now() > deadline {

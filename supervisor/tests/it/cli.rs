@@ -310,6 +310,35 @@ fn a_batch_runs_in_parallel_and_summarises_every_line() {
 }
 
 #[test]
+fn a_daemon_that_refuses_the_client_is_still_stopped_by_daemon_stop() {
+    let cli = Cli::new();
+    cli.ok(&["daemon", "start"]);
+    let pid: u32 = std::fs::read_to_string(cli.data_dir().join("run/daemon.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // As after an upgrade (another protocol) or a replaced token: the daemon
+    // refuses this client's hello.
+    std::fs::write(cli.data_dir().join("client.token"), "0".repeat(64)).unwrap();
+    let refused = cli.fails(&["ps"], 1);
+    assert!(refused.contains("refused"), "{refused}");
+    let out = cli.run(&["daemon", "stop"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("sent it SIGTERM"), "{stderr}");
+    // It removed its pid file and socket before exiting: give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while supervisor::procfs::is_alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !supervisor::procfs::is_alive(pid),
+        "the daemon {pid} is gone"
+    );
+}
+
+#[test]
 fn the_daemon_starts_on_demand_and_stops_on_request() {
     let cli = Cli::new();
     let err = cli.fails(&["daemon", "status"], 5);
