@@ -279,6 +279,23 @@ pub fn worker_pid(events: &[Event]) -> Option<u32> {
 
 pub use supervisor::procfs::{group_members, is_alive as alive};
 
+/// Whether process group `pgid` empties within a few seconds. The daemon
+/// has sent SIGKILL to the group before the terminal event; the kernel
+/// takes a moment to end busy children (node MCP servers, a shell's
+/// background job), more so on a loaded machine.
+pub fn group_empties(pgid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if group_members(pgid).is_empty() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Mode bits of a path.
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;

@@ -84,10 +84,7 @@ async fn approved_tools_run_in_the_workspace_and_nothing_they_start_outlives_the
 
     // The background `sleep` was in the worker's process group, swept at the end.
     let pid = worker_pid(&events).unwrap();
-    assert!(
-        group_members(pid).is_empty(),
-        "the session's group is empty"
-    );
+    assert!(group_empties(pid), "the session's group is empty");
     let survivors: Vec<u32> = supervisor::procfs::pids()
         .into_iter()
         .filter(|p| {
