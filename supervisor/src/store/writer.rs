@@ -287,6 +287,44 @@ struct Tables<'txn> {
     touched: HashMap<u128, (SessionRecord, bool)>,
 }
 
+/// A table of records stored by name (agents, keys, rules, MCP servers).
+type NamedTable<'txn> = Table<'txn, &'static str, &'static [u8]>;
+
+/// Stores `record` under `name`. With `exists`, a record already there
+/// refuses the op with that message; a record that cannot be encoded
+/// refuses it too. `Err` only for a storage failure.
+fn put_named<R: Record>(
+    table: &mut NamedTable<'_>,
+    name: &str,
+    record: &R,
+    exists: Option<String>,
+) -> Result<Result<(), StoreError>, StoreError> {
+    if let Some(message) = exists
+        && table.get(name)?.is_some()
+    {
+        return Ok(Err(StoreError::Conflict(message)));
+    }
+    match record.encode() {
+        Ok(bytes) => {
+            table.insert(name, bytes.as_slice())?;
+            Ok(Ok(()))
+        }
+        Err(err) => Ok(Err(err)),
+    }
+}
+
+/// Deletes the record under `name`; none there refuses the op with `missing`.
+fn remove_named(
+    table: &mut NamedTable<'_>,
+    name: &str,
+    missing: impl FnOnce() -> String,
+) -> Result<Result<(), StoreError>, StoreError> {
+    if table.remove(name)?.is_none() {
+        return Ok(Err(StoreError::NotFound(missing())));
+    }
+    Ok(Ok(()))
+}
+
 impl Tables<'_> {
     /// `Err` aborts the batch (storage failure); `Ok(Err)` refuses one op.
     fn apply(&mut self, op: &WriteOp) -> Result<Result<(), StoreError>, StoreError> {
@@ -317,84 +355,42 @@ impl Tables<'_> {
                 }
             }
             WriteOp::PutAgent { agent, replace, .. } => {
-                if !replace && self.agents.get(agent.name.as_str())?.is_some() {
-                    return Ok(Err(StoreError::Conflict(format!(
-                        "agent {:?} exists (use --replace to overwrite it)",
-                        agent.name
-                    ))));
-                }
-                match agent.encode() {
-                    Ok(bytes) => {
-                        self.agents.insert(agent.name.as_str(), bytes.as_slice())?;
-                        Ok(Ok(()))
-                    }
-                    Err(err) => Ok(Err(err)),
-                }
+                let name = agent.name.as_str();
+                let exists = (!replace)
+                    .then(|| format!("agent {name:?} exists (use --replace to overwrite it)"));
+                put_named(&mut self.agents, name, &**agent, exists)
             }
-            WriteOp::RemoveAgent { name, .. } => {
-                if self.agents.remove(name.as_str())?.is_none() {
-                    return Ok(Err(StoreError::NotFound(format!(
-                        "no agent named {name:?}"
-                    ))));
-                }
-                Ok(Ok(()))
+            WriteOp::RemoveAgent { name, .. } => remove_named(&mut self.agents, name, || {
+                format!("no agent named {name:?}")
+            }),
+            WriteOp::PutKey { provider, key, .. } => {
+                put_named(&mut self.secrets, provider, key, None)
             }
-            WriteOp::PutKey { provider, key, .. } => match key.encode() {
-                Ok(bytes) => {
-                    self.secrets.insert(*provider, bytes.as_slice())?;
-                    Ok(Ok(()))
-                }
-                Err(err) => Ok(Err(err)),
-            },
             WriteOp::RemoveKey { provider, .. } => {
-                if self.secrets.remove(*provider)?.is_none() {
-                    return Ok(Err(StoreError::NotFound(format!(
-                        "no stored key for {provider}"
-                    ))));
-                }
-                Ok(Ok(()))
+                remove_named(&mut self.secrets, provider, || {
+                    format!("no stored key for {provider}")
+                })
             }
             WriteOp::PutSetting { name, value, .. } => {
                 self.settings.insert(*name, value.as_slice())?;
                 Ok(Ok(()))
             }
-            WriteOp::PutRule { rule, .. } => match rule.encode() {
-                Ok(bytes) => {
-                    self.rules.insert(rule.id.as_str(), bytes.as_slice())?;
-                    Ok(Ok(()))
-                }
-                Err(err) => Ok(Err(err)),
-            },
+            WriteOp::PutRule { rule, .. } => put_named(&mut self.rules, &rule.id, &**rule, None),
             WriteOp::RemoveRule { id, .. } => {
-                if self.rules.remove(id.as_str())?.is_none() {
-                    return Ok(Err(StoreError::NotFound(format!("no rule {id}"))));
-                }
-                Ok(Ok(()))
+                remove_named(&mut self.rules, id, || format!("no rule {id}"))
             }
             WriteOp::PutMcpServer {
                 server, replace, ..
             } => {
                 let name = server.name.as_str();
-                if !replace && self.mcp_servers.get(name)?.is_some() {
-                    return Ok(Err(StoreError::Conflict(format!(
-                        "MCP server {name:?} exists (use --replace to overwrite it)"
-                    ))));
-                }
-                match server.encode() {
-                    Ok(bytes) => {
-                        self.mcp_servers.insert(name, bytes.as_slice())?;
-                        Ok(Ok(()))
-                    }
-                    Err(err) => Ok(Err(err)),
-                }
+                let exists = (!replace)
+                    .then(|| format!("MCP server {name:?} exists (use --replace to overwrite it)"));
+                put_named(&mut self.mcp_servers, name, &**server, exists)
             }
             WriteOp::RemoveMcpServer { name, .. } => {
-                if self.mcp_servers.remove(name.as_str())?.is_none() {
-                    return Ok(Err(StoreError::NotFound(format!(
-                        "no MCP server named {name:?}"
-                    ))));
-                }
-                Ok(Ok(()))
+                remove_named(&mut self.mcp_servers, name, || {
+                    format!("no MCP server named {name:?}")
+                })
             }
             WriteOp::Shutdown => Ok(Ok(())),
         }
