@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentConfig, Budgets, ProviderKind, ScriptPatch};
 use crate::approval::{ApprovalRule, AskPolicy, PendingApproval, RuleDecision, RuleMatch};
-use crate::event::{Event, SessionStatus};
+use crate::event::{Event, EventKind, SessionStatus, Usage};
 use crate::ids::SessionId;
 use crate::mcp::McpServerConfig;
 use crate::secret::Secret;
@@ -61,6 +61,23 @@ pub enum ControlRequest {
     },
     /// Start (or queue) a headless run. Replies [`ControlResponse::RunAccepted`].
     Run(RunSpec),
+    /// Queue many runs at once, of which at most `parallel` are live at a
+    /// time (and never more than the daemon's limit). Every run is checked
+    /// before any is queued: a bad one queues none. Replies
+    /// [`ControlResponse::BatchAccepted`].
+    RunBatch {
+        /// The runs, in the order they start.
+        runs: Vec<RunSpec>,
+        /// Most of them live at once (at least 1).
+        parallel: u32,
+    },
+    /// Change the daemon's limits; they are stored and outlive a restart
+    /// (unless the daemon is started with `--max-concurrent`). Replies
+    /// [`ControlResponse::Status`] with the limits now in force.
+    LimitsSet {
+        /// Most headless runs live at once (1 to [`MAX_CONCURRENT_RUNS`]).
+        max_concurrent_runs: u32,
+    },
     /// Replies [`ControlResponse::Sessions`], newest first.
     SessionList {
         /// Include ended sessions.
@@ -328,6 +345,11 @@ pub enum ControlResponse {
         /// Session created for the run.
         session: SessionId,
     },
+    /// Answer to [`ControlRequest::RunBatch`].
+    BatchAccepted {
+        /// The runs' sessions, in the order of the request.
+        sessions: Vec<SessionId>,
+    },
     /// Session summaries.
     Sessions(Vec<SessionSummary>),
     /// One session summary.
@@ -492,4 +514,33 @@ pub struct SessionSummary {
     pub parent: Option<SessionId>,
     /// An interactive session (`studio chat`) rather than a headless run.
     pub interactive: bool,
+    /// Tokens and cost so far; `None` for sessions recorded before the
+    /// daemon kept totals.
+    pub totals: Option<SessionTotals>,
 }
+
+/// What a session has spent: the sum of its responses' usage and costs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionTotals {
+    /// Token counts summed over every completed model response.
+    pub usage: Usage,
+    /// US dollars summed over the priced responses.
+    pub cost_usd: f64,
+    /// Responses whose model has no price (not in `cost_usd`).
+    pub unpriced: u32,
+}
+
+impl SessionTotals {
+    /// Adds what `kind` spent, if it is `llm.response.completed` or `llm.cost`.
+    pub fn add(&mut self, kind: &EventKind) {
+        match kind {
+            EventKind::LlmResponseCompleted { usage, .. } => self.usage.add(usage),
+            EventKind::LlmCost { usd: Some(usd), .. } => self.cost_usd += usd,
+            EventKind::LlmCost { usd: None, .. } => self.unpriced += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Most [`ControlRequest::LimitsSet`] accepts for concurrent runs.
+pub const MAX_CONCURRENT_RUNS: u32 = 1024;

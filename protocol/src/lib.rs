@@ -10,6 +10,7 @@
 //! - [`event`]: the event enum every session records (`session.*`, `llm.*`, `tool.*`, ...).
 //! - [`handshake`]: the first frame on every connection.
 //! - [`layout`]: where an instance keeps its sockets, token and files.
+//! - [`batch`]: batch files, one run per JSON line.
 //! - [`control`]: client <-> daemon requests, responses and pushes.
 //! - [`worker`]: daemon <-> worker commands and reports.
 //! - [`codec`]: u32 length prefix + bincode framing with a hard size limit.
@@ -19,6 +20,7 @@
 
 pub mod agent;
 pub mod approval;
+pub mod batch;
 pub mod codec;
 pub mod control;
 pub mod event;
@@ -37,7 +39,7 @@ mod round_trip_tests;
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.
-pub const PROTOCOL_VERSION: u32 = 10;
+pub const PROTOCOL_VERSION: u32 = 11;
 
 pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, Script, ScriptPatch};
 pub use event::{Event, EventKind, SessionStatus};

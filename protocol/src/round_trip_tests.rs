@@ -282,6 +282,15 @@ fn summary() -> SessionSummary {
         ended_at: None,
         parent: Some(id()),
         interactive: true,
+        totals: Some(SessionTotals {
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+                ..Usage::default()
+            },
+            cost_usd: 0.25,
+            unpriced: 1,
+        }),
     }
 }
 
@@ -427,6 +436,17 @@ fn control_requests() -> Vec<ControlRequest> {
             text: s("and now?"),
         },
         ControlRequest::ChatEnd { session: id() },
+        ControlRequest::RunBatch {
+            runs: vec![RunSpec {
+                agent: s("a"),
+                prompt: s("p"),
+                ..RunSpec::default()
+            }],
+            parallel: 4,
+        },
+        ControlRequest::LimitsSet {
+            max_concurrent_runs: 8,
+        },
     ]
 }
 
@@ -468,6 +488,8 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::ChatResume { .. } => 33,
         ControlRequest::ChatSay { .. } => 34,
         ControlRequest::ChatEnd { .. } => 35,
+        ControlRequest::RunBatch { .. } => 36,
+        ControlRequest::LimitsSet { .. } => 37,
     }
 }
 
@@ -540,6 +562,9 @@ fn control_responses() -> Vec<ControlResponse> {
             after_seq: 41,
             resumed: true,
         },
+        ControlResponse::BatchAccepted {
+            sessions: vec![id(), id()],
+        },
     ]
 }
 
@@ -564,6 +589,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::McpServers(_) => 16,
         ControlResponse::McpTools(_) => 17,
         ControlResponse::ChatOpened { .. } => 18,
+        ControlResponse::BatchAccepted { .. } => 19,
     }
 }
 
@@ -689,7 +715,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 36);
+    covers(&requests, control_request_variant, 38);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -702,7 +728,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 19);
+    covers(&responses, control_response_variant, 20);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

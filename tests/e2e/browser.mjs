@@ -1,8 +1,9 @@
 // Drives the app's browser view (studio-ui --web) in Debian's Chromium with
 // playwright-core, against a real daemon with scripted agents: sign in,
 // create and edit an agent, start runs and kill one, approve from the inbox, search
-// the Inspector, chat with inline approval, end and resume, store a key
-// (never shown back) and add and remove a rule, the palette. Run by
+// the Inspector, run a batch file, chat with inline approval, end and resume, store a key
+// (never shown back) and add and remove a rule, the palette, the daemon's
+// run limit. Run by
 // ui-dioxus/tests/browser.rs, which prepares the daemon and the agents
 // `slow` (runs for a few seconds) and `asker` (asks to run fs.list).
 //
@@ -10,7 +11,7 @@
 // Exits 1 with the failing step on the first failure; screenshots of each
 // step go to ARTIFACT_DIR.
 
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
 const [url, tokenFile, artifacts] = process.argv.slice(2);
@@ -129,6 +130,33 @@ await step('inspect-search', async () => {
   await page.locator('.detail h4', { hasText: 'tool.approved' }).waitFor();
 });
 
+await step('batch-file', async () => {
+  await tab('Runs').click();
+  await page.selectOption('select[name=agent]', 'slow');
+  // A file with a bad line starts nothing and says which line.
+  const bad = `${artifacts}/bad-batch.jsonl`;
+  await writeFile(bad, '{"prompt":"fine"}\n{"promt":"typo"}\n');
+  await page.fill('input[name=batch_path]', bad);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.locator('.form .problem', { hasText: 'line 2' }).waitFor();
+  // A good one runs every line, one at a time, each shown with its label.
+  const good = `${artifacts}/batch.jsonl`;
+  const line = (n) => JSON.stringify({ prompt: `batch ${n}`, label: `batch-${n}`, script: { chunks: 2, chunk_delay_ms: 10 } });
+  await writeFile(good, [1, 2, 3].map(line).join('\n') + '\n');
+  await page.fill('input[name=batch_path]', good);
+  await page.fill('input[name=parallel]', '1');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.locator('.form p.muted', { hasText: 'queued 3 run(s)' }).waitFor();
+  for (const n of [1, 2, 3]) {
+    const row = page.locator('tr', { hasText: `batch-${n}` });
+    await row.locator('span.status.completed').waitFor({ timeout: 60_000 });
+    // Each run's tokens and cost are shown in its row.
+    await row.locator('td.num', { hasText: ' out' }).waitFor();
+    await row.locator('td.num', { hasText: '$' }).waitFor();
+  }
+  await page.fill('input[name=batch_path]', '');
+});
+
 await step('chat', async () => {
   await tab('Agents').click();
   await page.locator('.card', { hasText: 'asker' }).getByRole('button', { name: 'Start session' }).click();
@@ -173,6 +201,16 @@ await step('palette', async () => {
   await page.locator('.app').focus();
   await page.keyboard.press('Control+3');
   await page.locator('nav button.active', { hasText: 'Runs' }).waitFor();
+});
+
+await step('daemon-limit', async () => {
+  await tab('Settings').click();
+  await page.fill('input[name=max_concurrent_runs]', '0');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('.problem', { hasText: 'from 1 to 1024' }).waitFor();
+  await page.fill('input[name=max_concurrent_runs]', '5');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('span.muted', { hasText: 'in force: 5' }).waitFor();
 });
 
 await browser.close();

@@ -68,10 +68,12 @@ pub enum Command {
     /// Start `count` runs of the same spec.
     Run {
         /// What to run.
-        spec: Box<RunSpec>,
-        /// How many.
-        count: u32,
+        runs: Vec<RunSpec>,
+        /// Most of them live at once.
+        parallel: u32,
     },
+    /// Change the daemon's limit of live runs (stored by the daemon).
+    SetMaxConcurrentRuns(u32),
     /// Open an interactive session with an agent, then inspect it.
     OpenChat(String),
     /// The models a provider offers (for the agent form's picker).
@@ -400,12 +402,12 @@ impl Wire {
                 let request = ControlRequest::AgentRemove { name };
                 return self.send(request, Asked::AgentsChanged).await.map(|_| ());
             }
-            Command::Run { spec, count } => {
-                for _ in 0..count {
-                    self.send(ControlRequest::Run((*spec).clone()), Asked::Action)
-                        .await?;
-                }
-                return Ok(());
+            Command::Run { runs, parallel } => ControlRequest::RunBatch { runs, parallel },
+            Command::SetMaxConcurrentRuns(max_concurrent_runs) => {
+                let request = ControlRequest::LimitsSet {
+                    max_concurrent_runs,
+                };
+                return self.send(request, Asked::Status).await.map(|_| ());
             }
             Command::OpenChat(agent) => {
                 let request = ControlRequest::ChatOpen { agent };

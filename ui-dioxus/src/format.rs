@@ -1,6 +1,7 @@
 //! How values read on screen.
 
 use protocol::Timestamp;
+use protocol::control::SessionTotals;
 use protocol::event::{EventKind, SessionStatus};
 
 /// `1 tool`, `2 tools`.
@@ -27,6 +28,30 @@ pub fn elapsed(started: Option<Timestamp>, ended: Option<Timestamp>, now: Timest
     match started {
         Some(start) => duration(ended.unwrap_or(now).0.saturating_sub(start.0)),
         None => "-".to_owned(),
+    }
+}
+
+/// `1.2k in / 300 out`: a session's tokens so far.
+pub fn tokens(totals: &SessionTotals) -> String {
+    format!(
+        "{} in / {} out",
+        thousands(totals.usage.input_tokens),
+        thousands(totals.usage.output_tokens)
+    )
+}
+
+/// `$0.0125` (with `+?` when some responses have no price).
+pub fn cost(totals: &SessionTotals) -> String {
+    let unpriced = if totals.unpriced > 0 { "+?" } else { "" };
+    format!("${:.4}{unpriced}", totals.cost_usd)
+}
+
+/// `950`, `1.2k`, `3.4M`.
+fn thousands(n: u64) -> String {
+    match n {
+        0..1000 => n.to_string(),
+        1000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
     }
 }
 
@@ -101,6 +126,20 @@ mod tests {
         assert_eq!(duration(1_500_000), "1.5s");
         assert_eq!(duration(125_000_000), "2m05s");
         assert_eq!(duration(3_720_000_000), "1h02m");
+    }
+
+    #[test]
+    fn spend_reads_at_a_glance() {
+        let mut totals = SessionTotals::default();
+        totals.usage.input_tokens = 1234;
+        totals.usage.output_tokens = 56;
+        totals.cost_usd = 0.01234;
+        assert_eq!(tokens(&totals), "1.2k in / 56 out");
+        assert_eq!(cost(&totals), "$0.0123");
+        totals.unpriced = 1;
+        totals.usage.input_tokens = 2_500_000;
+        assert_eq!(tokens(&totals), "2.5M in / 56 out");
+        assert_eq!(cost(&totals), "$0.0123+?");
     }
 
     #[test]

@@ -178,6 +178,7 @@ mod tests {
                         ended_at: None,
                         parent: None,
                         interactive: false,
+                        totals: None,
                     },
                 )]
                 .into(),

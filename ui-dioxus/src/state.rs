@@ -262,6 +262,7 @@ mod tests {
             ended_at: None,
             parent: None,
             interactive,
+            totals: None,
         }
     }
 

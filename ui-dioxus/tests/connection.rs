@@ -157,22 +157,57 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         prompt: "from the form".into(),
         ..RunSpec::default()
     };
+    // Three runs, one at a time: the daemon never has two of them live.
     commands_tx
         .send(Command::Run {
-            spec: Box::new(spec),
-            count: 3,
+            runs: vec![spec; 3],
+            parallel: 1,
         })
         .unwrap();
     let mut completed = std::collections::HashSet::new();
+    let mut live = std::collections::HashSet::new();
+    let mut most_live = 0;
+    let mut totals = Vec::new();
     next(&mut updates, |u| {
         for s in sessions_in(u) {
-            if s.agent == "made-in-app" && s.status == SessionStatus::Completed {
-                completed.insert(s.id);
+            if s.agent != "made-in-app" {
+                continue;
+            }
+            if s.status.is_terminal() || s.status == SessionStatus::Queued {
+                live.remove(&s.id);
+            } else {
+                live.insert(s.id);
+            }
+            most_live = most_live.max(live.len());
+            if s.status == SessionStatus::Completed && completed.insert(s.id) {
+                totals.push(s.totals.clone());
             }
         }
         (completed.len() == 3).then_some(())
     })
     .await;
+    assert_eq!(
+        most_live, 1,
+        "a batch of parallelism 1 ran runs side by side"
+    );
+    for t in &totals {
+        let t = t.as_ref().expect("a new session keeps totals");
+        assert!(t.usage.output_tokens > 0, "{t:?}");
+    }
+    // The daemon's limit, changed from Settings, comes back in its status.
+    commands_tx.send(Command::SetMaxConcurrentRuns(3)).unwrap();
+    next(&mut updates, |u| match u {
+        Update::Connected(status) if status.max_concurrent_runs == 3 => Some(()),
+        _ => None,
+    })
+    .await;
+    commands_tx.send(Command::SetMaxConcurrentRuns(0)).unwrap();
+    let refusal = next(&mut updates, |u| match u {
+        Update::Failed(message) => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(refusal.contains("from 1 to 1024"), "{refusal}");
     commands_tx
         .send(Command::OpenChat("made-in-app".into()))
         .unwrap();

@@ -10,8 +10,9 @@ use dioxus::prelude::*;
 use protocol::approval::{ApprovalRule, PendingApproval, RuleDecision};
 use protocol::control::{
     DaemonStatus, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, SessionSummary,
+    SessionTotals,
 };
-use protocol::event::{Event, EventKind};
+use protocol::event::{Event, EventKind, Usage};
 use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
 use ui_dioxus::pages::{AgentForm, RunForm};
 use ui_dioxus::palette::Palette;
@@ -98,6 +99,15 @@ fn session(n: u128, status: SessionStatus, interactive: bool) -> SessionSummary 
         ended_at: (!live).then(|| at(n as u64 + 4)),
         parent: None,
         interactive,
+        totals: Some(SessionTotals {
+            usage: Usage {
+                input_tokens: 1200 * n as u64,
+                output_tokens: 300 * n as u64,
+                ..Usage::default()
+            },
+            cost_usd: 0.0125 * n as f64,
+            unpriced: 0,
+        }),
     }
 }
 

@@ -1,51 +1,23 @@
 //! `studio run AGENT --batch FILE.jsonl --parallel N`, and the engine the
-//! demo shares: keep N runs in flight, watch them end, summarise.
+//! demo shares: queue the runs as one batch (the daemon keeps N live),
+//! watch them end, summarise.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::SessionId;
-use protocol::agent::{Budgets, Fault, ScriptPatch};
-use protocol::approval::{AskPolicy, RuleMatch};
+use protocol::agent::ScriptPatch;
+use protocol::approval::AskPolicy;
+use protocol::batch::parse_batch;
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionSummary};
 use protocol::event::SessionStatus;
-use serde::Deserialize;
 use supervisor::client::Client;
 
 use super::output::{duration, print_json, session_duration, table};
-use super::run::{RunArgs, describe_end, submit};
+use super::run::{RunArgs, describe_end};
 use super::{CliError, Ctx};
-
-/// One line of a batch file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchLine {
-    /// The prompt.
-    prompt: String,
-    /// Agent, if not the one on the command line.
-    #[serde(default)]
-    agent: Option<String>,
-    /// Label shown in progress and summary (default: the line number).
-    #[serde(default)]
-    label: Option<String>,
-    /// Scripted provider overrides.
-    #[serde(default)]
-    script: ScriptPatch,
-    /// Shortcut for `script.fault`.
-    #[serde(default)]
-    fault: Option<Fault>,
-    /// Budget overrides.
-    #[serde(default)]
-    budgets: Budgets,
-    /// Tool calls this run may make without asking (`TOOL[:FIELD=GLOB]`).
-    #[serde(default)]
-    approve: Vec<String>,
-    /// `deny`, `allow` or `wait[:SECS]`.
-    #[serde(default)]
-    ask: Option<String>,
-}
 
 /// A run to make.
 #[derive(Clone, Debug)]
@@ -73,63 +45,15 @@ impl BatchOutcome {
 fn read_batch(path: &Path, default_agent: &str) -> Result<Vec<BatchItem>, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<BatchLine>(line)
-            .map_err(|e| e.to_string())
-            .and_then(|parsed| {
-                let approve = parsed
-                    .approve
-                    .iter()
-                    .map(|a| a.parse::<RuleMatch>())
-                    .collect::<Result<Vec<_>, _>>()?;
-                let ask = parsed
-                    .ask
-                    .as_deref()
-                    .map(str::parse::<AskPolicy>)
-                    .transpose()?;
-                Ok((parsed, approve, ask.unwrap_or_default()))
-            }) {
-            Ok((parsed, approve, ask)) => {
-                let mut script = parsed.script;
-                if parsed.fault.is_some() {
-                    script.fault = parsed.fault;
-                }
-                items.push(BatchItem {
-                    label: parsed
-                        .label
-                        .clone()
-                        .unwrap_or_else(|| format!("line {number}")),
-                    spec: RunSpec {
-                        agent: parsed.agent.unwrap_or_else(|| default_agent.to_owned()),
-                        prompt: parsed.prompt,
-                        label: parsed.label.or_else(|| Some(format!("line {number}"))),
-                        script,
-                        budgets: parsed.budgets,
-                        approve,
-                        ask,
-                    },
-                });
-            }
-            Err(err) => errors.push(format!("{}:{number}: {err}", path.display())),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(CliError::invalid(format!(
-            "{} bad line(s), nothing was started:\n  {}",
-            errors.len(),
-            errors.join("\n  ")
-        )));
-    }
-    if items.is_empty() {
-        return Err(CliError::invalid(format!("{} has no runs", path.display())));
-    }
-    Ok(items)
+    let runs = parse_batch(&text, default_agent)
+        .map_err(|e| CliError::invalid(format!("{}: {e}", path.display())))?;
+    Ok(runs
+        .into_iter()
+        .map(|spec| BatchItem {
+            label: spec.label.clone().unwrap_or_default(),
+            spec,
+        })
+        .collect())
 }
 
 pub(crate) async fn execute(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), CliError> {
@@ -196,8 +120,9 @@ pub(crate) fn note(progress: &ProgressBar, line: String) {
     }
 }
 
-/// Runs `items` keeping at most `parallel` in flight; `on_change` sees
-/// every status change of the batch's sessions (index, summary).
+/// Queues `items` as one batch of which the daemon keeps at most
+/// `parallel` live, and waits for them all to end; `on_change` sees every
+/// status change of the batch's sessions (index, summary).
 pub(crate) async fn run_batch(
     client: &Client,
     items: &[BatchItem],
@@ -205,37 +130,30 @@ pub(crate) async fn run_batch(
     progress: &ProgressBar,
     mut on_change: impl FnMut(usize, &SessionSummary),
 ) -> Result<Vec<BatchOutcome>, CliError> {
+    // Watch before queueing, so no change is missed.
     let mut watch = client.subscribe(ControlRequest::WatchSessions).await?;
+    let request = ControlRequest::RunBatch {
+        runs: items.iter().map(|item| item.spec.clone()).collect(),
+        parallel: u32::try_from(parallel).unwrap_or(u32::MAX),
+    };
+    let sessions = match client.request(request).await? {
+        ControlResponse::BatchAccepted { sessions } => sessions,
+        other => {
+            return Err(CliError::msg(format!(
+                "unexpected answer to a batch: {other:?}"
+            )));
+        }
+    };
+    let mut in_flight: HashMap<SessionId, usize> = sessions
+        .iter()
+        .enumerate()
+        .map(|(index, session)| (*session, index))
+        .collect();
     let mut outcomes: Vec<Option<BatchOutcome>> = vec![None; items.len()];
-    let mut queue: VecDeque<usize> = (0..items.len()).collect();
-    let mut in_flight: HashMap<SessionId, usize> = HashMap::new();
     let mut counts: HashMap<SessionStatus, usize> = HashMap::new();
+    let mut live: HashSet<SessionId> = HashSet::new();
     let mut poll = tokio::time::interval(Duration::from_secs(2));
-    loop {
-        while in_flight.len() < parallel
-            && let Some(index) = queue.pop_front()
-        {
-            match submit(client, items[index].spec.clone()).await {
-                Ok(session) => {
-                    in_flight.insert(session, index);
-                }
-                Err(err) => {
-                    note(
-                        progress,
-                        format!("{}: not started: {}", items[index].label, err.message),
-                    );
-                    outcomes[index] = Some(BatchOutcome {
-                        session: None,
-                        summary: None,
-                        detail: err.message,
-                    });
-                    progress.inc(1);
-                }
-            }
-        }
-        if in_flight.is_empty() && queue.is_empty() {
-            break;
-        }
+    while !in_flight.is_empty() {
         let changed: Vec<SessionSummary> = tokio::select! {
             push = watch.next() => match push {
                 Some(Push::SessionChanged(summary)) => vec![summary],
@@ -251,6 +169,7 @@ pub(crate) async fn run_batch(
             on_change(index, &summary);
             if summary.status.is_terminal() {
                 in_flight.remove(&summary.id);
+                live.remove(&summary.id);
                 *counts.entry(summary.status).or_default() += 1;
                 outcomes[index] = Some(BatchOutcome {
                     session: Some(summary.id),
@@ -258,9 +177,11 @@ pub(crate) async fn run_batch(
                     detail: String::new(),
                 });
                 progress.inc(1);
+            } else if summary.status != SessionStatus::Queued {
+                live.insert(summary.id);
             }
         }
-        progress.set_message(progress_message(in_flight.len(), &counts));
+        progress.set_message(progress_message(live.len(), &counts));
     }
     let mut outcomes: Vec<BatchOutcome> = outcomes.into_iter().flatten().collect();
     for outcome in &mut outcomes {
@@ -293,7 +214,7 @@ async fn poll_in_flight(
 }
 
 fn progress_message(running: usize, counts: &HashMap<SessionStatus, usize>) -> String {
-    let mut parts = vec![format!("{running} in flight")];
+    let mut parts = vec![format!("{running} running")];
     let mut ended: Vec<_> = counts.iter().collect();
     ended.sort_by_key(|(status, _)| status.as_str());
     parts.extend(ended.into_iter().map(|(status, n)| format!("{n} {status}")));
@@ -375,6 +296,8 @@ pub(crate) fn print_summary(items: &[BatchItem], outcomes: &[BatchOutcome], json
 
 #[cfg(test)]
 mod tests {
+    use protocol::agent::Fault;
+
     use super::*;
 
     #[test]
@@ -389,13 +312,14 @@ mod tests {
         let err = read_batch(&path, "agent").unwrap_err();
         assert_eq!(err.code, 2);
         assert!(err.message.contains("2 bad line(s)"), "{}", err.message);
+        assert!(err.message.contains("b.jsonl: "), "{}", err.message);
         assert!(
-            err.message.contains("b.jsonl:4: unknown field `promt`"),
+            err.message.contains("line 4: unknown field `promt`"),
             "{}",
             err.message
         );
         assert!(
-            err.message.contains("b.jsonl:5: unknown fault"),
+            err.message.contains("line 5: unknown fault"),
             "{}",
             err.message
         );

@@ -1,4 +1,4 @@
-//! `studio daemon run|start|stop|status`.
+//! `studio daemon run|start|stop|status|limits`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,13 +21,24 @@ pub(crate) enum DaemonCommand {
     Stop,
     /// Show whether the daemon runs, and its figures.
     Status,
+    /// Show or change the daemon's limits; a change is stored and outlives
+    /// restarts (a `daemon run --max-concurrent` flag still wins).
+    Limits(LimitsArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LimitsArgs {
+    /// Most headless runs live at once (1 to 1024); queued runs start at once if it rose.
+    #[arg(long, value_name = "N")]
+    max_concurrent: Option<u32>,
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct RunArgs {
-    /// Most runs live at once; more wait in a queue.
-    #[arg(long, env = "STUDIO_MAX_CONCURRENT_RUNS", default_value_t = 16)]
-    max_concurrent: u32,
+    /// Most runs live at once; more wait in a queue [default: the limit last
+    /// set with `studio daemon limits`, else 16].
+    #[arg(long, env = "STUDIO_MAX_CONCURRENT_RUNS", value_name = "N")]
+    max_concurrent: Option<u32>,
     /// Milliseconds a cancelled worker has to stop before it is killed.
     #[arg(long, env = "STUDIO_CANCEL_GRACE_MS", default_value_t = 2000)]
     cancel_grace_ms: u64,
@@ -50,6 +61,17 @@ pub(crate) async fn execute(cmd: DaemonCommand, ctx: &Ctx) -> Result<(), CliErro
             show_status(&client, ctx).await
         }
         DaemonCommand::Stop => stop(ctx).await,
+        DaemonCommand::Limits(args) => {
+            let client = ctx.client().await?;
+            if let Some(max_concurrent_runs) = args.max_concurrent {
+                client
+                    .request(ControlRequest::LimitsSet {
+                        max_concurrent_runs,
+                    })
+                    .await?;
+            }
+            show_status(&client, ctx).await
+        }
         DaemonCommand::Status => match Client::connect(&ctx.dir).await {
             Ok(client) => show_status(&client, ctx).await,
             Err(ClientError::NotRunning(dir)) => {
@@ -71,7 +93,7 @@ pub(crate) async fn execute(cmd: DaemonCommand, ctx: &Ctx) -> Result<(), CliErro
 async fn run(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     let mut config =
         DaemonConfig::new(ctx.dir.clone()).map_err(|e| CliError::msg(e.to_string()))?;
-    config.max_concurrent_runs = args.max_concurrent.max(1);
+    config.max_concurrent_runs = args.max_concurrent.map(|n| n.max(1));
     config.cancel_grace = Duration::from_millis(args.cancel_grace_ms);
     config.tool_loop_limit = args.tool_loop_limit;
     config.chat_idle_timeout = Duration::from_secs(args.chat_idle_secs.max(1));

@@ -63,6 +63,24 @@ pub(crate) fn session_json(s: &SessionSummary) -> Value {
         "ended_at": s.ended_at.map(|t| t.to_string()),
         "duration_ms": session_duration(s).map(|d| d.as_millis() as u64),
         "parent": s.parent.map(|p| p.to_string()),
+        "usage": s.totals.as_ref().map(|t| &t.usage),
+        "cost_usd": s.totals.as_ref().map(|t| t.cost_usd),
+        "unpriced_responses": s.totals.as_ref().map(|t| t.unpriced),
+    })
+}
+
+/// `in/out` tokens of a session, `-` when not known.
+pub(crate) fn tokens(s: &SessionSummary) -> String {
+    s.totals.as_ref().map_or("-".to_owned(), |t| {
+        format!("{}/{}", t.usage.input_tokens, t.usage.output_tokens)
+    })
+}
+
+/// `$0.0123` (with `+?` when some responses have no price), `-` when not known.
+pub(crate) fn cost(s: &SessionSummary) -> String {
+    s.totals.as_ref().map_or("-".to_owned(), |t| {
+        let unpriced = if t.unpriced > 0 { "+?" } else { "" };
+        format!("${:.4}{unpriced}", t.cost_usd)
     })
 }
 

@@ -6,7 +6,8 @@ use protocol::control::{ControlRequest, ControlResponse, Push};
 use supervisor::client::Client;
 
 use super::output::{
-    bytes, duration, event_json, event_line, print_json, session_duration, session_json, table,
+    bytes, cost, duration, event_json, event_line, print_json, session_duration, session_json,
+    table, tokens,
 };
 use super::{CliError, Ctx};
 
@@ -65,7 +66,7 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
         return Ok(());
     }
     let mut t = table(&[
-        "ID", "AGENT", "LABEL", "STATUS", "PID", "RSS", "EVENTS", "DURATION",
+        "ID", "AGENT", "LABEL", "STATUS", "PID", "RSS", "EVENTS", "TOKENS", "COST", "DURATION",
     ]);
     for s in &sessions {
         t.add_row(vec![
@@ -76,6 +77,8 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
             s.pid.map_or("-".to_owned(), |p| p.to_string()),
             s.rss_bytes.map_or("-".to_owned(), bytes),
             s.events.to_string(),
+            tokens(s),
+            cost(s),
             session_duration(s).map_or("-".to_owned(), duration),
         ]);
     }

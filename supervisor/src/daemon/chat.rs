@@ -15,7 +15,7 @@ use std::time::Instant;
 use protocol::SessionId;
 use protocol::Timestamp;
 use protocol::approval::AskPolicy;
-use protocol::control::{ControlError, ControlResponse, ErrorKind};
+use protocol::control::{ControlError, ControlResponse, ErrorKind, SessionTotals};
 use protocol::event::SessionStatus;
 use ractor::rpc::CallResult;
 
@@ -55,6 +55,7 @@ pub(crate) async fn open(
         ended_at: None,
         last_seq: 0,
         parent: None,
+        totals: Some(SessionTotals::default()),
     };
     shared
         .store
@@ -151,6 +152,7 @@ async fn start(
                     },
                     opening,
                     opened: Some(reply),
+                    batch: None,
                 }))
             },
             None,

@@ -8,18 +8,17 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use interprocess::local_socket::tokio::Stream;
 use protocol::ProviderKind;
+use protocol::SessionId;
 use protocol::codec::{read_frame, write_frame};
 use protocol::control::{
     ClientFrame, ControlError, ControlRequest, ControlResponse, DaemonStatus, ErrorKind,
-    ModelPrice, Push, RunSpec, ServerFrame, SessionSummary,
+    ModelPrice, Push, ServerFrame, SessionSummary,
 };
-use protocol::event::{Event, EventKind, SessionStatus};
+use protocol::event::Event;
 use protocol::handshake::PeerRole;
-use protocol::{SessionId, Timestamp};
 use ractor::rpc::CallResult;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::mpsc;
@@ -29,14 +28,12 @@ use super::PricingState;
 use super::approvals::ApprovalsMsg;
 use super::root::Handles;
 use super::scheduler::LiveInfo;
-use super::session::Opening;
 use super::{
-    BrokerItem, BrokerMsg, QueuedRun, SchedulerMsg, Sequencer, Topic, chat, listener, mcp_servers,
-    providers,
+    BrokerItem, BrokerMsg, SchedulerMsg, Topic, chat, listener, mcp_servers, providers, runs,
 };
 use crate::auth;
 use crate::pricing::CustomPrices;
-use crate::store::{RunRecord, SessionKind, SessionLookup, SessionRecord, StoreError};
+use crate::store::{SessionLookup, SessionRecord, StoreError};
 
 /// Frames queued for one client before its handlers wait.
 const OUTBOX: usize = 1024;
@@ -175,7 +172,7 @@ pub(super) fn unavailable() -> ControlError {
     ControlError::new(ErrorKind::Unavailable, "the daemon is shutting down")
 }
 
-async fn call<T: Send + 'static>(
+pub(super) async fn call<T: Send + 'static>(
     handles: &Handles,
     msg: impl FnOnce(ractor::RpcReplyPort<T>) -> SchedulerMsg,
 ) -> Result<T, ControlError> {
@@ -183,6 +180,21 @@ async fn call<T: Send + 'static>(
         Ok(CallResult::Success(value)) => Ok(value),
         _ => Err(unavailable()),
     }
+}
+
+/// The daemon's figures and limits.
+async fn status(handles: &Handles) -> Result<ControlResponse, ControlError> {
+    let counts = call(handles, SchedulerMsg::Counts).await?;
+    let shared = &handles.shared;
+    Ok(ControlResponse::Status(DaemonStatus {
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        data_dir: shared.config.data_dir.root().display().to_string(),
+        started_at: shared.started_at,
+        live_sessions: counts.live,
+        queued_runs: counts.queued,
+        max_concurrent_runs: counts.max_concurrent,
+    }))
 }
 
 /// Requests with one response.
@@ -194,18 +206,7 @@ async fn answer(
     let store = &shared.store;
     match request {
         ControlRequest::Ping => Ok(ControlResponse::Pong),
-        ControlRequest::Status => {
-            let counts = call(handles, SchedulerMsg::Counts).await?;
-            Ok(ControlResponse::Status(DaemonStatus {
-                pid: std::process::id(),
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                data_dir: shared.config.data_dir.root().display().to_string(),
-                started_at: shared.started_at,
-                live_sessions: counts.live,
-                queued_runs: counts.queued,
-                max_concurrent_runs: counts.max_concurrent,
-            }))
-        }
+        ControlRequest::Status => status(handles).await,
         ControlRequest::Shutdown => {
             shared.stop_requested.notify_one();
             Ok(ControlResponse::Ok)
@@ -231,7 +232,16 @@ async fn answer(
             store.remove_agent(name).await.map_err(store_error)?;
             Ok(ControlResponse::Ok)
         }
-        ControlRequest::Run(spec) => start_run(spec, handles).await,
+        ControlRequest::Run(spec) => runs::start_run(spec, handles).await,
+        ControlRequest::RunBatch { runs, parallel } => {
+            runs::start_batch(runs, parallel, handles).await
+        }
+        ControlRequest::LimitsSet {
+            max_concurrent_runs,
+        } => {
+            runs::set_limits(max_concurrent_runs, handles).await?;
+            status(handles).await
+        }
         ControlRequest::KeySet { provider, key } => {
             if providers::key_variables(provider).is_empty() {
                 return Err(ControlError::new(
@@ -556,75 +566,6 @@ async fn stop(
             _ => Err(unavailable()),
         },
     }
-}
-
-/// Records a run (its session and `run.queued` at seq 1) and queues it.
-async fn start_run(spec: RunSpec, handles: &Handles) -> Result<ControlResponse, ControlError> {
-    let shared = &handles.shared;
-    let agent = shared
-        .store
-        .agent(spec.agent.clone())
-        .await
-        .map_err(store_error)?;
-    let script = agent.script.patched(&spec.script);
-    script
-        .validate()
-        .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-    let id = SessionId::new();
-    let now = Timestamp::now();
-    let record = SessionRecord {
-        id,
-        kind: SessionKind::Run,
-        budgets: agent.budgets.overridden_by(&spec.budgets),
-        agent,
-        label: spec.label.clone(),
-        prompt: spec.prompt.clone(),
-        script,
-        status: SessionStatus::Queued,
-        pid: None,
-        created_at: now,
-        started_at: None,
-        ended_at: None,
-        last_seq: 0,
-        parent: None,
-    };
-    let first = Event {
-        session: id,
-        seq: 1,
-        at: now,
-        kind: EventKind::RunQueued,
-    };
-    let queued_at = Instant::now();
-    shared
-        .store
-        .create_session(
-            record.clone(),
-            Some(RunRecord {
-                session: id,
-                spec: spec.clone(),
-            }),
-            Some(first),
-        )
-        .await
-        .map_err(store_error)?;
-    let sequencer = Arc::new(Sequencer::new(id, shared.store.clone(), 2));
-    let run = QueuedRun {
-        record,
-        sequencer,
-        queued_at,
-        approve: spec.approve,
-        ask: spec.ask,
-        opening: Opening::Run,
-        opened: None,
-    };
-    if handles
-        .scheduler
-        .cast(SchedulerMsg::Enqueue(Box::new(run)))
-        .is_err()
-    {
-        return Err(unavailable());
-    }
-    Ok(ControlResponse::RunAccepted { session: id })
 }
 
 async fn subscribe(handles: &Handles, topic: Topic) -> Option<(u64, mpsc::Receiver<BrokerItem>)> {

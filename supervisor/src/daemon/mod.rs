@@ -18,6 +18,7 @@ mod mcp_servers;
 mod providers;
 mod root;
 mod rules;
+mod runs;
 mod scheduler;
 mod sequencer;
 mod session;
@@ -51,8 +52,9 @@ use session::SessionMsg;
 pub struct DaemonConfig {
     /// Where its files live.
     pub data_dir: DataDir,
-    /// Most runs live at once; more wait in the queue.
-    pub max_concurrent_runs: u32,
+    /// Most runs live at once; more wait in the queue. `None`: the limit
+    /// last set by a client (`studio daemon limits`), else 16.
+    pub max_concurrent_runs: Option<u32>,
     /// How long a cancelled worker has to stop before its group is killed.
     pub cancel_grace: Duration,
     /// The `studio-worker` executable.
@@ -66,13 +68,13 @@ pub struct DaemonConfig {
 }
 
 impl DaemonConfig {
-    /// Defaults for `data_dir`: 16 concurrent runs, 2 s grace, the worker
+    /// Defaults for `data_dir`: the stored run limit (else 16), 2 s grace, the worker
     /// binary next to the current executable, 5 identical tool calls,
     /// chats ended after 30 idle minutes.
     pub fn new(data_dir: DataDir) -> io::Result<Self> {
         Ok(Self {
             data_dir,
-            max_concurrent_runs: 16,
+            max_concurrent_runs: None,
             cancel_grace: Duration::from_secs(2),
             worker_bin: default_worker_bin()?,
             tool_loop_limit: 5,
@@ -133,6 +135,8 @@ pub(crate) struct Shared {
     pub(crate) client_token: String,
     pub(crate) started_at: Timestamp,
     pub(crate) next_subscription: AtomicU64,
+    /// Id of the next `RunBatch`, for the Scheduler's per-batch limit.
+    pub(crate) next_batch: AtomicU64,
     /// Notified when a client asks the daemon to stop.
     pub(crate) stop_requested: tokio::sync::Notify,
     /// Prices in force, for costing responses as they are recorded.

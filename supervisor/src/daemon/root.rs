@@ -63,6 +63,11 @@ impl Actor for Root {
         let (store, writer, interrupted) = Store::open(&config.data_dir.database(), sink)?;
         let custom_prices = store.pricing().await?;
         let rules = store.rules().await?;
+        // A limit given on the command line wins over the stored one.
+        let max_concurrent = match config.max_concurrent_runs {
+            Some(max) => max,
+            None => store.limits().await?.max_concurrent_runs,
+        };
         let (approvals, _) = Actor::spawn_linked(
             Some("approvals".to_owned()),
             Approvals,
@@ -86,6 +91,7 @@ impl Actor for Root {
             client_token,
             started_at: Timestamp::now(),
             next_subscription: AtomicU64::new(1),
+            next_batch: AtomicU64::new(1),
             stop_requested: tokio::sync::Notify::new(),
             pricing: tokio::sync::RwLock::new(PricingState::new(custom_prices)),
             approvals,
@@ -93,7 +99,7 @@ impl Actor for Root {
         let (scheduler, _) = Actor::spawn_linked(
             Some("scheduler".to_owned()),
             Scheduler,
-            Arc::clone(&shared),
+            (Arc::clone(&shared), max_concurrent),
             myself.get_cell(),
         )
         .await?;

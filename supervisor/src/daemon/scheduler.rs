@@ -32,6 +32,16 @@ pub(crate) struct QueuedRun {
     pub(crate) opening: Opening,
     /// Answered once the session's worker is spawned.
     pub(crate) opened: Option<StopReply>,
+    /// The batch the run belongs to, which limits how many of its runs are
+    /// live at once.
+    pub(crate) batch: Option<BatchSlot>,
+}
+
+/// A batch's id and how many of its runs may be live at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BatchSlot {
+    pub(crate) id: u64,
+    pub(crate) parallel: u32,
 }
 
 /// Live figures of one session, for `ps`.
@@ -72,6 +82,8 @@ pub(crate) enum SchedulerMsg {
     Live(RpcReplyPort<Vec<LiveInfo>>),
     /// Counts.
     Counts(RpcReplyPort<SchedulerCounts>),
+    /// A new limit of live runs; queued runs start at once if it rose.
+    SetMaxConcurrent(u32, RpcReplyPort<()>),
     /// Interrupt everything and reply once every session has its terminal event.
     Shutdown(RpcReplyPort<()>),
 }
@@ -83,6 +95,8 @@ struct LiveSession {
     session: SessionId,
     /// Interactive sessions do not count against the run limit.
     interactive: bool,
+    /// The batch of a run started by `RunBatch`.
+    batch: Option<u64>,
     actor: ActorRef<SessionMsg>,
     sequencer: Arc<Sequencer>,
     live: Arc<LiveStats>,
@@ -95,17 +109,20 @@ pub(crate) struct SchedulerState {
     live: HashMap<ActorId, LiveSession>,
     by_session: HashMap<SessionId, ActorId>,
     shutting_down: Option<RpcReplyPort<()>>,
+    /// Most headless runs live at once.
+    max_concurrent: u32,
 }
 
 impl Actor for Scheduler {
     type Msg = SchedulerMsg;
     type State = SchedulerState;
-    type Arguments = Arc<Shared>;
+    /// Shared daemon state and the limit of live runs to start with.
+    type Arguments = (Arc<Shared>, u32);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        shared: Arc<Shared>,
+        (shared, max_concurrent): (Arc<Shared>, u32),
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(SchedulerState {
             shared,
@@ -113,6 +130,7 @@ impl Actor for Scheduler {
             live: HashMap::new(),
             by_session: HashMap::new(),
             shutting_down: None,
+            max_concurrent: max_concurrent.max(1),
         })
     }
 
@@ -187,8 +205,13 @@ impl Actor for Scheduler {
                 let _ = reply.send(SchedulerCounts {
                     live: u32::try_from(state.live.len()).unwrap_or(u32::MAX),
                     queued: u32::try_from(state.queue.len()).unwrap_or(u32::MAX),
-                    max_concurrent: state.shared.config.max_concurrent_runs,
+                    max_concurrent: state.max_concurrent,
                 });
+            }
+            SchedulerMsg::SetMaxConcurrent(max, reply) => {
+                state.max_concurrent = max.max(1);
+                state.start_queued(&myself).await;
+                let _ = reply.send(());
             }
             SchedulerMsg::Shutdown(reply) => {
                 for run in state.queue.drain(..) {
@@ -246,22 +269,37 @@ impl Actor for Scheduler {
 }
 
 impl SchedulerState {
+    /// Starts queued runs, oldest first, while the limit allows; a run
+    /// whose batch has all its slots live waits without holding up others.
     async fn start_queued(&mut self, myself: &ActorRef<SchedulerMsg>) {
-        let max = self.shared.config.max_concurrent_runs.max(1) as usize;
+        let max = self.max_concurrent.max(1) as usize;
         while self.shutting_down.is_none()
             && self.live.values().filter(|s| !s.interactive).count() < max
         {
-            let Some(run) = self.queue.pop_front() else {
+            let Some(run) = self.startable().and_then(|index| self.queue.remove(index)) else {
                 return;
             };
             self.spawn_session(run, myself).await;
         }
     }
 
+    /// The oldest queued run whose batch (if any) is below its parallelism.
+    fn startable(&self) -> Option<usize> {
+        let mut live_per_batch: HashMap<u64, u32> = HashMap::new();
+        for batch in self.live.values().filter_map(|s| s.batch) {
+            *live_per_batch.entry(batch).or_default() += 1;
+        }
+        self.queue.iter().position(|run| match run.batch {
+            None => true,
+            Some(slot) => live_per_batch.get(&slot.id).copied().unwrap_or(0) < slot.parallel,
+        })
+    }
+
     async fn spawn_session(&mut self, run: QueuedRun, myself: &ActorRef<SchedulerMsg>) {
         let session = run.record.id;
         let live = Arc::new(LiveStats::default());
         let interactive = run.opening != Opening::Run;
+        let batch = run.batch.map(|slot| slot.id);
         let args = SessionArgs {
             record: run.record,
             sequencer: Arc::clone(&run.sequencer),
@@ -282,6 +320,7 @@ impl SchedulerState {
                     LiveSession {
                         session,
                         interactive,
+                        batch,
                         actor,
                         sequencer: run.sequencer,
                         live,

@@ -32,7 +32,7 @@ use crate::pricing::CustomPrices;
 use cell::DbCell;
 pub(crate) use query::SessionLookup;
 use records::Record;
-pub(crate) use records::{RunRecord, SessionKind, SessionRecord, StoredKey};
+pub(crate) use records::{DaemonLimits, RunRecord, SessionKind, SessionRecord, StoredKey};
 pub use schema::SCHEMA_VERSION;
 use writer::WriteOp;
 
@@ -370,20 +370,30 @@ impl Store {
             .await
     }
 
-    /// The user's prices.
+    /// The user's prices (none stored: none set).
     pub(crate) async fn pricing(&self) -> Result<CustomPrices, StoreError> {
-        self.read(query::pricing).await
+        self.read(|txn| query::setting(txn, query::PRICING)).await
     }
 
     /// Replaces the user's prices.
     pub(crate) async fn put_pricing(&self, prices: &CustomPrices) -> Result<(), StoreError> {
-        let value = prices.encode()?;
-        self.send_acked(|ack| WriteOp::PutSetting {
-            name: query::PRICING,
-            value,
-            ack,
-        })
-        .await
+        self.put_setting(query::PRICING, prices).await
+    }
+
+    /// The limits set with `studio daemon limits` (none stored: the defaults).
+    pub(crate) async fn limits(&self) -> Result<DaemonLimits, StoreError> {
+        self.read(|txn| query::setting(txn, query::LIMITS)).await
+    }
+
+    /// Replaces the stored limits.
+    pub(crate) async fn put_limits(&self, limits: &DaemonLimits) -> Result<(), StoreError> {
+        self.put_setting(query::LIMITS, limits).await
+    }
+
+    async fn put_setting(&self, name: &'static str, value: &impl Record) -> Result<(), StoreError> {
+        let value = value.encode()?;
+        self.send_acked(|ack| WriteOp::PutSetting { name, value, ack })
+            .await
     }
 
     /// Asks the writer to commit what is queued and stop.

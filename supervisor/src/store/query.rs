@@ -10,7 +10,6 @@ use redb::{ReadTransaction, ReadableTable};
 use super::StoreError;
 use super::records::{EventRecord, Record, SessionRecord, StoredKey};
 use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, SECRETS, SESSIONS, SETTINGS};
-use crate::pricing::CustomPrices;
 
 /// How a user named a session: a full id, or the start of one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,17 +98,23 @@ pub(crate) fn mcp_servers(txn: &ReadTransaction) -> Result<Vec<McpServerConfig>,
     Ok(out)
 }
 
-/// The user's prices (none stored: none set).
-pub(crate) fn pricing(txn: &ReadTransaction) -> Result<CustomPrices, StoreError> {
+/// The settings entry `name`, or its default when none is stored.
+pub(crate) fn setting<T: Record + Default>(
+    txn: &ReadTransaction,
+    name: &str,
+) -> Result<T, StoreError> {
     let table = txn.open_table(SETTINGS)?;
-    match table.get(PRICING)? {
-        Some(value) => CustomPrices::decode(value.value()),
-        None => Ok(CustomPrices::default()),
+    match table.get(name)? {
+        Some(value) => T::decode(value.value()),
+        None => Ok(T::default()),
     }
 }
 
-/// The settings entry holding [`CustomPrices`].
+/// The settings entry holding the user's prices (`CustomPrices`).
 pub(crate) const PRICING: &str = "pricing";
+
+/// The settings entry holding the stored `DaemonLimits`.
+pub(crate) const LIMITS: &str = "limits";
 
 pub(crate) fn sessions(
     txn: &ReadTransaction,

@@ -9,7 +9,7 @@
 use protocol::agent::{AgentConfig, Budgets, Script};
 use protocol::approval::ApprovalRule;
 use protocol::codec::{decode_payload, encode_payload};
-use protocol::control::{RunSpec, SessionSummary};
+use protocol::control::{RunSpec, SessionSummary, SessionTotals};
 use protocol::event::{EventKind, SessionStatus};
 use protocol::{Secret, SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -128,16 +128,20 @@ pub(crate) struct SessionRecord {
     pub(crate) last_seq: u64,
     /// Session this one was branched from, and at which seq.
     pub(crate) parent: Option<(SessionId, u64)>,
+    /// Tokens and cost so far (`None` when recorded by a release that did
+    /// not keep them).
+    pub(crate) totals: Option<SessionTotals>,
 }
 
 impl Record for SessionRecord {
-    const VERSION: u8 = 3;
+    const VERSION: u8 = 4;
     const WHAT: &'static str = "session";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
             1 => decode_old::<old::SessionRecordV1, _>(payload),
             2 => decode_old::<old::SessionRecordV2, _>(payload),
+            3 => decode_old::<old::SessionRecordV3, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -148,6 +152,9 @@ impl SessionRecord {
     /// Returns whether the status changed.
     pub(crate) fn apply(&mut self, seq: u64, at: Timestamp, kind: &EventKind) -> bool {
         self.last_seq = seq;
+        if let Some(totals) = &mut self.totals {
+            totals.add(kind);
+        }
         if let EventKind::SessionStarted { pid, .. } | EventKind::SessionResumed { pid } = kind {
             self.pid = Some(*pid);
             self.started_at = Some(at);
@@ -181,6 +188,7 @@ impl SessionRecord {
             ended_at: self.ended_at,
             parent: self.parent.map(|(id, _)| id),
             interactive: self.kind == SessionKind::Chat,
+            totals: self.totals.clone(),
         }
     }
 }
@@ -242,6 +250,33 @@ impl Record for protocol::mcp::McpServerConfig {
 impl Record for crate::pricing::CustomPrices {
     const VERSION: u8 = 1;
     const WHAT: &'static str = "pricing";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
+/// The daemon's limits as last set by a user; they outlive restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DaemonLimits {
+    /// Most headless runs live at once.
+    pub(crate) max_concurrent_runs: u32,
+}
+
+impl Default for DaemonLimits {
+    fn default() -> Self {
+        Self {
+            max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
+        }
+    }
+}
+
+/// Concurrent runs when no limit was set.
+pub(crate) const DEFAULT_MAX_CONCURRENT_RUNS: u32 = 16;
+
+impl Record for DaemonLimits {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "limits";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         decode_current(Self::VERSION, version, payload)

@@ -4,7 +4,8 @@
 //!   `ScriptPatch::tool_calls` (agents, sessions, runs);
 //! - run version 2: before `RunSpec::approve` and `RunSpec::ask`;
 //! - agent and session version 2: before `AgentConfig::safety` and
-//!   `AgentConfig::workspace`.
+//!   `AgentConfig::workspace`;
+//! - session version 3: before `SessionRecord::totals`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
@@ -104,6 +105,47 @@ impl From<AgentConfigV2> for AgentConfig {
 }
 
 #[derive(Deserialize)]
+pub(super) struct SessionRecordV3 {
+    id: SessionId,
+    kind: SessionKind,
+    agent: AgentConfig,
+    label: Option<String>,
+    prompt: String,
+    script: Script,
+    budgets: Budgets,
+    status: SessionStatus,
+    pid: Option<u32>,
+    created_at: Timestamp,
+    started_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+    last_seq: u64,
+    parent: Option<(SessionId, u64)>,
+}
+
+impl From<SessionRecordV3> for SessionRecord {
+    fn from(v3: SessionRecordV3) -> SessionRecord {
+        SessionRecord {
+            id: v3.id,
+            kind: v3.kind,
+            agent: v3.agent,
+            label: v3.label,
+            prompt: v3.prompt,
+            script: v3.script,
+            budgets: v3.budgets,
+            status: v3.status,
+            pid: v3.pid,
+            created_at: v3.created_at,
+            started_at: v3.started_at,
+            ended_at: v3.ended_at,
+            last_seq: v3.last_seq,
+            parent: v3.parent,
+            // Totals were not kept: unknown rather than zero.
+            totals: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
 pub(super) struct SessionRecordV2 {
     id: SessionId,
     kind: SessionKind,
@@ -138,6 +180,7 @@ impl From<SessionRecordV2> for SessionRecord {
             ended_at: v2.ended_at,
             last_seq: v2.last_seq,
             parent: v2.parent,
+            totals: None,
         }
     }
 }
@@ -177,6 +220,7 @@ impl From<SessionRecordV1> for SessionRecord {
             ended_at: v1.ended_at,
             last_seq: v1.last_seq,
             parent: v1.parent,
+            totals: None,
         }
     }
 }

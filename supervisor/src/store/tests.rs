@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use protocol::agent::{AgentConfig, Budgets, Fault, Script};
-use protocol::control::RunSpec;
+use protocol::control::{RunSpec, SessionTotals};
 use protocol::event::{Decider, Event, EventKind, ExitInfo, SessionStatus, StopReason, Usage};
 use protocol::{SessionId, Timestamp};
 
@@ -41,6 +41,7 @@ fn record(id: SessionId) -> SessionRecord {
         ended_at: None,
         last_seq: 0,
         parent: None,
+        totals: Some(SessionTotals::default()),
     }
 }
 
@@ -265,6 +266,8 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
     let mut session = record(id);
     session.agent = agent.clone();
     session.parent = Some((SessionId::from_u128(7), 3));
+    // Earlier releases kept no totals: their records decode to `None`.
+    session.totals = None;
     let events = [
         EventKind::RunQueued,
         EventKind::SessionCrashed {
@@ -476,6 +479,56 @@ fn records_written_by_earlier_releases_still_decode() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn a_session_keeps_the_sum_of_its_tokens_and_costs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let id = SessionId::new();
+    {
+        let (store, writer, _, _) = open(&path);
+        create(&store, id).await;
+        let usage = |input, output| Usage {
+            input_tokens: input,
+            output_tokens: output,
+            ..Default::default()
+        };
+        let completed = |request: &str, usage| EventKind::LlmResponseCompleted {
+            request_id: request.into(),
+            usage,
+            finish_reason: "stop".into(),
+        };
+        let cost = |request: &str, usd| EventKind::LlmCost {
+            request_id: request.into(),
+            model: "m".into(),
+            usd,
+            pricing_version: 1,
+        };
+        let kinds = [
+            completed("r1", usage(100, 20)),
+            cost("r1", Some(0.25)),
+            completed("r2", usage(50, 5)),
+            cost("r2", None),
+            EventKind::SessionCompleted,
+        ];
+        for (seq, kind) in (2..).zip(kinds) {
+            store
+                .append_acked(event(id, seq, kind))
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        close(store, writer);
+    }
+    let sessions = Snapshot::open(&path).unwrap().sessions().unwrap();
+    let totals = sessions[0].totals.clone().unwrap();
+    assert_eq!(
+        (totals.usage.input_tokens, totals.usage.output_tokens),
+        (150, 25)
+    );
+    assert!((totals.cost_usd - 0.25).abs() < 1e-12, "{totals:?}");
+    assert_eq!(totals.unpriced, 1);
 }
 
 #[tokio::test]

@@ -271,7 +271,9 @@ fn a_batch_runs_in_parallel_and_summarises_every_line() {
     );
     let err = cli.fails(&["run", "batcher", "--batch", path(&bad)], 2);
     assert!(
-        err.contains("bad.jsonl:2") && err.contains("nothing was started"),
+        err.contains("bad.jsonl: ")
+            && err.contains("line 2: ")
+            && err.contains("nothing was started"),
         "{err}"
     );
     assert!(cli.json(&["ps", "--all"]).as_array().unwrap().is_empty());
@@ -303,6 +305,13 @@ fn a_batch_runs_in_parallel_and_summarises_every_line() {
     let labels: Vec<&str> = runs.iter().map(|r| r["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["first", "line 2", "line 3", "line 5"]);
     assert_eq!(runs[3]["detail"], "crashed: worker exited with code 3");
+    // Each session keeps what it spent; completed ones streamed an answer.
+    for run in cli.json(&["ps", "--all"]).as_array().unwrap() {
+        assert!(run["usage"]["input_tokens"].as_u64().is_some(), "{run}");
+        if run["status"] == "completed" {
+            assert!(run["usage"]["output_tokens"].as_u64() > Some(0), "{run}");
+        }
+    }
 
     let table = cli.run(&["run", "batcher", "--batch", path(&batch)]);
     let text = String::from_utf8_lossy(&table.stdout);
@@ -351,6 +360,13 @@ fn the_daemon_starts_on_demand_and_stops_on_request() {
     assert_eq!(started["running"], true);
     assert_eq!(started["max_concurrent_runs"], 16);
     assert_eq!(cli.json(&["daemon", "status"])["pid"], started["pid"]);
+    // A changed limit is in force at once and outlives a restart.
+    let limits = cli.json(&["daemon", "limits", "--max-concurrent", "3"]);
+    assert_eq!(limits["max_concurrent_runs"], 3);
+    let refused = cli.fails(&["daemon", "limits", "--max-concurrent", "0"], 2);
+    assert!(refused.contains("from 1 to 1024"), "{refused}");
+    assert!(cli.ok(&["daemon", "stop"]).contains("stopped"));
+    assert_eq!(cli.json(&["daemon", "start"])["max_concurrent_runs"], 3);
     assert!(cli.ok(&["daemon", "stop"]).contains("stopped"));
     cli.fails(&["daemon", "status"], 5);
     assert!(cli.ok(&["daemon", "stop"]).contains("not running"));

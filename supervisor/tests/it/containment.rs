@@ -290,3 +290,108 @@ async fn wall_and_idle_budgets_cancel_the_session() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_keeps_its_own_parallelism_and_a_raised_limit_starts_queued_runs() {
+    use protocol::control::ControlResponse;
+    use protocol::event::SessionStatus;
+
+    let daemon = TestDaemon::start(2).await;
+    let client = daemon.client().await;
+    // About 10 s per run: nothing below ends by itself while it is checked.
+    create_agent(&client, agent("slow", 200, 50)).await;
+    let batch = ControlRequest::RunBatch {
+        runs: vec![spec("slow", "in a batch"); 3],
+        parallel: 1,
+    };
+    let ControlResponse::BatchAccepted { sessions: batch } = client.request(batch).await.unwrap()
+    else {
+        panic!("no batch accepted");
+    };
+    assert_eq!(batch.len(), 3);
+    // Queued after the batch, yet it takes the second slot at once: the
+    // batch's waiting runs do not hold it up.
+    let single = run(&client, spec("slow", "alone")).await;
+    wait_for(&client, single, "the single run to start", |s| {
+        s.status != SessionStatus::Queued
+    })
+    .await;
+    let statuses = |sessions: Vec<protocol::control::SessionSummary>| {
+        sessions.iter().map(|s| s.status).collect::<Vec<_>>()
+    };
+    let mut batch_now = Vec::new();
+    for session in &batch {
+        batch_now.push(summary(&client, *session).await);
+    }
+    assert_eq!(
+        statuses(batch_now)
+            .iter()
+            .filter(|s| **s == SessionStatus::Queued)
+            .count(),
+        2,
+        "one run of the batch at a time"
+    );
+
+    // A batch with one bad run queues none of its runs.
+    let refused = client
+        .request(ControlRequest::RunBatch {
+            runs: vec![spec("slow", "fine"), spec("no-such-agent", "bad")],
+            parallel: 2,
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("run 2") && refused.contains("no run was queued"),
+        "{refused}"
+    );
+    let ControlResponse::Sessions(all) = client
+        .request(ControlRequest::SessionList {
+            all: true,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("no session list");
+    };
+    assert_eq!(all.len(), 4, "the refused batch left no session");
+
+    // Both slots are taken: two more runs wait until the limit rises.
+    let extra = [
+        run(&client, spec("slow", "extra 1")).await,
+        run(&client, spec("slow", "extra 2")).await,
+    ];
+    for session in extra {
+        assert_eq!(
+            summary(&client, session).await.status,
+            SessionStatus::Queued
+        );
+    }
+    let ControlResponse::Status(status) = client
+        .request(ControlRequest::LimitsSet {
+            max_concurrent_runs: 4,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("no status");
+    };
+    assert_eq!(status.max_concurrent_runs, 4);
+    for session in extra {
+        wait_for(&client, session, "the raised limit to start it", |s| {
+            s.status != SessionStatus::Queued
+        })
+        .await;
+    }
+    assert!(
+        !summary(&client, single).await.status.is_terminal(),
+        "the extra runs started because the limit rose, not because a slot freed"
+    );
+    for session in batch.iter().chain(&extra).chain([&single]) {
+        client
+            .request(ControlRequest::Kill { session: *session })
+            .await
+            .unwrap();
+    }
+}

@@ -18,6 +18,19 @@ const ROW_PX: f64 = 22.0;
 /// Rows drawn beyond the visible ones, above and below.
 const SPARE_ROWS: usize = 20;
 
+/// Where the timeline must scroll to (its new top) for row `row` to be in
+/// full view, given the current top and height; `None` if it is in view.
+pub fn scroll_to_show(row: usize, top: f64, height: f64) -> Option<f64> {
+    let row_top = row as f64 * ROW_PX;
+    if row_top < top {
+        Some(row_top)
+    } else if row_top + ROW_PX > top + height {
+        Some((row_top + ROW_PX - height).max(0.0))
+    } else {
+        None
+    }
+}
+
 /// The Inspector page.
 #[component]
 pub fn InspectorPage() -> Element {
@@ -72,6 +85,12 @@ pub fn InspectorPage() -> Element {
                     None => 0,
                 };
                 selected.set(firsts.get(next).copied());
+                if let Some(new_top) = scroll_to_show(next, top, height) {
+                    view.set((new_top, height));
+                    document::eval(&format!(
+                        "const t = document.querySelector('.inspector .timeline'); if (t) t.scrollTop = {new_top};"
+                    ));
+                }
             },
             h3 { "Session " code { "{session}" } }
             StatsBar { stats }
@@ -205,5 +224,21 @@ fn EventDetail(event: Event, assembled: Option<String>) -> Element {
         }
         h5 { "Fields" }
         pre { "{fields}" }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_past_either_edge_scrolls_just_enough() {
+        // 10 rows of 22 px in view from the top.
+        let height = 10.0 * ROW_PX;
+        assert_eq!(scroll_to_show(3, 0.0, height), None);
+        assert_eq!(scroll_to_show(9, 0.0, height), None);
+        assert_eq!(scroll_to_show(10, 0.0, height), Some(ROW_PX));
+        assert_eq!(scroll_to_show(4, 5.0 * ROW_PX, height), Some(4.0 * ROW_PX));
+        assert_eq!(scroll_to_show(500, 0.0, height), Some(491.0 * ROW_PX));
     }
 }

@@ -4,6 +4,7 @@
 mod agent_form;
 mod agents;
 mod inspector;
+mod limits;
 mod run_form;
 mod runs;
 mod sessions;

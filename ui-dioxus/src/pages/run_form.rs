@@ -1,26 +1,33 @@
-//! The form that starts runs: an agent, a prompt, how many, what their
-//! tools may do without asking, and budgets.
+//! The form that starts runs: an agent, a prompt (or a batch file), how
+//! many, how many at once, what their tools may do without asking, and
+//! budgets.
 
 use dioxus::prelude::*;
 use protocol::approval::{AskPolicy, RuleMatch};
+use protocol::batch::parse_batch;
 use protocol::control::RunSpec;
 
 use crate::app::Commands;
 use crate::connection::Command;
 use crate::state::AppState;
 
-/// Most runs one submit starts.
+/// Most runs one submit of a prompt starts (a batch file may hold more).
 pub const MAX_RUNS: u32 = 500;
 
-/// What the form holds; `spec` builds the run from it.
+/// What the form holds; `runs` builds the runs from it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunDraft {
-    /// Agent name.
+    /// Agent name (the default for batch lines that name none).
     pub agent: String,
     /// The prompt.
     pub prompt: String,
-    /// How many runs.
+    /// How many runs of the prompt.
     pub count: String,
+    /// A batch file (JSON lines, as `studio run --batch` reads) to run
+    /// instead of the prompt.
+    pub batch_path: String,
+    /// Most runs of this submit live at once (empty: as many as the daemon allows).
+    pub parallel: String,
     /// Run-scoped allow rules, `TOOL[:FIELD=GLOB]`, comma-separated.
     pub approve: String,
     /// `deny`, `allow` or `wait[:SECS]`.
@@ -35,6 +42,8 @@ impl Default for RunDraft {
             agent: String::new(),
             prompt: String::new(),
             count: "1".into(),
+            batch_path: String::new(),
+            parallel: String::new(),
             approve: String::new(),
             ask: "deny".into(),
             max_wall_secs: String::new(),
@@ -43,21 +52,15 @@ impl Default for RunDraft {
 }
 
 impl RunDraft {
-    /// The run and how many of it, or what is wrong.
-    pub fn spec(&self) -> Result<(RunSpec, u32), String> {
-        if self.agent.is_empty() {
-            return Err("pick an agent".into());
-        }
-        if self.prompt.trim().is_empty() {
-            return Err("write a prompt".into());
-        }
-        let count: u32 = self
-            .count
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_RUNS).contains(n))
-            .ok_or_else(|| format!("runs: a number from 1 to {MAX_RUNS}"))?;
+    /// Whether the runs come from a batch file.
+    pub fn uses_batch(&self) -> bool {
+        !self.batch_path.trim().is_empty()
+    }
+
+    /// The runs, from the prompt or from `batch` (the batch file's text),
+    /// with the form's rules, ask policy and wall budget applied to every
+    /// run that does not set its own; or what is wrong.
+    pub fn runs(&self, batch: Option<&str>) -> Result<Vec<RunSpec>, String> {
         let approve = self
             .approve
             .split(',')
@@ -66,21 +69,76 @@ impl RunDraft {
             .map(|r| r.parse::<RuleMatch>())
             .collect::<Result<Vec<_>, _>>()?;
         let ask: AskPolicy = self.ask.trim().parse()?;
-        let mut spec = RunSpec {
-            agent: self.agent.clone(),
-            prompt: self.prompt.clone(),
-            approve,
-            ask,
-            ..RunSpec::default()
-        };
         let wall = self.max_wall_secs.trim();
-        if !wall.is_empty() {
-            spec.budgets.max_wall_secs = Some(
-                wall.parse()
+        let max_wall_secs = if wall.is_empty() {
+            None
+        } else {
+            Some(
+                wall.parse::<u64>()
                     .map_err(|_| format!("max wall seconds: {wall:?} is not a number"))?,
-            );
+            )
+        };
+        let mut runs = match batch {
+            Some(text) => parse_batch(text, &self.agent).map_err(|e| e.to_string())?,
+            None => {
+                if self.agent.is_empty() {
+                    return Err("pick an agent".into());
+                }
+                if self.prompt.trim().is_empty() {
+                    return Err("write a prompt".into());
+                }
+                let count: u32 = self
+                    .count
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_RUNS).contains(n))
+                    .ok_or_else(|| format!("runs: a number from 1 to {MAX_RUNS}"))?;
+                let spec = RunSpec {
+                    agent: self.agent.clone(),
+                    prompt: self.prompt.clone(),
+                    ..RunSpec::default()
+                };
+                vec![spec; count as usize]
+            }
+        };
+        for run in &mut runs {
+            run.approve.extend(approve.iter().cloned());
+            if run.ask == AskPolicy::default() {
+                run.ask = ask;
+            }
+            if run.budgets.max_wall_secs.is_none() {
+                run.budgets.max_wall_secs = max_wall_secs;
+            }
         }
-        Ok((spec, count))
+        Ok(runs)
+    }
+
+    /// Most runs live at once: the number given, or no limit of its own.
+    pub fn parallel(&self) -> Result<u32, String> {
+        let parallel = self.parallel.trim();
+        if parallel.is_empty() {
+            return Ok(u32::MAX);
+        }
+        parallel
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| format!("at once: {parallel:?} is not a number from 1 up"))
+    }
+
+    /// Reads the batch file (if the form names one) and builds the runs.
+    fn submit(&self) -> Result<(Vec<RunSpec>, u32), String> {
+        let parallel = self.parallel()?;
+        let runs = if self.uses_batch() {
+            let path = self.batch_path.trim();
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            self.runs(Some(&text)).map_err(|e| format!("{path}: {e}"))?
+        } else {
+            self.runs(None)?
+        };
+        Ok((runs, parallel))
     }
 }
 
@@ -104,7 +162,8 @@ pub fn RunForm() -> Element {
         ..RunDraft::default()
     });
     let mut problem = use_signal(|| None::<String>);
-    let mut started = use_signal(|| None::<u32>);
+    let mut started = use_signal(|| None::<usize>);
+    let batch = draft.read().uses_batch();
     rsx! {
         div { class: "form inline",
             h3 { "New runs" }
@@ -117,11 +176,19 @@ pub fn RunForm() -> Element {
                 }
             }
             label { "Prompt"
-                textarea { name: "prompt", value: "{draft.read().prompt}", oninput: move |e| draft.write().prompt = e.value() }
+                textarea { name: "prompt", disabled: batch, value: "{draft.read().prompt}", oninput: move |e| draft.write().prompt = e.value() }
             }
             label { "Runs"
-                input { name: "count", r#type: "number", min: "1", max: "{MAX_RUNS}", value: "{draft.read().count}",
+                input { name: "count", r#type: "number", min: "1", max: "{MAX_RUNS}", disabled: batch, value: "{draft.read().count}",
                     oninput: move |e| draft.write().count = e.value() }
+            }
+            label { "or a batch file"
+                input { name: "batch_path", value: "{draft.read().batch_path}", placeholder: "/path/to/runs.jsonl (one JSON run per line)",
+                    oninput: move |e| draft.write().batch_path = e.value() }
+            }
+            label { "At once"
+                input { name: "parallel", r#type: "number", min: "1", value: "{draft.read().parallel}", placeholder: "daemon limit",
+                    oninput: move |e| draft.write().parallel = e.value() }
             }
             label { "Allow without asking"
                 input { name: "approve", value: "{draft.read().approve}", placeholder: "fs.read, shell:command=git *",
@@ -141,18 +208,21 @@ pub fn RunForm() -> Element {
                 p { class: "problem", role: "alert", "{why}" }
             }
             if let Some(count) = *started.read() {
-                p { class: "muted", "started {count} run(s)" }
+                p { class: "muted", "queued {count} run(s)" }
             }
             div { class: "buttons",
                 button {
                     r#type: "button",
-                    onclick: move |_| match draft.read().spec() {
-                        Ok((spec, count)) => {
-                            commands.send(Command::Run { spec: Box::new(spec), count });
+                    onclick: move |_| match draft.read().submit() {
+                        Ok((runs, parallel)) => {
+                            started.set(Some(runs.len()));
+                            commands.send(Command::Run { runs, parallel });
                             problem.set(None);
-                            started.set(Some(count));
                         }
-                        Err(why) => problem.set(Some(why)),
+                        Err(why) => {
+                            started.set(None);
+                            problem.set(Some(why));
+                        }
                     },
                     "Start"
                 }
@@ -165,53 +235,105 @@ pub fn RunForm() -> Element {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_draft_becomes_its_runs_or_says_why_not() {
-        let draft = RunDraft {
+    fn draft() -> RunDraft {
+        RunDraft {
             agent: "writer".into(),
             prompt: "go".into(),
             count: "20".into(),
             approve: "fs.read, shell:command=git *".into(),
             ask: "wait:60".into(),
             max_wall_secs: "30".into(),
-        };
-        let (spec, count) = draft.spec().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(count, 20);
-        assert_eq!(spec.approve.len(), 2);
-        assert_eq!(spec.ask, AskPolicy::Wait { secs: 60 });
-        assert_eq!(spec.budgets.max_wall_secs, Some(30));
+            ..RunDraft::default()
+        }
+    }
+
+    #[test]
+    fn a_draft_becomes_its_runs_or_says_why_not() {
+        let runs = draft().runs(None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(runs.len(), 20);
+        assert_eq!(runs[0].approve.len(), 2);
+        assert_eq!(runs[0].ask, AskPolicy::Wait { secs: 60 });
+        assert_eq!(runs[0].budgets.max_wall_secs, Some(30));
         for (bad, why) in [
             (
                 RunDraft {
                     count: "0".into(),
-                    ..draft.clone()
+                    ..draft()
                 },
                 "runs: a number from 1 to 500",
             ),
             (
                 RunDraft {
                     prompt: " ".into(),
-                    ..draft.clone()
+                    ..draft()
                 },
                 "write a prompt",
             ),
             (
                 RunDraft {
                     agent: String::new(),
-                    ..draft.clone()
+                    ..draft()
                 },
                 "pick an agent",
             ),
         ] {
-            assert_eq!(bad.spec().err().as_deref(), Some(why));
+            assert_eq!(bad.runs(None).err().as_deref(), Some(why));
         }
         assert!(
             RunDraft {
                 ask: "sometimes".into(),
-                ..draft
+                ..draft()
             }
-            .spec()
+            .runs(None)
             .is_err()
         );
+    }
+
+    #[test]
+    fn batch_lines_keep_their_own_settings_and_take_the_form_defaults() {
+        let text = "{\"prompt\":\"a\"}\n{\"prompt\":\"b\",\"agent\":\"coder\",\"ask\":\"allow\",\"budgets\":{\"max_wall_secs\":5}}\n";
+        let runs = draft().runs(Some(text)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(runs.len(), 2, "the count applies to the prompt only");
+        assert_eq!(runs[0].agent, "writer");
+        assert_eq!(runs[0].prompt, "a");
+        assert_eq!(runs[0].ask, AskPolicy::Wait { secs: 60 });
+        assert_eq!(runs[0].budgets.max_wall_secs, Some(30));
+        assert_eq!(runs[1].agent, "coder");
+        assert_eq!(runs[1].ask, AskPolicy::Allow);
+        assert_eq!(runs[1].budgets.max_wall_secs, Some(5));
+        assert_eq!(runs[1].approve.len(), 2);
+        let bad = draft()
+            .runs(Some("{\"prompt\":\"a\"}\n{\"promt\":\"b\"}\n"))
+            .unwrap_err();
+        assert!(bad.contains("line 2: unknown field `promt`"), "{bad}");
+        assert!(bad.contains("nothing was started"), "{bad}");
+    }
+
+    #[test]
+    fn a_batch_file_is_read_when_named_and_parallelism_is_checked() {
+        let dir = std::env::temp_dir().join(format!("run-form-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("runs.jsonl");
+        std::fs::write(&path, "{\"prompt\":\"one\"}\n{\"prompt\":\"two\"}\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let from_file = RunDraft {
+            batch_path: path.display().to_string(),
+            parallel: "3".into(),
+            ..draft()
+        };
+        let (runs, parallel) = from_file.submit().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((runs.len(), parallel), (2, 3));
+        assert_eq!(draft().parallel(), Ok(u32::MAX));
+        let missing = RunDraft {
+            batch_path: dir.join("nope.jsonl").display().to_string(),
+            ..draft()
+        };
+        assert!(missing.submit().unwrap_err().starts_with("cannot read "));
+        let zero = RunDraft {
+            parallel: "0".into(),
+            ..draft()
+        };
+        assert!(zero.submit().is_err());
+        std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     }
 }

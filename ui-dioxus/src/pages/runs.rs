@@ -1,5 +1,6 @@
-//! Runs: every headless run live, with Cancel and Kill, and the approvals
-//! inbox shared by all of them.
+//! Runs: every headless run live (status, events, tokens, cost, memory,
+//! duration), with Cancel and Kill, and the approvals inbox shared by all
+//! of them.
 
 use dioxus::prelude::*;
 use protocol::control::SessionSummary;
@@ -57,7 +58,7 @@ pub fn RunsPage() -> Element {
                 thead {
                     tr {
                         th { "id" } th { "agent" } th { "label" } th { "status" }
-                        th { "events" } th { "memory" } th { "duration" } th {}
+                        th { "events" } th { "tokens" } th { "cost" } th { "memory" } th { "duration" } th {}
                     }
                 }
                 tbody {
@@ -85,6 +86,8 @@ fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
             td { {run.label.clone().unwrap_or_default()} }
             td { span { class, "{word}" } }
             td { class: "num", "{run.events}" }
+            td { class: "num", {run.totals.as_ref().map(format::tokens).unwrap_or_default()} }
+            td { class: "num", {run.totals.as_ref().map(format::cost).unwrap_or_default()} }
             td { class: "num", {run.rss_bytes.map(format::mib).unwrap_or_default()} }
             td { class: "num", {format::elapsed(run.started_at, run.ended_at, now)} }
             td {

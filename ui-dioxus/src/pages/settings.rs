@@ -9,6 +9,7 @@ use protocol::{ProviderKind, Secret};
 
 use crate::app::Commands;
 use crate::connection::Command;
+use crate::pages::limits::RunLimit;
 use crate::state::{AppState, Link};
 
 /// The Settings page.
@@ -28,7 +29,7 @@ pub fn SettingsPage() -> Element {
                     tr { th { "data dir" } td { code { "{status.data_dir}" } } }
                     tr { th { "live sessions" } td { "{status.live_sessions}" } }
                     tr { th { "queued runs" } td { "{status.queued_runs}" } }
-                    tr { th { "max concurrent runs" } td { "{status.max_concurrent_runs}" " " span { class: "muted", "(studio daemon run --max-concurrent N)" } } }
+                    tr { th { "max concurrent runs" } td { RunLimit { current: status.max_concurrent_runs } } }
                 }
             }
         }

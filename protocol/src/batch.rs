@@ -1,0 +1,156 @@
+//! Batch files: one run per JSON line, read by `studio run --batch` and the
+//! desktop app's run form alike, so both accept exactly the same files.
+//!
+//! ```text
+//! {"prompt": "Summarise README.md", "label": "readme"}
+//! {"prompt": "List the TODOs", "agent": "coder", "approve": ["fs.read"], "ask": "wait:60"}
+//! ```
+
+use serde::Deserialize;
+
+use crate::agent::{Budgets, Fault, ScriptPatch};
+use crate::approval::{AskPolicy, RuleMatch};
+use crate::control::RunSpec;
+
+/// Most runs one batch file may hold.
+pub const MAX_BATCH_RUNS: usize = 10_000;
+
+/// One line of a batch file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchLine {
+    /// The prompt.
+    prompt: String,
+    /// Agent, if not the default one.
+    #[serde(default)]
+    agent: Option<String>,
+    /// Label shown in progress and summaries (default: `line N`).
+    #[serde(default)]
+    label: Option<String>,
+    /// Scripted provider overrides.
+    #[serde(default)]
+    script: ScriptPatch,
+    /// Shortcut for `script.fault`.
+    #[serde(default)]
+    fault: Option<Fault>,
+    /// Budget overrides.
+    #[serde(default)]
+    budgets: Budgets,
+    /// Tool calls this run may make without asking (`TOOL[:FIELD=GLOB]`).
+    #[serde(default)]
+    approve: Vec<String>,
+    /// `deny`, `allow` or `wait[:SECS]`.
+    #[serde(default)]
+    ask: Option<String>,
+}
+
+/// Why a batch file cannot run; nothing of it should be started.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BatchFileError {
+    /// Some lines are not valid runs (each message starts with `line N:`).
+    #[error("{} bad line(s), nothing was started:\n  {}", .0.len(), .0.join("\n  "))]
+    BadLines(Vec<String>),
+    /// No line holds a run.
+    #[error("the batch file has no runs")]
+    Empty,
+    /// More lines than [`MAX_BATCH_RUNS`].
+    #[error("the batch file has {0} runs; at most {MAX_BATCH_RUNS} are allowed")]
+    TooMany(usize),
+}
+
+/// The runs of a batch file's text, each labelled (`line N` unless the line
+/// names one) and given `default_agent` unless the line names one. Every
+/// line is checked: one bad line fails the whole file.
+pub fn parse_batch(text: &str, default_agent: &str) -> Result<Vec<RunSpec>, BatchFileError> {
+    let mut runs = Vec::new();
+    let mut errors = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_line(line, number, default_agent) {
+            Ok(run) => runs.push(run),
+            Err(err) => errors.push(format!("line {number}: {err}")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(BatchFileError::BadLines(errors));
+    }
+    if runs.is_empty() {
+        return Err(BatchFileError::Empty);
+    }
+    if runs.len() > MAX_BATCH_RUNS {
+        return Err(BatchFileError::TooMany(runs.len()));
+    }
+    Ok(runs)
+}
+
+fn parse_line(line: &str, number: usize, default_agent: &str) -> Result<RunSpec, String> {
+    let parsed: BatchLine = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let approve = parsed
+        .approve
+        .iter()
+        .map(|a| a.parse::<RuleMatch>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let ask = parsed
+        .ask
+        .as_deref()
+        .map(str::parse::<AskPolicy>)
+        .transpose()?
+        .unwrap_or_default();
+    let agent = parsed.agent.unwrap_or_else(|| default_agent.to_owned());
+    if agent.is_empty() {
+        return Err("no agent: name one on the line or pick a default".to_owned());
+    }
+    let mut script = parsed.script;
+    if parsed.fault.is_some() {
+        script.fault = parsed.fault;
+    }
+    Ok(RunSpec {
+        agent,
+        prompt: parsed.prompt,
+        label: Some(parsed.label.unwrap_or_else(|| format!("line {number}"))),
+        script,
+        budgets: parsed.budgets,
+        approve,
+        ask,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_become_labelled_runs_of_the_default_or_named_agent() {
+        let text = "{\"prompt\":\"a\"}\n\n{\"prompt\":\"b\",\"agent\":\"coder\",\"label\":\"bee\",\"approve\":[\"fs.read\"],\"ask\":\"wait:60\",\"fault\":\"panic\"}\n";
+        let runs = parse_batch(text, "writer").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].agent, "writer");
+        assert_eq!(runs[0].label.as_deref(), Some("line 1"));
+        assert_eq!(runs[0].ask, AskPolicy::default());
+        assert_eq!(runs[1].agent, "coder");
+        assert_eq!(runs[1].label.as_deref(), Some("bee"));
+        assert_eq!(runs[1].approve.len(), 1);
+        assert_eq!(runs[1].ask, AskPolicy::Wait { secs: 60 });
+        assert_eq!(runs[1].script.fault, Some(Fault::Panic));
+    }
+
+    #[test]
+    fn every_bad_line_is_named_and_nothing_runs() {
+        let text = "{\"prompt\":\"ok\"}\nnot json\n{\"prompt\":\"x\",\"colour\":\"red\"}\n{\"prompt\":\"y\",\"ask\":\"sometimes\"}\n";
+        let Err(BatchFileError::BadLines(lines)) = parse_batch(text, "writer") else {
+            panic!("bad lines accepted");
+        };
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("line 2: "), "{lines:?}");
+        assert!(lines[1].contains("colour"), "{lines:?}");
+        assert!(lines[2].starts_with("line 4: "), "{lines:?}");
+        assert_eq!(parse_batch("\n \n", "writer"), Err(BatchFileError::Empty));
+        assert!(matches!(
+            parse_batch("{\"prompt\":\"no agent\"}", ""),
+            Err(BatchFileError::BadLines(_))
+        ));
+    }
+}

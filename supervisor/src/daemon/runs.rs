@@ -1,0 +1,204 @@
+//! Starting headless runs: one (`Run`), many with their own parallelism
+//! (`RunBatch`), and the limit of live runs (`LimitsSet`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use protocol::agent::AgentConfig;
+use protocol::batch::MAX_BATCH_RUNS;
+use protocol::control::{
+    ControlError, ControlResponse, ErrorKind, MAX_CONCURRENT_RUNS, RunSpec, SessionTotals,
+};
+use protocol::event::{Event, EventKind, SessionStatus};
+use protocol::{SessionId, Timestamp};
+
+use super::control::{call, store_error, unavailable};
+use super::root::Handles;
+use super::scheduler::BatchSlot;
+use super::session::Opening;
+use super::{QueuedRun, SchedulerMsg, Sequencer};
+use crate::store::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
+
+/// Records a run (its session and `run.queued` at seq 1) and queues it.
+pub(super) async fn start_run(
+    spec: RunSpec,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let agent = handles
+        .shared
+        .store
+        .agent(spec.agent.clone())
+        .await
+        .map_err(store_error)?;
+    check(&spec, &agent)?;
+    let session = queue(spec, agent, None, handles).await?;
+    Ok(ControlResponse::RunAccepted { session })
+}
+
+/// Checks every run of a batch, then records and queues them all under one
+/// [`BatchSlot`]: a bad run queues none.
+pub(super) async fn start_batch(
+    runs: Vec<RunSpec>,
+    parallel: u32,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let invalid = |message: String| ControlError::new(ErrorKind::Invalid, message);
+    if runs.is_empty() {
+        return Err(invalid("a batch needs at least one run".to_owned()));
+    }
+    if runs.len() > MAX_BATCH_RUNS {
+        return Err(invalid(format!(
+            "a batch of {} runs is too large (at most {MAX_BATCH_RUNS})",
+            runs.len()
+        )));
+    }
+    let mut agents: HashMap<String, AgentConfig> = HashMap::new();
+    for (index, spec) in runs.iter().enumerate() {
+        let in_run = |err: ControlError| {
+            let label = spec.label.as_deref().unwrap_or("");
+            ControlError::new(
+                err.kind,
+                format!(
+                    "run {} {label}: {}; no run was queued",
+                    index + 1,
+                    err.message
+                ),
+            )
+        };
+        if !agents.contains_key(&spec.agent) {
+            let agent = handles
+                .shared
+                .store
+                .agent(spec.agent.clone())
+                .await
+                .map_err(|e| in_run(store_error(e)))?;
+            agents.insert(spec.agent.clone(), agent);
+        }
+        check(spec, &agents[&spec.agent]).map_err(in_run)?;
+    }
+    let slot = BatchSlot {
+        id: handles.shared.next_batch.fetch_add(1, Ordering::Relaxed),
+        parallel: parallel.max(1),
+    };
+    let total = runs.len();
+    let mut sessions = Vec::with_capacity(total);
+    for spec in runs {
+        let agent = agents[&spec.agent].clone();
+        match queue(spec, agent, Some(slot), handles).await {
+            Ok(session) => sessions.push(session),
+            Err(err) => {
+                return Err(ControlError::new(
+                    err.kind,
+                    format!(
+                        "{} (after {} of {total} runs were queued)",
+                        err.message,
+                        sessions.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(ControlResponse::BatchAccepted { sessions })
+}
+
+/// Stores the new limit, then applies it.
+pub(super) async fn set_limits(
+    max_concurrent_runs: u32,
+    handles: &Handles,
+) -> Result<(), ControlError> {
+    if !(1..=MAX_CONCURRENT_RUNS).contains(&max_concurrent_runs) {
+        return Err(ControlError::new(
+            ErrorKind::Invalid,
+            format!("max concurrent runs must be from 1 to {MAX_CONCURRENT_RUNS}"),
+        ));
+    }
+    handles
+        .shared
+        .store
+        .put_limits(&DaemonLimits {
+            max_concurrent_runs,
+        })
+        .await
+        .map_err(store_error)?;
+    call(handles, |reply| {
+        SchedulerMsg::SetMaxConcurrent(max_concurrent_runs, reply)
+    })
+    .await
+}
+
+/// The run's script, as patched, must make sense.
+fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlError> {
+    agent
+        .script
+        .patched(&spec.script)
+        .validate()
+        .map_err(|m| ControlError::new(ErrorKind::Invalid, m))
+}
+
+async fn queue(
+    spec: RunSpec,
+    agent: AgentConfig,
+    batch: Option<BatchSlot>,
+    handles: &Handles,
+) -> Result<SessionId, ControlError> {
+    let shared = &handles.shared;
+    let id = SessionId::new();
+    let now = Timestamp::now();
+    let record = SessionRecord {
+        id,
+        kind: SessionKind::Run,
+        budgets: agent.budgets.overridden_by(&spec.budgets),
+        script: agent.script.patched(&spec.script),
+        agent,
+        label: spec.label.clone(),
+        prompt: spec.prompt.clone(),
+        status: SessionStatus::Queued,
+        pid: None,
+        created_at: now,
+        started_at: None,
+        ended_at: None,
+        last_seq: 0,
+        parent: None,
+        totals: Some(SessionTotals::default()),
+    };
+    let first = Event {
+        session: id,
+        seq: 1,
+        at: now,
+        kind: EventKind::RunQueued,
+    };
+    let queued_at = Instant::now();
+    shared
+        .store
+        .create_session(
+            record.clone(),
+            Some(RunRecord {
+                session: id,
+                spec: spec.clone(),
+            }),
+            Some(first),
+        )
+        .await
+        .map_err(store_error)?;
+    let sequencer = Arc::new(Sequencer::new(id, shared.store.clone(), 2));
+    let run = QueuedRun {
+        record,
+        sequencer,
+        queued_at,
+        approve: spec.approve,
+        ask: spec.ask,
+        opening: Opening::Run,
+        opened: None,
+        batch,
+    };
+    if handles
+        .scheduler
+        .cast(SchedulerMsg::Enqueue(Box::new(run)))
+        .is_err()
+    {
+        return Err(unavailable());
+    }
+    Ok(id)
+}
