@@ -15,4 +15,6 @@ pub use inspector::InspectorPage;
 pub use run_form::{RunDraft, RunForm};
 pub use runs::RunsPage;
 pub use sessions::SessionsPage;
-pub use settings::SettingsPage;
+pub use settings::{
+    McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing, SettingsPage,
+};
