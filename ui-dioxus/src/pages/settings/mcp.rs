@@ -359,8 +359,9 @@ pub fn McpImportForm(
     rsx! {
         div { class: "form mcp-import",
             h3 { "Import MCP servers" }
-            label { "An mcpServers JSON document (Claude Desktop, Cursor; VS Code's \"servers\"), as "
-                code { "studio mcp import" } " reads"
+            label {
+                span { "An mcpServers JSON document (Claude Desktop, Cursor; VS Code's \"servers\"), as "
+                    code { "studio mcp import" } " reads" }
                 textarea { name: "mcp_import", autocomplete: "off", spellcheck: "false",
                     placeholder: IMPORT_EXAMPLE,
                     value: "{text}", oninput: move |e| text.set(e.value()) }
