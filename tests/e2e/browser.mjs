@@ -1,9 +1,10 @@
 // Drives the app's browser view (studio-ui --web) in Debian's Chromium with
 // playwright-core, against a real daemon with scripted agents: sign in,
 // create and edit an agent, start runs and kill one, approve from the inbox, search
-// the Inspector, run a batch file, chat with inline approval, end and resume, store a key
-// (never shown back) and add and remove a rule, the palette, the daemon's
-// run limit. Run by
+// the Inspector, run a batch file, chat with inline approval, end and resume,
+// store a key (never shown back), add and remove a rule, add an MCP server
+// with the form and import one (secrets never shown back), set and reset a
+// price, the palette, the daemon's run limit. Run by
 // ui-dioxus/tests/browser.rs, which prepares the daemon and the agents
 // `slow` (runs for a few seconds) and `asker` (asks to run fs.list).
 //
@@ -189,6 +190,48 @@ await step('settings', async () => {
   await page.locator('tr', { hasText: 'fs.read' }).waitFor();
   await page.locator('tr', { hasText: 'fs.read' }).getByRole('button', { name: 'Remove' }).click();
   await page.locator('tr', { hasText: 'fs.read' }).waitFor({ state: 'detached' });
+
+  // An MCP server through the form: its environment secret is sent once,
+  // the form clears, and the list names the variable only.
+  await page.fill('input[name=mcp_name]', 'web-added');
+  await page.fill('input[name=mcp_command]', 'npx');
+  await page.fill('input[name=mcp_args]', '-y "@scope/server x"');
+  await page.fill('textarea[name=mcp_secrets]', 'API_TOKEN=tok-e2e-added');
+  await page.getByRole('button', { name: 'Add server' }).click();
+  const servers = page.locator('tr:has(code)');
+  await servers.filter({ hasText: 'web-added' })
+    .locator('code', { hasText: 'npx -y @scope/server x (env: API_TOKEN)' }).waitFor();
+  await page.waitForFunction(() => document.querySelector('textarea[name=mcp_secrets]')?.value === '');
+
+  // Import: the good entry is added, the legacy SSE one reported by name.
+  await page.fill('textarea[name=mcp_import]', JSON.stringify({
+    mcpServers: {
+      'web-imported': { command: 'node', args: ['server.js'], env: { GH_TOKEN: 'tok-e2e-imported' } },
+      legacy: { type: 'sse', url: 'http://127.0.0.1:9/sse' },
+    },
+  }));
+  await page.getByRole('button', { name: 'Import' }).click();
+  await page.locator('.import-report tr', { hasText: 'web-imported' }).locator('td.ok').waitFor();
+  await page.locator('.import-report tr', { hasText: 'legacy' })
+    .locator('td.problem', { hasText: 'SSE' }).waitFor();
+  await servers.filter({ hasText: 'web-imported' })
+    .locator('code', { hasText: 'node server.js (env: GH_TOKEN)' }).waitFor();
+
+  // A price: empty cache prices take the input price, reasoning the output.
+  await page.fill('input[name=price_model]', 'e2e-model');
+  await page.fill('input[name=price_input]', '3');
+  await page.fill('input[name=price_output]', '9');
+  await page.getByRole('button', { name: 'Set price' }).click();
+  const price = page.locator('tr', { hasText: 'e2e-model' });
+  await price.waitFor();
+  const cells = await price.locator('td.num').allTextContents();
+  if (cells.join(' ') !== '3 9 3 3 9') throw new Error(`the price row reads ${cells.join(' ')}`);
+  await page.screenshot({ path: `${artifacts}/web-settings-price.png`, fullPage: true });
+  await price.getByRole('button', { name: 'Reset' }).click();
+  await price.waitFor({ state: 'detached' });
+
+  if ((await page.content()).includes('tok-e2e')) throw new Error('an MCP secret is shown back');
+  await page.locator('section', { hasText: 'MCP servers' }).first().scrollIntoViewIfNeeded();
 });
 
 await step('palette', async () => {

@@ -18,14 +18,17 @@ use interprocess::local_socket::traits::tokio::Stream as _;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
 use protocol::approval::{RuleDecision, RuleMatch};
 use protocol::codec::{FrameError, read_frame, write_frame};
-use protocol::control::{ClientFrame, ControlRequest, ControlResponse, Push, RunSpec, ServerFrame};
+use protocol::control::{
+    ClientFrame, ControlRequest, ControlResponse, ModelPrice, Push, RunSpec, ServerFrame,
+};
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::layout::Layout;
+use protocol::mcp::{ImportedEntry, McpServerConfig};
 use protocol::{AgentConfig, PROTOCOL_VERSION, ProviderKind, Secret, SessionId, Timestamp};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::state::{McpSummary, Update};
+use crate::state::{ImportOutcome, McpSummary, Update};
 
 /// Pause between connection attempts.
 const RETRY: Duration = Duration::from_secs(1);
@@ -98,6 +101,21 @@ pub enum Command {
     },
     /// Forget a stored key.
     RemoveKey(ProviderKind),
+    /// Add an MCP server (its secrets go to the daemon and nowhere else).
+    AddMcp {
+        /// The server.
+        server: Box<McpServerConfig>,
+        /// Replace a server of that name rather than refuse.
+        replace: bool,
+    },
+    /// Add every usable entry of a parsed `mcpServers` document, reporting
+    /// each entry (unusable, refused or added) by name.
+    ImportMcp {
+        /// The document's entries.
+        entries: Vec<ImportedEntry>,
+        /// Replace servers of the same names rather than refuse.
+        replace: bool,
+    },
     /// Forget an MCP server.
     RemoveMcp(String),
     /// Start or reach an MCP server and list its tools.
@@ -115,6 +133,15 @@ pub enum Command {
     },
     /// Delete an approval rule.
     RemoveRule(String),
+    /// Set a model's (or prefix's) price; the new table comes back.
+    SetPrice {
+        /// Model name or prefix.
+        model: String,
+        /// USD per million tokens.
+        price: ModelPrice,
+    },
+    /// Drop a custom price (back to the built-in one, if any).
+    ResetPrice(String),
 }
 
 /// Which daemon to talk to, and how to start it.
@@ -250,6 +277,8 @@ enum Asked {
     Changed(Box<ControlRequest>),
     /// Tests this MCP server.
     McpTest(String),
+    /// Adds this server of an import.
+    McpImport(String),
 }
 
 /// What an answer calls for next.
@@ -304,7 +333,7 @@ async fn serve(
                 Some(Ok(frame)) => {
                     let sent = match wire.fold(frame, update) {
                         Some(FollowUp::Request(request, asked)) => wire.send(*request, asked).await.map(|_| ()),
-                        Some(FollowUp::Command(command)) => wire.command(command).await,
+                        Some(FollowUp::Command(command)) => wire.command(command, update).await,
                         None => Ok(()),
                     };
                     if let Err(err) = sent {
@@ -318,7 +347,7 @@ async fn serve(
                 let Some(command) = command else {
                     return "the app is closing".to_owned();
                 };
-                if let Err(err) = wire.command(command).await {
+                if let Err(err) = wire.command(command, update).await {
                     return err.to_string();
                 }
             }
@@ -365,7 +394,13 @@ impl Wire {
             .map(|_| ())
     }
 
-    async fn command(&mut self, command: Command) -> Result<(), FrameError> {
+    /// Sends what `command` asks; `update` hears what it settles at once
+    /// (an import's unusable entries).
+    async fn command(
+        &mut self,
+        command: Command,
+        update: &mut impl FnMut(Update),
+    ) -> Result<(), FrameError> {
         let request = match command {
             Command::Cancel(session) => ControlRequest::Cancel { session },
             Command::Kill(session) => ControlRequest::Kill { session },
@@ -429,6 +464,33 @@ impl Wire {
                 let request = ControlRequest::KeyRemove { provider };
                 return self.changed(request, ControlRequest::KeyList).await;
             }
+            Command::AddMcp { server, replace } => {
+                let request = ControlRequest::McpAdd {
+                    server: *server,
+                    replace,
+                };
+                return self.changed(request, ControlRequest::McpList).await;
+            }
+            Command::ImportMcp { entries, replace } => {
+                let report = entries
+                    .iter()
+                    .map(|(name, server)| {
+                        let outcome = match server {
+                            Ok(_) => ImportOutcome::Pending,
+                            Err(why) => ImportOutcome::Skipped(why.clone()),
+                        };
+                        (name.clone(), outcome)
+                    })
+                    .collect();
+                update(Update::McpImportStarted(report));
+                for (name, server) in entries {
+                    if let Ok(server) = server {
+                        let request = ControlRequest::McpAdd { server, replace };
+                        self.send(request, Asked::McpImport(name)).await?;
+                    }
+                }
+                return Ok(());
+            }
             Command::RemoveMcp(name) => {
                 let request = ControlRequest::McpRemove { name };
                 return self.changed(request, ControlRequest::McpList).await;
@@ -455,6 +517,14 @@ impl Wire {
                 let request = ControlRequest::RuleRemove { id };
                 return self.changed(request, ControlRequest::RuleList).await;
             }
+            Command::SetPrice { model, price } => {
+                let request = ControlRequest::PricingSet { model, price };
+                return self.send(request, Asked::Pricing).await.map(|_| ());
+            }
+            Command::ResetPrice(model) => {
+                let request = ControlRequest::PricingRemove { model };
+                return self.send(request, Asked::Pricing).await.map(|_| ());
+            }
             Command::ListModels(provider) => {
                 let request = ControlRequest::ModelList {
                     provider: Some(provider),
@@ -474,6 +544,10 @@ impl Wire {
                 match (asked, result) {
                     (Some(Asked::McpTest(name)), Err(err)) => {
                         update(Update::McpTested(name, Err(err.message)));
+                    }
+                    // Shown by name in the import's report.
+                    (Some(Asked::McpImport(name)), Err(err)) => {
+                        update(Update::McpImported(name, Err(err.message)));
                     }
                     (_, Err(err)) => update(Update::Failed(err.message)),
                     (Some(Asked::Status), Ok(ControlResponse::Status(status))) => {
@@ -508,6 +582,13 @@ impl Wire {
                     }
                     (Some(Asked::McpTest(name)), Ok(ControlResponse::McpTools(tools))) => {
                         update(Update::McpTested(name, Ok(tools)));
+                    }
+                    (Some(Asked::McpImport(name)), Ok(_)) => {
+                        update(Update::McpImported(name, Ok(())));
+                        return Some(FollowUp::Request(
+                            Box::new(ControlRequest::McpList),
+                            Asked::Mcp,
+                        ));
                     }
                     (Some(Asked::Changed(then)), Ok(_)) => {
                         let asked = match *then {

@@ -104,6 +104,22 @@ pub enum Update {
     Pricing(PricingTable),
     /// An MCP server's tools, or why it could not be reached.
     McpTested(String, Result<Vec<String>, String>),
+    /// An import began: each entry of the document, pending or skipped.
+    McpImportStarted(Vec<(String, ImportOutcome)>),
+    /// The daemon added an imported server, or refused it and why.
+    McpImported(String, Result<(), String>),
+}
+
+/// How one entry of an MCP import fared (by name: its secrets never reach
+/// the store).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// Sent to the daemon; no answer yet.
+    Pending,
+    /// Added.
+    Added,
+    /// Not added: the entry is unusable, or the daemon refused it.
+    Skipped(String),
 }
 
 /// An MCP server as the app shows it: never its secrets.
@@ -140,6 +156,8 @@ pub struct Settings {
     pub mcp: Vec<McpSummary>,
     /// The last test of each MCP server.
     pub mcp_tests: HashMap<String, Result<Vec<String>, String>>,
+    /// The last import from the page, entry by entry (empty before one).
+    pub mcp_import: Vec<(String, ImportOutcome)>,
     /// Approval rules.
     pub rules: Vec<ApprovalRule>,
     /// Prices.
@@ -210,6 +228,22 @@ impl AppState {
             Update::Pricing(table) => self.settings.pricing = Some(table),
             Update::McpTested(name, tools) => {
                 self.settings.mcp_tests.insert(name, tools);
+            }
+            Update::McpImportStarted(report) => self.settings.mcp_import = report,
+            Update::McpImported(name, result) => {
+                let outcome = match result {
+                    Ok(()) => ImportOutcome::Added,
+                    Err(why) => ImportOutcome::Skipped(why),
+                };
+                match self
+                    .settings
+                    .mcp_import
+                    .iter_mut()
+                    .find(|(n, _)| *n == name)
+                {
+                    Some((_, row)) => *row = outcome,
+                    None => self.settings.mcp_import.push((name, outcome)),
+                }
             }
             Update::Opened(session) => {
                 self.inspected = Some((session, Vec::new()));
@@ -345,6 +379,37 @@ mod tests {
             "https://mcp.example/mcp (headers: Authorization)"
         );
         assert!(!format!("{summary:?}").contains("ghp_secret"));
+    }
+
+    #[test]
+    fn an_import_report_starts_pending_and_each_answer_settles_its_row() {
+        let mut state = AppState::default();
+        state.apply(Update::McpImportStarted(vec![
+            (
+                "bad".into(),
+                ImportOutcome::Skipped("args is not an array".into()),
+            ),
+            ("files".into(), ImportOutcome::Pending),
+            ("github".into(), ImportOutcome::Pending),
+        ]));
+        state.apply(Update::McpImported("github".into(), Err("exists".into())));
+        state.apply(Update::McpImported("files".into(), Ok(())));
+        assert_eq!(
+            state.settings.mcp_import,
+            [
+                (
+                    "bad".into(),
+                    ImportOutcome::Skipped("args is not an array".into())
+                ),
+                ("files".into(), ImportOutcome::Added),
+                ("github".into(), ImportOutcome::Skipped("exists".into())),
+            ]
+        );
+        state.apply(Update::McpImportStarted(Vec::new()));
+        assert!(
+            state.settings.mcp_import.is_empty(),
+            "a new import replaces the report"
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! token, create an agent with the form, start three runs and kill one
 //! while the others finish, approve a waiting tool call from the inbox,
 //! find an event in the Inspector by search, chat with an agent (streamed
-//! answer, a tool call approved inline), end and resume the chat, and use
-//! the command palette. Screenshots of each step
+//! answer, a tool call approved inline), end and resume the chat, store a
+//! key, add a rule, add and import MCP servers, set and reset a price on
+//! the Settings page, and use the command palette. Screenshots of each step
 //! go to `target/test-artifacts/`.
 //!
 //! Needs `/usr/bin/chromium` and the npm packages (`scripts/setup`

@@ -18,7 +18,9 @@ use protocol::event::EventKind;
 use protocol::layout::Layout;
 use protocol::{AgentConfig, ProviderKind, Secret, SessionStatus};
 use tokio::sync::mpsc;
-use ui_dioxus::{Command, Target, Update};
+use ui_dioxus::pages::{McpDraft, PriceDraft};
+use ui_dioxus::state::ImportOutcome;
+use ui_dioxus::{AppState, Command, Target, Update};
 
 /// The sessions an update tells about: a pushed change, or a refreshed
 /// list (which also catches a change pushed before the app subscribed).
@@ -299,4 +301,193 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     assert_ne!(again.pid, status.pid, "a new daemon");
     task.abort();
     daemon.studio(&["daemon", "stop"]);
+}
+
+/// Folds updates into `state` until `done` holds.
+async fn settle(
+    updates: &mut mpsc::UnboundedReceiver<Update>,
+    state: &mut AppState,
+    mut done: impl FnMut(&AppState) -> bool,
+) {
+    let settled = async {
+        while !done(state) {
+            let update = updates.recv().await.expect("the connection task ended");
+            state.apply(update);
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), settled)
+        .await
+        .is_err()
+    {
+        panic!("timed out; the state is {state:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_add_and_import_mcp_servers_and_set_and_reset_prices_keeping_no_secret() {
+    let daemon = Daemon::new("sus");
+    let target = Target {
+        layout: Layout::new(&daemon.dir),
+        studio_bin: daemon.studio.clone(),
+    };
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel::<Command>();
+    let commands = Box::pin(futures_util::stream::unfold(commands_rx, |mut rx| async {
+        rx.recv().await.map(|command| (command, rx))
+    }));
+    let (updates_tx, mut updates) = mpsc::unbounded_channel();
+    let task = tokio::spawn(ui_dioxus::connection::run(
+        target,
+        commands,
+        move |update| {
+            let _ = updates_tx.send(update);
+        },
+    ));
+    let mut state = AppState::default();
+    settle(&mut updates, &mut state, |s| s.settings.pricing.is_some()).await;
+    let version = state.settings.pricing.as_ref().map(|t| t.version);
+
+    // The add form's draft, with an environment secret, becomes a server.
+    let draft = McpDraft {
+        name: "files".into(),
+        command: "npx".into(),
+        args: "-y @modelcontextprotocol/server-filesystem /tmp".into(),
+        secrets: "API_TOKEN=tok-ui-secret-added".into(),
+        ..McpDraft::default()
+    };
+    commands_tx
+        .send(Command::AddMcp {
+            server: Box::new(draft.config().unwrap()),
+            replace: false,
+        })
+        .unwrap();
+    settle(&mut updates, &mut state, |s| !s.settings.mcp.is_empty()).await;
+    assert_eq!(
+        state.settings.mcp[0].transport,
+        "npx -y @modelcontextprotocol/server-filesystem /tmp (env: API_TOKEN)"
+    );
+    assert_eq!(state.settings.mcp[0].startup_timeout_secs, 60);
+
+    // An import: one good entry, one unusable, one the daemon refuses
+    // (that name exists): each is reported by name, the good one listed.
+    let entries = protocol::mcp::parse_mcp_servers_json(
+        r#"{"mcpServers": {
+            "github": {"command": "npx", "args": ["-y", "server-github"], "env": {"GITHUB_TOKEN": "tok-ui-secret-imported"}},
+            "legacy": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
+            "files": {"command": "node", "env": {"API_TOKEN": "tok-ui-secret-replaced"}}
+        }}"#,
+    )
+    .unwrap();
+    commands_tx
+        .send(Command::ImportMcp {
+            entries,
+            replace: false,
+        })
+        .unwrap();
+    settle(&mut updates, &mut state, |s| {
+        s.settings.mcp_import.len() == 3
+            && s.settings
+                .mcp_import
+                .iter()
+                .all(|(_, outcome)| *outcome != ImportOutcome::Pending)
+            && s.settings.mcp.len() == 2
+    })
+    .await;
+    let outcome = |name: &str| {
+        state
+            .settings
+            .mcp_import
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, outcome)| outcome.clone())
+            .unwrap()
+    };
+    assert_eq!(outcome("github"), ImportOutcome::Added);
+    assert!(
+        matches!(outcome("legacy"), ImportOutcome::Skipped(why) if why.contains("SSE")),
+        "{:?}",
+        outcome("legacy")
+    );
+    assert!(
+        matches!(outcome("files"), ImportOutcome::Skipped(why) if why.contains("MCP server \"files\" exists")),
+        "{:?}",
+        outcome("files")
+    );
+    let listed: Vec<(&str, &str)> = state
+        .settings
+        .mcp
+        .iter()
+        .map(|m| (m.name.as_str(), m.transport.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "files",
+                "npx -y @modelcontextprotocol/server-filesystem /tmp (env: API_TOKEN)"
+            ),
+            ("github", "npx -y server-github (env: GITHUB_TOKEN)"),
+        ],
+        "the refused entry did not replace the server"
+    );
+    assert!(
+        state.errors.is_empty(),
+        "refusals are in the report: {:?}",
+        state.errors
+    );
+
+    // A price with the form's defaults, then Reset.
+    let (model, price) = PriceDraft {
+        model: "ui-test-model".into(),
+        input: "2".into(),
+        output: "8".into(),
+        ..PriceDraft::default()
+    }
+    .price()
+    .unwrap();
+    commands_tx
+        .send(Command::SetPrice { model, price })
+        .unwrap();
+    let custom = |s: &AppState| {
+        s.settings
+            .pricing
+            .iter()
+            .flat_map(|t| &t.entries)
+            .find(|e| e.model == "ui-test-model")
+            .cloned()
+    };
+    settle(&mut updates, &mut state, |s| custom(s).is_some()).await;
+    let entry = custom(&state).unwrap();
+    assert!(entry.custom);
+    assert_eq!(
+        (
+            entry.price.cache_read,
+            entry.price.cache_write,
+            entry.price.reasoning
+        ),
+        (2.0, 2.0, 8.0)
+    );
+    let set_version = state.settings.pricing.as_ref().map(|t| t.version);
+    assert!(set_version > version, "{set_version:?} after {version:?}");
+    commands_tx
+        .send(Command::ResetPrice("ui-test-model".into()))
+        .unwrap();
+    settle(&mut updates, &mut state, |s| custom(s).is_none()).await;
+    assert!(state.settings.pricing.as_ref().map(|t| t.version) > set_version);
+    // Resetting it again is refused, and the refusal is shown.
+    commands_tx
+        .send(Command::ResetPrice("ui-test-model".into()))
+        .unwrap();
+    settle(&mut updates, &mut state, |s| !s.errors.is_empty()).await;
+    assert!(
+        state.errors[0].contains("no custom price for \"ui-test-model\""),
+        "{:?}",
+        state.errors
+    );
+
+    let everything = format!("{state:?}");
+    assert!(
+        !everything.contains("tok-ui-secret"),
+        "a secret reached the store: {everything}"
+    );
+    task.abort();
 }

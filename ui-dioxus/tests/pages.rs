@@ -14,18 +14,27 @@ use protocol::control::{
 };
 use protocol::event::{Event, EventKind, Usage};
 use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
-use ui_dioxus::pages::{AgentForm, RunForm};
+use ui_dioxus::pages::{
+    AgentForm, McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing, RunForm,
+};
 use ui_dioxus::palette::Palette;
-use ui_dioxus::state::{Link, McpSummary, Settings};
+use ui_dioxus::state::{ImportOutcome, Link, McpSummary, Settings};
 use ui_dioxus::{AppState, Commands, Page, Shell};
 
 /// What the test root renders.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, PartialEq)]
 enum Part {
     Shell,
     AgentForm,
     RunForm,
     Palette,
+    /// The add-MCP-server form opened with this draft; checked (as after
+    /// a click on its button) when `true`.
+    McpAdd(McpDraft, bool),
+    /// The import form opened with this text; checked when `true`.
+    McpImport(String, bool),
+    /// The pricing section, its form opened with this draft, checked.
+    Pricing(PriceDraft),
 }
 
 #[derive(Props, Clone, PartialEq)]
@@ -43,6 +52,20 @@ fn Root(props: RootProps) -> Element {
         Part::AgentForm => rsx! { AgentForm { editing: None, on_done: |()| {} } },
         Part::RunForm => rsx! { RunForm {} },
         Part::Palette => rsx! { Palette { on_close: |()| {} } },
+        Part::McpAdd(draft, checked) => {
+            let problem = checked.then(|| draft.config().err()).flatten();
+            rsx! { McpAddForm { start: draft, problem } }
+        }
+        Part::McpImport(text, checked) => {
+            let problem = checked
+                .then(|| protocol::mcp::parse_mcp_servers_json(&text).err())
+                .flatten();
+            rsx! { McpImportForm { start: text, problem } }
+        }
+        Part::Pricing(draft) => {
+            let problem = draft.price().err();
+            rsx! { Pricing { start: draft, problem } }
+        }
     }
 }
 
@@ -192,6 +215,7 @@ fn settings() -> Settings {
             Ok(vec!["everything.echo".to_owned()]),
         )]
         .into(),
+        mcp_import: Vec::new(),
         rules: vec![ApprovalRule {
             id: "r1".into(),
             agent: None,
@@ -360,4 +384,60 @@ fn the_chat_view_streams_and_asks_inline() {
         ],
     ));
     insta::assert_snapshot!("chat_asking", render(state));
+}
+
+#[test]
+fn the_settings_forms_empty_with_a_problem_and_an_import_report() {
+    let state = populated(Page::Settings);
+    insta::assert_snapshot!(
+        "settings_mcp_add_empty",
+        render_part(state.clone(), Part::McpAdd(McpDraft::default(), false))
+    );
+    let bad = McpDraft {
+        name: "remote".into(),
+        kind: McpKind::Http,
+        url: "ftp://mcp.example".into(),
+        ..McpDraft::default()
+    };
+    let html = render_part(state.clone(), Part::McpAdd(bad, true));
+    assert!(html.contains(r#"role="alert""#), "{html}");
+    insta::assert_snapshot!("settings_mcp_add_problem", html);
+
+    let html = render_part(
+        state.clone(),
+        Part::McpImport("{\"servers\": 3}".into(), true),
+    );
+    assert!(html.contains("no &#34;mcpServers&#34; object"), "{html}");
+    insta::assert_snapshot!("settings_mcp_import_problem", html);
+
+    let mut reported = state.clone();
+    reported.settings.mcp_import = vec![
+        ("everything".into(), ImportOutcome::Added),
+        (
+            "files".into(),
+            ImportOutcome::Skipped("MCP server \"files\" exists already".into()),
+        ),
+        (
+            "legacy".into(),
+            ImportOutcome::Skipped(
+                "the legacy SSE transport is not supported; use streamable HTTP".into(),
+            ),
+        ),
+        ("remote".into(), ImportOutcome::Pending),
+    ];
+    insta::assert_snapshot!(
+        "settings_mcp_import_report",
+        render_part(reported, Part::McpImport(String::new(), false))
+    );
+
+    let bad = PriceDraft {
+        model: "my-model".into(),
+        input: "2.5".into(),
+        output: "-1".into(),
+        ..PriceDraft::default()
+    };
+    insta::assert_snapshot!(
+        "settings_price_problem",
+        render_part(state, Part::Pricing(bad))
+    );
 }

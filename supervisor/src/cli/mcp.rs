@@ -11,6 +11,7 @@ use protocol::Secret;
 use protocol::control::{ControlRequest, ControlResponse};
 use protocol::mcp::{
     DEFAULT_CALL_TIMEOUT_SECS, DEFAULT_STARTUP_TIMEOUT_SECS, McpServerConfig, McpTransport,
+    parse_mcp_servers_json,
 };
 use serde_json::{Value, json};
 
@@ -246,82 +247,6 @@ fn from_args(args: AddArgs) -> Result<McpServerConfig, CliError> {
     Ok(server)
 }
 
-/// One entry of an `mcpServers` document: its name, and the server or why
-/// it cannot be used.
-type ImportedEntry = (String, Result<McpServerConfig, String>);
-
-/// Each server of an `mcpServers` document.
-/// Entries are `{command, args?, env?}` or `{url, headers?, type?}`.
-pub(crate) fn parse_mcp_servers_json(text: &str) -> Result<Vec<ImportedEntry>, String> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    // Claude Desktop and Cursor say `mcpServers`; VS Code says `servers`.
-    let servers = doc
-        .get("mcpServers")
-        .or_else(|| doc.get("servers"))
-        .and_then(Value::as_object)
-        .ok_or("no \"mcpServers\" object")?;
-    Ok(servers
-        .iter()
-        .map(|(name, entry)| (name.clone(), parse_entry(name, entry)))
-        .collect())
-}
-
-fn parse_entry(name: &str, entry: &Value) -> Result<McpServerConfig, String> {
-    let strings = |key: &str| -> Result<Vec<(String, Secret)>, String> {
-        match entry.get(key) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Object(map)) => map
-                .iter()
-                .map(|(k, v)| match v {
-                    Value::String(v) => Ok((k.clone(), Secret::new(v.as_str()))),
-                    _ => Err(format!("{key}.{k} is not a string")),
-                })
-                .collect(),
-            Some(_) => Err(format!("{key} is not an object")),
-        }
-    };
-    let kind = entry.get("type").and_then(Value::as_str);
-    let transport = if let Some(url) = entry.get("url").and_then(Value::as_str) {
-        if kind == Some("sse") {
-            return Err(
-                "the legacy SSE transport is not supported; use streamable HTTP".to_owned(),
-            );
-        }
-        McpTransport::Http {
-            url: url.to_owned(),
-            headers: strings("headers")?,
-        }
-    } else if let Some(command) = entry.get("command").and_then(Value::as_str) {
-        let args = match entry.get("args") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|a| {
-                    a.as_str()
-                        .map(str::to_owned)
-                        .ok_or("args holds a non-string")
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err("args is not an array".to_owned()),
-        };
-        McpTransport::Stdio {
-            command: command.to_owned(),
-            args,
-            env: strings("env")?,
-        }
-    } else {
-        return Err("neither \"command\" nor \"url\" is given".to_owned());
-    };
-    let server = McpServerConfig {
-        name: name.to_owned(),
-        transport,
-        startup_timeout_secs: DEFAULT_STARTUP_TIMEOUT_SECS,
-        call_timeout_secs: DEFAULT_CALL_TIMEOUT_SECS,
-    };
-    server.validate()?;
-    Ok(server)
-}
-
 fn transport_name(transport: &McpTransport) -> &'static str {
     match transport {
         McpTransport::Stdio { .. } => "stdio",
@@ -357,54 +282,6 @@ fn server_json(server: &McpServerConfig) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn claude_desktop_files_import_and_bad_entries_say_why() {
-        let text = r#"{
-          "mcpServers": {
-            "filesystem": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
-            "github": {"command": "npx", "args": ["-y", "server-github"], "env": {"GITHUB_TOKEN": "ghp_x"}},
-            "remote": {"type": "http", "url": "https://example.com/mcp", "headers": {"Authorization": "Bearer t"}},
-            "legacy": {"type": "sse", "url": "https://example.com/sse"},
-            "bad name": {"command": "x"},
-            "empty": {}
-          }
-        }"#;
-        let parsed = parse_mcp_servers_json(text).unwrap();
-        let get = |name: &str| &parsed.iter().find(|(n, _)| n == name).unwrap().1;
-        let fs = get("filesystem").as_ref().unwrap();
-        assert_eq!(
-            fs.describe(),
-            "npx -y @modelcontextprotocol/server-filesystem /tmp"
-        );
-        let github = get("github").as_ref().unwrap();
-        assert_eq!(
-            github.describe(),
-            "npx -y server-github (env: GITHUB_TOKEN)"
-        );
-        assert_eq!(
-            get("remote").as_ref().unwrap().describe(),
-            "https://example.com/mcp (headers: Authorization)"
-        );
-        assert!(get("legacy").as_ref().unwrap_err().contains("SSE"));
-        assert!(
-            get("bad name")
-                .as_ref()
-                .unwrap_err()
-                .contains("invalid MCP server name")
-        );
-        assert!(get("empty").as_ref().unwrap_err().contains("neither"));
-        assert!(
-            parse_mcp_servers_json("{}")
-                .unwrap_err()
-                .contains("mcpServers")
-        );
-        assert!(
-            parse_mcp_servers_json("nope")
-                .unwrap_err()
-                .contains("not JSON")
-        );
-    }
 
     #[test]
     fn listings_name_secrets_but_never_show_them() {

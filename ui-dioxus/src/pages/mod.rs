@@ -4,7 +4,6 @@
 mod agent_form;
 mod agents;
 mod inspector;
-mod limits;
 mod run_form;
 mod runs;
 mod sessions;
@@ -16,4 +15,6 @@ pub use inspector::InspectorPage;
 pub use run_form::{RunDraft, RunForm};
 pub use runs::RunsPage;
 pub use sessions::SessionsPage;
-pub use settings::SettingsPage;
+pub use settings::{
+    McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing, SettingsPage,
+};

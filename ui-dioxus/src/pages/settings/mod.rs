@@ -1,6 +1,11 @@
-//! Settings: the daemon this window is connected to, provider keys
-//! (masked: a key is never shown back), MCP servers (test, remove),
-//! approval rules (add, remove) and the pricing table.
+//! Settings: the daemon this window is connected to (and its run limit), provider keys
+//! (masked: a key is never shown back), MCP servers (add, import, test,
+//! remove; their secrets are never shown back), approval rules (add,
+//! remove) and the pricing table (set, reset).
+
+mod limits;
+mod mcp;
+mod pricing;
 
 use dioxus::prelude::*;
 use protocol::approval::{RuleDecision, RuleMatch};
@@ -9,8 +14,12 @@ use protocol::{ProviderKind, Secret};
 
 use crate::app::Commands;
 use crate::connection::Command;
-use crate::pages::limits::RunLimit;
 use crate::state::{AppState, Link};
+
+use limits::RunLimit;
+use mcp::McpServers;
+pub use mcp::{McpAddForm, McpDraft, McpImportForm, McpKind};
+pub use pricing::{PriceDraft, Pricing};
 
 /// The Settings page.
 #[component]
@@ -100,44 +109,6 @@ fn Keys() -> Element {
     }
 }
 
-/// MCP servers: test or forget one (add them with `studio mcp add|import`).
-#[component]
-fn McpServers() -> Element {
-    let state = use_context::<Signal<AppState>>();
-    let commands = use_context::<Commands>();
-    let servers = state.read().settings.mcp.clone();
-    let tests = state.read().settings.mcp_tests.clone();
-    rsx! {
-        section {
-            h3 { "MCP servers" }
-            if servers.is_empty() {
-                p { class: "muted", "None yet: " code { "studio mcp add NAME -- COMMAND ARGS" } " or " code { "studio mcp import FILE" } "." }
-            }
-            table {
-                tbody {
-                    for server in servers {
-                        tr { key: "{server.name}",
-                            td { "{server.name}" }
-                            td { code { "{server.transport}" } }
-                            td {
-                                match tests.get(&server.name) {
-                                    Some(Ok(tools)) => format!("ok: {} tools", tools.len()),
-                                    Some(Err(why)) => format!("failed: {why}"),
-                                    None => String::new(),
-                                }
-                            }
-                            td {
-                                button { onclick: { let name = server.name.clone(); move |_| commands.send(Command::TestMcp(name.clone())) }, "Test" }
-                                button { onclick: { let name = server.name.clone(); move |_| commands.send(Command::RemoveMcp(name.clone())) }, "Remove" }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// Approval rules, in evaluation order; add or remove one.
 #[component]
 fn Rules() -> Element {
@@ -195,36 +166,6 @@ fn Rules() -> Element {
                     p { class: "problem", role: "alert", "{why}" }
                 }
             }
-        }
-    }
-}
-
-/// The pricing table in force.
-#[component]
-fn Pricing() -> Element {
-    let state = use_context::<Signal<AppState>>();
-    let Some(table) = state.read().settings.pricing.clone() else {
-        return rsx! {};
-    };
-    rsx! {
-        section {
-            h3 { "Prices (USD per million tokens, version {table.version})" }
-            table {
-                thead { tr { th { "model" } th { "input" } th { "output" } th { "cache read" } th { "cache write" } th {} } }
-                tbody {
-                    for entry in table.entries {
-                        tr { key: "{entry.model}",
-                            td { "{entry.model}" }
-                            td { class: "num", "{entry.price.input}" }
-                            td { class: "num", "{entry.price.output}" }
-                            td { class: "num", "{entry.price.cache_read}" }
-                            td { class: "num", "{entry.price.cache_write}" }
-                            td { if entry.custom { "custom" } }
-                        }
-                    }
-                }
-            }
-            p { class: "muted", "Change them with " code { "studio pricing set|rm" } "." }
         }
     }
 }
