@@ -370,10 +370,27 @@ fn ratio(loaded: f64, baseline: f64) -> String {
     }
 }
 
+/// The short hash of HEAD, or `unknown`.
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The markdown section.
 fn render(sizes: Sizes, baseline: &Figures, loaded: &Figures, quick: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "\n## Desktop app under load\n");
+    let _ = writeln!(out, "\n## 6. Desktop app under load\n");
+    let _ = writeln!(
+        out,
+        "Measured by `ui-dioxus/benches/ui.rs` on {} at commit `{}`.\n",
+        protocol::Timestamp::now(),
+        commit()
+    );
     if quick {
         let _ = writeln!(
             out,
@@ -466,6 +483,16 @@ fn render(sizes: Sizes, baseline: &Figures, loaded: &Figures, quick: bool) -> St
         baseline.inspected_events.to_string(),
         loaded.inspected_events.to_string(),
         String::new(),
+    );
+    let worst = quantile(&loaded.render_runs, 0.99).max(quantile(&loaded.render_inspector, 0.99));
+    let frame = Duration::from_micros(16_667);
+    let _ = writeln!(
+        out,
+        "\nGoal: with {} runs streaming, a full render of either page fits in one 60 Hz \
+         frame at p99 (16.7 ms): {} ({}).",
+        loaded.live_at_start,
+        if worst <= frame { "met" } else { "not met" },
+        ms(worst)
     );
     out
 }

@@ -32,6 +32,30 @@ fn sessions_in(update: Update) -> Vec<protocol::control::SessionSummary> {
     }
 }
 
+/// The app's connection task on `target`: where to send its commands, its
+/// updates, and the task.
+fn start_app(
+    target: Target,
+) -> (
+    mpsc::UnboundedSender<Command>,
+    mpsc::UnboundedReceiver<Update>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel::<Command>();
+    let commands = Box::pin(futures_util::stream::unfold(commands_rx, |mut rx| async {
+        rx.recv().await.map(|command| (command, rx))
+    }));
+    let (updates_tx, updates) = mpsc::unbounded_channel();
+    let task = tokio::spawn(ui_dioxus::connection::run(
+        target,
+        commands,
+        move |update| {
+            let _ = updates_tx.send(update);
+        },
+    ));
+    (commands_tx, updates, task)
+}
+
 /// The next update `wanted` accepts.
 async fn next<T>(
     updates: &mut mpsc::UnboundedReceiver<Update>,
@@ -58,18 +82,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         layout: Layout::new(&dir),
         studio_bin: daemon.studio.clone(),
     };
-    let (commands_tx, commands_rx) = mpsc::unbounded_channel::<Command>();
-    let commands = Box::pin(futures_util::stream::unfold(commands_rx, |mut rx| async {
-        rx.recv().await.map(|command| (command, rx))
-    }));
-    let (updates_tx, mut updates) = mpsc::unbounded_channel();
-    let task = tokio::spawn(ui_dioxus::connection::run(
-        target,
-        commands,
-        move |update| {
-            let _ = updates_tx.send(update);
-        },
-    ));
+    let (commands_tx, mut updates, task) = start_app(target);
 
     // No daemon ran: the app started one and shows its (empty) state.
     let status = next(&mut updates, |u| match u {
@@ -330,18 +343,7 @@ async fn settings_add_and_import_mcp_servers_and_set_and_reset_prices_keeping_no
         layout: Layout::new(&daemon.dir),
         studio_bin: daemon.studio.clone(),
     };
-    let (commands_tx, commands_rx) = mpsc::unbounded_channel::<Command>();
-    let commands = Box::pin(futures_util::stream::unfold(commands_rx, |mut rx| async {
-        rx.recv().await.map(|command| (command, rx))
-    }));
-    let (updates_tx, mut updates) = mpsc::unbounded_channel();
-    let task = tokio::spawn(ui_dioxus::connection::run(
-        target,
-        commands,
-        move |update| {
-            let _ = updates_tx.send(update);
-        },
-    ));
+    let (commands_tx, mut updates, task) = start_app(target);
     let mut state = AppState::default();
     settle(&mut updates, &mut state, |s| s.settings.pricing.is_some()).await;
     let version = state.settings.pricing.as_ref().map(|t| t.version);
