@@ -517,6 +517,9 @@ pub struct SessionSummary {
     /// Tokens and cost so far; `None` for sessions recorded before the
     /// daemon kept totals.
     pub totals: Option<SessionTotals>,
+    /// When its last event was recorded (for sessions recorded before the
+    /// daemon kept it: when it last started or ended).
+    pub last_activity: Timestamp,
 }
 
 /// What a session has spent: the sum of its responses' usage and costs.

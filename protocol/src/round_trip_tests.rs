@@ -291,6 +291,7 @@ fn summary() -> SessionSummary {
             cost_usd: 0.25,
             unpriced: 1,
         }),
+        last_activity: Timestamp(3),
     }
 }
 

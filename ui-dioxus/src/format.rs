@@ -23,6 +23,17 @@ pub fn duration(micros: u64) -> String {
     }
 }
 
+/// How long ago `then` was: `12s ago`, `3m ago`, `2h ago`, `4d ago`.
+pub fn ago(then: Timestamp, now: Timestamp) -> String {
+    let secs = now.0.saturating_sub(then.0) / 1_000_000;
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86_400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
 /// How long a session ran (or has run, until `now`).
 pub fn elapsed(started: Option<Timestamp>, ended: Option<Timestamp>, now: Timestamp) -> String {
     match started {
@@ -126,6 +137,21 @@ mod tests {
         assert_eq!(duration(1_500_000), "1.5s");
         assert_eq!(duration(125_000_000), "2m05s");
         assert_eq!(duration(3_720_000_000), "1h02m");
+    }
+
+    #[test]
+    fn ages_read_at_a_glance() {
+        let now = Timestamp(100 * 86_400 * 1_000_000);
+        let before = |secs: u64| Timestamp(now.0 - secs * 1_000_000);
+        assert_eq!(ago(before(12), now), "12s ago");
+        assert_eq!(ago(before(185), now), "3m ago");
+        assert_eq!(ago(before(7300), now), "2h ago");
+        assert_eq!(ago(before(4 * 86_400 + 5), now), "4d ago");
+        assert_eq!(
+            ago(Timestamp(now.0 + 5), now),
+            "0s ago",
+            "a clock skew is not negative"
+        );
     }
 
     #[test]

@@ -179,6 +179,7 @@ mod tests {
                         parent: None,
                         interactive: false,
                         totals: None,
+                        last_activity: Timestamp(1),
                     },
                 )]
                 .into(),

@@ -297,6 +297,7 @@ mod tests {
             parent: None,
             interactive,
             totals: None,
+            last_activity: Timestamp(created),
         }
     }
 

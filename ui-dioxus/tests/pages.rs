@@ -131,6 +131,7 @@ fn session(n: u128, status: SessionStatus, interactive: bool) -> SessionSummary 
             cost_usd: 0.0125 * n as f64,
             unpriced: 0,
         }),
+        last_activity: at(n as u64 + if live { 9 } else { 4 }),
     }
 }
 
@@ -143,6 +144,10 @@ fn populated(page: Page) -> AppState {
         session(2, SessionStatus::Running, false),
         session(3, SessionStatus::Crashed, false),
         session(4, SessionStatus::Idle, true),
+        SessionSummary {
+            parent: Some(id(4)),
+            ..session(5, SessionStatus::Completed, true)
+        },
     ];
     AppState {
         page,

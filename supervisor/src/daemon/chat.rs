@@ -40,6 +40,7 @@ pub(crate) async fn open(
         .validate()
         .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
     let id = SessionId::new();
+    let now = Timestamp::now();
     let record = SessionRecord {
         id,
         kind: SessionKind::Chat,
@@ -50,12 +51,13 @@ pub(crate) async fn open(
         prompt: String::new(),
         status: SessionStatus::Starting,
         pid: None,
-        created_at: Timestamp::now(),
+        created_at: now,
         started_at: None,
         ended_at: None,
         last_seq: 0,
         parent: None,
         totals: Some(SessionTotals::default()),
+        last_event_at: now,
     };
     shared
         .store

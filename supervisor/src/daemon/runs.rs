@@ -162,6 +162,7 @@ async fn queue(
         last_seq: 0,
         parent: None,
         totals: Some(SessionTotals::default()),
+        last_event_at: now,
     };
     let first = Event {
         session: id,

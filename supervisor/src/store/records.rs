@@ -131,6 +131,8 @@ pub(crate) struct SessionRecord {
     /// Tokens and cost so far (`None` when recorded by a release that did
     /// not keep them).
     pub(crate) totals: Option<SessionTotals>,
+    /// When the last event was recorded.
+    pub(crate) last_event_at: Timestamp,
 }
 
 impl Record for SessionRecord {
@@ -152,6 +154,7 @@ impl SessionRecord {
     /// Returns whether the status changed.
     pub(crate) fn apply(&mut self, seq: u64, at: Timestamp, kind: &EventKind) -> bool {
         self.last_seq = seq;
+        self.last_event_at = at;
         if let Some(totals) = &mut self.totals {
             totals.add(kind);
         }
@@ -189,6 +192,7 @@ impl SessionRecord {
             parent: self.parent.map(|(id, _)| id),
             interactive: self.kind == SessionKind::Chat,
             totals: self.totals.clone(),
+            last_activity: self.last_event_at,
         }
     }
 }

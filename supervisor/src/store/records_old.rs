@@ -5,7 +5,8 @@
 //! - run version 2: before `RunSpec::approve` and `RunSpec::ask`;
 //! - agent and session version 2: before `AgentConfig::safety` and
 //!   `AgentConfig::workspace`;
-//! - session version 3: before `SessionRecord::totals`.
+//! - session version 3: before `SessionRecord::totals` and
+//!   `SessionRecord::last_event_at`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
@@ -141,6 +142,7 @@ impl From<SessionRecordV3> for SessionRecord {
             parent: v3.parent,
             // Totals were not kept: unknown rather than zero.
             totals: None,
+            last_event_at: v3.ended_at.or(v3.started_at).unwrap_or(v3.created_at),
         }
     }
 }
@@ -181,6 +183,7 @@ impl From<SessionRecordV2> for SessionRecord {
             last_seq: v2.last_seq,
             parent: v2.parent,
             totals: None,
+            last_event_at: v2.ended_at.or(v2.started_at).unwrap_or(v2.created_at),
         }
     }
 }
@@ -221,6 +224,7 @@ impl From<SessionRecordV1> for SessionRecord {
             last_seq: v1.last_seq,
             parent: v1.parent,
             totals: None,
+            last_event_at: v1.ended_at.or(v1.started_at).unwrap_or(v1.created_at),
         }
     }
 }

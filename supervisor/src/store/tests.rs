@@ -42,6 +42,7 @@ fn record(id: SessionId) -> SessionRecord {
         last_seq: 0,
         parent: None,
         totals: Some(SessionTotals::default()),
+        last_event_at: Timestamp(1),
     }
 }
 
@@ -482,7 +483,7 @@ fn records_written_by_earlier_releases_still_decode() {
 }
 
 #[tokio::test]
-async fn a_session_keeps_the_sum_of_its_tokens_and_costs() {
+async fn a_session_keeps_the_sum_of_its_tokens_and_costs_and_its_last_activity() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let id = SessionId::new();
@@ -529,6 +530,8 @@ async fn a_session_keeps_the_sum_of_its_tokens_and_costs() {
     );
     assert!((totals.cost_usd - 0.25).abs() < 1e-12, "{totals:?}");
     assert_eq!(totals.unpriced, 1);
+    // The last of the 6 events (seq 6, recorded at 6 in this test's clock).
+    assert_eq!(sessions[0].last_activity, Timestamp(6));
 }
 
 #[tokio::test]

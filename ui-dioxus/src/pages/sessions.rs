@@ -1,4 +1,5 @@
-//! Sessions: the interactive sessions (`studio chat`), newest first, and
+//! Sessions: the interactive sessions (`studio chat`), newest first, with
+//! their last activity and the session each was branched from, and
 //! the open one as a chat: streamed answers, tool calls inline with their
 //! state, inline approval (once, always for the session, deny), a message
 //! box, End and Resume.
@@ -56,9 +57,10 @@ pub fn SessionsPage() -> Element {
 fn SessionList(sessions: Vec<SessionSummary>) -> Element {
     let mut state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
+    let now = state.read().now;
     rsx! {
         table {
-            thead { tr { th { "id" } th { "agent" } th { "status" } th { "events" } th {} } }
+            thead { tr { th { "id" } th { "agent" } th { "status" } th { "events" } th { "last activity" } th { "branched from" } th {} } }
             tbody {
                 for session in sessions {
                     tr { key: "{session.id}",
@@ -66,6 +68,12 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
                         td { "{session.agent}" }
                         td { span { class: format::status(session.status).0, "{format::status(session.status).1}" } }
                         td { class: "num", "{session.events}" }
+                        td { class: "num", {format::ago(session.last_activity, now)} }
+                        td {
+                            if let Some(parent) = session.parent {
+                                code { "{parent}" }
+                            }
+                        }
                         td {
                             button {
                                 onclick: move |_| {
