@@ -129,6 +129,13 @@ await step('inspect-search', async () => {
   await page.locator('.timeline .row .name', { hasText: 'tool.approved' }).waitFor();
   await page.locator('.timeline .row').first().click();
   await page.locator('.detail h4', { hasText: 'tool.approved' }).waitFor();
+  // The detail is the whole call: its input, who approved it, its output.
+  await page.locator('.detail h5', { hasText: 'Input' }).waitFor();
+  await page.locator('.detail pre', { hasText: 'approved by' }).waitFor();
+  await page.locator('.detail h5', { hasText: 'Output' }).waitFor();
+  // The picker names the inspected session.
+  const picked = await page.locator('select[name=session]').inputValue();
+  if (!picked) throw new Error('the session picker names no session');
 });
 
 await step('batch-file', async () => {

@@ -13,6 +13,7 @@
 //! - [`web`]: the same app served to a browser (liveview), behind the client token.
 //! - [`format`]: how durations, sizes and events read on screen.
 //! - [`inspect`]: the Inspector's timeline rows, chips, search and stats.
+//! - [`detail`]: the Inspector's detail panel, by kind of event.
 //!
 //! Components only read the store and send commands, so the same tree
 //! renders in the desktop window and, in tests, through `dioxus-ssr`.
@@ -20,6 +21,7 @@
 pub mod app;
 pub mod connection;
 pub mod conversation;
+pub mod detail;
 pub mod format;
 pub mod inspect;
 pub mod pages;

@@ -185,6 +185,42 @@ fn populated(page: Page) -> AppState {
                     session: id(1),
                     seq: 3,
                     at: at(3),
+                    kind: EventKind::LlmRequestStarted {
+                        request_id: "req-1".into(),
+                        provider: "openai".into(),
+                        model: "gpt-4o-mini".into(),
+                        params: "{}".into(),
+                    },
+                },
+                Event {
+                    session: id(1),
+                    seq: 4,
+                    at: at(5),
+                    kind: EventKind::LlmResponseCompleted {
+                        request_id: "req-1".into(),
+                        usage: Usage {
+                            input_tokens: 120,
+                            output_tokens: 40,
+                            ..Usage::default()
+                        },
+                        finish_reason: "stop".into(),
+                    },
+                },
+                Event {
+                    session: id(1),
+                    seq: 5,
+                    at: at(5),
+                    kind: EventKind::LlmCost {
+                        request_id: "req-1".into(),
+                        model: "gpt-4o-mini".into(),
+                        usd: Some(0.0125),
+                        pricing_version: 1,
+                    },
+                },
+                Event {
+                    session: id(1),
+                    seq: 6,
+                    at: at(6),
                     kind: EventKind::SessionCompleted,
                 },
             ],

@@ -7,8 +7,12 @@
 use std::collections::HashSet;
 
 use dioxus::prelude::*;
-use protocol::event::{Event, EventKind};
+use protocol::SessionId;
+use protocol::event::Event;
 
+use crate::app::Commands;
+use crate::connection::Command;
+use crate::detail::{self, Section};
 use crate::format;
 use crate::inspect::{self, Kind, Row};
 use crate::state::AppState;
@@ -43,7 +47,8 @@ pub fn InspectorPage() -> Element {
     let read = state.read();
     let Some((session, events)) = &read.inspected else {
         return rsx! {
-            p { class: "empty", "Pick a session to inspect: the Inspect button in Runs or Sessions." }
+            SessionPicker { current: None }
+            p { class: "empty", "Pick a session to inspect above, or with the Inspect button in Runs or Sessions." }
         };
     };
     let rows = inspect::rows(events, &chips.read(), &search.read(), &expanded.read());
@@ -56,14 +61,9 @@ pub fn InspectorPage() -> Element {
     let position = selected().and_then(|s| rows.iter().position(|r| r.first == s));
     let row_count = rows.len();
     let firsts: Vec<usize> = rows.iter().map(|r| r.first).collect();
-    let detail = selected().and_then(|s| events.get(s).cloned());
-    let assembled = detail.as_ref().and_then(|e| match &e.kind {
-        EventKind::LlmRequestStarted { request_id, .. }
-        | EventKind::LlmResponseChunk { request_id, .. }
-        | EventKind::LlmResponseCompleted { request_id, .. } => {
-            Some(inspect::streamed_text(events, request_id))
-        }
-        _ => None,
+    let detail = selected().and_then(|s| {
+        let event = events.get(s)?.clone();
+        Some((event, detail::sections(events, s, &read.settings.rules)))
     });
     rsx! {
         div { class: "inspector",
@@ -92,7 +92,7 @@ pub fn InspectorPage() -> Element {
                     ));
                 }
             },
-            h3 { "Session " code { "{session}" } }
+            SessionPicker { current: Some(*session) }
             StatsBar { stats }
             div { class: "filters",
                 for chip in Kind::CHIPS {
@@ -138,9 +138,61 @@ pub fn InspectorPage() -> Element {
                 }
                 div { class: "detail",
                     match detail {
-                        Some(event) => rsx! { EventDetail { event, assembled } },
+                        Some((event, sections)) => rsx! { EventDetail { event, sections } },
                         None => rsx! { p { class: "muted", "Select an event (click, or j/k)." } },
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Most sessions the picker lists (newest first); the palette opens any by id.
+const PICKER_SESSIONS: usize = 300;
+
+/// Chooses the session to inspect, newest first.
+#[component]
+fn SessionPicker(current: Option<SessionId>) -> Element {
+    let mut state = use_context::<Signal<AppState>>();
+    let commands = use_context::<Commands>();
+    let mut sessions: Vec<(SessionId, String)> = state
+        .read()
+        .sessions
+        .iter()
+        .flat_map(|s| s.values())
+        .map(|s| {
+            let kind = if s.interactive { "chat" } else { "run" };
+            let label = s
+                .label
+                .as_deref()
+                .map(|l| format!(" {l}"))
+                .unwrap_or_default();
+            let line = format!("{} · {kind} of {}{label} · {}", s.id, s.agent, s.status);
+            (s.id, line)
+        })
+        .collect();
+    // Ids are UUIDv7: newest first is the reverse id order.
+    sessions.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
+    sessions.truncate(PICKER_SESSIONS);
+    if let Some(current) = current
+        && !sessions.iter().any(|(id, _)| *id == current)
+    {
+        sessions.insert(0, (current, current.to_string()));
+    }
+    rsx! {
+        label { class: "picker", "Session "
+            select { name: "session",
+                onchange: move |e| {
+                    if let Ok(id) = e.value().parse::<SessionId>() {
+                        state.write().inspected = Some((id, Vec::new()));
+                        commands.send(Command::Inspect(id));
+                    }
+                },
+                if current.is_none() {
+                    option { value: "", selected: true, "choose a session…" }
+                }
+                for (id, line) in sessions {
+                    option { key: "{id}", value: "{id}", selected: current == Some(id), "{line}" }
                 }
             }
         }
@@ -154,13 +206,30 @@ fn StatsBar(stats: inspect::Stats) -> Element {
         p { class: "stats",
             span { "tokens in {stats.input_tokens} (cached {stats.cached_tokens}) · out {stats.output_tokens}" }
             span { "cost ${stats.cost_usd:.4}" }
-            if !stats.models.is_empty() {
-                span { "{stats.models.join(\", \")}" }
-            }
             span { "{format::count(stats.requests as usize, \"request\", \"requests\")}" }
             span { "{format::count(stats.tool_calls as usize, \"tool call\", \"tool calls\")} ({stats.approved} approved, {stats.denied} denied)" }
             span { "{format::count(stats.errors as usize, \"error\", \"errors\")}" }
-            span { "{format::duration(stats.span_micros)}" }
+            span { "{format::duration(stats.span_micros)} in all · models {format::duration(stats.llm_micros)} · tools {format::duration(stats.tool_micros)}" }
+        }
+        if !stats.by_model.is_empty() {
+            table { class: "by-model",
+                thead { tr { th { "provider" } th { "model" } th { "requests" } th { "tokens in" } th { "tokens out" } th { "cost" } } }
+                tbody {
+                    for spend in stats.by_model {
+                        tr {
+                            td { "{spend.provider}" }
+                            td { "{spend.model}" }
+                            td { class: "num", "{spend.requests}" }
+                            td { class: "num", "{spend.input_tokens}" }
+                            td { class: "num", "{spend.output_tokens}" }
+                            td { class: "num",
+                                "${spend.cost_usd:.4}"
+                                if spend.unpriced > 0 { " (+{spend.unpriced} unpriced)" }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -213,14 +282,14 @@ fn TimelineRow(
 
 /// Everything about one event, adapted to its kind.
 #[component]
-fn EventDetail(event: Event, assembled: Option<String>) -> Element {
+fn EventDetail(event: Event, sections: Vec<Section>) -> Element {
     let fields = format!("{:#?}", event.kind);
     rsx! {
         h4 { "#{event.seq} {event.kind.name()}" }
         p { class: "muted", "{event.at}" }
-        if let Some(text) = assembled {
-            h5 { "Streamed text" }
-            pre { class: "assembled", "{text}" }
+        for section in sections {
+            h5 { "{section.title}" }
+            pre { class: if section.error { "assembled problem" } else { "assembled" }, "{section.body}" }
         }
         h5 { "Fields" }
         pre { "{fields}" }
