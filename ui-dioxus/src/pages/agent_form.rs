@@ -90,7 +90,8 @@ impl AgentDraft {
     }
 }
 
-fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
+/// An optional number typed into a form: empty is `None`, anything else must parse.
+pub(super) fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);

@@ -7,6 +7,7 @@ use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::batch::parse_batch;
 use protocol::control::RunSpec;
 
+use super::agent_form::number;
 use crate::app::Commands;
 use crate::connection::Command;
 use crate::state::AppState;
@@ -34,6 +35,10 @@ pub struct RunDraft {
     pub ask: String,
     /// Budget: wall-clock seconds per run (empty: the agent's).
     pub max_wall_secs: String,
+    /// Budget: input plus output tokens per run (empty: the agent's).
+    pub max_tokens: String,
+    /// Budget: US dollars per run (empty: the agent's).
+    pub max_cost_usd: String,
 }
 
 impl Default for RunDraft {
@@ -47,6 +52,8 @@ impl Default for RunDraft {
             approve: String::new(),
             ask: "deny".into(),
             max_wall_secs: String::new(),
+            max_tokens: String::new(),
+            max_cost_usd: String::new(),
         }
     }
 }
@@ -69,15 +76,12 @@ impl RunDraft {
             .map(|r| r.parse::<RuleMatch>())
             .collect::<Result<Vec<_>, _>>()?;
         let ask: AskPolicy = self.ask.trim().parse()?;
-        let wall = self.max_wall_secs.trim();
-        let max_wall_secs = if wall.is_empty() {
-            None
-        } else {
-            Some(
-                wall.parse::<u64>()
-                    .map_err(|_| format!("max wall seconds: {wall:?} is not a number"))?,
-            )
-        };
+        let max_wall_secs = number::<u64>(&self.max_wall_secs, "max wall seconds")?;
+        let max_tokens = number::<u64>(&self.max_tokens, "max tokens")?;
+        let max_cost_usd = number::<f64>(&self.max_cost_usd, "max cost")?;
+        if max_cost_usd.is_some_and(|usd| !usd.is_finite() || usd < 0.0) {
+            return Err("max cost: a number of dollars, 0 or more".into());
+        }
         let mut runs = match batch {
             Some(text) => parse_batch(text, &self.agent).map_err(|e| e.to_string())?,
             None => {
@@ -107,9 +111,10 @@ impl RunDraft {
             if run.ask == AskPolicy::default() {
                 run.ask = ask;
             }
-            if run.budgets.max_wall_secs.is_none() {
-                run.budgets.max_wall_secs = max_wall_secs;
-            }
+            let budgets = &mut run.budgets;
+            budgets.max_wall_secs = budgets.max_wall_secs.or(max_wall_secs);
+            budgets.max_tokens = budgets.max_tokens.or(max_tokens);
+            budgets.max_cost_usd = budgets.max_cost_usd.or(max_cost_usd);
         }
         Ok(runs)
     }
@@ -202,7 +207,13 @@ pub fn RunForm() -> Element {
                 }
             }
             label { "Max wall time (s)"
-                input { name: "max_wall_secs", value: "{draft.read().max_wall_secs}", oninput: move |e| draft.write().max_wall_secs = e.value() }
+                input { name: "max_wall_secs", value: "{draft.read().max_wall_secs}", placeholder: "the agent's", oninput: move |e| draft.write().max_wall_secs = e.value() }
+            }
+            label { "Max tokens"
+                input { name: "max_tokens", value: "{draft.read().max_tokens}", placeholder: "the agent's", oninput: move |e| draft.write().max_tokens = e.value() }
+            }
+            label { "Max cost (USD)"
+                input { name: "max_cost_usd", value: "{draft.read().max_cost_usd}", placeholder: "the agent's", oninput: move |e| draft.write().max_cost_usd = e.value() }
             }
             if let Some(why) = problem.read().as_ref() {
                 p { class: "problem", role: "alert", "{why}" }
@@ -243,6 +254,8 @@ mod tests {
             approve: "fs.read, shell:command=git *".into(),
             ask: "wait:60".into(),
             max_wall_secs: "30".into(),
+            max_tokens: "5000".into(),
+            max_cost_usd: "0.25".into(),
             ..RunDraft::default()
         }
     }
@@ -254,6 +267,8 @@ mod tests {
         assert_eq!(runs[0].approve.len(), 2);
         assert_eq!(runs[0].ask, AskPolicy::Wait { secs: 60 });
         assert_eq!(runs[0].budgets.max_wall_secs, Some(30));
+        assert_eq!(runs[0].budgets.max_tokens, Some(5000));
+        assert_eq!(runs[0].budgets.max_cost_usd, Some(0.25));
         for (bad, why) in [
             (
                 RunDraft {
@@ -275,6 +290,20 @@ mod tests {
                     ..draft()
                 },
                 "pick an agent",
+            ),
+            (
+                RunDraft {
+                    max_cost_usd: "-1".into(),
+                    ..draft()
+                },
+                "max cost: a number of dollars, 0 or more",
+            ),
+            (
+                RunDraft {
+                    max_tokens: "lots".into(),
+                    ..draft()
+                },
+                "max tokens: \"lots\" is not a number",
             ),
         ] {
             assert_eq!(bad.runs(None).err().as_deref(), Some(why));
