@@ -313,18 +313,24 @@ fn every_page_empty() {
 }
 
 #[test]
-fn loading_then_disconnected_with_errors_shown() {
-    let loading = AppState::default();
-    insta::assert_snapshot!("loading_agents", render(loading));
-    let down = AppState {
-        page: Page::Runs,
-        link: Link::Down {
-            reason: "cannot reach the daemon at /d/run/control.sock: Connection refused".into(),
-        },
-        errors: vec!["session 0190 already ended (completed)".into()],
-        ..AppState::default()
-    };
-    insta::assert_snapshot!("disconnected_runs", render(down));
+fn every_page_loading_then_disconnected_with_errors_shown() {
+    for page in Page::ALL {
+        let name = page.title().to_lowercase();
+        let loading = AppState {
+            page,
+            ..AppState::default()
+        };
+        insta::assert_snapshot!(format!("loading_{name}"), render(loading));
+        let down = AppState {
+            page,
+            link: Link::Down {
+                reason: "cannot reach the daemon at /d/run/control.sock: Connection refused".into(),
+            },
+            errors: vec!["session 0190 already ended (completed)".into()],
+            ..AppState::default()
+        };
+        insta::assert_snapshot!(format!("disconnected_{name}"), render(down));
+    }
 }
 
 #[test]

@@ -25,8 +25,12 @@ pub use pricing::{PriceDraft, Pricing};
 #[component]
 pub fn SettingsPage() -> Element {
     let state = use_context::<Signal<AppState>>();
-    let Link::Up(status) = state.read().link.clone() else {
-        return rsx! { p { class: "empty", "Not connected to the daemon." } };
+    let status = match state.read().link.clone() {
+        Link::Up(status) => status,
+        Link::Connecting => return rsx! { p { class: "empty", "Connecting to the daemon…" } },
+        Link::Down { .. } => {
+            return rsx! { p { class: "empty", "Not connected to the daemon: settings show once it is back." } };
+        }
     };
     rsx! {
         section {
