@@ -173,9 +173,11 @@ pub async fn run(
     mut commands: impl futures_util::Stream<Item = Command> + Unpin,
     mut update: impl FnMut(Update),
 ) {
+    // The session the Inspector follows, followed again after a reconnect.
+    let mut inspected: Option<SessionId> = None;
     loop {
         let reason = match connect(&target).await {
-            Ok(stream) => serve(stream, &mut commands, &mut update).await,
+            Ok(stream) => serve(stream, &mut commands, &mut update, &mut inspected).await,
             Err(err) => err.to_string(),
         };
         tracing::info!(%reason, "daemon connection down; retrying");
@@ -287,11 +289,15 @@ enum FollowUp {
     Command(Command),
 }
 
-/// Serves one connection until it breaks; returns why.
+/// Serves one connection until it breaks; returns why. `inspected` is the
+/// session the Inspector followed on the last connection (followed again
+/// here: the store drops the events it holds already), and is left as the
+/// one it follows when this connection ends.
 async fn serve(
     stream: Arc<Stream>,
     commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
     update: &mut impl FnMut(Update),
+    inspected: &mut Option<SessionId>,
 ) -> String {
     let (frames_tx, mut frames) = mpsc::channel(256);
     let reader = tokio::spawn(read_frames(Arc::clone(&stream), frames_tx));
@@ -326,6 +332,12 @@ async fn serve(
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
     refresh.tick().await;
     let mut clock = tokio::time::interval(CLOCK_EVERY);
+    if let Some(session) = *inspected
+        && let Err(err) = wire.command(Command::Inspect(session), update).await
+    {
+        return err.to_string();
+    }
+    let reason = async {
     loop {
         tokio::select! {
             _ = clock.tick() => update(Update::Tick(Timestamp::now())),
@@ -361,6 +373,10 @@ async fn serve(
             }
         }
     }
+    }
+    .await;
+    *inspected = wire.inspecting.map(|(_, session)| session);
+    reason
 }
 
 /// The writing half of a connection and what its open requests were.

@@ -312,6 +312,78 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     })
     .await;
     assert_ne!(again.pid, status.pid, "a new daemon");
+
+    // The Inspector follows a live run when the daemon dies (kill -9): the
+    // app starts the next daemon, which records the run as interrupted,
+    // and the Inspector follows the run again and shows it.
+    let mut slow = AgentConfig::scripted("slow-in-app");
+    slow.script.chunks = 400;
+    slow.script.chunk_delay_ms = 50;
+    commands_tx
+        .send(Command::SaveAgent {
+            agent: Box::new(slow),
+            replace: false,
+        })
+        .unwrap();
+    next(&mut updates, |u| match u {
+        Update::Agents(agents) if agents.iter().any(|a| a.name == "slow-in-app") => Some(()),
+        _ => None,
+    })
+    .await;
+    let run = RunSpec {
+        agent: "slow-in-app".into(),
+        prompt: "take your time".into(),
+        ..RunSpec::default()
+    };
+    commands_tx
+        .send(Command::Run {
+            runs: vec![run],
+            parallel: 1,
+        })
+        .unwrap();
+    let live = next(&mut updates, |u| {
+        sessions_in(u)
+            .into_iter()
+            .find(|s| s.agent == "slow-in-app" && s.status == SessionStatus::Running)
+            .map(|s| s.id)
+    })
+    .await;
+    commands_tx.send(Command::Inspect(live)).unwrap();
+    next(&mut updates, |u| match u {
+        Update::Events(session, events)
+            if session == live
+                && events
+                    .iter()
+                    .any(|e| matches!(e.kind, EventKind::LlmResponseChunk { .. })) =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &again.pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let third = next(&mut updates, |u| match u {
+        Update::Connected(status) => Some(status),
+        _ => None,
+    })
+    .await;
+    assert_ne!(third.pid, again.pid, "the app started a new daemon");
+    next(&mut updates, |u| match u {
+        Update::Events(session, events)
+            if session == live
+                && events
+                    .iter()
+                    .any(|e| e.kind == EventKind::SessionInterrupted) =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
     task.abort();
     daemon.studio(&["daemon", "stop"]);
 }
