@@ -248,7 +248,8 @@ await step('palette', async () => {
   await page.fill('input[name=palette]', 'go settings');
   await page.press('input[name=palette]', 'Enter');
   await page.locator('main h3', { hasText: 'Daemon' }).waitFor();
-  await page.locator('.app').focus();
+  // The palette gives the focus back: the shortcuts work without a click.
+  await page.waitForFunction(() => document.activeElement?.classList.contains('app'));
   await page.keyboard.press('Control+3');
   await page.locator('nav button.active', { hasText: 'Runs' }).waitFor();
 });

@@ -81,7 +81,13 @@ pub fn Shell() -> Element {
             }
             ErrorBanner {}
             if palette() {
-                Palette { on_close: move |()| palette.set(false) }
+                Palette {
+                    on_close: move |()| {
+                        palette.set(false);
+                        // Back to the app, so its shortcuts work at once.
+                        document::eval("document.querySelector('.app')?.focus()");
+                    },
+                }
             }
             main {
                 match page {
