@@ -61,6 +61,7 @@ await step('sign-in', async () => {
   await page.click('button[type=submit]');
   await page.waitForURL(/\/app$/);
   await page.locator('span.link.up').waitFor();
+  await page.waitForFunction(() => document.title === 'AI Studio');
 });
 
 await step('create-agent', async () => {

@@ -37,7 +37,10 @@ pub fn App() -> Element {
         }
     });
     use_context_provider(|| Commands(Callback::new(move |command| link.send(command))));
-    rsx! { Shell {} }
+    rsx! {
+        document::Title { "AI Studio" }
+        Shell {}
+    }
 }
 
 /// Everything on screen, drawn from the store in context.
