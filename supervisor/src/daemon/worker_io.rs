@@ -3,9 +3,10 @@
 //!
 //! `read_worker` is the hot path: events go straight to the session's
 //! [`Sequencer`] (not through the actor); `Done`, approval requests and
-//! budget crossings go to the Session actor. After each
-//! `llm.response.completed` the [`Meter`] records `llm.cost` (priced by the
-//! daemon, never the worker) and checks the token and cost budgets.
+//! budget crossings go to the Session actor. The [`Meter`] counts model
+//! turns at each new `llm.request.started` (the turns budget), and after
+//! each `llm.response.completed` records `llm.cost` (priced by the daemon,
+//! never the worker) and checks the token and cost budgets.
 
 use std::sync::Arc;
 
@@ -31,6 +32,9 @@ pub(crate) struct Meter {
     budgets: Budgets,
     tokens: u64,
     usd: f64,
+    /// Model requests so far (retries of one request count once).
+    turns: u32,
+    last_request: Option<String>,
     exceeded: bool,
 }
 
@@ -42,8 +46,29 @@ impl Meter {
             budgets,
             tokens: 0,
             usd: 0.0,
+            turns: 0,
+            last_request: None,
             exceeded: false,
         }
+    }
+
+    /// Counts a model request and says whether the turns budget is now crossed.
+    fn started(&mut self, request_id: &str) -> Option<SessionMsg> {
+        if self.last_request.as_deref() == Some(request_id) {
+            return None;
+        }
+        self.last_request = Some(request_id.to_owned());
+        self.turns += 1;
+        let limit = self.budgets.max_turns?;
+        if self.exceeded || self.turns <= limit {
+            return None;
+        }
+        self.exceeded = true;
+        Some(SessionMsg::Exceeded {
+            budget: BudgetKind::Turns,
+            limit: f64::from(limit),
+            observed: f64::from(self.turns),
+        })
     }
 
     /// Records the cost of one response and says whether a budget is now crossed.
@@ -119,11 +144,18 @@ pub(crate) async fn read_worker(
                     } => Some((request_id.clone(), *usage)),
                     _ => None,
                 };
+                let turn_crossed = match &kind {
+                    EventKind::LlmRequestStarted { request_id, .. } => meter.started(request_id),
+                    _ => None,
+                };
                 match sequencer.append_from_worker(at, kind).await {
                     Ok(_) | Err(AppendError::Ended) => {}
                     Err(AppendError::Store(err)) => {
                         break Some(format!("cannot record event: {err}"));
                     }
+                }
+                if let Some(crossed) = turn_crossed {
+                    let _ = actor.cast(crossed);
                 }
                 if let Some((request_id, usage)) = completed
                     && let Some(crossed) = meter.completed(request_id, usage, &sequencer).await

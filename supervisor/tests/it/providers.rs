@@ -253,7 +253,7 @@ async fn a_stored_key_wins_over_the_environment_and_is_never_shown() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn token_and_cost_budgets_cancel_the_session() {
+async fn token_cost_and_turn_budgets_cancel_the_session() {
     use protocol::agent::Budgets;
     use protocol::control::RunSpec;
     use protocol::event::{BudgetKind, StopReason};
@@ -277,6 +277,14 @@ async fn token_and_cost_budgets_cancel_the_session() {
                 ..Budgets::default()
             },
             BudgetKind::Cost,
+        ),
+        (
+            // The tool call's answer needs a second model request.
+            Budgets {
+                max_turns: Some(1),
+                ..Budgets::default()
+            },
+            BudgetKind::Turns,
         ),
     ] {
         let (base, _fake) = fake_openai(vec![Canned::sse(with_usage.clone()), stall()]).await;
