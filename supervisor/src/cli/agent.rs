@@ -131,6 +131,9 @@ pub(crate) struct BudgetArgs {
     /// Budget: worker memory in MiB (over it the worker is killed).
     #[arg(long)]
     pub(crate) max_memory_mib: Option<u64>,
+    /// Budget: model requests per session (a retry counts once).
+    #[arg(long)]
+    pub(crate) max_turns: Option<u32>,
     /// Budget: input plus output tokens per session.
     #[arg(long)]
     pub(crate) max_tokens: Option<u64>,
@@ -145,9 +148,9 @@ impl BudgetArgs {
             max_wall_secs: self.max_wall_secs,
             max_idle_secs: self.max_idle_secs,
             max_memory_mib: self.max_memory_mib,
+            max_turns: self.max_turns,
             max_tokens: self.max_tokens,
             max_cost_usd: self.max_cost_usd,
-            ..Budgets::default()
         }
     }
 }
@@ -294,6 +297,9 @@ fn budget_summary(b: &Budgets) -> String {
     }
     if let Some(m) = b.max_memory_mib {
         parts.push(format!("mem {m} MiB"));
+    }
+    if let Some(t) = b.max_turns {
+        parts.push(format!("{t} turns"));
     }
     if let Some(t) = b.max_tokens {
         parts.push(format!("{t} tokens"));

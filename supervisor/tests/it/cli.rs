@@ -108,7 +108,16 @@ fn agents_are_created_listed_shown_and_removed() {
     cli.ok(&["agent", "create", "--file", path(&file)]);
     let err = cli.fails(&["agent", "create", "quick"], 2);
     assert!(err.contains("exists (use --replace"), "{err}");
-    cli.ok(&["agent", "create", "quick", "--chunks", "5", "--replace"]);
+    cli.ok(&[
+        "agent",
+        "create",
+        "quick",
+        "--chunks",
+        "5",
+        "--max-turns",
+        "4",
+        "--replace",
+    ]);
 
     let agents = cli.json(&["agent", "list"]);
     let names: Vec<&str> = agents
@@ -127,6 +136,11 @@ fn agents_are_created_listed_shown_and_removed() {
         "{toml_text}"
     );
     assert!(cli.ok(&["agent", "list"]).contains("wall 30s"));
+    assert_eq!(
+        cli.json(&["agent", "show", "quick"])["budgets"]["max_turns"],
+        4
+    );
+    assert!(cli.ok(&["agent", "list"]).contains("4 turns"));
 
     let bad = cli.write("bad.toml", "name = \"x\"\nmodle = \"typo\"\n");
     let err = cli.fails(&["agent", "create", "--file", path(&bad)], 2);
