@@ -4,7 +4,10 @@
 //! and, if it refuses, closes the connection.
 
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use crate::PROTOCOL_VERSION;
+use crate::codec::{FrameError, read_frame, write_frame};
 use crate::ids::SessionId;
 
 /// Opens a connection: who is calling and their proof.
@@ -32,6 +35,33 @@ impl std::fmt::Debug for Hello {
 }
 
 impl Hello {
+    /// This build's Hello for `role` with `token`.
+    pub fn new(role: PeerRole, token: String) -> Self {
+        Self {
+            protocol: PROTOCOL_VERSION,
+            role,
+            token,
+        }
+    }
+
+    /// The connecting side of the handshake: sends this Hello on `writer`
+    /// and reads the daemon's answer from `reader` (`None`: the daemon
+    /// closed the connection first). The CLI, the app and workers all
+    /// greet the daemon this way.
+    pub async fn send<W, R>(
+        &self,
+        writer: &mut W,
+        reader: &mut R,
+    ) -> Result<Option<HelloReply>, FrameError>
+    where
+        W: AsyncWrite + Unpin,
+        R: AsyncRead + Unpin,
+    {
+        write_frame(writer, self).await?;
+        writer.flush().await?;
+        read_frame(reader, &mut Vec::new()).await
+    }
+
     /// The protocol version a Hello payload announces, read before the
     /// rest, so that a peer of another version is told so even when the
     /// rest of its Hello has a different shape.

@@ -22,7 +22,7 @@ use protocol::control::{
 };
 use protocol::event::Event;
 use protocol::handshake::{Hello, HelloReply, PeerRole};
-use protocol::{PROTOCOL_VERSION, SessionId};
+use protocol::SessionId;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
@@ -186,16 +186,8 @@ impl Client {
 
     /// Performs the client handshake on a connected stream.
     pub async fn handshake(stream: Stream, token: String) -> Result<Client, ClientError> {
-        let hello = Hello {
-            protocol: PROTOCOL_VERSION,
-            role: PeerRole::Client,
-            token,
-        };
-        let mut writer = &stream;
-        write_frame(&mut writer, &hello).await?;
-        writer.flush().await.map_err(FrameError::from)?;
-        let mut reader = BufReader::new(&stream);
-        let reply: HelloReply = read_frame(&mut reader, &mut Vec::new())
+        let reply = Hello::new(PeerRole::Client, token)
+            .send(&mut &stream, &mut BufReader::new(&stream))
             .await?
             .ok_or(ClientError::Disconnected)?;
         if let HelloReply::Refused { reason } = reply {

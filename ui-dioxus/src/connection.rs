@@ -24,7 +24,7 @@ use protocol::control::{
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::layout::Layout;
 use protocol::mcp::{ImportedEntry, McpServerConfig};
-use protocol::{AgentConfig, PROTOCOL_VERSION, ProviderKind, Secret, SessionId, Timestamp};
+use protocol::{AgentConfig, ProviderKind, Secret, SessionId, Timestamp};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -205,16 +205,9 @@ async fn connect(target: &Target) -> Result<Arc<Stream>, ConnectError> {
     };
     let token = std::fs::read_to_string(target.layout.client_token())
         .map_err(|source| io_error(&target.layout, source))?;
-    let hello = Hello {
-        protocol: PROTOCOL_VERSION,
-        role: PeerRole::Client,
-        token: token.trim().to_owned(),
-    };
-    let mut writer = &stream;
-    write_frame(&mut writer, &hello).await?;
-    writer.flush().await.map_err(FrameError::from)?;
-    let reply: Option<HelloReply> =
-        read_frame(&mut BufReader::new(&stream), &mut Vec::new()).await?;
+    let reply = Hello::new(PeerRole::Client, token.trim().to_owned())
+        .send(&mut &stream, &mut BufReader::new(&stream))
+        .await?;
     match reply {
         Some(HelloReply::Accepted { .. }) => Ok(Arc::new(stream)),
         Some(HelloReply::Refused { reason }) => Err(ConnectError::Refused(reason)),

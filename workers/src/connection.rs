@@ -17,7 +17,7 @@ use protocol::codec;
 use protocol::event::EventKind;
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::worker::{FromWorker, ToWorker};
-use protocol::{PROTOCOL_VERSION, SessionId, Timestamp};
+use protocol::{SessionId, Timestamp};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
@@ -65,21 +65,10 @@ pub async fn handshake(
     session: SessionId,
     token: String,
 ) -> anyhow::Result<HelloReply> {
-    let hello = Hello {
-        protocol: PROTOCOL_VERSION,
-        role: PeerRole::Worker { session },
-        token,
-    };
-    let mut writer = stream;
-    codec::write_frame(&mut writer, &hello)
+    let reply = Hello::new(PeerRole::Worker { session }, token)
+        .send(&mut &*stream, reader)
         .await
-        .context("cannot send the handshake")?;
-    writer.flush().await.context("cannot send the handshake")?;
-    drop(hello);
-
-    let reply = codec::read_frame(reader, &mut Vec::new())
-        .await
-        .context("cannot read the daemon's handshake reply")?;
+        .context("cannot greet the daemon")?;
     match reply {
         Some(reply) => Ok(reply),
         None => bail!("the daemon closed the connection during the handshake"),
