@@ -314,6 +314,7 @@ fn AgentRules(agent: Option<String>, draft: Signal<AgentDraft>) -> Element {
     let none = stored.is_empty() && pending.is_empty();
     let existing = agent.is_some();
     let globals = match global {
+        0 => "No global rules (for every agent); Settings adds them.".to_owned(),
         1 => "1 global rule (for every agent) also applies; Settings lists it.".to_owned(),
         n => format!("{n} global rules (for every agent) also apply; Settings lists them."),
     };
