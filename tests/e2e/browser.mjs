@@ -1,6 +1,7 @@
 // Drives the app's browser view (studio-ui --web) in Debian's Chromium with
 // playwright-core, against a real daemon with scripted agents: sign in,
-// create and edit an agent, start runs and kill one, approve from the inbox, search
+// create and edit an agent (adding and removing a rule for it from its
+// form), start runs and kill one, approve from the inbox, search
 // the Inspector, run a batch file, chat with inline approval, end and resume,
 // store a key (never shown back), add and remove a rule, add an MCP server
 // with the form and import one (secrets never shown back), set and reset a
@@ -82,6 +83,29 @@ await step('create-agent', async () => {
   await card.getByRole('button', { name: 'Edit' }).click();
   await page.waitForFunction(() =>
     document.querySelector('.card textarea[name=system_prompt]')?.value === 'Be terse.');
+  // A rule for it from the edit form, stored at once: listed in the form
+  // and in Settings' rules for this agent; then removed from the form.
+  const rules = card.locator('fieldset.rules');
+  await rules.getByText('No rules for this agent.').waitFor();
+  await rules.locator('input[name=rule_match]').fill('shell:command=make *');
+  await rules.locator('select[name=rule_decision]').selectOption('deny');
+  await rules.locator('input[name=rule_priority]').fill('7');
+  await rules.getByRole('button', { name: 'Add rule' }).click();
+  const row = rules.locator('tr', { hasText: 'shell:command=make *' });
+  await row.locator('td', { hasText: 'priority 7' }).waitFor();
+  const cells = await row.locator('td').allTextContents();
+  if (cells[1] !== 'deny') throw new Error(`the form's rule row reads ${cells.join(' | ')}`);
+  await row.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${artifacts}/web-agent-rule.png` });
+  await card.getByRole('button', { name: 'Cancel' }).click();
+  await tab('Settings').click();
+  await page.locator('tr', { hasText: 'shell:command=make *' })
+    .locator('td', { hasText: 'made-in-browser' }).waitFor();
+  await tab('Agents').click();
+  await card.getByRole('button', { name: 'Edit' }).click();
+  await row.getByRole('button', { name: 'Remove' }).click();
+  await row.waitFor({ state: 'detached' });
+  await rules.getByText('No rules for this agent.').waitFor();
   await card.getByRole('button', { name: 'Cancel' }).click();
 });
 

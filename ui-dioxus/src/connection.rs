@@ -59,12 +59,16 @@ pub enum Command {
     /// Show this session in the Inspector: its recorded events, then live ones.
     Inspect(SessionId),
     /// Create an agent, or replace the one of that name (the agent list is
-    /// asked again after).
+    /// asked again after), then add `rules` for it: only once the daemon
+    /// has stored the agent, so a refused agent never gets rules (nor does
+    /// another agent of that name); a refusal of either is shown.
     SaveAgent {
         /// The agent.
         agent: Box<AgentConfig>,
         /// Replace an existing one (editing) rather than refuse.
         replace: bool,
+        /// Approval rules for it, added after it is stored.
+        rules: Vec<NewRule>,
     },
     /// Delete an agent (its sessions stay).
     RemoveAgent(String),
@@ -142,6 +146,17 @@ pub enum Command {
     },
     /// Drop a custom price (back to the built-in one, if any).
     ResetPrice(String),
+}
+
+/// An approval rule to add for an agent being created (the daemon assigns its id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRule {
+    /// Which calls.
+    pub matches: RuleMatch,
+    /// What it decides.
+    pub decision: RuleDecision,
+    /// Higher first.
+    pub priority: i32,
 }
 
 /// Which daemon to talk to, and how to start it.
@@ -259,6 +274,8 @@ enum Asked {
     Action,
     /// Changes the agents: list them again after.
     AgentsChanged,
+    /// Saves this agent: list the agents again, then add these rules for it.
+    AgentSaved(String, Vec<NewRule>),
     /// Opens a chat: inspect it once open.
     Chat,
     /// Lists models.
@@ -279,6 +296,8 @@ enum Asked {
 /// What an answer calls for next.
 enum FollowUp {
     Request(Box<ControlRequest>, Asked),
+    /// Several requests, in order.
+    Requests(Vec<(ControlRequest, Asked)>),
     Command(Command),
 }
 
@@ -301,6 +320,30 @@ async fn serve(
         asked: HashMap::new(),
         inspecting: None,
     };
+    let reason = pump(&mut wire, &mut frames, commands, update).await;
+    // An agent saved with rules whose answer never came: its rules were
+    // never sent, and it is not known whether the agent was stored.
+    for asked in wire.asked.into_values() {
+        if let Asked::AgentSaved(name, rules) = asked
+            && !rules.is_empty()
+        {
+            update(Update::Failed(format!(
+                "the connection broke before agent {name} was saved; its rules were not added: {}",
+                rule_list(&rules)
+            )));
+        }
+    }
+    reason
+}
+
+/// Sends the opening requests, then carries commands and frames until the
+/// connection breaks; returns why.
+async fn pump(
+    wire: &mut Wire,
+    frames: &mut mpsc::Receiver<Result<ServerFrame, FrameError>>,
+    commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
+    update: &mut impl FnMut(Update),
+) -> String {
     for (request, asked) in [
         (ControlRequest::Status, Asked::Status),
         (ControlRequest::AgentList, Asked::Agents),
@@ -338,6 +381,7 @@ async fn serve(
                 Some(Ok(frame)) => {
                     let sent = match wire.fold(frame, update) {
                         Some(FollowUp::Request(request, asked)) => wire.send(*request, asked).await.map(|_| ()),
+                        Some(FollowUp::Requests(requests)) => wire.send_all(requests).await,
                         Some(FollowUp::Command(command)) => wire.command(command, update).await,
                         None => Ok(()),
                     };
@@ -392,6 +436,14 @@ impl Wire {
         Ok(id)
     }
 
+    /// Sends each request in order.
+    async fn send_all(&mut self, requests: Vec<(ControlRequest, Asked)>) -> Result<(), FrameError> {
+        for (request, asked) in requests {
+            self.send(request, asked).await?;
+        }
+        Ok(())
+    }
+
     /// Sends `request`, and `then` once it succeeded.
     async fn changed(
         &mut self,
@@ -435,12 +487,17 @@ impl Wire {
                 self.inspecting = Some((id, session));
                 return Ok(());
             }
-            Command::SaveAgent { agent, replace } => {
+            Command::SaveAgent {
+                agent,
+                replace,
+                rules,
+            } => {
+                let asked = Asked::AgentSaved(agent.name.clone(), rules);
                 let request = ControlRequest::AgentCreate {
                     agent: *agent,
                     replace,
                 };
-                return self.send(request, Asked::AgentsChanged).await.map(|_| ());
+                return self.send(request, asked).await.map(|_| ());
             }
             Command::RemoveAgent(name) => {
                 let request = ControlRequest::AgentRemove { name };
@@ -558,6 +615,18 @@ impl Wire {
                     (Some(Asked::McpImport(name)), Err(err)) => {
                         update(Update::McpImported(name, Err(err.message)));
                     }
+                    // Its rules are not sent: say so rather than drop them.
+                    (Some(Asked::AgentSaved(name, rules)), Err(err)) if !rules.is_empty() => {
+                        let (what, were) = match rules.len() {
+                            1 => ("rule", "was"),
+                            _ => ("rules", "were"),
+                        };
+                        update(Update::Failed(format!(
+                            "{}; so its {what} for {name} {were} not added: {}",
+                            err.message,
+                            rule_list(&rules)
+                        )));
+                    }
                     (_, Err(err)) => update(Update::Failed(err.message)),
                     (Some(Asked::Status), Ok(ControlResponse::Status(status))) => {
                         update(Update::Connected(status));
@@ -614,6 +683,22 @@ impl Wire {
                             Asked::Agents,
                         ));
                     }
+                    // The agent is stored: now its rules, each listed again
+                    // after (a refusal shows in the error banner).
+                    (Some(Asked::AgentSaved(name, rules)), Ok(_)) => {
+                        let mut next = vec![(ControlRequest::AgentList, Asked::Agents)];
+                        next.extend(rules.into_iter().map(|rule| {
+                            let request = ControlRequest::RuleAdd {
+                                agent: Some(name.clone()),
+                                matches: rule.matches,
+                                decision: rule.decision,
+                                priority: rule.priority,
+                            };
+                            let then = Asked::Changed(Box::new(ControlRequest::RuleList));
+                            (request, then)
+                        }));
+                        return Some(FollowUp::Requests(next));
+                    }
                     (Some(Asked::Chat), Ok(ControlResponse::ChatOpened { session, .. })) => {
                         update(Update::Opened(session));
                         return Some(FollowUp::Command(Command::Inspect(session)));
@@ -648,6 +733,15 @@ impl Wire {
             },
         }
     }
+}
+
+/// `TOOL[:FIELD=GLOB] decision` of each rule, for messages.
+fn rule_list(rules: &[NewRule]) -> String {
+    rules
+        .iter()
+        .map(|r| format!("{} {}", r.matches, r.decision))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Reads frames into `tx` until the connection ends (a read is not

@@ -18,7 +18,8 @@ use protocol::event::EventKind;
 use protocol::layout::Layout;
 use protocol::{AgentConfig, ProviderKind, Secret, SessionStatus};
 use tokio::sync::mpsc;
-use ui_dioxus::pages::{McpDraft, PriceDraft};
+use ui_dioxus::connection::NewRule;
+use ui_dioxus::pages::{McpDraft, PriceDraft, RuleDraft};
 use ui_dioxus::state::ImportOutcome;
 use ui_dioxus::{AppState, Command, Target, Update};
 
@@ -152,14 +153,26 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     .await;
     assert!(refusal.contains("already ended"), "{refusal}");
 
-    // The forms' commands: create an agent, start three runs of it, open a
-    // chat with it (inspected at once), delete it.
+    // The forms' commands: create an agent with a rule, start three runs
+    // of it, open a chat with it (inspected at once), delete it.
     let mut agent = AgentConfig::scripted("made-in-app");
     agent.script.chunks = 2;
+    let (matches, decision, priority) = RuleDraft {
+        matches: "fs.read:path=docs/*".into(),
+        decision: "deny".into(),
+        priority: "3".into(),
+    }
+    .rule()
+    .unwrap();
     commands_tx
         .send(Command::SaveAgent {
-            agent: Box::new(agent),
+            agent: Box::new(agent.clone()),
             replace: false,
+            rules: vec![NewRule {
+                matches,
+                decision,
+                priority,
+            }],
         })
         .unwrap();
     next(&mut updates, |u| match u {
@@ -167,6 +180,47 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         _ => None,
     })
     .await;
+    // The pending rule reached the daemon, for that agent, once it was stored.
+    let rule = next(&mut updates, |u| match u {
+        Update::Rules(rules) => rules.into_iter().next(),
+        _ => None,
+    })
+    .await;
+    assert_eq!(rule.agent.as_deref(), Some("made-in-app"));
+    assert_eq!(rule.matches.to_string(), "fs.read:path=docs/*");
+    assert_eq!((rule.decision, rule.priority), (RuleDecision::Deny, 3));
+    // Creating it again is refused, and its rule is not added (to the
+    // agent of that name) but named in the refusal.
+    commands_tx
+        .send(Command::SaveAgent {
+            agent: Box::new(agent),
+            replace: false,
+            rules: vec![NewRule {
+                matches: "shell".parse().unwrap(),
+                decision: RuleDecision::Allow,
+                priority: 0,
+            }],
+        })
+        .unwrap();
+    let refusal = next(&mut updates, |u| match u {
+        Update::Failed(message) => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(
+        refusal.contains("agent \"made-in-app\" exists")
+            && refusal.contains("its rule for made-in-app was not added: shell allow"),
+        "{refusal}"
+    );
+    // Removed from the form: the daemon's list is empty again (the refused
+    // agent's rule would show here had it been added).
+    commands_tx.send(Command::RemoveRule(rule.id)).unwrap();
+    let rules = next(&mut updates, |u| match u {
+        Update::Rules(rules) => Some(rules),
+        _ => None,
+    })
+    .await;
+    assert!(rules.is_empty(), "{rules:?}");
     let spec = RunSpec {
         agent: "made-in-app".into(),
         prompt: "from the form".into(),

@@ -14,8 +14,10 @@ use protocol::control::{
 };
 use protocol::event::{Event, EventKind, Usage};
 use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
+use ui_dioxus::connection::NewRule;
 use ui_dioxus::pages::{
-    AgentForm, McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing, RunForm,
+    AgentDraft, AgentForm, McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing,
+    RunForm,
 };
 use ui_dioxus::palette::Palette;
 use ui_dioxus::state::{ImportOutcome, Link, McpSummary, Settings};
@@ -26,6 +28,10 @@ use ui_dioxus::{AppState, Commands, Page, Shell};
 enum Part {
     Shell,
     AgentForm,
+    /// The agent form editing this agent.
+    AgentEdit(AgentConfig),
+    /// The new-agent form opened with this draft.
+    AgentDraft(AgentDraft),
     RunForm,
     Palette,
     /// The add-MCP-server form opened with this draft; checked (as after
@@ -50,6 +56,10 @@ fn Root(props: RootProps) -> Element {
     match props.part {
         Part::Shell => rsx! { Shell {} },
         Part::AgentForm => rsx! { AgentForm { editing: None, on_done: |()| {} } },
+        Part::AgentEdit(agent) => rsx! { AgentForm { editing: Some(agent), on_done: |()| {} } },
+        Part::AgentDraft(draft) => {
+            rsx! { AgentForm { editing: None, on_done: |()| {}, start: Some(draft) } }
+        }
         Part::RunForm => rsx! { RunForm {} },
         Part::Palette => rsx! { Palette { on_close: |()| {} } },
         Part::McpAdd(draft, checked) => {
@@ -342,6 +352,63 @@ fn the_agent_and_run_forms() {
     insta::assert_snapshot!("agent_form", render_part(state.clone(), Part::AgentForm));
     state.run_agent = Some("writer".into());
     insta::assert_snapshot!("run_form", render_part(state, Part::RunForm));
+}
+
+#[test]
+fn the_agent_form_with_its_rules_when_editing_and_pending_when_new() {
+    let mut state = populated(Page::Agents);
+    let rule = |id: &str, agent: Option<&str>, matches: &str, decision, priority| ApprovalRule {
+        id: id.into(),
+        agent: agent.map(str::to_owned),
+        matches: matches.parse().unwrap(),
+        decision,
+        priority,
+    };
+    state.settings.rules.extend([
+        rule(
+            "r2",
+            Some("writer"),
+            "shell:command=rm *",
+            RuleDecision::Deny,
+            10,
+        ),
+        rule("r3", Some("helper"), "fs.write", RuleDecision::Allow, 0),
+        rule("r4", Some("writer"), "fs.*", RuleDecision::Ask, 0),
+    ]);
+    let writer = state.agents.as_ref().unwrap()[1].clone();
+    assert_eq!(writer.name, "writer");
+    let html = render_part(state.clone(), Part::AgentEdit(writer));
+    // Its own rules, not another agent's nor the global one (counted).
+    assert!(
+        html.contains("shell:command=rm *") && html.contains("r4"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("fs.write") && !html.contains(">shell:command=git *<"),
+        "{html}"
+    );
+    assert!(
+        html.contains("1 global rule (for every agent) also applies"),
+        "{html}"
+    );
+    insta::assert_snapshot!("agent_form_editing_rules", html);
+
+    let draft = AgentDraft {
+        name: "reviewer".into(),
+        rules: vec![NewRule {
+            matches: "shell:command=git *".parse().unwrap(),
+            decision: RuleDecision::Allow,
+            priority: 5,
+        }],
+        ..AgentDraft::default()
+    };
+    let html = render_part(state, Part::AgentDraft(draft));
+    assert!(html.contains(">pending<"), "{html}");
+    assert!(
+        !html.contains("r4"),
+        "a new agent lists no stored rule: {html}"
+    );
+    insta::assert_snapshot!("agent_form_new_pending_rule", html);
 }
 
 #[test]

@@ -1,12 +1,16 @@
-//! The form that creates an agent: every field of `AgentConfig` a person
-//! sets by hand, with the model picked from the provider's live list.
+//! The form that creates or edits an agent: every field of `AgentConfig` a
+//! person sets by hand, with the model picked from the provider's live
+//! list, and the approval rules for the agent (stored by the daemon apart
+//! from the config: added at once when editing, after the agent is created
+//! when creating).
 
 use dioxus::prelude::*;
 use protocol::agent::BUILTIN_TOOLS;
+use protocol::approval::{RuleDecision, RuleMatch};
 use protocol::{AgentConfig, ProviderKind, SafetyMode};
 
 use crate::app::Commands;
-use crate::connection::Command;
+use crate::connection::{Command, NewRule};
 use crate::state::AppState;
 
 const SAFETY_MODES: [SafetyMode; 3] = [
@@ -38,6 +42,62 @@ pub struct AgentDraft {
     pub max_cost_usd: String,
     /// Budget: wall-clock seconds per session (empty: none).
     pub max_wall_secs: String,
+    /// Approval rules for a new agent, added once it is created (an
+    /// existing agent's rules are added at once instead).
+    pub rules: Vec<NewRule>,
+}
+
+const DECISIONS: [RuleDecision; 3] = [RuleDecision::Allow, RuleDecision::Ask, RuleDecision::Deny];
+
+/// The form's row that adds one approval rule, as typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleDraft {
+    /// `TOOL[:FIELD=GLOB]`, e.g. `shell:command=git *`.
+    pub matches: String,
+    /// `allow`, `ask` or `deny`.
+    pub decision: String,
+    /// Higher first (empty: 0).
+    pub priority: String,
+}
+
+impl Default for RuleDraft {
+    fn default() -> Self {
+        Self {
+            matches: String::new(),
+            decision: RuleDecision::Allow.to_string(),
+            priority: "0".into(),
+        }
+    }
+}
+
+impl RuleDraft {
+    /// The rule this row describes, or what is wrong with it. (Globs are
+    /// checked by the daemon, which refuses one that does not parse.)
+    pub fn rule(&self) -> Result<(RuleMatch, RuleDecision, i32), String> {
+        let text = self.matches.trim();
+        if text.is_empty() {
+            return Err("a rule needs a tool, e.g. shell or shell:command=git *".into());
+        }
+        let matches = text.parse::<RuleMatch>()?;
+        let decision = DECISIONS
+            .into_iter()
+            .find(|d| d.as_str() == self.decision.trim())
+            .ok_or_else(|| {
+                format!(
+                    "decision {:?}: expected allow, ask or deny",
+                    self.decision.trim()
+                )
+            })?;
+        let priority = self.priority.trim();
+        let priority = if priority.is_empty() {
+            0
+        } else {
+            priority
+                .parse::<i32>()
+                .map_err(|_| format!("priority: {priority:?} is not a whole number"))?
+        };
+        Ok((matches, decision, priority))
+    }
 }
 
 impl AgentDraft {
@@ -55,6 +115,7 @@ impl AgentDraft {
             mcp_servers: agent.mcp_servers.join(", "),
             max_cost_usd: text(agent.budgets.max_cost_usd.map(|n| n.to_string())),
             max_wall_secs: text(agent.budgets.max_wall_secs.map(|n| n.to_string())),
+            rules: Vec::new(),
         }
     }
 
@@ -103,13 +164,22 @@ pub(super) fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<Opt
 
 /// The agent form: a new agent, or `editing` one (its name fixed, its
 /// other fields kept). `on_done` is called after the agent was sent (or
-/// the form was cancelled).
+/// the form was cancelled). `start` is the draft a new agent's form opens
+/// with (a fresh one by default).
 #[component]
-pub fn AgentForm(editing: Option<AgentConfig>, on_done: EventHandler<()>) -> Element {
+pub fn AgentForm(
+    editing: Option<AgentConfig>,
+    on_done: EventHandler<()>,
+    start: Option<AgentDraft>,
+) -> Element {
     let commands = use_context::<Commands>();
     let state = use_context::<Signal<AppState>>();
     let base = editing.clone();
-    let mut draft = use_signal(move || base.as_ref().map(AgentDraft::of).unwrap_or_default());
+    let mut draft = use_signal(move || match &base {
+        Some(agent) => AgentDraft::of(agent),
+        None => start.unwrap_or_default(),
+    });
+    let editing_name = editing.as_ref().map(|a| a.name.clone());
     let mut problem = use_signal(|| None::<String>);
     use_hook(move || commands.send(Command::ListModels(draft.peek().provider)));
     let replace = editing.is_some();
@@ -197,6 +267,7 @@ pub fn AgentForm(editing: Option<AgentConfig>, on_done: EventHandler<()>) -> Ele
                 input { name: "max_wall_secs", value: "{draft.read().max_wall_secs}",
                     oninput: move |e| draft.write().max_wall_secs = e.value() }
             }
+            AgentRules { agent: editing_name, draft }
             if let Some(why) = problem.read().as_ref() {
                 p { class: "problem", role: "alert", "{why}" }
             }
@@ -205,7 +276,8 @@ pub fn AgentForm(editing: Option<AgentConfig>, on_done: EventHandler<()>) -> Ele
                     r#type: "button",
                     onclick: move |_| match draft.read().agent(editing.as_ref()) {
                         Ok(agent) => {
-                            commands.send(Command::SaveAgent { agent: Box::new(agent), replace });
+                            let rules = draft.read().rules.clone();
+                            commands.send(Command::SaveAgent { agent: Box::new(agent), replace, rules });
                             on_done.call(());
                         }
                         Err(why) => problem.set(Some(why)),
@@ -214,6 +286,126 @@ pub fn AgentForm(editing: Option<AgentConfig>, on_done: EventHandler<()>) -> Ele
                 }
                 button { r#type: "button", onclick: move |_| on_done.call(()), "Cancel" }
             }
+        }
+    }
+}
+
+/// The form's "Rules for this agent": the daemon's rules for `agent` (the
+/// one being edited: added and removed at once, apart from Save) or the
+/// `draft`'s pending ones (a new agent: sent once it is created), the row
+/// that adds one, and how many global rules also apply.
+#[component]
+fn AgentRules(agent: Option<String>, draft: Signal<AgentDraft>) -> Element {
+    let mut draft = draft;
+    let commands = use_context::<Commands>();
+    let state = use_context::<Signal<AppState>>();
+    let mut row = use_signal(RuleDraft::default);
+    let mut problem = use_signal(|| None::<String>);
+    let (stored, global) = {
+        let read = state.read();
+        let rules = &read.settings.rules;
+        let stored: Vec<_> = rules
+            .iter()
+            .filter(|r| agent.is_some() && r.agent == agent)
+            .cloned()
+            .collect();
+        (stored, rules.iter().filter(|r| r.agent.is_none()).count())
+    };
+    let pending = draft.read().rules.clone();
+    let none = stored.is_empty() && pending.is_empty();
+    let existing = agent.is_some();
+    let globals = match global {
+        0 => "No global rules (for every agent); Settings adds them.".to_owned(),
+        1 => "1 global rule (for every agent) also applies; Settings lists it.".to_owned(),
+        n => format!("{n} global rules (for every agent) also apply; Settings lists them."),
+    };
+    let add = move |_: Event<MouseData>| {
+        // Read first: the row is written below.
+        let parsed = row.read().rule();
+        match parsed {
+            Ok((matches, decision, priority)) => {
+                match &agent {
+                    Some(name) => commands.send(Command::AddRule {
+                        agent: Some(name.clone()),
+                        matches,
+                        decision,
+                        priority,
+                    }),
+                    None => draft.write().rules.push(NewRule {
+                        matches,
+                        decision,
+                        priority,
+                    }),
+                }
+                row.set(RuleDraft::default());
+                problem.set(None);
+            }
+            Err(why) => problem.set(Some(why)),
+        }
+    };
+    rsx! {
+        fieldset { class: "rules",
+            legend { "Rules for this agent" }
+            p { class: "muted",
+                if existing {
+                    "Approval rules are stored apart from the agent: each is added or removed at once."
+                } else {
+                    "Added once the agent is created."
+                }
+            }
+            if none {
+                p { class: "muted", "No rules for this agent." }
+            } else {
+                table {
+                    tbody {
+                        for rule in stored {
+                            tr { key: "{rule.id}",
+                                td { code { "{rule.matches}" } }
+                                td { "{rule.decision}" }
+                                td { "priority {rule.priority}" }
+                                td { class: "muted", "{rule.id}" }
+                                td {
+                                    button { r#type: "button",
+                                        onclick: { let id = rule.id.clone(); move |_| commands.send(Command::RemoveRule(id.clone())) },
+                                        "Remove"
+                                    }
+                                }
+                            }
+                        }
+                        for (i, rule) in pending.into_iter().enumerate() {
+                            tr { key: "pending-{i}",
+                                td { code { "{rule.matches}" } }
+                                td { "{rule.decision}" }
+                                td { "priority {rule.priority}" }
+                                td { class: "muted", "pending" }
+                                td {
+                                    button { r#type: "button",
+                                        onclick: move |_| { draft.write().rules.remove(i); },
+                                        "Remove"
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            div { class: "rule-add",
+                input { name: "rule_match", placeholder: "TOOL[:FIELD=GLOB], e.g. shell:command=git *",
+                    value: "{row.read().matches}", oninput: move |e| row.write().matches = e.value() }
+                select { name: "rule_decision", value: "{row.read().decision}",
+                    onchange: move |e| row.write().decision = e.value(),
+                    for decision in DECISIONS {
+                        option { value: "{decision}", selected: decision.as_str() == row.read().decision, "{decision}" }
+                    }
+                }
+                input { name: "rule_priority", r#type: "number", title: "priority: higher first",
+                    value: "{row.read().priority}", oninput: move |e| row.write().priority = e.value() }
+                button { r#type: "button", onclick: add, "Add rule" }
+            }
+            if let Some(why) = problem.read().as_ref() {
+                p { class: "problem", role: "alert", "{why}" }
+            }
+            p { class: "muted", "{globals}" }
         }
     }
 }
@@ -260,6 +452,59 @@ mod tests {
             ..draft
         };
         assert!(unnamed.agent(None).is_err());
+    }
+
+    #[test]
+    fn a_rule_row_becomes_its_rule_or_says_why_not() {
+        let row = RuleDraft {
+            matches: " shell:command=git * ".into(),
+            decision: "deny".into(),
+            priority: " -5 ".into(),
+        };
+        let (matches, decision, priority) = row.rule().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(matches.tool, "shell");
+        assert_eq!(matches.to_string(), "shell:command=git *");
+        assert_eq!((decision, priority), (RuleDecision::Deny, -5));
+        // A fresh row allows at priority 0; an empty priority is 0 too.
+        let plain = RuleDraft {
+            matches: "fs.*".into(),
+            priority: String::new(),
+            ..RuleDraft::default()
+        };
+        assert_eq!(
+            plain.rule(),
+            Ok(("fs.*".parse().unwrap(), RuleDecision::Allow, 0))
+        );
+        let why = |row: RuleDraft| row.rule().err().unwrap_or_default();
+        assert!(why(RuleDraft::default()).starts_with("a rule needs a tool"));
+        assert_eq!(
+            why(RuleDraft {
+                matches: "shell:command".into(),
+                ..RuleDraft::default()
+            }),
+            "\"shell:command\": expected TOOL or TOOL:FIELD=GLOB"
+        );
+        assert_eq!(
+            why(RuleDraft {
+                decision: "maybe".into(),
+                ..plain.clone()
+            }),
+            "decision \"maybe\": expected allow, ask or deny"
+        );
+        assert_eq!(
+            why(RuleDraft {
+                priority: "high".into(),
+                ..plain.clone()
+            }),
+            "priority: \"high\" is not a whole number"
+        );
+        assert!(
+            why(RuleDraft {
+                priority: "1.5".into(),
+                ..plain
+            })
+            .starts_with("priority")
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod runs;
 mod sessions;
 mod settings;
 
-pub use agent_form::{AgentDraft, AgentForm};
+pub use agent_form::{AgentDraft, AgentForm, RuleDraft};
 pub use agents::AgentsPage;
 pub use inspector::InspectorPage;
 pub use run_form::{RunDraft, RunForm};
