@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::tokio::Stream as _;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
+use protocol::SessionId;
 use protocol::codec::{FrameError, read_frame, write_frame};
 use protocol::control::{
     ClientFrame, ControlError, ControlRequest, ControlResponse, Push, ServerFrame,
 };
 use protocol::event::Event;
 use protocol::handshake::{Hello, HelloReply, PeerRole};
-use protocol::SessionId;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 

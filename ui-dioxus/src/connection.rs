@@ -320,7 +320,8 @@ async fn serve(
         asked: HashMap::new(),
         inspecting: None,
     };
-    let reason = pump(&mut wire, &mut frames, commands, update).await;
+    let reason = pump(&mut wire, &mut frames, commands, update, *inspected).await;
+    *inspected = wire.inspecting.map(|(_, session)| session);
     // An agent saved with rules whose answer never came: its rules were
     // never sent, and it is not known whether the agent was stored.
     for asked in wire.asked.into_values() {
@@ -336,13 +337,14 @@ async fn serve(
     reason
 }
 
-/// Sends the opening requests, then carries commands and frames until the
-/// connection breaks; returns why.
+/// Sends the opening requests (and follows `inspected` again), then
+/// carries commands and frames until the connection breaks; returns why.
 async fn pump(
     wire: &mut Wire,
     frames: &mut mpsc::Receiver<Result<ServerFrame, FrameError>>,
     commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
     update: &mut impl FnMut(Update),
+    inspected: Option<SessionId>,
 ) -> String {
     for (request, asked) in [
         (ControlRequest::Status, Asked::Status),
@@ -368,12 +370,11 @@ async fn pump(
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
     refresh.tick().await;
     let mut clock = tokio::time::interval(CLOCK_EVERY);
-    if let Some(session) = *inspected
+    if let Some(session) = inspected
         && let Err(err) = wire.command(Command::Inspect(session), update).await
     {
         return err.to_string();
     }
-    let reason = async {
     loop {
         tokio::select! {
             _ = clock.tick() => update(Update::Tick(Timestamp::now())),
@@ -410,10 +411,6 @@ async fn pump(
             }
         }
     }
-    }
-    .await;
-    *inspected = wire.inspecting.map(|(_, session)| session);
-    reason
 }
 
 /// The writing half of a connection and what its open requests were.

@@ -377,6 +377,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         .send(Command::SaveAgent {
             agent: Box::new(slow),
             replace: false,
+            rules: Vec::new(),
         })
         .unwrap();
     next(&mut updates, |u| match u {
