@@ -9,6 +9,7 @@ use protocol::agent::BUILTIN_TOOLS;
 use protocol::approval::{RuleDecision, RuleMatch};
 use protocol::{AgentConfig, ProviderKind, SafetyMode};
 
+use super::budgets::{BudgetDraft, BudgetInputs};
 use crate::app::Commands;
 use crate::connection::{Command, NewRule};
 use crate::state::AppState;
@@ -38,10 +39,8 @@ pub struct AgentDraft {
     pub safety: SafetyMode,
     /// MCP servers, comma-separated.
     pub mcp_servers: String,
-    /// Budget: US dollars per session (empty: none).
-    pub max_cost_usd: String,
-    /// Budget: wall-clock seconds per session (empty: none).
-    pub max_wall_secs: String,
+    /// Budgets (empty: none).
+    pub budgets: BudgetDraft,
     /// Approval rules for a new agent, added once it is created (an
     /// existing agent's rules are added at once instead).
     pub rules: Vec<NewRule>,
@@ -113,8 +112,7 @@ impl AgentDraft {
             tools: agent.tools.clone(),
             safety: agent.safety,
             mcp_servers: agent.mcp_servers.join(", "),
-            max_cost_usd: text(agent.budgets.max_cost_usd.map(|n| n.to_string())),
-            max_wall_secs: text(agent.budgets.max_wall_secs.map(|n| n.to_string())),
+            budgets: BudgetDraft::of(&agent.budgets),
             rules: Vec::new(),
         }
     }
@@ -144,22 +142,10 @@ impl AgentDraft {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        agent.budgets.max_cost_usd = number(&self.max_cost_usd, "max cost")?;
-        agent.budgets.max_wall_secs = number(&self.max_wall_secs, "max wall seconds")?;
+        agent.budgets = self.budgets.budgets()?;
         agent.validate()?;
         Ok(agent)
     }
-}
-
-/// An optional number typed into a form: empty is `None`, anything else must parse.
-pub(super) fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    text.parse()
-        .map(Some)
-        .map_err(|_| format!("{what}: {text:?} is not a number"))
 }
 
 /// The agent form: a new agent, or `editing` one (its name fixed, its
@@ -259,14 +245,8 @@ pub fn AgentForm(
                 input { name: "mcp_servers", value: "{draft.read().mcp_servers}", placeholder: "names, comma-separated",
                     oninput: move |e| draft.write().mcp_servers = e.value() }
             }
-            label { "Max cost (USD)"
-                input { name: "max_cost_usd", value: "{draft.read().max_cost_usd}",
-                    oninput: move |e| draft.write().max_cost_usd = e.value() }
-            }
-            label { "Max wall time (s)"
-                input { name: "max_wall_secs", value: "{draft.read().max_wall_secs}",
-                    oninput: move |e| draft.write().max_wall_secs = e.value() }
-            }
+            BudgetInputs { draft: draft.read().budgets.clone(), empty: "none",
+                on_change: move |budgets| draft.write().budgets = budgets }
             AgentRules { agent: editing_name, draft }
             if let Some(why) = problem.read().as_ref() {
                 p { class: "problem", role: "alert", "{why}" }
@@ -423,16 +403,24 @@ mod tests {
             tools: vec!["fs".into()],
             safety: SafetyMode::WorkspaceWrite,
             mcp_servers: "everything, , files".into(),
-            max_cost_usd: "0.5".into(),
+            budgets: BudgetDraft {
+                max_cost_usd: "0.5".into(),
+                max_turns: "12".into(),
+                ..BudgetDraft::default()
+            },
             ..AgentDraft::default()
         };
         let agent = draft.agent(None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(agent.name, "coder");
         assert_eq!(agent.mcp_servers, ["everything", "files"]);
         assert_eq!(agent.budgets.max_cost_usd, Some(0.5));
+        assert_eq!(agent.budgets.max_turns, Some(12));
         assert_eq!(agent.budgets.max_wall_secs, None);
         let bad = AgentDraft {
-            max_wall_secs: "soon".into(),
+            budgets: BudgetDraft {
+                max_wall_secs: "soon".into(),
+                ..BudgetDraft::default()
+            },
             ..draft.clone()
         };
         assert_eq!(

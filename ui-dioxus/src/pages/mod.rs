@@ -3,6 +3,7 @@
 
 mod agent_form;
 mod agents;
+mod budgets;
 mod inspector;
 mod run_form;
 mod runs;
@@ -11,6 +12,7 @@ mod settings;
 
 pub use agent_form::{AgentDraft, AgentForm, RuleDraft};
 pub use agents::AgentsPage;
+pub use budgets::BudgetDraft;
 pub use inspector::InspectorPage;
 pub use run_form::{RunDraft, RunForm};
 pub use runs::RunsPage;

@@ -7,7 +7,7 @@ use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::batch::parse_batch;
 use protocol::control::RunSpec;
 
-use super::agent_form::number;
+use super::budgets::{BudgetDraft, BudgetInputs};
 use crate::app::Commands;
 use crate::connection::Command;
 use crate::state::AppState;
@@ -33,12 +33,8 @@ pub struct RunDraft {
     pub approve: String,
     /// `deny`, `allow` or `wait[:SECS]`.
     pub ask: String,
-    /// Budget: wall-clock seconds per run (empty: the agent's).
-    pub max_wall_secs: String,
-    /// Budget: input plus output tokens per run (empty: the agent's).
-    pub max_tokens: String,
-    /// Budget: US dollars per run (empty: the agent's).
-    pub max_cost_usd: String,
+    /// Budgets of each run (empty: the agent's).
+    pub budgets: BudgetDraft,
 }
 
 impl Default for RunDraft {
@@ -51,9 +47,7 @@ impl Default for RunDraft {
             parallel: String::new(),
             approve: String::new(),
             ask: "deny".into(),
-            max_wall_secs: String::new(),
-            max_tokens: String::new(),
-            max_cost_usd: String::new(),
+            budgets: BudgetDraft::default(),
         }
     }
 }
@@ -76,12 +70,7 @@ impl RunDraft {
             .map(|r| r.parse::<RuleMatch>())
             .collect::<Result<Vec<_>, _>>()?;
         let ask: AskPolicy = self.ask.trim().parse()?;
-        let max_wall_secs = number::<u64>(&self.max_wall_secs, "max wall seconds")?;
-        let max_tokens = number::<u64>(&self.max_tokens, "max tokens")?;
-        let max_cost_usd = number::<f64>(&self.max_cost_usd, "max cost")?;
-        if max_cost_usd.is_some_and(|usd| !usd.is_finite() || usd < 0.0) {
-            return Err("max cost: a number of dollars, 0 or more".into());
-        }
+        let budgets = self.budgets.budgets()?;
         let mut runs = match batch {
             Some(text) => parse_batch(text, &self.agent).map_err(|e| e.to_string())?,
             None => {
@@ -111,10 +100,8 @@ impl RunDraft {
             if run.ask == AskPolicy::default() {
                 run.ask = ask;
             }
-            let budgets = &mut run.budgets;
-            budgets.max_wall_secs = budgets.max_wall_secs.or(max_wall_secs);
-            budgets.max_tokens = budgets.max_tokens.or(max_tokens);
-            budgets.max_cost_usd = budgets.max_cost_usd.or(max_cost_usd);
+            // A batch line's own limits win over the form's.
+            run.budgets = budgets.overridden_by(&run.budgets);
         }
         Ok(runs)
     }
@@ -206,15 +193,8 @@ pub fn RunForm() -> Element {
                     option { value: "wait:300", "wait for me (5 min)" }
                 }
             }
-            label { "Max wall time (s)"
-                input { name: "max_wall_secs", value: "{draft.read().max_wall_secs}", placeholder: "the agent's", oninput: move |e| draft.write().max_wall_secs = e.value() }
-            }
-            label { "Max tokens"
-                input { name: "max_tokens", value: "{draft.read().max_tokens}", placeholder: "the agent's", oninput: move |e| draft.write().max_tokens = e.value() }
-            }
-            label { "Max cost (USD)"
-                input { name: "max_cost_usd", value: "{draft.read().max_cost_usd}", placeholder: "the agent's", oninput: move |e| draft.write().max_cost_usd = e.value() }
-            }
+            BudgetInputs { draft: draft.read().budgets.clone(), empty: "the agent's",
+                on_change: move |budgets| draft.write().budgets = budgets }
             if let Some(why) = problem.read().as_ref() {
                 p { class: "problem", role: "alert", "{why}" }
             }
@@ -253,9 +233,12 @@ mod tests {
             count: "20".into(),
             approve: "fs.read, shell:command=git *".into(),
             ask: "wait:60".into(),
-            max_wall_secs: "30".into(),
-            max_tokens: "5000".into(),
-            max_cost_usd: "0.25".into(),
+            budgets: BudgetDraft {
+                max_wall_secs: "30".into(),
+                max_tokens: "5000".into(),
+                max_cost_usd: "0.25".into(),
+                ..BudgetDraft::default()
+            },
             ..RunDraft::default()
         }
     }
@@ -293,14 +276,20 @@ mod tests {
             ),
             (
                 RunDraft {
-                    max_cost_usd: "-1".into(),
+                    budgets: BudgetDraft {
+                        max_cost_usd: "-1".into(),
+                        ..BudgetDraft::default()
+                    },
                     ..draft()
                 },
                 "max cost: a number of dollars, 0 or more",
             ),
             (
                 RunDraft {
-                    max_tokens: "lots".into(),
+                    budgets: BudgetDraft {
+                        max_tokens: "lots".into(),
+                        ..BudgetDraft::default()
+                    },
                     ..draft()
                 },
                 "max tokens: \"lots\" is not a number",
