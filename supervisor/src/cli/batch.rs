@@ -14,6 +14,7 @@ use protocol::batch::parse_batch;
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionSummary};
 use protocol::event::SessionStatus;
 use supervisor::client::Client;
+use tokio::signal::unix::{SignalKind, signal};
 
 use super::output::{duration, print_json, session_duration, table};
 use super::run::{RunArgs, describe_end};
@@ -122,7 +123,8 @@ pub(crate) fn note(progress: &ProgressBar, line: String) {
 
 /// Queues `items` as one batch of which the daemon keeps at most
 /// `parallel` live, and waits for them all to end; `on_change` sees every
-/// status change of the batch's sessions (index, summary).
+/// status change of the batch's sessions (index, summary). Ctrl-C cancels
+/// every unfinished run, queued or live; a second Ctrl-C kills them.
 pub(crate) async fn run_batch(
     client: &Client,
     items: &[BatchItem],
@@ -130,6 +132,9 @@ pub(crate) async fn run_batch(
     progress: &ProgressBar,
     mut on_change: impl FnMut(usize, &SessionSummary),
 ) -> Result<Vec<BatchOutcome>, CliError> {
+    // Listen for Ctrl-C before anything is queued, so none goes unheard.
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|e| CliError::msg(format!("cannot listen for Ctrl-C: {e}")))?;
     // Watch before queueing, so no change is missed.
     let mut watch = client.subscribe(ControlRequest::WatchSessions).await?;
     let request = ControlRequest::RunBatch {
@@ -153,6 +158,7 @@ pub(crate) async fn run_batch(
     let mut counts: HashMap<SessionStatus, usize> = HashMap::new();
     let mut live: HashSet<SessionId> = HashSet::new();
     let mut poll = tokio::time::interval(Duration::from_secs(2));
+    let mut interrupts = 0;
     while !in_flight.is_empty() {
         let changed: Vec<SessionSummary> = tokio::select! {
             push = watch.next() => match push {
@@ -161,6 +167,15 @@ pub(crate) async fn run_batch(
                 None => return Err(CliError::msg("lost the connection to the daemon")),
             },
             _ = poll.tick() => poll_in_flight(client, &in_flight).await,
+            _ = interrupt.recv() => {
+                interrupts += 1;
+                let kill = interrupts > 1;
+                let what = if kill { "killing" } else { "cancelling" };
+                let again = if kill { "" } else { " (Ctrl-C again to kill)" };
+                note(progress, format!("{what} the {} unfinished run(s){again}", in_flight.len()));
+                stop_all(client, in_flight.keys().copied(), kill).await;
+                Vec::new()
+            }
         };
         for summary in changed {
             let Some(&index) = in_flight.get(&summary.id) else {
@@ -192,6 +207,22 @@ pub(crate) async fn run_batch(
         }
     }
     Ok(outcomes)
+}
+
+/// Cancels (or kills) every session of `sessions` at once, queued or live;
+/// a session that ended meanwhile is no error.
+async fn stop_all(client: &Client, sessions: impl Iterator<Item = SessionId>, kill: bool) {
+    let mut stops = tokio::task::JoinSet::new();
+    for session in sessions {
+        let client = client.clone();
+        let request = if kill {
+            ControlRequest::Kill { session }
+        } else {
+            ControlRequest::Cancel { session }
+        };
+        stops.spawn(async move { client.request(request).await });
+    }
+    while stops.join_next().await.is_some() {}
 }
 
 /// Safety net for missed pushes: asks for the state of runs in flight.

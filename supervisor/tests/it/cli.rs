@@ -27,16 +27,21 @@ impl Cli {
         self.tmp.path().join("d")
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(studio_bin())
+    /// `studio ARGS` on this data dir, not started yet.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(studio_bin());
+        command
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(args)
             .env("STUDIO_WORKER_BIN", worker_bin())
             .env("STUDIO_CANCEL_GRACE_MS", "300")
-            .env_remove("STUDIO_DATA_DIR")
-            .output()
-            .unwrap()
+            .env_remove("STUDIO_DATA_DIR");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// Runs a command that must succeed; returns its stdout.
@@ -330,6 +335,68 @@ fn a_batch_runs_in_parallel_and_summarises_every_line() {
     let table = cli.run(&["run", "batcher", "--batch", path(&batch)]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("4 runs: 2 completed, 2 crashed"), "{text}");
+}
+
+#[test]
+fn ctrl_c_cancels_every_unfinished_run_of_a_batch() {
+    let cli = Cli::new();
+    // About 10 s per run: none ends by itself during the test.
+    cli.ok(&[
+        "agent",
+        "create",
+        "slowish",
+        "--chunks",
+        "200",
+        "--chunk-delay-ms",
+        "50",
+    ]);
+    let batch = cli.write(
+        "slow.jsonl",
+        "{\"prompt\":\"a\"}\n{\"prompt\":\"b\"}\n{\"prompt\":\"c\"}\n",
+    );
+    let child = cli
+        .command(&[
+            "--json",
+            "run",
+            "slowish",
+            "--batch",
+            path(&batch),
+            "--parallel",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cli
+        .json(&["ps"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["status"] == "running")
+    {
+        assert!(std::time::Instant::now() < deadline, "no run started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cancelling the 3 unfinished run(s)"),
+        "{stderr}"
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["totals"],
+        serde_json::json!({"cancelled": 3}),
+        "the running one and both queued ones"
+    );
 }
 
 #[test]

@@ -131,7 +131,7 @@ fn Rules() -> Element {
                         tr { key: "{rule.id}",
                             td { "{rule.id}" }
                             td { code { "{rule.matches}" } }
-                            td { "{rule.decision:?}" }
+                            td { "{rule.decision}" }
                             td { {rule.agent.clone().unwrap_or_else(|| "all agents".into())} }
                             td { "priority {rule.priority}" }
                             td { button { onclick: { let id = rule.id.clone(); move |_| commands.send(Command::RemoveRule(id.clone())) }, "Remove" } }
