@@ -426,10 +426,11 @@ impl Wire {
     async fn send(&mut self, request: ControlRequest, asked: Asked) -> Result<u64, FrameError> {
         let id = self.next_id;
         self.next_id += 1;
-        self.asked.insert(id, asked);
         let mut writer = &*self.stream;
         write_frame(&mut writer, &ClientFrame { id, request }).await?;
         writer.flush().await?;
+        // Answers are folded by this same task, so none can come before this.
+        self.asked.insert(id, asked);
         Ok(id)
     }
 
@@ -454,7 +455,26 @@ impl Wire {
 
     /// Sends what `command` asks; `update` hears what it settles at once
     /// (an import's unusable entries).
+    /// Sends what `command` asks for. A request too large for one frame
+    /// (say, a huge batch) is refused here, before a byte is written, and
+    /// shown as an error; the connection stays up.
     async fn command(
+        &mut self,
+        command: Command,
+        update: &mut impl FnMut(Update),
+    ) -> Result<(), FrameError> {
+        match self.send_command(command, update).await {
+            Err(FrameError::TooLarge { len, max }) => {
+                update(Update::Failed(format!(
+                    "not sent: the request takes {len} bytes, more than the {max} one message may hold"
+                )));
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    async fn send_command(
         &mut self,
         command: Command,
         update: &mut impl FnMut(Update),

@@ -263,10 +263,34 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         let t = t.as_ref().expect("a new session keeps totals");
         assert!(t.usage.output_tokens > 0, "{t:?}");
     }
+    // A request too large for one message is refused before it is sent,
+    // and the connection stays up.
+    let huge = RunSpec {
+        agent: "made-in-app".into(),
+        prompt: "x".repeat(17 << 20),
+        ..RunSpec::default()
+    };
+    commands_tx
+        .send(Command::Run {
+            runs: vec![huge],
+            parallel: 1,
+        })
+        .unwrap();
+    let refusal = next(&mut updates, |u| match u {
+        Update::Failed(message) => Some(message),
+        Update::Disconnected(reason) => panic!("the connection broke: {reason}"),
+        _ => None,
+    })
+    .await;
+    assert!(
+        refusal.starts_with("not sent: the request takes"),
+        "{refusal}"
+    );
     // The daemon's limit, changed from Settings, comes back in its status.
     commands_tx.send(Command::SetMaxConcurrentRuns(3)).unwrap();
     next(&mut updates, |u| match u {
         Update::Connected(status) if status.max_concurrent_runs == 3 => Some(()),
+        Update::Disconnected(reason) => panic!("the connection broke: {reason}"),
         _ => None,
     })
     .await;
