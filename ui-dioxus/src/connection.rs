@@ -72,7 +72,7 @@ pub enum Command {
     },
     /// Delete an agent (its sessions stay).
     RemoveAgent(String),
-    /// Start `count` runs of the same spec.
+    /// Queue runs as one batch (`RunBatch`), at most `parallel` of them live.
     Run {
         /// What to run.
         runs: Vec<RunSpec>,
