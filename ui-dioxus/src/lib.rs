@@ -11,7 +11,7 @@
 //! - [`pages`]: the five pillars: Agents, Sessions, Runs, Inspector, Settings.
 //! - [`palette`]: the command palette (Ctrl/Cmd+K).
 //! - [`web`]: the same app served to a browser (liveview), behind the client token.
-//! - [`format`]: how durations, sizes and events read on screen.
+//! - [`format`](mod@format): how durations, sizes and events read on screen.
 //! - [`inspect`]: the Inspector's timeline rows, chips, search and stats.
 //! - [`detail`]: the Inspector's detail panel, by kind of event.
 //!

@@ -1,0 +1,314 @@
+//! The app's one connection to the daemon's control socket, owned by one
+//! task: it sends what the components ask for ([`Command`]) and folds every
+//! answer and push into the store as an [`Update`]. Components never talk
+//! to the daemon themselves.
+//!
+//! It starts the daemon when none is running (through `studio daemon
+//! start`, as the CLI does), and reconnects after the daemon restarts.
+//!
+//! Here: connecting, and the task's loop ([`run`]). [`command`]: what
+//! components ask. `wire`: how a command becomes requests and an answer
+//! becomes an update.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use interprocess::local_socket::tokio::Stream;
+use interprocess::local_socket::traits::tokio::Stream as _;
+use interprocess::local_socket::{GenericFilePath, ToFsName};
+use protocol::codec::{FrameError, read_frame};
+use protocol::control::{ControlRequest, ServerFrame};
+use protocol::handshake::{Hello, HelloReply, PeerRole};
+use protocol::layout::Layout;
+use protocol::{SessionId, Timestamp};
+use tokio::io::BufReader;
+use tokio::sync::mpsc;
+
+use crate::state::Update;
+
+pub mod command;
+mod wire;
+
+pub use command::{Command, NewRule};
+use wire::{Asked, FollowUp, Wire, rule_list};
+
+/// Pause between connection attempts.
+const RETRY: Duration = Duration::from_secs(1);
+/// How often the approvals inbox and the sessions' live figures (events,
+/// memory) are asked again: pushes carry status changes only.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
+/// How often live durations move on.
+const CLOCK_EVERY: Duration = Duration::from_secs(1);
+/// Sessions listed at connect.
+const SESSIONS_LISTED: u32 = 1000;
+
+/// Which daemon to talk to, and how to start it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The instance's files.
+    pub layout: Layout,
+    /// The `studio` executable, for `studio daemon start`.
+    pub studio_bin: PathBuf,
+}
+
+/// Why a connection attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    #[error("cannot reach the daemon at {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("cannot start the daemon: {0}")]
+    Start(String),
+    #[error("the daemon refused the connection: {0}")]
+    Refused(String),
+    #[error("lost the connection to the daemon: {0}")]
+    Frame(#[from] FrameError),
+}
+
+/// Runs until the app closes: connects (starting the daemon if needed),
+/// serves the connection, and reconnects when it breaks.
+pub async fn run(
+    target: Target,
+    mut commands: impl futures_util::Stream<Item = Command> + Unpin,
+    mut update: impl FnMut(Update),
+) {
+    // The session the Inspector follows, followed again after a reconnect.
+    let mut inspected: Option<SessionId> = None;
+    loop {
+        let reason = match connect(&target).await {
+            Ok(stream) => serve(stream, &mut commands, &mut update, &mut inspected).await,
+            Err(err) => err.to_string(),
+        };
+        tracing::info!(%reason, "daemon connection down; retrying");
+        update(Update::Disconnected(reason));
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Connects and shakes hands, starting the daemon when none listens.
+async fn connect(target: &Target) -> Result<Arc<Stream>, ConnectError> {
+    let stream = match open_socket(&target.layout).await {
+        Ok(stream) => stream,
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            start_daemon(target).await?;
+            open_socket(&target.layout)
+                .await
+                .map_err(|source| io_error(&target.layout, source))?
+        }
+        Err(source) => return Err(io_error(&target.layout, source)),
+    };
+    let token = std::fs::read_to_string(target.layout.client_token())
+        .map_err(|source| io_error(&target.layout, source))?;
+    let reply = Hello::new(PeerRole::Client, token.trim().to_owned())
+        .send(&mut &stream, &mut BufReader::new(&stream))
+        .await?;
+    match reply {
+        Some(HelloReply::Accepted { .. }) => Ok(Arc::new(stream)),
+        Some(HelloReply::Refused { reason }) => Err(ConnectError::Refused(reason)),
+        None => Err(ConnectError::Refused("closed during the handshake".into())),
+    }
+}
+
+fn io_error(layout: &Layout, source: io::Error) -> ConnectError {
+    ConnectError::Io {
+        path: layout.control_socket().display().to_string(),
+        source,
+    }
+}
+
+async fn open_socket(layout: &Layout) -> io::Result<Stream> {
+    let socket = layout.control_socket();
+    let name = socket.as_path().to_fs_name::<GenericFilePath>()?;
+    Stream::connect(name).await
+}
+
+/// `studio daemon start`: returns once the daemon answers, or why not.
+pub(crate) async fn start_daemon(target: &Target) -> Result<(), ConnectError> {
+    tracing::info!("no daemon is running: starting one");
+    let output = tokio::process::Command::new(&target.studio_bin)
+        .arg("--data-dir")
+        .arg(target.layout.root())
+        .args(["daemon", "start"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|err| ConnectError::Start(format!("{}: {err}", target.studio_bin.display())))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(ConnectError::Start(stderr.trim().to_owned()))
+}
+
+/// Serves one connection until it breaks; returns why. `inspected` is the
+/// session the Inspector followed on the last connection (followed again
+/// here: the store drops the events it holds already), and is left as the
+/// one it follows when this connection ends.
+async fn serve(
+    stream: Arc<Stream>,
+    commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
+    update: &mut impl FnMut(Update),
+    inspected: &mut Option<SessionId>,
+) -> String {
+    let (frames_tx, mut frames) = mpsc::channel(256);
+    let reader = tokio::spawn(read_frames(Arc::clone(&stream), frames_tx));
+    let _stop_reader = AbortOnDrop(reader);
+    let mut wire = Wire {
+        stream,
+        next_id: 1,
+        asked: HashMap::new(),
+        inspecting: None,
+    };
+    let reason = pump(&mut wire, &mut frames, commands, update, *inspected).await;
+    *inspected = wire.inspecting.map(|(_, session)| session);
+    // An agent saved with rules whose answer never came: its rules were
+    // never sent, and it is not known whether the agent was stored.
+    for asked in wire.asked.into_values() {
+        if let Asked::AgentSaved(name, rules) = asked
+            && !rules.is_empty()
+        {
+            update(Update::Failed(format!(
+                "the connection broke before agent {name} was saved; its rules were not added: {}",
+                rule_list(&rules)
+            )));
+        }
+    }
+    reason
+}
+
+/// Sends the opening requests (and follows `inspected` again), then
+/// carries commands and frames until the connection breaks; returns why.
+async fn pump(
+    wire: &mut Wire,
+    frames: &mut mpsc::Receiver<Result<ServerFrame, FrameError>>,
+    commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
+    update: &mut impl FnMut(Update),
+    inspected: Option<SessionId>,
+) -> String {
+    for (request, asked) in [
+        (ControlRequest::Status, Asked::Status),
+        (ControlRequest::AgentList, Asked::Agents),
+        (
+            ControlRequest::SessionList {
+                all: true,
+                limit: SESSIONS_LISTED,
+            },
+            Asked::Sessions,
+        ),
+        (ControlRequest::WatchSessions, Asked::Stream),
+        (ControlRequest::ApprovalList, Asked::Approvals),
+        (ControlRequest::KeyList, Asked::Keys),
+        (ControlRequest::McpList, Asked::Mcp),
+        (ControlRequest::RuleList, Asked::Rules),
+        (ControlRequest::PricingList, Asked::Pricing),
+    ] {
+        if let Err(err) = wire.send(request, asked).await {
+            return err.to_string();
+        }
+    }
+    let mut refresh = tokio::time::interval(REFRESH_EVERY);
+    refresh.tick().await;
+    let mut clock = tokio::time::interval(CLOCK_EVERY);
+    if let Some(session) = inspected
+        && let Err(err) = wire.command(Command::Inspect(session), update).await
+    {
+        return err.to_string();
+    }
+    loop {
+        tokio::select! {
+            _ = clock.tick() => update(Update::Tick(Timestamp::now())),
+            frame = frames.recv() => match frame {
+                Some(Ok(frame)) => {
+                    let sent = match wire.fold(frame, update) {
+                        Some(FollowUp::Request(request, asked)) => wire.send(*request, asked).await.map(|_| ()),
+                        Some(FollowUp::Requests(requests)) => wire.send_all(requests).await,
+                        Some(FollowUp::Command(command)) => wire.command(command, update).await,
+                        None => Ok(()),
+                    };
+                    if let Err(err) = sent {
+                        return err.to_string();
+                    }
+                }
+                Some(Err(err)) => return err.to_string(),
+                None => return "the daemon closed the connection".to_owned(),
+            },
+            command = commands.next() => {
+                let Some(command) = command else {
+                    return "the app is closing".to_owned();
+                };
+                if let Err(err) = wire.command(command, update).await {
+                    return err.to_string();
+                }
+            }
+            _ = refresh.tick() => {
+                let sessions = ControlRequest::SessionList { all: true, limit: SESSIONS_LISTED };
+                for (request, asked) in [(ControlRequest::ApprovalList, Asked::Approvals), (sessions, Asked::Sessions)] {
+                    if let Err(err) = wire.send(request, asked).await {
+                        return err.to_string();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads frames into `tx` until the connection ends (a read is not
+/// cancel-safe, so it runs on its own task rather than in a select).
+async fn read_frames(stream: Arc<Stream>, tx: mpsc::Sender<Result<ServerFrame, FrameError>>) {
+    let mut reader = BufReader::new(&*stream);
+    let mut buf = Vec::new();
+    loop {
+        let frame = match read_frame::<_, ServerFrame>(&mut reader, &mut buf).await {
+            Ok(Some(frame)) => Ok(frame),
+            Ok(None) => return,
+            Err(err) => Err(err),
+        };
+        let failed = frame.is_err();
+        if tx.send(frame).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_daemon_binary_is_a_clear_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|err| panic!("{err}"));
+        let tmp = std::env::temp_dir().join(format!("studio-ui-test-{}", std::process::id()));
+        let target = Target {
+            layout: Layout::new(&tmp),
+            studio_bin: PathBuf::from("/nonexistent/studio"),
+        };
+        let err = runtime
+            .block_on(connect(&target))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("cannot start the daemon: /nonexistent/studio"),
+            "{err}"
+        );
+    }
+}
