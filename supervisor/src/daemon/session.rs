@@ -45,6 +45,9 @@ const HANGUP_GRACE: Duration = Duration::from_secs(1);
 /// How long to keep reading after the process exited (its socket should
 /// close with it; a leaked descriptor must not hold the session open).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the terminal event waits for the killed group's last processes
+/// to go (they are killed again meanwhile); past it, it is recorded anyway.
+const GROUP_EMPTY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Sampling period when a memory budget is set.
 const FAST_TICK: Duration = Duration::from_millis(100);
 /// Sampling period otherwise.
@@ -982,6 +985,10 @@ impl SessionState {
             return;
         }
         self.finished = true;
+        // The terminal event says nothing of the session is left running.
+        if let Some(group) = &self.group {
+            worker_process::wait_group_empty(group.pid(), GROUP_EMPTY_TIMEOUT).await;
+        }
         if let Some(stats) = self.stats {
             self.append(EventKind::WorkerStats {
                 rss_bytes: stats.rss_bytes,

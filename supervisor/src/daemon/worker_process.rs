@@ -57,6 +57,35 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// Waits (up to `timeout`) until no live process is left in group `pgid`,
+/// killing it again meanwhile; says whether it emptied. SIGKILL is sent at
+/// once, but a busy child (a node MCP server) takes a moment to go.
+/// Zombies do not count: they run nothing and wait for their reaper.
+pub(crate) async fn wait_group_empty(pgid: u32, timeout: std::time::Duration) -> bool {
+    let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
+        return true;
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        // No process at all, zombies included: nothing to scan for.
+        if rustix::process::test_kill_process_group(pid) == Err(rustix::io::Errno::SRCH) {
+            return true;
+        }
+        let members = tokio::task::spawn_blocking(move || procfs::group_members(pgid))
+            .await
+            .unwrap_or_default();
+        if members.is_empty() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(pgid, ?members, "process group still has live members");
+            return false;
+        }
+        kill_group(pgid);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// SIGKILL to process group `pgid`, ignoring an already-empty group.
 pub(crate) fn kill_group(pgid: u32) {
     let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {

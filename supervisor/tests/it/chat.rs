@@ -480,7 +480,7 @@ async fn an_idle_chat_ends_when_cancelled_or_forgotten_and_its_worker_is_gone() 
     ] {
         assert_log_is_whole(&log);
         let pid = worker_pid(&log).unwrap();
-        assert!(group_empties(pid), "worker group {pid} is gone");
+        assert!(group_is_empty(pid), "worker group {pid} is gone");
     }
     let idle_for = end.at.0.saturating_sub(started.at.0);
     assert!(

@@ -279,21 +279,11 @@ pub fn worker_pid(events: &[Event]) -> Option<u32> {
 
 pub use supervisor::procfs::{group_members, is_alive as alive};
 
-/// Whether process group `pgid` empties within a few seconds. The daemon
-/// has sent SIGKILL to the group before the terminal event; the kernel
-/// takes a moment to end busy children (node MCP servers, a shell's
-/// background job), more so on a loaded machine.
-pub fn group_empties(pgid: u32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if group_members(pgid).is_empty() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// Whether process group `pgid` has no live process now. Once a session's
+/// terminal event is recorded this must hold: the daemon waits for its
+/// group (node MCP servers, a shell's background job) to empty first.
+pub fn group_is_empty(pgid: u32) -> bool {
+    group_members(pgid).is_empty()
 }
 
 /// Mode bits of a path.
