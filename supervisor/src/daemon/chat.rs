@@ -15,7 +15,7 @@ use std::time::Instant;
 use protocol::SessionId;
 use protocol::Timestamp;
 use protocol::approval::AskPolicy;
-use protocol::control::{ControlError, ControlResponse, ErrorKind, SessionTotals};
+use protocol::control::{ControlError, ControlResponse, ErrorKind};
 use protocol::event::SessionStatus;
 use ractor::rpc::CallResult;
 
@@ -39,26 +39,13 @@ pub(crate) async fn open(
         .script
         .validate()
         .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-    let id = SessionId::new();
-    let now = Timestamp::now();
-    let record = SessionRecord {
-        id,
-        kind: SessionKind::Chat,
-        budgets: agent.budgets.clone(),
-        script: agent.script.clone(),
+    let record = SessionRecord::new(
+        SessionKind::Chat,
         agent,
-        label: None,
-        prompt: String::new(),
-        status: SessionStatus::Starting,
-        pid: None,
-        created_at: now,
-        started_at: None,
-        ended_at: None,
-        last_seq: 0,
-        parent: None,
-        totals: Some(SessionTotals::default()),
-        last_event_at: now,
-    };
+        SessionStatus::Starting,
+        Timestamp::now(),
+    );
+    let id = record.id;
     shared
         .store
         .create_session(record.clone(), None, None)

@@ -8,9 +8,7 @@ use std::time::Instant;
 
 use protocol::agent::AgentConfig;
 use protocol::batch::MAX_BATCH_RUNS;
-use protocol::control::{
-    ControlError, ControlResponse, ErrorKind, MAX_CONCURRENT_RUNS, RunSpec, SessionTotals,
-};
+use protocol::control::{ControlError, ControlResponse, ErrorKind, MAX_CONCURRENT_RUNS, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
 use protocol::{SessionId, Timestamp};
 
@@ -144,26 +142,15 @@ async fn queue(
     handles: &Handles,
 ) -> Result<SessionId, ControlError> {
     let shared = &handles.shared;
-    let id = SessionId::new();
     let now = Timestamp::now();
     let record = SessionRecord {
-        id,
-        kind: SessionKind::Run,
         budgets: agent.budgets.overridden_by(&spec.budgets),
         script: agent.script.patched(&spec.script),
-        agent,
         label: spec.label.clone(),
         prompt: spec.prompt.clone(),
-        status: SessionStatus::Queued,
-        pid: None,
-        created_at: now,
-        started_at: None,
-        ended_at: None,
-        last_seq: 0,
-        parent: None,
-        totals: Some(SessionTotals::default()),
-        last_event_at: now,
+        ..SessionRecord::new(SessionKind::Run, agent, SessionStatus::Queued, now)
     };
+    let id = record.id;
     let first = Event {
         session: id,
         seq: 1,

@@ -150,6 +150,34 @@ impl Record for SessionRecord {
 }
 
 impl SessionRecord {
+    /// A new session of `agent` (its budgets and script as they are), with
+    /// a fresh id, created at `now`, nothing recorded yet.
+    pub(crate) fn new(
+        kind: SessionKind,
+        agent: AgentConfig,
+        status: SessionStatus,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: SessionId::new(),
+            kind,
+            budgets: agent.budgets.clone(),
+            script: agent.script.clone(),
+            agent,
+            label: None,
+            prompt: String::new(),
+            status,
+            pid: None,
+            created_at: now,
+            started_at: None,
+            ended_at: None,
+            last_seq: 0,
+            parent: None,
+            totals: Some(SessionTotals::default()),
+            last_event_at: now,
+        }
+    }
+
     /// Updates the derived fields for `kind` recorded at `seq`, `at`.
     /// Returns whether the status changed.
     pub(crate) fn apply(&mut self, seq: u64, at: Timestamp, kind: &EventKind) -> bool {

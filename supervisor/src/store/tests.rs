@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use protocol::agent::{AgentConfig, Budgets, Fault, Script};
-use protocol::control::{RunSpec, SessionTotals};
+use protocol::control::RunSpec;
 use protocol::event::{Decider, Event, EventKind, ExitInfo, SessionStatus, StopReason, Usage};
 use protocol::{SessionId, Timestamp};
 
@@ -28,21 +28,16 @@ fn open(
 fn record(id: SessionId) -> SessionRecord {
     SessionRecord {
         id,
-        kind: SessionKind::Run,
-        agent: AgentConfig::scripted("a"),
         label: Some("l".into()),
         prompt: "p".into(),
         script: Script::default(),
         budgets: Budgets::default(),
-        status: SessionStatus::Queued,
-        pid: None,
-        created_at: Timestamp(1),
-        started_at: None,
-        ended_at: None,
-        last_seq: 0,
-        parent: None,
-        totals: Some(SessionTotals::default()),
-        last_event_at: Timestamp(1),
+        ..SessionRecord::new(
+            SessionKind::Run,
+            AgentConfig::scripted("a"),
+            SessionStatus::Queued,
+            Timestamp(1),
+        )
     }
 }
 
