@@ -27,19 +27,14 @@ pub(crate) struct BatchItem {
     pub(crate) spec: RunSpec,
 }
 
-/// What happened to one run.
+/// How one run ended (the daemon queues a whole batch or none of it, so
+/// every run has a session).
 #[derive(Clone, Debug)]
 pub(crate) struct BatchOutcome {
-    pub(crate) session: Option<SessionId>,
-    pub(crate) summary: Option<SessionSummary>,
+    /// Its session, as it ended.
+    pub(crate) summary: SessionSummary,
     /// Why it did not complete, in words.
     pub(crate) detail: String,
-}
-
-impl BatchOutcome {
-    pub(crate) fn status(&self) -> Option<SessionStatus> {
-        self.summary.as_ref().map(|s| s.status)
-    }
 }
 
 /// Reads and checks every line before anything runs: a bad file starts nothing.
@@ -76,7 +71,7 @@ pub(crate) async fn execute(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<()
     print_summary(&items, &outcomes, ctx.json);
     if outcomes
         .iter()
-        .all(|o| o.status() == Some(SessionStatus::Completed))
+        .all(|o| o.summary.status == SessionStatus::Completed)
     {
         Ok(())
     } else {
@@ -158,6 +153,7 @@ pub(crate) async fn run_batch(
     let mut counts: HashMap<SessionStatus, usize> = HashMap::new();
     let mut live: HashSet<SessionId> = HashSet::new();
     let mut poll = tokio::time::interval(Duration::from_secs(2));
+    let mut poll_cursor = 0;
     let mut interrupts = 0;
     while !in_flight.is_empty() {
         let changed: Vec<SessionSummary> = tokio::select! {
@@ -166,7 +162,10 @@ pub(crate) async fn run_batch(
                 Some(_) => Vec::new(),
                 None => return Err(CliError::msg("lost the connection to the daemon")),
             },
-            _ = poll.tick() => poll_in_flight(client, &in_flight).await,
+            _ = poll.tick() => {
+                let due = next_to_poll(&sessions, &in_flight, &mut poll_cursor);
+                poll_sessions(client, due).await
+            }
             _ = interrupt.recv() => {
                 interrupts += 1;
                 let kill = interrupts > 1;
@@ -187,8 +186,7 @@ pub(crate) async fn run_batch(
                 live.remove(&summary.id);
                 *counts.entry(summary.status).or_default() += 1;
                 outcomes[index] = Some(BatchOutcome {
-                    session: Some(summary.id),
-                    summary: Some(summary),
+                    summary,
                     detail: String::new(),
                 });
                 progress.inc(1);
@@ -200,10 +198,9 @@ pub(crate) async fn run_batch(
     }
     let mut outcomes: Vec<BatchOutcome> = outcomes.into_iter().flatten().collect();
     for outcome in &mut outcomes {
-        if let (Some(session), Some(summary)) = (outcome.session, &outcome.summary)
-            && summary.status != SessionStatus::Completed
-        {
-            outcome.detail = end_detail(client, session, summary.events).await;
+        let summary = &outcome.summary;
+        if summary.status != SessionStatus::Completed {
+            outcome.detail = end_detail(client, summary.id, summary.events).await;
         }
     }
     Ok(outcomes)
@@ -225,13 +222,35 @@ async fn stop_all(client: &Client, sessions: impl Iterator<Item = SessionId>, ki
     while stops.join_next().await.is_some() {}
 }
 
-/// Safety net for missed pushes: asks for the state of runs in flight.
-async fn poll_in_flight(
-    client: &Client,
+/// Most runs the safety-net poll asks about per tick, so that a batch of
+/// thousands does not cost thousands of requests every 2 s.
+const POLL_PER_TICK: usize = 64;
+
+/// The next unfinished runs to poll, taking turns from `cursor` through
+/// the batch, so every one is asked about in time.
+fn next_to_poll(
+    sessions: &[SessionId],
     in_flight: &HashMap<SessionId, usize>,
-) -> Vec<SessionSummary> {
+    cursor: &mut usize,
+) -> Vec<SessionId> {
+    let mut due = Vec::new();
+    for _ in 0..sessions.len() {
+        if due.len() == POLL_PER_TICK {
+            break;
+        }
+        let session = sessions[*cursor];
+        *cursor = (*cursor + 1) % sessions.len();
+        if in_flight.contains_key(&session) {
+            due.push(session);
+        }
+    }
+    due
+}
+
+/// Safety net for missed pushes: asks for the state of `sessions`.
+async fn poll_sessions(client: &Client, sessions: Vec<SessionId>) -> Vec<SessionSummary> {
     let mut out = Vec::new();
-    for session in in_flight.keys() {
+    for session in sessions {
         if let Ok(ControlResponse::Session(summary)) = client
             .request(ControlRequest::SessionGet {
                 id: session.to_string(),
@@ -272,9 +291,7 @@ async fn end_detail(client: &Client, session: SessionId, events: u64) -> String 
 pub(crate) fn print_summary(items: &[BatchItem], outcomes: &[BatchOutcome], json: bool) {
     let mut totals: HashMap<&str, usize> = HashMap::new();
     for outcome in outcomes {
-        *totals
-            .entry(outcome.status().map_or("not started", |s| s.as_str()))
-            .or_default() += 1;
+        *totals.entry(outcome.summary.status.as_str()).or_default() += 1;
     }
     if json {
         let runs: Vec<_> = items
@@ -283,10 +300,10 @@ pub(crate) fn print_summary(items: &[BatchItem], outcomes: &[BatchOutcome], json
             .map(|(item, o)| {
                 serde_json::json!({
                     "label": item.label,
-                    "session": o.session.map(|s| s.to_string()),
-                    "status": o.status().map_or("not started", |s| s.as_str()),
-                    "events": o.summary.as_ref().map(|s| s.events),
-                    "duration_ms": o.summary.as_ref().and_then(session_duration).map(|d| d.as_millis() as u64),
+                    "session": o.summary.id.to_string(),
+                    "status": o.summary.status.as_str(),
+                    "events": o.summary.events,
+                    "duration_ms": session_duration(&o.summary).map(|d| d.as_millis() as u64),
                     "detail": o.detail,
                 })
             })
@@ -301,17 +318,10 @@ pub(crate) fn print_summary(items: &[BatchItem], outcomes: &[BatchOutcome], json
         t.add_row(vec![
             (index + 1).to_string(),
             item.label.clone(),
-            o.session
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "-".to_owned()),
-            o.status().map_or("not started", |s| s.as_str()).to_owned(),
-            o.summary
-                .as_ref()
-                .map_or("-".to_owned(), |s| s.events.to_string()),
-            o.summary
-                .as_ref()
-                .and_then(session_duration)
-                .map_or("-".to_owned(), duration),
+            o.summary.id.to_string(),
+            o.summary.status.as_str().to_owned(),
+            o.summary.events.to_string(),
+            session_duration(&o.summary).map_or("-".to_owned(), duration),
             o.detail.clone(),
         ]);
     }
@@ -330,6 +340,34 @@ mod tests {
     use protocol::agent::Fault;
 
     use super::*;
+
+    #[test]
+    fn the_poll_takes_turns_through_the_unfinished_runs() {
+        let sessions: Vec<SessionId> = (0..150).map(|_| SessionId::new()).collect();
+        let mut in_flight: HashMap<SessionId, usize> = sessions
+            .iter()
+            .enumerate()
+            .map(|(index, session)| (*session, index))
+            .collect();
+        // Every tenth run has ended: it is never asked about again.
+        for ended in sessions.iter().step_by(10) {
+            in_flight.remove(ended);
+        }
+        let mut cursor = 0;
+        let mut asked = HashSet::new();
+        for _ in 0..3 {
+            let due = next_to_poll(&sessions, &in_flight, &mut cursor);
+            assert!(due.len() <= POLL_PER_TICK, "{} at once", due.len());
+            assert!(due.iter().all(|s| in_flight.contains_key(s)));
+            asked.extend(due);
+        }
+        assert_eq!(
+            asked.len(),
+            in_flight.len(),
+            "every unfinished run in 3 ticks"
+        );
+        assert!(next_to_poll(&sessions, &HashMap::new(), &mut cursor).is_empty());
+    }
 
     #[test]
     fn batch_files_are_checked_whole_before_anything_runs() {

@@ -347,7 +347,7 @@ async fn verify(
             if *s != index {
                 continue;
             }
-            let status = outcome.status().unwrap_or(SessionStatus::Failed);
+            let status = outcome.summary.status;
             match got.iter_mut().find(|(st, _)| *st == status) {
                 Some((_, n)) => *n += 1,
                 None => got.push((status, 1)),
@@ -364,9 +364,7 @@ async fn verify(
     }
     let agent = demo_agent();
     for ((s, _), outcome) in planned.iter().zip(outcomes) {
-        let Some(session) = outcome.session else {
-            continue;
-        };
+        let session = outcome.summary.id;
         let events = client.all_events(session, 0).await?;
         report.sessions += 1;
         report.events += events.len() as u64;
