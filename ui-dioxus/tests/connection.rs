@@ -57,6 +57,21 @@ fn start_app(
     (commands_tx, updates, task)
 }
 
+/// Waits until the Inspector is sent an event of `session` that `wanted` accepts.
+async fn until_event(
+    updates: &mut mpsc::UnboundedReceiver<Update>,
+    session: protocol::SessionId,
+    wanted: impl Fn(&EventKind) -> bool,
+) {
+    next(updates, |u| match u {
+        Update::Events(of, events) if of == session && events.iter().any(|e| wanted(&e.kind)) => {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+}
+
 /// The next update `wanted` accepts.
 async fn next<T>(
     updates: &mut mpsc::UnboundedReceiver<Update>,
@@ -309,16 +324,8 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         _ => None,
     })
     .await;
-    next(&mut updates, |u| match u {
-        Update::Events(session, events)
-            if session == chat
-                && events
-                    .iter()
-                    .any(|e| matches!(e.kind, EventKind::SessionIdle { .. })) =>
-        {
-            Some(())
-        }
-        _ => None,
+    until_event(&mut updates, chat, |kind| {
+        matches!(*kind, EventKind::SessionIdle { .. })
     })
     .await;
     commands_tx
@@ -428,16 +435,8 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     })
     .await;
     commands_tx.send(Command::Inspect(live)).unwrap();
-    next(&mut updates, |u| match u {
-        Update::Events(session, events)
-            if session == live
-                && events
-                    .iter()
-                    .any(|e| matches!(e.kind, EventKind::LlmResponseChunk { .. })) =>
-        {
-            Some(())
-        }
-        _ => None,
+    until_event(&mut updates, live, |kind| {
+        matches!(*kind, EventKind::LlmResponseChunk { .. })
     })
     .await;
     let killed = std::process::Command::new("kill")
@@ -451,16 +450,8 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     })
     .await;
     assert_ne!(third.pid, again.pid, "the app started a new daemon");
-    next(&mut updates, |u| match u {
-        Update::Events(session, events)
-            if session == live
-                && events
-                    .iter()
-                    .any(|e| e.kind == EventKind::SessionInterrupted) =>
-        {
-            Some(())
-        }
-        _ => None,
+    until_event(&mut updates, live, |kind| {
+        *kind == EventKind::SessionInterrupted
     })
     .await;
     task.abort();
