@@ -83,18 +83,31 @@ await step('create-agent', async () => {
   await card.getByRole('button', { name: 'Edit' }).click();
   await page.waitForFunction(() =>
     document.querySelector('.card textarea[name=system_prompt]')?.value === 'Be terse.');
-  // A rule for it from the edit form, stored at once: listed in the form
-  // and in Settings' rules for this agent; then removed from the form.
+  // A rule for it from the edit form waits for Save: Cancel drops it, and
+  // after Save it is listed in the form and in Settings' rules for this
+  // agent; removing it also waits for Save.
   const rules = card.locator('fieldset.rules');
-  await rules.getByText('No rules for this agent.').waitFor();
-  await rules.locator('input[name=rule_match]').fill('shell:command=make *');
-  await rules.locator('select[name=rule_decision]').selectOption('deny');
-  await rules.locator('input[name=rule_priority]').fill('7');
-  await rules.getByRole('button', { name: 'Add rule' }).click();
   const row = rules.locator('tr', { hasText: 'shell:command=make *' });
+  const addRule = async () => {
+    await rules.getByText('No rules for this agent.').waitFor();
+    await rules.locator('input[name=rule_match]').fill('shell:command=make *');
+    await rules.locator('select[name=rule_decision]').selectOption('deny');
+    await rules.locator('input[name=rule_priority]').fill('7');
+    await rules.getByRole('button', { name: 'Add rule' }).click();
+    await row.locator('td', { hasText: 'added on save' }).waitFor();
+  };
+  await addRule();
+  await card.getByRole('button', { name: 'Cancel' }).click();
+  await card.getByRole('button', { name: 'Edit' }).click();
+  await addRule();
+  await card.getByRole('button', { name: 'Save' }).click();
+  await rules.waitFor({ state: 'detached' });
+  await card.getByRole('button', { name: 'Edit' }).click();
   await row.locator('td', { hasText: 'priority 7' }).waitFor();
   const cells = await row.locator('td').allTextContents();
-  if (cells[1] !== 'deny') throw new Error(`the form's rule row reads ${cells.join(' | ')}`);
+  if (cells[1] !== 'deny' || cells[3].includes('on save')) {
+    throw new Error(`the form's stored rule row reads ${cells.join(' | ')}`);
+  }
   await row.scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${artifacts}/web-agent-rule.png` });
   await card.getByRole('button', { name: 'Cancel' }).click();
@@ -104,7 +117,10 @@ await step('create-agent', async () => {
   await tab('Agents').click();
   await card.getByRole('button', { name: 'Edit' }).click();
   await row.getByRole('button', { name: 'Remove' }).click();
-  await row.waitFor({ state: 'detached' });
+  await row.locator('td', { hasText: 'removed on save' }).waitFor();
+  await card.getByRole('button', { name: 'Save' }).click();
+  await rules.waitFor({ state: 'detached' });
+  await card.getByRole('button', { name: 'Edit' }).click();
   await rules.getByText('No rules for this agent.').waitFor();
   await card.getByRole('button', { name: 'Cancel' }).click();
 });

@@ -18,7 +18,7 @@ use protocol::event::EventKind;
 use protocol::layout::Layout;
 use protocol::{AgentConfig, ProviderKind, Secret, SessionStatus};
 use tokio::sync::mpsc;
-use ui_dioxus::connection::NewRule;
+use ui_dioxus::connection::{NewRule, RuleChanges};
 use ui_dioxus::pages::{McpDraft, PriceDraft, RuleDraft};
 use ui_dioxus::state::ImportOutcome;
 use ui_dioxus::{AppState, Command, Target, Update};
@@ -183,11 +183,14 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         .send(Command::SaveAgent {
             agent: Box::new(agent.clone()),
             replace: false,
-            rules: vec![NewRule {
-                matches,
-                decision,
-                priority,
-            }],
+            rules: RuleChanges {
+                add: vec![NewRule {
+                    matches,
+                    decision,
+                    priority,
+                }],
+                remove: Vec::new(),
+            },
         })
         .unwrap();
     next(&mut updates, |u| match u {
@@ -204,17 +207,21 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     assert_eq!(rule.agent.as_deref(), Some("made-in-app"));
     assert_eq!(rule.matches.to_string(), "fs.read:path=docs/*");
     assert_eq!((rule.decision, rule.priority), (RuleDecision::Deny, 3));
-    // Creating it again is refused, and its rule is not added (to the
-    // agent of that name) but named in the refusal.
+    // Creating it again is refused, and its rule changes are not made but
+    // named in the refusal.
+    let shell_allow = || NewRule {
+        matches: "shell".parse().unwrap(),
+        decision: RuleDecision::Allow,
+        priority: 0,
+    };
     commands_tx
         .send(Command::SaveAgent {
-            agent: Box::new(agent),
+            agent: Box::new(agent.clone()),
             replace: false,
-            rules: vec![NewRule {
-                matches: "shell".parse().unwrap(),
-                decision: RuleDecision::Allow,
-                priority: 0,
-            }],
+            rules: RuleChanges {
+                add: vec![shell_allow()],
+                remove: vec![rule.id.clone()],
+            },
         })
         .unwrap();
     let refusal = next(&mut updates, |u| match u {
@@ -224,18 +231,52 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     .await;
     assert!(
         refusal.contains("agent \"made-in-app\" exists")
-            && refusal.contains("its rule for made-in-app was not added: shell allow"),
+            && refusal.contains(&format!(
+                "its rule for made-in-app was not added: shell allow; its rule {} was not removed",
+                rule.id
+            )),
         "{refusal}"
     );
-    // Removed from the form: the daemon's list is empty again (the refused
-    // agent's rule would show here had it been added).
-    commands_tx.send(Command::RemoveRule(rule.id)).unwrap();
+    // Saving an edit makes them: the first rule goes, the new one comes
+    // (and only once: the refused save added nothing).
+    commands_tx
+        .send(Command::SaveAgent {
+            agent: Box::new(agent),
+            replace: true,
+            rules: RuleChanges {
+                add: vec![shell_allow()],
+                remove: vec![rule.id.clone()],
+            },
+        })
+        .unwrap();
     let rules = next(&mut updates, |u| match u {
-        Update::Rules(rules) => Some(rules),
+        Update::Rules(rules) if rules.iter().all(|r| r.id != rule.id) && !rules.is_empty() => {
+            Some(rules)
+        }
         _ => None,
     })
     .await;
-    assert!(rules.is_empty(), "{rules:?}");
+    let [shell] = rules.as_slice() else {
+        panic!("one rule after the edit, not {rules:?}");
+    };
+    assert_eq!(
+        (
+            shell.agent.as_deref(),
+            shell.matches.to_string(),
+            shell.decision
+        ),
+        (Some("made-in-app"), "shell".to_owned(), RuleDecision::Allow)
+    );
+    commands_tx
+        .send(Command::RemoveRule(shell.id.clone()))
+        .unwrap();
+    // (Each change lists the rules again, so lists with the shell rule may
+    // still come first.)
+    next(&mut updates, |u| match u {
+        Update::Rules(rules) if rules.is_empty() => Some(()),
+        _ => None,
+    })
+    .await;
     let spec = RunSpec {
         agent: "made-in-app".into(),
         prompt: "from the form".into(),
@@ -408,7 +449,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         .send(Command::SaveAgent {
             agent: Box::new(slow),
             replace: false,
-            rules: Vec::new(),
+            rules: RuleChanges::default(),
         })
         .unwrap();
     next(&mut updates, |u| match u {

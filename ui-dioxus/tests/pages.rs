@@ -14,7 +14,7 @@ use protocol::control::{
 };
 use protocol::event::{Event, EventKind, Usage};
 use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
-use ui_dioxus::connection::NewRule;
+use ui_dioxus::connection::{NewRule, RuleChanges};
 use ui_dioxus::pages::{
     AgentDraft, AgentForm, McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing,
     RunForm,
@@ -28,8 +28,9 @@ use ui_dioxus::{AppState, Commands, Page, Shell};
 enum Part {
     Shell,
     AgentForm,
-    /// The agent form editing this agent.
-    AgentEdit(AgentConfig),
+    /// The agent form editing this agent, opened with this draft of it
+    /// (the agent as it is when `None`).
+    AgentEdit(Box<(AgentConfig, Option<AgentDraft>)>),
     /// The new-agent form opened with this draft.
     AgentDraft(AgentDraft),
     RunForm,
@@ -56,7 +57,10 @@ fn Root(props: RootProps) -> Element {
     match props.part {
         Part::Shell => rsx! { Shell {} },
         Part::AgentForm => rsx! { AgentForm { editing: None, on_done: |()| {} } },
-        Part::AgentEdit(agent) => rsx! { AgentForm { editing: Some(agent), on_done: |()| {} } },
+        Part::AgentEdit(edit) => {
+            let (agent, start) = *edit;
+            rsx! { AgentForm { editing: Some(agent), on_done: |()| {}, start } }
+        }
         Part::AgentDraft(draft) => {
             rsx! { AgentForm { editing: None, on_done: |()| {}, start: Some(draft) } }
         }
@@ -377,7 +381,10 @@ fn the_agent_form_with_its_rules_when_editing_and_pending_when_new() {
     ]);
     let writer = state.agents.as_ref().unwrap()[1].clone();
     assert_eq!(writer.name, "writer");
-    let html = render_part(state.clone(), Part::AgentEdit(writer));
+    let html = render_part(
+        state.clone(),
+        Part::AgentEdit(Box::new((writer.clone(), None))),
+    );
     // Its own rules, not another agent's nor the global one (counted).
     assert!(
         html.contains("shell:command=rm *") && html.contains("r4"),
@@ -393,17 +400,41 @@ fn the_agent_form_with_its_rules_when_editing_and_pending_when_new() {
     );
     insta::assert_snapshot!("agent_form_editing_rules", html);
 
+    // Changes made in the form wait for Save: a rule to add, and a stored
+    // one marked to go (with Keep to take that back).
+    let git_allow = || NewRule {
+        matches: "shell:command=git *".parse().unwrap(),
+        decision: RuleDecision::Allow,
+        priority: 5,
+    };
+    let mut edited = AgentDraft::of(&writer);
+    edited.rules = RuleChanges {
+        add: vec![git_allow()],
+        remove: vec!["r4".into()],
+    };
+    let html = render_part(
+        state.clone(),
+        Part::AgentEdit(Box::new((writer, Some(edited)))),
+    );
+    assert!(
+        html.contains("Rules are added and removed when you save."),
+        "{html}"
+    );
+    assert_eq!(html.matches(">added on save<").count(), 1, "{html}");
+    assert_eq!(html.matches(">removed on save<").count(), 1, "{html}");
+    assert!(html.contains(">Keep<") && html.contains(">r2<"), "{html}");
+    insta::assert_snapshot!("agent_form_editing_rule_changes", html);
+
     let draft = AgentDraft {
         name: "reviewer".into(),
-        rules: vec![NewRule {
-            matches: "shell:command=git *".parse().unwrap(),
-            decision: RuleDecision::Allow,
-            priority: 5,
-        }],
+        rules: RuleChanges {
+            add: vec![git_allow()],
+            remove: Vec::new(),
+        },
         ..AgentDraft::default()
     };
     let html = render_part(state, Part::AgentDraft(draft));
-    assert!(html.contains(">pending<"), "{html}");
+    assert!(html.contains(">added on save<"), "{html}");
     assert!(
         !html.contains("r4"),
         "a new agent lists no stored rule: {html}"

@@ -17,7 +17,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::rules::{self, Call};
 use super::session::SessionMsg;
-use crate::store::{Store, StoreError};
+use crate::store::{RuleIds, Store, StoreError};
 
 /// The outcome of one tool call's approval.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,6 +78,9 @@ pub(crate) struct Approvals;
 pub(crate) struct ApprovalsState {
     store: Store,
     rules: Vec<ApprovalRule>,
+    /// The last rule number given out: never given again, even once that
+    /// rule is removed.
+    last_rule: u64,
     pending: BTreeMap<u64, Waiting>,
     next_id: u64,
 }
@@ -105,9 +108,17 @@ impl Actor for Approvals {
         _myself: ActorRef<Self::Msg>,
         (store, rules): (Store, Vec<ApprovalRule>),
     ) -> Result<Self::State, ActorProcessingErr> {
+        // Databases from before `RuleIds` was stored know only their rules.
+        let last_rule = rules
+            .iter()
+            .filter_map(rule_number)
+            .chain([store.rule_ids().await?.last])
+            .max()
+            .unwrap_or(0);
         Ok(ApprovalsState {
             store,
             rules,
+            last_rule,
             pending: BTreeMap::new(),
             next_id: 1,
         })
@@ -288,13 +299,14 @@ impl ApprovalsState {
         priority: i32,
     ) -> Result<ApprovalRule, ControlError> {
         rules::check(&matches).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-        let next = self
-            .rules
-            .iter()
-            .filter_map(|r| r.id.strip_prefix('r')?.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let next = self.last_rule + 1;
+        // Recorded before the rule: a crash in between skips a number
+        // rather than giving one out twice.
+        self.store
+            .put_rule_ids(RuleIds { last: next })
+            .await
+            .map_err(store_error)?;
+        self.last_rule = next;
         let rule = ApprovalRule {
             id: format!("r{next}"),
             agent,
@@ -308,7 +320,12 @@ impl ApprovalsState {
             .map_err(store_error)?;
         self.rules.push(rule.clone());
         self.rules
-            .sort_by_key(|r| r.id[1..].parse::<u64>().unwrap_or(u64::MAX));
+            .sort_by_key(|r| rule_number(r).unwrap_or(u64::MAX));
         Ok(rule)
     }
+}
+
+/// The number in a rule's id, `r{number}`.
+fn rule_number(rule: &ApprovalRule) -> Option<u64> {
+    rule.id.strip_prefix('r')?.parse().ok()
 }

@@ -32,7 +32,7 @@ use crate::pricing::CustomPrices;
 use cell::DbCell;
 pub(crate) use query::SessionLookup;
 use records::Record;
-pub(crate) use records::{DaemonLimits, RunRecord, SessionKind, SessionRecord, StoredKey};
+pub(crate) use records::{DaemonLimits, RuleIds, RunRecord, SessionKind, SessionRecord, StoredKey};
 pub use schema::SCHEMA_VERSION;
 use writer::WriteOp;
 
@@ -388,6 +388,16 @@ impl Store {
     /// Replaces the stored limits.
     pub(crate) async fn put_limits(&self, limits: &DaemonLimits) -> Result<(), StoreError> {
         self.put_setting(query::LIMITS, limits).await
+    }
+
+    /// The last approval-rule number given out (none stored: none yet).
+    pub(crate) async fn rule_ids(&self) -> Result<RuleIds, StoreError> {
+        self.read(|txn| query::setting(txn, query::RULE_IDS)).await
+    }
+
+    /// Records the last approval-rule number given out.
+    pub(crate) async fn put_rule_ids(&self, ids: RuleIds) -> Result<(), StoreError> {
+        self.put_setting(query::RULE_IDS, &ids).await
     }
 
     async fn put_setting(&self, name: &'static str, value: &impl Record) -> Result<(), StoreError> {

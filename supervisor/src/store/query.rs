@@ -116,6 +116,9 @@ pub(crate) const PRICING: &str = "pricing";
 /// The settings entry holding the stored `DaemonLimits`.
 pub(crate) const LIMITS: &str = "limits";
 
+/// The settings entry holding `RuleIds`.
+pub(crate) const RULE_IDS: &str = "rule_ids";
+
 pub(crate) fn sessions(
     txn: &ReadTransaction,
     all: bool,

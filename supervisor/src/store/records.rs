@@ -315,6 +315,24 @@ impl Record for DaemonLimits {
     }
 }
 
+/// The highest approval-rule number ever given out (`r{last}`), so that a
+/// removed rule's id is never given to another: recorded decisions name
+/// their rule by id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RuleIds {
+    /// The number of the last rule added.
+    pub(crate) last: u64,
+}
+
+impl Record for RuleIds {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "rule ids";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
 /// A row of the events table; the key holds the session and seq.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EventRecord {

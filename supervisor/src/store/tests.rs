@@ -365,6 +365,12 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
         };
         out.push(("event", event.encode().unwrap()));
     }
+    // Settings: the run limit, and the rule numbers given out.
+    let limits = DaemonLimits {
+        max_concurrent_runs: 3,
+    };
+    out.push(("limits", limits.encode().unwrap()));
+    out.push(("rule_ids", RuleIds { last: 41 }.encode().unwrap()));
     out
 }
 
@@ -447,6 +453,20 @@ fn records_written_by_earlier_releases_still_decode() {
                         ApprovalRule::decode(bytes).unwrap()
                     );
                     ApprovalRule::VERSION
+                }
+                "limits" => {
+                    assert_eq!(
+                        DaemonLimits::decode(&old).unwrap(),
+                        DaemonLimits::decode(bytes).unwrap()
+                    );
+                    DaemonLimits::VERSION
+                }
+                "rule_ids" => {
+                    assert_eq!(
+                        RuleIds::decode(&old).unwrap(),
+                        RuleIds::decode(bytes).unwrap()
+                    );
+                    RuleIds::VERSION
                 }
                 "mcp" => {
                     use protocol::mcp::McpServerConfig;

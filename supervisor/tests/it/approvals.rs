@@ -119,6 +119,39 @@ async fn rules_and_run_rules_decide_and_each_decision_names_its_decider() {
     assert!(bad.to_string().contains("bad tool glob"), "{bad}");
 }
 
+/// A removed rule's id is never given to another rule, not even by the
+/// next daemon: recorded decisions name their rule by id, and a client may
+/// still hold the old one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_ids_are_never_reused() {
+    let mut daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let first = add_rule(&client, "fs.*", RuleDecision::Allow).await;
+    let second = add_rule(&client, "shell", RuleDecision::Deny).await;
+    assert_eq!((first.as_str(), second.as_str()), ("r1", "r2"));
+    // The newest is removed: its number is not given out again.
+    client
+        .request(ControlRequest::RuleRemove { id: second })
+        .await
+        .unwrap();
+    assert_eq!(add_rule(&client, "shell", RuleDecision::Ask).await, "r3");
+    client
+        .request(ControlRequest::RuleRemove { id: "r3".into() })
+        .await
+        .unwrap();
+    drop(client);
+    daemon.kill9();
+    daemon.restart().await;
+    let client = daemon.client().await;
+    assert_eq!(add_rule(&client, "web.*", RuleDecision::Deny).await, "r4");
+    let ControlResponse::Rules(rules) = client.request(ControlRequest::RuleList).await.unwrap()
+    else {
+        panic!("expected rules");
+    };
+    let ids: Vec<_> = rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["r1", "r4"]);
+}
+
 async fn waiting(client: &Client, count: usize) -> Vec<protocol::approval::PendingApproval> {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {

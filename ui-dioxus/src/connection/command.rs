@@ -33,8 +33,8 @@ pub enum Command {
         agent: Box<AgentConfig>,
         /// Replace an existing one (editing) rather than refuse.
         replace: bool,
-        /// Approval rules for it, added after it is stored.
-        rules: Vec<NewRule>,
+        /// Changes to its approval rules, made after it is stored.
+        rules: RuleChanges,
     },
     /// Delete an agent (its sessions stay).
     RemoveAgent(String),
@@ -114,7 +114,57 @@ pub enum Command {
     ResetPrice(String),
 }
 
-/// An approval rule to add for an agent being created (the daemon assigns its id).
+/// The approval rules an agent form adds and removes: made only once the
+/// agent is saved, so a cancelled edit changes nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleChanges {
+    /// Rules to add for the agent.
+    pub add: Vec<NewRule>,
+    /// Ids of its stored rules to remove.
+    pub remove: Vec<String>,
+}
+
+impl RuleChanges {
+    /// No rule is added or removed.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+
+    /// What was not done for `agent`, when its save failed, e.g. "its rule
+    /// for coder was not added: shell allow".
+    pub fn not_made(&self, agent: &str) -> String {
+        let plural = |n: usize| {
+            if n == 1 {
+                ("rule", "was")
+            } else {
+                ("rules", "were")
+            }
+        };
+        let mut parts = Vec::new();
+        if !self.add.is_empty() {
+            let (what, were) = plural(self.add.len());
+            let list: Vec<_> = self
+                .add
+                .iter()
+                .map(|r| format!("{} {}", r.matches, r.decision))
+                .collect();
+            parts.push(format!(
+                "its {what} for {agent} {were} not added: {}",
+                list.join(", ")
+            ));
+        }
+        if !self.remove.is_empty() {
+            let (what, were) = plural(self.remove.len());
+            parts.push(format!(
+                "its {what} {} {were} not removed",
+                self.remove.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
+/// An approval rule to add for an agent (the daemon assigns its id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewRule {
     /// Which calls.
@@ -123,4 +173,41 @@ pub struct NewRule {
     pub decision: RuleDecision,
     /// Higher first.
     pub priority: i32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_changes_not_made_name_each_rule_once() {
+        let rule = |matches: &str, decision| NewRule {
+            matches: matches.parse().unwrap(),
+            decision,
+            priority: 0,
+        };
+        let mut changes = RuleChanges::default();
+        assert!(changes.is_empty());
+        changes.add.push(rule("shell", RuleDecision::Allow));
+        assert_eq!(
+            changes.not_made("coder"),
+            "its rule for coder was not added: shell allow"
+        );
+        changes.add.push(rule("fs.*", RuleDecision::Deny));
+        changes.remove = vec!["r1".into(), "r2".into()];
+        assert_eq!(
+            changes.not_made("coder"),
+            "its rules for coder were not added: shell allow, fs.* deny; \
+             its rules r1, r2 were not removed"
+        );
+        let only_removed = RuleChanges {
+            add: Vec::new(),
+            remove: vec!["r9".into()],
+        };
+        assert!(!only_removed.is_empty());
+        assert_eq!(
+            only_removed.not_made("coder"),
+            "its rule r9 was not removed"
+        );
+    }
 }

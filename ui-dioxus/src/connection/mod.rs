@@ -33,8 +33,8 @@ use crate::state::Update;
 pub mod command;
 mod wire;
 
-pub use command::{Command, NewRule};
-use wire::{Asked, FollowUp, Wire, rule_list};
+pub use command::{Command, NewRule, RuleChanges};
+use wire::{Asked, FollowUp, Wire};
 
 /// Pause between connection attempts.
 const RETRY: Duration = Duration::from_secs(1);
@@ -176,8 +176,8 @@ async fn serve(
             && !rules.is_empty()
         {
             update(Update::Failed(format!(
-                "the connection broke before agent {name} was saved; its rules were not added: {}",
-                rule_list(&rules)
+                "the connection broke before agent {name} was saved; {}",
+                rules.not_made(&name)
             )));
         }
     }

@@ -11,7 +11,7 @@ use protocol::codec::{FrameError, write_frame};
 use protocol::control::{ClientFrame, ControlRequest, ControlResponse, Push, ServerFrame};
 use tokio::io::AsyncWriteExt;
 
-use super::{Command, NewRule};
+use super::{Command, RuleChanges};
 use crate::state::{ImportOutcome, McpSummary, Update};
 
 /// What a request's answer updates.
@@ -27,8 +27,8 @@ pub(super) enum Asked {
     Action,
     /// Changes the agents: list them again after.
     AgentsChanged,
-    /// Saves this agent: list the agents again, then add these rules for it.
-    AgentSaved(String, Vec<NewRule>),
+    /// Saves this agent: list the agents again, then change its rules.
+    AgentSaved(String, RuleChanges),
     /// Opens a chat: inspect it once open.
     Chat,
     /// Lists models.
@@ -286,14 +286,10 @@ impl Wire {
                     }
                     // Its rules are not sent: say so rather than drop them.
                     (Some(Asked::AgentSaved(name, rules)), Err(err)) if !rules.is_empty() => {
-                        let (what, were) = match rules.len() {
-                            1 => ("rule", "was"),
-                            _ => ("rules", "were"),
-                        };
                         update(Update::Failed(format!(
-                            "{}; so its {what} for {name} {were} not added: {}",
+                            "{}; so {}",
                             err.message,
-                            rule_list(&rules)
+                            rules.not_made(&name)
                         )));
                     }
                     (_, Err(err)) => update(Update::Failed(err.message)),
@@ -352,19 +348,26 @@ impl Wire {
                             Asked::Agents,
                         ));
                     }
-                    // The agent is stored: now its rules, each listed again
-                    // after (a refusal shows in the error banner).
+                    // The agent is stored: now its rule changes, the rules
+                    // listed again after each (a refusal shows in the error
+                    // banner).
                     (Some(Asked::AgentSaved(name, rules)), Ok(_)) => {
+                        let listed = || Asked::Changed(Box::new(ControlRequest::RuleList));
                         let mut next = vec![(ControlRequest::AgentList, Asked::Agents)];
-                        next.extend(rules.into_iter().map(|rule| {
+                        next.extend(
+                            rules
+                                .remove
+                                .into_iter()
+                                .map(|id| (ControlRequest::RuleRemove { id }, listed())),
+                        );
+                        next.extend(rules.add.into_iter().map(|rule| {
                             let request = ControlRequest::RuleAdd {
                                 agent: Some(name.clone()),
                                 matches: rule.matches,
                                 decision: rule.decision,
                                 priority: rule.priority,
                             };
-                            let then = Asked::Changed(Box::new(ControlRequest::RuleList));
-                            (request, then)
+                            (request, listed())
                         }));
                         return Some(FollowUp::Requests(next));
                     }
@@ -402,13 +405,4 @@ impl Wire {
             },
         }
     }
-}
-
-/// `TOOL[:FIELD=GLOB] decision` of each rule, for messages.
-pub(super) fn rule_list(rules: &[NewRule]) -> String {
-    rules
-        .iter()
-        .map(|r| format!("{} {}", r.matches, r.decision))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

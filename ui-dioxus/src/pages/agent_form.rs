@@ -1,17 +1,17 @@
 //! The form that creates or edits an agent: every field of `AgentConfig` a
 //! person sets by hand, with the model picked from the provider's live
 //! list, and the approval rules for the agent (stored by the daemon apart
-//! from the config: added at once when editing, after the agent is created
-//! when creating).
+//! from the config: added and removed once the agent is saved, so Cancel
+//! leaves them as they were).
 
 use dioxus::prelude::*;
 use protocol::agent::BUILTIN_TOOLS;
-use protocol::approval::{RuleDecision, RuleMatch};
+use protocol::approval::{ApprovalRule, RuleDecision, RuleMatch};
 use protocol::{AgentConfig, ProviderKind, SafetyMode};
 
 use super::budgets::{BudgetDraft, BudgetInputs};
 use crate::app::Commands;
-use crate::connection::{Command, NewRule};
+use crate::connection::{Command, NewRule, RuleChanges};
 use crate::state::AppState;
 
 const SAFETY_MODES: [SafetyMode; 3] = [
@@ -41,9 +41,8 @@ pub struct AgentDraft {
     pub mcp_servers: String,
     /// Budgets (empty: none).
     pub budgets: BudgetDraft,
-    /// Approval rules for a new agent, added once it is created (an
-    /// existing agent's rules are added at once instead).
-    pub rules: Vec<NewRule>,
+    /// Approval rules added and removed, made once the agent is saved.
+    pub rules: RuleChanges,
 }
 
 const DECISIONS: [RuleDecision; 3] = [RuleDecision::Allow, RuleDecision::Ask, RuleDecision::Deny];
@@ -113,7 +112,7 @@ impl AgentDraft {
             safety: agent.safety,
             mcp_servers: agent.mcp_servers.join(", "),
             budgets: BudgetDraft::of(&agent.budgets),
-            rules: Vec::new(),
+            rules: RuleChanges::default(),
         }
     }
 
@@ -150,8 +149,8 @@ impl AgentDraft {
 
 /// The agent form: a new agent, or `editing` one (its name fixed, its
 /// other fields kept). `on_done` is called after the agent was sent (or
-/// the form was cancelled). `start` is the draft a new agent's form opens
-/// with (a fresh one by default).
+/// the form was cancelled). `start` is the draft the form opens with (by
+/// default the agent being edited as it is, or a fresh one).
 #[component]
 pub fn AgentForm(
     editing: Option<AgentConfig>,
@@ -161,9 +160,8 @@ pub fn AgentForm(
     let commands = use_context::<Commands>();
     let state = use_context::<Signal<AppState>>();
     let base = editing.clone();
-    let mut draft = use_signal(move || match &base {
-        Some(agent) => AgentDraft::of(agent),
-        None => start.unwrap_or_default(),
+    let mut draft = use_signal(move || {
+        start.unwrap_or_else(|| base.as_ref().map(AgentDraft::of).unwrap_or_default())
     });
     let editing_name = editing.as_ref().map(|a| a.name.clone());
     let mut problem = use_signal(|| None::<String>);
@@ -271,13 +269,12 @@ pub fn AgentForm(
 }
 
 /// The form's "Rules for this agent": the daemon's rules for `agent` (the
-/// one being edited: added and removed at once, apart from Save) or the
-/// `draft`'s pending ones (a new agent: sent once it is created), the row
-/// that adds one, and how many global rules also apply.
+/// one being edited) and the `draft`'s changes to them (rules to add,
+/// stored ones to remove: made on Save), the row that adds one, and how
+/// many global rules also apply.
 #[component]
 fn AgentRules(agent: Option<String>, draft: Signal<AgentDraft>) -> Element {
     let mut draft = draft;
-    let commands = use_context::<Commands>();
     let state = use_context::<Signal<AppState>>();
     let mut row = use_signal(RuleDraft::default);
     let mut problem = use_signal(|| None::<String>);
@@ -291,9 +288,8 @@ fn AgentRules(agent: Option<String>, draft: Signal<AgentDraft>) -> Element {
             .collect();
         (stored, rules.iter().filter(|r| r.agent.is_none()).count())
     };
-    let pending = draft.read().rules.clone();
-    let none = stored.is_empty() && pending.is_empty();
-    let existing = agent.is_some();
+    let changes = draft.read().rules.clone();
+    let none = stored.is_empty() && changes.add.is_empty();
     let globals = match global {
         0 => "No global rules (for every agent); Settings adds them.".to_owned(),
         1 => "1 global rule (for every agent) also applies; Settings lists it.".to_owned(),
@@ -304,19 +300,11 @@ fn AgentRules(agent: Option<String>, draft: Signal<AgentDraft>) -> Element {
         let parsed = row.read().rule();
         match parsed {
             Ok((matches, decision, priority)) => {
-                match &agent {
-                    Some(name) => commands.send(Command::AddRule {
-                        agent: Some(name.clone()),
-                        matches,
-                        decision,
-                        priority,
-                    }),
-                    None => draft.write().rules.push(NewRule {
-                        matches,
-                        decision,
-                        priority,
-                    }),
-                }
+                draft.write().rules.add.push(NewRule {
+                    matches,
+                    decision,
+                    priority,
+                });
                 row.set(RuleDraft::default());
                 problem.set(None);
             }
@@ -327,8 +315,8 @@ fn AgentRules(agent: Option<String>, draft: Signal<AgentDraft>) -> Element {
         fieldset { class: "rules",
             legend { "Rules for this agent" }
             p { class: "muted",
-                if existing {
-                    "Approval rules are stored apart from the agent: each is added or removed at once."
+                if agent.is_some() {
+                    "Rules are added and removed when you save."
                 } else {
                     "Added once the agent is created."
                 }
@@ -339,28 +327,17 @@ fn AgentRules(agent: Option<String>, draft: Signal<AgentDraft>) -> Element {
                 table {
                     tbody {
                         for rule in stored {
-                            tr { key: "{rule.id}",
-                                td { code { "{rule.matches}" } }
-                                td { "{rule.decision}" }
-                                td { "priority {rule.priority}" }
-                                td { class: "muted", "{rule.id}" }
-                                td {
-                                    button { r#type: "button",
-                                        onclick: { let id = rule.id.clone(); move |_| commands.send(Command::RemoveRule(id.clone())) },
-                                        "Remove"
-                                    }
-                                }
-                            }
+                            StoredRule { key: "{rule.id}", rule, draft }
                         }
-                        for (i, rule) in pending.into_iter().enumerate() {
-                            tr { key: "pending-{i}",
+                        for (i, rule) in changes.add.into_iter().enumerate() {
+                            tr { key: "new-{i}", class: "adding",
                                 td { code { "{rule.matches}" } }
                                 td { "{rule.decision}" }
                                 td { "priority {rule.priority}" }
-                                td { class: "muted", "pending" }
+                                td { class: "muted", "added on save" }
                                 td {
                                     button { r#type: "button",
-                                        onclick: move |_| { draft.write().rules.remove(i); },
+                                        onclick: move |_| { draft.write().rules.add.remove(i); },
                                         "Remove"
                                     }
                                 }
@@ -386,6 +363,37 @@ fn AgentRules(agent: Option<String>, draft: Signal<AgentDraft>) -> Element {
                 p { class: "problem", role: "alert", "{why}" }
             }
             p { class: "muted", "{globals}" }
+        }
+    }
+}
+
+/// One of the agent's stored rules: Remove marks it to go on Save, Keep
+/// takes that back.
+#[component]
+fn StoredRule(rule: ApprovalRule, draft: Signal<AgentDraft>) -> Element {
+    let mut draft = draft;
+    let removing = draft.read().rules.remove.contains(&rule.id);
+    let id = rule.id.clone();
+    let toggle = move |_| {
+        let remove = &mut draft.write().rules.remove;
+        match remove.iter().position(|r| *r == id) {
+            Some(at) => {
+                remove.remove(at);
+            }
+            None => remove.push(id.clone()),
+        }
+    };
+    rsx! {
+        tr { class: if removing { "removing" },
+            td { code { "{rule.matches}" } }
+            td { "{rule.decision}" }
+            td { "priority {rule.priority}" }
+            td { class: "muted", if removing { "removed on save" } else { "{rule.id}" } }
+            td {
+                button { r#type: "button", onclick: toggle,
+                    if removing { "Keep" } else { "Remove" }
+                }
+            }
         }
     }
 }
