@@ -443,6 +443,9 @@ pub enum Decider {
     RunPolicy,
     /// Nobody answered in time.
     Timeout,
+    /// A person approving the call and every later call of that tool in
+    /// the session ("always allow"), which holds across its resumes.
+    UserAlways,
 }
 
 impl fmt::Display for Decider {
@@ -452,6 +455,7 @@ impl fmt::Display for Decider {
             Decider::User => f.write_str("by the user"),
             Decider::RunPolicy => f.write_str("by the run's policy"),
             Decider::Timeout => f.write_str("unanswered in time"),
+            Decider::UserAlways => f.write_str("by the user, for the rest of the session"),
         }
     }
 }

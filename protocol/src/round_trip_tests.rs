@@ -256,6 +256,23 @@ async fn every_event_round_trips() {
     }
 }
 
+#[tokio::test]
+async fn every_decider_round_trips() {
+    for by in [
+        Decider::Rule { id: s("r1") },
+        Decider::User,
+        Decider::RunPolicy,
+        Decider::Timeout,
+        Decider::UserAlways,
+    ] {
+        round_trip(&EventKind::ToolApproved {
+            call_id: s("c"),
+            by,
+        })
+        .await;
+    }
+}
+
 fn agent() -> AgentConfig {
     let mut agent = AgentConfig::scripted("a");
     agent.tools = vec![s("shell")];

@@ -195,7 +195,13 @@ fn decider(by: &Decider, rules: &[ApprovalRule]) -> String {
                     .map_or("every agent".to_owned(), |a| format!("agent {a}")),
                 rule.priority
             ),
-            None => format!("by rule {id} (since removed)"),
+            None => match id.split_once(':') {
+                Some(("run", matches)) => format!("by the run's rule {matches} (allow)"),
+                Some(("session", matches)) => {
+                    format!("by \"always allow\" for {matches}, given earlier in this session")
+                }
+                _ => format!("by rule {id} (since removed)"),
+            },
         },
         other => other.to_string(),
     }
@@ -307,6 +313,19 @@ mod tests {
         assert_eq!(forgotten[2].body, "approved by rule r3 (since removed)");
         let by_person = sections(&call_log(Decider::User), 1, &[]);
         assert_eq!(by_person[2].body, "approved by the user");
+        let always = sections(&call_log(Decider::UserAlways), 1, &[]);
+        assert_eq!(
+            always[2].body,
+            "approved by the user, for the rest of the session"
+        );
+        let by_id = |id: &str| Decider::Rule { id: id.into() };
+        let granted = sections(&call_log(by_id("session:fs.read")), 1, &[]);
+        assert_eq!(
+            granted[2].body,
+            "approved by \"always allow\" for fs.read, given earlier in this session"
+        );
+        let run_rule = sections(&call_log(by_id("run:fs.*")), 1, &[]);
+        assert_eq!(run_rule[2].body, "approved by the run's rule fs.* (allow)");
     }
 
     #[test]

@@ -149,9 +149,13 @@ impl Actor for Approvals {
                         } else {
                             "denied by the user".to_owned()
                         };
+                        let by = match remember {
+                            Some(_) => Decider::UserAlways,
+                            None => Decider::User,
+                        };
                         let _ = waiting.reply.send(Ruling {
                             approved: approve,
-                            by: Decider::User,
+                            by,
                             reason,
                             remember,
                         });

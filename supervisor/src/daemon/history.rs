@@ -7,7 +7,8 @@
 //! calls they made, and one tool message answering each call, worded as the
 //! model was told.
 
-use protocol::event::{Event, EventKind};
+use protocol::approval::RuleMatch;
+use protocol::event::{Decider, Event, EventKind};
 use protocol::message::{ChatMessage, Role, ToolCall};
 
 /// What the model is told about a call whose turn ended before it had a
@@ -23,6 +24,37 @@ pub(crate) fn conversation(events: &[Event]) -> Vec<ChatMessage> {
         history.fold(&event.kind);
     }
     history.finish()
+}
+
+/// The "always allow" grants recorded in `events`: the tool of each call
+/// a person approved for the rest of the session (`Decider::UserAlways`).
+/// They hold in every later turn and life of the session.
+pub(crate) fn grants(events: &[Event]) -> Vec<RuleMatch> {
+    let mut requested = std::collections::HashMap::new();
+    let mut grants: Vec<RuleMatch> = Vec::new();
+    for event in events {
+        match &event.kind {
+            EventKind::ToolRequested { call_id, tool, .. } => {
+                requested.insert(call_id.as_str(), tool.as_str());
+            }
+            EventKind::ToolApproved {
+                call_id,
+                by: Decider::UserAlways,
+            } => {
+                if let Some(tool) = requested.get(call_id.as_str()) {
+                    let grant = RuleMatch {
+                        tool: (*tool).to_owned(),
+                        argument: None,
+                    };
+                    if !grants.contains(&grant) {
+                        grants.push(grant);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    grants
 }
 
 #[derive(Default)]
@@ -280,5 +312,40 @@ mod tests {
             summary(&conversation(&log)),
             [r#"User "hi" [] None"#, r#"Assistant "hello" [] None"#]
         );
+    }
+
+    #[test]
+    fn grants_are_the_tools_a_person_approved_for_the_rest_of_the_session() {
+        let requested = |call_id: &str, tool: &str| EventKind::ToolRequested {
+            call_id: call_id.into(),
+            tool: tool.into(),
+            arguments: "{}".into(),
+        };
+        let approved = |call_id: &str, by| EventKind::ToolApproved {
+            call_id: call_id.into(),
+            by,
+        };
+        let log = events(vec![
+            requested("c1", "fs.write"),
+            approved("c1", Decider::UserAlways),
+            requested("c2", "shell"),
+            approved("c2", Decider::User),
+            requested("c3", "fs.write"),
+            approved(
+                "c3",
+                Decider::Rule {
+                    id: "session:fs.write".into(),
+                },
+            ),
+            EventKind::SessionResumed { pid: 9 },
+            requested("c4", "web.fetch"),
+            approved("c4", Decider::UserAlways),
+            requested("c5", "fs.write"),
+            approved("c5", Decider::UserAlways),
+            // A decision for a call never requested grants nothing.
+            approved("c9", Decider::UserAlways),
+        ]);
+        let tools: Vec<String> = grants(&log).into_iter().map(|g| g.to_string()).collect();
+        assert_eq!(tools, ["fs.write", "web.fetch"]);
     }
 }

@@ -707,6 +707,13 @@ impl SessionState {
         };
         match history {
             Ok(events) => {
+                // "Always allow" holds for the whole session: grants given
+                // in an earlier life come back from its log.
+                for grant in history::grants(&events) {
+                    if !self.grants.contains(&grant) {
+                        self.grants.push(grant);
+                    }
+                }
                 let start = self.start_turn(history::conversation(&events), text);
                 self.send(start);
                 let _ = reply.send(Ok(()));

@@ -212,7 +212,10 @@ async fn a_waiting_call_is_answered_from_the_inbox_and_always_allow_holds_for_th
     let events = follow_to_end(&client, session, Duration::from_secs(20)).await;
     assert_eq!(
         decisions(&events),
-        [(true, Decider::User), (true, rule("session:fs.write"))],
+        [
+            (true, Decider::UserAlways),
+            (true, rule("session:fs.write"))
+        ],
         "the second call was allowed by the grant, without asking"
     );
 }
