@@ -241,6 +241,18 @@ pub enum EventKind {
         /// When it is denied unanswered.
         expires_at: Timestamp,
     },
+    /// `mcp.tools.skipped`: tools an MCP server listed that are not
+    /// offered to the model: names providers refuse, or names another tool
+    /// already has as providers see them.
+    McpToolsSkipped {
+        /// Configured server name.
+        server: String,
+        /// The first few skipped tools, each with why, e.g.
+        /// `"read file": providers accept only letters, digits, '_', '-' and '.'`.
+        tools: Vec<String>,
+        /// How many were skipped in all.
+        count: u32,
+    },
 }
 
 impl EventKind {
@@ -272,6 +284,7 @@ impl EventKind {
             EventKind::ToolError { .. } => "tool.error",
             EventKind::McpServerStarted { .. } => "mcp.server.started",
             EventKind::McpServerFailed { .. } => "mcp.server.failed",
+            EventKind::McpToolsSkipped { .. } => "mcp.tools.skipped",
             EventKind::McpServerExited { .. } => "mcp.server.exited",
             EventKind::RunQueued => "run.queued",
             EventKind::RunStarted { .. } => "run.started",

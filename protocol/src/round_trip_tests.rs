@@ -129,6 +129,13 @@ fn event_kinds() -> Vec<EventKind> {
             server: s("fs"),
             tools: 3,
         },
+        EventKind::McpToolsSkipped {
+            server: s("everything"),
+            tools: vec![s(
+                "\"a b\": providers accept only letters, digits, '_', '-' and '.'",
+            )],
+            count: 3,
+        },
         EventKind::McpServerFailed {
             server: s("fs"),
             message: s("spawn"),
@@ -182,6 +189,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::ToolError { .. } => 21,
         EventKind::McpServerStarted { .. } => 22,
         EventKind::McpServerFailed { .. } => 23,
+        EventKind::McpToolsSkipped { .. } => 31,
         EventKind::McpServerExited { .. } => 24,
         EventKind::RunQueued => 25,
         EventKind::RunStarted { .. } => 26,
@@ -197,7 +205,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..31).collect::<Vec<_>>());
+    assert_eq!(variants, (0..32).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();

@@ -5,7 +5,10 @@
 //   node misbehaving.mjs          answers initialize and tools/list; its tools
 //                                 `echo`, `crash` (exits mid-call), `hang`
 //                                 (never answers) and `garbage` (writes a
-//                                 line that is not JSON, then nothing)
+//                                 line that is not JSON, then nothing), and
+//                                 tools no provider would take: `dup__x`
+//                                 (`dup.x` as a provider sees it), a name
+//                                 with a space, and one of 70 characters
 //   node misbehaving.mjs silent   never answers initialize
 import { createInterface } from "node:readline";
 
@@ -35,6 +38,10 @@ createInterface({ input: process.stdin }).on("line", (line) => {
           tool("crash", "Exits in the middle of the call."),
           tool("hang", "Never answers."),
           tool("garbage", "Answers with a line that is not JSON."),
+          tool("dup.x", "A dotted name."),
+          tool("dup__x", "The same name as dup.x, once dots become __."),
+          tool("has space", "A name providers refuse."),
+          tool("l".repeat(70), "A name too long for providers."),
         ],
       });
     case "tools/call":

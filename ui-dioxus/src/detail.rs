@@ -231,6 +231,18 @@ fn single_sections(kind: &EventKind) -> Vec<Section> {
                 format!("{server}: {message}"),
             )]
         }
+        EventKind::McpToolsSkipped {
+            server,
+            tools,
+            count,
+        } => {
+            let unlisted = (*count as usize).saturating_sub(tools.len());
+            let mut body = format!("{count} of {server}'s tools:\n{}", tools.join("\n"));
+            if unlisted > 0 {
+                body.push_str(&format!("\nand {unlisted} more"));
+            }
+            vec![Section::error("MCP tools not offered", body)]
+        }
         EventKind::BudgetExceeded {
             budget,
             limit,
@@ -402,6 +414,11 @@ mod tests {
                 by: Decider::RunPolicy,
                 reason: "not allowed in this run".into(),
             },
+            EventKind::McpToolsSkipped {
+                server: "bad".into(),
+                tools: vec!["\"has space\": providers accept only ...".into()],
+                count: 3,
+            },
         ]);
         let crash = sections(&events, 0, &[]);
         assert_eq!(crash[0].body, "worker killed\nsignal 9");
@@ -412,6 +429,12 @@ mod tests {
             denied[0].body,
             "denied by the run's policy: not allowed in this run"
         );
+        let skipped = sections(&events, 3, &[]);
+        assert_eq!(
+            skipped[0].body,
+            "3 of bad's tools:\n\"has space\": providers accept only ...\nand 2 more"
+        );
+        assert!(skipped[0].error);
         assert!(sections(&events, 9, &[]).is_empty(), "no such event");
     }
 }

@@ -64,6 +64,7 @@ impl Kind {
             EventKind::LlmError { .. }
             | EventKind::ToolError { .. }
             | EventKind::McpServerFailed { .. }
+            | EventKind::McpToolsSkipped { .. }
             | EventKind::SessionFailed { .. }
             | EventKind::SessionCrashed { .. }
             | EventKind::BudgetExceeded { .. } => Kind::Errors,

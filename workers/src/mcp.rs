@@ -3,11 +3,13 @@
 //!
 //! A stdio server is a child of the worker, in its process group, so it
 //! dies with the session; an HTTP server is reached over streamable HTTP.
-//! Tools are offered to the model as `SERVER.TOOL`. A server that cannot
+//! Tools are offered to the model as `SERVER.TOOL`, except those whose name
+//! providers would refuse or another tool already has (`mcp.tools.skipped`:
+//! one bad tool must not break every request). A server that cannot
 //! start is an `mcp.server.failed` event and the session goes on without
 //! it; one that goes away mid-call is a `tool.error` and `mcp.server.exited`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +30,15 @@ use rmcp::{ClientHandler, ServiceExt};
 use tokio::io::AsyncBufReadExt;
 
 use crate::connection::Outbox;
-use crate::tools::{Capped, Output};
+use crate::provider::wire_name;
+use crate::tools::{self, Capped, Output};
+
+/// Longest tool name providers accept (OpenAI, Anthropic and Gemini all
+/// stop at 64 characters).
+const MAX_TOOL_NAME: usize = 64;
+
+/// Most skipped tools an `mcp.tools.skipped` event names (it counts all).
+const SKIPPED_LISTED: usize = 10;
 
 /// Environment a stdio server gets besides its configured variables.
 const PASSED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
@@ -128,13 +138,28 @@ impl Hub {
             }
             let startup = Duration::from_secs(u64::from(config.startup_timeout_secs));
             match tokio::time::timeout(startup, connect(config, workspace)).await {
-                Ok(Ok(server)) => {
+                Ok(Ok(mut server)) => {
+                    let skipped = self.drop_unusable_tools(&mut server);
                     outbox
                         .event(EventKind::McpServerStarted {
                             server: config.name.clone(),
                             tools: u32::try_from(server.connection.tools.len()).unwrap_or(u32::MAX),
                         })
                         .await?;
+                    if !skipped.is_empty() {
+                        tracing::warn!(
+                            server = config.name,
+                            count = skipped.len(),
+                            "MCP tools not offered"
+                        );
+                        outbox
+                            .event(EventKind::McpToolsSkipped {
+                                server: config.name.clone(),
+                                count: u32::try_from(skipped.len()).unwrap_or(u32::MAX),
+                                tools: skipped.into_iter().take(SKIPPED_LISTED).collect(),
+                            })
+                            .await?;
+                    }
                     self.servers.push(server);
                 }
                 Ok(Err(message)) => failed(config, message, outbox).await?,
@@ -222,6 +247,33 @@ impl Hub {
         })
     }
 
+    /// Drops the tools of `server` that cannot be offered (see
+    /// [`unusable`]): names providers refuse, and names a built-in tool or
+    /// a tool of another live server already has. Returns each with why.
+    fn drop_unusable_tools(&self, server: &mut Server) -> Vec<String> {
+        let mut taken: HashSet<String> = tools::all_names()
+            .iter()
+            .chain(self.offered().iter().map(|t| &t.name))
+            .map(|name| wire_name(name))
+            .collect();
+        let mut skipped = Vec::new();
+        server.connection.tools.retain(|tool| {
+            let full = format!("{}.{}", server.config.name, tool.name);
+            match unusable(&tool.name, &full, &taken) {
+                Some(why) => {
+                    let shown: String = tool.name.chars().take(80).collect();
+                    skipped.push(format!("{shown:?}: {why}"));
+                    false
+                }
+                None => {
+                    taken.insert(wire_name(&full));
+                    true
+                }
+            }
+        });
+        skipped
+    }
+
     fn live(&self) -> impl Iterator<Item = &Server> {
         self.servers
             .iter()
@@ -254,12 +306,44 @@ pub async fn probe(server: &McpServerConfig) -> Result<Vec<String>, String> {
             )
         })??;
     let mut hub = Hub::default();
+    let mut connected = connected;
+    let skipped = hub.drop_unusable_tools(&mut connected);
     hub.servers.push(connected);
-    let names = hub.offered().into_iter().map(|t| t.name).collect();
+    let names = hub
+        .offered()
+        .into_iter()
+        .map(|t| t.name)
+        .chain(skipped.into_iter().map(|s| format!("not offered: {s}")))
+        .collect();
     if let Some(server) = hub.servers.pop() {
         let _ = server.connection.client.cancel().await;
     }
     Ok(names)
+}
+
+/// Why the MCP tool `tool` (offered as `full`, `SERVER.TOOL`) cannot be
+/// offered to a model, given the names already `taken` as providers see
+/// them ([`wire_name`]); `None` when it can.
+fn unusable(tool: &str, full: &str, taken: &HashSet<String>) -> Option<String> {
+    let wire = wire_name(full);
+    if tool.is_empty() {
+        Some("the name is empty".to_owned())
+    } else if !wire
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    {
+        Some("providers accept only letters, digits, '_', '-' and '.' in a tool name".to_owned())
+    } else if wire.len() > MAX_TOOL_NAME {
+        Some(format!(
+            "{wire} is longer than the {MAX_TOOL_NAME} characters providers accept"
+        ))
+    } else if taken.contains(&wire) {
+        Some(format!(
+            "another tool is already called {wire}, as providers see it"
+        ))
+    } else {
+        None
+    }
 }
 
 async fn failed(config: &McpServerConfig, message: String, outbox: &Outbox) -> anyhow::Result<()> {
@@ -360,12 +444,6 @@ pub async fn open<H: ClientHandler>(
         .list_all_tools()
         .await
         .map_err(|err| format!("tools/list failed: {err}"))?;
-    if let Some(bad) = tools
-        .iter()
-        .find(|t| t.name.is_empty() || t.name.contains('.'))
-    {
-        return Err(format!("tool name {:?} cannot be namespaced", bad.name));
-    }
     Ok(Connection {
         client,
         tools,
@@ -450,6 +528,55 @@ fn from_result(result: &CallToolResult) -> Result<Output, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tool_is_offered_only_under_a_name_providers_take_and_nobody_has() {
+        let taken: HashSet<String> = tools::all_names()
+            .iter()
+            .map(|n| wire_name(n))
+            .chain(["srv__dup__x".to_owned()])
+            .collect();
+        assert!(taken.contains("fs__read") && taken.contains("shell"));
+        let why = |tool: &str, server: &str| unusable(tool, &format!("{server}.{tool}"), &taken);
+        assert_eq!(why("echo", "srv"), None);
+        assert_eq!(
+            why("read_file", "fs"),
+            None,
+            "only the built-in names are taken"
+        );
+        assert_eq!(why("a.b", "srv"), None, "dots are fine: they become __");
+        assert!(
+            why("read", "fs")
+                .unwrap()
+                .contains("already called fs__read")
+        );
+        assert!(
+            why("dup__x", "srv")
+                .unwrap()
+                .contains("already called srv__dup__x")
+        );
+        assert!(
+            why("has space", "srv")
+                .unwrap()
+                .starts_with("providers accept only")
+        );
+        assert!(
+            why("naïve", "srv")
+                .unwrap()
+                .starts_with("providers accept only")
+        );
+        assert_eq!(why("", "srv").as_deref(), Some("the name is empty"));
+        // 64 characters as providers see them is the most: `srv__` is 5.
+        assert_eq!(why(&"l".repeat(59), "srv"), None);
+        assert!(
+            why(&"l".repeat(60), "srv")
+                .unwrap()
+                .contains("longer than the 64")
+        );
+        // A dot counts twice.
+        assert_eq!(why(&format!("{}.x", "l".repeat(56)), "srv"), None);
+        assert!(why(&format!("{}.x", "l".repeat(57)), "srv").is_some());
+    }
 
     #[test]
     fn initialize_offers_a_version_with_that_handshake() {

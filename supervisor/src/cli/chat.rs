@@ -331,6 +331,14 @@ impl Chat<'_> {
             EventKind::McpServerFailed { server, message } => {
                 self.say_line(turn, &format!("  ! MCP server {server}: {message}"));
             }
+            EventKind::McpToolsSkipped { server, count, .. } => {
+                self.say_line(
+                    turn,
+                    &format!(
+                        "  ! MCP server {server}: {count} tools not offered (see studio events)"
+                    ),
+                );
+            }
             EventKind::BudgetExceeded {
                 budget,
                 limit,

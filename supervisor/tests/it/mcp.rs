@@ -333,6 +333,33 @@ async fn broken_servers_are_events_and_the_session_goes_on() {
     assert!(reason("absent").contains("cannot start"), "{failed:?}");
     assert_eq!(failed.len(), 3, "{failed:?}");
 
+    // Tools providers would refuse are not offered (one bad name must not
+    // break every request), and the log says which and why.
+    let started = events.iter().find_map(|e| match &e.kind {
+        EventKind::McpServerStarted { server, tools } if server == "bad" => Some(*tools),
+        _ => None,
+    });
+    assert_eq!(started, Some(5), "echo, crash, hang, garbage and dup.x");
+    let skipped = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::McpToolsSkipped {
+                server,
+                tools,
+                count,
+            } if server == "bad" => Some((tools.clone(), *count)),
+            _ => None,
+        })
+        .expect("an mcp.tools.skipped event");
+    assert_eq!(skipped.1, 3, "{skipped:?}");
+    let why = skipped.0.join("\n");
+    assert!(
+        why.contains("\"dup__x\": another tool is already called bad__dup__x")
+            && why.contains("\"has space\": providers accept only")
+            && why.contains("longer than the 64 characters"),
+        "{why}"
+    );
+
     let results = outcomes(&events);
     assert_eq!(results.len(), 7, "{results:?}");
     assert_eq!(results[0], Ok("echo: one".to_owned()));

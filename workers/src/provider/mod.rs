@@ -278,7 +278,7 @@ pub async fn complete(
 }
 
 /// A tool name as providers accept it (`[a-zA-Z0-9_-]`): dots become `__`.
-fn wire_name(name: &str) -> String {
+pub(crate) fn wire_name(name: &str) -> String {
     name.replace('.', "__")
 }
 

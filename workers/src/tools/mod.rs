@@ -18,6 +18,15 @@ use serde_json::{Value, json};
 
 pub use capped::Capped;
 
+/// The name of every built-in tool, whatever an agent enables: names an
+/// MCP tool may not take.
+pub fn all_names() -> Vec<String> {
+    let mut every = AgentConfig::scripted("every tool");
+    every.tools = protocol::agent::BUILTIN_TOOLS.map(str::to_owned).to_vec();
+    every.safety = SafetyMode::Full;
+    offered(&every).into_iter().map(|t| t.name).collect()
+}
+
 /// Most bytes of output a tool hands back (head and tail kept).
 pub const OUTPUT_CAP: usize = 64 * 1024;
 
