@@ -17,7 +17,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::rules::{self, Call};
 use super::session::SessionMsg;
-use crate::store::{RuleIds, Store, StoreError};
+use crate::store::{IdCounters, Store, StoreError};
 
 /// The outcome of one tool call's approval.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,11 +78,10 @@ pub(crate) struct Approvals;
 pub(crate) struct ApprovalsState {
     store: Store,
     rules: Vec<ApprovalRule>,
-    /// The last rule number given out: never given again, even once that
-    /// rule is removed.
-    last_rule: u64,
+    /// The last rule and approval numbers given out: never given again,
+    /// even by the next daemon.
+    counters: IdCounters,
     pending: BTreeMap<u64, Waiting>,
-    next_id: u64,
 }
 
 struct Waiting {
@@ -108,19 +107,19 @@ impl Actor for Approvals {
         _myself: ActorRef<Self::Msg>,
         (store, rules): (Store, Vec<ApprovalRule>),
     ) -> Result<Self::State, ActorProcessingErr> {
-        // Databases from before `RuleIds` was stored know only their rules.
-        let last_rule = rules
+        let mut counters = store.id_counters().await?;
+        // Databases from before `IdCounters` was stored know only their rules.
+        counters.last_rule = rules
             .iter()
             .filter_map(rule_number)
-            .chain([store.rule_ids().await?.last])
+            .chain([counters.last_rule])
             .max()
             .unwrap_or(0);
         Ok(ApprovalsState {
             store,
             rules,
-            last_rule,
+            counters,
             pending: BTreeMap::new(),
-            next_id: 1,
         })
     }
 
@@ -269,8 +268,13 @@ impl ApprovalsState {
         secs: u32,
         reply: RpcReplyPort<Ruling>,
     ) {
-        let id = self.next_id;
-        self.next_id += 1;
+        self.counters.last_approval += 1;
+        let id = self.counters.last_approval;
+        // Queued before the session records `tool.approval.pending`, so
+        // the number is stored whenever that event is.
+        if let Err(err) = self.store.queue_id_counters(self.counters) {
+            tracing::warn!(%err, "cannot record the approval number");
+        }
         let now = Timestamp::now();
         let wait = Duration::from_secs(u64::from(secs));
         let expires_at = Timestamp(now.0 + u64::try_from(wait.as_micros()).unwrap_or(u64::MAX));
@@ -303,14 +307,18 @@ impl ApprovalsState {
         priority: i32,
     ) -> Result<ApprovalRule, ControlError> {
         rules::check(&matches).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-        let next = self.last_rule + 1;
+        let next = self.counters.last_rule + 1;
         // Recorded before the rule: a crash in between skips a number
         // rather than giving one out twice.
+        let counters = IdCounters {
+            last_rule: next,
+            ..self.counters
+        };
         self.store
-            .put_rule_ids(RuleIds { last: next })
+            .put_id_counters(counters)
             .await
             .map_err(store_error)?;
-        self.last_rule = next;
+        self.counters = counters;
         let rule = ApprovalRule {
             id: format!("r{next}"),
             agent,

@@ -32,7 +32,9 @@ use crate::pricing::CustomPrices;
 use cell::DbCell;
 pub(crate) use query::SessionLookup;
 use records::Record;
-pub(crate) use records::{DaemonLimits, RuleIds, RunRecord, SessionKind, SessionRecord, StoredKey};
+pub(crate) use records::{
+    DaemonLimits, IdCounters, RunRecord, SessionKind, SessionRecord, StoredKey,
+};
 pub use schema::SCHEMA_VERSION;
 use writer::WriteOp;
 
@@ -390,14 +392,27 @@ impl Store {
         self.put_setting(query::LIMITS, limits).await
     }
 
-    /// The last approval-rule number given out (none stored: none yet).
-    pub(crate) async fn rule_ids(&self) -> Result<RuleIds, StoreError> {
-        self.read(|txn| query::setting(txn, query::RULE_IDS)).await
+    /// The last rule and approval numbers given out (none stored: none yet).
+    pub(crate) async fn id_counters(&self) -> Result<IdCounters, StoreError> {
+        self.read(|txn| query::setting(txn, query::ID_COUNTERS))
+            .await
     }
 
-    /// Records the last approval-rule number given out.
-    pub(crate) async fn put_rule_ids(&self, ids: RuleIds) -> Result<(), StoreError> {
-        self.put_setting(query::RULE_IDS, &ids).await
+    /// Records the last rule and approval numbers given out.
+    pub(crate) async fn put_id_counters(&self, counters: IdCounters) -> Result<(), StoreError> {
+        self.put_setting(query::ID_COUNTERS, &counters).await
+    }
+
+    /// Queues the counters without waiting for their commit: the writer
+    /// keeps the order it is sent things in, so a later count never lands
+    /// before an earlier one.
+    pub(crate) fn queue_id_counters(&self, counters: IdCounters) -> Result<(), StoreError> {
+        let (ack, _) = oneshot::channel();
+        self.send(WriteOp::PutSetting {
+            name: query::ID_COUNTERS,
+            value: counters.encode()?,
+            ack,
+        })
     }
 
     async fn put_setting(&self, name: &'static str, value: &impl Record) -> Result<(), StoreError> {

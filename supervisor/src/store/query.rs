@@ -116,8 +116,8 @@ pub(crate) const PRICING: &str = "pricing";
 /// The settings entry holding the stored `DaemonLimits`.
 pub(crate) const LIMITS: &str = "limits";
 
-/// The settings entry holding `RuleIds`.
-pub(crate) const RULE_IDS: &str = "rule_ids";
+/// The settings entry holding `IdCounters`.
+pub(crate) const ID_COUNTERS: &str = "id_counters";
 
 pub(crate) fn sessions(
     txn: &ReadTransaction,

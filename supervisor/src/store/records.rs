@@ -315,18 +315,21 @@ impl Record for DaemonLimits {
     }
 }
 
-/// The highest approval-rule number ever given out (`r{last}`), so that a
-/// removed rule's id is never given to another: recorded decisions name
-/// their rule by id.
+/// The highest approval-rule and pending-approval numbers ever given out,
+/// so that neither is given out twice, not even by the next daemon:
+/// recorded decisions name their rule by id, and a person may still hold
+/// an old approval number (`studio approve 7`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct RuleIds {
-    /// The number of the last rule added.
-    pub(crate) last: u64,
+pub(crate) struct IdCounters {
+    /// The number of the last rule added (`r{last_rule}`).
+    pub(crate) last_rule: u64,
+    /// The number of the last tool call parked for a person.
+    pub(crate) last_approval: u64,
 }
 
-impl Record for RuleIds {
+impl Record for IdCounters {
     const VERSION: u8 = 1;
-    const WHAT: &'static str = "rule ids";
+    const WHAT: &'static str = "id counters";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         decode_current(Self::VERSION, version, payload)

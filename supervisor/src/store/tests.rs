@@ -365,12 +365,16 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
         };
         out.push(("event", event.encode().unwrap()));
     }
-    // Settings: the run limit, and the rule numbers given out.
+    // Settings: the run limit, and the rule and approval numbers given out.
     let limits = DaemonLimits {
         max_concurrent_runs: 3,
     };
     out.push(("limits", limits.encode().unwrap()));
-    out.push(("rule_ids", RuleIds { last: 41 }.encode().unwrap()));
+    let counters = IdCounters {
+        last_rule: 41,
+        last_approval: 7,
+    };
+    out.push(("id_counters", counters.encode().unwrap()));
     out
 }
 
@@ -461,12 +465,12 @@ fn records_written_by_earlier_releases_still_decode() {
                     );
                     DaemonLimits::VERSION
                 }
-                "rule_ids" => {
+                "id_counters" => {
                     assert_eq!(
-                        RuleIds::decode(&old).unwrap(),
-                        RuleIds::decode(bytes).unwrap()
+                        IdCounters::decode(&old).unwrap(),
+                        IdCounters::decode(bytes).unwrap()
                     );
-                    RuleIds::VERSION
+                    IdCounters::VERSION
                 }
                 "mcp" => {
                     use protocol::mcp::McpServerConfig;

@@ -119,13 +119,15 @@ async fn rules_and_run_rules_decide_and_each_decision_names_its_decider() {
     assert!(bad.to_string().contains("bad tool glob"), "{bad}");
 }
 
-/// A removed rule's id is never given to another rule, not even by the
-/// next daemon: recorded decisions name their rule by id, and a client may
-/// still hold the old one.
+/// Neither a removed rule's id nor an answered call's approval number is
+/// given out again, not even by the next daemon: recorded decisions name
+/// their rule by id, and a person may still hold an old number
+/// (`studio approve 1`) that must not approve some other call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rule_ids_are_never_reused() {
+async fn rule_ids_and_approval_numbers_are_never_reused() {
     let mut daemon = TestDaemon::start(4).await;
     let client = daemon.client().await;
+    create_agent(&client, agent("tools", 2, 0)).await;
     let first = add_rule(&client, "fs.*", RuleDecision::Allow).await;
     let second = add_rule(&client, "shell", RuleDecision::Deny).await;
     assert_eq!((first.as_str(), second.as_str()), ("r1", "r2"));
@@ -139,17 +141,51 @@ async fn rule_ids_are_never_reused() {
         .request(ControlRequest::RuleRemove { id: "r3".into() })
         .await
         .unwrap();
+    // A call parked for a person, then answered.
+    let asking = || RunSpec {
+        script: calls(&[("web.fetch", r#"{"url":"https://example.com"}"#)]),
+        ask: AskPolicy::Wait { secs: 60 },
+        ..spec("tools", "fetch")
+    };
+    let session = run(&client, asking()).await;
+    let parked = waiting(&client, 1).await[0].id;
+    client
+        .request(ControlRequest::ApprovalAnswer {
+            id: parked,
+            approve: false,
+            remember: false,
+        })
+        .await
+        .unwrap();
+    // Ended, so all it wrote is committed before the kill.
+    follow_to_end(&client, session, Duration::from_secs(20)).await;
+
     drop(client);
     daemon.kill9();
     daemon.restart().await;
     let client = daemon.client().await;
-    assert_eq!(add_rule(&client, "web.*", RuleDecision::Deny).await, "r4");
+    assert_eq!(add_rule(&client, "web.*", RuleDecision::Ask).await, "r4");
     let ControlResponse::Rules(rules) = client.request(ControlRequest::RuleList).await.unwrap()
     else {
         panic!("expected rules");
     };
     let ids: Vec<_> = rules.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["r1", "r4"]);
+    run(&client, asking()).await;
+    let next = waiting(&client, 1).await[0].id;
+    assert!(
+        next > parked,
+        "approval #{parked} given out again as #{next}"
+    );
+    let stale = client
+        .request(ControlRequest::ApprovalAnswer {
+            id: parked,
+            approve: true,
+            remember: false,
+        })
+        .await
+        .unwrap_err();
+    assert!(stale.to_string().contains("is waiting"), "{stale}");
 }
 
 async fn waiting(client: &Client, count: usize) -> Vec<protocol::approval::PendingApproval> {
