@@ -235,6 +235,20 @@ pub enum ControlRequest {
         /// Id or prefix.
         session: String,
     },
+    /// Branch a session (interactive or a run) into a new interactive
+    /// session whose conversation is the original's up to `at_seq` (its
+    /// last event when `None`), optionally with another agent, e.g. to
+    /// try a different model from that point. The new session's summary
+    /// names its `parent`; the original is left as it is. Replies
+    /// [`ControlResponse::ChatOpened`].
+    ChatBranch {
+        /// Id or prefix of the session branched from.
+        session: String,
+        /// The last event of the original the branch keeps.
+        at_seq: Option<u64>,
+        /// The agent that goes on (the original's, as it was, when `None`).
+        agent: Option<String>,
+    },
     /// The user's next message: starts a turn of an idle interactive
     /// session. Replies [`ControlResponse::Ok`] once the turn started;
     /// `Conflict` while another turn runs.
@@ -512,6 +526,8 @@ pub struct SessionSummary {
     pub ended_at: Option<Timestamp>,
     /// Session it was branched from.
     pub parent: Option<SessionId>,
+    /// The parent's last event the branch kept (its branch point).
+    pub branched_at: Option<u64>,
     /// An interactive session (`studio chat`) rather than a headless run.
     pub interactive: bool,
     /// Tokens and cost so far; `None` for sessions recorded before the

@@ -306,6 +306,7 @@ fn summary() -> SessionSummary {
         started_at: Some(Timestamp(2)),
         ended_at: None,
         parent: Some(id()),
+        branched_at: Some(12),
         interactive: true,
         totals: Some(SessionTotals {
             usage: Usage {
@@ -457,6 +458,11 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::McpTest { name: s("github") },
         ControlRequest::ChatOpen { agent: s("helper") },
         ControlRequest::ChatResume { session: s("0190") },
+        ControlRequest::ChatBranch {
+            session: s("0190"),
+            at_seq: Some(12),
+            agent: Some(s("other-model")),
+        },
         ControlRequest::ChatSay {
             session: id(),
             text: s("and now?"),
@@ -516,6 +522,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::ChatEnd { .. } => 35,
         ControlRequest::RunBatch { .. } => 36,
         ControlRequest::LimitsSet { .. } => 37,
+        ControlRequest::ChatBranch { .. } => 38,
     }
 }
 
@@ -741,7 +748,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 38);
+    covers(&requests, control_request_variant, 39);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"

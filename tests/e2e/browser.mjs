@@ -2,7 +2,7 @@
 // playwright-core, against a real daemon with scripted agents: sign in,
 // create and edit an agent (adding and removing a rule for it from its
 // form), start runs and kill one, approve from the inbox, search
-// the Inspector, run a batch file, chat with inline approval, end and resume,
+// the Inspector and branch from an event, run a batch file, chat with inline approval, end and resume,
 // store a key (never shown back), add and remove a rule, add an MCP server
 // with the form and import one (secrets never shown back), set and reset a
 // price, the palette, the daemon's run limit. Run by
@@ -177,6 +177,14 @@ await step('inspect-search', async () => {
   // The picker names the inspected session.
   const picked = await page.locator('select[name=session]').inputValue();
   if (!picked) throw new Error('the session picker names no session');
+  // Branch from the selected event: a new chat opens on the Sessions page,
+  // and its row names the session and event it came from.
+  await page.locator('.detail').getByRole('button', { name: 'Branch from here' }).click();
+  await page.locator('.chat span.status.idle').waitFor();
+  await page.locator('tr', { hasText: picked }).locator('span.muted', { hasText: 'at #' }).waitFor();
+  await page.screenshot({ path: `${artifacts}/web-branch.png` });
+  await page.getByRole('button', { name: 'End', exact: true }).click();
+  await page.locator('.msg.notice', { hasText: 'ended: session.completed' }).waitFor();
 });
 
 await step('batch-file', async () => {

@@ -177,6 +177,7 @@ mod tests {
                         started_at: None,
                         ended_at: None,
                         parent: None,
+                        branched_at: None,
                         interactive: false,
                         totals: None,
                         last_activity: Timestamp(1),

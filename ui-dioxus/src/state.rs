@@ -295,6 +295,7 @@ mod tests {
             started_at: None,
             ended_at: None,
             parent: None,
+            branched_at: None,
             interactive,
             totals: None,
             last_activity: Timestamp(created),

@@ -57,19 +57,18 @@ fn start_app(
     (commands_tx, updates, task)
 }
 
-/// Waits until the Inspector is sent an event of `session` that `wanted` accepts.
+/// Waits until the Inspector is sent an event of `session` that `wanted`
+/// accepts, and returns it.
 async fn until_event(
     updates: &mut mpsc::UnboundedReceiver<Update>,
     session: protocol::SessionId,
     wanted: impl Fn(&EventKind) -> bool,
-) {
+) -> protocol::Event {
     next(updates, |u| match u {
-        Update::Events(of, events) if of == session && events.iter().any(|e| wanted(&e.kind)) => {
-            Some(())
-        }
+        Update::Events(of, events) if of == session => events.into_iter().find(|e| wanted(&e.kind)),
         _ => None,
     })
-    .await;
+    .await
 }
 
 /// The next update `wanted` accepts.
@@ -365,10 +364,44 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         _ => None,
     })
     .await;
-    until_event(&mut updates, chat, |kind| {
+    let idle = until_event(&mut updates, chat, |kind| {
         matches!(*kind, EventKind::SessionIdle { .. })
     })
     .await;
+    // Branched from there: a new chat is opened (and inspected), one whose
+    // summary names the original; a point past the end is refused.
+    commands_tx
+        .send(Command::Branch {
+            session: chat,
+            at_seq: idle.seq,
+            agent: None,
+        })
+        .unwrap();
+    let branch = next(&mut updates, |u| match u {
+        Update::Opened(session) => Some(session),
+        _ => None,
+    })
+    .await;
+    assert_ne!(branch, chat);
+    next(&mut updates, |u| {
+        sessions_in(u)
+            .into_iter()
+            .find(|s| s.id == branch && s.parent == Some(chat) && s.branched_at == Some(idle.seq))
+    })
+    .await;
+    commands_tx
+        .send(Command::Branch {
+            session: chat,
+            at_seq: 999,
+            agent: None,
+        })
+        .unwrap();
+    let refusal = next(&mut updates, |u| match u {
+        Update::Failed(message) => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(refusal.contains("cannot branch at 999"), "{refusal}");
     commands_tx
         .send(Command::RemoveAgent("made-in-app".into()))
         .unwrap();

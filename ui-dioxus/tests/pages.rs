@@ -135,6 +135,7 @@ fn session(n: u128, status: SessionStatus, interactive: bool) -> SessionSummary 
         started_at: Some(at(n as u64 + 1)),
         ended_at: (!live).then(|| at(n as u64 + 4)),
         parent: None,
+        branched_at: None,
         interactive,
         totals: Some(SessionTotals {
             usage: Usage {
@@ -160,6 +161,7 @@ fn populated(page: Page) -> AppState {
         session(4, SessionStatus::Idle, true),
         SessionSummary {
             parent: Some(id(4)),
+            branched_at: Some(30),
             ..session(5, SessionStatus::Completed, true)
         },
     ];
@@ -528,7 +530,18 @@ fn the_chat_view_streams_and_asks_inline() {
             ),
         ],
     ));
-    insta::assert_snapshot!("chat_asking", render(state));
+    insta::assert_snapshot!("chat_asking", render(state.clone()));
+
+    // A branch's chat says where it goes on from, and offers the original.
+    state.inspected = Some((id(5), vec![event(1, EventKind::SessionCompleted)]));
+    let html = render(state);
+    assert!(
+        html.contains(&format!(
+            "Goes on from the conversation of {} up to event #30.",
+            id(4)
+        )) && html.contains(">Inspect it<"),
+        "{html}"
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `studio chat AGENT` and `studio chat --session ID`: an interactive
-//! session in the terminal.
+//! `studio chat AGENT`, `studio chat --session ID` and `studio chat
+//! --branch ID [--at SEQ] [AGENT]`: an interactive session in the terminal.
 //!
 //! The answer streams as it comes; tool calls are shown with their
 //! outcome; a call no rule decides is asked inline (approve once, deny,
@@ -28,13 +28,23 @@ const SHOWN: usize = 200;
 
 #[derive(Args, Debug)]
 pub(crate) struct ChatArgs {
-    /// Agent to chat with (a new session).
-    #[arg(required_unless_present = "session", conflicts_with = "session")]
+    /// Agent to chat with (a new session); with --branch, the agent that
+    /// goes on (default: the original's, as it was).
+    #[arg(required_unless_present_any = ["session", "branch"], conflicts_with = "session")]
     agent: Option<String>,
     /// Continue this session (id or unique prefix): attach to it if it is
     /// live, else resume it on its recorded conversation.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "branch")]
     session: Option<String>,
+    /// Branch this session (a chat or a run; id or unique prefix) into a
+    /// new one that goes on from its conversation; the original stays as
+    /// it is.
+    #[arg(long, value_name = "ID")]
+    branch: Option<String>,
+    /// With --branch: the original's last event to keep (see `studio
+    /// events ID`; default: its last).
+    #[arg(long, value_name = "SEQ", requires = "branch")]
+    at: Option<u64>,
 }
 
 pub(crate) async fn execute(args: ChatArgs, ctx: &Ctx) -> Result<(), CliError> {
@@ -47,10 +57,19 @@ pub(crate) async fn execute(args: ChatArgs, ctx: &Ctx) -> Result<(), CliError> {
         typed_ahead: VecDeque::new(),
         eof: false,
     };
-    let request = match (args.agent, args.session) {
-        (_, Some(session)) => ControlRequest::ChatResume { session },
-        (Some(agent), None) => ControlRequest::ChatOpen { agent },
-        (None, None) => return Err(CliError::invalid("name an agent, or --session ID")),
+    let request = match (args.agent, args.session, args.branch) {
+        (agent, None, Some(session)) => ControlRequest::ChatBranch {
+            session,
+            at_seq: args.at,
+            agent,
+        },
+        (_, Some(session), _) => ControlRequest::ChatResume { session },
+        (Some(agent), None, None) => ControlRequest::ChatOpen { agent },
+        (None, None, None) => {
+            return Err(CliError::invalid(
+                "name an agent, or --session ID, or --branch ID",
+            ));
+        }
     };
     let mut opened = open(&client, request).await?;
     loop {
@@ -151,24 +170,64 @@ impl Chat<'_> {
             return Ok(());
         }
         let id = opened.session;
+        let summary = match self
+            .client
+            .request(ControlRequest::SessionGet { id: id.to_string() })
+            .await?
+        {
+            ControlResponse::Session(summary) => summary,
+            other => return Err(CliError::msg(format!("unexpected answer: {other:?}"))),
+        };
+        let branch = match (summary.parent, summary.branched_at) {
+            (Some(parent), Some(at)) => format!(", a branch of {parent} at event {at}"),
+            _ => String::new(),
+        };
         if opened.after_seq > 0 && !opened.resumed {
-            eprintln!("attached to live session {id}");
+            eprintln!("attached to live session {id}{branch}");
         } else if opened.resumed {
-            eprintln!("session {id} resumed");
+            eprintln!("session {id}{branch} resumed");
         } else {
             eprintln!(
-                "session {id} (Ctrl-D or /exit ends it; resume later with studio chat --session {id})"
+                "session {id}{branch} (Ctrl-D or /exit ends it; resume later with studio chat --session {id})"
             );
         }
-        if opened.after_seq == 0 {
-            return Ok(());
+        if let (Some(parent), Some(at)) = (summary.parent, summary.branched_at) {
+            self.transcript(parent, at).await?;
         }
+        self.print_messages(id, opened.after_seq).await
+    }
+
+    /// Prints the conversation `session` inherited as a branch, up its
+    /// ancestry, then its own messages up to `through`.
+    async fn transcript(&self, session: SessionId, through: u64) -> Result<(), CliError> {
+        let mut ancestry = vec![(session, through)];
+        while ancestry.len() < 1000 {
+            let (newest, _) = ancestry[ancestry.len() - 1];
+            let request = ControlRequest::SessionGet {
+                id: newest.to_string(),
+            };
+            match self.client.request(request).await? {
+                ControlResponse::Session(summary) => match (summary.parent, summary.branched_at) {
+                    (Some(parent), Some(at)) => ancestry.push((parent, at)),
+                    _ => break,
+                },
+                _ => break,
+            }
+        }
+        for (id, through) in ancestry.into_iter().rev() {
+            self.print_messages(id, through).await?;
+        }
+        Ok(())
+    }
+
+    /// Prints what was said in `session` up to event `through`.
+    async fn print_messages(&self, session: SessionId, through: u64) -> Result<(), CliError> {
         let mut after = 0;
-        while after < opened.after_seq {
+        while after < through {
             let page = match self
                 .client
                 .request(ControlRequest::Events {
-                    session: id,
+                    session,
                     after_seq: after,
                     limit: 1000,
                 })
@@ -179,7 +238,7 @@ impl Chat<'_> {
             };
             let Some(last) = page.last() else { break };
             after = last.seq;
-            for event in page.iter().filter(|e| e.seq <= opened.after_seq) {
+            for event in page.iter().filter(|e| e.seq <= through) {
                 match &event.kind {
                     EventKind::MessageUser { text } => println!("you> {text}"),
                     EventKind::MessageAssistant { text } => println!("{text}"),

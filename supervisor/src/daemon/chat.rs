@@ -1,5 +1,6 @@
 //! Control requests of interactive sessions (`studio chat`): open one,
-//! resume or attach to one, say something, end it.
+//! resume or attach to one, branch one (or a run) into a new one, say
+//! something, end it.
 //!
 //! An interactive session's worker lives across turns and the session goes
 //! `session.idle` between them. Ending it (or its idle timeout) records
@@ -90,6 +91,52 @@ pub(crate) async fn resume(
         session,
         after_seq,
         resumed,
+    })
+}
+
+/// Branches `session` at `at_seq` (its last event by default) into a new
+/// interactive session, with `agent` or the original's agent as it was.
+/// The branch records only its own events; its conversation starts with
+/// the original's up to the branch point (`SessionRecord::parent`).
+pub(crate) async fn branch(
+    session: &str,
+    at_seq: Option<u64>,
+    agent: Option<String>,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let invalid = |message: String| ControlError::new(ErrorKind::Invalid, message);
+    let lookup = SessionLookup::parse(session).map_err(invalid)?;
+    let store = &handles.shared.store;
+    let original = store.session(lookup).await.map_err(store_error)?;
+    let at = at_seq.unwrap_or(original.last_seq);
+    if at == 0 || at > original.last_seq {
+        return Err(invalid(format!(
+            "session {} has events 1 to {}: cannot branch at {at}",
+            original.id, original.last_seq
+        )));
+    }
+    let agent = match agent {
+        Some(name) => store.agent(name).await.map_err(store_error)?,
+        None => original.agent.clone(),
+    };
+    agent.script.validate().map_err(invalid)?;
+    let mut record = SessionRecord::new(
+        SessionKind::Chat,
+        agent,
+        SessionStatus::Starting,
+        Timestamp::now(),
+    );
+    record.parent = Some((original.id, at));
+    let id = record.id;
+    store
+        .create_session(record.clone(), None, None)
+        .await
+        .map_err(store_error)?;
+    start(record, Opening::Chat, handles).await?;
+    Ok(ControlResponse::ChatOpened {
+        session: id,
+        after_seq: 0,
+        resumed: false,
     })
 }
 

@@ -416,6 +416,11 @@ async fn answer(
         }
         ControlRequest::ChatOpen { agent } => chat::open(agent, handles).await,
         ControlRequest::ChatResume { session } => chat::resume(&session, handles).await,
+        ControlRequest::ChatBranch {
+            session,
+            at_seq,
+            agent,
+        } => chat::branch(&session, at_seq, agent, handles).await,
         ControlRequest::ChatSay { session, text } => {
             chat::deliver(session, Some(text), handles).await
         }

@@ -7,9 +7,16 @@
 //! calls they made, and one tool message answering each call, worded as the
 //! model was told.
 
+use protocol::SessionId;
 use protocol::approval::RuleMatch;
 use protocol::event::{Decider, Event, EventKind};
 use protocol::message::{ChatMessage, Role, ToolCall};
+
+use crate::store::{SessionLookup, Store, StoreError};
+
+/// Most sessions a branch's ancestry is followed through (a guard against
+/// a damaged database naming a loop of parents).
+const MAX_ANCESTORS: usize = 1000;
 
 /// What the model is told about a call whose turn ended before it had a
 /// result (cancelled, crashed, daemon stopped): providers refuse a tool
@@ -24,6 +31,51 @@ pub(crate) fn conversation(events: &[Event]) -> Vec<ChatMessage> {
         history.fold(&event.kind);
     }
     history.finish()
+}
+
+/// What a session's next turn is built from: the events it inherits (a
+/// branch: its original's up to the branch point, and so on up its
+/// ancestry; nothing for other sessions), and its own events up to `last`.
+pub(crate) async fn recorded(
+    store: &Store,
+    session: SessionId,
+    last: u64,
+    parent: Option<(SessionId, u64)>,
+) -> Result<(Vec<Event>, Vec<Event>), StoreError> {
+    let mut ancestry = Vec::new();
+    let mut next = parent;
+    while let Some((id, at)) = next {
+        if ancestry.len() == MAX_ANCESTORS {
+            return Err(StoreError::NotSaved(format!(
+                "session {session} has more than {MAX_ANCESTORS} ancestors"
+            )));
+        }
+        ancestry.push((id, at));
+        next = store.session(SessionLookup::Exact(id)).await?.parent;
+    }
+    let mut inherited = Vec::new();
+    for (id, at) in ancestry.into_iter().rev() {
+        inherited.extend(events_through(store, id, at).await?);
+    }
+    Ok((inherited, events_through(store, session, last).await?))
+}
+
+/// The events of `session` with seq 1 to `last`.
+async fn events_through(
+    store: &Store,
+    session: SessionId,
+    last: u64,
+) -> Result<Vec<Event>, StoreError> {
+    const PAGE: usize = 4096;
+    let mut events = Vec::new();
+    let mut after = 0;
+    while after < last {
+        let page = store.events(session, after, PAGE).await?;
+        let Some(newest) = page.last() else { break };
+        after = newest.seq;
+        events.extend(page.into_iter().filter(|e| e.seq <= last));
+    }
+    Ok(events)
 }
 
 /// The "always allow" grants recorded in `events`: the tool of each call

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use interprocess::local_socket::tokio::Stream;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlError, ErrorKind};
-use protocol::event::Event;
 use protocol::event::{BudgetKind, Decider, EventKind, ExitInfo, StopReason};
 use protocol::mcp::McpServerConfig;
 use protocol::message::ChatMessage;
@@ -701,48 +700,36 @@ impl SessionState {
             .sequencer
             .append_committed(EventKind::MessageUser { text: text.clone() })
             .await;
+        let store = &self.shared.store;
         let history = match recorded {
-            Ok(seq) => self.recorded_before(seq).await,
-            Err(err) => Err(ControlError::new(ErrorKind::Internal, err.to_string())),
+            Ok(seq) => history::recorded(store, self.id, seq - 1, self.record.parent)
+                .await
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
         };
         match history {
-            Ok(events) => {
+            Ok((inherited, own)) => {
                 // "Always allow" holds for the whole session: grants given
-                // in an earlier life come back from its log.
-                for grant in history::grants(&events) {
+                // in an earlier life come back from its log (a branch's
+                // original keeps its own).
+                for grant in history::grants(&own) {
                     if !self.grants.contains(&grant) {
                         self.grants.push(grant);
                     }
                 }
+                let mut events = inherited;
+                events.extend(own);
                 let start = self.start_turn(history::conversation(&events), text);
                 self.send(start);
                 let _ = reply.send(Ok(()));
             }
             Err(err) => {
                 tracing::error!(session = %self.id, %err, "cannot start the turn");
+                let err = ControlError::new(ErrorKind::Internal, err);
                 let _ = reply.send(Err(err.clone()));
                 self.go_idle(myself, Some(err.message));
             }
         }
-    }
-
-    /// The session's recorded events before `seq`.
-    async fn recorded_before(&self, seq: u64) -> Result<Vec<Event>, ControlError> {
-        const PAGE: usize = 4096;
-        let mut events = Vec::new();
-        let mut after = 0;
-        while after + 1 < seq {
-            let page = self
-                .shared
-                .store
-                .events(self.id, after, PAGE)
-                .await
-                .map_err(|err| ControlError::new(ErrorKind::Internal, err.to_string()))?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            events.extend(page.into_iter().filter(|e| e.seq < seq));
-        }
-        Ok(events)
     }
 
     /// Ends an interactive session: at once when idle (`session.completed`),

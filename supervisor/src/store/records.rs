@@ -218,6 +218,7 @@ impl SessionRecord {
             started_at: self.started_at,
             ended_at: self.ended_at,
             parent: self.parent.map(|(id, _)| id),
+            branched_at: self.parent.map(|(_, at)| at),
             interactive: self.kind == SessionKind::Chat,
             totals: self.totals.clone(),
             last_activity: self.last_event_at,

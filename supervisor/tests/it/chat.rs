@@ -362,6 +362,147 @@ async fn each_turn_and_a_resumed_worker_send_the_model_the_whole_recorded_conver
     assert_eq!(conversation(&seen[1].body).len(), 4);
 }
 
+/// A branch goes on from the original's conversation up to its branch
+/// point (with another agent if asked), a branch of a branch inherits the
+/// whole line, and the original is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_goes_on_from_its_point_and_leaves_the_original_alone() {
+    let (base, fake) = FakeProvider::start(vec![
+        openai_text("c1", "Paris."),
+        openai_text("c2", "About 2 million."),
+        openai_text("c3", "Marseille."),
+        openai_text("c4", "Lyon."),
+    ])
+    .await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-test".into())]).await;
+    let client = daemon.client().await;
+    let geo = |name: &str, model: &str| {
+        let mut agent = AgentConfig::scripted(name);
+        agent.provider = ProviderKind::OpenAi;
+        agent.model = model.to_owned();
+        agent.base_url = Some(format!("{base}/v1"));
+        agent.system_prompt = "Be brief.".to_owned();
+        agent
+    };
+    create_agent(&client, geo("geo", "gpt-4o-mini")).await;
+    create_agent(&client, geo("geo-large", "gpt-4.1")).await;
+
+    let (original, ..) = open(
+        &client,
+        ControlRequest::ChatOpen {
+            agent: "geo".to_owned(),
+        },
+    )
+    .await;
+    let mut sees = follow(&client, original, 0).await;
+    until(&mut sees, idle).await;
+    say(&client, original, "Capital of France?").await.unwrap();
+    let first_turn = until(&mut sees, idle).await.seq;
+    say(&client, original, "How many people live there?")
+        .await
+        .unwrap();
+    until(&mut sees, idle).await;
+    client
+        .request(ControlRequest::ChatEnd { session: original })
+        .await
+        .unwrap();
+    until(&mut sees, EventKind::is_terminal).await;
+    let before = events(&client, original).await;
+
+    // Refused: no such point, session or agent.
+    let branch = |session: String, at_seq, agent: Option<&str>| ControlRequest::ChatBranch {
+        session,
+        at_seq,
+        agent: agent.map(str::to_owned),
+    };
+    let refused = |request| async {
+        match client.request(request).await {
+            Err(ClientError::Daemon(err)) => err.kind,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    };
+    let id = original.to_string();
+    assert_eq!(
+        refused(branch(id.clone(), Some(0), None)).await,
+        ErrorKind::Invalid
+    );
+    let past_the_end = Some(before.len() as u64 + 1);
+    assert_eq!(
+        refused(branch(id.clone(), past_the_end, None)).await,
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        refused(branch("ffffffff".into(), None, None)).await,
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        refused(branch(id.clone(), None, Some("nobody"))).await,
+        ErrorKind::NotFound
+    );
+
+    // Branched after the first answer, with a larger model.
+    let (second, after_seq, resumed) = open(
+        &client,
+        branch(id[..8].to_owned(), Some(first_turn), Some("geo-large")),
+    )
+    .await;
+    assert_eq!((after_seq, resumed), (0, false));
+    let mut sees = follow(&client, second, 0).await;
+    until(&mut sees, idle).await;
+    say(&client, second, "And the second city?").await.unwrap();
+    until(&mut sees, idle).await;
+    let described = summary(&client, second).await;
+    assert_eq!(
+        (described.parent, described.branched_at),
+        (Some(original), Some(first_turn))
+    );
+    assert_eq!(described.agent, "geo-large");
+    assert!(described.interactive);
+
+    // A branch of the branch, at its end, with the agent it had.
+    let (third, ..) = open(&client, branch(second.to_string(), None, None)).await;
+    let mut sees = follow(&client, third, 0).await;
+    until(&mut sees, idle).await;
+    say(&client, third, "And the third?").await.unwrap();
+    until(&mut sees, idle).await;
+
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 4);
+    let pair = |role: &str, text: &str| (role.to_owned(), text.to_owned());
+    assert_eq!(seen[2].body["model"], "gpt-4.1");
+    assert_eq!(
+        conversation(&seen[2].body),
+        [
+            pair("system", "Be brief."),
+            pair("user", "Capital of France?"),
+            pair("assistant", "Paris."),
+            pair("user", "And the second city?"),
+        ]
+    );
+    assert_eq!(seen[3].body["model"], "gpt-4.1");
+    assert_eq!(
+        conversation(&seen[3].body),
+        [
+            pair("system", "Be brief."),
+            pair("user", "Capital of France?"),
+            pair("assistant", "Paris."),
+            pair("user", "And the second city?"),
+            pair("assistant", "Marseille."),
+            pair("user", "And the third?"),
+        ]
+    );
+    // Each branch records only its own events; the original is untouched.
+    assert_eq!(events(&client, original).await, before);
+    let own = events(&client, third).await;
+    assert!(
+        matches!(own[0].kind, EventKind::SessionStarted { .. }),
+        "{:?}",
+        own[0]
+    );
+    assert_eq!(summary(&client, third).await.parent, Some(second));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn studio_chat_asks_inline_in_the_terminal_and_resumes_with_the_transcript() {
     let daemon = TestDaemon::start(4).await;
@@ -440,6 +581,33 @@ async fn studio_chat_asks_inline_in_the_terminal_and_resumes_with_the_transcript
         .count();
     assert_eq!(denied, 1);
     assert_eq!(log.last().unwrap().kind, EventKind::SessionCompleted);
+
+    // A branch at the end of the first life: its transcript is the
+    // original's up to there, and "and now?" is not part of it.
+    let first_life = log
+        .iter()
+        .find(|e| e.kind == EventKind::SessionCompleted)
+        .unwrap()
+        .seq
+        .to_string();
+    let (stdout, stderr) = tokio::task::block_in_place(|| {
+        chat(
+            &["--branch", &id[..8], "--at", &first_life],
+            "another way\nn\n",
+        )
+    });
+    assert!(
+        stderr.contains(&format!("a branch of {session} at event {first_life}")),
+        "{stderr}"
+    );
+    assert!(stdout.starts_with("you> hello\n"), "{stdout}");
+    assert!(!stdout.contains("and now?"), "{stdout}");
+    assert!(stdout.contains("denied by the user"), "{stdout}");
+    assert_eq!(
+        events(&client, session).await,
+        log,
+        "the original is untouched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

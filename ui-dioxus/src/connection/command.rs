@@ -62,6 +62,16 @@ pub enum Command {
     EndChat(SessionId),
     /// Resume an ended interactive session (or attach to a live one), then inspect it.
     ResumeChat(SessionId),
+    /// Branch a session after event `at_seq` into a new interactive
+    /// session (with `agent`, or the original's), then open it.
+    Branch {
+        /// The session branched from.
+        session: SessionId,
+        /// Its last event the branch keeps.
+        at_seq: u64,
+        /// The agent that goes on; `None` for the original's.
+        agent: Option<String>,
+    },
     /// Store a provider's key in the daemon.
     SetKey {
         /// The provider.

@@ -181,6 +181,18 @@ impl Wire {
             }
             Command::Say { session, text } => ControlRequest::ChatSay { session, text },
             Command::EndChat(session) => ControlRequest::ChatEnd { session },
+            Command::Branch {
+                session,
+                at_seq,
+                agent,
+            } => {
+                let request = ControlRequest::ChatBranch {
+                    session: session.to_string(),
+                    at_seq: Some(at_seq),
+                    agent,
+                };
+                return self.send(request, Asked::Chat).await.map(|_| ());
+            }
             Command::ResumeChat(session) => {
                 let request = ControlRequest::ChatResume {
                     session: session.to_string(),

@@ -287,12 +287,53 @@ fn EventDetail(event: Event, sections: Vec<Section>) -> Element {
     rsx! {
         h4 { "#{event.seq} {event.kind.name()}" }
         p { class: "muted", "{event.at}" }
+        BranchHere { session: event.session, at_seq: event.seq }
         for section in sections {
             h5 { "{section.title}" }
             pre { class: if section.error { "assembled problem" } else { "assembled" }, "{section.body}" }
         }
         h5 { "Fields" }
         pre { "{fields}" }
+    }
+}
+
+/// "Branch from here": a new interactive session that goes on from the
+/// conversation up to this event, with the agent picked (the original's
+/// by default); the original stays as it is.
+#[component]
+fn BranchHere(session: SessionId, at_seq: u64) -> Element {
+    let commands = use_context::<Commands>();
+    let state = use_context::<Signal<AppState>>();
+    let mut agent = use_signal(String::new);
+    let agents: Vec<String> = state
+        .read()
+        .agents
+        .iter()
+        .flatten()
+        .map(|a| a.name.clone())
+        .collect();
+    rsx! {
+        div { class: "branch",
+            select { name: "branch_agent", value: "{agent}",
+                onchange: move |e| agent.set(e.value()),
+                option { value: "", "the same agent" }
+                for name in agents {
+                    option { value: "{name}", selected: *agent.read() == name, "{name}" }
+                }
+            }
+            button { r#type: "button",
+                title: "a new chat that goes on from the conversation up to this event",
+                onclick: move |_| {
+                    let picked = agent.read().clone();
+                    commands.send(Command::Branch {
+                        session,
+                        at_seq,
+                        agent: Some(picked).filter(|a| !a.is_empty()),
+                    });
+                },
+                "Branch from here"
+            }
+        }
     }
 }
 

@@ -72,6 +72,9 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
                         td {
                             if let Some(parent) = session.parent {
                                 code { "{parent}" }
+                                if let Some(at) = session.branched_at {
+                                    span { class: "muted", " at #{at}" }
+                                }
                             }
                         }
                         td {
@@ -102,7 +105,7 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
 /// The open session as a chat.
 #[component]
 fn ChatView(session: SessionSummary) -> Element {
-    let state = use_context::<Signal<AppState>>();
+    let mut state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
     let mut draft = use_signal(String::new);
     let items = state
@@ -124,6 +127,20 @@ fn ChatView(session: SessionSummary) -> Element {
     rsx! {
         div { class: "chat",
             h3 { "{session.agent} " span { class: format::status(session.status).0, "{format::status(session.status).1}" } }
+            if let (Some(parent), Some(at)) = (session.parent, session.branched_at) {
+                p { class: "muted branched",
+                    "Goes on from the conversation of {parent} up to event #{at}. "
+                    button { r#type: "button",
+                        onclick: move |_| {
+                            let mut state = state.write();
+                            state.inspected = Some((parent, Vec::new()));
+                            state.page = Page::Inspector;
+                            commands.send(Command::Inspect(parent));
+                        },
+                        "Inspect it"
+                    }
+                }
+            }
             div { class: "messages",
                 for (index, item) in items.into_iter().enumerate() {
                     ChatItem { key: "{index}", item }
