@@ -235,6 +235,16 @@ pub enum ControlRequest {
         /// Id or prefix.
         session: String,
     },
+    /// Run a recorded run again: its prompt, label, script, budgets and
+    /// approval settings as it was started, with `agent` (as it is now) or
+    /// the same agent by name. Replies [`ControlResponse::RunAccepted`]
+    /// for the new run.
+    RunReplay {
+        /// Id or prefix of the run.
+        session: String,
+        /// The agent to run it with instead.
+        agent: Option<String>,
+    },
     /// Branch a session (interactive or a run) into a new interactive
     /// session whose conversation is the original's up to `at_seq` (its
     /// last event when `None`), optionally with another agent, e.g. to

@@ -458,6 +458,10 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::McpTest { name: s("github") },
         ControlRequest::ChatOpen { agent: s("helper") },
         ControlRequest::ChatResume { session: s("0190") },
+        ControlRequest::RunReplay {
+            session: s("0190"),
+            agent: Some(s("other-model")),
+        },
         ControlRequest::ChatBranch {
             session: s("0190"),
             at_seq: Some(12),
@@ -523,6 +527,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::RunBatch { .. } => 36,
         ControlRequest::LimitsSet { .. } => 37,
         ControlRequest::ChatBranch { .. } => 38,
+        ControlRequest::RunReplay { .. } => 39,
     }
 }
 
@@ -748,7 +753,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 39);
+    covers(&requests, control_request_variant, 40);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"

@@ -2,7 +2,8 @@
 // playwright-core, against a real daemon with scripted agents: sign in,
 // create and edit an agent (adding and removing a rule for it from its
 // form), start runs and kill one, approve from the inbox, search
-// the Inspector and branch from an event, run a batch file, chat with inline approval, end and resume,
+// the Inspector and branch from an event, run a batch file and one of its
+// runs again, chat with inline approval, end and resume,
 // store a key (never shown back), add and remove a rule, add an MCP server
 // with the form and import one (secrets never shown back), set and reset a
 // price, the palette, the daemon's run limit. Run by
@@ -211,6 +212,10 @@ await step('batch-file', async () => {
     await row.locator('td.num', { hasText: ' out' }).waitFor();
     await row.locator('td.num', { hasText: '$' }).waitFor();
   }
+  // "Run again" starts a finished run as it was started.
+  await page.locator('tr', { hasText: 'batch-2' }).getByRole('button', { name: 'Run again' }).click();
+  await page.locator('tr', { hasText: 'batch-2 (replay)' }).locator('span.status.completed')
+    .waitFor({ timeout: 60_000 });
   await page.fill('input[name=batch_path]', '');
 });
 

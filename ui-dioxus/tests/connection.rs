@@ -318,6 +318,19 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         let t = t.as_ref().expect("a new session keeps totals");
         assert!(t.usage.output_tokens > 0, "{t:?}");
     }
+    // One of them again ("Run again"): a new run, labelled as a replay,
+    // that completes.
+    let first = *completed.iter().next().unwrap();
+    commands_tx.send(Command::Replay(first)).unwrap();
+    let replayed = next(&mut updates, |u| {
+        sessions_in(u).into_iter().find(|s| {
+            s.status == SessionStatus::Completed
+                && s.label.as_deref() == Some(&format!("replay of {}", &first.to_string()[..8]))
+        })
+    })
+    .await;
+    assert!(!completed.contains(&replayed.id));
+    assert_eq!(replayed.agent, "made-in-app");
     // A request too large for one message is refused before it is sent,
     // and the connection stays up.
     let huge = RunSpec {

@@ -57,6 +57,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run an agent headless: one prompt, or a batch file of them.
     Run(Box<run::RunArgs>),
+    /// Run a recorded run again, as it was started (with --agent, another agent).
+    Replay(run::ReplayArgs),
     /// List live sessions (with --all, every session).
     Ps(sessions::PsArgs),
     /// Ask a session to stop; its processes are killed after a grace period.
@@ -216,6 +218,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Agent(cmd) => agent::execute(cmd, ctx).await,
         Command::Chat(args) => chat::execute(args, ctx).await,
         Command::Run(args) => run::execute(*args, ctx).await,
+        Command::Replay(args) => run::replay(args, ctx).await,
         Command::Ps(args) => sessions::ps(args, ctx).await,
         Command::Cancel(args) => sessions::stop(args, ctx, false).await,
         Command::Kill(args) => sessions::stop(args, ctx, true).await,

@@ -1,5 +1,5 @@
-//! `studio run AGENT --prompt TEXT` (streamed or detached) and the
-//! dispatch to batch mode (`--batch FILE`).
+//! `studio run AGENT --prompt TEXT` (streamed or detached), the dispatch
+//! to batch mode (`--batch FILE`), and `studio replay ID` (a run again).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -51,6 +51,36 @@ pub(crate) struct RunArgs {
     pub(crate) budgets: BudgetArgs,
 }
 
+#[derive(Args, Debug)]
+pub(crate) struct ReplayArgs {
+    /// The run (id or unique prefix).
+    session: String,
+    /// Run it with this agent (as it is now) instead of its own.
+    #[arg(long)]
+    agent: Option<String>,
+    /// Print the new session id and return at once.
+    #[arg(long)]
+    detach: bool,
+}
+
+/// `studio replay ID`: the run again, as it was started.
+pub(crate) async fn replay(args: ReplayArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    let request = ControlRequest::RunReplay {
+        session: args.session,
+        agent: args.agent,
+    };
+    let session = match client.request(request).await? {
+        ControlResponse::RunAccepted { session } => session,
+        other => {
+            return Err(CliError::msg(format!(
+                "unexpected answer to replay: {other:?}"
+            )));
+        }
+    };
+    finish(&client, session, args.detach, ctx).await
+}
+
 pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     if let Some(path) = &args.batch {
         return batch::execute(path, &args, ctx).await;
@@ -66,7 +96,17 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
         ask: args.ask,
     };
     let session = submit(&client, spec).await?;
-    if args.detach {
+    finish(&client, session, args.detach, ctx).await
+}
+
+/// Prints a started run's id (`detach`), or streams it to its end.
+async fn finish(
+    client: &Client,
+    session: SessionId,
+    detach: bool,
+    ctx: &Ctx,
+) -> Result<(), CliError> {
+    if detach {
         if ctx.json {
             print_json(&serde_json::json!({ "session": session.to_string() }));
         } else {
@@ -74,7 +114,7 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let status = stream(&client, session, ctx.json).await?;
+    let status = stream(client, session, ctx.json).await?;
     if status == SessionStatus::Completed {
         Ok(())
     } else {

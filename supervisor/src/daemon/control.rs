@@ -416,6 +416,9 @@ async fn answer(
         }
         ControlRequest::ChatOpen { agent } => chat::open(agent, handles).await,
         ControlRequest::ChatResume { session } => chat::resume(&session, handles).await,
+        ControlRequest::RunReplay { session, agent } => {
+            runs::replay_run(&session, agent, handles).await
+        }
         ControlRequest::ChatBranch {
             session,
             at_seq,

@@ -1,5 +1,6 @@
-//! Starting headless runs: one (`Run`), many with their own parallelism
-//! (`RunBatch`), and the limit of live runs (`LimitsSet`).
+//! Starting headless runs: one (`Run`), one again (`RunReplay`), many with
+//! their own parallelism (`RunBatch`), and the limit of live runs
+//! (`LimitsSet`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use super::root::Handles;
 use super::scheduler::BatchSlot;
 use super::session::Opening;
 use super::{QueuedRun, SchedulerMsg, Sequencer};
-use crate::store::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
+use crate::store::{DaemonLimits, RunRecord, SessionKind, SessionLookup, SessionRecord};
 
 /// Records a run (its session and `run.queued` at seq 1) and queues it.
 pub(super) async fn start_run(
@@ -33,6 +34,37 @@ pub(super) async fn start_run(
     check(&spec, &agent)?;
     let session = queue(spec, agent, None, handles).await?;
     Ok(ControlResponse::RunAccepted { session })
+}
+
+/// Records and queues the run `session` again, as it was started, with
+/// `agent` or the same agent (by name, as it is now).
+pub(super) async fn replay_run(
+    session: &str,
+    agent: Option<String>,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let store = &handles.shared.store;
+    let lookup =
+        SessionLookup::parse(session).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+    let original = store.session(lookup).await.map_err(store_error)?;
+    if original.kind != SessionKind::Run {
+        return Err(ControlError::new(
+            ErrorKind::Invalid,
+            format!(
+                "session {} is interactive: only runs are replayed (branch a chat with studio chat --branch)",
+                original.id
+            ),
+        ));
+    }
+    let mut spec = store.run(original.id).await.map_err(store_error)?.spec;
+    if let Some(agent) = agent {
+        spec.agent = agent;
+    }
+    spec.label = Some(match spec.label {
+        Some(label) => format!("{label} (replay)"),
+        None => format!("replay of {}", &original.id.to_string()[..8]),
+    });
+    start_run(spec, handles).await
 }
 
 /// Checks every run of a batch, then records and queues them all under one

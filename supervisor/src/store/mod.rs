@@ -462,6 +462,11 @@ impl Store {
         self.read(move |txn| query::session(txn, &lookup)).await
     }
 
+    /// What the run `session` was started with.
+    pub(crate) async fn run(&self, session: SessionId) -> Result<RunRecord, StoreError> {
+        self.read(move |txn| query::run(txn, session)).await
+    }
+
     /// Up to `limit` events of `session` after `after_seq`, in order.
     pub(crate) async fn events(
         &self,

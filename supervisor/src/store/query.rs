@@ -8,8 +8,8 @@ use protocol::mcp::McpServerConfig;
 use redb::{ReadTransaction, ReadableTable};
 
 use super::StoreError;
-use super::records::{EventRecord, Record, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, SECRETS, SESSIONS, SETTINGS};
+use super::records::{EventRecord, Record, RunRecord, SessionRecord, StoredKey};
+use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
 
 /// How a user named a session: a full id, or the start of one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,6 +161,17 @@ pub(crate) fn session(
             }
             SessionRecord::decode(first.1.value())
         }
+    }
+}
+
+/// The run recorded for `session` (what it was started with).
+pub(crate) fn run(txn: &ReadTransaction, session: SessionId) -> Result<RunRecord, StoreError> {
+    let table = txn.open_table(RUNS)?;
+    match table.get(session.as_u128())? {
+        Some(value) => RunRecord::decode(value.value()),
+        None => Err(StoreError::NotFound(format!(
+            "no run was recorded for session {session}"
+        ))),
     }
 }
 

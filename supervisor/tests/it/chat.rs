@@ -440,6 +440,12 @@ async fn a_branch_goes_on_from_its_point_and_leaves_the_original_alone() {
         refused(branch(id.clone(), None, Some("nobody"))).await,
         ErrorKind::NotFound
     );
+    // A chat is branched, not replayed.
+    let replay = ControlRequest::RunReplay {
+        session: id.clone(),
+        agent: None,
+    };
+    assert_eq!(refused(replay).await, ErrorKind::Invalid);
 
     // Branched after the first answer, with a larger model.
     let (second, after_seq, resumed) = open(

@@ -231,6 +231,69 @@ fn a_run_streams_its_answer_and_exit_codes_tell_how_it_ended() {
     );
 }
 
+/// `studio replay` runs a recorded run again as it was started (prompt,
+/// label, script), with its agent or another; a chat is not a run.
+#[test]
+fn a_run_is_replayed_as_it_was_started_with_its_agent_or_another() {
+    let cli = Cli::new();
+    cli.ok(&["agent", "create", "echo"]);
+    cli.ok(&[
+        "agent",
+        "create",
+        "other",
+        "--answer",
+        "From the other agent",
+    ]);
+    let first = cli.json(&[
+        "run",
+        "echo",
+        "--prompt",
+        "say it",
+        "--label",
+        "nightly",
+        "--answer",
+        "Said once",
+        "--detach",
+    ]);
+    let first = first["session"].as_str().unwrap().to_owned();
+    cli.ok(&["events", &first, "--follow"]);
+
+    // Streamed like `studio run`, with the same scripted answer.
+    assert_eq!(cli.ok(&["replay", &first[..8]]), "Said once\n");
+    let again = cli.json(&["replay", &first, "--agent", "other", "--detach"]);
+    let again = again["session"].as_str().unwrap().to_owned();
+    cli.ok(&["events", &again, "--follow"]);
+    let events = cli.ok(&["events", &again]);
+    assert!(
+        events.contains("text=\"say it\""),
+        "the same prompt: {events}"
+    );
+
+    let all = cli.json(&["ps", "--all"]);
+    let rows = all.as_array().unwrap();
+    let replays: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|s| s["id"] != first.as_str())
+        .map(|s| (s["agent"].as_str().unwrap(), s["label"].as_str().unwrap()))
+        .collect();
+    assert_eq!(replays.len(), 2, "{all}");
+    assert!(
+        replays.contains(&("echo", "nightly (replay)")),
+        "{replays:?}"
+    );
+    assert!(
+        replays.contains(&("other", "nightly (replay)")),
+        "{replays:?}"
+    );
+    let original = rows.iter().find(|s| s["id"] == first.as_str()).unwrap();
+    assert_eq!(original["label"], "nightly");
+
+    let err = cli.fails(&["replay", &first, "--agent", "nobody"], 4);
+    assert!(err.contains("no agent named"), "{err}");
+    let err = cli.fails(&["replay", "ffffffff"], 4);
+    assert!(err.contains("no session"), "{err}");
+}
+
 #[test]
 fn kill_and_cancel_take_an_id_prefix() {
     let cli = Cli::new();

@@ -62,6 +62,8 @@ pub enum Command {
     EndChat(SessionId),
     /// Resume an ended interactive session (or attach to a live one), then inspect it.
     ResumeChat(SessionId),
+    /// Start an ended run again, as it was started (`RunReplay`).
+    Replay(SessionId),
     /// Branch a session after event `at_seq` into a new interactive
     /// session (with `agent`, or the original's), then open it.
     Branch {

@@ -181,6 +181,10 @@ impl Wire {
             }
             Command::Say { session, text } => ControlRequest::ChatSay { session, text },
             Command::EndChat(session) => ControlRequest::ChatEnd { session },
+            Command::Replay(session) => ControlRequest::RunReplay {
+                session: session.to_string(),
+                agent: None,
+            },
             Command::Branch {
                 session,
                 at_seq,

@@ -103,6 +103,10 @@ fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
                     },
                     "Inspect"
                 }
+                if !live {
+                    button { title: "start it again, as it was started",
+                        onclick: move |_| commands.send(Command::Replay(id)), "Run again" }
+                }
             }
         }
     }
