@@ -90,6 +90,13 @@ pub enum ControlRequest {
         /// Id or prefix.
         id: String,
     },
+    /// What a session was set up with: its summary, the agent as it was
+    /// when the session started, and a run's spec (for `studio export`).
+    /// Replies [`ControlResponse::Setup`].
+    SessionSetup {
+        /// Id or prefix.
+        id: String,
+    },
     /// Ask a session to stop; its process group is killed after a grace period.
     /// Replies [`ControlResponse::Ok`] once the request is delivered.
     Cancel {
@@ -378,6 +385,8 @@ pub enum ControlResponse {
     Sessions(Vec<SessionSummary>),
     /// One session summary.
     Session(SessionSummary),
+    /// What a session was set up with.
+    Setup(Box<Setup>),
     /// A page of events in seq order.
     Events(Vec<Event>),
     /// A stream is open; pushes follow.
@@ -509,6 +518,18 @@ pub struct DaemonStatus {
     pub queued_runs: u32,
     /// Most runs live at once.
     pub max_concurrent_runs: u32,
+}
+
+/// What a session was set up with (`SessionSetup`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Setup {
+    /// Its summary.
+    pub summary: SessionSummary,
+    /// The agent as it was when the session started (no secrets: keys and
+    /// MCP servers' settings are kept apart).
+    pub agent: crate::agent::AgentConfig,
+    /// What a headless run was started with; `None` for a chat.
+    pub run: Option<RunSpec>,
 }
 
 /// One row of `studio ps`.

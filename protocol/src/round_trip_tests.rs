@@ -402,6 +402,7 @@ fn control_requests() -> Vec<ControlRequest> {
             limit: 10,
         },
         ControlRequest::SessionGet { id: s("0195") },
+        ControlRequest::SessionSetup { id: s("0195") },
         ControlRequest::Cancel { session: id() },
         ControlRequest::Kill { session: id() },
         ControlRequest::Events {
@@ -527,6 +528,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::RunBatch { .. } => 36,
         ControlRequest::LimitsSet { .. } => 37,
         ControlRequest::ChatBranch { .. } => 38,
+        ControlRequest::SessionSetup { .. } => 40,
         ControlRequest::RunReplay { .. } => 39,
     }
 }
@@ -549,6 +551,15 @@ fn control_responses() -> Vec<ControlResponse> {
         ControlResponse::RunAccepted { session: id() },
         ControlResponse::Sessions(vec![summary()]),
         ControlResponse::Session(summary()),
+        ControlResponse::Setup(Box::new(Setup {
+            summary: summary(),
+            agent: agent(),
+            run: Some(RunSpec {
+                agent: s("a"),
+                prompt: s("hi"),
+                ..RunSpec::default()
+            }),
+        })),
         ControlResponse::Events(vec![Event {
             session: id(),
             seq: 1,
@@ -628,6 +639,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::McpTools(_) => 17,
         ControlResponse::ChatOpened { .. } => 18,
         ControlResponse::BatchAccepted { .. } => 19,
+        ControlResponse::Setup(_) => 20,
     }
 }
 
@@ -753,7 +765,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 40);
+    covers(&requests, control_request_variant, 41);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -766,7 +778,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 20);
+    covers(&responses, control_response_variant, 21);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

@@ -8,6 +8,7 @@ mod batch;
 mod chat;
 mod daemon;
 mod demo;
+mod export;
 mod keys;
 mod mcp;
 mod models;
@@ -67,6 +68,8 @@ enum Command {
     Kill(sessions::StopArgs),
     /// Show a session's recorded events.
     Events(sessions::EventsArgs),
+    /// Write a session (its setup, then every event) as JSON lines.
+    Export(export::ExportArgs),
     /// Store, list and remove provider API keys (read from stdin, never argv).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -223,6 +226,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Cancel(args) => sessions::stop(args, ctx, false).await,
         Command::Kill(args) => sessions::stop(args, ctx, true).await,
         Command::Events(args) => sessions::events(args, ctx).await,
+        Command::Export(args) => export::execute(args, ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
         Command::Models(args) => models::execute(args, ctx).await,
         Command::Mcp(cmd) => mcp::execute(cmd, ctx).await,

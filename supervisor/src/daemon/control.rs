@@ -15,7 +15,7 @@ use protocol::SessionId;
 use protocol::codec::{read_frame, write_frame};
 use protocol::control::{
     ClientFrame, ControlError, ControlRequest, ControlResponse, DaemonStatus, ErrorKind,
-    ModelPrice, Push, ServerFrame, SessionSummary,
+    ModelPrice, Push, ServerFrame, SessionSummary, Setup,
 };
 use protocol::event::Event;
 use protocol::handshake::PeerRole;
@@ -33,7 +33,7 @@ use super::{
 };
 use crate::auth;
 use crate::pricing::CustomPrices;
-use crate::store::{SessionLookup, SessionRecord, StoreError};
+use crate::store::{SessionKind, SessionLookup, SessionRecord, StoreError};
 
 /// Frames queued for one client before its handlers wait.
 const OUTBOX: usize = 1024;
@@ -413,6 +413,21 @@ async fn answer(
             let record = store.session(lookup).await.map_err(store_error)?;
             let live = live_infos(handles).await;
             Ok(ControlResponse::Session(with_live(record.summary(), &live)))
+        }
+        ControlRequest::SessionSetup { id } => {
+            let lookup =
+                SessionLookup::parse(&id).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+            let record = store.session(lookup).await.map_err(store_error)?;
+            let run = match record.kind {
+                SessionKind::Run => Some(store.run(record.id).await.map_err(store_error)?.spec),
+                SessionKind::Chat => None,
+            };
+            let live = live_infos(handles).await;
+            Ok(ControlResponse::Setup(Box::new(Setup {
+                summary: with_live(record.summary(), &live),
+                agent: record.agent,
+                run,
+            })))
         }
         ControlRequest::ChatOpen { agent } => chat::open(agent, handles).await,
         ControlRequest::ChatResume { session } => chat::resume(&session, handles).await,

@@ -294,6 +294,69 @@ fn a_run_is_replayed_as_it_was_started_with_its_agent_or_another() {
     assert!(err.contains("no session"), "{err}");
 }
 
+/// `studio export` writes a session's setup, then every event, as JSON
+/// lines: to standard output, or whole to a file; a failed export leaves
+/// no file behind.
+#[test]
+fn a_session_is_exported_as_json_lines_with_its_setup() {
+    let cli = Cli::new();
+    cli.ok(&["agent", "create", "echo", "--system-prompt", "Be brief."]);
+    let run = cli.json(&[
+        "run",
+        "echo",
+        "--prompt",
+        "export me",
+        "--label",
+        "kept",
+        "--detach",
+    ]);
+    let session = run["session"].as_str().unwrap().to_owned();
+    cli.ok(&["events", &session, "--follow"]);
+
+    let text = cli.ok(&["export", &session[..8]]);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let header = &lines[0];
+    assert_eq!(header["export"], "ai-studio.session");
+    assert_eq!(header["version"], 1);
+    assert_eq!(header["session"]["id"], session.as_str());
+    assert_eq!(header["session"]["label"], "kept");
+    assert_eq!(header["agent"]["name"], "echo");
+    assert_eq!(header["agent"]["system_prompt"], "Be brief.");
+    assert_eq!(header["run"]["prompt"], "export me");
+    let events = &lines[1..];
+    assert_eq!(
+        events.len() as u64,
+        header["session"]["events"].as_u64().unwrap()
+    );
+    for (index, event) in events.iter().enumerate() {
+        assert_eq!(event["seq"], index as u64 + 1);
+    }
+    assert_eq!(events[0]["name"], "run.queued");
+    assert_eq!(events.last().unwrap()["name"], "session.completed");
+    // The same, whole, in a file; the summary goes to stderr.
+    let file = cli.tmp.path().join("export.jsonl");
+    let out = cli.run(&["export", &session, "--out", file.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("events of"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    // Nothing is written for a session that does not exist.
+    let missing = cli.tmp.path().join("missing.jsonl");
+    let err = cli.fails(
+        &["export", "ffffffff", "--out", missing.to_str().unwrap()],
+        4,
+    );
+    assert!(err.contains("no session"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(cli.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("missing"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn kill_and_cancel_take_an_id_prefix() {
     let cli = Cli::new();

@@ -1,5 +1,5 @@
 //! Files and sockets are private; no secret reaches a worker's argv or
-//! environment (issue test 4).
+//! environment (issue test 4), the daemon's log or an export.
 
 use std::time::Duration;
 
@@ -86,4 +86,19 @@ async fn data_is_private_and_workers_carry_no_secrets() {
         .unwrap();
     follow_to_end(&client, session, Duration::from_secs(10)).await;
     assert!(!daemon.log().contains(secret), "the secret is not logged");
+
+    // Nor is it in an export of the session.
+    let export = std::process::Command::new(studio_bin())
+        .arg("--data-dir")
+        .arg(dir.root())
+        .args(["export", &session.to_string()])
+        .env_remove("STUDIO_DATA_DIR")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&export.stdout);
+    assert!(
+        export.status.success() && text.contains("session.killed"),
+        "{text}"
+    );
+    assert!(!text.contains(secret), "the secret is not exported");
 }

@@ -1,0 +1,172 @@
+//! `studio export ID [--out FILE]`: a session as JSON lines, to keep,
+//! share or analyse elsewhere.
+//!
+//! The first line says what the session was set up with (its summary, the
+//! agent as it was, a run's spec); every other line is one event, as
+//! `studio events --json` prints it. Nothing secret is in either: keys and
+//! MCP servers' settings are never part of a session. A file is written
+//! whole or not at all (a temporary file renamed at the end).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use protocol::control::{ControlRequest, ControlResponse, Setup};
+use serde_json::{Value, json};
+
+use super::batch::progress_bar;
+use super::output::{event_json, session_json};
+use super::{CliError, Ctx};
+
+/// What the first line's `export` field holds, and the format's version.
+const FORMAT: &str = "ai-studio.session";
+const FORMAT_VERSION: u32 = 1;
+
+/// Events asked for at a time.
+const PAGE: u32 = 1000;
+
+#[derive(Args, Debug)]
+pub(crate) struct ExportArgs {
+    /// The session (id or unique prefix).
+    id: String,
+    /// Write to this file (created or replaced) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+pub(crate) async fn execute(args: ExportArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    let request = ControlRequest::SessionSetup {
+        id: args.id.clone(),
+    };
+    let Setup {
+        summary,
+        agent,
+        run,
+    } = match client.request(request).await? {
+        ControlResponse::Setup(setup) => *setup,
+        other => return Err(CliError::msg(format!("unexpected answer: {other:?}"))),
+    };
+    let header = json!({
+        "export": FORMAT,
+        "version": FORMAT_VERSION,
+        "session": session_json(&summary),
+        "agent": agent,
+        "run": run,
+    });
+    let mut out = Output::open(args.out.as_deref())?;
+    // The bar shows only when writing a file from a terminal.
+    let progress = progress_bar(summary.events, args.out.is_none() || ctx.json);
+    let wrote = async {
+        out.line(&header)?;
+        let mut after = 0;
+        loop {
+            let request = ControlRequest::Events {
+                session: summary.id,
+                after_seq: after,
+                limit: PAGE,
+            };
+            let ControlResponse::Events(page) = client.request(request).await? else {
+                return Err(CliError::msg("unexpected answer to events"));
+            };
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for event in &page {
+                out.line(&event_json(event))?;
+            }
+            progress.inc(page.len() as u64);
+        }
+        Ok(after)
+    }
+    .await;
+    progress.finish_and_clear();
+    let after = match wrote {
+        Ok(after) => after,
+        Err(err) => {
+            out.abandon();
+            return Err(err);
+        }
+    };
+    let written = out.finish()?;
+    if let Some(path) = written {
+        let what = format!(
+            "{after} events of {} written to {}",
+            summary.id,
+            path.display()
+        );
+        if ctx.json {
+            super::output::print_json(&json!({
+                "session": summary.id.to_string(),
+                "events": after,
+                "file": path.display().to_string(),
+            }));
+        } else {
+            eprintln!("{what}");
+        }
+    }
+    Ok(())
+}
+
+/// Standard output, or a temporary file next to the one asked for.
+enum Output {
+    Stdout(std::io::StdoutLock<'static>),
+    File {
+        file: std::io::BufWriter<std::fs::File>,
+        temp: PathBuf,
+        path: PathBuf,
+    },
+}
+
+impl Output {
+    fn open(path: Option<&Path>) -> Result<Self, CliError> {
+        let Some(path) = path else {
+            return Ok(Self::Stdout(std::io::stdout().lock()));
+        };
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".partial");
+        let temp = path.with_file_name(name);
+        let file = std::fs::File::create(&temp)
+            .map_err(|e| CliError::msg(format!("cannot create {}: {e}", temp.display())))?;
+        Ok(Self::File {
+            file: std::io::BufWriter::new(file),
+            temp,
+            path: path.to_owned(),
+        })
+    }
+
+    fn line(&mut self, value: &Value) -> Result<(), CliError> {
+        let written = match self {
+            Self::Stdout(out) => writeln!(out, "{value}"),
+            Self::File { file, .. } => writeln!(file, "{value}"),
+        };
+        written.map_err(|e| CliError::msg(format!("cannot write the export: {e}")))
+    }
+
+    /// Removes a file not finished (a failed export leaves nothing).
+    fn abandon(self) {
+        if let Self::File { temp, .. } = self {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+
+    /// Flushes, and puts a file in place; returns its path.
+    fn finish(self) -> Result<Option<PathBuf>, CliError> {
+        match self {
+            Self::Stdout(mut out) => {
+                out.flush()
+                    .map_err(|e| CliError::msg(format!("cannot write the export: {e}")))?;
+                Ok(None)
+            }
+            Self::File { file, temp, path } => {
+                let failed = |e: std::io::Error| {
+                    let _ = std::fs::remove_file(&temp);
+                    CliError::msg(format!("cannot write {}: {e}", path.display()))
+                };
+                let file = file.into_inner().map_err(|e| failed(e.into_error()))?;
+                file.sync_all().map_err(failed)?;
+                std::fs::rename(&temp, &path).map_err(failed)?;
+                Ok(Some(path))
+            }
+        }
+    }
+}
