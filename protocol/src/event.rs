@@ -333,6 +333,23 @@ impl EventKind {
             )
     }
 
+    /// Whether this event tells of something that went wrong: a failed
+    /// request, tool call or MCP server, tools not offered, a budget
+    /// exceeded, a failed or crashed session, a failed chat turn.
+    pub fn is_error(&self) -> bool {
+        matches!(
+            self,
+            EventKind::LlmError { .. }
+                | EventKind::ToolError { .. }
+                | EventKind::McpServerFailed { .. }
+                | EventKind::McpToolsSkipped { .. }
+                | EventKind::SessionFailed { .. }
+                | EventKind::SessionCrashed { .. }
+                | EventKind::BudgetExceeded { .. }
+                | EventKind::SessionIdle { error: Some(_) }
+        )
+    }
+
     /// Whether this event ends its session's life (exactly one per ended session).
     pub fn is_terminal(&self) -> bool {
         self.status_after().is_some_and(SessionStatus::is_terminal)

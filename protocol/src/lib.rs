@@ -30,6 +30,7 @@ pub mod layout;
 pub mod mcp;
 pub mod message;
 pub mod secret;
+pub mod stats;
 pub mod time;
 pub mod worker;
 

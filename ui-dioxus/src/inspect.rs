@@ -1,9 +1,9 @@
 //! What the Inspector computes from a session's events: the rows of its
-//! timeline (filtered, searched, streamed chunks grouped), the figures of
-//! its stats bar, and a request's streamed text assembled. Plain functions,
-//! tested without a window.
+//! timeline (filtered, searched, streamed chunks grouped) and a request's
+//! streamed text assembled (its stats bar is `protocol::stats`). Plain
+//! functions, tested without a window.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use protocol::event::{Event, EventKind};
 
@@ -61,14 +61,7 @@ impl Kind {
     /// The kind of an event.
     pub fn of(kind: &EventKind) -> Kind {
         match kind {
-            EventKind::LlmError { .. }
-            | EventKind::ToolError { .. }
-            | EventKind::McpServerFailed { .. }
-            | EventKind::McpToolsSkipped { .. }
-            | EventKind::SessionFailed { .. }
-            | EventKind::SessionCrashed { .. }
-            | EventKind::BudgetExceeded { .. } => Kind::Errors,
-            EventKind::SessionIdle { error: Some(_) } => Kind::Errors,
+            kind if kind.is_error() => Kind::Errors,
             EventKind::MessageUser { .. } | EventKind::MessageAssistant { .. } => Kind::Messages,
             EventKind::ToolApprovalRequested { .. }
             | EventKind::ToolApprovalPending { .. }
@@ -180,153 +173,6 @@ pub fn streamed_text(events: &[Event], request: &str) -> String {
         .collect()
 }
 
-/// The figures of the stats bar.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Stats {
-    /// Input tokens (including cached).
-    pub input_tokens: u64,
-    /// Output tokens (including reasoning).
-    pub output_tokens: u64,
-    /// Input tokens read from the cache.
-    pub cached_tokens: u64,
-    /// Cost recorded, US dollars.
-    pub cost_usd: f64,
-    /// Requests, tokens and cost per provider and model, in order of first use.
-    pub by_model: Vec<ModelSpend>,
-    /// Model requests.
-    pub requests: u64,
-    /// Tool calls asked for.
-    pub tool_calls: u64,
-    /// Calls approved.
-    pub approved: u64,
-    /// Calls denied.
-    pub denied: u64,
-    /// Errors of any kind.
-    pub errors: u64,
-    /// From the first event to the last, microseconds.
-    pub span_micros: u64,
-    /// Spent waiting for models: each request from its start to its
-    /// completion or last error, microseconds.
-    pub llm_micros: u64,
-    /// Spent running tools: each call from `tool.started` to its outcome,
-    /// microseconds.
-    pub tool_micros: u64,
-}
-
-/// What one model of one provider was asked and cost.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ModelSpend {
-    /// `gen_ai.provider.name` (`?` when the request was not recorded).
-    pub provider: String,
-    /// The model.
-    pub model: String,
-    /// Requests made.
-    pub requests: u64,
-    /// Input tokens (including cached).
-    pub input_tokens: u64,
-    /// Output tokens.
-    pub output_tokens: u64,
-    /// Cost recorded, US dollars.
-    pub cost_usd: f64,
-    /// Responses with no price.
-    pub unpriced: u64,
-}
-
-/// The row of `by_model` for this provider and model, added if new.
-fn spend_row(by_model: &mut Vec<ModelSpend>, provider: &str, model: &str) -> usize {
-    if let Some(row) = by_model
-        .iter()
-        .position(|m| m.provider == provider && m.model == model)
-    {
-        return row;
-    }
-    by_model.push(ModelSpend {
-        provider: provider.to_owned(),
-        model: model.to_owned(),
-        ..ModelSpend::default()
-    });
-    by_model.len() - 1
-}
-
-/// Sums up a session's events.
-pub fn stats(events: &[Event]) -> Stats {
-    let mut stats = Stats::default();
-    // Per request: its row in `by_model` and when it started.
-    let mut requests: HashMap<&str, (usize, u64)> = HashMap::new();
-    let mut tools_started: HashMap<&str, u64> = HashMap::new();
-    for event in events {
-        match &event.kind {
-            EventKind::LlmRequestStarted {
-                request_id,
-                provider,
-                model,
-                ..
-            } => {
-                stats.requests += 1;
-                let row = spend_row(&mut stats.by_model, provider, model);
-                stats.by_model[row].requests += 1;
-                requests.insert(request_id, (row, event.at.0));
-            }
-            EventKind::LlmResponseCompleted {
-                request_id, usage, ..
-            } => {
-                stats.input_tokens += usage.input_tokens;
-                stats.output_tokens += usage.output_tokens;
-                stats.cached_tokens += usage.cache_read_tokens;
-                if let Some(&(row, started)) = requests.get(request_id.as_str()) {
-                    stats.by_model[row].input_tokens += usage.input_tokens;
-                    stats.by_model[row].output_tokens += usage.output_tokens;
-                    stats.llm_micros += event.at.0.saturating_sub(started);
-                }
-            }
-            EventKind::LlmError {
-                request_id,
-                will_retry: false,
-                ..
-            } => {
-                if let Some(&(_, started)) = requests.get(request_id.as_str()) {
-                    stats.llm_micros += event.at.0.saturating_sub(started);
-                }
-            }
-            EventKind::LlmCost {
-                request_id,
-                model,
-                usd,
-                ..
-            } => {
-                stats.cost_usd += usd.unwrap_or(0.0);
-                let row = match requests.get(request_id.as_str()) {
-                    Some(&(row, _)) => row,
-                    None => spend_row(&mut stats.by_model, "?", model),
-                };
-                match usd {
-                    Some(usd) => stats.by_model[row].cost_usd += usd,
-                    None => stats.by_model[row].unpriced += 1,
-                }
-            }
-            EventKind::ToolStarted { call_id } => {
-                tools_started.insert(call_id, event.at.0);
-            }
-            EventKind::ToolCompleted { call_id, .. } | EventKind::ToolError { call_id, .. } => {
-                if let Some(started) = tools_started.remove(call_id.as_str()) {
-                    stats.tool_micros += event.at.0.saturating_sub(started);
-                }
-            }
-            EventKind::ToolRequested { .. } => stats.tool_calls += 1,
-            EventKind::ToolApproved { .. } => stats.approved += 1,
-            EventKind::ToolDenied { .. } => stats.denied += 1,
-            _ => {}
-        }
-        if Kind::of(&event.kind) == Kind::Errors {
-            stats.errors += 1;
-        }
-    }
-    if let (Some(first), Some(last)) = (events.first(), events.last()) {
-        stats.span_micros = last.at.0.saturating_sub(first.at.0);
-    }
-    stats
-}
-
 #[cfg(test)]
 mod tests {
     use protocol::event::{Decider, Usage};
@@ -433,35 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn the_stats_bar_adds_up_the_session() {
-        let stats = stats(&sample());
-        assert_eq!(
-            stats,
-            Stats {
-                input_tokens: 100,
-                output_tokens: 20,
-                cached_tokens: 40,
-                cost_usd: 0.25,
-                by_model: vec![ModelSpend {
-                    provider: "openai".into(),
-                    model: "gpt-4o-mini".into(),
-                    requests: 1,
-                    input_tokens: 100,
-                    output_tokens: 20,
-                    cost_usd: 0.25,
-                    unpriced: 0,
-                }],
-                requests: 1,
-                tool_calls: 1,
-                approved: 0,
-                denied: 1,
-                errors: 1,
-                span_micros: 9_000_000,
-                // From the request (second 1) to its completion (second 4).
-                llm_micros: 3_000_000,
-                tool_micros: 0,
-            }
-        );
+    fn a_request_s_streamed_text_is_its_chunks_in_order() {
         assert_eq!(streamed_text(&sample(), "req-1"), "Reading.");
     }
 }

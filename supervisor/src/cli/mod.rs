@@ -9,6 +9,7 @@ mod chat;
 mod daemon;
 mod demo;
 mod export;
+mod inspect;
 mod keys;
 mod mcp;
 mod models;
@@ -68,6 +69,9 @@ enum Command {
     Kill(sessions::StopArgs),
     /// Show a session's recorded events.
     Events(sessions::EventsArgs),
+    /// What a session spent and did: tokens, cost by model, requests, tool
+    /// calls and approvals, errors, time in models and tools.
+    Inspect(inspect::InspectArgs),
     /// Write a session (its setup, then every event) as JSON lines.
     Export(export::ExportArgs),
     /// Store, list and remove provider API keys (read from stdin, never argv).
@@ -226,6 +230,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Cancel(args) => sessions::stop(args, ctx, false).await,
         Command::Kill(args) => sessions::stop(args, ctx, true).await,
         Command::Events(args) => sessions::events(args, ctx).await,
+        Command::Inspect(args) => inspect::execute(args, ctx).await,
         Command::Export(args) => export::execute(args, ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
         Command::Models(args) => models::execute(args, ctx).await,

@@ -771,6 +771,26 @@ fn the_scripted_provider_calls_tools_through_the_daemon_before_answering() {
     assert_eq!(events[7]["data"]["arguments"], r#"{"city":"Paris"}"#);
     assert_eq!(events[10]["data"]["arguments"], "{}");
     assert_eq!(events[13]["data"]["request_id"], "req-2");
+
+    // `studio inspect` sums the same log up.
+    let session = events[0]["session"].as_str().unwrap();
+    let inspected = cli.json(&["inspect", &session[..8]]);
+    assert_eq!(inspected["session"]["id"], session);
+    let stats = &inspected["stats"];
+    assert_eq!(stats["requests"], 2);
+    assert_eq!(stats["tool_calls"], 2);
+    assert_eq!(
+        (&stats["approved"], &stats["denied"]),
+        (&0.into(), &2.into())
+    );
+    assert_eq!(stats["by_model"][0]["provider"], "scripted");
+    assert_eq!(stats["by_model"][0]["requests"], 2);
+    assert!(stats["output_tokens"].as_u64().unwrap() > 0, "{stats}");
+    let text = cli.ok(&["inspect", session]);
+    assert!(
+        text.contains("tool calls 2: 0 approved, 2 denied") && text.contains("scripted"),
+        "{text}"
+    );
     let err = cli.fails(
         &[
             "run",

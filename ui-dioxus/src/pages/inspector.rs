@@ -52,7 +52,7 @@ pub fn InspectorPage() -> Element {
         };
     };
     let rows = inspect::rows(events, &chips.read(), &search.read(), &expanded.read());
-    let stats = inspect::stats(events);
+    let stats = protocol::stats::stats(events);
     let (top, height) = *view.read();
     let first_drawn = ((top / ROW_PX) as usize).saturating_sub(SPARE_ROWS);
     let drawn = (height / ROW_PX) as usize + 2 * SPARE_ROWS;
@@ -201,7 +201,7 @@ fn SessionPicker(current: Option<SessionId>) -> Element {
 
 /// The figures of the whole session.
 #[component]
-fn StatsBar(stats: inspect::Stats) -> Element {
+fn StatsBar(stats: protocol::stats::Stats) -> Element {
     rsx! {
         p { class: "stats",
             span { "tokens in {stats.input_tokens} (cached {stats.cached_tokens}) · out {stats.output_tokens}" }
