@@ -195,6 +195,15 @@ pub struct AppState {
 const MAX_ERRORS: usize = 5;
 
 impl AppState {
+    /// The agents' names, as listed (none before the list came).
+    pub fn agent_names(&self) -> Vec<String> {
+        self.agents
+            .iter()
+            .flatten()
+            .map(|a| a.name.clone())
+            .collect()
+    }
+
     /// Folds one update in.
     pub fn apply(&mut self, update: Update) {
         match update {

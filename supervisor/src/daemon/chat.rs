@@ -46,8 +46,17 @@ pub(crate) async fn open(
         SessionStatus::Starting,
         Timestamp::now(),
     );
+    open_new(record, handles).await
+}
+
+/// Records a new interactive session and starts its worker.
+async fn open_new(
+    record: SessionRecord,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
     let id = record.id;
-    shared
+    handles
+        .shared
         .store
         .create_session(record.clone(), None, None)
         .await
@@ -127,17 +136,7 @@ pub(crate) async fn branch(
         Timestamp::now(),
     );
     record.parent = Some((original.id, at));
-    let id = record.id;
-    store
-        .create_session(record.clone(), None, None)
-        .await
-        .map_err(store_error)?;
-    start(record, Opening::Chat, handles).await?;
-    Ok(ControlResponse::ChatOpened {
-        session: id,
-        after_seq: 0,
-        resumed: false,
-    })
+    open_new(record, handles).await
 }
 
 /// Hands the user's message (`Some`) or the end (`None`) to a live session.

@@ -305,13 +305,7 @@ fn BranchHere(session: SessionId, at_seq: u64) -> Element {
     let commands = use_context::<Commands>();
     let state = use_context::<Signal<AppState>>();
     let mut agent = use_signal(String::new);
-    let agents: Vec<String> = state
-        .read()
-        .agents
-        .iter()
-        .flatten()
-        .map(|a| a.name.clone())
-        .collect();
+    let agents = state.read().agent_names();
     rsx! {
         div { class: "branch",
             select { name: "branch_agent", value: "{agent}",

@@ -139,13 +139,7 @@ impl RunDraft {
 pub fn RunForm() -> Element {
     let commands = use_context::<Commands>();
     let state = use_context::<Signal<AppState>>();
-    let agents: Vec<String> = state
-        .read()
-        .agents
-        .iter()
-        .flatten()
-        .map(|a| a.name.clone())
-        .collect();
+    let agents = state.read().agent_names();
     let preselected = state.read().run_agent.clone();
     let mut draft = use_signal(|| RunDraft {
         agent: preselected
