@@ -108,6 +108,9 @@ pub(crate) struct SchedulerState {
     queue: VecDeque<QueuedRun>,
     live: HashMap<ActorId, LiveSession>,
     by_session: HashMap<SessionId, ActorId>,
+    /// Resumes of sessions whose ended life's actor is not gone yet: each
+    /// starts once it is (the store already holds that life's end).
+    resumes: HashMap<SessionId, QueuedRun>,
     shutting_down: Option<RpcReplyPort<()>>,
     /// Most headless runs live at once.
     max_concurrent: u32,
@@ -129,6 +132,7 @@ impl Actor for Scheduler {
             queue: VecDeque::new(),
             live: HashMap::new(),
             by_session: HashMap::new(),
+            resumes: HashMap::new(),
             shutting_down: None,
             max_concurrent: max_concurrent.max(1),
         })
@@ -155,7 +159,12 @@ impl Actor for Scheduler {
                         let _ = opened.send(Err(shutting_down()));
                     }
                 } else if state.by_session.contains_key(&run.record.id) {
-                    if let Some(opened) = run.opened.take() {
+                    let session = run.record.id;
+                    if run.opening == Opening::Resume && !state.resumes.contains_key(&session) {
+                        // The life that ended is still winding down.
+                        state.resumes.insert(session, *run);
+                    } else if let Some(opened) = run.opened.take() {
+                        // Live (or already being resumed): attach.
                         let _ = opened.send(Ok(()));
                     }
                 } else {
@@ -170,6 +179,9 @@ impl Actor for Scheduler {
                 .by_session
                 .get(&session)
                 .and_then(|id| state.live.get(id))
+                // A life whose end is recorded takes no more input, even
+                // while its actor winds down.
+                .filter(|live| !live.sequencer.has_ended())
             {
                 Some(live) => {
                     let msg = match say {
@@ -245,6 +257,15 @@ impl Actor for Scheduler {
             return Ok(());
         };
         state.by_session.remove(&ended.session);
+        if let Some(mut resume) = state.resumes.remove(&ended.session) {
+            if state.shutting_down.is_some() {
+                if let Some(opened) = resume.opened.take() {
+                    let _ = opened.send(Err(shutting_down()));
+                }
+            } else {
+                state.spawn_session(resume, &myself).await;
+            }
+        }
         if let Some(failure) = failure {
             tracing::error!(session = %ended.session, %failure, "session actor failed");
         }

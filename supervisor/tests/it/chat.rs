@@ -362,6 +362,48 @@ async fn each_turn_and_a_resumed_worker_send_the_model_the_whole_recorded_conver
     assert_eq!(conversation(&seen[1].body).len(), 4);
 }
 
+/// Resumed the moment it ended (while its old worker is still being
+/// reaped), a chat starts a new life every time rather than answering as
+/// if it were still live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_resumed_the_moment_it_ends_starts_a_new_life_every_time() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("quick", 2, 0)).await;
+    let (session, ..) = open(
+        &client,
+        ControlRequest::ChatOpen {
+            agent: "quick".to_owned(),
+        },
+    )
+    .await;
+    let mut sees = follow(&client, session, 0).await;
+    until(&mut sees, idle).await;
+    for life in 1..=15 {
+        client
+            .request(ControlRequest::ChatEnd { session })
+            .await
+            .unwrap();
+        let ended = until(&mut sees, EventKind::is_terminal).await;
+        let (_, after_seq, resumed) = open(
+            &client,
+            ControlRequest::ChatResume {
+                session: session.to_string(),
+            },
+        )
+        .await;
+        assert!(resumed, "life {life}: answered as if still live");
+        assert_eq!(after_seq, ended.seq);
+        sees = follow(&client, session, after_seq).await;
+        let first = until(&mut sees, |_| true).await;
+        assert!(
+            matches!(first.kind, EventKind::SessionResumed { .. }),
+            "life {life}: {first:?}"
+        );
+        until(&mut sees, idle).await;
+    }
+}
+
 /// A branch goes on from the original's conversation up to its branch
 /// point (with another agent if asked), a branch of a branch inherits the
 /// whole line, and the original is left as it was.
