@@ -54,8 +54,8 @@ enum Command {
     /// Create, list, show and remove agents.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
-    /// Chat with an agent in the terminal (tool calls asked inline), or
-    /// continue a session with --session ID.
+    /// Chat with an agent in the terminal (tool calls asked inline),
+    /// continue a session with --session ID, or branch one with --branch ID.
     Chat(chat::ChatArgs),
     /// Run an agent headless: one prompt, or a batch file of them.
     Run(Box<run::RunArgs>),
