@@ -212,6 +212,14 @@ await step('batch-file', async () => {
     await row.locator('td.num', { hasText: ' out' }).waitFor();
     await row.locator('td.num', { hasText: '$' }).waitFor();
   }
+  // Lines pasted in instead of a file (from a browser, the file may be on
+  // another machine).
+  await page.fill('input[name=batch_path]', '');
+  await page.fill('textarea[name=batch_text]', line('pasted') + '\n');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.locator('tr', { hasText: 'batch-pasted' }).locator('span.status.completed')
+    .waitFor({ timeout: 60_000 });
+  await page.fill('textarea[name=batch_text]', '');
   // "Run again" starts a finished run as it was started.
   await page.locator('tr', { hasText: 'batch-2' }).getByRole('button', { name: 'Run again' }).click();
   await page.locator('tr', { hasText: 'batch-2 (replay)' }).locator('span.status.completed')

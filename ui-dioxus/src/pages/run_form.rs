@@ -25,8 +25,11 @@ pub struct RunDraft {
     /// How many runs of the prompt.
     pub count: String,
     /// A batch file (JSON lines, as `studio run --batch` reads) to run
-    /// instead of the prompt.
+    /// instead of the prompt: a path on the machine running the app.
     pub batch_path: String,
+    /// Or the batch's lines pasted in (from a browser, the file may be on
+    /// another machine).
+    pub batch_text: String,
     /// Most runs of this submit live at once (empty: as many as the daemon allows).
     pub parallel: String,
     /// Run-scoped allow rules, `TOOL[:FIELD=GLOB]`, comma-separated.
@@ -44,6 +47,7 @@ impl Default for RunDraft {
             prompt: String::new(),
             count: "1".into(),
             batch_path: String::new(),
+            batch_text: String::new(),
             parallel: String::new(),
             approve: String::new(),
             ask: "deny".into(),
@@ -53,9 +57,9 @@ impl Default for RunDraft {
 }
 
 impl RunDraft {
-    /// Whether the runs come from a batch file.
+    /// Whether the runs come from a batch (a file, or pasted lines).
     pub fn uses_batch(&self) -> bool {
-        !self.batch_path.trim().is_empty()
+        !self.batch_path.trim().is_empty() || !self.batch_text.trim().is_empty()
     }
 
     /// The runs, from the prompt or from `batch` (the batch file's text),
@@ -119,14 +123,21 @@ impl RunDraft {
             .ok_or_else(|| format!("at once: {parallel:?} is not a number from 1 up"))
     }
 
-    /// Reads the batch file (if the form names one) and builds the runs.
+    /// Reads the batch (the file the form names, or the pasted lines) and
+    /// builds the runs.
     fn submit(&self) -> Result<(Vec<RunSpec>, u32), String> {
         let parallel = self.parallel()?;
-        let runs = if self.uses_batch() {
-            let path = self.batch_path.trim();
+        let path = self.batch_path.trim();
+        let runs = if !path.is_empty() {
+            if !self.batch_text.trim().is_empty() {
+                return Err("a batch file or pasted lines, not both".into());
+            }
             let text =
                 std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
             self.runs(Some(&text)).map_err(|e| format!("{path}: {e}"))?
+        } else if self.uses_batch() {
+            self.runs(Some(&self.batch_text))
+                .map_err(|e| format!("pasted batch: {e}"))?
         } else {
             self.runs(None)?
         };
@@ -171,6 +182,10 @@ pub fn RunForm() -> Element {
             label { "or a batch file"
                 input { name: "batch_path", value: "{draft.read().batch_path}", placeholder: "/path/to/runs.jsonl (one JSON run per line)",
                     oninput: move |e| draft.write().batch_path = e.value() }
+            }
+            label { "or its lines"
+                textarea { name: "batch_text", value: "{draft.read().batch_text}", placeholder: "{{\"prompt\": \"...\", \"label\": \"...\"}} (one run per line)",
+                    oninput: move |e| draft.write().batch_text = e.value() }
             }
             label { "At once"
                 input { name: "parallel", r#type: "number", min: "1", value: "{draft.read().parallel}", placeholder: "daemon limit",
@@ -346,6 +361,31 @@ mod tests {
             ..draft()
         };
         assert!(zero.submit().is_err());
+        // Pasted lines work the same, a bad one named; not with a file too.
+        let pasted = RunDraft {
+            batch_text: "{\"prompt\":\"one\"}\n".into(),
+            ..draft()
+        };
+        assert!(pasted.uses_batch());
+        let (runs, _) = pasted.submit().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(runs[0].prompt, "one");
+        let typo = RunDraft {
+            batch_text: "{\"promt\":\"one\"}\n".into(),
+            ..draft()
+        };
+        let why = typo.submit().unwrap_err();
+        assert!(
+            why.starts_with("pasted batch: ") && why.contains("line 1"),
+            "{why}"
+        );
+        let both = RunDraft {
+            batch_path: path.display().to_string(),
+            ..pasted
+        };
+        assert_eq!(
+            both.submit().unwrap_err(),
+            "a batch file or pasted lines, not both"
+        );
         std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     }
 }
