@@ -1,6 +1,8 @@
 //! The conversation an interactive session has had, rebuilt from its
 //! recorded events for the next turn (or for a resumed session's new
-//! worker): the log is the only memory a session has.
+//! worker): the log is the only memory a session has. A branch's starts
+//! with its ancestry's, each up to its branch point (`recorded`); its
+//! "always allow" answers come back from it too (`grants`).
 //!
 //! It mirrors what the worker's agent loop (`workers/src/agent.rs`) kept
 //! during each turn: user messages, the model's answers with the tool
@@ -46,9 +48,10 @@ pub(crate) async fn recorded(
     let mut next = parent;
     while let Some((id, at)) = next {
         if ancestry.len() == MAX_ANCESTORS {
-            return Err(StoreError::NotSaved(format!(
-                "session {session} has more than {MAX_ANCESTORS} ancestors"
-            )));
+            return Err(StoreError::Corrupt {
+                what: "session",
+                detail: format!("session {session} has more than {MAX_ANCESTORS} ancestors"),
+            });
         }
         ancestry.push((id, at));
         next = store.session(SessionLookup::Exact(id)).await?.parent;
