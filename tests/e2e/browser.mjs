@@ -183,6 +183,8 @@ await step('inspect-search', async () => {
   await page.locator('.detail').getByRole('button', { name: 'Branch from here' }).click();
   await page.locator('.chat span.status.idle').waitFor();
   await page.locator('tr', { hasText: picked }).locator('span.muted', { hasText: 'at #' }).waitFor();
+  // The chat shows what was said before the branch point, dimmed.
+  await page.locator('.chat .inherited .msg.user').first().waitFor();
   await page.screenshot({ path: `${artifacts}/web-branch.png` });
   await page.getByRole('button', { name: 'End', exact: true }).click();
   await page.locator('.msg.notice', { hasText: 'ended: session.completed' }).waitFor();

@@ -86,6 +86,9 @@ pub enum Update {
     Approvals(Vec<PendingApproval>),
     /// Events of the inspected session, in seq order (a page or live).
     Events(SessionId, Vec<Event>),
+    /// A page of the events a branch goes on from (its original's, up to
+    /// the branch point), for the branch's chat view.
+    Inherited(SessionId, Vec<Event>),
     /// A request failed: shown, never swallowed.
     Failed(String),
     /// The clock moved on (live durations are drawn against it).
@@ -179,6 +182,9 @@ pub struct AppState {
     pub approvals: Vec<PendingApproval>,
     /// The session open in the Inspector, and its events so far.
     pub inspected: Option<(SessionId, Vec<Event>)>,
+    /// A branch shown in the chat view, and the events it goes on from
+    /// (its original's up to the branch point) as loaded so far.
+    pub inherited: Option<(SessionId, Vec<Event>)>,
     /// Errors from the daemon not yet dismissed, oldest first.
     pub errors: Vec<String>,
     /// The time live durations are drawn against.
@@ -225,6 +231,13 @@ impl AppState {
                     known.extend(events.into_iter().filter(|e| e.seq > last));
                 }
                 // Events of a session no longer inspected are dropped.
+                _ => {}
+            },
+            Update::Inherited(branch, events) => match &mut self.inherited {
+                Some((open, known)) if *open == branch => {
+                    let last = known.last().map_or(0, |e| e.seq);
+                    known.extend(events.into_iter().filter(|e| e.seq > last));
+                }
                 _ => {}
             },
             Update::Tick(now) => self.now = now,

@@ -402,6 +402,22 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             .find(|s| s.id == branch && s.parent == Some(chat) && s.branched_at == Some(idle.seq))
     })
     .await;
+    // What the branch goes on from: the original's events up to the point.
+    commands_tx
+        .send(Command::Inherit {
+            branch,
+            parent: chat,
+            at: idle.seq,
+        })
+        .unwrap();
+    let inherited = next(&mut updates, |u| match u {
+        Update::Inherited(of, events) if of == branch => Some(events),
+        _ => None,
+    })
+    .await;
+    let seqs: Vec<u64> = inherited.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=idle.seq).collect::<Vec<_>>());
+    assert!(inherited.iter().all(|e| e.session == chat));
     commands_tx
         .send(Command::Branch {
             session: chat,

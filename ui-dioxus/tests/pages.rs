@@ -532,9 +532,35 @@ fn the_chat_view_streams_and_asks_inline() {
     ));
     insta::assert_snapshot!("chat_asking", render(state.clone()));
 
-    // A branch's chat says where it goes on from, and offers the original.
+    // A branch's chat says where it goes on from, offers the original, and
+    // shows what was said there (dimmed) before its own conversation.
     state.inspected = Some((id(5), vec![event(1, EventKind::SessionCompleted)]));
+    state.inherited = Some((
+        id(5),
+        vec![
+            event(
+                2,
+                EventKind::MessageUser {
+                    text: "tidy the notes".into(),
+                },
+            ),
+            event(
+                3,
+                EventKind::MessageAssistant {
+                    text: "Tidied them.".into(),
+                },
+            ),
+        ],
+    ));
     let html = render(state);
+    assert!(
+        html.contains(
+            "<div class=\"inherited\">\n<div class=\"msg user\">tidy the notes</div>\n\
+             <div class=\"msg assistant\">Tidied them.</div>\n</div>\n\
+             <div class=\"msg notice\">ended: session.completed</div>"
+        ),
+        "{html}"
+    );
     assert!(
         html.contains(&format!(
             "Goes on from the conversation of {} up to event #30.",

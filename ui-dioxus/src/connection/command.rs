@@ -62,6 +62,16 @@ pub enum Command {
     EndChat(SessionId),
     /// Resume an ended interactive session (or attach to a live one), then inspect it.
     ResumeChat(SessionId),
+    /// Load the events `branch` goes on from: `parent`'s up to `at`
+    /// (`Update::Inherited`, page by page).
+    Inherit {
+        /// The branch.
+        branch: SessionId,
+        /// Its original.
+        parent: SessionId,
+        /// The branch point.
+        at: u64,
+    },
     /// Start an ended run again, as it was started (`RunReplay`).
     Replay(SessionId),
     /// Branch a session after event `at_seq` into a new interactive

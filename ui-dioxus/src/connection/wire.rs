@@ -31,6 +31,12 @@ pub(super) enum Asked {
     AgentSaved(String, RuleChanges),
     /// Opens a chat: inspect it once open.
     Chat,
+    /// A page of what `branch` goes on from: `parent`'s events up to `at`.
+    Inherited {
+        branch: SessionId,
+        parent: SessionId,
+        at: u64,
+    },
     /// Lists models.
     Models,
     /// Lists keys, MCP servers, rules or prices.
@@ -181,6 +187,11 @@ impl Wire {
             }
             Command::Say { session, text } => ControlRequest::ChatSay { session, text },
             Command::EndChat(session) => ControlRequest::ChatEnd { session },
+            Command::Inherit { branch, parent, at } => {
+                let request = inherited_page(parent, 0, at);
+                let asked = Asked::Inherited { branch, parent, at };
+                return self.send(request, asked).await.map(|_| ());
+            }
             Command::Replay(session) => ControlRequest::RunReplay {
                 session: session.to_string(),
                 agent: None,
@@ -387,6 +398,21 @@ impl Wire {
                         }));
                         return Some(FollowUp::Requests(next));
                     }
+                    (
+                        Some(Asked::Inherited { branch, parent, at }),
+                        Ok(ControlResponse::Events(page)),
+                    ) => {
+                        let last = page.last().map(|e| e.seq);
+                        let upto: Vec<_> = page.into_iter().filter(|e| e.seq <= at).collect();
+                        update(Update::Inherited(branch, upto));
+                        if let Some(last) = last.filter(|last| *last < at) {
+                            let asked = Asked::Inherited { branch, parent, at };
+                            return Some(FollowUp::Request(
+                                Box::new(inherited_page(parent, last, at)),
+                                asked,
+                            ));
+                        }
+                    }
                     (Some(Asked::Chat), Ok(ControlResponse::ChatOpened { session, .. })) => {
                         update(Update::Opened(session));
                         return Some(FollowUp::Command(Command::Inspect(session)));
@@ -420,5 +446,41 @@ impl Wire {
                 _ => None,
             },
         }
+    }
+}
+
+/// Events asked for at a time when loading what a branch goes on from.
+const INHERITED_PAGE: u64 = 1000;
+
+/// The next page of `parent`'s events after `after`, up to `at`.
+fn inherited_page(parent: SessionId, after: u64, at: u64) -> ControlRequest {
+    ControlRequest::Events {
+        session: parent,
+        after_seq: after,
+        limit: u32::try_from(at.saturating_sub(after).min(INHERITED_PAGE)).unwrap_or(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_branch_goes_on_from_is_asked_for_a_page_at_a_time_up_to_its_point() {
+        let parent = SessionId::new();
+        let limit = |after, at| match inherited_page(parent, after, at) {
+            ControlRequest::Events {
+                session,
+                after_seq,
+                limit,
+            } => {
+                assert_eq!((session, after_seq), (parent, after));
+                limit
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(limit(0, 12), 12);
+        assert_eq!(limit(0, 2500), 1000);
+        assert_eq!(limit(2000, 2500), 500);
     }
 }

@@ -115,6 +115,30 @@ fn ChatView(session: SessionSummary) -> Element {
         .map(|(_, events)| conversation::items(events))
         .unwrap_or_default();
     let id = session.id;
+    // A branch: what it goes on from is loaded once per branch shown.
+    let branch = session.parent.zip(session.branched_at);
+    use_effect(use_reactive((&id, &branch), move |(id, branch)| {
+        let Some((parent, at)) = branch else { return };
+        let loaded = state.peek().inherited.as_ref().map(|(open, _)| *open);
+        if loaded != Some(id) {
+            state.write().inherited = Some((id, Vec::new()));
+            commands.send(Command::Inherit {
+                branch: id,
+                parent,
+                at,
+            });
+        }
+    }));
+    let inherited: Vec<Item> = state
+        .read()
+        .inherited
+        .as_ref()
+        .filter(|(open, _)| *open == id)
+        .map(|(_, events)| conversation::items(events))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|item| matches!(item, Item::User(_) | Item::Assistant { .. }))
+        .collect();
     let idle = session.status == protocol::SessionStatus::Idle;
     let ended = session.status.is_terminal();
     let mut send = move || {
@@ -142,6 +166,13 @@ fn ChatView(session: SessionSummary) -> Element {
                 }
             }
             div { class: "messages",
+                if !inherited.is_empty() {
+                    div { class: "inherited",
+                        for (index, item) in inherited.into_iter().enumerate() {
+                            ChatItem { key: "inherited-{index}", item }
+                        }
+                    }
+                }
                 for (index, item) in items.into_iter().enumerate() {
                     ChatItem { key: "{index}", item }
                 }
