@@ -86,8 +86,8 @@ pub enum Update {
     Approvals(Vec<PendingApproval>),
     /// Events of the inspected session, in seq order (a page or live).
     Events(SessionId, Vec<Event>),
-    /// A page of the events a branch goes on from (its original's, up to
-    /// the branch point), for the branch's chat view.
+    /// A page of what was said before a branch's point in its original
+    /// (its `message.*` events), for the branch's chat view.
     Inherited(SessionId, Vec<Event>),
     /// A request failed: shown, never swallowed.
     Failed(String),
@@ -182,8 +182,8 @@ pub struct AppState {
     pub approvals: Vec<PendingApproval>,
     /// The session open in the Inspector, and its events so far.
     pub inspected: Option<(SessionId, Vec<Event>)>,
-    /// A branch shown in the chat view, and the events it goes on from
-    /// (its original's up to the branch point) as loaded so far.
+    /// A branch shown in the chat view, and what was said in its original
+    /// up to the branch point (`message.*` events), as loaded so far.
     pub inherited: Option<(SessionId, Vec<Event>)>,
     /// Errors from the daemon not yet dismissed, oldest first.
     pub errors: Vec<String>,

@@ -377,11 +377,24 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         _ => None,
     })
     .await;
-    let idle = until_event(&mut updates, chat, |kind| {
+    let opened = until_event(&mut updates, chat, |kind| {
         matches!(*kind, EventKind::SessionIdle { .. })
     })
     .await;
-    // Branched from there: a new chat is opened (and inspected), one whose
+    commands_tx
+        .send(Command::Say {
+            session: chat,
+            text: "hello there".into(),
+        })
+        .unwrap();
+    let idle = next(&mut updates, |u| match u {
+        Update::Events(of, events) if of == chat => events
+            .into_iter()
+            .find(|e| matches!(e.kind, EventKind::SessionIdle { .. }) && e.seq > opened.seq),
+        _ => None,
+    })
+    .await;
+    // Branched after that turn: a new chat is opened (and inspected), one whose
     // summary names the original; a point past the end is refused.
     commands_tx
         .send(Command::Branch {
@@ -402,7 +415,8 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             .find(|s| s.id == branch && s.parent == Some(chat) && s.branched_at == Some(idle.seq))
     })
     .await;
-    // What the branch goes on from: the original's events up to the point.
+    // What the branch goes on from: what was said in the original up to
+    // the branch point.
     commands_tx
         .send(Command::Inherit {
             branch,
@@ -415,9 +429,19 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         _ => None,
     })
     .await;
-    let seqs: Vec<u64> = inherited.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=idle.seq).collect::<Vec<_>>());
-    assert!(inherited.iter().all(|e| e.session == chat));
+    let said: Vec<&str> = inherited.iter().map(|e| e.kind.name()).collect();
+    assert_eq!(said, ["message.user", "message.assistant"]);
+    assert_eq!(
+        inherited[0].kind,
+        EventKind::MessageUser {
+            text: "hello there".into()
+        }
+    );
+    assert!(
+        inherited
+            .iter()
+            .all(|e| e.session == chat && e.seq < idle.seq)
+    );
     commands_tx
         .send(Command::Branch {
             session: chat,

@@ -9,6 +9,7 @@ use interprocess::local_socket::tokio::Stream;
 use protocol::SessionId;
 use protocol::codec::{FrameError, write_frame};
 use protocol::control::{ClientFrame, ControlRequest, ControlResponse, Push, ServerFrame};
+use protocol::event::EventKind;
 use tokio::io::AsyncWriteExt;
 
 use super::{Command, RuleChanges};
@@ -403,8 +404,19 @@ impl Wire {
                         Ok(ControlResponse::Events(page)),
                     ) => {
                         let last = page.last().map(|e| e.seq);
-                        let upto: Vec<_> = page.into_iter().filter(|e| e.seq <= at).collect();
-                        update(Update::Inherited(branch, upto));
+                        // Only what was said is shown: the rest is not kept.
+                        let said: Vec<_> = page
+                            .into_iter()
+                            .filter(|e| e.seq <= at)
+                            .filter(|e| {
+                                matches!(
+                                    e.kind,
+                                    EventKind::MessageUser { .. }
+                                        | EventKind::MessageAssistant { .. }
+                                )
+                            })
+                            .collect();
+                        update(Update::Inherited(branch, said));
                         if let Some(last) = last.filter(|last| *last < at) {
                             let asked = Asked::Inherited { branch, parent, at };
                             return Some(FollowUp::Request(
