@@ -20,11 +20,11 @@ use protocol::control::{ControlError, ControlResponse, ErrorKind};
 use protocol::event::SessionStatus;
 use ractor::rpc::CallResult;
 
-use super::control::{store_error, unavailable};
+use super::control::{find_session, store_error, unavailable};
 use super::root::Handles;
 use super::session::Opening;
 use super::{QueuedRun, SchedulerMsg, Sequencer};
-use crate::store::{SessionKind, SessionLookup, SessionRecord};
+use crate::store::{SessionKind, SessionRecord};
 
 /// How long a tool call of an interactive session waits for its person.
 pub(crate) const CHAT_APPROVAL_WAIT_SECS: u32 = 60 * 60;
@@ -74,14 +74,7 @@ pub(crate) async fn resume(
     session: &str,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
-    let lookup =
-        SessionLookup::parse(session).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-    let record = handles
-        .shared
-        .store
-        .session(lookup)
-        .await
-        .map_err(store_error)?;
+    let record = find_session(&handles.shared.store, session).await?;
     if record.kind != SessionKind::Chat {
         return Err(ControlError::new(
             ErrorKind::Invalid,
@@ -114,9 +107,8 @@ pub(crate) async fn branch(
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
     let invalid = |message: String| ControlError::new(ErrorKind::Invalid, message);
-    let lookup = SessionLookup::parse(session).map_err(invalid)?;
     let store = &handles.shared.store;
-    let original = store.session(lookup).await.map_err(store_error)?;
+    let original = find_session(store, session).await?;
     let at = at_seq.unwrap_or(original.last_seq);
     if at == 0 || at > original.last_seq {
         return Err(invalid(format!(

@@ -157,6 +157,16 @@ async fn handle(
     let _ = outbox.send(ServerFrame::Response { id, result }).await;
 }
 
+/// The session a client named by full id or unique prefix.
+pub(super) async fn find_session(
+    store: &crate::store::Store,
+    text: &str,
+) -> Result<SessionRecord, ControlError> {
+    let lookup =
+        SessionLookup::parse(text).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+    store.session(lookup).await.map_err(store_error)
+}
+
 pub(super) fn store_error(err: StoreError) -> ControlError {
     let kind = match &err {
         StoreError::NotFound(_) => ErrorKind::NotFound,
@@ -408,16 +418,12 @@ async fn answer(
             ))
         }
         ControlRequest::SessionGet { id } => {
-            let lookup =
-                SessionLookup::parse(&id).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-            let record = store.session(lookup).await.map_err(store_error)?;
+            let record = find_session(store, &id).await?;
             let live = live_infos(handles).await;
             Ok(ControlResponse::Session(with_live(record.summary(), &live)))
         }
         ControlRequest::SessionSetup { id } => {
-            let lookup =
-                SessionLookup::parse(&id).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-            let record = store.session(lookup).await.map_err(store_error)?;
+            let record = find_session(store, &id).await?;
             let run = match record.kind {
                 SessionKind::Run => Some(store.run(record.id).await.map_err(store_error)?.spec),
                 SessionKind::Chat => None,

@@ -1,7 +1,7 @@
 //! The conversation an interactive session has had, rebuilt from its
 //! recorded events for the next turn (or for a resumed session's new
 //! worker): the log is the only memory a session has. A branch's starts
-//! with its ancestry's, each up to its branch point (`recorded`); its
+//! with its ancestry's, each up to its branch point (`inherited`); its
 //! "always allow" answers come back from it too (`grants`).
 //!
 //! It mirrors what the worker's agent loop (`workers/src/agent.rs`) kept
@@ -35,15 +35,15 @@ pub(crate) fn conversation(events: &[Event]) -> Vec<ChatMessage> {
     history.finish()
 }
 
-/// What a session's next turn is built from: the events it inherits (a
-/// branch: its original's up to the branch point, and so on up its
-/// ancestry; nothing for other sessions), and its own events up to `last`.
-pub(crate) async fn recorded(
+/// The events a branch inherits: its original's up to the branch point,
+/// preceded by the original's own inheritance, and so on up its ancestry
+/// (nothing for a session that is not a branch). They never change, so a
+/// session reads them once.
+pub(crate) async fn inherited(
     store: &Store,
     session: SessionId,
-    last: u64,
     parent: Option<(SessionId, u64)>,
-) -> Result<(Vec<Event>, Vec<Event>), StoreError> {
+) -> Result<Vec<Event>, StoreError> {
     let mut ancestry = Vec::new();
     let mut next = parent;
     while let Some((id, at)) = next {
@@ -60,11 +60,11 @@ pub(crate) async fn recorded(
     for (id, at) in ancestry.into_iter().rev() {
         inherited.extend(events_through(store, id, at).await?);
     }
-    Ok((inherited, events_through(store, session, last).await?))
+    Ok(inherited)
 }
 
 /// The events of `session` with seq 1 to `last`.
-async fn events_through(
+pub(crate) async fn events_through(
     store: &Store,
     session: SessionId,
     last: u64,

@@ -13,12 +13,12 @@ use protocol::control::{ControlError, ControlResponse, ErrorKind, MAX_CONCURRENT
 use protocol::event::{Event, EventKind, SessionStatus};
 use protocol::{SessionId, Timestamp};
 
-use super::control::{call, store_error, unavailable};
+use super::control::{call, find_session, store_error, unavailable};
 use super::root::Handles;
 use super::scheduler::BatchSlot;
 use super::session::Opening;
 use super::{QueuedRun, SchedulerMsg, Sequencer};
-use crate::store::{DaemonLimits, RunRecord, SessionKind, SessionLookup, SessionRecord};
+use crate::store::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
 
 /// Records a run (its session and `run.queued` at seq 1) and queues it.
 pub(super) async fn start_run(
@@ -44,9 +44,7 @@ pub(super) async fn replay_run(
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
     let store = &handles.shared.store;
-    let lookup =
-        SessionLookup::parse(session).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-    let original = store.session(lookup).await.map_err(store_error)?;
+    let original = find_session(store, session).await?;
     if original.kind != SessionKind::Run {
         return Err(ControlError::new(
             ErrorKind::Invalid,

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use interprocess::local_socket::tokio::Stream;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlError, ErrorKind};
-use protocol::event::{BudgetKind, Decider, EventKind, ExitInfo, StopReason};
+use protocol::event::{BudgetKind, Decider, Event, EventKind, ExitInfo, StopReason};
 use protocol::mcp::McpServerConfig;
 use protocol::message::ChatMessage;
 use protocol::worker::{StartTurn, ToWorker, TurnOutcome};
@@ -33,7 +33,7 @@ use super::sequencer::{AppendError, Sequencer};
 use super::worker_io::{Meter, read_worker, write_worker};
 use super::worker_process::{self, ProcStats, ProcessGroup};
 use super::{Shared, history, providers};
-use crate::store::SessionRecord;
+use crate::store::{SessionRecord, StoreError};
 
 /// How long a spawned worker has to connect and authenticate.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -238,6 +238,8 @@ pub(crate) struct SessionState {
     /// and what happens to calls that would need asking.
     run_rules: Vec<RuleMatch>,
     grants: Vec<RuleMatch>,
+    /// A branch's inherited events, once read (see `history_before`).
+    inherited: Option<Arc<[Event]>>,
     ask_policy: AskPolicy,
     /// The loop watchdog: the last call and how often it came in a row.
     last_call: Option<(String, String)>,
@@ -300,6 +302,7 @@ impl Actor for SessionActor {
             mcp_servers: Vec::new(),
             run_rules: args.approve,
             grants: Vec::new(),
+            inherited: None,
             ask_policy: args.ask,
             last_call: None,
             repeats: 0,
@@ -700,9 +703,9 @@ impl SessionState {
             .sequencer
             .append_committed(EventKind::MessageUser { text: text.clone() })
             .await;
-        let store = &self.shared.store;
         let history = match recorded {
-            Ok(seq) => history::recorded(store, self.id, seq - 1, self.record.parent)
+            Ok(seq) => self
+                .history_before(seq)
                 .await
                 .map_err(|err| err.to_string()),
             Err(err) => Err(err.to_string()),
@@ -717,7 +720,7 @@ impl SessionState {
                         self.grants.push(grant);
                     }
                 }
-                let mut events = inherited;
+                let mut events = inherited.to_vec();
                 events.extend(own);
                 let start = self.start_turn(history::conversation(&events), text);
                 self.send(start);
@@ -730,6 +733,25 @@ impl SessionState {
                 self.go_idle(myself, Some(err.message));
             }
         }
+    }
+
+    /// What the turn starting at `seq` is built from: the events the
+    /// session inherits as a branch (read once, then kept) and its own
+    /// before `seq`.
+    async fn history_before(&mut self, seq: u64) -> Result<(Arc<[Event]>, Vec<Event>), StoreError> {
+        let store = &self.shared.store;
+        let inherited = match &self.inherited {
+            Some(inherited) => Arc::clone(inherited),
+            None => {
+                let read: Arc<[Event]> = history::inherited(store, self.id, self.record.parent)
+                    .await?
+                    .into();
+                self.inherited = Some(Arc::clone(&read));
+                read
+            }
+        };
+        let own = history::events_through(store, self.id, seq - 1).await?;
+        Ok((inherited, own))
     }
 
     /// Ends an interactive session: at once when idle (`session.completed`),
