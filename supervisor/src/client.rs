@@ -271,22 +271,45 @@ impl Client {
         after_seq: u64,
     ) -> Result<Vec<Event>, ClientError> {
         let mut out: Vec<Event> = Vec::new();
+        self.each_events_page(session, after_seq, |page| {
+            out.extend(page);
+            Ok::<_, ClientError>(true)
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Hands `each` the recorded events of `session` after `after_seq`, a
+    /// page at a time in order, until the last one or until `each` returns
+    /// `false`; for callers that need not hold a whole log.
+    pub async fn each_events_page<E: From<ClientError>>(
+        &self,
+        session: SessionId,
+        mut after_seq: u64,
+        mut each: impl FnMut(Vec<Event>) -> Result<bool, E>,
+    ) -> Result<(), E> {
         loop {
             let request = ControlRequest::Events {
                 session,
-                after_seq: out.last().map_or(after_seq, |e| e.seq),
+                after_seq,
                 limit: EVENTS_PAGE,
             };
-            match self.request(request).await? {
-                ControlResponse::Events(page) if page.is_empty() => return Ok(out),
-                ControlResponse::Events(page) => out.extend(page),
-                other => return Err(ClientError::Unexpected(format!("{other:?}"))),
+            let page = match self.request(request).await? {
+                ControlResponse::Events(page) => page,
+                other => return Err(ClientError::Unexpected(format!("{other:?}")).into()),
+            };
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after_seq = last.seq;
+            if !each(page)? {
+                return Ok(());
             }
         }
     }
 }
 
-/// Events asked for per request by [`Client::all_events`].
+/// Events asked for per request by [`Client::each_events_page`].
 const EVENTS_PAGE: u32 = 1000;
 
 /// Pushes of one streaming request. Dropping it unsubscribes.

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use super::output::{event_json, print_json};
 use super::run::describe_end;
+use super::sessions::summary;
 use super::{CliError, Ctx};
 
 /// Longest tool argument or output text shown inline.
@@ -170,14 +171,7 @@ impl Chat<'_> {
             return Ok(());
         }
         let id = opened.session;
-        let summary = match self
-            .client
-            .request(ControlRequest::SessionGet { id: id.to_string() })
-            .await?
-        {
-            ControlResponse::Session(summary) => summary,
-            other => return Err(CliError::msg(format!("unexpected answer: {other:?}"))),
-        };
+        let summary = summary(self.client, &id.to_string()).await?;
         let branch = match (summary.parent, summary.branched_at) {
             (Some(parent), Some(at)) => format!(", a branch of {parent} at event {at}"),
             _ => String::new(),
@@ -203,15 +197,10 @@ impl Chat<'_> {
         let mut ancestry = vec![(session, through)];
         while ancestry.len() < 1000 {
             let (newest, _) = ancestry[ancestry.len() - 1];
-            let request = ControlRequest::SessionGet {
-                id: newest.to_string(),
-            };
-            match self.client.request(request).await? {
-                ControlResponse::Session(summary) => match (summary.parent, summary.branched_at) {
-                    (Some(parent), Some(at)) => ancestry.push((parent, at)),
-                    _ => break,
-                },
-                _ => break,
+            let newest = summary(self.client, &newest.to_string()).await?;
+            match newest.parent.zip(newest.branched_at) {
+                Some(branch_point) => ancestry.push(branch_point),
+                None => break,
             }
         }
         for (id, through) in ancestry.into_iter().rev() {
@@ -222,31 +211,21 @@ impl Chat<'_> {
 
     /// Prints what was said in `session` up to event `through`.
     async fn print_messages(&self, session: SessionId, through: u64) -> Result<(), CliError> {
-        let mut after = 0;
-        while after < through {
-            let page = match self
-                .client
-                .request(ControlRequest::Events {
-                    session,
-                    after_seq: after,
-                    limit: 1000,
-                })
-                .await?
-            {
-                ControlResponse::Events(page) => page,
-                _ => break,
-            };
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for event in page.iter().filter(|e| e.seq <= through) {
-                match &event.kind {
-                    EventKind::MessageUser { text } => println!("you> {text}"),
-                    EventKind::MessageAssistant { text } => println!("{text}"),
-                    _ => {}
-                }
-            }
+        if through == 0 {
+            return Ok(());
         }
-        Ok(())
+        self.client
+            .each_events_page(session, 0, |page| {
+                for event in page.iter().filter(|e| e.seq <= through) {
+                    match &event.kind {
+                        EventKind::MessageUser { text } => println!("you> {text}"),
+                        EventKind::MessageAssistant { text } => println!("{text}"),
+                        _ => {}
+                    }
+                }
+                Ok::<_, CliError>(page.last().is_some_and(|e| e.seq < through))
+            })
+            .await
     }
 
     /// Follows the session and talks with it until this life of it ends.

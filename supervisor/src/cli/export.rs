@@ -22,9 +22,6 @@ use super::{CliError, Ctx};
 const FORMAT: &str = "ai-studio.session";
 const FORMAT_VERSION: u32 = 1;
 
-/// Events asked for at a time.
-const PAGE: u32 = 1000;
-
 #[derive(Args, Debug)]
 pub(crate) struct ExportArgs {
     /// The session (id or unique prefix).
@@ -57,51 +54,40 @@ pub(crate) async fn execute(args: ExportArgs, ctx: &Ctx) -> Result<(), CliError>
     let mut out = Output::open(args.out.as_deref())?;
     // The bar shows only when writing a file from a terminal.
     let progress = progress_bar(summary.events, args.out.is_none() || ctx.json);
+    let mut count = 0;
     let wrote = async {
         out.line(&header)?;
-        let mut after = 0;
-        loop {
-            let request = ControlRequest::Events {
-                session: summary.id,
-                after_seq: after,
-                limit: PAGE,
-            };
-            let ControlResponse::Events(page) = client.request(request).await? else {
-                return Err(CliError::msg("unexpected answer to events"));
-            };
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for event in &page {
-                out.line(&event_json(event))?;
-            }
-            progress.inc(page.len() as u64);
-        }
-        Ok(after)
+        client
+            .each_events_page(summary.id, 0, |page| {
+                for event in &page {
+                    out.line(&event_json(event))?;
+                }
+                count += page.len() as u64;
+                progress.inc(page.len() as u64);
+                Ok::<_, CliError>(true)
+            })
+            .await
     }
     .await;
     progress.finish_and_clear();
-    let after = match wrote {
-        Ok(after) => after,
-        Err(err) => {
-            out.abandon();
-            return Err(err);
-        }
-    };
+    if let Err(err) = wrote {
+        out.abandon();
+        return Err(err);
+    }
     let written = out.finish()?;
     if let Some(path) = written {
-        let what = format!(
-            "{after} events of {} written to {}",
-            summary.id,
-            path.display()
-        );
         if ctx.json {
             super::output::print_json(&json!({
                 "session": summary.id.to_string(),
-                "events": after,
+                "events": count,
                 "file": path.display().to_string(),
             }));
         } else {
-            eprintln!("{what}");
+            eprintln!(
+                "{count} events of {} written to {}",
+                summary.id,
+                path.display()
+            );
         }
     }
     Ok(())

@@ -5,11 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 use comfy_table::{Cell, CellAlignment};
-use protocol::control::{ControlRequest, ControlResponse};
-use protocol::event::Event;
 use protocol::stats::{Stats, stats};
 use serde_json::json;
-use supervisor::client::Client;
 
 use super::output::{duration, print_json, session_json, table};
 use super::{CliError, Ctx};
@@ -22,14 +19,8 @@ pub(crate) struct InspectArgs {
 
 pub(crate) async fn execute(args: InspectArgs, ctx: &Ctx) -> Result<(), CliError> {
     let client = ctx.client().await?;
-    let summary = match client
-        .request(ControlRequest::SessionGet { id: args.id })
-        .await?
-    {
-        ControlResponse::Session(summary) => summary,
-        other => return Err(CliError::msg(format!("unexpected answer: {other:?}"))),
-    };
-    let figures = stats(&all_events(&client, summary.id).await?);
+    let summary = super::sessions::summary(&client, &args.id).await?;
+    let figures = stats(&client.all_events(summary.id, 0).await?);
     if ctx.json {
         print_json(&json!({ "session": session_json(&summary), "stats": figures }));
         return Ok(());
@@ -99,25 +90,6 @@ fn lines(events: u64, figures: &Stats) -> Vec<(&'static str, String)> {
         ),
         ("errors", figures.errors.to_string()),
     ]
-}
-
-/// Every recorded event of `session`, in order.
-async fn all_events(client: &Client, session: protocol::SessionId) -> Result<Vec<Event>, CliError> {
-    let mut events = Vec::new();
-    loop {
-        let request = ControlRequest::Events {
-            session,
-            after_seq: events.last().map_or(0, |e: &Event| e.seq),
-            limit: 1000,
-        };
-        let ControlResponse::Events(page) = client.request(request).await? else {
-            return Err(CliError::msg("unexpected answer to events"));
-        };
-        if page.is_empty() {
-            return Ok(events);
-        }
-        events.extend(page);
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use clap::Args;
 use protocol::SessionId;
-use protocol::control::{ControlRequest, ControlResponse, Push};
+use protocol::control::{ControlRequest, ControlResponse, Push, SessionSummary};
 use supervisor::client::Client;
 
 use super::output::{
@@ -88,11 +88,16 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
 
 /// Resolves a full id or unique prefix to a session id.
 pub(crate) async fn resolve(client: &Client, id: &str) -> Result<SessionId, CliError> {
+    Ok(summary(client, id).await?.id)
+}
+
+/// The session a full id or unique prefix names.
+pub(crate) async fn summary(client: &Client, id: &str) -> Result<SessionSummary, CliError> {
     match client
         .request(ControlRequest::SessionGet { id: id.to_owned() })
         .await?
     {
-        ControlResponse::Session(summary) => Ok(summary.id),
+        ControlResponse::Session(summary) => Ok(summary),
         other => Err(CliError::msg(format!("unexpected answer: {other:?}"))),
     }
 }
@@ -139,21 +144,10 @@ pub(crate) async fn events(args: EventsArgs, ctx: &Ctx) -> Result<(), CliError> 
         }
         return Ok(());
     }
-    let mut after = args.after;
-    loop {
-        let request = ControlRequest::Events {
-            session,
-            after_seq: after,
-            limit: 1000,
-        };
-        let ControlResponse::Events(page) = client.request(request).await? else {
-            return Err(CliError::msg("unexpected answer to events"));
-        };
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for event in &page {
-            print(event);
-        }
-    }
-    Ok(())
+    client
+        .each_events_page(session, args.after, |page| {
+            page.iter().for_each(print);
+            Ok::<_, CliError>(true)
+        })
+        .await
 }
