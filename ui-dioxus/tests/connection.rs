@@ -57,6 +57,15 @@ fn start_app(
     (commands_tx, updates, task)
 }
 
+/// The next error the app would show.
+async fn next_failure(updates: &mut mpsc::UnboundedReceiver<Update>) -> String {
+    next(updates, |u| match u {
+        Update::Failed(message) => Some(message),
+        _ => None,
+    })
+    .await
+}
+
 /// Waits until the Inspector is sent an event of `session` that `wanted`
 /// accepts, and returns it.
 async fn until_event(
@@ -150,21 +159,13 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             remember: false,
         })
         .unwrap();
-    let refusal = next(&mut updates, |u| match u {
-        Update::Failed(message) => Some(message),
-        _ => None,
-    })
-    .await;
+    let refusal = next_failure(&mut updates).await;
     assert!(
         refusal.contains("no tool call #999 is waiting"),
         "{refusal}"
     );
     commands_tx.send(Command::Cancel(session)).unwrap();
-    let refusal = next(&mut updates, |u| match u {
-        Update::Failed(message) => Some(message),
-        _ => None,
-    })
-    .await;
+    let refusal = next_failure(&mut updates).await;
     assert!(refusal.contains("already ended"), "{refusal}");
 
     // The forms' commands: create an agent with a rule, start three runs
@@ -223,11 +224,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             },
         })
         .unwrap();
-    let refusal = next(&mut updates, |u| match u {
-        Update::Failed(message) => Some(message),
-        _ => None,
-    })
-    .await;
+    let refusal = next_failure(&mut updates).await;
     assert!(
         refusal.contains("agent \"made-in-app\" exists")
             && refusal.contains(&format!(
@@ -363,11 +360,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     })
     .await;
     commands_tx.send(Command::SetMaxConcurrentRuns(0)).unwrap();
-    let refusal = next(&mut updates, |u| match u {
-        Update::Failed(message) => Some(message),
-        _ => None,
-    })
-    .await;
+    let refusal = next_failure(&mut updates).await;
     assert!(refusal.contains("from 1 to 1024"), "{refusal}");
     commands_tx
         .send(Command::OpenChat("made-in-app".into()))
@@ -449,11 +442,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             agent: None,
         })
         .unwrap();
-    let refusal = next(&mut updates, |u| match u {
-        Update::Failed(message) => Some(message),
-        _ => None,
-    })
-    .await;
+    let refusal = next_failure(&mut updates).await;
     assert!(refusal.contains("cannot branch at 999"), "{refusal}");
     commands_tx
         .send(Command::RemoveAgent("made-in-app".into()))
