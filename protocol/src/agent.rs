@@ -9,6 +9,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::sandbox::SandboxConfig;
+pub use crate::script::{Fault, Script, ScriptPatch, ScriptedToolCall};
+
 /// Everything that defines an agent. Sessions keep a snapshot of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +27,11 @@ pub struct AgentConfig {
     /// Base URL for OpenAI-compatible servers; `None` uses the provider's default.
     #[serde(default)]
     pub base_url: Option<String>,
+    /// Send the provider's key (stored, or from the daemon's environment)
+    /// to `base_url` even though it is not the provider's own host. Off,
+    /// a shared agent file could send your key anywhere.
+    #[serde(default)]
+    pub send_key_to_base_url: bool,
     /// System prompt sent before the history.
     #[serde(default)]
     pub system_prompt: String,
@@ -44,6 +52,9 @@ pub struct AgentConfig {
     /// Limits the daemon enforces on every session of this agent.
     #[serde(default)]
     pub budgets: Budgets,
+    /// How its commands are confined beyond what its safety mode says.
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
     /// What the `scripted` provider answers; ignored by real providers.
     #[serde(default)]
     pub script: Script,
@@ -64,27 +75,32 @@ impl AgentConfig {
             provider: ProviderKind::Scripted,
             model: default_model(),
             base_url: None,
+            send_key_to_base_url: false,
             system_prompt: String::new(),
             tools: Vec::new(),
             safety: SafetyMode::default(),
             workspace: None,
             mcp_servers: Vec::new(),
             budgets: Budgets::default(),
+            sandbox: SandboxConfig::default(),
             script: Script::default(),
         }
     }
 
     /// Checks what serde cannot: a usable name and sane script values.
     pub fn validate(&self) -> Result<(), String> {
+        // The name is a path component (its default workspace): '.', '..'
+        // or a hidden name must never be one.
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 64
+            && !self.name.starts_with('.')
             && self
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !name_ok {
             return Err(format!(
-                "invalid agent name {:?}: use 1-64 letters, digits, '-', '_' or '.'",
+                "invalid agent name {:?}: use 1-64 letters, digits, '-', '_' or '.', not starting with '.'",
                 self.name
             ));
         }
@@ -100,7 +116,59 @@ impl AgentConfig {
                 "unknown tool {unknown:?}: built-in tools are shell, fs and fetch"
             ));
         }
+        self.sandbox.validate()?;
         self.script.validate()
+    }
+
+    /// `base_url` when it is set and is not the provider's own host: the
+    /// provider's key goes there only if `send_key_to_base_url` says so.
+    pub fn foreign_base_url(&self) -> Option<&str> {
+        let base_url = self.base_url.as_deref()?;
+        (!self.provider.is_own_url(base_url)).then_some(base_url)
+    }
+
+    /// What a person should know before using this agent: where it sends
+    /// a key, and what it may do unconfined. Shown when an agent is
+    /// created or imported.
+    pub fn notices(&self) -> Vec<String> {
+        let mut notices = Vec::new();
+        if let Some(url) = self.foreign_base_url()
+            && self.provider.own_host().is_some()
+        {
+            notices.push(if self.send_key_to_base_url {
+                format!(
+                    "agent {} sends your {} key to {url}, which is not {} (send_key_to_base_url)",
+                    self.name,
+                    self.provider,
+                    self.provider.own_host().unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "agent {} gets no {} key at {url}: keys go only to {} unless the agent sets send_key_to_base_url",
+                    self.name,
+                    self.provider,
+                    self.provider.own_host().unwrap_or_default()
+                )
+            });
+        }
+        if self.safety == SafetyMode::Full {
+            notices.push(format!(
+                "agent {} runs its tools unconfined (safety = full): they can read and write whatever you can",
+                self.name
+            ));
+        } else if self.sandbox.network == crate::sandbox::Network::On {
+            notices.push(format!(
+                "agent {}'s commands reach the network (sandbox.network = on)",
+                self.name
+            ));
+        }
+        notices
+    }
+
+    /// Whether the provider's key may go where this agent talks: to the
+    /// provider's own host, or anywhere it opted in to.
+    pub fn key_may_go_to_base_url(&self) -> bool {
+        self.send_key_to_base_url || self.foreign_base_url().is_none()
     }
 }
 
@@ -179,6 +247,33 @@ impl ProviderKind {
         ProviderKind::Ollama,
     ];
 
+    /// The host a key of this provider belongs to, over https; `None` for
+    /// providers without keys.
+    pub fn own_host(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::OpenAi => Some("api.openai.com"),
+            ProviderKind::Anthropic => Some("api.anthropic.com"),
+            ProviderKind::Gemini => Some("generativelanguage.googleapis.com"),
+            ProviderKind::Scripted | ProviderKind::Ollama => None,
+        }
+    }
+
+    /// Whether `url` is this provider's own address: https, its host, the
+    /// default port (no other spelling of a host counts: userinfo, a
+    /// trailing dot, an IP address).
+    pub fn is_own_url(self, url: &str) -> bool {
+        let Some(host) = self.own_host() else {
+            return false;
+        };
+        url::Url::parse(url).is_ok_and(|url| {
+            url.scheme() == "https"
+                && url.username().is_empty()
+                && url.password().is_none()
+                && url.host_str() == Some(host)
+                && url.port().is_none()
+        })
+    }
+
     /// Lowercase name, as used in TOML and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -252,302 +347,9 @@ impl Budgets {
     }
 }
 
-/// What the `scripted` provider does: stream an answer in chunks, and
-/// optionally misbehave after some chunks (for tests, chaos and the demo).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Script {
-    /// Fixed answer text; `None` derives a deterministic answer from the prompt.
-    #[serde(default)]
-    pub answer: Option<String>,
-    /// Number of chunks of a derived answer.
-    #[serde(default = "Script::default_chunks")]
-    pub chunks: u32,
-    /// Characters per streamed chunk.
-    #[serde(default = "Script::default_chunk_chars")]
-    pub chunk_chars: u32,
-    /// Pause before each chunk, in milliseconds.
-    #[serde(default = "Script::default_chunk_delay_ms")]
-    pub chunk_delay_ms: u32,
-    /// Misbehaviour to show, if any.
-    #[serde(default)]
-    pub fault: Option<Fault>,
-    /// Chunks streamed before the fault strikes.
-    #[serde(default)]
-    pub fault_after_chunks: u32,
-    /// Tool calls the model makes before it answers (each asked of the
-    /// daemon like a real model's; the answer follows their results).
-    #[serde(default)]
-    pub tool_calls: Vec<ScriptedToolCall>,
-}
-
-/// A tool call the scripted provider makes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScriptedToolCall {
-    /// Tool name.
-    pub name: String,
-    /// Arguments as JSON text.
-    #[serde(default = "ScriptedToolCall::no_arguments")]
-    pub arguments: String,
-}
-
-impl ScriptedToolCall {
-    fn no_arguments() -> String {
-        "{}".to_owned()
-    }
-}
-
-impl Script {
-    fn default_chunks() -> u32 {
-        20
-    }
-    fn default_chunk_chars() -> u32 {
-        16
-    }
-    fn default_chunk_delay_ms() -> u32 {
-        20
-    }
-
-    /// Rejects values that would make the worker do nothing or too much.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.chunk_chars == 0 {
-            return Err("script.chunk_chars must be at least 1".to_owned());
-        }
-        if self.chunks > 1_000_000 {
-            return Err("script.chunks must be at most 1000000".to_owned());
-        }
-        if self.chunk_delay_ms > 600_000 {
-            return Err("script.chunk_delay_ms must be at most 600000".to_owned());
-        }
-        Ok(())
-    }
-
-    /// This script with every field `patch` sets replaced.
-    pub fn patched(&self, patch: &ScriptPatch) -> Script {
-        Script {
-            answer: patch.answer.clone().or_else(|| self.answer.clone()),
-            chunks: patch.chunks.unwrap_or(self.chunks),
-            chunk_chars: patch.chunk_chars.unwrap_or(self.chunk_chars),
-            chunk_delay_ms: patch.chunk_delay_ms.unwrap_or(self.chunk_delay_ms),
-            fault: patch.fault.or(self.fault),
-            fault_after_chunks: patch.fault_after_chunks.unwrap_or(self.fault_after_chunks),
-            tool_calls: patch
-                .tool_calls
-                .clone()
-                .unwrap_or_else(|| self.tool_calls.clone()),
-        }
-    }
-}
-
-impl Default for Script {
-    fn default() -> Self {
-        Self {
-            answer: None,
-            chunks: Self::default_chunks(),
-            chunk_chars: Self::default_chunk_chars(),
-            chunk_delay_ms: Self::default_chunk_delay_ms(),
-            fault: None,
-            fault_after_chunks: 0,
-            tool_calls: Vec::new(),
-        }
-    }
-}
-
-/// Per-run changes to an agent's [`Script`], so one batch can mix
-/// well-behaved and misbehaving runs of the same agent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScriptPatch {
-    /// Replaces [`Script::answer`].
-    #[serde(default)]
-    pub answer: Option<String>,
-    /// Replaces [`Script::chunks`].
-    #[serde(default)]
-    pub chunks: Option<u32>,
-    /// Replaces [`Script::chunk_chars`].
-    #[serde(default)]
-    pub chunk_chars: Option<u32>,
-    /// Replaces [`Script::chunk_delay_ms`].
-    #[serde(default)]
-    pub chunk_delay_ms: Option<u32>,
-    /// Replaces [`Script::fault`].
-    #[serde(default)]
-    pub fault: Option<Fault>,
-    /// Replaces [`Script::fault_after_chunks`].
-    #[serde(default)]
-    pub fault_after_chunks: Option<u32>,
-    /// Replaces [`Script::tool_calls`].
-    #[serde(default)]
-    pub tool_calls: Option<Vec<ScriptedToolCall>>,
-}
-
-/// A way for the scripted worker to misbehave on purpose.
-///
-/// Written as text everywhere (CLI, TOML, JSON, wire):
-/// `hang`, `spin`, `grow-memory[:MIB_PER_SEC]`, `panic`, `abort`,
-/// `exit[:CODE]`, `flood[:EVENTS]`, `garbage`, `oversized`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum Fault {
-    /// Block the worker's only thread forever; ignores cancellation.
-    Hang,
-    /// Burn CPU forever; ignores cancellation.
-    Spin,
-    /// Allocate and touch memory steadily until stopped.
-    GrowMemory {
-        /// Growth rate.
-        mib_per_sec: u32,
-    },
-    /// Panic (exit code 101).
-    Panic,
-    /// Abort (SIGABRT).
-    Abort,
-    /// Exit at once with this code, without saying goodbye.
-    Exit {
-        /// Process exit code.
-        code: i32,
-    },
-    /// Send this many chunk events as fast as possible, then finish normally.
-    /// The extra chunks are `"x"`, so the streamed text no longer matches
-    /// `message.assistant`.
-    Flood {
-        /// Number of events.
-        events: u64,
-    },
-    /// Send a malformed frame, then wait: the daemon must end the session.
-    Garbage,
-    /// Announce a frame over the size limit, then wait.
-    Oversized,
-    /// Report `tool.approved` for a call of its own, which only the daemon
-    /// may record, then wait: the daemon must ignore it and end the session.
-    ForgeApproval,
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fault::Hang => f.write_str("hang"),
-            Fault::Spin => f.write_str("spin"),
-            Fault::GrowMemory { mib_per_sec } => write!(f, "grow-memory:{mib_per_sec}"),
-            Fault::Panic => f.write_str("panic"),
-            Fault::Abort => f.write_str("abort"),
-            Fault::Exit { code } => write!(f, "exit:{code}"),
-            Fault::Flood { events } => write!(f, "flood:{events}"),
-            Fault::Garbage => f.write_str("garbage"),
-            Fault::Oversized => f.write_str("oversized"),
-            Fault::ForgeApproval => f.write_str("forge-approval"),
-        }
-    }
-}
-
-impl FromStr for Fault {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, arg) = match s.split_once(':') {
-            Some((name, arg)) => (name, Some(arg)),
-            None => (s, None),
-        };
-        fn number<T: FromStr>(s: &str, arg: Option<&str>, default: T) -> Result<T, String> {
-            arg.map_or(Ok(default), |a| {
-                a.parse()
-                    .map_err(|_| format!("invalid number {a:?} in fault {s:?}"))
-            })
-        }
-        let fault = match name {
-            "hang" => Fault::Hang,
-            "spin" => Fault::Spin,
-            "grow-memory" => Fault::GrowMemory {
-                mib_per_sec: number(s, arg, 64)?,
-            },
-            "panic" => Fault::Panic,
-            "abort" => Fault::Abort,
-            "exit" => Fault::Exit {
-                code: number(s, arg, 1)?,
-            },
-            "flood" => Fault::Flood {
-                events: number(s, arg, 10_000)?,
-            },
-            "garbage" => Fault::Garbage,
-            "oversized" => Fault::Oversized,
-            "forge-approval" => Fault::ForgeApproval,
-            _ => {
-                return Err(format!(
-                    "unknown fault {s:?}: expected hang, spin, grow-memory[:MIB_PER_SEC], panic, abort, exit[:CODE], flood[:EVENTS], garbage, oversized or forge-approval"
-                ));
-            }
-        };
-        let takes_arg = matches!(
-            fault,
-            Fault::GrowMemory { .. } | Fault::Exit { .. } | Fault::Flood { .. }
-        );
-        if arg.is_some() && !takes_arg {
-            return Err(format!("fault {name:?} takes no argument"));
-        }
-        Ok(fault)
-    }
-}
-
-impl TryFrom<String> for Fault {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-
-impl From<Fault> for String {
-    fn from(value: Fault) -> Self {
-        value.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn faults_round_trip_through_text() {
-        let all = [
-            Fault::Hang,
-            Fault::Spin,
-            Fault::GrowMemory { mib_per_sec: 32 },
-            Fault::Panic,
-            Fault::Abort,
-            Fault::Exit { code: -3 },
-            Fault::Flood { events: 7 },
-            Fault::Garbage,
-            Fault::Oversized,
-            Fault::ForgeApproval,
-        ];
-        for fault in all {
-            assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));
-        }
-        assert_eq!("exit".parse::<Fault>(), Ok(Fault::Exit { code: 1 }));
-    }
-
-    #[test]
-    fn bad_faults_are_refused_with_a_reason() {
-        assert!(
-            "melt"
-                .parse::<Fault>()
-                .unwrap_err()
-                .contains("unknown fault")
-        );
-        assert!(
-            "hang:3"
-                .parse::<Fault>()
-                .unwrap_err()
-                .contains("no argument")
-        );
-        assert!(
-            "exit:x"
-                .parse::<Fault>()
-                .unwrap_err()
-                .contains("invalid number")
-        );
-    }
 
     #[test]
     fn agent_reads_from_minimal_toml_with_defaults() {
@@ -564,9 +366,47 @@ mod tests {
     #[test]
     fn agent_names_are_validated() {
         assert!(AgentConfig::scripted("ok-name_1.2").validate().is_ok());
-        for bad in ["", "has space", "slash/", &"x".repeat(65)] {
+        // A name is a path component of the agent's default workspace.
+        for bad in [
+            "",
+            "has space",
+            "slash/",
+            ".",
+            "..",
+            ".hidden",
+            &"x".repeat(65),
+        ] {
             assert!(AgentConfig::scripted(bad).validate().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_the_provider_s_own_host_counts_as_its_own() {
+        let own = ProviderKind::OpenAi;
+        for url in ["https://api.openai.com/v1", "https://API.openai.com/v1/"] {
+            assert!(own.is_own_url(url), "{url}");
+        }
+        for other in [
+            "http://api.openai.com/v1",
+            "https://api.openai.com.evil.example/v1",
+            "https://api.openai.com@evil.example/v1",
+            "https://user@api.openai.com/v1",
+            "https://api.openai.com:8443/v1",
+            "https://evil.example/api.openai.com",
+            "https://104.18.0.1/v1",
+            "not a url",
+        ] {
+            assert!(!own.is_own_url(other), "{other}");
+        }
+        assert!(!ProviderKind::Ollama.is_own_url("http://127.0.0.1:11434"));
+        let mut agent = AgentConfig::scripted("a");
+        agent.provider = ProviderKind::Anthropic;
+        assert!(agent.key_may_go_to_base_url());
+        agent.base_url = Some("https://proxy.example/v1".into());
+        assert_eq!(agent.foreign_base_url(), Some("https://proxy.example/v1"));
+        assert!(!agent.key_may_go_to_base_url());
+        agent.send_key_to_base_url = true;
+        assert!(agent.key_may_go_to_base_url());
     }
 
     #[test]
@@ -588,24 +428,6 @@ mod tests {
                 max_idle_secs: Some(5),
                 max_memory_mib: Some(10),
                 ..Budgets::default()
-            }
-        );
-    }
-
-    #[test]
-    fn script_patch_replaces_only_what_it_sets() {
-        let base = Script::default();
-        let patched = base.patched(&ScriptPatch {
-            fault: Some(Fault::Panic),
-            fault_after_chunks: Some(3),
-            ..ScriptPatch::default()
-        });
-        assert_eq!(
-            patched,
-            Script {
-                fault: Some(Fault::Panic),
-                fault_after_chunks: 3,
-                ..Script::default()
             }
         );
     }

@@ -75,8 +75,12 @@ pub enum ControlRequest {
     /// (unless the daemon is started with `--max-concurrent`). Replies
     /// [`ControlResponse::Status`] with the limits now in force.
     LimitsSet {
-        /// Most headless runs live at once (1 to [`MAX_CONCURRENT_RUNS`]).
-        max_concurrent_runs: u32,
+        /// Most headless runs live at once (1 to [`MAX_CONCURRENT_RUNS`]);
+        /// `None` keeps the current limit.
+        max_concurrent_runs: Option<u32>,
+        /// Most interactive sessions live at once (1 to
+        /// [`MAX_LIVE_CHATS`]); `None` keeps the current limit.
+        max_live_chats: Option<u32>,
     },
     /// Replies [`ControlResponse::Sessions`], newest first.
     SessionList {
@@ -159,6 +163,9 @@ pub enum ControlRequest {
         /// Ask this address instead of the provider's default (e.g. a local
         /// OpenAI-compatible server).
         base_url: Option<String>,
+        /// Send the provider's key to `base_url` even though it is not the
+        /// provider's own host (as an agent's `send_key_to_base_url`).
+        send_key: bool,
     },
     /// Add an approval rule. Replies [`ControlResponse::Rule`] with its id.
     RuleAdd {
@@ -518,6 +525,10 @@ pub struct DaemonStatus {
     pub queued_runs: u32,
     /// Most runs live at once.
     pub max_concurrent_runs: u32,
+    /// Interactive sessions with a live worker.
+    pub live_chats: u32,
+    /// Most interactive sessions live at once; opening one more is refused.
+    pub max_live_chats: u32,
 }
 
 /// What a session was set up with (`SessionSetup`).
@@ -594,3 +605,6 @@ impl SessionTotals {
 
 /// Most [`ControlRequest::LimitsSet`] accepts for concurrent runs.
 pub const MAX_CONCURRENT_RUNS: u32 = 1024;
+
+/// Most [`ControlRequest::LimitsSet`] accepts for live interactive sessions.
+pub const MAX_LIVE_CHATS: u32 = 1024;

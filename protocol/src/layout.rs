@@ -8,13 +8,19 @@
 //!   studio.redb        0600  the event log and every other table
 //!   client.token       0600  secret a client presents in its Hello
 //!   daemon.log               daemon output when started in the background
-//!   workspaces/AGENT/  0700  tools' working dir of agents that name none
 //!   run/               0700
 //!     control.sock     0600  clients
 //!     worker.sock      0600  workers
 //!     daemon.lock            held (flock) by the running daemon
 //!     daemon.pid
 //! ```
+//!
+//! Agents that name no workspace work in `WORKSPACES/AGENT/` (0700), which
+//! is never inside the data dir: whatever an agent runs there must not
+//! reach the token, the database or the sockets. `WORKSPACES` is
+//! `$XDG_STATE_HOME/ai-studio/workspaces` (else
+//! `~/.local/state/ai-studio/workspaces`) for the default data dir, and
+//! `DATA_DIR.workspaces` beside any other.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -90,8 +96,49 @@ impl Layout {
         self.run_dir().join("daemon.pid")
     }
 
+    /// Where agents that name no workspace work (see the module doc):
+    /// never the data dir, inside it or above it.
+    pub fn workspaces(&self) -> PathBuf {
+        let is_default = Layout::default_root().is_ok_and(|default| default == self.root);
+        if is_default && let Some(state) = state_home() {
+            return state.join("ai-studio").join("workspaces");
+        }
+        let mut name = self.root.file_name().unwrap_or_default().to_os_string();
+        name.push(".workspaces");
+        self.root.with_file_name(name)
+    }
+
     /// Where an agent that names no workspace works.
     pub fn default_workspace(&self, agent: &str) -> PathBuf {
-        self.root.join("workspaces").join(agent)
+        self.workspaces().join(agent)
+    }
+}
+
+/// `$XDG_STATE_HOME`, else `~/.local/state`.
+fn state_home() -> Option<PathBuf> {
+    if let Some(xdg) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(xdg));
+    }
+    let home = std::env::var_os("HOME").filter(|v| !v.is_empty())?;
+    Some(PathBuf::from(home).join(".local/state"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspaces_are_never_inside_the_data_dir() {
+        for root in ["/tmp/x/d", "/srv/studio", "/data"] {
+            let layout = Layout::new(root);
+            let workspaces = layout.workspaces();
+            assert!(!workspaces.starts_with(root), "{}", workspaces.display());
+            assert!(!Path::new(root).starts_with(&workspaces), "{root}");
+            assert!(layout.default_workspace("a").starts_with(&workspaces));
+        }
+        assert_eq!(
+            Layout::new("/tmp/x/d").workspaces(),
+            Path::new("/tmp/x/d.workspaces")
+        );
     }
 }

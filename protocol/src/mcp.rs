@@ -63,6 +63,14 @@ impl McpServerConfig {
                 self.name
             ));
         }
+        // Its tools arrive as `NAME.TOOL`: a built-in group's name would
+        // pass them off as built-in tools (and match rules meant for those).
+        if crate::agent::BUILTIN_TOOLS.contains(&self.name.as_str()) {
+            return Err(format!(
+                "invalid MCP server name {:?}: shell, fs and fetch are the built-in tools' names",
+                self.name
+            ));
+        }
         if self.startup_timeout_secs == 0 || self.call_timeout_secs == 0 {
             return Err("timeouts must be at least one second".to_owned());
         }
@@ -210,12 +218,22 @@ mod tests {
         assert!(server.validate().is_ok());
         let bad = McpServerConfig {
             name: "has.dot".into(),
-            ..server
+            ..server.clone()
         };
         assert!(
             bad.validate().is_err(),
             "a dot would break the tool namespace"
         );
+        // Its tools would arrive as fs.*, shell.* or fetch.*, where rules
+        // for the built-in tools would approve them.
+        for builtin in ["fs", "shell", "fetch"] {
+            let shadow = McpServerConfig {
+                name: builtin.into(),
+                ..server.clone()
+            };
+            let err = shadow.validate().unwrap_err();
+            assert!(err.contains("built-in tools' names"), "{err}");
+        }
     }
 
     #[test]

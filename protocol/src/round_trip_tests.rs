@@ -427,6 +427,7 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::ModelList {
             provider: Some(ProviderKind::Ollama),
             base_url: Some(s("http://127.0.0.1:11434")),
+            send_key: false,
         },
         ControlRequest::RuleAdd {
             agent: Some(s("a")),
@@ -482,7 +483,8 @@ fn control_requests() -> Vec<ControlRequest> {
             parallel: 4,
         },
         ControlRequest::LimitsSet {
-            max_concurrent_runs: 8,
+            max_concurrent_runs: Some(8),
+            max_live_chats: None,
         },
     ]
 }
@@ -545,6 +547,8 @@ fn control_responses() -> Vec<ControlResponse> {
             live_sessions: 2,
             queued_runs: 1,
             max_concurrent_runs: 16,
+            live_chats: 1,
+            max_live_chats: 32,
         }),
         ControlResponse::Agent(agent()),
         ControlResponse::Agents(vec![agent(), AgentConfig::scripted("b")]),

@@ -82,14 +82,45 @@ impl DataDir {
     }
 
     /// The private workspace of an agent that names none, created (0700)
-    /// if missing: `DATA_DIR/workspaces/AGENT`.
+    /// if missing (`Layout::workspaces`), and checked by
+    /// [`DataDir::check_workspace`]: a symlink planted there cannot turn
+    /// it into the data dir.
     pub fn default_workspace(&self, agent: &str) -> io::Result<PathBuf> {
         let dir = self.layout.default_workspace(agent);
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&dir)?;
-        Ok(dir)
+        self.check_workspace(&dir)
+    }
+
+    /// The real path of workspace `dir`, refused when it is the data dir,
+    /// inside it, or holds it: an agent's tools must never reach the
+    /// token, the database or the sockets.
+    pub fn check_workspace(&self, dir: &Path) -> io::Result<PathBuf> {
+        let real = fs::canonicalize(dir).map_err(|err| {
+            io::Error::new(err.kind(), format!("workspace {}: {err}", dir.display()))
+        })?;
+        let data = fs::canonicalize(self.root()).unwrap_or_else(|_| self.root().to_path_buf());
+        let refuse = |why: &str| {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "workspace {} {why} the daemon's data dir {}: choose a directory outside it",
+                    real.display(),
+                    data.display()
+                ),
+            ))
+        };
+        if real == data {
+            refuse("is")
+        } else if real.starts_with(&data) {
+            refuse("is inside")
+        } else if data.starts_with(&real) {
+            refuse("holds")
+        } else {
+            Ok(real)
+        }
     }
 
     /// Creates the data dir and run dir with mode 0700 (tightening existing
@@ -142,6 +173,46 @@ mod tests {
         DataDir::new(&root).create().unwrap();
         let mode = fs::metadata(&root).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn workspaces_at_above_or_inside_the_data_dir_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(tmp.path().join("d"));
+        dir.create().unwrap();
+        fs::create_dir(dir.root().join("inner")).unwrap();
+        let outside = tmp.path().join("elsewhere");
+        fs::create_dir(&outside).unwrap();
+        // A symlink spelling of the data dir is the data dir.
+        std::os::unix::fs::symlink(dir.root(), tmp.path().join("link")).unwrap();
+        for (workspace, why) in [
+            (dir.root().to_path_buf(), "is the"),
+            (dir.root().join("inner"), "is inside"),
+            (dir.root().join("inner/.."), "is the"),
+            (tmp.path().join("link"), "is the"),
+            (tmp.path().to_path_buf(), "holds"),
+            (PathBuf::from("/"), "holds"),
+        ] {
+            let err = dir.check_workspace(&workspace).unwrap_err().to_string();
+            assert!(err.contains(why), "{}: {err}", workspace.display());
+        }
+        assert!(dir.check_workspace(&outside).is_ok());
+        // An agent named like a path component never reaches here (names are
+        // validated), and the default workspace is beside the data dir.
+        let default = dir.default_workspace("writer").unwrap();
+        assert!(!default.starts_with(dir.root()), "{}", default.display());
+    }
+
+    #[test]
+    fn a_symlink_planted_at_a_default_workspace_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(tmp.path().join("d"));
+        dir.create().unwrap();
+        let workspaces = dir.layout().workspaces();
+        fs::create_dir_all(&workspaces).unwrap();
+        std::os::unix::fs::symlink(dir.root(), workspaces.join("evil")).unwrap();
+        let err = dir.default_workspace("evil").unwrap_err().to_string();
+        assert!(err.contains("data dir"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 pub struct Stat {
     /// State letter: `R`, `S`, `D`, `T`, `Z` (zombie), ...
     pub state: char,
+    /// Parent process id.
+    pub ppid: u32,
     /// Process group id.
     pub pgrp: u32,
     /// User + system CPU time of the process, clock ticks.
@@ -33,6 +35,7 @@ pub fn parse_stat(line: &str) -> Option<Stat> {
     let number = |i: usize| fields.get(i)?.parse::<u64>().ok();
     Some(Stat {
         state: fields.first()?.chars().next()?,
+        ppid: u32::try_from(number(1)?).ok()?,
         pgrp: u32::try_from(number(2)?).ok()?,
         cpu_ticks: number(11)? + number(12)?,
         children_cpu_ticks: number(13)? + number(14)?,
@@ -131,6 +134,7 @@ mod tests {
             parse_stat(line),
             Some(Stat {
                 state: 'S',
+                ppid: 1,
                 pgrp: 77,
                 cpu_ticks: 300,
                 children_cpu_ticks: 10,

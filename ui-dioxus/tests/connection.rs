@@ -351,15 +351,41 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         refusal.starts_with("not sent: the request takes"),
         "{refusal}"
     );
-    // The daemon's limit, changed from Settings, comes back in its status.
-    commands_tx.send(Command::SetMaxConcurrentRuns(3)).unwrap();
+    // The daemon's limits, changed from Settings, come back in its status;
+    // setting one leaves the other as it was.
+    commands_tx
+        .send(Command::SetLimits {
+            max_concurrent_runs: Some(3),
+            max_live_chats: None,
+        })
+        .unwrap();
     next(&mut updates, |u| match u {
         Update::Connected(status) if status.max_concurrent_runs == 3 => Some(()),
         Update::Disconnected(reason) => panic!("the connection broke: {reason}"),
         _ => None,
     })
     .await;
-    commands_tx.send(Command::SetMaxConcurrentRuns(0)).unwrap();
+    commands_tx
+        .send(Command::SetLimits {
+            max_concurrent_runs: None,
+            max_live_chats: Some(7),
+        })
+        .unwrap();
+    next(&mut updates, |u| match u {
+        Update::Connected(status) if status.max_live_chats == 7 => {
+            assert_eq!(status.max_concurrent_runs, 3);
+            Some(())
+        }
+        Update::Disconnected(reason) => panic!("the connection broke: {reason}"),
+        _ => None,
+    })
+    .await;
+    commands_tx
+        .send(Command::SetLimits {
+            max_concurrent_runs: Some(0),
+            max_live_chats: None,
+        })
+        .unwrap();
     let refusal = next_failure(&mut updates).await;
     assert!(refusal.contains("from 1 to 1024"), "{refusal}");
     commands_tx

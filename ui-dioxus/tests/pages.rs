@@ -118,6 +118,8 @@ fn status() -> DaemonStatus {
         live_sessions: 2,
         queued_runs: 1,
         max_concurrent_runs: 16,
+        live_chats: 1,
+        max_live_chats: 32,
     }
 }
 

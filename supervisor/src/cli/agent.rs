@@ -33,7 +33,7 @@ pub(crate) struct CreateArgs {
     #[arg(required_unless_present = "file")]
     name: Option<String>,
     /// Read the whole agent from this TOML file.
-    #[arg(long, short, conflicts_with_all = ["provider", "model", "system_prompt", "tools", "safety", "workspace", "mcp"])]
+    #[arg(long, short, conflicts_with_all = ["provider", "model", "base_url", "system_prompt", "tools", "safety", "workspace", "mcp", "network", "read", "write"])]
     file: Option<PathBuf>,
     /// Replace an existing agent of the same name.
     #[arg(long)]
@@ -44,6 +44,14 @@ pub(crate) struct CreateArgs {
     /// Model name.
     #[arg(long)]
     model: Option<String>,
+    /// The provider's address, for OpenAI-compatible servers (LM Studio,
+    /// vLLM, a proxy).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// Send the provider's key to --base-url although it is not the
+    /// provider's own host (without it, no key goes there).
+    #[arg(long)]
+    send_key_to_base_url: bool,
     /// System prompt.
     #[arg(long)]
     system_prompt: Option<String>,
@@ -56,9 +64,22 @@ pub(crate) struct CreateArgs {
     /// What its tools may do: read-only, workspace-write or full.
     #[arg(long)]
     safety: Option<protocol::SafetyMode>,
-    /// Directory its tools work in [default: a private one in the data dir].
+    /// Directory its tools work in [default: a private one beside the
+    /// data dir, never inside it].
     #[arg(long, value_name = "DIR")]
     workspace: Option<std::path::PathBuf>,
+    /// Whether its commands reach the network: off (default) or on.
+    #[arg(long)]
+    network: Option<protocol::sandbox::Network>,
+    /// A path its commands may also read (repeatable; absolute or ~/).
+    #[arg(long, value_name = "PATH")]
+    read: Vec<String>,
+    /// A path its commands may also write (repeatable; absolute or ~/).
+    #[arg(long, value_name = "PATH")]
+    write: Vec<String>,
+    /// Most processes a session may have at once [default: 512].
+    #[arg(long, value_name = "N")]
+    max_processes: Option<u32>,
     #[command(flatten)]
     script: ScriptArgs,
     #[command(flatten)]
@@ -162,13 +183,17 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
             let replace = args.replace;
             let agent = agent_from_args(*args)?;
             let name = agent.name.clone();
+            let notices = agent.notices();
             client
                 .request(ControlRequest::AgentCreate { agent, replace })
                 .await?;
             if ctx.json {
-                print_json(&serde_json::json!({ "created": name }));
+                print_json(&serde_json::json!({ "created": name, "notices": notices }));
             } else {
                 println!("agent {name} saved");
+                for notice in notices {
+                    eprintln!("note: {notice}");
+                }
             }
         }
         AgentCommand::List => {
@@ -263,6 +288,20 @@ fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
     }
     if let Some(model) = args.model {
         agent.model = model;
+    }
+    if args.base_url.is_some() {
+        agent.base_url = args.base_url;
+    }
+    if args.send_key_to_base_url {
+        agent.send_key_to_base_url = true;
+    }
+    if let Some(network) = args.network {
+        agent.sandbox.network = network;
+    }
+    agent.sandbox.read.extend(args.read);
+    agent.sandbox.write.extend(args.write);
+    if args.max_processes.is_some() {
+        agent.sandbox.max_processes = args.max_processes;
     }
     if let Some(prompt) = args.system_prompt {
         agent.system_prompt = prompt;

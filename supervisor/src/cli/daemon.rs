@@ -31,6 +31,10 @@ pub(crate) struct LimitsArgs {
     /// Most headless runs live at once (1 to 1024); queued runs start at once if it rose.
     #[arg(long, value_name = "N")]
     max_concurrent: Option<u32>,
+    /// Most interactive sessions live at once (1 to 1024); opening one
+    /// more is refused until one ends.
+    #[arg(long, value_name = "N")]
+    max_chats: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -63,10 +67,11 @@ pub(crate) async fn execute(cmd: DaemonCommand, ctx: &Ctx) -> Result<(), CliErro
         DaemonCommand::Stop => stop(ctx).await,
         DaemonCommand::Limits(args) => {
             let client = ctx.client().await?;
-            if let Some(max_concurrent_runs) = args.max_concurrent {
+            if args.max_concurrent.is_some() || args.max_chats.is_some() {
                 client
                     .request(ControlRequest::LimitsSet {
-                        max_concurrent_runs,
+                        max_concurrent_runs: args.max_concurrent,
+                        max_live_chats: args.max_chats,
                     })
                     .await?;
             }
@@ -197,14 +202,16 @@ async fn show_status(client: &Client, ctx: &Ctx) -> Result<(), CliError> {
         print_json(&status_json(&status));
     } else {
         println!(
-            "running: pid {}, version {}, data dir {}\nsince {}; {} live, {} queued, at most {} at once",
+            "running: pid {}, version {}, data dir {}\nsince {}; {} live, {} queued, at most {} runs at once\nchats: {} live, at most {} at once",
             status.pid,
             status.version,
             status.data_dir,
             status.started_at,
             status.live_sessions,
             status.queued_runs,
-            status.max_concurrent_runs
+            status.max_concurrent_runs,
+            status.live_chats,
+            status.max_live_chats
         );
     }
     Ok(())
@@ -220,5 +227,7 @@ fn status_json(status: &DaemonStatus) -> serde_json::Value {
         "live_sessions": status.live_sessions,
         "queued_runs": status.queued_runs,
         "max_concurrent_runs": status.max_concurrent_runs,
+        "live_chats": status.live_chats,
+        "max_live_chats": status.max_live_chats,
     })
 }

@@ -16,6 +16,10 @@ pub(crate) struct ModelsArgs {
     /// OpenAI-compatible server).
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// Send the provider's key to --base-url even though it is not the
+    /// provider's own host (without it, no key goes there).
+    #[arg(long, requires = "base_url")]
+    send_key: bool,
 }
 
 pub(crate) async fn execute(args: ModelsArgs, ctx: &Ctx) -> Result<(), CliError> {
@@ -23,6 +27,7 @@ pub(crate) async fn execute(args: ModelsArgs, ctx: &Ctx) -> Result<(), CliError>
     let request = ControlRequest::ModelList {
         provider: args.provider,
         base_url: args.base_url,
+        send_key: args.send_key,
     };
     let ControlResponse::Models(listed) = client.request(request).await? else {
         return Err(CliError::msg("unexpected answer to models"));

@@ -203,7 +203,9 @@ async fn status(handles: &Handles) -> Result<ControlResponse, ControlError> {
         started_at: shared.started_at,
         live_sessions: counts.live,
         queued_runs: counts.queued,
-        max_concurrent_runs: counts.max_concurrent,
+        max_concurrent_runs: counts.limits.max_concurrent_runs,
+        live_chats: counts.live_chats,
+        max_live_chats: counts.limits.max_live_chats,
     }))
 }
 
@@ -225,6 +227,7 @@ async fn answer(
             agent
                 .validate()
                 .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+            check_agent_workspace(&agent, &shared.config.data_dir)?;
             store.put_agent(agent, replace).await.map_err(store_error)?;
             Ok(ControlResponse::Ok)
         }
@@ -248,8 +251,9 @@ async fn answer(
         }
         ControlRequest::LimitsSet {
             max_concurrent_runs,
+            max_live_chats,
         } => {
-            runs::set_limits(max_concurrent_runs, handles).await?;
+            runs::set_limits(max_concurrent_runs, max_live_chats, handles).await?;
             status(handles).await
         }
         ControlRequest::KeySet { provider, key } => {
@@ -343,7 +347,11 @@ async fn answer(
                     ControlError::new(ErrorKind::Unavailable, format!("MCP server {name:?}: {m}"))
                 })
         }
-        ControlRequest::ModelList { provider, base_url } => {
+        ControlRequest::ModelList {
+            provider,
+            base_url,
+            send_key,
+        } => {
             let chosen: Vec<ProviderKind> =
                 provider.map_or_else(|| ProviderKind::ALL.to_vec(), |p| vec![p]);
             let mut jobs = tokio::task::JoinSet::new();
@@ -356,6 +364,7 @@ async fn answer(
                 let mut agent = protocol::AgentConfig::scripted("models");
                 agent.provider = provider;
                 agent.base_url = base_url.clone();
+                agent.send_key_to_base_url = send_key;
                 let endpoint = providers::endpoint(&agent, stored);
                 let bin = shared.config.worker_bin.clone();
                 jobs.spawn(async move {
@@ -473,6 +482,27 @@ async fn answer(
             ErrorKind::Invalid,
             "this daemon does not support that request",
         )),
+    }
+}
+
+/// Refuses an agent whose own workspace is the data dir, inside it or
+/// above it (see `DataDir::check_workspace`); one that does not exist yet
+/// is checked again when a session starts.
+fn check_agent_workspace(
+    agent: &protocol::agent::AgentConfig,
+    data_dir: &crate::paths::DataDir,
+) -> Result<(), ControlError> {
+    let Some(dir) = &agent.workspace else {
+        return Ok(());
+    };
+    if agent.safety == protocol::agent::SafetyMode::Full {
+        return Ok(());
+    }
+    match data_dir.check_workspace(std::path::Path::new(dir)) {
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(ControlError::new(ErrorKind::Invalid, err.to_string()))
+        }
+        _ => Ok(()),
     }
 }
 

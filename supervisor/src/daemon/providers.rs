@@ -49,15 +49,23 @@ pub(crate) fn environment_key(provider: ProviderKind) -> Option<String> {
 }
 
 /// The endpoint a worker of `agent` talks to; `None` for the scripted
-/// provider. A stored key wins over the environment.
+/// provider. A stored key wins over the environment. A key, wherever it
+/// comes from, goes only to the provider's own host, or to the agent's
+/// `base_url` when the agent opts in (`send_key_to_base_url`): an agent
+/// file from someone else must not be able to collect your key.
 pub(crate) fn endpoint(agent: &AgentConfig, stored_key: Option<Secret>) -> Option<Endpoint> {
     let base_url = agent
         .base_url
         .clone()
         .or_else(|| default_base_url(agent.provider))?;
-    let api_key = stored_key
-        .map(|key| key.expose().to_owned())
-        .or_else(|| environment_key(agent.provider));
+    let api_key = if agent.key_may_go_to_base_url() {
+        stored_key
+            .map(|key| key.expose().to_owned())
+            .or_else(|| environment_key(agent.provider))
+    } else {
+        tracing::info!(agent = %agent.name, %base_url, "not sending the provider's key to a base URL the agent did not opt in to");
+        None
+    };
     Some(Endpoint { base_url, api_key })
 }
 
@@ -156,12 +164,22 @@ mod tests {
         let mut local = AgentConfig::scripted("local");
         local.provider = ProviderKind::OpenAi;
         local.base_url = Some("http://127.0.0.1:1234/v1".into());
-        let local = endpoint(&local, Some(Secret::new("sk-stored"))).unwrap();
-        assert_eq!(local.base_url, "http://127.0.0.1:1234/v1");
+        let elsewhere = endpoint(&local, Some(Secret::new("sk-stored"))).unwrap();
+        assert_eq!(elsewhere.base_url, "http://127.0.0.1:1234/v1");
         assert_eq!(
-            local.api_key.as_deref(),
+            elsewhere.api_key, None,
+            "a key goes to another host only if the agent opts in"
+        );
+        local.send_key_to_base_url = true;
+        let trusted = endpoint(&local, Some(Secret::new("sk-stored"))).unwrap();
+        assert_eq!(
+            trusted.api_key.as_deref(),
             Some("sk-stored"),
             "a stored key wins"
         );
+        local.base_url = Some("https://api.openai.com/v1".into());
+        local.send_key_to_base_url = false;
+        let own = endpoint(&local, Some(Secret::new("sk-stored"))).unwrap();
+        assert_eq!(own.api_key.as_deref(), Some("sk-stored"));
     }
 }

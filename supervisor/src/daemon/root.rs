@@ -63,11 +63,11 @@ impl Actor for Root {
         let (store, writer, interrupted) = Store::open(&config.data_dir.database(), sink)?;
         let custom_prices = store.pricing().await?;
         let rules = store.rules().await?;
-        // A limit given on the command line wins over the stored one.
-        let max_concurrent = match config.max_concurrent_runs {
-            Some(max) => max,
-            None => store.limits().await?.max_concurrent_runs,
-        };
+        // A run limit given on the command line wins over the stored one.
+        let mut limits = store.limits().await?;
+        if let Some(max) = config.max_concurrent_runs {
+            limits.max_concurrent_runs = max;
+        }
         let (approvals, _) = Actor::spawn_linked(
             Some("approvals".to_owned()),
             Approvals,
@@ -99,7 +99,7 @@ impl Actor for Root {
         let (scheduler, _) = Actor::spawn_linked(
             Some("scheduler".to_owned()),
             Scheduler,
-            (Arc::clone(&shared), max_concurrent),
+            (Arc::clone(&shared), limits),
             myself.get_cell(),
         )
         .await?;

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use protocol::agent::AgentConfig;
 use protocol::batch::MAX_BATCH_RUNS;
-use protocol::control::{ControlError, ControlResponse, ErrorKind, MAX_CONCURRENT_RUNS, RunSpec};
+use protocol::control::{
+    ControlError, ControlResponse, ErrorKind, MAX_CONCURRENT_RUNS, MAX_LIVE_CHATS, RunSpec,
+};
 use protocol::event::{Event, EventKind, SessionStatus};
 use protocol::{SessionId, Timestamp};
 
@@ -131,29 +133,36 @@ pub(super) async fn start_batch(
     Ok(ControlResponse::BatchAccepted { sessions })
 }
 
-/// Stores the new limit, then applies it.
+/// Stores the new limits (those given; the others stay), then applies them.
 pub(super) async fn set_limits(
-    max_concurrent_runs: u32,
+    max_concurrent_runs: Option<u32>,
+    max_live_chats: Option<u32>,
     handles: &Handles,
 ) -> Result<(), ControlError> {
-    if !(1..=MAX_CONCURRENT_RUNS).contains(&max_concurrent_runs) {
-        return Err(ControlError::new(
+    let out_of_range = |what: &str, max: u32| {
+        ControlError::new(
             ErrorKind::Invalid,
-            format!("max concurrent runs must be from 1 to {MAX_CONCURRENT_RUNS}"),
-        ));
+            format!("{what} must be from 1 to {max}"),
+        )
+    };
+    if max_concurrent_runs.is_some_and(|n| !(1..=MAX_CONCURRENT_RUNS).contains(&n)) {
+        return Err(out_of_range("max concurrent runs", MAX_CONCURRENT_RUNS));
     }
+    if max_live_chats.is_some_and(|n| !(1..=MAX_LIVE_CHATS).contains(&n)) {
+        return Err(out_of_range("max live chats", MAX_LIVE_CHATS));
+    }
+    let current = call(handles, SchedulerMsg::Counts).await?.limits;
+    let limits = DaemonLimits {
+        max_concurrent_runs: max_concurrent_runs.unwrap_or(current.max_concurrent_runs),
+        max_live_chats: max_live_chats.unwrap_or(current.max_live_chats),
+    };
     handles
         .shared
         .store
-        .put_limits(&DaemonLimits {
-            max_concurrent_runs,
-        })
+        .put_limits(&limits)
         .await
         .map_err(store_error)?;
-    call(handles, |reply| {
-        SchedulerMsg::SetMaxConcurrent(max_concurrent_runs, reply)
-    })
-    .await
+    call(handles, |reply| SchedulerMsg::SetLimits(limits, reply)).await
 }
 
 /// The run's script, as patched, must make sense.

@@ -18,7 +18,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, Supervi
 use super::Shared;
 use super::sequencer::Sequencer;
 use super::session::{LiveStats, Opening, SessionActor, SessionArgs, SessionMsg, StopReply};
-use crate::store::SessionRecord;
+use crate::store::{DaemonLimits, SessionRecord};
 
 /// A run accepted and recorded (seq 1, `run.queued`) but not started.
 pub(crate) struct QueuedRun {
@@ -57,15 +57,17 @@ pub(crate) struct LiveInfo {
 pub(crate) struct SchedulerCounts {
     pub(crate) live: u32,
     pub(crate) queued: u32,
-    pub(crate) max_concurrent: u32,
+    pub(crate) live_chats: u32,
+    pub(crate) limits: DaemonLimits,
 }
 
 /// Messages to the Scheduler.
 pub(crate) enum SchedulerMsg {
     /// Start the run now or when a slot frees up.
     Enqueue(Box<QueuedRun>),
-    /// Start an interactive session now, outside the run limit; if the
-    /// session is live already, just answer that it is open.
+    /// Start an interactive session now, outside the run limit but within
+    /// the chat limit (a new chat over it is recorded as failed, a resume
+    /// refused); if the session is live already, just answer that it is open.
     Open(Box<QueuedRun>),
     /// The user's message (`Some`) or the end (`None`) of a live
     /// interactive session.
@@ -82,8 +84,8 @@ pub(crate) enum SchedulerMsg {
     Live(RpcReplyPort<Vec<LiveInfo>>),
     /// Counts.
     Counts(RpcReplyPort<SchedulerCounts>),
-    /// A new limit of live runs; queued runs start at once if it rose.
-    SetMaxConcurrent(u32, RpcReplyPort<()>),
+    /// New limits; queued runs start at once if the run limit rose.
+    SetLimits(DaemonLimits, RpcReplyPort<()>),
     /// Interrupt everything and reply once every session has its terminal event.
     Shutdown(RpcReplyPort<()>),
 }
@@ -112,20 +114,20 @@ pub(crate) struct SchedulerState {
     /// starts once it is (the store already holds that life's end).
     resumes: HashMap<SessionId, QueuedRun>,
     shutting_down: Option<RpcReplyPort<()>>,
-    /// Most headless runs live at once.
-    max_concurrent: u32,
+    /// Most headless runs and interactive sessions live at once.
+    limits: DaemonLimits,
 }
 
 impl Actor for Scheduler {
     type Msg = SchedulerMsg;
     type State = SchedulerState;
-    /// Shared daemon state and the limit of live runs to start with.
-    type Arguments = (Arc<Shared>, u32);
+    /// Shared daemon state and the limits to start with.
+    type Arguments = (Arc<Shared>, DaemonLimits);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        (shared, max_concurrent): (Arc<Shared>, u32),
+        (shared, limits): (Arc<Shared>, DaemonLimits),
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(SchedulerState {
             shared,
@@ -134,7 +136,10 @@ impl Actor for Scheduler {
             by_session: HashMap::new(),
             resumes: HashMap::new(),
             shutting_down: None,
-            max_concurrent: max_concurrent.max(1),
+            limits: DaemonLimits {
+                max_concurrent_runs: limits.max_concurrent_runs.max(1),
+                max_live_chats: limits.max_live_chats.max(1),
+            },
         })
     }
 
@@ -167,6 +172,8 @@ impl Actor for Scheduler {
                         // Live (or already being resumed): attach.
                         let _ = opened.send(Ok(()));
                     }
+                } else if let Some(refusal) = state.over_chat_limit() {
+                    refuse_open(*run, refusal);
                 } else {
                     state.spawn_session(*run, &myself).await;
                 }
@@ -217,11 +224,15 @@ impl Actor for Scheduler {
                 let _ = reply.send(SchedulerCounts {
                     live: u32::try_from(state.live.len()).unwrap_or(u32::MAX),
                     queued: u32::try_from(state.queue.len()).unwrap_or(u32::MAX),
-                    max_concurrent: state.max_concurrent,
+                    live_chats: state.live_chats(),
+                    limits: state.limits,
                 });
             }
-            SchedulerMsg::SetMaxConcurrent(max, reply) => {
-                state.max_concurrent = max.max(1);
+            SchedulerMsg::SetLimits(limits, reply) => {
+                state.limits = DaemonLimits {
+                    max_concurrent_runs: limits.max_concurrent_runs.max(1),
+                    max_live_chats: limits.max_live_chats.max(1),
+                };
                 state.start_queued(&myself).await;
                 let _ = reply.send(());
             }
@@ -290,10 +301,29 @@ impl Actor for Scheduler {
 }
 
 impl SchedulerState {
+    /// Interactive sessions with a live worker.
+    fn live_chats(&self) -> u32 {
+        let chats = self.live.values().filter(|s| s.interactive).count();
+        u32::try_from(chats).unwrap_or(u32::MAX)
+    }
+
+    /// Why one more interactive session may not start now, if it may not.
+    fn over_chat_limit(&self) -> Option<ControlError> {
+        let max = self.limits.max_live_chats;
+        (self.live_chats() >= max).then(|| {
+            ControlError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{max} interactive sessions are live, the most allowed: end one, or raise the limit with `studio daemon limits --max-chats N`"
+                ),
+            )
+        })
+    }
+
     /// Starts queued runs, oldest first, while the limit allows; a run
     /// whose batch has all its slots live waits without holding up others.
     async fn start_queued(&mut self, myself: &ActorRef<SchedulerMsg>) {
-        let max = self.max_concurrent.max(1) as usize;
+        let max = self.limits.max_concurrent_runs.max(1) as usize;
         while self.shutting_down.is_none()
             && self.live.values().filter(|s| !s.interactive).count() < max
         {
@@ -402,6 +432,18 @@ fn shutting_down() -> ControlError {
 
 /// Ends a run that never left the queue. The terminal event is queued to
 /// the store before this returns; the reply waits for its commit.
+/// Refuses to open `run` over the chat limit: a new chat records its end
+/// (`session.failed` saying why), a resume stays as it ended.
+fn refuse_open(mut run: QueuedRun, refusal: ControlError) {
+    if let Some(opened) = run.opened.take() {
+        let _ = opened.send(Err(refusal.clone()));
+    }
+    if run.opening != Opening::Resume {
+        let error = refusal.message;
+        end_queued(run, EventKind::SessionFailed { error }, None);
+    }
+}
+
 fn end_queued(run: QueuedRun, kind: EventKind, reply: Option<StopReply>) {
     let pending = run.sequencer.end(kind);
     tokio::spawn(async move {

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use interprocess::local_socket::tokio::Stream;
+use protocol::agent::SafetyMode;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlError, ErrorKind};
 use protocol::event::{BudgetKind, Decider, Event, EventKind, ExitInfo, StopReason};
@@ -474,8 +475,15 @@ impl SessionState {
             }
         };
         for name in wanted.clone() {
-            match configured.iter().find(|s| s.name == name) {
-                Some(server) => self.mcp_servers.push(server.clone()),
+            // One stored by an older release may break today's rules (a
+            // server named `fs` would pass for the built-in tools).
+            let found = configured.iter().find(|s| s.name == name);
+            match found.map(|server| (server, server.validate())) {
+                Some((_, Err(why))) => self.append(EventKind::McpServerFailed {
+                    message: why,
+                    server: name,
+                }),
+                Some((server, Ok(()))) => self.mcp_servers.push(server.clone()),
                 None => self.append(EventKind::McpServerFailed {
                     message: format!(
                         "no MCP server named {name:?} is configured (see studio mcp list)"
@@ -483,6 +491,19 @@ impl SessionState {
                     server: name,
                 }),
             }
+        }
+    }
+
+    /// The agent's workspace, its own or its default one, as a real path
+    /// that is not the data dir, inside it or above it (a `full` agent's
+    /// own workspace is not checked: it is not confined anyway).
+    fn resolve_workspace(&self) -> std::io::Result<std::path::PathBuf> {
+        let data_dir = &self.shared.config.data_dir;
+        let agent = &self.record.agent;
+        match &agent.workspace {
+            None => data_dir.default_workspace(&agent.name),
+            Some(dir) if agent.safety == SafetyMode::Full => Ok(dir.into()),
+            Some(dir) => data_dir.check_workspace(std::path::Path::new(dir)),
         }
     }
 
@@ -510,18 +531,9 @@ impl SessionState {
         };
         self.endpoint = providers::endpoint(&self.record.agent, stored_key);
         self.resolve_mcp_servers().await;
-        if self.record.agent.workspace.is_none() {
-            match self
-                .shared
-                .config
-                .data_dir
-                .default_workspace(&self.record.agent.name)
-            {
-                Ok(dir) => self.record.agent.workspace = Some(dir.display().to_string()),
-                Err(err) => {
-                    tracing::warn!(session = %self.id, %err, "cannot create the agent's workspace")
-                }
-            }
+        match self.resolve_workspace() {
+            Ok(dir) => self.record.agent.workspace = Some(dir.display().to_string()),
+            Err(err) => return self.fail_to_start(myself, err.to_string()).await,
         }
         let config = &self.shared.config;
         let spawned = worker_process::spawn_worker(

@@ -80,13 +80,14 @@ fn decode_current<T: serde::de::DeserializeOwned>(
 }
 
 impl Record for AgentConfig {
-    const VERSION: u8 = 3;
+    const VERSION: u8 = 4;
     const WHAT: &'static str = "agent";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
             1 => decode_old::<old::AgentConfigV1, _>(payload),
             2 => decode_old::<old::AgentConfigV2, _>(payload),
+            3 => decode_old::<old::AgentConfigV3, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -136,7 +137,7 @@ pub(crate) struct SessionRecord {
 }
 
 impl Record for SessionRecord {
-    const VERSION: u8 = 4;
+    const VERSION: u8 = 5;
     const WHAT: &'static str = "session";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
@@ -144,6 +145,7 @@ impl Record for SessionRecord {
             1 => decode_old::<old::SessionRecordV1, _>(payload),
             2 => decode_old::<old::SessionRecordV2, _>(payload),
             3 => decode_old::<old::SessionRecordV3, _>(payload),
+            4 => decode_old::<old::SessionRecordV4, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -294,25 +296,33 @@ impl Record for crate::pricing::CustomPrices {
 pub(crate) struct DaemonLimits {
     /// Most headless runs live at once.
     pub(crate) max_concurrent_runs: u32,
+    /// Most interactive sessions live at once.
+    pub(crate) max_live_chats: u32,
 }
 
 impl Default for DaemonLimits {
     fn default() -> Self {
         Self {
             max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
+            max_live_chats: DEFAULT_MAX_LIVE_CHATS,
         }
     }
 }
 
 /// Concurrent runs when no limit was set.
 pub(crate) const DEFAULT_MAX_CONCURRENT_RUNS: u32 = 16;
+/// Live interactive sessions when no limit was set.
+pub(crate) const DEFAULT_MAX_LIVE_CHATS: u32 = 32;
 
 impl Record for DaemonLimits {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
     const WHAT: &'static str = "limits";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
-        decode_current(Self::VERSION, version, payload)
+        match version {
+            1 => decode_old::<old::DaemonLimitsV1, _>(payload),
+            _ => decode_current(Self::VERSION, version, payload),
+        }
     }
 }
 

@@ -6,18 +6,24 @@
 //! - agent and session version 2: before `AgentConfig::safety` and
 //!   `AgentConfig::workspace`;
 //! - session version 3: before `SessionRecord::totals` and
-//!   `SessionRecord::last_event_at`.
+//!   `SessionRecord::last_event_at`;
+//! - agent version 3 and session version 4 (and the agent inside session
+//!   version 3): before `AgentConfig::send_key_to_base_url` and
+//!   `AgentConfig::sandbox`;
+//! - limits version 1: before `DaemonLimits::max_live_chats`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
-use protocol::agent::{AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, Script, ScriptPatch};
+use protocol::agent::{
+    AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, SandboxConfig, Script, ScriptPatch,
+};
 use protocol::approval::AskPolicy;
-use protocol::control::RunSpec;
+use protocol::control::{RunSpec, SessionTotals};
 use protocol::event::SessionStatus;
 use protocol::{SessionId, Timestamp};
 use serde::Deserialize;
 
-use super::records::{RunRecord, SessionKind, SessionRecord};
+use super::records::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
 
 #[derive(Deserialize)]
 pub(super) struct ScriptV1 {
@@ -70,6 +76,8 @@ impl From<AgentConfigV1> for AgentConfig {
             script: v1.script.into(),
             safety: SafetyMode::default(),
             workspace: None,
+            send_key_to_base_url: false,
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -101,6 +109,86 @@ impl From<AgentConfigV2> for AgentConfig {
             script: v2.script,
             safety: SafetyMode::default(),
             workspace: None,
+            send_key_to_base_url: false,
+            sandbox: SandboxConfig::default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct AgentConfigV3 {
+    name: String,
+    provider: ProviderKind,
+    model: String,
+    base_url: Option<String>,
+    system_prompt: String,
+    tools: Vec<String>,
+    safety: SafetyMode,
+    workspace: Option<String>,
+    mcp_servers: Vec<String>,
+    budgets: Budgets,
+    script: Script,
+}
+
+impl From<AgentConfigV3> for AgentConfig {
+    fn from(v3: AgentConfigV3) -> AgentConfig {
+        AgentConfig {
+            name: v3.name,
+            provider: v3.provider,
+            model: v3.model,
+            base_url: v3.base_url,
+            send_key_to_base_url: false,
+            system_prompt: v3.system_prompt,
+            tools: v3.tools,
+            safety: v3.safety,
+            workspace: v3.workspace,
+            mcp_servers: v3.mcp_servers,
+            budgets: v3.budgets,
+            sandbox: SandboxConfig::default(),
+            script: v3.script,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct SessionRecordV4 {
+    id: SessionId,
+    kind: SessionKind,
+    agent: AgentConfigV3,
+    label: Option<String>,
+    prompt: String,
+    script: Script,
+    budgets: Budgets,
+    status: SessionStatus,
+    pid: Option<u32>,
+    created_at: Timestamp,
+    started_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+    last_seq: u64,
+    parent: Option<(SessionId, u64)>,
+    totals: Option<SessionTotals>,
+    last_event_at: Timestamp,
+}
+
+impl From<SessionRecordV4> for SessionRecord {
+    fn from(v4: SessionRecordV4) -> SessionRecord {
+        SessionRecord {
+            id: v4.id,
+            kind: v4.kind,
+            agent: v4.agent.into(),
+            label: v4.label,
+            prompt: v4.prompt,
+            script: v4.script,
+            budgets: v4.budgets,
+            status: v4.status,
+            pid: v4.pid,
+            created_at: v4.created_at,
+            started_at: v4.started_at,
+            ended_at: v4.ended_at,
+            last_seq: v4.last_seq,
+            parent: v4.parent,
+            totals: v4.totals,
+            last_event_at: v4.last_event_at,
         }
     }
 }
@@ -109,7 +197,7 @@ impl From<AgentConfigV2> for AgentConfig {
 pub(super) struct SessionRecordV3 {
     id: SessionId,
     kind: SessionKind,
-    agent: AgentConfig,
+    agent: AgentConfigV3,
     label: Option<String>,
     prompt: String,
     script: Script,
@@ -128,7 +216,7 @@ impl From<SessionRecordV3> for SessionRecord {
         SessionRecord {
             id: v3.id,
             kind: v3.kind,
-            agent: v3.agent,
+            agent: v3.agent.into(),
             label: v3.label,
             prompt: v3.prompt,
             script: v3.script,
@@ -310,6 +398,20 @@ impl From<RunRecordV2> for RunRecord {
                 approve: Vec::new(),
                 ask: AskPolicy::default(),
             },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct DaemonLimitsV1 {
+    max_concurrent_runs: u32,
+}
+
+impl From<DaemonLimitsV1> for DaemonLimits {
+    fn from(v1: DaemonLimitsV1) -> DaemonLimits {
+        DaemonLimits {
+            max_concurrent_runs: v1.max_concurrent_runs,
+            ..DaemonLimits::default()
         }
     }
 }

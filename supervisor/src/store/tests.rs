@@ -368,6 +368,8 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
     // Settings: the run limit, and the rule and approval numbers given out.
     let limits = DaemonLimits {
         max_concurrent_runs: 3,
+        // Earlier releases had no chat limit: theirs decode to the default.
+        ..DaemonLimits::default()
     };
     out.push(("limits", limits.encode().unwrap()));
     let counters = IdCounters {

@@ -370,7 +370,8 @@ async fn a_batch_keeps_its_own_parallelism_and_a_raised_limit_starts_queued_runs
     }
     let ControlResponse::Status(status) = client
         .request(ControlRequest::LimitsSet {
-            max_concurrent_runs: 4,
+            max_concurrent_runs: Some(4),
+            max_live_chats: None,
         })
         .await
         .unwrap()

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod approvals;
+mod attacks;
 mod bad_input;
 mod chat;
 mod cli;

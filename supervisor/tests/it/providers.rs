@@ -54,11 +54,14 @@ async fn fake_openai(replies: Vec<Canned>) -> (String, FakeProvider) {
     (format!("{base}/v1"), fake)
 }
 
+/// An OpenAI agent whose base URL is the fake server: not OpenAI's own
+/// host, so the agent opts in to sending it the key.
 fn openai_agent(base: &str) -> AgentConfig {
     AgentConfig {
         provider: ProviderKind::OpenAi,
         model: "gpt-4o-mini".into(),
         base_url: Some(base.into()),
+        send_key_to_base_url: true,
         system_prompt: "Be brief.".into(),
         ..AgentConfig::scripted("gpt")
     }
@@ -188,6 +191,57 @@ async fn an_unreachable_provider_fails_the_session_after_recorded_retries() {
         panic!("expected session.failed, got {:?}", events.last());
     };
     assert!(error.contains("connection to openai failed"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_goes_to_another_host_only_when_the_agent_opts_in() {
+    use protocol::control::ControlRequest;
+
+    // A shared agent file pointing the openai provider at someone else's
+    // server must not collect the stored key, nor one from the environment.
+    let (base, fake) = fake_openai(vec![
+        Canned::sse(text_reply()),
+        Canned::sse(text_reply()),
+        Canned::sse(text_reply()),
+    ])
+    .await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-from-env".into())]).await;
+    let client = daemon.client().await;
+    let collector = AgentConfig {
+        send_key_to_base_url: false,
+        ..openai_agent(&base)
+    };
+    create_agent(&client, collector.clone()).await;
+    for stored in [None, Some("sk-stored-0123456789")] {
+        if let Some(key) = stored {
+            client
+                .request(ControlRequest::KeySet {
+                    provider: ProviderKind::OpenAi,
+                    key: protocol::Secret::new(key),
+                })
+                .await
+                .unwrap();
+        }
+        let session = run(&client, spec("gpt", "hi")).await;
+        let log = follow_to_end(&client, session, Duration::from_secs(30)).await;
+        assert_eq!(log.last().unwrap().kind, EventKind::SessionCompleted);
+    }
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen.iter()
+            .all(|s| !s.headers.contains_key("authorization")),
+        "no key reached a host the agent did not opt in to"
+    );
+    // Opting in sends it (the stored key wins over the environment's).
+    create_agent(&client, openai_agent(&base)).await;
+    let session = run(&client, spec("gpt", "hi")).await;
+    follow_to_end(&client, session, Duration::from_secs(30)).await;
+    assert_eq!(
+        fake.seen()[2].headers["authorization"],
+        "Bearer sk-stored-0123456789"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,6 +392,7 @@ async fn models_are_listed_per_provider_by_a_worker_and_failures_reported() {
     let request = ControlRequest::ModelList {
         provider: Some(ProviderKind::OpenAi),
         base_url: Some(base.clone()),
+        send_key: true,
     };
     let ControlResponse::Models(listed) = client.request(request).await.unwrap() else {
         panic!("expected models");
@@ -355,6 +410,7 @@ async fn models_are_listed_per_provider_by_a_worker_and_failures_reported() {
     let request = ControlRequest::ModelList {
         provider: None,
         base_url: Some(format!("http://127.0.0.1:{port}")),
+        send_key: false,
     };
     let ControlResponse::Models(listed) = client.request(request).await.unwrap() else {
         panic!("expected models");

@@ -45,8 +45,14 @@ pub enum Command {
         /// Most of them live at once.
         parallel: u32,
     },
-    /// Change the daemon's limit of live runs (stored by the daemon).
-    SetMaxConcurrentRuns(u32),
+    /// Change the daemon's limits of live runs and of live interactive
+    /// sessions (stored by the daemon); `None` keeps one as it is.
+    SetLimits {
+        /// Most headless runs live at once.
+        max_concurrent_runs: Option<u32>,
+        /// Most interactive sessions live at once.
+        max_live_chats: Option<u32>,
+    },
     /// Open an interactive session with an agent, then inspect it.
     OpenChat(String),
     /// The models a provider offers (for the agent form's picker).

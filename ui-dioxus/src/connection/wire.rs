@@ -176,9 +176,13 @@ impl Wire {
                 return self.send(request, Asked::AgentsChanged).await.map(|_| ());
             }
             Command::Run { runs, parallel } => ControlRequest::RunBatch { runs, parallel },
-            Command::SetMaxConcurrentRuns(max_concurrent_runs) => {
+            Command::SetLimits {
+                max_concurrent_runs,
+                max_live_chats,
+            } => {
                 let request = ControlRequest::LimitsSet {
                     max_concurrent_runs,
+                    max_live_chats,
                 };
                 return self.send(request, Asked::Status).await.map(|_| ());
             }
@@ -288,6 +292,7 @@ impl Wire {
                 let request = ControlRequest::ModelList {
                     provider: Some(provider),
                     base_url: None,
+                    send_key: false,
                 };
                 return self.send(request, Asked::Models).await.map(|_| ());
             }

@@ -1,43 +1,86 @@
-//! The daemon's limit of live runs, changed from Settings; the daemon
-//! stores it, so it outlives restarts.
+//! The daemon's limits of live runs and of live interactive sessions,
+//! changed from Settings; the daemon stores them, so they outlive restarts.
 
 use dioxus::prelude::*;
-use protocol::control::MAX_CONCURRENT_RUNS;
+use protocol::control::{MAX_CONCURRENT_RUNS, MAX_LIVE_CHATS};
 
 use crate::app::Commands;
 use crate::connection::Command;
 
-/// A new limit typed into the form, or why it is not one.
-pub fn parse_limit(text: &str) -> Result<u32, String> {
-    text.trim()
-        .parse()
-        .ok()
-        .filter(|n| (1..=MAX_CONCURRENT_RUNS).contains(n))
-        .ok_or_else(|| format!("max concurrent runs: a number from 1 to {MAX_CONCURRENT_RUNS}"))
+/// Which of the daemon's limits a field changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// Headless runs live at once.
+    Runs,
+    /// Interactive sessions live at once.
+    Chats,
 }
 
-/// The limit in force and a field to change it.
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Limit::Runs => "max concurrent runs",
+            Limit::Chats => "max live chats",
+        }
+    }
+
+    fn max(self) -> u32 {
+        match self {
+            Limit::Runs => MAX_CONCURRENT_RUNS,
+            Limit::Chats => MAX_LIVE_CHATS,
+        }
+    }
+
+    /// The command that sets this limit to `value`, leaving the other.
+    fn command(self, value: u32) -> Command {
+        let (runs, chats) = match self {
+            Limit::Runs => (Some(value), None),
+            Limit::Chats => (None, Some(value)),
+        };
+        Command::SetLimits {
+            max_concurrent_runs: runs,
+            max_live_chats: chats,
+        }
+    }
+
+    /// A new value typed into the form, or why it is not one.
+    pub fn parse(self, text: &str) -> Result<u32, String> {
+        let max = self.max();
+        text.trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| format!("{}: a number from 1 to {max}", self.name()))
+    }
+}
+
+/// A limit in force and a field to change it.
 #[component]
-pub fn RunLimit(current: u32) -> Element {
+pub fn LimitField(limit: Limit, current: u32) -> Element {
     let commands = use_context::<Commands>();
     let mut typed = use_signal(|| current.to_string());
     let mut problem = use_signal(|| None::<String>);
+    let note = match limit {
+        Limit::Runs => "kept across restarts (a daemon run --max-concurrent flag wins)",
+        Limit::Chats => "kept across restarts; opening one more is refused",
+    };
+    let field = limit.name().replace(' ', "_");
     rsx! {
         span { class: "form inline",
-            input { name: "max_concurrent_runs", r#type: "number", min: "1", max: "{MAX_CONCURRENT_RUNS}",
+            input { name: "{field}", r#type: "number", min: "1", max: "{limit.max()}",
                 value: "{typed}", oninput: move |e| typed.set(e.value()) }
             button {
                 r#type: "button",
-                onclick: move |_| match parse_limit(&typed.read()) {
-                    Ok(max) => {
+                onclick: move |_| match limit.parse(&typed.read()) {
+                    Ok(value) => {
                         problem.set(None);
-                        commands.send(Command::SetMaxConcurrentRuns(max));
+                        commands.send(limit.command(value));
                     }
                     Err(why) => problem.set(Some(why)),
                 },
                 "Apply"
             }
-            span { class: "muted", "in force: {current}; kept across restarts (a daemon run --max-concurrent flag wins)" }
+            span { class: "muted", "in force: {current}; {note}" }
             if let Some(why) = problem.read().as_ref() {
                 span { class: "problem", role: "alert", "{why}" }
             }
@@ -51,9 +94,17 @@ mod tests {
 
     #[test]
     fn limits_are_whole_numbers_in_range() {
-        assert_eq!(parse_limit(" 32 "), Ok(32));
-        for bad in ["0", "1025", "-1", "many", ""] {
-            assert!(parse_limit(bad).is_err(), "{bad}");
+        for limit in [Limit::Runs, Limit::Chats] {
+            assert_eq!(limit.parse(" 32 "), Ok(32));
+            for bad in ["0", "1025", "-1", "many", ""] {
+                assert!(limit.parse(bad).is_err(), "{bad}");
+            }
         }
+        assert!(
+            Limit::Chats
+                .parse("0")
+                .unwrap_err()
+                .contains("max live chats")
+        );
     }
 }

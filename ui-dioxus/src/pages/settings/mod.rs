@@ -16,7 +16,7 @@ use crate::app::Commands;
 use crate::connection::Command;
 use crate::state::{AppState, Link};
 
-use limits::RunLimit;
+use limits::{Limit, LimitField};
 use mcp::McpServers;
 pub use mcp::{McpAddForm, McpDraft, McpImportForm, McpKind};
 pub use pricing::{PriceDraft, Pricing};
@@ -42,7 +42,9 @@ pub fn SettingsPage() -> Element {
                     tr { th { "data dir" } td { code { "{status.data_dir}" } } }
                     tr { th { "live sessions" } td { "{status.live_sessions}" } }
                     tr { th { "queued runs" } td { "{status.queued_runs}" } }
-                    tr { th { "max concurrent runs" } td { RunLimit { current: status.max_concurrent_runs } } }
+                    tr { th { "max concurrent runs" } td { LimitField { limit: Limit::Runs, current: status.max_concurrent_runs } } }
+                    tr { th { "live chats" } td { "{status.live_chats}" } }
+                    tr { th { "max live chats" } td { LimitField { limit: Limit::Chats, current: status.max_live_chats } } }
                 }
             }
         }
