@@ -152,6 +152,39 @@ impl fmt::Display for Confinement {
     }
 }
 
+/// What holds every process of a session, as recorded in `session.contained`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionContainment {
+    /// The worker is PID 1 of a namespace of its own: when it ends, the
+    /// kernel ends everything the session started.
+    pub pid_namespace: bool,
+    /// The session's cgroup (memory and process limits), described.
+    pub cgroup: Option<String>,
+    /// What this machine lacks, and what that means.
+    pub missing: Vec<String>,
+}
+
+impl fmt::Display for SessionContainment {
+    /// `PID namespace; cgroup v1 memory and pids under /sys/fs/cgroup`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut held = Vec::new();
+        if self.pid_namespace {
+            held.push("PID namespace".to_owned());
+        }
+        if let Some(cgroup) = &self.cgroup {
+            held.push(cgroup.clone());
+        }
+        if held.is_empty() {
+            held.push("process group only".to_owned());
+        }
+        f.write_str(&held.join("; "))?;
+        for missing in &self.missing {
+            write!(f, "; without {missing}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

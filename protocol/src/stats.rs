@@ -135,7 +135,7 @@ pub fn stats(events: &[Event]) -> Stats {
                     None => stats.by_model[row].unpriced += 1,
                 }
             }
-            EventKind::ToolStarted { call_id } => {
+            EventKind::ToolStarted { call_id, .. } | EventKind::ToolStartedLegacy { call_id } => {
                 tools_started.insert(call_id, event.at.0);
             }
             EventKind::ToolCompleted { call_id, .. } | EventKind::ToolError { call_id, .. } => {

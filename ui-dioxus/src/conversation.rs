@@ -115,7 +115,7 @@ pub fn items(events: &[Event]) -> Vec<Item> {
                 call_id,
                 CallState::Denied(format!("{by}: {reason}")),
             ),
-            EventKind::ToolStarted { call_id } => {
+            EventKind::ToolStarted { call_id, .. } | EventKind::ToolStartedLegacy { call_id } => {
                 set_state(&mut items, call_id, CallState::Running)
             }
             EventKind::ToolCompleted {
@@ -209,7 +209,7 @@ mod tests {
                 call_id: "c1".into(),
                 by: Decider::User,
             },
-            EventKind::ToolStarted {
+            EventKind::ToolStartedLegacy {
                 call_id: "c1".into(),
             },
             EventKind::ToolCompleted {

@@ -156,6 +156,19 @@ fn call_sections(events: &[Event], call: &str, rules: &[ApprovalRule]) -> Vec<Se
                     format!("denied {}: {reason}", decider(by, rules)),
                 ));
             }
+            EventKind::ToolStarted {
+                call_id,
+                confinement,
+            } if call_id == call => {
+                let missing = !confinement.missing.is_empty();
+                let section = if confinement.confined && !missing {
+                    Section::new("Sandbox", confinement.to_string())
+                } else {
+                    // Unconfined, or less confined than asked: say it loudly.
+                    Section::error("Sandbox", confinement.to_string())
+                };
+                out.push(section);
+            }
             EventKind::ToolCompleted {
                 call_id,
                 output,
@@ -284,6 +297,13 @@ mod tests {
             },
             EventKind::ToolStarted {
                 call_id: "c1".into(),
+                confinement: protocol::sandbox::Confinement {
+                    mode: protocol::SafetyMode::ReadOnly,
+                    confined: true,
+                    writable: Vec::new(),
+                    network: protocol::sandbox::Network::Off,
+                    missing: Vec::new(),
+                },
             },
             EventKind::ToolCompleted {
                 call_id: "c1".into(),
@@ -313,8 +333,16 @@ mod tests {
             let shown = sections(&events, index, std::slice::from_ref(&rule));
             assert_eq!(
                 titles(&shown),
-                ["Tool", "Input", "Decision", "Output (cut to the cap)"]
+                [
+                    "Tool",
+                    "Input",
+                    "Decision",
+                    "Sandbox",
+                    "Output (cut to the cap)"
+                ]
             );
+            assert_eq!(shown[3].body, "read-only: writes nothing; network off");
+            assert!(!shown[3].error);
             assert_eq!(shown[1].body, "{\n  \"path\": \"notes.md\"\n}");
             assert_eq!(
                 shown[2].body,

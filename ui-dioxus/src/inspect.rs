@@ -149,7 +149,8 @@ pub(crate) fn group_of(kind: &EventKind) -> Option<Group<'_>> {
         | EventKind::ToolApprovalPending { call_id, .. }
         | EventKind::ToolApproved { call_id, .. }
         | EventKind::ToolDenied { call_id, .. }
-        | EventKind::ToolStarted { call_id }
+        | EventKind::ToolStarted { call_id, .. }
+        | EventKind::ToolStartedLegacy { call_id }
         | EventKind::ToolCompleted { call_id, .. }
         | EventKind::ToolError { call_id, .. } => Some(Group::Call(call_id)),
         _ => None,

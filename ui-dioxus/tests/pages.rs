@@ -454,7 +454,7 @@ fn a_long_session_draws_only_the_rows_in_view() {
             session,
             seq,
             at: at(seq),
-            kind: EventKind::ToolStarted {
+            kind: EventKind::ToolStartedLegacy {
                 call_id: format!("call_{seq}"),
             },
         })

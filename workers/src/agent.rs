@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use protocol::event::EventKind;
 use protocol::message::{ChatMessage, Role, ToolCall};
+use protocol::sandbox::Confinement;
 use protocol::worker::{FromWorker, StartTurn, TurnOutcome};
 use tokio::sync::mpsc;
 
 use crate::connection::Outbox;
 use crate::provider::{self, Completion, Delta, Limits, ModelRequest, ProviderError};
+
 use crate::{mcp, tools};
 
 /// Most model calls in one turn (each tool round trip is one).
@@ -224,6 +226,17 @@ impl<'a> Tools<'a> {
         }
     }
 
+    /// What a call of `name` may touch, for its `tool.started`.
+    fn confinement(&self, name: &str) -> Confinement {
+        if self.builtin.iter().any(|n| n == name) {
+            return match &self.context {
+                Ok(context) => context.confinement(name),
+                Err(_) => Confinement::default(),
+            };
+        }
+        self.hub.confinement(name)
+    }
+
     /// Runs an approved call of one of these tools.
     async fn run(
         &self,
@@ -284,6 +297,7 @@ pub(crate) async fn tool_call(
     outbox
         .event(EventKind::ToolStarted {
             call_id: call.id.clone(),
+            confinement: tools.confinement(&call.name),
         })
         .await?;
     let result = tools.run(call, outbox).await?;

@@ -12,6 +12,8 @@
 //! - [`turn`]: the command loop; runs turns and cancels them on request.
 //! - [`scripted`]: the built-in deterministic `scripted` provider.
 //! - [`fault`]: the misbehaviours a script can ask for.
+//! - [`init`]: the outer process and the init (PID 1, reaping the
+//!   session's orphans) that hold a worker in its session's namespace.
 //! - [`conformance`]: the MCP client that the official conformance suite
 //!   drives (`mcp-conformance`, run by `scripts/conformance`).
 //!
@@ -23,6 +25,7 @@ mod agent;
 mod conformance;
 mod connection;
 mod fault;
+mod init;
 mod mcp;
 mod provider;
 mod scripted;
@@ -118,6 +121,13 @@ fn main() -> ExitCode {
             None => ExitCode::from(exit::ERROR),
         };
     };
+
+    if let Some(code) = init::outer_or_init() {
+        return code;
+    }
+    // Keys pass through this process's memory: no other process of the
+    // user (an unconfined agent's command) may read it.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
 
     let Some(token) = read_token() else {
         eprintln!("studio-worker: expected a token as the first line of stdin, got none");

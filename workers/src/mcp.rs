@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use protocol::event::EventKind;
 use protocol::mcp::{McpServerConfig, McpTransport};
+use protocol::sandbox::{Confinement, Network};
 use protocol::worker::ToolSpec;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ContentBlock,
@@ -186,6 +187,20 @@ impl Hub {
                 })
             })
             .collect()
+    }
+
+    /// What a call of the MCP tool `name` may touch: its server runs as
+    /// the worker started it.
+    pub fn confinement(&self, name: &str) -> Confinement {
+        let remote = self
+            .find(name)
+            .is_some_and(|(s, _)| matches!(s.config.transport, McpTransport::Http { .. }));
+        Confinement {
+            // Nothing of a remote server runs here.
+            confined: remote,
+            network: Network::On,
+            ..Confinement::default()
+        }
     }
 
     /// Whether `name` is a tool of a live server.

@@ -11,6 +11,7 @@
 mod approvals;
 mod broker;
 mod chat;
+mod containment;
 mod control;
 mod history;
 mod listener;
@@ -129,6 +130,8 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> DaemonError {
 /// What every part of the daemon shares.
 pub(crate) struct Shared {
     pub(crate) config: DaemonConfig,
+    /// Where sessions get their cgroups, if anywhere.
+    pub(crate) cgroups: containment::Cgroups,
     pub(crate) store: Store,
     pub(crate) broker: ActorRef<BrokerMsg>,
     pub(crate) workers: WorkerRegistry,
@@ -240,6 +243,7 @@ pub async fn run(
     for path in [dir.control_socket(), dir.worker_socket(), dir.pid_file()] {
         let _ = fs::remove_file(path);
     }
+    shared.cgroups.remove_own();
     tracing::info!("daemon stopped");
     Ok(())
 }

@@ -15,6 +15,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 
 use super::approvals::Approvals;
 use super::broker::{Broker, BrokerMsg};
+use super::containment::{self, Cgroups};
 use super::listener::WorkerRegistry;
 use super::scheduler::{Scheduler, SchedulerMsg};
 use super::{DaemonConfig, PricingState, Shared, worker_process};
@@ -80,11 +81,14 @@ impl Actor for Root {
             if let Some(pid) = session.pid
                 && worker_process::is_worker_of(pid, session.session)
             {
-                worker_process::kill_group(pid);
+                containment::kill_group(pid);
             }
         }
+        let cgroups = Cgroups::detect(std::process::id());
+        tracing::info!(cgroups = %cgroups.describe(), "session cgroups");
         let shared = Arc::new(Shared {
             config,
+            cgroups,
             store: store.clone(),
             broker,
             workers: WorkerRegistry::default(),

@@ -433,15 +433,26 @@ fn shutting_down() -> ControlError {
 /// Ends a run that never left the queue. The terminal event is queued to
 /// the store before this returns; the reply waits for its commit.
 /// Refuses to open `run` over the chat limit: a new chat records its end
-/// (`session.failed` saying why), a resume stays as it ended.
+/// (`session.failed` saying why) before the client hears; a resume stays
+/// as it ended.
 fn refuse_open(mut run: QueuedRun, refusal: ControlError) {
-    if let Some(opened) = run.opened.take() {
-        let _ = opened.send(Err(refusal.clone()));
+    let opened = run.opened.take();
+    if run.opening == Opening::Resume {
+        if let Some(opened) = opened {
+            let _ = opened.send(Err(refusal));
+        }
+        return;
     }
-    if run.opening != Opening::Resume {
-        let error = refusal.message;
-        end_queued(run, EventKind::SessionFailed { error }, None);
-    }
+    let error = refusal.message.clone();
+    let pending = run.sequencer.end(EventKind::SessionFailed { error });
+    tokio::spawn(async move {
+        if let Ok(pending) = pending {
+            let _ = pending.await;
+        }
+        if let Some(opened) = opened {
+            let _ = opened.send(Err(refusal));
+        }
+    });
 }
 
 fn end_queued(run: QueuedRun, kind: EventKind, reply: Option<StopReply>) {

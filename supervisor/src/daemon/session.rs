@@ -1,10 +1,11 @@
 //! The Session actor: one per live session, owning its worker process.
 //!
-//! It spawns the worker (own process group, parent-death signal, token on
-//! stdin), wires up its socket once the listener has checked the worker's
-//! handshake, enforces the budgets, and turns every way the worker can end
-//! into exactly one terminal event. The terminal event is recorded only
-//! when the process has exited, its group has been swept and everything it
+//! It spawns the worker (held in its own namespaces and cgroup, see
+//! `containment`; parent-death signal; token on stdin), wires up its
+//! socket once the listener has checked the worker's handshake, enforces
+//! the budgets, and turns every way the worker can end into exactly one
+//! terminal event. The terminal event is recorded only when the process
+//! has exited, every process of the session is gone and everything it
 //! sent has been read, so nothing it said is lost and nothing of it is
 //! left running.
 //!
@@ -30,9 +31,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::approvals::{ApprovalsMsg, DecideRequest, Ruling};
+use super::containment::{self, SessionProcesses};
 use super::sequencer::{AppendError, Sequencer};
 use super::worker_io::{Meter, read_worker, write_worker};
-use super::worker_process::{self, ProcStats, ProcessGroup};
+use super::worker_process::{self, ProcStats};
 use super::{Shared, history, providers};
 use crate::store::{SessionRecord, StoreError};
 
@@ -45,8 +47,8 @@ const HANGUP_GRACE: Duration = Duration::from_secs(1);
 /// How long to keep reading after the process exited (its socket should
 /// close with it; a leaked descriptor must not hold the session open).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long the terminal event waits for the killed group's last processes
-/// to go (they are killed again meanwhile); past it, it is recorded anyway.
+/// How long the terminal event waits for the session's last processes to
+/// go (they are killed again meanwhile); past it, it is recorded anyway.
 const GROUP_EMPTY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Sampling period when a memory budget is set.
 const FAST_TICK: Duration = Duration::from_millis(100);
@@ -217,7 +219,7 @@ pub(crate) struct SessionState {
     shared: Arc<Shared>,
     queued_for: Duration,
     started: Instant,
-    group: Option<ProcessGroup>,
+    processes: Option<SessionProcesses>,
     to_worker: Option<mpsc::UnboundedSender<ToWorker>>,
     reader: Option<JoinHandle<()>>,
     connected: bool,
@@ -262,7 +264,7 @@ impl Drop for SessionState {
             reader.abort();
         }
         self.shared.workers.forget(self.id);
-        // `group`'s own Drop kills the process group.
+        // `processes`' own Drop kills every process of the session.
     }
 }
 
@@ -285,7 +287,7 @@ impl Actor for SessionActor {
             shared: args.shared,
             queued_for: args.queued_for,
             started: Instant::now(),
-            group: None,
+            processes: None,
             to_worker: None,
             reader: None,
             connected: false,
@@ -382,6 +384,8 @@ impl Actor for SessionActor {
                 }
             }
             SessionMsg::Exited(exit) => {
+                // The worker itself may be what the kernel killed for memory.
+                state.check_oom();
                 state.exit = Some(exit);
                 state.live.pid.store(0, Ordering::Relaxed);
                 // Sweep anything the worker left in its group.
@@ -536,23 +540,25 @@ impl SessionState {
             Err(err) => return self.fail_to_start(myself, err.to_string()).await,
         }
         let config = &self.shared.config;
-        let spawned = worker_process::spawn_worker(
+        let spawned = containment::spawn_worker(
             &config.worker_bin,
             &config.data_dir.worker_socket(),
             self.id,
-        );
-        let (group, mut child) = match spawned {
+            self.create_cgroup(),
+        )
+        .await;
+        let (processes, mut child) = match spawned {
             Ok(spawned) => spawned,
             Err(err) => return self.fail_to_start(myself, err.to_string()).await,
         };
         // Register the pid before the worker can know its token, so that
         // only this process can ever present it.
+        let pid = processes.worker();
         self.shared
             .workers
-            .expect(self.id, token.clone(), group.pid(), myself.clone());
-        let pid = group.pid();
+            .expect(self.id, token.clone(), pid, myself.clone());
         self.live.pid.store(pid, Ordering::Relaxed);
-        self.group = Some(group);
+        self.processes = Some(processes);
         if self.opening == Opening::Resume {
             // Committed before the client hears the session is open, so a
             // follower never mistakes it for the ended session it was.
@@ -587,6 +593,25 @@ impl SessionState {
         myself.send_interval(period, || SessionMsg::Tick);
     }
 
+    /// The session's cgroup, limited to its memory budget (with headroom:
+    /// sampling enforces the budget itself, the kernel stops what is too
+    /// fast to sample) and its process limit; `None` where the machine
+    /// gives none.
+    fn create_cgroup(&self) -> Option<containment::SessionCgroup> {
+        let memory_max = self.record.budgets.max_memory_mib.map(|mib| {
+            let headroom = (mib / 4).max(32);
+            (mib + headroom) * 1024 * 1024
+        });
+        let pids_max = self.record.agent.sandbox.max_processes();
+        match self.shared.cgroups.create(self.id, memory_max, pids_max) {
+            Ok(cgroup) => cgroup,
+            Err(err) => {
+                tracing::warn!(session = %self.id, %err, "cannot create the session's cgroup");
+                None
+            }
+        }
+    }
+
     async fn fail_to_start(&mut self, myself: &ActorRef<SessionMsg>, error: String) {
         tracing::error!(session = %self.id, %error, "worker did not start");
         if let Some(opened) = self.opened.take() {
@@ -611,7 +636,7 @@ impl SessionState {
         }
         self.connected = true;
         self.live.touch();
-        let Some(pid) = self.group.as_ref().map(ProcessGroup::pid) else {
+        let Some(pid) = self.processes.as_ref().map(SessionProcesses::worker) else {
             return;
         };
         let agent = &self.record.agent;
@@ -622,6 +647,10 @@ impl SessionState {
                 provider: agent.provider.to_string(),
                 model: agent.model.clone(),
             });
+        }
+        if let Some(processes) = &self.processes {
+            let containment = processes.containment(&self.shared.cgroups);
+            self.append(EventKind::SessionContained { containment });
         }
         if self.opening == Opening::Run {
             self.append(EventKind::MessageUser {
@@ -944,14 +973,23 @@ impl SessionState {
     }
 
     fn kill_group(&self) {
-        if let Some(group) = &self.group {
-            group.kill();
+        if let Some(processes) = &self.processes {
+            processes.kill();
         }
     }
 
+    /// Samples the memory of every process of the session and the
+    /// worker's CPU time.
     fn sample(&mut self) {
         let Some(pid) = self.live.pid() else { return };
-        if let Some(stats) = worker_process::proc_stats(pid) {
+        let Some(processes) = &self.processes else {
+            return;
+        };
+        if let Some(worker) = worker_process::proc_stats(pid) {
+            let stats = ProcStats {
+                rss_bytes: processes.rss_bytes().max(worker.rss_bytes),
+                cpu_ms: worker.cpu_ms,
+            };
             self.live
                 .rss_bytes
                 .store(stats.rss_bytes, Ordering::Relaxed);
@@ -960,12 +998,33 @@ impl SessionState {
         }
     }
 
+    /// Whether the kernel killed a process of the session for memory: its
+    /// cgroup's cap is the memory budget's backstop. Records the budget as
+    /// exceeded and kills the session.
+    fn check_oom(&mut self) -> bool {
+        let Some(processes) = &self.processes else {
+            return false;
+        };
+        let Some(limit) = self.record.budgets.max_memory_mib else {
+            return false;
+        };
+        if self.stop.is_some() || processes.oom_kills() == 0 {
+            return false;
+        }
+        let peak = processes.peak_bytes().unwrap_or(self.peak_rss);
+        let observed = peak.max(self.peak_rss) as f64 / (1024.0 * 1024.0);
+        self.exceeded(BudgetKind::Memory, limit as f64, observed);
+        self.request_stop(Stop::Kill(StopReason::Budget));
+        self.kill_group();
+        true
+    }
+
     fn tick(&mut self, myself: &ActorRef<SessionMsg>) {
         if self.exit.is_some() {
             return;
         }
         self.sample();
-        if self.stop.is_some() || self.done.is_some() {
+        if self.stop.is_some() || self.done.is_some() || self.check_oom() {
             return;
         }
         let budgets = self.record.budgets.clone();
@@ -1014,8 +1073,8 @@ impl SessionState {
         }
         self.finished = true;
         // The terminal event says nothing of the session is left running.
-        if let Some(group) = &self.group {
-            worker_process::wait_group_empty(group.pid(), GROUP_EMPTY_TIMEOUT).await;
+        if let Some(processes) = &self.processes {
+            processes.wait_empty(GROUP_EMPTY_TIMEOUT).await;
         }
         if let Some(stats) = self.stats {
             self.append(EventKind::WorkerStats {

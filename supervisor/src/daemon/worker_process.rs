@@ -1,10 +1,11 @@
-//! Spawning, signalling and measuring worker processes.
+//! One-shot worker jobs, handing a worker its token, and reading how a
+//! worker process ended and what it uses. (Starting a session's worker,
+//! held in its namespaces and cgroup, is `containment::spawn_worker`.)
 //!
-//! Each worker leads its own process group (so one signal reaches it and
-//! everything it started) and gets SIGKILL when the daemon thread that
-//! forked it dies. Its environment is rebuilt from a short allow-list: no
-//! secret of the daemon's environment reaches it, and its token arrives on
-//! stdin, never in argv or the environment.
+//! A worker's environment is rebuilt from a short allow-list
+//! (`containment::INHERITED_ENV`): no secret of the daemon's environment
+//! reaches it, and its token arrives on stdin, never in argv or the
+//! environment.
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -13,140 +14,10 @@ use std::process::{ExitStatus, Stdio};
 
 use protocol::SessionId;
 use protocol::event::ExitInfo;
-use rustix::process::{Pid, Signal};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
 use crate::procfs;
-
-/// Environment variables a worker inherits; everything else is dropped.
-const INHERITED_ENV: &[&str] = &[
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "TMPDIR",
-    "STUDIO_LOG",
-    "RUST_BACKTRACE",
-];
-
-/// A spawned worker's process group. Dropping it kills the group, so a
-/// Session actor that dies for any reason takes its processes with it.
-#[derive(Debug)]
-pub(crate) struct ProcessGroup {
-    pid: u32,
-}
-
-impl ProcessGroup {
-    /// The worker's pid, which is also its process group id.
-    pub(crate) fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// Sends SIGKILL to every process in the group. A group that is
-    /// already empty is not an error.
-    pub(crate) fn kill(&self) {
-        kill_group(self.pid);
-    }
-}
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Waits (up to `timeout`) until no live process is left in group `pgid`,
-/// killing it again meanwhile; says whether it emptied. SIGKILL is sent at
-/// once, but a busy child (a node MCP server) takes a moment to go.
-/// Zombies do not count: they run nothing and wait for their reaper.
-pub(crate) async fn wait_group_empty(pgid: u32, timeout: std::time::Duration) -> bool {
-    let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
-        return true;
-    };
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        // No process at all, zombies included: nothing to scan for.
-        if rustix::process::test_kill_process_group(pid) == Err(rustix::io::Errno::SRCH) {
-            return true;
-        }
-        let members = tokio::task::spawn_blocking(move || procfs::group_members(pgid))
-            .await
-            .unwrap_or_default();
-        if members.is_empty() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            tracing::warn!(pgid, ?members, "process group still has live members");
-            return false;
-        }
-        kill_group(pgid);
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-}
-
-/// SIGKILL to process group `pgid`, ignoring an already-empty group.
-pub(crate) fn kill_group(pgid: u32) {
-    let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
-        return;
-    };
-    match rustix::process::kill_process_group(pid, Signal::KILL) {
-        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
-        Err(err) => tracing::warn!(pgid, %err, "cannot kill process group"),
-    }
-}
-
-/// Starts `studio-worker` for `session`. It waits for its token on stdin:
-/// hand it over with [`send_token`] once the pid is registered.
-pub(crate) fn spawn_worker(
-    bin: &Path,
-    socket: &Path,
-    session: SessionId,
-) -> io::Result<(ProcessGroup, Child)> {
-    let mut cmd = Command::new(bin);
-    cmd.arg("--socket")
-        .arg(socket)
-        .arg("--session")
-        .arg(session.to_string())
-        .env_clear()
-        .envs(
-            INHERITED_ENV
-                .iter()
-                .filter_map(|k| Some((*k, std::env::var_os(k)?))),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .process_group(0);
-    let parent = rustix::process::getpid();
-    #[expect(
-        unsafe_code,
-        reason = "pre_exec runs between fork and exec; it only makes async-signal-safe syscalls"
-    )]
-    // SAFETY: the closure calls prctl and getppid, both async-signal-safe,
-    // and allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-            // The daemon may have died before prctl took effect.
-            if rustix::process::getppid() != Some(parent) {
-                return Err(io::Error::other("daemon exited during spawn"));
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().map_err(|err| {
-        io::Error::new(
-            err.kind(),
-            format!("cannot start worker {}: {err}", bin.display()),
-        )
-    })?;
-    let pid = child
-        .id()
-        .ok_or_else(|| io::Error::other("worker exited before it could be tracked"))?;
-    Ok((ProcessGroup { pid }, child))
-}
 
 /// Runs a one-shot worker job (`studio-worker ARGS`) with `input` on its
 /// stdin (never argv or the environment: it may hold a key) and returns
@@ -161,7 +32,7 @@ pub(crate) async fn run_job(
     cmd.args(args)
         .env_clear()
         .envs(
-            INHERITED_ENV
+            super::containment::INHERITED_ENV
                 .iter()
                 .filter_map(|k| Some((*k, std::env::var_os(k)?))),
         )
@@ -180,17 +51,28 @@ pub(crate) async fn run_job(
             .map_err(|err| err.to_string())?;
         stdin.shutdown().await.map_err(|err| err.to_string())?;
     }
-    let group = child.id().map(|pid| ProcessGroup { pid });
+    // Sweeps anything the job left behind, however this returns.
+    let _sweep = SweepGroup(child.id());
     let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await
         .map_err(|_| format!("no answer within {}s", timeout.as_secs()))?
         .map_err(|err| err.to_string())?;
-    drop(group); // sweeps anything the job left behind
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr);
         Err(stderr.lines().last().unwrap_or("failed").trim().to_owned())
+    }
+}
+
+/// Kills a job's process group when dropped.
+struct SweepGroup(Option<u32>);
+
+impl Drop for SweepGroup {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            super::containment::kill_group(pgid);
+        }
     }
 }
 

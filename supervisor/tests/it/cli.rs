@@ -746,6 +746,7 @@ fn the_scripted_provider_calls_tools_through_the_daemon_before_answering() {
             "run.queued",
             "run.started",
             "session.started",
+            "session.contained",
             "message.user",
             "llm.request.started",
             "llm.response.completed",
@@ -766,11 +767,11 @@ fn the_scripted_provider_calls_tools_through_the_daemon_before_answering() {
             "session.completed",
         ]
     );
-    assert_eq!(events[5]["data"]["finish_reason"], "tool_calls");
-    assert_eq!(events[7]["data"]["tool"], "get_weather");
-    assert_eq!(events[7]["data"]["arguments"], r#"{"city":"Paris"}"#);
-    assert_eq!(events[10]["data"]["arguments"], "{}");
-    assert_eq!(events[13]["data"]["request_id"], "req-2");
+    assert_eq!(events[6]["data"]["finish_reason"], "tool_calls");
+    assert_eq!(events[8]["data"]["tool"], "get_weather");
+    assert_eq!(events[8]["data"]["arguments"], r#"{"city":"Paris"}"#);
+    assert_eq!(events[11]["data"]["arguments"], "{}");
+    assert_eq!(events[14]["data"]["request_id"], "req-2");
 
     // `studio inspect` sums the same log up.
     let session = events[0]["session"].as_str().unwrap();

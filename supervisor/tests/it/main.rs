@@ -14,6 +14,7 @@ mod chat;
 mod cli;
 mod containment;
 mod daemon_crash;
+mod escapes;
 mod fake_provider;
 mod mcp;
 mod privacy;

@@ -85,6 +85,7 @@ async fn a_run_streams_from_an_openai_compatible_server_and_the_key_stays_secret
             "run.queued",
             "run.started",
             "session.started",
+            "session.contained",
             "message.user",
             "llm.request.started",
             "llm.response.completed",

@@ -27,7 +27,8 @@ async fn approved_tools_run_in_the_workspace_and_nothing_they_start_outlives_the
     coder.safety = SafetyMode::WorkspaceWrite;
     coder.workspace = Some(workspace.path().display().to_string());
     create_agent(&client, coder).await;
-    let marker = format!("studio-tools-test-{}", std::process::id());
+    // A sleep no other process has: `sleep 60.PID`.
+    let marker = format!("60.{}", std::process::id());
     let script = ScriptPatch {
         tool_calls: Some(vec![
             call(
@@ -36,7 +37,7 @@ async fn approved_tools_run_in_the_workspace_and_nothing_they_start_outlives_the
             ),
             call(
                 "shell",
-                serde_json::json!({"command": format!("cat notes/todo.txt; sh -c 'exec -a {marker} sleep 60' & echo started")}),
+                serde_json::json!({"command": format!("cat notes/todo.txt; sleep {marker} & echo started")}),
             ),
             call("fs.read", serde_json::json!({"path": "../outside.txt"})),
             call("fs.search", serde_json::json!({"contains": "milk"})),
@@ -90,8 +91,7 @@ async fn approved_tools_run_in_the_workspace_and_nothing_they_start_outlives_the
         .into_iter()
         .filter(|p| {
             supervisor::procfs::cmdline(*p).is_some_and(|args| {
-                args.first()
-                    .is_some_and(|a| a.as_slice() == marker.as_bytes())
+                args.len() == 2 && args[0].ends_with(b"sleep") && args[1] == marker.as_bytes()
             })
         })
         .filter(|p| alive(*p))

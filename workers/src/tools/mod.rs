@@ -13,6 +13,7 @@ mod shell;
 use std::path::PathBuf;
 
 use protocol::agent::{AgentConfig, SafetyMode};
+use protocol::sandbox::{Confinement, Network};
 use protocol::worker::ToolSpec;
 use serde_json::{Value, json};
 
@@ -69,6 +70,29 @@ impl Context {
             root,
             safety: agent.safety,
         })
+    }
+}
+
+impl Context {
+    /// What a call of the built-in tool `name` may touch.
+    pub fn confinement(&self, name: &str) -> Confinement {
+        let unconfined = self.safety == SafetyMode::Full;
+        let writes = matches!(name, "fs.write" | "fs.edit") || name == "shell";
+        Confinement {
+            mode: self.safety,
+            confined: !unconfined && name != "shell",
+            writable: if writes && !unconfined {
+                vec![self.root.display().to_string()]
+            } else {
+                Vec::new()
+            },
+            network: if name == "fetch" || unconfined || name == "shell" {
+                Network::On
+            } else {
+                Network::Off
+            },
+            missing: Vec::new(),
+        }
     }
 }
 

@@ -4,12 +4,15 @@
 //! name users see in `studio events` and the Inspector. Where OpenTelemetry's
 //! GenAI semantic conventions name a field, the field has that meaning.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::ids::SessionId;
+use crate::sandbox::{Confinement, SessionContainment};
 use crate::time::Timestamp;
+
+mod parts;
+
+pub use parts::{BudgetKind, Decider, ExitInfo, SessionStatus, StopReason, Usage};
 
 /// One recorded event: which session, its position in that session, when, what.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -154,8 +157,9 @@ pub enum EventKind {
         /// Why, as told to the model.
         reason: String,
     },
-    /// `tool.started`: the tool is running.
-    ToolStarted {
+    /// `tool.started` as releases before protocol 13 recorded it, without
+    /// the confinement; kept so their logs still read.
+    ToolStartedLegacy {
         /// Call id.
         call_id: String,
     },
@@ -253,6 +257,19 @@ pub enum EventKind {
         /// How many were skipped in all.
         count: u32,
     },
+    /// `tool.started`: the tool is running, confined as `confinement` says.
+    ToolStarted {
+        /// Call id.
+        call_id: String,
+        /// What it may touch: mode, writable paths, network.
+        confinement: Confinement,
+    },
+    /// `session.contained`: what holds every process of this life of the
+    /// session (a PID namespace, a cgroup), and what this machine lacks.
+    SessionContained {
+        /// The mechanisms in force and the missing ones.
+        containment: SessionContainment,
+    },
 }
 
 impl EventKind {
@@ -279,7 +296,8 @@ impl EventKind {
             EventKind::ToolApprovalPending { .. } => "tool.approval.pending",
             EventKind::ToolApproved { .. } => "tool.approved",
             EventKind::ToolDenied { .. } => "tool.denied",
-            EventKind::ToolStarted { .. } => "tool.started",
+            EventKind::ToolStarted { .. } | EventKind::ToolStartedLegacy { .. } => "tool.started",
+            EventKind::SessionContained { .. } => "session.contained",
             EventKind::ToolCompleted { .. } => "tool.completed",
             EventKind::ToolError { .. } => "tool.error",
             EventKind::McpServerStarted { .. } => "mcp.server.started",
@@ -330,6 +348,7 @@ impl EventKind {
                     | EventKind::ToolApprovalPending { .. }
                     | EventKind::ToolApproved { .. }
                     | EventKind::ToolDenied { .. }
+                    | EventKind::SessionContained { .. }
             )
     }
 
@@ -353,174 +372,6 @@ impl EventKind {
     /// Whether this event ends its session's life (exactly one per ended session).
     pub fn is_terminal(&self) -> bool {
         self.status_after().is_some_and(SessionStatus::is_terminal)
-    }
-}
-
-/// Where a session is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SessionStatus {
-    /// Waiting for a free run slot.
-    Queued,
-    /// Worker being spawned.
-    Starting,
-    /// Worker working.
-    Running,
-    /// Interactive session waiting for input.
-    Idle,
-    /// Finished normally.
-    Completed,
-    /// Ended by an error the worker reported.
-    Failed,
-    /// Stopped on request.
-    Cancelled,
-    /// Killed at once.
-    Killed,
-    /// Worker died without finishing.
-    Crashed,
-    /// The daemon stopped while the session was live.
-    Interrupted,
-}
-
-impl SessionStatus {
-    /// Whether nothing more will happen in this session.
-    pub fn is_terminal(self) -> bool {
-        !matches!(
-            self,
-            SessionStatus::Queued
-                | SessionStatus::Starting
-                | SessionStatus::Running
-                | SessionStatus::Idle
-        )
-    }
-
-    /// Lowercase name, as shown by `studio ps`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionStatus::Queued => "queued",
-            SessionStatus::Starting => "starting",
-            SessionStatus::Running => "running",
-            SessionStatus::Idle => "idle",
-            SessionStatus::Completed => "completed",
-            SessionStatus::Failed => "failed",
-            SessionStatus::Cancelled => "cancelled",
-            SessionStatus::Killed => "killed",
-            SessionStatus::Crashed => "crashed",
-            SessionStatus::Interrupted => "interrupted",
-        }
-    }
-}
-
-impl std::fmt::Display for SessionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why a session was stopped from outside.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopReason {
-    /// A client asked (`studio cancel` / `studio kill`, the UI).
-    User,
-    /// A budget was exceeded (see the preceding `budget.exceeded`).
-    Budget,
-    /// The daemon is shutting down.
-    Shutdown,
-}
-
-/// How a worker process ended.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExitInfo {
-    /// Exit code, if it exited.
-    pub code: Option<i32>,
-    /// Signal number, if a signal ended it.
-    pub signal: Option<i32>,
-}
-
-/// Which budget was exceeded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BudgetKind {
-    /// Wall-clock seconds.
-    WallTime,
-    /// Seconds without an event.
-    Idle,
-    /// Worker RSS, MiB.
-    Memory,
-    /// Model turns.
-    Turns,
-    /// Tokens.
-    Tokens,
-    /// US dollars.
-    Cost,
-    /// Identical tool calls in a row.
-    ToolLoop,
-}
-
-/// Who decided a tool call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decider {
-    /// An approval rule, by id.
-    Rule {
-        /// Rule id.
-        id: String,
-    },
-    /// A person answering a prompt.
-    User,
-    /// A headless run's policy for `ask`.
-    RunPolicy,
-    /// Nobody answered in time.
-    Timeout,
-    /// A person approving the call and every later call of that tool in
-    /// the session ("always allow"), which holds across its resumes.
-    UserAlways,
-}
-
-impl fmt::Display for Decider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Decider::Rule { id } => write!(f, "by rule {id}"),
-            Decider::User => f.write_str("by the user"),
-            Decider::RunPolicy => f.write_str("by the run's policy"),
-            Decider::Timeout => f.write_str("unanswered in time"),
-            Decider::UserAlways => f.write_str("by the user, for the rest of the session"),
-        }
-    }
-}
-
-/// Token counts of one model response, normalised across providers.
-///
-/// `input_tokens` includes cached tokens and `output_tokens` includes
-/// reasoning tokens, as in OpenTelemetry's `gen_ai.usage.*`; the detail
-/// counts are kept apart so cost is never counted twice.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// `gen_ai.usage.input_tokens`.
-    pub input_tokens: u64,
-    /// `gen_ai.usage.output_tokens`.
-    pub output_tokens: u64,
-    /// Input tokens served from the provider's cache.
-    pub cache_read_tokens: u64,
-    /// Input tokens written to the provider's cache.
-    pub cache_creation_tokens: u64,
-    /// Output tokens spent on reasoning.
-    pub reasoning_tokens: u64,
-}
-
-impl Usage {
-    /// Adds `other`'s counts to these (saturating).
-    pub fn add(&mut self, other: &Usage) {
-        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.cache_read_tokens = self
-            .cache_read_tokens
-            .saturating_add(other.cache_read_tokens);
-        self.cache_creation_tokens = self
-            .cache_creation_tokens
-            .saturating_add(other.cache_creation_tokens);
-        self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
     }
 }
 
