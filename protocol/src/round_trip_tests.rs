@@ -570,6 +570,7 @@ fn control_responses() -> Vec<ControlResponse> {
             max_concurrent_runs: 16,
             live_chats: 1,
             max_live_chats: 32,
+            containment: vec![s("processes: PID namespace per session")],
         }),
         ControlResponse::Agent(agent()),
         ControlResponse::Agents(vec![agent(), AgentConfig::scripted("b")]),
@@ -725,6 +726,10 @@ fn to_worker() -> Vec<ToWorker> {
                 api_key: Some(s("sk-secret")),
             }),
             mcp_servers: mcp_servers(),
+            sandbox_support: crate::sandbox::SandboxSupport {
+                user_namespaces: true,
+                landlock_abi: 7,
+            },
         })),
         ToWorker::ApprovalDecision {
             call_id: s("c"),

@@ -152,6 +152,46 @@ impl fmt::Display for Confinement {
     }
 }
 
+/// What this machine's kernel offers the sandbox, as the daemon found at
+/// start (`studio-worker sandbox --probe`); every worker is told.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxSupport {
+    /// Unprivileged user namespaces (and with them mount and network
+    /// namespaces): a command's own view of the file system and network.
+    pub user_namespaces: bool,
+    /// The Landlock ABI version, 0 when Landlock is not available.
+    pub landlock_abi: u32,
+}
+
+impl SandboxSupport {
+    /// What a confined command would run without on this machine.
+    pub fn missing(&self) -> Vec<String> {
+        let mut missing = Vec::new();
+        if !self.user_namespaces {
+            missing.push("namespaces (its own file system view and network)".to_owned());
+        }
+        if self.landlock_abi == 0 {
+            missing.push("Landlock (write and read limits)".to_owned());
+        }
+        missing
+    }
+}
+
+impl fmt::Display for SandboxSupport {
+    /// `Landlock ABI 7; user, mount and network namespaces`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.landlock_abi {
+            0 => f.write_str("no Landlock")?,
+            abi => write!(f, "Landlock ABI {abi}")?,
+        }
+        if self.user_namespaces {
+            f.write_str("; user, mount and network namespaces")
+        } else {
+            f.write_str("; no user namespaces")
+        }
+    }
+}
+
 /// What holds every process of a session, as recorded in `session.contained`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionContainment {

@@ -57,6 +57,8 @@ pub struct StartTurn {
     pub endpoint: Option<Endpoint>,
     /// The MCP servers the agent uses (with their secrets: only ever here).
     pub mcp_servers: Vec<McpServerConfig>,
+    /// What the kernel offers the sandbox of the session's commands.
+    pub sandbox_support: crate::sandbox::SandboxSupport,
 }
 
 /// A tool offered to the model.

@@ -318,14 +318,24 @@ await step('palette', async () => {
   await page.locator('nav button.active', { hasText: 'Runs' }).waitFor();
 });
 
-await step('daemon-limit', async () => {
+await step('daemon-limits', async () => {
   await tab('Settings').click();
-  await page.fill('input[name=max_concurrent_runs]', '0');
-  await page.getByRole('button', { name: 'Apply' }).click();
-  await page.locator('.problem', { hasText: 'from 1 to 1024' }).waitFor();
-  await page.fill('input[name=max_concurrent_runs]', '5');
-  await page.getByRole('button', { name: 'Apply' }).click();
-  await page.locator('span.muted', { hasText: 'in force: 5' }).waitFor();
+  // Each limit has its own field and Apply; typed as a person types.
+  const limit = (name) => page.locator('span.form', { has: page.locator(`input[name=${name}]`) });
+  const setLimit = async (name, value) => {
+    await limit(name).locator('input').click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.type(value, { delay: 60 });
+    await limit(name).getByRole('button', { name: 'Apply' }).click();
+  };
+  await setLimit('max_concurrent_runs', '0');
+  await limit('max_concurrent_runs').locator('.problem', { hasText: 'from 1 to 1024' }).waitFor();
+  await setLimit('max_concurrent_runs', '5');
+  await limit('max_concurrent_runs').locator('span.muted', { hasText: 'in force: 5' }).waitFor();
+  await setLimit('max_live_chats', '7');
+  await limit('max_live_chats').locator('span.muted', { hasText: 'in force: 7' }).waitFor();
+  // The other limit stays as it was.
+  await limit('max_concurrent_runs').locator('span.muted', { hasText: 'in force: 5' }).waitFor();
 });
 
 await browser.close();

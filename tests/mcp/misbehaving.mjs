@@ -8,8 +8,11 @@
 //                                 line that is not JSON, then nothing), and
 //                                 tools no provider would take: `dup__x`
 //                                 (`dup.x` as a provider sees it), a name
-//                                 with a space, and one of 70 characters
+//                                 with a space, and one of 70 characters;
+//                                 and `write`, which writes `text` to `path`
+//                                 (how a test sees where a server may write)
 //   node misbehaving.mjs silent   never answers initialize
+import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
 const silent = process.argv[2] === "silent";
@@ -42,6 +45,7 @@ createInterface({ input: process.stdin }).on("line", (line) => {
           tool("dup__x", "The same name as dup.x, once dots become __."),
           tool("has space", "A name providers refuse."),
           tool("l".repeat(70), "A name too long for providers."),
+          tool("write", "Writes text to a file at path."),
         ],
       });
     case "tools/call":
@@ -56,6 +60,13 @@ createInterface({ input: process.stdin }).on("line", (line) => {
         case "garbage":
           process.stdout.write("this is }{ not json\n");
           return;
+        case "write":
+          try {
+            writeFileSync(request.params.arguments.path, request.params.arguments.text ?? "");
+            return reply({ content: [{ type: "text", text: "written" }] });
+          } catch (err) {
+            return reply({ content: [{ type: "text", text: `cannot write: ${err.code}` }], isError: true });
+          }
       }
       return send({ jsonrpc: "2.0", id: request.id, error: { code: -32602, message: "unknown tool" } });
     default:

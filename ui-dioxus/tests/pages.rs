@@ -120,6 +120,7 @@ fn status() -> DaemonStatus {
         max_concurrent_runs: 16,
         live_chats: 1,
         max_live_chats: 32,
+        containment: vec!["processes: PID namespace per session; cgroup v1".to_owned()],
     }
 }
 

@@ -221,7 +221,7 @@ impl<'a> Tools<'a> {
         Tools {
             offered,
             builtin: names,
-            context: tools::Context::for_agent(&start.agent),
+            context: tools::Context::for_turn(start),
             hub,
         }
     }

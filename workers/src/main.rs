@@ -14,6 +14,8 @@
 //! - [`fault`]: the misbehaviours a script can ask for.
 //! - [`init`]: the outer process and the init (PID 1, reaping the
 //!   session's orphans) that hold a worker in its session's namespace.
+//! - [`sandbox`]: the sandbox of a confined agent's commands, and the
+//!   `sandbox` launcher that applies it.
 //! - [`conformance`]: the MCP client that the official conformance suite
 //!   drives (`mcp-conformance`, run by `scripts/conformance`).
 //!
@@ -28,6 +30,7 @@ mod fault;
 mod init;
 mod mcp;
 mod provider;
+mod sandbox;
 mod scripted;
 mod tools;
 mod turn;
@@ -93,6 +96,10 @@ enum Command {
         /// The scenario server's URL, which the suite appends.
         url: String,
     },
+    /// Confine this process as a session's sandbox says, then execute the
+    /// command after `--` (how a worker starts a confined agent's shell
+    /// commands and MCP servers); `--probe` reports what the kernel offers.
+    Sandbox(Box<sandbox::launch::Args>),
 }
 
 /// Process exit codes other than success.
@@ -118,6 +125,7 @@ fn main() -> ExitCode {
             Some(Command::ListModels { provider }) => list_models(provider),
             Some(Command::McpTest) => mcp_test(),
             Some(Command::McpConformance { url }) => mcp_conformance(&url),
+            Some(Command::Sandbox(args)) => sandbox::launch::run(*args),
             None => ExitCode::from(exit::ERROR),
         };
     };

@@ -10,7 +10,6 @@
 //! it; one that goes away mid-call is a `tool.error` and `mcp.server.exited`.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +18,8 @@ use std::time::Duration;
 use protocol::event::EventKind;
 use protocol::mcp::{McpServerConfig, McpTransport};
 use protocol::sandbox::{Confinement, Network};
+
+use crate::sandbox::Policy;
 use protocol::worker::ToolSpec;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ContentBlock,
@@ -92,6 +93,8 @@ struct Server {
     connection: Connection<StudioClient>,
     /// Set once the server was seen gone (and reported).
     gone: AtomicBool,
+    /// What its process may touch, for its tools' `tool.started`.
+    confinement: Confinement,
 }
 
 /// One initialized MCP client connection and the tools its server listed.
@@ -128,7 +131,7 @@ impl Hub {
     pub async fn sync(
         &mut self,
         configs: &[McpServerConfig],
-        workspace: Option<&Path>,
+        sandbox: Option<&Policy>,
         outbox: &Outbox,
     ) -> anyhow::Result<()> {
         self.servers
@@ -138,7 +141,12 @@ impl Hub {
                 continue;
             }
             let startup = Duration::from_secs(u64::from(config.startup_timeout_secs));
-            match tokio::time::timeout(startup, connect(config, workspace)).await {
+            match tokio::time::timeout(
+                startup,
+                connect(config, sandbox.map_or(Place::Nowhere, Place::Sandbox)),
+            )
+            .await
+            {
                 Ok(Ok(mut server)) => {
                     let skipped = self.drop_unusable_tools(&mut server);
                     outbox
@@ -189,18 +197,12 @@ impl Hub {
             .collect()
     }
 
-    /// What a call of the MCP tool `name` may touch: its server runs as
-    /// the worker started it.
+    /// What a call of the MCP tool `name` may touch: what its server's
+    /// process may.
     pub fn confinement(&self, name: &str) -> Confinement {
-        let remote = self
-            .find(name)
-            .is_some_and(|(s, _)| matches!(s.config.transport, McpTransport::Http { .. }));
-        Confinement {
-            // Nothing of a remote server runs here.
-            confined: remote,
-            network: Network::On,
-            ..Confinement::default()
-        }
+        self.find(name)
+            .map(|(server, _)| server.confinement.clone())
+            .unwrap_or_default()
     }
 
     /// Whether `name` is a tool of a live server.
@@ -312,7 +314,7 @@ impl Hub {
 /// tools as `SERVER.TOOL`.
 pub async fn probe(server: &McpServerConfig) -> Result<Vec<String>, String> {
     let startup = Duration::from_secs(u64::from(server.startup_timeout_secs));
-    let connected = tokio::time::timeout(startup, connect(server, None))
+    let connected = tokio::time::timeout(startup, connect(server, Place::AsUser))
         .await
         .map_err(|_| {
             format!(
@@ -371,30 +373,71 @@ async fn failed(config: &McpServerConfig, message: String, outbox: &Outbox) -> a
         .await
 }
 
-/// Starts or reaches one server for the [`Hub`], with [`StudioClient`].
-async fn connect(config: &McpServerConfig, workspace: Option<&Path>) -> Result<Server, String> {
+/// Where a stdio server runs.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// In a session's sandbox.
+    Sandbox(&'a Policy),
+    /// As the user: a one-shot job a person asked for (`studio mcp test`).
+    AsUser,
+    /// Nowhere: a session whose agent has no workspace.
+    Nowhere,
+}
+
+/// Starts or reaches one server for the [`Hub`], with [`StudioClient`]:
+/// a stdio server runs in the session's sandbox.
+async fn connect(config: &McpServerConfig, place: Place<'_>) -> Result<Server, String> {
+    let stdio = matches!(config.transport, McpTransport::Stdio { .. });
+    let (confinement, sandbox) = match place {
+        // Nothing of a remote server runs here.
+        _ if !stdio => (
+            Confinement {
+                confined: true,
+                network: Network::On,
+                ..Confinement::default()
+            },
+            None,
+        ),
+        Place::Sandbox(policy) => (policy.confinement(), Some(policy)),
+        Place::AsUser => (Confinement::default(), None),
+        Place::Nowhere => return Err("the agent has no workspace to run it in".to_owned()),
+    };
     Ok(Server {
         config: config.clone(),
-        connection: open(StudioClient, config, workspace).await?,
+        connection: open(StudioClient, config, sandbox).await?,
         gone: AtomicBool::new(false),
+        confinement,
     })
 }
 
 /// Starts or reaches one server, initializes it with `handler` answering
 /// the server's requests, checks the protocol version it chose and lists
-/// its tools. A stdio server runs in `workspace` when one is given.
+/// its tools. A stdio server runs in `sandbox` (and its workspace) when
+/// one is given; a one-shot job (`mcp-test`, the conformance client) runs
+/// a server the user configured as the user.
 pub async fn open<H: ClientHandler>(
     handler: H,
     config: &McpServerConfig,
-    workspace: Option<&Path>,
+    sandbox: Option<&Policy>,
 ) -> Result<Connection<H>, String> {
     let last_stderr = Arc::new(Mutex::new(String::new()));
     let mut stderr_task = None;
     let client = match &config.transport {
         McpTransport::Stdio { command, args, env } => {
-            let mut cmd = tokio::process::Command::new(command);
-            cmd.args(args)
-                .env_clear()
+            let mut cmd = match sandbox {
+                Some(policy) => {
+                    let args: Vec<&std::ffi::OsStr> = args.iter().map(AsRef::as_ref).collect();
+                    let mut cmd = policy.command(command.as_ref(), &args)?;
+                    cmd.current_dir(policy.workspace());
+                    cmd
+                }
+                None => {
+                    let mut cmd = tokio::process::Command::new(command);
+                    cmd.args(args);
+                    cmd
+                }
+            };
+            cmd.env_clear()
                 .envs(
                     PASSED_ENV
                         .iter()
@@ -402,9 +445,6 @@ pub async fn open<H: ClientHandler>(
                 )
                 .envs(env.iter().map(|(k, v)| (k, v.expose())))
                 .kill_on_drop(true);
-            if let Some(dir) = workspace {
-                cmd.current_dir(dir);
-            }
             let (transport, stderr) = TokioChildProcess::builder(cmd)
                 .stderr(Stdio::piped())
                 .spawn()

@@ -50,8 +50,11 @@ async fn run_turn(
         None => {
             let (decide, mut decisions) = mpsc::unbounded_channel();
             let turn = async {
-                let workspace = start.agent.workspace.as_deref().map(std::path::Path::new);
-                hub.sync(&start.mcp_servers, workspace, outbox).await?;
+                let sandbox = crate::tools::Context::for_turn(&start)
+                    .ok()
+                    .map(|c| c.sandbox);
+                hub.sync(&start.mcp_servers, sandbox.as_ref(), outbox)
+                    .await?;
                 if start.agent.provider == ProviderKind::Scripted {
                     scripted::run(&start, hub, &mut decisions, outbox)
                         .await
@@ -131,6 +134,7 @@ mod tests {
             tools: Vec::new(),
             endpoint: None,
             mcp_servers: Vec::new(),
+            sandbox_support: Default::default(),
         }
     }
 

@@ -108,6 +108,7 @@ impl Daemon {
             tools: Vec::new(),
             endpoint: None,
             mcp_servers: Vec::new(),
+            sandbox_support: Default::default(),
         }))
     }
 }

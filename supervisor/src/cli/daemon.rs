@@ -213,6 +213,9 @@ async fn show_status(client: &Client, ctx: &Ctx) -> Result<(), CliError> {
             status.live_chats,
             status.max_live_chats
         );
+        for line in &status.containment {
+            println!("{line}");
+        }
     }
     Ok(())
 }
@@ -229,5 +232,6 @@ fn status_json(status: &DaemonStatus) -> serde_json::Value {
         "max_concurrent_runs": status.max_concurrent_runs,
         "live_chats": status.live_chats,
         "max_live_chats": status.max_live_chats,
+        "containment": status.containment,
     })
 }

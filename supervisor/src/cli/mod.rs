@@ -158,7 +158,7 @@ impl From<ClientError> for CliError {
         let code = match &err {
             ClientError::Daemon(e) => match e.kind {
                 ErrorKind::NotFound => 4,
-                ErrorKind::Invalid | ErrorKind::Conflict => 2,
+                ErrorKind::Invalid | ErrorKind::Conflict | ErrorKind::Forbidden => 2,
                 ErrorKind::Unavailable => 5,
                 _ => 1,
             },

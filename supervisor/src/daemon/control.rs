@@ -58,6 +58,8 @@ pub(crate) async fn serve(stream: Stream, handles: Handles) {
     if listener::accept(&stream).await.is_err() {
         return;
     }
+    // Decided once: the peer's process does not change.
+    let session_peer = super::containment::session_peer(greeting.peer_pid);
     let stream = Arc::new(stream);
     let (outbox, rx) = mpsc::channel(OUTBOX);
     let writer = tokio::spawn(write_frames(Arc::clone(&stream), rx));
@@ -67,6 +69,18 @@ pub(crate) async fn serve(stream: Stream, handles: Handles) {
     loop {
         match read_frame::<_, ClientFrame>(&mut reader, &mut buf).await {
             Ok(Some(frame)) => {
+                if let Some(why) = session_peer.as_deref()
+                    && !frame.request.only_reads()
+                {
+                    tracing::warn!(why, "refused a request from inside a session");
+                    let _ = outbox
+                        .send(ServerFrame::Response {
+                            id: frame.id,
+                            result: Err(forbidden(why)),
+                        })
+                        .await;
+                    continue;
+                }
                 let streams = matches!(
                     frame.request,
                     ControlRequest::Follow { .. } | ControlRequest::WatchSessions
@@ -178,6 +192,16 @@ pub(super) fn store_error(err: StoreError) -> ControlError {
     ControlError::new(kind, err.to_string())
 }
 
+/// The refusal of a request that only a person may make.
+fn forbidden(why: &str) -> ControlError {
+    ControlError::new(
+        ErrorKind::Forbidden,
+        format!(
+            "refused: this connection comes from inside a session ({why}); only a person may change agents, rules, approvals, keys, MCP servers, limits or sessions"
+        ),
+    )
+}
+
 pub(super) fn unavailable() -> ControlError {
     ControlError::new(ErrorKind::Unavailable, "the daemon is shutting down")
 }
@@ -206,6 +230,7 @@ async fn status(handles: &Handles) -> Result<ControlResponse, ControlError> {
         max_concurrent_runs: counts.limits.max_concurrent_runs,
         live_chats: counts.live_chats,
         max_live_chats: counts.limits.max_live_chats,
+        containment: super::containment::describe(&shared.cgroups, shared.sandbox_support),
     }))
 }
 

@@ -132,6 +132,8 @@ pub(crate) struct Shared {
     pub(crate) config: DaemonConfig,
     /// Where sessions get their cgroups, if anywhere.
     pub(crate) cgroups: containment::Cgroups,
+    /// What the kernel offers the sandbox of agents' commands.
+    pub(crate) sandbox_support: protocol::sandbox::SandboxSupport,
     pub(crate) store: Store,
     pub(crate) broker: ActorRef<BrokerMsg>,
     pub(crate) workers: WorkerRegistry,
@@ -187,10 +189,12 @@ pub async fn run(
     let client_token = crate::auth::load_or_create_client_token(&dir.client_token())
         .map_err(io_err("cannot read or create the client token"))?;
 
+    let sandbox_support = containment::probe_sandbox(&config.worker_bin).await;
+    tracing::info!(%sandbox_support, "sandbox of agents' commands");
     let (root, root_handle) = Actor::spawn(
         Some("root".to_owned()),
         Root,
-        (config.clone(), client_token),
+        (config.clone(), client_token, sandbox_support),
     )
     .await
     .map_err(startup_error)?;

@@ -48,12 +48,16 @@ pub(crate) struct RootState {
 impl Actor for Root {
     type Msg = RootMsg;
     type State = RootState;
-    type Arguments = (DaemonConfig, String);
+    type Arguments = (DaemonConfig, String, protocol::sandbox::SandboxSupport);
 
     async fn pre_start(
         &self,
         myself: ActorRef<Self::Msg>,
-        (config, client_token): (DaemonConfig, String),
+        (config, client_token, sandbox_support): (
+            DaemonConfig,
+            String,
+            protocol::sandbox::SandboxSupport,
+        ),
     ) -> Result<Self::State, ActorProcessingErr> {
         let (broker, _) =
             Actor::spawn_linked(Some("broker".to_owned()), Broker, (), myself.get_cell()).await?;
@@ -89,6 +93,7 @@ impl Actor for Root {
         let shared = Arc::new(Shared {
             config,
             cgroups,
+            sandbox_support,
             store: store.clone(),
             broker,
             workers: WorkerRegistry::default(),

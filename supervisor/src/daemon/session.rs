@@ -694,6 +694,7 @@ impl SessionState {
             tools: Vec::new(),
             endpoint: self.endpoint.clone(),
             mcp_servers: self.mcp_servers.clone(),
+            sandbox_support: self.shared.sandbox_support,
         }))
     }
 

@@ -20,5 +20,6 @@ mod mcp;
 mod privacy;
 mod provider_round_trips;
 mod providers;
+mod sandbox;
 mod support;
 mod tools;

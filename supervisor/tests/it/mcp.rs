@@ -19,7 +19,10 @@ use crate::support::*;
 
 /// `tests/mcp`, with its npm packages installed.
 pub(crate) fn mcp_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/mcp")
+        .canonicalize()
+        .expect("tests/mcp");
     assert!(
         dir.join("node_modules/.bin/mcp-server-everything").exists(),
         "the test MCP servers are not installed: run scripts/setup (scripts/test does)"
@@ -171,6 +174,10 @@ async fn real_servers_over_stdio_and_http_serve_a_scripted_agent() {
     let mut user = agent("mcp-user", 2, 0);
     user.mcp_servers = vec!["everything".into(), "files".into(), "remote".into()];
     user.workspace = Some(root_arg.clone());
+    // The stdio servers run in the agent's sandbox: they write the
+    // workspace and read the installed packages, nothing else.
+    user.safety = protocol::SafetyMode::WorkspaceWrite;
+    user.sandbox.read = vec![mcp_dir().display().to_string()];
     create_agent(&client, user).await;
     let note = root.join("note.txt").display().to_string();
     let script = ScriptPatch {
@@ -270,6 +277,7 @@ async fn broken_servers_are_events_and_the_session_goes_on() {
     .await;
 
     let mut user = agent("brave", 3, 0);
+    user.sandbox.read = vec![mcp_dir().display().to_string()];
     user.mcp_servers = vec![
         "bad".into(),
         "silent".into(),
@@ -339,7 +347,11 @@ async fn broken_servers_are_events_and_the_session_goes_on() {
         EventKind::McpServerStarted { server, tools } if server == "bad" => Some(*tools),
         _ => None,
     });
-    assert_eq!(started, Some(5), "echo, crash, hang, garbage and dup.x");
+    assert_eq!(
+        started,
+        Some(6),
+        "echo, crash, hang, garbage, dup.x and write"
+    );
     let skipped = events
         .iter()
         .find_map(|e| match &e.kind {

@@ -14,6 +14,9 @@ use std::path::PathBuf;
 
 use protocol::agent::{AgentConfig, SafetyMode};
 use protocol::sandbox::{Confinement, Network};
+use protocol::worker::StartTurn;
+
+use crate::sandbox::Policy;
 use protocol::worker::ToolSpec;
 use serde_json::{Value, json};
 
@@ -56,37 +59,64 @@ pub struct Context {
     pub root: PathBuf,
     /// The agent's safety mode.
     pub safety: SafetyMode,
+    /// How its commands are confined.
+    pub sandbox: Policy,
 }
 
 impl Context {
-    /// The context for `agent`, whose workspace the daemon has resolved.
-    pub fn for_agent(agent: &AgentConfig) -> Result<Context, String> {
+    /// The context of a turn, whose workspace the daemon has resolved.
+    pub fn for_turn(start: &StartTurn) -> Result<Context, String> {
+        let agent = &start.agent;
         let dir = agent
             .workspace
             .as_deref()
             .ok_or("the agent has no workspace")?;
         let root = std::fs::canonicalize(dir).map_err(|e| format!("workspace {dir}: {e}"))?;
+        let sandbox = Policy::new(agent, start.session, &root, start.sandbox_support);
         Ok(Context {
             root,
             safety: agent.safety,
+            sandbox,
         })
     }
-}
 
-impl Context {
-    /// What a call of the built-in tool `name` may touch.
+    /// A context in `root` for unit tests: commands run unconfined (the
+    /// sandbox needs the `studio-worker` binary; the integration tests
+    /// cover it), file tools confined as `safety` says.
+    #[cfg(test)]
+    pub(crate) fn for_tests(root: PathBuf, safety: SafetyMode) -> Context {
+        let mut agent = AgentConfig::scripted("test");
+        agent.safety = SafetyMode::Full;
+        let sandbox = Policy::new(
+            &agent,
+            protocol::SessionId::new(),
+            &root,
+            Default::default(),
+        );
+        Context {
+            root,
+            safety,
+            sandbox,
+        }
+    }
+
+    /// What a call of the built-in tool `name` may touch: a command its
+    /// sandbox; a file tool the workspace; `fetch` the network only.
     pub fn confinement(&self, name: &str) -> Confinement {
+        if name == "shell" {
+            return self.sandbox.confinement();
+        }
         let unconfined = self.safety == SafetyMode::Full;
-        let writes = matches!(name, "fs.write" | "fs.edit") || name == "shell";
+        let writes = matches!(name, "fs.write" | "fs.edit");
         Confinement {
             mode: self.safety,
-            confined: !unconfined && name != "shell",
+            confined: !unconfined,
             writable: if writes && !unconfined {
                 vec![self.root.display().to_string()]
             } else {
                 Vec::new()
             },
-            network: if name == "fetch" || unconfined || name == "shell" {
+            network: if name == "fetch" || unconfined {
                 Network::On
             } else {
                 Network::Off
@@ -165,6 +195,41 @@ pub async fn run(name: &str, arguments: &str, context: &Context) -> Result<Outpu
     let required = |key: &str| text(key).ok_or_else(|| format!("missing string argument {key:?}"));
     let number = |key: &str| args.get(key).and_then(Value::as_u64);
     match name {
+        "shell" if context.safety != SafetyMode::ReadOnly => {
+            shell::run(context, required("command")?, number("timeout_secs")).await
+        }
+        "fetch" => fetch::get(required("url")?).await,
+        _ if name.starts_with("fs.") => {
+            // Off the runtime: a huge tree or a slow disk must not hold up
+            // the worker's events, nor a Cancel (which drops this future,
+            // and so stops a walk at its next entry).
+            let stop = fs::Stop::default();
+            let _cancel = StopWhenDropped(stop.clone());
+            let (name, context) = (name.to_owned(), context.clone());
+            tokio::task::spawn_blocking(move || run_fs(&name, &args, &context, &stop))
+                .await
+                .map_err(|err| format!("the file tool failed: {err}"))?
+        }
+        _ => Err(format!("there is no tool named {name:?}")),
+    }
+}
+
+/// Sets its [`fs::Stop`] when dropped.
+struct StopWhenDropped(fs::Stop);
+
+impl Drop for StopWhenDropped {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
+/// Runs a file tool (blocking).
+fn run_fs(name: &str, args: &Value, context: &Context, stop: &fs::Stop) -> Result<Output, String> {
+    let text = |key: &str| args.get(key).and_then(Value::as_str);
+    let required = |key: &str| text(key).ok_or_else(|| format!("missing string argument {key:?}"));
+    let number = |key: &str| args.get(key).and_then(Value::as_u64);
+    let writes = context.safety != SafetyMode::ReadOnly;
+    match name {
         "fs.read" => fs::read(
             context,
             required("path")?,
@@ -172,20 +237,19 @@ pub async fn run(name: &str, arguments: &str, context: &Context) -> Result<Outpu
             number("limit"),
         ),
         "fs.list" => fs::list(context, text("path").unwrap_or(".")),
-        "fs.search" => fs::search(context, text("glob").unwrap_or("**/*"), text("contains")),
-        "fs.write" if context.safety != SafetyMode::ReadOnly => {
-            fs::write(context, required("path")?, required("content")?)
-        }
-        "fs.edit" if context.safety != SafetyMode::ReadOnly => fs::edit(
+        "fs.search" => fs::search(
+            context,
+            text("glob").unwrap_or("**/*"),
+            text("contains"),
+            stop,
+        ),
+        "fs.write" if writes => fs::write(context, required("path")?, required("content")?),
+        "fs.edit" if writes => fs::edit(
             context,
             required("path")?,
             required("old")?,
             required("new")?,
         ),
-        "shell" if context.safety != SafetyMode::ReadOnly => {
-            shell::run(context, required("command")?, number("timeout_secs")).await
-        }
-        "fetch" => fetch::get(required("url")?).await,
         _ => Err(format!("there is no tool named {name:?}")),
     }
 }

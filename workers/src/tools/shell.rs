@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 
 use super::{Capped, Context, Output};
 
@@ -29,9 +28,9 @@ pub(super) async fn run(
     let timeout = timeout_secs
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
         .min(MAX_TIMEOUT);
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    let mut child = context
+        .sandbox
+        .command("sh".as_ref(), &["-c".as_ref(), command.as_ref()])?
         .current_dir(&context.root)
         .env_clear()
         .envs(ENV.iter().filter_map(|k| Some((*k, std::env::var_os(k)?))))
@@ -101,13 +100,7 @@ mod tests {
     fn context() -> (tempfile::TempDir, Context) {
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
-        (
-            dir,
-            Context {
-                root,
-                safety: SafetyMode::WorkspaceWrite,
-            },
-        )
+        (dir, Context::for_tests(root, SafetyMode::WorkspaceWrite))
     }
 
     #[tokio::test]

@@ -37,7 +37,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use protocol::SessionId;
-use protocol::sandbox::SessionContainment;
+use protocol::sandbox::{SandboxSupport, SessionContainment};
 use rustix::process::{Pid, Signal};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -200,6 +200,88 @@ impl Drop for SessionProcesses {
             cgroup.remove();
         }
     }
+}
+
+/// What the kernel offers the sandbox of agents' commands, as a worker
+/// finds by trying (`studio-worker sandbox --probe`); nothing when the
+/// probe fails.
+pub(crate) async fn probe_sandbox(worker_bin: &Path) -> SandboxSupport {
+    let probed = super::worker_process::run_job(
+        worker_bin,
+        &["sandbox", "--probe"],
+        b"",
+        Duration::from_secs(10),
+    )
+    .await;
+    match probed.map(|out| serde_json::from_str::<SandboxSupport>(&out)) {
+        Ok(Ok(support)) => support,
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "unreadable sandbox probe");
+            SandboxSupport::default()
+        }
+        Err(err) => {
+            tracing::warn!(%err, "the sandbox probe failed");
+            SandboxSupport::default()
+        }
+    }
+}
+
+/// How sessions are held and commands confined here, for `studio daemon
+/// status`, one line each.
+pub(crate) fn describe(cgroups: &Cgroups, support: SandboxSupport) -> Vec<String> {
+    let namespaces = if support.user_namespaces {
+        "PID namespace per session"
+    } else {
+        "no PID namespaces (user namespaces are off): only a process group holds a session"
+    };
+    let mut lines = vec![
+        format!("processes: {namespaces}; {}", cgroups.describe()),
+        format!("commands: {support}"),
+    ];
+    let missing = support.missing();
+    if !missing.is_empty() {
+        lines.push(format!(
+            "missing: {}; confined agents' commands are refused unless the agent sets sandbox.fallback = \"run\"",
+            missing.join(", ")
+        ));
+    }
+    lines
+}
+
+/// Why the process `peer` (a client of the control socket) counts as part
+/// of a session, if it does: it lives in another PID namespace than the
+/// daemon's (every session has one of its own, and nothing leaves it),
+/// or the daemon is among its ancestors (the daemon's only children are
+/// workers and their jobs). An unknown or vanished peer counts too. Such a
+/// client may only read (`ControlRequest::only_reads`): an agent must
+/// never act as the person who approves it.
+pub(crate) fn session_peer(peer: Option<u32>) -> Option<String> {
+    let Some(peer) = peer else {
+        return Some("the peer's process is unknown".to_owned());
+    };
+    let daemon = std::process::id();
+    let own_namespace = procfs::pid_namespace(daemon);
+    match procfs::pid_namespace(peer) {
+        None => return Some(format!("process {peer} is gone or hidden")),
+        Some(namespace) if Some(&namespace) != own_namespace.as_ref() => {
+            return Some(format!("process {peer} runs in a session's PID namespace"));
+        }
+        Some(_) => {}
+    }
+    let mut pid = peer;
+    for _ in 0..256 {
+        let Some(parent) = procfs::stat(pid).map(|s| s.ppid) else {
+            break;
+        };
+        if parent == daemon {
+            return Some(format!("process {peer} was started by a session's worker"));
+        }
+        if parent <= 1 {
+            break;
+        }
+        pid = parent;
+    }
+    None
 }
 
 /// SIGKILL to `pid`, ignoring one that is gone.

@@ -45,6 +45,9 @@ pub fn SettingsPage() -> Element {
                     tr { th { "max concurrent runs" } td { LimitField { limit: Limit::Runs, current: status.max_concurrent_runs } } }
                     tr { th { "live chats" } td { "{status.live_chats}" } }
                     tr { th { "max live chats" } td { LimitField { limit: Limit::Chats, current: status.max_live_chats } } }
+                    tr { th { "containment" }
+                        td { for line in status.containment.iter() { div { class: "containment", "{line}" } } }
+                    }
                 }
             }
         }

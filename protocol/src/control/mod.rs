@@ -12,11 +12,46 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentConfig, Budgets, ProviderKind, ScriptPatch};
 use crate::approval::{ApprovalRule, AskPolicy, PendingApproval, RuleDecision, RuleMatch};
-use crate::event::{Event, EventKind, SessionStatus, Usage};
+use crate::event::Event;
 use crate::ids::SessionId;
 use crate::mcp::McpServerConfig;
 use crate::secret::Secret;
-use crate::time::Timestamp;
+
+mod answers;
+
+pub use answers::{
+    DaemonStatus, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, ProviderModels,
+    SessionSummary, SessionTotals, Setup,
+};
+
+impl ControlRequest {
+    /// Whether the request only reads: a process inside a session (an
+    /// agent's command) may ask it. Everything else changes what agents
+    /// may do or what runs (rules, approvals, keys, MCP servers, agents,
+    /// limits, sessions), or sends a key somewhere (`ModelList`), and is
+    /// refused from inside a session.
+    pub fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            ControlRequest::Ping
+                | ControlRequest::Status
+                | ControlRequest::AgentList
+                | ControlRequest::AgentGet { .. }
+                | ControlRequest::SessionList { .. }
+                | ControlRequest::SessionGet { .. }
+                | ControlRequest::SessionSetup { .. }
+                | ControlRequest::Events { .. }
+                | ControlRequest::Follow { .. }
+                | ControlRequest::WatchSessions
+                | ControlRequest::Unsubscribe { .. }
+                | ControlRequest::KeyList
+                | ControlRequest::RuleList
+                | ControlRequest::ApprovalList
+                | ControlRequest::McpList
+                | ControlRequest::PricingList
+        )
+    }
+}
 
 /// A request with the id its response will carry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -291,41 +326,6 @@ pub enum ControlRequest {
     },
 }
 
-/// A model's price in US dollars per million tokens of each kind.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModelPrice {
-    /// Input tokens not served from the cache.
-    pub input: f64,
-    /// Output tokens that are not reasoning.
-    pub output: f64,
-    /// Input tokens read from the cache.
-    pub cache_read: f64,
-    /// Input tokens written to the cache.
-    pub cache_write: f64,
-    /// Reasoning (thinking) output tokens.
-    pub reasoning: f64,
-}
-
-/// The pricing table: built-in prices and the user's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PricingTable {
-    /// Bumped on every change; recorded with each cost.
-    pub version: u32,
-    /// Every priced model (custom ones replace built-in ones of the same name).
-    pub entries: Vec<PriceEntry>,
-}
-
-/// One row of the pricing table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PriceEntry {
-    /// Model name or prefix.
-    pub model: String,
-    /// Its price.
-    pub price: ModelPrice,
-    /// Set by the user (`studio pricing set`) rather than shipped.
-    pub custom: bool,
-}
-
 /// Parameters of one headless run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
@@ -426,40 +426,6 @@ pub enum ControlResponse {
     },
 }
 
-/// The models of one provider, or why they could not be listed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProviderModels {
-    /// The provider.
-    pub provider: ProviderKind,
-    /// Model names, sorted (empty on error).
-    pub models: Vec<String>,
-    /// Why listing failed, in the provider's words where it gave some.
-    pub error: Option<String>,
-}
-
-/// Where a provider's key comes from (the key is never sent back).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct KeyInfo {
-    /// The provider.
-    pub provider: ProviderKind,
-    /// Where the key the next session would use comes from.
-    pub source: KeySource,
-    /// When the stored key was set, if one is stored.
-    pub stored_at: Option<Timestamp>,
-}
-
-/// Where a key comes from; a stored key wins over the environment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeySource {
-    /// `studio keys set`.
-    Stored,
-    /// The daemon's environment (`OPENAI_API_KEY`, ...).
-    Environment,
-    /// No key: sessions of this provider will be refused by it.
-    Missing,
-}
-
 /// Streamed items.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -506,101 +472,9 @@ pub enum ErrorKind {
     Unavailable,
     /// A bug or an I/O failure inside the daemon.
     Internal,
-}
-
-/// What `studio daemon status` shows.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DaemonStatus {
-    /// Daemon process id.
-    pub pid: u32,
-    /// Daemon package version.
-    pub version: String,
-    /// Data directory in use.
-    pub data_dir: String,
-    /// When the daemon started.
-    pub started_at: Timestamp,
-    /// Sessions with a live worker.
-    pub live_sessions: u32,
-    /// Runs waiting for a slot.
-    pub queued_runs: u32,
-    /// Most runs live at once.
-    pub max_concurrent_runs: u32,
-    /// Interactive sessions with a live worker.
-    pub live_chats: u32,
-    /// Most interactive sessions live at once; opening one more is refused.
-    pub max_live_chats: u32,
-}
-
-/// What a session was set up with (`SessionSetup`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Setup {
-    /// Its summary.
-    pub summary: SessionSummary,
-    /// The agent as it was when the session started (no secrets: keys and
-    /// MCP servers' settings are kept apart).
-    pub agent: crate::agent::AgentConfig,
-    /// What a headless run was started with; `None` for a chat.
-    pub run: Option<RunSpec>,
-}
-
-/// One row of `studio ps`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SessionSummary {
-    /// Session id.
-    pub id: SessionId,
-    /// Agent name.
-    pub agent: String,
-    /// Label given at run time.
-    pub label: Option<String>,
-    /// Current status.
-    pub status: SessionStatus,
-    /// Worker pid while live.
-    pub pid: Option<u32>,
-    /// Worker resident memory at the last sample, bytes, while live.
-    pub rss_bytes: Option<u64>,
-    /// Number of recorded events (the last seq).
-    pub events: u64,
-    /// When the session was created.
-    pub created_at: Timestamp,
-    /// When its worker started.
-    pub started_at: Option<Timestamp>,
-    /// When it ended.
-    pub ended_at: Option<Timestamp>,
-    /// Session it was branched from.
-    pub parent: Option<SessionId>,
-    /// The parent's last event the branch kept (its branch point).
-    pub branched_at: Option<u64>,
-    /// An interactive session (`studio chat`) rather than a headless run.
-    pub interactive: bool,
-    /// Tokens and cost so far; `None` for sessions recorded before the
-    /// daemon kept totals.
-    pub totals: Option<SessionTotals>,
-    /// When its last event was recorded (for sessions recorded before the
-    /// daemon kept it: when it last started or ended).
-    pub last_activity: Timestamp,
-}
-
-/// What a session has spent: the sum of its responses' usage and costs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct SessionTotals {
-    /// Token counts summed over every completed model response.
-    pub usage: Usage,
-    /// US dollars summed over the priced responses.
-    pub cost_usd: f64,
-    /// Responses whose model has no price (not in `cost_usd`).
-    pub unpriced: u32,
-}
-
-impl SessionTotals {
-    /// Adds what `kind` spent, if it is `llm.response.completed` or `llm.cost`.
-    pub fn add(&mut self, kind: &EventKind) {
-        match kind {
-            EventKind::LlmResponseCompleted { usage, .. } => self.usage.add(usage),
-            EventKind::LlmCost { usd: Some(usd), .. } => self.cost_usd += usd,
-            EventKind::LlmCost { usd: None, .. } => self.unpriced += 1,
-            _ => {}
-        }
-    }
+    /// Only a person may ask this: the request changes what agents may do
+    /// (or sends a key somewhere) and comes from inside a session.
+    Forbidden,
 }
 
 /// Most [`ControlRequest::LimitsSet`] accepts for concurrent runs.
