@@ -101,12 +101,40 @@ impl DataDir {
         let real = fs::canonicalize(dir).map_err(|err| {
             io::Error::new(err.kind(), format!("workspace {}: {err}", dir.display()))
         })?;
+        self.keep_apart("workspace", &real)?;
+        Ok(real)
+    }
+
+    /// Checks the paths an agent's sandbox adds (`sandbox.read` and
+    /// `sandbox.write`, `~/` being `home`) as [`DataDir::check_workspace`]
+    /// checks a workspace: a sandbox that showed the data dir would show
+    /// the token to every command. A path that does not exist yet is
+    /// checked as written.
+    pub fn check_sandbox_paths(
+        &self,
+        sandbox: &protocol::sandbox::SandboxConfig,
+        home: Option<&Path>,
+    ) -> io::Result<()> {
+        for path in sandbox.read.iter().chain(&sandbox.write) {
+            let expanded = match (path.strip_prefix("~/"), home) {
+                (Some(rest), Some(home)) => home.join(rest),
+                _ => PathBuf::from(path),
+            };
+            let real = fs::canonicalize(&expanded).unwrap_or(expanded);
+            self.keep_apart("sandbox path", &real)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses `real` (a `what`) when it is the data dir, inside it, or
+    /// holds it.
+    fn keep_apart(&self, what: &str, real: &Path) -> io::Result<()> {
         let data = fs::canonicalize(self.root()).unwrap_or_else(|_| self.root().to_path_buf());
         let refuse = |why: &str| {
             Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!(
-                    "workspace {} {why} the daemon's data dir {}: choose a directory outside it",
+                    "{what} {} {why} the daemon's data dir {}: choose a directory outside it",
                     real.display(),
                     data.display()
                 ),
@@ -116,10 +144,10 @@ impl DataDir {
             refuse("is")
         } else if real.starts_with(&data) {
             refuse("is inside")
-        } else if data.starts_with(&real) {
+        } else if data.starts_with(real) {
             refuse("holds")
         } else {
-            Ok(real)
+            Ok(())
         }
     }
 
@@ -197,6 +225,20 @@ mod tests {
             assert!(err.contains(why), "{}: {err}", workspace.display());
         }
         assert!(dir.check_workspace(&outside).is_ok());
+        // The same holds for what a sandbox adds, `~/` included.
+        let sandbox = |path: &str| protocol::sandbox::SandboxConfig {
+            read: vec![path.to_owned()],
+            ..Default::default()
+        };
+        let home = Some(tmp.path());
+        for bad in ["~/", "~/d", "~/d/run", "/"] {
+            let err = dir.check_sandbox_paths(&sandbox(bad), home).unwrap_err();
+            assert!(err.to_string().contains("sandbox path"), "{bad}: {err}");
+        }
+        assert!(
+            dir.check_sandbox_paths(&sandbox("~/elsewhere"), home)
+                .is_ok()
+        );
         // An agent named like a path component never reaches here (names are
         // validated), and the default workspace is beside the data dir.
         let default = dir.default_workspace("writer").unwrap();

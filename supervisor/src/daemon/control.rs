@@ -510,23 +510,27 @@ async fn answer(
     }
 }
 
-/// Refuses an agent whose own workspace is the data dir, inside it or
-/// above it (see `DataDir::check_workspace`); one that does not exist yet
-/// is checked again when a session starts.
+/// Refuses a confined agent whose own workspace or sandbox paths are the
+/// data dir, inside it or above it (see `DataDir::check_workspace`); a
+/// workspace that does not exist yet is checked again when a session
+/// starts.
 fn check_agent_workspace(
     agent: &protocol::agent::AgentConfig,
     data_dir: &crate::paths::DataDir,
 ) -> Result<(), ControlError> {
-    let Some(dir) = &agent.workspace else {
-        return Ok(());
-    };
     if agent.safety == protocol::agent::SafetyMode::Full {
         return Ok(());
     }
+    let refused = |err: std::io::Error| ControlError::new(ErrorKind::Invalid, err.to_string());
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    data_dir
+        .check_sandbox_paths(&agent.sandbox, home.as_deref())
+        .map_err(refused)?;
+    let Some(dir) = &agent.workspace else {
+        return Ok(());
+    };
     match data_dir.check_workspace(std::path::Path::new(dir)) {
-        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-            Err(ControlError::new(ErrorKind::Invalid, err.to_string()))
-        }
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => Err(refused(err)),
         _ => Ok(()),
     }
 }

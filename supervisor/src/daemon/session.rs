@@ -504,6 +504,10 @@ impl SessionState {
     fn resolve_workspace(&self) -> std::io::Result<std::path::PathBuf> {
         let data_dir = &self.shared.config.data_dir;
         let agent = &self.record.agent;
+        if agent.safety != SafetyMode::Full {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            data_dir.check_sandbox_paths(&agent.sandbox, home.as_deref())?;
+        }
         match &agent.workspace {
             None => data_dir.default_workspace(&agent.name),
             Some(dir) if agent.safety == SafetyMode::Full => Ok(dir.into()),
@@ -649,7 +653,17 @@ impl SessionState {
             });
         }
         if let Some(processes) = &self.processes {
-            let containment = processes.containment(&self.shared.cgroups);
+            let mut containment = processes.containment(&self.shared.cgroups);
+            // What its commands will run without, if it confines them.
+            if self.record.agent.safety != SafetyMode::Full {
+                let support = self.shared.sandbox_support;
+                containment.missing.extend(
+                    support
+                        .missing()
+                        .into_iter()
+                        .map(|m| format!("{m} for its commands' sandbox")),
+                );
+            }
             self.append(EventKind::SessionContained { containment });
         }
         if self.opening == Opening::Run {
@@ -1076,6 +1090,8 @@ impl SessionState {
         // The terminal event says nothing of the session is left running.
         if let Some(processes) = &self.processes {
             processes.wait_empty(GROUP_EMPTY_TIMEOUT).await;
+            // Nothing is left to use its commands' private temp dir.
+            containment::remove_private_tmp(self.id).await;
         }
         if let Some(stats) = self.stats {
             self.append(EventKind::WorkerStats {

@@ -88,6 +88,20 @@ async fn names_and_places_that_would_reach_the_data_dir_are_refused() {
             "holds the daemon's data dir",
         ),
         (
+            "a sandbox that would show the data dir to every command",
+            ControlRequest::AgentCreate {
+                agent: AgentConfig {
+                    sandbox: protocol::sandbox::SandboxConfig {
+                        read: vec![daemon.tmp.path().display().to_string()],
+                        ..Default::default()
+                    },
+                    ..agent("peek", 1, 0)
+                },
+                replace: true,
+            },
+            "sandbox path",
+        ),
+        (
             "an MCP server named fs, whose tools would pass for the built-in ones",
             ControlRequest::McpAdd {
                 server: fs_server.clone(),

@@ -217,6 +217,9 @@ async fn a_workspace_write_agent_s_commands_stay_in_their_sandbox() {
         "mine\n"
     );
     assert_eq!(rules(&client).await, 0, "the agent added a rule");
+    // Its private /tmp went with the session.
+    let private_tmp = std::env::temp_dir().join(format!("studio-{}", events[0].session));
+    assert!(!private_tmp.exists(), "{}", private_tmp.display());
     let daemon_state = supervisor::procfs::stat(daemon_pid).unwrap().state;
     assert_ne!(daemon_state, 'T', "the daemon was stopped");
     // Every call records the sandbox it ran in.

@@ -284,6 +284,26 @@ pub(crate) fn session_peer(peer: Option<u32>) -> Option<String> {
     None
 }
 
+/// Removes the private temp dir the worker made for `session`'s commands
+/// (`$TMPDIR/studio-SESSION`, and beside it the mount point of their
+/// roots): the worker inherits the daemon's `TMPDIR`.
+pub(crate) async fn remove_private_tmp(session: SessionId) {
+    let tmp = std::env::temp_dir().join(format!("studio-{session}"));
+    let root = std::env::temp_dir().join(format!("studio-{session}.root"));
+    let removed = tokio::task::spawn_blocking(move || {
+        // remove_dir_all does not follow the symlinks a command left.
+        match std::fs::remove_dir_all(&tmp) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => {
+                tracing::warn!(dir = %tmp.display(), %err, "cannot remove a session's temp dir")
+            }
+        }
+        let _ = std::fs::remove_dir(&root);
+    });
+    let _ = removed.await;
+}
+
 /// SIGKILL to `pid`, ignoring one that is gone.
 pub(crate) fn kill_pid(pid: u32) {
     if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
