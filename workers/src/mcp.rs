@@ -456,14 +456,22 @@ pub async fn open<H: ClientHandler>(
                     last_stderr.clone(),
                 ))
             });
-            handler.serve(transport).await.map_err(|err| {
-                let said = last_stderr.lock().map(|s| s.clone()).unwrap_or_default();
-                if said.is_empty() {
-                    format!("initialize failed: {err}")
-                } else {
-                    format!("initialize failed: {err} (it last said: {said})")
+            match handler.serve(transport).await {
+                Ok(client) => client,
+                Err(err) => {
+                    // Its last words explain it best (a sandbox that could
+                    // not start it, a crash): let them arrive.
+                    if let Some(task) = stderr_task.take() {
+                        let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
+                    }
+                    let said = last_stderr.lock().map(|s| s.clone()).unwrap_or_default();
+                    return Err(if said.is_empty() {
+                        format!("initialize failed: {err}")
+                    } else {
+                        format!("initialize failed: {err} (it last said: {said})")
+                    });
                 }
-            })?
+            }
         }
         McpTransport::Http { url, headers } => {
             let mut config_http = StreamableHttpClientTransportConfig::with_uri(url.as_str());

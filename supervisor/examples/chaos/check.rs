@@ -101,7 +101,7 @@ impl Check {
                 "Each round first runs every distinct clean run spec once, before any fault. An untouched run of the same spec must record the same events (kinds and payloads) with `at` timestamps, `session.started.pid` and `run.started.queued_ms` ignored and `worker.stats` dropped. Runs of a clean spec that a fault touched (or that the daemon kill interrupted) must record a prefix of it before their terminal event."
             }
             Check::Group => {
-                "When a terminal event is pushed, /proc is scanned for live (non-zombie) processes whose process group is the pid in that session's `session.started`: there must be none. After the daemon is SIGKILLed, every process whose arguments name this daemon's worker socket must be gone within 1 s; after each round, none may remain, and every group of the round must be empty."
+                "When a terminal event is pushed, /proc is scanned for live (non-zombie) processes of that session: in the process group of the worker named by `session.started`, or in its PID namespace (both read when it started): there must be none. After the daemon is SIGKILLed, every process whose arguments name this daemon's worker socket must be gone within 1 s; after each round, none may remain, and every group of the round must be empty."
             }
             Check::CancelLatency => {
                 "From the wall-clock time the harness sent `ControlRequest::Cancel` to the `at` of the terminal event must be at most the daemon's cancel grace period plus 100 ms, for sessions where that cancel was the first stop request, the session was still live (its terminal event is later than the cancel) and the worker had not finished its turn before the cancel."
@@ -261,9 +261,18 @@ pub fn check_session(
             Check::Group,
             id,
             format!(
-                "{}: processes {:?} of the worker's group were alive when the terminal event was pushed",
+                "{}: processes {:?} of the session ({:?}) were alive when the terminal event was pushed",
                 describe(track),
                 seen.leftovers
+                    .iter()
+                    .map(|pid| format!(
+                        "{pid}: {}",
+                        supervisor::procfs::cmdline(*pid)
+                            .map(|a| a.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(" "))
+                            .unwrap_or_default()
+                    ))
+                    .collect::<Vec<_>>(),
+                seen.mark
             ),
         );
     } else if worker_pid(events).is_some() {

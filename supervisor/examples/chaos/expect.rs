@@ -23,6 +23,25 @@ fn turn_done(events: &[Event]) -> bool {
         .any(|e| matches!(e.kind, EventKind::MessageAssistant { .. }))
 }
 
+/// A `budget.exceeded` for memory is recorded, over its limit.
+fn memory_breach(events: &[Event]) -> Result<(), String> {
+    let breach = events.iter().find_map(|e| match e.kind {
+        EventKind::BudgetExceeded {
+            budget: BudgetKind::Memory,
+            limit,
+            observed,
+        } => Some((limit, observed)),
+        _ => None,
+    });
+    match breach {
+        Some((limit, observed)) if observed > limit => Ok(()),
+        Some((limit, observed)) => Err(format!(
+            "budget.exceeded says {observed} MiB is over the limit {limit}"
+        )),
+        None => Err("no budget.exceeded (memory) recorded".to_owned()),
+    }
+}
+
 /// Checks the terminal event against the fault aimed at the session.
 pub fn terminal(
     track: &Track,
@@ -128,23 +147,7 @@ pub fn terminal(
             }
         }
         Some(FaultKind::MemoryBudget) => {
-            let breach = events.iter().find_map(|e| match e.kind {
-                EventKind::BudgetExceeded {
-                    budget: BudgetKind::Memory,
-                    limit,
-                    observed,
-                } => Some((limit, observed)),
-                _ => None,
-            });
-            match breach {
-                Some((limit, observed)) if observed > limit => {}
-                Some((limit, observed)) => {
-                    return Err(format!(
-                        "budget.exceeded says {observed} MiB is over the limit {limit}"
-                    ));
-                }
-                None => return Err("no budget.exceeded (memory) recorded".to_owned()),
-            }
+            memory_breach(events)?;
             expect(
                 matches!(
                     kind,
@@ -212,6 +215,39 @@ pub fn terminal(
                 }
             ) || completed_ok,
             "session.cancelled {reason: user}",
+        ),
+        Some(FaultKind::Escape) => expect(
+            matches!(
+                kind,
+                EventKind::SessionKilled {
+                    reason: StopReason::User
+                } | EventKind::SessionCancelled {
+                    reason: StopReason::User,
+                    ..
+                }
+            ),
+            "session.killed or session.cancelled {reason: user}",
+        ),
+        Some(FaultKind::ChildMemory) => {
+            memory_breach(events)?;
+            expect(
+                matches!(
+                    kind,
+                    EventKind::SessionKilled {
+                        reason: StopReason::Budget
+                    }
+                ),
+                "session.killed {reason: budget}",
+            )
+        }
+        Some(FaultKind::ForkBomb) => expect(
+            matches!(
+                kind,
+                EventKind::SessionKilled {
+                    reason: StopReason::User
+                }
+            ),
+            "session.killed {reason: user}",
         ),
         Some(
             FaultKind::StopDaemonKill

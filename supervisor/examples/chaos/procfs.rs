@@ -5,7 +5,47 @@ use std::path::Path;
 
 use supervisor::procfs;
 
-pub use supervisor::procfs::group_members;
+/// What marks every process of one session: the process group its worker
+/// is in (everything it starts is born in it) and its PID namespace
+/// (nothing leaves it), read while the worker is alive.
+#[derive(Clone, Debug)]
+pub struct SessionMark {
+    /// The worker's process group.
+    pub pgid: u32,
+    /// The worker's PID namespace, when it is not the harness's own, held
+    /// open: the kernel would give its number to a later namespace once
+    /// this one is freed.
+    pub namespace: Option<(String, std::sync::Arc<std::fs::File>)>,
+}
+
+impl SessionMark {
+    /// The mark of the session whose worker is `worker`, if it is alive.
+    pub fn of(worker: u32) -> Option<SessionMark> {
+        let pgid = procfs::stat(worker)?.pgrp;
+        let own = procfs::pid_namespace(std::process::id());
+        let held = std::fs::File::open(format!("/proc/{worker}/ns/pid")).ok();
+        let namespace = procfs::pid_namespace(worker)
+            .filter(|ns| Some(ns) != own.as_ref())
+            .zip(held.map(std::sync::Arc::new));
+        Some(SessionMark { pgid, namespace })
+    }
+
+    /// Live processes of the session.
+    pub fn members(&self) -> Vec<u32> {
+        let mut members = procfs::group_members(self.pgid);
+        if let Some((namespace, _)) = &self.namespace {
+            for pid in procfs::pids() {
+                if !members.contains(&pid)
+                    && procfs::is_alive(pid)
+                    && procfs::pid_namespace(pid).as_ref() == Some(namespace)
+                {
+                    members.push(pid);
+                }
+            }
+        }
+        members
+    }
+}
 
 /// Live processes with `socket` among their arguments: the workers of the
 /// daemon serving that worker socket. Returns pid and command line.

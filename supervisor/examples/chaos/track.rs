@@ -62,7 +62,9 @@ pub struct Seen {
     pub followed: Vec<Event>,
     /// Events returned by `Events` requests.
     pub polled: Vec<Event>,
-    /// Members of the worker's process group when its terminal event arrived.
+    /// What marks the session's processes, read when it started.
+    pub mark: Option<procfs::SessionMark>,
+    /// Live processes of the session when its terminal event arrived.
     pub leftovers: Vec<u32>,
     /// Anomalies of the follow stream or of `Events` pages.
     pub stream_problems: Vec<String>,
@@ -106,6 +108,7 @@ impl Track {
             seen: Mutex::new(Seen {
                 followed: Vec::new(),
                 polled: Vec::new(),
+                mark: None,
                 leftovers: Vec::new(),
                 stream_problems: Vec::new(),
                 first_stop: None,
@@ -158,11 +161,15 @@ impl Track {
             seen.followed.push(event.clone());
         }
         let pid = match event.kind {
-            EventKind::SessionStarted { pid, .. } => Some(pid),
+            EventKind::SessionStarted { pid, .. } => {
+                self.seen().mark = procfs::SessionMark::of(pid);
+                Some(pid)
+            }
             _ => before.pid,
         };
-        if terminal && let Some(pid) = pid {
-            let leftovers = procfs::group_members(pid);
+        if terminal {
+            let mark = self.seen().mark.clone();
+            let leftovers = mark.map(|m| m.members()).unwrap_or_default();
             if !leftovers.is_empty() {
                 self.seen().leftovers = leftovers;
             }

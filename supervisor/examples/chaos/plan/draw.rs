@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use protocol::agent::{Budgets, Fault, ScriptPatch};
+use protocol::agent::{Budgets, Fault, ScriptPatch, ScriptedToolCall};
+use protocol::approval::RuleMatch;
 use protocol::control::RunSpec;
 
 use super::{
-    AGENTS, Action, ActionKind, Attack, CancelFlood, FaultKind, Phase, RoundPlan, RunPlan, Socket,
-    Trigger,
+    AGENTS, Action, ActionKind, Attack, CancelFlood, FaultKind, Phase, RoundPlan, RunPlan,
+    SHELL_AGENT, Socket, Trigger,
 };
 use crate::rng::Rng;
 
@@ -186,9 +187,76 @@ fn after_fault_action(rng: &mut Rng, kind: ActionKind, fault_after: u32) -> Acti
     }
 }
 
+/// A run of [`SHELL_AGENT`] whose model calls `shell` with `command`
+/// (allowed by the run), counted as `kind`.
+fn command_run(kind: FaultKind, command: &str, submit_at: Duration) -> RunPlan {
+    RunPlan {
+        phase: Phase::Storm,
+        spec: RunSpec {
+            agent: SHELL_AGENT.to_owned(),
+            prompt: format!("misbehave: {}", kind.label()),
+            label: Some(format!("fault-{kind:?}").to_lowercase()),
+            script: ScriptPatch {
+                chunks: Some(4),
+                chunk_delay_ms: Some(5),
+                tool_calls: Some(vec![ScriptedToolCall {
+                    name: "shell".to_owned(),
+                    arguments: serde_json::json!({ "command": command }).to_string(),
+                }]),
+                ..ScriptPatch::default()
+            },
+            approve: vec![RuleMatch {
+                tool: "shell".to_owned(),
+                argument: None,
+            }],
+            ..RunSpec::default()
+        },
+        reference: None,
+        fault: Some(kind),
+        action: None,
+        flood_target: false,
+        submit_at,
+    }
+}
+
+/// A request some time after a command started (its tool call comes
+/// before any chunk).
+fn after_command(kind: ActionKind, rng: &mut Rng) -> Action {
+    Action {
+        kind,
+        trigger: Trigger::Chunks {
+            chunks: 0,
+            delay: ms(rng.range(800, 1200)),
+        },
+        pause: Duration::ZERO,
+    }
+}
+
+/// Commands that try to outlive or outgrow their session.
+fn command_runs(rng: &mut Rng) -> Vec<RunPlan> {
+    let submit = |rng: &mut Rng| ms(rng.range(0, 1500));
+    let escape = "setsid -f sleep 600 </dev/null >/dev/null 2>&1; \
+                  (sh -c 'sleep 600 &'); \
+                  nohup sleep 600 </dev/null >/dev/null 2>&1 & sleep 600";
+    let mut escaper = command_run(FaultKind::Escape, escape, submit(rng));
+    let stop = if rng.chance(50) {
+        ActionKind::Kill
+    } else {
+        ActionKind::Cancel
+    };
+    escaper.action = Some(after_command(stop, rng));
+    let hog = "dd if=/dev/zero of=/dev/null bs=300M count=1; sleep 600";
+    let mut hog = command_run(FaultKind::ChildMemory, hog, submit(rng));
+    hog.spec.budgets.max_memory_mib = Some(rng.range(60, 120));
+    let bomb = "perl -e 'while (1) { fork; select(undef, undef, undef, 0.05) }'";
+    let mut bomb = command_run(FaultKind::ForkBomb, bomb, submit(rng));
+    bomb.action = Some(after_command(ActionKind::Kill, rng));
+    vec![escaper, hog, bomb]
+}
+
 /// Runs of the storm: clean, scripted faults, harness faults, flood targets.
 fn storm_runs(rng: &mut Rng, specs: &[RunSpec], long: &[usize]) -> Vec<RunPlan> {
-    let mut runs = Vec::new();
+    let mut runs = command_runs(rng);
     let submit = |rng: &mut Rng| ms(rng.range(0, 1500));
     for _ in 0..rng.range(10, 16) {
         let k = rng.range_usize(0, specs.len() - 1);

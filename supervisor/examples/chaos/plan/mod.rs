@@ -7,9 +7,11 @@
 //!   their logs are what an untouched run of the same spec must record;
 //! - **storm**: clean runs mixed with scripted worker faults (panic, abort,
 //!   exit, hang, spin, flood, malformed and oversized frames, memory
-//!   growth over a budget), harness faults on clean runs (SIGKILL, SIGSTOP
-//!   then kill or cancel), a cancellation flood, bad frames on both
-//!   sockets, and `Events` polls;
+//!   growth over a budget), an agent's commands trying to escape (children
+//!   that start their own session, double forks and `nohup`, then kill or
+//!   cancel; a child over the memory budget; a fork bomb), harness faults
+//!   on clean runs (SIGKILL, SIGSTOP then kill or cancel), a cancellation
+//!   flood, bad frames on both sockets, and `Events` polls;
 //! - **daemon kill**: long runs (one hung, one stopped with SIGSTOP), then
 //!   SIGKILL of the daemon and a restart;
 //! - **disk full**: runs that stream while the data dir's tmpfs is full.
@@ -32,6 +34,14 @@ pub const AGENTS: [(&str, &str, &str); 2] = [
         "Answer at length, in plain words.",
     ),
 ];
+
+/// The agent whose `shell` calls try to escape its session: its commands
+/// run in the sandbox of a `workspace-write` agent, at most
+/// [`SHELL_AGENT_PROCESSES`] processes at once.
+pub const SHELL_AGENT: &str = "chaos-shell";
+
+/// The process limit of [`SHELL_AGENT`]'s sessions.
+pub const SHELL_AGENT_PROCESSES: u32 = 48;
 
 /// A kind of fault, as counted in the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,11 +85,18 @@ pub enum FaultKind {
     WorkerFrame,
     /// The data dir's filesystem fills up while runs stream.
     DiskFull,
+    /// A command starts children that leave its session (`setsid`, a
+    /// double fork, `nohup`), then `Kill` or `Cancel`.
+    Escape,
+    /// A command's child allocates far past the memory budget.
+    ChildMemory,
+    /// A command forks without end, then `Kill`.
+    ForkBomb,
 }
 
 impl FaultKind {
     /// Every kind, in report order.
-    pub const ALL: [FaultKind; 19] = [
+    pub const ALL: [FaultKind; 22] = [
         FaultKind::SigKill,
         FaultKind::StopKill,
         FaultKind::StopCancel,
@@ -99,6 +116,9 @@ impl FaultKind {
         FaultKind::ControlFrame,
         FaultKind::WorkerFrame,
         FaultKind::DiskFull,
+        FaultKind::Escape,
+        FaultKind::ChildMemory,
+        FaultKind::ForkBomb,
     ];
 
     /// How the report names it.
@@ -123,6 +143,9 @@ impl FaultKind {
             FaultKind::ControlFrame => "bad frame on control.sock",
             FaultKind::WorkerFrame => "bad frame on worker.sock",
             FaultKind::DiskFull => "full disk",
+            FaultKind::Escape => "command children escape (setsid, double fork, nohup)",
+            FaultKind::ChildMemory => "command child over the memory budget",
+            FaultKind::ForkBomb => "command fork bomb",
         }
     }
 }

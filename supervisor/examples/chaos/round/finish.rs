@@ -138,17 +138,14 @@ impl Round<'_> {
                 summaries.get(&track.id),
                 &events,
             );
-            let pid = events.iter().find_map(|e| match e.kind {
-                EventKind::SessionStarted { pid, .. } => Some(pid),
-                _ => None,
-            });
-            if let Some(pid) = pid {
-                let left = procfs::group_members(pid);
+            let mark = track.seen().mark.clone();
+            if let Some(mark) = mark {
+                let left = mark.members();
                 let result = if left.is_empty() {
                     Ok(())
                 } else {
                     Err(format!(
-                        "{}: processes {left:?} of group {pid} are alive after the round",
+                        "{}: processes {left:?} of the session ({mark:?}) are alive after the round",
                         check::describe(track)
                     ))
                 };

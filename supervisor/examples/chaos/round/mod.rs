@@ -17,7 +17,7 @@ use crate::check::{self, Check, Tally};
 use crate::daemon::{Binaries, Daemon, Settings};
 use crate::disk::Disk;
 use crate::inject::{self, Ctx};
-use crate::plan::{AGENTS, Phase, RoundPlan, RunPlan};
+use crate::plan::{AGENTS, Phase, RoundPlan, RunPlan, SHELL_AGENT, SHELL_AGENT_PROCESSES};
 use crate::procfs::{self, mib};
 use crate::report::{FaultCounts, RoundResult, RssReading};
 use crate::rng::Rng;
@@ -263,6 +263,18 @@ impl Round<'_> {
                 .await
                 .context("AgentCreate got no answer")??;
         }
+        // The agent whose commands try to escape, in their sandbox.
+        let mut shell = AgentConfig::scripted(SHELL_AGENT);
+        shell.tools = vec!["shell".to_owned()];
+        shell.safety = protocol::SafetyMode::WorkspaceWrite;
+        shell.sandbox.max_processes = Some(SHELL_AGENT_PROCESSES);
+        let request = ControlRequest::AgentCreate {
+            agent: shell,
+            replace: true,
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, ctx.client(0).request(request))
+            .await
+            .context("AgentCreate got no answer")??;
         Ok(())
     }
 
