@@ -53,6 +53,16 @@ impl Daemon {
         max_concurrent: usize,
         grace_ms: u64,
     ) -> anyhow::Result<Daemon> {
+        Self::start_with(bins, max_concurrent, grace_ms, &[]).await
+    }
+
+    /// Like [`Daemon::start`], with more `daemon run` arguments.
+    pub(crate) async fn start_with(
+        bins: &Binaries,
+        max_concurrent: usize,
+        grace_ms: u64,
+        extra: &[&str],
+    ) -> anyhow::Result<Daemon> {
         let tmp = tempfile::Builder::new().prefix("sb").tempdir_in("/tmp")?;
         let dir = DataDir::new(tmp.path().join("d"));
         let log = std::fs::File::create(tmp.path().join("daemon.log"))?;
@@ -63,6 +73,7 @@ impl Daemon {
             .arg(max_concurrent.to_string())
             .arg("--cancel-grace-ms")
             .arg(grace_ms.to_string())
+            .args(extra)
             .env("STUDIO_WORKER_BIN", &bins.worker)
             .env("STUDIO_LOG", "warn")
             .stdin(Stdio::null())

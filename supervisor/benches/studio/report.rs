@@ -135,15 +135,54 @@ impl Report {
         );
         spread_row(
             out,
+            "the same, sessions not held (no PID namespace, no cgroup)",
+            &s.unheld,
+            "",
+        );
+        spread_row(
+            out,
             "baseline: fork + exec + wait of `/bin/true`",
             &s.baseline,
             "",
         );
         let _ = writeln!(
             out,
-            "| ratio, end to end / baseline | {} | {} | | |\n",
+            "| ratio, end to end / baseline | {} | {} | | |",
             ratio(s.end_to_end.p50.as_secs_f64(), s.baseline.p50.as_secs_f64()),
             ratio(s.end_to_end.p99.as_secs_f64(), s.baseline.p99.as_secs_f64())
+        );
+        let _ = writeln!(
+            out,
+            "| ratio, held / not held (what the namespace and cgroup cost) | {} | {} | | |\n",
+            ratio(s.end_to_end.p50.as_secs_f64(), s.unheld.p50.as_secs_f64()),
+            ratio(s.end_to_end.p99.as_secs_f64(), s.unheld.p99.as_secs_f64())
+        );
+        let _ = writeln!(
+            out,
+            "A `shell` call of `true`, `tool.started` → `tool.completed` (worker timestamps), in one run per mode:\n"
+        );
+        let _ = writeln!(
+            out,
+            "| figure | p50 | p99 | trials | goal |\n|---|---|---|---|---|"
+        );
+        spread_row(
+            out,
+            "`workspace-write`: in the sandbox (namespaces, own root, Landlock)",
+            &s.sandboxed_call,
+            "",
+        );
+        spread_row(out, "`full`: unconfined", &s.unconfined_call, "");
+        let _ = writeln!(
+            out,
+            "| ratio, sandboxed / unconfined (what the sandbox costs) | {} | {} | | |\n",
+            ratio(
+                s.sandboxed_call.p50.as_secs_f64(),
+                s.unconfined_call.p50.as_secs_f64()
+            ),
+            ratio(
+                s.sandboxed_call.p99.as_secs_f64(),
+                s.unconfined_call.p99.as_secs_f64()
+            )
         );
         let _ = writeln!(
             out,

@@ -55,6 +55,11 @@ pub(crate) struct RunArgs {
     /// The studio-worker executable [default: next to this one].
     #[arg(long, env = "STUDIO_WORKER_BIN", value_name = "PATH")]
     worker_bin: Option<PathBuf>,
+    /// Run sessions without their own PID namespace and cgroup, only to
+    /// measure what those cost (scripts/bench): a child that starts its own
+    /// session then outlives it.
+    #[arg(long, hide = true)]
+    unheld_sessions: bool,
 }
 
 pub(crate) async fn execute(cmd: DaemonCommand, ctx: &Ctx) -> Result<(), CliError> {
@@ -102,6 +107,7 @@ async fn run(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     config.cancel_grace = Duration::from_millis(args.cancel_grace_ms);
     config.tool_loop_limit = args.tool_loop_limit;
     config.chat_idle_timeout = Duration::from_secs(args.chat_idle_secs.max(1));
+    config.hold_sessions = !args.unheld_sessions;
     if let Some(bin) = args.worker_bin {
         config.worker_bin = bin;
     }

@@ -66,6 +66,9 @@ pub struct DaemonConfig {
     /// An interactive session left idle this long ends (`session.completed`;
     /// it can be resumed), so a forgotten chat does not keep a worker.
     pub chat_idle_timeout: Duration,
+    /// Hold each session in a PID namespace and a cgroup of its own (see
+    /// `containment`). Off only to measure what they cost (`scripts/bench`).
+    pub hold_sessions: bool,
 }
 
 impl DaemonConfig {
@@ -80,6 +83,7 @@ impl DaemonConfig {
             worker_bin: default_worker_bin()?,
             tool_loop_limit: 5,
             chat_idle_timeout: Duration::from_secs(30 * 60),
+            hold_sessions: true,
         })
     }
 }

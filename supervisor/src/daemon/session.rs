@@ -549,6 +549,7 @@ impl SessionState {
             &config.data_dir.worker_socket(),
             self.id,
             self.create_cgroup(),
+            config.hold_sessions,
         )
         .await;
         let (processes, mut child) = match spawned {
@@ -602,6 +603,9 @@ impl SessionState {
     /// fast to sample) and its process limit; `None` where the machine
     /// gives none.
     fn create_cgroup(&self) -> Option<containment::SessionCgroup> {
+        if !self.shared.config.hold_sessions {
+            return None;
+        }
         let memory_max = self.record.budgets.max_memory_mib.map(|mib| {
             let headroom = (mib / 4).max(32);
             (mib + headroom) * 1024 * 1024

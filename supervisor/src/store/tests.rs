@@ -377,6 +377,32 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
         last_approval: 7,
     };
     out.push(("id_counters", counters.encode().unwrap()));
+    // Events of protocol 13: a tool call's confinement, a session's containment.
+    for kind in [
+        EventKind::ToolStarted {
+            call_id: "c2".into(),
+            confinement: protocol::sandbox::Confinement {
+                mode: protocol::SafetyMode::WorkspaceWrite,
+                confined: true,
+                writable: vec!["/ws".into()],
+                network: protocol::sandbox::Network::Off,
+                missing: Vec::new(),
+            },
+        },
+        EventKind::SessionContained {
+            containment: protocol::sandbox::SessionContainment {
+                pid_namespace: true,
+                cgroup: Some("cgroup v1".into()),
+                missing: Vec::new(),
+            },
+        },
+    ] {
+        let event = EventRecord {
+            at: Timestamp(9),
+            kind,
+        };
+        out.push(("event", event.encode().unwrap()));
+    }
     out
 }
 

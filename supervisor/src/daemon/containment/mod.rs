@@ -330,10 +330,12 @@ struct Prepared {
     /// `uid_map` and `gid_map` lines mapping the daemon's ids to themselves.
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
+    /// Whether to enter new user and PID namespaces at all.
+    namespaces: bool,
 }
 
 impl Prepared {
-    fn new(cgroup: Option<&SessionCgroup>) -> io::Result<Self> {
+    fn new(cgroup: Option<&SessionCgroup>, namespaces: bool) -> io::Result<Self> {
         let mut cgroup_procs = Vec::new();
         for file in cgroup.map(SessionCgroup::procs_files).unwrap_or_default() {
             let path = CString::new(file.as_os_str().as_bytes())
@@ -352,6 +354,7 @@ impl Prepared {
             cgroup_procs,
             uid_map: format!("{uid} {uid} 1").into_bytes(),
             gid_map: format!("{gid} {gid} 1").into_bytes(),
+            namespaces,
         })
     }
 
@@ -360,6 +363,9 @@ impl Prepared {
     fn apply(&self) -> io::Result<()> {
         for fd in &self.cgroup_procs {
             rustix::io::write(fd, b"0")?;
+        }
+        if !self.namespaces {
+            return Ok(());
         }
         use rustix::thread::UnshareFlags;
         // SAFETY: the flags do not include CLONE_FILES; the child is single-threaded.
@@ -391,8 +397,9 @@ pub(crate) async fn spawn_worker(
     socket: &Path,
     session: SessionId,
     cgroup: Option<SessionCgroup>,
+    namespaces: bool,
 ) -> io::Result<(SessionProcesses, Child)> {
-    let prepared = Prepared::new(cgroup.as_ref())?;
+    let prepared = Prepared::new(cgroup.as_ref(), namespaces)?;
     let mut cmd = Command::new(bin);
     cmd.arg("--socket")
         .arg(socket)
