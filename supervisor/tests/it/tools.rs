@@ -149,3 +149,83 @@ async fn a_read_only_agent_is_not_offered_writing_tools() {
         "fs.list ran"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_a_huge_search_is_cooperative_and_prompt() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let workspace = tempfile::tempdir().unwrap();
+    // A tree big enough that searching it takes seconds.
+    for d in 0..400 {
+        let dir = workspace.path().join(format!("d{d}"));
+        std::fs::create_dir(&dir).unwrap();
+        for f in 0..250 {
+            std::fs::write(dir.join(format!("f{f}.txt")), "nothing to see here\n").unwrap();
+        }
+    }
+    let mut searcher = agent("searcher", 2, 0);
+    searcher.tools = vec!["fs".into()];
+    searcher.workspace = Some(workspace.path().display().to_string());
+    create_agent(&client, searcher).await;
+    let script = ScriptPatch {
+        tool_calls: Some(vec![call(
+            "fs.search",
+            serde_json::json!({"contains": "needle"}),
+        )]),
+        ..ScriptPatch::default()
+    };
+    let session = run(
+        &client,
+        RunSpec {
+            script,
+            approve: vec!["fs.*".parse().unwrap()],
+            ..spec("searcher", "find the needle")
+        },
+    )
+    .await;
+    // The search runs off the worker's runtime: its tool.started is
+    // recorded while it searches.
+    wait_for_event(&client, session, |k| {
+        matches!(k, EventKind::ToolStarted { .. })
+    })
+    .await;
+    let sent = std::time::Instant::now();
+    client
+        .request(protocol::control::ControlRequest::Cancel { session })
+        .await
+        .unwrap();
+    let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
+    let took = sent.elapsed();
+    assert_log_is_whole(&events);
+    assert_eq!(
+        events.last().unwrap().kind,
+        EventKind::SessionCancelled {
+            reason: protocol::event::StopReason::User,
+            forced: false
+        },
+        "the worker stopped at once, not after the 500 ms grace"
+    );
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::ToolCompleted { .. })),
+        "the search ran to its end: make the tree bigger"
+    );
+}
+
+/// Waits until `session` has recorded an event for which `check` holds.
+async fn wait_for_event(
+    client: &supervisor::client::Client,
+    session: protocol::SessionId,
+    check: impl Fn(&EventKind) -> bool,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if events(client, session).await.iter().any(|e| check(&e.kind)) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no such event");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -31,6 +31,10 @@ pub struct AgentDraft {
     pub model: String,
     /// Another address for the provider (OpenAI-compatible servers, Ollama).
     pub base_url: String,
+    /// Send the provider's key to `base_url` though it is not the provider's host.
+    pub send_key_to_base_url: bool,
+    /// Whether its commands reach the network.
+    pub network: bool,
     /// System prompt.
     pub system_prompt: String,
     /// Built-in tools chosen.
@@ -107,6 +111,8 @@ impl AgentDraft {
             provider: agent.provider,
             model: agent.model.clone(),
             base_url: text(agent.base_url.clone()),
+            send_key_to_base_url: agent.send_key_to_base_url,
+            network: agent.sandbox.network == protocol::sandbox::Network::On,
             system_prompt: agent.system_prompt.clone(),
             tools: agent.tools.clone(),
             safety: agent.safety,
@@ -131,6 +137,12 @@ impl AgentDraft {
             return Err(format!("pick a model for {}", self.provider));
         }
         agent.base_url = Some(self.base_url.trim().to_owned()).filter(|u| !u.is_empty());
+        agent.send_key_to_base_url = self.send_key_to_base_url && agent.base_url.is_some();
+        agent.sandbox.network = if self.network {
+            protocol::sandbox::Network::On
+        } else {
+            protocol::sandbox::Network::Off
+        };
         agent.system_prompt = self.system_prompt.clone();
         agent.tools = self.tools.clone();
         agent.safety = self.safety;
@@ -208,6 +220,14 @@ pub fn AgentForm(
                 input { name: "base_url", value: "{draft.read().base_url}", placeholder: "the provider's own",
                     oninput: move |e| draft.write().base_url = e.value() }
             }
+            if !draft.read().base_url.trim().is_empty() {
+                label { class: "check",
+                    input { r#type: "checkbox", name: "send_key_to_base_url",
+                        checked: draft.read().send_key_to_base_url,
+                        onchange: move |e| draft.write().send_key_to_base_url = e.checked() }
+                    "Send the provider's key to this address (it is not the provider's own host)"
+                }
+            }
             label { "System prompt"
                 textarea { name: "system_prompt", value: "{draft.read().system_prompt}",
                     oninput: move |e| draft.write().system_prompt = e.value() }
@@ -228,6 +248,12 @@ pub fn AgentForm(
                         "{tool}"
                     }
                 }
+                label { class: "check",
+                    input { r#type: "checkbox", name: "network",
+                        checked: draft.read().network,
+                        onchange: move |e| draft.write().network = e.checked() }
+                    "Commands reach the network"
+                }
                 select { name: "safety", value: "{draft.read().safety}",
                     onchange: move |e| {
                         if let Ok(mode) = e.value().parse() {
@@ -246,6 +272,10 @@ pub fn AgentForm(
             BudgetInputs { draft: draft.read().budgets.clone(), empty: "none",
                 on_change: move |budgets| draft.write().budgets = budgets }
             AgentRules { agent: editing_name, draft }
+            // Where its key goes, what runs unconfined: said before Save.
+            for notice in draft.read().agent(editing.as_ref()).map(|a| a.notices()).unwrap_or_default() {
+                p { class: "notice", "{notice}" }
+            }
             if let Some(why) = problem.read().as_ref() {
                 p { class: "problem", role: "alert", "{why}" }
             }
@@ -401,6 +431,38 @@ fn StoredRule(rule: ApprovalRule, draft: Signal<AgentDraft>) -> Element {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_goes_to_another_host_only_when_the_form_says_so() {
+        let draft = AgentDraft {
+            name: "proxied".into(),
+            provider: ProviderKind::OpenAi,
+            model: "gpt-4o-mini".into(),
+            base_url: "https://proxy.example/v1".into(),
+            ..AgentDraft::default()
+        };
+        let agent = draft.agent(None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!agent.send_key_to_base_url);
+        assert!(
+            agent.notices()[0].contains("gets no openai key"),
+            "{:?}",
+            agent.notices()
+        );
+        let trusting = AgentDraft {
+            send_key_to_base_url: true,
+            network: true,
+            ..draft
+        };
+        let agent = trusting.agent(None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(agent.send_key_to_base_url);
+        assert_eq!(agent.sandbox.network, protocol::sandbox::Network::On);
+        assert!(
+            agent.notices()[0].contains("sends your openai key to https://proxy.example/v1"),
+            "{:?}",
+            agent.notices()
+        );
+        assert!(AgentDraft::of(&agent).send_key_to_base_url);
+    }
 
     #[test]
     fn a_draft_becomes_the_agent_it_describes_or_says_why_not() {

@@ -319,6 +319,52 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_swapped_for_a_symlink_mid_call_never_leads_out() {
+        let (_dir, ctx) = context(SafetyMode::WorkspaceWrite);
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "outside\n").unwrap();
+        write(&ctx, "d/secret", "inside\n").unwrap();
+        let (real, parked, link) = (
+            ctx.root.join("d"),
+            ctx.root.join("parked"),
+            outside.path().to_path_buf(),
+        );
+        let done = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                // Swap d between the real directory and a symlink out, as
+                // fast as the file system allows.
+                let pause = std::time::Duration::from_micros(100);
+                while !done.load(Ordering::Relaxed) {
+                    let _ = std::fs::rename(&real, &parked);
+                    let _ = std::os::unix::fs::symlink(&link, &real);
+                    std::thread::sleep(pause);
+                    let _ = std::fs::remove_file(&real);
+                    let _ = std::fs::rename(&parked, &real);
+                    std::thread::sleep(pause);
+                }
+            })
+        };
+        let (mut inside, mut refused) = (0, 0);
+        for _ in 0..3000 {
+            match read(&ctx, "d/secret", None, None) {
+                Ok(out) => {
+                    assert_eq!(out.text, "inside\n", "read through the swapped-in symlink");
+                    inside += 1;
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        swapper.join().unwrap();
+        assert!(
+            inside + refused == 3000 && inside > 0,
+            "{inside} inside, {refused} refused"
+        );
+    }
+
+    #[test]
     fn only_regular_files_with_one_name_are_opened() {
         let (_dir, ctx) = context(SafetyMode::WorkspaceWrite);
         let outside = tempfile::tempdir().unwrap();
