@@ -1,38 +1,36 @@
 //! MCP clients (rmcp): the servers an agent uses, connected once per
 //! worker and kept across its turns.
 //!
-//! A stdio server is a child of the worker, in its process group, so it
-//! dies with the session; an HTTP server is reached over streamable HTTP.
+//! A stdio server is a child of the worker, in the session's sandbox and
+//! PID namespace, so it dies with the session; an HTTP server is reached
+//! over streamable HTTP ([`open`]).
 //! Tools are offered to the model as `SERVER.TOOL`, except those whose name
 //! providers would refuse or another tool already has (`mcp.tools.skipped`:
 //! one bad tool must not break every request). A server that cannot
 //! start is an `mcp.server.failed` event and the session goes on without
 //! it; one that goes away mid-call is a `tool.error` and `mcp.server.exited`.
 
-use std::collections::{HashMap, HashSet};
-use std::process::Stdio;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol::event::EventKind;
 use protocol::mcp::{McpServerConfig, McpTransport};
 use protocol::sandbox::{Confinement, Network};
-
-use crate::sandbox::Policy;
 use protocol::worker::ToolSpec;
+use rmcp::ClientHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ContentBlock,
-    Implementation, ProtocolVersion, Tool,
 };
-use rmcp::service::{RoleClient, RunningService, ServiceError};
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{ClientHandler, ServiceExt};
-use tokio::io::AsyncBufReadExt;
+use rmcp::service::ServiceError;
+
+mod open;
+
+pub use open::{Connection, client_config, open};
 
 use crate::connection::Outbox;
 use crate::provider::wire_name;
+use crate::sandbox::Policy;
 use crate::tools::{self, Capped, Output};
 
 /// Longest tool name providers accept (OpenAI, Anthropic and Gemini all
@@ -41,35 +39,6 @@ const MAX_TOOL_NAME: usize = 64;
 
 /// Most skipped tools an `mcp.tools.skipped` event names (it counts all).
 const SKIPPED_LISTED: usize = 10;
-
-/// Environment a stdio server gets besides its configured variables.
-const PASSED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
-
-/// The protocol version offered in `initialize`: the newest one that still
-/// has that handshake. rmcp 3.11's default is 2026-07-28, a revision
-/// without `initialize`, which the conformance suite's `initialize`
-/// scenario rejects.
-pub const OFFERED_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
-
-/// Versions a server may answer `initialize` with; any other ends the
-/// connection (the specification says a client SHOULD disconnect then).
-pub const ACCEPTED_VERSIONS: &[ProtocolVersion] = &[
-    ProtocolVersion::V_2024_11_05,
-    ProtocolVersion::V_2025_03_26,
-    ProtocolVersion::V_2025_06_18,
-    ProtocolVersion::V_2025_11_25,
-];
-
-/// What the worker says about itself in `initialize`: its name and
-/// version, [`OFFERED_VERSION`], and `capabilities`.
-pub fn client_config(capabilities: ClientCapabilities) -> ClientConfig {
-    ClientConfig::new(
-        capabilities,
-        Implementation::new("studio-worker", env!("CARGO_PKG_VERSION"))
-            .with_title("AI Studio worker"),
-    )
-    .with_protocol_version(OFFERED_VERSION)
-}
 
 /// The worker's MCP client handler: no sampling, roots or elicitation
 /// (a headless session has nobody to ask), rmcp's defaults otherwise.
@@ -95,33 +64,6 @@ struct Server {
     gone: AtomicBool,
     /// What its process may touch, for its tools' `tool.started`.
     confinement: Confinement,
-}
-
-/// One initialized MCP client connection and the tools its server listed.
-pub struct Connection<H: ClientHandler> {
-    /// The running client.
-    pub client: RunningService<RoleClient, H>,
-    /// The server's tools, from `tools/list` right after `initialize`.
-    pub tools: Vec<Tool>,
-    /// The last line a stdio server wrote to stderr, for error messages.
-    last_stderr: Arc<Mutex<String>>,
-    /// The task reading a stdio server's stderr; ends when the server is gone.
-    stderr_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl<H: ClientHandler> Connection<H> {
-    /// What a gone server last wrote to stderr, once it has all been read
-    /// (waiting briefly: a server may leave children holding its stderr).
-    async fn last_words(&self) -> String {
-        let task = self.stderr_task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
-        }
-        self.last_stderr
-            .lock()
-            .map(|s| s.clone())
-            .unwrap_or_default()
-    }
 }
 
 impl Hub {
@@ -410,142 +352,6 @@ async fn connect(config: &McpServerConfig, place: Place<'_>) -> Result<Server, S
     })
 }
 
-/// Starts or reaches one server, initializes it with `handler` answering
-/// the server's requests, checks the protocol version it chose and lists
-/// its tools. A stdio server runs in `sandbox` (and its workspace) when
-/// one is given; a one-shot job (`mcp-test`, the conformance client) runs
-/// a server the user configured as the user.
-pub async fn open<H: ClientHandler>(
-    handler: H,
-    config: &McpServerConfig,
-    sandbox: Option<&Policy>,
-) -> Result<Connection<H>, String> {
-    let last_stderr = Arc::new(Mutex::new(String::new()));
-    let mut stderr_task = None;
-    let client = match &config.transport {
-        McpTransport::Stdio { command, args, env } => {
-            let mut cmd = match sandbox {
-                Some(policy) => {
-                    let args: Vec<&std::ffi::OsStr> = args.iter().map(AsRef::as_ref).collect();
-                    let mut cmd = policy.command(command.as_ref(), &args)?;
-                    cmd.current_dir(policy.workspace());
-                    cmd
-                }
-                None => {
-                    let mut cmd = tokio::process::Command::new(command);
-                    cmd.args(args);
-                    cmd
-                }
-            };
-            cmd.env_clear()
-                .envs(
-                    PASSED_ENV
-                        .iter()
-                        .filter_map(|k| Some((*k, std::env::var_os(k)?))),
-                )
-                .envs(env.iter().map(|(k, v)| (k, v.expose())))
-                .kill_on_drop(true);
-            let (transport, stderr) = TokioChildProcess::builder(cmd)
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|err| format!("cannot start {command}: {err}"))?;
-            stderr_task = stderr.map(|stderr| {
-                tokio::spawn(keep_stderr(
-                    config.name.clone(),
-                    stderr,
-                    last_stderr.clone(),
-                ))
-            });
-            match handler.serve(transport).await {
-                Ok(client) => client,
-                Err(err) => {
-                    // Its last words explain it best (a sandbox that could
-                    // not start it, a crash): let them arrive.
-                    if let Some(task) = stderr_task.take() {
-                        let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
-                    }
-                    let said = last_stderr.lock().map(|s| s.clone()).unwrap_or_default();
-                    return Err(if said.is_empty() {
-                        format!("initialize failed: {err}")
-                    } else {
-                        format!("initialize failed: {err} (it last said: {said})")
-                    });
-                }
-            }
-        }
-        McpTransport::Http { url, headers } => {
-            let mut config_http = StreamableHttpClientTransportConfig::with_uri(url.as_str());
-            let mut custom = HashMap::new();
-            for (key, value) in headers {
-                if key.eq_ignore_ascii_case("authorization") {
-                    let token = value.expose();
-                    config_http =
-                        config_http.auth_header(token.strip_prefix("Bearer ").unwrap_or(token));
-                    continue;
-                }
-                let name = reqwest::header::HeaderName::try_from(key.as_str())
-                    .map_err(|_| format!("invalid header name {key:?}"))?;
-                let value = reqwest::header::HeaderValue::try_from(value.expose())
-                    .map_err(|_| format!("invalid value for header {key:?}"))?;
-                custom.insert(name, value);
-            }
-            crate::provider::http::install_crypto();
-            let transport =
-                StreamableHttpClientTransport::from_config(config_http.custom_headers(custom));
-            handler
-                .serve(transport)
-                .await
-                .map_err(|err| format!("initialize failed: {err}"))?
-        }
-    };
-    let chosen = client.peer_info().map(|info| info.protocol_version.clone());
-    if let Some(refused) = version_refused(chosen.as_ref()) {
-        let _ = client.cancel().await;
-        return Err(refused);
-    }
-    let tools = client
-        .list_all_tools()
-        .await
-        .map_err(|err| format!("tools/list failed: {err}"))?;
-    Ok(Connection {
-        client,
-        tools,
-        last_stderr,
-        stderr_task: Mutex::new(stderr_task),
-    })
-}
-
-/// Why the protocol version a server chose in `initialize` is not one of
-/// [`ACCEPTED_VERSIONS`] (it may answer an older one than offered).
-fn version_refused(chosen: Option<&ProtocolVersion>) -> Option<String> {
-    if chosen.is_some_and(|v| ACCEPTED_VERSIONS.contains(v)) {
-        return None;
-    }
-    let chosen = chosen.map_or("none", ProtocolVersion::as_str);
-    let accepted: Vec<&str> = ACCEPTED_VERSIONS.iter().map(|v| v.as_str()).collect();
-    Some(format!(
-        "the server chose protocol version {chosen}; this client speaks {}",
-        accepted.join(", ")
-    ))
-}
-
-/// Logs a stdio server's stderr and keeps its last line.
-async fn keep_stderr(
-    server: String,
-    stderr: tokio::process::ChildStderr,
-    last: Arc<Mutex<String>>,
-) {
-    let mut lines = tokio::io::BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        tracing::debug!(server, "stderr: {line}");
-        if !line.trim().is_empty()
-            && let Ok(mut last) = last.lock()
-        {
-            line.trim().clone_into(&mut last);
-        }
-    }
-}
-
 /// The text of a tool result (capped); `Err` when the server flagged it
 /// as an error.
 fn from_result(result: &CallToolResult) -> Result<Output, String> {
@@ -591,6 +397,9 @@ fn from_result(result: &CallToolResult) -> Result<Output, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmcp::model::ProtocolVersion;
+
+    use crate::mcp::open::{ACCEPTED_VERSIONS, OFFERED_VERSION, version_refused};
 
     #[test]
     fn a_tool_is_offered_only_under_a_name_providers_take_and_nobody_has() {
