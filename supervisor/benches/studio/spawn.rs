@@ -91,13 +91,16 @@ async fn shell_calls(daemon: &Daemon, safety: SafetyMode, calls: usize) -> anyho
     shell.tools = vec!["shell".to_owned()];
     shell.safety = safety;
     daemon.agent(shell).await?;
-    let call = ScriptedToolCall {
-        name: "shell".to_owned(),
-        arguments: r#"{"command":"true"}"#.to_owned(),
-    };
+    // Each call differs (`true N`), or the daemon stops them as a loop.
+    let tool_calls = (0..=calls)
+        .map(|i| ScriptedToolCall {
+            name: "shell".to_owned(),
+            arguments: format!(r#"{{"command":"true {i}"}}"#),
+        })
+        .collect();
     let run = RunSpec {
         script: ScriptPatch {
-            tool_calls: Some(vec![call; calls + 1]),
+            tool_calls: Some(tool_calls),
             ..ScriptPatch::default()
         },
         approve: vec!["shell".parse().map_err(anyhow::Error::msg)?],

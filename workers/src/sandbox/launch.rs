@@ -135,15 +135,17 @@ fn confine_and_exec(args: &Args) -> Result<Never, String> {
                 .map_err(|err| format!("cannot build the command's root: {err}"))?;
             true
         }
-        Err(err) if args.run_without_missing => {
+        Err(Entered::Not(err)) if args.run_without_missing => {
             eprintln!("sandbox: running without namespaces ({err})");
             false
         }
-        Err(err) => {
+        Err(Entered::Not(err)) => {
             return Err(format!(
                 "refused: no user namespace for the command ({err}); set sandbox.fallback = \"run\" to run without"
             ));
         }
+        // Inside a namespace without its ids: nothing could run right.
+        Err(Entered::Half(err)) => return Err(format!("cannot map ids in the namespace: {err}")),
     };
     let enforced = restrict(args, &view, own_root)?;
     if !enforced && !args.run_without_missing {
@@ -166,9 +168,17 @@ fn confine_and_exec(args: &Args) -> Result<Never, String> {
     Err(format!("cannot start {}: {err}", program.to_string_lossy()))
 }
 
+/// Why namespaces were not entered.
+enum Entered {
+    /// The kernel refused them; this process is as it was.
+    Not(String),
+    /// Entered, but the ids could not be mapped.
+    Half(String),
+}
+
 /// New user and mount namespaces, and a network namespace when the
 /// network is off; this process's ids map to themselves.
-fn enter_namespaces(network: Network) -> Result<(), String> {
+fn enter_namespaces(network: Network) -> Result<(), Entered> {
     use rustix::thread::UnshareFlags;
     let uid = rustix::process::geteuid().as_raw();
     let gid = rustix::process::getegid().as_raw();
@@ -182,13 +192,14 @@ fn enter_namespaces(network: Network) -> Result<(), String> {
     )]
     // SAFETY: this process has one thread and the flags do not include
     // CLONE_FILES, so no thread can observe a file table it does not share.
-    unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(|err| err.to_string())?;
+    unsafe { rustix::thread::unshare_unsafe(flags) }
+        .map_err(|err| Entered::Not(err.to_string()))?;
     for (file, line) in [
         ("/proc/self/setgroups", "deny".to_owned()),
         ("/proc/self/uid_map", format!("{uid} {uid} 1")),
         ("/proc/self/gid_map", format!("{gid} {gid} 1")),
     ] {
-        std::fs::write(file, line).map_err(|err| format!("{file}: {err}"))?;
+        std::fs::write(file, line).map_err(|err| Entered::Half(format!("{file}: {err}")))?;
     }
     Ok(())
 }
