@@ -244,7 +244,10 @@ async fn a_workspace_write_agent_s_commands_stay_in_their_sandbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_agent_writes_anywhere_but_cannot_act_as_a_person() {
-    let daemon = TestDaemon::start(4).await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("STUDIO_TEST_SECRET".into(), DAEMON_SECRET.into())])
+            .await;
+    let daemon_pid = daemon.child.id();
     let client = daemon.client().await;
     let workspace = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir_in("/var/tmp").unwrap();
@@ -269,6 +272,12 @@ async fn a_full_agent_writes_anywhere_but_cannot_act_as_a_person() {
                 "done",
             ],
             &["rule r1 added"],
+        ),
+        attack(
+            "reads the daemon's environment (its session's user namespace forbids it)",
+            format!("cat /proc/{daemon_pid}/environ"),
+            &["Permission denied"],
+            &[DAEMON_SECRET],
         ),
     ];
     let (outputs, events) = run_attacks(&client, "free", &attacks).await;
