@@ -146,7 +146,7 @@ pub fn terminal(
                 ))
             }
         }
-        Some(FaultKind::MemoryBudget) => {
+        Some(FaultKind::MemoryBudget | FaultKind::ChildMemory) => {
             memory_breach(events)?;
             expect(
                 matches!(
@@ -228,18 +228,6 @@ pub fn terminal(
             ),
             "session.killed or session.cancelled {reason: user}",
         ),
-        Some(FaultKind::ChildMemory) => {
-            memory_breach(events)?;
-            expect(
-                matches!(
-                    kind,
-                    EventKind::SessionKilled {
-                        reason: StopReason::Budget
-                    }
-                ),
-                "session.killed {reason: budget}",
-            )
-        }
         Some(FaultKind::ForkBomb) => expect(
             matches!(
                 kind,

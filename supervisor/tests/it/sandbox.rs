@@ -94,6 +94,17 @@ async fn run_attacks(
     (outputs, events)
 }
 
+/// The confinement the first tool call of `events` ran in.
+fn first_confinement(events: &[Event]) -> protocol::sandbox::Confinement {
+    events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::ToolStarted { confinement, .. } => Some(confinement.clone()),
+            _ => None,
+        })
+        .expect("a tool.started")
+}
+
 /// The rules the daemon holds (none were added by any test here).
 async fn rules(client: &Client) -> usize {
     match client.request(ControlRequest::RuleList).await.unwrap() {
@@ -300,13 +311,7 @@ async fn a_full_agent_writes_anywhere_but_cannot_act_as_a_person() {
         "{keys:?}"
     );
     // Labelled unconfined wherever it shows.
-    let started = events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::ToolStarted { confinement, .. } => Some(confinement.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let started = first_confinement(&events);
     assert_eq!(started.to_string(), "full: unconfined");
 }
 
@@ -371,13 +376,7 @@ async fn a_read_only_agent_s_mcp_server_writes_only_its_private_tmp() {
     assert!(results[1].contains("cannot write: ENOENT"), "{results:?}");
     assert_eq!(results[2], "written", "{results:?}");
     assert!(!in_workspace.exists() && !outside_file.exists());
-    let started = events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::ToolStarted { confinement, .. } => Some(confinement.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let started = first_confinement(&events);
     assert!(started.confined);
     assert_eq!(started.mode, SafetyMode::ReadOnly);
     assert_eq!(started.writable.len(), 1, "its private tmp only: {started}");
