@@ -1027,7 +1027,8 @@ impl SessionState {
         let Some(limit) = self.record.budgets.max_memory_mib else {
             return false;
         };
-        if self.stop.is_some() || processes.oom_kills() == 0 {
+        // A turn that finished is not undone by a child the kernel killed.
+        if self.stop.is_some() || self.done.is_some() || processes.oom_kills() == 0 {
             return false;
         }
         let peak = processes.peak_bytes().unwrap_or(self.peak_rss);

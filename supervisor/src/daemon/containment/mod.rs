@@ -138,10 +138,14 @@ impl SessionProcesses {
         }
     }
 
-    /// Resident memory of every process of the session, bytes.
+    /// Resident memory of the worker and every process the session
+    /// started, bytes (the outer process and the init, which only hold
+    /// the session, are left out).
     pub(crate) fn rss_bytes(&self) -> u64 {
+        let holders = [Some(self.outer), self.init.as_ref().map(|(pid, _)| *pid)];
         self.members()
             .into_iter()
+            .filter(|pid| *pid == self.worker || !holders.contains(&Some(*pid)))
             .filter_map(procfs::rss_bytes)
             .sum()
     }
