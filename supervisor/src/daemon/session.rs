@@ -1095,8 +1095,9 @@ impl SessionState {
         // The terminal event says nothing of the session is left running.
         if let Some(processes) = &self.processes {
             processes.wait_empty(GROUP_EMPTY_TIMEOUT).await;
-            // Nothing is left to use its commands' private temp dir.
-            containment::remove_private_tmp(self.id).await;
+            // Nothing is left to use its commands' private temp dir; its
+            // removal need not hold up the terminal event.
+            tokio::spawn(containment::remove_private_tmp(self.id));
         }
         if let Some(stats) = self.stats {
             self.append(EventKind::WorkerStats {

@@ -228,9 +228,17 @@ async fn a_workspace_write_agent_s_commands_stay_in_their_sandbox() {
         "mine\n"
     );
     assert_eq!(rules(&client).await, 0, "the agent added a rule");
-    // Its private /tmp went with the session.
+    // Its private /tmp goes with the session.
     let private_tmp = std::env::temp_dir().join(format!("studio-{}", events[0].session));
-    assert!(!private_tmp.exists(), "{}", private_tmp.display());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while private_tmp.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} is still there",
+            private_tmp.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let daemon_state = supervisor::procfs::stat(daemon_pid).unwrap().state;
     assert_ne!(daemon_state, 'T', "the daemon was stopped");
     // Every call records the sandbox it ran in.

@@ -167,8 +167,16 @@ impl SessionProcesses {
         loop {
             let (group, worker) = (self.group(), self.worker);
             let init = self.init.as_ref().map(|(pid, _)| *pid);
+            // The cgroup lists every process of the session; without one,
+            // /proc is scanned for its process group.
+            let in_cgroup = self.cgroup.as_ref().map(SessionCgroup::members);
+            let scan = in_cgroup.is_none();
             let left = tokio::task::spawn_blocking(move || {
-                let mut left = procfs::group_members(group);
+                let mut left = if scan {
+                    procfs::group_members(group)
+                } else {
+                    Vec::new()
+                };
                 for pid in std::iter::once(worker).chain(init) {
                     if procfs::is_alive(pid) && !left.contains(&pid) {
                         left.push(pid);
@@ -178,7 +186,6 @@ impl SessionProcesses {
             })
             .await
             .unwrap_or_default();
-            let in_cgroup = self.cgroup.as_ref().map(SessionCgroup::members);
             if left.is_empty() && in_cgroup.as_ref().is_none_or(Vec::is_empty) {
                 return true;
             }
