@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use protocol::SessionId;
 use protocol::agent::{Budgets, Fault, ScriptPatch};
 use protocol::control::{ControlRequest, RunSpec};
 use protocol::event::{BudgetKind, EventKind, ExitInfo, StopReason};
+use supervisor::client::Client;
 
 use crate::support::*;
 
@@ -15,6 +17,28 @@ fn faulty(fault: Fault) -> ScriptPatch {
         fault: Some(fault),
         fault_after_chunks: Some(3),
         ..ScriptPatch::default()
+    }
+}
+
+/// Polls until `chunks` response chunks of `session` are recorded: for a
+/// run faulty after that many, the fault has struck (it strikes right after
+/// they are flushed, before the worker reads anything else).
+async fn wait_for_chunks(client: &Client, session: SessionId, chunks: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let recorded = events(client, session)
+            .await
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::LlmResponseChunk { .. }))
+            .count();
+        if recorded >= chunks {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{session}: timed out waiting for {chunks} chunks"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -72,7 +96,7 @@ async fn fifty_concurrent_runs_where_five_misbehave_and_the_rest_finish_whole() 
         .request(ControlRequest::Kill { session: to_kill })
         .await
         .unwrap();
-    wait_for(&client, hangs, "the hang", |s| s.events >= 8).await;
+    wait_for_chunks(&client, hangs, 3).await;
     client
         .request(ControlRequest::Cancel { session: hangs })
         .await

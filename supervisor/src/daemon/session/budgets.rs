@@ -1,0 +1,138 @@
+//! Budgets and figures: the live figures `ps` reads, sampling the memory
+//! of every process of the session, the kernel's OOM kills, and the
+//! memory, wall and idle budgets checked on each tick.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use protocol::event::{BudgetKind, EventKind, StopReason};
+use ractor::ActorRef;
+
+use super::{Opening, SessionMsg, SessionState, Stop};
+use crate::daemon::worker_process;
+use crate::daemon::worker_process::ProcStats;
+
+/// Figures of a live session that `ps` reads without asking the actor.
+#[derive(Debug, Default)]
+pub(crate) struct LiveStats {
+    pub(super) pid: AtomicU32,
+    pub(super) rss_bytes: AtomicU64,
+    pub(super) last_event_ms: AtomicU64,
+}
+
+impl LiveStats {
+    /// Worker pid, if running.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        Some(self.pid.load(Ordering::Relaxed)).filter(|p| *p != 0)
+    }
+
+    /// Last sampled RSS, if any.
+    pub(crate) fn rss_bytes(&self) -> Option<u64> {
+        Some(self.rss_bytes.load(Ordering::Relaxed)).filter(|r| *r != 0)
+    }
+
+    pub(crate) fn touch(&self) {
+        self.last_event_ms.store(monotonic_ms(), Ordering::Relaxed);
+    }
+
+    pub(super) fn idle_for(&self) -> Duration {
+        Duration::from_millis(
+            monotonic_ms().saturating_sub(self.last_event_ms.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+pub(super) fn monotonic_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl SessionState {
+    /// Samples the memory of every process of the session and the
+    /// worker's CPU time.
+    pub(super) fn sample(&mut self) {
+        let Some(pid) = self.live.pid() else { return };
+        let Some(processes) = &self.processes else {
+            return;
+        };
+        if let Some(worker) = worker_process::proc_stats(pid) {
+            let stats = ProcStats {
+                rss_bytes: processes.rss_bytes().max(worker.rss_bytes),
+                cpu_ms: worker.cpu_ms,
+            };
+            self.live
+                .rss_bytes
+                .store(stats.rss_bytes, Ordering::Relaxed);
+            self.peak_rss = self.peak_rss.max(stats.rss_bytes);
+            self.stats = Some(stats);
+        }
+    }
+
+    /// Whether the kernel killed a process of the session for memory: its
+    /// cgroup's cap is the memory budget's backstop. Records the budget as
+    /// exceeded and kills the session.
+    pub(super) fn check_oom(&mut self) -> bool {
+        let Some(processes) = &self.processes else {
+            return false;
+        };
+        let Some(limit) = self.record.budgets.max_memory_mib else {
+            return false;
+        };
+        // A turn that finished is not undone by a child the kernel killed.
+        if self.stop.is_some() || self.done.is_some() || processes.oom_kills() == 0 {
+            return false;
+        }
+        let peak = processes.peak_bytes().unwrap_or(self.peak_rss);
+        let observed = peak.max(self.peak_rss) as f64 / (1024.0 * 1024.0);
+        self.exceeded(BudgetKind::Memory, limit as f64, observed);
+        self.request_stop(Stop::Kill(StopReason::Budget));
+        self.kill_group();
+        true
+    }
+
+    pub(super) fn tick(&mut self, myself: &ActorRef<SessionMsg>) {
+        if self.exit.is_some() {
+            return;
+        }
+        self.sample();
+        if self.stop.is_some() || self.done.is_some() || self.check_oom() {
+            return;
+        }
+        let budgets = self.record.budgets.clone();
+        if let (Some(limit), Some(stats)) = (budgets.max_memory_mib, self.stats) {
+            let used_mib = stats.rss_bytes as f64 / (1024.0 * 1024.0);
+            if used_mib > limit as f64 {
+                self.exceeded(BudgetKind::Memory, limit as f64, used_mib);
+                self.request_stop(Stop::Kill(StopReason::Budget));
+                self.kill_group();
+                return;
+            }
+        }
+        if let Some(limit) = budgets.max_wall_secs {
+            let used = self.started.elapsed().as_secs_f64();
+            if used > limit as f64 {
+                self.exceeded(BudgetKind::WallTime, limit as f64, used);
+                return self.cancel(myself, StopReason::Budget);
+            }
+        }
+        // An idle interactive session waits for a person, not for the model.
+        let waiting_for_user = self.opening != Opening::Run && !self.in_turn;
+        if let Some(limit) = budgets.max_idle_secs.filter(|_| !waiting_for_user) {
+            let idle = self.live.idle_for().as_secs_f64();
+            if idle > limit as f64 {
+                self.exceeded(BudgetKind::Idle, limit as f64, idle);
+                self.cancel(myself, StopReason::Budget);
+            }
+        }
+    }
+
+    pub(super) fn exceeded(&self, budget: BudgetKind, limit: f64, observed: f64) {
+        tracing::info!(session = %self.id, ?budget, limit, observed, "budget exceeded");
+        self.append(EventKind::BudgetExceeded {
+            budget,
+            limit,
+            observed,
+        });
+    }
+}

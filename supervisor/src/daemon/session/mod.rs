@@ -1,0 +1,451 @@
+//! The Session actor: one per live session, owning its worker process.
+//!
+//! It spawns the worker (held in its own namespaces and cgroup, see
+//! `containment`; parent-death signal; token on stdin), wires up its
+//! socket once the listener has checked the worker's handshake, enforces
+//! the budgets, and turns every way the worker can end into exactly one
+//! terminal event. The terminal event is recorded only when the process
+//! has exited, every process of the session is gone and everything it
+//! sent has been read, so nothing it said is lost and nothing of it is
+//! left running.
+//!
+//! Worker events do not pass through this actor: a reader task
+//! (`worker_io::read_worker`) appends them straight to the session's
+//! [`Sequencer`], keeping the hot path short.
+//!
+//! Layout: this file holds the actor, its messages and state, and the
+//! dispatch of each message; `start` (workspace, MCP servers, cgroup,
+//! spawning, the worker's connection), `turns` (start messages, idle
+//! waits, the user's messages, the worker's `Done`), `asking` (tool calls
+//! to `Approvals`), `budgets` (`LiveStats`, sampling, the budgets on each
+//! tick) and `ending` (cancel, kill, the one terminal event).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use interprocess::local_socket::tokio::Stream;
+use protocol::SessionId;
+use protocol::approval::{AskPolicy, RuleMatch};
+use protocol::control::ControlError;
+use protocol::event::{BudgetKind, Event, ExitInfo, StopReason};
+use protocol::mcp::McpServerConfig;
+use protocol::worker::{ToWorker, TurnOutcome};
+use protocol::{EventKind, Timestamp};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::Shared;
+use super::approvals::Ruling;
+use super::containment::SessionProcesses;
+use super::sequencer::{AppendError, Sequencer};
+use super::worker_process::ProcStats;
+use crate::store::SessionRecord;
+
+mod asking;
+mod budgets;
+mod ending;
+mod start;
+mod turns;
+
+pub(crate) use budgets::LiveStats;
+use turns::ended;
+
+/// How long a spawned worker has to connect and authenticate.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a worker has to exit after `Shutdown`.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a worker that hung up mid-turn has to exit on its own.
+const HANGUP_GRACE: Duration = Duration::from_secs(1);
+/// How long to keep reading after the process exited (its socket should
+/// close with it; a leaked descriptor must not hold the session open).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the terminal event waits for the session's last processes to
+/// go (they are killed again meanwhile); past it, it is recorded anyway.
+const GROUP_EMPTY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Sampling period when a memory budget is set.
+const FAST_TICK: Duration = Duration::from_millis(100);
+/// Sampling period otherwise.
+const SLOW_TICK: Duration = Duration::from_millis(500);
+
+/// Reply port of a client waiting for a request to take effect.
+pub(crate) type StopReply = RpcReplyPort<Result<(), ControlError>>;
+
+/// How a session's worker begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Opening {
+    /// A headless run: one turn on the run's prompt, then the session ends.
+    Run,
+    /// A new interactive session: idle until the user speaks.
+    Chat,
+    /// A new worker for a recorded interactive session (`session.resumed`).
+    Resume,
+}
+
+/// Messages to a Session actor.
+pub(crate) enum SessionMsg {
+    /// The listener accepted this session's worker.
+    WorkerConnected(Arc<Stream>),
+    /// The worker finished its turn.
+    WorkerDone(TurnOutcome),
+    /// Recorded usage crossed a token or cost budget.
+    Exceeded {
+        /// Which budget.
+        budget: BudgetKind,
+        /// Its limit.
+        limit: f64,
+        /// What was used.
+        observed: f64,
+    },
+    /// The worker asks whether it may run a tool call.
+    ApprovalRequest {
+        /// The call.
+        call_id: String,
+        /// Tool name.
+        tool: String,
+        /// Arguments as JSON text.
+        arguments: String,
+    },
+    /// Approvals decided a call.
+    Decided {
+        /// The call.
+        call_id: String,
+        /// How.
+        ruling: Ruling,
+    },
+    /// The worker's socket closed (`None`) or broke the protocol (`Some`).
+    ReaderEnded(Option<String>),
+    /// The worker process exited.
+    Exited(ExitInfo),
+    /// Stop cooperatively, then by force after the grace period. Replied
+    /// once delivered.
+    Cancel(StopReason, Option<StopReply>),
+    /// SIGKILL the group now. Replied once the terminal event is recorded.
+    Kill(StopReason, Option<StopReply>),
+    /// The daemon is stopping: kill and record `session.interrupted`.
+    Interrupt,
+    /// The user's next message to an interactive session. Replied once
+    /// the turn started.
+    Say(String, StopReply),
+    /// End an interactive session. Replied once the terminal event is recorded.
+    End(StopReply),
+    /// No rule decided a call: it waits for a person.
+    Parked {
+        /// The call.
+        call_id: String,
+        /// Its number in the approvals inbox.
+        approval: u64,
+        /// When it is denied unanswered.
+        expires_at: Timestamp,
+    },
+    /// An interactive session had its chance to hear from the user since
+    /// it went idle for the given time.
+    IdleTimeout(u64),
+    /// Sample resource use and check budgets.
+    Tick,
+    /// The worker had its chance to connect.
+    ConnectTimeout,
+    /// The worker had its chance to honour a cancel.
+    GraceExpired,
+    /// The worker had its chance to exit after `Shutdown`.
+    ExitTimeout,
+    /// The socket had its chance to drain after the process exited.
+    DrainTimeout,
+}
+
+/// What the actor is started with.
+pub(crate) struct SessionArgs {
+    pub(crate) record: SessionRecord,
+    pub(crate) sequencer: Arc<Sequencer>,
+    pub(crate) live: Arc<LiveStats>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) queued_for: Duration,
+    pub(crate) approve: Vec<RuleMatch>,
+    pub(crate) ask: AskPolicy,
+    pub(crate) opening: Opening,
+    /// Answered once the worker is spawned (and, for a resumed session,
+    /// `session.resumed` is committed), or with why it could not start.
+    pub(crate) opened: Option<StopReply>,
+}
+
+/// The Session actor (state in [`SessionState`]).
+pub(crate) struct SessionActor;
+
+/// How the session was asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    Cancel { reason: StopReason, forced: bool },
+    Kill(StopReason),
+    Interrupt,
+}
+
+/// A live session. Dropping it (however the actor ends) kills the
+/// worker's process group.
+pub(crate) struct SessionState {
+    id: SessionId,
+    record: SessionRecord,
+    sequencer: Arc<Sequencer>,
+    live: Arc<LiveStats>,
+    shared: Arc<Shared>,
+    queued_for: Duration,
+    started: Instant,
+    processes: Option<SessionProcesses>,
+    to_worker: Option<mpsc::UnboundedSender<ToWorker>>,
+    reader: Option<JoinHandle<()>>,
+    connected: bool,
+    reader_done: bool,
+    exit: Option<ExitInfo>,
+    done: Option<TurnOutcome>,
+    stop: Option<Stop>,
+    failure: Option<String>,
+    problem: Option<String>,
+    stats: Option<ProcStats>,
+    peak_rss: u64,
+    waiters: Vec<StopReply>,
+    finished: bool,
+    /// Where the provider is, with its key: only ever put in the start message.
+    endpoint: Option<protocol::worker::Endpoint>,
+    /// The agent's MCP servers, with their secrets: only ever put in the start message.
+    mcp_servers: Vec<McpServerConfig>,
+    /// The run's `--approve` rules, the session's "always allow" grants,
+    /// and what happens to calls that would need asking.
+    run_rules: Vec<RuleMatch>,
+    grants: Vec<RuleMatch>,
+    /// A branch's inherited events, once read (see `history_before`).
+    inherited: Option<Arc<[Event]>>,
+    ask_policy: AskPolicy,
+    /// The loop watchdog: the last call and how often it came in a row.
+    last_call: Option<(String, String)>,
+    repeats: u32,
+    opening: Opening,
+    opened: Option<StopReply>,
+    /// Interactive sessions: a turn is running (else the session is idle).
+    in_turn: bool,
+    /// A message said before the worker connected.
+    early_say: Option<(String, StopReply)>,
+    /// Counts the times an interactive session went idle or busy, so a
+    /// stale `IdleTimeout` is recognised.
+    idle_epoch: u64,
+}
+
+impl Drop for SessionState {
+    fn drop(&mut self) {
+        if let Some(reader) = &self.reader {
+            reader.abort();
+        }
+        self.shared.workers.forget(self.id);
+        // `processes`' own Drop kills every process of the session.
+    }
+}
+
+impl Actor for SessionActor {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: SessionArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        args.live.touch();
+        Ok(SessionState {
+            id: args.record.id,
+            record: args.record,
+            sequencer: args.sequencer,
+            live: args.live,
+            shared: args.shared,
+            queued_for: args.queued_for,
+            started: Instant::now(),
+            processes: None,
+            to_worker: None,
+            reader: None,
+            connected: false,
+            reader_done: false,
+            exit: None,
+            done: None,
+            stop: None,
+            failure: None,
+            problem: None,
+            stats: None,
+            peak_rss: 0,
+            waiters: Vec::new(),
+            finished: false,
+            endpoint: None,
+            mcp_servers: Vec::new(),
+            run_rules: args.approve,
+            grants: Vec::new(),
+            inherited: None,
+            ask_policy: args.ask,
+            last_call: None,
+            repeats: 0,
+            opening: args.opening,
+            opened: args.opened,
+            in_turn: false,
+            early_say: None,
+            idle_epoch: 0,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.start(&myself).await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.finished {
+            match msg {
+                SessionMsg::Cancel(_, Some(reply))
+                | SessionMsg::Kill(_, Some(reply))
+                | SessionMsg::End(reply) => {
+                    let _ = reply.send(Ok(()));
+                }
+                SessionMsg::Say(_, reply) => {
+                    let _ = reply.send(Err(ended()));
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
+        match msg {
+            SessionMsg::WorkerConnected(stream) => state.connected(&myself, stream),
+            SessionMsg::WorkerDone(outcome) => state.worker_done(&myself, outcome),
+            SessionMsg::ApprovalRequest {
+                call_id,
+                tool,
+                arguments,
+            } => state.ask_approval(&myself, call_id, tool, arguments),
+            SessionMsg::Decided { call_id, ruling } => state.decided(call_id, ruling),
+            SessionMsg::Exceeded {
+                budget,
+                limit,
+                observed,
+            } => {
+                if state.stop.is_none() && state.done.is_none() {
+                    state.exceeded(budget, limit, observed);
+                    state.cancel(&myself, StopReason::Budget);
+                }
+            }
+            SessionMsg::ReaderEnded(problem) => {
+                state.reader_done = true;
+                if problem.is_some() {
+                    state.problem = problem;
+                }
+                let expected = state.done.is_some() || state.stop.is_some();
+                if state.exit.is_none() && !expected {
+                    if state.problem.is_some() {
+                        // Broke the protocol: it is of no further use.
+                        state.kill_group();
+                    } else {
+                        // Hung up mid-turn: most likely exiting (a panic closes
+                        // the socket while unwinding). Let it finish so its
+                        // real exit status is recorded, then make sure.
+                        drop(myself.send_after(HANGUP_GRACE, || SessionMsg::ExitTimeout));
+                    }
+                }
+            }
+            SessionMsg::Exited(exit) => {
+                // The worker itself may be what the kernel killed for memory.
+                state.check_oom();
+                state.exit = Some(exit);
+                state.live.pid.store(0, Ordering::Relaxed);
+                // Sweep anything the worker left in its group.
+                state.kill_group();
+                if !state.reader_done {
+                    drop(myself.send_after(DRAIN_TIMEOUT, || SessionMsg::DrainTimeout));
+                }
+            }
+            SessionMsg::Cancel(reason, reply) => {
+                state.cancel(&myself, reason);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            SessionMsg::Kill(reason, reply) => {
+                state.request_stop(Stop::Kill(reason));
+                state.kill_group();
+                state.waiters.extend(reply);
+            }
+            SessionMsg::Interrupt => {
+                state.request_stop(Stop::Interrupt);
+                state.kill_group();
+            }
+            SessionMsg::Say(text, reply) => state.say(&myself, text, reply).await,
+            SessionMsg::End(reply) => state.end(&myself, Some(reply)),
+            SessionMsg::Parked {
+                call_id,
+                approval,
+                expires_at,
+            } => state.append(EventKind::ToolApprovalPending {
+                call_id,
+                approval,
+                expires_at,
+            }),
+            SessionMsg::IdleTimeout(epoch) => {
+                if epoch == state.idle_epoch && !state.in_turn {
+                    tracing::info!(session = %state.id, "interactive session idle too long: ending it");
+                    state.end(&myself, None);
+                }
+            }
+            SessionMsg::Tick => state.tick(&myself),
+            SessionMsg::ConnectTimeout => {
+                if !state.connected && state.exit.is_none() {
+                    state.problem = Some(format!(
+                        "worker did not connect within {}s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ));
+                    state.kill_group();
+                }
+            }
+            SessionMsg::GraceExpired => {
+                if state.exit.is_none()
+                    && let Some(Stop::Cancel { forced, .. }) = &mut state.stop
+                {
+                    *forced = true;
+                    state.kill_group();
+                }
+            }
+            SessionMsg::ExitTimeout => {
+                if state.exit.is_none() {
+                    state.kill_group();
+                }
+            }
+            SessionMsg::DrainTimeout => {
+                if !state.reader_done {
+                    if let Some(reader) = state.reader.take() {
+                        reader.abort();
+                    }
+                    state.reader_done = true;
+                }
+            }
+        }
+        state.finish_if_over(&myself).await;
+        Ok(())
+    }
+}
+
+impl SessionState {
+    /// Queues a daemon-side event; a refusal only means the session ended.
+    fn append(&self, kind: EventKind) {
+        match self.sequencer.append(Timestamp::now(), kind) {
+            Ok(_) | Err(AppendError::Ended) => {}
+            Err(err) => tracing::error!(session = %self.id, %err, "cannot record event"),
+        }
+    }
+
+    fn send(&self, msg: ToWorker) {
+        if let Some(tx) = &self.to_worker {
+            let _ = tx.send(msg);
+        }
+    }
+}

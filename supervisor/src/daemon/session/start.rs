@@ -1,0 +1,250 @@
+//! How a session begins: its workspace, MCP servers and cgroup resolved,
+//! its worker spawned and held (`containment`), and once the worker
+//! connects, its first events and the socket's tasks.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use interprocess::local_socket::tokio::Stream;
+use protocol::agent::SafetyMode;
+use protocol::control::{ControlError, ErrorKind};
+use protocol::event::{EventKind, ExitInfo};
+use protocol::worker::ToWorker;
+use ractor::ActorRef;
+use tokio::sync::mpsc;
+
+use super::{CONNECT_TIMEOUT, FAST_TICK, Opening, SLOW_TICK, SessionMsg, SessionState, Stop};
+use crate::daemon::containment::SessionProcesses;
+use crate::daemon::worker_io::{Meter, read_worker, write_worker};
+use crate::daemon::{containment, providers, worker_process};
+
+impl SessionState {
+    /// Looks up the agent's MCP servers; one that is not configured is an
+    /// `mcp.server.failed` and the session goes on without it.
+    pub(super) async fn resolve_mcp_servers(&mut self) {
+        let wanted = &self.record.agent.mcp_servers;
+        if wanted.is_empty() {
+            return;
+        }
+        let configured = match self.shared.store.mcp_servers().await {
+            Ok(configured) => configured,
+            Err(err) => {
+                tracing::warn!(session = %self.id, %err, "cannot read the MCP servers");
+                Vec::new()
+            }
+        };
+        for name in wanted.clone() {
+            // One stored by an older release may break today's rules (a
+            // server named `fs` would pass for the built-in tools).
+            let found = configured.iter().find(|s| s.name == name);
+            match found.map(|server| (server, server.validate())) {
+                Some((_, Err(why))) => self.append(EventKind::McpServerFailed {
+                    message: why,
+                    server: name,
+                }),
+                Some((server, Ok(()))) => self.mcp_servers.push(server.clone()),
+                None => self.append(EventKind::McpServerFailed {
+                    message: format!(
+                        "no MCP server named {name:?} is configured (see studio mcp list)"
+                    ),
+                    server: name,
+                }),
+            }
+        }
+    }
+
+    /// The agent's workspace, its own or its default one, as a real path
+    /// that is not the data dir, inside it or above it (a `full` agent's
+    /// own workspace is not checked: it is not confined anyway).
+    pub(super) fn resolve_workspace(&self) -> std::io::Result<std::path::PathBuf> {
+        let data_dir = &self.shared.config.data_dir;
+        let agent = &self.record.agent;
+        if agent.safety != SafetyMode::Full {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            data_dir.check_sandbox_paths(&agent.sandbox, home.as_deref())?;
+        }
+        match &agent.workspace {
+            None => data_dir.default_workspace(&agent.name),
+            Some(dir) if agent.safety == SafetyMode::Full => Ok(dir.into()),
+            Some(dir) => data_dir.check_workspace(std::path::Path::new(dir)),
+        }
+    }
+
+    /// Spawns the worker. Failures end the session with `session.failed`.
+    pub(super) async fn start(&mut self, myself: &ActorRef<SessionMsg>) {
+        if self.opening == Opening::Run {
+            let queued_ms = u64::try_from(self.queued_for.as_millis()).unwrap_or(u64::MAX);
+            self.append(EventKind::RunStarted { queued_ms });
+        }
+        let token = match crate::auth::new_token() {
+            Ok(token) => token,
+            Err(err) => {
+                return self
+                    .fail_to_start(myself, format!("cannot create a worker token: {err}"))
+                    .await;
+            }
+        };
+        let provider = self.record.agent.provider;
+        let stored_key = match self.shared.store.key(provider).await {
+            Ok(stored) => stored.map(|(key, _)| key),
+            Err(err) => {
+                tracing::warn!(session = %self.id, %err, "cannot read the stored key");
+                None
+            }
+        };
+        self.endpoint = providers::endpoint(&self.record.agent, stored_key);
+        self.resolve_mcp_servers().await;
+        match self.resolve_workspace() {
+            Ok(dir) => self.record.agent.workspace = Some(dir.display().to_string()),
+            Err(err) => return self.fail_to_start(myself, err.to_string()).await,
+        }
+        let config = &self.shared.config;
+        let spawned = containment::spawn_worker(
+            &config.worker_bin,
+            &config.data_dir.worker_socket(),
+            self.id,
+            self.create_cgroup(),
+            config.hold_sessions,
+        )
+        .await;
+        let (processes, mut child) = match spawned {
+            Ok(spawned) => spawned,
+            Err(err) => return self.fail_to_start(myself, err.to_string()).await,
+        };
+        // Register the pid before the worker can know its token, so that
+        // only this process can ever present it.
+        let pid = processes.worker();
+        self.shared
+            .workers
+            .expect(self.id, token.clone(), pid, myself.clone());
+        self.live.pid.store(pid, Ordering::Relaxed);
+        self.processes = Some(processes);
+        if self.opening == Opening::Resume {
+            // Committed before the client hears the session is open, so a
+            // follower never mistakes it for the ended session it was.
+            if let Err(err) = self
+                .sequencer
+                .append_committed(EventKind::SessionResumed { pid })
+                .await
+            {
+                tracing::error!(session = %self.id, %err, "cannot record the resume");
+            }
+        }
+        if let Some(opened) = self.opened.take() {
+            let _ = opened.send(Ok(()));
+        }
+        if let Err(err) = worker_process::send_token(&mut child, &token).await {
+            tracing::warn!(session = %self.id, %err, "cannot hand the worker its token");
+        }
+        let actor = myself.clone();
+        tokio::spawn(async move {
+            let exit = match child.wait().await {
+                Ok(status) => worker_process::exit_info(status),
+                Err(_) => ExitInfo::default(),
+            };
+            let _ = actor.cast(SessionMsg::Exited(exit));
+        });
+        drop(myself.send_after(CONNECT_TIMEOUT, || SessionMsg::ConnectTimeout));
+        let period = if self.record.budgets.max_memory_mib.is_some() {
+            FAST_TICK
+        } else {
+            SLOW_TICK
+        };
+        myself.send_interval(period, || SessionMsg::Tick);
+    }
+
+    /// The session's cgroup, limited to its memory budget (with headroom:
+    /// sampling enforces the budget itself, the kernel stops what is too
+    /// fast to sample) and its process limit; `None` where the machine
+    /// gives none.
+    pub(super) fn create_cgroup(&self) -> Option<containment::SessionCgroup> {
+        if !self.shared.config.hold_sessions {
+            return None;
+        }
+        let memory_max = self.record.budgets.max_memory_mib.map(|mib| {
+            let headroom = (mib / 4).max(32);
+            (mib + headroom) * 1024 * 1024
+        });
+        let pids_max = self.record.agent.sandbox.max_processes();
+        match self.shared.cgroups.create(self.id, memory_max, pids_max) {
+            Ok(cgroup) => cgroup,
+            Err(err) => {
+                tracing::warn!(session = %self.id, %err, "cannot create the session's cgroup");
+                None
+            }
+        }
+    }
+
+    pub(super) async fn fail_to_start(&mut self, myself: &ActorRef<SessionMsg>, error: String) {
+        tracing::error!(session = %self.id, %error, "worker did not start");
+        if let Some(opened) = self.opened.take() {
+            let _ = opened.send(Err(ControlError::new(ErrorKind::Internal, error.clone())));
+        }
+        self.failure = Some(error);
+        self.exit = Some(ExitInfo::default());
+        self.finish_if_over(myself).await;
+    }
+
+    pub(super) fn connected(&mut self, myself: &ActorRef<SessionMsg>, stream: Arc<Stream>) {
+        if self.exit.is_some() || matches!(self.stop, Some(Stop::Kill(_) | Stop::Interrupt)) {
+            return;
+        }
+        self.connected = true;
+        self.live.touch();
+        let Some(pid) = self.processes.as_ref().map(SessionProcesses::worker) else {
+            return;
+        };
+        let agent = &self.record.agent;
+        if self.opening != Opening::Resume {
+            self.append(EventKind::SessionStarted {
+                pid,
+                agent: agent.name.clone(),
+                provider: agent.provider.to_string(),
+                model: agent.model.clone(),
+            });
+        }
+        if let Some(processes) = &self.processes {
+            let mut containment = processes.containment(&self.shared.cgroups);
+            // What its commands will run without, if it confines them.
+            if self.record.agent.safety != SafetyMode::Full {
+                let support = self.shared.sandbox_support;
+                containment.missing.extend(
+                    support
+                        .missing()
+                        .into_iter()
+                        .map(|m| format!("{m} for its commands' sandbox")),
+                );
+            }
+            self.append(EventKind::SessionContained { containment });
+        }
+        if self.opening == Opening::Run {
+            self.append(EventKind::MessageUser {
+                text: self.record.prompt.clone(),
+            });
+        }
+        let meter = Meter::new(
+            Arc::clone(&self.shared),
+            self.record.agent.model.clone(),
+            self.record.budgets.clone(),
+        );
+        self.reader = Some(tokio::spawn(read_worker(
+            Arc::clone(&stream),
+            Arc::clone(&self.sequencer),
+            Arc::clone(&self.live),
+            meter,
+            myself.clone(),
+        )));
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_worker(stream, rx));
+        self.to_worker = Some(tx);
+        if self.opening == Opening::Run {
+            let start = self.start_turn(Vec::new(), self.record.prompt.clone());
+            self.send(start);
+            if let Some(Stop::Cancel { .. }) = self.stop {
+                self.send(ToWorker::Cancel);
+            }
+        } else {
+            self.go_idle(myself, None);
+        }
+    }
+}

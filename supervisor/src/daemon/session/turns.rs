@@ -1,0 +1,183 @@
+//! Turns: the start message, an interactive session's idle waits and its
+//! user's messages (with the conversation rebuilt from the log), ending a
+//! chat, and what the worker's `Done` means.
+
+use std::sync::Arc;
+
+use protocol::control::{ControlError, ErrorKind};
+use protocol::event::{Event, EventKind, StopReason};
+use protocol::message::ChatMessage;
+use protocol::worker::{StartTurn, ToWorker, TurnOutcome};
+use ractor::ActorRef;
+
+use super::{EXIT_TIMEOUT, Opening, SessionMsg, SessionState, StopReply};
+use crate::daemon::history;
+use crate::store::StoreError;
+
+pub(super) fn ended() -> ControlError {
+    ControlError::new(
+        ErrorKind::Conflict,
+        "the session has ended (resume it to go on)",
+    )
+}
+
+impl SessionState {
+    /// The message that starts a turn on `input` after `history`.
+    pub(super) fn start_turn(&self, history: Vec<ChatMessage>, input: String) -> ToWorker {
+        ToWorker::Start(Box::new(StartTurn {
+            session: self.id,
+            agent: self.record.agent.clone(),
+            history,
+            input,
+            script: self.record.script.clone(),
+            tools: Vec::new(),
+            endpoint: self.endpoint.clone(),
+            mcp_servers: self.mcp_servers.clone(),
+            sandbox_support: self.shared.sandbox_support,
+        }))
+    }
+
+    /// An interactive session finished a turn (or just started): it waits
+    /// for the user, at most `chat_idle_timeout`.
+    pub(super) fn go_idle(&mut self, myself: &ActorRef<SessionMsg>, error: Option<String>) {
+        self.in_turn = false;
+        self.idle_epoch += 1;
+        self.append(EventKind::SessionIdle { error });
+        let epoch = self.idle_epoch;
+        let timeout = self.shared.config.chat_idle_timeout;
+        drop(myself.send_after(timeout, move || SessionMsg::IdleTimeout(epoch)));
+        if let Some((text, reply)) = self.early_say.take() {
+            let _ = myself.cast(SessionMsg::Say(text, reply));
+        }
+    }
+
+    /// Starts a turn of an idle interactive session on the user's message,
+    /// with the conversation so far rebuilt from the log.
+    pub(super) async fn say(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        text: String,
+        reply: StopReply,
+    ) {
+        let busy = |what: &str| Err(ControlError::new(ErrorKind::Conflict, what.to_owned()));
+        let refusal = if self.opening == Opening::Run {
+            Err(ControlError::new(
+                ErrorKind::Invalid,
+                format!("session {} is a headless run: it takes no input", self.id),
+            ))
+        } else if self.stop.is_some() || self.done.is_some() {
+            busy("the session is ending")
+        } else if !self.connected {
+            if self.early_say.is_none() {
+                self.early_say = Some((text, reply));
+                return;
+            }
+            busy("the session is starting and already has a message waiting")
+        } else if self.in_turn {
+            busy("a turn is running: wait for session.idle, or cancel it")
+        } else {
+            Ok(())
+        };
+        if let Err(err) = refusal {
+            let _ = reply.send(Err(err));
+            return;
+        }
+        self.in_turn = true;
+        self.idle_epoch += 1;
+        self.live.touch();
+        let recorded = self
+            .sequencer
+            .append_committed(EventKind::MessageUser { text: text.clone() })
+            .await;
+        let history = match recorded {
+            Ok(seq) => self
+                .history_before(seq)
+                .await
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        match history {
+            Ok((inherited, own)) => {
+                // "Always allow" holds for the whole session: grants given
+                // in an earlier life come back from its log (a branch's
+                // original keeps its own).
+                for grant in history::grants(&own) {
+                    if !self.grants.contains(&grant) {
+                        self.grants.push(grant);
+                    }
+                }
+                let mut events = inherited.to_vec();
+                events.extend(own);
+                let start = self.start_turn(history::conversation(&events), text);
+                self.send(start);
+                let _ = reply.send(Ok(()));
+            }
+            Err(err) => {
+                tracing::error!(session = %self.id, %err, "cannot start the turn");
+                let err = ControlError::new(ErrorKind::Internal, err);
+                let _ = reply.send(Err(err.clone()));
+                self.go_idle(myself, Some(err.message));
+            }
+        }
+    }
+
+    /// What the turn starting at `seq` is built from: the events the
+    /// session inherits as a branch (read once, then kept) and its own
+    /// before `seq`.
+    pub(super) async fn history_before(
+        &mut self,
+        seq: u64,
+    ) -> Result<(Arc<[Event]>, Vec<Event>), StoreError> {
+        let store = &self.shared.store;
+        let inherited = match &self.inherited {
+            Some(inherited) => Arc::clone(inherited),
+            None => {
+                let read: Arc<[Event]> = history::inherited(store, self.id, self.record.parent)
+                    .await?
+                    .into();
+                self.inherited = Some(Arc::clone(&read));
+                read
+            }
+        };
+        let own = history::events_through(store, self.id, seq - 1).await?;
+        Ok((inherited, own))
+    }
+
+    /// Ends an interactive session: at once when idle (`session.completed`),
+    /// by cancelling the running turn otherwise.
+    pub(super) fn end(&mut self, myself: &ActorRef<SessionMsg>, reply: Option<StopReply>) {
+        self.waiters.extend(reply);
+        if self.stop.is_some() || self.done.is_some() {
+            return;
+        }
+        if self.in_turn || !self.connected {
+            return self.cancel(myself, StopReason::User);
+        }
+        self.done = Some(TurnOutcome::Completed);
+        self.send(ToWorker::Shutdown);
+        drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
+    }
+
+    pub(super) fn worker_done(&mut self, myself: &ActorRef<SessionMsg>, outcome: TurnOutcome) {
+        if self.done.is_some() {
+            return;
+        }
+        if self.opening != Opening::Run && self.stop.is_none() {
+            // An interactive session outlives its turns, failed ones too;
+            // the user decides what comes next.
+            self.sample();
+            if self.in_turn {
+                let error = match outcome {
+                    TurnOutcome::Failed { error } => Some(error),
+                    _ => None,
+                };
+                self.go_idle(myself, error);
+            }
+            return;
+        }
+        self.done = Some(outcome);
+        self.sample();
+        self.send(ToWorker::Shutdown);
+        drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
+    }
+}
