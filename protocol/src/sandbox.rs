@@ -42,6 +42,11 @@ pub struct SandboxConfig {
     /// needs: refused (the default), or run with what there is.
     #[serde(default)]
     pub fallback: Fallback,
+    /// Hosts (`host` or `host:port`; a name or an IP) that `fetch` may
+    /// reach although they are loopback, private, link-local, unique-local
+    /// or multicast addresses, which it refuses otherwise.
+    #[serde(default)]
+    pub private_hosts: Vec<String>,
 }
 
 impl SandboxConfig {
@@ -60,12 +65,65 @@ impl SandboxConfig {
         if self.max_processes == Some(0) {
             return Err("sandbox.max_processes must be at least 1".to_owned());
         }
+        for host in &self.private_hosts {
+            HostPort::parse(host)?;
+        }
         Ok(())
     }
 
     /// The limit of processes in force.
     pub fn max_processes(&self) -> u32 {
         self.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES)
+    }
+}
+
+/// A host, and optionally a port, as `sandbox.private_hosts` lists them:
+/// `name`, `name:port`, `1.2.3.4`, `1.2.3.4:port`, `::1` or `[::1]:port`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    /// A lowercase name without a trailing dot, or an IP in its canonical
+    /// spelling (IPv6 without brackets).
+    pub host: String,
+    /// `None` matches every port.
+    pub port: Option<u16>,
+}
+
+impl HostPort {
+    /// Parses one entry, refusing what is not a host.
+    pub fn parse(entry: &str) -> Result<HostPort, String> {
+        let bad = |why: &str| format!("sandbox.private_hosts entry {entry:?} {why}");
+        let entry = entry.trim();
+        if let Ok(ip) = entry.parse::<std::net::IpAddr>() {
+            return Ok(HostPort {
+                host: ip.to_string(),
+                port: None,
+            });
+        }
+        if let Ok(addr) = entry.parse::<std::net::SocketAddr>() {
+            return Ok(HostPort {
+                host: addr.ip().to_string(),
+                port: Some(addr.port()),
+            });
+        }
+        let (name, port) = match entry.rsplit_once(':') {
+            Some((name, port)) => (
+                name,
+                Some(
+                    port.parse::<u16>()
+                        .map_err(|_| bad("has a port that is not a number"))?,
+                ),
+            ),
+            None => (entry, None),
+        };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !valid {
+            return Err(bad("is not a host name, an IP or host:port"));
+        }
+        Ok(HostPort { host: name, port })
     }
 }
 
@@ -250,6 +308,27 @@ mod tests {
         };
         assert!(none.validate().is_err());
         assert_eq!(SandboxConfig::default().max_processes(), 512);
+    }
+
+    #[test]
+    fn private_hosts_are_hosts_with_an_optional_port() {
+        let parse = |entry: &str| HostPort::parse(entry).map(|h| (h.host, h.port));
+        assert_eq!(
+            parse("127.0.0.1:8080"),
+            Ok(("127.0.0.1".into(), Some(8080)))
+        );
+        assert_eq!(parse("::1"), Ok(("::1".into(), None)));
+        assert_eq!(parse("[::1]:9000"), Ok(("::1".into(), Some(9000))));
+        assert_eq!(parse("Wiki.Corp."), Ok(("wiki.corp".into(), None)));
+        assert_eq!(parse("wiki.corp:443"), Ok(("wiki.corp".into(), Some(443))));
+        for bad in ["", "http://x", "x:port", "a b", "x:70000"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let config = SandboxConfig {
+            private_hosts: vec!["http://127.0.0.1/".into()],
+            ..SandboxConfig::default()
+        };
+        assert!(config.validate().unwrap_err().contains("private_hosts"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub(crate) struct CreateArgs {
     #[arg(required_unless_present = "file")]
     name: Option<String>,
     /// Read the whole agent from this TOML file.
-    #[arg(long, short, conflicts_with_all = ["provider", "model", "base_url", "system_prompt", "tools", "safety", "workspace", "mcp", "network", "read", "write"])]
+    #[arg(long, short, conflicts_with_all = ["provider", "model", "base_url", "system_prompt", "tools", "safety", "workspace", "mcp", "network", "read", "write", "private_host"])]
     file: Option<PathBuf>,
     /// Replace an existing agent of the same name.
     #[arg(long)]
@@ -80,6 +80,10 @@ pub(crate) struct CreateArgs {
     /// Most processes a session may have at once [default: 512].
     #[arg(long, value_name = "N")]
     max_processes: Option<u32>,
+    /// A loopback or private host its `fetch` may reach (repeatable;
+    /// HOST or HOST:PORT); every other one is refused.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    private_host: Vec<String>,
     #[command(flatten)]
     script: ScriptArgs,
     #[command(flatten)]
@@ -300,6 +304,7 @@ fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
     }
     agent.sandbox.read.extend(args.read);
     agent.sandbox.write.extend(args.write);
+    agent.sandbox.private_hosts.extend(args.private_host);
     if args.max_processes.is_some() {
         agent.sandbox.max_processes = args.max_processes;
     }

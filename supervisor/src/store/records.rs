@@ -80,7 +80,7 @@ fn decode_current<T: serde::de::DeserializeOwned>(
 }
 
 impl Record for AgentConfig {
-    const VERSION: u8 = 4;
+    const VERSION: u8 = 5;
     const WHAT: &'static str = "agent";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
@@ -88,6 +88,7 @@ impl Record for AgentConfig {
             1 => decode_old::<old::AgentConfigV1, _>(payload),
             2 => decode_old::<old::AgentConfigV2, _>(payload),
             3 => decode_old::<old::AgentConfigV3, _>(payload),
+            4 => decode_old::<old::AgentConfigV4, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -137,7 +138,7 @@ pub(crate) struct SessionRecord {
 }
 
 impl Record for SessionRecord {
-    const VERSION: u8 = 5;
+    const VERSION: u8 = 6;
     const WHAT: &'static str = "session";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
@@ -146,6 +147,7 @@ impl Record for SessionRecord {
             2 => decode_old::<old::SessionRecordV2, _>(payload),
             3 => decode_old::<old::SessionRecordV3, _>(payload),
             4 => decode_old::<old::SessionRecordV4, _>(payload),
+            5 => decode_old::<old::SessionRecordV5, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }

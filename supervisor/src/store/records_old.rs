@@ -10,7 +10,9 @@
 //! - agent version 3 and session version 4 (and the agent inside session
 //!   version 3): before `AgentConfig::send_key_to_base_url` and
 //!   `AgentConfig::sandbox`;
-//! - limits version 1: before `DaemonLimits::max_live_chats`.
+//! - limits version 1: before `DaemonLimits::max_live_chats`;
+//! - agent version 4 and session version 5: before
+//!   `SandboxConfig::private_hosts`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
@@ -20,6 +22,7 @@ use protocol::agent::{
 use protocol::approval::AskPolicy;
 use protocol::control::{RunSpec, SessionTotals};
 use protocol::event::SessionStatus;
+use protocol::sandbox::{Fallback, Network};
 use protocol::{SessionId, Timestamp};
 use serde::Deserialize;
 
@@ -146,6 +149,108 @@ impl From<AgentConfigV3> for AgentConfig {
             budgets: v3.budgets,
             sandbox: SandboxConfig::default(),
             script: v3.script,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SandboxConfigV1 {
+    network: Network,
+    read: Vec<String>,
+    write: Vec<String>,
+    max_processes: Option<u32>,
+    fallback: Fallback,
+}
+
+impl From<SandboxConfigV1> for SandboxConfig {
+    fn from(v1: SandboxConfigV1) -> SandboxConfig {
+        SandboxConfig {
+            network: v1.network,
+            read: v1.read,
+            write: v1.write,
+            max_processes: v1.max_processes,
+            fallback: v1.fallback,
+            private_hosts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct AgentConfigV4 {
+    name: String,
+    provider: ProviderKind,
+    model: String,
+    base_url: Option<String>,
+    send_key_to_base_url: bool,
+    system_prompt: String,
+    tools: Vec<String>,
+    safety: SafetyMode,
+    workspace: Option<String>,
+    mcp_servers: Vec<String>,
+    budgets: Budgets,
+    sandbox: SandboxConfigV1,
+    script: Script,
+}
+
+impl From<AgentConfigV4> for AgentConfig {
+    fn from(v4: AgentConfigV4) -> AgentConfig {
+        AgentConfig {
+            name: v4.name,
+            provider: v4.provider,
+            model: v4.model,
+            base_url: v4.base_url,
+            send_key_to_base_url: v4.send_key_to_base_url,
+            system_prompt: v4.system_prompt,
+            tools: v4.tools,
+            safety: v4.safety,
+            workspace: v4.workspace,
+            mcp_servers: v4.mcp_servers,
+            budgets: v4.budgets,
+            sandbox: v4.sandbox.into(),
+            script: v4.script,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct SessionRecordV5 {
+    id: SessionId,
+    kind: SessionKind,
+    agent: AgentConfigV4,
+    label: Option<String>,
+    prompt: String,
+    script: Script,
+    budgets: Budgets,
+    status: SessionStatus,
+    pid: Option<u32>,
+    created_at: Timestamp,
+    started_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+    last_seq: u64,
+    parent: Option<(SessionId, u64)>,
+    totals: Option<SessionTotals>,
+    last_event_at: Timestamp,
+}
+
+impl From<SessionRecordV5> for SessionRecord {
+    fn from(v5: SessionRecordV5) -> SessionRecord {
+        SessionRecord {
+            id: v5.id,
+            kind: v5.kind,
+            agent: v5.agent.into(),
+            label: v5.label,
+            prompt: v5.prompt,
+            script: v5.script,
+            budgets: v5.budgets,
+            status: v5.status,
+            pid: v5.pid,
+            created_at: v5.created_at,
+            started_at: v5.started_at,
+            ended_at: v5.ended_at,
+            last_seq: v5.last_seq,
+            parent: v5.parent,
+            totals: v5.totals,
+            last_event_at: v5.last_event_at,
         }
     }
 }

@@ -16,6 +16,7 @@ mod containment;
 mod daemon_crash;
 mod escapes;
 mod fake_provider;
+mod fetch;
 mod mcp;
 mod privacy;
 mod provider_round_trips;

@@ -61,6 +61,8 @@ pub struct Context {
     pub safety: SafetyMode,
     /// How its commands are confined.
     pub sandbox: Policy,
+    /// Local or private hosts `fetch` may reach (`sandbox.private_hosts`).
+    pub private_hosts: Vec<String>,
 }
 
 impl Context {
@@ -77,6 +79,7 @@ impl Context {
             root,
             safety: agent.safety,
             sandbox,
+            private_hosts: agent.sandbox.private_hosts.clone(),
         })
     }
 
@@ -97,6 +100,7 @@ impl Context {
             root,
             safety,
             sandbox,
+            private_hosts: Vec::new(),
         }
     }
 
@@ -198,7 +202,7 @@ pub async fn run(name: &str, arguments: &str, context: &Context) -> Result<Outpu
         "shell" if context.safety != SafetyMode::ReadOnly => {
             shell::run(context, required("command")?, number("timeout_secs")).await
         }
-        "fetch" => fetch::get(required("url")?).await,
+        "fetch" => fetch::get(required("url")?, &context.private_hosts).await,
         _ if name.starts_with("fs.") => {
             // Off the runtime: a huge tree or a slow disk must not hold up
             // the worker's events, nor a Cancel (which drops this future,
