@@ -12,6 +12,9 @@
 //!
 //! `--quick` shrinks every section so CI can check that the harness runs.
 
+// Prints only its own reports, no text from a model or a tool.
+#![allow(clippy::disallowed_macros)]
+
 mod concurrency;
 mod control;
 mod harness;

@@ -194,9 +194,9 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
             if ctx.json {
                 print_json(&serde_json::json!({ "created": name, "notices": notices }));
             } else {
-                println!("agent {name} saved");
+                outln!("agent {name} saved");
                 for notice in notices {
-                    eprintln!("note: {notice}");
+                    errln!("note: {notice}");
                 }
             }
         }
@@ -210,7 +210,7 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
                     &serde_json::to_value(&agents).map_err(|e| CliError::msg(e.to_string()))?,
                 );
             } else if agents.is_empty() {
-                println!("no agents yet; create one with `studio agent create NAME`");
+                outln!("no agents yet; create one with `studio agent create NAME`");
             } else {
                 let mut t = table(&[
                     "NAME", "PROVIDER", "MODEL", "TOOLS", "MCP", "SAFETY", "BUDGETS",
@@ -234,7 +234,7 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
                         budget_summary(&a.budgets),
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
             }
         }
         AgentCommand::Show { name } => {
@@ -250,7 +250,7 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
             } else {
                 let text =
                     toml::to_string_pretty(&agent).map_err(|e| CliError::msg(e.to_string()))?;
-                print!("{text}");
+                out!("{text}");
             }
         }
         AgentCommand::Rm { name } => {
@@ -260,7 +260,7 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
             if ctx.json {
                 print_json(&serde_json::json!({ "removed": name }));
             } else {
-                println!("agent {name} removed");
+                outln!("agent {name} removed");
             }
         }
     }

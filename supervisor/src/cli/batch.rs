@@ -110,7 +110,7 @@ pub(crate) fn progress_bar(len: u64, hidden: bool) -> ProgressBar {
 /// Prints a line above the progress bar, or on stderr when the bar is hidden.
 pub(crate) fn note(progress: &ProgressBar, line: String) {
     if progress.is_hidden() {
-        eprintln!("{line}");
+        errln!("{line}");
     } else {
         progress.println(line);
     }
@@ -325,14 +325,14 @@ pub(crate) fn print_summary(items: &[BatchItem], outcomes: &[BatchOutcome], json
             o.detail.clone(),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     let mut totals: Vec<_> = totals.into_iter().collect();
     totals.sort();
     let totals: Vec<String> = totals
         .iter()
         .map(|(status, n)| format!("{n} {status}"))
         .collect();
-    println!("{} runs: {}", outcomes.len(), totals.join(", "));
+    outln!("{} runs: {}", outcomes.len(), totals.join(", "));
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use protocol::event::{Decider, Event, EventKind, SessionStatus};
 use supervisor::client::{Client, ClientError, Subscription};
 use tokio::sync::mpsc;
 
-use super::output::{event_json, print_json};
+use super::output::{event_json, print_chunk, print_json, retry_line};
 use super::run::describe_end;
 use super::sessions::summary;
 use super::{CliError, Ctx};
@@ -158,6 +158,8 @@ struct Turn {
     asking: Option<Asking>,
     /// Streamed text was written without a newline after it.
     mid_line: bool,
+    /// Text of the model's current attempt is on screen.
+    partial: bool,
     /// This client asked to stop the running turn.
     stopping: bool,
     /// This client asked to end the session.
@@ -177,11 +179,11 @@ impl Chat<'_> {
             _ => String::new(),
         };
         if opened.after_seq > 0 && !opened.resumed {
-            eprintln!("attached to live session {id}{branch}");
+            errln!("attached to live session {id}{branch}");
         } else if opened.resumed {
-            eprintln!("session {id}{branch} resumed");
+            errln!("session {id}{branch} resumed");
         } else {
-            eprintln!(
+            errln!(
                 "session {id}{branch} (Ctrl-D or /exit ends it; resume later with studio chat --session {id})"
             );
         }
@@ -218,8 +220,8 @@ impl Chat<'_> {
             .each_events_page(session, 0, |page| {
                 for event in page.iter().filter(|e| e.seq <= through) {
                     match &event.kind {
-                        EventKind::MessageUser { text } => println!("you> {text}"),
-                        EventKind::MessageAssistant { text } => println!("{text}"),
+                        EventKind::MessageUser { text } => outln!("you> {text}"),
+                        EventKind::MessageAssistant { text } => outln!("{text}"),
                         _ => {}
                     }
                 }
@@ -244,6 +246,7 @@ impl Chat<'_> {
             calls: HashMap::new(),
             asking: None,
             mid_line: false,
+            partial: false,
             stopping: false,
             ending: false,
         };
@@ -300,11 +303,18 @@ impl Chat<'_> {
         }
         match &event.kind {
             EventKind::LlmResponseChunk { text, .. } if !self.json => {
-                let mut stdout = std::io::stdout();
-                let _ = stdout.write_all(text.as_bytes());
-                let _ = stdout.flush();
-                turn.mid_line = !text.ends_with('\n');
+                turn.mid_line = print_chunk(text);
+                turn.partial = true;
             }
+            EventKind::LlmError {
+                message,
+                will_retry: true,
+                ..
+            } if turn.partial => {
+                self.say_line(turn, &retry_line(message));
+                turn.partial = false;
+            }
+            EventKind::LlmResponseCompleted { .. } => turn.partial = false,
             EventKind::MessageUser { text } if turn.ending || !turn.busy => {
                 // Another client spoke.
                 self.say_line(turn, &format!("(another client) you> {text}"));
@@ -405,13 +415,13 @@ impl Chat<'_> {
                     && !turn.ending;
                 if stopped_turn {
                     if !self.json {
-                        eprintln!("(turn stopped)");
+                        errln!("(turn stopped)");
                     }
                     return Ok(Some(Life::TurnStopped));
                 }
                 let status = kind.status_after().unwrap_or(SessionStatus::Crashed);
                 if !self.json && (status != SessionStatus::Completed || !turn.ending) {
-                    eprintln!("session {session} {}", describe_end(kind));
+                    errln!("session {session} {}", describe_end(kind));
                 }
                 return Ok(Some(Life::Ended(status)));
             }
@@ -449,7 +459,7 @@ impl Chat<'_> {
                     "a" | "always" => (true, true),
                     "n" | "no" => (false, false),
                     _ => {
-                        eprintln!("  answer y (once), n (deny) or a (always for this session)");
+                        errln!("  answer y (once), n (deny) or a (always for this session)");
                         continue;
                     }
                 };
@@ -462,7 +472,7 @@ impl Chat<'_> {
                 match self.client.request(request).await {
                     Ok(_) => {}
                     Err(err) if daemon_error(&err) == Some(ErrorKind::NotFound) => {
-                        eprintln!("  (already decided)");
+                        errln!("  (already decided)");
                     }
                     Err(err) => return Err(err.into()),
                 }
@@ -476,7 +486,7 @@ impl Chat<'_> {
                     return self.end(session, turn).await;
                 }
                 if !self.json {
-                    print!("you> ");
+                    out!("you> ");
                     let _ = std::io::stdout().flush();
                 }
                 return Ok(());
@@ -510,7 +520,7 @@ impl Chat<'_> {
     async fn end(&mut self, session: SessionId, turn: &mut Turn) -> Result<(), CliError> {
         turn.ending = true;
         if !self.json {
-            println!();
+            outln!();
         }
         self.client
             .request(ControlRequest::ChatEnd { session })
@@ -526,13 +536,13 @@ impl Chat<'_> {
             ControlRequest::ChatEnd { session }
         } else if !turn.stopping {
             turn.stopping = true;
-            eprintln!("\nstopping the turn (Ctrl-C again to kill the worker)");
+            errln!("\nstopping the turn (Ctrl-C again to kill the worker)");
             ControlRequest::Cancel { session }
         } else {
             ControlRequest::Kill { session }
         };
         if let Err(err) = self.client.request(request).await {
-            eprintln!("studio: {err}");
+            errln!("studio: {err}");
         }
     }
 
@@ -541,12 +551,12 @@ impl Chat<'_> {
             return;
         }
         self.end_line(turn);
-        println!("{line}");
+        outln!("{line}");
     }
 
     fn end_line(&self, turn: &mut Turn) {
         if turn.mid_line && !self.json {
-            println!();
+            outln!();
         }
         turn.mid_line = false;
     }

@@ -88,7 +88,7 @@ pub(crate) async fn execute(cmd: DaemonCommand, ctx: &Ctx) -> Result<(), CliErro
                 if ctx.json {
                     print_json(&serde_json::json!({ "running": false, "data_dir": dir }));
                 } else {
-                    println!("not running ({})", dir.display());
+                    outln!("not running ({})", dir.display());
                 }
                 Err(CliError {
                     message: String::new(),
@@ -138,7 +138,7 @@ async fn stop(ctx: &Ctx) -> Result<(), CliError> {
         Ok(client) => client,
         Err(ClientError::NotRunning(_)) => {
             if !ctx.json {
-                println!("not running");
+                outln!("not running");
             }
             return Ok(());
         }
@@ -180,7 +180,7 @@ async fn stop_by_signal(ctx: &Ctx, refusal: &str) -> Result<(), CliError> {
     rustix::process::kill_process(target, rustix::process::Signal::TERM)
         .map_err(|err| refused(&format!("SIGTERM to {pid} failed: {err}")))?;
     if !ctx.json {
-        eprintln!("the daemon refused the connection ({refusal}): sent it SIGTERM");
+        errln!("the daemon refused the connection ({refusal}): sent it SIGTERM");
     }
     wait_until_stopped(ctx).await
 }
@@ -195,7 +195,7 @@ async fn wait_until_stopped(ctx: &Ctx) -> Result<(), CliError> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     if !ctx.json {
-        println!("stopped");
+        outln!("stopped");
     }
     Ok(())
 }
@@ -207,7 +207,7 @@ async fn show_status(client: &Client, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         print_json(&status_json(&status));
     } else {
-        println!(
+        outln!(
             "running: pid {}, version {}, data dir {}\nsince {}; {} live, {} queued, at most {} runs at once\nchats: {} live, at most {} at once",
             status.pid,
             status.version,
@@ -220,7 +220,7 @@ async fn show_status(client: &Client, ctx: &Ctx) -> Result<(), CliError> {
             status.max_live_chats
         );
         for line in &status.containment {
-            println!("{line}");
+            outln!("{line}");
         }
     }
     Ok(())

@@ -195,7 +195,7 @@ pub(crate) async fn execute(args: DemoArgs, ctx: &Ctx) -> Result<(), CliError> {
     let planned = plan(&scenarios);
     let items: Vec<BatchItem> = planned.iter().map(|(_, item)| item.clone()).collect();
     if !ctx.json {
-        println!(
+        outln!(
             "AI Studio demo: {} runs of agent '{AGENT}', each in its own worker process.\n\
              Some will hang, spin, leak memory or crash; watch the others finish untouched.\n",
             items.len()
@@ -311,19 +311,21 @@ impl Report {
                 if row.ok { "ok" } else { "UNEXPECTED" }.to_owned(),
             ]);
         }
-        println!("{t}\n");
-        println!(
+        outln!("{t}\n");
+        outln!(
             "{}/{} well-behaved runs completed with their full answer, streamed chunk by chunk.",
-            self.complete_answers, self.normal_runs
+            self.complete_answers,
+            self.normal_runs
         );
-        println!(
+        outln!(
             "{} sessions, {} events checked: every log is gapless from seq 1 and ends in exactly one terminal event.",
-            self.sessions, self.events
+            self.sessions,
+            self.events
         );
         for problem in &self.log_problems {
-            println!("  problem: {problem}");
+            outln!("  problem: {problem}");
         }
-        println!("\nLook closer: `studio ps --all`, `studio events ID`.");
+        outln!("\nLook closer: `studio ps --all`, `studio events ID`.");
     }
 }
 

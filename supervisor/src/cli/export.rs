@@ -15,7 +15,7 @@ use protocol::control::{ControlRequest, ControlResponse, Setup};
 use serde_json::{Value, json};
 
 use super::batch::progress_bar;
-use super::output::{event_json, session_json};
+use super::output::{event_json, safe_json, session_json};
 use super::{CliError, Ctx};
 
 /// What the first line's `export` field holds, and the format's version.
@@ -83,7 +83,7 @@ pub(crate) async fn execute(args: ExportArgs, ctx: &Ctx) -> Result<(), CliError>
                 "file": path.display().to_string(),
             }));
         } else {
-            eprintln!(
+            errln!(
                 "{count} events of {} written to {}",
                 summary.id,
                 path.display()
@@ -122,7 +122,7 @@ impl Output {
 
     fn line(&mut self, value: &Value) -> Result<(), CliError> {
         let written = match self {
-            Self::Stdout(out) => writeln!(out, "{value}"),
+            Self::Stdout(out) => writeln!(out, "{}", safe_json(value)),
             Self::File { file, .. } => writeln!(file, "{value}"),
         };
         written.map_err(|e| CliError::msg(format!("cannot write the export: {e}")))

@@ -34,9 +34,9 @@ pub(crate) async fn execute(args: InspectArgs, ctx: &Ctx) -> Result<(), CliError
     if let (Some(parent), Some(at)) = (summary.parent, summary.branched_at) {
         title.push_str(&format!("  (a branch of {parent} at event {at})"));
     }
-    println!("{title}");
+    outln!("{title}");
     for (what, value) in lines(summary.events, &figures) {
-        println!("{what:<11}{value}");
+        outln!("{what:<11}{value}");
     }
     if !figures.by_model.is_empty() {
         let mut models = table(&["PROVIDER", "MODEL", "REQUESTS", "IN", "OUT", "COST"]);
@@ -54,7 +54,7 @@ pub(crate) async fn execute(args: InspectArgs, ctx: &Ctx) -> Result<(), CliError
                 Cell::new(cost).set_alignment(CellAlignment::Right),
             ]);
         }
-        println!("\n{models}");
+        outln!("\n{models}");
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ pub(crate) async fn execute(cmd: KeysCommand, ctx: &Ctx) -> Result<(), CliError>
             if ctx.json {
                 print_json(&serde_json::json!({ "provider": provider.as_str(), "stored": true }));
             } else {
-                println!("{provider} key stored");
+                outln!("{provider} key stored");
             }
         }
         KeysCommand::Rm { provider } => {
@@ -49,7 +49,7 @@ pub(crate) async fn execute(cmd: KeysCommand, ctx: &Ctx) -> Result<(), CliError>
             if ctx.json {
                 print_json(&serde_json::json!({ "provider": provider.as_str(), "stored": false }));
             } else {
-                println!("{provider} key removed");
+                outln!("{provider} key removed");
             }
         }
         KeysCommand::List => {
@@ -78,7 +78,7 @@ pub(crate) async fn execute(cmd: KeysCommand, ctx: &Ctx) -> Result<(), CliError>
                         k.stored_at.map_or("-".to_owned(), |at| at.to_string()),
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
             }
         }
     }

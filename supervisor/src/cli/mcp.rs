@@ -92,7 +92,7 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
                 .request(ControlRequest::McpAdd { server, replace })
                 .await?;
             if !ctx.json {
-                println!("MCP server {name} added; test it with `studio mcp test {name}`");
+                outln!("MCP server {name} added; test it with `studio mcp test {name}`");
             }
         }
         McpCommand::List => {
@@ -104,7 +104,7 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
             if ctx.json {
                 print_json(&Value::Array(servers.iter().map(server_json).collect()));
             } else if servers.is_empty() {
-                println!("no MCP servers; add one with `studio mcp add` or `studio mcp import`");
+                outln!("no MCP servers; add one with `studio mcp add` or `studio mcp import`");
             } else {
                 let mut t = table(&["NAME", "TRANSPORT", "TARGET", "TIMEOUTS"]);
                 for s in &servers {
@@ -115,7 +115,7 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
                         format!("{}s / {}s", s.startup_timeout_secs, s.call_timeout_secs),
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
             }
         }
         McpCommand::Rm { name } => {
@@ -123,7 +123,7 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
                 .request(ControlRequest::McpRemove { name: name.clone() })
                 .await?;
             if !ctx.json {
-                println!("MCP server {name} removed");
+                outln!("MCP server {name} removed");
             }
         }
         McpCommand::Test { name } => {
@@ -136,9 +136,9 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
             if ctx.json {
                 print_json(&json!({ "server": name, "tools": tools }));
             } else {
-                println!("{name}: {} tools", tools.len());
+                outln!("{name}: {} tools", tools.len());
                 for tool in &tools {
-                    println!("  {tool}");
+                    outln!("  {tool}");
                 }
             }
         }
@@ -175,8 +175,8 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
             } else {
                 for (name, result) in &rows {
                     match result {
-                        Ok(()) => println!("imported {name}"),
-                        Err(e) => println!("skipped  {name}: {e}"),
+                        Ok(()) => outln!("imported {name}"),
+                        Err(e) => outln!("skipped  {name}: {e}"),
                     }
                 }
             }

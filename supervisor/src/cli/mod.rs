@@ -3,6 +3,9 @@
 //! Exit codes: 0 success; 1 error; 2 invalid input; 3 a run ended without
 //! completing; 4 not found; 5 the daemon is unavailable.
 
+#[macro_use]
+mod output;
+
 mod agent;
 mod batch;
 mod chat;
@@ -13,7 +16,6 @@ mod inspect;
 mod keys;
 mod mcp;
 mod models;
-mod output;
 mod pricing;
 mod rules;
 mod run;
@@ -187,7 +189,7 @@ pub(crate) fn main() -> ExitCode {
     {
         Ok(root) => DataDir::new(root),
         Err(err) => {
-            eprintln!("studio: {err}");
+            errln!("studio: {err}");
             return ExitCode::from(1);
         }
     };
@@ -201,7 +203,7 @@ pub(crate) fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("studio: cannot start the async runtime: {err}");
+            errln!("studio: cannot start the async runtime: {err}");
             return ExitCode::from(1);
         }
     };
@@ -212,7 +214,7 @@ pub(crate) fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if !err.message.is_empty() {
-                eprintln!("studio: {}", err.message);
+                errln!("studio: {}", err.message);
             }
             ExitCode::from(err.code)
         }

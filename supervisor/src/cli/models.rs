@@ -41,9 +41,9 @@ pub(crate) async fn execute(args: ModelsArgs, ctx: &Ctx) -> Result<(), CliError>
                 t.add_row(vec![entry.provider.to_string(), model.clone()]);
             }
         }
-        println!("{t}");
+        outln!("{t}");
         for entry in listed.iter().filter(|e| e.error.is_some()) {
-            eprintln!(
+            errln!(
                 "{}: {}",
                 entry.provider,
                 entry.error.as_deref().unwrap_or_default()

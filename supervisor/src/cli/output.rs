@@ -1,5 +1,13 @@
-//! Turning daemon answers into tables, text and JSON.
+//! Turning daemon answers into tables, text and JSON, safe for a terminal.
+//!
+//! Everything the CLI prints goes through [`terminal_safe`] (the `outln!`,
+//! `out!` and `errln!` macros; clippy refuses `println!` and friends in this
+//! crate): a model, a tool, an MCP server or a file could otherwise send
+//! escape sequences that set the window title, clear the screen or write
+//! the clipboard (OSC 52).
 
+use std::borrow::Cow;
+use std::io::Write;
 use std::time::Duration;
 
 use comfy_table::presets::NOTHING;
@@ -9,9 +17,102 @@ use protocol::control::SessionSummary;
 use protocol::event::Event;
 use serde_json::{Map, Value, json};
 
+/// Prints a line on stdout with its control characters made visible.
+macro_rules! outln {
+    () => {{
+        #[allow(clippy::disallowed_macros)]
+        {
+            println!()
+        }
+    }};
+    ($($arg:tt)*) => {{
+        #[allow(clippy::disallowed_macros)]
+        {
+            println!("{}", $crate::cli::output::terminal_safe(&format!($($arg)*)))
+        }
+    }};
+}
+
+/// Prints on stdout (no newline) with its control characters made visible.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        #[allow(clippy::disallowed_macros)]
+        {
+            print!("{}", $crate::cli::output::terminal_safe(&format!($($arg)*)))
+        }
+    }};
+}
+
+/// Prints a line on stderr with its control characters made visible.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        #[allow(clippy::disallowed_macros)]
+        {
+            eprintln!("{}", $crate::cli::output::terminal_safe(&format!($($arg)*)))
+        }
+    }};
+}
+
+/// `text` with every control character but newline and tab written out
+/// (`\x1b`, `\u{9b}`), so printing it cannot drive the terminal. A CR
+/// before a newline is dropped; any other CR is shown.
+pub(crate) fn terminal_safe(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            c if unsafe_char(c) && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// One JSON value as text with no control character in it: serde escapes
+/// C0 controls in strings; DEL and C1 controls are escaped here (still
+/// valid JSON, the same value).
+pub(crate) fn safe_json(value: &Value) -> String {
+    let text = value.to_string();
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{:04x}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Prints one JSON value on its own line.
 pub(crate) fn print_json(value: &Value) {
-    println!("{value}");
+    outln!("{}", safe_json(value));
+}
+
+/// Prints a chunk of a streamed answer at once; returns whether it left
+/// the line open.
+pub(crate) fn print_chunk(text: &str) -> bool {
+    let mut stdout = std::io::stdout();
+    let _ = stdout.write_all(terminal_safe(text).as_bytes());
+    let _ = stdout.flush();
+    !text.ends_with('\n')
+}
+
+/// The line shown when a streamed answer broke off and is asked for again
+/// (the text so far stays on screen; the new attempt starts over).
+pub(crate) fn retry_line(message: &str) -> String {
+    format!("[the answer broke off ({message}); asking again, from the start]")
 }
 
 /// A borderless table with the given header.
@@ -149,6 +250,20 @@ mod tests {
             at: Timestamp(1_700_000_000_000_000),
             kind,
         }
+    }
+
+    #[test]
+    fn control_characters_are_written_out_but_lines_and_tabs_kept() {
+        assert_eq!(terminal_safe("a\tb\nc"), "a\tb\nc");
+        assert_eq!(terminal_safe("a\r\nb\rc"), "a\nb\\x0dc");
+        assert_eq!(terminal_safe("\x1b]52;c;eA==\x07"), "\\x1b]52;c;eA==\\x07");
+        assert_eq!(terminal_safe("\u{9b}2J\x7f"), "\\u{9b}2J\\x7f");
+        let json = safe_json(&json!({"text": "\u{9b}\x1b"}));
+        assert_eq!(json, r#"{"text":"\u009b\u001b"}"#);
+        assert_eq!(
+            serde_json::from_str::<Value>(&json).unwrap()["text"],
+            "\u{9b}\x1b"
+        );
     }
 
     #[test]

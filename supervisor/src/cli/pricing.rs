@@ -92,7 +92,7 @@ pub(crate) async fn execute(cmd: PricingCommand, ctx: &Ctx) -> Result<(), CliErr
             if e.custom { "custom" } else { "" }.to_owned(),
         ]);
     }
-    println!(
+    outln!(
         "{t}\npricing version {} (USD per million tokens)",
         table.version
     );
@@ -159,7 +159,7 @@ pub(crate) async fn cost(args: CostArgs, ctx: &Ctx) -> Result<(), CliError> {
             usd(l.now),
         ]);
     }
-    println!(
+    outln!(
         "{t}\ntotal ${recorded:.6} as recorded, ${now:.6} at pricing version {}",
         table.version
     );

@@ -77,7 +77,7 @@ pub(crate) async fn rules(cmd: RulesCommand, ctx: &Ctx) -> Result<(), CliError> 
             if ctx.json {
                 print_json(&rule_json(&rule));
             } else {
-                println!("rule {} added", rule.id);
+                outln!("rule {} added", rule.id);
             }
         }
         RulesCommand::List => {
@@ -90,7 +90,7 @@ pub(crate) async fn rules(cmd: RulesCommand, ctx: &Ctx) -> Result<(), CliError> 
                     rules.iter().map(rule_json).collect(),
                 ));
             } else if rules.is_empty() {
-                println!(
+                outln!(
                     "no rules: tool calls are asked about (headless runs: denied unless --approve or --ask say otherwise)"
                 );
             } else {
@@ -104,7 +104,7 @@ pub(crate) async fn rules(cmd: RulesCommand, ctx: &Ctx) -> Result<(), CliError> 
                         r.priority.to_string(),
                     ]);
                 }
-                println!("{t}");
+                outln!("{t}");
             }
         }
         RulesCommand::Rm { id } => {
@@ -112,7 +112,7 @@ pub(crate) async fn rules(cmd: RulesCommand, ctx: &Ctx) -> Result<(), CliError> 
                 .request(ControlRequest::RuleRemove { id: id.clone() })
                 .await?;
             if !ctx.json {
-                println!("rule {id} removed");
+                outln!("rule {id} removed");
             }
         }
     }
@@ -148,7 +148,7 @@ pub(crate) async fn approvals(ctx: &Ctx) -> Result<(), CliError> {
             .collect();
         print_json(&serde_json::Value::Array(rows));
     } else if waiting.is_empty() {
-        println!("no tool call is waiting");
+        outln!("no tool call is waiting");
     } else {
         let mut t = table(&["ID", "SESSION", "AGENT", "TOOL", "ARGUMENTS", "EXPIRES"]);
         for w in &waiting {
@@ -161,7 +161,7 @@ pub(crate) async fn approvals(ctx: &Ctx) -> Result<(), CliError> {
                 w.expires_at.to_string(),
             ]);
         }
-        println!("{t}");
+        outln!("{t}");
     }
     Ok(())
 }
@@ -175,7 +175,7 @@ pub(crate) async fn answer(args: AnswerArgs, ctx: &Ctx, approve: bool) -> Result
     };
     client.request(request).await?;
     if !ctx.json {
-        println!(
+        outln!(
             "#{}: {}",
             args.id,
             if approve { "approved" } else { "denied" }

@@ -1,7 +1,6 @@
 //! `studio run AGENT --prompt TEXT` (streamed or detached), the dispatch
 //! to batch mode (`--batch FILE`), and `studio replay ID` (a run again).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -12,7 +11,7 @@ use protocol::event::{Event, EventKind, SessionStatus};
 use supervisor::client::Client;
 
 use super::agent::{BudgetArgs, ScriptArgs};
-use super::output::{event_json, print_json};
+use super::output::{event_json, print_chunk, print_json, retry_line};
 use super::{CliError, Ctx, batch};
 
 #[derive(Args, Debug)]
@@ -110,7 +109,7 @@ async fn finish(
         if ctx.json {
             print_json(&serde_json::json!({ "session": session.to_string() }));
         } else {
-            println!("{session}");
+            outln!("{session}");
         }
         return Ok(());
     }
@@ -145,9 +144,11 @@ pub(crate) async fn stream(
             after_seq: 0,
         })
         .await?;
-    let mut stdout = std::io::stdout();
     let mut interrupts = 0;
     let mut wrote_text = false;
+    // Text of the current attempt is on screen, and whether its line is open.
+    let mut partial = false;
+    let mut mid_line = false;
     let mut last: Option<Event> = None;
     loop {
         tokio::select! {
@@ -156,29 +157,43 @@ pub(crate) async fn stream(
                 let Push::Event(event) = push else { continue };
                 if json {
                     print_json(&event_json(&event));
-                } else if let EventKind::LlmResponseChunk { text, .. } = &event.kind {
-                    let _ = stdout.write_all(text.as_bytes());
-                    let _ = stdout.flush();
-                    wrote_text = true;
+                } else {
+                    match &event.kind {
+                        EventKind::LlmResponseChunk { text, .. } => {
+                            mid_line = print_chunk(text);
+                            wrote_text = true;
+                            partial = true;
+                        }
+                        EventKind::LlmError { message, will_retry: true, .. } if partial => {
+                            if mid_line {
+                                outln!();
+                            }
+                            outln!("{}", retry_line(message));
+                            partial = false;
+                            mid_line = false;
+                        }
+                        EventKind::LlmResponseCompleted { .. } => partial = false,
+                        _ => {}
+                    }
                 }
                 last = Some(event);
             }
             _ = tokio::signal::ctrl_c() => {
                 interrupts += 1;
                 let request = if interrupts == 1 {
-                    eprintln!("\ncancelling {session} (Ctrl-C again to kill)");
+                    errln!("\ncancelling {session} (Ctrl-C again to kill)");
                     ControlRequest::Cancel { session }
                 } else {
                     ControlRequest::Kill { session }
                 };
                 if let Err(err) = client.request(request).await {
-                    eprintln!("studio: {err}");
+                    errln!("studio: {err}");
                 }
             }
         }
     }
-    if wrote_text && !json {
-        println!();
+    if wrote_text && mid_line && !json {
+        outln!();
     }
     let Some(event) = last.filter(|e| e.kind.is_terminal()) else {
         return Err(CliError::msg(
@@ -187,7 +202,7 @@ pub(crate) async fn stream(
     };
     let status = event.kind.status_after().unwrap_or(SessionStatus::Crashed);
     if status != SessionStatus::Completed && !json {
-        eprintln!("session {session} {}", describe_end(&event.kind));
+        errln!("session {session} {}", describe_end(&event.kind));
     }
     Ok(status)
 }

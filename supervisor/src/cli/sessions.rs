@@ -55,7 +55,7 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
         return Ok(());
     }
     if sessions.is_empty() {
-        println!(
+        outln!(
             "{}",
             if args.all {
                 "no sessions yet"
@@ -82,7 +82,7 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
             session_duration(s).map_or("-".to_owned(), duration),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     Ok(())
 }
 
@@ -115,7 +115,7 @@ pub(crate) async fn stop(args: StopArgs, ctx: &Ctx, kill: bool) -> Result<(), Cl
     if ctx.json {
         print_json(&serde_json::json!({ "session": session.to_string(), "result": verb }));
     } else {
-        println!("{session}: {verb}");
+        outln!("{session}: {verb}");
     }
     Ok(())
 }
@@ -127,7 +127,7 @@ pub(crate) async fn events(args: EventsArgs, ctx: &Ctx) -> Result<(), CliError> 
         if ctx.json {
             print_json(&event_json(event));
         } else {
-            println!("{}", event_line(event));
+            outln!("{}", event_line(event));
         }
     };
     if args.follow {

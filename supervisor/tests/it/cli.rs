@@ -1,97 +1,12 @@
 //! The `studio` command line, end to end: each command starts the daemon
 //! when needed, prints tables or JSON, and exits with a meaningful code.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
+use crate::cli_harness::{Cli, path};
 use crate::support::{studio_bin, worker_bin};
-
-/// A data dir for CLI calls; stops its daemon when dropped.
-struct Cli {
-    tmp: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new() -> Cli {
-        Cli {
-            tmp: tempfile::Builder::new()
-                .prefix("sc")
-                .tempdir_in("/tmp")
-                .unwrap(),
-        }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.tmp.path().join("d")
-    }
-
-    /// `studio ARGS` on this data dir, not started yet.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(studio_bin());
-        command
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .args(args)
-            .env("STUDIO_WORKER_BIN", worker_bin())
-            .env("STUDIO_CANCEL_GRACE_MS", "300")
-            .env_remove("STUDIO_DATA_DIR");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "studio {args:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs a command that must fail with `code`; returns its stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "studio {args:?}:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.tmp.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Cli {
-    fn drop(&mut self) {
-        let _ = self.run(&["daemon", "stop"]);
-    }
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn agents_are_created_listed_shown_and_removed() {

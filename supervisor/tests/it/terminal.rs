@@ -1,0 +1,122 @@
+//! What `studio` prints cannot drive the terminal: escape sequences from a
+//! model's answer or a hostile MCP import are shown, not obeyed, and a
+//! stream that broke off and was retried is shown as a retry.
+
+use crate::cli_harness::{Cli, path};
+use crate::fake_provider::{Canned, FakeProvider};
+
+/// Sets the window title, clears the screen, writes the clipboard (OSC 52)
+/// and colours through a C1 CSI.
+const HOSTILE: &str = "hi\x1b]0;pwned\x07\x1b[2J\x1b]52;c;ZXZpbA==\x07\u{9b}31mred\r\nend";
+
+fn assert_inert(text: &str) {
+    for c in text.chars() {
+        assert!(
+            !c.is_control() || c == '\n' || c == '\t',
+            "control character {:?} printed in {text:?}",
+            c
+        );
+    }
+}
+
+#[test]
+fn escape_sequences_in_an_answer_are_shown_not_obeyed() {
+    let cli = Cli::new();
+    cli.ok(&["agent", "create", "echo", "--answer", HOSTILE]);
+    let out = cli.run(&["run", "echo", "--prompt", "say it"]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_inert(&stdout);
+    assert_eq!(
+        stdout,
+        "hi\\x1b]0;pwned\\x07\\x1b[2J\\x1b]52;c;ZXZpbA==\\x07\\u{9b}31mred\nend\n"
+    );
+    // The recorded answer is the model's, untouched; --json stays valid
+    // JSON with the same text.
+    let events = cli.ok(&["--json", "run", "echo", "--prompt", "say it"]);
+    assert_inert(&events);
+    let answer = events
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|e| e["name"] == "message.assistant")
+        .unwrap();
+    assert_eq!(answer["data"]["text"], HOSTILE);
+}
+
+#[test]
+fn a_hostile_mcp_import_is_echoed_inert() {
+    let cli = Cli::new();
+    let file = cli.write(
+        "servers.json",
+        &serde_json::json!({"mcpServers": {
+            "evil\u{1b}]0;title\u{7}\u{1b}[2J": {"command": "true"},
+            "ok": {"command": "true"}
+        }})
+        .to_string(),
+    );
+    let out = cli.run(&["mcp", "import", path(&file)]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_inert(&stdout);
+    assert_inert(&stderr);
+    assert!(
+        stdout.contains("evil\\x1b]0;title\\x07\\x1b[2J"),
+        "{stdout}{stderr}"
+    );
+    assert!(stdout.contains("imported ok"), "{stdout}{stderr}");
+}
+
+/// Ollama's documented NDJSON stream, one line per delta.
+fn ollama_line(content: &str, done: bool) -> String {
+    serde_json::json!({
+        "model": "llama3.2",
+        "created_at": "2024-07-22T20:33:28Z",
+        "message": {"role": "assistant", "content": content},
+        "done": done,
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_stream_is_shown_as_a_retry() {
+    let broken = ollama_line("The sky is ", false);
+    let whole = [
+        ollama_line("The sky is ", false),
+        ollama_line("blue.", false),
+        ollama_line("", true),
+    ];
+    let (base, fake) = FakeProvider::start(vec![
+        Canned::ndjson(&[broken.as_str()]),
+        Canned::ndjson(&whole.iter().map(String::as_str).collect::<Vec<_>>()),
+    ])
+    .await;
+    let out = tokio::task::spawn_blocking(move || {
+        let cli = Cli::new();
+        cli.ok(&[
+            "agent",
+            "create",
+            "local",
+            "--provider",
+            "ollama",
+            "--model",
+            "llama3.2",
+            "--base-url",
+            &base,
+        ]);
+        cli.run(&["run", "local", "--prompt", "what colour is the sky?"])
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines[0], "The sky is ");
+    assert!(
+        lines[1].starts_with("[the answer broke off (")
+            && lines[1].ends_with("asking again, from the start]"),
+        "{stdout}"
+    );
+    assert_eq!(lines[2], "The sky is blue.");
+    assert_eq!(fake.seen().len(), 2);
+}
