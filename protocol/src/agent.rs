@@ -117,6 +117,7 @@ impl AgentConfig {
             ));
         }
         self.sandbox.validate()?;
+        self.budgets.validate()?;
         self.script.validate()
     }
 
@@ -334,6 +335,31 @@ pub struct Budgets {
 }
 
 impl Budgets {
+    /// Every limit set must be above zero, and the cost a finite number:
+    /// `NaN` would compare false against any spend and turn the budget off.
+    pub fn validate(&self) -> Result<(), String> {
+        let whole = [
+            ("max_wall_secs", self.max_wall_secs),
+            ("max_idle_secs", self.max_idle_secs),
+            ("max_memory_mib", self.max_memory_mib),
+            ("max_turns", self.max_turns.map(u64::from)),
+            ("max_tokens", self.max_tokens),
+        ];
+        if let Some((name, _)) = whole.iter().find(|(_, value)| *value == Some(0)) {
+            return Err(format!(
+                "budget {name} must be at least 1 (leave it out for no limit)"
+            ));
+        }
+        if let Some(usd) = self.max_cost_usd
+            && !(usd.is_finite() && usd > 0.0)
+        {
+            return Err(format!(
+                "budget max_cost_usd must be a finite number of dollars above 0, not {usd}"
+            ));
+        }
+        Ok(())
+    }
+
     /// These budgets with every limit `run` sets taking precedence.
     pub fn overridden_by(&self, run: &Budgets) -> Budgets {
         Budgets {
@@ -355,6 +381,36 @@ mod tests {
     fn agent_reads_from_minimal_toml_with_defaults() {
         let agent: AgentConfig = toml_like_json(r#"{"name":"a"}"#);
         assert_eq!(agent, AgentConfig::scripted("a"));
+    }
+
+    #[test]
+    fn budgets_must_be_finite_and_above_zero() {
+        let with = |budgets: Budgets| AgentConfig {
+            budgets,
+            ..AgentConfig::scripted("a")
+        };
+        for usd in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, 0.0] {
+            let err = with(Budgets {
+                max_cost_usd: Some(usd),
+                ..Budgets::default()
+            })
+            .validate()
+            .unwrap_err();
+            assert!(err.contains("max_cost_usd"), "{usd}: {err}");
+        }
+        let err = with(Budgets {
+            max_turns: Some(0),
+            ..Budgets::default()
+        })
+        .validate()
+        .unwrap_err();
+        assert!(err.contains("max_turns"), "{err}");
+        let ok = Budgets {
+            max_cost_usd: Some(0.01),
+            max_turns: Some(1),
+            ..Budgets::default()
+        };
+        assert!(with(ok).validate().is_ok());
     }
 
     #[test]

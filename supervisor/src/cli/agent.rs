@@ -148,23 +148,32 @@ impl ScriptArgs {
 #[derive(Args, Debug, Default, Clone)]
 pub(crate) struct BudgetArgs {
     /// Budget: wall-clock seconds per session.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_wall_secs: Option<u64>,
     /// Budget: seconds without any event.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_idle_secs: Option<u64>,
     /// Budget: worker memory in MiB (over it the worker is killed).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_memory_mib: Option<u64>,
     /// Budget: model requests per session (a retry counts once).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_turns: Option<u32>,
     /// Budget: input plus output tokens per session.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_tokens: Option<u64>,
     /// Budget: US dollars per session (priced by `studio pricing`).
-    #[arg(long)]
+    #[arg(long, value_parser = positive_dollars)]
     pub(crate) max_cost_usd: Option<f64>,
+}
+
+/// A cost budget: a finite number of dollars above zero (`NaN` would turn
+/// the budget off).
+fn positive_dollars(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd > 0.0 => Ok(usd),
+        _ => Err(format!("{text:?} is not a number of dollars above 0")),
+    }
 }
 
 impl BudgetArgs {

@@ -36,9 +36,11 @@ pub(crate) async fn open(
 ) -> Result<ControlResponse, ControlError> {
     let shared = &handles.shared;
     let agent = shared.store.agent(agent).await.map_err(store_error)?;
+    // An agent stored before a check existed is checked again here.
     agent
-        .script
+        .budgets
         .validate()
+        .and_then(|()| agent.script.validate())
         .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
     let record = SessionRecord::new(
         SessionKind::Chat,
@@ -120,6 +122,7 @@ pub(crate) async fn branch(
         Some(name) => store.agent(name).await.map_err(store_error)?,
         None => original.agent.clone(),
     };
+    agent.budgets.validate().map_err(invalid)?;
     agent.script.validate().map_err(invalid)?;
     let mut record = SessionRecord::new(
         SessionKind::Chat,

@@ -165,13 +165,22 @@ pub(super) async fn set_limits(
     call(handles, |reply| SchedulerMsg::SetLimits(limits, reply)).await
 }
 
-/// The run's script, as patched, must make sense.
+/// The run's budgets and its script, as patched, must make sense.
 fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlError> {
+    let invalid = |m| ControlError::new(ErrorKind::Invalid, m);
+    // The agent's own are checked too: one stored before this check
+    // existed may hold a NaN.
+    spec.budgets.validate().map_err(invalid)?;
+    agent
+        .budgets
+        .overridden_by(&spec.budgets)
+        .validate()
+        .map_err(invalid)?;
     agent
         .script
         .patched(&spec.script)
         .validate()
-        .map_err(|m| ControlError::new(ErrorKind::Invalid, m))
+        .map_err(invalid)
 }
 
 async fn queue(

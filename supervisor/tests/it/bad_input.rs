@@ -285,3 +285,65 @@ async fn a_worker_that_breaks_the_protocol_is_ended_and_its_log_kept() {
     let events = follow_to_end(&client, steady, Duration::from_secs(20)).await;
     assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
 }
+
+/// NaN compares false against any spend, so a NaN cost budget would be
+/// no budget at all: every way of setting one is refused, and nothing is
+/// recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nan_infinite_and_non_positive_budgets_are_refused_everywhere() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("steady", 2, 0)).await;
+    let nan = protocol::agent::Budgets {
+        max_cost_usd: Some(f64::NAN),
+        ..protocol::agent::Budgets::default()
+    };
+    let expect_invalid = |result: Result<ControlResponse, ClientError>, what: &str| match result {
+        Err(ClientError::Daemon(err)) => {
+            assert_eq!(err.kind, protocol::control::ErrorKind::Invalid, "{what}");
+            assert!(err.message.contains("max_cost_usd"), "{what}: {err:?}");
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+
+    let mut bad = agent("nan", 2, 0);
+    bad.budgets = nan.clone();
+    let result = client
+        .request(ControlRequest::AgentCreate {
+            agent: bad,
+            replace: false,
+        })
+        .await;
+    expect_invalid(result, "an agent with a NaN budget");
+
+    for usd in [f64::NAN, f64::INFINITY, -1.0, 0.0] {
+        let bad_run = protocol::control::RunSpec {
+            budgets: protocol::agent::Budgets {
+                max_cost_usd: Some(usd),
+                ..protocol::agent::Budgets::default()
+            },
+            ..spec("steady", "spend")
+        };
+        let result = client.request(ControlRequest::Run(bad_run.clone())).await;
+        expect_invalid(result, &format!("a run with a {usd} budget"));
+        let result = client
+            .request(ControlRequest::RunBatch {
+                runs: vec![spec("steady", "fine"), bad_run],
+                parallel: 2,
+            })
+            .await;
+        expect_invalid(result, &format!("a batch with a {usd} budget"));
+    }
+    let listed = match client
+        .request(ControlRequest::SessionList {
+            all: true,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+    {
+        ControlResponse::Sessions(list) => list,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(listed.is_empty(), "nothing was recorded: {listed:?}");
+}

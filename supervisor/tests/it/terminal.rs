@@ -1,6 +1,7 @@
 //! What `studio` prints cannot drive the terminal: escape sequences from a
 //! model's answer or a hostile MCP import are shown, not obeyed, and a
-//! stream that broke off and was retried is shown as a retry.
+//! stream that broke off and was retried is shown as a retry; a budget
+//! that would switch itself off (NaN, infinite, 0 or less) is refused.
 
 use crate::cli_harness::{Cli, path};
 use crate::fake_provider::{Canned, FakeProvider};
@@ -119,4 +120,27 @@ async fn a_retried_stream_is_shown_as_a_retry() {
     );
     assert_eq!(lines[2], "The sky is blue.");
     assert_eq!(fake.seen().len(), 2);
+}
+
+#[test]
+fn budgets_that_would_turn_themselves_off_are_refused_by_the_cli() {
+    let cli = Cli::new();
+    for flag in [
+        "--max-cost-usd=nan",
+        "--max-cost-usd=inf",
+        "--max-cost-usd=-1",
+        "--max-turns=0",
+    ] {
+        let err = cli.fails(&["agent", "create", "spender", flag], 2);
+        let name = flag.split('=').next().unwrap();
+        assert!(err.contains(name), "{flag}: {err}");
+    }
+    // TOML spells NaN `nan`: the daemon refuses it with the field's name.
+    let file = cli.write(
+        "spender.toml",
+        "name = \"spender\"\n[budgets]\nmax_cost_usd = nan\n",
+    );
+    let err = cli.fails(&["agent", "create", "--file", path(&file)], 2);
+    assert!(err.contains("max_cost_usd"), "{err}");
+    assert!(cli.ok(&["agent", "list"]).contains("no agents yet"));
 }

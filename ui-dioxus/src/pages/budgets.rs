@@ -60,17 +60,19 @@ impl BudgetDraft {
     /// The limits typed, or what is wrong with one.
     pub fn budgets(&self) -> Result<Budgets, String> {
         let max_cost_usd = number::<f64>(&self.max_cost_usd, "max cost")?;
-        if max_cost_usd.is_some_and(|usd| !usd.is_finite() || usd < 0.0) {
-            return Err("max cost: a number of dollars, 0 or more".into());
+        if max_cost_usd.is_some_and(|usd| !usd.is_finite() || usd <= 0.0) {
+            return Err("max cost: a number of dollars above 0".into());
         }
-        Ok(Budgets {
+        let budgets = Budgets {
             max_wall_secs: number(&self.max_wall_secs, "max wall seconds")?,
             max_idle_secs: number(&self.max_idle_secs, "max idle seconds")?,
             max_memory_mib: number(&self.max_memory_mib, "max memory")?,
             max_turns: number(&self.max_turns, "max turns")?,
             max_tokens: number(&self.max_tokens, "max tokens")?,
             max_cost_usd,
-        })
+        };
+        budgets.validate()?;
+        Ok(budgets)
     }
 }
 
@@ -142,7 +144,21 @@ mod tests {
                     max_cost_usd: "-1".into(),
                     ..BudgetDraft::default()
                 },
-                "max cost: a number of dollars, 0 or more",
+                "max cost: a number of dollars above 0",
+            ),
+            (
+                BudgetDraft {
+                    max_cost_usd: "NaN".into(),
+                    ..BudgetDraft::default()
+                },
+                "max cost: a number of dollars above 0",
+            ),
+            (
+                BudgetDraft {
+                    max_turns: "0".into(),
+                    ..BudgetDraft::default()
+                },
+                "budget max_turns must be at least 1 (leave it out for no limit)",
             ),
             (
                 BudgetDraft {
