@@ -51,6 +51,15 @@ pub enum ClientError {
     /// The daemon answered a request with an error.
     #[error("{0}")]
     Daemon(#[from] ControlError),
+    /// The request does not fit in one frame; nothing was sent, and the
+    /// connection is still usable.
+    #[error("the request is too large ({len} bytes; one frame holds at most {max})")]
+    TooLarge {
+        /// Its encoded size.
+        len: usize,
+        /// [`protocol::codec::MAX_FRAME_LEN`].
+        max: usize,
+    },
     /// The connection broke or carried a bad frame.
     #[error("lost the connection to the daemon: {0}")]
     Frame(#[from] FrameError),
@@ -212,7 +221,14 @@ impl Client {
     async fn send(&self, id: u64, request: ControlRequest) -> Result<(), ClientError> {
         let _guard = self.write_lock.lock().await;
         let mut writer = &*self.stream;
-        write_frame(&mut writer, &ClientFrame { id, request }).await?;
+        let written = write_frame(&mut writer, &ClientFrame { id, request }).await;
+        if let Err(FrameError::TooLarge { len, max }) = written {
+            // Encoded before anything is written: the stream is untouched.
+            self.routes().responses.remove(&id);
+            self.routes().pushes.remove(&id);
+            return Err(ClientError::TooLarge { len, max });
+        }
+        written?;
         writer.flush().await.map_err(FrameError::from)?;
         Ok(())
     }

@@ -475,6 +475,9 @@ pub enum ErrorKind {
     /// Only a person may ask this: the request changes what agents may do
     /// (or sends a key somewhere) and comes from inside a session.
     Forbidden,
+    /// The request or its answer does not fit in one frame
+    /// ([`crate::codec::MAX_FRAME_LEN`]).
+    TooLarge,
 }
 
 /// Most [`ControlRequest::LimitsSet`] accepts for concurrent runs.

@@ -160,10 +160,14 @@ impl From<ClientError> for CliError {
         let code = match &err {
             ClientError::Daemon(e) => match e.kind {
                 ErrorKind::NotFound => 4,
-                ErrorKind::Invalid | ErrorKind::Conflict | ErrorKind::Forbidden => 2,
+                ErrorKind::Invalid
+                | ErrorKind::Conflict
+                | ErrorKind::Forbidden
+                | ErrorKind::TooLarge => 2,
                 ErrorKind::Unavailable => 5,
                 _ => 1,
             },
+            ClientError::TooLarge { .. } => 2,
             ClientError::NotRunning(_)
             | ClientError::StartFailed { .. }
             | ClientError::Disconnected => 5,

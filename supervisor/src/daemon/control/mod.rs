@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use interprocess::local_socket::tokio::Stream;
 use protocol::SessionId;
-use protocol::codec::{read_frame, write_frame};
+use protocol::codec::{FrameError, read_frame, write_frame};
 use protocol::control::{
     ClientFrame, ControlError, ControlRequest, ControlResponse, DaemonStatus, ErrorKind,
     ServerFrame,
@@ -127,18 +127,42 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn write_frames(stream: Arc<Stream>, mut rx: mpsc::Receiver<ServerFrame>) {
     let mut writer = BufWriter::new(&*stream);
     while let Some(frame) = rx.recv().await {
-        if write_frame(&mut writer, &frame).await.is_err() {
+        if write_or_refuse(&mut writer, frame).await.is_err() {
             return;
         }
         // Batch whatever else is ready into the same write.
         while let Ok(frame) = rx.try_recv() {
-            if write_frame(&mut writer, &frame).await.is_err() {
+            if write_or_refuse(&mut writer, frame).await.is_err() {
                 return;
             }
         }
         if writer.flush().await.is_err() {
             return;
         }
+    }
+}
+
+/// Writes `frame`; an answer too large for one frame (nothing of it was
+/// written) becomes an error answer saying so, and the connection goes on.
+async fn write_or_refuse(
+    writer: &mut BufWriter<&Stream>,
+    frame: ServerFrame,
+) -> Result<(), FrameError> {
+    match write_frame(writer, &frame).await {
+        Err(FrameError::TooLarge { len, max }) => {
+            let ServerFrame::Response { id, .. } = frame else {
+                return Err(FrameError::TooLarge { len, max });
+            };
+            let refusal = ServerFrame::Response {
+                id,
+                result: Err(ControlError::new(
+                    ErrorKind::TooLarge,
+                    format!("the answer is too large ({len} bytes; one frame holds at most {max}): ask for less"),
+                )),
+            };
+            write_frame(writer, &refusal).await
+        }
+        other => other,
     }
 }
 
