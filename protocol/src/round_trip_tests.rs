@@ -571,6 +571,10 @@ fn control_responses() -> Vec<ControlResponse> {
             live_chats: 1,
             max_live_chats: 32,
             containment: vec![s("processes: PID namespace per session")],
+            store_stalled: Some(crate::control::StoreStall {
+                since: Timestamp(4),
+                error: s("No space left on device (os error 28)"),
+            }),
         }),
         ControlResponse::Agent(agent()),
         ControlResponse::Agents(vec![agent(), AgentConfig::scripted("b")]),
@@ -822,6 +826,8 @@ async fn every_control_message_round_trips() {
         ErrorKind::Conflict,
         ErrorKind::Unavailable,
         ErrorKind::Internal,
+        ErrorKind::Forbidden,
+        ErrorKind::TooLarge,
     ] {
         round_trip(&ServerFrame::Response {
             id: 1,

@@ -427,7 +427,7 @@ fn spawn_daemon(dir: &DataDir, studio_bin: &Path) -> Result<std::process::Child,
     let mut cmd = std::process::Command::new(studio_bin);
     cmd.arg("--data-dir")
         .arg(dir.root())
-        .args(["daemon", "run"])
+        .args(["daemon", "run", "--log-to-file"])
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err);

@@ -82,6 +82,7 @@ pub fn Shell() -> Element {
                 }
                 LinkBadge {}
             }
+            StallBanner {}
             ErrorBanner {}
             if palette() {
                 Palette {
@@ -118,6 +119,25 @@ fn LinkBadge() -> Element {
         Link::Down { reason } => ("link down", format!("reconnecting: {reason}")),
     };
     rsx! { span { class, "{text}" } }
+}
+
+/// While the daemon's store cannot write (a full disk): since when and
+/// why. What is queued waits and lands once it can.
+#[component]
+fn StallBanner() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let stall = match &state.read().link {
+        Link::Up(status) => status.store_stalled.clone(),
+        _ => None,
+    };
+    match stall {
+        Some(stall) => rsx! {
+            div { class: "errors stalled", role: "alert",
+                p { "{stall}. Nothing recorded is lost: what is queued lands once the store can write again; free some space." }
+            }
+        },
+        None => rsx! {},
+    }
 }
 
 /// Errors from the daemon, until dismissed.

@@ -121,6 +121,7 @@ fn status() -> DaemonStatus {
         live_chats: 1,
         max_live_chats: 32,
         containment: vec!["processes: PID namespace per session; cgroup v1".to_owned()],
+        store_stalled: None,
     }
 }
 
@@ -309,6 +310,24 @@ fn empty(page: Page) -> AppState {
         now: at(30),
         ..AppState::default()
     }
+}
+
+#[test]
+fn a_stalled_store_is_shown_on_every_page() {
+    let mut state = populated(Page::Sessions);
+    let mut stalled = status();
+    stalled.store_stalled = Some(protocol::control::StoreStall {
+        since: at(60),
+        error: "storage error: I/O error: No space left on device (os error 28)".into(),
+    });
+    state.link = Link::Up(stalled);
+    let html = render(state);
+    assert!(
+        html.contains("the store is stalled: storage error: I/O error: No space left on device (os error 28) since"),
+        "{html}"
+    );
+    let calm = render(populated(Page::Sessions));
+    assert!(!calm.contains("stalled"), "{calm}");
 }
 
 #[test]

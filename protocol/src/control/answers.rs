@@ -103,6 +103,28 @@ pub struct DaemonStatus {
     /// How sessions are held and commands confined on this machine, and
     /// what it lacks, one line each (`processes: ...`, `commands: ...`).
     pub containment: Vec<String>,
+    /// Set while the store cannot commit (a full disk, an I/O error):
+    /// what is queued waits, and lands once it can.
+    pub store_stalled: Option<StoreStall>,
+}
+
+/// The store cannot write: since when, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStall {
+    /// The first failed commit.
+    pub since: Timestamp,
+    /// The last commit's error, e.g. `No space left on device (os error 28)`.
+    pub error: String,
+}
+
+impl std::fmt::Display for StoreStall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the store is stalled: {} since {}",
+            self.error, self.since
+        )
+    }
 }
 
 /// What a session was set up with (`SessionSetup`).

@@ -21,7 +21,7 @@ mod answers;
 
 pub use answers::{
     DaemonStatus, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, ProviderModels,
-    SessionSummary, SessionTotals, Setup,
+    SessionSummary, SessionTotals, Setup, StoreStall,
 };
 
 impl ControlRequest {

@@ -60,6 +60,13 @@ pub(crate) struct RunArgs {
     /// session then outlives it.
     #[arg(long, hide = true)]
     unheld_sessions: bool,
+    /// Write stdout and stderr (the workers' too) to DATA_DIR/daemon.log,
+    /// rotated; what `studio daemon start` asks for.
+    #[arg(long, hide = true)]
+    log_to_file: bool,
+    /// Size at which daemon.log is cut.
+    #[arg(long, hide = true, env = "STUDIO_LOG_MAX_BYTES", default_value_t = daemon::log_file::MAX_LOG_BYTES)]
+    log_max_bytes: usize,
 }
 
 pub(crate) async fn execute(cmd: DaemonCommand, ctx: &Ctx) -> Result<(), CliError> {
@@ -101,6 +108,11 @@ pub(crate) async fn execute(cmd: DaemonCommand, ctx: &Ctx) -> Result<(), CliErro
 }
 
 async fn run(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
+    if args.log_to_file {
+        let log = ctx.dir.daemon_log();
+        daemon::log_file::capture(&log, args.log_max_bytes)
+            .map_err(|e| CliError::msg(format!("cannot log to {}: {e}", log.display())))?;
+    }
     let mut config =
         DaemonConfig::new(ctx.dir.clone()).map_err(|e| CliError::msg(e.to_string()))?;
     config.max_concurrent_runs = args.max_concurrent.map(|n| n.max(1));
@@ -222,6 +234,9 @@ async fn show_status(client: &Client, ctx: &Ctx) -> Result<(), CliError> {
         for line in &status.containment {
             outln!("{line}");
         }
+        if let Some(stall) = &status.store_stalled {
+            outln!("{stall}");
+        }
     }
     Ok(())
 }
@@ -239,5 +254,9 @@ fn status_json(status: &DaemonStatus) -> serde_json::Value {
         "live_chats": status.live_chats,
         "max_live_chats": status.max_live_chats,
         "containment": status.containment,
+        "store_stalled": status.store_stalled.as_ref().map(|stall| serde_json::json!({
+            "since": stall.since.to_string(),
+            "error": stall.error,
+        })),
     })
 }

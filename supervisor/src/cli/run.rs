@@ -145,6 +145,8 @@ pub(crate) async fn stream(
         })
         .await?;
     let mut interrupts = 0;
+    // The store could not write when last asked (told on stderr).
+    let mut stalled = false;
     let mut wrote_text = false;
     // Text of the current attempt is on screen, and whether its line is open.
     let mut partial = false;
@@ -178,6 +180,9 @@ pub(crate) async fn stream(
                 }
                 last = Some(event);
             }
+            () = tokio::time::sleep(QUIET) => {
+                stalled = tell_stall(client, stalled).await;
+            }
             _ = tokio::signal::ctrl_c() => {
                 interrupts += 1;
                 let request = if interrupts == 1 {
@@ -205,6 +210,30 @@ pub(crate) async fn stream(
         errln!("session {session} {}", describe_end(&event.kind));
     }
     Ok(status)
+}
+
+/// How long a stream may stay silent before the daemon is asked whether
+/// its store is stalled.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Says on stderr when the store starts or stops being stalled (a full
+/// disk): the stream is quiet because nothing can be recorded. Returns
+/// whether it is stalled now.
+async fn tell_stall(client: &Client, was: bool) -> bool {
+    let Ok(ControlResponse::Status(status)) = client.request(ControlRequest::Status).await else {
+        return was;
+    };
+    match (&status.store_stalled, was) {
+        (Some(stall), false) => {
+            errln!("studio: {stall}; the session goes on once it can write again");
+            true
+        }
+        (None, true) => {
+            errln!("studio: the store writes again");
+            false
+        }
+        (now, _) => now.is_some(),
+    }
 }
 
 /// "crashed: worker exited with code 101", "killed (user)".

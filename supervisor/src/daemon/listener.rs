@@ -23,6 +23,7 @@ use protocol::{PROTOCOL_VERSION, SessionId};
 use ractor::ActorRef;
 use tokio::io::AsyncWriteExt;
 
+use super::admission::Admission;
 use super::session::SessionMsg;
 use crate::auth;
 
@@ -45,16 +46,36 @@ pub(crate) fn bind(path: &Path) -> std::io::Result<Listener> {
         })
 }
 
-/// Accepts connections forever, handing each to `serve` on its own task.
+/// Accepts connections forever, handing each to `serve` on its own task,
+/// as long as [`Admission`] lets it in; a connection over a cap gets a
+/// refusal saying so.
 pub(crate) async fn accept_loop<F, Fut>(listener: Listener, what: &'static str, serve: F)
 where
     F: Fn(Stream) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let admission = Admission::new();
     loop {
         match listener.accept().await {
             Ok(stream) => {
-                tokio::spawn(serve(stream));
+                let peer = stream
+                    .peer_creds()
+                    .ok()
+                    .and_then(|c| c.pid())
+                    .and_then(|pid| u32::try_from(pid).ok());
+                match admission.admit(peer) {
+                    Ok(held) => {
+                        let serving = serve(stream);
+                        tokio::spawn(async move {
+                            serving.await;
+                            drop(held);
+                        });
+                    }
+                    Err(why) => {
+                        tracing::warn!(socket = what, ?peer, why, "connection refused");
+                        tokio::spawn(async move { refuse(&stream, &why).await });
+                    }
+                }
             }
             Err(err) => {
                 tracing::warn!(socket = what, %err, "accept failed");

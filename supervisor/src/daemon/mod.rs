@@ -8,6 +8,7 @@
 //! worker.sock  ─ serve_worker     hands each authenticated worker to its Session
 //! ```
 
+mod admission;
 mod approvals;
 mod broker;
 mod chat;
@@ -15,6 +16,7 @@ mod containment;
 mod control;
 mod history;
 mod listener;
+pub mod log_file;
 mod mcp_servers;
 mod providers;
 mod root;
@@ -211,7 +213,13 @@ pub async fn run(
         listener::bind(&dir.control_socket()).map_err(io_err("cannot open the control socket"))?;
     let workers =
         listener::bind(&dir.worker_socket()).map_err(io_err("cannot open the worker socket"))?;
-    tracing::info!(data_dir = %dir.root().display(), pid = std::process::id(), "daemon ready");
+    let open_files = admission::raise_file_limit();
+    tracing::info!(
+        data_dir = %dir.root().display(),
+        pid = std::process::id(),
+        open_files,
+        "daemon ready"
+    );
 
     let serve_clients = {
         let handles = handles.clone();

@@ -3,19 +3,32 @@
 //! After a failed commit (a full disk, say) redb refuses every further
 //! transaction until the database is closed and opened again; the last
 //! committed state is intact. [`DbCell`] lets the writer do that while
-//! readers wait on the lock instead of holding the file open.
+//! readers wait on the lock instead of holding the file open. While
+//! commits fail, the cell also says since when and why ([`Stall`]), so
+//! clients can be told instead of waiting in silence.
 
 use std::path::{Path, PathBuf};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
+use protocol::Timestamp;
 use redb::Database;
 
 use super::StoreError;
+
+/// The writer cannot commit: since when, and the last error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Stall {
+    /// The first failed commit of this stall.
+    pub(crate) since: Timestamp,
+    /// The last commit's error.
+    pub(crate) error: String,
+}
 
 /// The database file and its open handle (none while reopening failed).
 pub(super) struct DbCell {
     path: PathBuf,
     db: RwLock<Option<Database>>,
+    stall: Mutex<Option<Stall>>,
 }
 
 impl DbCell {
@@ -23,6 +36,36 @@ impl DbCell {
         DbCell {
             path: path.to_owned(),
             db: RwLock::new(Some(db)),
+            stall: Mutex::new(None),
+        }
+    }
+
+    /// The current stall, if commits are failing.
+    pub(super) fn stall(&self) -> Option<Stall> {
+        self.stall
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A commit failed with `error`. The first error of a stall is kept:
+    /// later ones are often its consequence ("the store is closed" while
+    /// reopening fails on the same full disk).
+    pub(super) fn commit_failed(&self, error: &str) {
+        let mut stall = self.stall.lock().unwrap_or_else(PoisonError::into_inner);
+        if stall.is_none() {
+            *stall = Some(Stall {
+                since: Timestamp::now(),
+                error: error.to_owned(),
+            });
+        }
+    }
+
+    /// A commit went through.
+    pub(super) fn committed(&self) {
+        let mut stall = self.stall.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(ended) = stall.take() {
+            tracing::info!(since = %ended.since, "the store writes again");
         }
     }
 

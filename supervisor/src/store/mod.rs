@@ -30,6 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::pricing::CustomPrices;
 use cell::DbCell;
+pub(crate) use cell::Stall;
 pub(crate) use query::SessionLookup;
 use records::Record;
 pub(crate) use records::{
@@ -88,7 +89,7 @@ pub enum StoreError {
     #[error("{0}")]
     Conflict(String),
     /// A write could not be committed (full disk, I/O error); it was not saved.
-    #[error("not saved: {0}")]
+    #[error("not saved, the store cannot write: {0}")]
     NotSaved(String),
     /// The database is closed: the daemon is shutting down, or reopening
     /// it after an I/O error failed (the writer keeps retrying).
@@ -189,6 +190,12 @@ impl Store {
             backlog,
         };
         Ok((store, WriterThread(thread), interrupted))
+    }
+
+    /// Since when and why commits fail, while they do (a full disk, an
+    /// I/O error); what is queued waits and lands once they succeed.
+    pub(crate) fn stall(&self) -> Option<Stall> {
+        self.db.stall()
     }
 
     fn send(&self, op: WriteOp) -> Result<(), StoreError> {

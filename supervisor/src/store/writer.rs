@@ -167,6 +167,7 @@ fn commit_with_retry(db: &DbCell, batch: &mut Vec<WriteOp>, sink: &CommitSink) {
     loop {
         match db.with(|db| apply_and_commit(db, batch)) {
             Ok((results, changed)) => {
+                db.committed();
                 let mut committed = Committed {
                     events: Vec::new(),
                     changed,
@@ -189,6 +190,7 @@ fn commit_with_retry(db: &DbCell, batch: &mut Vec<WriteOp>, sink: &CommitSink) {
                 attempt += 1;
                 tracing::error!(%err, attempt, "commit failed; retrying queued events");
                 let message = err.to_string();
+                db.commit_failed(&message);
                 let (keep, give_up): (Vec<_>, Vec<_>) =
                     batch.drain(..).partition(WriteOp::must_land);
                 for op in give_up {

@@ -347,3 +347,56 @@ async fn nan_infinite_and_non_positive_budgets_are_refused_everywhere() {
     };
     assert!(listed.is_empty(), "nothing was recorded: {listed:?}");
 }
+
+/// One process holding connections open (each costs the daemon a file
+/// descriptor) is stopped at its cap with a refusal that says so; closing
+/// them frees the places, and everyone else is served throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_cannot_hold_more_than_its_share_of_connections() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("steady", 20, 10)).await;
+    let during = run(
+        &client,
+        spec("steady", "runs while the connections pile up"),
+    )
+    .await;
+    let token = std::fs::read_to_string(daemon.dir.client_token()).unwrap();
+    let control = daemon.dir.control_socket();
+
+    let mut held = Vec::new();
+    let refusal = loop {
+        assert!(held.len() <= 300, "no cap after {} connections", held.len());
+        let mut stream = tokio::net::UnixStream::connect(&control).await.unwrap();
+        stream
+            .write_all(&hello(PeerRole::Client, &token, PROTOCOL_VERSION))
+            .await
+            .unwrap();
+        let reply: Option<HelloReply> = read_frame(&mut stream, &mut Vec::new()).await.unwrap();
+        match reply {
+            Some(HelloReply::Accepted { .. }) => held.push(stream),
+            Some(HelloReply::Refused { reason }) => break reason,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    // The test's own client counts too.
+    assert_eq!(held.len() + 1, 256, "{refusal}");
+    assert!(
+        refusal.contains(&format!(
+            "too many connections from process {}",
+            std::process::id()
+        )),
+        "{refusal}"
+    );
+    // The client already connected is still served.
+    let events = follow_to_end(&client, during, Duration::from_secs(30)).await;
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let again = daemon.client().await;
+    assert!(matches!(
+        again.request(ControlRequest::Ping).await,
+        Ok(ControlResponse::Pong)
+    ));
+}

@@ -18,6 +18,7 @@ mod daemon_crash;
 mod escapes;
 mod fake_provider;
 mod fetch;
+mod limits;
 mod mcp;
 mod privacy;
 mod provider_round_trips;

@@ -250,7 +250,8 @@ async fn pump(
             }
             _ = refresh.tick() => {
                 let sessions = ControlRequest::SessionList { all: true, limit: SESSIONS_LISTED };
-                for (request, asked) in [(ControlRequest::ApprovalList, Asked::Approvals), (sessions, Asked::Sessions)] {
+                // Status too: it says when the store cannot write.
+                for (request, asked) in [(ControlRequest::ApprovalList, Asked::Approvals), (sessions, Asked::Sessions), (ControlRequest::Status, Asked::Status)] {
                     if let Err(err) = wire.send(request, asked).await {
                         return err.to_string();
                     }

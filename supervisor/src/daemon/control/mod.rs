@@ -10,13 +10,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use interprocess::local_socket::tokio::Stream;
 use protocol::SessionId;
 use protocol::codec::{FrameError, read_frame, write_frame};
 use protocol::control::{
     ClientFrame, ControlError, ControlRequest, ControlResponse, DaemonStatus, ErrorKind,
-    ServerFrame,
+    ServerFrame, StoreStall,
 };
 use protocol::handshake::PeerRole;
 use ractor::rpc::CallResult;
@@ -157,7 +158,9 @@ async fn write_or_refuse(
                 id,
                 result: Err(ControlError::new(
                     ErrorKind::TooLarge,
-                    format!("the answer is too large ({len} bytes; one frame holds at most {max}): ask for less"),
+                    format!(
+                        "the answer is too large ({len} bytes; one frame holds at most {max}): ask for less"
+                    ),
                 )),
             };
             write_frame(writer, &refusal).await
@@ -190,9 +193,52 @@ async fn handle(
             }
             Ok(ControlResponse::Ok)
         }
-        other => answer(other, &handles).await,
+        other => answer_unless_stalled(other, handles).await,
     };
     let _ = outbox.send(ServerFrame::Response { id, result }).await;
+}
+
+/// How long a request may wait on a store that cannot write before the
+/// client is told so.
+const STALL_WAIT: Duration = Duration::from_secs(5);
+
+/// Answers `request`, or, when it is still waiting after [`STALL_WAIT`]
+/// while the store cannot commit, says so. The request itself goes on
+/// (what it queued lands once the store writes again): only the waiting
+/// stops.
+async fn answer_unless_stalled(
+    request: ControlRequest,
+    handles: Handles,
+) -> Result<ControlResponse, ControlError> {
+    let store = handles.shared.store.clone();
+    let mut answering = tokio::spawn(async move { answer(request, &handles).await });
+    let mut waited = Duration::ZERO;
+    let tick = Duration::from_millis(250);
+    loop {
+        tokio::select! {
+            joined = &mut answering => {
+                return joined.unwrap_or_else(|err| {
+                    Err(ControlError::new(ErrorKind::Internal, format!("the request failed: {err}")))
+                });
+            }
+            () = tokio::time::sleep(tick) => {
+                waited += tick;
+                if waited < STALL_WAIT {
+                    continue;
+                }
+                if let Some(stall) = store.stall() {
+                    let stall = StoreStall { since: stall.since, error: stall.error };
+                    return Err(ControlError::new(
+                        ErrorKind::Unavailable,
+                        format!(
+                            "{stall}: this request was not confirmed; it may still take effect \
+                             once the store can write again (nothing recorded is lost)"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// The session a client named by full id or unique prefix.
@@ -209,8 +255,7 @@ pub(super) fn store_error(err: StoreError) -> ControlError {
     let kind = match &err {
         StoreError::NotFound(_) => ErrorKind::NotFound,
         StoreError::Conflict(_) => ErrorKind::Conflict,
-        StoreError::Closed => ErrorKind::Unavailable,
-        StoreError::NotSaved(_) => ErrorKind::Internal,
+        StoreError::Closed | StoreError::NotSaved(_) => ErrorKind::Unavailable,
         _ => ErrorKind::Internal,
     };
     ControlError::new(kind, err.to_string())
@@ -255,6 +300,10 @@ async fn status(handles: &Handles) -> Result<ControlResponse, ControlError> {
         live_chats: counts.live_chats,
         max_live_chats: counts.limits.max_live_chats,
         containment: super::containment::describe(&shared.cgroups, shared.sandbox_support),
+        store_stalled: shared.store.stall().map(|stall| StoreStall {
+            since: stall.since,
+            error: stall.error,
+        }),
     }))
 }
 
