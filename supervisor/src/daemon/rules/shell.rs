@@ -37,14 +37,20 @@ const MAX_LEN: usize = 256 * 1024;
 
 /// At most this many characters or words that can open a nesting level
 /// (`(`, `{`, a backquote, `if`, `case`, `while`, `until`, `for`,
-/// `select`, `function`, `coproc`), counted without regard to quoting:
-/// the parser recurses once per level, so this bounds the stack it needs.
-const MAX_OPENERS: usize = 1000;
+/// `select`, `function`, `coproc`), counted without regard to quoting or
+/// here-documents: the parser recurses once per level, so this bounds the
+/// stack it needs. A command with more is opaque.
+const MAX_OPENERS: usize = 8192;
 
-/// The parser's thread's stack: about 30 KiB a level in a debug build,
-/// so [`MAX_OPENERS`] levels fit several times over. Reserved, not
-/// committed: only what is used takes memory.
-const PARSE_STACK: usize = 128 * 1024 * 1024;
+/// The parser's thread's stack: this much, plus [`STACK_PER_OPENER`] for
+/// each opener counted. Reserved, not committed: only what the parse
+/// uses takes memory.
+const BASE_STACK: usize = 8 * 1024 * 1024;
+
+/// The stack one nesting level may take: the parser and the walk take
+/// under 32 KiB a level in a debug build (`deep_nesting_fits_its_stack`
+/// tests every construct at the limit).
+const STACK_PER_OPENER: usize = 48 * 1024;
 
 /// Shells: opaque when given a string (`-c`), told to read their standard
 /// input (`-s`, or no script at all), fed by a here-document, here-string
@@ -230,16 +236,17 @@ impl Commands {
 /// Reads `command` as `sh -c` would be given it.
 ///
 /// The parser runs on a thread of its own, with a stack sized for the
-/// deepest nesting let through, so that neither a stack overflow nor a
-/// panic in it can take the daemon down.
+/// deepest nesting the command could have, so that neither a stack
+/// overflow nor a panic in it can take the daemon down.
 pub(crate) fn parse(command: &str) -> Commands {
-    if command.len() > MAX_LEN || openers(command) > MAX_OPENERS {
+    let openers = openers(command);
+    if command.len() > MAX_LEN || openers > MAX_OPENERS {
         return Commands::opaque(Opaque::TooLarge);
     }
     let owned = command.to_owned();
     let thread = std::thread::Builder::new()
         .name("shell-rules".to_owned())
-        .stack_size(PARSE_STACK)
+        .stack_size(BASE_STACK + openers * STACK_PER_OPENER)
         .spawn(move || walk::read(&owned));
     match thread.map(std::thread::JoinHandle::join) {
         Ok(Ok(commands)) => commands,

@@ -18,6 +18,9 @@ pub(super) fn read(command: &str) -> Commands {
     let mut walker = Walker {
         found: Commands::default(),
         options: ParserOptions::default(),
+        budget: PARSE_BUDGET_FACTOR
+            .saturating_mul(command.len())
+            .saturating_add(PARSE_BUDGET_MIN),
     };
     walker.script(command);
     walker.found
@@ -41,10 +44,22 @@ pub(super) struct Rendered {
 /// expansion or an extended glob.
 const PATTERN_CHARS: &[char] = &['*', '?', '[', '{', '('];
 
+/// How many bytes the parsers may read in all, as a multiple of the
+/// command's length (plus [`PARSE_BUDGET_MIN`]): a nested script or word
+/// is read again at each level it is nested in, so a command nested
+/// thousands deep would take quadratic time. Past it the command is
+/// [`Opaque::TooLarge`].
+const PARSE_BUDGET_FACTOR: usize = 8;
+
+/// See [`PARSE_BUDGET_FACTOR`].
+const PARSE_BUDGET_MIN: usize = 64 * 1024;
+
 /// Collects what it reads into `found`.
 pub(super) struct Walker {
     pub(super) found: Commands,
     options: ParserOptions,
+    /// Bytes the parsers may still read.
+    budget: usize,
 }
 
 impl Walker {
@@ -53,8 +68,26 @@ impl Walker {
         self.found.opaque.get_or_insert(why);
     }
 
+    /// Takes `len` bytes from the budget; false (and opaque) when it is spent.
+    fn spend(&mut self, len: usize) -> bool {
+        match self.budget.checked_sub(len) {
+            Some(left) => {
+                self.budget = left;
+                true
+            }
+            None => {
+                self.budget = 0;
+                self.opaque(Opaque::TooLarge);
+                false
+            }
+        }
+    }
+
     /// Parses and walks a script: the whole command, or one nested in it.
     pub(super) fn script(&mut self, text: &str) {
+        if !self.spend(text.len()) {
+            return;
+        }
         let mut parser = Parser::new(std::io::Cursor::new(text.as_bytes()), &self.options);
         match parser.parse_program() {
             Ok(program) => {
@@ -225,7 +258,7 @@ impl Walker {
                 format!("{arrow} {}", self.word(&target.value).text)
             }
             IoRedirect::HereDocument(number, doc) => {
-                if doc.requires_expansion {
+                if doc.requires_expansion && self.spend(doc.doc.value.len()) {
                     match word::parse_heredoc(&doc.doc.value, &self.options) {
                         Ok(pieces) => {
                             self.pieces(&doc.doc.value, &pieces, true, &mut Rendered::default());
@@ -283,6 +316,11 @@ impl Walker {
     /// A word after quote removal; the scripts nested in it are walked.
     pub(super) fn word(&mut self, raw: &str) -> Rendered {
         let mut rendered = Rendered::default();
+        if !self.spend(raw.len()) {
+            rendered.text = raw.to_owned();
+            rendered.expanded = true;
+            return rendered;
+        }
         match word::parse(raw, &self.options) {
             Ok(pieces) => self.pieces(raw, &pieces, false, &mut rendered),
             Err(err) => {
