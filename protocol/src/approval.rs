@@ -46,6 +46,9 @@ impl fmt::Display for RuleDecision {
 ///
 /// Written `TOOL_GLOB` or `TOOL_GLOB:FIELD=VALUE_GLOB`, e.g. `shell:command=git *`.
 /// In globs `*` matches any run of characters (including `/`) and `?` one.
+/// The daemon checks a glob over the built-in `shell` tool's `command`
+/// against each simple command in it (README.md, "What a command rule can
+/// and cannot promise"); any other against the argument's whole text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleMatch {
     /// Glob over the tool's namespaced name.

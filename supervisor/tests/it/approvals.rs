@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use protocol::agent::{ScriptPatch, ScriptedToolCall};
+use protocol::agent::{SafetyMode, ScriptPatch, ScriptedToolCall};
 use protocol::approval::{AskPolicy, RuleDecision};
 use protocol::control::{ControlRequest, ControlResponse, RunSpec};
 use protocol::event::{BudgetKind, Decider, Event, EventKind, StopReason};
@@ -117,6 +117,66 @@ async fn rules_and_run_rules_decide_and_each_decision_names_its_decider() {
         .await
         .unwrap_err();
     assert!(bad.to_string().contains("bad tool glob"), "{bad}");
+}
+
+/// Issue 12: a deny rule over a shell command holds for each simple
+/// command in it, not only for the whole string. With the whole tool
+/// allowed for the run, `true && rm -f junk` and `eval 'rm -f junk'` are
+/// denied by `shell:command=rm *`, and the file is still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deny_rule_holds_for_every_simple_command_of_a_shell_call() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let workspace = tempfile::tempdir().unwrap();
+    let junk = workspace.path().join("junk");
+    std::fs::write(&junk, "keep me\n").unwrap();
+    let mut coder = agent("coder", 2, 0);
+    coder.tools = vec!["shell".into()];
+    coder.safety = SafetyMode::WorkspaceWrite;
+    coder.workspace = Some(workspace.path().display().to_string());
+    create_agent(&client, coder).await;
+    let deny = add_rule(&client, "shell:command=rm *", RuleDecision::Deny).await;
+
+    let run_spec = RunSpec {
+        script: calls(&[
+            ("shell", r#"{"command":"true && rm -f junk"}"#),
+            ("shell", r#"{"command":"eval 'rm -f junk'"}"#),
+            ("shell", r#"{"command":"cat junk"}"#),
+        ]),
+        approve: vec!["shell".parse().unwrap()],
+        ..spec("coder", "clean up")
+    };
+    let session = run(&client, run_spec).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
+    assert_log_is_whole(&events);
+    assert_eq!(
+        decisions(&events),
+        [
+            (false, rule(&deny)),
+            (false, rule(&deny)),
+            (true, rule("run:shell")),
+        ]
+    );
+    let reasons: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolDenied { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    let reason = format!("denied by approval rule {deny}");
+    assert_eq!(reasons, [reason.as_str(), reason.as_str()]);
+    let outputs: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCompleted { output, .. } => Some(output.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    assert!(outputs[0].contains("keep me"), "{}", outputs[0]);
+    assert_eq!(std::fs::read_to_string(&junk).unwrap(), "keep me\n");
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
 }
 
 /// Neither a removed rule's id nor an answered call's approval number is
