@@ -1,12 +1,14 @@
 // Drives the app's browser view (studio-ui --web) in Debian's Chromium with
-// playwright-core, against a real daemon with scripted agents: sign in,
+// playwright-core, against a real daemon with scripted agents: sign in
+// (?token= leaves the URL, the cookie is a session id, not the token),
 // create and edit an agent (adding and removing a rule for it from its
 // form), start runs and kill one, approve from the inbox, search
 // the Inspector and branch from an event, run a batch file and one of its
 // runs again, chat with inline approval, end and resume,
 // store a key (never shown back), add and remove a rule, add an MCP server
 // with the form and import one (secrets never shown back), set and reset a
-// price, the palette, the daemon's run limit. Run by
+// price, the palette, the daemon's run limit, sign out (a second tab's
+// socket closes, the old cookie is refused) and in with the form. Run by
 // ui-dioxus/tests/browser.rs, which prepares the daemon and the agents
 // `slow` (runs for a few seconds) and `asker` (asks to run fs.list).
 //
@@ -32,7 +34,8 @@ const browser = await chromium.launch({
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
   ],
 });
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
 page.setDefaultTimeout(30_000);
 const problems = [];
 page.on('pageerror', (err) => problems.push(String(err)));
@@ -58,12 +61,21 @@ const statuses = (word) => page.locator(`span.status.${word}`);
 await step('sign-in', async () => {
   const refused = await page.goto(`${url}/app?token=wrong`);
   if (refused.status() !== 401) throw new Error(`a wrong token got HTTP ${refused.status()}`);
-  await page.goto(`${url}/login`);
-  await page.fill('input[name=token]', token);
-  await page.click('button[type=submit]');
-  await page.waitForURL(/\/app$/);
+  // ?token= signs in and leaves the address bar: the answer redirects to
+  // the bare path, and the cookie holds a session id, not the token.
+  await page.goto(`${url}/app?token=${encodeURIComponent(token)}`);
+  if (page.url() !== `${url}/app`) throw new Error(`the page is at ${page.url()}`);
   await page.locator('span.link.up').waitFor();
   await page.waitForFunction(() => document.title === 'AI Studio');
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === 'studio_session');
+  if (!session) throw new Error(`no studio_session cookie, only: ${cookies.map((c) => c.name)}`);
+  if (session.value === token || cookies.some((c) => c.value.includes(token))) {
+    throw new Error('a cookie holds the token');
+  }
+  if (!session.httpOnly || session.sameSite !== 'Strict') {
+    throw new Error(`the session cookie is ${JSON.stringify(session)}`);
+  }
 });
 
 await step('create-agent', async () => {
@@ -336,6 +348,35 @@ await step('daemon-limits', async () => {
   await limit('max_live_chats').locator('span.muted', { hasText: 'in force: 7' }).waitFor();
   // The other limit stays as it was.
   await limit('max_concurrent_runs').locator('span.muted', { hasText: 'in force: 5' }).waitFor();
+});
+
+await step('sign-out', async () => {
+  // A second tab of the same session, whose socket the sign-out must close.
+  const other = await context.newPage();
+  await other.goto(`${url}/app`);
+  await other.locator('span.link.up').waitFor();
+  const old = (await context.cookies()).find((c) => c.name === 'studio_session').value;
+  await page.locator('nav a', { hasText: 'Sign out' }).click();
+  await page.waitForURL(/\/logout$/);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/login$/);
+  if ((await context.cookies()).some((c) => c.name === 'studio_session')) {
+    throw new Error('the session cookie outlived the sign-out');
+  }
+  // The other tab lost its socket and reloaded into the sign-in page.
+  await other.waitForURL(/\/login$/);
+  await other.close();
+  const replay = await page.request.get(`${url}/app`, {
+    headers: { cookie: `studio_session=${old}` }, maxRedirects: 0,
+  });
+  if (replay.status() !== 303 || replay.headers().location !== '/login') {
+    throw new Error(`the old cookie got HTTP ${replay.status()} to ${replay.headers().location}`);
+  }
+  // In again, with the form this time.
+  await page.fill('input[name=token]', token);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/app$/);
+  await page.locator('span.link.up').waitFor();
 });
 
 await browser.close();

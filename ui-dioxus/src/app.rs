@@ -43,11 +43,17 @@ pub fn App() -> Element {
     }
 }
 
+/// In context when the app is served to a browser (`--web`): the nav then
+/// links to `/logout`.
+#[derive(Clone, Copy, Debug)]
+pub struct WebSignOut;
+
 /// Everything on screen, drawn from the store in context.
 #[component]
 pub fn Shell() -> Element {
     let mut state = use_context::<Signal<AppState>>();
     let mut palette = use_signal(|| false);
+    let web = try_use_context::<WebSignOut>().is_some();
     let page = state.read().page;
     rsx! {
         style { {CSS} }
@@ -81,6 +87,9 @@ pub fn Shell() -> Element {
                     }
                 }
                 LinkBadge {}
+                if web {
+                    a { class: "tab signout", href: "/logout", "Sign out" }
+                }
             }
             StallBanner {}
             ErrorBanner {}

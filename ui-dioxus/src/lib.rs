@@ -10,7 +10,8 @@
 //! - [`app`]: the root component, navigation (Ctrl+1..5) and the shell.
 //! - [`pages`]: the five pillars: Agents, Sessions, Runs, Inspector, Settings.
 //! - [`palette`]: the command palette (Ctrl/Cmd+K).
-//! - [`web`]: the same app served to a browser (liveview), behind the client token.
+//! - [`web`]: the same app served to a browser (liveview), behind a sign-in
+//!   session and `Host`/`Origin` checks.
 //! - [`format`](mod@format): how durations, sizes and events read on screen.
 //! - [`inspect`]: the Inspector's timeline rows, chips, search and stats.
 //! - [`detail`]: the Inspector's detail panel, by kind of event.

@@ -25,6 +25,11 @@ struct Args {
     /// The port of --web (0: any free one).
     #[arg(long, default_value_t = 7878, requires = "web")]
     port: u16,
+    /// A further Host for --web to answer to, as the browser sends it (a
+    /// tunnel on another local port: localhost:9000); repeatable.
+    #[arg(long = "allow-host", value_name = "HOST:PORT", requires = "web",
+          value_parser = ui_dioxus::web::parse_allowed_host)]
+    allow_host: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -53,7 +58,7 @@ fn main() -> ExitCode {
         studio_bin,
     };
     if args.web {
-        return serve_web(target, args.port);
+        return serve_web(target, args.port, &args.allow_host);
     }
     let window = WindowBuilder::new()
         .with_title("AI Studio")
@@ -66,7 +71,7 @@ fn main() -> ExitCode {
 }
 
 /// `--web`: serves until killed.
-fn serve_web(target: Target, port: u16) -> ExitCode {
+fn serve_web(target: Target, port: u16, allow_hosts: &[String]) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -79,7 +84,7 @@ fn serve_web(target: Target, port: u16) -> ExitCode {
     };
     let token_file = target.layout.client_token();
     let served = runtime.block_on(async move {
-        let listening = ui_dioxus::web::bind(target, port).await?;
+        let listening = ui_dioxus::web::bind(target, port, allow_hosts).await?;
         println!(
             "AI Studio is served at http://{}/login (sign in with the token in {})",
             listening.addr,

@@ -1,12 +1,14 @@
 //! The browser view (`studio-ui --web`) end to end in Debian's Chromium,
 //! driven by `tests/e2e/browser.mjs` (playwright-core, pinned by
-//! `tests/e2e/package-lock.json`) against a real daemon: sign in with the
-//! token, create an agent with the form, start three runs and kill one
+//! `tests/e2e/package-lock.json`) against a real daemon: sign in with
+//! `?token=` (which must leave the URL and set a session cookie that is not
+//! the token), create an agent with the form, start three runs and kill one
 //! while the others finish, approve a waiting tool call from the inbox,
 //! find an event in the Inspector by search, chat with an agent (streamed
 //! answer, a tool call approved inline), end and resume the chat, store a
 //! key, add a rule, add and import MCP servers, set and reset a price on
-//! the Settings page, and use the command palette. Screenshots of each step
+//! the Settings page, use the command palette, and sign out (another tab
+//! of the session is closed too) and in again with the form. Screenshots of each step
 //! go to `target/test-artifacts/`.
 //!
 //! Needs `/usr/bin/chromium` and the npm packages (`scripts/setup`

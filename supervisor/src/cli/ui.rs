@@ -15,6 +15,11 @@ pub(crate) struct UiArgs {
     /// The port of --web.
     #[arg(long, default_value_t = 7878, requires = "web")]
     port: u16,
+    /// A further Host for --web to answer to, as the browser sends it
+    /// (through a tunnel on another local port: localhost:9000); others
+    /// are refused (DNS rebinding). Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST:PORT", requires = "web")]
+    allow_host: Vec<String>,
 }
 
 pub(crate) async fn execute(args: UiArgs, ctx: &Ctx) -> Result<(), CliError> {
@@ -26,6 +31,9 @@ pub(crate) async fn execute(args: UiArgs, ctx: &Ctx) -> Result<(), CliError> {
     let mut command = tokio::process::Command::new(&ui);
     if args.web {
         command.args(["--web", "--port", &args.port.to_string()]);
+        for host in &args.allow_host {
+            command.args(["--allow-host", host]);
+        }
     }
     let status = command
         .arg("--data-dir")
