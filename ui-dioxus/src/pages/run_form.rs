@@ -291,7 +291,7 @@ mod tests {
                     },
                     ..draft()
                 },
-                "max cost: a number of dollars, 0 or more",
+                "max cost: a number of dollars above 0",
             ),
             (
                 RunDraft {
