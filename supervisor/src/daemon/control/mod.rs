@@ -157,7 +157,9 @@ async fn write_or_refuse(
                 id,
                 result: Err(ControlError::new(
                     ErrorKind::TooLarge,
-                    format!("the answer is too large ({len} bytes; one frame holds at most {max}): ask for less"),
+                    format!(
+                        "the answer is too large ({len} bytes; one frame holds at most {max}): ask for less"
+                    ),
                 )),
             };
             write_frame(writer, &refusal).await
