@@ -118,17 +118,9 @@ fn damaged_note(count: u64, word: &str) -> String {
 }
 
 fn show_damaged(damaged: &[protocol::control::DamagedRecord]) {
+    // A session's records are keyed by its id: the key names the session.
     for record in damaged {
-        let session = record
-            .session
-            .map(|s| format!(" (session {s})"))
-            .unwrap_or_default();
-        outln!(
-            "  {} {}{session}: {}",
-            record.table,
-            record.key,
-            record.error
-        );
+        outln!("  {} {}: {}", record.table, record.key, record.error);
     }
 }
 

@@ -313,7 +313,7 @@ pub(super) fn scan(
             name: kind.name().to_owned(),
             ..TableReport::default()
         };
-        let damaged = &mut report.damaged;
+        let found = &mut report.damaged;
         let walked = walk(txn, kind, &mut |key, value| {
             table.records += 1;
             read += 1;
@@ -322,7 +322,7 @@ pub(super) fn scan(
             }
             if let Err(error) = kind.check(&key, value) {
                 table.damaged += 1;
-                damaged.push(self::damaged(kind, &key, error));
+                found.push(damaged(kind, &key, error));
             }
         });
         if let Err((last, error)) = walked {

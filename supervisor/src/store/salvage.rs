@@ -78,7 +78,38 @@ pub fn salvage(
         }
         Err(err) => Err(open_error(from, err)),
     };
+    report.left_out = grouped(std::mem::take(&mut report.left_out));
     copied.map(|()| report)
+}
+
+/// `left_out` with each run of events of one session left out for one
+/// reason (all of a session whose record is lost) as one entry, keyed
+/// `SESSION #FIRST..#LAST (N events)`.
+fn grouped(left_out: Vec<DamagedRecord>) -> Vec<DamagedRecord> {
+    let mut out: Vec<(DamagedRecord, String, u64)> = Vec::new();
+    for record in left_out {
+        if let Some((first, last, count)) = out.last_mut()
+            && record.table == Kind::Events.name()
+            && first.table == record.table
+            && first.session == record.session
+            && first.error == record.error
+        {
+            *last = record.key;
+            *count += 1;
+            continue;
+        }
+        let key = record.key.clone();
+        out.push((record, key, 1));
+    }
+    out.into_iter()
+        .map(|(mut record, last, count)| {
+            if count > 1 {
+                let last_seq = last.rsplit(' ').next().unwrap_or_default();
+                record.key = format!("{}..{last_seq} ({count} events)", record.key);
+            }
+            record
+        })
+        .collect()
 }
 
 /// `err` from opening `path`, as a [`StoreError`].
