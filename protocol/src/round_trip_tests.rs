@@ -339,6 +339,7 @@ fn summary() -> SessionSummary {
             unpriced: 1,
         }),
         last_activity: Timestamp(3),
+        damage: Some(s("events record x #3 does not decode: bad")),
     }
 }
 
@@ -507,6 +508,7 @@ fn control_requests() -> Vec<ControlRequest> {
             max_concurrent_runs: Some(8),
             max_live_chats: None,
         },
+        ControlRequest::StoreCheck,
     ]
 }
 
@@ -553,6 +555,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::ChatBranch { .. } => 38,
         ControlRequest::SessionSetup { .. } => 40,
         ControlRequest::RunReplay { .. } => 39,
+        ControlRequest::StoreCheck => 41,
     }
 }
 
@@ -644,6 +647,20 @@ fn control_responses() -> Vec<ControlResponse> {
         ControlResponse::BatchAccepted {
             sessions: vec![id(), id()],
         },
+        ControlResponse::StoreCheck(StoreReport {
+            path: s("/d/studio.redb"),
+            tables: vec![TableReport {
+                name: s("events"),
+                records: 9,
+                damaged: 1,
+            }],
+            damaged: vec![DamagedRecord {
+                table: s("events"),
+                key: s("x #3"),
+                session: Some(id()),
+                error: s("bad"),
+            }],
+        }),
     ]
 }
 
@@ -670,6 +687,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::ChatOpened { .. } => 18,
         ControlResponse::BatchAccepted { .. } => 19,
         ControlResponse::Setup(_) => 20,
+        ControlResponse::StoreCheck(_) => 21,
     }
 }
 
@@ -799,7 +817,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 41);
+    covers(&requests, control_request_variant, 42);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -812,7 +830,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 21);
+    covers(&responses, control_response_variant, 22);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

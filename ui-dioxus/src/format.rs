@@ -85,6 +85,7 @@ pub fn status(status: SessionStatus) -> (&'static str, String) {
         SessionStatus::Killed => "status killed",
         SessionStatus::Crashed => "status crashed",
         SessionStatus::Interrupted => "status interrupted",
+        SessionStatus::Corrupt => "status corrupt",
     };
     (class, word)
 }

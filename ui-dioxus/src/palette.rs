@@ -181,6 +181,7 @@ mod tests {
                         interactive: false,
                         totals: None,
                         last_activity: Timestamp(1),
+                        damage: None,
                     },
                 )]
                 .into(),

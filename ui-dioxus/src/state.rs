@@ -321,6 +321,7 @@ mod tests {
             interactive,
             totals: None,
             last_activity: Timestamp(created),
+            damage: None,
         }
     }
 

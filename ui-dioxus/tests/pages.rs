@@ -151,6 +151,7 @@ fn session(n: u128, status: SessionStatus, interactive: bool) -> SessionSummary 
             unpriced: 0,
         }),
         last_activity: at(n as u64 + if live { 9 } else { 4 }),
+        damage: None,
     }
 }
 

@@ -174,6 +174,10 @@ pub struct SessionSummary {
     /// When its last event was recorded (for sessions recorded before the
     /// daemon kept it: when it last started or ended).
     pub last_activity: Timestamp,
+    /// What of the session's stored data does not decode (its record or
+    /// an event: table, key and error), when its status is
+    /// [`SessionStatus::Corrupt`].
+    pub damage: Option<String>,
 }
 
 /// What a session has spent: the sum of its responses' usage and costs.
@@ -196,5 +200,58 @@ impl SessionTotals {
             EventKind::LlmCost { usd: None, .. } => self.unpriced += 1,
             _ => {}
         }
+    }
+}
+
+/// What `studio daemon check` found: every record of every table decoded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoreReport {
+    /// The database file.
+    pub path: String,
+    /// Each table, in the order checked.
+    pub tables: Vec<TableReport>,
+    /// Every record that does not decode, in the order found.
+    pub damaged: Vec<DamagedRecord>,
+}
+
+impl StoreReport {
+    /// Records read, damaged ones included.
+    pub fn records(&self) -> u64 {
+        self.tables.iter().map(|t| t.records).sum()
+    }
+}
+
+/// One table's count.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TableReport {
+    /// Table name (`sessions`, `events`, ...).
+    pub name: String,
+    /// Records read, damaged ones included.
+    pub records: u64,
+    /// Records that do not decode.
+    pub damaged: u64,
+}
+
+/// A stored record that does not decode (or a part of a table that cannot
+/// be read at all).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamagedRecord {
+    /// Table name.
+    pub table: String,
+    /// Its key as text: a session id, `SESSION #SEQ` for an event, a name.
+    pub key: String,
+    /// The session it belongs to, if any.
+    pub session: Option<SessionId>,
+    /// Why it does not decode.
+    pub error: String,
+}
+
+impl std::fmt::Display for DamagedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "record {} of table {} does not decode: {}",
+            self.key, self.table, self.error
+        )
     }
 }

@@ -20,8 +20,8 @@ use crate::secret::Secret;
 mod answers;
 
 pub use answers::{
-    DaemonStatus, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, ProviderModels,
-    SessionSummary, SessionTotals, Setup, StoreStall,
+    DaemonStatus, DamagedRecord, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable,
+    ProviderModels, SessionSummary, SessionTotals, Setup, StoreReport, StoreStall, TableReport,
 };
 
 impl ControlRequest {
@@ -49,6 +49,7 @@ impl ControlRequest {
                 | ControlRequest::ApprovalList
                 | ControlRequest::McpList
                 | ControlRequest::PricingList
+                | ControlRequest::StoreCheck
         )
     }
 }
@@ -324,6 +325,10 @@ pub enum ControlRequest {
         /// Session.
         session: SessionId,
     },
+    /// Decode every record of every table of the daemon's database, in
+    /// one read transaction (what `studio daemon check` asks when the
+    /// daemon holds the file). Replies [`ControlResponse::StoreCheck`].
+    StoreCheck,
 }
 
 /// Parameters of one headless run.
@@ -424,6 +429,8 @@ pub enum ControlResponse {
         /// A new worker continues a recorded session (`session.resumed`).
         resumed: bool,
     },
+    /// Answer to [`ControlRequest::StoreCheck`].
+    StoreCheck(StoreReport),
 }
 
 /// Streamed items.

@@ -29,6 +29,10 @@ pub enum SessionStatus {
     Crashed,
     /// The daemon stopped while the session was live.
     Interrupted,
+    /// Its stored record or one of its events does not decode (a damaged
+    /// database; [`crate::control::SessionSummary::damage`] says what).
+    /// Only reported, never stored.
+    Corrupt,
 }
 
 impl SessionStatus {
@@ -56,6 +60,7 @@ impl SessionStatus {
             SessionStatus::Killed => "killed",
             SessionStatus::Crashed => "crashed",
             SessionStatus::Interrupted => "interrupted",
+            SessionStatus::Corrupt => "corrupt",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `studio daemon run|start|stop|status|limits`.
+//! `studio daemon run|start|stop|status|limits|check|salvage`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -24,6 +24,12 @@ pub(crate) enum DaemonCommand {
     /// Show or change the daemon's limits; a change is stored and outlives
     /// restarts (a `daemon run --max-concurrent` flag still wins).
     Limits(LimitsArgs),
+    /// Decode every record of the database (read-only, daemon running or
+    /// not); exit code 6 when some do not decode.
+    Check,
+    /// Copy every record that decodes into a new database file (the
+    /// daemon must be stopped); the damaged file is left as it is.
+    Salvage(super::store::SalvageArgs),
 }
 
 #[derive(Args, Debug)]
@@ -77,6 +83,8 @@ pub(crate) async fn execute(cmd: DaemonCommand, ctx: &Ctx) -> Result<(), CliErro
             show_status(&client, ctx).await
         }
         DaemonCommand::Stop => stop(ctx).await,
+        DaemonCommand::Check => super::store::check(ctx).await,
+        DaemonCommand::Salvage(args) => super::store::salvage(args, ctx).await,
         DaemonCommand::Limits(args) => {
             let client = ctx.client().await?;
             if args.max_concurrent.is_some() || args.max_chats.is_some() {

@@ -1,7 +1,8 @@
 //! Command-line parsing, dispatch and exit codes.
 //!
 //! Exit codes: 0 success; 1 error; 2 invalid input; 3 a run ended without
-//! completing; 4 not found; 5 the daemon is unavailable.
+//! completing; 4 not found; 5 the daemon is unavailable; 6 the database
+//! has records that do not decode (`studio daemon check`).
 
 #[macro_use]
 mod output;
@@ -20,6 +21,7 @@ mod pricing;
 mod rules;
 mod run;
 mod sessions;
+mod store;
 mod ui;
 
 use std::path::PathBuf;
@@ -35,7 +37,7 @@ use supervisor::paths::DataDir;
 #[derive(Parser, Debug)]
 #[command(name = "studio", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 success, 1 error, 2 invalid input, 3 a run ended without completing, 4 not found, 5 daemon unavailable."
+    after_help = "Exit codes: 0 success, 1 error, 2 invalid input, 3 a run ended without completing, 4 not found, 5 daemon unavailable, 6 damaged database (daemon check)."
 )]
 struct Cli {
     /// Data directory of the instance to use [default: ~/.local/share/ai-studio].

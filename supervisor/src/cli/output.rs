@@ -169,6 +169,7 @@ pub(crate) fn session_json(s: &SessionSummary) -> Value {
         "usage": s.totals.as_ref().map(|t| &t.usage),
         "cost_usd": s.totals.as_ref().map(|t| t.cost_usd),
         "unpriced_responses": s.totals.as_ref().map(|t| t.unpriced),
+        "damage": s.damage,
     })
 }
 

@@ -83,6 +83,18 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
         ]);
     }
     outln!("{t}");
+    let damaged: Vec<_> = sessions
+        .iter()
+        .filter_map(|s| s.damage.as_ref().map(|d| (s.id, d)))
+        .collect();
+    if !damaged.is_empty() {
+        outln!(
+            "\ndamaged (`studio daemon check` lists every damaged record, `studio daemon salvage` copies the readable ones to a new file):"
+        );
+        for (id, damage) in damaged {
+            outln!("  {id}: {damage}");
+        }
+    }
     Ok(())
 }
 

@@ -69,6 +69,11 @@ impl DbCell {
         }
     }
 
+    /// The database file.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Runs `f` on the open database.
     pub(super) fn with<T>(
         &self,

@@ -7,12 +7,17 @@
 //! Reads run on tokio's blocking pool in their own read transactions.
 
 mod cell;
+mod check;
+mod quarantine;
 mod query;
 pub(crate) mod records;
 mod records_old;
+mod salvage;
 mod schema;
 mod writer;
 
+#[cfg(test)]
+mod damage_tests;
 #[cfg(test)]
 mod tests;
 
@@ -21,7 +26,7 @@ use std::sync::Arc;
 
 use protocol::agent::{AgentConfig, ProviderKind};
 use protocol::approval::ApprovalRule;
-use protocol::control::SessionSummary;
+use protocol::control::{DamagedRecord, SessionSummary, StoreReport};
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
 use protocol::{Secret, SessionId, Timestamp};
@@ -31,11 +36,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use crate::pricing::CustomPrices;
 use cell::DbCell;
 pub(crate) use cell::Stall;
+pub use check::check;
+use quarantine::Quarantine;
 pub(crate) use query::SessionLookup;
 use records::Record;
 pub(crate) use records::{
     DaemonLimits, IdCounters, RunRecord, SessionKind, SessionRecord, StoredKey,
 };
+pub use salvage::{SalvageReport, replace_with_salvaged, salvage};
 pub use schema::SCHEMA_VERSION;
 use writer::WriteOp;
 
@@ -71,6 +79,12 @@ pub enum StoreError {
         /// Decoder's message.
         detail: String,
     },
+    /// A stored record does not decode (a damaged file); the rest of the
+    /// database is still served.
+    #[error(
+        "{0}; `studio daemon check` lists every damaged record, `studio daemon salvage` copies the readable ones to a new file"
+    )]
+    Damaged(DamagedRecord),
     /// A value could not be encoded.
     #[error("cannot encode {what} record: {detail}")]
     Encode {
@@ -78,6 +92,14 @@ pub enum StoreError {
         what: &'static str,
         /// Encoder's message.
         detail: String,
+    },
+    /// A file operation around the database failed (copy, rename).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        source: std::io::Error,
     },
     /// redb failed (I/O, full disk, ...).
     #[error("storage error: {0}")]
@@ -139,6 +161,8 @@ pub(crate) struct Store {
     writes: mpsc::UnboundedSender<WriteOp>,
     /// Room for worker events queued but not yet committed; see [`Store::room`].
     backlog: Arc<Semaphore>,
+    /// What does not decode in the file.
+    quarantine: Arc<Quarantine>,
 }
 
 /// Most worker events queued for the writer at once. A worker that sends
@@ -159,9 +183,12 @@ impl WriterThread {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path`, migrates it, marks
-    /// sessions the previous daemon left live as interrupted, and starts
-    /// the writer thread, which hands each commit to `sink`.
+    /// Opens (or creates) the database at `path`, migrates it, decodes
+    /// every record but the events (quarantining and logging those that do
+    /// not decode: they are skipped, never rewritten), marks sessions the
+    /// previous daemon left live as interrupted, and starts the writer
+    /// thread, which hands each commit to `sink`, and a thread that
+    /// decodes every event (see [`quarantine`]).
     pub(crate) fn open(
         path: &Path,
         sink: CommitSink,
@@ -179,15 +206,20 @@ impl Store {
             }
         };
         schema::migrate(&db)?;
+        let report = check::scan(&db.begin_read()?, path, &check::Kind::BUT_EVENTS, &|_| {});
+        let quarantine = Arc::new(Quarantine::default());
+        quarantine.add(report.damaged);
         let interrupted = writer::mark_interrupted(&db, Timestamp::now())?;
         let db = Arc::new(DbCell::new(path, db));
         let (writes, rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(Semaphore::new(MAX_BACKLOG));
         let thread = writer::spawn(Arc::clone(&db), rx, sink, Arc::clone(&backlog))?;
+        quarantine::scan_events(Arc::clone(&db), Arc::clone(&quarantine))?;
         let store = Store {
             db,
             writes,
             backlog,
+            quarantine,
         };
         Ok((store, WriterThread(thread), interrupted))
     }
@@ -455,13 +487,38 @@ impl Store {
         self.read(move |txn| query::agent(txn, &name)).await
     }
 
-    /// Sessions, newest first.
+    /// Summaries of sessions, newest first; those with a damaged record
+    /// are marked corrupt.
     pub(crate) async fn sessions(
         &self,
         all: bool,
         limit: usize,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
-        self.read(move |txn| query::sessions(txn, all, limit)).await
+    ) -> Result<Vec<SessionSummary>, StoreError> {
+        let listed = self
+            .read(move |txn| query::sessions(txn, all, limit))
+            .await?;
+        Ok(listed
+            .into_iter()
+            .map(|s| self.quarantine.mark(s))
+            .collect())
+    }
+
+    /// `record`'s summary, marked corrupt if it has a damaged record.
+    pub(crate) fn summary(&self, record: &SessionRecord) -> SessionSummary {
+        self.quarantine.mark(record.summary())
+    }
+
+    /// The first damaged record of `session` found since open, if any.
+    pub(crate) fn damage(&self, session: SessionId) -> Option<DamagedRecord> {
+        self.quarantine.session(session)
+    }
+
+    /// Decodes every record of the database as it is now, in one read
+    /// transaction (`studio daemon check` while the daemon runs).
+    pub(crate) async fn check(&self) -> Result<StoreReport, StoreError> {
+        let path = self.db.path().to_owned();
+        self.read(move |txn| Ok(check::scan(txn, &path, &check::Kind::ALL, &|_| {})))
+            .await
     }
 
     /// A session by full id or unique prefix.
@@ -507,13 +564,10 @@ impl Snapshot {
         }
     }
 
-    /// Every session, newest first.
+    /// Every session, newest first (one whose record does not decode as corrupt).
     pub fn sessions(&self) -> Result<Vec<SessionSummary>, StoreError> {
         let txn = self.db.begin_read()?;
-        Ok(query::sessions(&txn, true, usize::MAX)?
-            .iter()
-            .map(SessionRecord::summary)
-            .collect())
+        query::sessions(&txn, true, usize::MAX)
     }
 
     /// Every event of `session`, in seq order.

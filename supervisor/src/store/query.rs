@@ -3,11 +3,14 @@
 use protocol::SessionId;
 use protocol::agent::AgentConfig;
 use protocol::approval::ApprovalRule;
+use protocol::control::SessionSummary;
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
 use redb::{ReadTransaction, ReadableTable};
 
 use super::StoreError;
+use super::check::{self, KeyRef, Kind};
+use super::quarantine::unreadable_summary;
 use super::records::{EventRecord, Record, RunRecord, SessionRecord, StoredKey};
 use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
 
@@ -51,20 +54,43 @@ impl SessionLookup {
     }
 }
 
-pub(crate) fn agents(txn: &ReadTransaction) -> Result<Vec<AgentConfig>, StoreError> {
-    let table = txn.open_table(AGENTS)?;
+/// Decodes the value stored under `key` in `kind`'s table; one that does
+/// not decode is [`StoreError::Damaged`], naming the table and key.
+pub(super) fn decode_at<R: Record>(
+    kind: Kind,
+    key: KeyRef<'_>,
+    bytes: &[u8],
+) -> Result<R, StoreError> {
+    R::decode(bytes).map_err(|err| StoreError::Damaged(check::damaged(kind, &key, err.to_string())))
+}
+
+/// Decodes every value of a table of named records, skipping (and
+/// logging) those that do not decode: they were reported when the store
+/// was opened, and the rest must stay usable.
+fn decode_named<R: Record>(
+    kind: Kind,
+    table: &redb::ReadOnlyTable<&'static str, &'static [u8]>,
+) -> Result<Vec<R>, StoreError> {
     let mut out = Vec::new();
     for row in table.iter()? {
-        let (_, value) = row?;
-        out.push(AgentConfig::decode(value.value())?);
+        let (key, value) = row?;
+        match decode_at(kind, KeyRef::Name(key.value()), value.value()) {
+            Ok(record) => out.push(record),
+            Err(err) => tracing::warn!(%err, "skipped"),
+        }
     }
     Ok(out)
+}
+
+/// Every agent that decodes, by name.
+pub(crate) fn agents(txn: &ReadTransaction) -> Result<Vec<AgentConfig>, StoreError> {
+    decode_named(Kind::Agents, &txn.open_table(AGENTS)?)
 }
 
 pub(crate) fn agent(txn: &ReadTransaction, name: &str) -> Result<AgentConfig, StoreError> {
     let table = txn.open_table(AGENTS)?;
     match table.get(name)? {
-        Some(value) => AgentConfig::decode(value.value()),
+        Some(value) => decode_at(Kind::Agents, KeyRef::Name(name), value.value()),
         None => Err(StoreError::NotFound(format!("no agent named {name:?}"))),
     }
 }
@@ -74,39 +100,38 @@ pub(crate) fn key(txn: &ReadTransaction, provider: &str) -> Result<Option<Stored
     let table = txn.open_table(SECRETS)?;
     table
         .get(provider)?
-        .map(|v| StoredKey::decode(v.value()))
+        .map(|v| decode_at(Kind::Secrets, KeyRef::Name(provider), v.value()))
         .transpose()
 }
 
-/// Every approval rule, by id.
+/// Every approval rule that decodes, by id.
 pub(crate) fn rules(txn: &ReadTransaction) -> Result<Vec<ApprovalRule>, StoreError> {
-    let table = txn.open_table(RULES)?;
-    let mut out = Vec::new();
-    for row in table.iter()? {
-        out.push(ApprovalRule::decode(row?.1.value())?);
-    }
-    Ok(out)
+    decode_named(Kind::Rules, &txn.open_table(RULES)?)
 }
 
-/// Every MCP server, by name.
+/// Every MCP server that decodes, by name.
 pub(crate) fn mcp_servers(txn: &ReadTransaction) -> Result<Vec<McpServerConfig>, StoreError> {
-    let table = txn.open_table(MCP_SERVERS)?;
-    let mut out = Vec::new();
-    for row in table.iter()? {
-        out.push(McpServerConfig::decode(row?.1.value())?);
-    }
-    Ok(out)
+    decode_named(Kind::McpServers, &txn.open_table(MCP_SERVERS)?)
 }
 
-/// The settings entry `name`, or its default when none is stored.
+/// The settings entry `name`, or its default when none is stored or the
+/// stored one does not decode.
 pub(crate) fn setting<T: Record + Default>(
     txn: &ReadTransaction,
     name: &str,
 ) -> Result<T, StoreError> {
     let table = txn.open_table(SETTINGS)?;
-    match table.get(name)? {
-        Some(value) => T::decode(value.value()),
-        None => Ok(T::default()),
+    let Some(value) = table.get(name)? else {
+        return Ok(T::default());
+    };
+    match decode_at(Kind::Settings, KeyRef::Name(name), value.value()) {
+        Err(StoreError::Damaged(damage)) => {
+            // The damage was reported at open; the daemon goes on with the
+            // default until the setting is changed again.
+            tracing::warn!(%damage, "using the default instead");
+            Ok(T::default())
+        }
+        decoded => decoded,
     }
 }
 
@@ -119,24 +144,47 @@ pub(crate) const LIMITS: &str = "limits";
 /// The settings entry holding `IdCounters`.
 pub(crate) const ID_COUNTERS: &str = "id_counters";
 
+/// Summaries of sessions, newest first; one whose record does not decode
+/// is listed as corrupt (it has ended, as far as anyone can tell).
 pub(crate) fn sessions(
     txn: &ReadTransaction,
     all: bool,
     limit: usize,
-) -> Result<Vec<SessionRecord>, StoreError> {
+) -> Result<Vec<SessionSummary>, StoreError> {
     let table = txn.open_table(SESSIONS)?;
     let mut out = Vec::new();
     for row in table.iter()?.rev() {
         if out.len() >= limit {
             break;
         }
-        let (_, value) = row?;
-        let record = SessionRecord::decode(value.value())?;
-        if all || !record.status.is_terminal() {
-            out.push(record);
+        let (key, value) = row?;
+        let summary = match session_at(key.value(), value.value()) {
+            Ok(record) => record.summary(),
+            Err(StoreError::Damaged(damage)) => {
+                unreadable_summary(SessionId::from_u128(key.value()), &damage)
+            }
+            Err(err) => return Err(err),
+        };
+        if all || !summary.status.is_terminal() {
+            out.push(summary);
         }
     }
     Ok(out)
+}
+
+/// Decodes the session record stored under `key`.
+pub(super) fn session_at(key: u128, bytes: &[u8]) -> Result<SessionRecord, StoreError> {
+    let at = KeyRef::Session(key);
+    let record: SessionRecord = decode_at(Kind::Sessions, at, bytes)?;
+    if record.id.as_u128() != key {
+        let error = check::misplaced(record.id);
+        return Err(StoreError::Damaged(check::damaged(
+            Kind::Sessions,
+            &at,
+            error,
+        )));
+    }
+    Ok(record)
 }
 
 pub(crate) fn session(
@@ -146,7 +194,7 @@ pub(crate) fn session(
     let table = txn.open_table(SESSIONS)?;
     match lookup {
         SessionLookup::Exact(id) => match table.get(id.as_u128())? {
-            Some(value) => SessionRecord::decode(value.value()),
+            Some(value) => session_at(id.as_u128(), value.value()),
             None => Err(StoreError::NotFound(format!("no session {id}"))),
         },
         SessionLookup::Prefix { text, low, high } => {
@@ -159,7 +207,7 @@ pub(crate) fn session(
                     "{text:?} matches several sessions: give more digits"
                 )));
             }
-            SessionRecord::decode(first.1.value())
+            session_at(first.0.value(), first.1.value())
         }
     }
 }
@@ -168,7 +216,11 @@ pub(crate) fn session(
 pub(crate) fn run(txn: &ReadTransaction, session: SessionId) -> Result<RunRecord, StoreError> {
     let table = txn.open_table(RUNS)?;
     match table.get(session.as_u128())? {
-        Some(value) => RunRecord::decode(value.value()),
+        Some(value) => decode_at(
+            Kind::Runs,
+            KeyRef::Session(session.as_u128()),
+            value.value(),
+        ),
         None => Err(StoreError::NotFound(format!(
             "no run was recorded for session {session}"
         ))),
@@ -189,10 +241,11 @@ pub(crate) fn events(
     let mut out = Vec::new();
     for row in table.range((key, first)..=(key, u64::MAX))?.take(limit) {
         let (k, value) = row?;
-        let record = EventRecord::decode(value.value())?;
+        let seq = k.value().1;
+        let record: EventRecord = decode_at(Kind::Events, KeyRef::Event(key, seq), value.value())?;
         out.push(Event {
             session,
-            seq: k.value().1,
+            seq,
             at: record.at,
             kind: record.kind,
         });

@@ -226,6 +226,7 @@ impl SessionRecord {
             interactive: self.kind == SessionKind::Chat,
             totals: self.totals.clone(),
             last_activity: self.last_event_at,
+            damage: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Table definitions and the schema version, checked and migrated at open.
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 
 use super::StoreError;
 
@@ -53,19 +53,22 @@ pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
         _ => {}
     }
     let txn = db.begin_write()?;
-    {
-        txn.open_table(AGENTS)?;
-        txn.open_table(SESSIONS)?;
-        txn.open_table(EVENTS)?;
-        txn.open_table(RUNS)?;
-        txn.open_table(SETTINGS)?;
-        txn.open_table(SECRETS)?;
-        txn.open_table(RULES)?;
-        txn.open_table(MCP_SERVERS)?;
-        let mut meta = txn.open_table(META)?;
-        meta.insert(VERSION_KEY, SCHEMA_VERSION)?;
-    }
+    create_tables(&txn, SCHEMA_VERSION)?;
     txn.commit()?;
+    Ok(())
+}
+
+/// Creates every table that does not exist yet and records `version`.
+pub(crate) fn create_tables(txn: &WriteTransaction, version: u64) -> Result<(), StoreError> {
+    txn.open_table(AGENTS)?;
+    txn.open_table(SESSIONS)?;
+    txn.open_table(EVENTS)?;
+    txn.open_table(RUNS)?;
+    txn.open_table(SETTINGS)?;
+    txn.open_table(SECRETS)?;
+    txn.open_table(RULES)?;
+    txn.open_table(MCP_SERVERS)?;
+    txn.open_table(META)?.insert(VERSION_KEY, version)?;
     Ok(())
 }
 

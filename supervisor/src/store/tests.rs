@@ -10,7 +10,7 @@ use protocol::{SessionId, Timestamp};
 use super::records::{EventRecord, Record, RunRecord, SessionKind, SessionRecord, StoredKey};
 use super::*;
 
-fn open(
+pub(super) fn open(
     path: &Path,
 ) -> (
     Store,
@@ -25,7 +25,7 @@ fn open(
     (store, writer, interrupted, seen)
 }
 
-fn record(id: SessionId) -> SessionRecord {
+pub(super) fn record(id: SessionId) -> SessionRecord {
     SessionRecord {
         id,
         label: Some("l".into()),
@@ -41,7 +41,7 @@ fn record(id: SessionId) -> SessionRecord {
     }
 }
 
-fn event(session: SessionId, seq: u64, kind: EventKind) -> Event {
+pub(super) fn event(session: SessionId, seq: u64, kind: EventKind) -> Event {
     Event {
         session,
         seq,
@@ -50,14 +50,14 @@ fn event(session: SessionId, seq: u64, kind: EventKind) -> Event {
     }
 }
 
-async fn create(store: &Store, id: SessionId) {
+pub(super) async fn create(store: &Store, id: SessionId) {
     store
         .create_session(record(id), None, Some(event(id, 1, EventKind::RunQueued)))
         .await
         .unwrap();
 }
 
-fn close(store: Store, writer: WriterThread) {
+pub(super) fn close(store: Store, writer: WriterThread) {
     store.shutdown();
     drop(store);
     writer.join();

@@ -469,9 +469,11 @@ pub(super) fn mark_interrupted(
         let mut events = txn.open_table(EVENTS)?;
         let mut live = Vec::new();
         for row in sessions.iter()? {
-            let (_, value) = row?;
-            let record = SessionRecord::decode(value.value())?;
-            if !record.status.is_terminal() {
+            let (key, value) = row?;
+            // One that does not decode is quarantined, and left as it is.
+            if let Ok(record) = super::query::session_at(key.value(), value.value())
+                && !record.status.is_terminal()
+            {
                 live.push(record);
             }
         }

@@ -14,6 +14,7 @@ mod chat;
 mod cli;
 mod cli_harness;
 mod containment;
+mod corrupt_store;
 mod daemon_crash;
 mod escapes;
 mod fake_provider;

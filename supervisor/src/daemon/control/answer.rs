@@ -221,22 +221,22 @@ pub(super) async fn answer(
             Ok(ControlResponse::Keys(providers::key_sources(&stored)))
         }
         ControlRequest::SessionList { all, limit } => {
-            let records = store
+            let summaries = store
                 .sessions(all, limit as usize)
                 .await
                 .map_err(store_error)?;
             let live = live_infos(handles).await;
             Ok(ControlResponse::Sessions(
-                records
-                    .iter()
-                    .map(|r| with_live(r.summary(), &live))
-                    .collect(),
+                summaries.into_iter().map(|s| with_live(s, &live)).collect(),
             ))
         }
         ControlRequest::SessionGet { id } => {
             let record = find_session(store, &id).await?;
             let live = live_infos(handles).await;
-            Ok(ControlResponse::Session(with_live(record.summary(), &live)))
+            Ok(ControlResponse::Session(with_live(
+                store.summary(&record),
+                &live,
+            )))
         }
         ControlRequest::SessionSetup { id } => {
             let record = find_session(store, &id).await?;
@@ -246,7 +246,7 @@ pub(super) async fn answer(
             };
             let live = live_infos(handles).await;
             Ok(ControlResponse::Setup(Box::new(Setup {
-                summary: with_live(record.summary(), &live),
+                summary: with_live(store.summary(&record), &live),
                 agent: record.agent,
                 run,
             })))
@@ -279,6 +279,11 @@ pub(super) async fn answer(
                 .map(ControlResponse::Events)
                 .map_err(store_error)
         }
+        ControlRequest::StoreCheck => store
+            .check()
+            .await
+            .map(ControlResponse::StoreCheck)
+            .map_err(store_error),
         ControlRequest::Follow { .. }
         | ControlRequest::WatchSessions
         | ControlRequest::Unsubscribe { .. } => Err(ControlError::new(

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::{Handles, Outbox, PAGE, SUBSCRIBER_QUEUE, ensure_session};
 use crate::daemon::{BrokerItem, BrokerMsg, Topic};
+use crate::store::StoreError;
 
 async fn subscribe(handles: &Handles, topic: Topic) -> Option<(u64, mpsc::Receiver<BrokerItem>)> {
     let id = handles
@@ -55,7 +56,15 @@ pub(super) async fn follow(
     outbox: &Outbox,
 ) {
     let follower = Follower { id, outbox };
-    if let Err(err) = ensure_session(handles, session).await {
+    // A session with a damaged record is refused at once: its stream could
+    // neither be whole nor end.
+    let checked = ensure_session(handles, session).await.and_then(|_| {
+        match handles.shared.store.damage(session) {
+            Some(damage) => Err(super::store_error(StoreError::Damaged(damage))),
+            None => Ok(()),
+        }
+    });
+    if let Err(err) = checked {
         let _ = outbox
             .send(ServerFrame::Response {
                 id,
