@@ -242,7 +242,8 @@ pub fn terminal(
             | FaultKind::HangDaemonKill
             | FaultKind::DaemonKill
             | FaultKind::ControlFrame
-            | FaultKind::WorkerFrame,
+            | FaultKind::WorkerFrame
+            | FaultKind::ConnectionFlood,
         ) => expect(
             matches!(kind, EventKind::SessionInterrupted),
             "session.interrupted (it cannot end before the daemon kill)",

@@ -34,6 +34,7 @@ mod check;
 mod daemon;
 mod disk;
 mod expect;
+mod flood;
 mod inject;
 mod plan;
 mod procfs;
@@ -101,6 +102,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if std::env::var_os(flood::FLOOD_SOCKET).is_some() {
+        return flood::child();
+    }
     let args = Args::parse();
     match run(args) {
         Ok(code) => code,

@@ -55,6 +55,7 @@ impl RoundPlan {
             storm,
             flood,
             attacks,
+            connection_flood: ms(rng.range(500, 4000)),
             polls,
             kill_runs,
             kill_after: ms(rng.range(900, 1800)),

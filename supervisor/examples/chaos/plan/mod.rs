@@ -92,11 +92,13 @@ pub enum FaultKind {
     ChildMemory,
     /// A command forks without end, then `Kill`.
     ForkBomb,
+    /// Another process opens connections until the daemon's cap.
+    ConnectionFlood,
 }
 
 impl FaultKind {
     /// Every kind, in report order.
-    pub const ALL: [FaultKind; 22] = [
+    pub const ALL: [FaultKind; 23] = [
         FaultKind::SigKill,
         FaultKind::StopKill,
         FaultKind::StopCancel,
@@ -119,6 +121,7 @@ impl FaultKind {
         FaultKind::Escape,
         FaultKind::ChildMemory,
         FaultKind::ForkBomb,
+        FaultKind::ConnectionFlood,
     ];
 
     /// How the report names it.
@@ -146,6 +149,7 @@ impl FaultKind {
             FaultKind::Escape => "command children escape (setsid, double fork, nohup)",
             FaultKind::ChildMemory => "command child over the memory budget",
             FaultKind::ForkBomb => "command fork bomb",
+            FaultKind::ConnectionFlood => "connection flood on control.sock",
         }
     }
 }
@@ -312,6 +316,9 @@ pub struct RoundPlan {
     pub flood: CancelFlood,
     /// Bad connections and when they are made, from the start of the storm.
     pub attacks: Vec<(Duration, Socket, Attack)>,
+    /// When another process floods `control.sock` with connections, from
+    /// the start of the storm.
+    pub connection_flood: Duration,
     /// When `Events` polls of a random live session happen, from the start
     /// of the storm.
     pub polls: Vec<Duration>,

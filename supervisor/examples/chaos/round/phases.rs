@@ -86,6 +86,14 @@ impl Round<'_> {
                 crate::attack::attack(ctx, socket, attack).await;
             }));
         }
+        {
+            let ctx = Arc::clone(ctx);
+            let at = self.plan.connection_flood;
+            side.push(tokio::spawn(async move {
+                tokio::time::sleep_until((start + at).into()).await;
+                crate::flood::connection_flood(ctx).await;
+            }));
+        }
         for at in self.plan.polls.clone() {
             let ctx = Arc::clone(ctx);
             let registry = Arc::clone(&self.registry);
