@@ -442,6 +442,7 @@ fn control_requests() -> Vec<ControlRequest> {
             key: Secret::new("sk-ant-secret"),
         },
         ControlRequest::KeyList,
+        ControlRequest::SecretList,
         ControlRequest::KeyRemove {
             provider: ProviderKind::Gemini,
         },
@@ -553,6 +554,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::ChatBranch { .. } => 38,
         ControlRequest::SessionSetup { .. } => 40,
         ControlRequest::RunReplay { .. } => 39,
+        ControlRequest::SecretList => 41,
     }
 }
 
@@ -640,6 +642,15 @@ fn control_responses() -> Vec<ControlResponse> {
         ControlResponse::BatchAccepted {
             sessions: vec![id(), id()],
         },
+        ControlResponse::Secrets(SecretsInfo {
+            store: SecretLocation::File,
+            keyring_unavailable: Some(s("no Secret Service on the session bus")),
+            secrets: vec![SecretInfo {
+                name: s("key/openai"),
+                location: SecretLocation::Keyring,
+                stored_at: Timestamp(9),
+            }],
+        }),
     ]
 }
 
@@ -666,6 +677,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::ChatOpened { .. } => 18,
         ControlResponse::BatchAccepted { .. } => 19,
         ControlResponse::Setup(_) => 20,
+        ControlResponse::Secrets(_) => 21,
     }
 }
 
@@ -795,7 +807,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 41);
+    covers(&requests, control_request_variant, 42);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -808,7 +820,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 21);
+    covers(&responses, control_response_variant, 22);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

@@ -21,7 +21,7 @@ mod answers;
 
 pub use answers::{
     DaemonStatus, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, ProviderModels,
-    SessionSummary, SessionTotals, Setup,
+    SecretInfo, SecretLocation, SecretsInfo, SessionSummary, SessionTotals, Setup,
 };
 
 impl ControlRequest {
@@ -45,6 +45,7 @@ impl ControlRequest {
                 | ControlRequest::WatchSessions
                 | ControlRequest::Unsubscribe { .. }
                 | ControlRequest::KeyList
+                | ControlRequest::SecretList
                 | ControlRequest::RuleList
                 | ControlRequest::ApprovalList
                 | ControlRequest::McpList
@@ -174,8 +175,9 @@ pub enum ControlRequest {
         /// Id of the Follow/WatchSessions request.
         request_id: u64,
     },
-    /// Store a provider's API key in the daemon's database (replacing one
-    /// stored before). Replies [`ControlResponse::Ok`].
+    /// Store a provider's API key in the daemon's secret store, the OS
+    /// keyring or `DATA_DIR/secrets.json` (replacing one stored before).
+    /// Replies [`ControlResponse::Ok`].
     KeySet {
         /// The provider.
         provider: ProviderKind,
@@ -240,7 +242,8 @@ pub enum ControlRequest {
         /// Overwrite one of the same name.
         replace: bool,
     },
-    /// Replies [`ControlResponse::McpServers`].
+    /// Replies [`ControlResponse::McpServers`], without their secrets
+    /// (env values and header values are empty).
     McpList,
     /// Forget an MCP server. Replies [`ControlResponse::Ok`].
     McpRemove {
@@ -324,6 +327,10 @@ pub enum ControlRequest {
         /// Session.
         session: SessionId,
     },
+    /// Every stored secret by name (provider keys, MCP servers' env values
+    /// and headers), where it lives, and where new ones go; never a value.
+    /// Replies [`ControlResponse::Secrets`].
+    SecretList,
 }
 
 /// Parameters of one headless run.
@@ -424,6 +431,8 @@ pub enum ControlResponse {
         /// A new worker continues a recorded session (`session.resumed`).
         resumed: bool,
     },
+    /// Answer to [`ControlRequest::SecretList`].
+    Secrets(SecretsInfo),
 }
 
 /// Streamed items.
