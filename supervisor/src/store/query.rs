@@ -8,8 +8,8 @@ use protocol::mcp::McpServerConfig;
 use redb::{ReadTransaction, ReadableTable};
 
 use super::StoreError;
-use super::records::{EventRecord, Record, RunRecord, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
+use super::records::{EventRecord, Record, RunRecord, SessionRecord};
+use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SESSIONS, SETTINGS};
 
 /// How a user named a session: a full id, or the start of one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,15 +67,6 @@ pub(crate) fn agent(txn: &ReadTransaction, name: &str) -> Result<AgentConfig, St
         Some(value) => AgentConfig::decode(value.value()),
         None => Err(StoreError::NotFound(format!("no agent named {name:?}"))),
     }
-}
-
-/// The stored key of `provider`, if any.
-pub(crate) fn key(txn: &ReadTransaction, provider: &str) -> Result<Option<StoredKey>, StoreError> {
-    let table = txn.open_table(SECRETS)?;
-    table
-        .get(provider)?
-        .map(|v| StoredKey::decode(v.value()))
-        .transpose()
 }
 
 /// Every approval rule, by id.

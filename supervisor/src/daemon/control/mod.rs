@@ -30,6 +30,7 @@ use crate::auth;
 use crate::store::{SessionLookup, SessionRecord, StoreError};
 
 mod answer;
+mod secrets;
 mod streams;
 
 use answer::answer;
@@ -157,7 +158,9 @@ async fn write_or_refuse(
                 id,
                 result: Err(ControlError::new(
                     ErrorKind::TooLarge,
-                    format!("the answer is too large ({len} bytes; one frame holds at most {max}): ask for less"),
+                    format!(
+                        "the answer is too large ({len} bytes; one frame holds at most {max}): ask for less"
+                    ),
                 )),
             };
             write_frame(writer, &refusal).await
