@@ -25,7 +25,7 @@ pub(crate) trait Keyring: Send + Sync {
 }
 
 /// Longest one keyring call may take.
-pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs `f` on the blocking pool, giving up after [`CALL_TIMEOUT`] (the
 /// call itself is left to finish in the background).

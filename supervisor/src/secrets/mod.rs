@@ -373,18 +373,29 @@ impl SecretStore {
     }
 }
 
+/// Longest the daemon's start waits for the OS keyring (connecting and the
+/// probe): well within the time a client gives a daemon it started.
+const PROBE_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
+
 /// The OS keyring of `dir`'s instance, once it passed the probe.
 async fn connect_and_probe(dir: &DataDir) -> Result<Arc<dyn Keyring>, String> {
     let root = std::fs::canonicalize(dir.root()).unwrap_or_else(|_| dir.root().to_owned());
-    // Connecting talks to the session bus: off the runtime, and bounded.
-    let connecting = tokio::task::spawn_blocking(move || keyring::connect(&root));
-    let keyring = match tokio::time::timeout(keyring::CALL_TIMEOUT, connecting).await {
-        Ok(Ok(connected)) => connected?,
-        Ok(Err(err)) => return Err(format!("connecting to the OS keyring failed: {err}")),
-        Err(_) => return Err("the session bus did not answer".to_owned()),
+    let attempt = async move {
+        // Connecting talks to the session bus: off the runtime.
+        let keyring = tokio::task::spawn_blocking(move || keyring::connect(&root))
+            .await
+            .map_err(|err| format!("connecting to the OS keyring failed: {err}"))??;
+        keyring::probe(&keyring)
+            .await
+            .map_err(|why| format!("the OS keyring failed its probe: {why}"))?;
+        Ok(keyring)
     };
-    keyring::probe(&keyring)
+    tokio::time::timeout(PROBE_BUDGET, attempt)
         .await
-        .map_err(|why| format!("the OS keyring failed its probe: {why}"))?;
-    Ok(keyring)
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "the OS keyring did not answer within {} s (is it locked?)",
+                PROBE_BUDGET.as_secs()
+            ))
+        })
 }
