@@ -134,7 +134,7 @@ fn describe(err: keyring_core::Error) -> String {
     match err {
         keyring_core::Error::BadEncoding(_) => "the stored value is not UTF-8".to_owned(),
         keyring_core::Error::BadDataFormat(..) => "the stored value is malformed".to_owned(),
-        other => format!("OS keyring: {other}"),
+        other => other.to_string(),
     }
 }
 

@@ -387,14 +387,14 @@ async fn connect_and_probe(dir: &DataDir) -> Result<Arc<dyn Keyring>, String> {
             .map_err(|err| format!("connecting to the OS keyring failed: {err}"))??;
         keyring::probe(&keyring)
             .await
-            .map_err(|why| format!("the OS keyring failed its probe: {why}"))?;
+            .map_err(|why| format!("its probe failed: {why}"))?;
         Ok(keyring)
     };
     tokio::time::timeout(PROBE_BUDGET, attempt)
         .await
         .unwrap_or_else(|_| {
             Err(format!(
-                "the OS keyring did not answer within {} s (is it locked?)",
+                "it did not answer within {} s (is it locked?)",
                 PROBE_BUDGET.as_secs()
             ))
         })
