@@ -5,7 +5,9 @@
 //!
 //! ```text
 //! DATA_DIR/            0700
-//!   studio.redb        0600  the event log and every other table
+//!   studio.redb        0600  the event log and every other table (no secret)
+//!   secrets.json       0600  stored secrets, or only their index when they
+//!                            are in the OS keyring; rewritten whole
 //!   client.token       0600  secret a client presents in its Hello
 //!   daemon.log               daemon output when started in the background
 //!   run/               0700
@@ -59,6 +61,12 @@ impl Layout {
     /// The database file.
     pub fn database(&self) -> PathBuf {
         self.root.join("studio.redb")
+    }
+
+    /// The secrets file: provider keys and MCP servers' secrets where no
+    /// OS keyring holds them, and the index of those it does.
+    pub fn secrets(&self) -> PathBuf {
+        self.root.join("secrets.json")
     }
 
     /// The client token file.

@@ -443,6 +443,7 @@ fn control_requests() -> Vec<ControlRequest> {
             key: Secret::new("sk-ant-secret"),
         },
         ControlRequest::KeyList,
+        ControlRequest::SecretList,
         ControlRequest::KeyRemove {
             provider: ProviderKind::Gemini,
         },
@@ -556,6 +557,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::SessionSetup { .. } => 40,
         ControlRequest::RunReplay { .. } => 39,
         ControlRequest::StoreCheck => 41,
+        ControlRequest::SecretList => 42,
     }
 }
 
@@ -661,6 +663,15 @@ fn control_responses() -> Vec<ControlResponse> {
                 error: s("bad"),
             }],
         }),
+        ControlResponse::Secrets(SecretsInfo {
+            store: SecretLocation::File,
+            keyring_unavailable: Some(s("no Secret Service on the session bus")),
+            secrets: vec![SecretInfo {
+                name: s("key/openai"),
+                location: SecretLocation::Keyring,
+                stored_at: Timestamp(9),
+            }],
+        }),
     ]
 }
 
@@ -688,6 +699,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::BatchAccepted { .. } => 19,
         ControlResponse::Setup(_) => 20,
         ControlResponse::StoreCheck(_) => 21,
+        ControlResponse::Secrets(_) => 22,
     }
 }
 

@@ -46,6 +46,11 @@ impl DataDir {
         self.layout.database()
     }
 
+    /// The secrets file (see the `secrets` module).
+    pub fn secrets(&self) -> PathBuf {
+        self.layout.secrets()
+    }
+
     /// The client token file.
     pub fn client_token(&self) -> PathBuf {
         self.layout.client_token()

@@ -79,6 +79,57 @@ pub enum KeySource {
     Missing,
 }
 
+/// Where a stored secret (a provider's key, an MCP server's env values or
+/// headers) lives. Never the secret itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretLocation {
+    /// The OS keyring (Secret Service on Linux).
+    Keyring,
+    /// `DATA_DIR/secrets.json` (mode 0600), where no OS keyring is available.
+    File,
+}
+
+impl SecretLocation {
+    /// `keyring` or `file`, as listings show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretLocation::Keyring => "keyring",
+            SecretLocation::File => "file",
+        }
+    }
+}
+
+impl std::fmt::Display for SecretLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One stored secret, by name: where it lives and when it was stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecretInfo {
+    /// `key/PROVIDER` for a provider's key, `mcp/SERVER` for the env
+    /// values or headers of an MCP server.
+    pub name: String,
+    /// Where its value is.
+    pub location: SecretLocation,
+    /// When it was stored.
+    pub stored_at: Timestamp,
+}
+
+/// Every stored secret and where new ones go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecretsInfo {
+    /// Where a secret stored now goes.
+    pub store: SecretLocation,
+    /// Why the OS keyring is not in use, when it is not (not built in,
+    /// no Secret Service answering, turned off with `--secret-store file`).
+    pub keyring_unavailable: Option<String>,
+    /// The stored secrets, by name.
+    pub secrets: Vec<SecretInfo>,
+}
+
 /// What `studio daemon status` shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DaemonStatus {

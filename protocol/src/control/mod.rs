@@ -21,7 +21,8 @@ mod answers;
 
 pub use answers::{
     DaemonStatus, DamagedRecord, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable,
-    ProviderModels, SessionSummary, SessionTotals, Setup, StoreReport, StoreStall, TableReport,
+    ProviderModels, SecretInfo, SecretLocation, SecretsInfo, SessionSummary, SessionTotals, Setup,
+    StoreReport, StoreStall, TableReport,
 };
 
 impl ControlRequest {
@@ -45,6 +46,7 @@ impl ControlRequest {
                 | ControlRequest::WatchSessions
                 | ControlRequest::Unsubscribe { .. }
                 | ControlRequest::KeyList
+                | ControlRequest::SecretList
                 | ControlRequest::RuleList
                 | ControlRequest::ApprovalList
                 | ControlRequest::McpList
@@ -175,8 +177,9 @@ pub enum ControlRequest {
         /// Id of the Follow/WatchSessions request.
         request_id: u64,
     },
-    /// Store a provider's API key in the daemon's database (replacing one
-    /// stored before). Replies [`ControlResponse::Ok`].
+    /// Store a provider's API key in the daemon's secret store, the OS
+    /// keyring or `DATA_DIR/secrets.json` (replacing one stored before).
+    /// Replies [`ControlResponse::Ok`].
     KeySet {
         /// The provider.
         provider: ProviderKind,
@@ -241,7 +244,8 @@ pub enum ControlRequest {
         /// Overwrite one of the same name.
         replace: bool,
     },
-    /// Replies [`ControlResponse::McpServers`].
+    /// Replies [`ControlResponse::McpServers`], without their secrets
+    /// (env values and header values are empty).
     McpList,
     /// Forget an MCP server. Replies [`ControlResponse::Ok`].
     McpRemove {
@@ -329,6 +333,10 @@ pub enum ControlRequest {
     /// one read transaction (what `studio daemon check` asks when the
     /// daemon holds the file). Replies [`ControlResponse::StoreCheck`].
     StoreCheck,
+    /// Every stored secret by name (provider keys, MCP servers' env values
+    /// and headers), where it lives, and where new ones go; never a value.
+    /// Replies [`ControlResponse::Secrets`].
+    SecretList,
 }
 
 /// Parameters of one headless run.
@@ -431,6 +439,8 @@ pub enum ControlResponse {
     },
     /// Answer to [`ControlRequest::StoreCheck`].
     StoreCheck(StoreReport),
+    /// Answer to [`ControlRequest::SecretList`].
+    Secrets(SecretsInfo),
 }
 
 /// Streamed items.

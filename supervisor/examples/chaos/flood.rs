@@ -123,12 +123,12 @@ async fn run(ctx: &Ctx) -> Result<(), String> {
             other => Err(format!("Ping {what} got {other:?}")),
         }
     };
-    let checked = if held == 0 || held > NO_CAP || !reason.contains("too many connections from process")
-    {
-        Err(format!("after {held} connections: {reason:?}"))
-    } else {
-        ping("while the connections are held").await
-    };
+    let checked =
+        if held == 0 || held > NO_CAP || !reason.contains("too many connections from process") {
+            Err(format!("after {held} connections: {reason:?}"))
+        } else {
+            ping("while the connections are held").await
+        };
     // Closing stdin lets the child drop its connections and exit.
     drop(child.stdin.take());
     let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use protocol::control::{ControlRequest, ControlResponse, DaemonStatus};
 use supervisor::client::{Client, ClientError};
 use supervisor::daemon::{self, DaemonConfig};
+use supervisor::secrets::StoreChoice;
 
 use super::output::print_json;
 use super::{CliError, Ctx};
@@ -58,6 +59,12 @@ pub(crate) struct RunArgs {
     /// Seconds an interactive session may sit idle before it ends (it can be resumed).
     #[arg(long, env = "STUDIO_CHAT_IDLE_SECS", default_value_t = 1800)]
     chat_idle_secs: u64,
+    /// Where provider keys and MCP secrets are kept: `auto` uses the OS
+    /// keyring (Secret Service) when it is built in and answers, else
+    /// DATA_DIR/secrets.json (0600); `keyring` refuses to start without
+    /// it; `file` never uses it.
+    #[arg(long, env = "STUDIO_SECRET_STORE", value_enum, default_value_t = StoreChoice::Auto)]
+    secret_store: StoreChoice,
     /// The studio-worker executable [default: next to this one].
     #[arg(long, env = "STUDIO_WORKER_BIN", value_name = "PATH")]
     worker_bin: Option<PathBuf>,
@@ -128,6 +135,7 @@ async fn run(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     config.tool_loop_limit = args.tool_loop_limit;
     config.chat_idle_timeout = Duration::from_secs(args.chat_idle_secs.max(1));
     config.hold_sessions = !args.unheld_sessions;
+    config.secret_store = args.secret_store;
     if let Some(bin) = args.worker_bin {
         config.worker_bin = bin;
     }

@@ -1,11 +1,14 @@
-//! `studio keys set|list|rm PROVIDER`: API keys stored in the daemon's
-//! database. A key is read from stdin, or typed at a prompt without echo;
+//! `studio keys set|list|rm PROVIDER`: API keys the daemon stores in the
+//! OS keyring, or in its secrets file where there is none (`list` says
+//! which). A key is read from stdin, or typed at a prompt without echo;
 //! never taken from the command line, never printed back.
 
 use std::io::{IsTerminal, Read};
 
 use clap::Subcommand;
-use protocol::control::{ControlRequest, ControlResponse, KeySource};
+use protocol::control::{
+    ControlRequest, ControlResponse, KeyInfo, KeySource, SecretLocation, SecretsInfo,
+};
 use protocol::{ProviderKind, Secret};
 
 use super::output::{print_json, table};
@@ -18,9 +21,10 @@ pub(crate) enum KeysCommand {
         /// openai, anthropic or gemini.
         provider: ProviderKind,
     },
-    /// Where each provider's key comes from: stored, environment, or missing.
+    /// Where each provider's key comes from (stored, environment, or
+    /// missing) and where a stored one lives (keyring or file).
     List,
-    /// Forget a stored key.
+    /// Forget a stored key; no copy of it is left.
     Rm {
         /// The provider.
         provider: ProviderKind,
@@ -57,6 +61,19 @@ pub(crate) async fn execute(cmd: KeysCommand, ctx: &Ctx) -> Result<(), CliError>
             let ControlResponse::Keys(keys) = client.request(ControlRequest::KeyList).await? else {
                 return Err(CliError::msg("unexpected answer to keys list"));
             };
+            let ControlResponse::Secrets(secrets) =
+                client.request(ControlRequest::SecretList).await?
+            else {
+                return Err(CliError::msg("unexpected answer to keys list"));
+            };
+            let location = |k: &KeyInfo| {
+                let name = format!("key/{}", k.provider.as_str());
+                secrets
+                    .secrets
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map(|s| s.location.as_str())
+            };
             if ctx.json {
                 let rows: Vec<_> = keys
                     .iter()
@@ -64,25 +81,40 @@ pub(crate) async fn execute(cmd: KeysCommand, ctx: &Ctx) -> Result<(), CliError>
                         serde_json::json!({
                             "provider": k.provider.as_str(),
                             "source": source_word(k.source),
+                            "location": location(k),
                             "stored_at": k.stored_at.map(|t| t.to_string()),
                         })
                     })
                     .collect();
                 print_json(&serde_json::Value::Array(rows));
             } else {
-                let mut t = table(&["PROVIDER", "KEY", "STORED"]);
+                let mut t = table(&["PROVIDER", "KEY", "WHERE", "STORED"]);
                 for k in &keys {
                     t.add_row(vec![
                         k.provider.to_string(),
                         source_word(k.source).to_owned(),
+                        location(k).unwrap_or("-").to_owned(),
                         k.stored_at.map_or("-".to_owned(), |at| at.to_string()),
                     ]);
                 }
                 outln!("{t}");
+                outln!("{}", where_new_keys_go(&secrets, ctx));
             }
         }
     }
     Ok(())
+}
+
+/// Where `keys set` puts a key, and why not in the OS keyring.
+fn where_new_keys_go(secrets: &SecretsInfo, ctx: &Ctx) -> String {
+    match (secrets.store, &secrets.keyring_unavailable) {
+        (SecretLocation::Keyring, _) => "keys are stored in the OS keyring".to_owned(),
+        (SecretLocation::File, why) => format!(
+            "keys are stored in {} (OS keyring: {})",
+            ctx.dir.secrets().display(),
+            why.as_deref().unwrap_or("not in use")
+        ),
+    }
 }
 
 fn source_word(source: KeySource) -> &'static str {

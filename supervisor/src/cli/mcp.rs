@@ -101,17 +101,37 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
             else {
                 return Err(CliError::msg("unexpected answer to mcp list"));
             };
+            let ControlResponse::Secrets(secrets) =
+                client.request(ControlRequest::SecretList).await?
+            else {
+                return Err(CliError::msg("unexpected answer to mcp list"));
+            };
+            // Where each server's env or header values are kept.
+            let kept = |server: &McpServerConfig| {
+                let name = format!("mcp/{}", server.name);
+                secrets
+                    .secrets
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map(|s| s.location.as_str())
+            };
             if ctx.json {
-                print_json(&Value::Array(servers.iter().map(server_json).collect()));
+                let rows = servers.iter().map(|s| {
+                    let mut row = server_json(s);
+                    row["secrets_location"] = json!(kept(s));
+                    row
+                });
+                print_json(&Value::Array(rows.collect()));
             } else if servers.is_empty() {
                 outln!("no MCP servers; add one with `studio mcp add` or `studio mcp import`");
             } else {
-                let mut t = table(&["NAME", "TRANSPORT", "TARGET", "TIMEOUTS"]);
+                let mut t = table(&["NAME", "TRANSPORT", "TARGET", "SECRETS", "TIMEOUTS"]);
                 for s in &servers {
                     t.add_row(vec![
                         s.name.clone(),
                         transport_name(&s.transport).to_owned(),
                         s.describe(),
+                        kept(s).unwrap_or("-").to_owned(),
                         format!("{}s / {}s", s.startup_timeout_secs, s.call_timeout_secs),
                     ]);
                 }

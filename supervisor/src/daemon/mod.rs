@@ -42,6 +42,7 @@ use ractor::{Actor, ActorRef};
 use rustix::fs::{FlockOperation, flock};
 
 use crate::paths::DataDir;
+use crate::secrets::{SecretStore, SecretsError, StoreChoice};
 use crate::store::{Store, StoreError};
 pub(crate) use broker::{BrokerItem, BrokerMsg, Topic};
 use listener::WorkerRegistry;
@@ -71,12 +72,16 @@ pub struct DaemonConfig {
     /// Hold each session in a PID namespace and a cgroup of its own (see
     /// `containment`). Off only to measure what they cost (`scripts/bench`).
     pub hold_sessions: bool,
+    /// Where provider keys and MCP secrets are kept: the OS keyring when
+    /// it works (`Auto`), or the secrets file.
+    pub secret_store: StoreChoice,
 }
 
 impl DaemonConfig {
     /// Defaults for `data_dir`: the stored run limit (else 16), 2 s grace, the worker
     /// binary next to the current executable, 5 identical tool calls,
-    /// chats ended after 30 idle minutes.
+    /// chats ended after 30 idle minutes, secrets in the OS keyring when
+    /// it works.
     pub fn new(data_dir: DataDir) -> io::Result<Self> {
         Ok(Self {
             data_dir,
@@ -86,6 +91,7 @@ impl DaemonConfig {
             tool_loop_limit: 5,
             chat_idle_timeout: Duration::from_secs(30 * 60),
             hold_sessions: true,
+            secret_store: StoreChoice::Auto,
         })
     }
 }
@@ -115,6 +121,10 @@ pub enum DaemonError {
     /// The store failed to open.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The secret store failed to open, or secrets could not be moved out
+    /// of the database.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
     /// A file or socket operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -141,6 +151,8 @@ pub(crate) struct Shared {
     /// What the kernel offers the sandbox of agents' commands.
     pub(crate) sandbox_support: protocol::sandbox::SandboxSupport,
     pub(crate) store: Store,
+    /// Provider keys and MCP servers' secrets.
+    pub(crate) secrets: SecretStore,
     pub(crate) broker: ActorRef<BrokerMsg>,
     pub(crate) workers: WorkerRegistry,
     pub(crate) client_token: String,
@@ -171,8 +183,9 @@ impl PricingState {
 
 /// Runs a daemon until `shutdown` resolves or a client asks it to stop.
 ///
-/// Takes the data dir's lock (one daemon per data dir), opens the store,
-/// marks sessions a previous daemon left live as interrupted (killing any
+/// Takes the data dir's lock (one daemon per data dir), opens the secret
+/// store (moving any secret an older release kept in the database into
+/// it), opens the store, marks sessions a previous daemon left live as interrupted (killing any
 /// of their workers still around), and serves both sockets. On the way out
 /// every live session is killed and recorded as interrupted.
 pub async fn run(
@@ -194,13 +207,15 @@ pub async fn run(
         .map_err(io_err("cannot write pid file"))?;
     let client_token = crate::auth::load_or_create_client_token(&dir.client_token())
         .map_err(io_err("cannot read or create the client token"))?;
+    let secrets = SecretStore::open(dir, config.secret_store).await?;
+    crate::secrets::migrate::from_database(&dir.database(), &secrets).await?;
 
     let sandbox_support = containment::probe_sandbox(&config.worker_bin).await;
     tracing::info!(%sandbox_support, "sandbox of agents' commands");
     let (root, root_handle) = Actor::spawn(
         Some("root".to_owned()),
         Root,
-        (config.clone(), client_token, sandbox_support),
+        (config.clone(), client_token, sandbox_support, secrets),
     )
     .await
     .map_err(startup_error)?;

@@ -19,6 +19,7 @@ use super::containment::{self, Cgroups};
 use super::listener::WorkerRegistry;
 use super::scheduler::{Scheduler, SchedulerMsg};
 use super::{DaemonConfig, PricingState, Shared, worker_process};
+use crate::secrets::SecretStore;
 use crate::store::{Store, WriterThread};
 
 /// What the listeners need from the tree.
@@ -48,15 +49,21 @@ pub(crate) struct RootState {
 impl Actor for Root {
     type Msg = RootMsg;
     type State = RootState;
-    type Arguments = (DaemonConfig, String, protocol::sandbox::SandboxSupport);
+    type Arguments = (
+        DaemonConfig,
+        String,
+        protocol::sandbox::SandboxSupport,
+        SecretStore,
+    );
 
     async fn pre_start(
         &self,
         myself: ActorRef<Self::Msg>,
-        (config, client_token, sandbox_support): (
+        (config, client_token, sandbox_support, secrets): (
             DaemonConfig,
             String,
             protocol::sandbox::SandboxSupport,
+            SecretStore,
         ),
     ) -> Result<Self::State, ActorProcessingErr> {
         let (broker, _) =
@@ -95,6 +102,7 @@ impl Actor for Root {
             cgroups,
             sandbox_support,
             store: store.clone(),
+            secrets,
             broker,
             workers: WorkerRegistry::default(),
             client_token,

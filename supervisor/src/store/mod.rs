@@ -8,6 +8,7 @@
 
 mod cell;
 mod check;
+pub(crate) mod legacy;
 mod quarantine;
 mod query;
 pub(crate) mod records;
@@ -24,12 +25,12 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use protocol::agent::{AgentConfig, ProviderKind};
+use protocol::agent::AgentConfig;
 use protocol::approval::ApprovalRule;
 use protocol::control::{DamagedRecord, SessionSummary, StoreReport};
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
-use protocol::{Secret, SessionId, Timestamp};
+use protocol::{SessionId, Timestamp};
 use redb::{Database, ReadTransaction, ReadableDatabase};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
@@ -40,9 +41,7 @@ pub use check::check;
 use quarantine::Quarantine;
 pub(crate) use query::SessionLookup;
 use records::Record;
-pub(crate) use records::{
-    DaemonLimits, IdCounters, RunRecord, SessionKind, SessionRecord, StoredKey,
-};
+pub(crate) use records::{DaemonLimits, IdCounters, RunRecord, SessionKind, SessionRecord};
 pub use salvage::{SalvageReport, replace_with_salvaged, salvage};
 pub use schema::SCHEMA_VERSION;
 use writer::WriteOp;
@@ -117,6 +116,10 @@ pub enum StoreError {
     /// it after an I/O error failed (the writer keeps retrying).
     #[error("the store is closed")]
     Closed,
+    /// The database could not be rewritten without the secrets moved out
+    /// of it (see [`legacy`]).
+    #[error("cannot rewrite the database: {0}")]
+    Rewrite(String),
 }
 
 macro_rules! storage_error_from {
@@ -193,18 +196,7 @@ impl Store {
         path: &Path,
         sink: CommitSink,
     ) -> Result<(Store, WriterThread, Vec<Interrupted>), StoreError> {
-        let db = match Database::create(path) {
-            Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(StoreError::AlreadyOpen(path.to_owned()));
-            }
-            Err(source) => {
-                return Err(StoreError::Open {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
-        };
+        let db = open_database(path)?;
         schema::migrate(&db)?;
         let report = check::scan(&db.begin_read()?, path, &check::Kind::BUT_EVENTS, &|_| {});
         let quarantine = Arc::new(Quarantine::default());
@@ -328,42 +320,6 @@ impl Store {
     /// Deletes an agent.
     pub(crate) async fn remove_agent(&self, name: String) -> Result<(), StoreError> {
         self.send_acked(|ack| WriteOp::RemoveAgent { name, ack })
-            .await
-    }
-
-    /// Stores `provider`'s API key, replacing any stored before.
-    pub(crate) async fn put_key(
-        &self,
-        provider: ProviderKind,
-        key: Secret,
-    ) -> Result<(), StoreError> {
-        let key = StoredKey {
-            key,
-            stored_at: Timestamp::now(),
-        };
-        self.send_acked(|ack| WriteOp::PutKey {
-            provider: provider.as_str(),
-            key,
-            ack,
-        })
-        .await
-    }
-
-    /// Forgets `provider`'s stored key.
-    pub(crate) async fn remove_key(&self, provider: ProviderKind) -> Result<(), StoreError> {
-        self.send_acked(|ack| WriteOp::RemoveKey {
-            provider: provider.as_str(),
-            ack,
-        })
-        .await
-    }
-
-    /// `provider`'s stored key and when it was stored.
-    pub(crate) async fn key(
-        &self,
-        provider: ProviderKind,
-    ) -> Result<Option<(Secret, Timestamp)>, StoreError> {
-        self.read(move |txn| Ok(query::key(txn, provider.as_str())?.map(|k| (k.key, k.stored_at))))
             .await
     }
 
@@ -540,6 +496,20 @@ impl Store {
     ) -> Result<Vec<Event>, StoreError> {
         self.read(move |txn| query::events(txn, session, after_seq, limit))
             .await
+    }
+}
+
+/// Opens (or creates) the database file at `path`.
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    match Database::create(path) {
+        Ok(db) => Ok(db),
+        Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+            Err(StoreError::AlreadyOpen(path.to_owned()))
+        }
+        Err(source) => Err(StoreError::Open {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 

@@ -11,8 +11,8 @@ use redb::{ReadTransaction, ReadableTable};
 use super::StoreError;
 use super::check::{self, KeyRef, Kind};
 use super::quarantine::unreadable_summary;
-use super::records::{EventRecord, Record, RunRecord, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
+use super::records::{EventRecord, Record, RunRecord, SessionRecord};
+use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SESSIONS, SETTINGS};
 
 /// How a user named a session: a full id, or the start of one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,15 +93,6 @@ pub(crate) fn agent(txn: &ReadTransaction, name: &str) -> Result<AgentConfig, St
         Some(value) => decode_at(Kind::Agents, KeyRef::Name(name), value.value()),
         None => Err(StoreError::NotFound(format!("no agent named {name:?}"))),
     }
-}
-
-/// The stored key of `provider`, if any.
-pub(crate) fn key(txn: &ReadTransaction, provider: &str) -> Result<Option<StoredKey>, StoreError> {
-    let table = txn.open_table(SECRETS)?;
-    table
-        .get(provider)?
-        .map(|v| decode_at(Kind::Secrets, KeyRef::Name(provider), v.value()))
-        .transpose()
 }
 
 /// Every approval rule that decodes, by id.

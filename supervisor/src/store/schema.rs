@@ -1,11 +1,19 @@
 //! Table definitions and the schema version, checked and migrated at open.
 
-use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::StoreError;
 
 /// Schema version this release writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u64 = 4;
+///
+/// 5: no secret in the database. Secrets an older one holds are moved to
+/// the secret store before the store opens it, and a file of schema 4 or
+/// older is rewritten once, so that no freed page keeps a key removed
+/// before (`super::legacy`).
+pub const SCHEMA_VERSION: u64 = 5;
+
+/// The first schema whose file holds no secret, not even in a freed page.
+pub(crate) const SECRETS_MOVED_OUT: u64 = 5;
 
 /// `"schema_version"` -> version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -19,7 +27,9 @@ pub(crate) const EVENTS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::
 pub(crate) const RUNS: TableDefinition<u128, &[u8]> = TableDefinition::new("runs");
 /// Setting name -> value (versioned record bytes).
 pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
-/// Provider name -> [`super::records::StoredKey`] (since schema 2).
+/// Provider name -> [`super::records::StoredKey`] (since schema 2). Empty
+/// since secrets moved to the secret store (`crate::secrets`): rows an
+/// older release wrote are moved out at start (`super::legacy`).
 pub(crate) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 /// Rule id -> [`protocol::approval::ApprovalRule`] (since schema 3).
 pub(crate) const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
@@ -28,17 +38,72 @@ pub(crate) const MCP_SERVERS: TableDefinition<&str, &[u8]> = TableDefinition::ne
 
 const VERSION_KEY: &str = "schema_version";
 
+/// Names of every table [`migrate`] creates: [`copy_all`] copies these,
+/// and a file holding another is not rewritten.
+pub(crate) const TABLE_NAMES: [&str; 9] = [
+    "meta",
+    "agents",
+    "sessions",
+    "events",
+    "runs",
+    "settings",
+    "secrets",
+    "rules",
+    "mcp_servers",
+];
+
+/// Copies every table of [`TABLE_NAMES`] from `from` into `to` (a new,
+/// empty database), one write transaction per table.
+pub(crate) fn copy_all(from: &Database, to: &Database) -> Result<(), StoreError> {
+    let read = from.begin_read()?;
+    copy(&read, to, META)?;
+    copy(&read, to, AGENTS)?;
+    copy(&read, to, SESSIONS)?;
+    copy(&read, to, EVENTS)?;
+    copy(&read, to, RUNS)?;
+    copy(&read, to, SETTINGS)?;
+    copy(&read, to, SECRETS)?;
+    copy(&read, to, RULES)?;
+    copy(&read, to, MCP_SERVERS)?;
+    Ok(())
+}
+
+/// Copies the rows of table `def`, if `read` has it.
+fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
+    read: &redb::ReadTransaction,
+    to: &Database,
+    def: TableDefinition<K, V>,
+) -> Result<(), StoreError> {
+    let source = match read.open_table(def) {
+        Ok(source) => source,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(err) => return Err(err.into()),
+    };
+    let txn = to.begin_write()?;
+    {
+        let mut target = txn.open_table(def)?;
+        for row in source.iter()? {
+            let (key, value) = row?;
+            target.insert(key.value(), value.value())?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// The schema version recorded in the database (none in a new file).
+pub(crate) fn version(txn: &redb::ReadTransaction) -> Result<Option<u64>, StoreError> {
+    match txn.open_table(META) {
+        Ok(meta) => Ok(meta.get(VERSION_KEY)?.map(|v| v.value())),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Brings a database to [`SCHEMA_VERSION`]: creates the tables of a new
 /// file, runs migrations for an older one, refuses a newer one.
 pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
-    let found = {
-        let txn = db.begin_read()?;
-        match txn.open_table(META) {
-            Ok(meta) => meta.get(VERSION_KEY)?.map(|v| v.value()),
-            Err(redb::TableError::TableDoesNotExist(_)) => None,
-            Err(err) => return Err(err.into()),
-        }
-    };
+    let found = version(&db.begin_read()?)?;
     match found {
         Some(v) if v == SCHEMA_VERSION => return Ok(()),
         Some(v) if v > SCHEMA_VERSION => {
@@ -48,8 +113,10 @@ pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
             });
         }
         // Older versions (and new files): every migration so far only adds
-        // tables, which opening them below does. A migration that changes
-        // records goes here, one version step at a time, in this transaction.
+        // tables, which opening them below does; moving secrets out (5)
+        // happened before the store opened the file (`super::legacy`). A
+        // migration that changes records goes here, one version step at a
+        // time, in this transaction.
         _ => {}
     }
     let txn = db.begin_write()?;

@@ -609,28 +609,3 @@ async fn a_snapshot_reads_what_a_closed_store_committed() {
         .collect();
     assert_eq!(names, ["run.queued", "session.completed"]);
 }
-
-#[tokio::test]
-async fn keys_are_stored_replaced_and_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, writer, _, _) = open(&dir.path().join("db"));
-    let openai = protocol::ProviderKind::OpenAi;
-    assert_eq!(store.key(openai).await.unwrap(), None);
-    store
-        .put_key(openai, protocol::Secret::new("sk-1"))
-        .await
-        .unwrap();
-    store
-        .put_key(openai, protocol::Secret::new("sk-2"))
-        .await
-        .unwrap();
-    let (key, _) = store.key(openai).await.unwrap().unwrap();
-    assert_eq!(key.expose(), "sk-2");
-    store.remove_key(openai).await.unwrap();
-    assert_eq!(store.key(openai).await.unwrap(), None);
-    assert!(matches!(
-        store.remove_key(openai).await,
-        Err(StoreError::NotFound(_))
-    ));
-    close(store, writer);
-}

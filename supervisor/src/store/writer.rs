@@ -21,8 +21,8 @@ use redb::{Database, ReadableTable, Table};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::cell::DbCell;
-use super::records::{EventRecord, Record, RunRecord, SessionRecord, StoredKey};
-use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
+use super::records::{EventRecord, Record, RunRecord, SessionRecord};
+use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SESSIONS, SETTINGS};
 use super::{CommitSink, Committed, Interrupted, StoreError};
 
 /// Most operations in one transaction; bounds commit latency under load.
@@ -53,15 +53,6 @@ pub(super) enum WriteOp {
     },
     RemoveAgent {
         name: String,
-        ack: Ack<()>,
-    },
-    PutKey {
-        provider: &'static str,
-        key: StoredKey,
-        ack: Ack<()>,
-    },
-    RemoveKey {
-        provider: &'static str,
         ack: Ack<()>,
     },
     PutSetting {
@@ -103,8 +94,6 @@ impl WriteOp {
             WriteOp::CreateSession { ack, .. }
             | WriteOp::PutAgent { ack, .. }
             | WriteOp::RemoveAgent { ack, .. }
-            | WriteOp::PutKey { ack, .. }
-            | WriteOp::RemoveKey { ack, .. }
             | WriteOp::PutSetting { ack, .. }
             | WriteOp::PutRule { ack, .. }
             | WriteOp::RemoveRule { ack, .. }
@@ -234,8 +223,6 @@ fn finish(
         }
         WriteOp::PutAgent { ack, .. }
         | WriteOp::RemoveAgent { ack, .. }
-        | WriteOp::PutKey { ack, .. }
-        | WriteOp::RemoveKey { ack, .. }
         | WriteOp::PutSetting { ack, .. }
         | WriteOp::PutRule { ack, .. }
         | WriteOp::RemoveRule { ack, .. }
@@ -260,7 +247,6 @@ fn apply_and_commit(
             events: txn.open_table(EVENTS)?,
             agents: txn.open_table(AGENTS)?,
             runs: txn.open_table(RUNS)?,
-            secrets: txn.open_table(SECRETS)?,
             settings: txn.open_table(SETTINGS)?,
             rules: txn.open_table(RULES)?,
             mcp_servers: txn.open_table(MCP_SERVERS)?,
@@ -280,7 +266,6 @@ struct Tables<'txn> {
     events: Table<'txn, (u128, u64), &'static [u8]>,
     agents: Table<'txn, &'static str, &'static [u8]>,
     runs: Table<'txn, u128, &'static [u8]>,
-    secrets: Table<'txn, &'static str, &'static [u8]>,
     settings: Table<'txn, &'static str, &'static [u8]>,
     rules: Table<'txn, &'static str, &'static [u8]>,
     mcp_servers: Table<'txn, &'static str, &'static [u8]>,
@@ -289,7 +274,7 @@ struct Tables<'txn> {
     touched: HashMap<u128, (SessionRecord, bool)>,
 }
 
-/// A table of records stored by name (agents, keys, rules, MCP servers).
+/// A table of records stored by name (agents, rules, MCP servers).
 type NamedTable<'txn> = Table<'txn, &'static str, &'static [u8]>;
 
 /// Stores `record` under `name`. With `exists`, a record already there
@@ -365,14 +350,6 @@ impl Tables<'_> {
             WriteOp::RemoveAgent { name, .. } => remove_named(&mut self.agents, name, || {
                 format!("no agent named {name:?}")
             }),
-            WriteOp::PutKey { provider, key, .. } => {
-                put_named(&mut self.secrets, provider, key, None)
-            }
-            WriteOp::RemoveKey { provider, .. } => {
-                remove_named(&mut self.secrets, provider, || {
-                    format!("no stored key for {provider}")
-                })
-            }
             WriteOp::PutSetting { name, value, .. } => {
                 self.settings.insert(*name, value.as_slice())?;
                 Ok(Ok(()))

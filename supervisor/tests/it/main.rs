@@ -25,6 +25,7 @@ mod privacy;
 mod provider_round_trips;
 mod providers;
 mod sandbox;
+mod secrets_at_rest;
 mod support;
 mod terminal;
 mod tools;

@@ -9,7 +9,9 @@ use protocol::control::{
 use protocol::{ProviderKind, SessionId};
 use ractor::rpc::CallResult;
 
-use super::{Handles, call, ensure_session, find_session, status, store_error, unavailable};
+use super::{
+    Handles, call, ensure_session, find_session, secrets, status, store_error, unavailable,
+};
 use crate::daemon::approvals::ApprovalsMsg;
 use crate::daemon::scheduler::LiveInfo;
 use crate::daemon::{PricingState, SchedulerMsg, chat, mcp_servers, providers, runs};
@@ -63,23 +65,10 @@ pub(super) async fn answer(
             runs::set_limits(max_concurrent_runs, max_live_chats, handles).await?;
             status(handles).await
         }
-        ControlRequest::KeySet { provider, key } => {
-            if providers::key_variables(provider).is_empty() {
-                return Err(ControlError::new(
-                    ErrorKind::Invalid,
-                    format!("provider {provider} takes no key"),
-                ));
-            }
-            if key.expose().trim().is_empty() {
-                return Err(ControlError::new(ErrorKind::Invalid, "the key is empty"));
-            }
-            store.put_key(provider, key).await.map_err(store_error)?;
-            Ok(ControlResponse::Ok)
-        }
-        ControlRequest::KeyRemove { provider } => {
-            store.remove_key(provider).await.map_err(store_error)?;
-            Ok(ControlResponse::Ok)
-        }
+        ControlRequest::KeySet { provider, key } => secrets::key_set(handles, provider, key).await,
+        ControlRequest::KeyRemove { provider } => secrets::key_remove(handles, provider).await,
+        ControlRequest::KeyList => Ok(secrets::key_list(handles).await),
+        ControlRequest::SecretList => Ok(secrets::secret_list(handles).await),
         ControlRequest::RuleAdd {
             agent,
             matches,
@@ -121,32 +110,12 @@ pub(super) async fn answer(
             Ok(ControlResponse::Ok)
         }
         ControlRequest::McpAdd { server, replace } => {
-            server
-                .validate()
-                .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-            store
-                .put_mcp_server(server, replace)
-                .await
-                .map_err(store_error)?;
-            Ok(ControlResponse::Ok)
+            secrets::mcp_add(handles, server, replace).await
         }
-        ControlRequest::McpList => store
-            .mcp_servers()
-            .await
-            .map(ControlResponse::McpServers)
-            .map_err(store_error),
-        ControlRequest::McpRemove { name } => {
-            store.remove_mcp_server(name).await.map_err(store_error)?;
-            Ok(ControlResponse::Ok)
-        }
+        ControlRequest::McpList => secrets::mcp_list(handles).await,
+        ControlRequest::McpRemove { name } => secrets::mcp_remove(handles, name).await,
         ControlRequest::McpTest { name } => {
-            let servers = store.mcp_servers().await.map_err(store_error)?;
-            let server = servers
-                .into_iter()
-                .find(|s| s.name == name)
-                .ok_or_else(|| {
-                    ControlError::new(ErrorKind::NotFound, format!("no MCP server named {name:?}"))
-                })?;
+            let server = secrets::mcp_server(handles, &name).await?;
             mcp_servers::test_mcp_server(&shared.config.worker_bin, &server)
                 .await
                 .map(ControlResponse::McpTools)
@@ -163,11 +132,7 @@ pub(super) async fn answer(
                 provider.map_or_else(|| ProviderKind::ALL.to_vec(), |p| vec![p]);
             let mut jobs = tokio::task::JoinSet::new();
             for (order, provider) in chosen.into_iter().enumerate() {
-                let stored = store
-                    .key(provider)
-                    .await
-                    .map_err(store_error)?
-                    .map(|(key, _)| key);
+                let stored = shared.secrets.key(provider).await;
                 let mut agent = protocol::AgentConfig::scripted("models");
                 agent.provider = provider;
                 agent.base_url = base_url.clone();
@@ -207,18 +172,6 @@ pub(super) async fn answer(
                 )),
             })
             .await
-        }
-        ControlRequest::KeyList => {
-            let mut stored = Vec::new();
-            for provider in ProviderKind::ALL {
-                let at = store
-                    .key(provider)
-                    .await
-                    .map_err(store_error)?
-                    .map(|(_, at)| at);
-                stored.push((provider, at));
-            }
-            Ok(ControlResponse::Keys(providers::key_sources(&stored)))
         }
         ControlRequest::SessionList { all, limit } => {
             let summaries = store

@@ -31,6 +31,7 @@ use crate::auth;
 use crate::store::{SessionLookup, SessionRecord, StoreError};
 
 mod answer;
+mod secrets;
 mod streams;
 
 use answer::answer;

@@ -42,7 +42,10 @@ impl SessionState {
                     message: why,
                     server: name,
                 }),
-                Some((server, Ok(()))) => self.mcp_servers.push(server.clone()),
+                Some((server, Ok(()))) => {
+                    let server = self.shared.secrets.with_mcp_secrets(server.clone()).await;
+                    self.mcp_servers.push(server);
+                }
                 None => self.append(EventKind::McpServerFailed {
                     message: format!(
                         "no MCP server named {name:?} is configured (see studio mcp list)"
@@ -85,13 +88,7 @@ impl SessionState {
             }
         };
         let provider = self.record.agent.provider;
-        let stored_key = match self.shared.store.key(provider).await {
-            Ok(stored) => stored.map(|(key, _)| key),
-            Err(err) => {
-                tracing::warn!(session = %self.id, %err, "cannot read the stored key");
-                None
-            }
-        };
+        let stored_key = self.shared.secrets.key(provider).await;
         self.endpoint = providers::endpoint(&self.record.agent, stored_key);
         self.resolve_mcp_servers().await;
         match self.resolve_workspace() {
