@@ -829,7 +829,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 42);
+    covers(&requests, control_request_variant, 43);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -842,7 +842,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 22);
+    covers(&responses, control_response_variant, 23);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,
