@@ -108,18 +108,20 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     };
     let (commands_tx, mut updates, task) = start_app(target);
 
-    // No daemon ran: the app started one and shows its (empty) state.
-    let status = next(&mut updates, |u| match u {
-        Update::Connected(status) => Some(status),
-        _ => None,
+    // No daemon ran: the app started one and shows its (empty) state. The
+    // answers to the requests made at connect come in any order.
+    let (mut status, mut agents) = (None, None);
+    next(&mut updates, |u| {
+        match u {
+            Update::Connected(s) => status = Some(s),
+            Update::Agents(a) => agents = Some(a),
+            _ => {}
+        }
+        (status.is_some() && agents.is_some()).then_some(())
     })
     .await;
+    let (status, agents) = (status.unwrap(), agents.unwrap());
     assert_eq!(PathBuf::from(&status.data_dir), dir);
-    let agents = next(&mut updates, |u| match u {
-        Update::Agents(agents) => Some(agents),
-        _ => None,
-    })
-    .await;
     assert!(agents.is_empty());
 
     // A run started elsewhere is pushed; Kill from the app ends it.
@@ -527,6 +529,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     assert!(tested.is_err(), "{tested:?}");
 
     // The daemon stops: the app says so, and reconnects to the next one.
+    let first_pid = status.pid;
     daemon.studio(&["daemon", "stop"]);
     next(&mut updates, |u| match u {
         Update::Disconnected(reason) => Some(reason),
@@ -534,7 +537,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     })
     .await;
     let again = next(&mut updates, |u| match u {
-        Update::Connected(status) => Some(status),
+        Update::Connected(status) if status.pid != first_pid => Some(status),
         _ => None,
     })
     .await;
@@ -586,8 +589,10 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         .status()
         .unwrap();
     assert!(killed.success());
+    // The status is refreshed every 2 s: one of the killed daemon's may
+    // still be on its way.
     let third = next(&mut updates, |u| match u {
-        Update::Connected(status) => Some(status),
+        Update::Connected(status) if status.pid != again.pid => Some(status),
         _ => None,
     })
     .await;
