@@ -372,11 +372,15 @@ await step('sign-out', async () => {
   if (replay.status() !== 303 || replay.headers().location !== '/login') {
     throw new Error(`the old cookie got HTTP ${replay.status()} to ${replay.headers().location}`);
   }
-  // In again, with the form this time.
-  await page.fill('input[name=token]', token);
+  // In again, with the form this time, typed as a person pastes it key by key.
+  await page.locator('input[name=token]').click();
+  await page.keyboard.type(token, { delay: 20 });
+  await page.screenshot({ path: `${artifacts}/web-sign-in-form.png` });
   await page.click('button[type=submit]');
   await page.waitForURL(/\/app$/);
   await page.locator('span.link.up').waitFor();
+  if (page.url().includes('token=')) throw new Error(`the token is in the URL: ${page.url()}`);
+  await page.screenshot({ path: `${artifacts}/web-signed-in-again.png` });
 });
 
 await browser.close();
