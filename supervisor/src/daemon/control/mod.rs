@@ -213,22 +213,22 @@ async fn answer_unless_stalled(
 ) -> Result<ControlResponse, ControlError> {
     let store = handles.shared.store.clone();
     let mut answering = tokio::spawn(async move { answer(request, &handles).await });
-    let mut waited = Duration::ZERO;
-    let tick = Duration::from_millis(250);
     loop {
-        tokio::select! {
-            joined = &mut answering => {
+        match tokio::time::timeout(STALL_WAIT, &mut answering).await {
+            Ok(joined) => {
                 return joined.unwrap_or_else(|err| {
-                    Err(ControlError::new(ErrorKind::Internal, format!("the request failed: {err}")))
+                    Err(ControlError::new(
+                        ErrorKind::Internal,
+                        format!("the request failed: {err}"),
+                    ))
                 });
             }
-            () = tokio::time::sleep(tick) => {
-                waited += tick;
-                if waited < STALL_WAIT {
-                    continue;
-                }
+            Err(_) => {
                 if let Some(stall) = store.stall() {
-                    let stall = StoreStall { since: stall.since, error: stall.error };
+                    let stall = StoreStall {
+                        since: stall.since,
+                        error: stall.error,
+                    };
                     return Err(ControlError::new(
                         ErrorKind::Unavailable,
                         format!(
