@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use protocol::approval::{ApprovalRule, PendingApproval};
-use protocol::control::{DaemonStatus, KeyInfo, PricingTable, SessionSummary};
+use protocol::control::{DaemonStatus, KeyInfo, PricingTable, SecretsInfo, SessionSummary};
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
 use protocol::{AgentConfig, ProviderKind, SessionId, Timestamp};
@@ -99,6 +99,8 @@ pub enum Update {
     Opened(SessionId),
     /// Where each provider's key comes from.
     Keys(Vec<KeyInfo>),
+    /// Where each stored secret lives, and where new ones go.
+    Secrets(SecretsInfo),
     /// The MCP servers, without their secrets.
     Mcp(Vec<McpSummary>),
     /// The approval rules, in evaluation order.
@@ -155,6 +157,8 @@ impl McpSummary {
 pub struct Settings {
     /// Where each provider's key comes from.
     pub keys: Vec<KeyInfo>,
+    /// Where each stored secret lives (keyring or file), once listed.
+    pub secrets: Option<SecretsInfo>,
     /// MCP servers.
     pub mcp: Vec<McpSummary>,
     /// The last test of each MCP server.
@@ -245,6 +249,7 @@ impl AppState {
                 self.models.insert(provider, models);
             }
             Update::Keys(keys) => self.settings.keys = keys,
+            Update::Secrets(secrets) => self.settings.secrets = Some(secrets),
             Update::Mcp(servers) => self.settings.mcp = servers,
             Update::Rules(rules) => self.settings.rules = rules,
             Update::Pricing(table) => self.settings.pricing = Some(table),

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::Daemon;
 use protocol::approval::RuleDecision;
-use protocol::control::KeySource;
 use protocol::control::RunSpec;
+use protocol::control::{KeySource, SecretLocation};
 use protocol::event::EventKind;
 use protocol::layout::Layout;
 use protocol::{AgentConfig, ProviderKind, Secret, SessionStatus};
@@ -501,6 +501,17 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     })
     .await;
     assert!(!format!("{keys:?}").contains("sk-ui-test-secret"));
+    // Then where it lives (no session bus here: the secrets file, and why).
+    let secrets = next(&mut updates, |u| match u {
+        Update::Secrets(secrets) if secrets.secrets.iter().any(|s| s.name == "key/openai") => {
+            Some(secrets)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(secrets.store, SecretLocation::File);
+    assert!(secrets.keyring_unavailable.is_some(), "{secrets:?}");
+    assert!(!format!("{secrets:?}").contains("sk-ui-test-secret"));
     commands_tx
         .send(Command::AddRule {
             agent: None,

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use dioxus::prelude::*;
 use protocol::approval::{ApprovalRule, PendingApproval, RuleDecision};
 use protocol::control::{
-    DaemonStatus, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, SessionSummary,
-    SessionTotals,
+    DaemonStatus, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, SecretInfo,
+    SecretLocation, SecretsInfo, SessionSummary, SessionTotals,
 };
 use protocol::event::{Event, EventKind, Usage};
 use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
@@ -266,6 +266,22 @@ fn settings() -> Settings {
                 stored_at: None,
             },
         ],
+        secrets: Some(SecretsInfo {
+            store: SecretLocation::File,
+            keyring_unavailable: Some("no Secret Service on the session bus".into()),
+            secrets: vec![
+                SecretInfo {
+                    name: "key/openai".into(),
+                    location: SecretLocation::Keyring,
+                    stored_at: at(1),
+                },
+                SecretInfo {
+                    name: "mcp/everything".into(),
+                    location: SecretLocation::File,
+                    stored_at: at(2),
+                },
+            ],
+        }),
         mcp: vec![McpSummary {
             name: "everything".into(),
             transport: "npx -y @modelcontextprotocol/server-everything (env: TOKEN)".into(),
@@ -329,6 +345,67 @@ fn a_stalled_store_is_shown_on_every_page() {
     );
     let calm = render(populated(Page::Sessions));
     assert!(!calm.contains("stalled"), "{calm}");
+}
+
+#[test]
+fn every_stored_secret_says_where_it_lives_and_where_new_ones_go() {
+    let html = render(populated(Page::Settings)).replace("&#39;", "'");
+    let openai = row_of(&html, "<td>openai</td>");
+    assert!(openai.contains("in the OS keyring"), "{openai}");
+    let anthropic = row_of(&html, "<td>anthropic</td>");
+    assert!(
+        !anthropic.contains("keyring") && !anthropic.contains("file"),
+        "{anthropic}"
+    );
+    let server = row_of(&html, "<td>everything</td>");
+    assert!(server.contains("secrets in the secrets file"), "{server}");
+    assert!(
+        html.contains("stored in the data dir's secrets file (secrets.json, readable by you only); OS keyring: no Secret Service on the session bus."),
+        "{html}"
+    );
+}
+
+/// The table row of `html` holding `cell`.
+fn row_of<'a>(html: &'a str, cell: &str) -> &'a str {
+    let at = html
+        .find(cell)
+        .unwrap_or_else(|| panic!("no {cell} in {html}"));
+    let start = html[..at].rfind("<tr").unwrap();
+    let end = at + html[at..].find("</tr>").unwrap();
+    &html[start..end]
+}
+
+#[test]
+fn a_corrupt_session_says_what_is_damaged_in_runs_and_the_inspector() {
+    let damage = "event 12 (table events): cannot decode: unexpected end of input";
+    let corrupt = SessionSummary {
+        damage: Some(damage.into()),
+        pid: None,
+        ..session(6, SessionStatus::Corrupt, false)
+    };
+    let mut state = populated(Page::Runs);
+    state
+        .sessions
+        .as_mut()
+        .unwrap()
+        .insert(corrupt.id, corrupt.clone());
+    let runs = render(state.clone());
+    let row = row_of(&runs, &format!("<code>{}</code>", corrupt.id));
+    assert!(row.contains("corrupt") && row.contains(damage), "{row}");
+
+    state.page = Page::Inspector;
+    state.inspected = Some((corrupt.id, Vec::new()));
+    let inspector = render(state.clone()).replace("&#39;", "'");
+    assert!(
+        inspector.contains(&format!(
+            "Part of this session's stored data is damaged: </strong>{damage}."
+        )),
+        "{inspector}"
+    );
+    assert!(inspector.contains("studio daemon salvage"), "{inspector}");
+    state.inspected = Some((id(1), Vec::new()));
+    let healthy = render(state);
+    assert!(!healthy.contains("damaged"), "{healthy}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The OS keyring: the Secret Service on the user's session bus (GNOME
 //! Keyring, KWallet, KeePassXC), through `keyring-core` and its
-//! libdbus-based store. Only with the `os-keyring` cargo feature (off by
-//! default: building it needs libdbus-1-dev and pkg-config); without it,
+//! libdbus-based store. Only with the `os-keyring` cargo feature (on by
+//! default; building it needs libdbus-1-dev and pkg-config); without it,
 //! [`connect`] says so and secrets go to the file.
 //!
 //! Entries are named by service `ai-studio DATA_DIR` (one per instance)

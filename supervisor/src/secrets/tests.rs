@@ -1,5 +1,5 @@
 //! The secret store on a real file, with an in-memory keyring standing in
-//! for the OS one (the real one is tested with the `os-keyring` feature).
+//! for the OS one (a real one, GNOME Keyring, in `tests/it/os_keyring.rs`).
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;

@@ -21,6 +21,8 @@ mod fake_provider;
 mod fetch;
 mod limits;
 mod mcp;
+#[cfg(feature = "os-keyring")]
+mod os_keyring;
 mod privacy;
 mod provider_round_trips;
 mod providers;

@@ -26,7 +26,7 @@ use crate::support::*;
 const FILE_STORE: (&str, &str) = ("STUDIO_SECRET_STORE", "file");
 
 /// A value no other test uses.
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -34,7 +34,7 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{nanos:x}", std::process::id())
 }
 
-fn holds(path: &Path, needle: &str) -> bool {
+pub(crate) fn holds(path: &Path, needle: &str) -> bool {
     let bytes = std::fs::read(path).unwrap();
     bytes
         .windows(needle.len())
@@ -42,7 +42,7 @@ fn holds(path: &Path, needle: &str) -> bool {
 }
 
 /// Every regular file under `dir` whose bytes hold `needle`.
-fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
+pub(crate) fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -60,7 +60,7 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
 }
 
 /// `studio ARGS` on the data dir `dir`, with `stdin` piped in.
-fn studio(dir: &Path, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn studio(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(studio_bin())
         .arg("--data-dir")
         .arg(dir)
@@ -83,7 +83,7 @@ fn studio(dir: &Path, args: &[&str], stdin: &str) -> Output {
 }
 
 /// Runs `studio ARGS` that must succeed; its stdout.
-fn studio_ok(dir: &Path, args: &[&str], stdin: &str) -> String {
+pub(crate) fn studio_ok(dir: &Path, args: &[&str], stdin: &str) -> String {
     let out = studio(dir, args, stdin);
     assert!(
         out.status.success(),
@@ -94,14 +94,14 @@ fn studio_ok(dir: &Path, args: &[&str], stdin: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn json(dir: &Path, args: &[&str]) -> Value {
+pub(crate) fn json(dir: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     serde_json::from_str(&studio_ok(dir, &all, "")).unwrap()
 }
 
 /// The row of `provider` in `keys list --json`.
-fn key_row(dir: &Path, provider: &str) -> Value {
+pub(crate) fn key_row(dir: &Path, provider: &str) -> Value {
     json(dir, &["keys", "list"])
         .as_array()
         .unwrap()
@@ -111,7 +111,7 @@ fn key_row(dir: &Path, provider: &str) -> Value {
         .clone()
 }
 
-fn text_reply() -> String {
+pub(crate) fn text_reply() -> String {
     [
         r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}"#,
         r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
@@ -123,7 +123,7 @@ fn text_reply() -> String {
 }
 
 /// An HTTP MCP server entry whose `Authorization` header holds `token`.
-fn http_server(name: &str, token: &str) -> McpServerConfig {
+pub(crate) fn http_server(name: &str, token: &str) -> McpServerConfig {
     McpServerConfig {
         name: name.into(),
         transport: McpTransport::Http {
@@ -139,7 +139,7 @@ fn http_server(name: &str, token: &str) -> McpServerConfig {
 }
 
 /// Asks the daemon to stop and waits until it has.
-async fn stop(daemon: &mut TestDaemon) {
+pub(crate) async fn stop(daemon: &mut TestDaemon) {
     let client = daemon.client().await;
     client.request(ControlRequest::Shutdown).await.unwrap();
     daemon.child.wait().unwrap();

@@ -40,8 +40,9 @@ pub(super) enum Asked {
     },
     /// Lists models.
     Models,
-    /// Lists keys, MCP servers, rules or prices.
+    /// Lists keys, where secrets live, MCP servers, rules or prices.
     Keys,
+    Secrets,
     Mcp,
     Rules,
     Pricing,
@@ -59,6 +60,12 @@ pub(super) enum FollowUp {
     /// Several requests, in order.
     Requests(Vec<(ControlRequest, Asked)>),
     Command(Command),
+}
+
+/// Asks where each stored secret lives (after keys or MCP servers were
+/// listed: a change to either may have moved one).
+fn where_secrets_live() -> FollowUp {
+    FollowUp::Request(Box::new(ControlRequest::SecretList), Asked::Secrets)
 }
 
 /// The writing half of a connection and what its open requests were.
@@ -344,11 +351,16 @@ impl Wire {
                     }
                     (Some(Asked::Keys), Ok(ControlResponse::Keys(keys))) => {
                         update(Update::Keys(keys));
+                        return Some(where_secrets_live());
+                    }
+                    (Some(Asked::Secrets), Ok(ControlResponse::Secrets(secrets))) => {
+                        update(Update::Secrets(secrets));
                     }
                     (Some(Asked::Mcp), Ok(ControlResponse::McpServers(servers))) => {
                         // The configs carry secrets: only names and shapes go on.
                         let servers = servers.iter().map(McpSummary::of).collect();
                         update(Update::Mcp(servers));
+                        return Some(where_secrets_live());
                     }
                     (Some(Asked::Rules), Ok(ControlResponse::Rules(rules))) => {
                         update(Update::Rules(rules));

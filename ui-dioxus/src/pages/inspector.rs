@@ -15,6 +15,7 @@ use crate::connection::Command;
 use crate::detail::{self, Section};
 use crate::format;
 use crate::inspect::{self, Kind, Row};
+use crate::pages::status::DamageNote;
 use crate::state::AppState;
 
 /// Height of one timeline row, in CSS pixels (fixed, for windowing).
@@ -61,6 +62,11 @@ pub fn InspectorPage() -> Element {
     let position = selected().and_then(|s| rows.iter().position(|r| r.first == s));
     let row_count = rows.len();
     let firsts: Vec<usize> = rows.iter().map(|r| r.first).collect();
+    let damage = read
+        .sessions
+        .iter()
+        .find_map(|all| all.get(session))
+        .and_then(|s| s.damage.clone());
     let detail = selected().and_then(|s| {
         let event = events.get(s)?.clone();
         Some((event, detail::sections(events, s, &read.settings.rules)))
@@ -93,6 +99,9 @@ pub fn InspectorPage() -> Element {
                 }
             },
             SessionPicker { current: Some(*session) }
+            if let Some(damage) = damage {
+                DamageNote { damage }
+            }
             StatsBar { stats }
             div { class: "filters",
                 for chip in Kind::CHIPS {

@@ -9,6 +9,7 @@ mod run_form;
 mod runs;
 mod sessions;
 mod settings;
+mod status;
 
 pub use agent_form::{AgentDraft, AgentForm, RuleDraft};
 pub use agents::AgentsPage;

@@ -10,6 +10,7 @@ use crate::app::Commands;
 use crate::connection::Command;
 use crate::format;
 use crate::pages::RunForm;
+use crate::pages::status::StatusCell;
 use crate::state::{AppState, Page};
 
 /// The Runs page.
@@ -76,7 +77,6 @@ pub fn RunsPage() -> Element {
 fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
     let commands = use_context::<Commands>();
     let mut state = use_context::<Signal<AppState>>();
-    let (class, word) = format::status(run.status);
     let id = run.id;
     let live = !run.status.is_terminal();
     rsx! {
@@ -84,7 +84,7 @@ fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
             td { code { "{id}" } }
             td { "{run.agent}" }
             td { {run.label.clone().unwrap_or_default()} }
-            td { span { class, "{word}" } }
+            td { StatusCell { status: run.status, damage: run.damage.clone() } }
             td { class: "num", "{run.events}" }
             td { class: "num", {run.totals.as_ref().map(format::tokens).unwrap_or_default()} }
             td { class: "num", {run.totals.as_ref().map(format::cost).unwrap_or_default()} }

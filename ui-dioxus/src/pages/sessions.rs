@@ -11,6 +11,7 @@ use crate::app::Commands;
 use crate::connection::Command;
 use crate::conversation::{self, CallState, Item};
 use crate::format;
+use crate::pages::status::StatusCell;
 use crate::state::{AppState, Page};
 
 /// The Sessions page.
@@ -66,7 +67,7 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
                     tr { key: "{session.id}",
                         td { code { "{session.id}" } }
                         td { "{session.agent}" }
-                        td { span { class: format::status(session.status).0, "{format::status(session.status).1}" } }
+                        td { StatusCell { status: session.status, damage: session.damage.clone() } }
                         td { class: "num", "{session.events}" }
                         td { class: "num", {format::ago(session.last_activity, now)} }
                         td {

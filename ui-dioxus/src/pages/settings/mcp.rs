@@ -213,6 +213,15 @@ pub(super) fn McpServers() -> Element {
     let commands = use_context::<Commands>();
     let servers = state.read().settings.mcp.clone();
     let tests = state.read().settings.mcp_tests.clone();
+    let places: Vec<Option<&str>> = servers
+        .iter()
+        .map(|server| {
+            super::secrets::place(
+                state.read().settings.secrets.as_ref(),
+                &format!("mcp/{}", server.name),
+            )
+        })
+        .collect();
     rsx! {
         section {
             h3 { "MCP servers" }
@@ -221,10 +230,11 @@ pub(super) fn McpServers() -> Element {
             }
             table {
                 tbody {
-                    for server in servers {
+                    for (server, place) in servers.into_iter().zip(places) {
                         tr { key: "{server.name}",
                             td { "{server.name}" }
                             td { code { "{server.transport}" } }
+                            td { class: "muted", {place.map(|place| format!("secrets {place}")).unwrap_or_default()} }
                             td { class: "muted", "{server.startup_timeout_secs} s / {server.call_timeout_secs} s" }
                             td {
                                 match tests.get(&server.name) {

@@ -6,6 +6,7 @@
 mod limits;
 mod mcp;
 mod pricing;
+mod secrets;
 
 use dioxus::prelude::*;
 use protocol::approval::{RuleDecision, RuleMatch};
@@ -20,6 +21,7 @@ use limits::{Limit, LimitField};
 use mcp::McpServers;
 pub use mcp::{McpAddForm, McpDraft, McpImportForm, McpKind};
 pub use pricing::{PriceDraft, Pricing};
+use secrets::WhereNewSecretsGo;
 
 /// The Settings page.
 #[component]
@@ -66,12 +68,21 @@ fn Keys() -> Element {
     let mut provider = use_signal(|| ProviderKind::OpenAi);
     let mut key = use_signal(String::new);
     let keys = state.read().settings.keys.clone();
+    let places: Vec<Option<&str>> = keys
+        .iter()
+        .map(|info| {
+            secrets::place(
+                state.read().settings.secrets.as_ref(),
+                &format!("key/{}", info.provider),
+            )
+        })
+        .collect();
     rsx! {
         section {
             h3 { "Provider keys" }
             table {
                 tbody {
-                    for info in keys {
+                    for (info, place) in keys.into_iter().zip(places) {
                         tr { key: "{info.provider}",
                             td { "{info.provider}" }
                             td {
@@ -81,6 +92,7 @@ fn Keys() -> Element {
                                     KeySource::Missing => "missing",
                                 }
                             }
+                            td { class: "muted", {place.filter(|_| info.source == KeySource::Stored).unwrap_or_default()} }
                             td {
                                 if info.source == KeySource::Stored {
                                     button { onclick: move |_| commands.send(Command::RemoveKey(info.provider)), "Forget" }
@@ -114,6 +126,7 @@ fn Keys() -> Element {
                     "Store key"
                 }
             }
+            WhereNewSecretsGo {}
         }
     }
 }
