@@ -17,7 +17,6 @@ use crate::time::Timestamp;
 
 /// Daemon to worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum ToWorker {
     /// Run one turn. Answered by events and one [`FromWorker::Done`].
     Start(Box<StartTurn>),
@@ -94,7 +93,6 @@ impl std::fmt::Debug for Endpoint {
 
 /// Worker to daemon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum FromWorker {
     /// Something happened; the daemon assigns the seq and records it.
     Event {

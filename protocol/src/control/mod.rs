@@ -69,7 +69,6 @@ pub struct ClientFrame {
 
 /// Everything a client can ask of the daemon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum ControlRequest {
     /// Liveness check. Replies [`ControlResponse::Pong`].
     Ping,
@@ -379,7 +378,6 @@ pub enum ServerFrame {
 
 /// Successful answers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum ControlResponse {
     /// Answer to [`ControlRequest::Ping`].
     Pong,
@@ -445,7 +443,6 @@ pub enum ControlResponse {
 
 /// Streamed items.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum Push {
     /// A recorded event of the followed session.
     Event(Event),

@@ -29,7 +29,6 @@ pub struct Event {
 
 /// What happened. Variants are grouped by the prefix of their dotted name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum EventKind {
     /// `session.started`: the worker process is up and authenticated.
     SessionStarted {

@@ -17,7 +17,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::rules::{self, Call};
 use super::session::SessionMsg;
-use crate::store::{IdCounters, Store, StoreError};
+use crate::store::{IdCounters, Store};
 
 /// The outcome of one tool call's approval.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,14 +87,6 @@ pub(crate) struct ApprovalsState {
 struct Waiting {
     info: PendingApproval,
     reply: RpcReplyPort<Ruling>,
-}
-
-fn store_error(err: StoreError) -> ControlError {
-    let kind = match err {
-        StoreError::NotFound(_) => ErrorKind::NotFound,
-        _ => ErrorKind::Internal,
-    };
-    ControlError::new(kind, err.to_string())
 }
 
 impl Actor for Approvals {
@@ -205,7 +197,7 @@ impl Actor for Approvals {
                         state.rules.retain(|r| r.id != id);
                         Ok(())
                     }
-                    Err(err) => Err(store_error(err)),
+                    Err(err) => Err(ControlError::from(err)),
                 };
                 let _ = reply.send(result);
             }
@@ -314,10 +306,7 @@ impl ApprovalsState {
             last_rule: next,
             ..self.counters
         };
-        self.store
-            .put_id_counters(counters)
-            .await
-            .map_err(store_error)?;
+        self.store.put_id_counters(counters).await?;
         self.counters = counters;
         let rule = ApprovalRule {
             id: format!("r{next}"),
@@ -326,10 +315,7 @@ impl ApprovalsState {
             decision,
             priority,
         };
-        self.store
-            .put_rule(rule.clone())
-            .await
-            .map_err(store_error)?;
+        self.store.put_rule(rule.clone()).await?;
         self.rules.push(rule.clone());
         self.rules
             .sort_by_key(|r| rule_number(r).unwrap_or(u64::MAX));

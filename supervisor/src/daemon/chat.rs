@@ -20,7 +20,7 @@ use protocol::control::{ControlError, ControlResponse, ErrorKind};
 use protocol::event::SessionStatus;
 use ractor::rpc::CallResult;
 
-use super::control::{find_session, store_error, unavailable};
+use super::control::{find_session, unavailable};
 use super::root::Handles;
 use super::session::Opening;
 use super::{QueuedRun, SchedulerMsg, Sequencer};
@@ -35,7 +35,7 @@ pub(crate) async fn open(
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
     let shared = &handles.shared;
-    let agent = shared.store.agent(agent).await.map_err(store_error)?;
+    let agent = shared.store.agent(agent).await?;
     // An agent stored before a check existed is checked again here.
     agent
         .budgets
@@ -61,8 +61,7 @@ async fn open_new(
         .shared
         .store
         .create_session(record.clone(), None, None)
-        .await
-        .map_err(store_error)?;
+        .await?;
     start(record, Opening::Chat, handles).await?;
     Ok(ControlResponse::ChatOpened {
         session: id,
@@ -119,7 +118,7 @@ pub(crate) async fn branch(
         )));
     }
     let agent = match agent {
-        Some(name) => store.agent(name).await.map_err(store_error)?,
+        Some(name) => store.agent(name).await?,
         None => original.agent.clone(),
     };
     agent.budgets.validate().map_err(invalid)?;

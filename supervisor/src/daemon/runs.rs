@@ -15,7 +15,7 @@ use protocol::control::{
 use protocol::event::{Event, EventKind, SessionStatus};
 use protocol::{SessionId, Timestamp};
 
-use super::control::{call, find_session, store_error, unavailable};
+use super::control::{call, find_session, unavailable};
 use super::root::Handles;
 use super::scheduler::BatchSlot;
 use super::session::Opening;
@@ -27,12 +27,7 @@ pub(super) async fn start_run(
     spec: RunSpec,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
-    let agent = handles
-        .shared
-        .store
-        .agent(spec.agent.clone())
-        .await
-        .map_err(store_error)?;
+    let agent = handles.shared.store.agent(spec.agent.clone()).await?;
     check(&spec, &agent)?;
     let session = queue(spec, agent, None, handles).await?;
     Ok(ControlResponse::RunAccepted { session })
@@ -56,7 +51,7 @@ pub(super) async fn replay_run(
             ),
         ));
     }
-    let mut spec = store.run(original.id).await.map_err(store_error)?.spec;
+    let mut spec = store.run(original.id).await?.spec;
     if let Some(agent) = agent {
         spec.agent = agent;
     }
@@ -103,7 +98,7 @@ pub(super) async fn start_batch(
                 .store
                 .agent(spec.agent.clone())
                 .await
-                .map_err(|e| in_run(store_error(e)))?;
+                .map_err(|e| in_run(ControlError::from(e)))?;
             agents.insert(spec.agent.clone(), agent);
         }
         check(spec, &agents[&spec.agent]).map_err(in_run)?;
@@ -156,12 +151,7 @@ pub(super) async fn set_limits(
         max_concurrent_runs: max_concurrent_runs.unwrap_or(current.max_concurrent_runs),
         max_live_chats: max_live_chats.unwrap_or(current.max_live_chats),
     };
-    handles
-        .shared
-        .store
-        .put_limits(&limits)
-        .await
-        .map_err(store_error)?;
+    handles.shared.store.put_limits(&limits).await?;
     call(handles, |reply| SchedulerMsg::SetLimits(limits, reply)).await
 }
 
@@ -216,8 +206,7 @@ async fn queue(
             }),
             Some(first),
         )
-        .await
-        .map_err(store_error)?;
+        .await?;
     let sequencer = Arc::new(Sequencer::new(id, shared.store.clone(), 2));
     let run = QueuedRun {
         record,

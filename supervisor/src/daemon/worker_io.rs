@@ -179,9 +179,6 @@ pub(crate) async fn read_worker(
                     arguments,
                 });
             }
-            Ok(Some(other)) => {
-                tracing::debug!(message = ?other, "ignoring worker message this daemon does not handle yet");
-            }
             Ok(None) => break None,
             Err(err) => break Some(format!("protocol error: {err}")),
         }

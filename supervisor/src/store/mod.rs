@@ -8,6 +8,7 @@
 
 mod cell;
 mod check;
+mod client_error;
 pub(crate) mod legacy;
 mod quarantine;
 mod query;

@@ -9,9 +9,7 @@ use protocol::control::{
 use protocol::{ProviderKind, SessionId};
 use ractor::rpc::CallResult;
 
-use super::{
-    Handles, call, ensure_session, find_session, secrets, status, store_error, unavailable,
-};
+use super::{Handles, call, ensure_session, find_session, secrets, status, unavailable};
 use crate::daemon::approvals::ApprovalsMsg;
 use crate::daemon::scheduler::LiveInfo;
 use crate::daemon::{PricingState, SchedulerMsg, chat, mcp_servers, providers, runs};
@@ -37,21 +35,21 @@ pub(super) async fn answer(
                 .validate()
                 .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
             check_agent_workspace(&agent, &shared.config.data_dir)?;
-            store.put_agent(agent, replace).await.map_err(store_error)?;
+            store.put_agent(agent, replace).await?;
             Ok(ControlResponse::Ok)
         }
         ControlRequest::AgentList => store
             .agents()
             .await
             .map(ControlResponse::Agents)
-            .map_err(store_error),
+            .map_err(ControlError::from),
         ControlRequest::AgentGet { name } => store
             .agent(name)
             .await
             .map(ControlResponse::Agent)
-            .map_err(store_error),
+            .map_err(ControlError::from),
         ControlRequest::AgentRemove { name } => {
-            store.remove_agent(name).await.map_err(store_error)?;
+            store.remove_agent(name).await?;
             Ok(ControlResponse::Ok)
         }
         ControlRequest::Run(spec) => runs::start_run(spec, handles).await,
@@ -174,10 +172,7 @@ pub(super) async fn answer(
             .await
         }
         ControlRequest::SessionList { all, limit } => {
-            let summaries = store
-                .sessions(all, limit as usize)
-                .await
-                .map_err(store_error)?;
+            let summaries = store.sessions(all, limit as usize).await?;
             let live = live_infos(handles).await;
             Ok(ControlResponse::Sessions(
                 summaries.into_iter().map(|s| with_live(s, &live)).collect(),
@@ -194,7 +189,7 @@ pub(super) async fn answer(
         ControlRequest::SessionSetup { id } => {
             let record = find_session(store, &id).await?;
             let run = match record.kind {
-                SessionKind::Run => Some(store.run(record.id).await.map_err(store_error)?.spec),
+                SessionKind::Run => Some(store.run(record.id).await?.spec),
                 SessionKind::Chat => None,
             };
             let live = live_infos(handles).await;
@@ -230,22 +225,18 @@ pub(super) async fn answer(
                 .events(session, after_seq, limit as usize)
                 .await
                 .map(ControlResponse::Events)
-                .map_err(store_error)
+                .map_err(ControlError::from)
         }
         ControlRequest::StoreCheck => store
             .check()
             .await
             .map(ControlResponse::StoreCheck)
-            .map_err(store_error),
+            .map_err(ControlError::from),
         ControlRequest::Follow { .. }
         | ControlRequest::WatchSessions
         | ControlRequest::Unsubscribe { .. } => Err(ControlError::new(
             ErrorKind::Invalid,
             "not a single-response request",
-        )),
-        _ => Err(ControlError::new(
-            ErrorKind::Invalid,
-            "this daemon does not support that request",
         )),
     }
 }
@@ -319,11 +310,7 @@ async fn update_pricing(
     let mut custom = state.custom.clone();
     change(&mut custom)?;
     custom.version = state.table.version + 1;
-    shared
-        .store
-        .put_pricing(&custom)
-        .await
-        .map_err(store_error)?;
+    shared.store.put_pricing(&custom).await?;
     *state = PricingState::new(custom);
     Ok(ControlResponse::Pricing(state.table.clone()))
 }

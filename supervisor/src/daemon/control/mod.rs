@@ -28,7 +28,7 @@ use tokio::task::AbortHandle;
 use super::root::Handles;
 use super::{SchedulerMsg, listener};
 use crate::auth;
-use crate::store::{SessionLookup, SessionRecord, StoreError};
+use crate::store::{SessionLookup, SessionRecord};
 
 mod answer;
 mod secrets;
@@ -249,17 +249,7 @@ pub(super) async fn find_session(
 ) -> Result<SessionRecord, ControlError> {
     let lookup =
         SessionLookup::parse(text).map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-    store.session(lookup).await.map_err(store_error)
-}
-
-pub(super) fn store_error(err: StoreError) -> ControlError {
-    let kind = match &err {
-        StoreError::NotFound(_) => ErrorKind::NotFound,
-        StoreError::Conflict(_) => ErrorKind::Conflict,
-        StoreError::Closed | StoreError::NotSaved(_) => ErrorKind::Unavailable,
-        _ => ErrorKind::Internal,
-    };
-    ControlError::new(kind, err.to_string())
+    store.session(lookup).await.map_err(ControlError::from)
 }
 
 /// The refusal of a request that only a person may make.
@@ -317,5 +307,5 @@ pub(super) async fn ensure_session(
         .store
         .session(SessionLookup::Exact(session))
         .await
-        .map_err(store_error)
+        .map_err(ControlError::from)
 }

@@ -6,7 +6,7 @@ use protocol::ProviderKind;
 use protocol::control::{ControlError, ControlResponse, ErrorKind};
 use protocol::mcp::McpServerConfig;
 
-use super::{Handles, store_error};
+use super::Handles;
 use crate::daemon::providers;
 use crate::secrets::{self, SecretsError};
 
@@ -97,12 +97,7 @@ pub(super) async fn mcp_add(
         .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
     let values = secrets::take_mcp_secrets(&mut server);
     let name = server.name.clone();
-    handles
-        .shared
-        .store
-        .put_mcp_server(server, replace)
-        .await
-        .map_err(store_error)?;
+    handles.shared.store.put_mcp_server(server, replace).await?;
     handles
         .shared
         .secrets
@@ -121,12 +116,7 @@ pub(super) async fn mcp_add(
 
 /// `McpList`: the servers as stored, without their secrets.
 pub(super) async fn mcp_list(handles: &Handles) -> Result<ControlResponse, ControlError> {
-    let mut servers = handles
-        .shared
-        .store
-        .mcp_servers()
-        .await
-        .map_err(store_error)?;
+    let mut servers = handles.shared.store.mcp_servers().await?;
     for server in &mut servers {
         // Stored without them already; a client never needs them.
         secrets::take_mcp_secrets(server);
@@ -139,12 +129,7 @@ pub(super) async fn mcp_remove(
     handles: &Handles,
     name: String,
 ) -> Result<ControlResponse, ControlError> {
-    handles
-        .shared
-        .store
-        .remove_mcp_server(name.clone())
-        .await
-        .map_err(store_error)?;
+    handles.shared.store.remove_mcp_server(name.clone()).await?;
     handles
         .shared
         .secrets
@@ -159,12 +144,7 @@ pub(super) async fn mcp_server(
     handles: &Handles,
     name: &str,
 ) -> Result<McpServerConfig, ControlError> {
-    let servers = handles
-        .shared
-        .store
-        .mcp_servers()
-        .await
-        .map_err(store_error)?;
+    let servers = handles.shared.store.mcp_servers().await?;
     let server = servers
         .into_iter()
         .find(|s| s.name == name)

@@ -60,7 +60,7 @@ pub(super) async fn follow(
     // neither be whole nor end.
     let checked = ensure_session(handles, session).await.and_then(|_| {
         match handles.shared.store.damage(session) {
-            Some(damage) => Err(super::store_error(StoreError::Damaged(damage))),
+            Some(damage) => Err(StoreError::Damaged(damage).into()),
             None => Ok(()),
         }
     });
