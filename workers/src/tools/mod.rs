@@ -5,6 +5,7 @@
 //! approved it (`agent::tool_call`). Every tool works in the agent's
 //! workspace, caps its output, and reports failures as text for the model.
 
+mod args;
 mod capped;
 mod fetch;
 mod fs;
@@ -17,6 +18,7 @@ use protocol::sandbox::{Confinement, Network};
 use protocol::worker::StartTurn;
 
 use crate::sandbox::Policy;
+use args::Call;
 use protocol::worker::ToolSpec;
 use serde_json::{Value, json};
 
@@ -193,28 +195,25 @@ pub fn offered(agent: &AgentConfig) -> Vec<ToolSpec> {
 /// Runs an approved call of a built-in tool. `Err` is a message for the
 /// model (and the `tool.error` event).
 pub async fn run(name: &str, arguments: &str, context: &Context) -> Result<Output, String> {
-    let args: Value =
-        serde_json::from_str(arguments).map_err(|e| format!("the arguments are not JSON: {e}"))?;
-    let text = |key: &str| args.get(key).and_then(Value::as_str);
-    let required = |key: &str| text(key).ok_or_else(|| format!("missing string argument {key:?}"));
-    let number = |key: &str| args.get(key).and_then(Value::as_u64);
-    match name {
-        "shell" if context.safety != SafetyMode::ReadOnly => {
-            shell::run(context, required("command")?, number("timeout_secs")).await
-        }
-        "fetch" => fetch::get(required("url")?, &context.private_hosts).await,
-        _ if name.starts_with("fs.") => {
+    let call = Call::parse(name, arguments)?;
+    if call.writes() && context.safety == SafetyMode::ReadOnly {
+        // Never offered to a read-only agent: as if it did not exist.
+        return Err(format!("there is no tool named {name:?}"));
+    }
+    match call {
+        Call::Shell(args) => shell::run(context, &args.command, args.timeout_secs).await,
+        Call::Fetch(args) => fetch::get(&args.url, &context.private_hosts).await,
+        file_call => {
             // Off the runtime: a huge tree or a slow disk must not hold up
             // the worker's events, nor a Cancel (which drops this future,
             // and so stops a walk at its next entry).
             let stop = fs::Stop::default();
             let _cancel = StopWhenDropped(stop.clone());
-            let (name, context) = (name.to_owned(), context.clone());
-            tokio::task::spawn_blocking(move || run_fs(&name, &args, &context, &stop))
+            let context = context.clone();
+            tokio::task::spawn_blocking(move || run_fs(file_call, &context, &stop))
                 .await
                 .map_err(|err| format!("the file tool failed: {err}"))?
         }
-        _ => Err(format!("there is no tool named {name:?}")),
     }
 }
 
@@ -228,32 +227,13 @@ impl Drop for StopWhenDropped {
 }
 
 /// Runs a file tool (blocking).
-fn run_fs(name: &str, args: &Value, context: &Context, stop: &fs::Stop) -> Result<Output, String> {
-    let text = |key: &str| args.get(key).and_then(Value::as_str);
-    let required = |key: &str| text(key).ok_or_else(|| format!("missing string argument {key:?}"));
-    let number = |key: &str| args.get(key).and_then(Value::as_u64);
-    let writes = context.safety != SafetyMode::ReadOnly;
-    match name {
-        "fs.read" => fs::read(
-            context,
-            required("path")?,
-            number("offset"),
-            number("limit"),
-        ),
-        "fs.list" => fs::list(context, text("path").unwrap_or(".")),
-        "fs.search" => fs::search(
-            context,
-            text("glob").unwrap_or("**/*"),
-            text("contains"),
-            stop,
-        ),
-        "fs.write" if writes => fs::write(context, required("path")?, required("content")?),
-        "fs.edit" if writes => fs::edit(
-            context,
-            required("path")?,
-            required("old")?,
-            required("new")?,
-        ),
-        _ => Err(format!("there is no tool named {name:?}")),
+fn run_fs(call: Call, context: &Context, stop: &fs::Stop) -> Result<Output, String> {
+    match call {
+        Call::Read(args) => fs::read(context, &args.path, args.offset, args.limit),
+        Call::List(args) => fs::list(context, &args.path),
+        Call::Search(args) => fs::search(context, &args.glob, args.contains.as_deref(), stop),
+        Call::Write(args) => fs::write(context, &args.path, &args.content),
+        Call::Edit(args) => fs::edit(context, &args.path, &args.old, &args.new),
+        Call::Shell(_) | Call::Fetch(_) => Err("not a file tool".to_owned()),
     }
 }
