@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::sandbox::SandboxConfig;
+pub use crate::sandbox::{SafetyMode, SandboxConfig};
 pub use crate::script::{Fault, Script, ScriptPatch, ScriptedToolCall};
 
 /// Everything that defines an agent. Sessions keep a snapshot of it.
@@ -170,54 +170,6 @@ impl AgentConfig {
     /// provider's own host, or anywhere it opted in to.
     pub fn key_may_go_to_base_url(&self) -> bool {
         self.send_key_to_base_url || self.foreign_base_url().is_none()
-    }
-}
-
-/// What an agent's tools may do. Tools outside the mode are not offered to
-/// the model at all.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SafetyMode {
-    /// Read files in the workspace (`fs.read`, `fs.list`, `fs.search`) and fetch URLs.
-    #[default]
-    ReadOnly,
-    /// Also write and edit files in the workspace, and run shell commands there.
-    WorkspaceWrite,
-    /// Everything, with file paths no longer confined to the workspace.
-    Full,
-}
-
-impl SafetyMode {
-    /// Kebab-case name, as in TOML and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SafetyMode::ReadOnly => "read-only",
-            SafetyMode::WorkspaceWrite => "workspace-write",
-            SafetyMode::Full => "full",
-        }
-    }
-}
-
-impl fmt::Display for SafetyMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SafetyMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            SafetyMode::ReadOnly,
-            SafetyMode::WorkspaceWrite,
-            SafetyMode::Full,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-        .ok_or_else(|| {
-            format!("unknown safety mode {s:?}: expected read-only, workspace-write or full")
-        })
     }
 }
 

@@ -12,10 +12,57 @@
 //! commands are not confined, and say so.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::SafetyMode;
+/// What an agent's tools may do. Tools outside the mode are not offered to
+/// the model at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SafetyMode {
+    /// Read files in the workspace (`fs.read`, `fs.list`, `fs.search`) and fetch URLs.
+    #[default]
+    ReadOnly,
+    /// Also write and edit files in the workspace, and run shell commands there.
+    WorkspaceWrite,
+    /// Everything, with file paths no longer confined to the workspace.
+    Full,
+}
+
+impl SafetyMode {
+    /// Kebab-case name, as in TOML and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SafetyMode::ReadOnly => "read-only",
+            SafetyMode::WorkspaceWrite => "workspace-write",
+            SafetyMode::Full => "full",
+        }
+    }
+}
+
+impl fmt::Display for SafetyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SafetyMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            SafetyMode::ReadOnly,
+            SafetyMode::WorkspaceWrite,
+            SafetyMode::Full,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+        .ok_or_else(|| {
+            format!("unknown safety mode {s:?}: expected read-only, workspace-write or full")
+        })
+    }
+}
 
 /// Processes a session may have at once when its agent sets no limit.
 pub const DEFAULT_MAX_PROCESSES: u32 = 512;

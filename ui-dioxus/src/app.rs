@@ -5,6 +5,7 @@
 
 use dioxus::prelude::*;
 
+use crate::commands::Commands;
 use crate::connection::{self, Command, Target};
 use crate::pages::{AgentsPage, InspectorPage, RunsPage, SessionsPage, SettingsPage};
 use crate::palette::Palette;
@@ -12,17 +13,6 @@ use crate::state::{AppState, Link, Page};
 
 /// The stylesheet, inlined so the window needs no asset server.
 const CSS: &str = include_str!("style.css");
-
-/// How components send a [`Command`] to the connection task.
-#[derive(Clone, Copy, PartialEq)]
-pub struct Commands(pub Callback<Command>);
-
-impl Commands {
-    /// Sends `command` to the daemon (through the connection task).
-    pub fn send(&self, command: Command) {
-        self.0.call(command);
-    }
-}
 
 /// The desktop app: store, connection task, shell. Needs a [`Target`] in
 /// its root context.

@@ -20,6 +20,7 @@
 //! renders in the desktop window and, in tests, through `dioxus-ssr`.
 
 pub mod app;
+pub mod commands;
 pub mod connection;
 pub mod conversation;
 pub mod detail;
@@ -33,6 +34,7 @@ pub mod web;
 #[cfg(test)]
 mod test_support;
 
-pub use app::{App, Commands, Shell};
+pub use app::{App, Shell};
+pub use commands::Commands;
 pub use connection::{Command, Target};
 pub use state::{AppState, Page, Update};

@@ -5,7 +5,7 @@
 use dioxus::prelude::*;
 use protocol::SessionId;
 
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::Command;
 use crate::state::{AppState, Page};
 

@@ -8,17 +8,14 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::SessionId;
-use protocol::agent::ScriptPatch;
-use protocol::approval::AskPolicy;
 use protocol::batch::parse_batch;
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionSummary};
 use protocol::event::SessionStatus;
 use supervisor::client::Client;
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::output::{duration, print_json, session_duration, table};
-use super::run::{RunArgs, describe_end};
-use super::{CliError, Ctx};
+use super::CliError;
+use super::output::{describe_end, duration, print_json, session_duration, table};
 
 /// A run to make.
 #[derive(Clone, Debug)]
@@ -38,7 +35,7 @@ pub(crate) struct BatchOutcome {
 }
 
 /// Reads and checks every line before anything runs: a bad file starts nothing.
-fn read_batch(path: &Path, default_agent: &str) -> Result<Vec<BatchItem>, CliError> {
+pub(crate) fn read_batch(path: &Path, default_agent: &str) -> Result<Vec<BatchItem>, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
     let runs = parse_batch(&text, default_agent)
@@ -50,46 +47,6 @@ fn read_batch(path: &Path, default_agent: &str) -> Result<Vec<BatchItem>, CliErr
             spec,
         })
         .collect())
-}
-
-pub(crate) async fn execute(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), CliError> {
-    let mut items = read_batch(path, &args.agent)?;
-    for item in &mut items {
-        // Flags on the command line apply to every line that does not set them.
-        item.spec.approve.extend(args.approve.iter().cloned());
-        if item.spec.ask == AskPolicy::default() {
-            item.spec.ask = args.ask;
-        }
-        item.spec.budgets = args.budgets.budgets().overridden_by(&item.spec.budgets);
-        let flags = args.script.patch();
-        item.spec.script = merge_patch(&flags, &item.spec.script);
-    }
-    let client = ctx.client().await?;
-    let progress = progress_bar(items.len() as u64, ctx.json);
-    let outcomes = run_batch(&client, &items, args.parallel.max(1), &progress, |_, _| {}).await?;
-    progress.finish_and_clear();
-    print_summary(&items, &outcomes, ctx.json);
-    if outcomes
-        .iter()
-        .all(|o| o.summary.status == SessionStatus::Completed)
-    {
-        Ok(())
-    } else {
-        Err(CliError::incomplete(String::new()))
-    }
-}
-
-/// `over` with the fields of `base` where `over` sets none.
-fn merge_patch(base: &ScriptPatch, over: &ScriptPatch) -> ScriptPatch {
-    ScriptPatch {
-        answer: over.answer.clone().or_else(|| base.answer.clone()),
-        chunks: over.chunks.or(base.chunks),
-        chunk_chars: over.chunk_chars.or(base.chunk_chars),
-        chunk_delay_ms: over.chunk_delay_ms.or(base.chunk_delay_ms),
-        fault: over.fault.or(base.fault),
-        fault_after_chunks: over.fault_after_chunks.or(base.fault_after_chunks),
-        tool_calls: over.tool_calls.clone().or_else(|| base.tool_calls.clone()),
-    }
 }
 
 /// A progress bar on stderr, hidden for JSON output or when not a terminal.

@@ -19,8 +19,8 @@ use protocol::event::{Decider, Event, EventKind, SessionStatus};
 use supervisor::client::{Client, ClientError, Subscription};
 use tokio::sync::mpsc;
 
+use super::output::describe_end;
 use super::output::{event_json, print_chunk, print_json, retry_line};
-use super::run::describe_end;
 use super::sessions::summary;
 use super::{CliError, Ctx};
 

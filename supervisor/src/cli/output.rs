@@ -14,7 +14,7 @@ use comfy_table::presets::NOTHING;
 use comfy_table::{Cell, Table};
 use protocol::Timestamp;
 use protocol::control::SessionSummary;
-use protocol::event::Event;
+use protocol::event::{Event, EventKind};
 use serde_json::{Map, Value, json};
 
 /// Prints a line on stdout with its control characters made visible.
@@ -234,6 +234,33 @@ fn clip(s: &str, max: usize) -> String {
         let mut out: String = s.chars().take(max).collect();
         out.push('…');
         out
+    }
+}
+
+/// "crashed: worker exited with code 101", "killed (user)".
+pub(crate) fn describe_end(kind: &EventKind) -> String {
+    match kind {
+        EventKind::SessionCompleted => "completed".to_owned(),
+        EventKind::SessionFailed { error } => format!("failed: {error}"),
+        EventKind::SessionCancelled { reason, forced } => {
+            format!(
+                "cancelled ({}{})",
+                reason_word(*reason),
+                if *forced { ", forced" } else { "" }
+            )
+        }
+        EventKind::SessionKilled { reason } => format!("killed ({})", reason_word(*reason)),
+        EventKind::SessionCrashed { detail, .. } => format!("crashed: {detail}"),
+        EventKind::SessionInterrupted => "interrupted (the daemon stopped)".to_owned(),
+        other => other.name().to_owned(),
+    }
+}
+
+fn reason_word(reason: protocol::event::StopReason) -> &'static str {
+    match reason {
+        protocol::event::StopReason::User => "by request",
+        protocol::event::StopReason::Budget => "budget exceeded",
+        protocol::event::StopReason::Shutdown => "daemon shutdown",
     }
 }
 

@@ -1,18 +1,20 @@
 //! `studio run AGENT --prompt TEXT` (streamed or detached), the dispatch
 //! to batch mode (`--batch FILE`), and `studio replay ID` (a run again).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use protocol::SessionId;
+use protocol::agent::ScriptPatch;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
 use supervisor::client::Client;
 
 use super::agent::{BudgetArgs, ScriptArgs};
-use super::output::{event_json, print_chunk, print_json, retry_line};
-use super::{CliError, Ctx, batch};
+use super::batch::{print_summary, progress_bar, read_batch, run_batch};
+use super::output::{describe_end, event_json, print_chunk, print_json, retry_line};
+use super::{CliError, Ctx};
 
 #[derive(Args, Debug)]
 pub(crate) struct RunArgs {
@@ -82,7 +84,7 @@ pub(crate) async fn replay(args: ReplayArgs, ctx: &Ctx) -> Result<(), CliError> 
 
 pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     if let Some(path) = &args.batch {
-        return batch::execute(path, &args, ctx).await;
+        return execute_batch(path, &args, ctx).await;
     }
     let client = ctx.client().await?;
     let spec = RunSpec {
@@ -236,29 +238,44 @@ async fn tell_stall(client: &Client, was: bool) -> bool {
     }
 }
 
-/// "crashed: worker exited with code 101", "killed (user)".
-pub(crate) fn describe_end(kind: &EventKind) -> String {
-    match kind {
-        EventKind::SessionCompleted => "completed".to_owned(),
-        EventKind::SessionFailed { error } => format!("failed: {error}"),
-        EventKind::SessionCancelled { reason, forced } => {
-            format!(
-                "cancelled ({}{})",
-                reason_word(*reason),
-                if *forced { ", forced" } else { "" }
-            )
+/// `studio run --batch FILE`: every line of the file as one run, the
+/// command line's flags filling what a line leaves unset.
+async fn execute_batch(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let mut items = read_batch(path, &args.agent)?;
+    for item in &mut items {
+        // Flags on the command line apply to every line that does not set them.
+        item.spec.approve.extend(args.approve.iter().cloned());
+        if item.spec.ask == AskPolicy::default() {
+            item.spec.ask = args.ask;
         }
-        EventKind::SessionKilled { reason } => format!("killed ({})", reason_word(*reason)),
-        EventKind::SessionCrashed { detail, .. } => format!("crashed: {detail}"),
-        EventKind::SessionInterrupted => "interrupted (the daemon stopped)".to_owned(),
-        other => other.name().to_owned(),
+        item.spec.budgets = args.budgets.budgets().overridden_by(&item.spec.budgets);
+        let flags = args.script.patch();
+        item.spec.script = merge_patch(&flags, &item.spec.script);
+    }
+    let client = ctx.client().await?;
+    let progress = progress_bar(items.len() as u64, ctx.json);
+    let outcomes = run_batch(&client, &items, args.parallel.max(1), &progress, |_, _| {}).await?;
+    progress.finish_and_clear();
+    print_summary(&items, &outcomes, ctx.json);
+    if outcomes
+        .iter()
+        .all(|o| o.summary.status == SessionStatus::Completed)
+    {
+        Ok(())
+    } else {
+        Err(CliError::incomplete(String::new()))
     }
 }
 
-fn reason_word(reason: protocol::event::StopReason) -> &'static str {
-    match reason {
-        protocol::event::StopReason::User => "by request",
-        protocol::event::StopReason::Budget => "budget exceeded",
-        protocol::event::StopReason::Shutdown => "daemon shutdown",
+/// `over` with the fields of `base` where `over` sets none.
+fn merge_patch(base: &ScriptPatch, over: &ScriptPatch) -> ScriptPatch {
+    ScriptPatch {
+        answer: over.answer.clone().or_else(|| base.answer.clone()),
+        chunks: over.chunks.or(base.chunks),
+        chunk_chars: over.chunk_chars.or(base.chunk_chars),
+        chunk_delay_ms: over.chunk_delay_ms.or(base.chunk_delay_ms),
+        fault: over.fault.or(base.fault),
+        fault_after_chunks: over.fault_after_chunks.or(base.fault_after_chunks),
+        tool_calls: over.tool_calls.clone().or_else(|| base.tool_calls.clone()),
     }
 }

@@ -17,15 +17,16 @@ use protocol::approval::ApprovalRule;
 use protocol::control::{DamagedRecord, StoreReport, TableReport};
 use protocol::mcp::McpServerConfig;
 use redb::{
-    ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
 };
 
 use super::StoreError;
-use super::query::{ID_COUNTERS, LIMITS, PRICING};
 use super::records::{
     DaemonLimits, EventRecord, IdCounters, Record, RunRecord, SessionRecord, StoredKey,
 };
 use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
+use super::schema::{ID_COUNTERS, LIMITS, PRICING};
 use crate::pricing::CustomPrices;
 
 /// The tables whose values are versioned records.
@@ -349,11 +350,38 @@ pub fn check(path: &Path, progress: &dyn Fn(u64, u64)) -> Result<StoreReport, St
         Ok(db) => Ok(scan_all(db.begin_read()?)),
         Err(redb::DatabaseError::RepairAborted) => {
             let copy = std::path::PathBuf::from(format!("{}.checking", path.display()));
-            let scanned =
-                super::salvage::repair(path, &copy).and_then(|db| Ok(scan_all(db.begin_read()?)));
+            let scanned = repair(path, &copy).and_then(|db| Ok(scan_all(db.begin_read()?)));
             let _ = std::fs::remove_file(&copy);
             scanned
         }
-        Err(err) => Err(super::salvage::open_error(path, err)),
+        Err(err) => Err(open_error(path, err)),
     }
+}
+
+/// `err` from opening `path`, as a [`StoreError`].
+pub(super) fn open_error(path: &Path, err: redb::DatabaseError) -> StoreError {
+    match err {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen(path.to_owned()),
+        source => StoreError::Open {
+            path: path.to_owned(),
+            source,
+        },
+    }
+}
+
+/// Copies `from` to `copy` and opens the copy, which redb repairs.
+pub(super) fn repair(from: &Path, copy: &Path) -> Result<Database, StoreError> {
+    std::fs::copy(from, copy).map_err(|source| StoreError::Io {
+        context: format!("cannot copy {} to {}", from.display(), copy.display()),
+        source,
+    })?;
+    Database::builder()
+        .set_repair_callback(|session| {
+            tracing::info!(
+                progress = session.progress(),
+                "redb is repairing a copy of the file"
+            );
+        })
+        .open(copy)
+        .map_err(|err| open_error(from, err))
 }

@@ -280,7 +280,7 @@ async fn a_damaged_setting_falls_back_to_its_default_and_a_live_session_is_still
         let txn = db.begin_write().unwrap();
         txn.open_table(schema::SETTINGS)
             .unwrap()
-            .insert(query::LIMITS, [9u8, 1, 2].as_slice())
+            .insert(schema::LIMITS, [9u8, 1, 2].as_slice())
             .unwrap();
         txn.commit().unwrap();
     }

@@ -13,7 +13,6 @@ pub(crate) mod legacy;
 mod quarantine;
 mod query;
 pub(crate) mod records;
-mod records_old;
 mod salvage;
 mod schema;
 mod writer;
@@ -370,33 +369,33 @@ impl Store {
 
     /// The user's prices (none stored: none set).
     pub(crate) async fn pricing(&self) -> Result<CustomPrices, StoreError> {
-        self.read(|txn| query::setting(txn, query::PRICING)).await
+        self.read(|txn| query::setting(txn, schema::PRICING)).await
     }
 
     /// Replaces the user's prices.
     pub(crate) async fn put_pricing(&self, prices: &CustomPrices) -> Result<(), StoreError> {
-        self.put_setting(query::PRICING, prices).await
+        self.put_setting(schema::PRICING, prices).await
     }
 
     /// The limits set with `studio daemon limits` (none stored: the defaults).
     pub(crate) async fn limits(&self) -> Result<DaemonLimits, StoreError> {
-        self.read(|txn| query::setting(txn, query::LIMITS)).await
+        self.read(|txn| query::setting(txn, schema::LIMITS)).await
     }
 
     /// Replaces the stored limits.
     pub(crate) async fn put_limits(&self, limits: &DaemonLimits) -> Result<(), StoreError> {
-        self.put_setting(query::LIMITS, limits).await
+        self.put_setting(schema::LIMITS, limits).await
     }
 
     /// The last rule and approval numbers given out (none stored: none yet).
     pub(crate) async fn id_counters(&self) -> Result<IdCounters, StoreError> {
-        self.read(|txn| query::setting(txn, query::ID_COUNTERS))
+        self.read(|txn| query::setting(txn, schema::ID_COUNTERS))
             .await
     }
 
     /// Records the last rule and approval numbers given out.
     pub(crate) async fn put_id_counters(&self, counters: IdCounters) -> Result<(), StoreError> {
-        self.put_setting(query::ID_COUNTERS, &counters).await
+        self.put_setting(schema::ID_COUNTERS, &counters).await
     }
 
     /// Queues the counters without waiting for their commit: the writer
@@ -405,7 +404,7 @@ impl Store {
     pub(crate) fn queue_id_counters(&self, counters: IdCounters) -> Result<(), StoreError> {
         let (ack, _) = oneshot::channel();
         self.send(WriteOp::PutSetting {
-            name: query::ID_COUNTERS,
+            name: schema::ID_COUNTERS,
             value: counters.encode()?,
             ack,
         })

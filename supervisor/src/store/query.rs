@@ -126,15 +126,6 @@ pub(crate) fn setting<T: Record + Default>(
     }
 }
 
-/// The settings entry holding the user's prices (`CustomPrices`).
-pub(crate) const PRICING: &str = "pricing";
-
-/// The settings entry holding the stored `DaemonLimits`.
-pub(crate) const LIMITS: &str = "limits";
-
-/// The settings entry holding `IdCounters`.
-pub(crate) const ID_COUNTERS: &str = "id_counters";
-
 /// Summaries of sessions, newest first; one whose record does not decode
 /// is listed as corrupt (it has ended, as far as anyone can tell).
 pub(crate) fn sessions(

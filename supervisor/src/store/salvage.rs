@@ -15,7 +15,7 @@ use protocol::control::{DamagedRecord, TableReport};
 use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
 
 use super::StoreError;
-use super::check::{self, KeyRef, Kind, PROGRESS_EVERY};
+use super::check::{self, KeyRef, Kind, PROGRESS_EVERY, open_error, repair};
 use super::schema::{
     self, AGENTS, EVENTS, MCP_SERVERS, META, RULES, RUNS, SECRETS, SESSIONS, SETTINGS,
 };
@@ -110,34 +110,6 @@ fn grouped(left_out: Vec<DamagedRecord>) -> Vec<DamagedRecord> {
             record
         })
         .collect()
-}
-
-/// `err` from opening `path`, as a [`StoreError`].
-pub(super) fn open_error(path: &Path, err: redb::DatabaseError) -> StoreError {
-    match err {
-        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen(path.to_owned()),
-        source => StoreError::Open {
-            path: path.to_owned(),
-            source,
-        },
-    }
-}
-
-/// Copies `from` to `copy` and opens the copy, which redb repairs.
-pub(super) fn repair(from: &Path, copy: &Path) -> Result<Database, StoreError> {
-    std::fs::copy(from, copy).map_err(|source| StoreError::Io {
-        context: format!("cannot copy {} to {}", from.display(), copy.display()),
-        source,
-    })?;
-    Database::builder()
-        .set_repair_callback(|session| {
-            tracing::info!(
-                progress = session.progress(),
-                "redb is repairing a copy of the file"
-            );
-        })
-        .open(copy)
-        .map_err(|err| open_error(from, err))
 }
 
 /// Creates `to` with the tables of this release and copies every record of

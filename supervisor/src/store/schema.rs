@@ -27,6 +27,15 @@ pub(crate) const EVENTS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::
 pub(crate) const RUNS: TableDefinition<u128, &[u8]> = TableDefinition::new("runs");
 /// Setting name -> value (versioned record bytes).
 pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+
+/// The [`SETTINGS`] entry holding the user's prices (`CustomPrices`).
+pub(crate) const PRICING: &str = "pricing";
+
+/// The [`SETTINGS`] entry holding the stored `DaemonLimits`.
+pub(crate) const LIMITS: &str = "limits";
+
+/// The [`SETTINGS`] entry holding `IdCounters`.
+pub(crate) const ID_COUNTERS: &str = "id_counters";
 /// Provider name -> [`super::records::StoredKey`] (since schema 2). Empty
 /// since secrets moved to the secret store (`crate::secrets`): rows an
 /// older release wrote are moved out at start (`super::legacy`).

@@ -413,7 +413,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Records as earlier releases wrote them must keep decoding to the same
 /// values. Each `tests/fixtures/records-*.txt` holds one release's
 /// encodings and is never edited: when a stored type changes shape, bump
-/// its `Record::VERSION`, decode the old version (`records_old.rs`), and add
+/// its `Record::VERSION`, decode the old version (`records/old.rs`), and add
 /// a fixture of the new encodings with `STUDIO_WRITE_FIXTURES=records-vN.txt`.
 /// A line whose version is the current one must also encode identically,
 /// which catches a shape change without a version bump.

@@ -10,7 +10,7 @@ use protocol::approval::{ApprovalRule, RuleDecision, RuleMatch};
 use protocol::{AgentConfig, ProviderKind, SafetyMode};
 
 use super::budgets::{BudgetDraft, BudgetInputs};
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::{Command, NewRule, RuleChanges};
 use crate::state::AppState;
 

@@ -4,7 +4,7 @@
 use dioxus::prelude::*;
 use protocol::{AgentConfig, Timestamp};
 
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::Command;
 use crate::format;
 use crate::pages::AgentForm;

@@ -10,7 +10,7 @@ use dioxus::prelude::*;
 use protocol::SessionId;
 use protocol::event::Event;
 
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::Command;
 use crate::detail::{self, Section};
 use crate::format;

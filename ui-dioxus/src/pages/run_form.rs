@@ -8,7 +8,7 @@ use protocol::batch::parse_batch;
 use protocol::control::RunSpec;
 
 use super::budgets::{BudgetDraft, BudgetInputs};
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::Command;
 use crate::state::AppState;
 

@@ -6,7 +6,7 @@ use dioxus::prelude::*;
 use protocol::control::SessionSummary;
 use protocol::{SessionStatus, Timestamp};
 
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::Command;
 use crate::format;
 use crate::pages::RunForm;

@@ -7,7 +7,7 @@
 use dioxus::prelude::*;
 use protocol::control::SessionSummary;
 
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::Command;
 use crate::conversation::{self, CallState, Item};
 use crate::format;

@@ -435,6 +435,7 @@ pub(crate) async fn spawn_worker(
     // fork (`Prepared`) and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
+            // PR_SET_PDEATHSIG: the worker dies with the daemon.
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
             // The daemon may have died before prctl took effect.
             if rustix::process::getppid() != Some(parent) {

@@ -4,7 +4,7 @@
 use dioxus::prelude::*;
 use protocol::control::{MAX_CONCURRENT_RUNS, MAX_LIVE_CHATS};
 
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::Command;
 
 /// Which of the daemon's limits a field changes.

@@ -15,7 +15,7 @@ use protocol::mcp::{
     parse_mcp_servers_json,
 };
 
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::Command;
 use crate::state::{AppState, ImportOutcome};
 

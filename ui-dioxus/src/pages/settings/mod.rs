@@ -13,7 +13,7 @@ use protocol::approval::{RuleDecision, RuleMatch};
 use protocol::control::KeySource;
 use protocol::{ProviderKind, Secret};
 
-use crate::app::Commands;
+use crate::commands::Commands;
 use crate::connection::Command;
 use crate::state::{AppState, Link};
 

@@ -6,6 +6,8 @@
 //! struct, bump [`Record::VERSION`], and convert in [`Record::decode_version`].
 //! `tests/fixtures` pins the bytes of every current version.
 
+mod old;
+
 use protocol::agent::{AgentConfig, Budgets, Script};
 use protocol::approval::ApprovalRule;
 use protocol::codec::{decode_payload, encode_payload};
@@ -15,7 +17,6 @@ use protocol::{Secret, SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::records_old as old;
 
 /// A value stored in a table.
 pub(crate) trait Record: Sized + Serialize {

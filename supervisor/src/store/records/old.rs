@@ -26,7 +26,7 @@ use protocol::sandbox::{Fallback, Network};
 use protocol::{SessionId, Timestamp};
 use serde::Deserialize;
 
-use super::records::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
+use super::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
 
 #[derive(Deserialize)]
 pub(super) struct ScriptV1 {
