@@ -138,6 +138,30 @@ pub(crate) fn http_server(name: &str, token: &str) -> McpServerConfig {
     }
 }
 
+/// What an OpenAI agent's run sends a fake provider as `Authorization`
+/// (the run must complete).
+pub(crate) async fn openai_key_sent(client: &supervisor::client::Client) -> String {
+    let (base, fake) = FakeProvider::start(vec![Canned::sse(text_reply())]).await;
+    create_agent(
+        client,
+        AgentConfig {
+            provider: ProviderKind::OpenAi,
+            model: "m".into(),
+            base_url: Some(format!("{base}/v1")),
+            send_key_to_base_url: true,
+            ..AgentConfig::scripted("gpt")
+        },
+    )
+    .await;
+    let session = run(client, spec("gpt", "hi")).await;
+    let log = follow_to_end(client, session, Duration::from_secs(30)).await;
+    assert_eq!(log.last().unwrap().kind, EventKind::SessionCompleted);
+    fake.seen()[0].headers["authorization"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Asks the daemon to stop and waits until it has.
 pub(crate) async fn stop(daemon: &mut TestDaemon) {
     let client = daemon.client().await;
@@ -155,26 +179,8 @@ async fn a_key_is_used_from_the_private_file_only_and_rm_leaves_no_copy_anywhere
     studio_ok(&dir, &["keys", "set", "openai"], &format!("{key}\n"));
 
     // It is the key the provider gets.
-    let (base, fake) = FakeProvider::start(vec![Canned::sse(text_reply())]).await;
     let client = daemon.client().await;
-    create_agent(
-        &client,
-        AgentConfig {
-            provider: ProviderKind::OpenAi,
-            model: "m".into(),
-            base_url: Some(format!("{base}/v1")),
-            send_key_to_base_url: true,
-            ..AgentConfig::scripted("gpt")
-        },
-    )
-    .await;
-    let session = run(&client, spec("gpt", "hi")).await;
-    let log = follow_to_end(&client, session, Duration::from_secs(30)).await;
-    assert_eq!(log.last().unwrap().kind, EventKind::SessionCompleted);
-    assert_eq!(
-        fake.seen()[0].headers["authorization"],
-        format!("Bearer {key}")
-    );
+    assert_eq!(openai_key_sent(&client).await, format!("Bearer {key}"));
 
     // It is in the secrets file (0600), not in the database.
     let database = daemon.dir.database();
