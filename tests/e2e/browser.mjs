@@ -9,7 +9,7 @@
 // with the form and import one (secrets never shown back), set and reset a
 // price, the palette, the daemon's run limit, sign out (a second tab's
 // socket closes, the old cookie is refused) and in with the form. Run by
-// ui-dioxus/tests/browser.rs, which prepares the daemon and the agents
+// ui-dioxus/tests/app/browser.rs, which prepares the daemon and the agents
 // `slow` (runs for a few seconds) and `asker` (asks to run fs.list).
 //
 // Usage: node browser.mjs URL TOKEN_FILE ARTIFACT_DIR

@@ -3,14 +3,11 @@
 //! refusals, and reconnects after the daemon restarts.
 
 // A panic is how a test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::Daemon;
+use crate::common::Daemon;
 use protocol::approval::RuleDecision;
 use protocol::control::RunSpec;
 use protocol::control::{KeySource, SecretLocation};

@@ -2,9 +2,6 @@
 //! `studio-ui`, a daemon in a temp data dir stopped at the end, and a
 //! child process killed at the end.
 
-// Each test binary uses only part of this.
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Output};
 

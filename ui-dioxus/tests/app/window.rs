@@ -7,15 +7,12 @@
 //! whole workspace first).
 
 // A panic is how a test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Guard};
+use crate::common::{Daemon, Guard};
 
 fn tool(name: &str) -> Command {
     let found = Command::new("sh")

@@ -7,7 +7,6 @@
 //! the data dir holds only a client token.
 
 // A panic is how a test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -2,7 +2,6 @@
 //! populated, error, disconnected), compared with reviewed snapshots.
 
 // A panic is how a test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 

@@ -15,15 +15,12 @@
 //! installs both) and `studio` built next to `studio-ui`.
 
 // A panic is how a test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Daemon, Guard};
+use crate::common::{Daemon, Guard};
 
 #[test]
 fn the_browser_view_creates_runs_kills_approves_and_inspects() {

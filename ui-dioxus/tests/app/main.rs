@@ -1,0 +1,15 @@
+//! The desktop app's tests, one binary: every page rendered through
+//! `dioxus-ssr` against snapshots (`pages`), the connection task against a
+//! real daemon (`connection`), the real window under Xvfb (`window`), the
+//! web view's guard (`web_guard`) and the app in Chromium (`browser`).
+//! `common` starts daemons and cleans up after them.
+
+// A panic is how a test fails; fixtures unwrap like tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod browser;
+mod common;
+mod connection;
+mod pages;
+mod web_guard;
+mod window;
