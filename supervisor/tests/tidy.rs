@@ -184,8 +184,6 @@ fn no_two_modules_import_each_other() {
 /// messages (to go: replies through ractor's ports, issue 13).
 const KNOWN_CYCLES: &[&str] = &[
     "supervisor/src: daemon/approvals <-> daemon/session",
-    "supervisor/src: daemon/chat <-> daemon/control",
     "supervisor/src: daemon/containment <-> daemon/worker_process",
-    "supervisor/src: daemon/control <-> daemon/runs",
     "supervisor/src: daemon/session <-> daemon/worker_io",
 ];

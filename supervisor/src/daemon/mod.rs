@@ -11,7 +11,6 @@
 mod admission;
 mod approvals;
 mod broker;
-mod chat;
 mod containment;
 mod control;
 mod history;
@@ -21,7 +20,6 @@ mod mcp_servers;
 mod providers;
 mod root;
 mod rules;
-mod runs;
 mod scheduler;
 mod sequencer;
 mod session;

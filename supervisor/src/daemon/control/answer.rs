@@ -12,7 +12,8 @@ use ractor::rpc::CallResult;
 use super::{Handles, call, ensure_session, find_session, secrets, status, unavailable};
 use crate::daemon::approvals::ApprovalsMsg;
 use crate::daemon::scheduler::LiveInfo;
-use crate::daemon::{PricingState, SchedulerMsg, chat, mcp_servers, providers, runs};
+use super::{chat, runs};
+use crate::daemon::{PricingState, SchedulerMsg, mcp_servers, providers};
 use crate::pricing::CustomPrices;
 use crate::store::{SessionKind, SessionRecord};
 

@@ -31,6 +31,8 @@ use crate::auth;
 use crate::store::{SessionLookup, SessionRecord};
 
 mod answer;
+mod chat;
+mod runs;
 mod secrets;
 mod streams;
 

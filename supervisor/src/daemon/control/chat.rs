@@ -20,10 +20,10 @@ use protocol::control::{ControlError, ControlResponse, ErrorKind};
 use protocol::event::SessionStatus;
 use ractor::rpc::CallResult;
 
-use super::control::{find_session, unavailable};
-use super::root::Handles;
-use super::session::Opening;
-use super::{QueuedRun, SchedulerMsg, Sequencer};
+use super::{find_session, unavailable};
+use crate::daemon::root::Handles;
+use crate::daemon::session::Opening;
+use crate::daemon::{QueuedRun, SchedulerMsg, Sequencer};
 use crate::store::{SessionKind, SessionRecord};
 
 /// How long a tool call of an interactive session waits for its person.

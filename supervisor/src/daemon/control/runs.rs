@@ -15,11 +15,11 @@ use protocol::control::{
 use protocol::event::{Event, EventKind, SessionStatus};
 use protocol::{SessionId, Timestamp};
 
-use super::control::{call, find_session, unavailable};
-use super::root::Handles;
-use super::scheduler::BatchSlot;
-use super::session::Opening;
-use super::{QueuedRun, SchedulerMsg, Sequencer};
+use super::{call, find_session, unavailable};
+use crate::daemon::root::Handles;
+use crate::daemon::scheduler::BatchSlot;
+use crate::daemon::session::Opening;
+use crate::daemon::{QueuedRun, SchedulerMsg, Sequencer};
 use crate::store::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
 
 /// Records a run (its session and `run.queued` at seq 1) and queues it.
