@@ -208,7 +208,7 @@ pub async fn run(
     let secrets = SecretStore::open(dir, config.secret_store).await?;
     crate::secrets::migrate::from_database(&dir.database(), &secrets).await?;
 
-    let sandbox_support = containment::probe_sandbox(&config.worker_bin).await;
+    let sandbox_support = worker_process::probe_sandbox(&config.worker_bin).await;
     tracing::info!(%sandbox_support, "sandbox of agents' commands");
     let (root, root_handle) = Actor::spawn(
         Some("root".to_owned()),

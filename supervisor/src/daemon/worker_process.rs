@@ -14,9 +14,11 @@ use std::process::{ExitStatus, Stdio};
 
 use protocol::SessionId;
 use protocol::event::ExitInfo;
+use protocol::sandbox::SandboxSupport;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
+use super::containment;
 use crate::procfs;
 
 /// Runs a one-shot worker job (`studio-worker ARGS`) with `input` on its
@@ -32,7 +34,7 @@ pub(crate) async fn run_job(
     cmd.args(args)
         .env_clear()
         .envs(
-            super::containment::INHERITED_ENV
+            containment::INHERITED_ENV
                 .iter()
                 .filter_map(|k| Some((*k, std::env::var_os(k)?))),
         )
@@ -65,13 +67,37 @@ pub(crate) async fn run_job(
     }
 }
 
+/// What the kernel offers the sandbox of agents' commands, as a worker
+/// finds by trying (`studio-worker sandbox --probe`); nothing when the
+/// probe fails.
+pub(crate) async fn probe_sandbox(worker_bin: &Path) -> SandboxSupport {
+    let probed = run_job(
+        worker_bin,
+        &["sandbox", "--probe"],
+        b"",
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    match probed.map(|out| serde_json::from_str::<SandboxSupport>(&out)) {
+        Ok(Ok(support)) => support,
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "unreadable sandbox probe");
+            SandboxSupport::default()
+        }
+        Err(err) => {
+            tracing::warn!(%err, "the sandbox probe failed");
+            SandboxSupport::default()
+        }
+    }
+}
+
 /// Kills a job's process group when dropped.
 struct SweepGroup(Option<u32>);
 
 impl Drop for SweepGroup {
     fn drop(&mut self) {
         if let Some(pgid) = self.0 {
-            super::containment::kill_group(pgid);
+            containment::kill_group(pgid);
         }
     }
 }

@@ -213,30 +213,6 @@ impl Drop for SessionProcesses {
     }
 }
 
-/// What the kernel offers the sandbox of agents' commands, as a worker
-/// finds by trying (`studio-worker sandbox --probe`); nothing when the
-/// probe fails.
-pub(crate) async fn probe_sandbox(worker_bin: &Path) -> SandboxSupport {
-    let probed = super::worker_process::run_job(
-        worker_bin,
-        &["sandbox", "--probe"],
-        b"",
-        Duration::from_secs(10),
-    )
-    .await;
-    match probed.map(|out| serde_json::from_str::<SandboxSupport>(&out)) {
-        Ok(Ok(support)) => support,
-        Ok(Err(err)) => {
-            tracing::warn!(%err, "unreadable sandbox probe");
-            SandboxSupport::default()
-        }
-        Err(err) => {
-            tracing::warn!(%err, "the sandbox probe failed");
-            SandboxSupport::default()
-        }
-    }
-}
-
 /// How sessions are held and commands confined here, for `studio daemon
 /// status`, one line each.
 pub(crate) fn describe(cgroups: &Cgroups, support: SandboxSupport) -> Vec<String> {
