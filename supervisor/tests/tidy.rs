@@ -166,23 +166,24 @@ fn no_two_modules_import_each_other() {
                 .map(|(a, b)| format!("{dir}: {a} <-> {b}")),
         );
     }
-    // Being untangled (issue 13); each is removed from here as it goes, and
-    // a new one fails the test.
-    let known: BTreeSet<&str> = KNOWN_CYCLES.iter().copied().collect();
-    let found: BTreeSet<&str> = cycles.iter().map(String::as_str).collect();
-    let new: Vec<&&str> = found.difference(&known).collect();
-    let gone: Vec<&&str> = known.difference(&found).collect();
-    assert!(new.is_empty(), "modules that import each other: {new:#?}");
-    assert!(
-        gone.is_empty(),
-        "untangled: take these out of KNOWN_CYCLES: {gone:#?}"
+    assert_eq!(
+        cycles,
+        Vec::<String>::new(),
+        "modules that import each other"
     );
 }
 
-/// Pairs of modules that still import each other: the daemon's actors
-/// and their helpers, which reply to each other by importing each other's
-/// messages (to go: replies through ractor's ports, issue 13).
-const KNOWN_CYCLES: &[&str] = &[
-    "supervisor/src: daemon/approvals <-> daemon/session",
-    "supervisor/src: daemon/session <-> daemon/worker_io",
-];
+#[test]
+fn module_imports_never_go_round_in_a_circle() {
+    let root = workspace_root();
+    let mut circles = Vec::new();
+    for dir in SOURCE_DIRS {
+        let graph = ModuleGraph::of_crate(&root.join(dir));
+        circles.extend(graph.circles().into_iter().map(|c| format!("{dir}: {c}")));
+    }
+    assert_eq!(
+        circles,
+        Vec::<String>::new(),
+        "module imports that go round"
+    );
+}

@@ -13,10 +13,9 @@ use protocol::approval::{ApprovalRule, AskPolicy, PendingApproval, RuleDecision,
 use protocol::control::{ControlError, ErrorKind};
 use protocol::event::Decider;
 use protocol::{SessionId, Timestamp};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef, DerivedActorRef, RpcReplyPort};
 
 use super::rules::{self, Call};
-use super::session::SessionMsg;
 use crate::store::{IdCounters, Store};
 
 /// The outcome of one tool call's approval.
@@ -42,7 +41,19 @@ pub(crate) struct DecideRequest {
     pub(crate) policy: AskPolicy,
     /// Told when the call is parked for a person, so it can record
     /// `tool.approval.pending` before anyone can answer.
-    pub(crate) asker: Option<ActorRef<SessionMsg>>,
+    pub(crate) asker: Option<DerivedActorRef<Parked>>,
+}
+
+/// A call was parked for a person to answer: what the asking session is
+/// told (through [`DecideRequest::asker`]) before anyone can answer.
+#[derive(Debug)]
+pub(crate) struct Parked {
+    /// The call.
+    pub(crate) call_id: String,
+    /// Its number in the approvals inbox.
+    pub(crate) approval: u64,
+    /// When it is denied unanswered.
+    pub(crate) expires_at: Timestamp,
 }
 
 /// Messages to the Approvals actor.
@@ -271,7 +282,7 @@ impl ApprovalsState {
         let wait = Duration::from_secs(u64::from(secs));
         let expires_at = Timestamp(now.0 + u64::try_from(wait.as_micros()).unwrap_or(u64::MAX));
         if let Some(asker) = &request.asker {
-            let _ = asker.cast(SessionMsg::Parked {
+            let _ = asker.send_message(Parked {
                 call_id: request.call_id.clone(),
                 approval: id,
                 expires_at,

@@ -20,11 +20,10 @@ use interprocess::os::unix::local_socket::ListenerOptionsExt;
 use protocol::codec::{FrameError, decode_payload, read_payload, write_frame};
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::{PROTOCOL_VERSION, SessionId};
-use ractor::ActorRef;
+use ractor::DerivedActorRef;
 use tokio::io::AsyncWriteExt;
 
 use super::admission::Admission;
-use super::session::SessionMsg;
 use crate::auth;
 
 /// How long a new connection may take to say hello.
@@ -195,8 +194,13 @@ pub(crate) struct WorkerRegistry {
 struct PendingWorker {
     token: String,
     pid: u32,
-    actor: ActorRef<SessionMsg>,
+    session: DerivedActorRef<WorkerConnected>,
 }
+
+/// A session's worker connected and was checked: the stream, for the
+/// session (the registry holds a `DerivedActorRef` of it, not the
+/// session's own messages).
+pub(crate) struct WorkerConnected(pub(crate) Arc<Stream>);
 
 impl WorkerRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, PendingWorker>> {
@@ -210,10 +214,16 @@ impl WorkerRegistry {
         session: SessionId,
         token: String,
         pid: u32,
-        actor: ActorRef<SessionMsg>,
+        actor: DerivedActorRef<WorkerConnected>,
     ) {
-        self.lock()
-            .insert(session, PendingWorker { token, pid, actor });
+        self.lock().insert(
+            session,
+            PendingWorker {
+                token,
+                pid,
+                session: actor,
+            },
+        );
     }
 
     /// Stops expecting a worker for `session`.
@@ -221,14 +231,14 @@ impl WorkerRegistry {
         self.lock().remove(&session);
     }
 
-    /// Checks a worker's greeting and returns its session's actor; the
-    /// token is used up.
+    /// Checks a worker's greeting and returns where to hand its stream;
+    /// the token is used up.
     pub(crate) fn claim(
         &self,
         session: SessionId,
         token: &str,
         peer_pid: Option<u32>,
-    ) -> Result<ActorRef<SessionMsg>, &'static str> {
+    ) -> Result<DerivedActorRef<WorkerConnected>, &'static str> {
         let mut pending = self.lock();
         let Some(entry) = pending.get(&session) else {
             return Err("no worker is expected for this session");
@@ -241,7 +251,7 @@ impl WorkerRegistry {
         }
         pending
             .remove(&session)
-            .map(|entry| entry.actor)
+            .map(|entry| entry.session)
             .ok_or("no worker is expected for this session")
     }
 }

@@ -23,7 +23,6 @@ mod rules;
 mod scheduler;
 mod sequencer;
 mod session;
-mod worker_io;
 mod worker_process;
 
 use std::fs;
@@ -47,7 +46,6 @@ use listener::WorkerRegistry;
 use root::{Root, RootMsg};
 pub(crate) use scheduler::{QueuedRun, SchedulerMsg};
 pub(crate) use sequencer::Sequencer;
-use session::SessionMsg;
 
 /// How a daemon instance is set up.
 #[derive(Clone, Debug)]
@@ -358,5 +356,5 @@ async fn serve_worker(stream: Stream, shared: Arc<Shared>) {
     if listener::accept(&stream).await.is_err() {
         return;
     }
-    let _ = actor.cast(SessionMsg::WorkerConnected(listener::shared(stream)));
+    let _ = actor.send_message(listener::WorkerConnected(listener::shared(stream)));
 }

@@ -184,6 +184,45 @@ impl ModuleGraph {
         ModuleGraph { modules, edges }
     }
 
+    /// Every group of modules whose imports go round in a circle (longer
+    /// than a pair), each listed in order, as `a -> b -> c`.
+    pub fn circles(&self) -> Vec<String> {
+        let reach = |from: &Vec<String>| {
+            let mut seen: BTreeSet<Vec<String>> = BTreeSet::new();
+            let mut stack = vec![from.clone()];
+            while let Some(at) = stack.pop() {
+                for next in self.edges.get(&at).into_iter().flatten() {
+                    if seen.insert(next.clone()) {
+                        stack.push(next.clone());
+                    }
+                }
+            }
+            seen
+        };
+        let mut groups: BTreeSet<Vec<Vec<String>>> = BTreeSet::new();
+        for node in self.edges.keys() {
+            let from_node = reach(node);
+            let mut group: Vec<Vec<String>> = from_node
+                .iter()
+                .filter(|other| reach(other).contains(node))
+                .cloned()
+                .collect();
+            if group.len() > 2 {
+                group.sort();
+                groups.insert(group);
+            }
+        }
+        groups
+            .into_iter()
+            .map(|g| {
+                g.iter()
+                    .map(|m| m.join("/"))
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            })
+            .collect()
+    }
+
     /// Every pair of modules that import each other, as `a <-> b`.
     pub fn mutual_imports(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -338,5 +377,56 @@ fn parse_tree(
 fn skip_space(chars: &[char], pos: &mut usize) {
     while chars.get(*pos).is_some_and(|c| c.is_whitespace()) {
         *pos += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(edges: &[(&str, &str)]) -> ModuleGraph {
+        let path = |m: &str| m.split('/').map(str::to_owned).collect::<Vec<_>>();
+        let mut out = ModuleGraph {
+            modules: BTreeSet::new(),
+            edges: BTreeMap::new(),
+        };
+        for (from, to) in edges {
+            out.modules.insert(path(from));
+            out.modules.insert(path(to));
+            out.edges.entry(path(from)).or_default().insert(path(to));
+        }
+        out
+    }
+
+    #[test]
+    fn pairs_and_circles_are_found_and_a_one_way_graph_passes() {
+        let one_way = graph(&[("a", "b"), ("b", "c"), ("a", "c")]);
+        assert!(one_way.mutual_imports().is_empty());
+        assert!(one_way.circles().is_empty());
+        let pair = graph(&[("a", "b"), ("b", "a")]);
+        assert_eq!(pair.mutual_imports(), [("a".to_owned(), "b".to_owned())]);
+        let circle = graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]);
+        assert!(circle.mutual_imports().is_empty());
+        assert_eq!(circle.circles(), ["a -> b -> c"]);
+    }
+
+    #[test]
+    fn paths_are_read_from_use_groups_and_code() {
+        let module = vec!["daemon".to_owned(), "session".to_owned()];
+        let code = "use crate::store::{Store, records::{self, Record}};\nlet x = super::approvals::Ruling::new(); self::start::go();";
+        let paths: Vec<String> = referenced_paths(code, &module)
+            .into_iter()
+            .map(|p| p.join("/"))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "store/Store",
+                "store/records",
+                "store/records/Record",
+                "daemon/approvals/Ruling/new",
+                "daemon/session/start/go"
+            ]
+        );
     }
 }

@@ -10,9 +10,9 @@ use protocol::{ProviderKind, SessionId};
 use ractor::rpc::CallResult;
 
 use super::{Handles, call, ensure_session, find_session, secrets, status, unavailable};
+use super::{chat, runs};
 use crate::daemon::approvals::ApprovalsMsg;
 use crate::daemon::scheduler::LiveInfo;
-use super::{chat, runs};
 use crate::daemon::{PricingState, SchedulerMsg, mcp_servers, providers};
 use crate::pricing::CustomPrices;
 use crate::store::{SessionKind, SessionRecord};

@@ -67,7 +67,7 @@ impl SessionState {
             run_rules: self.run_rules.clone(),
             grants: self.grants.clone(),
             policy: self.ask_policy,
-            asker: Some(myself.clone()),
+            asker: Some(myself.get_derived()),
         };
         let approvals = self.shared.approvals.clone();
         let session = myself.clone();

@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use interprocess::local_socket::tokio::Stream;
 use protocol::SessionId;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::ControlError;
@@ -37,8 +36,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Shared;
-use super::approvals::Ruling;
+use super::approvals::{Parked, Ruling};
 use super::containment::SessionProcesses;
+use super::listener::WorkerConnected;
 use super::sequencer::{AppendError, Sequencer};
 use super::worker_process::ProcStats;
 use crate::store::SessionRecord;
@@ -48,6 +48,7 @@ mod budgets;
 mod ending;
 mod start;
 mod turns;
+mod worker_io;
 
 pub(crate) use budgets::LiveStats;
 use turns::ended;
@@ -86,7 +87,7 @@ pub(crate) enum Opening {
 /// Messages to a Session actor.
 pub(crate) enum SessionMsg {
     /// The listener accepted this session's worker.
-    WorkerConnected(Arc<Stream>),
+    WorkerConnected(WorkerConnected),
     /// The worker finished its turn.
     WorkerDone(TurnOutcome),
     /// Recorded usage crossed a token or cost budget.
@@ -131,14 +132,7 @@ pub(crate) enum SessionMsg {
     /// End an interactive session. Replied once the terminal event is recorded.
     End(StopReply),
     /// No rule decided a call: it waits for a person.
-    Parked {
-        /// The call.
-        call_id: String,
-        /// Its number in the approvals inbox.
-        approval: u64,
-        /// When it is denied unanswered.
-        expires_at: Timestamp,
-    },
+    Parked(Parked),
     /// An interactive session had its chance to hear from the user since
     /// it went idle for the given time.
     IdleTimeout(u64),
@@ -152,6 +146,43 @@ pub(crate) enum SessionMsg {
     ExitTimeout,
     /// The socket had its chance to drain after the process exited.
     DrainTimeout,
+}
+
+/// How Approvals tells a session its call was parked, and the listener
+/// hands it its worker, without knowing the session's messages (each
+/// holds a `DerivedActorRef` of its one message).
+impl From<Parked> for SessionMsg {
+    fn from(parked: Parked) -> Self {
+        SessionMsg::Parked(parked)
+    }
+}
+
+impl From<WorkerConnected> for SessionMsg {
+    fn from(connected: WorkerConnected) -> Self {
+        SessionMsg::WorkerConnected(connected)
+    }
+}
+
+impl TryFrom<SessionMsg> for WorkerConnected {
+    type Error = ();
+
+    fn try_from(msg: SessionMsg) -> Result<Self, ()> {
+        match msg {
+            SessionMsg::WorkerConnected(connected) => Ok(connected),
+            _ => Err(()),
+        }
+    }
+}
+
+impl TryFrom<SessionMsg> for Parked {
+    type Error = ();
+
+    fn try_from(msg: SessionMsg) -> Result<Self, ()> {
+        match msg {
+            SessionMsg::Parked(parked) => Ok(parked),
+            _ => Err(()),
+        }
+    }
 }
 
 /// What the actor is started with.
@@ -318,7 +349,9 @@ impl Actor for SessionActor {
             return Ok(());
         }
         match msg {
-            SessionMsg::WorkerConnected(stream) => state.connected(&myself, stream),
+            SessionMsg::WorkerConnected(WorkerConnected(stream)) => {
+                state.connected(&myself, stream)
+            }
             SessionMsg::WorkerDone(outcome) => state.worker_done(&myself, outcome),
             SessionMsg::ApprovalRequest {
                 call_id,
@@ -382,11 +415,11 @@ impl Actor for SessionActor {
             }
             SessionMsg::Say(text, reply) => state.say(&myself, text, reply).await,
             SessionMsg::End(reply) => state.end(&myself, Some(reply)),
-            SessionMsg::Parked {
+            SessionMsg::Parked(Parked {
                 call_id,
                 approval,
                 expires_at,
-            } => state.append(EventKind::ToolApprovalPending {
+            }) => state.append(EventKind::ToolApprovalPending {
                 call_id,
                 approval,
                 expires_at,

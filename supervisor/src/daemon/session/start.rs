@@ -13,9 +13,9 @@ use protocol::worker::ToWorker;
 use ractor::ActorRef;
 use tokio::sync::mpsc;
 
+use super::worker_io::{Meter, read_worker, write_worker};
 use super::{CONNECT_TIMEOUT, FAST_TICK, Opening, SLOW_TICK, SessionMsg, SessionState, Stop};
 use crate::daemon::containment::SessionProcesses;
-use crate::daemon::worker_io::{Meter, read_worker, write_worker};
 use crate::daemon::{containment, providers, worker_process};
 
 impl SessionState {
@@ -113,7 +113,7 @@ impl SessionState {
         let pid = processes.worker();
         self.shared
             .workers
-            .expect(self.id, token.clone(), pid, myself.clone());
+            .expect(self.id, token.clone(), pid, myself.get_derived());
         self.live.pid.store(pid, Ordering::Relaxed);
         self.processes = Some(processes);
         if self.opening == Opening::Resume {

@@ -20,9 +20,9 @@ use ractor::ActorRef;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::mpsc;
 
-use super::Shared;
-use super::sequencer::{AppendError, Sequencer};
-use super::session::{LiveStats, SessionMsg};
+use super::{LiveStats, SessionMsg};
+use crate::daemon::Shared;
+use crate::daemon::sequencer::{AppendError, Sequencer};
 use crate::pricing;
 
 /// Prices responses and adds up what a session used.
