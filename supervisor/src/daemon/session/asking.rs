@@ -22,7 +22,7 @@ impl SessionState {
         self.append(EventKind::ToolApprovalRequested {
             call_id: call_id.clone(),
         });
-        if self.stop.is_some() {
+        if self.ending.stop.is_some() {
             let reason = "the session is stopping".to_owned();
             let ruling = Ruling {
                 approved: false,
@@ -33,18 +33,18 @@ impl SessionState {
             return self.decided(call_id, ruling);
         }
         let call = (tool.clone(), arguments.clone());
-        if self.last_call.as_ref() == Some(&call) {
-            self.repeats += 1;
+        if self.watch.last_call.as_ref() == Some(&call) {
+            self.watch.repeats += 1;
         } else {
-            self.last_call = Some(call);
-            self.repeats = 1;
+            self.watch.last_call = Some(call);
+            self.watch.repeats = 1;
         }
         let limit = self.shared.config.tool_loop_limit;
-        if limit > 0 && self.repeats >= limit {
+        if limit > 0 && self.watch.repeats >= limit {
             self.exceeded(
                 BudgetKind::ToolLoop,
                 f64::from(limit),
-                f64::from(self.repeats),
+                f64::from(self.watch.repeats),
             );
             self.decided(
                 call_id,
@@ -64,9 +64,9 @@ impl SessionState {
             call_id: call_id.clone(),
             tool,
             arguments,
-            run_rules: self.run_rules.clone(),
-            grants: self.grants.clone(),
-            policy: self.ask_policy,
+            run_rules: self.setup.run_rules.clone(),
+            grants: self.setup.grants.clone(),
+            policy: self.setup.ask_policy,
             asker: Some(myself.get_derived()),
         };
         let approvals = self.shared.approvals.clone();
@@ -97,7 +97,7 @@ impl SessionState {
         };
         self.append(event);
         if let Some(grant) = ruling.remember {
-            self.grants.push(grant);
+            self.setup.grants.push(grant);
         }
         self.send(ToWorker::ApprovalDecision {
             call_id,

@@ -53,7 +53,7 @@ impl SessionState {
     /// worker's CPU time.
     pub(super) fn sample(&mut self) {
         let Some(pid) = self.live.pid() else { return };
-        let Some(processes) = &self.processes else {
+        let Some(processes) = &self.worker.processes else {
             return;
         };
         if let Some(worker) = worker_process::proc_stats(pid) {
@@ -64,8 +64,8 @@ impl SessionState {
             self.live
                 .rss_bytes
                 .store(stats.rss_bytes, Ordering::Relaxed);
-            self.peak_rss = self.peak_rss.max(stats.rss_bytes);
-            self.stats = Some(stats);
+            self.worker.peak_rss = self.worker.peak_rss.max(stats.rss_bytes);
+            self.worker.stats = Some(stats);
         }
     }
 
@@ -73,18 +73,18 @@ impl SessionState {
     /// cgroup's cap is the memory budget's backstop. Records the budget as
     /// exceeded and kills the session.
     pub(super) fn check_oom(&mut self) -> bool {
-        let Some(processes) = &self.processes else {
+        let Some(processes) = &self.worker.processes else {
             return false;
         };
         let Some(limit) = self.record.budgets.max_memory_mib else {
             return false;
         };
         // A turn that finished is not undone by a child the kernel killed.
-        if self.stop.is_some() || self.done.is_some() || processes.oom_kills() == 0 {
+        if self.ending.stop.is_some() || self.ending.done.is_some() || processes.oom_kills() == 0 {
             return false;
         }
-        let peak = processes.peak_bytes().unwrap_or(self.peak_rss);
-        let observed = peak.max(self.peak_rss) as f64 / (1024.0 * 1024.0);
+        let peak = processes.peak_bytes().unwrap_or(self.worker.peak_rss);
+        let observed = peak.max(self.worker.peak_rss) as f64 / (1024.0 * 1024.0);
         self.exceeded(BudgetKind::Memory, limit as f64, observed);
         self.request_stop(Stop::Kill(StopReason::Budget));
         self.kill_group();
@@ -92,15 +92,15 @@ impl SessionState {
     }
 
     pub(super) fn tick(&mut self, myself: &ActorRef<SessionMsg>) {
-        if self.exit.is_some() {
+        if self.worker.exit.is_some() {
             return;
         }
         self.sample();
-        if self.stop.is_some() || self.done.is_some() || self.check_oom() {
+        if self.ending.stop.is_some() || self.ending.done.is_some() || self.check_oom() {
             return;
         }
         let budgets = self.record.budgets.clone();
-        if let (Some(limit), Some(stats)) = (budgets.max_memory_mib, self.stats) {
+        if let (Some(limit), Some(stats)) = (budgets.max_memory_mib, self.worker.stats) {
             let used_mib = stats.rss_bytes as f64 / (1024.0 * 1024.0);
             if used_mib > limit as f64 {
                 self.exceeded(BudgetKind::Memory, limit as f64, used_mib);
@@ -117,7 +117,7 @@ impl SessionState {
             }
         }
         // An idle interactive session waits for a person, not for the model.
-        let waiting_for_user = self.opening != Opening::Run && !self.in_turn;
+        let waiting_for_user = self.chat.opening != Opening::Run && !self.chat.in_turn;
         if let Some(limit) = budgets.max_idle_secs.filter(|_| !waiting_for_user) {
             let idle = self.live.idle_for().as_secs_f64();
             if idle > limit as f64 {

@@ -7,32 +7,32 @@ use protocol::event::{EventKind, StopReason};
 use protocol::worker::{ToWorker, TurnOutcome};
 use ractor::ActorRef;
 
-use super::{EXIT_TIMEOUT, GROUP_EMPTY_TIMEOUT, Opening, SessionMsg, SessionState, Stop};
+use super::{EXIT_TIMEOUT, GROUP_EMPTY_TIMEOUT, Opening, Phase, SessionMsg, SessionState, Stop};
 use crate::daemon::approvals::ApprovalsMsg;
 use crate::daemon::sequencer::AppendError;
 use crate::daemon::{containment, worker_process};
 
 impl SessionState {
     pub(super) fn cancel(&mut self, myself: &ActorRef<SessionMsg>, reason: StopReason) {
-        if self.stop.is_some() || self.done.is_some() {
+        if self.ending.stop.is_some() || self.ending.done.is_some() {
             return;
         }
-        if !self.connected {
+        if !self.is_connected() {
             // Nothing can be cancelled cooperatively before the worker is up.
-            self.stop = Some(Stop::Cancel {
+            self.ending.stop = Some(Stop::Cancel {
                 reason,
                 forced: true,
             });
             self.kill_group();
             return;
         }
-        self.stop = Some(Stop::Cancel {
+        self.ending.stop = Some(Stop::Cancel {
             reason,
             forced: false,
         });
-        if self.opening != Opening::Run && !self.in_turn {
+        if self.chat.opening != Opening::Run && !self.chat.in_turn {
             // An idle interactive session has no turn to cancel: it just ends.
-            self.done = Some(TurnOutcome::Cancelled);
+            self.ending.done = Some(TurnOutcome::Cancelled);
             self.send(ToWorker::Shutdown);
             drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
             return;
@@ -44,14 +44,14 @@ impl SessionState {
 
     /// Records a stronger stop request; a kill overrides a cancel.
     pub(super) fn request_stop(&mut self, stop: Stop) {
-        match self.stop {
+        match self.ending.stop {
             Some(Stop::Kill(_) | Stop::Interrupt) => {}
-            _ => self.stop = Some(stop),
+            _ => self.ending.stop = Some(stop),
         }
     }
 
     pub(super) fn kill_group(&self) {
-        if let Some(processes) = &self.processes {
+        if let Some(processes) = &self.worker.processes {
             processes.kill();
         }
     }
@@ -59,22 +59,21 @@ impl SessionState {
     /// Records the terminal event once the process is gone and its socket
     /// drained, answers waiting clients, and stops the actor.
     pub(super) async fn finish_if_over(&mut self, myself: &ActorRef<SessionMsg>) {
-        let drained = self.reader_done || !self.connected;
-        if self.finished || self.exit.is_none() || !drained {
+        if self.phase == Phase::Finished || self.worker.exit.is_none() || !self.drained() {
             return;
         }
-        self.finished = true;
+        self.phase = Phase::Finished;
         // The terminal event says nothing of the session is left running.
-        if let Some(processes) = &self.processes {
+        if let Some(processes) = &self.worker.processes {
             processes.wait_empty(GROUP_EMPTY_TIMEOUT).await;
             // Nothing is left to use its commands' private temp dir; its
             // removal need not hold up the terminal event.
             tokio::spawn(containment::remove_private_tmp(self.id));
         }
-        if let Some(stats) = self.stats {
+        if let Some(stats) = self.worker.stats {
             self.append(EventKind::WorkerStats {
                 rss_bytes: stats.rss_bytes,
-                peak_rss_bytes: self.peak_rss,
+                peak_rss_bytes: self.worker.peak_rss,
                 cpu_ms: stats.cpu_ms,
             });
         }
@@ -86,7 +85,7 @@ impl SessionState {
                 Err(ControlError::new(ErrorKind::Internal, err.to_string()))
             }
         };
-        for waiter in self.waiters.drain(..) {
+        for waiter in self.ending.waiters.drain(..) {
             let _ = waiter.send(result.clone());
         }
         let _ = self
@@ -98,12 +97,12 @@ impl SessionState {
 
     /// The one terminal event that describes how this session ended.
     pub(super) fn terminal_event(&self) -> EventKind {
-        if let Some(error) = &self.failure {
+        if let Some(error) = &self.ending.failure {
             return EventKind::SessionFailed {
                 error: error.clone(),
             };
         }
-        match (self.stop, &self.done) {
+        match (self.ending.stop, &self.ending.done) {
             (Some(Stop::Kill(reason)), _) => EventKind::SessionKilled { reason },
             (Some(Stop::Interrupt), _) => EventKind::SessionInterrupted,
             (_, Some(TurnOutcome::Completed)) => EventKind::SessionCompleted,
@@ -131,9 +130,9 @@ impl SessionState {
                 forced: false,
             },
             (Some(Stop::Cancel { forced: false, .. }) | None, None) => {
-                let exit = self.exit.unwrap_or_default();
+                let exit = self.worker.exit.unwrap_or_default();
                 let mut detail = format!("worker {}", worker_process::describe_exit(exit));
-                if let Some(problem) = &self.problem {
+                if let Some(problem) = &self.ending.problem {
                     detail.push_str(": ");
                     detail.push_str(problem);
                 }

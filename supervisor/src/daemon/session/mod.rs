@@ -211,45 +211,76 @@ enum Stop {
     Interrupt,
 }
 
-/// A live session. Dropping it (however the actor ends) kills the
-/// worker's process group.
-pub(crate) struct SessionState {
-    id: SessionId,
-    record: SessionRecord,
-    sequencer: Arc<Sequencer>,
-    live: Arc<LiveStats>,
-    shared: Arc<Shared>,
-    queued_for: Duration,
-    started: Instant,
+/// Where a session is in its life: its worker's connection, then the
+/// one terminal event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The worker was started and has not connected yet.
+    Spawning,
+    /// The worker's connection is open; its frames are being read.
+    Connected,
+    /// The connection was read to its end (or given up on after the
+    /// worker exited).
+    Drained,
+    /// The terminal event is recorded; nothing more happens.
+    Finished,
+}
+
+/// The worker process, its connection and what it used.
+#[derive(Default)]
+pub(crate) struct WorkerSide {
+    /// Every process of the session (its group, namespace and cgroup).
     processes: Option<SessionProcesses>,
+    /// Commands to the worker, written in order by `write_worker`.
     to_worker: Option<mpsc::UnboundedSender<ToWorker>>,
+    /// The task reading the worker's frames.
     reader: Option<JoinHandle<()>>,
-    connected: bool,
-    reader_done: bool,
+    /// How the worker process ended, once it has.
     exit: Option<ExitInfo>,
-    done: Option<TurnOutcome>,
-    stop: Option<Stop>,
-    failure: Option<String>,
-    problem: Option<String>,
+    /// The last sample of its processes' use (/proc).
     stats: Option<ProcStats>,
+    /// The most memory the session's processes held at once.
     peak_rss: u64,
+}
+
+/// How the session is ending, once it is: what was asked, what the
+/// worker said, and who waits for the terminal event.
+#[derive(Default)]
+pub(crate) struct Ending {
+    /// A cancel, kill or interrupt that was asked for.
+    stop: Option<Stop>,
+    /// How the worker said the (last) turn ended.
+    done: Option<TurnOutcome>,
+    /// Why starting the session failed.
+    failure: Option<String>,
+    /// What went wrong with the worker (a broken protocol, no connection).
+    problem: Option<String>,
+    /// Told once the terminal event is recorded.
     waiters: Vec<StopReply>,
-    finished: bool,
+}
+
+/// What each turn starts with, resolved when the session starts.
+#[derive(Default)]
+pub(crate) struct TurnSetup {
     /// Where the provider is, with its key: only ever put in the start message.
     endpoint: Option<protocol::worker::Endpoint>,
     /// The agent's MCP servers, with their secrets: only ever put in the start message.
     mcp_servers: Vec<McpServerConfig>,
-    /// The run's `--approve` rules, the session's "always allow" grants,
-    /// and what happens to calls that would need asking.
+    /// The run's `--approve` rules.
     run_rules: Vec<RuleMatch>,
+    /// The session's "always allow" grants.
     grants: Vec<RuleMatch>,
     /// A branch's inherited events, once read (see `history_before`).
     inherited: Option<Arc<[Event]>>,
+    /// What happens to calls that would need asking.
     ask_policy: AskPolicy,
-    /// The loop watchdog: the last call and how often it came in a row.
-    last_call: Option<(String, String)>,
-    repeats: u32,
+}
+
+/// How the session was opened and, when interactive, where its
+/// conversation is.
+pub(crate) struct Chat {
     opening: Opening,
+    /// Told once the session is open.
     opened: Option<StopReply>,
     /// Interactive sessions: a turn is running (else the session is idle).
     in_turn: bool,
@@ -260,9 +291,35 @@ pub(crate) struct SessionState {
     idle_epoch: u64,
 }
 
+/// The loop watchdog: the last call and how often it came in a row.
+#[derive(Default)]
+pub(crate) struct LoopWatch {
+    last_call: Option<(String, String)>,
+    repeats: u32,
+}
+
+/// A live session. Dropping it (however the actor ends) kills the
+/// worker's process group.
+
+pub(crate) struct SessionState {
+    id: SessionId,
+    record: SessionRecord,
+    sequencer: Arc<Sequencer>,
+    live: Arc<LiveStats>,
+    shared: Arc<Shared>,
+    queued_for: Duration,
+    started: Instant,
+    phase: Phase,
+    worker: WorkerSide,
+    ending: Ending,
+    setup: TurnSetup,
+    chat: Chat,
+    watch: LoopWatch,
+}
+
 impl Drop for SessionState {
     fn drop(&mut self) {
-        if let Some(reader) = &self.reader {
+        if let Some(reader) = &self.worker.reader {
             reader.abort();
         }
         self.shared.workers.forget(self.id);
@@ -289,33 +346,22 @@ impl Actor for SessionActor {
             shared: args.shared,
             queued_for: args.queued_for,
             started: Instant::now(),
-            processes: None,
-            to_worker: None,
-            reader: None,
-            connected: false,
-            reader_done: false,
-            exit: None,
-            done: None,
-            stop: None,
-            failure: None,
-            problem: None,
-            stats: None,
-            peak_rss: 0,
-            waiters: Vec::new(),
-            finished: false,
-            endpoint: None,
-            mcp_servers: Vec::new(),
-            run_rules: args.approve,
-            grants: Vec::new(),
-            inherited: None,
-            ask_policy: args.ask,
-            last_call: None,
-            repeats: 0,
-            opening: args.opening,
-            opened: args.opened,
-            in_turn: false,
-            early_say: None,
-            idle_epoch: 0,
+            phase: Phase::Spawning,
+            worker: WorkerSide::default(),
+            ending: Ending::default(),
+            setup: TurnSetup {
+                run_rules: args.approve,
+                ask_policy: args.ask,
+                ..TurnSetup::default()
+            },
+            chat: Chat {
+                opening: args.opening,
+                opened: args.opened,
+                in_turn: false,
+                early_say: None,
+                idle_epoch: 0,
+            },
+            watch: LoopWatch::default(),
         })
     }
 
@@ -334,7 +380,7 @@ impl Actor for SessionActor {
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        if state.finished {
+        if state.phase == Phase::Finished {
             match msg {
                 SessionMsg::Cancel(_, Some(reply))
                 | SessionMsg::Kill(_, Some(reply))
@@ -364,19 +410,19 @@ impl Actor for SessionActor {
                 limit,
                 observed,
             } => {
-                if state.stop.is_none() && state.done.is_none() {
+                if state.ending.stop.is_none() && state.ending.done.is_none() {
                     state.exceeded(budget, limit, observed);
                     state.cancel(&myself, StopReason::Budget);
                 }
             }
             SessionMsg::ReaderEnded(problem) => {
-                state.reader_done = true;
+                state.phase = Phase::Drained;
                 if problem.is_some() {
-                    state.problem = problem;
+                    state.ending.problem = problem;
                 }
-                let expected = state.done.is_some() || state.stop.is_some();
-                if state.exit.is_none() && !expected {
-                    if state.problem.is_some() {
+                let expected = state.ending.done.is_some() || state.ending.stop.is_some();
+                if state.worker.exit.is_none() && !expected {
+                    if state.ending.problem.is_some() {
                         // Broke the protocol: it is of no further use.
                         state.kill_group();
                     } else {
@@ -390,11 +436,11 @@ impl Actor for SessionActor {
             SessionMsg::Exited(exit) => {
                 // The worker itself may be what the kernel killed for memory.
                 state.check_oom();
-                state.exit = Some(exit);
+                state.worker.exit = Some(exit);
                 state.live.pid.store(0, Ordering::Relaxed);
                 // Sweep anything the worker left in its group.
                 state.kill_group();
-                if !state.reader_done {
+                if state.phase == Phase::Connected {
                     drop(myself.send_after(DRAIN_TIMEOUT, || SessionMsg::DrainTimeout));
                 }
             }
@@ -407,7 +453,7 @@ impl Actor for SessionActor {
             SessionMsg::Kill(reason, reply) => {
                 state.request_stop(Stop::Kill(reason));
                 state.kill_group();
-                state.waiters.extend(reply);
+                state.ending.waiters.extend(reply);
             }
             SessionMsg::Interrupt => {
                 state.request_stop(Stop::Interrupt);
@@ -425,15 +471,15 @@ impl Actor for SessionActor {
                 expires_at,
             }),
             SessionMsg::IdleTimeout(epoch) => {
-                if epoch == state.idle_epoch && !state.in_turn {
+                if epoch == state.chat.idle_epoch && !state.chat.in_turn {
                     tracing::info!(session = %state.id, "interactive session idle too long: ending it");
                     state.end(&myself, None);
                 }
             }
             SessionMsg::Tick => state.tick(&myself),
             SessionMsg::ConnectTimeout => {
-                if !state.connected && state.exit.is_none() {
-                    state.problem = Some(format!(
+                if !state.is_connected() && state.worker.exit.is_none() {
+                    state.ending.problem = Some(format!(
                         "worker did not connect within {}s",
                         CONNECT_TIMEOUT.as_secs()
                     ));
@@ -441,24 +487,24 @@ impl Actor for SessionActor {
                 }
             }
             SessionMsg::GraceExpired => {
-                if state.exit.is_none()
-                    && let Some(Stop::Cancel { forced, .. }) = &mut state.stop
+                if state.worker.exit.is_none()
+                    && let Some(Stop::Cancel { forced, .. }) = &mut state.ending.stop
                 {
                     *forced = true;
                     state.kill_group();
                 }
             }
             SessionMsg::ExitTimeout => {
-                if state.exit.is_none() {
+                if state.worker.exit.is_none() {
                     state.kill_group();
                 }
             }
             SessionMsg::DrainTimeout => {
-                if !state.reader_done {
-                    if let Some(reader) = state.reader.take() {
+                if state.phase == Phase::Connected {
+                    if let Some(reader) = state.worker.reader.take() {
                         reader.abort();
                     }
-                    state.reader_done = true;
+                    state.phase = Phase::Drained;
                 }
             }
         }
@@ -468,6 +514,17 @@ impl Actor for SessionActor {
 }
 
 impl SessionState {
+    /// Whether the worker has connected (its connection may be drained).
+    fn is_connected(&self) -> bool {
+        matches!(self.phase, Phase::Connected | Phase::Drained)
+    }
+
+    /// Whether nothing more will come from the worker's connection: it
+    /// was read to its end, or it never opened.
+    fn drained(&self) -> bool {
+        matches!(self.phase, Phase::Spawning | Phase::Drained)
+    }
+
     /// Queues a daemon-side event; a refusal only means the session ended.
     fn append(&self, kind: EventKind) {
         match self.sequencer.append(Timestamp::now(), kind) {
@@ -477,7 +534,7 @@ impl SessionState {
     }
 
     fn send(&self, msg: ToWorker) {
-        if let Some(tx) = &self.to_worker {
+        if let Some(tx) = &self.worker.to_worker {
             let _ = tx.send(msg);
         }
     }

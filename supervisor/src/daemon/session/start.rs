@@ -14,7 +14,9 @@ use ractor::ActorRef;
 use tokio::sync::mpsc;
 
 use super::worker_io::{Meter, read_worker, write_worker};
-use super::{CONNECT_TIMEOUT, FAST_TICK, Opening, SLOW_TICK, SessionMsg, SessionState, Stop};
+use super::{
+    CONNECT_TIMEOUT, FAST_TICK, Opening, Phase, SLOW_TICK, SessionMsg, SessionState, Stop,
+};
 use crate::daemon::containment::SessionProcesses;
 use crate::daemon::{containment, providers, worker_process};
 
@@ -44,7 +46,7 @@ impl SessionState {
                 }),
                 Some((server, Ok(()))) => {
                     let server = self.shared.secrets.with_mcp_secrets(server.clone()).await;
-                    self.mcp_servers.push(server);
+                    self.setup.mcp_servers.push(server);
                 }
                 None => self.append(EventKind::McpServerFailed {
                     message: format!(
@@ -75,7 +77,7 @@ impl SessionState {
 
     /// Spawns the worker. Failures end the session with `session.failed`.
     pub(super) async fn start(&mut self, myself: &ActorRef<SessionMsg>) {
-        if self.opening == Opening::Run {
+        if self.chat.opening == Opening::Run {
             let queued_ms = u64::try_from(self.queued_for.as_millis()).unwrap_or(u64::MAX);
             self.append(EventKind::RunStarted { queued_ms });
         }
@@ -89,7 +91,7 @@ impl SessionState {
         };
         let provider = self.record.agent.provider;
         let stored_key = self.shared.secrets.key(provider).await;
-        self.endpoint = providers::endpoint(&self.record.agent, stored_key);
+        self.setup.endpoint = providers::endpoint(&self.record.agent, stored_key);
         self.resolve_mcp_servers().await;
         match self.resolve_workspace() {
             Ok(dir) => self.record.agent.workspace = Some(dir.display().to_string()),
@@ -115,8 +117,8 @@ impl SessionState {
             .workers
             .expect(self.id, token.clone(), pid, myself.get_derived());
         self.live.pid.store(pid, Ordering::Relaxed);
-        self.processes = Some(processes);
-        if self.opening == Opening::Resume {
+        self.worker.processes = Some(processes);
+        if self.chat.opening == Opening::Resume {
             // Committed before the client hears the session is open, so a
             // follower never mistakes it for the ended session it was.
             if let Err(err) = self
@@ -127,7 +129,7 @@ impl SessionState {
                 tracing::error!(session = %self.id, %err, "cannot record the resume");
             }
         }
-        if let Some(opened) = self.opened.take() {
+        if let Some(opened) = self.chat.opened.take() {
             let _ = opened.send(Ok(()));
         }
         if let Err(err) = worker_process::send_token(&mut child, &token).await {
@@ -174,25 +176,27 @@ impl SessionState {
 
     pub(super) async fn fail_to_start(&mut self, myself: &ActorRef<SessionMsg>, error: String) {
         tracing::error!(session = %self.id, %error, "worker did not start");
-        if let Some(opened) = self.opened.take() {
+        if let Some(opened) = self.chat.opened.take() {
             let _ = opened.send(Err(ControlError::new(ErrorKind::Internal, error.clone())));
         }
-        self.failure = Some(error);
-        self.exit = Some(ExitInfo::default());
+        self.ending.failure = Some(error);
+        self.worker.exit = Some(ExitInfo::default());
         self.finish_if_over(myself).await;
     }
 
     pub(super) fn connected(&mut self, myself: &ActorRef<SessionMsg>, stream: Arc<Stream>) {
-        if self.exit.is_some() || matches!(self.stop, Some(Stop::Kill(_) | Stop::Interrupt)) {
+        if self.worker.exit.is_some()
+            || matches!(self.ending.stop, Some(Stop::Kill(_) | Stop::Interrupt))
+        {
             return;
         }
-        self.connected = true;
+        self.phase = Phase::Connected;
         self.live.touch();
-        let Some(pid) = self.processes.as_ref().map(SessionProcesses::worker) else {
+        let Some(pid) = self.worker.processes.as_ref().map(SessionProcesses::worker) else {
             return;
         };
         let agent = &self.record.agent;
-        if self.opening != Opening::Resume {
+        if self.chat.opening != Opening::Resume {
             self.append(EventKind::SessionStarted {
                 pid,
                 agent: agent.name.clone(),
@@ -200,7 +204,7 @@ impl SessionState {
                 model: agent.model.clone(),
             });
         }
-        if let Some(processes) = &self.processes {
+        if let Some(processes) = &self.worker.processes {
             let mut containment = processes.containment(&self.shared.cgroups);
             // What its commands will run without, if it confines them.
             if self.record.agent.safety != SafetyMode::Full {
@@ -214,7 +218,7 @@ impl SessionState {
             }
             self.append(EventKind::SessionContained { containment });
         }
-        if self.opening == Opening::Run {
+        if self.chat.opening == Opening::Run {
             self.append(EventKind::MessageUser {
                 text: self.record.prompt.clone(),
             });
@@ -224,7 +228,7 @@ impl SessionState {
             self.record.agent.model.clone(),
             self.record.budgets.clone(),
         );
-        self.reader = Some(tokio::spawn(read_worker(
+        self.worker.reader = Some(tokio::spawn(read_worker(
             Arc::clone(&stream),
             Arc::clone(&self.sequencer),
             Arc::clone(&self.live),
@@ -233,11 +237,11 @@ impl SessionState {
         )));
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_worker(stream, rx));
-        self.to_worker = Some(tx);
-        if self.opening == Opening::Run {
+        self.worker.to_worker = Some(tx);
+        if self.chat.opening == Opening::Run {
             let start = self.start_turn(Vec::new(), self.record.prompt.clone());
             self.send(start);
-            if let Some(Stop::Cancel { .. }) = self.stop {
+            if let Some(Stop::Cancel { .. }) = self.ending.stop {
                 self.send(ToWorker::Cancel);
             }
         } else {

@@ -31,8 +31,8 @@ impl SessionState {
             input,
             script: self.record.script.clone(),
             tools: Vec::new(),
-            endpoint: self.endpoint.clone(),
-            mcp_servers: self.mcp_servers.clone(),
+            endpoint: self.setup.endpoint.clone(),
+            mcp_servers: self.setup.mcp_servers.clone(),
             sandbox_support: self.shared.sandbox_support,
         }))
     }
@@ -40,13 +40,13 @@ impl SessionState {
     /// An interactive session finished a turn (or just started): it waits
     /// for the user, at most `chat_idle_timeout`.
     pub(super) fn go_idle(&mut self, myself: &ActorRef<SessionMsg>, error: Option<String>) {
-        self.in_turn = false;
-        self.idle_epoch += 1;
+        self.chat.in_turn = false;
+        self.chat.idle_epoch += 1;
         self.append(EventKind::SessionIdle { error });
-        let epoch = self.idle_epoch;
+        let epoch = self.chat.idle_epoch;
         let timeout = self.shared.config.chat_idle_timeout;
         drop(myself.send_after(timeout, move || SessionMsg::IdleTimeout(epoch)));
-        if let Some((text, reply)) = self.early_say.take() {
+        if let Some((text, reply)) = self.chat.early_say.take() {
             let _ = myself.cast(SessionMsg::Say(text, reply));
         }
     }
@@ -60,20 +60,20 @@ impl SessionState {
         reply: StopReply,
     ) {
         let busy = |what: &str| Err(ControlError::new(ErrorKind::Conflict, what.to_owned()));
-        let refusal = if self.opening == Opening::Run {
+        let refusal = if self.chat.opening == Opening::Run {
             Err(ControlError::new(
                 ErrorKind::Invalid,
                 format!("session {} is a headless run: it takes no input", self.id),
             ))
-        } else if self.stop.is_some() || self.done.is_some() {
+        } else if self.ending.stop.is_some() || self.ending.done.is_some() {
             busy("the session is ending")
-        } else if !self.connected {
-            if self.early_say.is_none() {
-                self.early_say = Some((text, reply));
+        } else if !self.is_connected() {
+            if self.chat.early_say.is_none() {
+                self.chat.early_say = Some((text, reply));
                 return;
             }
             busy("the session is starting and already has a message waiting")
-        } else if self.in_turn {
+        } else if self.chat.in_turn {
             busy("a turn is running: wait for session.idle, or cancel it")
         } else {
             Ok(())
@@ -82,8 +82,8 @@ impl SessionState {
             let _ = reply.send(Err(err));
             return;
         }
-        self.in_turn = true;
-        self.idle_epoch += 1;
+        self.chat.in_turn = true;
+        self.chat.idle_epoch += 1;
         self.live.touch();
         let recorded = self
             .sequencer
@@ -102,8 +102,8 @@ impl SessionState {
                 // in an earlier life come back from its log (a branch's
                 // original keeps its own).
                 for grant in history::grants(&own) {
-                    if !self.grants.contains(&grant) {
-                        self.grants.push(grant);
+                    if !self.setup.grants.contains(&grant) {
+                        self.setup.grants.push(grant);
                     }
                 }
                 let mut events = inherited.to_vec();
@@ -129,13 +129,13 @@ impl SessionState {
         seq: u64,
     ) -> Result<(Arc<[Event]>, Vec<Event>), StoreError> {
         let store = &self.shared.store;
-        let inherited = match &self.inherited {
+        let inherited = match &self.setup.inherited {
             Some(inherited) => Arc::clone(inherited),
             None => {
                 let read: Arc<[Event]> = history::inherited(store, self.id, self.record.parent)
                     .await?
                     .into();
-                self.inherited = Some(Arc::clone(&read));
+                self.setup.inherited = Some(Arc::clone(&read));
                 read
             }
         };
@@ -146,27 +146,27 @@ impl SessionState {
     /// Ends an interactive session: at once when idle (`session.completed`),
     /// by cancelling the running turn otherwise.
     pub(super) fn end(&mut self, myself: &ActorRef<SessionMsg>, reply: Option<StopReply>) {
-        self.waiters.extend(reply);
-        if self.stop.is_some() || self.done.is_some() {
+        self.ending.waiters.extend(reply);
+        if self.ending.stop.is_some() || self.ending.done.is_some() {
             return;
         }
-        if self.in_turn || !self.connected {
+        if self.chat.in_turn || !self.is_connected() {
             return self.cancel(myself, StopReason::User);
         }
-        self.done = Some(TurnOutcome::Completed);
+        self.ending.done = Some(TurnOutcome::Completed);
         self.send(ToWorker::Shutdown);
         drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
     }
 
     pub(super) fn worker_done(&mut self, myself: &ActorRef<SessionMsg>, outcome: TurnOutcome) {
-        if self.done.is_some() {
+        if self.ending.done.is_some() {
             return;
         }
-        if self.opening != Opening::Run && self.stop.is_none() {
+        if self.chat.opening != Opening::Run && self.ending.stop.is_none() {
             // An interactive session outlives its turns, failed ones too;
             // the user decides what comes next.
             self.sample();
-            if self.in_turn {
+            if self.chat.in_turn {
                 let error = match outcome {
                     TurnOutcome::Failed { error } => Some(error),
                     _ => None,
@@ -175,7 +175,7 @@ impl SessionState {
             }
             return;
         }
-        self.done = Some(outcome);
+        self.ending.done = Some(outcome);
         self.sample();
         self.send(ToWorker::Shutdown);
         drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
