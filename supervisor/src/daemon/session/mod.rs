@@ -300,7 +300,6 @@ pub(crate) struct LoopWatch {
 
 /// A live session. Dropping it (however the actor ends) kills the
 /// worker's process group.
-
 pub(crate) struct SessionState {
     id: SessionId,
     record: SessionRecord,
