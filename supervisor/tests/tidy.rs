@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use tidy_support::{ModuleGraph, rust_files, workspace_root};
 
 /// The workspace's crates, by the folder their sources are in.
-const SOURCE_DIRS: [&str; 4] = [
+const SOURCE_DIRS: [&str; 5] = [
     "supervisor/src",
+    "supervisor/test-support/src",
     "workers/src",
     "ui-dioxus/src",
     "protocol/src",
@@ -51,6 +52,15 @@ fn each_crate_depends_only_on_what_it_may() {
     let mut depends: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for package in metadata["packages"].as_array().unwrap() {
         let name = package["name"].as_str().unwrap().to_owned();
+        // What the tests share is never in a shipped binary.
+        for dep in package["dependencies"].as_array().unwrap() {
+            if dep["name"] == "test-support" {
+                assert_eq!(
+                    dep["kind"], "dev",
+                    "{name} may use test-support only in its tests"
+                );
+            }
+        }
         let deps = package["dependencies"]
             .as_array()
             .unwrap()
@@ -66,7 +76,9 @@ fn each_crate_depends_only_on_what_it_may() {
         BTreeSet::new(),
         "protocol depends on none of ours"
     );
-    // Neither the worker nor the app links the daemon.
+    // Neither the worker nor the app links the daemon; the tests' fixtures
+    // link none of ours.
+    assert_eq!(depends["test-support"], BTreeSet::new());
     for crate_name in ["workers", "ui-dioxus"] {
         assert!(
             !depends[crate_name].contains("supervisor"),
@@ -114,6 +126,32 @@ fn every_module_opens_with_a_line_saying_what_it_is() {
         missing,
         Vec::<PathBuf>::new(),
         "each needs a `//!` first line"
+    );
+}
+
+/// Longest a source file may grow (tests aside) before it is split.
+const MAX_LINES: usize = 620;
+
+#[test]
+fn no_source_file_is_too_long_to_read_in_one_sitting() {
+    let root = workspace_root();
+    let mut long = Vec::new();
+    for dir in SOURCE_DIRS {
+        for file in rust_files(&root.join(dir)) {
+            let name = file.file_name().unwrap().to_string_lossy();
+            if name == "tests.rs" || name.ends_with("_tests.rs") {
+                continue;
+            }
+            let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+            if lines > MAX_LINES {
+                long.push(format!("{} ({lines} lines)", file.display()));
+            }
+        }
+    }
+    assert_eq!(
+        long,
+        Vec::<String>::new(),
+        "split these (at most {MAX_LINES} lines)"
     );
 }
 

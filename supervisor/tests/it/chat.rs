@@ -14,8 +14,8 @@ use protocol::event::{Decider, Event, EventKind, SessionStatus};
 use serde_json::Value;
 use supervisor::client::{Client, ClientError, Subscription};
 
-use crate::fake_provider::{Canned, FakeProvider};
 use crate::support::*;
+use test_support::fake_provider::{FakeProvider, Reply};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -254,7 +254,7 @@ async fn watchers_of_a_chat_are_asked_the_first_answer_wins_and_a_resumed_chat_g
     assert_eq!(users, ["write the note", "again", "once more"]);
 }
 
-fn openai_text(id: &str, text: &str) -> Canned {
+fn openai_text(id: &str, text: &str) -> Reply {
     let chunk = serde_json::json!({
         "id": id, "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
         "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]
@@ -263,7 +263,7 @@ fn openai_text(id: &str, text: &str) -> Canned {
         "id": id, "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]
     });
-    Canned::sse(format!("data: {chunk}\n\ndata: {end}\n\ndata: [DONE]\n\n"))
+    Reply::sse(format!("data: {chunk}\n\ndata: {end}\n\ndata: [DONE]\n\n"))
 }
 
 /// `(role, content)` of each message a request sent.
@@ -283,7 +283,7 @@ fn conversation(body: &Value) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_turn_and_a_resumed_worker_send_the_model_the_whole_recorded_conversation() {
-    let (base, fake) = FakeProvider::start(vec![
+    let fake = FakeProvider::start(vec![
         openai_text("c1", "Paris."),
         openai_text("c2", "About 2 million."),
         openai_text("c3", "Yes, the Seine."),
@@ -291,6 +291,7 @@ async fn each_turn_and_a_resumed_worker_send_the_model_the_whole_recorded_conver
     .await;
     let daemon =
         TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-test".into())]).await;
+    let base = fake.base.clone();
     let client = daemon.client().await;
     let mut agent = AgentConfig::scripted("geo");
     agent.provider = ProviderKind::OpenAi;
@@ -331,7 +332,7 @@ async fn each_turn_and_a_resumed_worker_send_the_model_the_whole_recorded_conver
     until(&mut sees, idle).await;
 
     // A failed turn is told in its session.idle, and the chat goes on.
-    fake.push(Canned::error(
+    fake.push(Reply::error(
         400,
         r#"{"error":{"message":"This model's maximum context length was exceeded.","type":"invalid_request_error"}}"#,
     ));
@@ -409,7 +410,7 @@ async fn a_chat_resumed_the_moment_it_ends_starts_a_new_life_every_time() {
 /// whole line, and the original is left as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_branch_goes_on_from_its_point_and_leaves_the_original_alone() {
-    let (base, fake) = FakeProvider::start(vec![
+    let fake = FakeProvider::start(vec![
         openai_text("c1", "Paris."),
         openai_text("c2", "About 2 million."),
         openai_text("c3", "Marseille."),
@@ -418,6 +419,7 @@ async fn a_branch_goes_on_from_its_point_and_leaves_the_original_alone() {
     .await;
     let daemon =
         TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-test".into())]).await;
+    let base = fake.base.clone();
     let client = daemon.client().await;
     let geo = |name: &str, model: &str| {
         let mut agent = AgentConfig::scripted(name);

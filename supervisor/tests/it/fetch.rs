@@ -11,8 +11,8 @@ use protocol::approval::RuleDecision;
 use protocol::control::{ControlRequest, ControlResponse, RunSpec};
 use protocol::event::{Decider, Event, EventKind};
 
-use crate::fake_provider::{Canned, FakeProvider};
 use crate::support::*;
+use test_support::fake_provider::{FakeProvider, Reply};
 
 fn fetches(urls: &[String]) -> ScriptPatch {
     ScriptPatch {
@@ -44,11 +44,9 @@ fn outcomes(events: &[Event]) -> Vec<Result<String, String>> {
 
 /// A local service holding something an agent must not read.
 async fn secret_service(requests: usize) -> (String, FakeProvider) {
-    let secret = Canned {
-        content_type: "text/plain",
-        ..Canned::error(200, "the local secret")
-    };
-    FakeProvider::start(vec![secret; requests]).await
+    let secret = Reply::text(200, "the local secret");
+    let fake = FakeProvider::start(vec![secret; requests]).await;
+    (fake.base.clone(), fake)
 }
 
 async fn fetcher(client: &supervisor::client::Client, private_hosts: Vec<String>) {
@@ -115,12 +113,9 @@ async fn a_redirect_is_not_followed_and_its_target_is_checked_like_a_new_call() 
     let client = daemon.client().await;
     let (secret_base, secret) = secret_service(2).await;
     let target = format!("{secret_base}/secret");
-    let bounce = Canned {
-        content_type: "text/plain",
-        ..Canned::error(302, "moved")
-    }
-    .header("location", &target);
-    let (allowed_base, allowed) = FakeProvider::start(vec![bounce.clone(), bounce]).await;
+    let bounce = Reply::text(302, "moved").header("location", &target);
+    let allowed = FakeProvider::start(vec![bounce.clone(), bounce]).await;
+    let allowed_base = allowed.base.clone();
     let allowed_host = allowed_base.trim_start_matches("http://").to_owned();
     let start = format!("{allowed_base}/start");
 

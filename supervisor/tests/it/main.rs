@@ -17,7 +17,6 @@ mod containment;
 mod corrupt_store;
 mod daemon_crash;
 mod escapes;
-mod fake_provider;
 mod fetch;
 mod limits;
 mod mcp;

@@ -9,11 +9,11 @@ use protocol::agent::{AgentConfig, ProviderKind};
 use protocol::event::{Event, EventKind};
 use serde_json::Value;
 
-use crate::fake_provider::{Canned, FakeProvider, Seen};
 use crate::support::*;
+use test_support::fake_provider::{FakeProvider, Reply, Seen};
 
-fn named(events: &[(&str, &str)]) -> Canned {
-    Canned::sse(
+fn named(events: &[(&str, &str)]) -> Reply {
+    Reply::sse(
         events
             .iter()
             .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
@@ -21,8 +21,8 @@ fn named(events: &[(&str, &str)]) -> Canned {
     )
 }
 
-fn data(events: &[&str]) -> Canned {
-    Canned::sse(
+fn data(events: &[&str]) -> Reply {
+    Reply::sse(
         events
             .iter()
             .map(|e| format!("data: {e}\n\n"))
@@ -38,7 +38,7 @@ struct Case {
     path: &'static str,
     /// Where the provider's API is asked.
     endpoint: &'static str,
-    replies: Vec<Canned>,
+    replies: Vec<Reply>,
     result_in_second_request: fn(&Value) -> bool,
 }
 
@@ -154,11 +154,11 @@ fn cases() -> Vec<Case> {
             path: "",
             endpoint: "/api/chat",
             replies: vec![
-                Canned::ndjson(&[
+                Reply::ndjson(&[
                     r#"{"model":"llama3.2","created_at":"2024-07-22T20:33:28Z","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"get_weather","arguments":{"city":"Paris"}}}]},"done":false}"#,
                     r#"{"model":"llama3.2","created_at":"2024-07-22T20:33:28Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":30,"eval_count":12}"#,
                 ]),
-                Canned::ndjson(&[
+                Reply::ndjson(&[
                     r#"{"model":"llama3.2","created_at":"2024-07-22T20:33:29Z","message":{"role":"assistant","content":"It is 18°C."},"done":false}"#,
                     r#"{"model":"llama3.2","created_at":"2024-07-22T20:33:29Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":50,"eval_count":8}"#,
                 ]),
@@ -191,7 +191,8 @@ async fn each_provider_completes_a_tool_round_trip_through_the_daemon() {
     let daemon = TestDaemon::start(4).await;
     let client = daemon.client().await;
     for case in cases() {
-        let (base, fake) = FakeProvider::start(case.replies).await;
+        let fake = FakeProvider::start(case.replies).await;
+        let base = fake.base.clone();
         let name = format!("agent-{}", case.provider);
         create_agent(
             &client,
@@ -262,14 +263,15 @@ async fn a_rate_limit_is_recorded_and_retried_as_the_provider_asks() {
         r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
         "[DONE]",
     ]);
-    let (base, fake) = FakeProvider::start(vec![
-        Canned::error(429, limited).header("retry-after", "1"),
-        Canned::error(503, r#"{"error":{"message":"The server is overloaded"}}"#)
+    let fake = FakeProvider::start(vec![
+        Reply::error(429, limited).header("retry-after", "1"),
+        Reply::error(503, r#"{"error":{"message":"The server is overloaded"}}"#)
             .header("retry-after", "0"),
         answer_reply,
     ])
     .await;
     let daemon = TestDaemon::start(4).await;
+    let base = fake.base.clone();
     let client = daemon.client().await;
     create_agent(
         &client,
@@ -328,13 +330,14 @@ async fn a_rate_limit_is_recorded_and_retried_as_the_provider_asks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn studio_run_streams_a_providers_answer_to_the_terminal() {
-    let (base, _fake) = FakeProvider::start(vec![data(&[
+    let _fake = FakeProvider::start(vec![data(&[
         r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hello from"},"finish_reason":null}]}"#,
         r#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" a provider"},"finish_reason":"stop"}]}"#,
         "[DONE]",
     ])])
     .await;
     let daemon = TestDaemon::start(4).await;
+    let base = _fake.base.clone();
     let client = daemon.client().await;
     create_agent(
         &client,

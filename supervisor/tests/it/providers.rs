@@ -7,8 +7,8 @@ use axum::http::HeaderMap;
 use protocol::agent::{AgentConfig, ProviderKind};
 use protocol::event::{Decider, EventKind};
 
-use crate::fake_provider::{Canned, FakeProvider};
 use crate::support::*;
+use test_support::fake_provider::{FakeProvider, Reply};
 
 const SECRET: &str = "sk-e2e-0123456789-never-recorded";
 
@@ -37,8 +37,8 @@ fn tool_reply() -> String {
 }
 
 /// The first event of a text reply, then silence.
-fn stall() -> Canned {
-    Canned::sse(
+fn stall() -> Reply {
+    Reply::sse(
         text_reply()
             .split("\n\n")
             .next()
@@ -49,8 +49,9 @@ fn stall() -> Canned {
     .stalled()
 }
 
-async fn fake_openai(replies: Vec<Canned>) -> (String, FakeProvider) {
-    let (base, fake) = FakeProvider::start(replies).await;
+async fn fake_openai(replies: Vec<Reply>) -> (String, FakeProvider) {
+    let fake = FakeProvider::start(replies).await;
+    let base = fake.base.clone();
     (format!("{base}/v1"), fake)
 }
 
@@ -69,8 +70,7 @@ fn openai_agent(base: &str) -> AgentConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_streams_from_an_openai_compatible_server_and_the_key_stays_secret() {
-    let (base, fake) =
-        fake_openai(vec![Canned::sse(tool_reply()), Canned::sse(text_reply())]).await;
+    let (base, fake) = fake_openai(vec![Reply::sse(tool_reply()), Reply::sse(text_reply())]).await;
     let daemon =
         TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), SECRET.into())]).await;
     let client = daemon.client().await;
@@ -201,9 +201,9 @@ async fn a_key_goes_to_another_host_only_when_the_agent_opts_in() {
     // A shared agent file pointing the openai provider at someone else's
     // server must not collect the stored key, nor one from the environment.
     let (base, fake) = fake_openai(vec![
-        Canned::sse(text_reply()),
-        Canned::sse(text_reply()),
-        Canned::sse(text_reply()),
+        Reply::sse(text_reply()),
+        Reply::sse(text_reply()),
+        Reply::sse(text_reply()),
     ])
     .await;
     let daemon =
@@ -249,7 +249,7 @@ async fn a_key_goes_to_another_host_only_when_the_agent_opts_in() {
 async fn a_stored_key_wins_over_the_environment_and_is_never_shown() {
     use protocol::control::{ControlRequest, ControlResponse, KeySource};
 
-    let (base, fake) = fake_openai(vec![Canned::sse(text_reply())]).await;
+    let (base, fake) = fake_openai(vec![Reply::sse(text_reply())]).await;
     let daemon =
         TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-from-env".into())]).await;
     let client = daemon.client().await;
@@ -342,7 +342,7 @@ async fn token_cost_and_turn_budgets_cancel_the_session() {
             BudgetKind::Turns,
         ),
     ] {
-        let (base, _fake) = fake_openai(vec![Canned::sse(with_usage.clone()), stall()]).await;
+        let (base, _fake) = fake_openai(vec![Reply::sse(with_usage.clone()), stall()]).await;
         let daemon = TestDaemon::start(4).await;
         let client = daemon.client().await;
         create_agent(&client, openai_agent(&base)).await;

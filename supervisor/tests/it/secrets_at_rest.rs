@@ -19,8 +19,8 @@ use protocol::{Secret, Timestamp};
 use serde_json::Value;
 use supervisor::paths::DataDir;
 
-use crate::fake_provider::{Canned, FakeProvider};
 use crate::support::*;
+use test_support::fake_provider::{FakeProvider, Reply};
 
 /// The environment every daemon here runs with.
 const FILE_STORE: (&str, &str) = ("STUDIO_SECRET_STORE", "file");
@@ -141,7 +141,8 @@ pub(crate) fn http_server(name: &str, token: &str) -> McpServerConfig {
 /// What an OpenAI agent's run sends a fake provider as `Authorization`
 /// (the run must complete).
 pub(crate) async fn openai_key_sent(client: &supervisor::client::Client) -> String {
-    let (base, fake) = FakeProvider::start(vec![Canned::sse(text_reply())]).await;
+    let fake = FakeProvider::start(vec![Reply::sse(text_reply())]).await;
+    let base = fake.base.clone();
     create_agent(
         client,
         AgentConfig {

@@ -4,7 +4,7 @@
 //! that would switch itself off (NaN, infinite, 0 or less) is refused.
 
 use crate::cli_harness::{Cli, path};
-use crate::fake_provider::{Canned, FakeProvider};
+use test_support::fake_provider::{FakeProvider, Reply};
 
 /// Sets the window title, clears the screen, writes the clipboard (OSC 52)
 /// and colours through a C1 CSI.
@@ -86,11 +86,12 @@ async fn a_retried_stream_is_shown_as_a_retry() {
         ollama_line("blue.", false),
         ollama_line("", true),
     ];
-    let (base, fake) = FakeProvider::start(vec![
-        Canned::ndjson(&[broken.as_str()]),
-        Canned::ndjson(&whole.iter().map(String::as_str).collect::<Vec<_>>()),
+    let fake = FakeProvider::start(vec![
+        Reply::ndjson(&[broken.as_str()]),
+        Reply::ndjson(&whole.iter().map(String::as_str).collect::<Vec<_>>()),
     ])
     .await;
+    let base = fake.base.clone();
     let out = tokio::task::spawn_blocking(move || {
         let cli = Cli::new();
         cli.ok(&[

@@ -1,156 +1,16 @@
 //! Adapters against in-test HTTP servers that send each provider's
 //! documented stream byte for byte.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use futures_util::stream;
 use protocol::ProviderKind;
 use protocol::event::Usage;
 use protocol::message::{ChatMessage, Role, ToolCall};
 use protocol::worker::{Endpoint, ToolSpec};
-use serde_json::{Value, json};
+use serde_json::json;
+use test_support::fake_provider::{End, FakeProvider, Reply};
 
 use super::*;
-
-/// How a scripted reply ends.
-#[derive(Clone, Copy)]
-pub(crate) enum End {
-    /// Close the body normally.
-    Close,
-    /// Keep the connection open and send nothing more.
-    Stall,
-    /// Break the connection mid-body.
-    Cut,
-}
-
-/// One canned HTTP reply.
-#[derive(Clone)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(&'static str, String)>,
-    pub(crate) chunks: Vec<String>,
-    pub(crate) end: End,
-}
-
-impl Reply {
-    /// `200` with an SSE body made of `events` (each a full `data: ...` block).
-    pub(crate) fn sse(events: &[&str]) -> Reply {
-        Reply {
-            status: 200,
-            headers: vec![("content-type", "text/event-stream".to_owned())],
-            chunks: events.iter().map(|e| format!("{e}\n\n")).collect(),
-            end: End::Close,
-        }
-    }
-
-    /// An error status with a JSON body.
-    pub(crate) fn error(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type", "application/json".to_owned())],
-            chunks: vec![body.to_owned()],
-            end: End::Close,
-        }
-    }
-
-    pub(crate) fn ending(mut self, end: End) -> Reply {
-        self.end = end;
-        self
-    }
-
-    pub(crate) fn header(mut self, name: &'static str, value: &str) -> Reply {
-        self.headers.push((name, value.to_owned()));
-        self
-    }
-}
-
-/// What the server saw of one request.
-#[derive(Clone, Debug)]
-pub(crate) struct Seen {
-    pub(crate) path: String,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Value,
-}
-
-#[derive(Clone, Default)]
-struct Shared {
-    replies: Arc<Mutex<VecDeque<Reply>>>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-/// A loopback HTTP server answering each request with the next reply.
-pub(crate) struct FakeProvider {
-    pub(crate) base: String,
-    shared: Shared,
-}
-
-impl FakeProvider {
-    pub(crate) async fn start(replies: Vec<Reply>) -> FakeProvider {
-        let shared = Shared {
-            replies: Arc::new(Mutex::new(replies.into())),
-            seen: Arc::default(),
-        };
-        let app = axum::Router::new()
-            .fallback(answer)
-            .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        FakeProvider { base, shared }
-    }
-
-    pub(crate) fn seen(&self) -> Vec<Seen> {
-        self.shared.seen.lock().unwrap().clone()
-    }
-}
-
-async fn answer(
-    State(shared): State<Shared>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    shared.seen.lock().unwrap().push(Seen {
-        path: uri.to_string(),
-        headers,
-        body,
-    });
-    let reply = shared.replies.lock().unwrap().pop_front();
-    let Some(reply) = reply else {
-        return Response::builder()
-            .status(500)
-            .body(Body::from("no more replies"))
-            .unwrap();
-    };
-    let chunks: Vec<Result<Bytes, std::io::Error>> = reply
-        .chunks
-        .into_iter()
-        .map(|c| Ok(Bytes::from(c)))
-        .collect();
-    let tail: Box<dyn futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin> =
-        match reply.end {
-            End::Close => Box::new(stream::empty()),
-            End::Stall => Box::new(stream::pending()),
-            End::Cut => Box::new(stream::iter([Err(std::io::Error::other("cut"))])),
-        };
-    let mut builder = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
-    for (name, value) in reply.headers {
-        builder = builder.header(name, value);
-    }
-    builder
-        .body(Body::from_stream(futures_util::StreamExt::chain(
-            stream::iter(chunks),
-            tail,
-        )))
-        .unwrap()
-}
 
 pub(crate) fn endpoint(server: &FakeProvider, path: &str) -> Endpoint {
     Endpoint {
@@ -221,7 +81,7 @@ mod openai {
 
     #[tokio::test]
     async fn text_streams_in_chunks_with_usage_at_the_end() {
-        let server = FakeProvider::start(vec![Reply::sse(TEXT)]).await;
+        let server = FakeProvider::start(vec![Reply::sse_events(TEXT)]).await;
         let (result, deltas) = run(
             ProviderKind::OpenAi,
             &endpoint(&server, "/v1"),
@@ -273,7 +133,7 @@ mod openai {
 
     #[tokio::test]
     async fn tool_calls_arrive_in_fragments_and_are_assembled() {
-        let server = FakeProvider::start(vec![Reply::sse(TOOLS)]).await;
+        let server = FakeProvider::start(vec![Reply::sse_events(TOOLS)]).await;
         let (result, _) = run(
             ProviderKind::OpenAi,
             &endpoint(&server, "/v1"),
@@ -303,7 +163,7 @@ mod openai {
 
     #[tokio::test]
     async fn tool_results_go_back_in_openais_format() {
-        let server = FakeProvider::start(vec![Reply::sse(TEXT)]).await;
+        let server = FakeProvider::start(vec![Reply::sse_events(TEXT)]).await;
         let history = vec![
             ChatMessage::text(Role::User, "weather in Paris?"),
             ChatMessage {
@@ -386,9 +246,9 @@ mod openai {
     #[tokio::test]
     async fn a_cut_connection_and_a_stalled_stream_are_retryable_errors() {
         let server = FakeProvider::start(vec![
-            Reply::sse(&TEXT[..2]).ending(End::Cut),
-            Reply::sse(&TEXT[..2]).ending(End::Stall),
-            Reply::sse(&TEXT[..2]),
+            Reply::sse_events(&TEXT[..2]).ending(End::Cut),
+            Reply::sse_events(&TEXT[..2]).ending(End::Stall),
+            Reply::sse_events(&TEXT[..2]),
         ])
         .await;
         let endpoint = endpoint(&server, "/v1");
@@ -411,7 +271,7 @@ mod openai {
 
     #[tokio::test]
     async fn garbage_in_the_stream_is_a_clear_error() {
-        let server = FakeProvider::start(vec![Reply::sse(&["data: {not json"])]).await;
+        let server = FakeProvider::start(vec![Reply::sse_events(&["data: {not json"])]).await;
         let (result, _) = run(
             ProviderKind::OpenAi,
             &endpoint(&server, "/v1"),
@@ -663,7 +523,7 @@ mod gemini {
 
     #[tokio::test]
     async fn text_streams_and_the_key_stays_out_of_the_url() {
-        let server = FakeProvider::start(vec![Reply::sse(TEXT)]).await;
+        let server = FakeProvider::start(vec![Reply::sse_events(TEXT)]).await;
         let (result, _) = run(
             ProviderKind::Gemini,
             &endpoint(&server, "/v1beta"),
@@ -708,7 +568,8 @@ mod gemini {
     #[tokio::test]
     async fn function_calls_become_tool_calls_and_results_function_responses() {
         let call = r#"data: {"candidates": [{"content": {"parts": [{"functionCall": {"name": "get_weather","args": {"city": "Paris"}}}],"role": "model"},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 30,"candidatesTokenCount": 6,"totalTokenCount": 36}}"#;
-        let server = FakeProvider::start(vec![Reply::sse(&[call]), Reply::sse(TEXT)]).await;
+        let server =
+            FakeProvider::start(vec![Reply::sse_events(&[call]), Reply::sse_events(TEXT)]).await;
         let endpoint = endpoint(&server, "/v1beta");
         let (result, _) = run(ProviderKind::Gemini, &endpoint, &user("weather?"), QUICK).await;
         let completion = result.unwrap();
@@ -738,7 +599,7 @@ mod gemini {
     async fn errors_and_unfinished_streams_are_reported() {
         let body = r#"{"error": {"code": 400,"message": "API key not valid. Please pass a valid API key.","status": "INVALID_ARGUMENT"}}"#;
         let server =
-            FakeProvider::start(vec![Reply::error(400, body), Reply::sse(&TEXT[..1])]).await;
+            FakeProvider::start(vec![Reply::error(400, body), Reply::sse_events(&TEXT[..1])]).await;
         let endpoint = endpoint(&server, "/v1beta");
         let (invalid, _) = run(ProviderKind::Gemini, &endpoint, &user("hi"), QUICK).await;
         let invalid = invalid.unwrap_err();
@@ -915,7 +776,7 @@ mod models {
 
 #[tokio::test]
 async fn dotted_tool_names_travel_as_double_underscores_and_come_back() {
-    let reply = Reply::sse(&[
+    let reply = Reply::sse_events(&[
         r#"data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"fs__read","arguments":"{\"path\":\"a\"}"}}]},"finish_reason":"tool_calls"}]}"#,
         "data: [DONE]",
     ]);
