@@ -131,6 +131,13 @@ fn state_home() -> Option<PathBuf> {
     Some(PathBuf::from(home).join(".local/state"))
 }
 
+/// So a client can take a `Layout` or anything holding one.
+impl AsRef<Layout> for Layout {
+    fn as_ref(&self) -> &Layout {
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

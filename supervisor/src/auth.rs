@@ -56,11 +56,6 @@ pub fn load_or_create_client_token(path: &Path) -> io::Result<String> {
     }
 }
 
-/// Reads the client token at `path` (clients never create it).
-pub fn read_client_token(path: &Path) -> io::Result<String> {
-    fs::read_to_string(path).map(|t| t.trim().to_owned())
-}
-
 /// Why a peer was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PeerError {
@@ -123,7 +118,12 @@ mod tests {
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(load_or_create_client_token(&path).unwrap(), first);
-        assert_eq!(read_client_token(&path).unwrap(), first);
+        // What a client reads back (`studio_client::data_dir`).
+        let layout = protocol::layout::Layout::new(tmp.path());
+        assert_eq!(
+            studio_client::data_dir::read_client_token(&layout).unwrap(),
+            first
+        );
     }
 
     #[test]

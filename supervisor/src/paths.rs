@@ -4,13 +4,10 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use protocol::layout::Layout;
-
-/// Longest socket path the kernel accepts (`sun_path` minus the NUL).
-const MAX_SOCKET_PATH: usize = 107;
 
 /// Paths of one instance, derived from its data dir.
 #[derive(Clone, Debug)]
@@ -159,31 +156,20 @@ impl DataDir {
     /// Creates the data dir and run dir with mode 0700 (tightening existing
     /// ones), and checks that socket paths fit the kernel's limit.
     pub fn create(&self) -> io::Result<()> {
-        for dir in [self.root().to_path_buf(), self.run_dir()] {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
-        }
-        for socket in [self.control_socket(), self.worker_socket()] {
-            let len = socket.as_os_str().len();
-            if len > MAX_SOCKET_PATH {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "socket path {} is {len} bytes, over the limit of {MAX_SOCKET_PATH}: choose a shorter --data-dir",
-                        socket.display()
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        studio_client::data_dir::create(&self.layout)
+    }
+}
+
+impl AsRef<Layout> for DataDir {
+    fn as_ref(&self) -> &Layout {
+        &self.layout
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

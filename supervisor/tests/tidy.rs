@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use tidy_support::{ModuleGraph, rust_files, workspace_root};
 
 /// The workspace's crates, by the folder their sources are in.
-const SOURCE_DIRS: [&str; 5] = [
+const SOURCE_DIRS: [&str; 6] = [
     "supervisor/src",
+    "supervisor/client/src",
     "supervisor/test-support/src",
     "workers/src",
     "ui-dioxus/src",
@@ -76,9 +77,17 @@ fn each_crate_depends_only_on_what_it_may() {
         BTreeSet::new(),
         "protocol depends on none of ours"
     );
-    // Neither the worker nor the app links the daemon; the tests' fixtures
-    // link none of ours.
+    // Neither the worker nor the app links the daemon; the client the CLI
+    // and the app share links only protocol; the tests' fixtures none.
     assert_eq!(depends["test-support"], BTreeSet::new());
+    assert_eq!(
+        depends["studio-client"],
+        BTreeSet::from(["protocol".to_owned()])
+    );
+    assert!(
+        depends["ui-dioxus"].contains("studio-client"),
+        "the app speaks to the daemon through studio-client"
+    );
     for crate_name in ["workers", "ui-dioxus"] {
         assert!(
             !depends[crate_name].contains("supervisor"),

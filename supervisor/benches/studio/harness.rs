@@ -10,7 +10,7 @@ use protocol::SessionId;
 use protocol::agent::AgentConfig;
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec};
 use protocol::event::{Event, SessionStatus};
-use supervisor::client::Client;
+use studio_client::Client;
 use supervisor::paths::DataDir;
 pub(crate) use supervisor::procfs::{self, group_members, pss_bytes as pss};
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use protocol::control::ControlRequest;
-use supervisor::client::Client;
+use studio_client::Client;
 use supervisor::paths::DataDir;
 
 /// How long a daemon has to accept connections after it was started.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use protocol::control::{ControlError, ControlRequest, ControlResponse, ErrorKind};
 use protocol::{SessionId, Timestamp};
 use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
-use supervisor::client::{Client, ClientError};
+use studio_client::{Client, ClientError};
 use supervisor::paths::DataDir;
 use tokio::sync::watch;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use protocol::control::{ControlRequest, ControlResponse, Push};
 use protocol::event::{Event, EventKind};
 use protocol::{SessionId, Timestamp};
-use supervisor::client::Client;
+use studio_client::Client;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

@@ -11,7 +11,7 @@ use protocol::SessionId;
 use protocol::batch::parse_batch;
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionSummary};
 use protocol::event::SessionStatus;
-use supervisor::client::Client;
+use studio_client::Client;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::CliError;

@@ -16,7 +16,7 @@ use clap::Args;
 use protocol::SessionId;
 use protocol::control::{ControlRequest, ControlResponse, ErrorKind, Push};
 use protocol::event::{Decider, Event, EventKind, SessionStatus};
-use supervisor::client::{Client, ClientError, Subscription};
+use studio_client::{Client, ClientError, Subscription};
 use tokio::sync::mpsc;
 
 use super::output::describe_end;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use protocol::control::{ControlRequest, ControlResponse, DaemonStatus};
-use supervisor::client::{Client, ClientError};
+use studio_client::{Client, ClientError};
 use supervisor::daemon::{self, DaemonConfig};
 use supervisor::secrets::StoreChoice;
 

@@ -12,7 +12,7 @@ use clap::Args;
 use protocol::agent::{AgentConfig, Budgets, Fault, Script, ScriptPatch};
 use protocol::control::{ControlRequest, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
-use supervisor::client::Client;
+use studio_client::Client;
 
 use super::batch::{BatchItem, BatchOutcome, note, progress_bar, run_batch};
 use super::output::{print_json, table};

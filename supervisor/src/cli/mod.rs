@@ -29,7 +29,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use protocol::control::ErrorKind;
-use supervisor::client::{AutoStart, Client, ClientError};
+use studio_client::{AutoStart, Client, ClientError};
 use supervisor::paths::DataDir;
 
 /// A workbench for LLM agents: one agent, one process; every action an

@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 use protocol::control::{ControlRequest, ControlResponse, ModelPrice, PricingTable};
 use protocol::event::{Event, EventKind};
-use supervisor::client::Client;
+use studio_client::Client;
 use supervisor::pricing;
 
 use super::output::{print_json, table};

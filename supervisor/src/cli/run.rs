@@ -9,7 +9,7 @@ use protocol::agent::ScriptPatch;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
-use supervisor::client::Client;
+use studio_client::Client;
 
 use super::agent::{BudgetArgs, ScriptArgs};
 use super::batch::{print_summary, progress_bar, read_batch, run_batch};

@@ -3,7 +3,7 @@
 use clap::Args;
 use protocol::SessionId;
 use protocol::control::{ControlRequest, ControlResponse, Push, SessionSummary};
-use supervisor::client::Client;
+use studio_client::Client;
 
 use super::output::{
     bytes, cost, duration, event_json, event_line, print_json, session_duration, session_json,

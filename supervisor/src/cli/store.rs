@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use protocol::control::{ControlRequest, ControlResponse, StoreReport, TableReport};
-use supervisor::client::{Client, ClientError};
+use studio_client::{Client, ClientError};
 use supervisor::store::{self, SalvageReport, StoreError};
 
 use super::batch::progress_bar;

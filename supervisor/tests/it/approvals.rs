@@ -7,7 +7,7 @@ use protocol::agent::{SafetyMode, ScriptPatch, ScriptedToolCall};
 use protocol::approval::{AskPolicy, RuleDecision};
 use protocol::control::{ControlRequest, ControlResponse, RunSpec};
 use protocol::event::{BudgetKind, Decider, Event, EventKind, StopReason};
-use supervisor::client::Client;
+use studio_client::Client;
 
 use crate::support::*;
 

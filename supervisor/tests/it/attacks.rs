@@ -15,12 +15,9 @@ use protocol::mcp::{McpServerConfig, McpTransport};
 use crate::support::{TestDaemon, agent, create_agent, follow_to_end};
 
 /// Sends `request` and returns the refusal's kind and message.
-async fn refused(
-    client: &supervisor::client::Client,
-    request: ControlRequest,
-) -> (ErrorKind, String) {
+async fn refused(client: &studio_client::Client, request: ControlRequest) -> (ErrorKind, String) {
     match client.request(request).await {
-        Err(supervisor::client::ClientError::Daemon(err)) => (err.kind, err.message),
+        Err(studio_client::ClientError::Daemon(err)) => (err.kind, err.message),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -184,7 +181,7 @@ async fn three_hundred_chats_meet_the_chat_limit() {
     for answer in answers {
         match answer {
             Ok(ControlResponse::ChatOpened { session, .. }) => opened.push(session),
-            Err(supervisor::client::ClientError::Daemon(err)) => {
+            Err(studio_client::ClientError::Daemon(err)) => {
                 assert_eq!(err.kind, ErrorKind::Conflict);
                 assert!(err.message.contains("the most allowed"), "{}", err.message);
                 refusals += 1;

@@ -12,7 +12,7 @@ use protocol::control::{ClientFrame, ControlRequest, ControlResponse, ServerFram
 use protocol::event::EventKind;
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::{PROTOCOL_VERSION, SessionId};
-use supervisor::client::{Client, ClientError};
+use studio_client::{Client, ClientError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::*;

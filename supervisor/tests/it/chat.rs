@@ -12,7 +12,7 @@ use protocol::agent::{AgentConfig, ProviderKind, SafetyMode, ScriptedToolCall};
 use protocol::control::{ControlRequest, ControlResponse, ErrorKind, Push};
 use protocol::event::{Decider, Event, EventKind, SessionStatus};
 use serde_json::Value;
-use supervisor::client::{Client, ClientError, Subscription};
+use studio_client::{Client, ClientError, Subscription};
 
 use crate::support::*;
 use test_support::fake_provider::{FakeProvider, Reply};

@@ -6,7 +6,7 @@ use protocol::SessionId;
 use protocol::agent::{Budgets, Fault, ScriptPatch};
 use protocol::control::{ControlRequest, RunSpec};
 use protocol::event::{BudgetKind, EventKind, ExitInfo, StopReason};
-use supervisor::client::Client;
+use studio_client::Client;
 
 use crate::support::*;
 

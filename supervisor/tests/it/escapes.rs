@@ -10,7 +10,7 @@ use std::time::Duration;
 use protocol::agent::{AgentConfig, SafetyMode, ScriptPatch, ScriptedToolCall};
 use protocol::control::{ControlRequest, RunSpec};
 use protocol::event::{BudgetKind, Event, EventKind, StopReason};
-use supervisor::client::Client;
+use studio_client::Client;
 
 use crate::support::*;
 

@@ -49,7 +49,7 @@ async fn secret_service(requests: usize) -> (String, FakeProvider) {
     (fake.base.clone(), fake)
 }
 
-async fn fetcher(client: &supervisor::client::Client, private_hosts: Vec<String>) {
+async fn fetcher(client: &studio_client::Client, private_hosts: Vec<String>) {
     let mut fetcher = agent("fetcher", 1, 0);
     fetcher.tools = vec!["fetch".into()];
     fetcher.sandbox.private_hosts = private_hosts;

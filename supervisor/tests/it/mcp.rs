@@ -13,7 +13,7 @@ use protocol::agent::{ScriptPatch, ScriptedToolCall};
 use protocol::control::{ControlRequest, ControlResponse, RunSpec};
 use protocol::event::{Event, EventKind};
 use protocol::mcp::{McpServerConfig, McpTransport};
-use supervisor::client::Client;
+use studio_client::Client;
 
 use crate::support::*;
 

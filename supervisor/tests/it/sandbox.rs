@@ -13,7 +13,7 @@ use protocol::agent::{AgentConfig, SafetyMode, ScriptPatch, ScriptedToolCall};
 use protocol::control::{ControlRequest, ControlResponse, RunSpec};
 use protocol::event::{Event, EventKind};
 use protocol::sandbox::Network;
-use supervisor::client::Client;
+use studio_client::Client;
 
 use crate::mcp::mcp_dir;
 use crate::support::*;

@@ -140,7 +140,7 @@ pub(crate) fn http_server(name: &str, token: &str) -> McpServerConfig {
 
 /// What an OpenAI agent's run sends a fake provider as `Authorization`
 /// (the run must complete).
-pub(crate) async fn openai_key_sent(client: &supervisor::client::Client) -> String {
+pub(crate) async fn openai_key_sent(client: &studio_client::Client) -> String {
     let fake = FakeProvider::start(vec![Reply::sse(text_reply())]).await;
     let base = fake.base.clone();
     create_agent(

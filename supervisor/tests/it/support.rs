@@ -8,7 +8,7 @@ use protocol::SessionId;
 use protocol::agent::AgentConfig;
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionSummary};
 use protocol::event::{Event, EventKind};
-use supervisor::client::Client;
+use studio_client::Client;
 use supervisor::paths::DataDir;
 
 /// The `studio` binary under test.

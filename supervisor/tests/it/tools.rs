@@ -216,7 +216,7 @@ async fn a_cancel_during_a_huge_search_is_cooperative_and_prompt() {
 
 /// Waits until `session` has recorded an event for which `check` holds.
 async fn wait_for_event(
-    client: &supervisor::client::Client,
+    client: &studio_client::Client,
     session: protocol::SessionId,
     check: impl Fn(&EventKind) -> bool,
 ) {

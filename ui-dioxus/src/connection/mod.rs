@@ -11,20 +11,18 @@
 //! becomes an update.
 
 use std::collections::HashMap;
-use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use interprocess::local_socket::tokio::Stream;
-use interprocess::local_socket::traits::tokio::Stream as _;
-use interprocess::local_socket::{GenericFilePath, ToFsName};
 use protocol::codec::{FrameError, read_frame};
 use protocol::control::{ControlRequest, ServerFrame};
-use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::layout::Layout;
 use protocol::{SessionId, Timestamp};
+use studio_client::ClientError;
+use studio_client::connection::open_authenticated;
 use tokio::io::BufReader;
 use tokio::sync::mpsc;
 
@@ -58,14 +56,10 @@ pub struct Target {
 /// Why a connection attempt failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnectError {
-    #[error("cannot reach the daemon at {path}: {source}")]
-    Io { path: String, source: io::Error },
     #[error("cannot start the daemon: {0}")]
     Start(String),
-    #[error("the daemon refused the connection: {0}")]
-    Refused(String),
-    #[error("lost the connection to the daemon: {0}")]
-    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }
 
 /// Runs until the app closes: connects (starting the daemon if needed),
@@ -88,46 +82,18 @@ pub async fn run(
     }
 }
 
-/// Connects and shakes hands, starting the daemon when none listens.
+/// Connects and shakes hands (`studio_client`, as the CLI does),
+/// starting the daemon when none listens.
 async fn connect(target: &Target) -> Result<Arc<Stream>, ConnectError> {
-    let stream = match open_socket(&target.layout).await {
+    let stream = match open_authenticated(&target.layout).await {
         Ok(stream) => stream,
-        Err(err)
-            if matches!(
-                err.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-            ) =>
-        {
+        Err(ClientError::NotRunning(_)) => {
             start_daemon(target).await?;
-            open_socket(&target.layout)
-                .await
-                .map_err(|source| io_error(&target.layout, source))?
+            open_authenticated(&target.layout).await?
         }
-        Err(source) => return Err(io_error(&target.layout, source)),
+        Err(err) => return Err(err.into()),
     };
-    let token = std::fs::read_to_string(target.layout.client_token())
-        .map_err(|source| io_error(&target.layout, source))?;
-    let reply = Hello::new(PeerRole::Client, token.trim().to_owned())
-        .send(&mut &stream, &mut BufReader::new(&stream))
-        .await?;
-    match reply {
-        Some(HelloReply::Accepted { .. }) => Ok(Arc::new(stream)),
-        Some(HelloReply::Refused { reason }) => Err(ConnectError::Refused(reason)),
-        None => Err(ConnectError::Refused("closed during the handshake".into())),
-    }
-}
-
-fn io_error(layout: &Layout, source: io::Error) -> ConnectError {
-    ConnectError::Io {
-        path: layout.control_socket().display().to_string(),
-        source,
-    }
-}
-
-async fn open_socket(layout: &Layout) -> io::Result<Stream> {
-    let socket = layout.control_socket();
-    let name = socket.as_path().to_fs_name::<GenericFilePath>()?;
-    Stream::connect(name).await
+    Ok(Arc::new(stream))
 }
 
 /// `studio daemon start`: returns once the daemon answers, or why not.

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use protocol::Timestamp;
 use protocol::agent::AgentConfig;
 use protocol::control::{ControlRequest, ControlResponse};
-use supervisor::client::Client;
+use studio_client::Client;
 use supervisor::paths::DataDir;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

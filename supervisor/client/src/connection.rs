@@ -26,7 +26,9 @@ use protocol::handshake::{Hello, HelloReply, PeerRole};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::paths::DataDir;
+use protocol::layout::Layout;
+
+use crate::data_dir;
 
 /// How long to wait for a freshly started daemon to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -119,7 +121,11 @@ pub struct AutoStart {
 impl Client {
     /// Connects to the daemon of `dir`, starting one in the background
     /// when none is running.
-    pub async fn connect_or_start(dir: &DataDir, start: &AutoStart) -> Result<Client, ClientError> {
+    pub async fn connect_or_start(
+        dir: &(impl AsRef<Layout> + ?Sized),
+        start: &AutoStart,
+    ) -> Result<Client, ClientError> {
+        let dir = dir.as_ref();
         match Client::connect(dir).await {
             Err(ClientError::NotRunning(_)) => {}
             other => return other,
@@ -158,60 +164,29 @@ impl Client {
     }
 
     /// Connects to the running daemon of `dir`.
-    pub async fn connect(dir: &DataDir) -> Result<Client, ClientError> {
-        let socket = dir.control_socket();
-        let name = socket
-            .as_path()
-            .to_fs_name::<GenericFilePath>()
-            .map_err(|source| ClientError::Io {
-                context: format!("bad socket path {}", socket.display()),
-                source,
-            })?;
-        let stream = match Stream::connect(name).await {
-            Ok(stream) => stream,
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-                ) =>
-            {
-                return Err(ClientError::NotRunning(dir.root().to_owned()));
-            }
-            Err(source) => {
-                return Err(ClientError::Io {
-                    context: format!("cannot connect to {}", socket.display()),
-                    source,
-                });
-            }
-        };
-        let token = crate::auth::read_client_token(&dir.client_token()).map_err(|source| {
-            ClientError::Io {
-                context: format!("cannot read {}", dir.client_token().display()),
-                source,
-            }
-        })?;
-        Client::handshake(stream, token).await
+    pub async fn connect(dir: &(impl AsRef<Layout> + ?Sized)) -> Result<Client, ClientError> {
+        let stream = open_authenticated(dir.as_ref()).await?;
+        Ok(Client::over(stream))
     }
 
     /// Performs the client handshake on a connected stream.
     pub async fn handshake(stream: Stream, token: String) -> Result<Client, ClientError> {
-        let reply = Hello::new(PeerRole::Client, token)
-            .send(&mut &stream, &mut BufReader::new(&stream))
-            .await?
-            .ok_or(ClientError::Disconnected)?;
-        if let HelloReply::Refused { reason } = reply {
-            return Err(ClientError::Refused(reason));
-        }
+        shake_hands(&stream, token).await?;
+        Ok(Client::over(stream))
+    }
+
+    /// A client over an authenticated stream: starts its reader task.
+    fn over(stream: Stream) -> Client {
         let stream = Arc::new(stream);
         let routes: Arc<Mutex<Routes>> = Arc::default();
         let reader = tokio::spawn(route_frames(Arc::clone(&stream), Arc::clone(&routes)));
-        Ok(Client {
+        Client {
             stream,
             write_lock: Arc::default(),
             routes,
             next_id: Arc::new(AtomicU64::new(1)),
             _reader: Arc::new(ReaderTask(reader.abort_handle())),
-        })
+        }
     }
 
     fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
@@ -401,13 +376,63 @@ async fn route_frames(stream: Arc<Stream>, routes: Arc<Mutex<Routes>>) {
     routes.pushes.clear();
 }
 
+/// Opens the control socket of `dir` and shakes hands as a client with
+/// its token: the authenticated stream, for a caller that reads and
+/// writes its own frames (the desktop app); [`Client::connect`] builds on
+/// it. [`ClientError::NotRunning`] when no daemon listens.
+pub async fn open_authenticated(dir: &Layout) -> Result<Stream, ClientError> {
+    let socket = dir.control_socket();
+    let name = socket
+        .as_path()
+        .to_fs_name::<GenericFilePath>()
+        .map_err(|source| ClientError::Io {
+            context: format!("bad socket path {}", socket.display()),
+            source,
+        })?;
+    let stream = match Stream::connect(name).await {
+        Ok(stream) => stream,
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Err(ClientError::NotRunning(dir.root().to_owned()));
+        }
+        Err(source) => {
+            return Err(ClientError::Io {
+                context: format!("cannot connect to {}", socket.display()),
+                source,
+            });
+        }
+    };
+    let token = data_dir::read_client_token(dir).map_err(|source| ClientError::Io {
+        context: format!("cannot read {}", dir.client_token().display()),
+        source,
+    })?;
+    shake_hands(&stream, token).await?;
+    Ok(stream)
+}
+
+/// The client's side of the handshake on `stream`.
+async fn shake_hands(stream: &Stream, token: String) -> Result<(), ClientError> {
+    let reply = Hello::new(PeerRole::Client, token)
+        .send(&mut &*stream, &mut BufReader::new(stream))
+        .await?
+        .ok_or(ClientError::Disconnected)?;
+    match reply {
+        HelloReply::Refused { reason } => Err(ClientError::Refused(reason)),
+        HelloReply::Accepted { .. } => Ok(()),
+    }
+}
+
 /// Starts `studio --data-dir DIR daemon run` detached from this terminal,
 /// logging to the data dir's `daemon.log`.
-fn spawn_daemon(dir: &DataDir, studio_bin: &Path) -> Result<std::process::Child, ClientError> {
+fn spawn_daemon(dir: &Layout, studio_bin: &Path) -> Result<std::process::Child, ClientError> {
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::process::CommandExt;
 
-    dir.create().map_err(|source| ClientError::Io {
+    data_dir::create(dir).map_err(|source| ClientError::Io {
         context: format!("cannot create data dir {}", dir.root().display()),
         source,
     })?;
