@@ -10,7 +10,6 @@
 //! - [`event`]: the event enum every session records (`session.*`, `llm.*`, `tool.*`, ...).
 //! - [`handshake`]: the first frame on every connection.
 //! - [`layout`]: where an instance keeps its sockets, token and files.
-//! - [`batch`]: batch files, one run per JSON line.
 //! - [`control`]: client <-> daemon requests, responses and pushes.
 //! - [`worker`]: daemon <-> worker commands and reports.
 //! - [`codec`]: u32 length prefix + bincode framing with a hard size limit.
@@ -20,7 +19,6 @@
 
 pub mod agent;
 pub mod approval;
-pub mod batch;
 pub mod codec;
 pub mod control;
 pub mod event;
@@ -32,7 +30,6 @@ pub mod message;
 pub mod sandbox;
 pub mod script;
 pub mod secret;
-pub mod stats;
 pub mod time;
 pub mod worker;
 

@@ -1,6 +1,6 @@
 //! What the Inspector computes from a session's events: the rows of its
 //! timeline (filtered, searched, streamed chunks grouped) and a request's
-//! streamed text assembled (its stats bar is `protocol::stats`). Plain
+//! streamed text assembled (its stats bar is `studio_client::stats`). Plain
 //! functions, tested without a window.
 
 use std::collections::HashSet;

@@ -494,6 +494,9 @@ pub enum ErrorKind {
     TooLarge,
 }
 
+/// Most runs one batch may hold (`RunBatch`, a batch file).
+pub const MAX_BATCH_RUNS: usize = 10_000;
+
 /// Most [`ControlRequest::LimitsSet`] accepts for concurrent runs.
 pub const MAX_CONCURRENT_RUNS: u32 = 1024;
 

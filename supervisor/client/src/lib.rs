@@ -5,8 +5,17 @@
 //!   the daemon), the handshake, concurrent requests and subscriptions,
 //!   paging through an event log.
 //! - [`data_dir`]: creating a data dir as the daemon expects it.
+//! - [`stats`]: a session's figures from its events (`studio inspect`, the
+//!   Inspector's stats bar).
+//! - [`batch`]: batch files, one run per JSON line (`studio run --batch`,
+//!   the app's run form).
+//! - [`mcp_import`]: `mcpServers` documents (`studio mcp import`, the
+//!   app's Settings page).
 
+pub mod batch;
 pub mod connection;
 pub mod data_dir;
+pub mod mcp_import;
+pub mod stats;
 
 pub use connection::{AutoStart, Client, ClientError, Subscription};

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::SessionId;
-use protocol::batch::parse_batch;
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionSummary};
 use protocol::event::SessionStatus;
 use studio_client::Client;
+use studio_client::batch::parse_batch;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::CliError;

@@ -1,12 +1,12 @@
 //! `studio inspect ID`: what a session spent and did, from its events
-//! (`protocol::stats`, the same figures as the desktop app's stats bar).
+//! (`studio_client::stats`, the same figures as the desktop app's stats bar).
 
 use std::time::Duration;
 
 use clap::Args;
 use comfy_table::{Cell, CellAlignment};
-use protocol::stats::{Stats, stats};
 use serde_json::json;
+use studio_client::stats::{Stats, stats};
 
 use super::output::{duration, print_json, session_json, table};
 use super::{CliError, Ctx};

@@ -11,9 +11,9 @@ use protocol::Secret;
 use protocol::control::{ControlRequest, ControlResponse};
 use protocol::mcp::{
     DEFAULT_CALL_TIMEOUT_SECS, DEFAULT_STARTUP_TIMEOUT_SECS, McpServerConfig, McpTransport,
-    parse_mcp_servers_json,
 };
 use serde_json::{Value, json};
+use studio_client::mcp_import::parse_mcp_servers_json;
 
 use super::output::{print_json, table};
 use super::{CliError, Ctx};

@@ -3,8 +3,9 @@
 
 use protocol::approval::{RuleDecision, RuleMatch};
 use protocol::control::{ModelPrice, RunSpec};
-use protocol::mcp::{ImportedEntry, McpServerConfig};
+use protocol::mcp::McpServerConfig;
 use protocol::{AgentConfig, ProviderKind, Secret, SessionId};
+use studio_client::mcp_import::ImportedEntry;
 
 /// What a component asks of the daemon.
 #[derive(Clone, Debug, PartialEq)]

@@ -53,7 +53,7 @@ pub fn InspectorPage() -> Element {
         };
     };
     let rows = inspect::rows(events, &chips.read(), &search.read(), &expanded.read());
-    let stats = protocol::stats::stats(events);
+    let stats = studio_client::stats::stats(events);
     let (top, height) = *view.read();
     let first_drawn = ((top / ROW_PX) as usize).saturating_sub(SPARE_ROWS);
     let drawn = (height / ROW_PX) as usize + 2 * SPARE_ROWS;
@@ -210,7 +210,7 @@ fn SessionPicker(current: Option<SessionId>) -> Element {
 
 /// The figures of the whole session.
 #[component]
-fn StatsBar(stats: protocol::stats::Stats) -> Element {
+fn StatsBar(stats: studio_client::stats::Stats) -> Element {
     rsx! {
         p { class: "stats",
             span { "tokens in {stats.input_tokens} (cached {stats.cached_tokens}) · out {stats.output_tokens}" }

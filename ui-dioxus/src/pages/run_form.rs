@@ -4,8 +4,8 @@
 
 use dioxus::prelude::*;
 use protocol::approval::{AskPolicy, RuleMatch};
-use protocol::batch::parse_batch;
 use protocol::control::RunSpec;
+use studio_client::batch::parse_batch;
 
 use super::budgets::{BudgetDraft, BudgetInputs};
 use crate::commands::Commands;

@@ -668,7 +668,7 @@ async fn settings_add_and_import_mcp_servers_and_set_and_reset_prices_keeping_no
 
     // An import: one good entry, one unusable, one the daemon refuses
     // (that name exists): each is reported by name, the good one listed.
-    let entries = protocol::mcp::parse_mcp_servers_json(
+    let entries = studio_client::mcp_import::parse_mcp_servers_json(
         r#"{"mcpServers": {
             "github": {"command": "npx", "args": ["-y", "server-github"], "env": {"GITHUB_TOKEN": "tok-ui-secret-imported"}},
             "legacy": {"type": "sse", "url": "http://127.0.0.1:9/sse"},

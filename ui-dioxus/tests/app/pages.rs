@@ -71,7 +71,7 @@ fn Root(props: RootProps) -> Element {
         }
         Part::McpImport(text, checked) => {
             let problem = checked
-                .then(|| protocol::mcp::parse_mcp_servers_json(&text).err())
+                .then(|| studio_client::mcp_import::parse_mcp_servers_json(&text).err())
                 .flatten();
             rsx! { McpImportForm { start: text, problem } }
         }

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use protocol::agent::AgentConfig;
-use protocol::batch::MAX_BATCH_RUNS;
+use protocol::control::MAX_BATCH_RUNS;
 use protocol::control::{
     ControlError, ControlResponse, ErrorKind, MAX_CONCURRENT_RUNS, MAX_LIVE_CHATS, RunSpec,
 };

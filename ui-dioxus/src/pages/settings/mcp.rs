@@ -12,8 +12,8 @@ use dioxus::prelude::*;
 use protocol::Secret;
 use protocol::mcp::{
     DEFAULT_CALL_TIMEOUT_SECS, DEFAULT_STARTUP_TIMEOUT_SECS, McpServerConfig, McpTransport,
-    parse_mcp_servers_json,
 };
+use studio_client::mcp_import::parse_mcp_servers_json;
 
 use crate::commands::Commands;
 use crate::connection::Command;

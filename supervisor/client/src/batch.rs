@@ -8,12 +8,9 @@
 
 use serde::Deserialize;
 
-use crate::agent::{Budgets, Fault, ScriptPatch};
-use crate::approval::{AskPolicy, RuleMatch};
-use crate::control::RunSpec;
-
-/// Most runs one batch file may hold.
-pub const MAX_BATCH_RUNS: usize = 10_000;
+use protocol::agent::{Budgets, Fault, ScriptPatch};
+use protocol::approval::{AskPolicy, RuleMatch};
+use protocol::control::{MAX_BATCH_RUNS, RunSpec};
 
 /// One line of a batch file.
 #[derive(Debug, Deserialize)]

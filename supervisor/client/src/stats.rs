@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventKind};
+use protocol::event::{Event, EventKind};
 
 /// What a session spent and did, summed over its events: the Inspector's
 /// stats bar and `studio inspect`.
@@ -161,8 +161,8 @@ pub fn stats(events: &[Event]) -> Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Decider, Usage};
-    use crate::{SessionId, Timestamp};
+    use protocol::event::{Decider, Usage};
+    use protocol::{SessionId, Timestamp};
 
     /// A new session's events: seqs from 1, one second apart.
     fn log(kinds: Vec<EventKind>) -> Vec<Event> {
