@@ -1,8 +1,11 @@
 //! How values read on screen.
 
+use std::time::Duration;
+
 use protocol::Timestamp;
 use protocol::control::SessionTotals;
 use protocol::event::{EventKind, SessionStatus};
+use studio_client::human;
 
 /// `1 tool`, `2 tools`.
 pub fn count(n: usize, one: &str, many: &str) -> String {
@@ -13,26 +16,12 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-/// `1.5s`, `2m05s`, `1h02m`.
+/// `1.5s`, `2m05s`, `1h02m` (as the CLI writes them: `human::duration`).
 pub fn duration(micros: u64) -> String {
-    let secs = micros / 1_000_000;
-    match secs {
-        0..60 => format!("{:.1}s", micros as f64 / 1e6),
-        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
-        _ => format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60),
-    }
+    human::duration(Duration::from_micros(micros))
 }
 
-/// How long ago `then` was: `12s ago`, `3m ago`, `2h ago`, `4d ago`.
-pub fn ago(then: Timestamp, now: Timestamp) -> String {
-    let secs = now.0.saturating_sub(then.0) / 1_000_000;
-    match secs {
-        0..60 => format!("{secs}s ago"),
-        60..3600 => format!("{}m ago", secs / 60),
-        3600..86_400 => format!("{}h ago", secs / 3600),
-        _ => format!("{}d ago", secs / 86_400),
-    }
-}
+pub use studio_client::human::ago;
 
 /// How long a session ran (or has run, until `now`).
 pub fn elapsed(started: Option<Timestamp>, ended: Option<Timestamp>, now: Timestamp) -> String {
@@ -44,32 +33,10 @@ pub fn elapsed(started: Option<Timestamp>, ended: Option<Timestamp>, now: Timest
 
 /// `1.2k in / 300 out`: a session's tokens so far.
 pub fn tokens(totals: &SessionTotals) -> String {
-    format!(
-        "{} in / {} out",
-        thousands(totals.usage.input_tokens),
-        thousands(totals.usage.output_tokens)
-    )
+    human::tokens(&totals.usage)
 }
 
-/// `$0.0125` (with `+?` when some responses have no price).
-pub fn cost(totals: &SessionTotals) -> String {
-    let unpriced = if totals.unpriced > 0 { "+?" } else { "" };
-    format!("${:.4}{unpriced}", totals.cost_usd)
-}
-
-/// `950`, `1.2k`, `3.4M`.
-fn thousands(n: u64) -> String {
-    match n {
-        0..1000 => n.to_string(),
-        1000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
-        _ => format!("{:.1}M", n as f64 / 1e6),
-    }
-}
-
-/// `4.6 MiB`.
-pub fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
+pub use studio_client::human::{bytes, cost};
 
 /// The CSS class and word of a status.
 pub fn status(status: SessionStatus) -> (&'static str, String) {

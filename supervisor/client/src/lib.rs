@@ -5,6 +5,7 @@
 //!   the daemon), the handshake, concurrent requests and subscriptions,
 //!   paging through an event log.
 //! - [`data_dir`]: creating a data dir as the daemon expects it.
+//! - [`human`]: how durations, sizes, tokens, costs and ages read.
 //! - [`stats`]: a session's figures from its events (`studio inspect`, the
 //!   Inspector's stats bar).
 //! - [`batch`]: batch files, one run per JSON line (`studio run --batch`,
@@ -15,6 +16,7 @@
 pub mod batch;
 pub mod connection;
 pub mod data_dir;
+pub mod human;
 pub mod mcp_import;
 pub mod stats;
 

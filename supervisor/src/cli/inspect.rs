@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use comfy_table::{Cell, CellAlignment};
 use serde_json::json;
+use studio_client::human::usd;
 use studio_client::stats::{Stats, stats};
 
 use super::output::{duration, print_json, session_json, table};
@@ -42,8 +43,8 @@ pub(crate) async fn execute(args: InspectArgs, ctx: &Ctx) -> Result<(), CliError
         let mut models = table(&["PROVIDER", "MODEL", "REQUESTS", "IN", "OUT", "COST"]);
         for spend in &figures.by_model {
             let cost = match spend.unpriced {
-                0 => format!("${:.4}", spend.cost_usd),
-                n => format!("${:.4} ({n} unpriced)", spend.cost_usd),
+                0 => usd(spend.cost_usd),
+                n => format!("{} ({n} unpriced)", usd(spend.cost_usd)),
             };
             models.add_row(vec![
                 Cell::new(&spend.provider),
@@ -79,7 +80,7 @@ fn lines(events: u64, figures: &Stats) -> Vec<(&'static str, String)> {
                 figures.input_tokens, figures.cached_tokens, figures.output_tokens
             ),
         ),
-        ("cost", format!("${:.4}", figures.cost_usd)),
+        ("cost", usd(figures.cost_usd)),
         ("requests", figures.requests.to_string()),
         (
             "tool calls",
@@ -120,7 +121,7 @@ mod tests {
         assert_eq!(
             text,
             [
-                "events: 40 over 12.50s (8.00s in models, 1.25s in tools)",
+                "events: 40 over 12.5s (8.0s in models, 1.2s in tools)",
                 "tokens: 1200 in (200 cached), 300 out",
                 "cost: $0.0125",
                 "requests: 2",

@@ -123,25 +123,7 @@ pub(crate) fn table(header: &[&str]) -> Table {
     table
 }
 
-/// `12.3 MiB`.
-pub(crate) fn bytes(n: u64) -> String {
-    const MIB: f64 = 1024.0 * 1024.0;
-    if n >= 1024 * 1024 {
-        format!("{:.1} MiB", n as f64 / MIB)
-    } else {
-        format!("{:.0} KiB", n as f64 / 1024.0)
-    }
-}
-
-/// `1.25s`, `3m02s`.
-pub(crate) fn duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs >= 60 {
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    } else {
-        format!("{:.2}s", d.as_secs_f64())
-    }
-}
+pub(crate) use studio_client::human::{bytes, duration};
 
 /// How long a session has run (so far, if live).
 pub(crate) fn session_duration(s: &SessionSummary) -> Option<Duration> {
@@ -173,19 +155,18 @@ pub(crate) fn session_json(s: &SessionSummary) -> Value {
     })
 }
 
-/// `in/out` tokens of a session, `-` when not known.
+/// A session's tokens (`1.2k in / 300 out`), `-` when not known.
 pub(crate) fn tokens(s: &SessionSummary) -> String {
-    s.totals.as_ref().map_or("-".to_owned(), |t| {
-        format!("{}/{}", t.usage.input_tokens, t.usage.output_tokens)
-    })
+    s.totals
+        .as_ref()
+        .map_or("-".to_owned(), |t| studio_client::human::tokens(&t.usage))
 }
 
 /// `$0.0123` (with `+?` when some responses have no price), `-` when not known.
 pub(crate) fn cost(s: &SessionSummary) -> String {
-    s.totals.as_ref().map_or("-".to_owned(), |t| {
-        let unpriced = if t.unpriced > 0 { "+?" } else { "" };
-        format!("${:.4}{unpriced}", t.cost_usd)
-    })
+    s.totals
+        .as_ref()
+        .map_or("-".to_owned(), studio_client::human::cost)
 }
 
 /// An event's fields without the variant wrapper serde puts around them.
@@ -326,13 +307,5 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("…\""), "{line}");
-    }
-
-    #[test]
-    fn sizes_and_durations_read_well() {
-        assert_eq!(bytes(3 * 1024 * 1024 + 512 * 1024), "3.5 MiB");
-        assert_eq!(bytes(2048), "2 KiB");
-        assert_eq!(duration(Duration::from_millis(1250)), "1.25s");
-        assert_eq!(duration(Duration::from_secs(182)), "3m02s");
     }
 }

@@ -214,7 +214,7 @@ fn StatsBar(stats: studio_client::stats::Stats) -> Element {
     rsx! {
         p { class: "stats",
             span { "tokens in {stats.input_tokens} (cached {stats.cached_tokens}) · out {stats.output_tokens}" }
-            span { "cost ${stats.cost_usd:.4}" }
+            span { "cost {studio_client::human::usd(stats.cost_usd)}" }
             span { "{format::count(stats.requests as usize, \"request\", \"requests\")}" }
             span { "{format::count(stats.tool_calls as usize, \"tool call\", \"tool calls\")} ({stats.approved} approved, {stats.denied} denied)" }
             span { "{format::count(stats.errors as usize, \"error\", \"errors\")}" }
@@ -232,7 +232,7 @@ fn StatsBar(stats: studio_client::stats::Stats) -> Element {
                             td { class: "num", "{spend.input_tokens}" }
                             td { class: "num", "{spend.output_tokens}" }
                             td { class: "num",
-                                "${spend.cost_usd:.4}"
+                                "{studio_client::human::usd(spend.cost_usd)}"
                                 if spend.unpriced > 0 { " (+{spend.unpriced} unpriced)" }
                             }
                         }

@@ -88,7 +88,7 @@ fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
             td { class: "num", "{run.events}" }
             td { class: "num", {run.totals.as_ref().map(format::tokens).unwrap_or_default()} }
             td { class: "num", {run.totals.as_ref().map(format::cost).unwrap_or_default()} }
-            td { class: "num", {run.rss_bytes.map(format::mib).unwrap_or_default()} }
+            td { class: "num", {run.rss_bytes.map(format::bytes).unwrap_or_default()} }
             td { class: "num", {format::elapsed(run.started_at, run.ended_at, now)} }
             td {
                 if live {

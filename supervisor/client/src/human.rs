@@ -1,0 +1,98 @@
+//! How figures read for a person, the same in the CLI and the app:
+//! durations, sizes, token counts, costs and ages.
+
+use std::time::Duration;
+
+use protocol::Timestamp;
+use protocol::control::SessionTotals;
+use protocol::event::Usage;
+
+/// `0.8s`, `12.5s`, `2m05s`, `1h02m`.
+pub fn duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{:.1}s", d.as_secs_f64()),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// `512 KiB`, `12.3 MiB`.
+pub fn bytes(n: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if n >= 1024 * 1024 {
+        format!("{:.1} MiB", n as f64 / MIB)
+    } else {
+        format!("{:.0} KiB", n as f64 / 1024.0)
+    }
+}
+
+/// `950`, `1.2k`, `3.4M`.
+pub fn count(n: u64) -> String {
+    match n {
+        0..1000 => n.to_string(),
+        1000..1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// `1.2k in / 300 out`.
+pub fn tokens(usage: &Usage) -> String {
+    format!(
+        "{} in / {} out",
+        count(usage.input_tokens),
+        count(usage.output_tokens)
+    )
+}
+
+/// `$0.0125`: US dollars to a hundredth of a cent.
+pub fn usd(dollars: f64) -> String {
+    format!("${dollars:.4}")
+}
+
+/// `$0.0125`, with `+?` when some responses had no price.
+pub fn cost(totals: &SessionTotals) -> String {
+    let unpriced = if totals.unpriced > 0 { "+?" } else { "" };
+    format!("{}{unpriced}", usd(totals.cost_usd))
+}
+
+/// How long ago `then` was: `12s ago`, `3m ago`, `2h ago`, `4d ago`.
+pub fn ago(then: Timestamp, now: Timestamp) -> String {
+    let secs = now.0.saturating_sub(then.0) / 1_000_000;
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86_400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_the_same_everywhere() {
+        assert_eq!(duration(Duration::from_millis(1250)), "1.2s");
+        assert_eq!(duration(Duration::from_secs(182)), "3m02s");
+        assert_eq!(duration(Duration::from_secs(3720)), "1h02m");
+        assert_eq!(bytes(3 * 1024 * 1024 + 512 * 1024), "3.5 MiB");
+        assert_eq!(bytes(2048), "2 KiB");
+        assert_eq!(count(950), "950");
+        assert_eq!(count(1250), "1.2k");
+        assert_eq!(count(3_400_000), "3.4M");
+        let usage = Usage {
+            input_tokens: 1200,
+            output_tokens: 300,
+            ..Usage::default()
+        };
+        assert_eq!(tokens(&usage), "1.2k in / 300 out");
+        let totals = SessionTotals {
+            usage,
+            cost_usd: 0.0125,
+            unpriced: 1,
+        };
+        assert_eq!(cost(&totals), "$0.0125+?");
+        assert_eq!(ago(Timestamp(0), Timestamp(125_000_000)), "2m ago");
+    }
+}
