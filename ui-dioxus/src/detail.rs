@@ -282,7 +282,7 @@ mod tests {
     use protocol::event::{ExitInfo, Usage};
 
     use super::*;
-    use crate::test_support::log;
+    use test_support::events::log;
 
     fn call_log(by: Decider) -> Vec<Event> {
         log(vec![

@@ -179,7 +179,7 @@ mod tests {
     use protocol::event::{Decider, Usage};
 
     use super::*;
-    use crate::test_support::log;
+    use test_support::events::log;
 
     fn chunk(request: &str, text: &str) -> EventKind {
         EventKind::LlmResponseChunk {

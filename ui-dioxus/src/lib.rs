@@ -31,9 +31,6 @@ pub mod palette;
 pub mod state;
 pub mod web;
 
-#[cfg(test)]
-mod test_support;
-
 pub use app::{App, Shell};
 pub use commands::Commands;
 pub use connection::{Command, Target};

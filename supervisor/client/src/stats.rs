@@ -162,22 +162,7 @@ pub fn stats(events: &[Event]) -> Stats {
 mod tests {
     use super::*;
     use protocol::event::{Decider, Usage};
-    use protocol::{SessionId, Timestamp};
-
-    /// A new session's events: seqs from 1, one second apart.
-    fn log(kinds: Vec<EventKind>) -> Vec<Event> {
-        let session = SessionId::new();
-        kinds
-            .into_iter()
-            .enumerate()
-            .map(|(i, kind)| Event {
-                session,
-                seq: i as u64 + 1,
-                at: Timestamp(i as u64 * 1_000_000),
-                kind,
-            })
-            .collect()
-    }
+    use test_support::events::log;
 
     fn chunk(request: &str, text: &str) -> EventKind {
         EventKind::LlmResponseChunk {

@@ -1,8 +1,10 @@
 //! What the workspace's tests share, written once: [`fake_provider`], a
-//! loopback HTTP server standing in for a model provider. A dev-dependency
+//! loopback HTTP server standing in for a model provider, and [`events`],
+//! event logs built for a test. A dev-dependency
 //! only; nothing here is in a shipped binary.
 
 // A panic is how a test fails; fixtures unwrap like tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod events;
 pub mod fake_provider;

@@ -1,10 +1,11 @@
-//! Fixtures shared by the unit tests.
+//! Event logs built for a test: a new session's events in order, as the
+//! daemon would have recorded them.
 
 use protocol::event::{Event, EventKind};
 use protocol::{SessionId, Timestamp};
 
 /// A new session's events: seqs from 1, one second apart.
-pub(crate) fn log(kinds: Vec<EventKind>) -> Vec<Event> {
+pub fn log(kinds: Vec<EventKind>) -> Vec<Event> {
     let session = SessionId::new();
     kinds
         .into_iter()
