@@ -1,9 +1,9 @@
 //! The daemon under test, a client, and /proc readings.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::ffi::OsString;
+use std::process::Child;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use protocol::SessionId;
@@ -13,31 +13,10 @@ use protocol::event::{Event, SessionStatus};
 use studio_client::Client;
 use supervisor::paths::DataDir;
 pub(crate) use supervisor::procfs::{self, group_members, pss_bytes as pss};
+use test_support::daemon::{Launch, serving};
 
 /// The binaries being measured.
-#[derive(Clone, Debug)]
-pub(crate) struct Binaries {
-    pub(crate) studio: PathBuf,
-    pub(crate) worker: PathBuf,
-}
-
-impl Binaries {
-    pub(crate) fn in_dir(dir: &Path) -> anyhow::Result<Binaries> {
-        let bins = Binaries {
-            studio: dir.join("studio"),
-            worker: dir.join("studio-worker"),
-        };
-        for bin in [&bins.studio, &bins.worker] {
-            if !bin.is_file() {
-                bail!(
-                    "{} is missing: build with `cargo build --release --bins`",
-                    bin.display()
-                );
-            }
-        }
-        Ok(bins)
-    }
-}
+pub(crate) use test_support::daemon::Binaries;
 
 /// A daemon in its own temp data dir; killed when dropped.
 pub(crate) struct Daemon {
@@ -65,35 +44,19 @@ impl Daemon {
     ) -> anyhow::Result<Daemon> {
         let tmp = tempfile::Builder::new().prefix("sb").tempdir_in("/tmp")?;
         let dir = DataDir::new(tmp.path().join("d"));
-        let log = std::fs::File::create(tmp.path().join("daemon.log"))?;
-        let mut child = Command::new(&bins.studio)
-            .arg("--data-dir")
-            .arg(dir.root())
-            .args(["daemon", "run", "--max-concurrent"])
-            .arg(max_concurrent.to_string())
-            .arg("--cancel-grace-ms")
-            .arg(grace_ms.to_string())
-            .args(extra)
-            .env("STUDIO_WORKER_BIN", &bins.worker)
-            .env("STUDIO_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("cannot start the daemon")?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let client = loop {
-            if let Ok(client) = Client::connect(&dir).await {
-                break client;
-            }
-            if let Some(status) = child.try_wait()? {
-                bail!("the daemon exited: {status}");
-            }
-            if Instant::now() > deadline {
-                bail!("the daemon did not come up");
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        let launch = Launch {
+            bins: bins.clone(),
+            data_dir: dir.root().to_owned(),
+            log: tmp.path().join("daemon.log"),
+            max_concurrent: max_concurrent as u64,
+            cancel_grace: Duration::from_millis(grace_ms),
+            args: extra.iter().map(OsString::from).collect(),
+            env: vec![("STUDIO_LOG".into(), "warn".into())],
         };
+        let mut child = launch.spawn().context("cannot start the daemon")?;
+        let client = serving(&mut child, dir.layout(), Duration::from_secs(20))
+            .await
+            .map_err(anyhow::Error::msg)?;
         Ok(Daemon {
             _tmp: tmp,
             child,

@@ -87,7 +87,11 @@ const QUICK: Sizes = Sizes {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let sizes = if args.quick { QUICK } else { FULL };
-    let bins = harness::Binaries::in_dir(&args.root.join(&args.bin_dir))?;
+    let bins = harness::Binaries::in_dir(
+        &args.root.join(&args.bin_dir),
+        "build with `cargo build --release --bins`",
+    )
+    .map_err(anyhow::Error::msg)?;
     let out = args.root.join(&args.out);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -2,14 +2,15 @@
 //! data dir, started, killed, restarted and stopped by the harness.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use protocol::control::ControlRequest;
 use studio_client::Client;
 use supervisor::paths::DataDir;
+use test_support::daemon::Launch;
 
 /// How long a daemon has to accept connections after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -17,32 +18,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The binaries under test.
-#[derive(Clone, Debug)]
-pub struct Binaries {
-    /// `studio`.
-    pub studio: PathBuf,
-    /// `studio-worker`.
-    pub worker: PathBuf,
-}
-
-impl Binaries {
-    /// The binaries in `dir`; both must exist.
-    pub fn in_dir(dir: &Path) -> anyhow::Result<Binaries> {
-        let bins = Binaries {
-            studio: dir.join("studio"),
-            worker: dir.join("studio-worker"),
-        };
-        for bin in [&bins.studio, &bins.worker] {
-            if !bin.is_file() {
-                bail!(
-                    "{} is missing: build with `cargo build --bins` (scripts/chaos does)",
-                    bin.display()
-                );
-            }
-        }
-        Ok(bins)
-    }
-}
+pub use test_support::daemon::Binaries;
 
 /// Daemon flags.
 #[derive(Clone, Copy, Debug)]
@@ -126,24 +102,16 @@ impl Daemon {
         if self.child.is_some() {
             bail!("a daemon is already running");
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .with_context(|| format!("cannot open {}", self.log.display()))?;
-        let child = Command::new(&self.bins.studio)
-            .arg("--data-dir")
-            .arg(self.dir.root())
-            .args(["daemon", "run", "--max-concurrent"])
-            .arg(self.settings.max_concurrent.to_string())
-            .arg("--cancel-grace-ms")
-            .arg(self.settings.cancel_grace.as_millis().to_string())
-            .env("STUDIO_WORKER_BIN", &self.bins.worker)
-            .env_remove("STUDIO_MAX_CONCURRENT_RUNS")
-            .env_remove("STUDIO_CANCEL_GRACE_MS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
+        let launch = Launch {
+            bins: self.bins.clone(),
+            data_dir: self.dir.root().to_owned(),
+            log: self.log.clone(),
+            max_concurrent: u64::from(self.settings.max_concurrent),
+            cancel_grace: self.settings.cancel_grace,
+            args: Vec::new(),
+            env: Vec::new(),
+        };
+        let child = launch
             .spawn()
             .with_context(|| format!("cannot start {}", self.bins.studio.display()))?;
         self.incarnation += 1;

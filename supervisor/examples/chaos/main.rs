@@ -125,7 +125,11 @@ fn clock_seed() -> u64 {
 
 /// Runs the rounds and reports; returns the exit code.
 fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let bins = Binaries::in_dir(&args.bin_dir)?;
+    let bins = Binaries::in_dir(
+        &args.bin_dir,
+        "build with `cargo build --bins` (scripts/chaos does)",
+    )
+    .map_err(anyhow::Error::msg)?;
     let seed = args.seed.unwrap_or_else(clock_seed);
     let numbers: Vec<u32> = match args.only_round {
         Some(n) => vec![n.max(1)],

@@ -1,7 +1,7 @@
 //! Fixtures: a daemon in a temp dir, a client, and /proc helpers.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use protocol::SessionId;
@@ -10,6 +10,7 @@ use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionS
 use protocol::event::{Event, EventKind};
 use studio_client::Client;
 use supervisor::paths::DataDir;
+use test_support::daemon::{Binaries, Launch};
 
 /// The `studio` binary under test.
 pub fn studio_bin() -> PathBuf {
@@ -109,29 +110,23 @@ impl Drop for TestDaemon {
 }
 
 fn spawn_daemon(dir: &DataDir, max_concurrent: u32, extra_env: &[(String, String)]) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.root().parent().unwrap().join("daemon.log"))
-        .unwrap();
-    Command::new(studio_bin())
-        .arg("--data-dir")
-        .arg(dir.root())
-        .args([
-            "daemon",
-            "run",
-            "--cancel-grace-ms",
-            "500",
-            "--max-concurrent",
-        ])
-        .arg(max_concurrent.to_string())
-        .env("STUDIO_WORKER_BIN", worker_bin())
-        .envs(extra_env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    Launch {
+        bins: Binaries {
+            studio: studio_bin(),
+            worker: worker_bin(),
+        },
+        data_dir: dir.root().to_owned(),
+        log: dir.root().parent().unwrap().join("daemon.log"),
+        max_concurrent: u64::from(max_concurrent),
+        cancel_grace: Duration::from_millis(500),
+        args: Vec::new(),
+        env: extra_env
+            .iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+    }
+    .spawn()
+    .unwrap()
 }
 
 /// A scripted agent streaming `chunks` chunks of 8 characters, `delay_ms` apart.
