@@ -377,10 +377,8 @@ async fn route_frames(stream: Arc<Stream>, routes: Arc<Mutex<Routes>>) {
 }
 
 /// Opens the control socket of `dir` and shakes hands as a client with
-/// its token: the authenticated stream, for a caller that reads and
-/// writes its own frames (the desktop app); [`Client::connect`] builds on
-/// it. [`ClientError::NotRunning`] when no daemon listens.
-pub async fn open_authenticated(dir: &Layout) -> Result<Stream, ClientError> {
+/// its token. [`ClientError::NotRunning`] when no daemon listens.
+async fn open_authenticated(dir: &Layout) -> Result<Stream, ClientError> {
     let socket = dir.control_socket();
     let name = socket
         .as_path()

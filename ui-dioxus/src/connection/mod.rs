@@ -10,20 +10,14 @@
 //! components ask. `wire`: how a command becomes requests and an answer
 //! becomes an update.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use interprocess::local_socket::tokio::Stream;
-use protocol::codec::{FrameError, read_frame};
-use protocol::control::{ControlRequest, ServerFrame};
+use protocol::control::ControlRequest;
 use protocol::layout::Layout;
 use protocol::{SessionId, Timestamp};
-use studio_client::ClientError;
-use studio_client::connection::open_authenticated;
-use tokio::io::BufReader;
+use studio_client::{Client, ClientError};
 use tokio::sync::mpsc;
 
 use crate::state::Update;
@@ -32,7 +26,7 @@ pub mod command;
 mod wire;
 
 pub use command::{Command, NewRule, RuleChanges};
-use wire::{Asked, FollowUp, Wire};
+use wire::{Asked, FollowUp, Incoming, Wire};
 
 /// Pause between connection attempts.
 const RETRY: Duration = Duration::from_secs(1);
@@ -73,7 +67,7 @@ pub async fn run(
     let mut inspected: Option<SessionId> = None;
     loop {
         let reason = match connect(&target).await {
-            Ok(stream) => serve(stream, &mut commands, &mut update, &mut inspected).await,
+            Ok(client) => serve(client, &mut commands, &mut update, &mut inspected).await,
             Err(err) => err.to_string(),
         };
         tracing::info!(%reason, "daemon connection down; retrying");
@@ -84,16 +78,15 @@ pub async fn run(
 
 /// Connects and shakes hands (`studio_client`, as the CLI does),
 /// starting the daemon when none listens.
-async fn connect(target: &Target) -> Result<Arc<Stream>, ConnectError> {
-    let stream = match open_authenticated(&target.layout).await {
-        Ok(stream) => stream,
+async fn connect(target: &Target) -> Result<Client, ConnectError> {
+    match Client::connect(&target.layout).await {
+        Ok(client) => Ok(client),
         Err(ClientError::NotRunning(_)) => {
             start_daemon(target).await?;
-            open_authenticated(&target.layout).await?
+            Ok(Client::connect(&target.layout).await?)
         }
-        Err(err) => return Err(err.into()),
-    };
-    Ok(Arc::new(stream))
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// `studio daemon start`: returns once the daemon answers, or why not.
@@ -119,20 +112,13 @@ pub(crate) async fn start_daemon(target: &Target) -> Result<(), ConnectError> {
 /// here: the store drops the events it holds already), and is left as the
 /// one it follows when this connection ends.
 async fn serve(
-    stream: Arc<Stream>,
+    client: Client,
     commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
     update: &mut impl FnMut(Update),
     inspected: &mut Option<SessionId>,
 ) -> String {
-    let (frames_tx, mut frames) = mpsc::channel(256);
-    let reader = tokio::spawn(read_frames(Arc::clone(&stream), frames_tx));
-    let _stop_reader = AbortOnDrop(reader);
-    let mut wire = Wire {
-        stream,
-        next_id: 1,
-        asked: HashMap::new(),
-        inspecting: None,
-    };
+    let (incoming, mut frames) = mpsc::channel(256);
+    let mut wire = Wire::new(client, incoming);
     let reason = pump(&mut wire, &mut frames, commands, update, *inspected).await;
     *inspected = wire.inspecting.map(|(_, session)| session);
     // An agent saved with rules whose answer never came: its rules were
@@ -154,7 +140,7 @@ async fn serve(
 /// carries commands and frames until the connection breaks; returns why.
 async fn pump(
     wire: &mut Wire,
-    frames: &mut mpsc::Receiver<Result<ServerFrame, FrameError>>,
+    frames: &mut mpsc::Receiver<Incoming>,
     commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
     update: &mut impl FnMut(Update),
     inspected: Option<SessionId>,
@@ -203,6 +189,11 @@ async fn pump(
                         return err.to_string();
                     }
                 }
+                // Refused before a byte was written (say, a huge batch):
+                // the connection stays up.
+                Some(Err(ClientError::TooLarge { len, max })) => update(Update::Failed(format!(
+                    "not sent: the request takes {len} bytes, more than the {max} one message may hold"
+                ))),
                 Some(Err(err)) => return err.to_string(),
                 None => return "the daemon closed the connection".to_owned(),
             },
@@ -227,25 +218,8 @@ async fn pump(
     }
 }
 
-/// Reads frames into `tx` until the connection ends (a read is not
-/// cancel-safe, so it runs on its own task rather than in a select).
-async fn read_frames(stream: Arc<Stream>, tx: mpsc::Sender<Result<ServerFrame, FrameError>>) {
-    let mut reader = BufReader::new(&*stream);
-    let mut buf = Vec::new();
-    loop {
-        let frame = match read_frame::<_, ServerFrame>(&mut reader, &mut buf).await {
-            Ok(Some(frame)) => Ok(frame),
-            Ok(None) => return,
-            Err(err) => Err(err),
-        };
-        let failed = frame.is_err();
-        if tx.send(frame).await.is_err() || failed {
-            return;
-        }
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// Aborts its task when dropped.
+pub(super) struct AbortOnDrop(pub(super) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

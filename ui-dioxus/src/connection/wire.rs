@@ -1,16 +1,17 @@
-//! The writing half of the app's connection: what each open request was
-//! asked for ([`Asked`]), how a [`Command`] becomes requests, and how each
-//! answer or push becomes an [`Update`] and what it calls for next.
+//! The app's side of its connection: what each open request was asked
+//! for ([`Asked`]), how a [`Command`] becomes requests, and how each answer
+//! or push becomes an [`Update`] and what it calls for next. Requests go
+//! through the shared [`Client`] (`studio_client`), each on its own task;
+//! its answer, or each push of a stream, comes back to the connection's
+//! one task as a [`ServerFrame`] under the id the wire gave it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use interprocess::local_socket::tokio::Stream;
 use protocol::SessionId;
-use protocol::codec::{FrameError, write_frame};
-use protocol::control::{ClientFrame, ControlRequest, ControlResponse, Push, ServerFrame};
+use protocol::control::{ControlRequest, ControlResponse, Push, ServerFrame};
 use protocol::event::EventKind;
-use tokio::io::AsyncWriteExt;
+use studio_client::{Client, ClientError};
+use tokio::sync::mpsc;
 
 use super::{Command, RuleChanges};
 use crate::state::{ImportOutcome, McpSummary, Update};
@@ -68,28 +69,70 @@ fn where_secrets_live() -> FollowUp {
     FollowUp::Request(Box::new(ControlRequest::SecretList), Asked::Secrets)
 }
 
-/// The writing half of a connection and what its open requests were.
+/// What comes back to the connection's task: a request's answer or a
+/// stream's push as a frame, or why the connection is of no more use.
+pub(super) type Incoming = Result<ServerFrame, ClientError>;
+
+/// The requests of one connection and what each was asked for.
 pub(super) struct Wire {
-    pub(super) stream: Arc<Stream>,
+    pub(super) client: Client,
+    /// Where answers and pushes come back to.
+    pub(super) incoming: mpsc::Sender<Incoming>,
     pub(super) next_id: u64,
     pub(super) asked: HashMap<u64, Asked>,
     /// The Inspector's follow: its request id and session.
     pub(super) inspecting: Option<(u64, SessionId)>,
+    /// The open streams' forwarding tasks, by id; dropping one ends its
+    /// subscription.
+    pub(super) streams: HashMap<u64, super::AbortOnDrop>,
 }
 
 impl Wire {
+    /// A wire over `client`, sending what comes back to `incoming`.
+    pub(super) fn new(client: Client, incoming: mpsc::Sender<Incoming>) -> Wire {
+        Wire {
+            client,
+            incoming,
+            next_id: 1,
+            asked: HashMap::new(),
+            inspecting: None,
+            streams: HashMap::new(),
+        }
+    }
+
+    /// Sends `request`, whose answer (and pushes, for a stream) will come
+    /// back as frames under the returned id.
     pub(super) async fn send(
         &mut self,
         request: ControlRequest,
         asked: Asked,
-    ) -> Result<u64, FrameError> {
+    ) -> Result<u64, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut writer = &*self.stream;
-        write_frame(&mut writer, &ClientFrame { id, request }).await?;
-        writer.flush().await?;
-        // Answers are folded by this same task, so none can come before this.
         self.asked.insert(id, asked);
+        let (client, incoming) = (self.client.clone(), self.incoming.clone());
+        if matches!(
+            request,
+            ControlRequest::Follow { .. } | ControlRequest::WatchSessions
+        ) {
+            let task = tokio::spawn(stream(client, request, id, incoming));
+            self.streams.insert(id, super::AbortOnDrop(task));
+        } else {
+            tokio::spawn(async move {
+                let frame = match client.request(request).await {
+                    Ok(response) => Ok(ServerFrame::Response {
+                        id,
+                        result: Ok(response),
+                    }),
+                    Err(ClientError::Daemon(err)) => Ok(ServerFrame::Response {
+                        id,
+                        result: Err(err),
+                    }),
+                    Err(err) => Err(err),
+                };
+                let _ = incoming.send(frame).await;
+            });
+        }
         Ok(id)
     }
 
@@ -97,7 +140,7 @@ impl Wire {
     pub(super) async fn send_all(
         &mut self,
         requests: Vec<(ControlRequest, Asked)>,
-    ) -> Result<(), FrameError> {
+    ) -> Result<(), ClientError> {
         for (request, asked) in requests {
             self.send(request, asked).await?;
         }
@@ -109,38 +152,19 @@ impl Wire {
         &mut self,
         request: ControlRequest,
         then: ControlRequest,
-    ) -> Result<(), FrameError> {
+    ) -> Result<(), ClientError> {
         self.send(request, Asked::Changed(Box::new(then)))
             .await
             .map(|_| ())
     }
 
-    /// Sends what `command` asks; `update` hears what it settles at once
-    /// (an import's unusable entries).
-    /// Sends what `command` asks for. A request too large for one frame
-    /// (say, a huge batch) is refused here, before a byte is written, and
-    /// shown as an error; the connection stays up.
+    /// Sends what `command` asks for; `update` hears what it settles at
+    /// once (an import's unusable entries).
     pub(super) async fn command(
         &mut self,
         command: Command,
         update: &mut impl FnMut(Update),
-    ) -> Result<(), FrameError> {
-        match self.send_command(command, update).await {
-            Err(FrameError::TooLarge { len, max }) => {
-                update(Update::Failed(format!(
-                    "not sent: the request takes {len} bytes, more than the {max} one message may hold"
-                )));
-                Ok(())
-            }
-            other => other,
-        }
-    }
-
-    async fn send_command(
-        &mut self,
-        command: Command,
-        update: &mut impl FnMut(Update),
-    ) -> Result<(), FrameError> {
+    ) -> Result<(), ClientError> {
         let request = match command {
             Command::Cancel(session) => ControlRequest::Cancel { session },
             Command::Kill(session) => ControlRequest::Kill { session },
@@ -155,8 +179,9 @@ impl Wire {
             },
             Command::Inspect(session) => {
                 if let Some((request_id, _)) = self.inspecting.take() {
-                    self.send(ControlRequest::Unsubscribe { request_id }, Asked::Action)
-                        .await?;
+                    // Its task ends, and with it the subscription.
+                    self.streams.remove(&request_id);
+                    self.asked.remove(&request_id);
                 }
                 let request = ControlRequest::Follow {
                     session,
@@ -470,11 +495,59 @@ impl Wire {
                 }
                 Push::End => {
                     self.asked.remove(&id);
+                    self.streams.remove(&id);
                     None
                 }
                 _ => None,
             },
         }
+    }
+}
+
+/// Opens the stream `request` (as request `id`) and forwards its answer
+/// and pushes to `incoming`. The daemon's watch never ends while it is up,
+/// so its end means the connection went down.
+async fn stream(
+    client: Client,
+    request: ControlRequest,
+    id: u64,
+    incoming: mpsc::Sender<Incoming>,
+) {
+    let watch = matches!(request, ControlRequest::WatchSessions);
+    let mut subscription = match client.subscribe(request).await {
+        Ok(subscription) => subscription,
+        Err(ClientError::Daemon(err)) => {
+            let _ = incoming
+                .send(Ok(ServerFrame::Response {
+                    id,
+                    result: Err(err),
+                }))
+                .await;
+            return;
+        }
+        Err(err) => {
+            let _ = incoming.send(Err(err)).await;
+            return;
+        }
+    };
+    let subscribed = ServerFrame::Response {
+        id,
+        result: Ok(ControlResponse::Subscribed),
+    };
+    if incoming.send(Ok(subscribed)).await.is_err() {
+        return;
+    }
+    while let Some(push) = subscription.next().await {
+        if incoming
+            .send(Ok(ServerFrame::Push { id, push }))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    if watch {
+        let _ = incoming.send(Err(ClientError::Disconnected)).await;
     }
 }
 
