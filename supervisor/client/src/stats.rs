@@ -161,62 +161,7 @@ pub fn stats(events: &[Event]) -> Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::event::{Decider, Usage};
-    use test_support::events::log;
-
-    fn chunk(request: &str, text: &str) -> EventKind {
-        EventKind::LlmResponseChunk {
-            request_id: request.into(),
-            text: text.into(),
-        }
-    }
-
-    fn sample() -> Vec<Event> {
-        log(vec![
-            EventKind::MessageUser {
-                text: "Read the notes".into(),
-            },
-            EventKind::LlmRequestStarted {
-                request_id: "req-1".into(),
-                provider: "openai".into(),
-                model: "gpt-4o-mini".into(),
-                params: "{}".into(),
-            },
-            chunk("req-1", "Read"),
-            chunk("req-1", "ing."),
-            EventKind::LlmResponseCompleted {
-                request_id: "req-1".into(),
-                usage: Usage {
-                    input_tokens: 100,
-                    output_tokens: 20,
-                    cache_read_tokens: 40,
-                    ..Usage::default()
-                },
-                finish_reason: "tool_calls".into(),
-            },
-            EventKind::LlmCost {
-                request_id: "req-1".into(),
-                model: "gpt-4o-mini".into(),
-                usd: Some(0.25),
-                pricing_version: 1,
-            },
-            EventKind::ToolRequested {
-                call_id: "c1".into(),
-                tool: "fs.read".into(),
-                arguments: r#"{"path":"notes.md"}"#.into(),
-            },
-            EventKind::ToolDenied {
-                call_id: "c1".into(),
-                by: Decider::RunPolicy,
-                reason: "no".into(),
-            },
-            chunk("req-2", "Sorry"),
-            EventKind::ToolError {
-                call_id: "c2".into(),
-                message: "ENOENT".into(),
-            },
-        ])
-    }
+    use test_support::events::sample;
 
     #[test]
     fn the_figures_add_up_the_session() {
