@@ -30,10 +30,14 @@ use super::{SchedulerMsg, listener};
 use crate::auth;
 use crate::store::{SessionLookup, SessionRecord};
 
+mod agents;
 mod answer;
+mod approvals;
 mod chat;
+mod pricing;
 mod runs;
 mod secrets;
+mod sessions;
 mod streams;
 
 use answer::answer;

@@ -1,0 +1,121 @@
+//! Session requests: list, get, setup and events (with live figures from
+//! the Scheduler), and cancel or kill.
+
+use std::collections::HashMap;
+
+use protocol::SessionId;
+use protocol::control::{ControlError, ControlResponse, ErrorKind, SessionSummary, Setup};
+use ractor::rpc::CallResult;
+
+use super::{Handles, call, ensure_session, find_session, unavailable};
+use crate::daemon::SchedulerMsg;
+use crate::daemon::scheduler::LiveInfo;
+use crate::store::{SessionKind, SessionRecord};
+
+pub(super) async fn list(
+    handles: &Handles,
+    all: bool,
+    limit: u32,
+) -> Result<ControlResponse, ControlError> {
+    let summaries = handles.shared.store.sessions(all, limit as usize).await?;
+    let live = live_infos(handles).await;
+    Ok(ControlResponse::Sessions(
+        summaries.into_iter().map(|s| with_live(s, &live)).collect(),
+    ))
+}
+
+pub(super) async fn get(handles: &Handles, id: &str) -> Result<ControlResponse, ControlError> {
+    let store = &handles.shared.store;
+    let record = find_session(store, id).await?;
+    let live = live_infos(handles).await;
+    Ok(ControlResponse::Session(with_live(
+        store.summary(&record),
+        &live,
+    )))
+}
+
+pub(super) async fn setup(handles: &Handles, id: &str) -> Result<ControlResponse, ControlError> {
+    let store = &handles.shared.store;
+    let record = find_session(store, id).await?;
+    let run = match record.kind {
+        SessionKind::Run => Some(store.run(record.id).await?.spec),
+        SessionKind::Chat => None,
+    };
+    let live = live_infos(handles).await;
+    Ok(ControlResponse::Setup(Box::new(Setup {
+        summary: with_live(store.summary(&record), &live),
+        agent: record.agent,
+        run,
+    })))
+}
+
+pub(super) async fn events(
+    handles: &Handles,
+    session: SessionId,
+    after_seq: u64,
+    limit: u32,
+) -> Result<ControlResponse, ControlError> {
+    ensure_session(handles, session).await?;
+    let events = handles
+        .shared
+        .store
+        .events(session, after_seq, limit as usize)
+        .await?;
+    Ok(ControlResponse::Events(events))
+}
+
+async fn live_infos(handles: &Handles) -> HashMap<SessionId, LiveInfo> {
+    call(handles, SchedulerMsg::Live)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|info| (info.session, info))
+        .collect()
+}
+
+fn with_live(mut summary: SessionSummary, live: &HashMap<SessionId, LiveInfo>) -> SessionSummary {
+    if let Some(info) = live.get(&summary.id) {
+        summary.pid = info.pid.or(summary.pid);
+        summary.rss_bytes = info.rss_bytes;
+    }
+    summary
+}
+
+pub(super) async fn stop(
+    handles: &Handles,
+    session: SessionId,
+    kill: bool,
+) -> Result<ControlResponse, ControlError> {
+    let already_ended = |record: &SessionRecord| {
+        ControlError::new(
+            ErrorKind::Conflict,
+            format!("session {session} already ended ({})", record.status),
+        )
+    };
+    let record = ensure_session(handles, session).await?;
+    if record.status.is_terminal() {
+        return Err(already_ended(&record));
+    }
+    let asked = handles
+        .scheduler
+        .call(
+            |reply| {
+                if kill {
+                    SchedulerMsg::Kill(session, reply)
+                } else {
+                    SchedulerMsg::Cancel(session, reply)
+                }
+            },
+            None,
+        )
+        .await;
+    match asked {
+        Ok(CallResult::Success(result)) => result.map(|()| ControlResponse::Ok),
+        // The reply was dropped: the session actor stopped before it read the
+        // request, because the session ended meanwhile (or the daemon stops).
+        _ => match ensure_session(handles, session).await? {
+            record if record.status.is_terminal() => Err(already_ended(&record)),
+            _ => Err(unavailable()),
+        },
+    }
+}
