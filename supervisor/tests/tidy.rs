@@ -6,6 +6,7 @@
 
 // A panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::disallowed_methods, reason = "the tidy tests run cargo")]
 
 mod tidy_support;
 
@@ -15,9 +16,10 @@ use std::path::PathBuf;
 use tidy_support::{ModuleGraph, rust_files, workspace_root};
 
 /// The workspace's crates, by the folder their sources are in.
-const SOURCE_DIRS: [&str; 6] = [
+const SOURCE_DIRS: [&str; 7] = [
     "supervisor/src",
     "supervisor/client/src",
+    "supervisor/process/src",
     "supervisor/test-support/src",
     "workers/src",
     "ui-dioxus/src",
@@ -78,18 +80,23 @@ fn each_crate_depends_only_on_what_it_may() {
         "protocol depends on none of ours"
     );
     // Neither the worker nor the app links the daemon; the client the CLI
-    // and the app share links only protocol, the tests' fixtures only it
-    // and protocol.
+    // and the app share links only protocol and the process starter, the
+    // tests' fixtures only those and the client.
     assert_eq!(
         depends["test-support"],
-        BTreeSet::from(["protocol".to_owned(), "studio-client".to_owned()])
+        BTreeSet::from(["protocol", "studio-client", "studio-process"].map(String::from))
     );
     let client: BTreeSet<&str> = depends["studio-client"]
         .iter()
         .map(String::as_str)
         .filter(|dep| *dep != "test-support")
         .collect();
-    assert_eq!(client, BTreeSet::from(["protocol"]));
+    assert_eq!(client, BTreeSet::from(["protocol", "studio-process"]));
+    assert_eq!(
+        depends["studio-process"],
+        BTreeSet::new(),
+        "starting a process needs none of ours"
+    );
     assert!(
         depends["ui-dioxus"].contains("studio-client"),
         "the app speaks to the daemon through studio-client"

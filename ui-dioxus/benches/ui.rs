@@ -15,6 +15,10 @@
 
 // A bench fails by panicking or returning an error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the benchmark starts the binaries it measures"
+)]
 
 use std::collections::HashSet;
 use std::fmt::Write as _;

@@ -95,7 +95,8 @@ fn say(out: &mut impl Write, line: &str) {
 /// daemon recognises its workers by it).
 fn again() -> Command {
     let mut args = std::env::args_os();
-    let mut command = Command::new("/proc/self/exe");
+    let mut command =
+        studio_process::std_command("/proc/self/exe", studio_process::ChildEnv::Inherit);
     if let Some(argv0) = args.next() {
         command.arg0(argv0);
     }

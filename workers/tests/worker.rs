@@ -6,6 +6,10 @@
     clippy::expect_used,
     reason = "test helpers fail the test on any error"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the tests start the binary under test"
+)]
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};

@@ -14,6 +14,10 @@
 
 // Prints only its own reports, no text from a model or a tool.
 #![allow(clippy::disallowed_macros)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the benchmarks start the binaries they measure, as a person would"
+)]
 
 mod concurrency;
 mod control;

@@ -447,7 +447,8 @@ fn spawn_daemon(dir: &Layout, studio_bin: &Path) -> Result<std::process::Child, 
         context: "cannot duplicate the log file".to_owned(),
         source,
     })?;
-    let mut cmd = std::process::Command::new(studio_bin);
+    // The daemon is the user's own: it may read keys from the environment.
+    let mut cmd = studio_process::std_command(studio_bin, studio_process::ChildEnv::Inherit);
     cmd.arg("--data-dir")
         .arg(dir.root())
         .args(["daemon", "run", "--log-to-file"])

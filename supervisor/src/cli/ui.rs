@@ -28,7 +28,7 @@ pub(crate) async fn execute(args: UiArgs, ctx: &Ctx) -> Result<(), CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::msg(format!("cannot find own executable: {e}")))?;
     let ui = exe.with_file_name("studio-ui");
-    let mut command = tokio::process::Command::new(&ui);
+    let mut command = studio_process::command(&ui, studio_process::ChildEnv::Inherit);
     if args.web {
         command.args(["--web", "--port", &args.port.to_string()]);
         for host in &args.allow_host {

@@ -15,8 +15,9 @@ use std::process::{ExitStatus, Stdio};
 use protocol::SessionId;
 use protocol::event::ExitInfo;
 use protocol::sandbox::SandboxSupport;
+use studio_process::ChildEnv;
 use tokio::io::AsyncWriteExt;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use super::containment;
 use crate::procfs;
@@ -30,14 +31,8 @@ pub(crate) async fn run_job(
     input: &[u8],
     timeout: std::time::Duration,
 ) -> Result<String, String> {
-    let mut cmd = Command::new(bin);
+    let mut cmd = studio_process::command(bin, ChildEnv::Only(containment::INHERITED_ENV));
     cmd.args(args)
-        .env_clear()
-        .envs(
-            containment::INHERITED_ENV
-                .iter()
-                .filter_map(|k| Some((*k, std::env::var_os(k)?))),
-        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

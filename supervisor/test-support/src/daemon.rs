@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use protocol::layout::Layout;
@@ -66,7 +66,7 @@ impl Launch {
             .create(true)
             .append(true)
             .open(&self.log)?;
-        Command::new(&self.bins.studio)
+        studio_process::std_command(&self.bins.studio, studio_process::ChildEnv::Inherit)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["daemon", "run", "--max-concurrent"])

@@ -379,8 +379,14 @@ async fn one_process_cannot_hold_more_than_its_share_of_connections() {
             other => panic!("unexpected {other:?}"),
         }
     };
-    // The test's own client counts too.
-    assert_eq!(held.len() + 1, 256, "{refusal}");
+    // The test's own client counts too, and so may the connection that
+    // found the daemon up (`TestDaemon::start`): dropped, but its end may
+    // not have reached the daemon yet.
+    assert!(
+        (254..=255).contains(&held.len()),
+        "refused after {} connections: {refusal}",
+        held.len()
+    );
     assert!(
         refusal.contains(&format!(
             "too many connections from process {}",

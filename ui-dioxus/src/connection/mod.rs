@@ -92,7 +92,7 @@ async fn connect(target: &Target) -> Result<Client, ConnectError> {
 /// `studio daemon start`: returns once the daemon answers, or why not.
 pub(crate) async fn start_daemon(target: &Target) -> Result<(), ConnectError> {
     tracing::info!("no daemon is running: starting one");
-    let output = tokio::process::Command::new(&target.studio_bin)
+    let output = studio_process::command(&target.studio_bin, studio_process::ChildEnv::Inherit)
         .arg("--data-dir")
         .arg(target.layout.root())
         .args(["daemon", "start"])

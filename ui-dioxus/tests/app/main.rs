@@ -6,6 +6,10 @@
 
 // A panic is how a test fails; fixtures unwrap like tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the tests start the binaries under test, as a person would"
+)]
 
 mod browser;
 mod common;

@@ -95,7 +95,9 @@ pub async fn open<H: ClientHandler>(
                     cmd
                 }
                 None => {
-                    let mut cmd = tokio::process::Command::new(command);
+                    // The environment is set below, from nothing.
+                    let mut cmd =
+                        studio_process::command(command, studio_process::ChildEnv::Inherit);
                     cmd.args(args);
                     cmd
                 }

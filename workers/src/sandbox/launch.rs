@@ -161,7 +161,8 @@ fn confine_and_exec(args: &Args) -> Result<Never, String> {
     } else {
         &view.tmp
     };
-    let err = std::process::Command::new(program)
+    // The launcher's environment is the one the worker built for the command.
+    let err = studio_process::std_command(program, studio_process::ChildEnv::Inherit)
         .args(rest)
         .env("TMPDIR", tmp)
         .exec();

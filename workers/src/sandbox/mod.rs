@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use protocol::SessionId;
 use protocol::agent::{AgentConfig, SafetyMode};
 use protocol::sandbox::{Confinement, Fallback, Network, SandboxSupport};
+use studio_process::ChildEnv;
 use tokio::process::Command;
 
 /// Directories every confined command may read (when they exist).
@@ -149,7 +150,7 @@ impl Policy {
     /// `Err` says why it may not run.
     pub fn command(&self, program: &OsStr, args: &[&OsStr]) -> Result<Command, String> {
         if !self.confined() {
-            let mut command = Command::new(program);
+            let mut command = studio_process::command(program, ChildEnv::Inherit);
             command.args(args);
             return Ok(command);
         }
@@ -159,7 +160,7 @@ impl Policy {
         for dir in [&self.tmp, &self.root_dir()] {
             create_private_dir(dir)?;
         }
-        let mut command = Command::new("/proc/self/exe");
+        let mut command = studio_process::command("/proc/self/exe", ChildEnv::Inherit);
         command
             .arg("sandbox")
             .arg("--mode")

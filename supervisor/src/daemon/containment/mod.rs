@@ -39,8 +39,9 @@ use std::time::Duration;
 use protocol::SessionId;
 use protocol::sandbox::{SandboxSupport, SessionContainment};
 use rustix::process::{Pid, Signal};
+use studio_process::ChildEnv;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::procfs;
 pub(crate) use cgroup::{Cgroups, SessionCgroup};
@@ -387,17 +388,11 @@ pub(crate) async fn spawn_worker(
     namespaces: bool,
 ) -> io::Result<(SessionProcesses, Child)> {
     let prepared = Prepared::new(cgroup.as_ref(), namespaces)?;
-    let mut cmd = Command::new(bin);
+    let mut cmd = studio_process::command(bin, ChildEnv::Only(INHERITED_ENV));
     cmd.arg("--socket")
         .arg(socket)
         .arg("--session")
         .arg(session.to_string())
-        .env_clear()
-        .envs(
-            INHERITED_ENV
-                .iter()
-                .filter_map(|k| Some((*k, std::env::var_os(k)?))),
-        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
