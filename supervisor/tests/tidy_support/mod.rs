@@ -159,11 +159,28 @@ impl ModuleGraph {
             .map(|f| (module_path(src, &f), f))
             .collect();
         let modules: BTreeSet<Vec<String>> = files.iter().map(|(m, _)| m.clone()).collect();
+        let texts: Vec<(Vec<String>, String)> = files
+            .iter()
+            .map(|(m, f)| {
+                (
+                    m.clone(),
+                    without_tests_and_comments(&std::fs::read_to_string(f).unwrap()),
+                )
+            })
+            .collect();
+        // `pub use child::Item;` in module M: M's `Item` is the child's.
+        let mut reexports: BTreeMap<(Vec<String>, String), Vec<String>> = BTreeMap::new();
+        for (module, text) in &texts {
+            for path in reexported_paths(text, module) {
+                if let Some(name) = path.last() {
+                    reexports.insert((module.clone(), name.clone()), path.clone());
+                }
+            }
+        }
         let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
-        for (module, file) in &files {
-            let text = std::fs::read_to_string(file).unwrap();
-            for path in referenced_paths(&without_tests_and_comments(&text), module) {
-                let Some(target) = longest_known_prefix(&path, &modules) else {
+        for (module, text) in &texts {
+            for path in referenced_paths(text, module) {
+                let Some(target) = resolve(&path, &modules, &reexports) else {
                     continue;
                 };
                 let common = module
@@ -270,6 +287,48 @@ fn without_tests_and_comments(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The module `path` names: its longest prefix that is a module, or, when
+/// the item after that prefix is re-exported there, the module it comes
+/// from (so `crate::daemon::SchedulerMsg` counts as `daemon/scheduler`).
+fn resolve(
+    path: &[String],
+    modules: &BTreeSet<Vec<String>>,
+    reexports: &BTreeMap<(Vec<String>, String), Vec<String>>,
+) -> Option<Vec<String>> {
+    let module = longest_known_prefix(path, modules)?;
+    let Some(item) = path.get(module.len()) else {
+        return Some(module);
+    };
+    match reexports.get(&(module.clone(), item.clone())) {
+        Some(origin) => longest_known_prefix(origin, modules).or(Some(module)),
+        None => Some(module),
+    }
+}
+
+/// The paths a module re-exports (`pub use` / `pub(crate) use` lines),
+/// made absolute: relative ones start at the module itself.
+fn reexported_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for line in code.lines() {
+        let line = line.trim_start();
+        let Some(rest) = ["pub use ", "pub(crate) use ", "pub(super) use "]
+            .iter()
+            .find_map(|p| line.strip_prefix(p))
+        else {
+            continue;
+        };
+        let chars: Vec<char> = rest.chars().collect();
+        if rest.starts_with("crate::") || rest.starts_with("super::") || rest.starts_with("self::")
+        {
+            out.extend(referenced_paths(rest, module));
+        } else {
+            let mut pos = 0;
+            parse_tree(&chars, &mut pos, module.to_vec(), &mut out);
+        }
+    }
+    out
 }
 
 /// The longest prefix of `path` that is one of `modules`.
@@ -408,6 +467,31 @@ mod tests {
         let circle = graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]);
         assert!(circle.mutual_imports().is_empty());
         assert_eq!(circle.circles(), ["a -> b -> c"]);
+    }
+
+    #[test]
+    fn a_cycle_through_a_re_export_is_found() {
+        let src = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = src.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("lib.rs", "//! root\nmod daemon;\n");
+        write(
+            "daemon/mod.rs",
+            "//! d\nmod listener;\nmod session;\npub(crate) use session::SessionMsg;\n",
+        );
+        write("daemon/listener.rs", "//! l\nuse super::SessionMsg;\n");
+        write(
+            "daemon/session.rs",
+            "//! s\nuse crate::daemon::listener::Registry;\n",
+        );
+        let graph = ModuleGraph::of_crate(src.path());
+        assert_eq!(
+            graph.mutual_imports(),
+            [("daemon/listener".to_owned(), "daemon/session".to_owned())]
+        );
     }
 
     #[test]
