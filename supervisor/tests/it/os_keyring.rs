@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use protocol::agent::{SafetyMode, ScriptPatch, ScriptedToolCall};
-use protocol::control::{ControlRequest, RunSpec};
-use protocol::event::EventKind;
+use protocol::agent::SafetyMode;
+use protocol::control::ControlRequest;
 use serde_json::Value;
 
 use crate::secrets_at_rest::{
-    files_holding, holds, http_server, json, key_row, openai_key_sent, stop, studio_ok, unique,
+    files_holding, holds, http_server, json, key_row, openai_key_sent, shell_output, stop,
+    studio_ok, unique,
 };
 use crate::support::*;
 
@@ -166,17 +166,6 @@ impl Drop for SecretService {
     }
 }
 
-/// The output of the first completed tool call of `events`.
-fn tool_output(events: &[protocol::event::Event]) -> String {
-    events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::ToolCompleted { output, .. } => Some(output.clone()),
-            _ => None,
-        })
-        .expect("the command ran")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_live_in_the_os_keyring_only_and_rm_removes_them_from_it() {
     let mut service = SecretService::start();
@@ -273,21 +262,7 @@ async fn a_confined_agent_s_commands_cannot_reach_the_keyring_s_bus() {
         data = dir.display(),
         home = service.home.path().display(),
     );
-    let spec = RunSpec {
-        script: ScriptPatch {
-            tool_calls: Some(vec![ScriptedToolCall {
-                name: "shell".into(),
-                arguments: serde_json::json!({ "command": command }).to_string(),
-            }]),
-            chunk_delay_ms: Some(0),
-            ..ScriptPatch::default()
-        },
-        approve: vec!["shell".parse().unwrap()],
-        ..spec("reader", "read the keys")
-    };
-    let session = run(&client, spec).await;
-    let events = follow_to_end(&client, session, Duration::from_secs(120)).await;
-    let output = tool_output(&events);
+    let output = shell_output(&client, "reader", &command).await;
     assert!(output.contains("done"), "{output}");
     assert!(
         !output.contains("object path"),

@@ -163,6 +163,36 @@ pub(crate) async fn openai_key_sent(client: &studio_client::Client) -> String {
         .to_owned()
 }
 
+/// What `command` printed when agent `agent` ran it with its `shell` tool
+/// (approved for the run).
+pub(crate) async fn shell_output(
+    client: &studio_client::Client,
+    agent: &str,
+    command: &str,
+) -> String {
+    let spec = RunSpec {
+        script: ScriptPatch {
+            tool_calls: Some(vec![ScriptedToolCall {
+                name: "shell".into(),
+                arguments: serde_json::json!({ "command": command }).to_string(),
+            }]),
+            chunk_delay_ms: Some(0),
+            ..ScriptPatch::default()
+        },
+        approve: vec!["shell".parse().unwrap()],
+        ..spec(agent, "run a command")
+    };
+    let session = run(client, spec).await;
+    let events = follow_to_end(client, session, Duration::from_secs(120)).await;
+    events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::ToolCompleted { output, .. } => Some(output.clone()),
+            _ => None,
+        })
+        .expect("the command ran")
+}
+
 /// Asks the daemon to stop and waits until it has.
 pub(crate) async fn stop(daemon: &mut TestDaemon) {
     let client = daemon.client().await;
@@ -461,27 +491,7 @@ async fn a_confined_agent_s_commands_cannot_read_the_secrets_file() {
         secrets.display(),
         daemon.dir.root().display()
     );
-    let spec = RunSpec {
-        script: ScriptPatch {
-            tool_calls: Some(vec![ScriptedToolCall {
-                name: "shell".into(),
-                arguments: serde_json::json!({ "command": command }).to_string(),
-            }]),
-            chunk_delay_ms: Some(0),
-            ..ScriptPatch::default()
-        },
-        approve: vec!["shell".parse().unwrap()],
-        ..spec("reader", "read the keys")
-    };
-    let session = run(&client, spec).await;
-    let events = follow_to_end(&client, session, Duration::from_secs(120)).await;
-    let output = events
-        .iter()
-        .find_map(|e| match &e.kind {
-            EventKind::ToolCompleted { output, .. } => Some(output.clone()),
-            _ => None,
-        })
-        .expect("the command ran");
+    let output = shell_output(&client, "reader", &command).await;
     assert!(output.contains("No such file"), "{output}");
     assert!(output.contains("done"), "{output}");
     assert!(!output.contains(&key), "the agent read the key: {output}");
