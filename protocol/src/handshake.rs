@@ -48,6 +48,10 @@ impl Hello {
     /// and reads the daemon's answer from `reader` (`None`: the daemon
     /// closed the connection first). The CLI, the app and workers all
     /// greet the daemon this way.
+    ///
+    /// A daemon over its connection cap refuses before reading the Hello
+    /// and closes, so writing may fail with a broken pipe: the refusal
+    /// already sent is then read and returned instead of the write error.
     pub async fn send<W, R>(
         &self,
         writer: &mut W,
@@ -57,9 +61,17 @@ impl Hello {
         W: AsyncWrite + Unpin,
         R: AsyncRead + Unpin,
     {
-        write_frame(writer, self).await?;
-        writer.flush().await?;
-        read_frame(reader, &mut Vec::new()).await
+        let written = match write_frame(writer, self).await {
+            Ok(()) => writer.flush().await.map_err(FrameError::from),
+            Err(err) => Err(err),
+        };
+        match written {
+            Ok(()) => read_frame(reader, &mut Vec::new()).await,
+            Err(err) => match read_frame(reader, &mut Vec::new()).await {
+                Ok(Some(reply)) => Ok(Some(reply)),
+                _ => Err(err),
+            },
+        }
     }
 
     /// The protocol version a Hello payload announces, read before the
@@ -120,5 +132,39 @@ mod tests {
             Some(9)
         );
         assert_eq!(Hello::peek_protocol(&[]), None);
+    }
+
+    /// A daemon that refused and closed before reading the Hello: the
+    /// write fails, and the refusal it sent is what the caller gets.
+    #[tokio::test]
+    async fn a_refusal_sent_before_the_hello_was_read_is_returned() {
+        let (mut ours, mut theirs) = tokio::io::duplex(64 * 1024);
+        let refusal = HelloReply::Refused {
+            reason: "too many connections".into(),
+        };
+        write_frame(&mut theirs, &refusal).await.unwrap();
+        drop(theirs);
+        let (mut reader, mut writer) = tokio::io::split(&mut ours);
+        let reply = Hello::new(PeerRole::Client, "t".into())
+            .send(&mut writer, &mut reader)
+            .await
+            .unwrap();
+        assert_eq!(reply, Some(refusal));
+    }
+
+    /// Closed with nothing said: the write's own error is returned.
+    #[tokio::test]
+    async fn a_silent_close_is_the_write_error() {
+        let (mut ours, theirs) = tokio::io::duplex(64);
+        drop(theirs);
+        let (mut reader, mut writer) = tokio::io::split(&mut ours);
+        let err = Hello::new(PeerRole::Client, "t".into())
+            .send(&mut writer, &mut reader)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FrameError::Io(ref e) if e.kind() == std::io::ErrorKind::BrokenPipe),
+            "{err}"
+        );
     }
 }

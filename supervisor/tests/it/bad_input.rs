@@ -368,11 +368,13 @@ async fn one_process_cannot_hold_more_than_its_share_of_connections() {
     let refusal = loop {
         assert!(held.len() <= 300, "no cap after {} connections", held.len());
         let mut stream = tokio::net::UnixStream::connect(&control).await.unwrap();
-        stream
-            .write_all(&hello(PeerRole::Client, &token, PROTOCOL_VERSION))
+        // Over the cap the daemon refuses without reading the Hello, so
+        // the write may meet a closed socket; the refusal is read anyway.
+        let (mut reader, mut writer) = stream.split();
+        let reply = Hello::new(PeerRole::Client, token.clone())
+            .send(&mut writer, &mut reader)
             .await
             .unwrap();
-        let reply: Option<HelloReply> = read_frame(&mut stream, &mut Vec::new()).await.unwrap();
         match reply {
             Some(HelloReply::Accepted { .. }) => held.push(stream),
             Some(HelloReply::Refused { reason }) => break reason,
