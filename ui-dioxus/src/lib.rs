@@ -24,6 +24,7 @@ pub mod commands;
 pub mod connection;
 pub mod conversation;
 pub mod detail;
+pub mod fields;
 pub mod format;
 pub mod inspect;
 pub mod pages;

@@ -7,6 +7,7 @@ use protocol::SessionId;
 
 use crate::commands::Commands;
 use crate::connection::Command;
+use crate::fields::TextInput;
 use crate::state::{AppState, Page};
 
 /// Entries shown at most.
@@ -17,6 +18,8 @@ const SHOWN: usize = 12;
 pub enum Action {
     /// Show a page.
     Go(Page),
+    /// Open the new-agent form.
+    NewAgent,
     /// Open an interactive session with an agent.
     StartSession(String),
     /// Open the run form with an agent.
@@ -44,6 +47,10 @@ pub fn entries(state: &AppState) -> Vec<Entry> {
             action: Action::Go(page),
         })
         .collect();
+    entries.push(Entry {
+        label: "New agent".to_owned(),
+        action: Action::NewAgent,
+    });
     for agent in state.agents.iter().flatten() {
         entries.push(Entry {
             label: format!("Start session with {}", agent.name),
@@ -88,6 +95,11 @@ pub fn matching(entries: &[Entry], query: &str) -> Vec<Entry> {
 pub fn run(action: Action, mut state: Signal<AppState>, commands: Commands) {
     match action {
         Action::Go(page) => state.write().page = page,
+        Action::NewAgent => {
+            let mut state = state.write();
+            state.creating_agent = true;
+            state.page = Page::Agents;
+        }
         Action::StartSession(agent) => commands.send(Command::OpenChat(agent)),
         Action::Run(agent) => {
             let mut state = state.write();
@@ -117,12 +129,12 @@ pub fn Palette(on_close: EventHandler<()>) -> Element {
         div { class: "palette-backdrop", onclick: move |_| on_close.call(()),
             div { class: "palette", role: "dialog",
                 onclick: move |event| event.stop_propagation(),
-                input {
+                TextInput {
                     name: "palette",
-                    autofocus: true,
                     placeholder: "Go to a page, start a session, run an agent, open a session…",
-                    value: "{query}",
-                    oninput: move |e| query.set(e.value()),
+                    value: query(),
+                    focus: true,
+                    oninput: move |text| query.set(text),
                     onkeydown: move |event: KeyboardEvent| match event.key() {
                         Key::Enter => {
                             if let Some(action) = first.clone() {

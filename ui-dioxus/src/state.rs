@@ -197,6 +197,9 @@ pub struct AppState {
     pub models: HashMap<ProviderKind, Result<Vec<String>, String>>,
     /// The agent the run form starts with (set by an agent card's Run).
     pub run_agent: Option<String>,
+    /// Whether the Agents page shows the new-agent form (its button, or
+    /// "New agent" in the palette).
+    pub creating_agent: bool,
     /// Keys, MCP servers, rules and prices.
     pub settings: Settings,
 }

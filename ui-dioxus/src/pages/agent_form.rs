@@ -12,6 +12,7 @@ use protocol::{AgentConfig, ProviderKind, SafetyMode};
 use super::budgets::{BudgetDraft, BudgetInputs};
 use crate::commands::Commands;
 use crate::connection::{Command, NewRule, RuleChanges};
+use crate::fields::{TextArea, TextInput};
 use crate::state::AppState;
 
 const SAFETY_MODES: [SafetyMode; 3] = [
@@ -181,12 +182,31 @@ pub fn AgentForm(
     let replace = editing.is_some();
     let provider = draft.read().provider;
     let models = state.read().models.get(&provider).cloned();
+    let edited = editing.clone();
+    let submit = use_callback(move |()| match draft.read().agent(edited.as_ref()) {
+        Ok(agent) => {
+            let rules = draft.read().rules.clone();
+            commands.send(Command::SaveAgent {
+                agent: Box::new(agent),
+                replace,
+                rules,
+            });
+            on_done.call(());
+        }
+        Err(why) => problem.set(Some(why)),
+    });
     rsx! {
         div { class: "form",
+            // Ctrl+Enter saves from any field.
+            onkeydown: move |event: KeyboardEvent| {
+                if event.key() == Key::Enter && event.modifiers().ctrl() {
+                    submit.call(());
+                }
+            },
             h3 { if replace { "Edit agent" } else { "New agent" } }
             label { "Name"
-                input { name: "name", value: "{draft.read().name}", disabled: replace,
-                    oninput: move |e| draft.write().name = e.value() }
+                TextInput { name: "name", value: draft.read().name.clone(), disabled: replace, focus: !replace,
+                    oninput: move |text| draft.write().name = text }
             }
             label { "Provider"
                 select { name: "provider", value: "{provider}",
@@ -202,9 +222,9 @@ pub fn AgentForm(
                 }
             }
             label { "Model"
-                input { name: "model", list: "models", value: "{draft.read().model}",
+                TextInput { name: "model", list: "models", value: draft.read().model.clone(),
                     placeholder: "pick from the list, or type one",
-                    oninput: move |e| draft.write().model = e.value() }
+                    oninput: move |text| draft.write().model = text }
                 datalist { id: "models",
                     if let Some(Ok(list)) = &models {
                         for model in list.iter() {
@@ -217,8 +237,8 @@ pub fn AgentForm(
                 }
             }
             label { "Base URL"
-                input { name: "base_url", value: "{draft.read().base_url}", placeholder: "the provider's own",
-                    oninput: move |e| draft.write().base_url = e.value() }
+                TextInput { name: "base_url", value: draft.read().base_url.clone(), placeholder: "the provider's own",
+                    oninput: move |text| draft.write().base_url = text }
             }
             if !draft.read().base_url.trim().is_empty() {
                 label { class: "check",
@@ -229,8 +249,8 @@ pub fn AgentForm(
                 }
             }
             label { "System prompt"
-                textarea { name: "system_prompt", value: "{draft.read().system_prompt}",
-                    oninput: move |e| draft.write().system_prompt = e.value() }
+                TextArea { name: "system_prompt", value: draft.read().system_prompt.clone(),
+                    oninput: move |text| draft.write().system_prompt = text }
             }
             fieldset { legend { "Tools" }
                 for tool in BUILTIN_TOOLS {
@@ -266,8 +286,8 @@ pub fn AgentForm(
                 }
             }
             label { "MCP servers"
-                input { name: "mcp_servers", value: "{draft.read().mcp_servers}", placeholder: "names, comma-separated",
-                    oninput: move |e| draft.write().mcp_servers = e.value() }
+                TextInput { name: "mcp_servers", value: draft.read().mcp_servers.clone(), placeholder: "names, comma-separated",
+                    oninput: move |text| draft.write().mcp_servers = text }
             }
             BudgetInputs { draft: draft.read().budgets.clone(), empty: "none",
                 on_change: move |budgets| draft.write().budgets = budgets }
@@ -282,14 +302,8 @@ pub fn AgentForm(
             div { class: "buttons",
                 button {
                     r#type: "button",
-                    onclick: move |_| match draft.read().agent(editing.as_ref()) {
-                        Ok(agent) => {
-                            let rules = draft.read().rules.clone();
-                            commands.send(Command::SaveAgent { agent: Box::new(agent), replace, rules });
-                            on_done.call(());
-                        }
-                        Err(why) => problem.set(Some(why)),
-                    },
+                    title: "Ctrl+Enter",
+                    onclick: move |_| submit.call(()),
                     if replace { "Save" } else { "Create" }
                 }
                 button { r#type: "button", onclick: move |_| on_done.call(()), "Cancel" }
@@ -377,16 +391,16 @@ fn AgentRules(agent: Option<String>, draft: Signal<AgentDraft>) -> Element {
                 }
             }
             div { class: "rule-add",
-                input { name: "rule_match", placeholder: "TOOL[:FIELD=GLOB], e.g. shell:command=git *",
-                    value: "{row.read().matches}", oninput: move |e| row.write().matches = e.value() }
+                TextInput { name: "rule_match", placeholder: "TOOL[:FIELD=GLOB], e.g. shell:command=git *",
+                    value: row.read().matches.clone(), oninput: move |text| row.write().matches = text }
                 select { name: "rule_decision", value: "{row.read().decision}",
                     onchange: move |e| row.write().decision = e.value(),
                     for decision in DECISIONS {
                         option { value: "{decision}", selected: decision.as_str() == row.read().decision, "{decision}" }
                     }
                 }
-                input { name: "rule_priority", r#type: "number", title: "priority: higher first",
-                    value: "{row.read().priority}", oninput: move |e| row.write().priority = e.value() }
+                TextInput { name: "rule_priority", r#type: "number", title: "priority: higher first",
+                    value: row.read().priority.clone(), oninput: move |text| row.write().priority = text }
                 button { r#type: "button", onclick: add, "Add rule" }
             }
             if let Some(why) = problem.read().as_ref() {

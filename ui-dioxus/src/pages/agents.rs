@@ -13,8 +13,8 @@ use crate::state::{AppState, Page};
 /// The Agents page.
 #[component]
 pub fn AgentsPage() -> Element {
-    let state = use_context::<Signal<AppState>>();
-    let mut creating = use_signal(|| false);
+    let mut state = use_context::<Signal<AppState>>();
+    let creating = state.read().creating_agent;
     let read = state.read();
     let Some(agents) = &read.agents else {
         return rsx! { p { class: "empty", "Loading agents…" } };
@@ -29,10 +29,10 @@ pub fn AgentsPage() -> Element {
     };
     rsx! {
         div { class: "toolbar",
-            button { onclick: move |_| creating.set(true), "New agent" }
+            button { onclick: move |_| state.write().creating_agent = true, "New agent" }
         }
-        if creating() {
-            AgentForm { editing: None, on_done: move |()| creating.set(false) }
+        if creating {
+            AgentForm { editing: None, on_done: move |()| state.write().creating_agent = false }
         }
         if agents.is_empty() {
             p { class: "empty",

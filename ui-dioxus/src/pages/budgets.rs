@@ -5,6 +5,8 @@
 use dioxus::prelude::*;
 use protocol::agent::Budgets;
 
+use crate::fields::TextInput;
+
 /// The budget fields as typed; `budgets` reads them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BudgetDraft {
@@ -98,12 +100,12 @@ pub fn BudgetInputs(
     rsx! {
         for (name, label, field) in FIELDS {
             label { "{label}"
-                input { name, placeholder: empty, value: "{field(&mut draft.clone())}",
+                TextInput { key: "{name}", name, placeholder: empty, value: field(&mut draft.clone()).clone(),
                     oninput: {
                         let draft = draft.clone();
-                        move |e: FormEvent| {
+                        move |text| {
                             let mut next = draft.clone();
-                            *field(&mut next) = e.value();
+                            *field(&mut next) = text;
                             on_change.call(next);
                         }
                     }

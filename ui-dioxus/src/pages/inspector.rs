@@ -13,6 +13,7 @@ use protocol::event::Event;
 use crate::commands::Commands;
 use crate::connection::Command;
 use crate::detail::{self, Section};
+use crate::fields::TextInput;
 use crate::format;
 use crate::inspect::{self, Kind, Row};
 use crate::pages::status::DamageNote;
@@ -118,8 +119,8 @@ pub fn InspectorPage() -> Element {
                         "{chip.label()}"
                     }
                 }
-                input { class: "search", name: "search", placeholder: "Search events",
-                    value: "{search}", oninput: move |e| search.set(e.value()) }
+                TextInput { class: "search", name: "search", placeholder: "Search events",
+                    value: search(), oninput: move |text| search.set(text) }
                 span { class: "muted", "{row_count} rows · {events.len()} events" }
             }
             div { class: "split",

@@ -10,6 +10,7 @@ use studio_client::batch::parse_batch;
 use super::budgets::{BudgetDraft, BudgetInputs};
 use crate::commands::Commands;
 use crate::connection::Command;
+use crate::fields::{TextArea, TextInput};
 use crate::state::AppState;
 
 /// Most runs one submit of a prompt starts (a batch file may hold more).
@@ -173,27 +174,27 @@ pub fn RunForm() -> Element {
                 }
             }
             label { "Prompt"
-                textarea { name: "prompt", disabled: batch, value: "{draft.read().prompt}", oninput: move |e| draft.write().prompt = e.value() }
+                TextArea { name: "prompt", disabled: batch, value: draft.read().prompt.clone(), oninput: move |text| draft.write().prompt = text }
             }
             label { "Runs"
-                input { name: "count", r#type: "number", min: "1", max: "{MAX_RUNS}", disabled: batch, value: "{draft.read().count}",
-                    oninput: move |e| draft.write().count = e.value() }
+                TextInput { name: "count", r#type: "number", min: "1", max: "{MAX_RUNS}", disabled: batch, value: draft.read().count.clone(),
+                    oninput: move |text| draft.write().count = text }
             }
             label { "or a batch file"
-                input { name: "batch_path", value: "{draft.read().batch_path}", placeholder: "/path/to/runs.jsonl (one JSON run per line)",
-                    oninput: move |e| draft.write().batch_path = e.value() }
+                TextInput { name: "batch_path", value: draft.read().batch_path.clone(), placeholder: "/path/to/runs.jsonl (one JSON run per line)",
+                    oninput: move |text| draft.write().batch_path = text }
             }
             label { "or its lines"
-                textarea { name: "batch_text", value: "{draft.read().batch_text}", placeholder: "{{\"prompt\": \"...\", \"label\": \"...\"}} (one run per line)",
-                    oninput: move |e| draft.write().batch_text = e.value() }
+                TextArea { name: "batch_text", value: draft.read().batch_text.clone(), placeholder: "{{\"prompt\": \"...\", \"label\": \"...\"}} (one run per line)",
+                    oninput: move |text| draft.write().batch_text = text }
             }
             label { "At once"
-                input { name: "parallel", r#type: "number", min: "1", value: "{draft.read().parallel}", placeholder: "daemon limit",
-                    oninput: move |e| draft.write().parallel = e.value() }
+                TextInput { name: "parallel", r#type: "number", min: "1", value: draft.read().parallel.clone(), placeholder: "daemon limit",
+                    oninput: move |text| draft.write().parallel = text }
             }
             label { "Allow without asking"
-                input { name: "approve", value: "{draft.read().approve}", placeholder: "fs.read, shell:command=git *",
-                    oninput: move |e| draft.write().approve = e.value() }
+                TextInput { name: "approve", value: draft.read().approve.clone(), placeholder: "fs.read, shell:command=git *",
+                    oninput: move |text| draft.write().approve = text }
             }
             label { "Other calls"
                 select { name: "ask", value: "{draft.read().ask}", onchange: move |e| draft.write().ask = e.value(),

@@ -10,6 +10,7 @@ use protocol::control::SessionSummary;
 use crate::commands::Commands;
 use crate::connection::Command;
 use crate::conversation::{self, CallState, Item};
+use crate::fields::TextArea;
 use crate::format;
 use crate::pages::status::StatusCell;
 use crate::state::{AppState, Page};
@@ -147,6 +148,8 @@ fn ChatView(session: SessionSummary) -> Element {
         if !text.is_empty() {
             commands.send(Command::Say { session: id, text });
             draft.set(String::new());
+            // Back to the box (after a click on Send), for the next message.
+            document::eval("document.querySelector('.chat textarea[name=message]')?.focus()");
         }
     };
     rsx! {
@@ -184,11 +187,12 @@ fn ChatView(session: SessionSummary) -> Element {
                 }
             } else {
                 div { class: "composer",
-                    textarea {
+                    TextArea {
                         name: "message",
                         placeholder: if idle { "Message (Ctrl+Enter sends)" } else { "The agent is working…" },
-                        value: "{draft}",
-                        oninput: move |e| draft.set(e.value()),
+                        value: draft(),
+                        focus: true,
+                        oninput: move |text| draft.set(text),
                         onkeydown: move |event: KeyboardEvent| {
                             if event.key() == Key::Enter && event.modifiers().ctrl() {
                                 send();

@@ -1,7 +1,8 @@
 //! The desktop app's tests, one binary: every page rendered through
 //! `dioxus-ssr` against snapshots (`pages`), the connection task against a
 //! real daemon (`connection`), the real window under Xvfb (`window`), the
-//! web view's guard (`web_guard`) and the app in Chromium (`browser`).
+//! web view's guard (`web_guard`), the app in Chromium (`browser`), and
+//! typing at human speed while runs stream, in both (`typing`).
 //! `common` starts daemons and cleans up after them.
 
 // A panic is how a test fails; fixtures unwrap like tests do.
@@ -15,5 +16,6 @@ mod browser;
 mod common;
 mod connection;
 mod pages;
+mod typing;
 mod web_guard;
 mod window;

@@ -52,7 +52,7 @@ fn xvfb() -> (String, Guard) {
     panic!("no free X display for Xvfb");
 }
 
-fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if check() {
@@ -104,9 +104,139 @@ fn running_blue_pixels(path: &Path) -> f64 {
     )
 }
 
+/// An Xvfb display with the app's window on it, driven by xdotool.
+pub struct X {
+    /// `:N`.
+    display: String,
+    _xvfb: Guard,
+    /// The window's id, once it appeared.
+    window: std::cell::RefCell<String>,
+    /// Where the app's stderr goes.
+    log: std::cell::RefCell<Option<PathBuf>>,
+}
+
+impl X {
+    /// A fresh display.
+    pub fn start() -> X {
+        let (display, xvfb) = xvfb();
+        X {
+            display,
+            _xvfb: xvfb,
+            window: std::cell::RefCell::default(),
+            log: std::cell::RefCell::default(),
+        }
+    }
+
+    /// Opens the desktop app on `daemon`'s data dir and waits for its
+    /// window; the guard closes it.
+    pub fn open_app(&self, daemon: &Daemon) -> Guard {
+        let log_path = daemon.tmp.path().join("ui.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        *self.log.borrow_mut() = Some(log_path);
+        let app = Guard(
+            Command::new(env!("CARGO_BIN_EXE_studio-ui"))
+                .arg("--data-dir")
+                .arg(&daemon.dir)
+                .arg("--studio-bin")
+                .arg(&daemon.studio)
+                .env("DISPLAY", &self.display)
+                .env_remove("WAYLAND_DISPLAY")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let found = wait_until(Duration::from_secs(60), || {
+            let out = self
+                .xdotool(&["search", "--name", "^AI Studio"])
+                .output()
+                .unwrap();
+            let id = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            *self.window.borrow_mut() = id;
+            !self.window.borrow().is_empty()
+        });
+        assert!(
+            found,
+            "no window titled AI Studio appeared:\n{}",
+            self.log()
+        );
+        app
+    }
+
+    /// What the app wrote to stderr.
+    pub fn log(&self) -> String {
+        self.log
+            .borrow()
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default()
+    }
+
+    /// Polls until the window painted (a first launch can stay black for
+    /// a while), leaving the last screenshot in `shot`.
+    pub fn painted(&self, shot: &Path) -> bool {
+        wait_until(Duration::from_secs(30), || {
+            self.screenshot(shot);
+            distinct_colours(shot) > 50.0
+        })
+    }
+
+    /// Screenshot of the whole screen into `path`.
+    pub fn screenshot(&self, path: &Path) {
+        screenshot(&self.display, path);
+    }
+
+    fn xdotool(&self, args: &[&str]) -> Command {
+        let mut command = tool("xdotool");
+        command.args(args).env("DISPLAY", &self.display);
+        command
+    }
+
+    /// Focuses the window, then runs `xdotool ARGS`.
+    pub fn keys(&self, args: &[&str]) {
+        let window = self.window.borrow().clone();
+        self.xdotool(&["windowfocus", "--sync", &window])
+            .status()
+            .unwrap();
+        let ok = self.xdotool(args).status().unwrap().success();
+        assert!(ok, "xdotool {args:?} failed");
+    }
+
+    /// Types `text` into the focused field as a person does: a real key
+    /// event every 50 ms.
+    pub fn type_slowly(&self, text: &str) {
+        self.keys(&["type", "--delay", "50", "--", text]);
+    }
+
+    /// The focused field's whole text, read back through the clipboard
+    /// (select all, copy, then xclip asks the window for it).
+    pub fn field_text(&self) -> String {
+        std::thread::sleep(Duration::from_millis(1500));
+        self.keys(&["key", "--clearmodifiers", "ctrl+a"]);
+        self.keys(&["key", "--clearmodifiers", "ctrl+c"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let out = tool("xclip")
+            .args(["-o", "-selection", "clipboard"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "xclip: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Back to the end of the field, as it was.
+        self.keys(&["key", "End"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 #[test]
 fn the_desktop_window_shows_live_runs_under_xvfb() {
-    let ui = PathBuf::from(env!("CARGO_BIN_EXE_studio-ui"));
     let daemon = Daemon::new("sui");
     daemon.studio(&[
         "agent",
@@ -120,67 +250,22 @@ fn the_desktop_window_shows_live_runs_under_xvfb() {
     for n in 0..3 {
         daemon.studio(&["run", "slow", "--prompt", &format!("run {n}"), "--detach"]);
     }
-
-    let (display, _xvfb) = xvfb();
-    let log = std::fs::File::create(daemon.tmp.path().join("ui.log")).unwrap();
-    let _window = Guard(
-        Command::new(&ui)
-            .arg("--data-dir")
-            .arg(&daemon.dir)
-            .arg("--studio-bin")
-            .arg(&daemon.studio)
-            .env("DISPLAY", &display)
-            .env_remove("WAYLAND_DISPLAY")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    let mut window = String::new();
-    let found = wait_until(Duration::from_secs(60), || {
-        let out = tool("xdotool")
-            .args(["search", "--name", "^AI Studio$"])
-            .env("DISPLAY", &display)
-            .output()
-            .unwrap();
-        window = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        !window.is_empty()
-    });
-    let ui_log = || std::fs::read_to_string(daemon.tmp.path().join("ui.log")).unwrap_or_default();
-    assert!(found, "no window titled AI Studio appeared:\n{}", ui_log());
-
+    let x = X::start();
+    let _window = x.open_app(&daemon);
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("desktop-runs.png");
-    // Poll until painted: a first launch can stay black for a while.
-    let painted = wait_until(Duration::from_secs(30), || {
-        screenshot(&display, &shot);
-        distinct_colours(&shot) > 50.0
-    });
-    assert!(painted, "the window never painted:\n{}", ui_log());
-
-    let keys = |args: &[&str]| {
-        tool("xdotool")
-            .args(args)
-            .env("DISPLAY", &display)
-            .status()
-            .unwrap()
-    };
+    assert!(x.painted(&shot), "the window never painted:\n{}", x.log());
     let shows_running = wait_until(Duration::from_secs(30), || {
-        keys(&["windowfocus", "--sync", &window]);
-        keys(&["key", "--clearmodifiers", "ctrl+3"]);
+        x.keys(&["key", "--clearmodifiers", "ctrl+3"]);
         std::thread::sleep(Duration::from_millis(500));
-        screenshot(&display, &shot);
+        x.screenshot(&shot);
         running_blue_pixels(&shot) > 100.0
     });
     assert!(
         shows_running,
         "the Runs page never showed running runs (see {}):\n{}",
         shot.display(),
-        ui_log()
+        x.log()
     );
 }

@@ -6,6 +6,7 @@ use protocol::control::{MAX_CONCURRENT_RUNS, MAX_LIVE_CHATS};
 
 use crate::commands::Commands;
 use crate::connection::Command;
+use crate::fields::TextInput;
 
 /// Which of the daemon's limits a field changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,8 +68,8 @@ pub fn LimitField(limit: Limit, current: u32) -> Element {
     let field = limit.name().replace(' ', "_");
     rsx! {
         span { class: "form inline",
-            input { name: "{field}", r#type: "number", min: "1", max: "{limit.max()}",
-                value: "{typed}", oninput: move |e| typed.set(e.value()) }
+            TextInput { name: "{field}", r#type: "number", min: "1", max: "{limit.max()}",
+                value: typed(), oninput: move |text| typed.set(text) }
             button {
                 r#type: "button",
                 onclick: move |_| match limit.parse(&typed.read()) {

@@ -17,6 +17,7 @@ use studio_client::mcp_import::parse_mcp_servers_json;
 
 use crate::commands::Commands;
 use crate::connection::Command;
+use crate::fields::{TextArea, TextInput};
 use crate::state::{AppState, ImportOutcome};
 
 /// How the server of an [`McpDraft`] is reached.
@@ -280,8 +281,8 @@ pub fn McpAddForm(
         div { class: "form mcp-add",
             h3 { "Add an MCP server" }
             label { "Name"
-                input { name: "mcp_name", placeholder: "files", value: "{draft.read().name}",
-                    oninput: move |e| draft.write().name = e.value() }
+                TextInput { name: "mcp_name", placeholder: "files", value: draft.read().name.clone(),
+                    oninput: move |text| draft.write().name = text }
             }
             label { "Transport"
                 select { name: "mcp_transport",
@@ -292,31 +293,31 @@ pub fn McpAddForm(
             }
             if kind == McpKind::Stdio {
                 label { "Command"
-                    input { name: "mcp_command", placeholder: "npx", value: "{draft.read().command}",
-                        oninput: move |e| draft.write().command = e.value() }
+                    TextInput { name: "mcp_command", placeholder: "npx", value: draft.read().command.clone(),
+                        oninput: move |text| draft.write().command = text }
                 }
                 label { "Arguments"
-                    input { name: "mcp_args", placeholder: "-y @modelcontextprotocol/server-filesystem /src", value: "{draft.read().args}",
-                        oninput: move |e| draft.write().args = e.value() }
+                    TextInput { name: "mcp_args", placeholder: "-y @modelcontextprotocol/server-filesystem /src", value: draft.read().args.clone(),
+                        oninput: move |text| draft.write().args = text }
                 }
             } else {
                 label { "URL"
-                    input { name: "mcp_url", placeholder: "https://host/mcp", value: "{draft.read().url}",
-                        oninput: move |e| draft.write().url = e.value() }
+                    TextInput { name: "mcp_url", placeholder: "https://host/mcp", value: draft.read().url.clone(),
+                        oninput: move |text| draft.write().url = text }
                 }
             }
             label { "{secrets_label}"
-                textarea { name: "mcp_secrets", autocomplete: "off", spellcheck: "false",
-                    placeholder: "API_TOKEN=…", value: "{draft.read().secrets}",
-                    oninput: move |e| draft.write().secrets = e.value() }
+                TextArea { name: "mcp_secrets", autocomplete: "off", spellcheck: "false",
+                    placeholder: "API_TOKEN=…", value: draft.read().secrets.clone(),
+                    oninput: move |text| draft.write().secrets = text }
             }
             label { "Startup timeout (s)"
-                input { name: "mcp_startup_timeout", r#type: "number", min: "1", value: "{draft.read().startup_timeout}",
-                    oninput: move |e| draft.write().startup_timeout = e.value() }
+                TextInput { name: "mcp_startup_timeout", r#type: "number", min: "1", value: draft.read().startup_timeout.clone(),
+                    oninput: move |text| draft.write().startup_timeout = text }
             }
             label { "Call timeout (s)"
-                input { name: "mcp_call_timeout", r#type: "number", min: "1", value: "{draft.read().call_timeout}",
-                    oninput: move |e| draft.write().call_timeout = e.value() }
+                TextInput { name: "mcp_call_timeout", r#type: "number", min: "1", value: draft.read().call_timeout.clone(),
+                    oninput: move |text| draft.write().call_timeout = text }
             }
             label { class: "check",
                 input { r#type: "checkbox", name: "mcp_replace", checked: draft.read().replace,
@@ -372,9 +373,9 @@ pub fn McpImportForm(
             label {
                 span { "An mcpServers JSON document (Claude Desktop, Cursor; VS Code's \"servers\"), as "
                     code { "studio mcp import" } " reads" }
-                textarea { name: "mcp_import", autocomplete: "off", spellcheck: "false",
+                TextArea { name: "mcp_import", autocomplete: "off", spellcheck: "false",
                     placeholder: IMPORT_EXAMPLE,
-                    value: "{text}", oninput: move |e| text.set(e.value()) }
+                    value: text(), oninput: move |typed| text.set(typed) }
             }
             label { class: "check",
                 input { r#type: "checkbox", name: "mcp_import_replace", checked: replace(),

@@ -15,6 +15,7 @@ use protocol::{ProviderKind, Secret};
 
 use crate::commands::Commands;
 use crate::connection::Command;
+use crate::fields::TextInput;
 use crate::state::{AppState, Link};
 
 use limits::{Limit, LimitField};
@@ -113,8 +114,8 @@ fn Keys() -> Element {
                         option { value: "{each}", selected: each == provider(), "{each}" }
                     }
                 }
-                input { name: "key", r#type: "password", autocomplete: "off", placeholder: "API key",
-                    value: "{key}", oninput: move |e| key.set(e.value()) }
+                TextInput { name: "key", r#type: "password", autocomplete: "off", placeholder: "API key",
+                    value: key(), oninput: move |text| key.set(text) }
                 button {
                     onclick: move |_| {
                         let text = key.read().trim().to_owned();
@@ -158,8 +159,8 @@ fn Rules() -> Element {
                 }
             }
             div { class: "form inline",
-                input { name: "rule", placeholder: "TOOL[:FIELD=GLOB], e.g. shell:command=git *", value: "{matches}",
-                    oninput: move |e| matches.set(e.value()) }
+                TextInput { name: "rule", placeholder: "TOOL[:FIELD=GLOB], e.g. shell:command=git *", value: matches(),
+                    oninput: move |text| matches.set(text) }
                 select { name: "decision", value: "{decision}", onchange: move |e| decision.set(e.value()),
                     option { value: "allow", "allow" }
                     option { value: "ask", "ask" }

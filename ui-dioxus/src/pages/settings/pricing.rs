@@ -7,6 +7,7 @@ use protocol::control::{ModelPrice, PriceEntry};
 
 use crate::commands::Commands;
 use crate::connection::Command;
+use crate::fields::TextInput;
 use crate::state::AppState;
 
 /// Longest model name or prefix the daemon accepts.
@@ -156,8 +157,8 @@ pub fn Pricing(
                 h3 { "Set a price" }
                 for (name, text, hint, slot) in PRICE_FIELDS {
                     label { "{text}"
-                        input { name, placeholder: hint, value: "{slot(&mut draft.read().clone())}",
-                            oninput: move |e| *slot(&mut draft.write()) = e.value() }
+                        TextInput { key: "{name}", name, placeholder: hint, value: slot(&mut draft.read().clone()).clone(),
+                            oninput: move |text| *slot(&mut draft.write()) = text }
                     }
                 }
                 if let Some(why) = problem.read().as_ref() {

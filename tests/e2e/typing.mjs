@@ -1,0 +1,152 @@
+// Types into the app's browser view (studio-ui --web) as a person does,
+// with real key events 50 ms apart, while runs stream: the chat box, the
+// command palette and the new-agent form must each hold exactly what was
+// typed, and what they send must be exactly that. Run by
+// ui-dioxus/tests/app/typing.rs, which starts the daemon, the agents
+// `listener` (answers chats) and `writer`, and the streaming runs.
+//
+// The browser reaches the app through a tunnel of our own on TUNNEL_PORT
+// that holds every chunk for 60 ms each way, as an SSH tunnel to a remote
+// machine does: a key must survive the renders still on their way.
+//
+// Usage: node typing.mjs URL TOKEN_FILE ARTIFACT_DIR TUNNEL_PORT
+// Exits 1 with the failing step on the first failure; screenshots of each
+// step go to ARTIFACT_DIR.
+
+import { readFile, mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const [direct, tokenFile, artifacts, tunnelPort] = process.argv.slice(2);
+if (!direct || !tokenFile || !artifacts || !tunnelPort) {
+  console.error('usage: node typing.mjs URL TOKEN_FILE ARTIFACT_DIR TUNNEL_PORT');
+  process.exit(2);
+}
+
+// Forwards 127.0.0.1:TUNNEL_PORT to the app, each chunk 60 ms late, in
+// order, both ways.
+const LATENCY_MS = 60;
+const target = new URL(direct);
+function later(from, to) {
+  let last = 0;
+  from.on('data', (chunk) => {
+    const at = Math.max(Date.now() + LATENCY_MS, last);
+    last = at;
+    setTimeout(() => to.write(chunk), at - Date.now());
+  });
+  from.on('end', () => setTimeout(() => to.end(), LATENCY_MS));
+  from.on('error', () => to.destroy());
+}
+const tunnel = net.createServer((client) => {
+  const app = net.connect(Number(target.port), target.hostname);
+  later(client, app);
+  later(app, client);
+});
+await new Promise((resolve) => tunnel.listen(Number(tunnelPort), '127.0.0.1', resolve));
+const url = `http://127.0.0.1:${tunnelPort}`;
+const token = (await readFile(tokenFile, 'utf8')).trim();
+await mkdir(artifacts, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
+page.setDefaultTimeout(30_000);
+const problems = [];
+page.on('pageerror', (err) => problems.push(String(err)));
+
+async function step(name, body) {
+  const started = Date.now();
+  try {
+    await body();
+    await page.screenshot({ path: `${artifacts}/typing-${name}.png` });
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (err) {
+    await page.screenshot({ path: `${artifacts}/typing-${name}-failed.png` }).catch(() => {});
+    console.error(`FAIL ${name}: ${err.message}`);
+    if (problems.length) console.error(`page errors: ${problems.join('\n')}`);
+    await browser.close();
+    process.exit(1);
+  }
+}
+
+const PER_KEY_MS = 50;
+const tab = (name) => page.locator('nav button', { hasText: name });
+
+// Types `text` into the focused field, a key every 50 ms, then waits for
+// the app to settle and checks the field holds exactly `text`.
+async function typeInto(field, text) {
+  await page.keyboard.type(text, { delay: PER_KEY_MS });
+  // Late renders are what overwrote keys: give them time to arrive.
+  await page.waitForTimeout(1500);
+  const held = await field.inputValue();
+  if (held !== text) throw new Error(`typed ${JSON.stringify(text)}, the field holds ${JSON.stringify(held)}`);
+}
+
+await step('sign-in', async () => {
+  await page.goto(`${url}/app?token=${encodeURIComponent(token)}`);
+  await page.locator('span.link.up').waitFor();
+  // The runs are streaming before the first key.
+  await tab('Runs').click();
+  await page.locator('span.status.running').first().waitFor();
+});
+
+const CHAT = 'the quick brown fox jumps over the lazy dog';
+await step('chat', async () => {
+  await tab('Agents').click();
+  await page.locator('.card', { hasText: 'listener' }).getByRole('button', { name: 'Start session' }).click();
+  await page.locator('.chat span.status.idle').waitFor();
+  const box = page.locator('textarea[name=message]');
+  await box.click();
+  await typeInto(box, CHAT);
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.locator('.msg.user').first().waitFor();
+  const sent = (await page.locator('.msg.user').first().textContent()).trim();
+  if (sent !== CHAT) throw new Error(`sent ${JSON.stringify(sent)}`);
+  // After sending the box is empty and keeps the focus for the next one.
+  await page.locator('.chat span.status.idle').waitFor();
+  if ((await box.inputValue()) !== '') throw new Error('the box kept the sent text');
+  const NEXT = 'thanks! now summarise';
+  await typeInto(box, NEXT);
+  await page.keyboard.press('Control+Enter');
+  await page.locator('.msg.user', { hasText: 'summarise' }).waitFor();
+  const second = (await page.locator('.msg.user').last().textContent()).trim();
+  if (second !== NEXT) throw new Error(`sent ${JSON.stringify(second)}`);
+});
+
+await step('palette', async () => {
+  await page.locator('.app').focus();
+  await page.keyboard.press('Control+k');
+  const query = page.locator('input[name=palette]');
+  await query.waitFor();
+  // Focused on open: typing goes straight in.
+  await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'palette');
+  await typeInto(query, 'run writer');
+  await page.keyboard.press('Enter');
+  await page.locator('nav button.active', { hasText: 'Runs' }).waitFor();
+});
+
+const NAME = 'typed-by-hand';
+const PROMPT = 'You answer in one short sentence, and you never guess.';
+await step('form', async () => {
+  await tab('Agents').click();
+  await page.getByRole('button', { name: 'New agent' }).click();
+  const name = page.locator('input[name=name]');
+  await name.click();
+  await typeInto(name, NAME);
+  const prompt = page.locator('textarea[name=system_prompt]');
+  await prompt.click();
+  await typeInto(prompt, PROMPT);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('.card h3', { hasText: NAME }).waitFor();
+});
+
+await browser.close();
+tunnel.close();
+console.log('all steps passed');
+process.exit(0);

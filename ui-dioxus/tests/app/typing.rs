@@ -1,0 +1,235 @@
+//! Typing as a person types, with real key events 50 ms apart while runs
+//! stream, in the chat box, the command palette and the new-agent form:
+//! in the browser view (`tests/e2e/typing.mjs` in Chromium) and in the
+//! desktop window under Xvfb (xdotool). Every field must hold exactly what
+//! was typed, and the daemon must record exactly that: the chat message in
+//! the session's events, the agent's name and system prompt in its config.
+//!
+//! Needs what `browser` and `window` need, and xclip (the desktop palette's
+//! text is read back through the clipboard); `scripts/setup` installs them.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common::{Daemon, Guard};
+use crate::window::{X, wait_until};
+
+/// Runs streaming while the keys are typed: chunks every 10 ms each, for
+/// longer than the test takes.
+const STREAMING_RUNS: usize = 40;
+
+/// What the chat box gets, in both views.
+const CHAT: &str = "the quick brown fox jumps over the lazy dog";
+/// The agent the forms create, and its system prompt.
+const NAME: &str = "typed-by-hand";
+const PROMPT: &str = "You answer in one short sentence, and you never guess.";
+
+/// A daemon with `listener` (answers chats), `writer`, and streaming runs.
+fn daemon_under_load(prefix: &str) -> Daemon {
+    let daemon = Daemon::new(prefix);
+    daemon.studio(&["agent", "create", "listener", "--chunks", "3"]);
+    daemon.studio(&["agent", "create", "writer", "--chunks", "3"]);
+    daemon.studio(&[
+        "agent",
+        "create",
+        "streamer",
+        "--chunks",
+        "30000",
+        "--chunk-delay-ms",
+        "10",
+    ]);
+    daemon.studio(&["daemon", "limits", "--max-concurrent", "64"]);
+    for n in 0..STREAMING_RUNS {
+        daemon.studio(&[
+            "run",
+            "streamer",
+            "--prompt",
+            &format!("load {n}"),
+            "--detach",
+        ]);
+    }
+    daemon
+}
+
+/// `studio ARGS --json`, parsed.
+fn studio_json(daemon: &Daemon, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = daemon.studio(&all);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+        panic!(
+            "studio {args:?} --json: {err}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// The user messages recorded in chats with `agent`, oldest first.
+fn user_messages(daemon: &Daemon, agent: &str) -> Vec<String> {
+    let sessions = studio_json(daemon, &["ps", "--all"]);
+    let mut said = Vec::new();
+    for session in sessions.as_array().unwrap() {
+        if session["agent"] != agent {
+            continue;
+        }
+        let id = session["id"].as_str().unwrap();
+        let out = daemon.studio(&["events", id, "--json"]);
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            if event["name"] == "message.user" {
+                said.push(event["data"]["text"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    said
+}
+
+/// The agent `name` as stored, if it is.
+fn stored_agent(daemon: &Daemon, name: &str) -> Option<serde_json::Value> {
+    let agents = studio_json(daemon, &["agent", "list"]);
+    agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|agent| agent["name"] == name)
+        .cloned()
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run scripts/setup"
+    );
+    let daemon = daemon_under_load("sut");
+    // The port of the script's slow tunnel, which the app must answer to.
+    let tunnel_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_studio-ui"))
+        .arg("--data-dir")
+        .arg(&daemon.dir)
+        .arg("--studio-bin")
+        .arg(&daemon.studio)
+        .args(["--web", "--port", "0", "--allow-host"])
+        .arg(format!("127.0.0.1:{tunnel_port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = server.stdout.take().unwrap();
+    let _server = Guard(server);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .and_then(|u| u.strip_suffix("/login"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+
+    let out = Command::new("node")
+        .arg(e2e.join("typing.mjs"))
+        .arg(&url)
+        .arg(daemon.dir.join("client.token"))
+        .arg(artifacts())
+        .arg(tunnel_port.to_string())
+        .output()
+        .expect("node is missing: run scripts/setup");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the typing steps failed:\n{report}");
+    assert!(report.contains("all steps passed"), "{report}");
+
+    // What the daemon recorded is exactly what was typed.
+    assert_eq!(
+        user_messages(&daemon, "listener"),
+        [CHAT, "thanks! now summarise"]
+    );
+    let agent = stored_agent(&daemon, NAME).expect("the typed agent is stored");
+    assert_eq!(agent["system_prompt"], PROMPT);
+}
+
+#[test]
+fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
+    let daemon = daemon_under_load("suk");
+    let x = X::start();
+    let _window = x.open_app(&daemon);
+    let shot = artifacts().join("desktop-typing.png");
+    assert!(x.painted(&shot), "the window never painted:\n{}", x.log());
+
+    // The palette opens focused; what it holds is read back through the
+    // clipboard before Enter runs it.
+    x.keys(&["key", "--clearmodifiers", "ctrl+k"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let query = "start session with listener";
+    x.type_slowly(query);
+    assert_eq!(x.field_text(), query, "the palette's text");
+    x.keys(&["key", "Return"]);
+
+    // The chat opens with its box focused.
+    let opened = wait_until(Duration::from_secs(30), || {
+        studio_json(&daemon, &["ps"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["agent"] == "listener" && s["status"] == "idle")
+    });
+    assert!(opened, "no chat with listener opened:\n{}", x.log());
+    std::thread::sleep(Duration::from_millis(1000));
+    x.type_slowly(CHAT);
+    std::thread::sleep(Duration::from_millis(1500));
+    x.keys(&["key", "--clearmodifiers", "ctrl+Return"]);
+    let sent = wait_until(Duration::from_secs(30), || {
+        !user_messages(&daemon, "listener").is_empty()
+    });
+    x.screenshot(&shot);
+    assert!(
+        sent,
+        "nothing was sent (see {}):\n{}",
+        shot.display(),
+        x.log()
+    );
+    assert_eq!(user_messages(&daemon, "listener"), [CHAT]);
+
+    // The new-agent form opens from the palette with its name focused.
+    x.keys(&["key", "--clearmodifiers", "ctrl+k"]);
+    std::thread::sleep(Duration::from_millis(500));
+    x.type_slowly("new agent");
+    x.keys(&["key", "Return"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    x.type_slowly(NAME);
+    // Name, provider, model, base URL, then the system prompt.
+    for _ in 0..4 {
+        x.keys(&["key", "Tab"]);
+    }
+    x.type_slowly(PROMPT);
+    std::thread::sleep(Duration::from_millis(1500));
+    x.keys(&["key", "--clearmodifiers", "ctrl+Return"]);
+    let stored = wait_until(Duration::from_secs(30), || {
+        stored_agent(&daemon, NAME).is_some()
+    });
+    x.screenshot(&shot);
+    assert!(
+        stored,
+        "no agent {NAME} was stored (see {}):\n{}",
+        shot.display(),
+        x.log()
+    );
+    let agent = stored_agent(&daemon, NAME).unwrap();
+    assert_eq!(agent["system_prompt"], PROMPT);
+}
