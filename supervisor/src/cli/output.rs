@@ -20,27 +20,34 @@ use serde_json::{Map, Value, json};
 /// Prints a line on stdout with its control characters made visible.
 macro_rules! outln {
     () => {{
-        #[allow(clippy::disallowed_macros)]
-        {
-            println!()
-        }
+        $crate::cli::output::write_stdout("\n")
     }};
     ($($arg:tt)*) => {{
-        #[allow(clippy::disallowed_macros)]
-        {
-            println!("{}", $crate::cli::output::terminal_safe(&format!($($arg)*)))
-        }
+        $crate::cli::output::write_stdout(&format!(
+            "{}\n",
+            $crate::cli::output::terminal_safe(&format!($($arg)*))
+        ))
     }};
 }
 
 /// Prints on stdout (no newline) with its control characters made visible.
 macro_rules! out {
     ($($arg:tt)*) => {{
-        #[allow(clippy::disallowed_macros)]
-        {
-            print!("{}", $crate::cli::output::terminal_safe(&format!($($arg)*)))
-        }
+        $crate::cli::output::write_stdout(&$crate::cli::output::terminal_safe(&format!($($arg)*)))
     }};
+}
+
+/// Writes `text` to stdout. When the reader went away (`studio events
+/// ID | head`), the CLI ends quietly with success, as `head` asked,
+/// instead of panicking about a broken pipe; what the daemon records is
+/// unaffected.
+pub(crate) fn write_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(text.as_bytes())
+        && err.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
 }
 
 /// Prints a line on stderr with its control characters made visible.
@@ -103,9 +110,12 @@ pub(crate) fn print_json(value: &Value) {
 /// Prints a chunk of a streamed answer at once; returns whether it left
 /// the line open.
 pub(crate) fn print_chunk(text: &str) -> bool {
-    let mut stdout = std::io::stdout();
-    let _ = stdout.write_all(terminal_safe(text).as_bytes());
-    let _ = stdout.flush();
+    write_stdout(&terminal_safe(text));
+    if let Err(err) = std::io::stdout().flush()
+        && err.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
     !text.ends_with('\n')
 }
 

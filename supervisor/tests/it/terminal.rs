@@ -2,6 +2,7 @@
 //! model's answer or a hostile MCP import are shown, not obeyed, and a
 //! stream that broke off and was retried is shown as a retry; a budget
 //! that would switch itself off (NaN, infinite, 0 or less) is refused.
+//! A reader that goes away (`| head -1`) ends `studio` quietly.
 
 use crate::cli_harness::{Cli, path};
 use test_support::fake_provider::{FakeProvider, Reply};
@@ -144,4 +145,44 @@ fn budgets_that_would_turn_themselves_off_are_refused_by_the_cli() {
     let err = cli.fails(&["agent", "create", "--file", path(&file)], 2);
     assert!(err.contains("max_cost_usd"), "{err}");
     assert!(cli.ok(&["agent", "list"]).contains("no agents yet"));
+}
+
+/// `studio events ID --json | head -1`: the CLI ends with success when
+/// its reader goes away, without a panic about a broken pipe.
+#[test]
+fn a_reader_that_goes_away_ends_the_cli_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let cli = Cli::new();
+    cli.ok(&[
+        "agent",
+        "create",
+        "long",
+        "--chunks",
+        "2000",
+        "--chunk-chars",
+        "40",
+        "--chunk-delay-ms",
+        "0",
+    ]);
+    cli.ok(&["run", "long", "--prompt", "many events"]);
+    let listed = cli.json(&["ps", "--all"]);
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let mut child = cli
+        .command(&["events", &id, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("run.queued"), "{first}");
+    // The reader is gone (dropped above), with thousands of lines unread.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
