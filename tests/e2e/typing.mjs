@@ -1,7 +1,9 @@
 // Types into the app's browser view (studio-ui --web) as a person does,
 // with real key events 50 ms apart, while runs stream: the chat box, the
 // command palette and the new-agent form must each hold exactly what was
-// typed, and what they send must be exactly that. Run by
+// typed, and what they send must be exactly that. The palette is used
+// from the keyboard alone: focused on open, arrows, Enter, Escape, and an
+// empty state. Run by
 // ui-dioxus/tests/app/typing.rs, which starts the daemon, the agents
 // `listener` (answers chats) and `writer`, and the streaming runs.
 //
@@ -119,16 +121,43 @@ await step('chat', async () => {
   if (second !== NEXT) throw new Error(`sent ${JSON.stringify(second)}`);
 });
 
-await step('palette', async () => {
+// Opens the palette from the keyboard; it takes the focus.
+async function openPalette() {
   await page.locator('.app').focus();
   await page.keyboard.press('Control+k');
   const query = page.locator('input[name=palette]');
   await query.waitFor();
-  // Focused on open: typing goes straight in.
   await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'palette');
+  return query;
+}
+
+await step('palette', async () => {
+  // Typing goes straight in, every key of it.
+  let query = await openPalette();
   await typeInto(query, 'run writer');
   await page.keyboard.press('Enter');
   await page.locator('nav button.active', { hasText: 'Runs' }).waitFor();
+  // Nothing found says so; Escape closes.
+  query = await openPalette();
+  await typeInto(query, 'zzqx');
+  await page.locator('.palette li.empty', { hasText: 'Nothing matches “zzqx”' }).waitFor();
+  await page.keyboard.press('Escape');
+  await query.waitFor({ state: 'detached' });
+  // The arrows choose (Agents, Sessions, Runs...: down, down, up is
+  // Sessions), each page shows its shortcut, and Enter runs the choice.
+  query = await openPalette();
+  await typeInto(query, 'go');
+  const hint = await page.locator('.palette li', { hasText: 'Go to Runs' }).locator('kbd').textContent();
+  if (hint !== 'Ctrl+3') throw new Error(`Go to Runs shows ${JSON.stringify(hint)}`);
+  for (const key of ['ArrowDown', 'ArrowDown', 'ArrowUp']) {
+    await page.keyboard.press(key);
+    await page.waitForTimeout(150);
+  }
+  await page.locator('.palette li.selected', { hasText: 'Go to Sessions' }).waitFor();
+  await page.screenshot({ path: `${artifacts}/typing-palette-open.png` });
+  await page.keyboard.press('Enter');
+  await page.locator('nav button.active', { hasText: 'Sessions' }).waitFor();
+  await query.waitFor({ state: 'detached' });
 });
 
 const NAME = 'typed-by-hand';

@@ -52,6 +52,11 @@ pub fn Shell() -> Element {
             tabindex: 0,
             autofocus: true,
             onkeydown: move |event: KeyboardEvent| {
+                // Escape closes the palette wherever the focus is.
+                if event.key() == Key::Escape && palette() {
+                    palette.set(false);
+                    return;
+                }
                 let modifiers = event.modifiers();
                 if !(modifiers.ctrl() || modifiers.meta()) {
                     return;

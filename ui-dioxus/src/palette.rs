@@ -1,6 +1,8 @@
 //! The command palette (Ctrl/Cmd+K): every action by name, found by typing
 //! a few words: go to a page, start a session with an agent, run an agent,
-//! open a session by id.
+//! open a session by id. Keyboard first: it opens focused, ↑/↓ choose,
+//! Enter runs, Escape closes; each entry shows its own shortcut if it has
+//! one, and a query that finds nothing says so.
 
 use dioxus::prelude::*;
 use protocol::SessionId;
@@ -33,6 +35,8 @@ pub enum Action {
 pub struct Entry {
     /// What it says.
     pub label: String,
+    /// Its own shortcut, if it has one (`Ctrl+3`).
+    pub shortcut: Option<String>,
     /// What it does.
     pub action: Action,
 }
@@ -42,22 +46,27 @@ pub struct Entry {
 pub fn entries(state: &AppState) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Page::ALL
         .into_iter()
-        .map(|page| Entry {
+        .enumerate()
+        .map(|(index, page)| Entry {
             label: format!("Go to {}", page.title()),
+            shortcut: Some(format!("Ctrl+{}", index + 1)),
             action: Action::Go(page),
         })
         .collect();
     entries.push(Entry {
         label: "New agent".to_owned(),
+        shortcut: None,
         action: Action::NewAgent,
     });
     for agent in state.agents.iter().flatten() {
         entries.push(Entry {
             label: format!("Start session with {}", agent.name),
+            shortcut: None,
             action: Action::StartSession(agent.name.clone()),
         });
         entries.push(Entry {
             label: format!("Run {}", agent.name),
+            shortcut: None,
             action: Action::Run(agent.name.clone()),
         });
     }
@@ -70,6 +79,7 @@ pub fn entries(state: &AppState) -> Vec<Entry> {
                     session.agent,
                     format!("{:?}", session.status).to_lowercase()
                 ),
+                shortcut: None,
                 action: Action::Open(session.id),
             });
         }
@@ -117,45 +127,78 @@ pub fn run(action: Action, mut state: Signal<AppState>, commands: Commands) {
     }
 }
 
+/// Where ↑ or ↓ moves the selection among `count` entries (wrapping).
+pub fn step(selected: usize, count: usize, down: bool) -> usize {
+    match (count, down) {
+        (0, _) => 0,
+        (_, true) => (selected + 1) % count,
+        (_, false) => selected.checked_sub(1).unwrap_or(count - 1),
+    }
+}
+
 /// The palette itself; `on_close` hides it.
 #[component]
 pub fn Palette(on_close: EventHandler<()>) -> Element {
     let state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
     let mut query = use_signal(String::new);
+    let mut selected = use_signal(|| 0_usize);
     let shown = matching(&entries(&state.read()), &query.read());
-    let first = shown.first().map(|e| e.action.clone());
+    let count = shown.len();
+    let current = selected().min(count.saturating_sub(1));
+    let chosen = shown.get(current).map(|e| e.action.clone());
     rsx! {
         div { class: "palette-backdrop", onclick: move |_| on_close.call(()),
-            div { class: "palette", role: "dialog",
+            div { class: "palette", role: "dialog", aria_label: "Commands",
                 onclick: move |event| event.stop_propagation(),
+                onkeydown: move |event: KeyboardEvent| match event.key() {
+                    Key::ArrowDown | Key::ArrowUp => {
+                        event.prevent_default();
+                        selected.set(step(selected(), count, event.key() == Key::ArrowDown));
+                    }
+                    Key::Enter => {
+                        if let Some(action) = chosen.clone() {
+                            run(action, state, commands);
+                            on_close.call(());
+                        }
+                    }
+                    Key::Escape => on_close.call(()),
+                    _ => {}
+                },
                 TextInput {
                     name: "palette",
                     placeholder: "Go to a page, start a session, run an agent, open a session…",
                     value: query(),
                     focus: true,
-                    oninput: move |text| query.set(text),
-                    onkeydown: move |event: KeyboardEvent| match event.key() {
-                        Key::Enter => {
-                            if let Some(action) = first.clone() {
-                                run(action, state, commands);
-                                on_close.call(());
-                            }
-                        }
-                        Key::Escape => on_close.call(()),
-                        _ => {}
+                    oninput: move |text| {
+                        query.set(text);
+                        selected.set(0);
                     },
                 }
-                ul {
-                    for entry in shown {
+                ul { role: "listbox",
+                    for (index, entry) in shown.into_iter().enumerate() {
                         li {
+                            key: "{entry.label}",
+                            role: "option",
+                            class: if index == current { "selected" },
+                            aria_selected: index == current,
+                            onmouseenter: move |_| selected.set(index),
                             onclick: move |_| {
                                 run(entry.action.clone(), state, commands);
                                 on_close.call(());
                             },
                             "{entry.label}"
+                            if let Some(keys) = &entry.shortcut {
+                                kbd { "{keys}" }
+                            }
                         }
                     }
+                    if count == 0 {
+                        li { class: "empty", "Nothing matches “{query}”: try a page, an agent's name or a session id." }
+                    }
+                }
+                p { class: "palette-hints muted",
+                    kbd { "↑" } kbd { "↓" } " choose · " kbd { "Enter" } " run · " kbd { "Esc" } " close"
                 }
             }
         }
@@ -213,5 +256,18 @@ mod tests {
         );
         assert_eq!(matching(&all, "").len(), SHOWN.min(all.len()));
         assert!(labels("nothing like this").is_empty());
+        let go = matching(&all, "go to runs");
+        assert_eq!(go[0].shortcut.as_deref(), Some("Ctrl+3"));
+        assert_eq!(labels("new"), ["New agent"]);
+    }
+
+    #[test]
+    fn arrows_wrap_around_the_shown_entries() {
+        assert_eq!(step(0, 3, true), 1);
+        assert_eq!(step(2, 3, true), 0);
+        assert_eq!(step(0, 3, false), 2);
+        assert_eq!(step(1, 3, false), 0);
+        assert_eq!(step(0, 0, true), 0);
+        assert_eq!(step(0, 0, false), 0);
     }
 }

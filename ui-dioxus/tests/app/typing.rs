@@ -206,6 +206,12 @@ fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
     );
     assert_eq!(user_messages(&daemon, "listener"), [CHAT]);
 
+    // Escape closes the palette (were it still open, the next Ctrl+K
+    // would close it and the name below would go to the chat box).
+    x.keys(&["key", "--clearmodifiers", "ctrl+k"]);
+    std::thread::sleep(Duration::from_millis(500));
+    x.keys(&["key", "Escape"]);
+    std::thread::sleep(Duration::from_millis(500));
     // The new-agent form opens from the palette with its name focused.
     x.keys(&["key", "--clearmodifiers", "ctrl+k"]);
     std::thread::sleep(Duration::from_millis(500));
