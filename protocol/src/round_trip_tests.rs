@@ -437,6 +437,7 @@ fn control_requests() -> Vec<ControlRequest> {
             after_seq: 0,
         },
         ControlRequest::WatchSessions,
+        ControlRequest::WatchLists,
         ControlRequest::Unsubscribe { request_id: 4 },
         ControlRequest::KeySet {
             provider: ProviderKind::Anthropic,
@@ -558,6 +559,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::RunReplay { .. } => 39,
         ControlRequest::StoreCheck => 41,
         ControlRequest::SecretList => 42,
+        ControlRequest::WatchLists => 43,
     }
 }
 
@@ -712,6 +714,7 @@ fn pushes() -> Vec<Push> {
             kind: EventKind::SessionIdle { error: None },
         }),
         Push::SessionChanged(summary()),
+        Push::ListChanged(ListKind::McpServers),
         Push::End,
     ]
 }
@@ -721,6 +724,7 @@ fn push_variant(p: &Push) -> usize {
         Push::Event(_) => 0,
         Push::SessionChanged(_) => 1,
         Push::End => 2,
+        Push::ListChanged(_) => 3,
     }
 }
 
@@ -829,7 +833,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 43);
+    covers(&requests, control_request_variant, 44);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -866,7 +870,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let pushes = pushes();
-    covers(&pushes, push_variant, 3);
+    covers(&pushes, push_variant, 4);
     for push in pushes {
         round_trip(&ServerFrame::Push { id: 3, push }).await;
     }

@@ -3,7 +3,8 @@
 //! After the handshake a client sends [`ClientFrame`]s, each carrying an id
 //! it chose; the daemon answers each with exactly one
 //! [`ServerFrame::Response`] with the same id. Requests that open a stream
-//! ([`ControlRequest::Follow`], [`ControlRequest::WatchSessions`]) are then
+//! ([`ControlRequest::Follow`], [`ControlRequest::WatchSessions`],
+//! [`ControlRequest::WatchLists`]) are then
 //! followed by [`ServerFrame::Push`]es with that id until
 //! [`Push::End`] or [`ControlRequest::Unsubscribe`]. Requests are served
 //! concurrently: responses may arrive out of order.
@@ -44,6 +45,7 @@ impl ControlRequest {
                 | ControlRequest::Events { .. }
                 | ControlRequest::Follow { .. }
                 | ControlRequest::WatchSessions
+                | ControlRequest::WatchLists
                 | ControlRequest::Unsubscribe { .. }
                 | ControlRequest::KeyList
                 | ControlRequest::SecretList
@@ -54,6 +56,61 @@ impl ControlRequest {
                 | ControlRequest::StoreCheck
         )
     }
+
+    /// The lists the request changes when it succeeds: what
+    /// [`ControlRequest::WatchLists`] announces after it.
+    pub fn changes(&self) -> &'static [ListKind] {
+        match self {
+            ControlRequest::AgentCreate { .. } => &[ListKind::Agents],
+            // An agent's rules go with it.
+            ControlRequest::AgentRemove { .. } => &[ListKind::Agents, ListKind::Rules],
+            ControlRequest::KeySet { .. } | ControlRequest::KeyRemove { .. } => &[ListKind::Keys],
+            ControlRequest::McpAdd { .. } | ControlRequest::McpRemove { .. } => {
+                &[ListKind::McpServers]
+            }
+            ControlRequest::RuleAdd { .. } | ControlRequest::RuleRemove { .. } => {
+                &[ListKind::Rules]
+            }
+            // "Always" may store a rule.
+            ControlRequest::ApprovalAnswer { remember: true, .. } => &[ListKind::Rules],
+            ControlRequest::PricingSet { .. } | ControlRequest::PricingRemove { .. } => {
+                &[ListKind::Prices]
+            }
+            ControlRequest::LimitsSet { .. } => &[ListKind::Limits],
+            _ => &[],
+        }
+    }
+}
+
+/// A list the daemon owns and clients show: [`Push::ListChanged`] names
+/// the one that changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ListKind {
+    /// Agents ([`ControlRequest::AgentList`]).
+    Agents,
+    /// Provider keys ([`ControlRequest::KeyList`]) and where secrets live
+    /// ([`ControlRequest::SecretList`]).
+    Keys,
+    /// MCP servers ([`ControlRequest::McpList`]), and where their secrets live.
+    McpServers,
+    /// Approval rules ([`ControlRequest::RuleList`]).
+    Rules,
+    /// Model prices ([`ControlRequest::PricingList`]).
+    Prices,
+    /// The daemon's limits (in [`ControlRequest::Status`]).
+    Limits,
+}
+
+impl ListKind {
+    /// Every list.
+    pub const ALL: [ListKind; 6] = [
+        ListKind::Agents,
+        ListKind::Keys,
+        ListKind::McpServers,
+        ListKind::Rules,
+        ListKind::Prices,
+        ListKind::Limits,
+    ];
 }
 
 /// A request with the id its response will carry.
@@ -171,9 +228,14 @@ pub enum ControlRequest {
     /// Stream status changes of all sessions. Replies
     /// [`ControlResponse::Subscribed`], then pushes [`Push::SessionChanged`].
     WatchSessions,
+    /// Stream which of the daemon's lists changed (agents, keys, MCP
+    /// servers, rules, prices, limits), by any client. Replies
+    /// [`ControlResponse::Subscribed`], then pushes [`Push::ListChanged`]
+    /// after each change; a watcher lists that one again.
+    WatchLists,
     /// Stop the stream opened by the request with this id. Replies [`ControlResponse::Ok`].
     Unsubscribe {
-        /// Id of the Follow/WatchSessions request.
+        /// Id of the Follow, WatchSessions or WatchLists request.
         request_id: u64,
     },
     /// Store a provider's API key in the daemon's secret store, the OS
@@ -448,6 +510,8 @@ pub enum Push {
     Event(Event),
     /// A session changed status (or its live figures changed).
     SessionChanged(SessionSummary),
+    /// One of the daemon's lists changed ([`ControlRequest::WatchLists`]).
+    ListChanged(ListKind),
     /// The stream is over: the followed session ended. (When the daemon
     /// stops, the connection simply closes.)
     End,

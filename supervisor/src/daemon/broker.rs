@@ -1,5 +1,5 @@
 //! The Broker actor: fans committed events and status changes out to
-//! subscribed clients.
+//! subscribed clients, and which of the daemon's lists changed.
 //!
 //! It only ever sees committed data (the store's writer hands it each
 //! commit), so whatever a client is shown is already durable. Each
@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use protocol::SessionId;
-use protocol::control::SessionSummary;
+use protocol::control::{ListKind, SessionSummary};
 use protocol::event::Event;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::mpsc;
@@ -24,6 +24,8 @@ pub(crate) enum BrokerItem {
     Event(Event),
     /// A session's status changed.
     Changed(SessionSummary),
+    /// One of the daemon's lists changed.
+    ListChanged(ListKind),
 }
 
 /// What a subscriber wants.
@@ -33,6 +35,8 @@ pub(crate) enum Topic {
     Session(SessionId),
     /// Status changes of all sessions.
     AllSessions,
+    /// Changes of the daemon's lists (agents, keys, rules...).
+    Lists,
 }
 
 /// Messages to the Broker.
@@ -47,6 +51,8 @@ pub(crate) enum BrokerMsg {
     },
     /// Stop subscription `id`.
     Unsubscribe { id: u64 },
+    /// A request changed one of the daemon's lists.
+    ListChanged(ListKind),
 }
 
 /// The Broker actor (state in [`BrokerState`]).
@@ -57,6 +63,7 @@ pub(crate) struct Broker;
 pub(crate) struct BrokerState {
     by_session: HashMap<SessionId, Vec<(u64, mpsc::Sender<BrokerItem>)>>,
     watchers: Vec<(u64, mpsc::Sender<BrokerItem>)>,
+    list_watchers: Vec<(u64, mpsc::Sender<BrokerItem>)>,
 }
 
 impl Actor for Broker {
@@ -85,8 +92,12 @@ impl Actor for Broker {
                     state.by_session.entry(session).or_default().push((id, tx))
                 }
                 Topic::AllSessions => state.watchers.push((id, tx)),
+                Topic::Lists => state.list_watchers.push((id, tx)),
             },
             BrokerMsg::Unsubscribe { id } => state.remove(id),
+            BrokerMsg::ListChanged(list) => {
+                send_all(&mut state.list_watchers, || BrokerItem::ListChanged(list));
+            }
         }
         Ok(())
     }
@@ -112,6 +123,7 @@ impl BrokerState {
 
     fn remove(&mut self, id: u64) {
         self.watchers.retain(|(sub, _)| *sub != id);
+        self.list_watchers.retain(|(sub, _)| *sub != id);
         self.by_session.retain(|_, subs| {
             subs.retain(|(sub, _)| *sub != id);
             !subs.is_empty()

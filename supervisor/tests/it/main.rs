@@ -34,3 +34,4 @@ mod secrets_at_rest;
 mod support;
 mod terminal;
 mod tools;
+mod watch_lists;

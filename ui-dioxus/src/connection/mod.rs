@@ -145,9 +145,11 @@ async fn pump(
     update: &mut impl FnMut(Update),
     inspected: Option<SessionId>,
 ) -> String {
+    // Every list the daemon owns is asked for once its watch is
+    // subscribed (`Asked::ListWatch`).
     for (request, asked) in [
-        (ControlRequest::Status, Asked::Status),
-        (ControlRequest::AgentList, Asked::Agents),
+        (ControlRequest::WatchSessions, Asked::Stream),
+        (ControlRequest::WatchLists, Asked::ListWatch),
         (
             ControlRequest::SessionList {
                 all: true,
@@ -155,12 +157,7 @@ async fn pump(
             },
             Asked::Sessions,
         ),
-        (ControlRequest::WatchSessions, Asked::Stream),
         (ControlRequest::ApprovalList, Asked::Approvals),
-        (ControlRequest::KeyList, Asked::Keys),
-        (ControlRequest::McpList, Asked::Mcp),
-        (ControlRequest::RuleList, Asked::Rules),
-        (ControlRequest::PricingList, Asked::Pricing),
     ] {
         if let Err(err) = wire.send(request, asked).await {
             return err.to_string();

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use protocol::SessionId;
-use protocol::control::{ControlRequest, ControlResponse, Push, ServerFrame};
+use protocol::control::{ControlRequest, ControlResponse, ListKind, Push, ServerFrame};
 use protocol::event::EventKind;
 use studio_client::{Client, ClientError};
 use tokio::sync::mpsc;
@@ -25,10 +25,11 @@ pub(super) enum Asked {
     Approvals,
     /// A stream: its answer is `Subscribed`, its pushes carry the data.
     Stream,
+    /// The lists' watch: once it is subscribed, every list is asked for,
+    /// so that no change is missed between the two.
+    ListWatch,
     /// An action: only a failure shows.
     Action,
-    /// Changes the agents: list them again after.
-    AgentsChanged,
     /// Saves this agent: list the agents again, then change its rules.
     AgentSaved(String, RuleChanges),
     /// Opens a chat: inspect it once open.
@@ -47,8 +48,6 @@ pub(super) enum Asked {
     Mcp,
     Rules,
     Pricing,
-    /// Changes one of those: list it again after.
-    Changed(Box<ControlRequest>),
     /// Tests this MCP server.
     McpTest(String),
     /// Adds this server of an import.
@@ -67,6 +66,19 @@ pub(super) enum FollowUp {
 /// listed: a change to either may have moved one).
 fn where_secrets_live() -> FollowUp {
     FollowUp::Request(Box::new(ControlRequest::SecretList), Asked::Secrets)
+}
+
+/// What lists `list` again, as the app asks for it at connect.
+fn relist(list: ListKind) -> (ControlRequest, Asked) {
+    match list {
+        ListKind::Agents => (ControlRequest::AgentList, Asked::Agents),
+        // Each also asks where secrets live once answered.
+        ListKind::Keys => (ControlRequest::KeyList, Asked::Keys),
+        ListKind::McpServers => (ControlRequest::McpList, Asked::Mcp),
+        ListKind::Rules => (ControlRequest::RuleList, Asked::Rules),
+        ListKind::Prices => (ControlRequest::PricingList, Asked::Pricing),
+        ListKind::Limits => (ControlRequest::Status, Asked::Status),
+    }
 }
 
 /// What comes back to the connection's task: a request's answer or a
@@ -113,7 +125,9 @@ impl Wire {
         let (client, incoming) = (self.client.clone(), self.incoming.clone());
         if matches!(
             request,
-            ControlRequest::Follow { .. } | ControlRequest::WatchSessions
+            ControlRequest::Follow { .. }
+                | ControlRequest::WatchSessions
+                | ControlRequest::WatchLists
         ) {
             let task = tokio::spawn(stream(client, request, id, incoming));
             self.streams.insert(id, super::AbortOnDrop(task));
@@ -145,17 +159,6 @@ impl Wire {
             self.send(request, asked).await?;
         }
         Ok(())
-    }
-
-    /// Sends `request`, and `then` once it succeeded.
-    async fn changed(
-        &mut self,
-        request: ControlRequest,
-        then: ControlRequest,
-    ) -> Result<(), ClientError> {
-        self.send(request, Asked::Changed(Box::new(then)))
-            .await
-            .map(|_| ())
     }
 
     /// Sends what `command` asks for; `update` hears what it settles at
@@ -203,10 +206,7 @@ impl Wire {
                 };
                 return self.send(request, asked).await.map(|_| ());
             }
-            Command::RemoveAgent(name) => {
-                let request = ControlRequest::AgentRemove { name };
-                return self.send(request, Asked::AgentsChanged).await.map(|_| ());
-            }
+            Command::RemoveAgent(name) => ControlRequest::AgentRemove { name },
             Command::Run { runs, parallel } => ControlRequest::RunBatch { runs, parallel },
             Command::SetLimits {
                 max_concurrent_runs,
@@ -251,21 +251,12 @@ impl Wire {
                 };
                 return self.send(request, Asked::Chat).await.map(|_| ());
             }
-            Command::SetKey { provider, key } => {
-                let request = ControlRequest::KeySet { provider, key };
-                return self.changed(request, ControlRequest::KeyList).await;
-            }
-            Command::RemoveKey(provider) => {
-                let request = ControlRequest::KeyRemove { provider };
-                return self.changed(request, ControlRequest::KeyList).await;
-            }
-            Command::AddMcp { server, replace } => {
-                let request = ControlRequest::McpAdd {
-                    server: *server,
-                    replace,
-                };
-                return self.changed(request, ControlRequest::McpList).await;
-            }
+            Command::SetKey { provider, key } => ControlRequest::KeySet { provider, key },
+            Command::RemoveKey(provider) => ControlRequest::KeyRemove { provider },
+            Command::AddMcp { server, replace } => ControlRequest::McpAdd {
+                server: *server,
+                replace,
+            },
             Command::ImportMcp { entries, replace } => {
                 let report = entries
                     .iter()
@@ -286,10 +277,7 @@ impl Wire {
                 }
                 return Ok(());
             }
-            Command::RemoveMcp(name) => {
-                let request = ControlRequest::McpRemove { name };
-                return self.changed(request, ControlRequest::McpList).await;
-            }
+            Command::RemoveMcp(name) => ControlRequest::McpRemove { name },
             Command::TestMcp(name) => {
                 let request = ControlRequest::McpTest { name: name.clone() };
                 return self.send(request, Asked::McpTest(name)).await.map(|_| ());
@@ -299,19 +287,13 @@ impl Wire {
                 matches,
                 decision,
                 priority,
-            } => {
-                let request = ControlRequest::RuleAdd {
-                    agent,
-                    matches,
-                    decision,
-                    priority,
-                };
-                return self.changed(request, ControlRequest::RuleList).await;
-            }
-            Command::RemoveRule(id) => {
-                let request = ControlRequest::RuleRemove { id };
-                return self.changed(request, ControlRequest::RuleList).await;
-            }
+            } => ControlRequest::RuleAdd {
+                agent,
+                matches,
+                decision,
+                priority,
+            },
+            Command::RemoveRule(id) => ControlRequest::RuleRemove { id },
             Command::SetPrice { model, price } => {
                 let request = ControlRequest::PricingSet { model, price };
                 return self.send(request, Asked::Pricing).await.map(|_| ());
@@ -370,6 +352,10 @@ impl Wire {
                     (Some(Asked::Approvals), Ok(ControlResponse::Approvals(list))) => {
                         update(Update::Approvals(list));
                     }
+                    (Some(Asked::ListWatch), Ok(_)) => {
+                        self.asked.insert(id, Asked::Stream);
+                        return Some(FollowUp::Requests(ListKind::ALL.map(relist).to_vec()));
+                    }
                     (Some(Asked::Stream), Ok(_)) => {
                         // Pushes follow under the same id.
                         self.asked.insert(id, Asked::Stream);
@@ -398,38 +384,16 @@ impl Wire {
                     }
                     (Some(Asked::McpImport(name)), Ok(_)) => {
                         update(Update::McpImported(name, Ok(())));
-                        return Some(FollowUp::Request(
-                            Box::new(ControlRequest::McpList),
-                            Asked::Mcp,
-                        ));
                     }
-                    (Some(Asked::Changed(then)), Ok(_)) => {
-                        let asked = match *then {
-                            ControlRequest::KeyList => Asked::Keys,
-                            ControlRequest::McpList => Asked::Mcp,
-                            ControlRequest::RuleList => Asked::Rules,
-                            _ => Asked::Action,
-                        };
-                        return Some(FollowUp::Request(then, asked));
-                    }
-                    (Some(Asked::AgentsChanged), Ok(_)) => {
-                        return Some(FollowUp::Request(
-                            Box::new(ControlRequest::AgentList),
-                            Asked::Agents,
-                        ));
-                    }
-                    // The agent is stored: now its rule changes, the rules
-                    // listed again after each (a refusal shows in the error
-                    // banner).
+                    // The agent is stored: now its rule changes (a refusal
+                    // shows in the error banner; the lists come back as
+                    // pushes).
                     (Some(Asked::AgentSaved(name, rules)), Ok(_)) => {
-                        let listed = || Asked::Changed(Box::new(ControlRequest::RuleList));
-                        let mut next = vec![(ControlRequest::AgentList, Asked::Agents)];
-                        next.extend(
-                            rules
-                                .remove
-                                .into_iter()
-                                .map(|id| (ControlRequest::RuleRemove { id }, listed())),
-                        );
+                        let mut next: Vec<_> = rules
+                            .remove
+                            .into_iter()
+                            .map(|id| (ControlRequest::RuleRemove { id }, Asked::Action))
+                            .collect();
                         next.extend(rules.add.into_iter().map(|rule| {
                             let request = ControlRequest::RuleAdd {
                                 agent: Some(name.clone()),
@@ -437,7 +401,7 @@ impl Wire {
                                 decision: rule.decision,
                                 priority: rule.priority,
                             };
-                            (request, listed())
+                            (request, Asked::Action)
                         }));
                         return Some(FollowUp::Requests(next));
                     }
@@ -489,6 +453,8 @@ impl Wire {
                     update(Update::SessionChanged(summary));
                     None
                 }
+                // Whoever changed it (this app, another window, the CLI).
+                Push::ListChanged(list) => Some(FollowUp::Requests(vec![relist(list)])),
                 Push::Event(event) if self.inspecting.is_some_and(|(open, _)| open == id) => {
                     update(Update::Events(event.session, vec![event]));
                     None
@@ -513,7 +479,10 @@ async fn stream(
     id: u64,
     incoming: mpsc::Sender<Incoming>,
 ) {
-    let watch = matches!(request, ControlRequest::WatchSessions);
+    let watch = matches!(
+        request,
+        ControlRequest::WatchSessions | ControlRequest::WatchLists
+    );
     let mut subscription = match client.subscribe(request).await {
         Ok(subscription) => subscription,
         Err(ClientError::Daemon(err)) => {

@@ -32,7 +32,7 @@ fn sessions_in(update: Update) -> Vec<protocol::control::SessionSummary> {
 
 /// The app's connection task on `target`: where to send its commands, its
 /// updates, and the task.
-fn start_app(
+pub(crate) fn start_app(
     target: Target,
 ) -> (
     mpsc::UnboundedSender<Command>,
@@ -78,7 +78,7 @@ async fn until_event(
 }
 
 /// The next update `wanted` accepts.
-async fn next<T>(
+pub(crate) async fn next<T>(
     updates: &mut mpsc::UnboundedReceiver<Update>,
     mut wanted: impl FnMut(Update) -> Option<T>,
 ) -> T {

@@ -175,7 +175,7 @@ fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
     // The palette opens focused; what it holds is read back through the
     // clipboard before Enter runs it.
     x.keys(&["key", "--clearmodifiers", "ctrl+k"]);
-    std::thread::sleep(Duration::from_millis(500));
+    x.wait_for_focused_field();
     let query = "start session with listener";
     x.type_slowly(query);
     assert_eq!(x.field_text(), query, "the palette's text");
@@ -190,7 +190,7 @@ fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
             .any(|s| s["agent"] == "listener" && s["status"] == "idle")
     });
     assert!(opened, "no chat with listener opened:\n{}", x.log());
-    std::thread::sleep(Duration::from_millis(1000));
+    x.wait_for_focused_field();
     x.type_slowly(CHAT);
     std::thread::sleep(Duration::from_millis(1500));
     x.keys(&["key", "--clearmodifiers", "ctrl+Return"]);
@@ -217,7 +217,7 @@ fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
     std::thread::sleep(Duration::from_millis(500));
     x.type_slowly("new agent");
     x.keys(&["key", "Return"]);
-    std::thread::sleep(Duration::from_millis(1000));
+    x.wait_for_focused_field();
     x.type_slowly(NAME);
     // Name, provider, model, base URL, then the system prompt.
     for _ in 0..4 {

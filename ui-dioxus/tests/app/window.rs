@@ -212,26 +212,53 @@ impl X {
         self.keys(&["type", "--delay", "50", "--", text]);
     }
 
-    /// The focused field's whole text, read back through the clipboard
-    /// (select all, copy, then xclip asks the window for it).
+    /// The focused field's whole text, read back through the clipboard:
+    /// the clipboard is first set to a marker, then the field's text is
+    /// selected and copied, and xclip is asked until the marker is gone (a
+    /// loaded app copies late). Empty when nothing was copied.
     pub fn field_text(&self) -> String {
-        std::thread::sleep(Duration::from_millis(1500));
+        const MARKER: &str = "<nothing copied>";
+        let mut set = tool("xclip")
+            .args(["-selection", "clipboard", "-i"])
+            .env("DISPLAY", &self.display)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut set.stdin.take().unwrap(), MARKER.as_bytes()).unwrap();
+        assert!(set.wait().unwrap().success(), "xclip -i failed");
+        std::thread::sleep(Duration::from_millis(500));
         self.keys(&["key", "--clearmodifiers", "ctrl+a"]);
         self.keys(&["key", "--clearmodifiers", "ctrl+c"]);
-        std::thread::sleep(Duration::from_millis(300));
-        let out = tool("xclip")
-            .args(["-o", "-selection", "clipboard"])
-            .env("DISPLAY", &self.display)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "xclip: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut text = String::new();
+        wait_until(Duration::from_secs(5), || {
+            let out = tool("xclip")
+                .args(["-o", "-selection", "clipboard"])
+                .env("DISPLAY", &self.display)
+                .output()
+                .unwrap();
+            text = String::from_utf8_lossy(&out.stdout).into_owned();
+            out.status.success() && text != MARKER
+        });
         // Back to the end of the field, as it was.
         self.keys(&["key", "End"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        if text == MARKER { String::new() } else { text }
+    }
+
+    /// Waits until a text field has the focus (a loaded app focuses a new
+    /// one late): a probe key typed must come back as the field's whole
+    /// text; it is then erased.
+    pub fn wait_for_focused_field(&self) {
+        let focused = wait_until(Duration::from_secs(30), || {
+            self.keys(&["type", "--", "@"]);
+            if self.field_text() == "@" {
+                return true;
+            }
+            false
+        });
+        assert!(focused, "no text field took the focus:\n{}", self.log());
+        self.keys(&["key", "--clearmodifiers", "ctrl+a"]);
+        self.keys(&["key", "BackSpace"]);
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

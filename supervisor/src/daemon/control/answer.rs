@@ -5,10 +5,26 @@
 use protocol::control::{ControlError, ControlRequest, ControlResponse, ErrorKind};
 
 use super::{Handles, agents, approvals, chat, pricing, runs, secrets, sessions, status};
-use crate::daemon::mcp_servers;
+use crate::daemon::{BrokerMsg, mcp_servers};
 
-/// Requests with one response.
+/// Requests with one response. After one that changed a list succeeds,
+/// every `WatchLists` stream hears which.
 pub(super) async fn answer(
+    request: ControlRequest,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let changes = request.changes();
+    let answered = dispatch(request, handles).await;
+    if answered.is_ok() {
+        for list in changes {
+            let _ = handles.shared.broker.cast(BrokerMsg::ListChanged(*list));
+        }
+    }
+    answered
+}
+
+/// Which area answers `request`.
+async fn dispatch(
     request: ControlRequest,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
@@ -104,6 +120,7 @@ pub(super) async fn answer(
         ControlRequest::StoreCheck => Ok(ControlResponse::StoreCheck(shared.store.check().await?)),
         ControlRequest::Follow { .. }
         | ControlRequest::WatchSessions
+        | ControlRequest::WatchLists
         | ControlRequest::Unsubscribe { .. } => Err(ControlError::new(
             ErrorKind::Invalid,
             "not a single-response request",

@@ -41,7 +41,7 @@ mod sessions;
 mod streams;
 
 use answer::answer;
-use streams::{follow, watch};
+use streams::{follow, watch, watch_lists};
 
 /// Frames queued for one client before its handlers wait.
 const OUTBOX: usize = 1024;
@@ -91,7 +91,9 @@ pub(crate) async fn serve(stream: Stream, handles: Handles) {
                 }
                 let streams = matches!(
                     frame.request,
-                    ControlRequest::Follow { .. } | ControlRequest::WatchSessions
+                    ControlRequest::Follow { .. }
+                        | ControlRequest::WatchSessions
+                        | ControlRequest::WatchLists
                 );
                 let task = tokio::spawn(handle(
                     frame.id,
@@ -191,6 +193,11 @@ async fn handle(
         }
         ControlRequest::WatchSessions => {
             watch(id, &handles, &outbox).await;
+            lock(&subscriptions).remove(&id);
+            return;
+        }
+        ControlRequest::WatchLists => {
+            watch_lists(id, &handles, &outbox).await;
             lock(&subscriptions).remove(&id);
             return;
         }

@@ -1,12 +1,12 @@
 //! The streams a client opens: `Follow` (a session's events, stored then
-//! live, gapless) and `WatchSessions` (status changes), both fed by the
-//! Broker.
+//! live, gapless), `WatchSessions` (status changes) and `WatchLists`
+//! (which list changed), all fed by the Broker.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 
 use protocol::SessionId;
-use protocol::control::{ControlResponse, Push, ServerFrame};
+use protocol::control::{ControlResponse, ListKind, Push, ServerFrame};
 use protocol::event::Event;
 use tokio::sync::mpsc;
 
@@ -201,5 +201,48 @@ pub(super) async fn watch(id: u64, handles: &Handles, outbox: &Outbox) {
         }
         // Dropped for falling behind: resubscribe. Changes in between are
         // lost; watchers re-list sessions when they need exact state.
+    }
+}
+
+/// Streams which of the daemon's lists changed until unsubscribed. The
+/// Broker has the subscription before `Subscribed` is sent, so a change
+/// made after the client saw it is always pushed.
+pub(super) async fn watch_lists(id: u64, handles: &Handles, outbox: &Outbox) {
+    let push = |push: Push| outbox.send(ServerFrame::Push { id, push });
+    let mut first = true;
+    loop {
+        let Some((sub_id, mut live)) = subscribe(handles, Topic::Lists).await else {
+            let _ = push(Push::End).await;
+            return;
+        };
+        let _guard = Subscription {
+            id: sub_id,
+            handles,
+        };
+        let sent = if first {
+            first = false;
+            let subscribed = ServerFrame::Response {
+                id,
+                result: Ok(ControlResponse::Subscribed),
+            };
+            outbox.send(subscribed).await.is_ok()
+        } else {
+            // Dropped for falling behind: any list may have changed meanwhile.
+            let mut sent = true;
+            for list in ListKind::ALL {
+                sent = sent && push(Push::ListChanged(list)).await.is_ok();
+            }
+            sent
+        };
+        if !sent {
+            return;
+        }
+        while let Some(item) = live.recv().await {
+            if let BrokerItem::ListChanged(list) = item
+                && push(Push::ListChanged(list)).await.is_err()
+            {
+                return;
+            }
+        }
     }
 }
