@@ -21,7 +21,7 @@ pub enum CallState {
     Done(String),
     /// Failed with this message.
     Failed(String),
-    /// Denied, with why.
+    /// Denied: who decided and why, as shown.
     Denied(String),
 }
 
@@ -113,7 +113,7 @@ pub fn items(events: &[Event]) -> Vec<Item> {
             } => set_state(
                 &mut items,
                 call_id,
-                CallState::Denied(format!("{by}: {reason}")),
+                CallState::Denied(crate::format::denied(&by.to_string(), reason)),
             ),
             EventKind::ToolStarted { call_id, .. } | EventKind::ToolStartedLegacy { call_id } => {
                 set_state(&mut items, call_id, CallState::Running)
@@ -129,6 +129,14 @@ pub fn items(events: &[Event]) -> Vec<Item> {
             }
             EventKind::SessionResumed { .. } => items.push(Item::Notice("resumed".into())),
             kind if kind.is_terminal() => {
+                // Nobody can answer a call of an ended session any more.
+                for item in &mut items {
+                    if let Item::Tool { state, .. } = item
+                        && matches!(state, CallState::Requested | CallState::Asking(_))
+                    {
+                        *state = CallState::Failed("not decided: the session ended".into());
+                    }
+                }
                 items.push(Item::Notice(format!("ended: {}", kind.name())));
             }
             _ => {}
@@ -250,6 +258,31 @@ mod tests {
                 Item::Notice("the turn failed: boom".into()),
                 Item::Notice("ended: session.completed".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn a_call_still_asking_when_the_session_ends_is_no_longer_answerable() {
+        let mut ended = log(vec![
+            EventKind::ToolRequested {
+                call_id: "c1".into(),
+                tool: "shell".into(),
+                arguments: "{}".into(),
+            },
+            EventKind::ToolApprovalPending {
+                call_id: "c1".into(),
+                approval: 4,
+                expires_at: Timestamp(9),
+            },
+        ]);
+        ended.extend(log(vec![EventKind::SessionCompleted]));
+        let shown = items(&ended);
+        let Item::Tool { state, .. } = &shown[0] else {
+            panic!("{shown:?}");
+        };
+        assert_eq!(
+            *state,
+            CallState::Failed("not decided: the session ended".into())
         );
     }
 }

@@ -135,10 +135,28 @@ fn call_sections(events: &[Event], call: &str, rules: &[ApprovalRule]) -> Vec<Se
                 approval,
                 expires_at,
             } if call_id == call => {
-                out.push(Section::new(
-                    "Waited for a person",
-                    format!("inbox #{approval}, denied unanswered at {expires_at}"),
-                ));
+                let decided = events.iter().find_map(|later| match &later.kind {
+                    EventKind::ToolApproved { call_id, by }
+                    | EventKind::ToolDenied { call_id, by, .. }
+                        if call_id == call =>
+                    {
+                        Some((later.at, by))
+                    }
+                    _ => None,
+                });
+                let body = match decided {
+                    Some((_, Decider::Timeout)) => {
+                        format!("inbox #{approval}: nobody answered by {expires_at}")
+                    }
+                    Some((at, _)) => format!(
+                        "inbox #{approval}: answered after {}",
+                        crate::format::duration(at.0.saturating_sub(event.at.0))
+                    ),
+                    None => format!(
+                        "inbox #{approval}: waiting; denied if nobody answers by {expires_at}"
+                    ),
+                };
+                out.push(Section::new("Waited for a person", body));
             }
             EventKind::ToolApproved { call_id, by } if call_id == call => {
                 out.push(Section::new(
@@ -153,7 +171,7 @@ fn call_sections(events: &[Event], call: &str, rules: &[ApprovalRule]) -> Vec<Se
             } if call_id == call => {
                 out.push(Section::error(
                     "Decision",
-                    format!("denied {}: {reason}", decider(by, rules)),
+                    crate::format::denied(&decider(by, rules), reason),
                 ));
             }
             EventKind::ToolStarted {
@@ -278,6 +296,7 @@ fn pretty_json(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use protocol::Timestamp;
     use protocol::approval::RuleDecision;
     use protocol::event::{ExitInfo, Usage};
 
@@ -366,6 +385,58 @@ mod tests {
         );
         let run_rule = sections(&call_log(by_id("run:fs.*")), 1, &[]);
         assert_eq!(run_rule[2].body, "approved by the run's rule fs.* (allow)");
+    }
+
+    #[test]
+    fn a_call_that_waited_for_a_person_says_how_long_and_a_denial_says_why_once() {
+        let requested = EventKind::ToolRequested {
+            call_id: "c1".into(),
+            tool: "shell".into(),
+            arguments: "{}".into(),
+        };
+        let pending = EventKind::ToolApprovalPending {
+            call_id: "c1".into(),
+            approval: 7,
+            expires_at: Timestamp(600_000_000),
+        };
+        let waiting = log(vec![requested.clone(), pending.clone()]);
+        assert_eq!(
+            sections(&waiting, 1, &[])[2].body,
+            "inbox #7: waiting; denied if nobody answers by 1970-01-01T00:10:00.000Z"
+        );
+        // Answered three seconds later (the log's events are a second apart).
+        let mut answered = waiting.clone();
+        answered.extend(log(vec![EventKind::ToolApproved {
+            call_id: "c1".into(),
+            by: Decider::User,
+        }]));
+        answered[2].at = Timestamp(4_000_000);
+        assert_eq!(
+            sections(&answered, 1, &[])[2].body,
+            "inbox #7: answered after 3.0s"
+        );
+        let mut refused = log(vec![
+            requested.clone(),
+            pending.clone(),
+            EventKind::ToolDenied {
+                call_id: "c1".into(),
+                by: Decider::User,
+                reason: "denied by the user".into(),
+            },
+        ]);
+        let shown = sections(&refused, 2, &[]);
+        assert_eq!(shown[3].body, "denied by the user");
+        refused[2].kind = EventKind::ToolDenied {
+            call_id: "c1".into(),
+            by: Decider::Timeout,
+            reason: "nobody answered".into(),
+        };
+        let shown = sections(&refused, 2, &[]);
+        assert_eq!(
+            shown[2].body,
+            "inbox #7: nobody answered by 1970-01-01T00:10:00.000Z"
+        );
+        assert_eq!(shown[3].body, "denied unanswered in time: nobody answered");
     }
 
     #[test]

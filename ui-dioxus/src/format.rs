@@ -69,7 +69,7 @@ pub fn event_detail(kind: &EventKind) -> String {
             tool, arguments, ..
         } => format!("{tool} {arguments}"),
         EventKind::ToolApproved { by, .. } => format!("approved {by}"),
-        EventKind::ToolDenied { by, reason, .. } => format!("denied {by}: {reason}"),
+        EventKind::ToolDenied { by, reason, .. } => denied(&by.to_string(), reason),
         EventKind::ToolCompleted { output, .. } => output.clone(),
         EventKind::ToolError { message, .. } | EventKind::LlmError { message, .. } => {
             message.clone()
@@ -87,6 +87,18 @@ pub fn event_detail(kind: &EventKind) -> String {
     one_line(&text)
 }
 
+/// "denied BY: REASON", without saying it twice when the reason only
+/// repeats who decided ("denied by the user", not "denied by the user:
+/// denied by the user").
+pub fn denied(by: &str, reason: &str) -> String {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.ends_with(by) {
+        format!("denied {by}")
+    } else {
+        format!("denied {by}: {reason}")
+    }
+}
+
 /// `text` on one line, cut to a glance.
 pub fn one_line(text: &str) -> String {
     let one_line = text.replace('\n', " ⏎ ");
@@ -98,6 +110,23 @@ pub fn one_line(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_denial_names_who_and_why_once() {
+        use super::denied;
+        assert_eq!(
+            denied("by the user", "denied by the user"),
+            "denied by the user"
+        );
+        assert_eq!(
+            denied("unanswered in time", ""),
+            "denied unanswered in time"
+        );
+        assert_eq!(
+            denied("by rule r1", "rm is not allowed here"),
+            "denied by rule r1: rm is not allowed here"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -74,6 +74,26 @@ pub(crate) fn note(progress: &ProgressBar, line: String) {
 }
 
 /// Queues `items` as one batch of which the daemon keeps at most
+/// `parallel` live; their sessions, in order. The daemon runs the batch to
+/// its end whether or not the client stays.
+pub(crate) async fn queue_batch(
+    client: &Client,
+    items: &[BatchItem],
+    parallel: usize,
+) -> Result<Vec<SessionId>, CliError> {
+    let request = ControlRequest::RunBatch {
+        runs: items.iter().map(|item| item.spec.clone()).collect(),
+        parallel: u32::try_from(parallel).unwrap_or(u32::MAX),
+    };
+    match client.request(request).await? {
+        ControlResponse::BatchAccepted { sessions } => Ok(sessions),
+        other => Err(CliError::msg(format!(
+            "unexpected answer to a batch: {other:?}"
+        ))),
+    }
+}
+
+/// Queues `items` as one batch of which the daemon keeps at most
 /// `parallel` live, and waits for them all to end; `on_change` sees every
 /// status change of the batch's sessions (index, summary). Ctrl-C cancels
 /// every unfinished run, queued or live; a second Ctrl-C kills them.
@@ -89,18 +109,7 @@ pub(crate) async fn run_batch(
         .map_err(|e| CliError::msg(format!("cannot listen for Ctrl-C: {e}")))?;
     // Watch before queueing, so no change is missed.
     let mut watch = client.subscribe(ControlRequest::WatchSessions).await?;
-    let request = ControlRequest::RunBatch {
-        runs: items.iter().map(|item| item.spec.clone()).collect(),
-        parallel: u32::try_from(parallel).unwrap_or(u32::MAX),
-    };
-    let sessions = match client.request(request).await? {
-        ControlResponse::BatchAccepted { sessions } => sessions,
-        other => {
-            return Err(CliError::msg(format!(
-                "unexpected answer to a batch: {other:?}"
-            )));
-        }
-    };
+    let sessions = queue_batch(client, items, parallel).await?;
     let mut in_flight: HashMap<SessionId, usize> = sessions
         .iter()
         .enumerate()

@@ -9,10 +9,11 @@ use protocol::agent::ScriptPatch;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
+use serde_json::json;
 use studio_client::Client;
 
 use super::agent::{BudgetArgs, ScriptArgs};
-use super::batch::{print_summary, progress_bar, read_batch, run_batch};
+use super::batch::{print_summary, progress_bar, queue_batch, read_batch, run_batch};
 use super::output::{describe_end, event_json, print_chunk, print_json, retry_line};
 use super::{CliError, Ctx};
 
@@ -34,8 +35,9 @@ pub(crate) struct RunArgs {
     /// Runs in flight at once in batch mode.
     #[arg(long, default_value_t = 8, requires = "batch")]
     pub(crate) parallel: usize,
-    /// Print the session id and return at once.
-    #[arg(long, conflicts_with = "batch")]
+    /// Print the session id (with --batch, each run's, one per line) and
+    /// return at once; the daemon runs them to their end.
+    #[arg(long)]
     pub(crate) detach: bool,
     /// A label shown next to the run.
     #[arg(long)]
@@ -253,6 +255,22 @@ async fn execute_batch(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), Cli
         item.spec.script = merge_patch(&flags, &item.spec.script);
     }
     let client = ctx.client().await?;
+    if args.detach {
+        let sessions = queue_batch(&client, &items, args.parallel.max(1)).await?;
+        if ctx.json {
+            let runs: Vec<_> = items
+                .iter()
+                .zip(&sessions)
+                .map(|(item, session)| json!({"session": session, "label": item.label}))
+                .collect();
+            print_json(&json!(runs));
+        } else {
+            for session in sessions {
+                outln!("{session}");
+            }
+        }
+        return Ok(());
+    }
     let progress = progress_bar(items.len() as u64, ctx.json);
     let outcomes = run_batch(&client, &items, args.parallel.max(1), &progress, |_, _| {}).await?;
     progress.finish_and_clear();

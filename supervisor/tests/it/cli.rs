@@ -376,6 +376,42 @@ fn a_batch_runs_in_parallel_and_summarises_every_line() {
     let table = cli.run(&["run", "batcher", "--batch", path(&batch)]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("4 runs: 2 completed, 2 crashed"), "{text}");
+
+    // Detached: the ids at once, one per line, and the daemon runs the
+    // batch to its end with nobody watching.
+    let ids = cli.ok(&["run", "batcher", "--batch", path(&batch), "--detach"]);
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    let ended = |id: &str| {
+        let shown = cli.json(&["ps", "--all"]);
+        shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["status"].as_str().unwrap().to_owned())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while ids
+        .iter()
+        .any(|id| !matches!(ended(id).as_deref(), Some("completed" | "crashed")))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the detached batch did not end"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let statuses: Vec<String> = ids.iter().map(|id| ended(id).unwrap()).collect();
+    assert_eq!(statuses, ["completed", "completed", "crashed", "crashed"]);
+    let labelled = cli.json(&["run", "batcher", "--batch", path(&batch), "--detach"]);
+    let labels: Vec<&str> = labelled
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["first", "line 2", "line 3", "line 5"]);
 }
 
 #[test]

@@ -234,7 +234,7 @@ fn ChatItem(item: Item) -> Element {
                 CallState::Failed(message) => {
                     ("tool failed", format!("✗ {}", format::one_line(message)))
                 }
-                CallState::Denied(why) => ("tool failed", format!("denied {why}")),
+                CallState::Denied(why) => ("tool failed", why.clone()),
             };
             rsx! {
                 div { class: "msg {class}",

@@ -90,7 +90,9 @@ pub(crate) async fn next<T>(
         }
         panic!("the connection task ended");
     };
-    tokio::time::timeout(Duration::from_secs(30), found)
+    // Generous: the whole test binary (two browsers, a window, streaming
+    // runs) may be loading a two-core machine.
+    tokio::time::timeout(Duration::from_secs(90), found)
         .await
         .expect("timed out waiting for an update")
 }
