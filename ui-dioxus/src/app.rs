@@ -86,6 +86,7 @@ pub fn Shell() -> Element {
                     a { class: "tab signout", href: "/logout", "Sign out" }
                 }
             }
+            StoppedBanner {}
             StallBanner {}
             ErrorBanner {}
             if palette() {
@@ -121,8 +122,28 @@ fn LinkBadge() -> Element {
             format!("daemon {} · pid {}", status.version, status.pid),
         ),
         Link::Down { reason } => ("link down", format!("reconnecting: {reason}")),
+        Link::Stopped => ("link down", "daemon stopped".to_owned()),
     };
     rsx! { span { class, "{text}" } }
+}
+
+/// When the daemon was stopped on purpose: says so, and starts it again
+/// only when asked.
+#[component]
+fn StoppedBanner() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let commands = use_context::<Commands>();
+    if state.read().link != Link::Stopped {
+        return rsx! {};
+    }
+    rsx! {
+        div { class: "errors stopped", role: "alert",
+            p {
+                "The daemon was stopped (" code { "studio daemon stop" } "). Nothing runs and nothing is recorded until it starts again; open chats were interrupted and can be resumed."
+            }
+            button { onclick: move |_| commands.send(Command::StartDaemon), "Start the daemon" }
+        }
+    }
 }
 
 /// While the daemon's store cannot write (a full disk): since when and

@@ -137,7 +137,12 @@ pub fn items(events: &[Event]) -> Vec<Item> {
                         *state = CallState::Failed("not decided: the session ended".into());
                     }
                 }
-                items.push(Item::Notice(format!("ended: {}", kind.name())));
+                items.push(Item::Notice(match kind {
+                    EventKind::SessionInterrupted => {
+                        "interrupted: the daemon stopped (Resume goes on from here)".to_owned()
+                    }
+                    _ => format!("ended: {}", kind.name()),
+                }));
             }
             _ => {}
         }
@@ -275,8 +280,12 @@ mod tests {
                 expires_at: Timestamp(9),
             },
         ]);
-        ended.extend(log(vec![EventKind::SessionCompleted]));
+        ended.extend(log(vec![EventKind::SessionInterrupted]));
         let shown = items(&ended);
+        assert_eq!(
+            shown[1],
+            Item::Notice("interrupted: the daemon stopped (Resume goes on from here)".into())
+        );
         let Item::Tool { state, .. } = &shown[0] else {
             panic!("{shown:?}");
         };

@@ -67,6 +67,10 @@ pub enum Link {
         /// Why, in words.
         reason: String,
     },
+    /// The daemon was stopped on purpose (`studio daemon stop`): the app
+    /// waits for the person to start it again (or for one started
+    /// elsewhere), never restarting it behind their back.
+    Stopped,
 }
 
 /// What the connection task tells the app.
@@ -76,6 +80,9 @@ pub enum Update {
     Connected(DaemonStatus),
     /// The connection failed or broke.
     Disconnected(String),
+    /// The daemon was stopped on purpose; nothing restarts it but the
+    /// person ([`crate::Command::StartDaemon`]).
+    Stopped,
     /// Every agent.
     Agents(Vec<AgentConfig>),
     /// Every session, newest first.
@@ -222,6 +229,7 @@ impl AppState {
         match update {
             Update::Connected(status) => self.link = Link::Up(status),
             Update::Disconnected(reason) => self.link = Link::Down { reason },
+            Update::Stopped => self.link = Link::Stopped,
             Update::Agents(agents) => self.agents = Some(agents),
             Update::Sessions(list) => {
                 self.sessions = Some(list.into_iter().map(|s| (s.id, s)).collect());

@@ -10,6 +10,9 @@ use studio_client::mcp_import::ImportedEntry;
 /// What a component asks of the daemon.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    /// Start the daemon that was stopped (the app never does on its own
+    /// once it was connected).
+    StartDaemon,
     /// Ask a session to stop.
     Cancel(SessionId),
     /// Kill a session's processes now.

@@ -3,8 +3,12 @@
 //! answer and push into the store as an [`Update`]. Components never talk
 //! to the daemon themselves.
 //!
-//! It starts the daemon when none is running (through `studio daemon
-//! start`, as the CLI does), and reconnects after the daemon restarts.
+//! It starts the daemon when none is running as the app opens (through
+//! `studio daemon start`, as the CLI does), and reconnects after the
+//! daemon restarts. A daemon stopped on purpose (`studio daemon stop`,
+//! which removes its socket) is left stopped: the app says so and waits
+//! for [`Command::StartDaemon`] or a daemon started elsewhere; one that
+//! crashed (its socket left behind) is started again.
 //!
 //! Here: connecting, and the task's loop ([`run`]). [`command`]: what
 //! components ask. `wire`: how a command becomes requests and an answer
@@ -70,9 +74,49 @@ pub async fn run(
             Ok(client) => serve(client, &mut commands, &mut update, &mut inspected).await,
             Err(err) => err.to_string(),
         };
+        if stopped_on_purpose(&target) {
+            tracing::info!("the daemon was stopped; waiting to be asked to start it");
+            update(Update::Stopped);
+            if !wait_for_start(&target, &mut commands, &mut update).await {
+                return;
+            }
+            continue;
+        }
         tracing::info!(%reason, "daemon connection down; retrying");
         update(Update::Disconnected(reason));
         tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Whether no daemon runs because one was stopped cleanly: a stopping
+/// daemon removes its socket, a crashed one leaves it behind.
+fn stopped_on_purpose(target: &Target) -> bool {
+    !target.layout.control_socket().exists()
+}
+
+/// While the daemon is stopped: returns when the person asked to start it
+/// ([`Command::StartDaemon`]) or one was started elsewhere (its socket is
+/// back); `false` when the app is closing. Other commands are refused
+/// with a word.
+async fn wait_for_start(
+    target: &Target,
+    commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
+    update: &mut impl FnMut(Update),
+) -> bool {
+    let mut poll = tokio::time::interval(RETRY);
+    loop {
+        tokio::select! {
+            _ = poll.tick() => if !stopped_on_purpose(target) {
+                return true;
+            },
+            command = commands.next() => match command {
+                None => return false,
+                Some(Command::StartDaemon) => return true,
+                Some(_) => update(Update::Failed(
+                    "the daemon is stopped: start it first (the button at the top)".to_owned(),
+                )),
+            },
+        }
     }
 }
 

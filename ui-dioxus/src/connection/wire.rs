@@ -169,6 +169,8 @@ impl Wire {
         update: &mut impl FnMut(Update),
     ) -> Result<(), ClientError> {
         let request = match command {
+            // Already running: it answered.
+            Command::StartDaemon => return Ok(()),
             Command::Cancel(session) => ControlRequest::Cancel { session },
             Command::Kill(session) => ControlRequest::Kill { session },
             Command::Answer {

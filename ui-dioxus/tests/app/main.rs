@@ -15,6 +15,7 @@
 mod browser;
 mod common;
 mod connection;
+mod daemon_stop;
 mod live_lists;
 mod pages;
 mod typing;

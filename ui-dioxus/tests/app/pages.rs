@@ -347,6 +347,18 @@ fn a_stalled_store_is_shown_on_every_page() {
 }
 
 #[test]
+fn a_stopped_daemon_is_said_with_a_button_to_start_it() {
+    let mut state = populated(Page::Runs);
+    state.link = Link::Stopped;
+    let html = render(state);
+    assert!(html.contains("daemon stopped"), "{html}");
+    assert!(html.contains("The daemon was stopped ("), "{html}");
+    assert!(html.contains(">Start the daemon</button>"), "{html}");
+    let up = render(populated(Page::Runs));
+    assert!(!up.contains("Start the daemon"), "{up}");
+}
+
+#[test]
 fn every_stored_secret_says_where_it_lives_and_where_new_ones_go() {
     let html = render(populated(Page::Settings)).replace("&#39;", "'");
     let openai = row_of(&html, "<td>openai</td>");

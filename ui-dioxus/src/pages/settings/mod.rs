@@ -31,7 +31,7 @@ pub fn SettingsPage() -> Element {
     let status = match state.read().link.clone() {
         Link::Up(status) => status,
         Link::Connecting => return rsx! { p { class: "empty", "Connecting to the daemon…" } },
-        Link::Down { .. } => {
+        Link::Down { .. } | Link::Stopped => {
             return rsx! { p { class: "empty", "Not connected to the daemon: settings show once it is back." } };
         }
     };
