@@ -316,6 +316,42 @@ async fn a_waiting_call_is_answered_from_the_inbox_and_always_allow_holds_for_th
     );
 }
 
+/// A run with a 2 s wall budget whose call waits 4 s for a person is not
+/// cancelled: waiting for a person does not count against the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_waiting_for_a_person_is_not_spent_from_the_wall_budget() {
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let mut tools = agent("tools", 2, 0);
+    tools.budgets.max_wall_secs = Some(2);
+    create_agent(&client, tools).await;
+    let run_spec = RunSpec {
+        script: calls(&[("fs.write", r#"{"path":"a"}"#)]),
+        ask: AskPolicy::Wait { secs: 60 },
+        ..spec("tools", "write, once a person says so")
+    };
+    let session = run(&client, run_spec).await;
+    let inbox = waiting(&client, 1).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    client
+        .request(ControlRequest::ApprovalAnswer {
+            id: inbox[0].id,
+            approve: true,
+            remember: false,
+        })
+        .await
+        .unwrap();
+    let events = follow_to_end(&client, session, Duration::from_secs(20)).await;
+    assert_eq!(decisions(&events), [(true, Decider::User)]);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::BudgetExceeded { .. })),
+        "{events:?}"
+    );
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_call_is_denied_when_the_wait_runs_out() {
     let daemon = TestDaemon::start(4).await;

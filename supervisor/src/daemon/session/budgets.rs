@@ -1,7 +1,10 @@
 //! Budgets and figures: the live figures `ps` reads, sampling the memory
 //! of every process of the session, the kernel's OOM kills, and the
-//! memory, wall and idle budgets checked on each tick.
+//! memory, wall and idle budgets checked on each tick. Time a tool call
+//! spends waiting for a person ([`PersonWait`]) counts against neither the
+//! wall nor the idle budget: the agent is not working then.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -11,6 +14,48 @@ use ractor::ActorRef;
 use super::{Opening, SessionMsg, SessionState, Stop};
 use crate::daemon::worker_process;
 use crate::daemon::worker_process::ProcStats;
+
+/// The time the session's calls have waited for a person (in the
+/// approvals inbox), which the wall and idle budgets leave out.
+#[derive(Debug, Default)]
+pub(crate) struct PersonWait {
+    /// Calls waiting now.
+    waiting: HashSet<String>,
+    /// Since when at least one has waited.
+    since: Option<Instant>,
+    /// Waits that ended.
+    total: Duration,
+}
+
+impl PersonWait {
+    /// Call `call_id` waits for a person from now.
+    pub(super) fn park(&mut self, call_id: String) {
+        if self.waiting.is_empty() {
+            self.since = Some(Instant::now());
+        }
+        self.waiting.insert(call_id);
+    }
+
+    /// Call `call_id` was decided (a no-op if it never waited).
+    pub(super) fn settle(&mut self, call_id: &str) {
+        if self.waiting.remove(call_id)
+            && self.waiting.is_empty()
+            && let Some(since) = self.since.take()
+        {
+            self.total += since.elapsed();
+        }
+    }
+
+    /// Whether a call waits for a person now.
+    pub(super) fn is_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// All the time spent waiting so far.
+    pub(super) fn waited(&self) -> Duration {
+        self.total + self.since.map_or(Duration::ZERO, |since| since.elapsed())
+    }
+}
 
 /// Figures of a live session that `ps` reads without asking the actor.
 #[derive(Debug, Default)]
@@ -110,14 +155,19 @@ impl SessionState {
             }
         }
         if let Some(limit) = budgets.max_wall_secs {
-            let used = self.started.elapsed().as_secs_f64();
+            let used = self
+                .started
+                .elapsed()
+                .saturating_sub(self.person.waited())
+                .as_secs_f64();
             if used > limit as f64 {
                 self.exceeded(BudgetKind::WallTime, limit as f64, used);
                 return self.cancel(myself, StopReason::Budget);
             }
         }
         // An idle interactive session waits for a person, not for the model.
-        let waiting_for_user = self.chat.opening != Opening::Run && !self.chat.in_turn;
+        let waiting_for_user = (self.chat.opening != Opening::Run && !self.chat.in_turn)
+            || self.person.is_waiting();
         if let Some(limit) = budgets.max_idle_secs.filter(|_| !waiting_for_user) {
             let idle = self.live.idle_for().as_secs_f64();
             if idle > limit as f64 {
@@ -134,5 +184,29 @@ impl SessionState {
             limit,
             observed,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_for_a_person_add_up_and_overlapping_ones_count_once() {
+        let mut person = PersonWait::default();
+        assert!(!person.is_waiting());
+        assert_eq!(person.waited(), Duration::ZERO);
+        person.park("a".into());
+        person.park("b".into());
+        std::thread::sleep(Duration::from_millis(30));
+        person.settle("a");
+        assert!(person.is_waiting(), "b still waits");
+        person.settle("b");
+        let once = person.waited();
+        assert!(once >= Duration::from_millis(30), "{once:?}");
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(person.waited(), once, "no call waits: the clock is not paused");
+        person.settle("never parked");
+        assert_eq!(person.waited(), once);
     }
 }

@@ -51,6 +51,7 @@ mod turns;
 mod worker_io;
 
 pub(crate) use budgets::LiveStats;
+use budgets::PersonWait;
 use turns::ended;
 
 /// How long a spawned worker has to connect and authenticate.
@@ -314,6 +315,8 @@ pub(crate) struct SessionState {
     setup: TurnSetup,
     chat: Chat,
     watch: LoopWatch,
+    /// Time its calls waited for a person (left out of the wall budget).
+    person: PersonWait,
 }
 
 impl Drop for SessionState {
@@ -361,6 +364,7 @@ impl Actor for SessionActor {
                 idle_epoch: 0,
             },
             watch: LoopWatch::default(),
+            person: PersonWait::default(),
         })
     }
 
@@ -403,7 +407,10 @@ impl Actor for SessionActor {
                 tool,
                 arguments,
             } => state.ask_approval(&myself, call_id, tool, arguments),
-            SessionMsg::Decided { call_id, ruling } => state.decided(call_id, ruling),
+            SessionMsg::Decided { call_id, ruling } => {
+                state.person.settle(&call_id);
+                state.decided(call_id, ruling);
+            }
             SessionMsg::Exceeded {
                 budget,
                 limit,
@@ -464,11 +471,14 @@ impl Actor for SessionActor {
                 call_id,
                 approval,
                 expires_at,
-            }) => state.append(EventKind::ToolApprovalPending {
-                call_id,
-                approval,
-                expires_at,
-            }),
+            }) => {
+                state.person.park(call_id.clone());
+                state.append(EventKind::ToolApprovalPending {
+                    call_id,
+                    approval,
+                    expires_at,
+                });
+            }
             SessionMsg::IdleTimeout(epoch) => {
                 if epoch == state.chat.idle_epoch && !state.chat.in_turn {
                     tracing::info!(session = %state.id, "interactive session idle too long: ending it");
