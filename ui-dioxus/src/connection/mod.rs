@@ -190,8 +190,10 @@ async fn pump(
     inspected: Option<SessionId>,
 ) -> String {
     // Every list the daemon owns is asked for once its watch is
-    // subscribed (`Asked::ListWatch`).
+    // subscribed (`Asked::ListWatch`); the status also at once, so the
+    // app shows it is connected before anything else arrives.
     for (request, asked) in [
+        (ControlRequest::Status, Asked::Status),
         (ControlRequest::WatchSessions, Asked::Stream),
         (ControlRequest::WatchLists, Asked::ListWatch),
         (

@@ -77,13 +77,21 @@ async fn until_event(
     .await
 }
 
-/// The next update `wanted` accepts.
+/// The next update `wanted` accepts. On a timeout, the last updates seen
+/// are in the panic message.
 pub(crate) async fn next<T>(
     updates: &mut mpsc::UnboundedReceiver<Update>,
     mut wanted: impl FnMut(Update) -> Option<T>,
 ) -> T {
+    let mut seen = std::collections::VecDeque::new();
     let found = async {
         while let Some(update) = updates.recv().await {
+            let mut line = format!("{update:?}");
+            line.truncate(200);
+            seen.push_back(line);
+            if seen.len() > 40 {
+                seen.pop_front();
+            }
             if let Some(found) = wanted(update) {
                 return found;
             }
@@ -92,9 +100,16 @@ pub(crate) async fn next<T>(
     };
     // Generous: the whole test binary (two browsers, a window, streaming
     // runs) may be loading a two-core machine.
-    tokio::time::timeout(Duration::from_secs(90), found)
-        .await
-        .expect("timed out waiting for an update")
+    match tokio::time::timeout(Duration::from_secs(90), found).await {
+        Ok(found) => found,
+        Err(_) => panic!(
+            "timed out waiting for an update; the last ones:\n{}",
+            seen.iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -597,18 +612,28 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         .status()
         .unwrap();
     assert!(killed.success());
-    // The status is refreshed every 2 s: one of the killed daemon's may
-    // still be on its way.
-    let third = next(&mut updates, |u| match u {
-        Update::Connected(status) if status.pid != again.pid => Some(status),
-        _ => None,
+    // The new daemon connects, and the Inspector is sent the run's end,
+    // in any order. (The status is refreshed every 2 s: one of the killed
+    // daemon's may still be on its way.)
+    let (mut third, mut interrupted) = (None, false);
+    next(&mut updates, |u| {
+        match u {
+            Update::Connected(status) if status.pid != again.pid => third = Some(status),
+            Update::Events(of, events) if of == live => {
+                interrupted |= events
+                    .iter()
+                    .any(|e| e.kind == EventKind::SessionInterrupted);
+            }
+            _ => {}
+        }
+        (third.is_some() && interrupted).then_some(())
     })
     .await;
-    assert_ne!(third.pid, again.pid, "the app started a new daemon");
-    until_event(&mut updates, live, |kind| {
-        *kind == EventKind::SessionInterrupted
-    })
-    .await;
+    assert_ne!(
+        third.unwrap().pid,
+        again.pid,
+        "the app started a new daemon"
+    );
     task.abort();
     daemon.studio(&["daemon", "stop"]);
 }

@@ -166,8 +166,8 @@ impl SessionState {
             }
         }
         // An idle interactive session waits for a person, not for the model.
-        let waiting_for_user = (self.chat.opening != Opening::Run && !self.chat.in_turn)
-            || self.person.is_waiting();
+        let waiting_for_user =
+            (self.chat.opening != Opening::Run && !self.chat.in_turn) || self.person.is_waiting();
         if let Some(limit) = budgets.max_idle_secs.filter(|_| !waiting_for_user) {
             let idle = self.live.idle_for().as_secs_f64();
             if idle > limit as f64 {
@@ -205,7 +205,11 @@ mod tests {
         let once = person.waited();
         assert!(once >= Duration::from_millis(30), "{once:?}");
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(person.waited(), once, "no call waits: the clock is not paused");
+        assert_eq!(
+            person.waited(),
+            once,
+            "no call waits: the clock is not paused"
+        );
         person.settle("never parked");
         assert_eq!(person.waited(), once);
     }
