@@ -54,7 +54,15 @@ pub fn InspectorPage() -> Element {
         };
     };
     let rows = inspect::rows(events, &chips.read(), &search.read(), &expanded.read());
-    let stats = studio_client::stats::stats(events);
+    let mut stats = studio_client::stats::stats(events);
+    let summary = read.sessions.iter().find_map(|all| all.get(session));
+    // A live session's time runs on to now, not to its last event (a run
+    // hung for minutes has spent minutes).
+    if summary.is_some_and(|s| !s.status.is_terminal())
+        && let Some(first) = events.first()
+    {
+        stats.span_micros = read.now.0.saturating_sub(first.at.0).max(stats.span_micros);
+    }
     let (top, height) = *view.read();
     let first_drawn = ((top / ROW_PX) as usize).saturating_sub(SPARE_ROWS);
     let drawn = (height / ROW_PX) as usize + 2 * SPARE_ROWS;
@@ -63,11 +71,7 @@ pub fn InspectorPage() -> Element {
     let position = selected().and_then(|s| rows.iter().position(|r| r.first == s));
     let row_count = rows.len();
     let firsts: Vec<usize> = rows.iter().map(|r| r.first).collect();
-    let damage = read
-        .sessions
-        .iter()
-        .find_map(|all| all.get(session))
-        .and_then(|s| s.damage.clone());
+    let damage = summary.and_then(|s| s.damage.clone());
     let detail = selected().and_then(|s| {
         let event = events.get(s)?.clone();
         Some((event, detail::sections(events, s, &read.settings.rules)))

@@ -26,7 +26,14 @@ pub fn RunsPage() -> Element {
         .into_iter()
         .cloned()
         .collect();
-    let live = runs.iter().filter(|r| !r.status.is_terminal()).count();
+    let queued = runs
+        .iter()
+        .filter(|r| r.status == SessionStatus::Queued)
+        .count();
+    let live = runs
+        .iter()
+        .filter(|r| !r.status.is_terminal() && r.status != SessionStatus::Queued)
+        .count();
     let failed = runs
         .iter()
         .filter(|r| {
@@ -53,6 +60,7 @@ pub fn RunsPage() -> Element {
             p { class: "counts",
                 span { "{runs.len()} runs" }
                 span { "{live} live" }
+                span { "{queued} queued" }
                 span { "{failed} failed, crashed or killed" }
             }
             table {

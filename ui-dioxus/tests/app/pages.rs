@@ -347,6 +347,43 @@ fn a_stalled_store_is_shown_on_every_page() {
 }
 
 #[test]
+fn queued_runs_are_counted_apart_from_live_ones() {
+    let mut state = populated(Page::Runs);
+    let queued = session(7, SessionStatus::Queued, false);
+    state.sessions.as_mut().unwrap().insert(queued.id, queued);
+    let html = render(state);
+    assert!(
+        html.contains("<span>1 live</span>\n<span>1 queued</span>"),
+        "{html}"
+    );
+}
+
+/// A live run whose last event is old has still spent the time until now.
+#[test]
+fn a_live_session_s_time_runs_on_to_now_in_the_inspector() {
+    let event = |seq: u64, secs: u64, kind: EventKind| Event {
+        session: id(2),
+        seq,
+        at: at(secs),
+        kind,
+    };
+    let events = vec![
+        event(1, 1, EventKind::RunQueued),
+        event(2, 2, EventKind::RunQueued),
+    ];
+    let mut state = populated(Page::Inspector);
+    state.inspected = Some((id(2), events.clone()));
+    state.now = at(661);
+    let live = render(state.clone());
+    assert!(live.contains("11m00s in all"), "{live}");
+    // Ended: from its first event to its last.
+    let ended = session(2, SessionStatus::Completed, false);
+    state.sessions.as_mut().unwrap().insert(ended.id, ended);
+    let done = render(state);
+    assert!(done.contains("1.0s in all"), "{done}");
+}
+
+#[test]
 fn a_stopped_daemon_is_said_with_a_button_to_start_it() {
     let mut state = populated(Page::Runs);
     state.link = Link::Stopped;
