@@ -175,6 +175,27 @@ await step('form', async () => {
   await page.locator('.card h3', { hasText: NAME }).waitFor();
 });
 
+// Cards keep their width in a wider window, and Delete's Keep stays
+// inside its card, clickable (a click on a covered button times out).
+await step('cards', async () => {
+  const width = async () => (await page.locator('.card').first().boundingBox()).width;
+  const narrow = await width();
+  await page.setViewportSize({ width: 1900, height: 900 });
+  await page.waitForTimeout(300);
+  const wide = await width();
+  if (wide < narrow) throw new Error(`cards got narrower in a wider window: ${narrow} -> ${wide}`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const card = page.locator('.card', { hasText: 'listener' });
+  await card.getByRole('button', { name: 'Delete', exact: true }).click();
+  const keep = card.getByRole('button', { name: 'Keep' });
+  const [box, inside] = [await keep.boundingBox(), await card.boundingBox()];
+  if (box.x + box.width > inside.x + inside.width + 1) throw new Error('Keep sticks out of its card');
+  await keep.click({ timeout: 5000 });
+  await card.getByRole('button', { name: 'Delete', exact: true }).waitFor();
+  await card.getByRole('button', { name: 'Keep' }).waitFor({ state: 'detached' });
+  await page.screenshot({ path: `${artifacts}/typing-cards-wide.png` });
+});
+
 await browser.close();
 tunnel.close();
 console.log('all steps passed');

@@ -43,7 +43,7 @@ pub fn AgentsPage() -> Element {
         }
         div { class: "cards",
             for agent in agents.iter() {
-                AgentCard { key: "{agent.name}", agent: agent.clone(), last_used: last_used(&agent.name) }
+                AgentCard { key: "{agent.name}", agent: agent.clone(), last_used: last_used(&agent.name), now: read.now }
             }
         }
     }
@@ -51,7 +51,7 @@ pub fn AgentsPage() -> Element {
 
 /// One agent.
 #[component]
-fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>) -> Element {
+fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>, now: Timestamp) -> Element {
     let commands = use_context::<Commands>();
     let mut state = use_context::<Signal<AppState>>();
     let mut confirming = use_signal(|| false);
@@ -71,8 +71,9 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>) -> Element {
             }
             p { class: "muted",
                 match last_used {
-                    Some(at) => format!("last used {at}"),
-                    None => "never used".to_owned(),
+                    // Relative, the exact time on hover.
+                    Some(at) => rsx! { "last used " time { title: "{at}", "{format::ago(at, now)}" } },
+                    None => rsx! { "never used" },
                 }
             }
             if editing() {
