@@ -160,10 +160,15 @@ await step('approve-inline', async () => {
   await page.selectOption('select[name=ask]', 'wait:300');
   await page.getByRole('button', { name: 'Start' }).click();
   await page.locator('section.inbox', { hasText: 'fs.list' }).waitFor();
+  // The waiting call shows on every page and in the tab's title.
+  await tab('Agents').click();
+  await page.waitForFunction(() => document.title === 'AI Studio · 1 waiting for you');
+  await page.locator('nav button.waiting', { hasText: '1 waiting for you' }).click();
   await page.getByRole('button', { name: 'Approve once' }).click();
   await page.waitForFunction(() => document.querySelectorAll('span.status.completed').length === 3, null,
     { timeout: 60_000 });
   await page.locator('section.inbox').waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.title === 'AI Studio');
 });
 
 await step('inspect-search', async () => {

@@ -27,8 +27,13 @@ pub fn App() -> Element {
         }
     });
     use_context_provider(|| Commands(Callback::new(move |command| link.send(command))));
+    // Calls waiting for a person show in the window's (or tab's) title.
+    let title = match state.read().approvals.len() {
+        0 => "AI Studio".to_owned(),
+        waiting => format!("AI Studio · {waiting} waiting for you"),
+    };
     rsx! {
-        document::Title { "AI Studio" }
+        document::Title { "{title}" }
         Shell {}
     }
 }
@@ -81,6 +86,7 @@ pub fn Shell() -> Element {
                         "{each.title()}"
                     }
                 }
+                WaitingBadge {}
                 LinkBadge {}
                 if web {
                     a { class: "tab signout", href: "/logout", "Sign out" }
@@ -107,6 +113,23 @@ pub fn Shell() -> Element {
                     Page::Settings => rsx! { SettingsPage {} },
                 }
             }
+        }
+    }
+}
+
+/// How many calls wait for a person, from every page: a click opens the
+/// inbox (on Runs).
+#[component]
+fn WaitingBadge() -> Element {
+    let mut state = use_context::<Signal<AppState>>();
+    let waiting = state.read().approvals.len();
+    if waiting == 0 {
+        return rsx! {};
+    }
+    rsx! {
+        button { class: "tab waiting", title: "Tool calls waiting for your approval",
+            onclick: move |_| state.write().page = Page::Runs,
+            "{waiting} waiting for you"
         }
     }
 }
