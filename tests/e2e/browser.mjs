@@ -16,8 +16,8 @@
 // Exits 1 with the failing step on the first failure; screenshots of each
 // step go to ARTIFACT_DIR.
 
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
+import { readFile, writeFile } from 'node:fs/promises';
+import { open } from './harness.mjs';
 
 const [url, tokenFile, artifacts] = process.argv.slice(2);
 if (!url || !tokenFile || !artifacts) {
@@ -25,37 +25,8 @@ if (!url || !tokenFile || !artifacts) {
   process.exit(2);
 }
 const token = (await readFile(tokenFile, 'utf8')).trim();
-await mkdir(artifacts, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-const page = await context.newPage();
-page.setDefaultTimeout(30_000);
-const problems = [];
-page.on('pageerror', (err) => problems.push(String(err)));
-
-async function step(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    await page.screenshot({ path: `${artifacts}/web-${name}.png` });
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (err) {
-    await page.screenshot({ path: `${artifacts}/web-${name}-failed.png` }).catch(() => {});
-    console.error(`FAIL ${name}: ${err.message}`);
-    if (problems.length) console.error(`page errors: ${problems.join('\n')}`);
-    await browser.close();
-    process.exit(1);
-  }
-}
-
-const tab = (name) => page.locator('nav button', { hasText: name });
+const { browser, context, page, step, tab } = await open(artifacts, 'web');
 const statuses = (word) => page.locator(`span.status.${word}`);
 
 await step('sign-in', async () => {

@@ -15,9 +15,9 @@
 // Exits 1 with the failing step on the first failure; screenshots of each
 // step go to ARTIFACT_DIR.
 
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { chromium } from 'playwright-core';
+import { open } from './harness.mjs';
 
 const [direct, tokenFile, artifacts, tunnelPort] = process.argv.slice(2);
 if (!direct || !tokenFile || !artifacts || !tunnelPort) {
@@ -47,38 +47,10 @@ const tunnel = net.createServer((client) => {
 await new Promise((resolve) => tunnel.listen(Number(tunnelPort), '127.0.0.1', resolve));
 const url = `http://127.0.0.1:${tunnelPort}`;
 const token = (await readFile(tokenFile, 'utf8')).trim();
-await mkdir(artifacts, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-const page = await context.newPage();
-page.setDefaultTimeout(30_000);
-const problems = [];
-page.on('pageerror', (err) => problems.push(String(err)));
-
-async function step(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    await page.screenshot({ path: `${artifacts}/typing-${name}.png` });
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (err) {
-    await page.screenshot({ path: `${artifacts}/typing-${name}-failed.png` }).catch(() => {});
-    console.error(`FAIL ${name}: ${err.message}`);
-    if (problems.length) console.error(`page errors: ${problems.join('\n')}`);
-    await browser.close();
-    process.exit(1);
-  }
-}
+const { browser, page, step, tab } = await open(artifacts, 'typing');
 
 const PER_KEY_MS = 50;
-const tab = (name) => page.locator('nav button', { hasText: name });
 
 // Types `text` into the focused field, a key every 50 ms, then waits for
 // the app to settle and checks the field holds exactly `text`.

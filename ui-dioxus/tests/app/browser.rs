@@ -16,24 +16,16 @@
 
 // A panic is how a test fails.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
-use crate::common::{Daemon, Guard};
+use crate::common::{Daemon, run_browser_script, serve_web};
 
 #[test]
 fn the_browser_view_creates_runs_kills_approves_and_inspects() {
-    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e");
-    assert!(
-        e2e.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run scripts/setup"
-    );
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "Chromium is not installed: run scripts/setup"
     );
-    let ui = PathBuf::from(env!("CARGO_BIN_EXE_studio-ui"));
     let daemon = Daemon::new("sub");
     daemon.studio(&[
         "agent",
@@ -56,40 +48,6 @@ fn the_browser_view_creates_runs_kills_approves_and_inspects() {
         "3",
     ]);
 
-    let mut server = Command::new(&ui)
-        .arg("--data-dir")
-        .arg(&daemon.dir)
-        .arg("--studio-bin")
-        .arg(&daemon.studio)
-        .args(["--web", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = server.stdout.take().unwrap();
-    let _server = Guard(server);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .and_then(|u| u.strip_suffix("/login"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
-    let out = Command::new("node")
-        .arg(e2e.join("browser.mjs"))
-        .arg(&url)
-        .arg(daemon.dir.join("client.token"))
-        .arg(&artifacts)
-        .output()
-        .expect("node is missing: run scripts/setup");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "the browser steps failed:\n{report}");
-    assert!(report.contains("all steps passed"), "{report}");
+    let (_server, url) = serve_web(&daemon, &[]);
+    run_browser_script("browser.mjs", &url, &daemon, &[]);
 }

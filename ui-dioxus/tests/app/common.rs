@@ -2,8 +2,9 @@
 //! `studio-ui`, a daemon in a temp data dir stopped at the end, and a
 //! child process killed at the end.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Kills the child when dropped.
 pub struct Guard(pub Child);
@@ -77,4 +78,61 @@ impl Drop for Daemon {
             .args(["daemon", "stop"])
             .output();
     }
+}
+
+/// `studio-ui --web --port 0 EXTRA...` on `daemon`'s data dir: the server
+/// (killed when the guard drops) and its address (`http://127.0.0.1:PORT`).
+pub fn serve_web(daemon: &Daemon, extra: &[&str]) -> (Guard, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_studio-ui"))
+        .arg("--data-dir")
+        .arg(&daemon.dir)
+        .arg("--studio-bin")
+        .arg(&daemon.studio)
+        .args(["--web", "--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = server.stdout.take().unwrap();
+    let server = Guard(server);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .and_then(|u| u.strip_suffix("/login"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (server, url)
+}
+
+/// Runs the browser script `tests/e2e/SCRIPT` with `args` (after the
+/// address of the app and the token file); it must print "all steps
+/// passed".
+pub fn run_browser_script(script: &str, url: &str, daemon: &Daemon, args: &[&str]) {
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run scripts/setup"
+    );
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    let out = Command::new("node")
+        .arg(e2e.join(script))
+        .arg(url)
+        .arg(daemon.dir.join("client.token"))
+        .arg(artifacts)
+        .args(args)
+        .output()
+        .expect("node is missing: run scripts/setup");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the steps of {script} failed:\n{report}"
+    );
+    assert!(report.contains("all steps passed"), "{report}");
 }

@@ -8,17 +8,18 @@
 //! Needs what `browser` and `window` need, and xclip (the desktop palette's
 //! text is read back through the clipboard); `scripts/setup` installs them.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{Daemon, Guard};
+use crate::common::{Daemon, run_browser_script, serve_web};
 use crate::window::{X, wait_until};
 
 /// Runs streaming while the keys are typed: chunks every 10 ms each, for
 /// longer than the test takes.
-const STREAMING_RUNS: usize = 40;
+const STREAMING_RUNS: usize = 20;
+
+/// The two tests take turns: each loads the machine on its own.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// What the chat box gets, in both views.
 const CHAT: &str = "the quick brown fox jumps over the lazy dog";
@@ -105,11 +106,7 @@ fn artifacts() -> PathBuf {
 
 #[test]
 fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
-    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e");
-    assert!(
-        e2e.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run scripts/setup"
-    );
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let daemon = daemon_under_load("sut");
     // The port of the script's slow tunnel, which the app must answer to.
     let tunnel_port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -117,43 +114,9 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_studio-ui"))
-        .arg("--data-dir")
-        .arg(&daemon.dir)
-        .arg("--studio-bin")
-        .arg(&daemon.studio)
-        .args(["--web", "--port", "0", "--allow-host"])
-        .arg(format!("127.0.0.1:{tunnel_port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = server.stdout.take().unwrap();
-    let _server = Guard(server);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .and_then(|u| u.strip_suffix("/login"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-
-    let out = Command::new("node")
-        .arg(e2e.join("typing.mjs"))
-        .arg(&url)
-        .arg(daemon.dir.join("client.token"))
-        .arg(artifacts())
-        .arg(tunnel_port.to_string())
-        .output()
-        .expect("node is missing: run scripts/setup");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "the typing steps failed:\n{report}");
-    assert!(report.contains("all steps passed"), "{report}");
+    let allow = format!("127.0.0.1:{tunnel_port}");
+    let (_server, url) = serve_web(&daemon, &["--allow-host", &allow]);
+    run_browser_script("typing.mjs", &url, &daemon, &[&tunnel_port.to_string()]);
 
     // What the daemon recorded is exactly what was typed.
     assert_eq!(
@@ -166,6 +129,7 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
 
 #[test]
 fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let daemon = daemon_under_load("suk");
     let x = X::start();
     let _window = x.open_app(&daemon);

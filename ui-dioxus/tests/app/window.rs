@@ -215,33 +215,39 @@ impl X {
     /// The focused field's whole text, read back through the clipboard:
     /// the clipboard is first set to a marker, then the field's text is
     /// selected and copied, and xclip is asked until the marker is gone (a
-    /// loaded app copies late). Empty when nothing was copied.
+    /// loaded app copies late; the copy is tried three times). Empty when
+    /// nothing was copied.
     pub fn field_text(&self) -> String {
         const MARKER: &str = "<nothing copied>";
-        let mut set = tool("xclip")
-            .args(["-selection", "clipboard", "-i"])
-            .env("DISPLAY", &self.display)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut set.stdin.take().unwrap(), MARKER.as_bytes()).unwrap();
-        assert!(set.wait().unwrap().success(), "xclip -i failed");
-        std::thread::sleep(Duration::from_millis(500));
-        self.keys(&["key", "--clearmodifiers", "ctrl+a"]);
-        self.keys(&["key", "--clearmodifiers", "ctrl+c"]);
-        let mut text = String::new();
-        wait_until(Duration::from_secs(5), || {
-            let out = tool("xclip")
-                .args(["-o", "-selection", "clipboard"])
+        for _ in 0..3 {
+            let mut set = tool("xclip")
+                .args(["-selection", "clipboard", "-i"])
                 .env("DISPLAY", &self.display)
-                .output()
+                .stdin(Stdio::piped())
+                .spawn()
                 .unwrap();
-            text = String::from_utf8_lossy(&out.stdout).into_owned();
-            out.status.success() && text != MARKER
-        });
-        // Back to the end of the field, as it was.
-        self.keys(&["key", "End"]);
-        if text == MARKER { String::new() } else { text }
+            std::io::Write::write_all(&mut set.stdin.take().unwrap(), MARKER.as_bytes()).unwrap();
+            assert!(set.wait().unwrap().success(), "xclip -i failed");
+            std::thread::sleep(Duration::from_millis(500));
+            self.keys(&["key", "--clearmodifiers", "ctrl+a"]);
+            self.keys(&["key", "--clearmodifiers", "ctrl+c"]);
+            let mut text = String::new();
+            let copied = wait_until(Duration::from_secs(8), || {
+                let out = tool("xclip")
+                    .args(["-o", "-selection", "clipboard"])
+                    .env("DISPLAY", &self.display)
+                    .output()
+                    .unwrap();
+                text = String::from_utf8_lossy(&out.stdout).into_owned();
+                out.status.success() && text != MARKER
+            });
+            if copied {
+                // Back to the end of the field, as it was.
+                self.keys(&["key", "End"]);
+                return text;
+            }
+        }
+        String::new()
     }
 
     /// Waits until a text field has the focus (a loaded app focuses a new
