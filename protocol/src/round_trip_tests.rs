@@ -338,6 +338,15 @@ fn summary() -> SessionSummary {
             cost_usd: 0.25,
             unpriced: 1,
         }),
+        estimated: crate::control::Estimated {
+            usage: Usage {
+                input_tokens: 7,
+                output_tokens: 3,
+                ..Usage::default()
+            },
+            cost_usd: 0.5,
+            unpriced: true,
+        },
         last_activity: Timestamp(3),
         damage: Some(s("events record x #3 does not decode: bad")),
     }

@@ -235,6 +235,7 @@ mod tests {
                         branched_at: None,
                         interactive: false,
                         totals: None,
+                        estimated: Default::default(),
                         last_activity: Timestamp(1),
                         damage: None,
                     },

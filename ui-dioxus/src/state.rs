@@ -336,6 +336,7 @@ mod tests {
             branched_at: None,
             interactive,
             totals: None,
+            estimated: Default::default(),
             last_activity: Timestamp(created),
             damage: None,
         }

@@ -222,6 +222,10 @@ pub struct SessionSummary {
     /// Tokens and cost so far; `None` for sessions recorded before the
     /// daemon kept totals.
     pub totals: Option<SessionTotals>,
+    /// What responses whose usage has not arrived are estimated to have
+    /// spent: the one streaming now, and any cut short by a kill, cancel or
+    /// crash (providers bill those too). Not in `totals`.
+    pub estimated: Estimated,
     /// When its last event was recorded (for sessions recorded before the
     /// daemon kept it: when it last started or ended).
     pub last_activity: Timestamp,
@@ -251,6 +255,25 @@ impl SessionTotals {
             EventKind::LlmCost { usd: None, .. } => self.unpriced += 1,
             _ => {}
         }
+    }
+}
+
+/// Tokens and cost estimated from text (about four bytes a token) for
+/// responses the provider never reported usage for, yet or ever.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimated {
+    /// Estimated token counts (input and output only).
+    pub usage: Usage,
+    /// US dollars at the model's price when the session was created.
+    pub cost_usd: f64,
+    /// The model had no price then (`cost_usd` is 0).
+    pub unpriced: bool,
+}
+
+impl Estimated {
+    /// Whether anything is estimated.
+    pub fn is_empty(&self) -> bool {
+        self.usage.input_tokens == 0 && self.usage.output_tokens == 0
     }
 }
 

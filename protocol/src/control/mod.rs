@@ -21,9 +21,9 @@ use crate::secret::Secret;
 mod answers;
 
 pub use answers::{
-    DaemonStatus, DamagedRecord, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable,
-    ProviderModels, SecretInfo, SecretLocation, SecretsInfo, SessionSummary, SessionTotals, Setup,
-    StoreReport, StoreStall, TableReport,
+    DaemonStatus, DamagedRecord, Estimated, KeyInfo, KeySource, ModelPrice, PriceEntry,
+    PricingTable, ProviderModels, SecretInfo, SecretLocation, SecretsInfo, SessionSummary,
+    SessionTotals, Setup, StoreReport, StoreStall, TableReport,
 };
 
 impl ControlRequest {

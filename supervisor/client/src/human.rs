@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use protocol::Timestamp;
-use protocol::control::SessionTotals;
+use protocol::control::{SessionSummary, SessionTotals};
 use protocol::event::Usage;
 
 /// `0.8s`, `12.5s`, `2m05s`, `1h02m`.
@@ -56,6 +56,40 @@ pub fn cost(totals: &SessionTotals) -> String {
     format!("{}{unpriced}", usd(totals.cost_usd))
 }
 
+/// Marks a figure that is partly estimated.
+const ESTIMATED: &str = "≈";
+
+/// A session's tokens: the reported usage plus the estimate for responses
+/// without one, marked `≈` when part is estimated; `-` for a session
+/// recorded before the daemon kept totals.
+pub fn session_tokens(s: &SessionSummary) -> String {
+    let Some(totals) = &s.totals else {
+        return "-".to_owned();
+    };
+    if s.estimated.is_empty() {
+        return tokens(&totals.usage);
+    }
+    let mut usage = totals.usage;
+    usage.add(&s.estimated.usage);
+    format!("{ESTIMATED}{}", tokens(&usage))
+}
+
+/// A session's cost, reported plus estimated like [`session_tokens`].
+pub fn session_cost(s: &SessionSummary) -> String {
+    let Some(totals) = &s.totals else {
+        return "-".to_owned();
+    };
+    if s.estimated.is_empty() {
+        return cost(totals);
+    }
+    let all = SessionTotals {
+        cost_usd: totals.cost_usd + s.estimated.cost_usd,
+        unpriced: totals.unpriced + u32::from(s.estimated.unpriced),
+        ..totals.clone()
+    };
+    format!("{ESTIMATED}{}", cost(&all))
+}
+
 /// How long ago `then` was: `12s ago`, `3m ago`, `2h ago`, `4d ago`.
 pub fn ago(then: Timestamp, now: Timestamp) -> String {
     let secs = now.0.saturating_sub(then.0) / 1_000_000;
@@ -70,6 +104,7 @@ pub fn ago(then: Timestamp, now: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocol::control::Estimated;
 
     #[test]
     fn figures_read_the_same_everywhere() {
@@ -94,5 +129,69 @@ mod tests {
         };
         assert_eq!(cost(&totals), "$0.0125+?");
         assert_eq!(ago(Timestamp(0), Timestamp(125_000_000)), "2m ago");
+    }
+
+    fn session(totals: Option<SessionTotals>, estimated: Estimated) -> SessionSummary {
+        SessionSummary {
+            id: protocol::SessionId::new(),
+            agent: "a".into(),
+            label: None,
+            status: protocol::SessionStatus::Running,
+            pid: None,
+            rss_bytes: None,
+            events: 0,
+            created_at: Timestamp(0),
+            started_at: None,
+            ended_at: None,
+            parent: None,
+            branched_at: None,
+            interactive: false,
+            totals,
+            estimated,
+            last_activity: Timestamp(0),
+            damage: None,
+        }
+    }
+
+    #[test]
+    fn spend_says_when_part_of_it_is_estimated() {
+        let reported = SessionTotals {
+            usage: Usage {
+                input_tokens: 1234,
+                output_tokens: 56,
+                ..Usage::default()
+            },
+            cost_usd: 0.01234,
+            unpriced: 0,
+        };
+        let plain = session(Some(reported.clone()), Estimated::default());
+        assert_eq!(session_tokens(&plain), "1.2k in / 56 out");
+        assert_eq!(session_cost(&plain), "$0.0123");
+        let streaming = Estimated {
+            usage: Usage {
+                input_tokens: 800,
+                output_tokens: 150,
+                ..Usage::default()
+            },
+            cost_usd: 0.002,
+            unpriced: false,
+        };
+        let live = session(Some(reported.clone()), streaming.clone());
+        assert_eq!(session_tokens(&live), "≈2.0k in / 206 out");
+        assert_eq!(session_cost(&live), "≈$0.0143");
+        let unpriced = session(
+            Some(reported),
+            Estimated {
+                unpriced: true,
+                cost_usd: 0.0,
+                ..streaming
+            },
+        );
+        assert_eq!(session_cost(&unpriced), "≈$0.0123+?");
+        let old = session(None, Estimated::default());
+        assert_eq!(
+            (session_tokens(&old), session_cost(&old)),
+            ("-".into(), "-".into())
+        );
     }
 }

@@ -161,22 +161,9 @@ pub(crate) fn session_json(s: &SessionSummary) -> Value {
         "usage": s.totals.as_ref().map(|t| &t.usage),
         "cost_usd": s.totals.as_ref().map(|t| t.cost_usd),
         "unpriced_responses": s.totals.as_ref().map(|t| t.unpriced),
+        "estimated": s.estimated,
         "damage": s.damage,
     })
-}
-
-/// A session's tokens (`1.2k in / 300 out`), `-` when not known.
-pub(crate) fn tokens(s: &SessionSummary) -> String {
-    s.totals
-        .as_ref()
-        .map_or("-".to_owned(), |t| studio_client::human::tokens(&t.usage))
-}
-
-/// `$0.0123` (with `+?` when some responses have no price), `-` when not known.
-pub(crate) fn cost(s: &SessionSummary) -> String {
-    s.totals
-        .as_ref()
-        .map_or("-".to_owned(), studio_client::human::cost)
 }
 
 /// An event's fields without the variant wrapper serde puts around them.

@@ -4,10 +4,10 @@ use clap::Args;
 use protocol::SessionId;
 use protocol::control::{ControlRequest, ControlResponse, Push, SessionSummary};
 use studio_client::Client;
+use studio_client::human::{session_cost, session_tokens};
 
 use super::output::{
-    bytes, cost, duration, event_json, event_line, print_json, session_duration, session_json,
-    table, tokens,
+    bytes, duration, event_json, event_line, print_json, session_duration, session_json, table,
 };
 use super::{CliError, Ctx};
 
@@ -77,8 +77,8 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
             s.pid.map_or("-".to_owned(), |p| p.to_string()),
             s.rss_bytes.map_or("-".to_owned(), bytes),
             s.events.to_string(),
-            tokens(s),
-            cost(s),
+            session_tokens(s),
+            session_cost(s),
             session_duration(s).map_or("-".to_owned(), duration),
         ]);
     }

@@ -177,6 +177,13 @@ impl PricingState {
     }
 }
 
+impl Shared {
+    /// `model`'s price now, for a new session's estimates.
+    pub(crate) async fn price_of(&self, model: &str) -> Option<protocol::control::ModelPrice> {
+        crate::pricing::lookup(&self.pricing.read().await.table, model)
+    }
+}
+
 /// Runs a daemon until `shutdown` resolves or a client asks it to stop.
 ///
 /// Takes the data dir's lock (one daemon per data dir), opens the secret

@@ -147,6 +147,7 @@ pub(crate) fn unreadable_summary(id: SessionId, damage: &DamagedRecord) -> Sessi
         branched_at: None,
         interactive: false,
         totals: None,
+        estimated: Default::default(),
         last_activity: created_at,
         damage: Some(damage.to_string()),
     }

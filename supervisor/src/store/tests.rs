@@ -7,7 +7,9 @@ use protocol::control::RunSpec;
 use protocol::event::{Decider, Event, EventKind, ExitInfo, SessionStatus, StopReason, Usage};
 use protocol::{SessionId, Timestamp};
 
-use super::records::{EventRecord, Record, RunRecord, SessionKind, SessionRecord, StoredKey};
+use super::records::{
+    Estimate, EventRecord, Record, RunRecord, SessionKind, SessionRecord, StoredKey,
+};
 use super::*;
 
 pub(super) fn open(
@@ -37,6 +39,7 @@ pub(super) fn record(id: SessionId) -> SessionRecord {
             AgentConfig::scripted("a"),
             SessionStatus::Queued,
             Timestamp(1),
+            None,
         )
     }
 }
@@ -264,6 +267,8 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
     session.parent = Some((SessionId::from_u128(7), 3));
     // Earlier releases kept no totals: their records decode to `None`.
     session.totals = None;
+    // ... nor estimates.
+    session.estimate = Estimate::default();
     let events = [
         EventKind::RunQueued,
         EventKind::SessionCrashed {

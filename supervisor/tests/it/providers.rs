@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use protocol::agent::{AgentConfig, ProviderKind};
+use protocol::control::ControlRequest;
 use protocol::event::{Decider, EventKind};
 
 use crate::support::*;
@@ -433,4 +434,47 @@ async fn models_are_listed_per_provider_by_a_worker_and_failures_reported() {
         assert!(!error.contains(SECRET));
     }
     assert!(!daemon.log().contains(SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_response_is_estimated_and_a_killed_one_keeps_its_estimate() {
+    let (base, _fake) = fake_openai(vec![stall()]).await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), SECRET.into())]).await;
+    let client = daemon.client().await;
+    create_agent(&client, openai_agent(&base)).await;
+    let prompt = "Tell me everything about the weather in Paris, at length.";
+    let session = run(&client, spec("gpt", prompt)).await;
+    // "Hello" has streamed; no usage has arrived, and never will.
+    let live = wait_for(&client, session, "the first chunk", |s| {
+        s.estimated.usage.output_tokens > 0
+    })
+    .await;
+    let reported = live.totals.clone().unwrap();
+    assert_eq!(reported.usage.input_tokens, 0, "nothing reported yet");
+    let context = ("Be brief.".len() + prompt.len()).div_ceil(4) as u64;
+    assert_eq!(
+        (
+            live.estimated.usage.input_tokens,
+            live.estimated.usage.output_tokens
+        ),
+        (context, "Hello".len().div_ceil(4) as u64)
+    );
+    assert!(
+        live.estimated.cost_usd > 0.0 && !live.estimated.unpriced,
+        "gpt-4o-mini is priced: {live:?}"
+    );
+    client
+        .request(ControlRequest::Kill { session })
+        .await
+        .unwrap();
+    let killed = wait_for(&client, session, "the kill", |s| s.status.is_terminal()).await;
+    assert_eq!(
+        killed.estimated, live.estimated,
+        "a response cut short keeps its estimate"
+    );
+    assert_eq!(
+        studio_client::human::session_tokens(&killed),
+        format!("≈{context} in / 2 out")
+    );
 }

@@ -80,6 +80,9 @@ pub fn RunsPage() -> Element {
     }
 }
 
+/// Why a figure starts with `≈`.
+const ESTIMATE_HINT: &str = "≈ estimated from the text sent and streamed, for responses whose usage has not arrived (or never will: cut short)";
+
 /// One run.
 #[component]
 fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
@@ -87,6 +90,7 @@ fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
     let mut state = use_context::<Signal<AppState>>();
     let id = run.id;
     let live = !run.status.is_terminal();
+    let spent_hint = (!run.estimated.is_empty()).then_some(ESTIMATE_HINT);
     rsx! {
         tr {
             td { code { "{id}" } }
@@ -94,8 +98,8 @@ fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
             td { {run.label.clone().unwrap_or_default()} }
             td { StatusCell { status: run.status, damage: run.damage.clone() } }
             td { class: "num", "{run.events}" }
-            td { class: "num", {run.totals.as_ref().map(format::tokens).unwrap_or_default()} }
-            td { class: "num", {run.totals.as_ref().map(format::cost).unwrap_or_default()} }
+            td { class: "num", title: spent_hint, {format::session_tokens(&run)} }
+            td { class: "num", title: spent_hint, {format::session_cost(&run)} }
             td { class: "num", {run.rss_bytes.map(format::bytes).unwrap_or_default()} }
             td { class: "num", {format::elapsed(run.started_at, run.ended_at, now)} }
             td {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use dioxus::prelude::*;
 use protocol::approval::{ApprovalRule, PendingApproval, RuleDecision};
 use protocol::control::{
-    DaemonStatus, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, SecretInfo,
+    DaemonStatus, Estimated, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, SecretInfo,
     SecretLocation, SecretsInfo, SessionSummary, SessionTotals,
 };
 use protocol::event::{Event, EventKind, Usage};
@@ -149,6 +149,20 @@ fn session(n: u128, status: SessionStatus, interactive: bool) -> SessionSummary 
             cost_usd: 0.0125 * n as f64,
             unpriced: 0,
         }),
+        // A live run's response is streaming: part of its spend is estimated.
+        estimated: if live {
+            Estimated {
+                usage: Usage {
+                    input_tokens: 900,
+                    output_tokens: 40,
+                    ..Usage::default()
+                },
+                cost_usd: 0.003,
+                unpriced: false,
+            }
+        } else {
+            Estimated::default()
+        },
         last_activity: at(n as u64 + if live { 9 } else { 4 }),
         damage: None,
     }

@@ -42,11 +42,13 @@ pub(crate) async fn open(
         .validate()
         .and_then(|()| agent.script.validate())
         .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+    let price = shared.price_of(&agent.model).await;
     let record = SessionRecord::new(
         SessionKind::Chat,
         agent,
         SessionStatus::Starting,
         Timestamp::now(),
+        price,
     );
     open_new(record, handles).await
 }
@@ -123,11 +125,13 @@ pub(crate) async fn branch(
     };
     agent.budgets.validate().map_err(invalid)?;
     agent.script.validate().map_err(invalid)?;
+    let price = handles.shared.price_of(&agent.model).await;
     let mut record = SessionRecord::new(
         SessionKind::Chat,
         agent,
         SessionStatus::Starting,
         Timestamp::now(),
+        price,
     );
     record.parent = Some((original.id, at));
     open_new(record, handles).await

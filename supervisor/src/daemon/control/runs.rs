@@ -181,12 +181,13 @@ async fn queue(
 ) -> Result<SessionId, ControlError> {
     let shared = &handles.shared;
     let now = Timestamp::now();
+    let price = shared.price_of(&agent.model).await;
     let record = SessionRecord {
         budgets: agent.budgets.overridden_by(&spec.budgets),
         script: agent.script.patched(&spec.script),
         label: spec.label.clone(),
         prompt: spec.prompt.clone(),
-        ..SessionRecord::new(SessionKind::Run, agent, SessionStatus::Queued, now)
+        ..SessionRecord::new(SessionKind::Run, agent, SessionStatus::Queued, now, price)
     };
     let id = record.id;
     let first = Event {

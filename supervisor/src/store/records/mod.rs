@@ -6,12 +6,15 @@
 //! struct, bump [`Record::VERSION`], and convert in [`Record::decode_version`].
 //! `tests/fixtures` pins the bytes of every current version.
 
+mod estimate;
 mod old;
+
+pub(crate) use estimate::Estimate;
 
 use protocol::agent::{AgentConfig, Budgets, Script};
 use protocol::approval::ApprovalRule;
 use protocol::codec::{decode_payload, encode_payload};
-use protocol::control::{RunSpec, SessionSummary, SessionTotals};
+use protocol::control::{ModelPrice, RunSpec, SessionSummary, SessionTotals};
 use protocol::event::{EventKind, SessionStatus};
 use protocol::{Secret, SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -136,10 +139,12 @@ pub(crate) struct SessionRecord {
     pub(crate) totals: Option<SessionTotals>,
     /// When the last event was recorded.
     pub(crate) last_event_at: Timestamp,
+    /// What responses without reported usage are estimated to have spent.
+    pub(crate) estimate: Estimate,
 }
 
 impl Record for SessionRecord {
-    const VERSION: u8 = 6;
+    const VERSION: u8 = 7;
     const WHAT: &'static str = "session";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
@@ -149,6 +154,7 @@ impl Record for SessionRecord {
             3 => decode_old::<old::SessionRecordV3, _>(payload),
             4 => decode_old::<old::SessionRecordV4, _>(payload),
             5 => decode_old::<old::SessionRecordV5, _>(payload),
+            6 => decode_old::<old::SessionRecordV6, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -156,14 +162,17 @@ impl Record for SessionRecord {
 
 impl SessionRecord {
     /// A new session of `agent` (its budgets and script as they are), with
-    /// a fresh id, created at `now`, nothing recorded yet.
+    /// a fresh id, created at `now`, nothing recorded yet; its model's
+    /// `price` prices the estimates.
     pub(crate) fn new(
         kind: SessionKind,
         agent: AgentConfig,
         status: SessionStatus,
         now: Timestamp,
+        price: Option<ModelPrice>,
     ) -> Self {
         Self {
+            estimate: Estimate::new(price, agent.system_prompt.len()),
             id: SessionId::new(),
             kind,
             budgets: agent.budgets.clone(),
@@ -191,6 +200,7 @@ impl SessionRecord {
         if let Some(totals) = &mut self.totals {
             totals.add(kind);
         }
+        self.estimate.apply(kind);
         if let EventKind::SessionStarted { pid, .. } | EventKind::SessionResumed { pid } = kind {
             self.pid = Some(*pid);
             self.started_at = Some(at);
@@ -226,6 +236,7 @@ impl SessionRecord {
             branched_at: self.parent.map(|(_, at)| at),
             interactive: self.kind == SessionKind::Chat,
             totals: self.totals.clone(),
+            estimated: self.estimate.estimated(),
             last_activity: self.last_event_at,
             damage: None,
         }

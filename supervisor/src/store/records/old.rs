@@ -12,7 +12,8 @@
 //!   `AgentConfig::sandbox`;
 //! - limits version 1: before `DaemonLimits::max_live_chats`;
 //! - agent version 4 and session version 5: before
-//!   `SandboxConfig::private_hosts`.
+//!   `SandboxConfig::private_hosts`;
+//! - session version 6: before `SessionRecord::estimate`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
@@ -26,6 +27,7 @@ use protocol::sandbox::{Fallback, Network};
 use protocol::{SessionId, Timestamp};
 use serde::Deserialize;
 
+use super::estimate::Estimate;
 use super::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
 
 #[derive(Deserialize)]
@@ -213,6 +215,50 @@ impl From<AgentConfigV4> for AgentConfig {
 }
 
 #[derive(Deserialize)]
+pub(super) struct SessionRecordV6 {
+    id: SessionId,
+    kind: SessionKind,
+    agent: AgentConfig,
+    label: Option<String>,
+    prompt: String,
+    script: Script,
+    budgets: Budgets,
+    status: SessionStatus,
+    pid: Option<u32>,
+    created_at: Timestamp,
+    started_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+    last_seq: u64,
+    parent: Option<(SessionId, u64)>,
+    totals: Option<SessionTotals>,
+    last_event_at: Timestamp,
+}
+
+impl From<SessionRecordV6> for SessionRecord {
+    fn from(v6: SessionRecordV6) -> SessionRecord {
+        SessionRecord {
+            id: v6.id,
+            kind: v6.kind,
+            agent: v6.agent,
+            label: v6.label,
+            prompt: v6.prompt,
+            script: v6.script,
+            budgets: v6.budgets,
+            status: v6.status,
+            pid: v6.pid,
+            created_at: v6.created_at,
+            started_at: v6.started_at,
+            ended_at: v6.ended_at,
+            last_seq: v6.last_seq,
+            parent: v6.parent,
+            totals: v6.totals,
+            last_event_at: v6.last_event_at,
+            estimate: Estimate::default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
 pub(super) struct SessionRecordV5 {
     id: SessionId,
     kind: SessionKind,
@@ -251,6 +297,7 @@ impl From<SessionRecordV5> for SessionRecord {
             parent: v5.parent,
             totals: v5.totals,
             last_event_at: v5.last_event_at,
+            estimate: Estimate::default(),
         }
     }
 }
@@ -294,6 +341,7 @@ impl From<SessionRecordV4> for SessionRecord {
             parent: v4.parent,
             totals: v4.totals,
             last_event_at: v4.last_event_at,
+            estimate: Estimate::default(),
         }
     }
 }
@@ -336,6 +384,7 @@ impl From<SessionRecordV3> for SessionRecord {
             // Totals were not kept: unknown rather than zero.
             totals: None,
             last_event_at: v3.ended_at.or(v3.started_at).unwrap_or(v3.created_at),
+            estimate: Estimate::default(),
         }
     }
 }
@@ -377,6 +426,7 @@ impl From<SessionRecordV2> for SessionRecord {
             parent: v2.parent,
             totals: None,
             last_event_at: v2.ended_at.or(v2.started_at).unwrap_or(v2.created_at),
+            estimate: Estimate::default(),
         }
     }
 }
@@ -418,6 +468,7 @@ impl From<SessionRecordV1> for SessionRecord {
             parent: v1.parent,
             totals: None,
             last_event_at: v1.ended_at.or(v1.started_at).unwrap_or(v1.created_at),
+            estimate: Estimate::default(),
         }
     }
 }
