@@ -347,6 +347,11 @@ fn summary() -> SessionSummary {
             cost_usd: 0.5,
             unpriced: true,
         },
+        waiting: Some(crate::control::Waiting {
+            calls: 2,
+            since: Timestamp(4),
+            decided_by: Timestamp(5),
+        }),
         last_activity: Timestamp(3),
         damage: Some(s("events record x #3 does not decode: bad")),
     }

@@ -32,6 +32,14 @@ pub fn elapsed(started: Option<Timestamp>, ended: Option<Timestamp>, now: Timest
 
 pub use studio_client::human::{bytes, session_cost, session_tokens};
 
+/// When `then`, still to come, is: `in 4m` (`now` if it has passed).
+pub fn until(then: Timestamp, now: Timestamp) -> String {
+    match then.0.checked_sub(now.0) {
+        Some(left) if left > 0 => format!("in {}", duration(left)),
+        _ => "now".to_owned(),
+    }
+}
+
 /// The CSS class and word of a status.
 pub fn status(status: SessionStatus) -> (&'static str, String) {
     let word = format!("{status:?}").to_lowercase();
@@ -47,6 +55,7 @@ pub fn status(status: SessionStatus) -> (&'static str, String) {
         SessionStatus::Crashed => "status crashed",
         SessionStatus::Interrupted => "status interrupted",
         SessionStatus::Corrupt => "status corrupt",
+        SessionStatus::Waiting => "status waiting",
     };
     (class, word)
 }

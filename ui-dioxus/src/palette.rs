@@ -236,6 +236,7 @@ mod tests {
                         interactive: false,
                         totals: None,
                         estimated: Default::default(),
+                        waiting: None,
                         last_activity: Timestamp(1),
                         damage: None,
                     },

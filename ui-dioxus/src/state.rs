@@ -88,7 +88,7 @@ pub enum Update {
     /// Every session, newest first.
     Sessions(Vec<SessionSummary>),
     /// One session changed.
-    SessionChanged(SessionSummary),
+    SessionChanged(Box<SessionSummary>),
     /// The approvals inbox.
     Approvals(Vec<PendingApproval>),
     /// Events of the inspected session, in seq order (a page or live).
@@ -237,7 +237,7 @@ impl AppState {
             Update::SessionChanged(summary) => {
                 self.sessions
                     .get_or_insert_with(HashMap::new)
-                    .insert(summary.id, summary);
+                    .insert(summary.id, *summary);
             }
             Update::Approvals(approvals) => self.approvals = approvals,
             Update::Events(session, events) => match &mut self.inspected {
@@ -337,6 +337,7 @@ mod tests {
             interactive,
             totals: None,
             estimated: Default::default(),
+            waiting: None,
             last_activity: Timestamp(created),
             damage: None,
         }
@@ -367,8 +368,8 @@ mod tests {
         let chat = summary(3, SessionStatus::Idle, true);
         state.apply(Update::Sessions(vec![old_run.clone(), new_run.clone()]));
         new_run.status = SessionStatus::Killed;
-        state.apply(Update::SessionChanged(new_run.clone()));
-        state.apply(Update::SessionChanged(chat.clone()));
+        state.apply(Update::SessionChanged(Box::new(new_run.clone())));
+        state.apply(Update::SessionChanged(Box::new(chat.clone())));
         assert_eq!(
             state.sessions_newest_first(false),
             [&new_run, &old_run],

@@ -226,6 +226,9 @@ pub struct SessionSummary {
     /// spent: the one streaming now, and any cut short by a kill, cancel or
     /// crash (providers bill those too). Not in `totals`.
     pub estimated: Estimated,
+    /// Tool calls waiting for a person, while there are any (the status
+    /// is then [`SessionStatus::Waiting`]).
+    pub waiting: Option<Waiting>,
     /// When its last event was recorded (for sessions recorded before the
     /// daemon kept it: when it last started or ended).
     pub last_activity: Timestamp,
@@ -256,6 +259,17 @@ impl SessionTotals {
             _ => {}
         }
     }
+}
+
+/// A session's tool calls waiting for a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// How many calls wait.
+    pub calls: u32,
+    /// When the longest-waiting call began to wait.
+    pub since: Timestamp,
+    /// When the first of them is denied unanswered.
+    pub decided_by: Timestamp,
 }
 
 /// Tokens and cost estimated from text (about four bytes a token) for

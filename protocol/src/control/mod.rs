@@ -23,7 +23,7 @@ mod answers;
 pub use answers::{
     DaemonStatus, DamagedRecord, Estimated, KeyInfo, KeySource, ModelPrice, PriceEntry,
     PricingTable, ProviderModels, SecretInfo, SecretLocation, SecretsInfo, SessionSummary,
-    SessionTotals, Setup, StoreReport, StoreStall, TableReport,
+    SessionTotals, Setup, StoreReport, StoreStall, TableReport, Waiting,
 };
 
 impl ControlRequest {
@@ -505,6 +505,10 @@ pub enum ControlResponse {
 
 /// Streamed items.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a push is decoded, handled and dropped; never held in bulk"
+)]
 pub enum Push {
     /// A recorded event of the followed session.
     Event(Event),

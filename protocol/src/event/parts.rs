@@ -33,6 +33,10 @@ pub enum SessionStatus {
     /// database; [`crate::control::SessionSummary::damage`] says what).
     /// Only reported, never stored.
     Corrupt,
+    /// Running, but a tool call waits for a person to approve or deny it
+    /// ([`crate::control::SessionSummary::waiting`] says since when and
+    /// until when). Only reported, never stored.
+    Waiting,
 }
 
 impl SessionStatus {
@@ -44,6 +48,7 @@ impl SessionStatus {
                 | SessionStatus::Starting
                 | SessionStatus::Running
                 | SessionStatus::Idle
+                | SessionStatus::Waiting
         )
     }
 
@@ -61,6 +66,7 @@ impl SessionStatus {
             SessionStatus::Crashed => "crashed",
             SessionStatus::Interrupted => "interrupted",
             SessionStatus::Corrupt => "corrupt",
+            SessionStatus::Waiting => "waiting",
         }
     }
 }

@@ -148,6 +148,7 @@ mod tests {
             interactive: false,
             totals,
             estimated,
+            waiting: None,
             last_activity: Timestamp(0),
             damage: None,
         }

@@ -162,6 +162,11 @@ pub(crate) fn session_json(s: &SessionSummary) -> Value {
         "cost_usd": s.totals.as_ref().map(|t| t.cost_usd),
         "unpriced_responses": s.totals.as_ref().map(|t| t.unpriced),
         "estimated": s.estimated,
+        "waiting": s.waiting.map(|w| serde_json::json!({
+            "calls": w.calls,
+            "since": w.since.to_string(),
+            "decided_by": w.decided_by.to_string(),
+        })),
         "damage": s.damage,
     })
 }

@@ -23,7 +23,7 @@ pub(crate) enum BrokerItem {
     /// A committed event of the followed session.
     Event(Event),
     /// A session's status changed.
-    Changed(SessionSummary),
+    Changed(Box<SessionSummary>),
     /// One of the daemon's lists changed.
     ListChanged(ListKind),
 }
@@ -117,7 +117,9 @@ impl BrokerState {
             }
         }
         for summary in committed.changed {
-            send_all(&mut self.watchers, || BrokerItem::Changed(summary.clone()));
+            send_all(&mut self.watchers, || {
+                BrokerItem::Changed(Box::new(summary.clone()))
+            });
         }
     }
 

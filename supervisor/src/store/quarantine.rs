@@ -148,6 +148,7 @@ pub(crate) fn unreadable_summary(id: SessionId, damage: &DamagedRecord) -> Sessi
         interactive: false,
         totals: None,
         estimated: Default::default(),
+        waiting: None,
         last_activity: created_at,
         damage: Some(damage.to_string()),
     }

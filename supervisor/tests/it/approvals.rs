@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use protocol::Timestamp;
 use protocol::agent::{SafetyMode, ScriptPatch, ScriptedToolCall};
 use protocol::approval::{AskPolicy, RuleDecision};
 use protocol::control::{ControlRequest, ControlResponse, RunSpec};
-use protocol::event::{BudgetKind, Decider, Event, EventKind, StopReason};
+use protocol::event::{BudgetKind, Decider, Event, EventKind, SessionStatus, StopReason};
 use studio_client::Client;
 
 use crate::support::*;
@@ -285,6 +286,15 @@ async fn a_waiting_call_is_answered_from_the_inbox_and_always_allow_holds_for_th
         (session, "fs.write")
     );
     assert_eq!(inbox[0].arguments, r#"{"path":"a"}"#);
+    // The session says it waits for a person, since when and until when.
+    let parked = wait_for(&client, session, "waiting", |s| {
+        s.status == SessionStatus::Waiting
+    })
+    .await;
+    let wait = parked.waiting.unwrap();
+    assert_eq!(wait.calls, 1);
+    assert_eq!(wait.decided_by, inbox[0].expires_at);
+    assert!(wait.since <= Timestamp::now() && wait.since >= parked.created_at);
     client
         .request(ControlRequest::ApprovalAnswer {
             id: inbox[0].id,
@@ -313,6 +323,11 @@ async fn a_waiting_call_is_answered_from_the_inbox_and_always_allow_holds_for_th
             (true, rule("session:fs.write"))
         ],
         "the second call was allowed by the grant, without asking"
+    );
+    let done = summary(&client, session).await;
+    assert_eq!(
+        (done.status, done.waiting),
+        (SessionStatus::Completed, None)
     );
 }
 

@@ -452,7 +452,7 @@ impl Wire {
             }
             ServerFrame::Push { id, push } => match push {
                 Push::SessionChanged(summary) => {
-                    update(Update::SessionChanged(summary));
+                    update(Update::SessionChanged(Box::new(summary)));
                     None
                 }
                 // Whoever changed it (this app, another window, the CLI).

@@ -96,7 +96,7 @@ fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
             td { code { "{id}" } }
             td { "{run.agent}" }
             td { {run.label.clone().unwrap_or_default()} }
-            td { StatusCell { status: run.status, damage: run.damage.clone() } }
+            td { StatusCell { session: run.clone(), now } }
             td { class: "num", "{run.events}" }
             td { class: "num", title: spent_hint, {format::session_tokens(&run)} }
             td { class: "num", title: spent_hint, {format::session_cost(&run)} }

@@ -68,7 +68,7 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
                     tr { key: "{session.id}",
                         td { code { "{session.id}" } }
                         td { "{session.agent}" }
-                        td { StatusCell { status: session.status, damage: session.damage.clone() } }
+                        td { StatusCell { session: session.clone(), now } }
                         td { class: "num", "{session.events}" }
                         td { class: "num", {format::ago(session.last_activity, now)} }
                         td {

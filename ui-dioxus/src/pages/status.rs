@@ -1,21 +1,33 @@
 //! A session's status as every page shows it, with the damage that made
-//! it `corrupt` spelled out (what does not decode, and what to run).
+//! it `corrupt` spelled out (what does not decode, and what to run), and
+//! how long a `waiting` one has waited for a person and until when.
 
 use dioxus::prelude::*;
-use protocol::SessionStatus;
+use protocol::Timestamp;
+use protocol::control::SessionSummary;
 
 use crate::format;
 
-/// The status word, coloured; with the damage below it when a record of
-/// the session does not decode.
+/// The status word, coloured; below it, the damage when a record of the
+/// session does not decode, or the wait when a call waits for a person.
 #[component]
-pub fn StatusCell(status: SessionStatus, damage: Option<String>) -> Element {
-    let (class, word) = format::status(status);
-    let title = damage.clone();
+pub fn StatusCell(session: SessionSummary, now: Timestamp) -> Element {
+    let (class, word) = format::status(session.status);
+    let title = session.damage.clone();
     rsx! {
         span { class, title, "{word}" }
-        if let Some(damage) = damage {
+        if let Some(damage) = session.damage {
             div { class: "damage", "{damage}" }
+        }
+        if let Some(waiting) = session.waiting {
+            div { class: "muted waited",
+                {format::count(waiting.calls as usize, "call", "calls")}
+                " for "
+                time { title: "{waiting.since}", {format::duration(now.0.saturating_sub(waiting.since.0))} }
+                ", denied "
+                time { title: "{waiting.decided_by}", {format::until(waiting.decided_by, now)} }
+                " if unanswered"
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ use ui_dioxus::{AppState, Command, Target, Update};
 /// list (which also catches a change pushed before the app subscribed).
 fn sessions_in(update: Update) -> Vec<protocol::control::SessionSummary> {
     match update {
-        Update::SessionChanged(summary) => vec![summary],
+        Update::SessionChanged(summary) => vec![*summary],
         Update::Sessions(list) => list,
         _ => Vec::new(),
     }

@@ -9,7 +9,7 @@ use dioxus::prelude::*;
 use protocol::approval::{ApprovalRule, PendingApproval, RuleDecision};
 use protocol::control::{
     DaemonStatus, Estimated, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, SecretInfo,
-    SecretLocation, SecretsInfo, SessionSummary, SessionTotals,
+    SecretLocation, SecretsInfo, SessionSummary, SessionTotals, Waiting,
 };
 use protocol::event::{Event, EventKind, Usage};
 use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
@@ -163,6 +163,7 @@ fn session(n: u128, status: SessionStatus, interactive: bool) -> SessionSummary 
         } else {
             Estimated::default()
         },
+        waiting: None,
         last_activity: at(n as u64 + if live { 9 } else { 4 }),
         damage: None,
     }
@@ -181,6 +182,15 @@ fn populated(page: Page) -> AppState {
             parent: Some(id(4)),
             branched_at: Some(30),
             ..session(5, SessionStatus::Completed, true)
+        },
+        // A run whose tool call waits for a person.
+        SessionSummary {
+            waiting: Some(Waiting {
+                calls: 1,
+                since: at(7),
+                decided_by: at(3607),
+            }),
+            ..session(7, SessionStatus::Waiting, false)
         },
     ];
     AppState {

@@ -194,7 +194,7 @@ pub(super) async fn watch(id: u64, handles: &Handles, outbox: &Outbox) {
         };
         while let Some(item) = live.recv().await {
             if let BrokerItem::Changed(summary) = item
-                && push(Push::SessionChanged(summary)).await.is_err()
+                && push(Push::SessionChanged(*summary)).await.is_err()
             {
                 return;
             }

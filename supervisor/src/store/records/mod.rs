@@ -8,8 +8,10 @@
 
 mod estimate;
 mod old;
+mod waiting;
 
 pub(crate) use estimate::Estimate;
+pub(crate) use waiting::WaitingCalls;
 
 use protocol::agent::{AgentConfig, Budgets, Script};
 use protocol::approval::ApprovalRule;
@@ -141,6 +143,8 @@ pub(crate) struct SessionRecord {
     pub(crate) last_event_at: Timestamp,
     /// What responses without reported usage are estimated to have spent.
     pub(crate) estimate: Estimate,
+    /// Tool calls waiting for a person.
+    pub(crate) waiting: WaitingCalls,
 }
 
 impl Record for SessionRecord {
@@ -173,6 +177,7 @@ impl SessionRecord {
     ) -> Self {
         Self {
             estimate: Estimate::new(price, agent.system_prompt.len()),
+            waiting: WaitingCalls::default(),
             id: SessionId::new(),
             kind,
             budgets: agent.budgets.clone(),
@@ -193,7 +198,8 @@ impl SessionRecord {
     }
 
     /// Updates the derived fields for `kind` recorded at `seq`, `at`.
-    /// Returns whether the status changed.
+    /// Returns whether the status changed (or the session began or
+    /// stopped waiting for a person).
     pub(crate) fn apply(&mut self, seq: u64, at: Timestamp, kind: &EventKind) -> bool {
         self.last_seq = seq;
         self.last_event_at = at;
@@ -201,6 +207,7 @@ impl SessionRecord {
             totals.add(kind);
         }
         self.estimate.apply(kind);
+        let waiting_changed = self.waiting.apply(at, kind);
         if let EventKind::SessionStarted { pid, .. } | EventKind::SessionResumed { pid } = kind {
             self.pid = Some(*pid);
             self.started_at = Some(at);
@@ -215,7 +222,7 @@ impl SessionRecord {
                 }
                 true
             }
-            _ => false,
+            _ => waiting_changed,
         }
     }
 
@@ -225,7 +232,10 @@ impl SessionRecord {
             id: self.id,
             agent: self.agent.name.clone(),
             label: self.label.clone(),
-            status: self.status,
+            status: match self.waiting.summary() {
+                Some(_) if self.status == SessionStatus::Running => SessionStatus::Waiting,
+                _ => self.status,
+            },
             pid: (!self.status.is_terminal()).then_some(self.pid).flatten(),
             rss_bytes: None,
             events: self.last_seq,
@@ -237,6 +247,7 @@ impl SessionRecord {
             interactive: self.kind == SessionKind::Chat,
             totals: self.totals.clone(),
             estimated: self.estimate.estimated(),
+            waiting: self.waiting.summary(),
             last_activity: self.last_event_at,
             damage: None,
         }

@@ -13,7 +13,8 @@
 //! - limits version 1: before `DaemonLimits::max_live_chats`;
 //! - agent version 4 and session version 5: before
 //!   `SandboxConfig::private_hosts`;
-//! - session version 6: before `SessionRecord::estimate`.
+//! - session version 6: before `SessionRecord::estimate` and
+//!   `SessionRecord::waiting`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
@@ -28,6 +29,7 @@ use protocol::{SessionId, Timestamp};
 use serde::Deserialize;
 
 use super::estimate::Estimate;
+use super::waiting::WaitingCalls;
 use super::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
 
 #[derive(Deserialize)]
@@ -254,6 +256,7 @@ impl From<SessionRecordV6> for SessionRecord {
             totals: v6.totals,
             last_event_at: v6.last_event_at,
             estimate: Estimate::default(),
+            waiting: WaitingCalls::default(),
         }
     }
 }
@@ -298,6 +301,7 @@ impl From<SessionRecordV5> for SessionRecord {
             totals: v5.totals,
             last_event_at: v5.last_event_at,
             estimate: Estimate::default(),
+            waiting: WaitingCalls::default(),
         }
     }
 }
@@ -342,6 +346,7 @@ impl From<SessionRecordV4> for SessionRecord {
             totals: v4.totals,
             last_event_at: v4.last_event_at,
             estimate: Estimate::default(),
+            waiting: WaitingCalls::default(),
         }
     }
 }
@@ -385,6 +390,7 @@ impl From<SessionRecordV3> for SessionRecord {
             totals: None,
             last_event_at: v3.ended_at.or(v3.started_at).unwrap_or(v3.created_at),
             estimate: Estimate::default(),
+            waiting: WaitingCalls::default(),
         }
     }
 }
@@ -427,6 +433,7 @@ impl From<SessionRecordV2> for SessionRecord {
             totals: None,
             last_event_at: v2.ended_at.or(v2.started_at).unwrap_or(v2.created_at),
             estimate: Estimate::default(),
+            waiting: WaitingCalls::default(),
         }
     }
 }
@@ -469,6 +476,7 @@ impl From<SessionRecordV1> for SessionRecord {
             totals: None,
             last_event_at: v1.ended_at.or(v1.started_at).unwrap_or(v1.created_at),
             estimate: Estimate::default(),
+            waiting: WaitingCalls::default(),
         }
     }
 }
