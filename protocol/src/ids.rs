@@ -24,6 +24,14 @@ impl SessionId {
         self.0.as_u128()
     }
 
+    /// The last 8 hex digits: the id as people read and type it. The
+    /// leading digits of a UUIDv7 are its time, shared by every session
+    /// created in the same minute; the last ones are random. The daemon
+    /// finds a session by them as by a prefix.
+    pub fn short(self) -> String {
+        format!("{:08x}", self.0.as_u128() as u32)
+    }
+
     /// Rebuilds an id from its database key form.
     pub fn from_u128(raw: u128) -> Self {
         Self(Uuid::from_u128(raw))
@@ -58,6 +66,13 @@ impl FromStr for SessionId {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_short_id_is_the_random_tail() {
+        let id: super::SessionId = "01900000-0000-7000-8000-00000000abcd".parse().unwrap();
+        assert_eq!(id.short(), "0000abcd");
+        assert!(id.to_string().ends_with(&id.short()));
+    }
+
     use super::*;
 
     #[test]

@@ -319,6 +319,7 @@ fn summary() -> SessionSummary {
         id: id(),
         agent: s("a"),
         label: Some(s("l")),
+        title: s("What is the weather in Paris?"),
         status: SessionStatus::Running,
         pid: Some(9),
         rss_bytes: Some(1 << 20),
@@ -525,6 +526,10 @@ fn control_requests() -> Vec<ControlRequest> {
             max_live_chats: None,
         },
         ControlRequest::StoreCheck,
+        ControlRequest::SessionRetitle {
+            id: s("0190abcd"),
+            title: s("Weather in Paris"),
+        },
     ]
 }
 
@@ -574,6 +579,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::StoreCheck => 41,
         ControlRequest::SecretList => 42,
         ControlRequest::WatchLists => 43,
+        ControlRequest::SessionRetitle { .. } => 44,
     }
 }
 

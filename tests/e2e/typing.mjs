@@ -1,7 +1,8 @@
 // Types into the app's browser view (studio-ui --web) as a person does,
 // with real key events 50 ms apart, while runs stream: the chat box, the
 // command palette and the new-agent form must each hold exactly what was
-// typed, and what they send must be exactly that. The palette is used
+// typed, and what they send must be exactly that. The Inspector's session
+// search finds the chat by its title and renames it. The palette is used
 // from the keyboard alone: focused on open, arrows, Enter, Escape, and an
 // empty state. Run by
 // ui-dioxus/tests/app/typing.rs, which starts the daemon, the agents
@@ -91,6 +92,31 @@ await step('chat', async () => {
   await page.locator('.msg.user', { hasText: 'summarise' }).waitFor();
   const second = (await page.locator('.msg.user').last().textContent()).trim();
   if (second !== NEXT) throw new Error(`sent ${JSON.stringify(second)}`);
+});
+
+// The Inspector finds the chat by words of its title (its first message),
+// from the keyboard, and renames it; the rename is typed too.
+const TITLE = 'Fox notes, kept';
+await step('picker', async () => {
+  await tab('Inspector').click();
+  const find = page.locator('input[name=session]');
+  await find.click();
+  await typeInto(find, 'quick brown');
+  const found = page.locator('.session-search li[role=option]');
+  if ((await found.count()) !== 1) throw new Error(`${await found.count()} sessions match "quick brown"`);
+  await page.locator('.session-search li.selected', { hasText: CHAT }).waitFor();
+  await page.screenshot({ path: `${artifacts}/typing-picker-open.png` });
+  await page.keyboard.press('Enter');
+  await page.locator('.title-line h2.title', { hasText: CHAT }).waitFor();
+  await page.getByRole('button', { name: 'Rename' }).click();
+  const title = page.locator('input[name=title]');
+  await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'title');
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('Delete');
+  await typeInto(title, TITLE);
+  await page.keyboard.press('Enter');
+  await page.locator('.title-line h2.title', { hasText: TITLE }).waitFor();
+  await page.screenshot({ path: `${artifacts}/typing-renamed.png` });
 });
 
 // Opens the palette from the keyboard; it takes the focus.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use protocol::Timestamp;
+use protocol::control::SessionSummary;
 use protocol::event::{EventKind, SessionStatus};
 use studio_client::human;
 
@@ -31,6 +32,19 @@ pub fn elapsed(started: Option<Timestamp>, ended: Option<Timestamp>, now: Timest
 }
 
 pub use studio_client::human::{bytes, session_cost, session_tokens};
+
+/// What a session is called where a title is wanted: its title, else its
+/// label, else what it is.
+pub fn session_name(session: &SessionSummary) -> String {
+    if !session.title.is_empty() {
+        return session.title.clone();
+    }
+    if let Some(label) = &session.label {
+        return label.clone();
+    }
+    let kind = if session.interactive { "chat" } else { "run" };
+    format!("{kind} of {}", session.agent)
+}
 
 /// When `then`, still to come, is: `in 4m` (`now` if it has passed).
 pub fn until(then: Timestamp, now: Timestamp) -> String {

@@ -74,10 +74,12 @@ pub fn entries(state: &AppState) -> Vec<Entry> {
         for session in state.sessions_newest_first(interactive) {
             entries.push(Entry {
                 label: format!(
-                    "Open session {} ({}, {})",
-                    session.id,
+                    "Open {} · {} ({}, {}) {}",
+                    crate::format::session_name(session),
+                    session.id.short(),
                     session.agent,
-                    format!("{:?}", session.status).to_lowercase()
+                    session.status,
+                    session.id
                 ),
                 shortcut: None,
                 action: Action::Open(session.id),
@@ -224,6 +226,7 @@ mod tests {
                         id: session,
                         agent: "writer".into(),
                         label: None,
+                        title: "Draft the launch post".into(),
                         status: SessionStatus::Completed,
                         pid: None,
                         rss_bytes: None,

@@ -325,6 +325,7 @@ mod tests {
             id: SessionId::new(),
             agent: "writer".into(),
             label: None,
+            title: String::new(),
             status,
             pid: None,
             rss_bytes: None,

@@ -199,6 +199,9 @@ pub struct SessionSummary {
     pub agent: String,
     /// Label given at run time.
     pub label: Option<String>,
+    /// What to call it: the title a person gave it, else the first line of
+    /// its first message (empty before one).
+    pub title: String,
     /// Current status.
     pub status: SessionStatus,
     /// Worker pid while live.

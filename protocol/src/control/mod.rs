@@ -398,7 +398,19 @@ pub enum ControlRequest {
     /// and headers), where it lives, and where new ones go; never a value.
     /// Replies [`ControlResponse::Secrets`].
     SecretList,
+    /// Give a session a title (one line, at most [`MAX_TITLE_CHARS`]); an
+    /// empty one gives it back its first message as title. Replies
+    /// [`ControlResponse::Session`]; watchers are pushed the change.
+    SessionRetitle {
+        /// Id, short id or prefix.
+        id: String,
+        /// The new title.
+        title: String,
+    },
 }
+
+/// Longest title a person may give a session, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
 
 /// Parameters of one headless run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

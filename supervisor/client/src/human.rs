@@ -90,6 +90,22 @@ pub fn session_cost(s: &SessionSummary) -> String {
     format!("{ESTIMATED}{}", cost(&all))
 }
 
+/// The first non-blank line of `text`, trimmed, at most `max` characters
+/// (an ellipsis marks a cut).
+pub fn first_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    if line.chars().count() <= max {
+        return line.to_owned();
+    }
+    let mut cut: String = line.chars().take(max - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// How long ago `then` was: `12s ago`, `3m ago`, `2h ago`, `4d ago`.
 pub fn ago(then: Timestamp, now: Timestamp) -> String {
     let secs = now.0.saturating_sub(then.0) / 1_000_000;
@@ -129,6 +145,12 @@ mod tests {
         };
         assert_eq!(cost(&totals), "$0.0125+?");
         assert_eq!(ago(Timestamp(0), Timestamp(125_000_000)), "2m ago");
+        assert_eq!(
+            first_line("\n  Fix the build \nthen test", 80),
+            "Fix the build"
+        );
+        assert_eq!(first_line("abcdefghij", 5), "abcd…");
+        assert_eq!(first_line("", 5), "");
     }
 
     fn session(totals: Option<SessionTotals>, estimated: Estimated) -> SessionSummary {
@@ -136,6 +158,7 @@ mod tests {
             id: protocol::SessionId::new(),
             agent: "a".into(),
             label: None,
+            title: String::new(),
             status: protocol::SessionStatus::Running,
             pid: None,
             rss_bytes: None,

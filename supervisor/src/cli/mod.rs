@@ -71,6 +71,8 @@ enum Command {
     Cancel(sessions::StopArgs),
     /// Kill a session's processes at once.
     Kill(sessions::StopArgs),
+    /// Give a session a title (without TEXT: its first message again).
+    Title(sessions::TitleArgs),
     /// Show a session's recorded events.
     Events(sessions::EventsArgs),
     /// What a session spent and did: tokens, cost by model, requests, tool
@@ -237,6 +239,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Ps(args) => sessions::ps(args, ctx).await,
         Command::Cancel(args) => sessions::stop(args, ctx, false).await,
         Command::Kill(args) => sessions::stop(args, ctx, true).await,
+        Command::Title(args) => sessions::title(args, ctx).await,
         Command::Events(args) => sessions::events(args, ctx).await,
         Command::Inspect(args) => inspect::execute(args, ctx).await,
         Command::Export(args) => export::execute(args, ctx).await,

@@ -147,6 +147,8 @@ pub(crate) fn session_json(s: &SessionSummary) -> Value {
         "id": s.id.to_string(),
         "agent": s.agent,
         "label": s.label,
+        "short_id": s.id.short(),
+        "title": s.title,
         "status": s.status.as_str(),
         "pid": s.pid,
         "rss_bytes": s.rss_bytes,

@@ -1,4 +1,5 @@
-//! `studio ps`, `studio cancel|kill ID`, `studio events ID [--follow]`.
+//! `studio ps`, `studio cancel|kill ID`, `studio events ID [--follow]`,
+//! `studio title ID [TEXT]`.
 
 use clap::Args;
 use protocol::SessionId;
@@ -25,6 +26,16 @@ pub(crate) struct PsArgs {
 pub(crate) struct StopArgs {
     /// Session id (or its first hex digits).
     id: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TitleArgs {
+    /// Session id (its short form, or its first hex digits).
+    id: String,
+    /// The new title (one line); leave it out to give the session back its
+    /// first message as title.
+    #[arg(default_value = "")]
+    title: String,
 }
 
 #[derive(Args, Debug)]
@@ -66,13 +77,18 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
         return Ok(());
     }
     let mut t = table(&[
-        "ID", "AGENT", "LABEL", "STATUS", "PID", "RSS", "EVENTS", "TOKENS", "COST", "DURATION",
+        "ID", "TITLE", "AGENT", "STATUS", "PID", "RSS", "EVENTS", "TOKENS", "COST", "DURATION",
     ]);
     for s in &sessions {
+        let name = if s.title.is_empty() {
+            s.label.clone().unwrap_or_default()
+        } else {
+            s.title.clone()
+        };
         t.add_row(vec![
-            s.id.to_string(),
+            s.id.short(),
+            studio_client::human::first_line(&name, PS_TITLE_CHARS),
             s.agent.clone(),
-            s.label.clone().unwrap_or_default(),
             s.status.to_string(),
             s.pid.map_or("-".to_owned(), |p| p.to_string()),
             s.rss_bytes.map_or("-".to_owned(), bytes),
@@ -98,7 +114,29 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Resolves a full id or unique prefix to a session id.
+/// Longest title `studio ps` shows (`--json` has all of it).
+const PS_TITLE_CHARS: usize = 40;
+
+/// `studio title ID [TEXT]`: names a session, or gives it back its first
+/// message as name.
+pub(crate) async fn title(args: TitleArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    let request = ControlRequest::SessionRetitle {
+        id: args.id,
+        title: args.title,
+    };
+    let ControlResponse::Session(summary) = client.request(request).await? else {
+        return Err(CliError::msg("unexpected answer to title"));
+    };
+    if ctx.json {
+        print_json(&session_json(&summary));
+    } else {
+        outln!("{}: {}", summary.id, summary.title);
+    }
+    Ok(())
+}
+
+/// Resolves a full id, short id or unique prefix to a session id.
 pub(crate) async fn resolve(client: &Client, id: &str) -> Result<SessionId, CliError> {
     Ok(summary(client, id).await?.id)
 }

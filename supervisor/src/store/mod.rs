@@ -20,6 +20,8 @@ mod writer;
 #[cfg(test)]
 mod damage_tests;
 #[cfg(test)]
+mod naming_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
@@ -318,6 +320,20 @@ impl Store {
     }
 
     /// Deletes an agent.
+    /// Sets a session's title; `None` gives it back its first message.
+    pub(crate) async fn retitle(
+        &self,
+        session: SessionId,
+        title: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::Retitle {
+            session,
+            title,
+            ack,
+        })
+        .await
+    }
+
     pub(crate) async fn remove_agent(&self, name: String) -> Result<(), StoreError> {
         self.send_acked(|ack| WriteOp::RemoveAgent { name, ack })
             .await

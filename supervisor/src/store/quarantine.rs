@@ -136,6 +136,7 @@ pub(crate) fn unreadable_summary(id: SessionId, damage: &DamagedRecord) -> Sessi
         id,
         agent: "?".to_owned(),
         label: None,
+        title: String::new(),
         status: SessionStatus::Corrupt,
         pid: None,
         rss_bytes: None,

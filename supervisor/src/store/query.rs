@@ -19,7 +19,8 @@ use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SESSIONS, SETTINGS
 pub(crate) enum SessionLookup {
     /// A full id.
     Exact(SessionId),
-    /// Leading hex digits of an id (hyphens ignored), at least 4.
+    /// Leading hex digits of an id (hyphens ignored), at least 4; or,
+    /// with exactly 8, its short form ([`SessionId::short`]).
     Prefix {
         /// The digits as typed.
         text: String,
@@ -27,6 +28,8 @@ pub(crate) enum SessionLookup {
         low: u128,
         /// Highest key the prefix matches.
         high: u128,
+        /// The last 32 bits, when the digits may be a short id.
+        short: Option<u32>,
     },
 }
 
@@ -39,9 +42,12 @@ impl SessionLookup {
         let digits: String = text.chars().filter(|c| *c != '-').collect();
         if digits.len() < 4 || digits.len() > 32 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(format!(
-                "{text:?} is not a session id: give the id, or at least its first 4 hex digits"
+                "{text:?} is not a session id: give the id, its short form (last 8 hex digits), or at least its first 4 hex digits"
             ));
         }
+        let short = (digits.len() == 8)
+            .then(|| u32::from_str_radix(&digits, 16).ok())
+            .flatten();
         let shift = 4 * (32 - digits.len() as u32);
         let value = u128::from_str_radix(&digits, 16).map_err(|e| e.to_string())?;
         let low = value.checked_shl(shift).unwrap_or(0);
@@ -50,6 +56,7 @@ impl SessionLookup {
             text: text.to_owned(),
             low,
             high: low | span,
+            short,
         })
     }
 }
@@ -179,17 +186,36 @@ pub(crate) fn session(
             Some(value) => session_at(id.as_u128(), value.value()),
             None => Err(StoreError::NotFound(format!("no session {id}"))),
         },
-        SessionLookup::Prefix { text, low, high } => {
-            let mut rows = table.range(*low..=*high)?;
-            let first = rows.next().ok_or_else(|| {
-                StoreError::NotFound(format!("no session starts with {text:?}"))
-            })??;
-            if rows.next().is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "{text:?} matches several sessions: give more digits"
-                )));
+        SessionLookup::Prefix {
+            text,
+            low,
+            high,
+            short,
+        } => {
+            let mut keys = Vec::new();
+            for row in table.range(*low..=*high)?.take(2) {
+                keys.push(row?.0.value());
             }
-            session_at(first.0.value(), first.1.value())
+            if let Some(short) = short {
+                for row in table.iter()? {
+                    let key = row?.0.value();
+                    if key as u32 == *short && !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+            }
+            match keys[..] {
+                [] => Err(StoreError::NotFound(format!(
+                    "no session starts or ends with {text:?}"
+                ))),
+                [key] => match table.get(key)? {
+                    Some(value) => session_at(key, value.value()),
+                    None => Err(StoreError::NotFound(format!("no session {text:?}"))),
+                },
+                _ => Err(StoreError::Conflict(format!(
+                    "{text:?} matches several sessions: give more digits"
+                ))),
+            }
         }
     }
 }

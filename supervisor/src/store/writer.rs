@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::Timestamp;
 use protocol::agent::AgentConfig;
 use protocol::approval::ApprovalRule;
 use protocol::control::SessionSummary;
 use protocol::event::{Event, EventKind};
 use protocol::mcp::McpServerConfig;
+use protocol::{SessionId, Timestamp};
 use redb::{Database, ReadableTable, Table};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -53,6 +53,12 @@ pub(super) enum WriteOp {
     },
     RemoveAgent {
         name: String,
+        ack: Ack<()>,
+    },
+    /// Sets a session's title (`None`: its first message again).
+    Retitle {
+        session: SessionId,
+        title: Option<String>,
         ack: Ack<()>,
     },
     PutSetting {
@@ -94,6 +100,7 @@ impl WriteOp {
             WriteOp::CreateSession { ack, .. }
             | WriteOp::PutAgent { ack, .. }
             | WriteOp::RemoveAgent { ack, .. }
+            | WriteOp::Retitle { ack, .. }
             | WriteOp::PutSetting { ack, .. }
             | WriteOp::PutRule { ack, .. }
             | WriteOp::RemoveRule { ack, .. }
@@ -223,6 +230,7 @@ fn finish(
         }
         WriteOp::PutAgent { ack, .. }
         | WriteOp::RemoveAgent { ack, .. }
+        | WriteOp::Retitle { ack, .. }
         | WriteOp::PutSetting { ack, .. }
         | WriteOp::PutRule { ack, .. }
         | WriteOp::RemoveRule { ack, .. }
@@ -350,6 +358,16 @@ impl Tables<'_> {
             WriteOp::RemoveAgent { name, .. } => remove_named(&mut self.agents, name, || {
                 format!("no agent named {name:?}")
             }),
+            WriteOp::Retitle { session, title, .. } => {
+                let (record, changed) = match self.touch(*session)? {
+                    Ok(touched) => touched,
+                    Err(err) => return Ok(Err(err)),
+                };
+                record.title.clone_from(title);
+                // Watchers are sent the summary with its new title.
+                *changed = true;
+                Ok(Ok(()))
+            }
             WriteOp::PutSetting { name, value, .. } => {
                 self.settings.insert(*name, value.as_slice())?;
                 Ok(Ok(()))
@@ -375,15 +393,17 @@ impl Tables<'_> {
         }
     }
 
-    fn append(&mut self, event: &Event) -> Result<Result<(), StoreError>, StoreError> {
-        let key = event.session.as_u128();
+    /// The session's record as this batch has it (read on first touch),
+    /// with whether watchers must be sent its summary.
+    #[allow(clippy::type_complexity)]
+    fn touch(
+        &mut self,
+        session: SessionId,
+    ) -> Result<Result<(&mut SessionRecord, &mut bool), StoreError>, StoreError> {
+        let key = session.as_u128();
         if !self.touched.contains_key(&key) {
             let Some(bytes) = self.sessions.get(key)? else {
-                tracing::error!(session = %event.session, seq = event.seq, "event for an unknown session dropped");
-                return Ok(Err(StoreError::NotFound(format!(
-                    "no session {}",
-                    event.session
-                ))));
+                return Ok(Err(StoreError::NotFound(format!("no session {session}"))));
             };
             let record = match SessionRecord::decode(bytes.value()) {
                 Ok(record) => record,
@@ -391,17 +411,26 @@ impl Tables<'_> {
             };
             self.touched.insert(key, (record, false));
         }
-        let Some((record, status_changed)) = self.touched.get_mut(&key) else {
-            return Ok(Err(StoreError::NotFound(format!(
-                "no session {}",
-                event.session
-            ))));
+        Ok(match self.touched.get_mut(&key) {
+            Some((record, changed)) => Ok((record, changed)),
+            None => Err(StoreError::NotFound(format!("no session {session}"))),
+        })
+    }
+
+    fn append(&mut self, event: &Event) -> Result<Result<(), StoreError>, StoreError> {
+        let key = event.session.as_u128();
+        let last_seq = match self.touch(event.session)? {
+            Ok((record, _)) => record.last_seq,
+            Err(err) => {
+                tracing::error!(session = %event.session, seq = event.seq, %err, "event dropped");
+                return Ok(Err(err));
+            }
         };
-        if event.seq != record.last_seq + 1 {
+        if event.seq != last_seq + 1 {
             tracing::error!(
                 session = %event.session,
                 seq = event.seq,
-                last = record.last_seq,
+                last = last_seq,
                 "event out of sequence"
             );
         }
@@ -415,7 +444,9 @@ impl Tables<'_> {
             Err(err) => return Ok(Err(err)),
         };
         self.events.insert((key, event.seq), value.as_slice())?;
-        *status_changed |= record.apply(event.seq, event.at, &event.kind);
+        if let Ok((record, status_changed)) = self.touch(event.session)? {
+            *status_changed |= record.apply(event.seq, event.at, &event.kind);
+        }
         Ok(Ok(()))
     }
 

@@ -273,7 +273,7 @@ fn a_session_is_exported_as_json_lines_with_its_setup() {
 }
 
 #[test]
-fn kill_and_cancel_take_an_id_prefix() {
+fn kill_cancel_and_title_take_a_short_id_or_a_prefix() {
     let cli = Cli::new();
     cli.ok(&[
         "agent",
@@ -292,10 +292,36 @@ fn kill_and_cancel_take_an_id_prefix() {
         .ok(&["run", "slow", "--prompt", "b", "--detach"])
         .trim()
         .to_owned();
+    // `ps` shows the short ids (the random last 8 digits: two runs made
+    // in the same second share their first ones) and the titles.
+    let short = |id: &str| id[id.len() - 8..].to_owned();
     let live = cli.ok(&["ps"]);
-    assert!(live.contains(&first) && live.contains(&second), "{live}");
-    cli.ok(&["kill", &first]);
-    let out = cli.ok(&["cancel", &second]);
+    assert!(
+        live.contains(&short(&first)) && live.contains(&short(&second)),
+        "{live}"
+    );
+    assert!(!live.contains(&first), "{live}");
+    cli.ok(&["title", &short(&first), "Nightly report"]);
+    let titled = cli.json(&["ps"]);
+    let title_of = |rows: &serde_json::Value, id: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["title"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(title_of(&titled, &first).as_deref(), Some("Nightly report"));
+    assert_eq!(
+        title_of(&titled, &second).as_deref(),
+        Some("b"),
+        "its prompt"
+    );
+    let refused = cli.fails(&["title", &short(&first), "two\nlines"], 2);
+    assert!(refused.contains("one line"), "{refused}");
+    cli.ok(&["title", &short(&first)]);
+    assert_eq!(title_of(&cli.json(&["ps"]), &first).as_deref(), Some("a"));
+    cli.ok(&["kill", &short(&first)]);
+    let out = cli.ok(&["cancel", &second[..13]]);
     assert!(out.contains("cancel requested"), "{out}");
     let events = cli.ok(&["--json", "events", &second, "--follow"]);
     assert!(
@@ -310,7 +336,7 @@ fn kill_and_cancel_take_an_id_prefix() {
     let err = cli.fails(&["kill", &first], 2);
     assert!(err.contains("already ended (killed)"), "{err}");
     let err = cli.fails(&["kill", "ffff-ffff"], 4);
-    assert!(err.contains("no session starts with"), "{err}");
+    assert!(err.contains("no session starts or ends with"), "{err}");
 }
 
 #[test]

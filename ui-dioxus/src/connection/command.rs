@@ -17,6 +17,13 @@ pub enum Command {
     Cancel(SessionId),
     /// Kill a session's processes now.
     Kill(SessionId),
+    /// Give a session a title (empty: its first message again).
+    Retitle {
+        /// The session.
+        session: SessionId,
+        /// The title.
+        title: String,
+    },
     /// Answer a waiting tool call.
     Answer {
         /// Its inbox number.

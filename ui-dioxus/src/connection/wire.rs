@@ -173,6 +173,10 @@ impl Wire {
             Command::StartDaemon => return Ok(()),
             Command::Cancel(session) => ControlRequest::Cancel { session },
             Command::Kill(session) => ControlRequest::Kill { session },
+            Command::Retitle { session, title } => ControlRequest::SessionRetitle {
+                id: session.to_string(),
+                title,
+            },
             Command::Answer {
                 id,
                 approve,

@@ -16,6 +16,7 @@ use crate::detail::{self, Section};
 use crate::fields::TextInput;
 use crate::format;
 use crate::inspect::{self, Kind, Row};
+use crate::pages::picker::SessionPicker;
 use crate::pages::status::DamageNote;
 use crate::state::AppState;
 
@@ -155,58 +156,6 @@ pub fn InspectorPage() -> Element {
                         Some((event, sections)) => rsx! { EventDetail { event, sections } },
                         None => rsx! { p { class: "muted", "Select an event (click, or j/k)." } },
                     }
-                }
-            }
-        }
-    }
-}
-
-/// Most sessions the picker lists (newest first); the palette opens any by id.
-const PICKER_SESSIONS: usize = 300;
-
-/// Chooses the session to inspect, newest first.
-#[component]
-fn SessionPicker(current: Option<SessionId>) -> Element {
-    let mut state = use_context::<Signal<AppState>>();
-    let commands = use_context::<Commands>();
-    let mut sessions: Vec<(SessionId, String)> = state
-        .read()
-        .sessions
-        .iter()
-        .flat_map(|s| s.values())
-        .map(|s| {
-            let kind = if s.interactive { "chat" } else { "run" };
-            let label = s
-                .label
-                .as_deref()
-                .map(|l| format!(" {l}"))
-                .unwrap_or_default();
-            let line = format!("{} · {kind} of {}{label} · {}", s.id, s.agent, s.status);
-            (s.id, line)
-        })
-        .collect();
-    // Ids are UUIDv7: newest first is the reverse id order.
-    sessions.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
-    sessions.truncate(PICKER_SESSIONS);
-    if let Some(current) = current
-        && !sessions.iter().any(|(id, _)| *id == current)
-    {
-        sessions.insert(0, (current, current.to_string()));
-    }
-    rsx! {
-        label { class: "picker", "Session "
-            select { name: "session",
-                onchange: move |e| {
-                    if let Ok(id) = e.value().parse::<SessionId>() {
-                        state.write().inspected = Some((id, Vec::new()));
-                        commands.send(Command::Inspect(id));
-                    }
-                },
-                if current.is_none() {
-                    option { value: "", selected: true, "choose a session…" }
-                }
-                for (id, line) in sessions {
-                    option { key: "{id}", value: "{id}", selected: current == Some(id), "{line}" }
                 }
             }
         }

@@ -10,7 +10,7 @@ use crate::commands::Commands;
 use crate::connection::Command;
 use crate::format;
 use crate::pages::RunForm;
-use crate::pages::status::StatusCell;
+use crate::pages::status::{ShortId, StatusCell};
 use crate::state::{AppState, Page};
 
 /// The Runs page.
@@ -66,7 +66,7 @@ pub fn RunsPage() -> Element {
             table {
                 thead {
                     tr {
-                        th { "id" } th { "agent" } th { "label" } th { "status" }
+                        th { "id" } th { "run" } th { "agent" } th { "status" }
                         th { "events" } th { "tokens" } th { "cost" } th { "memory" } th { "duration" } th {}
                     }
                 }
@@ -93,9 +93,14 @@ fn RunRow(run: SessionSummary, now: Timestamp) -> Element {
     let spent_hint = (!run.estimated.is_empty()).then_some(ESTIMATE_HINT);
     rsx! {
         tr {
-            td { code { "{id}" } }
+            td { ShortId { id } }
+            td { class: "name",
+                {format::session_name(&run)}
+                if let Some(label) = run.label.clone().filter(|l| *l != format::session_name(&run)) {
+                    div { class: "muted", "{label}" }
+                }
+            }
             td { "{run.agent}" }
-            td { {run.label.clone().unwrap_or_default()} }
             td { StatusCell { session: run.clone(), now } }
             td { class: "num", "{run.events}" }
             td { class: "num", title: spent_hint, {format::session_tokens(&run)} }

@@ -12,7 +12,7 @@ use crate::connection::Command;
 use crate::conversation::{self, CallState, Item};
 use crate::fields::TextArea;
 use crate::format;
-use crate::pages::status::StatusCell;
+use crate::pages::status::{ShortId, StatusCell};
 use crate::state::{AppState, Page};
 
 /// The Sessions page.
@@ -62,18 +62,19 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
     let now = state.read().now;
     rsx! {
         table {
-            thead { tr { th { "id" } th { "agent" } th { "status" } th { "events" } th { "last activity" } th { "branched from" } th {} } }
+            thead { tr { th { "id" } th { "title" } th { "agent" } th { "status" } th { "events" } th { "last activity" } th { "branched from" } th {} } }
             tbody {
                 for session in sessions {
                     tr { key: "{session.id}",
-                        td { code { "{session.id}" } }
+                        td { ShortId { id: session.id } }
+                        td { class: "name", {format::session_name(&session)} }
                         td { "{session.agent}" }
                         td { StatusCell { session: session.clone(), now } }
                         td { class: "num", "{session.events}" }
                         td { class: "num", {format::ago(session.last_activity, now)} }
                         td {
                             if let Some(parent) = session.parent {
-                                code { "{parent}" }
+                                ShortId { id: parent }
                                 if let Some(at) = session.branched_at {
                                     span { class: "muted", " at #{at}" }
                                 }

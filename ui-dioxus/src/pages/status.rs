@@ -1,10 +1,52 @@
-//! A session's status as every page shows it, with the damage that made
-//! it `corrupt` spelled out (what does not decode, and what to run), and
-//! how long a `waiting` one has waited for a person and until when.
+//! A session's id and status as every page shows them: the short id that
+//! copies the full one on a click; the status with the damage that made it
+//! `corrupt` spelled out (what does not decode, and what to run), and how
+//! long a `waiting` one has waited for a person and until when.
 
 use dioxus::prelude::*;
-use protocol::Timestamp;
 use protocol::control::SessionSummary;
+use protocol::{SessionId, Timestamp};
+
+/// A session's short id (its last 8 hex digits, which the CLI takes too);
+/// a click copies the full id to the clipboard.
+#[component]
+pub fn ShortId(id: SessionId) -> Element {
+    let mut copied = use_signal(|| false);
+    let full = id.to_string();
+    let title = if copied() {
+        format!("{full} (copied)")
+    } else {
+        format!("{full} (click to copy)")
+    };
+    rsx! {
+        button { class: if copied() { "id copied" } else { "id" }, title, "data-id": "{full}",
+            onclick: move |event| {
+                event.stop_propagation();
+                copy_to_clipboard(&id.to_string());
+                copied.set(true);
+            },
+            onmouseleave: move |_| copied.set(false),
+            code { {id.short()} }
+        }
+    }
+}
+
+/// Puts `text` on the clipboard: the Clipboard API where the page may use
+/// it, else a selected hidden field and the copy command.
+fn copy_to_clipboard(text: &str) {
+    let text = serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned());
+    document::eval(&format!(
+        "const text = {text};
+         const fallback = () => {{
+           const field = document.createElement('textarea');
+           field.value = text; document.body.appendChild(field); field.select();
+           document.execCommand('copy'); field.remove();
+         }};
+         if (navigator.clipboard && window.isSecureContext) {{
+           navigator.clipboard.writeText(text).catch(fallback);
+         }} else {{ fallback(); }}"
+    ));
+}
 
 use crate::format;
 

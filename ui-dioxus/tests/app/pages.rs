@@ -130,6 +130,7 @@ fn session(n: u128, status: SessionStatus, interactive: bool) -> SessionSummary 
         id: id(n),
         agent: if interactive { "helper" } else { "writer" }.into(),
         label: (!interactive).then(|| format!("batch line {n}")),
+        title: format!("Summarise report {n}"),
         status,
         pid: live.then_some(1000 + n as u32),
         rss_bytes: live.then_some(4_800_000),
@@ -462,7 +463,7 @@ fn a_corrupt_session_says_what_is_damaged_in_runs_and_the_inspector() {
         .unwrap()
         .insert(corrupt.id, corrupt.clone());
     let runs = render(state.clone());
-    let row = row_of(&runs, &format!("<code>{}</code>", corrupt.id));
+    let row = row_of(&runs, &format!("data-id=\"{}\"", corrupt.id));
     assert!(row.contains("corrupt") && row.contains(damage), "{row}");
 
     state.page = Page::Inspector;

@@ -125,6 +125,15 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
     );
     let agent = stored_agent(&daemon, NAME).expect("the typed agent is stored");
     assert_eq!(agent["system_prompt"], PROMPT);
+    // The chat was renamed in the Inspector, as typed.
+    let titles: Vec<String> = studio_json(&daemon, &["ps", "--all"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["agent"] == "listener")
+        .map(|s| s["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, ["Fox notes, kept"]);
 }
 
 #[test]

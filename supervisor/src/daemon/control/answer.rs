@@ -98,6 +98,9 @@ async fn dispatch(
         ControlRequest::PricingRemove { model } => pricing::remove(handles, model).await,
         ControlRequest::SessionList { all, limit } => sessions::list(handles, all, limit).await,
         ControlRequest::SessionGet { id } => sessions::get(handles, &id).await,
+        ControlRequest::SessionRetitle { id, title } => {
+            sessions::retitle(handles, &id, &title).await
+        }
         ControlRequest::SessionSetup { id } => sessions::setup(handles, &id).await,
         ControlRequest::Events {
             session,

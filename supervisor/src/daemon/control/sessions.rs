@@ -1,10 +1,12 @@
-//! Session requests: list, get, setup and events (with live figures from
+//! Session requests: list, get, retitle, setup and events (with live figures from
 //! the Scheduler), and cancel or kill.
 
 use std::collections::HashMap;
 
 use protocol::SessionId;
-use protocol::control::{ControlError, ControlResponse, ErrorKind, SessionSummary, Setup};
+use protocol::control::{
+    ControlError, ControlResponse, ErrorKind, MAX_TITLE_CHARS, SessionSummary, Setup,
+};
 use ractor::rpc::CallResult;
 
 use super::{Handles, call, ensure_session, find_session, unavailable};
@@ -32,6 +34,26 @@ pub(super) async fn get(handles: &Handles, id: &str) -> Result<ControlResponse, 
         store.summary(&record),
         &live,
     )))
+}
+
+/// Gives a session a title, or its first message back as title (empty).
+pub(super) async fn retitle(
+    handles: &Handles,
+    id: &str,
+    title: &str,
+) -> Result<ControlResponse, ControlError> {
+    let title = title.trim();
+    if title.chars().count() > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        return Err(ControlError::new(
+            ErrorKind::Invalid,
+            format!("a title is one line of at most {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    let store = &handles.shared.store;
+    let record = find_session(store, id).await?;
+    let title = (!title.is_empty()).then(|| title.to_owned());
+    store.retitle(record.id, title).await?;
+    get(handles, &record.id.to_string()).await
 }
 
 pub(super) async fn setup(handles: &Handles, id: &str) -> Result<ControlResponse, ControlError> {

@@ -20,6 +20,7 @@ use protocol::control::{ModelPrice, RunSpec, SessionSummary, SessionTotals};
 use protocol::event::{EventKind, SessionStatus};
 use protocol::{Secret, SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
+use studio_client::human::first_line;
 
 use super::StoreError;
 
@@ -145,6 +146,10 @@ pub(crate) struct SessionRecord {
     pub(crate) estimate: Estimate,
     /// Tool calls waiting for a person.
     pub(crate) waiting: WaitingCalls,
+    /// The title a person gave it (`None`: its first message is its title).
+    pub(crate) title: Option<String>,
+    /// The first line of its first user message, shortened.
+    pub(crate) first_message: Option<String>,
 }
 
 impl Record for SessionRecord {
@@ -178,6 +183,8 @@ impl SessionRecord {
         Self {
             estimate: Estimate::new(price, agent.system_prompt.len()),
             waiting: WaitingCalls::default(),
+            title: None,
+            first_message: None,
             id: SessionId::new(),
             kind,
             budgets: agent.budgets.clone(),
@@ -208,6 +215,11 @@ impl SessionRecord {
         }
         self.estimate.apply(kind);
         let waiting_changed = self.waiting.apply(at, kind);
+        if let EventKind::MessageUser { text } = kind
+            && self.first_message.is_none()
+        {
+            self.first_message = Some(first_line(text, TITLE_CHARS));
+        }
         if let EventKind::SessionStarted { pid, .. } | EventKind::SessionResumed { pid } = kind {
             self.pid = Some(*pid);
             self.started_at = Some(at);
@@ -248,11 +260,20 @@ impl SessionRecord {
             totals: self.totals.clone(),
             estimated: self.estimate.estimated(),
             waiting: self.waiting.summary(),
+            title: self
+                .title
+                .clone()
+                .or_else(|| self.first_message.clone())
+                // Recorded before first messages were kept: a run's prompt.
+                .unwrap_or_else(|| first_line(&self.prompt, TITLE_CHARS)),
             last_activity: self.last_event_at,
             damage: None,
         }
     }
 }
+
+/// Longest title derived from a first message, in characters.
+pub(crate) const TITLE_CHARS: usize = 80;
 
 /// A row of the runs table: the request a headless run was made from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -13,8 +13,9 @@
 //! - limits version 1: before `DaemonLimits::max_live_chats`;
 //! - agent version 4 and session version 5: before
 //!   `SandboxConfig::private_hosts`;
-//! - session version 6: before `SessionRecord::estimate` and
-//!   `SessionRecord::waiting`.
+//! - session version 6: before `SessionRecord::estimate`,
+//!   `SessionRecord::waiting`, `SessionRecord::title` and
+//!   `SessionRecord::first_message`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
@@ -257,6 +258,8 @@ impl From<SessionRecordV6> for SessionRecord {
             last_event_at: v6.last_event_at,
             estimate: Estimate::default(),
             waiting: WaitingCalls::default(),
+            title: None,
+            first_message: None,
         }
     }
 }
@@ -302,6 +305,8 @@ impl From<SessionRecordV5> for SessionRecord {
             last_event_at: v5.last_event_at,
             estimate: Estimate::default(),
             waiting: WaitingCalls::default(),
+            title: None,
+            first_message: None,
         }
     }
 }
@@ -347,6 +352,8 @@ impl From<SessionRecordV4> for SessionRecord {
             last_event_at: v4.last_event_at,
             estimate: Estimate::default(),
             waiting: WaitingCalls::default(),
+            title: None,
+            first_message: None,
         }
     }
 }
@@ -391,6 +398,8 @@ impl From<SessionRecordV3> for SessionRecord {
             last_event_at: v3.ended_at.or(v3.started_at).unwrap_or(v3.created_at),
             estimate: Estimate::default(),
             waiting: WaitingCalls::default(),
+            title: None,
+            first_message: None,
         }
     }
 }
@@ -434,6 +443,8 @@ impl From<SessionRecordV2> for SessionRecord {
             last_event_at: v2.ended_at.or(v2.started_at).unwrap_or(v2.created_at),
             estimate: Estimate::default(),
             waiting: WaitingCalls::default(),
+            title: None,
+            first_message: None,
         }
     }
 }
@@ -477,6 +488,8 @@ impl From<SessionRecordV1> for SessionRecord {
             last_event_at: v1.ended_at.or(v1.started_at).unwrap_or(v1.created_at),
             estimate: Estimate::default(),
             waiting: WaitingCalls::default(),
+            title: None,
+            first_message: None,
         }
     }
 }
