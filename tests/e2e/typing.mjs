@@ -49,7 +49,8 @@ await new Promise((resolve) => tunnel.listen(Number(tunnelPort), '127.0.0.1', re
 const url = `http://127.0.0.1:${tunnelPort}`;
 const token = (await readFile(tokenFile, 'utf8')).trim();
 
-const { browser, page, step, tab } = await open(artifacts, 'typing');
+const { browser, context, page, step, tab } = await open(artifacts, 'typing');
+await context.grantPermissions(['clipboard-read', 'clipboard-write']);
 
 const PER_KEY_MS = 50;
 
@@ -117,6 +118,14 @@ await step('picker', async () => {
   await page.keyboard.press('Enter');
   await page.locator('.title-line h2.title', { hasText: TITLE }).waitFor();
   await page.screenshot({ path: `${artifacts}/typing-renamed.png` });
+  // The short id copies the full one.
+  const id = page.locator('.title-line button.id');
+  const full = await id.getAttribute('data-id');
+  if (!full.endsWith(await id.textContent())) throw new Error(`short id ${await id.textContent()} of ${full}`);
+  await id.click();
+  await page.locator('.title-line button.id.copied').waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  if (copied !== full) throw new Error(`copied ${JSON.stringify(copied)}, not ${full}`);
 });
 
 // Opens the palette from the keyboard; it takes the focus.
