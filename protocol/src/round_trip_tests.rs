@@ -353,6 +353,7 @@ fn summary() -> SessionSummary {
             since: Timestamp(4),
             decided_by: Timestamp(5),
         }),
+        batch: Some(id()),
         last_activity: Timestamp(3),
         damage: Some(s("events record x #3 does not decode: bad")),
     }

@@ -240,6 +240,7 @@ mod tests {
                         totals: None,
                         estimated: Default::default(),
                         waiting: None,
+                        batch: None,
                         last_activity: Timestamp(1),
                         damage: None,
                     },

@@ -339,6 +339,7 @@ mod tests {
             totals: None,
             estimated: Default::default(),
             waiting: None,
+            batch: None,
             last_activity: Timestamp(created),
             damage: None,
         }

@@ -232,6 +232,9 @@ pub struct SessionSummary {
     /// Tool calls waiting for a person, while there are any (the status
     /// is then [`SessionStatus::Waiting`]).
     pub waiting: Option<Waiting>,
+    /// The batch a run was queued in, named by the batch's first run
+    /// (which names itself); `None` for a chat or a run queued alone.
+    pub batch: Option<SessionId>,
     /// When its last event was recorded (for sessions recorded before the
     /// daemon kept it: when it last started or ended).
     pub last_activity: Timestamp,

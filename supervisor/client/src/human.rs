@@ -172,6 +172,7 @@ mod tests {
             totals,
             estimated,
             waiting: None,
+            batch: None,
             last_activity: Timestamp(0),
             damage: None,
         }

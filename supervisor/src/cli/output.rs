@@ -158,6 +158,7 @@ pub(crate) fn session_json(s: &SessionSummary) -> Value {
         "ended_at": s.ended_at.map(|t| t.to_string()),
         "duration_ms": session_duration(s).map(|d| d.as_millis() as u64),
         "parent": s.parent.map(|p| p.to_string()),
+        "batch": s.batch.map(|b| b.to_string()),
         "branched_at": s.branched_at,
         "last_activity": s.last_activity.to_string(),
         "usage": s.totals.as_ref().map(|t| &t.usage),

@@ -150,6 +150,7 @@ pub(crate) fn unreadable_summary(id: SessionId, damage: &DamagedRecord) -> Sessi
         totals: None,
         estimated: Default::default(),
         waiting: None,
+        batch: None,
         last_activity: created_at,
         damage: Some(damage.to_string()),
     }

@@ -311,6 +311,10 @@ fn kill_cancel_and_title_take_a_short_id_or_a_prefix() {
             .map(|r| r["title"].as_str().unwrap().to_owned())
     };
     assert_eq!(title_of(&titled, &first).as_deref(), Some("Nightly report"));
+    assert!(
+        titled.as_array().unwrap().iter().all(|r| r["batch"].is_null()),
+        "a run queued alone is in no batch: {titled}"
+    );
     assert_eq!(
         title_of(&titled, &second).as_deref(),
         Some("b"),
@@ -391,8 +395,21 @@ fn a_batch_runs_in_parallel_and_summarises_every_line() {
     let labels: Vec<&str> = runs.iter().map(|r| r["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["first", "line 2", "line 3", "line 5"]);
     assert_eq!(runs[3]["detail"], "crashed: worker exited with code 3");
+    // The runs keep their batch, named by its first run.
+    let all = cli.json(&["ps", "--all"]);
+    let first = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == "first")
+        .unwrap()["id"]
+        .clone();
+    assert!(
+        all.as_array().unwrap().iter().all(|r| r["batch"] == first),
+        "{all}"
+    );
     // Each session keeps what it spent; completed ones streamed an answer.
-    for run in cli.json(&["ps", "--all"]).as_array().unwrap() {
+    for run in all.as_array().unwrap() {
         assert!(run["usage"]["input_tokens"].as_u64().is_some(), "{run}");
         if run["status"] == "completed" {
             assert!(run["usage"]["output_tokens"].as_u64() > Some(0), "{run}");

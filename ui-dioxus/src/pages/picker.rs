@@ -227,6 +227,7 @@ mod tests {
             totals: None,
             estimated: Default::default(),
             waiting: None,
+            batch: None,
             last_activity: Timestamp(active),
             damage: None,
         }

@@ -338,7 +338,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     let replayed = next(&mut updates, |u| {
         sessions_in(u).into_iter().find(|s| {
             s.status == SessionStatus::Completed
-                && s.label.as_deref() == Some(&format!("replay of {}", &first.to_string()[..8]))
+                && s.label.as_deref() == Some(&format!("replay of {}", first.short()))
         })
     })
     .await;

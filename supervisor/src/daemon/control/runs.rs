@@ -29,7 +29,7 @@ pub(super) async fn start_run(
 ) -> Result<ControlResponse, ControlError> {
     let agent = handles.shared.store.agent(spec.agent.clone()).await?;
     check(&spec, &agent)?;
-    let session = queue(spec, agent, None, handles).await?;
+    let session = queue(spec, agent, None, SessionId::new(), handles).await?;
     Ok(ControlResponse::RunAccepted { session })
 }
 
@@ -57,7 +57,7 @@ pub(super) async fn replay_run(
     }
     spec.label = Some(match spec.label {
         Some(label) => format!("{label} (replay)"),
-        None => format!("replay of {}", &original.id.to_string()[..8]),
+        None => format!("replay of {}", original.id.short()),
     });
     start_run(spec, handles).await
 }
@@ -109,9 +109,17 @@ pub(super) async fn start_batch(
     };
     let total = runs.len();
     let mut sessions = Vec::with_capacity(total);
+    // Its first run names the batch: kept with each run, for grouping.
+    let first = SessionId::new();
     for spec in runs {
         let agent = agents[&spec.agent].clone();
-        match queue(spec, agent, Some(slot), handles).await {
+        let id = if sessions.is_empty() {
+            first
+        } else {
+            SessionId::new()
+        };
+        let named = (total > 1).then_some(first);
+        match queue(spec, agent, Some((slot, named)), id, handles).await {
             Ok(session) => sessions.push(session),
             Err(err) => {
                 return Err(ControlError::new(
@@ -173,10 +181,13 @@ fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlError> {
         .map_err(invalid)
 }
 
+/// Records and queues run `id`; in a batch, under its slot, and with the
+/// batch's first run as its `batch` when the batch has more than one run.
 async fn queue(
     spec: RunSpec,
     agent: AgentConfig,
-    batch: Option<BatchSlot>,
+    batch: Option<(BatchSlot, Option<SessionId>)>,
+    id: SessionId,
     handles: &Handles,
 ) -> Result<SessionId, ControlError> {
     let shared = &handles.shared;
@@ -187,9 +198,10 @@ async fn queue(
         script: agent.script.patched(&spec.script),
         label: spec.label.clone(),
         prompt: spec.prompt.clone(),
+        id,
+        batch: batch.and_then(|(_, first)| first),
         ..SessionRecord::new(SessionKind::Run, agent, SessionStatus::Queued, now, price)
     };
-    let id = record.id;
     let first = Event {
         session: id,
         seq: 1,
@@ -217,7 +229,7 @@ async fn queue(
         ask: spec.ask,
         opening: Opening::Run,
         opened: None,
-        batch,
+        batch: batch.map(|(slot, _)| slot),
     };
     if handles
         .scheduler

@@ -150,6 +150,8 @@ pub(crate) struct SessionRecord {
     pub(crate) title: Option<String>,
     /// The first line of its first user message, shortened.
     pub(crate) first_message: Option<String>,
+    /// The batch it was queued in: the batch's first run.
+    pub(crate) batch: Option<SessionId>,
 }
 
 impl Record for SessionRecord {
@@ -185,6 +187,7 @@ impl SessionRecord {
             waiting: WaitingCalls::default(),
             title: None,
             first_message: None,
+            batch: None,
             id: SessionId::new(),
             kind,
             budgets: agent.budgets.clone(),
@@ -260,6 +263,7 @@ impl SessionRecord {
             totals: self.totals.clone(),
             estimated: self.estimate.estimated(),
             waiting: self.waiting.summary(),
+            batch: self.batch,
             title: self
                 .title
                 .clone()

@@ -15,7 +15,7 @@
 //!   `SandboxConfig::private_hosts`;
 //! - session version 6: before `SessionRecord::estimate`,
 //!   `SessionRecord::waiting`, `SessionRecord::title` and
-//!   `SessionRecord::first_message`.
+//!   `SessionRecord::first_message` and `SessionRecord::batch`.
 //!
 //! Keep these structs exactly as they were: the field order is the format.
 
@@ -260,6 +260,7 @@ impl From<SessionRecordV6> for SessionRecord {
             waiting: WaitingCalls::default(),
             title: None,
             first_message: None,
+            batch: None,
         }
     }
 }
@@ -307,6 +308,7 @@ impl From<SessionRecordV5> for SessionRecord {
             waiting: WaitingCalls::default(),
             title: None,
             first_message: None,
+            batch: None,
         }
     }
 }
@@ -354,6 +356,7 @@ impl From<SessionRecordV4> for SessionRecord {
             waiting: WaitingCalls::default(),
             title: None,
             first_message: None,
+            batch: None,
         }
     }
 }
@@ -400,6 +403,7 @@ impl From<SessionRecordV3> for SessionRecord {
             waiting: WaitingCalls::default(),
             title: None,
             first_message: None,
+            batch: None,
         }
     }
 }
@@ -445,6 +449,7 @@ impl From<SessionRecordV2> for SessionRecord {
             waiting: WaitingCalls::default(),
             title: None,
             first_message: None,
+            batch: None,
         }
     }
 }
@@ -490,6 +495,7 @@ impl From<SessionRecordV1> for SessionRecord {
             waiting: WaitingCalls::default(),
             title: None,
             first_message: None,
+            batch: None,
         }
     }
 }
