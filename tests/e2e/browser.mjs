@@ -28,6 +28,13 @@ const token = (await readFile(tokenFile, 'utf8')).trim();
 
 const { browser, context, page, step, tab } = await open(artifacts, 'web');
 const statuses = (word) => page.locator(`span.status.${word}`);
+// The Runs page's form opens behind a button.
+async function openRunForm() {
+  await tab('Runs').click();
+  const toggle = page.locator('.toolbar button.toggle');
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  await page.locator('select[name=agent]').waitFor();
+}
 
 await step('sign-in', async () => {
   const refused = await page.goto(`${url}/app?token=wrong`);
@@ -110,7 +117,7 @@ await step('create-agent', async () => {
 });
 
 await step('runs-kill-one', async () => {
-  await tab('Runs').click();
+  await openRunForm();
   await page.selectOption('select[name=agent]', 'slow');
   await page.fill('textarea[name=prompt]', 'from the browser');
   await page.fill('input[name=count]', '3');
@@ -163,9 +170,9 @@ await step('inspect-search', async () => {
   await page.locator('.detail h5', { hasText: 'Input' }).waitFor();
   await page.locator('.detail pre', { hasText: 'approved by' }).waitFor();
   await page.locator('.detail h5', { hasText: 'Output' }).waitFor();
-  // The picker names the inspected session.
-  const picked = await page.locator('select[name=session]').inputValue();
-  if (!picked) throw new Error('the session picker names no session');
+  // The picker names the inspected session, by its short id.
+  const picked = (await page.locator('.title-line button.id').textContent()).trim();
+  if (picked.length !== 8) throw new Error(`the picker names ${JSON.stringify(picked)}`);
   // Branch from the selected event: a new chat opens on the Sessions page,
   // and its row names the session and event it came from.
   await page.locator('.detail').getByRole('button', { name: 'Branch from here' }).click();
@@ -179,7 +186,7 @@ await step('inspect-search', async () => {
 });
 
 await step('batch-file', async () => {
-  await tab('Runs').click();
+  await openRunForm();
   await page.selectOption('select[name=agent]', 'slow');
   // A file with a bad line starts nothing and says which line.
   const bad = `${artifacts}/bad-batch.jsonl`;
@@ -215,6 +222,36 @@ await step('batch-file', async () => {
   await page.locator('tr', { hasText: 'batch-2 (replay)' }).locator('span.status.completed')
     .waitFor({ timeout: 60_000 });
   await page.fill('input[name=batch_path]', '');
+});
+
+// The table at work: the batch is one line with its progress, a click on
+// a header sorts, the filters keep what they say, and the totals follow.
+await step('runs-table', async () => {
+  const batch = page.locator('tr.batch', { hasText: 'batch 1' });
+  await batch.locator('.batch-progress', { hasText: '3/3 ended' }).waitFor();
+  const rowsNow = () => page.locator('table.runs tbody tr').count();
+  const open = await rowsNow();
+  await batch.locator('button.expand').click();
+  await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length === n - 3, open);
+  await batch.locator('button.expand').click();
+  await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length === n, open);
+  await page.locator('button.sort', { hasText: 'tokens' }).click();
+  await page.locator('button.sort', { hasText: 'tokens ▼' }).waitFor();
+  await page.locator('button.sort', { hasText: 'tokens ▼' }).click();
+  await page.locator('button.sort', { hasText: 'tokens ▲' }).waitFor();
+  await page.selectOption('select[name=status_filter]', 'failed, crashed or killed');
+  await page.waitForFunction(() => [...document.querySelectorAll('table.runs tbody tr:not(.batch)')]
+    .every((row) => row.querySelector('span.status.killed')));
+  await page.locator('tfoot th', { hasText: 'Total of 1 of' }).waitFor();
+  await page.selectOption('select[name=status_filter]', 'any status');
+  await page.locator('input[name=run_filter]').click();
+  await page.keyboard.type('batch-pasted', { delay: 40 });
+  await page.locator('tfoot th', { hasText: 'Total of 1 of' }).waitFor();
+  await page.locator('table.runs tbody tr', { hasText: 'batch-pasted' }).waitFor();
+  await page.screenshot({ path: `${artifacts}/web-runs-filtered.png` });
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('Delete');
+  await page.locator('tfoot th', { hasText: 'Total of all' }).waitFor();
 });
 
 await step('chat', async () => {

@@ -116,6 +116,7 @@ pub fn run(action: Action, mut state: Signal<AppState>, commands: Commands) {
         Action::Run(agent) => {
             let mut state = state.write();
             state.run_agent = Some(agent);
+            state.runs_form_open = true;
             state.page = Page::Runs;
         }
         Action::Open(session) => {

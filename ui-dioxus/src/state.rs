@@ -204,6 +204,9 @@ pub struct AppState {
     pub models: HashMap<ProviderKind, Result<Vec<String>, String>>,
     /// The agent the run form starts with (set by an agent card's Run).
     pub run_agent: Option<String>,
+    /// Whether the Runs page shows the form that starts runs (its
+    /// button, "Run" on an agent, or in the palette).
+    pub runs_form_open: bool,
     /// Whether the Agents page shows the new-agent form (its button, or
     /// "New agent" in the palette).
     pub creating_agent: bool,

@@ -312,7 +312,11 @@ fn kill_cancel_and_title_take_a_short_id_or_a_prefix() {
     };
     assert_eq!(title_of(&titled, &first).as_deref(), Some("Nightly report"));
     assert!(
-        titled.as_array().unwrap().iter().all(|r| r["batch"].is_null()),
+        titled
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["batch"].is_null()),
         "a run queued alone is in no batch: {titled}"
     );
     assert_eq!(

@@ -88,6 +88,7 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>, now: Timestamp) -
                     onclick: move |_| {
                         let mut state = state.write();
                         state.run_agent = Some(run_name.clone());
+                        state.runs_form_open = true;
                         state.page = Page::Runs;
                     },
                     "Run"

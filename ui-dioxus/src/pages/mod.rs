@@ -4,10 +4,12 @@
 mod agent_form;
 mod agents;
 mod budgets;
+mod inbox;
 mod inspector;
 mod picker;
 mod run_form;
 mod runs;
+pub mod runs_table;
 mod sessions;
 mod settings;
 mod status;
