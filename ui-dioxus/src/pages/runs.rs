@@ -60,7 +60,8 @@ pub fn RunsPage() -> Element {
     let (lines, shown_total) = runs_table::lines(runs, &filter.read(), sort(), now);
     let line_count = lines.len();
     let open = read.runs_form_open;
-    let is_open = |batch: &Batch| (batch.runs.len() <= OPEN_UP_TO) != toggled.read().contains(&batch.id);
+    let is_open =
+        |batch: &Batch| (batch.runs.len() <= OPEN_UP_TO) != toggled.read().contains(&batch.id);
     // Draw at most `limit` rows, a batch's open runs counted.
     let mut rows = 0;
     let mut drawn = Vec::new();
@@ -343,4 +344,3 @@ fn RunRow(
         }
     }
 }
-
