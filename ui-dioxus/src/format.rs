@@ -93,13 +93,7 @@ pub fn event_detail(kind: &EventKind) -> String {
         }
         EventKind::SessionFailed { error } => error.clone(),
         EventKind::SessionCrashed { detail, .. } => detail.clone(),
-        other => {
-            let debug = format!("{other:?}");
-            match debug.split_once(" {") {
-                Some((_, fields)) => format!("{{{fields}"),
-                None => String::new(),
-            }
-        }
+        other => studio_client::event_fields::inline(other, DETAIL),
     };
     one_line(&text)
 }
@@ -178,7 +172,7 @@ mod tests {
         assert_eq!(shown.chars().count(), DETAIL + 1);
         assert_eq!(
             event_detail(&EventKind::RunStarted { queued_ms: 3 }),
-            "{ queued_ms: 3 }"
+            "queued_ms=3"
         );
     }
 }

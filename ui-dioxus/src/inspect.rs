@@ -5,7 +5,30 @@
 
 use std::collections::HashSet;
 
+use protocol::Timestamp;
 use protocol::event::{Event, EventKind};
+
+/// Quiet this long, a live session is marked as maybe stuck (a model's
+/// first token or a long tool rarely takes longer).
+pub const STALL_AFTER_MICROS: u64 = 2 * 60 * 1_000_000;
+
+/// How long a live session whose last event came at `last` has been quiet
+/// at `now`, once that is [`STALL_AFTER_MICROS`] or more.
+pub fn stalled_for(last: Timestamp, now: Timestamp) -> Option<u64> {
+    let quiet = now.0.saturating_sub(last.0);
+    (quiet >= STALL_AFTER_MICROS).then_some(quiet)
+}
+
+/// How long a group row took, first event to last; `None` for one event.
+pub fn took(events: &[Event], row: Row) -> Option<u64> {
+    (row.last > row.first).then(|| {
+        let first = events.get(row.first).map_or(0, |e| e.at.0);
+        events
+            .get(row.last)
+            .map_or(0, |e| e.at.0)
+            .saturating_sub(first)
+    })
+}
 
 /// The filter chips, and the colour family of each event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -227,5 +250,32 @@ mod tests {
     #[test]
     fn a_request_s_streamed_text_is_its_chunks_in_order() {
         assert_eq!(streamed_text(&sample(), "req-1"), "Reading.");
+    }
+
+    #[test]
+    fn a_group_row_says_how_long_it_took_and_a_quiet_session_is_stalled() {
+        let events = test_support::events::log(vec![
+            EventKind::RunQueued,
+            EventKind::RunStarted { queued_ms: 1 },
+            EventKind::SessionCompleted,
+        ]);
+        let one = Row {
+            first: 1,
+            last: 1,
+            count: 1,
+        };
+        assert_eq!(took(&events, one), None);
+        let group = Row {
+            first: 0,
+            last: 2,
+            count: 3,
+        };
+        assert_eq!(took(&events, group), Some(2_000_000));
+        let minute = 60 * 1_000_000;
+        assert_eq!(stalled_for(Timestamp(0), Timestamp(minute)), None);
+        assert_eq!(
+            stalled_for(Timestamp(0), Timestamp(11 * minute)),
+            Some(11 * minute)
+        );
     }
 }

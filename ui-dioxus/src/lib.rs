@@ -15,6 +15,7 @@
 //! - [`format`](mod@format): how durations, sizes and events read on screen.
 //! - [`inspect`]: the Inspector's timeline rows, chips, search and stats.
 //! - [`detail`]: the Inspector's detail panel, by kind of event.
+//! - [`waterfall`]: the Inspector's time axis of requests, calls and waits.
 //!
 //! Components only read the store and send commands, so the same tree
 //! renders in the desktop window and, in tests, through `dioxus-ssr`.
@@ -30,6 +31,7 @@ pub mod inspect;
 pub mod pages;
 pub mod palette;
 pub mod state;
+pub mod waterfall;
 pub mod web;
 
 pub use app::{App, Shell};

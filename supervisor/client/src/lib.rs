@@ -5,6 +5,8 @@
 //!   the daemon), the handshake, concurrent requests and subscriptions,
 //!   paging through an event log.
 //! - [`data_dir`]: creating a data dir as the daemon expects it.
+//! - [`event_fields`]: an event's fields as JSON or `key=value` pairs
+//!   (`studio events`, exports, the Inspector).
 //! - [`human`]: how durations, sizes, tokens, costs and ages read.
 //! - [`stats`]: a session's figures from its events (`studio inspect`, the
 //!   Inspector's stats bar).
@@ -16,6 +18,7 @@
 pub mod batch;
 pub mod connection;
 pub mod data_dir;
+pub mod event_fields;
 pub mod human;
 pub mod mcp_import;
 pub mod stats;

@@ -15,7 +15,7 @@ use comfy_table::{Cell, Table};
 use protocol::Timestamp;
 use protocol::control::SessionSummary;
 use protocol::event::{Event, EventKind};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Prints a line on stdout with its control characters made visible.
 macro_rules! outln {
@@ -174,19 +174,6 @@ pub(crate) fn session_json(s: &SessionSummary) -> Value {
     })
 }
 
-/// An event's fields without the variant wrapper serde puts around them.
-pub(crate) fn event_data(event: &Event) -> Value {
-    match serde_json::to_value(&event.kind) {
-        Ok(Value::Object(map)) if map.len() == 1 => map
-            .into_iter()
-            .next()
-            .map(|(_, v)| v)
-            .unwrap_or(Value::Null),
-        Ok(Value::String(_)) | Err(_) => Value::Object(Map::new()),
-        Ok(other) => other,
-    }
-}
-
 /// One event as a JSON object: session, seq, at, name, data.
 pub(crate) fn event_json(event: &Event) -> Value {
     json!({
@@ -194,33 +181,20 @@ pub(crate) fn event_json(event: &Event) -> Value {
         "seq": event.seq,
         "at": event.at.to_string(),
         "name": event.kind.name(),
-        "data": event_data(event),
+        "data": studio_client::event_fields::fields(&event.kind),
     })
 }
 
 /// One event as a line of text: `seq  time  name  key=value ...`.
 pub(crate) fn event_line(event: &Event) -> String {
-    let mut line = format!("{:>6}  {}  {:<24}", event.seq, event.at, event.kind.name());
-    if let Value::Object(fields) = event_data(event) {
-        for (key, value) in fields {
-            let text = match value {
-                Value::String(s) => format!("{:?}", clip(&s, 60)),
-                other => clip(&other.to_string(), 60),
-            };
-            line.push_str(&format!(" {key}={text}"));
-        }
-    }
+    let line = format!(
+        "{:>6}  {}  {:<24} {}",
+        event.seq,
+        event.at,
+        event.kind.name(),
+        studio_client::event_fields::inline(&event.kind, 60)
+    );
     line.trim_end().to_owned()
-}
-
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(max).collect();
-        out.push('…');
-        out
-    }
 }
 
 /// "crashed: worker exited with code 101", "killed (user)".

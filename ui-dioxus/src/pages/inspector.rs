@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 
 use dioxus::prelude::*;
-use protocol::SessionId;
 use protocol::event::Event;
+use protocol::{SessionId, Timestamp};
 
 use crate::commands::Commands;
 use crate::connection::Command;
@@ -19,6 +19,7 @@ use crate::inspect::{self, Kind, Row};
 use crate::pages::picker::SessionPicker;
 use crate::pages::status::DamageNote;
 use crate::state::AppState;
+use crate::waterfall::Waterfall;
 
 /// Height of one timeline row, in CSS pixels (fixed, for windowing).
 const ROW_PX: f64 = 22.0;
@@ -64,6 +65,17 @@ pub fn InspectorPage() -> Element {
     {
         stats.span_micros = read.now.0.saturating_sub(first.at.0).max(stats.span_micros);
     }
+    let start = events.first().map_or(read.now, |e| e.at);
+    // A live session with nothing recorded for a while says so.
+    let stalled = summary
+        .filter(|s| {
+            use protocol::SessionStatus as S;
+            // Idle waits for a message, Waiting for a person: not stuck.
+            !s.status.is_terminal() && !matches!(s.status, S::Idle | S::Waiting)
+        })
+        .and_then(|s| inspect::stalled_for(s.last_activity, read.now));
+    let live = summary.is_some_and(|s| !s.status.is_terminal());
+    let spans = crate::waterfall::spans(events, live.then_some(read.now));
     let (top, height) = *view.read();
     let first_drawn = ((top / ROW_PX) as usize).saturating_sub(SPARE_ROWS);
     let drawn = (height / ROW_PX) as usize + 2 * SPARE_ROWS;
@@ -108,7 +120,13 @@ pub fn InspectorPage() -> Element {
             if let Some(damage) = damage {
                 DamageNote { damage }
             }
+            if let Some(quiet) = stalled {
+                p { class: "stalled", role: "status",
+                    "No event for {format::duration(quiet)}: the session may be stuck (Cancel or Kill it from Runs)."
+                }
+            }
             StatsBar { stats }
+            Waterfall { spans, on_select: move |index| selected.set(Some(index)) }
             div { class: "filters",
                 for chip in Kind::CHIPS {
                     button {
@@ -138,6 +156,8 @@ pub fn InspectorPage() -> Element {
                             row,
                             event: events[row.first].clone(),
                             last_name: events[row.last].kind.name(),
+                            start,
+                            took: inspect::took(events, row),
                             open: expanded.read().contains(&row.first),
                             selected: selected() == Some(row.first),
                             on_select: move |index| selected.set(Some(index)),
@@ -153,7 +173,7 @@ pub fn InspectorPage() -> Element {
                 }
                 div { class: "detail",
                     match detail {
-                        Some((event, sections)) => rsx! { EventDetail { event, sections } },
+                        Some((event, sections)) => rsx! { EventDetail { event, sections, start } },
                         None => rsx! { p { class: "muted", "Select an event (click, or j/k)." } },
                     }
                 }
@@ -204,6 +224,10 @@ fn TimelineRow(
     row: Row,
     event: Event,
     last_name: &'static str,
+    /// When the session's first event was recorded.
+    start: Timestamp,
+    /// How long the group took (first to last event), for a group.
+    took: Option<u64>,
     open: bool,
     selected: bool,
     on_select: EventHandler<usize>,
@@ -224,6 +248,7 @@ fn TimelineRow(
     rsx! {
         div { class, onclick: move |_| on_select.call(row.first),
             span { class: "seq", "{event.seq}" }
+            span { class: "at", title: "{event.at}", "+{format::duration(event.at.0.saturating_sub(start.0))}" }
             span { class: "toggle",
                 if let Some(arrow) = toggle {
                     button {
@@ -238,25 +263,36 @@ fn TimelineRow(
                 }
             }
             span { class: "name", "{name}" }
+            span { class: "took",
+                if let Some(took) = took {
+                    {format::duration(took)}
+                }
+            }
             span { class: "text", {format::event_detail(&event.kind)} }
         }
     }
 }
 
-/// Everything about one event, adapted to its kind.
+/// Everything about one event, adapted to its kind; its raw fields as
+/// JSON behind a toggle.
 #[component]
-fn EventDetail(event: Event, sections: Vec<Section>) -> Element {
-    let fields = format!("{:#?}", event.kind);
+fn EventDetail(event: Event, sections: Vec<Section>, start: Timestamp) -> Element {
+    let fields = studio_client::event_fields::pretty(&event.kind);
     rsx! {
         h4 { "#{event.seq} {event.kind.name()}" }
-        p { class: "muted", "{event.at}" }
+        p { class: "muted",
+            time { title: "{event.at}", "+{format::duration(event.at.0.saturating_sub(start.0))}" }
+            " after the first event"
+        }
         BranchHere { session: event.session, at_seq: event.seq }
         for section in sections {
             h5 { "{section.title}" }
             pre { class: if section.error { "assembled problem" } else { "assembled" }, "{section.body}" }
         }
-        h5 { "Fields" }
-        pre { "{fields}" }
+        details { class: "raw",
+            summary { "Raw fields (JSON)" }
+            pre { "{fields}" }
+        }
     }
 }
 
