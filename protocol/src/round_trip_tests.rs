@@ -854,7 +854,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 44);
+    covers(&requests, control_request_variant, 45);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"

@@ -11,7 +11,9 @@
 //! render, an upper bound on the diff the window does per frame); and how
 //! long a Kill takes to show (command sent until the store holds the
 //! killed status). The section is appended to the report the supervisor
-//! bench wrote (`--out`), with each figure's ratio to the baseline.
+//! bench wrote (`--out`), with each figure's ratio to the baseline; then
+//! `ui/scale.rs` renders the Runs page with 1,000 runs and the Inspector
+//! on a 10,000-event session.
 
 // A bench fails by panicking or returning an error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,6 +21,9 @@
     clippy::disallowed_methods,
     reason = "the benchmark starts the binaries it measures"
 )]
+
+#[path = "ui/scale.rs"]
+mod scale;
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -106,7 +111,10 @@ fn main() -> anyhow::Result<()> {
         .args(["daemon", "stop"])
         .output();
     let (baseline, loaded) = result?;
-    let section = render(sizes, &baseline, &loaded, args.quick);
+    eprintln!("bench: the app at scale");
+    let scaled = scale::measure(args.quick);
+    let mut section = render(sizes, &baseline, &loaded, args.quick);
+    section.push_str(&scale::section(&scaled, args.quick));
     let out = args.root.join(&args.out);
     std::fs::OpenOptions::new()
         .append(true)
