@@ -254,6 +254,26 @@ await step('runs-table', async () => {
   await page.locator('tfoot th', { hasText: 'Total of all' }).waitFor();
 });
 
+// The theme toggle: system, light, dark; the dark one is dark.
+await step('theme', async () => {
+  const toggle = page.locator('nav button.theme');
+  const background = () => page.evaluate(() => getComputedStyle(document.querySelector('.app')).backgroundColor);
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.match(/\d+/g).map(Number);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  await toggle.click();
+  await page.locator('.app[data-theme=light]').waitFor();
+  const light = luminance(await background());
+  await toggle.click();
+  await page.locator('.app[data-theme=dark]').waitFor();
+  const dark = luminance(await background());
+  if (!(light > 200 && dark < 60)) throw new Error(`light ${light}, dark ${dark}`);
+  await page.screenshot({ path: `${artifacts}/web-runs-dark.png` });
+  await toggle.click();
+  await page.locator('.app[data-theme=system]').waitFor();
+});
+
 await step('chat', async () => {
   await tab('Agents').click();
   await page.locator('.card', { hasText: 'asker' }).getByRole('button', { name: 'Start session' }).click();

@@ -50,10 +50,12 @@ pub fn Shell() -> Element {
     let mut palette = use_signal(|| false);
     let web = try_use_context::<WebSignOut>().is_some();
     let page = state.read().page;
+    let theme = state.read().theme;
     rsx! {
         style { {CSS} }
         div {
             class: "app",
+            "data-theme": theme.name(),
             tabindex: 0,
             autofocus: true,
             onkeydown: move |event: KeyboardEvent| {
@@ -88,6 +90,13 @@ pub fn Shell() -> Element {
                 }
                 WaitingBadge {}
                 LinkBadge {}
+                button { class: "tab theme", title: "Colours: system, light or dark (click for the next)",
+                    onclick: move |_| {
+                        let next = state.read().theme.next();
+                        state.write().theme = next;
+                    },
+                    "◐ {theme.name()}"
+                }
                 if web {
                     a { class: "tab signout", href: "/logout", "Sign out" }
                 }
@@ -105,6 +114,7 @@ pub fn Shell() -> Element {
                 }
             }
             main {
+                h1 { class: "page-title", "{page.title()}" }
                 match page {
                     Page::Agents => rsx! { AgentsPage {} },
                     Page::Sessions => rsx! { SessionsPage {} },

@@ -73,6 +73,38 @@ pub enum Link {
     Stopped,
 }
 
+/// The app's colours.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Theme {
+    /// As the system prefers.
+    #[default]
+    System,
+    /// Light.
+    Light,
+    /// Dark.
+    Dark,
+}
+
+impl Theme {
+    /// The one the toggle goes to next.
+    pub fn next(self) -> Theme {
+        match self {
+            Theme::System => Theme::Light,
+            Theme::Light => Theme::Dark,
+            Theme::Dark => Theme::System,
+        }
+    }
+
+    /// Its name, as the toggle and the page's `data-theme` say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+}
+
 /// What the connection task tells the app.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {
@@ -204,6 +236,8 @@ pub struct AppState {
     pub models: HashMap<ProviderKind, Result<Vec<String>, String>>,
     /// The agent the run form starts with (set by an agent card's Run).
     pub run_agent: Option<String>,
+    /// Light, dark, or as the system says (the navigation's toggle).
+    pub theme: Theme,
     /// Whether the Runs page shows the form that starts runs (its
     /// button, "Run" on an agent, or in the palette).
     pub runs_form_open: bool,

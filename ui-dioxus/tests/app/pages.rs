@@ -450,6 +450,23 @@ fn row_of<'a>(html: &'a str, cell: &str) -> &'a str {
 }
 
 #[test]
+fn every_page_has_its_title_and_the_theme_is_the_one_picked() {
+    for page in Page::ALL {
+        let html = render(populated(page));
+        assert!(
+            html.contains(&format!("<h1 class=\"page-title\">{}</h1>", page.title())),
+            "{page:?}"
+        );
+        assert!(html.contains("data-theme=\"system\""), "{page:?}");
+    }
+    let mut dark = populated(Page::Runs);
+    dark.theme = ui_dioxus::state::Theme::Dark;
+    let html = render(dark);
+    assert!(html.contains("data-theme=\"dark\""));
+    assert!(html.contains("◐ dark"));
+}
+
+#[test]
 fn a_corrupt_session_says_what_is_damaged_in_runs_and_the_inspector() {
     let damage = "event 12 (table events): cannot decode: unexpected end of input";
     let corrupt = SessionSummary {
