@@ -297,6 +297,17 @@ await step('chat', async () => {
 
 await step('settings', async () => {
   await tab('Settings').click();
+  // The side navigation jumps to a section (the last one, as far as the
+  // page scrolls), and stays in view.
+  await page.locator('nav.sections button', { hasText: 'Prices' }).click();
+  await page.waitForFunction(() => {
+    const top = document.getElementById('settings-prices')?.getBoundingClientRect().top;
+    return window.scrollY > 0 && top !== undefined && top >= 0 && top < window.innerHeight / 2;
+  });
+  const nav = await page.locator('nav.sections').boundingBox();
+  if (nav.y < 0) throw new Error('the section navigation scrolled away');
+  await page.screenshot({ path: `${artifacts}/web-settings-sections.png` });
+  await page.locator('nav.sections button', { hasText: 'Provider keys' }).click();
   await page.fill('input[name=key]', 'sk-e2e-never-shown');
   await page.getByRole('button', { name: 'Store key' }).click();
   await page.locator('tr', { hasText: 'openai' }).locator('td', { hasText: 'stored' }).waitFor();

@@ -224,7 +224,7 @@ pub(super) fn McpServers() -> Element {
         })
         .collect();
     rsx! {
-        section {
+        section { id: "settings-mcp",
             h3 { "MCP servers" }
             if servers.is_empty() {
                 p { class: "muted", "None yet: add one below, or import a Claude Desktop, Cursor or VS Code configuration." }

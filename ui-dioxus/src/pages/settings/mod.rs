@@ -1,4 +1,4 @@
-//! Settings: the daemon this window is connected to (and its run limit), provider keys
+//! Settings, in sections that a side navigation jumps to: the daemon this window is connected to (and its run limit), provider keys
 //! (masked: a key is never shown back), MCP servers (add, import, test,
 //! remove; their secrets are never shown back), approval rules (add,
 //! remove) and the pricing table (set, reset).
@@ -36,7 +36,10 @@ pub fn SettingsPage() -> Element {
         }
     };
     rsx! {
-        section {
+        div { class: "settings",
+        SectionNav {}
+        div { class: "sections",
+        section { id: "settings-daemon",
             h3 { "Daemon" }
             table {
                 tbody {
@@ -58,6 +61,36 @@ pub fn SettingsPage() -> Element {
         McpServers {}
         Rules {}
         Pricing {}
+        }
+        }
+    }
+}
+
+/// The page's sections, in order: (anchor id, name).
+const SECTIONS: [(&str, &str); 5] = [
+    ("settings-daemon", "Daemon"),
+    ("settings-keys", "Provider keys"),
+    ("settings-mcp", "MCP servers"),
+    ("settings-rules", "Approval rules"),
+    ("settings-prices", "Prices"),
+];
+
+/// Jumps to a section of the page (it stays in view as the page scrolls).
+#[component]
+fn SectionNav() -> Element {
+    rsx! {
+        nav { class: "sections", aria_label: "Settings sections",
+            for (id, name) in SECTIONS {
+                button { class: "tab", "data-section": id,
+                    onclick: move |_| {
+                        document::eval(&format!(
+                            "document.getElementById('{id}')?.scrollIntoView({{ block: 'start' }})"
+                        ));
+                    },
+                    "{name}"
+                }
+            }
+        }
     }
 }
 
@@ -79,7 +112,7 @@ fn Keys() -> Element {
         })
         .collect();
     rsx! {
-        section {
+        section { id: "settings-keys",
             h3 { "Provider keys" }
             table {
                 tbody {
@@ -142,7 +175,7 @@ fn Rules() -> Element {
     let mut problem = use_signal(|| None::<String>);
     let rules = state.read().settings.rules.clone();
     rsx! {
-        section {
+        section { id: "settings-rules",
             h3 { "Approval rules" }
             table {
                 tbody {

@@ -126,7 +126,7 @@ pub fn Pricing(
         return rsx! {};
     };
     rsx! {
-        section {
+        section { id: "settings-prices",
             h3 { "Prices (USD per million tokens, version {table.version})" }
             table {
                 thead { tr { th { "model" } th { "input" } th { "output" } th { "cache read" } th { "cache write" } th { "reasoning" } th {} th {} } }
