@@ -67,6 +67,24 @@ fn default_model() -> String {
     "scripted-1".to_owned()
 }
 
+/// Whether `name` may name an agent. It is a path component (the agent's
+/// default workspace): '.', '..' or a hidden name must never be one.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if name_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid agent name {name:?}: use 1-64 letters, digits, '-', '_' or '.', not starting with '.'"
+        ))
+    }
+}
+
 impl AgentConfig {
     /// A scripted agent with default settings, as `studio agent create NAME` makes.
     pub fn scripted(name: impl Into<String>) -> Self {
@@ -89,21 +107,7 @@ impl AgentConfig {
 
     /// Checks what serde cannot: a usable name and sane script values.
     pub fn validate(&self) -> Result<(), String> {
-        // The name is a path component (its default workspace): '.', '..'
-        // or a hidden name must never be one.
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && !self.name.starts_with('.')
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !name_ok {
-            return Err(format!(
-                "invalid agent name {:?}: use 1-64 letters, digits, '-', '_' or '.', not starting with '.'",
-                self.name
-            ));
-        }
+        validate_name(&self.name)?;
         if self.model.is_empty() {
             return Err("model must not be empty".to_owned());
         }

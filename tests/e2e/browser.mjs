@@ -56,6 +56,27 @@ await step('sign-in', async () => {
   }
 });
 
+// A form shows every problem at once, each next to its field.
+await step('form-problems', async () => {
+  await tab('Agents').click();
+  await page.getByRole('button', { name: 'New agent' }).click();
+  const typeInto = async (name, text) => {
+    await page.locator(`input[name=${name}]`).click();
+    await page.keyboard.type(text, { delay: 30 });
+  };
+  await typeInto('name', '.hidden');
+  await typeInto('max_tokens', 'lots');
+  await typeInto('max_cost_usd', '-1');
+  await page.getByRole('button', { name: 'Create' }).click();
+  for (const field of ['name', 'max_tokens', 'max_cost_usd']) {
+    await page.locator(`.field-problem[data-for=${field}]`).waitFor();
+  }
+  await page.locator('.form p.problem', { hasText: '3 problems' }).waitFor();
+  await page.screenshot({ path: `${artifacts}/web-form-problems-shown.png` });
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('.field-problem').first().waitFor({ state: 'detached' });
+});
+
 await step('create-agent', async () => {
   await tab('Agents').click();
   await page.getByRole('button', { name: 'New agent' }).click();

@@ -10,6 +10,7 @@
 //! - [`app`]: the root component, navigation (Ctrl+1..5) and the shell.
 //! - [`pages`]: the five pillars: Agents, Sessions, Runs, Inspector, Settings.
 //! - [`palette`]: the command palette (Ctrl/Cmd+K).
+//! - [`problems`]: a form's errors by field, shown next to each.
 //! - [`web`]: the same app served to a browser (liveview), behind a sign-in
 //!   session and `Host`/`Origin` checks.
 //! - [`format`](mod@format): how durations, sizes and events read on screen.
@@ -30,6 +31,7 @@ pub mod format;
 pub mod inspect;
 pub mod pages;
 pub mod palette;
+pub mod problems;
 pub mod state;
 pub mod waterfall;
 pub mod web;

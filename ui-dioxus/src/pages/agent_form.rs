@@ -13,6 +13,7 @@ use super::budgets::{BudgetDraft, BudgetInputs};
 use crate::commands::Commands;
 use crate::connection::{Command, NewRule, RuleChanges};
 use crate::fields::{TextArea, TextInput};
+use crate::problems::{FieldProblem, FormProblems, Problems};
 use crate::state::AppState;
 
 const SAFETY_MODES: [SafetyMode; 3] = [
@@ -123,6 +124,26 @@ impl AgentDraft {
         }
     }
 
+    /// The agent this draft describes, on top of `base`, or everything
+    /// wrong with it, by field.
+    pub fn check(&self, base: Option<&AgentConfig>) -> Result<AgentConfig, Problems> {
+        let mut problems = Problems::default();
+        problems.check("name", protocol::agent::validate_name(self.name.trim()));
+        if self.model.trim().is_empty() && self.provider != ProviderKind::Scripted {
+            problems.add("model", format!("pick a model for {}", self.provider));
+        }
+        self.budgets.check(&mut problems);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        // What is left (tools, sandbox, script) is the form's as a whole.
+        self.agent(base).map_err(|why| {
+            let mut problems = Problems::default();
+            problems.add(Problems::FORM, why);
+            problems
+        })
+    }
+
     /// The agent this draft describes, on top of `base` (the agent being
     /// edited, whose other fields are kept), or what is wrong with it.
     pub fn agent(&self, base: Option<&AgentConfig>) -> Result<AgentConfig, String> {
@@ -177,14 +198,15 @@ pub fn AgentForm(
         start.unwrap_or_else(|| base.as_ref().map(AgentDraft::of).unwrap_or_default())
     });
     let editing_name = editing.as_ref().map(|a| a.name.clone());
-    let mut problem = use_signal(|| None::<String>);
+    let mut problems = use_signal(Problems::default);
     use_hook(move || commands.send(Command::ListModels(draft.peek().provider)));
     let replace = editing.is_some();
     let provider = draft.read().provider;
     let models = state.read().models.get(&provider).cloned();
     let edited = editing.clone();
-    let submit = use_callback(move |()| match draft.read().agent(edited.as_ref()) {
+    let submit = use_callback(move |()| match draft.read().check(edited.as_ref()) {
         Ok(agent) => {
+            problems.set(Problems::default());
             let rules = draft.read().rules.clone();
             commands.send(Command::SaveAgent {
                 agent: Box::new(agent),
@@ -193,8 +215,9 @@ pub fn AgentForm(
             });
             on_done.call(());
         }
-        Err(why) => problem.set(Some(why)),
+        Err(found) => problems.set(found),
     });
+    let shown = problems.read().clone();
     rsx! {
         div { class: "form",
             // Ctrl+Enter saves from any field.
@@ -207,6 +230,7 @@ pub fn AgentForm(
             label { "Name"
                 TextInput { name: "name", value: draft.read().name.clone(), disabled: replace, focus: !replace,
                     oninput: move |text| draft.write().name = text }
+                FieldProblem { problems: shown.clone(), field: "name" }
             }
             label { "Provider"
                 select { name: "provider", value: "{provider}",
@@ -235,6 +259,7 @@ pub fn AgentForm(
                 if let Some(Err(why)) = &models {
                     span { class: "muted", "models unavailable: {why}" }
                 }
+                FieldProblem { problems: shown.clone(), field: "model" }
             }
             label { "Base URL"
                 TextInput { name: "base_url", value: draft.read().base_url.clone(), placeholder: "the provider's own",
@@ -289,16 +314,14 @@ pub fn AgentForm(
                 TextInput { name: "mcp_servers", value: draft.read().mcp_servers.clone(), placeholder: "names, comma-separated",
                     oninput: move |text| draft.write().mcp_servers = text }
             }
-            BudgetInputs { draft: draft.read().budgets.clone(), empty: "none",
+            BudgetInputs { draft: draft.read().budgets.clone(), empty: "none", problems: shown.clone(),
                 on_change: move |budgets| draft.write().budgets = budgets }
             AgentRules { agent: editing_name, draft }
             // Where its key goes, what runs unconfined: said before Save.
             for notice in draft.read().agent(editing.as_ref()).map(|a| a.notices()).unwrap_or_default() {
                 p { class: "notice", "{notice}" }
             }
-            if let Some(why) = problem.read().as_ref() {
-                p { class: "problem", role: "alert", "{why}" }
-            }
+            FormProblems { problems: shown }
             div { class: "buttons",
                 button {
                     r#type: "button",
@@ -443,159 +466,5 @@ fn StoredRule(rule: ApprovalRule, draft: Signal<AgentDraft>) -> Element {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_key_goes_to_another_host_only_when_the_form_says_so() {
-        let draft = AgentDraft {
-            name: "proxied".into(),
-            provider: ProviderKind::OpenAi,
-            model: "gpt-4o-mini".into(),
-            base_url: "https://proxy.example/v1".into(),
-            ..AgentDraft::default()
-        };
-        let agent = draft.agent(None).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!agent.send_key_to_base_url);
-        assert!(
-            agent.notices()[0].contains("gets no openai key"),
-            "{:?}",
-            agent.notices()
-        );
-        let trusting = AgentDraft {
-            send_key_to_base_url: true,
-            network: true,
-            ..draft
-        };
-        let agent = trusting.agent(None).unwrap_or_else(|e| panic!("{e}"));
-        assert!(agent.send_key_to_base_url);
-        assert_eq!(agent.sandbox.network, protocol::sandbox::Network::On);
-        assert!(
-            agent.notices()[0].contains("sends your openai key to https://proxy.example/v1"),
-            "{:?}",
-            agent.notices()
-        );
-        assert!(AgentDraft::of(&agent).send_key_to_base_url);
-    }
-
-    #[test]
-    fn a_draft_becomes_the_agent_it_describes_or_says_why_not() {
-        let draft = AgentDraft {
-            name: " coder ".into(),
-            provider: ProviderKind::OpenAi,
-            model: "gpt-4o-mini".into(),
-            tools: vec!["fs".into()],
-            safety: SafetyMode::WorkspaceWrite,
-            mcp_servers: "everything, , files".into(),
-            budgets: BudgetDraft {
-                max_cost_usd: "0.5".into(),
-                max_turns: "12".into(),
-                ..BudgetDraft::default()
-            },
-            ..AgentDraft::default()
-        };
-        let agent = draft.agent(None).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(agent.name, "coder");
-        assert_eq!(agent.mcp_servers, ["everything", "files"]);
-        assert_eq!(agent.budgets.max_cost_usd, Some(0.5));
-        assert_eq!(agent.budgets.max_turns, Some(12));
-        assert_eq!(agent.budgets.max_wall_secs, None);
-        let bad = AgentDraft {
-            budgets: BudgetDraft {
-                max_wall_secs: "soon".into(),
-                ..BudgetDraft::default()
-            },
-            ..draft.clone()
-        };
-        assert_eq!(
-            bad.agent(None).err().as_deref(),
-            Some("max wall seconds: \"soon\" is not a number")
-        );
-        let modelless = AgentDraft {
-            model: " ".into(),
-            ..draft.clone()
-        };
-        assert_eq!(
-            modelless.agent(None).err().as_deref(),
-            Some("pick a model for openai")
-        );
-        let unnamed = AgentDraft {
-            name: String::new(),
-            ..draft
-        };
-        assert!(unnamed.agent(None).is_err());
-    }
-
-    #[test]
-    fn a_rule_row_becomes_its_rule_or_says_why_not() {
-        let row = RuleDraft {
-            matches: " shell:command=git * ".into(),
-            decision: "deny".into(),
-            priority: " -5 ".into(),
-        };
-        let (matches, decision, priority) = row.rule().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(matches.tool, "shell");
-        assert_eq!(matches.to_string(), "shell:command=git *");
-        assert_eq!((decision, priority), (RuleDecision::Deny, -5));
-        // A fresh row allows at priority 0; an empty priority is 0 too.
-        let plain = RuleDraft {
-            matches: "fs.*".into(),
-            priority: String::new(),
-            ..RuleDraft::default()
-        };
-        assert_eq!(
-            plain.rule(),
-            Ok(("fs.*".parse().unwrap(), RuleDecision::Allow, 0))
-        );
-        let why = |row: RuleDraft| row.rule().err().unwrap_or_default();
-        assert!(why(RuleDraft::default()).starts_with("a rule needs a tool"));
-        assert_eq!(
-            why(RuleDraft {
-                matches: "shell:command".into(),
-                ..RuleDraft::default()
-            }),
-            "\"shell:command\": expected TOOL or TOOL:FIELD=GLOB"
-        );
-        assert_eq!(
-            why(RuleDraft {
-                decision: "maybe".into(),
-                ..plain.clone()
-            }),
-            "decision \"maybe\": expected allow, ask or deny"
-        );
-        assert_eq!(
-            why(RuleDraft {
-                priority: "high".into(),
-                ..plain.clone()
-            }),
-            "priority: \"high\" is not a whole number"
-        );
-        assert!(
-            why(RuleDraft {
-                priority: "1.5".into(),
-                ..plain
-            })
-            .starts_with("priority")
-        );
-    }
-
-    #[test]
-    fn editing_changes_the_form_fields_and_keeps_the_rest() {
-        let mut existing = AgentConfig::scripted("coder");
-        existing.workspace = Some("/srv/code".into());
-        existing.budgets.max_idle_secs = Some(30);
-        existing.script.chunks = 7;
-        existing.mcp_servers = vec!["a".into(), "b".into()];
-        let mut draft = AgentDraft::of(&existing);
-        assert_eq!(draft.mcp_servers, "a, b");
-        draft.system_prompt = "Be terse.".into();
-        let edited = draft
-            .agent(Some(&existing))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(edited.system_prompt, "Be terse.");
-        assert_eq!(edited.workspace.as_deref(), Some("/srv/code"));
-        assert_eq!(edited.budgets.max_idle_secs, Some(30));
-        assert_eq!(edited.script.chunks, 7);
-        assert_eq!(edited.mcp_servers, ["a", "b"]);
-    }
-}
+#[path = "agent_form_tests.rs"]
+mod tests;

@@ -6,6 +6,7 @@ use dioxus::prelude::*;
 use protocol::agent::Budgets;
 
 use crate::fields::TextInput;
+use crate::problems::{FieldProblem, Problems};
 
 /// The budget fields as typed; `budgets` reads them.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -59,6 +60,46 @@ impl BudgetDraft {
         }
     }
 
+    /// The limits typed; what is wrong with each is noted under its field.
+    pub fn check(&self, problems: &mut Problems) -> Option<Budgets> {
+        let before = problems.all().count();
+        let whole = |problems: &mut Problems, name: &'static str, text: &str| -> Option<u64> {
+            let value = problems.check(name, parsed::<u64>(text, "a whole number"))?;
+            if value == Some(0) {
+                problems.add(name, "at least 1 (leave it empty for no limit)");
+            }
+            value
+        };
+        let max_wall_secs = whole(problems, "max_wall_secs", &self.max_wall_secs);
+        let max_idle_secs = whole(problems, "max_idle_secs", &self.max_idle_secs);
+        let max_memory_mib = whole(problems, "max_memory_mib", &self.max_memory_mib);
+        let max_turns = whole(problems, "max_turns", &self.max_turns);
+        if max_turns.is_some_and(|turns| turns > u64::from(u32::MAX)) {
+            problems.add("max_turns", "too many turns");
+        }
+        let max_tokens = whole(problems, "max_tokens", &self.max_tokens);
+        let max_cost_usd = problems
+            .check(
+                "max_cost_usd",
+                number::<f64>(&self.max_cost_usd, "a number"),
+            )
+            .flatten();
+        if max_cost_usd.is_some_and(|usd| !usd.is_finite() || usd <= 0.0) {
+            problems.add("max_cost_usd", "a number of dollars above 0");
+        }
+        if problems.all().count() > before {
+            return None;
+        }
+        Some(Budgets {
+            max_wall_secs,
+            max_idle_secs,
+            max_memory_mib,
+            max_turns: max_turns.and_then(|t| u32::try_from(t).ok()),
+            max_tokens,
+            max_cost_usd,
+        })
+    }
+
     /// The limits typed, or what is wrong with one.
     pub fn budgets(&self) -> Result<Budgets, String> {
         let max_cost_usd = number::<f64>(&self.max_cost_usd, "max cost")?;
@@ -76,6 +117,18 @@ impl BudgetDraft {
         budgets.validate()?;
         Ok(budgets)
     }
+}
+
+/// An optional number typed into a field: empty is `None`; anything else
+/// must parse, or the field says it is not `kind`.
+fn parsed<T: std::str::FromStr>(text: &str, kind: &str) -> Result<Option<T>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| format!("{text:?} is not {kind}"))
 }
 
 /// An optional number typed into a form: empty is `None`, anything else must parse.
@@ -96,6 +149,9 @@ pub fn BudgetInputs(
     draft: BudgetDraft,
     empty: &'static str,
     on_change: EventHandler<BudgetDraft>,
+    /// What is wrong with each, shown under it.
+    #[props(default)]
+    problems: Problems,
 ) -> Element {
     rsx! {
         for (name, label, field) in FIELDS {
@@ -110,6 +166,7 @@ pub fn BudgetInputs(
                         }
                     }
                 }
+                FieldProblem { problems: problems.clone(), field: name }
             }
         }
     }

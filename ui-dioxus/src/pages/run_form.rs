@@ -11,6 +11,7 @@ use super::budgets::{BudgetDraft, BudgetInputs};
 use crate::commands::Commands;
 use crate::connection::Command;
 use crate::fields::{TextArea, TextInput};
+use crate::problems::Problems;
 use crate::state::AppState;
 
 /// Most runs one submit of a prompt starts (a batch file may hold more).
@@ -160,6 +161,8 @@ pub fn RunForm() -> Element {
         ..RunDraft::default()
     });
     let mut problem = use_signal(|| None::<String>);
+    // Each budget's problem, shown under it (the rest in `problem`).
+    let mut budget_problems = use_signal(Problems::default);
     let mut started = use_signal(|| None::<usize>);
     let batch = draft.read().uses_batch();
     rsx! {
@@ -204,6 +207,7 @@ pub fn RunForm() -> Element {
                 }
             }
             BudgetInputs { draft: draft.read().budgets.clone(), empty: "the agent's",
+                problems: budget_problems.read().clone(),
                 on_change: move |budgets| draft.write().budgets = budgets }
             if let Some(why) = problem.read().as_ref() {
                 p { class: "problem", role: "alert", "{why}" }
@@ -216,11 +220,15 @@ pub fn RunForm() -> Element {
                     r#type: "button",
                     onclick: move |_| match draft.read().submit() {
                         Ok((runs, parallel)) => {
+                            budget_problems.set(Problems::default());
                             started.set(Some(runs.len()));
                             commands.send(Command::Run { runs, parallel });
                             problem.set(None);
                         }
                         Err(why) => {
+                            let mut found = Problems::default();
+                            draft.read().budgets.check(&mut found);
+                            budget_problems.set(found);
                             started.set(None);
                             problem.set(Some(why));
                         }

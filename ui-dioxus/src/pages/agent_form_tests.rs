@@ -1,0 +1,191 @@
+//! The agent form's drafts: what they make of what was typed.
+
+use super::*;
+
+#[test]
+fn a_key_goes_to_another_host_only_when_the_form_says_so() {
+    let draft = AgentDraft {
+        name: "proxied".into(),
+        provider: ProviderKind::OpenAi,
+        model: "gpt-4o-mini".into(),
+        base_url: "https://proxy.example/v1".into(),
+        ..AgentDraft::default()
+    };
+    let agent = draft.agent(None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!agent.send_key_to_base_url);
+    assert!(
+        agent.notices()[0].contains("gets no openai key"),
+        "{:?}",
+        agent.notices()
+    );
+    let trusting = AgentDraft {
+        send_key_to_base_url: true,
+        network: true,
+        ..draft
+    };
+    let agent = trusting.agent(None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(agent.send_key_to_base_url);
+    assert_eq!(agent.sandbox.network, protocol::sandbox::Network::On);
+    assert!(
+        agent.notices()[0].contains("sends your openai key to https://proxy.example/v1"),
+        "{:?}",
+        agent.notices()
+    );
+    assert!(AgentDraft::of(&agent).send_key_to_base_url);
+}
+
+#[test]
+fn a_draft_becomes_the_agent_it_describes_or_says_why_not() {
+    let draft = AgentDraft {
+        name: " coder ".into(),
+        provider: ProviderKind::OpenAi,
+        model: "gpt-4o-mini".into(),
+        tools: vec!["fs".into()],
+        safety: SafetyMode::WorkspaceWrite,
+        mcp_servers: "everything, , files".into(),
+        budgets: BudgetDraft {
+            max_cost_usd: "0.5".into(),
+            max_turns: "12".into(),
+            ..BudgetDraft::default()
+        },
+        ..AgentDraft::default()
+    };
+    let agent = draft.agent(None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(agent.name, "coder");
+    assert_eq!(agent.mcp_servers, ["everything", "files"]);
+    assert_eq!(agent.budgets.max_cost_usd, Some(0.5));
+    assert_eq!(agent.budgets.max_turns, Some(12));
+    assert_eq!(agent.budgets.max_wall_secs, None);
+    let bad = AgentDraft {
+        budgets: BudgetDraft {
+            max_wall_secs: "soon".into(),
+            ..BudgetDraft::default()
+        },
+        ..draft.clone()
+    };
+    assert_eq!(
+        bad.agent(None).err().as_deref(),
+        Some("max wall seconds: \"soon\" is not a number")
+    );
+    let modelless = AgentDraft {
+        model: " ".into(),
+        ..draft.clone()
+    };
+    assert_eq!(
+        modelless.agent(None).err().as_deref(),
+        Some("pick a model for openai")
+    );
+    let unnamed = AgentDraft {
+        name: String::new(),
+        ..draft
+    };
+    assert!(unnamed.agent(None).is_err());
+}
+
+#[test]
+fn a_rule_row_becomes_its_rule_or_says_why_not() {
+    let row = RuleDraft {
+        matches: " shell:command=git * ".into(),
+        decision: "deny".into(),
+        priority: " -5 ".into(),
+    };
+    let (matches, decision, priority) = row.rule().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(matches.tool, "shell");
+    assert_eq!(matches.to_string(), "shell:command=git *");
+    assert_eq!((decision, priority), (RuleDecision::Deny, -5));
+    // A fresh row allows at priority 0; an empty priority is 0 too.
+    let plain = RuleDraft {
+        matches: "fs.*".into(),
+        priority: String::new(),
+        ..RuleDraft::default()
+    };
+    assert_eq!(
+        plain.rule(),
+        Ok(("fs.*".parse().unwrap(), RuleDecision::Allow, 0))
+    );
+    let why = |row: RuleDraft| row.rule().err().unwrap_or_default();
+    assert!(why(RuleDraft::default()).starts_with("a rule needs a tool"));
+    assert_eq!(
+        why(RuleDraft {
+            matches: "shell:command".into(),
+            ..RuleDraft::default()
+        }),
+        "\"shell:command\": expected TOOL or TOOL:FIELD=GLOB"
+    );
+    assert_eq!(
+        why(RuleDraft {
+            decision: "maybe".into(),
+            ..plain.clone()
+        }),
+        "decision \"maybe\": expected allow, ask or deny"
+    );
+    assert_eq!(
+        why(RuleDraft {
+            priority: "high".into(),
+            ..plain.clone()
+        }),
+        "priority: \"high\" is not a whole number"
+    );
+    assert!(
+        why(RuleDraft {
+            priority: "1.5".into(),
+            ..plain
+        })
+        .starts_with("priority")
+    );
+}
+
+#[test]
+fn editing_changes_the_form_fields_and_keeps_the_rest() {
+    let mut existing = AgentConfig::scripted("coder");
+    existing.workspace = Some("/srv/code".into());
+    existing.budgets.max_idle_secs = Some(30);
+    existing.script.chunks = 7;
+    existing.mcp_servers = vec!["a".into(), "b".into()];
+    let mut draft = AgentDraft::of(&existing);
+    assert_eq!(draft.mcp_servers, "a, b");
+    draft.system_prompt = "Be terse.".into();
+    let edited = draft
+        .agent(Some(&existing))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(edited.system_prompt, "Be terse.");
+    assert_eq!(edited.workspace.as_deref(), Some("/srv/code"));
+    assert_eq!(edited.budgets.max_idle_secs, Some(30));
+    assert_eq!(edited.script.chunks, 7);
+    assert_eq!(edited.mcp_servers, ["a", "b"]);
+}
+
+#[test]
+fn every_problem_of_a_draft_is_found_at_once_and_kept_by_field() {
+    let draft = AgentDraft {
+        name: ".hidden".into(),
+        provider: ProviderKind::OpenAi,
+        model: " ".into(),
+        budgets: BudgetDraft {
+            max_tokens: "lots".into(),
+            max_turns: "0".into(),
+            max_cost_usd: "-1".into(),
+            ..BudgetDraft::default()
+        },
+        ..AgentDraft::default()
+    };
+    let Err(problems) = draft.check(None) else {
+        panic!("a bad draft passed");
+    };
+    for field in ["name", "model", "max_tokens", "max_turns", "max_cost_usd"] {
+        assert!(problems.of(field).is_some(), "{field}: {problems:?}");
+    }
+    assert_eq!(problems.all().count(), 5);
+    assert_eq!(problems.of("max_wall_secs"), None);
+    let fixed = AgentDraft {
+        name: "fine".into(),
+        model: "gpt-4o".into(),
+        budgets: BudgetDraft {
+            max_tokens: "5000".into(),
+            ..BudgetDraft::default()
+        },
+        ..draft
+    };
+    let agent = fixed.check(None).unwrap_or_else(|p| panic!("{p:?}"));
+    assert_eq!(agent.budgets.max_tokens, Some(5000));
+}
