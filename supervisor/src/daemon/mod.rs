@@ -23,6 +23,7 @@ mod rules;
 mod scheduler;
 mod sequencer;
 mod session;
+mod stderr_tail;
 mod worker_process;
 
 use std::fs;

@@ -146,6 +146,14 @@ async fn fifty_concurrent_runs_where_five_misbehave_and_the_rest_finish_whole() 
         "{:?}",
         ended(&panicked)
     );
+    // The crash says what the worker said as it died.
+    let EventKind::SessionCrashed { detail, .. } = ended(&panicked) else {
+        unreachable!("a crash, as checked above")
+    };
+    assert!(
+        detail.contains("its last words on stderr:") && detail.contains("scripted fault: panic"),
+        "{detail}"
+    );
 
     let aborted = follow_to_end(&client, aborts, timeout).await;
     assert_log_is_whole(&aborted);

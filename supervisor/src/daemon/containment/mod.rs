@@ -395,7 +395,8 @@ pub(crate) async fn spawn_worker(
         .arg(session.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        // Read by `StderrTail`: to the daemon's log, its last lines kept.
+        .stderr(Stdio::piped())
         .process_group(0);
     let parent = rustix::process::getpid();
     #[expect(

@@ -12,6 +12,10 @@ use crate::daemon::approvals::ApprovalsMsg;
 use crate::daemon::sequencer::AppendError;
 use crate::daemon::{containment, worker_process};
 
+/// How long the worker's last stderr lines are waited for once it exited
+/// (a process it left may hold the pipe open).
+const STDERR_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl SessionState {
     pub(super) fn cancel(&mut self, myself: &ActorRef<SessionMsg>, reason: StopReason) {
         if self.ending.stop.is_some() || self.ending.done.is_some() {
@@ -69,6 +73,9 @@ impl SessionState {
             // Nothing is left to use its commands' private temp dir; its
             // removal need not hold up the terminal event.
             tokio::spawn(containment::remove_private_tmp(self.id));
+        }
+        if let Some(stderr) = self.worker.stderr.take() {
+            self.worker.last_stderr = stderr.last_lines(STDERR_WAIT).await;
         }
         if let Some(stats) = self.worker.stats {
             self.append(EventKind::WorkerStats {
@@ -135,6 +142,10 @@ impl SessionState {
                 if let Some(problem) = &self.ending.problem {
                     detail.push_str(": ");
                     detail.push_str(problem);
+                }
+                if !self.worker.last_stderr.is_empty() {
+                    detail.push_str("\nits last words on stderr:\n");
+                    detail.push_str(&self.worker.last_stderr.join("\n"));
                 }
                 EventKind::SessionCrashed { exit, detail }
             }

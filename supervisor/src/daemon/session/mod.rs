@@ -41,6 +41,7 @@ use super::containment::SessionProcesses;
 use super::listener::WorkerConnected;
 use super::sequencer::{AppendError, Sequencer};
 use super::worker_process::ProcStats;
+use crate::daemon::stderr_tail::StderrTail;
 use crate::store::SessionRecord;
 
 mod asking;
@@ -242,6 +243,10 @@ pub(crate) struct WorkerSide {
     stats: Option<ProcStats>,
     /// The most memory the session's processes held at once.
     peak_rss: u64,
+    /// What the worker writes to stderr, its last lines kept.
+    stderr: Option<StderrTail>,
+    /// Those last lines, once it ended.
+    last_stderr: Vec<String>,
 }
 
 /// How the session is ending, once it is: what was asked, what the

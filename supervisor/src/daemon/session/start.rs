@@ -18,6 +18,7 @@ use super::{
     CONNECT_TIMEOUT, FAST_TICK, Opening, Phase, SLOW_TICK, SessionMsg, SessionState, Stop,
 };
 use crate::daemon::containment::SessionProcesses;
+use crate::daemon::stderr_tail::StderrTail;
 use crate::daemon::{containment, providers, worker_process};
 
 impl SessionState {
@@ -110,6 +111,7 @@ impl SessionState {
             Ok(spawned) => spawned,
             Err(err) => return self.fail_to_start(myself, err.to_string()).await,
         };
+        self.worker.stderr = child.stderr.take().map(StderrTail::follow);
         // Register the pid before the worker can know its token, so that
         // only this process can ever present it.
         let pid = processes.worker();
