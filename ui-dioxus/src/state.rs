@@ -134,6 +134,8 @@ pub enum Update {
     Tick(Timestamp),
     /// A provider's models, or why they could not be listed.
     Models(ProviderKind, Result<Vec<String>, String>),
+    /// The system prompt the inspected session's agent had when it began.
+    SystemPrompt(SessionId, String),
     /// An interactive session was opened or resumed from here: show it.
     Opened(SessionId),
     /// Where each provider's key comes from.
@@ -236,6 +238,8 @@ pub struct AppState {
     pub models: HashMap<ProviderKind, Result<Vec<String>, String>>,
     /// The agent the run form starts with (set by an agent card's Run).
     pub run_agent: Option<String>,
+    /// The inspected session's system prompt, once the daemon said it.
+    pub system_prompt: Option<(SessionId, String)>,
     /// Light, dark, or as the system says (the navigation's toggle).
     pub theme: Theme,
     /// Whether the Runs page shows the form that starts runs (its
@@ -293,6 +297,15 @@ impl AppState {
                 _ => {}
             },
             Update::Tick(now) => self.now = now,
+            Update::SystemPrompt(session, prompt) => {
+                if self
+                    .inspected
+                    .as_ref()
+                    .is_some_and(|(open, _)| *open == session)
+                {
+                    self.system_prompt = Some((session, prompt));
+                }
+            }
             Update::Models(provider, models) => {
                 self.models.insert(provider, models);
             }

@@ -40,6 +40,8 @@ pub(super) enum Asked {
         parent: SessionId,
         at: u64,
     },
+    /// What the inspected session was set up with (its system prompt).
+    Setup,
     /// Lists models.
     Models,
     /// Lists keys, where secrets live, MCP servers, rules or prices.
@@ -198,7 +200,10 @@ impl Wire {
                 };
                 let id = self.send(request, Asked::Stream).await?;
                 self.inspecting = Some((id, session));
-                return Ok(());
+                let setup = ControlRequest::SessionSetup {
+                    id: session.to_string(),
+                };
+                return self.send(setup, Asked::Setup).await.map(|_| ());
             }
             Command::SaveAgent {
                 agent,
@@ -345,12 +350,20 @@ impl Wire {
                             rules.not_made(&name)
                         )));
                     }
+                    // A session whose setup does not decode still inspects.
+                    (Some(Asked::Setup), Err(_)) => {}
                     (_, Err(err)) => update(Update::Failed(err.message)),
                     (Some(Asked::Status), Ok(ControlResponse::Status(status))) => {
                         update(Update::Connected(status));
                     }
                     (Some(Asked::Agents), Ok(ControlResponse::Agents(agents))) => {
                         update(Update::Agents(agents));
+                    }
+                    (Some(Asked::Setup), Ok(ControlResponse::Setup(setup))) => {
+                        update(Update::SystemPrompt(
+                            setup.summary.id,
+                            setup.agent.system_prompt,
+                        ));
                     }
                     (Some(Asked::Sessions), Ok(ControlResponse::Sessions(list))) => {
                         update(Update::Sessions(list));

@@ -51,6 +51,17 @@ pub fn sections(events: &[Event], index: usize, rules: &[ApprovalRule]) -> Vec<S
     }
 }
 
+/// Puts the session's system prompt before a request's input, where the
+/// model read it (the log does not hold it: the daemon's setup does).
+pub fn with_system_prompt(sections: &mut Vec<Section>, prompt: Option<&str>) {
+    let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) else {
+        return;
+    };
+    if let Some(at) = sections.iter().position(|s| s.title.starts_with("Input")) {
+        sections.insert(at, Section::new("System prompt", prompt));
+    }
+}
+
 /// Longest tool output the request's input shows of each call.
 const INPUT_OUTPUT_CHARS: usize = 2000;
 

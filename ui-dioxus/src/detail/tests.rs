@@ -235,6 +235,19 @@ fn a_request_shows_the_conversation_it_was_sent() {
             .map(|s| s.body)
     };
     assert_eq!(input(1).as_deref(), Some("user: What is in notes.md?"));
+    let mut shown = sections(&events, 1, &[]);
+    with_system_prompt(&mut shown, Some("Be brief."));
+    let at = shown.iter().position(|s| s.title == "System prompt");
+    assert_eq!(
+        at.map(|at| shown[at + 1].title),
+        Some("Input (the conversation so far)")
+    );
+    let mut without = sections(&events, 0, &[]);
+    with_system_prompt(&mut without, Some("Be brief."));
+    assert!(
+        without.iter().all(|s| s.title != "System prompt"),
+        "a message has no input"
+    );
     assert_eq!(
         input(4).as_deref(),
         Some(

@@ -85,9 +85,16 @@ pub fn InspectorPage() -> Element {
     let row_count = rows.len();
     let firsts: Vec<usize> = rows.iter().map(|r| r.first).collect();
     let damage = summary.and_then(|s| s.damage.clone());
+    let system_prompt = read
+        .system_prompt
+        .as_ref()
+        .filter(|(id, _)| id == session)
+        .map(|(_, prompt)| prompt.as_str());
     let detail = selected().and_then(|s| {
         let event = events.get(s)?.clone();
-        Some((event, detail::sections(events, s, &read.settings.rules)))
+        let mut sections = detail::sections(events, s, &read.settings.rules);
+        detail::with_system_prompt(&mut sections, system_prompt);
+        Some((event, sections))
     });
     rsx! {
         div { class: "inspector",

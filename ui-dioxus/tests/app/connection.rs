@@ -572,6 +572,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     let mut slow = AgentConfig::scripted("slow-in-app");
     slow.script.chunks = 400;
     slow.script.chunk_delay_ms = 50;
+    slow.system_prompt = "Take your time, and say so.".into();
     commands_tx
         .send(Command::SaveAgent {
             agent: Box::new(slow),
@@ -603,6 +604,13 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     })
     .await;
     commands_tx.send(Command::Inspect(live)).unwrap();
+    // Inspecting asks for its setup: the system prompt its requests were sent.
+    let prompt = next(&mut updates, |u| match u {
+        Update::SystemPrompt(of, prompt) if of == live => Some(prompt),
+        _ => None,
+    })
+    .await;
+    assert_eq!(prompt, "Take your time, and say so.");
     until_event(&mut updates, live, |kind| {
         matches!(*kind, EventKind::LlmResponseChunk { .. })
     })
