@@ -76,8 +76,8 @@ fn Root(props: RootProps) -> Element {
             rsx! { McpImportForm { start: text, problem } }
         }
         Part::Pricing(draft) => {
-            let problem = draft.price().err();
-            rsx! { Pricing { start: draft, problem } }
+            let problems = draft.check().err().unwrap_or_default();
+            rsx! { Pricing { start: draft, problems } }
         }
     }
 }

@@ -8,6 +8,7 @@ use protocol::control::{ModelPrice, PriceEntry};
 use crate::commands::Commands;
 use crate::connection::Command;
 use crate::fields::TextInput;
+use crate::problems::{FieldProblem, FormProblems, Problems};
 use crate::state::AppState;
 
 /// Longest model name or prefix the daemon accepts.
@@ -48,25 +49,55 @@ impl PriceDraft {
     /// (cache read and write: the input price; reasoning: the output
     /// price), or what is wrong.
     pub fn price(&self) -> Result<(String, ModelPrice), String> {
+        self.check().map_err(|problems| {
+            let all: Vec<String> = problems.all().map(|(_, why)| why.clone()).collect();
+            all.join("; ")
+        })
+    }
+
+    /// The model and its price, or everything wrong with the fields, each
+    /// under its field's name.
+    pub fn check(&self) -> Result<(String, ModelPrice), Problems> {
+        let mut problems = Problems::default();
         let model = self.model.trim();
         if model.is_empty() {
-            return Err("give a model name or prefix".into());
+            problems.add("price_model", "give a model name or prefix");
+        } else if model.len() > MAX_MODEL_LEN {
+            problems.add(
+                "price_model",
+                format!("a model name has at most {MAX_MODEL_LEN} characters"),
+            );
         }
-        if model.len() > MAX_MODEL_LEN {
-            return Err(format!(
-                "a model name has at most {MAX_MODEL_LEN} characters"
-            ));
-        }
-        let input = amount("input", &self.input)?.ok_or("input: give a price")?;
-        let output = amount("output", &self.output)?.ok_or("output: give a price")?;
-        let price = ModelPrice {
-            input,
-            output,
-            cache_read: amount("cache read", &self.cache_read)?.unwrap_or(input),
-            cache_write: amount("cache write", &self.cache_write)?.unwrap_or(input),
-            reasoning: amount("reasoning", &self.reasoning)?.unwrap_or(output),
+        let required = |problems: &mut Problems, field, what: &str, text: &str| {
+            let found = problems.check(field, amount(what, text)).flatten();
+            if found.is_none() && text.trim().is_empty() {
+                problems.add(field, format!("{what}: give a price"));
+            }
+            found
         };
-        Ok((model.to_owned(), price))
+        let input = required(&mut problems, "price_input", "input", &self.input);
+        let output = required(&mut problems, "price_output", "output", &self.output);
+        let cache_read = problems.check("price_cache_read", amount("cache read", &self.cache_read));
+        let cache_write = problems.check(
+            "price_cache_write",
+            amount("cache write", &self.cache_write),
+        );
+        let reasoning = problems.check("price_reasoning", amount("reasoning", &self.reasoning));
+        match (input, output, cache_read, cache_write, reasoning) {
+            (Some(input), Some(output), Some(cache_read), Some(cache_write), Some(reasoning))
+                if problems.is_empty() =>
+            {
+                let price = ModelPrice {
+                    input,
+                    output,
+                    cache_read: cache_read.unwrap_or(input),
+                    cache_write: cache_write.unwrap_or(input),
+                    reasoning: reasoning.unwrap_or(output),
+                };
+                Ok((model.to_owned(), price))
+            }
+            _ => Err(problems),
+        }
     }
 }
 
@@ -114,14 +145,14 @@ pub fn Pricing(
     /// The draft the form opens with.
     #[props(default)]
     start: PriceDraft,
-    /// A problem shown from the start.
+    /// Problems shown from the start.
     #[props(default)]
-    problem: Option<String>,
+    problems: Problems,
 ) -> Element {
     let state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
     let mut draft = use_signal(move || start);
-    let mut problem = use_signal(move || problem);
+    let mut problems = use_signal(move || problems);
     let Some(table) = state.read().settings.pricing.clone() else {
         return rsx! {};
     };
@@ -141,7 +172,7 @@ pub fn Pricing(
                             td { class: "num", "{entry.price.reasoning}" }
                             td { if entry.custom { "custom" } }
                             td {
-                                button { r#type: "button", onclick: { let entry = entry.clone(); move |_| { draft.set(PriceDraft::of(&entry)); problem.set(None); } }, "Edit" }
+                                button { r#type: "button", onclick: { let entry = entry.clone(); move |_| { draft.set(PriceDraft::of(&entry)); problems.set(Problems::default()); } }, "Edit" }
                                 if entry.custom {
                                     button { r#type: "button", title: "Back to the built-in price, if any",
                                         onclick: { let model = entry.model.clone(); move |_| commands.send(Command::ResetPrice(model.clone())) },
@@ -159,23 +190,22 @@ pub fn Pricing(
                     label { "{text}"
                         TextInput { key: "{name}", name, placeholder: hint, value: slot(&mut draft.read().clone()).clone(),
                             oninput: move |text| *slot(&mut draft.write()) = text }
+                        FieldProblem { problems: problems.read().clone(), field: name }
                     }
                 }
-                if let Some(why) = problem.read().as_ref() {
-                    p { class: "problem", role: "alert", "{why}" }
-                }
+                FormProblems { problems: problems.read().clone() }
                 div { class: "buttons",
                     button {
                         r#type: "button",
                         onclick: move |_| {
-                            let checked = draft.read().price();
+                            let checked = draft.read().check();
                             match checked {
                                 Ok((model, price)) => {
                                     commands.send(Command::SetPrice { model, price });
                                     draft.set(PriceDraft::default());
-                                    problem.set(None);
+                                    problems.set(Problems::default());
                                 }
-                                Err(why) => problem.set(Some(why)),
+                                Err(found) => problems.set(found),
                             }
                         },
                         "Set price"
@@ -300,5 +330,28 @@ mod tests {
         let draft = PriceDraft::of(&entry);
         assert_eq!(draft.cache_read, "0.075");
         assert_eq!(draft.price(), Ok((entry.model.clone(), entry.price)));
+    }
+
+    #[test]
+    fn every_bad_field_is_named_at_once() {
+        let bad = PriceDraft {
+            model: String::new(),
+            input: String::new(),
+            output: "-1".into(),
+            reasoning: "lots".into(),
+            ..PriceDraft::default()
+        };
+        let Err(problems) = bad.check() else {
+            panic!("a bad price passed");
+        };
+        for field in [
+            "price_model",
+            "price_input",
+            "price_output",
+            "price_reasoning",
+        ] {
+            assert!(problems.of(field).is_some(), "{field}: {problems:?}");
+        }
+        assert_eq!(problems.of("price_cache_read"), None);
     }
 }
