@@ -5,6 +5,7 @@ use dioxus::prelude::*;
 
 use crate::commands::Commands;
 use crate::connection::Command;
+use crate::format;
 use crate::pages::status::ShortId;
 use crate::state::AppState;
 
@@ -14,6 +15,7 @@ pub fn ApprovalsInbox() -> Element {
     let state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
     let pending = state.read().approvals.clone();
+    let now = state.read().now;
     if pending.is_empty() {
         return rsx! {};
     }
@@ -28,6 +30,13 @@ pub fn ApprovalsInbox() -> Element {
                             td { ShortId { id: call.session } }
                             td { "{call.agent}" }
                             td { code { "{call.tool} {call.arguments}" } }
+                            td { class: "muted",
+                                "asked "
+                                time { title: "{call.requested_at}", {format::ago(call.requested_at, now)} }
+                                ", denied "
+                                time { title: "{call.expires_at}", {format::until(call.expires_at, now)} }
+                                " if unanswered"
+                            }
                             td {
                                 button {
                                     onclick: move |_| commands.send(Command::Answer { id: call.id, approve: true, remember: false }),

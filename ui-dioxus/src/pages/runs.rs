@@ -309,7 +309,12 @@ fn RunRow(
     let spent_hint = (!run.estimated.is_empty()).then_some(ESTIMATE_HINT);
     rsx! {
         tr { class: if in_batch { "in-batch" },
-            td { ShortId { id } }
+            td {
+                ShortId { id }
+                div { class: "muted",
+                    time { title: "queued at {run.created_at}", {format::ago(run.created_at, now)} }
+                }
+            }
             td { class: "name",
                 {format::session_name(&run)}
                 if let Some(label) = run.label.clone().filter(|l| *l != format::session_name(&run)) {

@@ -71,7 +71,7 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
                         td { "{session.agent}" }
                         td { StatusCell { session: session.clone(), now } }
                         td { class: "num", "{session.events}" }
-                        td { class: "num", {format::ago(session.last_activity, now)} }
+                        td { class: "num", time { title: "{session.last_activity}", {format::ago(session.last_activity, now)} } }
                         td {
                             if let Some(parent) = session.parent {
                                 ShortId { id: parent }
