@@ -237,7 +237,8 @@ fn progress_message(running: usize, counts: &HashMap<SessionStatus, usize>) -> S
     parts.join(" · ")
 }
 
-/// How a run ended, from its terminal event.
+/// How a run ended, from its terminal event, on one line (a crash's
+/// last words on stderr are in `studio events ID`).
 async fn end_detail(client: &Client, session: SessionId, events: u64) -> String {
     let request = ControlRequest::Events {
         session,
@@ -247,7 +248,10 @@ async fn end_detail(client: &Client, session: SessionId, events: u64) -> String 
     match client.request(request).await {
         Ok(ControlResponse::Events(events)) => events
             .last()
-            .map(|e| describe_end(&e.kind))
+            .map(|e| {
+                let end = describe_end(&e.kind);
+                end.lines().next().unwrap_or_default().to_owned()
+            })
             .unwrap_or_default(),
         _ => String::new(),
     }
