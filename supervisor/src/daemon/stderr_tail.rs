@@ -6,8 +6,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use std::io::Write as _;
-
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::task::JoinHandle;
 
@@ -39,6 +37,14 @@ impl StderrTail {
     /// Reads `stderr` to its end: every line to this process's stderr (the
     /// daemon's log), the last [`LINES`] kept.
     pub(crate) fn follow(stderr: impl AsyncRead + Unpin + Send + 'static) -> StderrTail {
+        Self::follow_into(stderr, std::io::stderr)
+    }
+
+    /// As [`StderrTail::follow`], each line written to what `log` gives.
+    fn follow_into<W: std::io::Write + 'static>(
+        stderr: impl AsyncRead + Unpin + Send + 'static,
+        log: fn() -> W,
+    ) -> StderrTail {
         let lines = Arc::new(Mutex::new(VecDeque::with_capacity(LINES)));
         let kept = Arc::clone(&lines);
         let task = tokio::spawn(async move {
@@ -49,7 +55,7 @@ impl StderrTail {
                     break;
                 }
                 // A line to the log file: small, and never waits on a reader.
-                let _ = std::io::stderr().lock().write_all(&line);
+                let _ = log().write_all(&line);
                 let text = String::from_utf8_lossy(&line);
                 let text = text.trim_end();
                 if !text.is_empty()
@@ -92,7 +98,7 @@ mod tests {
         text.push_str("\nthread 'main' panicked at src/main.rs:3:5:\nboom\n");
         // A backtrace after the message keeps none of its frames.
         text.push_str("stack backtrace:\n   0: std::panicking::begin\n             at /rustc/x/panicking.rs:1:2\n");
-        let tail = StderrTail::follow(std::io::Cursor::new(text.into_bytes()));
+        let tail = StderrTail::follow_into(std::io::Cursor::new(text.into_bytes()), std::io::sink);
         let lines = tail.last_lines(Duration::from_secs(5)).await;
         assert_eq!(lines.len(), LINES);
         assert_eq!(lines[0], "line 11");
