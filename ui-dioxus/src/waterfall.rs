@@ -64,19 +64,20 @@ pub fn spans(events: &[Event], now: Option<Timestamp>) -> Vec<Span> {
     let last = events.last().map_or(origin, |e| e.at.0);
     let until = now.map_or(last, |now| now.0.max(last));
     let mut out: Vec<Span> = Vec::new();
-    // Open spans by their group id and kind, as indices into `out`.
-    let mut open: HashMap<(String, u8), usize> = HashMap::new();
+    // Open spans by their group id and kind, as indices into `out` (the
+    // ids borrowed from the log: nothing is allocated per event).
+    let mut open: HashMap<(&str, u8), usize> = HashMap::new();
     for (index, event) in events.iter().enumerate() {
         let at = event.at.0.saturating_sub(origin);
         let Some(group) = group_of(&event.kind) else {
             continue;
         };
         let (id, kind) = match group {
-            Group::Request(id) => (id.to_owned(), SpanKind::Request),
-            Group::Call(id) => (id.to_owned(), SpanKind::Call),
+            Group::Request(id) => (id, SpanKind::Request),
+            Group::Call(id) => (id, SpanKind::Call),
         };
         let mut begin = |kind: SpanKind, label: String, open: &mut HashMap<_, _>| {
-            open.insert((id.clone(), kind as u8), out.len());
+            open.insert((id, kind as u8), out.len());
             out.push(Span {
                 kind,
                 label,
@@ -88,7 +89,7 @@ pub fn spans(events: &[Event], now: Option<Timestamp>) -> Vec<Span> {
         };
         match &event.kind {
             EventKind::LlmRequestStarted { model, .. }
-                if !open.contains_key(&(id.clone(), kind as u8)) =>
+                if !open.contains_key(&(id, kind as u8)) =>
             {
                 begin(SpanKind::Request, model.clone(), &mut open);
             }
@@ -114,7 +115,7 @@ pub fn spans(events: &[Event], now: Option<Timestamp>) -> Vec<Span> {
                 | EventKind::ToolDenied { .. }
         );
         let mut close = |kind: SpanKind| {
-            if let Some(at_index) = open.remove(&(id.clone(), kind as u8))
+            if let Some(at_index) = open.remove(&(id, kind as u8))
                 && let Some(span) = out.get_mut(at_index)
             {
                 span.end = at;

@@ -322,12 +322,12 @@ fn tokens(spent: &Spent) -> u64 {
 /// Compares lines: a batch by its sums where a column adds up, else by its
 /// first run.
 fn compare_lines(column: Column, a: &Line, b: &Line, now: Timestamp) -> Ordering {
-    let first = |line: &Line| -> SessionSummary {
+    fn first(line: &Line) -> &SessionSummary {
         match line {
-            Line::Run(run) => run.clone(),
-            Line::Batch(batch) => batch.first.clone(),
+            Line::Run(run) => run,
+            Line::Batch(batch) => &batch.first,
         }
-    };
+    }
     let spent = |line: &Line| match line {
         Line::Run(run) => Spent::of([run], now),
         Line::Batch(batch) => batch.spent,
@@ -342,7 +342,7 @@ fn compare_lines(column: Column, a: &Line, b: &Line, now: Timestamp) -> Ordering
         Column::Tokens => tokens(&spent(a)).cmp(&tokens(&spent(b))),
         Column::Cost => spent(a).cost_usd.total_cmp(&spent(b).cost_usd),
         Column::Duration => spent(a).micros.cmp(&spent(b).micros),
-        other => return compare(other, &fa, &fb, now),
+        other => return compare(other, fa, fb, now),
     };
     by.then(fa.id.cmp(&fb.id))
 }
