@@ -210,8 +210,8 @@ pub fn Palette(on_close: EventHandler<()>) -> Element {
 
 #[cfg(test)]
 mod tests {
+    use protocol::AgentConfig;
     use protocol::control::SessionSummary;
-    use protocol::{AgentConfig, SessionStatus, Timestamp};
 
     use super::*;
 
@@ -225,25 +225,9 @@ mod tests {
                     session,
                     SessionSummary {
                         id: session,
-                        agent: "writer".into(),
-                        label: None,
                         title: "Draft the launch post".into(),
-                        status: SessionStatus::Completed,
-                        pid: None,
-                        rss_bytes: None,
                         events: 3,
-                        created_at: Timestamp(1),
-                        started_at: None,
-                        ended_at: None,
-                        parent: None,
-                        branched_at: None,
-                        interactive: false,
-                        totals: None,
-                        estimated: Default::default(),
-                        waiting: None,
-                        batch: None,
-                        last_activity: Timestamp(1),
-                        damage: None,
+                        ..test_support::sessions::summary(1)
                     },
                 )]
                 .into(),

@@ -373,25 +373,10 @@ mod tests {
     ) -> SessionSummary {
         SessionSummary {
             id: SessionId::new(),
-            agent: "writer".into(),
-            label: None,
-            title: String::new(),
             status,
-            pid: None,
-            rss_bytes: None,
             events: 3,
-            created_at: Timestamp(created),
-            started_at: None,
-            ended_at: None,
-            parent: None,
-            branched_at: None,
             interactive,
-            totals: None,
-            estimated: Default::default(),
-            waiting: None,
-            batch: None,
-            last_activity: Timestamp(created),
-            damage: None,
+            ..test_support::sessions::summary(u128::from(created))
         }
     }
 

@@ -88,9 +88,7 @@ pub fn spans(events: &[Event], now: Option<Timestamp>) -> Vec<Span> {
             });
         };
         match &event.kind {
-            EventKind::LlmRequestStarted { model, .. }
-                if !open.contains_key(&(id, kind as u8)) =>
-            {
+            EventKind::LlmRequestStarted { model, .. } if !open.contains_key(&(id, kind as u8)) => {
                 begin(SpanKind::Request, model.clone(), &mut open);
             }
             EventKind::ToolRequested { tool, .. } => begin(SpanKind::Call, tool.clone(), &mut open),

@@ -155,26 +155,10 @@ mod tests {
 
     fn session(totals: Option<SessionTotals>, estimated: Estimated) -> SessionSummary {
         SessionSummary {
-            id: protocol::SessionId::new(),
-            agent: "a".into(),
-            label: None,
-            title: String::new(),
             status: protocol::SessionStatus::Running,
-            pid: None,
-            rss_bytes: None,
-            events: 0,
-            created_at: Timestamp(0),
-            started_at: None,
-            ended_at: None,
-            parent: None,
-            branched_at: None,
-            interactive: false,
             totals,
             estimated,
-            waiting: None,
-            batch: None,
-            last_activity: Timestamp(0),
-            damage: None,
+            ..test_support::sessions::summary(0)
         }
     }
 

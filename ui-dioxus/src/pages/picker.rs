@@ -204,7 +204,7 @@ fn SessionSearch() -> Element {
 
 #[cfg(test)]
 mod tests {
-    use protocol::{SessionStatus, Timestamp};
+    use protocol::Timestamp;
 
     use super::*;
 
@@ -214,22 +214,8 @@ mod tests {
             agent: agent.into(),
             label: label.map(Into::into),
             title: title.into(),
-            status: SessionStatus::Completed,
-            pid: None,
-            rss_bytes: None,
-            events: 1,
-            created_at: Timestamp(1),
-            started_at: None,
-            ended_at: None,
-            parent: None,
-            branched_at: None,
-            interactive: false,
-            totals: None,
-            estimated: Default::default(),
-            waiting: None,
-            batch: None,
             last_activity: Timestamp(active),
-            damage: None,
+            ..test_support::sessions::summary(1)
         }
     }
 

@@ -349,7 +349,7 @@ fn compare_lines(column: Column, a: &Line, b: &Line, now: Timestamp) -> Ordering
 
 #[cfg(test)]
 mod tests {
-    use protocol::control::{Estimated, SessionTotals};
+    use protocol::control::SessionTotals;
     use protocol::event::Usage;
 
     use super::*;
@@ -361,15 +361,10 @@ mod tests {
             label: Some(format!("line {n}")),
             title: format!("prompt {n}"),
             status,
-            pid: None,
-            rss_bytes: None,
             events: n as u64,
             created_at: Timestamp(n as u64 * 10),
             started_at: Some(Timestamp(n as u64 * 10)),
             ended_at: status.is_terminal().then(|| Timestamp(n as u64 * 10 + 5)),
-            parent: None,
-            branched_at: None,
-            interactive: false,
             totals: Some(SessionTotals {
                 usage: Usage {
                     input_tokens: tokens,
@@ -378,11 +373,9 @@ mod tests {
                 cost_usd: tokens as f64 / 1000.0,
                 unpriced: 0,
             }),
-            estimated: Estimated::default(),
-            waiting: None,
             batch: batch.map(SessionId::from_u128),
             last_activity: Timestamp(0),
-            damage: None,
+            ..test_support::sessions::summary(n)
         }
     }
 
