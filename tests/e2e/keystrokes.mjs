@@ -2,9 +2,10 @@
 // (studio-ui --web) takes to come back rendered, while runs stream. The
 // palette is opened and letters that match nothing are typed one at a
 // time: each key's round trip ends when the server's re-render of the
-// empty state names the new query. Timed inside the page, from the
-// keydown to the DOM change (a MutationObserver), so the browser's own
-// input latency is left out and nothing is polled.
+// empty state names the new query. Timed inside the page by the app's own
+// probe (ui-dioxus/src/key_probe.js, which the desktop window runs too),
+// from the keydown to the DOM change, so the browser's own input latency
+// is left out and nothing is polled.
 // Run by ui-dioxus/benches/ui/keystrokes.rs.
 //
 // Usage: node keystrokes.mjs URL TOKEN_FILE ARTIFACT_DIR KEYS
@@ -20,6 +21,7 @@ if (!url || !tokenFile || !artifacts || !(count > 0)) {
   process.exit(2);
 }
 const token = (await readFile(tokenFile, 'utf8')).trim();
+const probe = await readFile(new URL('../../ui-dioxus/src/key_probe.js', import.meta.url), 'utf8');
 const { browser, page, step } = await open(artifacts, 'keystrokes');
 let latencies = [];
 
@@ -29,20 +31,10 @@ await step('measure', async () => {
   await page.locator('.app').focus();
   await page.keyboard.press('Control+k');
   await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'palette');
-  await page.evaluate(() => {
+  await page.evaluate((probe) => {
     window.__latencies = [];
-    let pending = null;
-    document.addEventListener('keydown', () => { pending = performance.now(); }, true);
-    new MutationObserver(() => {
-      if (pending === null) return;
-      const query = document.querySelector('input[name=palette]')?.value ?? '';
-      const empty = document.querySelector('.palette li.empty');
-      if (empty && query && empty.textContent.includes(`“${query}”`)) {
-        window.__latencies.push(performance.now() - pending);
-        pending = null;
-      }
-    }).observe(document.body, { subtree: true, childList: true, characterData: true });
-  });
+    (0, eval)(probe)((ms) => window.__latencies.push(ms));
+  }, probe);
   // Letters that match no page, agent or session.
   const letters = 'zqxjzqxvzqxk';
   for (let n = 0; n < count; n++) {

@@ -22,6 +22,8 @@
     reason = "the benchmark starts the binaries it measures"
 )]
 
+#[path = "ui/desktop_keys.rs"]
+mod desktop_keys;
 #[path = "ui/keystrokes.rs"]
 mod keystrokes;
 #[path = "ui/scale.rs"]
@@ -107,20 +109,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let result = runtime.block_on(measure(&studio, &dir, sizes));
-    let typed = if keystrokes::available(&args.root) {
-        eprintln!("bench: keys typed in the browser view");
-        let keys = if args.quick { 8 } else { 40 };
-        keystrokes::create_load_agent(&studio, &dir).and_then(|()| {
-            Ok((
-                keystrokes::phase(&args.root, &studio, &dir, sizes.baseline_runs, keys)?,
-                keystrokes::phase(&args.root, &studio, &dir, sizes.loaded_runs, keys)?,
-            ))
-        })
-    } else {
-        Err(anyhow::anyhow!(
-            "node and playwright-core are not installed (scripts/setup installs them)"
-        ))
-    };
+    let typed = type_keys(&args.root, &studio, &dir, sizes, args.quick);
     let _ = std::process::Command::new(&studio)
         .arg("--data-dir")
         .arg(&dir)
@@ -131,7 +120,7 @@ fn main() -> anyhow::Result<()> {
     let scaled = scale::measure(args.quick);
     let mut section = render(sizes, &baseline, &loaded, args.quick);
     section.push_str(&scale::section(&scaled, args.quick));
-    section.push_str(&keystroke_section(typed, args.quick));
+    section.push_str(&keystrokes::section(typed, args.quick));
     let out = args.root.join(&args.out);
     std::fs::OpenOptions::new()
         .append(true)
@@ -410,67 +399,45 @@ fn commit() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// The markdown section of the keys typed in the browser view (or why
-/// they were not measured).
-fn keystroke_section(
-    typed: anyhow::Result<(keystrokes::Phase, keystrokes::Phase)>,
+/// Keys typed in both views, each at the baseline load and then loaded.
+fn type_keys(
+    root: &Path,
+    studio: &Path,
+    dir: &Path,
+    sizes: Sizes,
     quick: bool,
-) -> String {
-    let mut out = String::from("\n## 8. Keys typed in the browser view\n\n");
-    if quick {
-        out.push_str("_Quick run (`--quick`): few keys, figures not meaningful._\n\n");
+) -> keystrokes::Typed {
+    let keys = if quick { 8 } else { 40 };
+    if let Err(err) = keystrokes::create_load_agent(studio, dir) {
+        let why = || Err(anyhow::anyhow!("cannot create the load agent: {err:#}"));
+        return keystrokes::Typed {
+            browser: why(),
+            desktop: why(),
+        };
     }
-    let (baseline, loaded) = match typed {
-        Ok(phases) => phases,
-        Err(err) => {
-            let _ = writeln!(out, "Not measured: {err:#}.");
-            return out;
-        }
+    let phases = |measure: &dyn Fn() -> anyhow::Result<Vec<Duration>>| {
+        Ok((
+            keystrokes::under_load(studio, dir, sizes.baseline_runs, measure)?,
+            keystrokes::under_load(studio, dir, sizes.loaded_runs, measure)?,
+        ))
     };
-    let _ = writeln!(
-        out,
-        "`studio-ui --web` in Debian's Chromium (`tests/e2e/keystrokes.mjs`): letters typed \
-         one at a time into the palette, each timed in the page from its keydown until the \
-         server's re-render names the new query (the round trip a key makes, the browser's \
-         own input latency left out). Baseline: {} runs streaming; loaded: {}.\n",
-        baseline.runs, loaded.runs
-    );
-    let _ = writeln!(out, "| figure | baseline | loaded | loaded / baseline |");
-    let _ = writeln!(out, "|---|---:|---:|---:|");
-    let _ = writeln!(
-        out,
-        "| keys measured | {} | {} |  |",
-        baseline.latencies.len(),
-        loaded.latencies.len()
-    );
-    for (name, q) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
-        let (b, l) = (
-            quantile(&baseline.latencies, q),
-            quantile(&loaded.latencies, q),
-        );
-        let _ = writeln!(
-            out,
-            "| key round trip {name} | {} | {} | {} |",
-            ms(b),
-            ms(l),
-            ratio(l.as_secs_f64(), b.as_secs_f64())
-        );
-    }
-    let worst = quantile(&loaded.latencies, 0.99);
-    let _ = writeln!(
-        out,
-        "\nGoal: with {} runs streaming, a key comes back rendered within 50 ms at p99, \
-         well under what a person notices: {} ({}). The desktop window's keys are not \
-         timed here: they take no socket round trip, and its renders are the ones above.",
-        loaded.runs,
-        if worst <= Duration::from_millis(50) {
-            "met"
-        } else {
-            "not met"
-        },
-        ms(worst)
-    );
-    out
+    let browser = if keystrokes::browser_available(root) {
+        eprintln!("bench: keys typed in the browser view");
+        phases(&|| keystrokes::in_browser(root, studio, dir, keys))
+    } else {
+        Err(anyhow::anyhow!(
+            "node and playwright-core are not installed (scripts/setup installs them)"
+        ))
+    };
+    let desktop = if desktop_keys::available() {
+        eprintln!("bench: keys typed in the desktop window");
+        phases(&|| desktop_keys::in_window(studio, dir, keys))
+    } else {
+        Err(anyhow::anyhow!(
+            "Xvfb and xdotool are not installed (scripts/setup installs them)"
+        ))
+    };
+    keystrokes::Typed { browser, desktop }
 }
 
 /// The markdown section.

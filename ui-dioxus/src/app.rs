@@ -7,6 +7,7 @@ use dioxus::prelude::*;
 
 use crate::commands::Commands;
 use crate::connection::{self, Command, Target};
+use crate::key_probe::{KeyLatencyLog, KeyProbe};
 use crate::pages::{AgentsPage, InspectorPage, RunsPage, SessionsPage, SettingsPage};
 use crate::palette::Palette;
 use crate::state::{AppState, Link, Page};
@@ -32,8 +33,12 @@ pub fn App() -> Element {
         0 => "AI Studio".to_owned(),
         waiting => format!("AI Studio · {waiting} waiting for you"),
     };
+    let probe = try_use_context::<KeyLatencyLog>();
     rsx! {
         document::Title { "{title}" }
+        if let Some(KeyLatencyLog(log)) = probe {
+            KeyProbe { log }
+        }
         Shell {}
     }
 }

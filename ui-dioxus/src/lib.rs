@@ -17,6 +17,8 @@
 //! - [`inspect`]: the Inspector's timeline rows, chips, search and stats.
 //! - [`detail`]: the Inspector's detail panel, by kind of event.
 //! - [`waterfall`]: the Inspector's time axis of requests, calls and waits.
+//! - [`key_probe`]: times keys in the window for `scripts/bench` (off by
+//!   default).
 //!
 //! Components only read the store and send commands, so the same tree
 //! renders in the desktop window and, in tests, through `dioxus-ssr`.
@@ -29,6 +31,7 @@ pub mod detail;
 pub mod fields;
 pub mod format;
 pub mod inspect;
+pub mod key_probe;
 pub mod pages;
 pub mod palette;
 pub mod problems;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use dioxus::desktop::{Config, WindowBuilder};
 use protocol::layout::Layout;
+use ui_dioxus::key_probe::KeyLatencyLog;
 use ui_dioxus::{App, Target};
 
 /// The AI Studio desktop app: agents, sessions, runs, the inspector and
@@ -30,6 +31,10 @@ struct Args {
     #[arg(long = "allow-host", value_name = "HOST:PORT", requires = "web",
           value_parser = ui_dioxus::web::parse_allowed_host)]
     allow_host: Vec<String>,
+    /// Appends each key's round trip in the command palette (ms, one per
+    /// line) to FILE: for scripts/bench.
+    #[arg(long, value_name = "FILE", hide = true, conflicts_with = "web")]
+    key_latency_log: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -63,10 +68,13 @@ fn main() -> ExitCode {
     let window = WindowBuilder::new()
         .with_title("AI Studio")
         .with_inner_size(dioxus::desktop::LogicalSize::new(1200.0, 800.0));
-    dioxus::LaunchBuilder::desktop()
+    let mut launch = dioxus::LaunchBuilder::desktop()
         .with_cfg(Config::new().with_window(window).with_menu(None))
-        .with_context(target)
-        .launch(App);
+        .with_context(target);
+    if let Some(log) = args.key_latency_log {
+        launch = launch.with_context(KeyLatencyLog(log));
+    }
+    launch.launch(App);
     ExitCode::SUCCESS
 }
 

@@ -1,0 +1,158 @@
+//! `scripts/bench`, keys typed in the desktop window: the release
+//! `studio-ui` on its own Xvfb display with `--key-latency-log`, so its
+//! probe (`src/key_probe.js`) writes each key's round trip to a file;
+//! xdotool opens the palette and types letters one at a time, each sent
+//! once the previous one came back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use super::keystrokes::Reaped;
+
+/// Letters that match no page, agent or session.
+const LETTERS: &[&str] = &["z", "q", "x", "j", "z", "q", "x", "v", "z", "q", "x", "k"];
+
+/// Whether Xvfb and xdotool are installed (scripts/setup installs them).
+pub fn available() -> bool {
+    ["Xvfb", "xdotool"].iter().all(|tool| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    })
+}
+
+/// `keys` keys typed into the palette of a window on `dir`'s daemon.
+pub fn in_window(studio_bin: &Path, dir: &Path, keys: usize) -> anyhow::Result<Vec<Duration>> {
+    let (display, _xvfb) = xvfb()?;
+    let log = dir.join("key-latency.log");
+    let _ = std::fs::remove_file(&log);
+    let _app = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_studio-ui"))
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("--studio-bin")
+            .arg(studio_bin)
+            .arg("--key-latency-log")
+            .arg(&log)
+            .env("DISPLAY", &display)
+            .env_remove("WAYLAND_DISPLAY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("studio-ui")?,
+    );
+    let window = wait_for(Duration::from_secs(60), || {
+        let out = xdotool(&display, &["search", "--name", "^AI Studio"]).ok()?;
+        let found = String::from_utf8_lossy(&out.stdout);
+        found.lines().next().map(str::to_owned)
+    })
+    .context("no window titled AI Studio appeared")?;
+    let key = |name: &str| -> anyhow::Result<()> {
+        xdotool(&display, &["windowfocus", "--sync", &window])?;
+        xdotool(&display, &["key", "--clearmodifiers", name])?;
+        Ok(())
+    };
+    // The window may take a while to paint and connect: open the palette
+    // and type until a first key comes back, then start from empty.
+    let ready = wait_for(Duration::from_secs(60), || {
+        key("ctrl+k").ok()?;
+        std::thread::sleep(Duration::from_millis(300));
+        key("z").ok()?;
+        std::thread::sleep(Duration::from_millis(700));
+        (!measured(&log).is_empty()).then_some(())
+    });
+    ready.context("no key typed into the palette came back rendered")?;
+    key("ctrl+a")?;
+    key("BackSpace")?;
+    let skip = measured(&log).len();
+    for n in 0..keys {
+        if n > 0 && n % 10 == 0 {
+            // Start again from an empty field, so the query stays short.
+            key("ctrl+a")?;
+            key("BackSpace")?;
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let before = measured(&log).len();
+        key(LETTERS[n % LETTERS.len()])?;
+        wait_for(Duration::from_secs(10), || {
+            (measured(&log).len() > before).then_some(())
+        })
+        .with_context(|| format!("key {} never came back rendered", n + 1))?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(measured(&log).into_iter().skip(skip).collect())
+}
+
+/// What the probe wrote so far.
+fn measured(log: &Path) -> Vec<Duration> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.trim().parse::<f64>().ok())
+        .map(|ms| Duration::from_secs_f64(ms / 1e3))
+        .collect()
+}
+
+/// `xdotool ARGS` on `display`, which must succeed.
+fn xdotool(display: &str, args: &[&str]) -> anyhow::Result<std::process::Output> {
+    let out = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .output()
+        .context("xdotool")?;
+    if !out.status.success() {
+        bail!(
+            "xdotool {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out)
+}
+
+/// Xvfb on a free display: its name and the server.
+fn xvfb() -> anyhow::Result<(String, Reaped)> {
+    for n in 190..290 {
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        if socket.exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+            continue;
+        }
+        let server = Reaped(
+            Command::new("Xvfb")
+                .args([
+                    &format!(":{n}"),
+                    "-screen",
+                    "0",
+                    "1280x900x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("Xvfb")?,
+        );
+        if wait_for(Duration::from_secs(10), || socket.exists().then_some(())).is_some() {
+            return Ok((format!(":{n}"), server));
+        }
+    }
+    bail!("no free X display for Xvfb")
+}
+
+/// Polls `check` every 2 ms until it gives something or `limit` passes.
+fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = check() {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
