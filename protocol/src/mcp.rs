@@ -50,26 +50,7 @@ pub enum McpTransport {
 impl McpServerConfig {
     /// Checks the name (it becomes a tool-name prefix) and the transport.
     pub fn validate(&self) -> Result<(), String> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 32
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-        if !name_ok {
-            return Err(format!(
-                "invalid MCP server name {:?}: use 1-32 letters, digits, '-' or '_'",
-                self.name
-            ));
-        }
-        // Its tools arrive as `NAME.TOOL`: a built-in group's name would
-        // pass them off as built-in tools (and match rules meant for those).
-        if crate::agent::BUILTIN_TOOLS.contains(&self.name.as_str()) {
-            return Err(format!(
-                "invalid MCP server name {:?}: shell, fs and fetch are the built-in tools' names",
-                self.name
-            ));
-        }
+        validate_server_name(&self.name)?;
         if self.startup_timeout_secs == 0 || self.call_timeout_secs == 0 {
             return Err("timeouts must be at least one second".to_owned());
         }
@@ -77,12 +58,8 @@ impl McpServerConfig {
             McpTransport::Stdio { command, .. } if command.is_empty() => {
                 Err("the command is empty".to_owned())
             }
-            McpTransport::Http { url, .. }
-                if !(url.starts_with("http://") || url.starts_with("https://")) =>
-            {
-                Err(format!("{url:?} is not an http(s) URL"))
-            }
-            _ => Ok(()),
+            McpTransport::Http { url, .. } => validate_url(url),
+            McpTransport::Stdio { .. } => Ok(()),
         }
     }
 
@@ -109,6 +86,38 @@ impl McpServerConfig {
                 }
             }
         }
+    }
+}
+
+/// Checks an MCP server's name: it becomes the prefix of its tools'
+/// names (`NAME.TOOL`), so it is short, plain, and no built-in tool's.
+pub fn validate_server_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if !plain {
+        return Err(format!(
+            "invalid MCP server name {name:?}: use 1-32 letters, digits, '-' or '_'"
+        ));
+    }
+    // Its tools arrive as `NAME.TOOL`: a built-in group's name would
+    // pass them off as built-in tools (and match rules meant for those).
+    if crate::agent::BUILTIN_TOOLS.contains(&name) {
+        return Err(format!(
+            "invalid MCP server name {name:?}: shell, fs and fetch are the built-in tools' names"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a streamable-HTTP endpoint: an http(s) URL.
+pub fn validate_url(url: &str) -> Result<(), String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not an http(s) URL"))
     }
 }
 

@@ -339,13 +339,26 @@ await step('settings', async () => {
   await page.locator('tr', { hasText: 'fs.read' }).getByRole('button', { name: 'Remove' }).click();
   await page.locator('tr', { hasText: 'fs.read' }).waitFor({ state: 'detached' });
 
-  // An MCP server through the form: its environment secret is sent once,
-  // the form clears, and the list names the variable only.
-  await page.fill('input[name=mcp_name]', 'web-added');
-  await page.fill('input[name=mcp_command]', 'npx');
-  await page.fill('input[name=mcp_args]', '-y "@scope/server x"');
-  await page.fill('textarea[name=mcp_secrets]', 'API_TOKEN=tok-e2e-added');
+  // An MCP server through the form. Empty, it shows each missing field's
+  // problem at once, next to the field.
   await page.getByRole('button', { name: 'Add server' }).click();
+  for (const field of ['mcp_name', 'mcp_command']) {
+    await page.locator(`.mcp-add .field-problem[data-for=${field}]`).waitFor();
+  }
+  await page.locator('.mcp-add p.problem', { hasText: '2 problems' }).waitFor();
+  await page.locator('.mcp-add').screenshot({ path: `${artifacts}/web-mcp-problems.png` });
+  // Typed in key by key: its environment secret is sent once, the form
+  // clears with its problems, and the list names the variable only.
+  const typeInto = async (selector, text) => {
+    await page.locator(selector).click();
+    await page.keyboard.type(text, { delay: 20 });
+  };
+  await typeInto('input[name=mcp_name]', 'web-added');
+  await typeInto('input[name=mcp_command]', 'npx');
+  await typeInto('input[name=mcp_args]', '-y "@scope/server x"');
+  await typeInto('textarea[name=mcp_secrets]', 'API_TOKEN=tok-e2e-added');
+  await page.getByRole('button', { name: 'Add server' }).click();
+  await page.locator('.mcp-add .field-problem').first().waitFor({ state: 'detached' });
   const servers = page.locator('tr:has(code)');
   await servers.filter({ hasText: 'web-added' })
     .locator('code', { hasText: 'npx -y @scope/server x (env: API_TOKEN)' }).waitFor();

@@ -23,5 +23,5 @@ pub use run_form::{RunDraft, RunForm};
 pub use runs::RunsPage;
 pub use sessions::SessionsPage;
 pub use settings::{
-    McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing, SettingsPage,
+    McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing, SettingsPage, import_problem,
 };

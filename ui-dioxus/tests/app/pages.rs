@@ -16,7 +16,7 @@ use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
 use ui_dioxus::connection::{NewRule, RuleChanges};
 use ui_dioxus::pages::{
     AgentDraft, AgentForm, McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing,
-    RunForm,
+    RunForm, import_problem,
 };
 use ui_dioxus::palette::Palette;
 use ui_dioxus::state::{ImportOutcome, Link, McpSummary, Settings};
@@ -66,14 +66,19 @@ fn Root(props: RootProps) -> Element {
         Part::RunForm => rsx! { RunForm {} },
         Part::Palette => rsx! { Palette { on_close: |()| {} } },
         Part::McpAdd(draft, checked) => {
-            let problem = checked.then(|| draft.config().err()).flatten();
-            rsx! { McpAddForm { start: draft, problem } }
+            let problems = checked
+                .then(|| draft.check().err())
+                .flatten()
+                .unwrap_or_default();
+            rsx! { McpAddForm { start: draft, problems } }
         }
         Part::McpImport(text, checked) => {
-            let problem = checked
+            let problems = checked
                 .then(|| studio_client::mcp_import::parse_mcp_servers_json(&text).err())
-                .flatten();
-            rsx! { McpImportForm { start: text, problem } }
+                .flatten()
+                .map(import_problem)
+                .unwrap_or_default();
+            rsx! { McpImportForm { start: text, problems } }
         }
         Part::Pricing(draft) => {
             let problems = draft.check().err().unwrap_or_default();
@@ -772,10 +777,15 @@ fn the_settings_forms_empty_with_a_problem_and_an_import_report() {
         name: "remote".into(),
         kind: McpKind::Http,
         url: "ftp://mcp.example".into(),
+        call_timeout: "0".into(),
         ..McpDraft::default()
     };
     let html = render_part(state.clone(), Part::McpAdd(bad, true));
-    assert!(html.contains(r#"role="alert""#), "{html}");
+    // Each problem next to its field, and both at once.
+    for field in ["mcp_url", "mcp_call_timeout"] {
+        assert!(html.contains(&format!(r#"data-for="{field}""#)), "{html}");
+    }
+    assert!(html.contains(">2 problems"), "{html}");
     insta::assert_snapshot!("settings_mcp_add_problem", html);
 
     let html = render_part(

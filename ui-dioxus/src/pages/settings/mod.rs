@@ -20,7 +20,7 @@ use crate::state::{AppState, Link};
 
 use limits::{Limit, LimitField};
 use mcp::McpServers;
-pub use mcp::{McpAddForm, McpDraft, McpImportForm, McpKind};
+pub use mcp::{McpAddForm, McpDraft, McpImportForm, McpKind, import_problem};
 pub use pricing::{PriceDraft, Pricing};
 use secrets::WhereNewSecretsGo;
 
