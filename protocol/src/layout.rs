@@ -74,6 +74,11 @@ impl Layout {
         self.root.join("client.token")
     }
 
+    /// The app's preferences (its colours), kept across restarts.
+    pub fn ui_preferences(&self) -> PathBuf {
+        self.root.join("ui-preferences.json")
+    }
+
     /// The background daemon's log.
     pub fn daemon_log(&self) -> PathBuf {
         self.root.join("daemon.log")

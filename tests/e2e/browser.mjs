@@ -275,7 +275,8 @@ await step('runs-table', async () => {
   await page.locator('tfoot th', { hasText: 'Total of all' }).waitFor();
 });
 
-// The theme toggle: system, light, dark; the dark one is dark.
+// The theme toggle: system, light, dark; the dark one is dark, and the
+// choice outlives the page.
 await step('theme', async () => {
   const toggle = page.locator('nav button.theme');
   const background = () => page.evaluate(() => getComputedStyle(document.querySelector('.app')).backgroundColor);
@@ -291,6 +292,10 @@ await step('theme', async () => {
   const dark = luminance(await background());
   if (!(light > 200 && dark < 60)) throw new Error(`light ${light}, dark ${dark}`);
   await page.screenshot({ path: `${artifacts}/web-runs-dark.png` });
+  // The choice is kept: a new page (a new app on the server) opens dark.
+  await page.reload();
+  await page.locator('span.link.up').waitFor();
+  await page.locator('.app[data-theme=dark]').waitFor();
   await toggle.click();
   await page.locator('.app[data-theme=system]').waitFor();
 });

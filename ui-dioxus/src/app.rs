@@ -10,6 +10,7 @@ use crate::connection::{self, Command, Target};
 use crate::key_probe::{KeyLatencyLog, KeyProbe};
 use crate::pages::{AgentsPage, InspectorPage, RunsPage, SessionsPage, SettingsPage};
 use crate::palette::Palette;
+use crate::preferences::{self, Preferences};
 use crate::state::{AppState, Link, Page};
 
 /// The stylesheet, inlined so the window needs no asset server.
@@ -20,7 +21,13 @@ const CSS: &str = include_str!("style.css");
 #[component]
 pub fn App() -> Element {
     let target = use_context::<Target>();
-    let mut state = use_context_provider(|| Signal::new(AppState::default()));
+    let mut state = use_context_provider(|| {
+        let preferences = preferences::load(&target.layout);
+        Signal::new(AppState {
+            theme: preferences.theme,
+            ..AppState::default()
+        })
+    });
     let link = use_coroutine(move |commands: UnboundedReceiver<Command>| {
         let target = target.clone();
         async move {
@@ -54,6 +61,8 @@ pub fn Shell() -> Element {
     let mut state = use_context::<Signal<AppState>>();
     let mut palette = use_signal(|| false);
     let web = try_use_context::<WebSignOut>().is_some();
+    // Where the theme is saved (absent when a test renders the shell).
+    let target = try_use_context::<Target>();
     let page = state.read().page;
     let theme = state.read().theme;
     rsx! {
@@ -99,6 +108,11 @@ pub fn Shell() -> Element {
                     onclick: move |_| {
                         let next = state.read().theme.next();
                         state.write().theme = next;
+                        if let Some(target) = &target
+                            && let Err(err) = preferences::save(&target.layout, Preferences { theme: next })
+                        {
+                            state.write().errors.push(err.to_string());
+                        }
                     },
                     "◐ {theme.name()}"
                 }

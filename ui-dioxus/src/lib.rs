@@ -10,6 +10,8 @@
 //! - [`app`]: the root component, navigation (Ctrl+1..5) and the shell.
 //! - [`pages`]: the five pillars: Agents, Sessions, Runs, Inspector, Settings.
 //! - [`palette`]: the command palette (Ctrl/Cmd+K).
+//! - [`preferences`]: what a person chose (the colours), kept across
+//!   restarts.
 //! - [`problems`]: a form's errors by field, shown next to each.
 //! - [`web`]: the same app served to a browser (liveview), behind a sign-in
 //!   session and `Host`/`Origin` checks.
@@ -34,6 +36,7 @@ pub mod inspect;
 pub mod key_probe;
 pub mod pages;
 pub mod palette;
+pub mod preferences;
 pub mod problems;
 pub mod state;
 pub mod waterfall;
