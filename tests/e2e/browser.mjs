@@ -312,7 +312,7 @@ await step('chat', async () => {
   await asking.getByRole('button', { name: 'Approve once' }).click();
   await page.locator('.msg.tool.done', { hasText: 'fs.list' }).waitFor();
   await page.locator('.msg.assistant:not(.streaming)').last().waitFor();
-  const answer = (await page.locator('.msg.assistant').last().textContent()).trim();
+  const answer = (await page.locator('.msg.assistant .text').last().textContent()).trim();
   if (!answer) throw new Error('no streamed answer');
   await page.getByRole('button', { name: 'End', exact: true }).click();
   await page.locator('.msg.notice', { hasText: 'ended: session.completed' }).waitFor();

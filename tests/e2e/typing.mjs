@@ -82,7 +82,7 @@ await step('chat', async () => {
   await typeInto(box, CHAT);
   await page.getByRole('button', { name: 'Send' }).click();
   await page.locator('.msg.user').first().waitFor();
-  const sent = (await page.locator('.msg.user').first().textContent()).trim();
+  const sent = (await page.locator('.msg.user .text').first().textContent()).trim();
   if (sent !== CHAT) throw new Error(`sent ${JSON.stringify(sent)}`);
   // After sending the box is empty and keeps the focus for the next one.
   await page.locator('.chat span.status.idle').waitFor();
@@ -91,7 +91,7 @@ await step('chat', async () => {
   await typeInto(box, NEXT);
   await page.keyboard.press('Control+Enter');
   await page.locator('.msg.user', { hasText: 'summarise' }).waitFor();
-  const second = (await page.locator('.msg.user').last().textContent()).trim();
+  const second = (await page.locator('.msg.user .text').last().textContent()).trim();
   if (second !== NEXT) throw new Error(`sent ${JSON.stringify(second)}`);
 });
 

@@ -4,6 +4,7 @@
 //! running, done, failed, denied), and notices (a failed turn, the end or
 //! resume of a life).
 
+use protocol::Timestamp;
 use protocol::event::{Event, EventKind};
 
 /// Where a tool call stands.
@@ -52,9 +53,29 @@ pub enum Item {
     Notice(String),
 }
 
+/// An item of the conversation and when it began (the event that
+/// started it: the message, the first streamed chunk, the call).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Said {
+    /// When it began.
+    pub at: Timestamp,
+    /// What it is.
+    pub item: Item,
+}
+
 /// The conversation in `events` (seq order).
 pub fn items(events: &[Event]) -> Vec<Item> {
+    timed_items(events)
+        .into_iter()
+        .map(|said| said.item)
+        .collect()
+}
+
+/// The conversation in `events` (seq order), each item with when it
+/// began.
+pub fn timed_items(events: &[Event]) -> Vec<Said> {
     let mut items: Vec<Item> = Vec::new();
+    let mut began: Vec<Timestamp> = Vec::new();
     for event in events {
         match &event.kind {
             EventKind::MessageUser { text } => items.push(Item::User(text.clone())),
@@ -146,8 +167,14 @@ pub fn items(events: &[Event]) -> Vec<Item> {
             }
             _ => {}
         }
+        // Whatever this event started began at its time.
+        began.resize(items.len(), event.at);
     }
-    items
+    began
+        .into_iter()
+        .zip(items)
+        .map(|(at, item)| Said { at, item })
+        .collect()
 }
 
 fn set_state(items: &mut [Item], id: &str, next: CallState) {
@@ -182,6 +209,36 @@ mod tests {
             usage: Usage::default(),
             finish_reason: "stop".into(),
         }
+    }
+
+    #[test]
+    fn each_item_began_with_the_event_that_started_it() {
+        // One second apart: idle 0s, said 1s, chunks 2s and 3s, completed
+        // 4s, the answer 5s, ended 6s.
+        let events = log(vec![
+            EventKind::SessionIdle { error: None },
+            EventKind::MessageUser { text: "hi".into() },
+            chunk("hel"),
+            chunk("lo"),
+            completed(),
+            EventKind::MessageAssistant {
+                text: "hello".into(),
+            },
+            EventKind::SessionCompleted,
+        ]);
+        let began: Vec<(u64, &str)> = timed_items(&events)
+            .iter()
+            .map(|said| {
+                let what = match &said.item {
+                    Item::User(_) => "user",
+                    Item::Assistant { .. } => "assistant",
+                    Item::Notice(_) => "notice",
+                    Item::Tool { .. } => "tool",
+                };
+                (said.at.0 / 1_000_000, what)
+            })
+            .collect();
+        assert_eq!(began, [(1, "user"), (2, "assistant"), (6, "notice")]);
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //! box, End and Resume.
 
 use dioxus::prelude::*;
+use protocol::Timestamp;
 use protocol::control::SessionSummary;
 
 use crate::commands::Commands;
 use crate::connection::Command;
-use crate::conversation::{self, CallState, Item};
+use crate::conversation::{self, CallState, Item, Said};
 use crate::fields::TextArea;
 use crate::format;
 use crate::pages::status::{ShortId, StatusCell};
@@ -115,7 +116,7 @@ fn ChatView(session: SessionSummary) -> Element {
         .read()
         .inspected
         .as_ref()
-        .map(|(_, events)| conversation::items(events))
+        .map(|(_, events)| conversation::timed_items(events))
         .unwrap_or_default();
     let id = session.id;
     // A branch: what it goes on from is loaded once per branch shown.
@@ -132,16 +133,17 @@ fn ChatView(session: SessionSummary) -> Element {
             });
         }
     }));
-    let inherited: Vec<Item> = state
+    let inherited: Vec<Said> = state
         .read()
         .inherited
         .as_ref()
         .filter(|(open, _)| *open == id)
-        .map(|(_, events)| conversation::items(events))
+        .map(|(_, events)| conversation::timed_items(events))
         .unwrap_or_default()
         .into_iter()
-        .filter(|item| matches!(item, Item::User(_) | Item::Assistant { .. }))
+        .filter(|said| matches!(said.item, Item::User(_) | Item::Assistant { .. }))
         .collect();
+    let now = state.read().now;
     let idle = session.status == protocol::SessionStatus::Idle;
     let ended = session.status.is_terminal();
     let mut send = move || {
@@ -173,13 +175,13 @@ fn ChatView(session: SessionSummary) -> Element {
             div { class: "messages",
                 if !inherited.is_empty() {
                     div { class: "inherited",
-                        for (index, item) in inherited.into_iter().enumerate() {
-                            ChatItem { key: "inherited-{index}", item }
+                        for (index, said) in inherited.into_iter().enumerate() {
+                            ChatItem { key: "inherited-{index}", item: said.item, at: said.at, ago: format::ago(said.at, now) }
                         }
                     }
                 }
-                for (index, item) in items.into_iter().enumerate() {
-                    ChatItem { key: "{index}", item }
+                for (index, said) in items.into_iter().enumerate() {
+                    ChatItem { key: "{index}", item: said.item, at: said.at, ago: format::ago(said.at, now) }
                 }
             }
             if ended {
@@ -210,16 +212,22 @@ fn ChatView(session: SessionSummary) -> Element {
     }
 }
 
-/// One item of the chat.
+/// One item of the chat, with how long ago it began (the exact time on
+/// hover). Given the text rather than the clock, it is drawn again only
+/// when that text changes.
 #[component]
-fn ChatItem(item: Item) -> Element {
+fn ChatItem(item: Item, at: Timestamp, ago: String) -> Element {
     let commands = use_context::<Commands>();
+    let when = rsx! { time { class: "when", title: "{at}", "{ago}" } };
     match item {
-        Item::User(text) => rsx! { div { class: "msg user", "{text}" } },
+        Item::User(text) => rsx! { div { class: "msg user", span { class: "text", "{text}" } {when} } },
         Item::Assistant { text, streaming } => rsx! {
-            div { class: if streaming { "msg assistant streaming" } else { "msg assistant" }, "{text}" }
+            div { class: if streaming { "msg assistant streaming" } else { "msg assistant" },
+                span { class: "text", "{text}" }
+                {when}
+            }
         },
-        Item::Notice(text) => rsx! { div { class: "msg notice", "{text}" } },
+        Item::Notice(text) => rsx! { div { class: "msg notice", "{text} " {when} } },
         Item::Tool {
             tool,
             arguments,
@@ -241,6 +249,7 @@ fn ChatItem(item: Item) -> Element {
                 div { class: "msg {class}",
                     code { "{tool} {format::one_line(&arguments)}" }
                     span { class: "call-status", " {status}" }
+                    {when}
                     if let CallState::Asking(id) = state {
                         div { class: "buttons",
                             button { onclick: move |_| commands.send(Command::Answer { id, approve: true, remember: false }), "Approve once" }

@@ -751,9 +751,12 @@ fn the_chat_view_streams_and_asks_inline() {
     let html = render(state);
     assert!(
         html.contains(
-            "<div class=\"inherited\">\n<div class=\"msg user\">tidy the notes</div>\n\
-             <div class=\"msg assistant\">Tidied them.</div>\n</div>\n\
-             <div class=\"msg notice\">ended: session.completed</div>"
+            "<div class=\"inherited\">\n<div class=\"msg user\">\n<span class=\"text\">tidy the notes</span>\n\
+             <time class=\"when\" title=\"2026-11-18T11:06:42.000Z\">28s ago</time>\n</div>\n\
+             <div class=\"msg assistant\">\n<span class=\"text\">Tidied them.</span>\n\
+             <time class=\"when\" title=\"2026-11-18T11:06:43.000Z\">27s ago</time>\n</div>\n</div>\n\
+             <div class=\"msg notice\">ended: session.completed <time class=\"when\" \
+             title=\"2026-11-18T11:06:41.000Z\">29s ago</time>"
         ),
         "{html}"
     );
