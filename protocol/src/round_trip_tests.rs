@@ -617,6 +617,11 @@ fn control_responses() -> Vec<ControlResponse> {
                 prompt: s("hi"),
                 ..RunSpec::default()
             }),
+            inherited: vec![crate::message::ChatMessage::text(
+                crate::message::Role::User,
+                "earlier",
+            )],
+            inherited_left_out: 3,
         })),
         ControlResponse::Events(vec![Event {
             session: id(),

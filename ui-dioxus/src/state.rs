@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use protocol::approval::{ApprovalRule, PendingApproval};
-use protocol::control::{DaemonStatus, KeyInfo, PricingTable, SecretsInfo, SessionSummary};
+use protocol::control::{DaemonStatus, KeyInfo, PricingTable, SecretsInfo, SessionSummary, Setup};
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
 use protocol::{AgentConfig, ProviderKind, SessionId, Timestamp};
@@ -135,8 +135,9 @@ pub enum Update {
     Tick(Timestamp),
     /// A provider's models, or why they could not be listed.
     Models(ProviderKind, Result<Vec<String>, String>),
-    /// The system prompt the inspected session's agent had when it began.
-    SystemPrompt(SessionId, String),
+    /// What the inspected session was set up with: its agent as it began
+    /// (the system prompt) and, for a branch, what it inherited.
+    Setup(Box<Setup>),
     /// An interactive session was opened or resumed from here: show it.
     Opened(SessionId),
     /// Where each provider's key comes from.
@@ -239,8 +240,8 @@ pub struct AppState {
     pub models: HashMap<ProviderKind, Result<Vec<String>, String>>,
     /// The agent the run form starts with (set by an agent card's Run).
     pub run_agent: Option<String>,
-    /// The inspected session's system prompt, once the daemon said it.
-    pub system_prompt: Option<(SessionId, String)>,
+    /// What the inspected session was set up with, once the daemon said.
+    pub setup: Option<Box<Setup>>,
     /// Light, dark, or as the system says (the navigation's toggle).
     pub theme: Theme,
     /// Whether the Runs page shows the form that starts runs (its
@@ -298,13 +299,13 @@ impl AppState {
                 _ => {}
             },
             Update::Tick(now) => self.now = now,
-            Update::SystemPrompt(session, prompt) => {
+            Update::Setup(setup) => {
                 if self
                     .inspected
                     .as_ref()
-                    .is_some_and(|(open, _)| *open == session)
+                    .is_some_and(|(open, _)| *open == setup.summary.id)
                 {
-                    self.system_prompt = Some((session, prompt));
+                    self.setup = Some(setup);
                 }
             }
             Update::Models(provider, models) => {

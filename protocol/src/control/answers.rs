@@ -188,7 +188,22 @@ pub struct Setup {
     pub agent: crate::agent::AgentConfig,
     /// What a headless run was started with; `None` for a chat.
     pub run: Option<RunSpec>,
+    /// For a branch, the conversation it goes on from, as its model is
+    /// sent it (its ancestry's, each up to its branch point); empty for a
+    /// session that is not a branch. At most the latest
+    /// [`SETUP_INHERITED_MESSAGES`], each text cut at
+    /// [`SETUP_TEXT_CHARS`] (ending in `…`), so it always fits one frame.
+    pub inherited: Vec<crate::message::ChatMessage>,
+    /// Older inherited messages left out of `inherited`.
+    pub inherited_left_out: u32,
 }
+
+/// Most inherited messages a [`Setup`] carries.
+pub const SETUP_INHERITED_MESSAGES: usize = 1000;
+
+/// Longest text (a message, a tool output, a call's arguments) of an
+/// inherited message in a [`Setup`], in characters.
+pub const SETUP_TEXT_CHARS: usize = 2000;
 
 /// One row of `studio ps`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

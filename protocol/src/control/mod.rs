@@ -22,8 +22,9 @@ mod answers;
 
 pub use answers::{
     DaemonStatus, DamagedRecord, Estimated, KeyInfo, KeySource, ModelPrice, PriceEntry,
-    PricingTable, ProviderModels, SecretInfo, SecretLocation, SecretsInfo, SessionSummary,
-    SessionTotals, Setup, StoreReport, StoreStall, TableReport, Waiting,
+    PricingTable, ProviderModels, SETUP_INHERITED_MESSAGES, SETUP_TEXT_CHARS, SecretInfo,
+    SecretLocation, SecretsInfo, SessionSummary, SessionTotals, Setup, StoreReport, StoreStall,
+    TableReport, Waiting,
 };
 
 impl ControlRequest {

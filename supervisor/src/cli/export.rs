@@ -40,6 +40,7 @@ pub(crate) async fn execute(args: ExportArgs, ctx: &Ctx) -> Result<(), CliError>
         summary,
         agent,
         run,
+        ..
     } = match client.request(request).await? {
         ControlResponse::Setup(setup) => *setup,
         other => return Err(CliError::msg(format!("unexpected answer: {other:?}"))),

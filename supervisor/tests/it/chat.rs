@@ -551,6 +551,31 @@ async fn a_branch_goes_on_from_its_point_and_leaves_the_original_alone() {
         own[0]
     );
     assert_eq!(summary(&client, third).await.parent, Some(second));
+    // Its setup carries what it inherited, as the model was sent it before
+    // the branch's own message (the Inspector shows it as the input).
+    let client = &client;
+    let setup_of = |id: SessionId| async move {
+        match client
+            .request(ControlRequest::SessionSetup { id: id.to_string() })
+            .await
+            .unwrap()
+        {
+            protocol::control::ControlResponse::Setup(setup) => setup,
+            other => panic!("not a setup: {other:?}"),
+        }
+    };
+    assert!(
+        setup_of(original).await.inherited.is_empty(),
+        "not a branch"
+    );
+    let setup = setup_of(third).await;
+    let inherited: Vec<(String, String)> = setup
+        .inherited
+        .iter()
+        .map(|m| (format!("{:?}", m.role).to_lowercase(), m.content.clone()))
+        .collect();
+    assert_eq!(inherited, conversation(&seen[3].body)[1..5]);
+    assert_eq!(setup.inherited_left_out, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

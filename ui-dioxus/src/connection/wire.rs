@@ -360,10 +360,7 @@ impl Wire {
                         update(Update::Agents(agents));
                     }
                     (Some(Asked::Setup), Ok(ControlResponse::Setup(setup))) => {
-                        update(Update::SystemPrompt(
-                            setup.summary.id,
-                            setup.agent.system_prompt,
-                        ));
+                        update(Update::Setup(setup));
                     }
                     (Some(Asked::Sessions), Ok(ControlResponse::Sessions(list))) => {
                         update(Update::Sessions(list));

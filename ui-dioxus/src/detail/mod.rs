@@ -6,7 +6,9 @@
 
 use protocol::Timestamp;
 use protocol::approval::ApprovalRule;
+use protocol::control::Setup;
 use protocol::event::{Decider, Event, EventKind};
+use protocol::message::{ChatMessage, Role};
 
 use crate::inspect::{Group, group_of, streamed_text};
 
@@ -51,23 +53,64 @@ pub fn sections(events: &[Event], index: usize, rules: &[ApprovalRule]) -> Vec<S
     }
 }
 
-/// Puts the session's system prompt before a request's input, where the
-/// model read it (the log does not hold it: the daemon's setup does).
-pub fn with_system_prompt(sections: &mut Vec<Section>, prompt: Option<&str>) {
-    let Some(prompt) = prompt.filter(|p| !p.trim().is_empty()) else {
+/// Puts what the session was set up with (the log does not hold it: the
+/// daemon's setup does) into a request's sections, where the model read
+/// it: the agent's system prompt before the input, and for a branch the
+/// conversation it inherited at the start of the input.
+pub fn with_setup(sections: &mut Vec<Section>, setup: Option<&Setup>) {
+    let Some(setup) = setup else { return };
+    let Some(at) = sections.iter().position(|s| s.title.starts_with("Input")) else {
         return;
     };
-    if let Some(at) = sections.iter().position(|s| s.title.starts_with("Input")) {
-        sections.insert(at, Section::new("System prompt", prompt));
+    if !setup.inherited.is_empty() {
+        let mut lines = Vec::new();
+        if setup.inherited_left_out > 0 {
+            lines.push(format!(
+                "({} earlier messages not shown)",
+                setup.inherited_left_out
+            ));
+        }
+        lines.extend(setup.inherited.iter().flat_map(message_lines));
+        lines.push("(the branch goes on from here)".to_owned());
+        let own = std::mem::take(&mut sections[at].body);
+        if !own.is_empty() {
+            lines.push(own);
+        }
+        sections[at].body = lines.join("\n");
     }
+    let prompt = &setup.agent.system_prompt;
+    if !prompt.trim().is_empty() {
+        sections.insert(at, Section::new("System prompt", prompt.clone()));
+    }
+}
+
+/// An inherited message as the input's lines read (the daemon already cut
+/// long texts).
+fn message_lines(message: &ChatMessage) -> Vec<String> {
+    let mut lines = Vec::new();
+    let text = &message.content;
+    match message.role {
+        Role::System => lines.push(format!("system: {text}")),
+        Role::User => lines.push(format!("user: {text}")),
+        Role::Tool => lines.push(format!("tool: {text}")),
+        Role::Assistant => {
+            if !text.is_empty() {
+                lines.push(format!("assistant: {text}"));
+            }
+            for call in &message.tool_calls {
+                lines.push(format!("assistant → {} {}", call.name, call.arguments));
+            }
+        }
+    }
+    lines
 }
 
 /// Longest tool output the request's input shows of each call.
 const INPUT_OUTPUT_CHARS: usize = 2000;
 
 /// What the model was sent before the request that starts at `events[at]`:
-/// the conversation so far, as it reads (the system prompt is the
-/// agent's, and a branch's inherited turns are the original's).
+/// the conversation so far, as it reads (the system prompt and a branch's
+/// inherited turns are added by [`with_setup`]).
 fn conversation_before(events: &[Event], at: usize) -> String {
     let mut lines = Vec::new();
     for event in &events[..at] {

@@ -203,6 +203,71 @@ fn a_request_shows_its_parameters_text_usage_cost_and_errors() {
     assert!(shown[6].error);
 }
 
+/// A setup with this system prompt and inherited conversation.
+fn setup(prompt: &str, inherited: Vec<ChatMessage>) -> Setup {
+    let mut agent = protocol::AgentConfig::scripted("writer");
+    agent.system_prompt = prompt.into();
+    Setup {
+        summary: test_support::sessions::summary(1),
+        agent,
+        run: None,
+        inherited,
+        inherited_left_out: 0,
+    }
+}
+
+#[test]
+fn a_branch_request_shows_what_it_inherited_before_its_own_conversation() {
+    let events = log(vec![
+        EventKind::MessageUser {
+            text: "and now in French".into(),
+        },
+        EventKind::LlmRequestStarted {
+            request_id: "q1".into(),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            params: "{}".into(),
+        },
+    ]);
+    let mut said = ChatMessage::text(Role::Assistant, "");
+    said.tool_calls.push(protocol::message::ToolCall {
+        id: "c1".into(),
+        name: "fs.read".into(),
+        arguments: r#"{"path":"a"}"#.into(),
+    });
+    let mut inherited = setup(
+        "",
+        vec![
+            ChatMessage::text(Role::User, "read a"),
+            said,
+            ChatMessage {
+                tool_call_id: Some("c1".into()),
+                ..ChatMessage::text(Role::Tool, "hello")
+            },
+            ChatMessage::text(Role::Assistant, "It says hello."),
+        ],
+    );
+    inherited.inherited_left_out = 2;
+    let mut shown = sections(&events, 1, &[]);
+    with_setup(&mut shown, Some(&inherited));
+    assert!(
+        shown.iter().all(|s| s.title != "System prompt"),
+        "an empty prompt is not shown"
+    );
+    let input = shown
+        .iter()
+        .find(|s| s.title.starts_with("Input"))
+        .map(|s| s.body.as_str());
+    assert_eq!(
+        input,
+        Some(
+            "(2 earlier messages not shown)\nuser: read a\nassistant → fs.read {\"path\":\"a\"}\n\
+             tool: hello\nassistant: It says hello.\n(the branch goes on from here)\n\
+             user: and now in French"
+        )
+    );
+}
+
 #[test]
 fn a_request_shows_the_conversation_it_was_sent() {
     let started = |id: &str| EventKind::LlmRequestStarted {
@@ -235,15 +300,17 @@ fn a_request_shows_the_conversation_it_was_sent() {
             .map(|s| s.body)
     };
     assert_eq!(input(1).as_deref(), Some("user: What is in notes.md?"));
+    let setup = setup("Be brief.", Vec::new());
     let mut shown = sections(&events, 1, &[]);
-    with_system_prompt(&mut shown, Some("Be brief."));
+    with_setup(&mut shown, Some(&setup));
     let at = shown.iter().position(|s| s.title == "System prompt");
     assert_eq!(
         at.map(|at| shown[at + 1].title),
         Some("Input (the conversation so far)")
     );
+    assert_eq!(at.map(|at| shown[at].body.as_str()), Some("Be brief."));
     let mut without = sections(&events, 0, &[]);
-    with_system_prompt(&mut without, Some("Be brief."));
+    with_setup(&mut without, Some(&setup));
     assert!(
         without.iter().all(|s| s.title != "System prompt"),
         "a message has no input"

@@ -85,15 +85,14 @@ pub fn InspectorPage() -> Element {
     let row_count = rows.len();
     let firsts: Vec<usize> = rows.iter().map(|r| r.first).collect();
     let damage = summary.and_then(|s| s.damage.clone());
-    let system_prompt = read
-        .system_prompt
-        .as_ref()
-        .filter(|(id, _)| id == session)
-        .map(|(_, prompt)| prompt.as_str());
+    let setup = read
+        .setup
+        .as_deref()
+        .filter(|setup| setup.summary.id == *session);
     let detail = selected().and_then(|s| {
         let event = events.get(s)?.clone();
         let mut sections = detail::sections(events, s, &read.settings.rules);
-        detail::with_system_prompt(&mut sections, system_prompt);
+        detail::with_setup(&mut sections, setup);
         Some((event, sections))
     });
     rsx! {

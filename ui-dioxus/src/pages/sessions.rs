@@ -220,7 +220,9 @@ fn ChatItem(item: Item, at: Timestamp, ago: String) -> Element {
     let commands = use_context::<Commands>();
     let when = rsx! { time { class: "when", title: "{at}", "{ago}" } };
     match item {
-        Item::User(text) => rsx! { div { class: "msg user", span { class: "text", "{text}" } {when} } },
+        Item::User(text) => {
+            rsx! { div { class: "msg user", span { class: "text", "{text}" } {when} } }
+        }
         Item::Assistant { text, streaming } => rsx! {
             div { class: if streaming { "msg assistant streaming" } else { "msg assistant" },
                 span { class: "text", "{text}" }

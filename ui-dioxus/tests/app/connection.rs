@@ -606,7 +606,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     commands_tx.send(Command::Inspect(live)).unwrap();
     // Inspecting asks for its setup: the system prompt its requests were sent.
     let prompt = next(&mut updates, |u| match u {
-        Update::SystemPrompt(of, prompt) if of == live => Some(prompt),
+        Update::Setup(setup) if setup.summary.id == live => Some(setup.agent.system_prompt),
         _ => None,
     })
     .await;

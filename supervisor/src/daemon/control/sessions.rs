@@ -1,17 +1,20 @@
-//! Session requests: list, get, retitle, setup and events (with live figures from
+//! Session requests: list, get, retitle, setup (with what a branch
+//! inherits) and events (with live figures from
 //! the Scheduler), and cancel or kill.
 
 use std::collections::HashMap;
 
 use protocol::SessionId;
 use protocol::control::{
-    ControlError, ControlResponse, ErrorKind, MAX_TITLE_CHARS, SessionSummary, Setup,
+    ControlError, ControlResponse, ErrorKind, MAX_TITLE_CHARS, SETUP_INHERITED_MESSAGES,
+    SETUP_TEXT_CHARS, SessionSummary, Setup,
 };
+use protocol::message::ChatMessage;
 use ractor::rpc::CallResult;
 
 use super::{Handles, call, ensure_session, find_session, unavailable};
-use crate::daemon::SchedulerMsg;
 use crate::daemon::scheduler::LiveInfo;
+use crate::daemon::{SchedulerMsg, history};
 use crate::store::{SessionKind, SessionRecord};
 
 pub(super) async fn list(
@@ -64,11 +67,37 @@ pub(super) async fn setup(handles: &Handles, id: &str) -> Result<ControlResponse
         SessionKind::Chat => None,
     };
     let live = live_infos(handles).await;
+    let ancestry = history::inherited(store, record.id, record.parent).await?;
+    let (inherited, inherited_left_out) = bounded(history::conversation(&ancestry));
     Ok(ControlResponse::Setup(Box::new(Setup {
         summary: with_live(store.summary(&record), &live),
         agent: record.agent,
         run,
+        inherited,
+        inherited_left_out,
     })))
+}
+
+/// The latest [`SETUP_INHERITED_MESSAGES`] of `messages`, each text cut
+/// at [`SETUP_TEXT_CHARS`], and how many older ones were left out.
+fn bounded(mut messages: Vec<ChatMessage>) -> (Vec<ChatMessage>, u32) {
+    let left_out = messages.len().saturating_sub(SETUP_INHERITED_MESSAGES);
+    messages.drain(..left_out);
+    for message in &mut messages {
+        cut(&mut message.content);
+        for call in &mut message.tool_calls {
+            cut(&mut call.arguments);
+        }
+    }
+    (messages, u32::try_from(left_out).unwrap_or(u32::MAX))
+}
+
+/// `text` cut at [`SETUP_TEXT_CHARS`] characters, ending in `…` if cut.
+fn cut(text: &mut String) {
+    if let Some((at, _)) = text.char_indices().nth(SETUP_TEXT_CHARS) {
+        text.truncate(at);
+        text.push('…');
+    }
 }
 
 pub(super) async fn events(
@@ -139,5 +168,39 @@ pub(super) async fn stop(
             record if record.status.is_terminal() => Err(already_ended(&record)),
             _ => Err(unavailable()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::message::{Role, ToolCall};
+
+    use super::*;
+
+    #[test]
+    fn a_setup_carries_the_latest_inherited_messages_with_long_texts_cut() {
+        let mut messages: Vec<ChatMessage> = (0..SETUP_INHERITED_MESSAGES + 3)
+            .map(|n| ChatMessage::text(Role::User, format!("message {n}")))
+            .collect();
+        let last = messages.len() - 1;
+        messages[last].content = "é".repeat(SETUP_TEXT_CHARS + 5);
+        messages[last].tool_calls.push(ToolCall {
+            id: "c".into(),
+            name: "fs.write".into(),
+            arguments: "x".repeat(SETUP_TEXT_CHARS),
+        });
+        let (kept, left_out) = bounded(messages);
+        assert_eq!(left_out, 3);
+        assert_eq!(kept.len(), SETUP_INHERITED_MESSAGES);
+        assert_eq!(kept[0].content, "message 3", "the oldest are left out");
+        let cut_text = &kept[SETUP_INHERITED_MESSAGES - 1].content;
+        assert_eq!(cut_text.chars().count(), SETUP_TEXT_CHARS + 1);
+        assert!(cut_text.ends_with("é…"), "cut on a character boundary");
+        let arguments = &kept[SETUP_INHERITED_MESSAGES - 1].tool_calls[0].arguments;
+        assert_eq!(
+            arguments.len(),
+            SETUP_TEXT_CHARS,
+            "exactly at the limit: kept whole"
+        );
     }
 }
