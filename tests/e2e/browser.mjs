@@ -334,9 +334,13 @@ await step('settings', async () => {
   if (nav.y < 0) throw new Error('the section navigation scrolled away');
   await page.screenshot({ path: `${artifacts}/web-settings-sections.png` });
   await page.locator('nav.sections button', { hasText: 'Provider keys' }).click();
+  // Nothing typed: it says what is missing rather than do nothing.
+  await page.getByRole('button', { name: 'Store key' }).click();
+  await page.locator('#settings-keys .problem', { hasText: 'paste the provider' }).waitFor();
   await page.fill('input[name=key]', 'sk-e2e-never-shown');
   await page.getByRole('button', { name: 'Store key' }).click();
   await page.locator('tr', { hasText: 'openai' }).locator('td', { hasText: 'stored' }).waitFor();
+  await page.locator('#settings-keys .problem').waitFor({ state: 'detached' });
   if ((await page.content()).includes('sk-e2e-never-shown')) throw new Error('the key is shown back');
   await page.fill('input[name=rule]', 'fs.read');
   await page.getByRole('button', { name: 'Add rule' }).click();

@@ -101,6 +101,7 @@ fn Keys() -> Element {
     let commands = use_context::<Commands>();
     let mut provider = use_signal(|| ProviderKind::OpenAi);
     let mut key = use_signal(String::new);
+    let mut problem = use_signal(|| None::<&'static str>);
     let keys = state.read().settings.keys.clone();
     let places: Vec<Option<&str>> = keys
         .iter()
@@ -152,12 +153,18 @@ fn Keys() -> Element {
                 button {
                     onclick: move |_| {
                         let text = key.read().trim().to_owned();
-                        if !text.is_empty() {
+                        if text.is_empty() {
+                            problem.set(Some("paste the provider's API key first"));
+                        } else {
                             commands.send(Command::SetKey { provider: provider(), key: Secret::new(text) });
                             key.set(String::new());
+                            problem.set(None);
                         }
                     },
                     "Store key"
+                }
+                if let Some(why) = problem() {
+                    p { class: "problem", role: "alert", "{why}" }
                 }
             }
             WhereNewSecretsGo {}
