@@ -101,7 +101,10 @@ const TITLE = 'Fox notes, kept';
 await step('picker', async () => {
   await tab('Inspector').click();
   const find = page.locator('input[name=session]');
-  await find.click();
+  // "/" focuses the page's search, in the page itself: the keys that
+  // follow at once all land in it.
+  await find.waitFor();
+  await page.keyboard.press('/');
   await typeInto(find, 'quick brown');
   const found = page.locator('.session-search li[role=option]');
   if ((await found.count()) !== 1) throw new Error(`${await found.count()} sessions match "quick brown"`);
@@ -109,7 +112,8 @@ await step('picker', async () => {
   await page.screenshot({ path: `${artifacts}/typing-picker-open.png` });
   await page.keyboard.press('Enter');
   await page.locator('.title-line h2.title', { hasText: CHAT }).waitFor();
-  await page.getByRole('button', { name: 'Rename' }).click();
+  // F2 renames.
+  await page.keyboard.press('F2');
   const title = page.locator('input[name=title]');
   await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'title');
   await page.keyboard.press('Control+a');

@@ -1,7 +1,8 @@
 //! The root component: it provides the store, starts the connection task,
 //! and lays out the navigation, the connection badge, the error banner and
 //! the page on screen. Ctrl+1..5 (Cmd on macOS) switch pages; Ctrl+K opens
-//! the command palette.
+//! the command palette; "/" focuses the page's search and F2 renames the
+//! inspected session (`shortcuts.js`, in the page).
 
 use dioxus::prelude::*;
 
@@ -15,6 +16,10 @@ use crate::state::{AppState, Link, Page};
 
 /// The stylesheet, inlined so the window needs no asset server.
 const CSS: &str = include_str!("style.css");
+
+/// The keys handled in the page itself: "/" focuses the page's search,
+/// F2 renames the inspected session.
+const SHORTCUTS: &str = include_str!("shortcuts.js");
 
 /// The desktop app: store, connection task, shell. Needs a [`Target`] in
 /// its root context.
@@ -40,6 +45,10 @@ pub fn App() -> Element {
         0 => "AI Studio".to_owned(),
         waiting => format!("AI Studio · {waiting} waiting for you"),
     };
+    // Keys that must act at once ("/", F2) are handled in the page.
+    use_effect(|| {
+        document::eval(SHORTCUTS);
+    });
     let probe = try_use_context::<KeyLatencyLog>();
     rsx! {
         document::Title { "{title}" }

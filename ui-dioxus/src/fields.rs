@@ -78,13 +78,44 @@ fn on_mounted(focus: bool) -> impl FnMut(MountedEvent) {
     }
 }
 
-/// Passes a key press on to the caller's handler, if any.
+/// Passes a key press on to the caller's handler, if any; a key the field
+/// types or moves through goes no further, so the page's own keys (the
+/// Inspector's j/k and arrows) never act on what is typed.
 fn on_key(handler: Option<EventHandler<KeyboardEvent>>) -> impl FnMut(KeyboardEvent) {
-    move |event| {
+    move |event: KeyboardEvent| {
+        let own = the_fields_own(&event);
         if let Some(handler) = handler {
-            handler.call(event);
+            handler.call(event.clone());
+        }
+        if own {
+            event.stop_propagation();
         }
     }
+}
+
+/// Whether a key pressed in a text field is the field's own: a character
+/// typed, or a key that moves through or erases its text. Enter, Tab,
+/// Escape, function keys and Ctrl, Cmd or Alt combinations go on to the
+/// page (a form's Ctrl+Enter, the app's Ctrl+K and Escape).
+fn the_fields_own(event: &KeyboardEvent) -> bool {
+    let modifiers = event.modifiers();
+    if modifiers.ctrl() || modifiers.meta() || modifiers.alt() {
+        return false;
+    }
+    matches!(
+        event.key(),
+        Key::Character(_)
+            | Key::ArrowDown
+            | Key::ArrowUp
+            | Key::ArrowLeft
+            | Key::ArrowRight
+            | Key::Home
+            | Key::End
+            | Key::PageUp
+            | Key::PageDown
+            | Key::Backspace
+            | Key::Delete
+    )
 }
 
 /// A one-line text field that keeps every key typed into it (see the

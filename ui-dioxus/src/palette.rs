@@ -154,20 +154,6 @@ pub fn Palette(on_close: EventHandler<()>) -> Element {
         div { class: "palette-backdrop", onclick: move |_| on_close.call(()),
             div { class: "palette", role: "dialog", aria_label: "Commands",
                 onclick: move |event| event.stop_propagation(),
-                onkeydown: move |event: KeyboardEvent| match event.key() {
-                    Key::ArrowDown | Key::ArrowUp => {
-                        event.prevent_default();
-                        selected.set(step(selected(), count, event.key() == Key::ArrowDown));
-                    }
-                    Key::Enter => {
-                        if let Some(action) = chosen.clone() {
-                            run(action, state, commands);
-                            on_close.call(());
-                        }
-                    }
-                    Key::Escape => on_close.call(()),
-                    _ => {}
-                },
                 TextInput {
                     name: "palette",
                     placeholder: "Go to a page, start a session, run an agent, open a session…",
@@ -176,6 +162,20 @@ pub fn Palette(on_close: EventHandler<()>) -> Element {
                     oninput: move |text| {
                         query.set(text);
                         selected.set(0);
+                    },
+                    onkeydown: move |event: KeyboardEvent| match event.key() {
+                        Key::ArrowDown | Key::ArrowUp => {
+                            event.prevent_default();
+                            selected.set(step(selected(), count, event.key() == Key::ArrowDown));
+                        }
+                        Key::Enter => {
+                            if let Some(action) = chosen.clone() {
+                                run(action, state, commands);
+                                on_close.call(());
+                            }
+                        }
+                        Key::Escape => on_close.call(()),
+                        _ => {}
                     },
                 }
                 ul { role: "listbox",

@@ -106,7 +106,7 @@ fn TitleLine(session: SessionSummary) -> Element {
                 },
                 None => rsx! {
                     h2 { class: "title", title: "Click to rename", onclick: edit.clone(), "{name}" }
-                    button { class: "small", onclick: edit, "Rename" }
+                    button { class: "small rename", title: "F2", onclick: edit, "Rename" }
                 },
             }
             ShortId { id }

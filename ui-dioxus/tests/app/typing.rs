@@ -1,5 +1,6 @@
 //! Typing as a person types, with real key events 50 ms apart while runs
-//! stream, in the chat box, the command palette and the new-agent form:
+//! stream, in the chat box, the command palette and the new-agent form,
+//! then the Inspector's session search and a rename, and the Runs filter:
 //! in the browser view (`tests/e2e/typing.mjs` in Chromium) and in the
 //! desktop window under Xvfb (xdotool). Every field must hold exactly what
 //! was typed, and the daemon must record exactly that: the chat message in
@@ -26,6 +27,8 @@ const CHAT: &str = "the quick brown fox jumps over the lazy dog";
 /// The agent the forms create, and its system prompt.
 const NAME: &str = "typed-by-hand";
 const PROMPT: &str = "You answer in one short sentence, and you never guess.";
+/// The chat's new title, typed in the Inspector.
+const TITLE: &str = "Fox notes, kept";
 
 /// A daemon with `listener` (answers chats), `writer`, and streaming runs.
 fn daemon_under_load(prefix: &str) -> Daemon {
@@ -126,14 +129,7 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
     let agent = stored_agent(&daemon, NAME).expect("the typed agent is stored");
     assert_eq!(agent["system_prompt"], PROMPT);
     // The chat was renamed in the Inspector, as typed.
-    let titles: Vec<String> = studio_json(&daemon, &["ps", "--all"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["agent"] == "listener")
-        .map(|s| s["title"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(titles, ["Fox notes, kept"]);
+    assert_eq!(chat_titles(&daemon), [TITLE]);
 }
 
 #[test]
@@ -211,4 +207,49 @@ fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
     );
     let agent = stored_agent(&daemon, NAME).unwrap();
     assert_eq!(agent["system_prompt"], PROMPT);
+
+    // The Inspector: "/" focuses its session search, Enter inspects the
+    // chat found, F2 renames it.
+    x.keys(&["key", "--clearmodifiers", "ctrl+4"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    x.keys(&["key", "slash"]);
+    x.wait_for_focused_field();
+    x.type_slowly("quick brown");
+    assert_eq!(x.field_text(), "quick brown", "the session search's text");
+    x.keys(&["key", "Return"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    x.keys(&["key", "F2"]);
+    x.wait_for_focused_field();
+    x.type_slowly(TITLE);
+    assert_eq!(x.field_text(), TITLE, "the title field's text");
+    x.keys(&["key", "Return"]);
+    let renamed = wait_until(Duration::from_secs(30), || chat_titles(&daemon) == [TITLE]);
+    x.screenshot(&shot);
+    assert!(
+        renamed,
+        "the chat was not renamed (see {}): {:?}\n{}",
+        shot.display(),
+        chat_titles(&daemon),
+        x.log()
+    );
+
+    // Runs: "/" focuses the filter.
+    x.keys(&["key", "--clearmodifiers", "ctrl+3"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    x.keys(&["key", "slash"]);
+    x.wait_for_focused_field();
+    x.type_slowly("load 1");
+    assert_eq!(x.field_text(), "load 1", "the runs filter's text");
+    x.screenshot(&artifacts().join("desktop-typing-filter.png"));
+}
+
+/// The titles of the chats with `listener`.
+fn chat_titles(daemon: &Daemon) -> Vec<String> {
+    studio_json(daemon, &["ps", "--all"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["agent"] == "listener")
+        .map(|s| s["title"].as_str().unwrap().to_owned())
+        .collect()
 }

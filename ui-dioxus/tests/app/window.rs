@@ -251,17 +251,28 @@ impl X {
     }
 
     /// Waits until a text field has the focus (a loaded app focuses a new
-    /// one late): a probe key typed must come back as the field's whole
-    /// text; it is then erased.
+    /// one late): once emptied, a probe key typed must come back as the
+    /// field's whole text; it is then erased. The field is left empty.
     pub fn wait_for_focused_field(&self) {
         let focused = wait_until(Duration::from_secs(30), || {
+            self.keys(&["key", "--clearmodifiers", "ctrl+a"]);
+            self.keys(&["key", "BackSpace"]);
             self.keys(&["type", "--", "@"]);
             if self.field_text() == "@" {
                 return true;
             }
             false
         });
-        assert!(focused, "no text field took the focus:\n{}", self.log());
+        if !focused {
+            let shot = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/test-artifacts/desktop-no-focus.png");
+            self.screenshot(&shot);
+            panic!(
+                "no text field took the focus (see {}):\n{}",
+                shot.display(),
+                self.log()
+            );
+        }
         self.keys(&["key", "--clearmodifiers", "ctrl+a"]);
         self.keys(&["key", "BackSpace"]);
         std::thread::sleep(Duration::from_millis(500));
