@@ -41,16 +41,20 @@ pub fn in_window(studio_bin: &Path, dir: &Path, keys: usize) -> anyhow::Result<V
             .env("DISPLAY", &display)
             .env_remove("WAYLAND_DISPLAY")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("studio-ui.log"))?)
             .spawn()
             .context("studio-ui")?,
     );
-    let window = wait_for(Duration::from_secs(60), || {
+    // Each look starts xdotool: not too often, or it slows what it waits for.
+    let window = wait_for(Duration::from_secs(120), Duration::from_millis(250), || {
         let out = xdotool(&display, &["search", "--name", "^AI Studio"]).ok()?;
         let found = String::from_utf8_lossy(&out.stdout);
         found.lines().next().map(str::to_owned)
     })
-    .context("no window titled AI Studio appeared")?;
+    .with_context(|| {
+        let log = std::fs::read_to_string(dir.join("studio-ui.log")).unwrap_or_default();
+        format!("no window titled AI Studio appeared; the app said: {log:?}")
+    })?;
     let key = |name: &str| -> anyhow::Result<()> {
         xdotool(&display, &["windowfocus", "--sync", &window])?;
         xdotool(&display, &["key", "--clearmodifiers", name])?;
@@ -58,7 +62,7 @@ pub fn in_window(studio_bin: &Path, dir: &Path, keys: usize) -> anyhow::Result<V
     };
     // The window may take a while to paint and connect: open the palette
     // and type until a first key comes back, then start from empty.
-    let ready = wait_for(Duration::from_secs(60), || {
+    let ready = wait_for(Duration::from_secs(60), Duration::ZERO, || {
         key("ctrl+k").ok()?;
         std::thread::sleep(Duration::from_millis(300));
         key("z").ok()?;
@@ -68,6 +72,8 @@ pub fn in_window(studio_bin: &Path, dir: &Path, keys: usize) -> anyhow::Result<V
     ready.context("no key typed into the palette came back rendered")?;
     key("ctrl+a")?;
     key("BackSpace")?;
+    // A warm-up key may still come back: let it, then count from there.
+    std::thread::sleep(Duration::from_millis(1000));
     let skip = measured(&log).len();
     for n in 0..keys {
         if n > 0 && n % 10 == 0 {
@@ -78,13 +84,14 @@ pub fn in_window(studio_bin: &Path, dir: &Path, keys: usize) -> anyhow::Result<V
         }
         let before = measured(&log).len();
         key(LETTERS[n % LETTERS.len()])?;
-        wait_for(Duration::from_secs(10), || {
+        // Reading a small file: cheap enough to do every 2 ms.
+        wait_for(Duration::from_secs(10), Duration::from_millis(2), || {
             (measured(&log).len() > before).then_some(())
         })
         .with_context(|| format!("key {} never came back rendered", n + 1))?;
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(measured(&log).into_iter().skip(skip).collect())
+    Ok(measured(&log).into_iter().skip(skip).take(keys).collect())
 }
 
 /// What the probe wrote so far.
@@ -136,15 +143,23 @@ fn xvfb() -> anyhow::Result<(String, Reaped)> {
                 .spawn()
                 .context("Xvfb")?,
         );
-        if wait_for(Duration::from_secs(10), || socket.exists().then_some(())).is_some() {
+        if wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+            socket.exists().then_some(())
+        })
+        .is_some()
+        {
             return Ok((format!(":{n}"), server));
         }
     }
     bail!("no free X display for Xvfb")
 }
 
-/// Polls `check` every 2 ms until it gives something or `limit` passes.
-fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+/// Polls `check` every `every` until it gives something or `limit` passes.
+fn wait_for<T>(
+    limit: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(found) = check() {
@@ -153,6 +168,6 @@ fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<
         if Instant::now() >= deadline {
             return None;
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(every);
     }
 }
