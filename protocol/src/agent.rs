@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::sampling::Sampling;
 pub use crate::sandbox::{SafetyMode, SandboxConfig};
 pub use crate::script::{Fault, Script, ScriptPatch, ScriptedToolCall};
 
@@ -18,12 +19,18 @@ pub use crate::script::{Fault, Script, ScriptPatch, ScriptedToolCall};
 pub struct AgentConfig {
     /// Unique name, used to address the agent from the CLI.
     pub name: String,
+    /// What it is for, in a sentence or two (shown with its name).
+    #[serde(default)]
+    pub description: String,
     /// Which wire format the worker speaks to the model.
     #[serde(default)]
     pub provider: ProviderKind,
     /// Model name as the provider spells it.
     #[serde(default = "default_model")]
     pub model: String,
+    /// Temperature, top-p and the most tokens an answer may hold.
+    #[serde(default)]
+    pub sampling: Sampling,
     /// Base URL for OpenAI-compatible servers; `None` uses the provider's default.
     #[serde(default)]
     pub base_url: Option<String>,
@@ -60,6 +67,9 @@ pub struct AgentConfig {
     pub script: Script,
 }
 
+/// Longest description an agent may have, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+
 /// The built-in tool groups an agent can list in `tools`.
 pub const BUILTIN_TOOLS: [&str; 3] = ["shell", "fs", "fetch"];
 
@@ -90,8 +100,10 @@ impl AgentConfig {
     pub fn scripted(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
+            description: String::new(),
             provider: ProviderKind::Scripted,
             model: default_model(),
+            sampling: Sampling::default(),
             base_url: None,
             send_key_to_base_url: false,
             system_prompt: String::new(),
@@ -120,6 +132,12 @@ impl AgentConfig {
                 "unknown tool {unknown:?}: built-in tools are shell, fs and fetch"
             ));
         }
+        if self.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(format!(
+                "the description is longer than {MAX_DESCRIPTION_CHARS} characters"
+            ));
+        }
+        self.sampling.validate()?;
         self.sandbox.validate()?;
         self.budgets.validate()?;
         self.script.validate()

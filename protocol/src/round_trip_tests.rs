@@ -413,7 +413,7 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::Status,
         ControlRequest::Shutdown,
         ControlRequest::AgentCreate {
-            agent: agent(),
+            agent: Box::new(agent()),
             replace: true,
         },
         ControlRequest::AgentList,

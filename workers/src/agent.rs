@@ -67,6 +67,7 @@ pub async fn run(
             system: &start.agent.system_prompt,
             messages: &history,
             tools: &tools.offered,
+            sampling: start.agent.sampling,
         };
         let completion = match call_model(start, endpoint, &request, &request_id, outbox).await? {
             Ok(completion) => completion,

@@ -137,8 +137,8 @@ pub enum ControlRequest {
     Shutdown,
     /// Create an agent, or replace it when `replace` is set. Replies [`ControlResponse::Ok`].
     AgentCreate {
-        /// The agent.
-        agent: AgentConfig,
+        /// The agent (boxed: the largest request by far).
+        agent: Box<AgentConfig>,
         /// Overwrite an agent of the same name.
         replace: bool,
     },

@@ -73,7 +73,7 @@ impl Daemon {
     pub(crate) async fn agent(&self, agent: AgentConfig) -> anyhow::Result<()> {
         self.client
             .request(ControlRequest::AgentCreate {
-                agent,
+                agent: Box::new(agent),
                 replace: true,
             })
             .await?;

@@ -55,6 +55,18 @@ pub(crate) struct CreateArgs {
     /// System prompt.
     #[arg(long)]
     system_prompt: Option<String>,
+    /// What it is for, in a sentence or two.
+    #[arg(long)]
+    description: Option<String>,
+    /// Sampling temperature, from 0 to 2 [default: the provider's].
+    #[arg(long, value_name = "T")]
+    temperature: Option<f64>,
+    /// Nucleus sampling, above 0 and at most 1 [default: the provider's].
+    #[arg(long, value_name = "P")]
+    top_p: Option<f64>,
+    /// Most tokens one answer may hold [default: the provider's].
+    #[arg(long, value_name = "N")]
+    max_output_tokens: Option<u32>,
     /// Built-in tools it may use: shell, fs, fetch (comma-separated).
     #[arg(long, value_delimiter = ',')]
     tools: Vec<String>,
@@ -198,7 +210,10 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
             let name = agent.name.clone();
             let notices = agent.notices();
             client
-                .request(ControlRequest::AgentCreate { agent, replace })
+                .request(ControlRequest::AgentCreate {
+                    agent: Box::new(agent),
+                    replace,
+                })
                 .await?;
             if ctx.json {
                 print_json(&serde_json::json!({ "created": name, "notices": notices }));
@@ -319,6 +334,18 @@ fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
     }
     if let Some(prompt) = args.system_prompt {
         agent.system_prompt = prompt;
+    }
+    if let Some(description) = args.description {
+        agent.description = description;
+    }
+    if args.temperature.is_some() {
+        agent.sampling.temperature = args.temperature;
+    }
+    if args.top_p.is_some() {
+        agent.sampling.top_p = args.top_p;
+    }
+    if args.max_output_tokens.is_some() {
+        agent.sampling.max_output_tokens = args.max_output_tokens;
     }
     if !args.tools.is_empty() {
         agent.tools = args.tools;

@@ -187,7 +187,7 @@ pub(crate) async fn execute(args: DemoArgs, ctx: &Ctx) -> Result<(), CliError> {
     let client = ctx.client().await?;
     client
         .request(ControlRequest::AgentCreate {
-            agent: demo_agent(),
+            agent: Box::new(demo_agent()),
             replace: true,
         })
         .await?;

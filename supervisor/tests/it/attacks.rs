@@ -47,7 +47,7 @@ async fn names_and_places_that_would_reach_the_data_dir_are_refused() {
         (
             "an agent named '..' (its workspace would be the data dir's parent's)",
             ControlRequest::AgentCreate {
-                agent: agent("..", 1, 0),
+                agent: Box::new(agent("..", 1, 0)),
                 replace: true,
             },
             "invalid agent name",
@@ -55,7 +55,7 @@ async fn names_and_places_that_would_reach_the_data_dir_are_refused() {
         (
             "an agent named '.'",
             ControlRequest::AgentCreate {
-                agent: agent(".", 1, 0),
+                agent: Box::new(agent(".", 1, 0)),
                 replace: true,
             },
             "invalid agent name",
@@ -63,7 +63,7 @@ async fn names_and_places_that_would_reach_the_data_dir_are_refused() {
         (
             "a hidden agent name",
             ControlRequest::AgentCreate {
-                agent: agent(".config", 1, 0),
+                agent: Box::new(agent(".config", 1, 0)),
                 replace: true,
             },
             "invalid agent name",
@@ -71,7 +71,7 @@ async fn names_and_places_that_would_reach_the_data_dir_are_refused() {
         (
             "a workspace inside the data dir",
             ControlRequest::AgentCreate {
-                agent: with_workspace(&inside),
+                agent: Box::new(with_workspace(&inside)),
                 replace: true,
             },
             "is inside the daemon's data dir",
@@ -79,7 +79,7 @@ async fn names_and_places_that_would_reach_the_data_dir_are_refused() {
         (
             "a workspace that holds the data dir",
             ControlRequest::AgentCreate {
-                agent: with_workspace(daemon.tmp.path()),
+                agent: Box::new(with_workspace(daemon.tmp.path())),
                 replace: true,
             },
             "holds the daemon's data dir",
@@ -87,13 +87,13 @@ async fn names_and_places_that_would_reach_the_data_dir_are_refused() {
         (
             "a sandbox that would show the data dir to every command",
             ControlRequest::AgentCreate {
-                agent: AgentConfig {
+                agent: Box::new(AgentConfig {
                     sandbox: protocol::sandbox::SandboxConfig {
                         read: vec![daemon.tmp.path().display().to_string()],
                         ..Default::default()
                     },
                     ..agent("peek", 1, 0)
-                },
+                }),
                 replace: true,
             },
             "sandbox path",

@@ -310,7 +310,7 @@ async fn nan_infinite_and_non_positive_budgets_are_refused_everywhere() {
     bad.budgets = nan.clone();
     let result = client
         .request(ControlRequest::AgentCreate {
-            agent: bad,
+            agent: Box::new(bad),
             replace: false,
         })
         .await;

@@ -157,7 +157,7 @@ async fn a_redirect_is_not_followed_and_its_target_is_checked_like_a_new_call() 
     agent.sandbox.private_hosts = vec![allowed_host, secret_host.to_owned()];
     client
         .request(ControlRequest::AgentCreate {
-            agent,
+            agent: Box::new(agent),
             replace: true,
         })
         .await

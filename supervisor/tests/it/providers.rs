@@ -478,3 +478,123 @@ async fn a_streaming_response_is_estimated_and_a_killed_one_keeps_its_estimate()
         format!("≈{context} in / 2 out")
     );
 }
+
+/// `studio ARGS` on `daemon`'s data dir.
+async fn studio(daemon: &TestDaemon, args: &[&str]) -> std::process::Output {
+    let dir = daemon.dir.root().to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(studio_bin())
+            .arg("--data-dir")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_sampling_reaches_the_provider_and_is_recorded() {
+    let (base, fake) = fake_openai(vec![Reply::sse(text_reply())]).await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), SECRET.into())]).await;
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "agent",
+            "create",
+            "sampled",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4o-mini",
+            "--base-url",
+            &base,
+            "--send-key-to-base-url",
+            "--description",
+            "Answers in one line.",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    // Out of range: refused, saying the range.
+    let too_hot = create(&["--temperature", "3"]);
+    let refused = studio(
+        &daemon,
+        &too_hot.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("temperature 3 is out of range: from 0 to 2"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let args = create(&[
+        "--temperature",
+        "0.3",
+        "--top-p",
+        "0.9",
+        "--max-output-tokens",
+        "200",
+    ]);
+    let created = studio(
+        &daemon,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let shown = studio(&daemon, &["agent", "show", "sampled", "--json"]).await;
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["description"], "Answers in one line.");
+    assert_eq!(
+        shown["sampling"],
+        serde_json::json!({ "temperature": 0.3, "top_p": 0.9, "max_output_tokens": 200 })
+    );
+
+    let client = daemon.client().await;
+    let session = run(&client, spec("sampled", "hi")).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(30)).await;
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+    // Sent in OpenAI's own fields...
+    let body = &fake.seen()[0].body;
+    assert_eq!(
+        (
+            &body["temperature"],
+            &body["top_p"],
+            &body["max_completion_tokens"]
+        ),
+        (
+            &serde_json::json!(0.3),
+            &serde_json::json!(0.9),
+            &serde_json::json!(200)
+        )
+    );
+    // ... and recorded with the request.
+    let params = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::LlmRequestStarted { params, .. } => Some(params.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let params: serde_json::Value = serde_json::from_str(&params).unwrap();
+    assert_eq!(
+        (
+            &params["temperature"],
+            &params["top_p"],
+            &params["max_output_tokens"]
+        ),
+        (
+            &serde_json::json!(0.3),
+            &serde_json::json!(0.9),
+            &serde_json::json!(200)
+        )
+    );
+}

@@ -142,7 +142,7 @@ pub fn agent(name: &str, chunks: u32, delay_ms: u32) -> AgentConfig {
 pub async fn create_agent(client: &Client, agent: AgentConfig) {
     client
         .request(ControlRequest::AgentCreate {
-            agent,
+            agent: Box::new(agent),
             replace: true,
         })
         .await

@@ -211,10 +211,7 @@ impl Wire {
                 rules,
             } => {
                 let asked = Asked::AgentSaved(agent.name.clone(), rules);
-                let request = ControlRequest::AgentCreate {
-                    agent: *agent,
-                    replace,
-                };
+                let request = ControlRequest::AgentCreate { agent, replace };
                 return self.send(request, asked).await.map(|_| ());
             }
             Command::RemoveAgent(name) => ControlRequest::AgentRemove { name },

@@ -5,11 +5,12 @@
 //! leaves them as they were).
 
 use dioxus::prelude::*;
-use protocol::agent::BUILTIN_TOOLS;
+use protocol::agent::{BUILTIN_TOOLS, MAX_DESCRIPTION_CHARS};
 use protocol::approval::{ApprovalRule, RuleDecision, RuleMatch};
 use protocol::{AgentConfig, ProviderKind, SafetyMode};
 
 use super::budgets::{BudgetDraft, BudgetInputs};
+use super::sampling::{SamplingDraft, SamplingInputs};
 use crate::commands::Commands;
 use crate::connection::{Command, NewRule, RuleChanges};
 use crate::fields::{TextArea, TextInput};
@@ -27,6 +28,8 @@ const SAFETY_MODES: [SafetyMode; 3] = [
 pub struct AgentDraft {
     /// Agent name.
     pub name: String,
+    /// What it is for.
+    pub description: String,
     /// Provider.
     pub provider: ProviderKind,
     /// Model (required but for the scripted provider).
@@ -39,6 +42,8 @@ pub struct AgentDraft {
     pub network: bool,
     /// System prompt.
     pub system_prompt: String,
+    /// Temperature, top-p, most output tokens (empty: the provider's).
+    pub sampling: SamplingDraft,
     /// Built-in tools chosen.
     pub tools: Vec<String>,
     /// What the tools may do.
@@ -110,12 +115,14 @@ impl AgentDraft {
         let text = |n: Option<String>| n.unwrap_or_default();
         Self {
             name: agent.name.clone(),
+            description: agent.description.clone(),
             provider: agent.provider,
             model: agent.model.clone(),
             base_url: text(agent.base_url.clone()),
             send_key_to_base_url: agent.send_key_to_base_url,
             network: agent.sandbox.network == protocol::sandbox::Network::On,
             system_prompt: agent.system_prompt.clone(),
+            sampling: SamplingDraft::of(&agent.sampling),
             tools: agent.tools.clone(),
             safety: agent.safety,
             mcp_servers: agent.mcp_servers.join(", "),
@@ -132,6 +139,13 @@ impl AgentDraft {
         if self.model.trim().is_empty() && self.provider != ProviderKind::Scripted {
             problems.add("model", format!("pick a model for {}", self.provider));
         }
+        if self.description.trim().chars().count() > MAX_DESCRIPTION_CHARS {
+            problems.add(
+                "description",
+                format!("at most {MAX_DESCRIPTION_CHARS} characters"),
+            );
+        }
+        self.sampling.check(&mut problems);
         self.budgets.check(&mut problems);
         if !problems.is_empty() {
             return Err(problems);
@@ -151,6 +165,7 @@ impl AgentDraft {
             .cloned()
             .unwrap_or_else(|| AgentConfig::scripted(self.name.trim()));
         agent.name = self.name.trim().to_owned();
+        self.description.trim().clone_into(&mut agent.description);
         agent.provider = self.provider;
         let model = self.model.trim();
         if !model.is_empty() {
@@ -166,6 +181,7 @@ impl AgentDraft {
             protocol::sandbox::Network::Off
         };
         agent.system_prompt = self.system_prompt.clone();
+        agent.sampling = self.sampling.sampling()?;
         agent.tools = self.tools.clone();
         agent.safety = self.safety;
         agent.mcp_servers = self
@@ -232,6 +248,12 @@ pub fn AgentForm(
                     oninput: move |text| draft.write().name = text }
                 FieldProblem { problems: shown.clone(), field: "name" }
             }
+            label { "Description"
+                TextInput { name: "description", value: draft.read().description.clone(),
+                    placeholder: "what it is for, in a sentence",
+                    oninput: move |text| draft.write().description = text }
+                FieldProblem { problems: shown.clone(), field: "description" }
+            }
             label { "Provider"
                 select { name: "provider", value: "{provider}",
                     onchange: move |e| {
@@ -277,6 +299,8 @@ pub fn AgentForm(
                 TextArea { name: "system_prompt", value: draft.read().system_prompt.clone(),
                     oninput: move |text| draft.write().system_prompt = text }
             }
+            SamplingInputs { draft: draft.read().sampling.clone(), problems: shown.clone(),
+                on_change: move |sampling| draft.write().sampling = sampling }
             fieldset { legend { "Tools" }
                 for tool in BUILTIN_TOOLS {
                     label { class: "check",

@@ -189,3 +189,44 @@ fn every_problem_of_a_draft_is_found_at_once_and_kept_by_field() {
     let agent = fixed.check(None).unwrap_or_else(|p| panic!("{p:?}"));
     assert_eq!(agent.budgets.max_tokens, Some(5000));
 }
+
+#[test]
+fn a_description_and_sampling_are_kept_and_a_bad_one_is_marked_on_its_field() {
+    let draft = AgentDraft {
+        name: "careful".into(),
+        description: " Reviews diffs, never edits. ".into(),
+        sampling: SamplingDraft {
+            temperature: "0.2".into(),
+            top_p: String::new(),
+            max_output_tokens: "800".into(),
+        },
+        ..AgentDraft::default()
+    };
+    let agent = draft.check(None).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(agent.description, "Reviews diffs, never edits.");
+    assert_eq!(
+        agent.sampling,
+        protocol::agent::Sampling {
+            temperature: Some(0.2),
+            top_p: None,
+            max_output_tokens: Some(800),
+        }
+    );
+    assert_eq!(AgentDraft::of(&agent).sampling, draft.sampling, "edited as it is");
+    let too_hot = AgentDraft {
+        sampling: SamplingDraft {
+            temperature: "9".into(),
+            ..SamplingDraft::default()
+        },
+        description: "x".repeat(MAX_DESCRIPTION_CHARS + 1),
+        ..draft
+    };
+    let Err(problems) = too_hot.check(None) else {
+        panic!("too hot passed");
+    };
+    assert_eq!(
+        problems.of("temperature").as_deref(),
+        Some("temperature 9 is out of range: from 0 to 2")
+    );
+    assert!(problems.of("description").is_some());
+}

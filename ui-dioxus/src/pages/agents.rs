@@ -62,6 +62,9 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>, now: Timestamp) -
     rsx! {
         div { class: "card",
             h3 { "{agent.name}" }
+            if !agent.description.is_empty() {
+                p { class: "description", "{agent.description}" }
+            }
             p { "{agent.provider} · {agent.model}" }
             p { class: "muted",
                 {format::count(agent.tools.len(), "tool", "tools")}

@@ -10,6 +10,7 @@ mod picker;
 mod run_form;
 mod runs;
 pub mod runs_table;
+mod sampling;
 mod sessions;
 mod settings;
 mod status;
@@ -21,6 +22,7 @@ pub use inspector::InspectorPage;
 pub use picker::find_sessions;
 pub use run_form::{RunDraft, RunForm};
 pub use runs::RunsPage;
+pub use sampling::SamplingDraft;
 pub use sessions::SessionsPage;
 pub use settings::{
     McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing, SettingsPage, import_problem,

@@ -31,7 +31,7 @@ enum Part {
     /// (the agent as it is when `None`).
     AgentEdit(Box<(AgentConfig, Option<AgentDraft>)>),
     /// The new-agent form opened with this draft.
-    AgentDraft(AgentDraft),
+    AgentDraft(Box<AgentDraft>),
     RunForm,
     Palette,
     /// The add-MCP-server form opened with this draft; checked (as after
@@ -61,7 +61,7 @@ fn Root(props: RootProps) -> Element {
             rsx! { AgentForm { editing: Some(agent), on_done: |()| {}, start } }
         }
         Part::AgentDraft(draft) => {
-            rsx! { AgentForm { editing: None, on_done: |()| {}, start: Some(draft) } }
+            rsx! { AgentForm { editing: None, on_done: |()| {}, start: Some(*draft) } }
         }
         Part::RunForm => rsx! { RunForm {} },
         Part::Palette => rsx! { Palette { on_close: |()| {} } },
@@ -180,6 +180,7 @@ fn populated(page: Page) -> AppState {
     let mut writer = AgentConfig::scripted("writer");
     writer.tools = vec!["fs".into(), "shell".into()];
     writer.mcp_servers = vec!["everything".into()];
+    writer.description = "Drafts release notes from merged changes.".into();
     let sessions = [
         session(1, SessionStatus::Completed, false),
         session(2, SessionStatus::Running, false),
@@ -631,7 +632,7 @@ fn the_agent_form_with_its_rules_when_editing_and_pending_when_new() {
         },
         ..AgentDraft::default()
     };
-    let html = render_part(state, Part::AgentDraft(draft));
+    let html = render_part(state, Part::AgentDraft(Box::new(draft)));
     assert!(html.contains(">added on save<"), "{html}");
     assert!(
         !html.contains("r4"),

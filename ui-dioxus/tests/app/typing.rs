@@ -188,8 +188,8 @@ fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
     x.keys(&["key", "Return"]);
     x.wait_for_focused_field();
     x.type_slowly(NAME);
-    // Name, provider, model, base URL, then the system prompt.
-    for _ in 0..4 {
+    // Name, description, provider, model, base URL, then the system prompt.
+    for _ in 0..5 {
         x.keys(&["key", "Tab"]);
     }
     x.type_slowly(PROMPT);

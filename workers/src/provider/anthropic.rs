@@ -78,6 +78,12 @@ pub(super) fn body(request: &ModelRequest<'_>) -> Value {
             .map(|t| json!({ "name": t.name, "description": t.description, "input_schema": schema(&t.parameters) }))
             .collect();
     }
+    // The agent's maximum, if set, replaces the default one.
+    for (name, value) in
+        super::sampling_fields(&request.sampling, ["temperature", "top_p", "max_tokens"])
+    {
+        body[name] = value;
+    }
     body
 }
 

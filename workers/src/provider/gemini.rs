@@ -80,6 +80,13 @@ pub(super) fn body(request: &ModelRequest<'_>) -> Value {
             .collect();
         body["tools"] = json!([{ "functionDeclarations": declarations }]);
     }
+    let generation = super::sampling_fields(
+        &request.sampling,
+        ["temperature", "topP", "maxOutputTokens"],
+    );
+    if !generation.is_empty() {
+        body["generationConfig"] = Value::Object(generation);
+    }
     body
 }
 

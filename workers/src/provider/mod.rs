@@ -15,10 +15,11 @@ mod openai;
 
 use std::time::Duration;
 
-use protocol::agent::ProviderKind;
+use protocol::agent::{ProviderKind, Sampling};
 use protocol::event::Usage;
 use protocol::message::{ChatMessage, ToolCall};
 use protocol::worker::{Endpoint, ToolSpec};
+use serde_json::Value;
 
 /// What the model is asked.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +32,25 @@ pub struct ModelRequest<'a> {
     pub messages: &'a [ChatMessage],
     /// Tools the model may call.
     pub tools: &'a [ToolSpec],
+    /// Temperature, top-p and the most tokens the answer may hold.
+    pub sampling: Sampling,
+}
+
+/// The sampling parameters set, each under the name a provider gives it
+/// (temperature, top-p, most output tokens, in that order).
+fn sampling_fields(sampling: &Sampling, names: [&str; 3]) -> serde_json::Map<String, Value> {
+    let [temperature, top_p, max_output_tokens] = names;
+    let mut fields = serde_json::Map::new();
+    if let Some(t) = sampling.temperature {
+        fields.insert(temperature.to_owned(), Value::from(t));
+    }
+    if let Some(p) = sampling.top_p {
+        fields.insert(top_p.to_owned(), Value::from(p));
+    }
+    if let Some(max) = sampling.max_output_tokens {
+        fields.insert(max_output_tokens.to_owned(), Value::from(max));
+    }
+    fields
 }
 
 /// One piece of a streamed response.
@@ -355,15 +375,22 @@ pub async fn list_models(
 
 /// The request parameters recorded in `llm.request.started` (no secret).
 pub fn describe(provider: ProviderKind, endpoint: &Endpoint, request: &ModelRequest<'_>) -> String {
-    serde_json::json!({
+    let mut described = serde_json::json!({
         "base_url": endpoint.base_url,
         "model": request.model,
         "messages": request.messages.len(),
         "tools": request.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
         "stream": true,
         "provider": provider.as_str(),
-    })
-    .to_string()
+    });
+    // The sampling parameters set, by the names the agent gives them.
+    for (name, value) in sampling_fields(
+        &request.sampling,
+        ["temperature", "top_p", "max_output_tokens"],
+    ) {
+        described[name] = value;
+    }
+    described.to_string()
 }
 
 #[cfg(test)]

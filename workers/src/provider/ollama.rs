@@ -109,6 +109,11 @@ pub(super) fn body(request: &ModelRequest<'_>) -> Value {
             .map(|t| json!({ "type": "function", "function": { "name": t.name, "description": t.description, "parameters": schema(&t.parameters) } }))
             .collect();
     }
+    let options =
+        super::sampling_fields(&request.sampling, ["temperature", "top_p", "num_predict"]);
+    if !options.is_empty() {
+        body["options"] = Value::Object(options);
+    }
     body
 }
 

@@ -95,6 +95,12 @@ pub(super) fn body(request: &ModelRequest<'_>) -> Value {
             })
             .collect();
     }
+    for (name, value) in super::sampling_fields(
+        &request.sampling,
+        ["temperature", "top_p", "max_completion_tokens"],
+    ) {
+        body[name] = value;
+    }
     body
 }
 

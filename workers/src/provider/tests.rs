@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use protocol::ProviderKind;
+use protocol::agent::Sampling;
 use protocol::event::Usage;
 use protocol::message::{ChatMessage, Role, ToolCall};
 use protocol::worker::{Endpoint, ToolSpec};
@@ -41,6 +42,7 @@ pub(crate) async fn run(
         system: "Be brief.",
         messages,
         tools: &tools,
+        sampling: Sampling::default(),
     };
     let mut deltas = Vec::new();
     let mut collect = |d: &Delta| deltas.push(d.clone());
@@ -804,6 +806,7 @@ async fn dotted_tool_names_travel_as_double_underscores_and_come_back() {
         system: "",
         messages: &history,
         tools: &tools,
+        sampling: Sampling::default(),
     };
     let completion = complete(
         ProviderKind::OpenAi,
@@ -820,5 +823,80 @@ async fn dotted_tool_names_travel_as_double_underscores_and_come_back() {
     assert_eq!(
         body["messages"][1]["tool_calls"][0]["function"]["name"],
         "fs__list"
+    );
+}
+
+#[test]
+fn sampling_is_sent_in_each_providers_own_fields_and_only_when_set() {
+    let history = user("hi");
+    let request = |sampling| ModelRequest {
+        model: "m",
+        system: "",
+        messages: &history,
+        tools: &[],
+        sampling,
+    };
+    let set = request(Sampling {
+        temperature: Some(0.25),
+        top_p: Some(0.5),
+        max_output_tokens: Some(300),
+    });
+    let openai = super::openai::body(&set);
+    assert_eq!(
+        (
+            &openai["temperature"],
+            &openai["top_p"],
+            &openai["max_completion_tokens"]
+        ),
+        (&json!(0.25), &json!(0.5), &json!(300))
+    );
+    let anthropic = super::anthropic::body(&set);
+    assert_eq!(
+        (
+            &anthropic["temperature"],
+            &anthropic["top_p"],
+            &anthropic["max_tokens"]
+        ),
+        (&json!(0.25), &json!(0.5), &json!(300)),
+        "the agent's maximum replaces the default one"
+    );
+    assert_eq!(
+        super::gemini::body(&set)["generationConfig"],
+        json!({ "temperature": 0.25, "topP": 0.5, "maxOutputTokens": 300 })
+    );
+    assert_eq!(
+        super::ollama::body(&set)["options"],
+        json!({ "temperature": 0.25, "top_p": 0.5, "num_predict": 300 })
+    );
+
+    // Unset: nothing is sent, so each provider keeps its default (but
+    // Anthropic, whose API requires a maximum).
+    let unset = request(Sampling::default());
+    let openai = super::openai::body(&unset);
+    for field in ["temperature", "top_p", "max_completion_tokens"] {
+        assert!(openai.get(field).is_none(), "{field}: {openai}");
+    }
+    assert!(super::anthropic::body(&unset)["max_tokens"].is_u64());
+    assert!(
+        super::gemini::body(&unset)
+            .get("generationConfig")
+            .is_none()
+    );
+    assert!(super::ollama::body(&unset).get("options").is_none());
+    let no_endpoint = Endpoint {
+        base_url: String::new(),
+        api_key: None,
+    };
+    let described: serde_json::Value =
+        serde_json::from_str(&describe(ProviderKind::OpenAi, &no_endpoint, &set))
+            .unwrap_or_default();
+    assert_eq!(
+        (
+            &described["temperature"],
+            &described["top_p"],
+            &described["max_output_tokens"]
+        ),
+        (&json!(0.25), &json!(0.5), &json!(300)),
+        "llm.request.started records them"
     );
 }

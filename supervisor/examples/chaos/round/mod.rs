@@ -256,7 +256,7 @@ impl Round<'_> {
             agent.model = model.to_owned();
             agent.system_prompt = prompt.to_owned();
             let request = ControlRequest::AgentCreate {
-                agent,
+                agent: Box::new(agent),
                 replace: true,
             };
             tokio::time::timeout(REQUEST_TIMEOUT, ctx.client(0).request(request))
@@ -269,7 +269,7 @@ impl Round<'_> {
         shell.safety = protocol::SafetyMode::WorkspaceWrite;
         shell.sandbox.max_processes = Some(SHELL_AGENT_PROCESSES);
         let request = ControlRequest::AgentCreate {
-            agent: shell,
+            agent: Box::new(shell),
             replace: true,
         };
         tokio::time::timeout(REQUEST_TIMEOUT, ctx.client(0).request(request))

@@ -37,7 +37,7 @@ async fn dispatch(
             Ok(ControlResponse::Ok)
         }
         ControlRequest::AgentCreate { agent, replace } => {
-            agents::create(handles, agent, replace).await
+            agents::create(handles, *agent, replace).await
         }
         ControlRequest::AgentList => agents::list(handles).await,
         ControlRequest::AgentGet { name } => agents::get(handles, name).await,

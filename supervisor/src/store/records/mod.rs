@@ -86,9 +86,22 @@ fn decode_current<T: serde::de::DeserializeOwned>(
     decode_payload(payload).map_err(|err| err.to_string())
 }
 
+/// From version 6 an agent is kept as JSON text, not bincode: a field
+/// added to [`AgentConfig`] with a default then needs no new version.
 impl Record for AgentConfig {
-    const VERSION: u8 = 5;
+    const VERSION: u8 = 6;
     const WHAT: &'static str = "agent";
+
+    fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_vec(self).map_err(|err| StoreError::Encode {
+            what: Self::WHAT,
+            detail: err.to_string(),
+        })?;
+        let mut out = Vec::with_capacity(json.len() + 1);
+        out.push(Self::VERSION);
+        out.extend_from_slice(&json);
+        Ok(out)
+    }
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
@@ -96,8 +109,27 @@ impl Record for AgentConfig {
             2 => decode_old::<old::AgentConfigV2, _>(payload),
             3 => decode_old::<old::AgentConfigV3, _>(payload),
             4 => decode_old::<old::AgentConfigV4, _>(payload),
-            _ => decode_current(Self::VERSION, version, payload),
+            5 => decode_old::<old::AgentConfigV5, _>(payload),
+            6 => serde_json::from_slice(payload).map_err(|err| err.to_string()),
+            _ => Err(format!("unknown record version {version}")),
         }
+    }
+}
+
+/// An agent inside another record, as JSON text (see [`AgentConfig`]'s
+/// [`Record`] implementation for why).
+mod agent_as_json {
+    use protocol::agent::AgentConfig;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(agent: &AgentConfig, to: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(agent).map_err(serde::ser::Error::custom)?;
+        to.serialize_str(&text)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<AgentConfig, D::Error> {
+        let text = String::deserialize(from)?;
+        serde_json::from_str(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -118,7 +150,9 @@ pub(crate) enum SessionKind {
 pub(crate) struct SessionRecord {
     pub(crate) id: SessionId,
     pub(crate) kind: SessionKind,
-    /// Snapshot of the agent's configuration when the session was created.
+    /// Snapshot of the agent's configuration when the session was created
+    /// (as JSON text: see [`AgentConfig`]'s [`Record`] implementation).
+    #[serde(with = "agent_as_json")]
     pub(crate) agent: AgentConfig,
     pub(crate) label: Option<String>,
     /// The first user input.
@@ -155,7 +189,7 @@ pub(crate) struct SessionRecord {
 }
 
 impl Record for SessionRecord {
-    const VERSION: u8 = 7;
+    const VERSION: u8 = 8;
     const WHAT: &'static str = "session";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
@@ -166,6 +200,7 @@ impl Record for SessionRecord {
             4 => decode_old::<old::SessionRecordV4, _>(payload),
             5 => decode_old::<old::SessionRecordV5, _>(payload),
             6 => decode_old::<old::SessionRecordV6, _>(payload),
+            7 => decode_old::<old::SessionRecordV7, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }
@@ -427,6 +462,23 @@ mod tests {
         let bytes = record.encode().unwrap();
         assert_eq!(bytes[0], EventRecord::VERSION);
         assert_eq!(EventRecord::decode(&bytes).unwrap(), record);
+    }
+
+    #[test]
+    fn an_agent_kept_as_json_takes_the_defaults_of_fields_it_lacks() {
+        let mut bytes = vec![AgentConfig::VERSION];
+        bytes.extend_from_slice(br#"{"name": "older", "model": "m-1"}"#);
+        let agent = AgentConfig::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            agent,
+            AgentConfig {
+                model: "m-1".into(),
+                ..AgentConfig::scripted("older")
+            }
+        );
+        let mut session = vec![SessionRecord::VERSION];
+        session.extend_from_slice(b"not bincode");
+        assert!(SessionRecord::decode(&session).is_err());
     }
 
     #[test]
