@@ -500,9 +500,21 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::McpTest { name: s("github") },
         ControlRequest::ChatOpen { agent: s("helper") },
         ControlRequest::ChatResume { session: s("0190") },
-        ControlRequest::RunReplay {
+        ControlRequest::Replay {
             session: s("0190"),
-            agent: Some(s("other-model")),
+            spec: Box::new(crate::control::ReplaySpec {
+                at_seq: Some(7),
+                prompt: Some(s("again")),
+                agent: Some(s("other-model")),
+                provider: Some(ProviderKind::Anthropic),
+                model: Some(s("claude")),
+                system_prompt: Some(s("Be kind.")),
+                sampling: crate::agent::Sampling {
+                    temperature: Some(0.5),
+                    top_p: None,
+                    max_output_tokens: Some(9),
+                },
+            }),
         },
         ControlRequest::ChatBranch {
             session: s("0190"),
@@ -576,7 +588,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::LimitsSet { .. } => 37,
         ControlRequest::ChatBranch { .. } => 38,
         ControlRequest::SessionSetup { .. } => 40,
-        ControlRequest::RunReplay { .. } => 39,
+        ControlRequest::Replay { .. } => 39,
         ControlRequest::StoreCheck => 41,
         ControlRequest::SecretList => 42,
         ControlRequest::WatchLists => 43,

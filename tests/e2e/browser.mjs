@@ -240,7 +240,7 @@ await step('batch-file', async () => {
   await page.fill('textarea[name=batch_text]', '');
   // "Run again" starts a finished run as it was started.
   await page.locator('tr', { hasText: 'batch-2' }).getByRole('button', { name: 'Run again' }).click();
-  await page.locator('tr', { hasText: 'batch-2 (replay)' }).locator('span.status.completed')
+  await page.locator('tr', { hasText: 'batch-2 (replay from #' }).locator('span.status.completed')
     .waitFor({ timeout: 60_000 });
   await page.fill('input[name=batch_path]', '');
 });

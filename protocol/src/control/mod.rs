@@ -19,6 +19,7 @@ use crate::mcp::McpServerConfig;
 use crate::secret::Secret;
 
 mod answers;
+mod replay;
 
 pub use answers::{
     DaemonStatus, DamagedRecord, Estimated, KeyInfo, KeySource, ModelPrice, PriceEntry,
@@ -26,6 +27,7 @@ pub use answers::{
     SecretLocation, SecretsInfo, SessionSummary, SessionTotals, Setup, StoreReport, StoreStall,
     TableReport, Waiting,
 };
+pub use replay::ReplaySpec;
 
 impl ControlRequest {
     /// Whether the request only reads: a process inside a session (an
@@ -351,15 +353,17 @@ pub enum ControlRequest {
         /// Id or prefix.
         session: String,
     },
-    /// Run a recorded run again: its prompt, label, script, budgets and
-    /// approval settings as it was started, with `agent` (as it is now) or
-    /// the same agent by name. Replies [`ControlResponse::RunAccepted`]
+    /// Run a recorded session (a run or a chat) again as a headless run,
+    /// from the turn of `spec.at_seq`, keeping the conversation before it
+    /// (the new session's `parent` is the original at the event before
+    /// that turn), with what `spec` changes. A run's budgets, script and
+    /// approval settings are kept. Replies [`ControlResponse::RunAccepted`]
     /// for the new run.
-    RunReplay {
-        /// Id or prefix of the run.
+    Replay {
+        /// Id or prefix of the session.
         session: String,
-        /// The agent to run it with instead.
-        agent: Option<String>,
+        /// From where, and what changes.
+        spec: Box<ReplaySpec>,
     },
     /// Branch a session (interactive or a run) into a new interactive
     /// session whose conversation is the original's up to `at_seq` (its

@@ -63,7 +63,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run an agent headless: one prompt, or a batch file of them.
     Run(Box<run::RunArgs>),
-    /// Run a recorded run again, as it was started (with --agent, another agent).
+    /// Run a session again from one of its turns, as a headless run, with the
+    /// same or a changed context (prompt, agent, provider, model, sampling).
     Replay(run::ReplayArgs),
     /// List live sessions (with --all, every session).
     Ps(sessions::PsArgs),

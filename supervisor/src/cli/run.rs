@@ -7,7 +7,7 @@ use clap::Args;
 use protocol::SessionId;
 use protocol::agent::ScriptPatch;
 use protocol::approval::{AskPolicy, RuleMatch};
-use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec};
+use protocol::control::{ControlRequest, ControlResponse, Push, ReplaySpec, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
 use serde_json::json;
 use studio_client::Client;
@@ -56,22 +56,63 @@ pub(crate) struct RunArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct ReplayArgs {
-    /// The run (id or unique prefix).
+    /// The session, a run or a chat (id or unique prefix).
     session: String,
-    /// Run it with this agent (as it is now) instead of its own.
+    /// An event of it (`studio events ID` numbers them): its turn is run
+    /// again, everything said before that turn kept [default: the first
+    /// turn, so all of it].
+    #[arg(long, value_name = "SEQ")]
+    at: Option<u64>,
+    /// The user message of that turn instead of the recorded one.
+    #[arg(long)]
+    prompt: Option<String>,
+    /// Run it with this agent (as it is now) instead of the session's own
+    /// (as it was).
     #[arg(long)]
     agent: Option<String>,
+    /// Another provider: openai, anthropic, gemini, ollama or scripted.
+    #[arg(long)]
+    provider: Option<protocol::ProviderKind>,
+    /// Another model.
+    #[arg(long)]
+    model: Option<String>,
+    /// Another system prompt.
+    #[arg(long)]
+    system_prompt: Option<String>,
+    /// Another sampling temperature (0 to 2).
+    #[arg(long, value_name = "T")]
+    temperature: Option<f64>,
+    /// Another top-p (above 0, at most 1).
+    #[arg(long, value_name = "P")]
+    top_p: Option<f64>,
+    /// Another maximum of output tokens.
+    #[arg(long, value_name = "N")]
+    max_output_tokens: Option<u32>,
     /// Print the new session id and return at once.
     #[arg(long)]
     detach: bool,
 }
 
-/// `studio replay ID`: the run again, as it was started.
+/// `studio replay ID`: the session again as a headless run, from a turn,
+/// with what the flags change.
 pub(crate) async fn replay(args: ReplayArgs, ctx: &Ctx) -> Result<(), CliError> {
     let client = ctx.client().await?;
-    let request = ControlRequest::RunReplay {
-        session: args.session,
+    let spec = ReplaySpec {
+        at_seq: args.at,
+        prompt: args.prompt,
         agent: args.agent,
+        provider: args.provider,
+        model: args.model,
+        system_prompt: args.system_prompt,
+        sampling: protocol::agent::Sampling {
+            temperature: args.temperature,
+            top_p: args.top_p,
+            max_output_tokens: args.max_output_tokens,
+        },
+    };
+    let request = ControlRequest::Replay {
+        session: args.session,
+        spec: Box::new(spec),
     };
     let session = match client.request(request).await? {
         ControlResponse::RunAccepted { session } => session,

@@ -32,7 +32,7 @@ fn writer(name: &str, workspace: &std::path::Path) -> AgentConfig {
     agent
 }
 
-async fn open(client: &Client, request: ControlRequest) -> (SessionId, u64, bool) {
+pub(crate) async fn open(client: &Client, request: ControlRequest) -> (SessionId, u64, bool) {
     match client.request(request).await.unwrap() {
         ControlResponse::ChatOpened {
             session,
@@ -43,7 +43,7 @@ async fn open(client: &Client, request: ControlRequest) -> (SessionId, u64, bool
     }
 }
 
-async fn follow(client: &Client, session: SessionId, after_seq: u64) -> Subscription {
+pub(crate) async fn follow(client: &Client, session: SessionId, after_seq: u64) -> Subscription {
     client
         .subscribe(ControlRequest::Follow { session, after_seq })
         .await
@@ -51,7 +51,7 @@ async fn follow(client: &Client, session: SessionId, after_seq: u64) -> Subscrip
 }
 
 /// Reads `sub` until an event `wanted` accepts; returns it.
-async fn until(sub: &mut Subscription, wanted: impl Fn(&EventKind) -> bool) -> Event {
+pub(crate) async fn until(sub: &mut Subscription, wanted: impl Fn(&EventKind) -> bool) -> Event {
     let found = async {
         while let Some(push) = sub.next().await {
             if let Push::Event(event) = push
@@ -65,7 +65,7 @@ async fn until(sub: &mut Subscription, wanted: impl Fn(&EventKind) -> bool) -> E
     tokio::time::timeout(WAIT, found).await.expect("timed out")
 }
 
-fn idle(kind: &EventKind) -> bool {
+pub(crate) fn idle(kind: &EventKind) -> bool {
     matches!(kind, EventKind::SessionIdle { .. })
 }
 
@@ -83,7 +83,11 @@ fn decided(kind: &EventKind) -> bool {
     )
 }
 
-async fn say(client: &Client, session: SessionId, text: &str) -> Result<(), ClientError> {
+pub(crate) async fn say(
+    client: &Client,
+    session: SessionId,
+    text: &str,
+) -> Result<(), ClientError> {
     let request = ControlRequest::ChatSay {
         session,
         text: text.to_owned(),
@@ -254,7 +258,7 @@ async fn watchers_of_a_chat_are_asked_the_first_answer_wins_and_a_resumed_chat_g
     assert_eq!(users, ["write the note", "again", "once more"]);
 }
 
-fn openai_text(id: &str, text: &str) -> Reply {
+pub(crate) fn openai_text(id: &str, text: &str) -> Reply {
     let chunk = serde_json::json!({
         "id": id, "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
         "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]
@@ -267,7 +271,7 @@ fn openai_text(id: &str, text: &str) -> Reply {
 }
 
 /// `(role, content)` of each message a request sent.
-fn conversation(body: &Value) -> Vec<(String, String)> {
+pub(crate) fn conversation(body: &Value) -> Vec<(String, String)> {
     body["messages"]
         .as_array()
         .unwrap()
@@ -484,13 +488,6 @@ async fn a_branch_goes_on_from_its_point_and_leaves_the_original_alone() {
         refused(branch(id.clone(), None, Some("nobody"))).await,
         ErrorKind::NotFound
     );
-    // A chat is branched, not replayed.
-    let replay = ControlRequest::RunReplay {
-        session: id.clone(),
-        agent: None,
-    };
-    assert_eq!(refused(replay).await, ErrorKind::Invalid);
-
     // Branched after the first answer, with a larger model.
     let (second, after_seq, resumed) = open(
         &client,

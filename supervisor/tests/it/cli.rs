@@ -147,7 +147,7 @@ fn a_run_streams_its_answer_and_exit_codes_tell_how_it_ended() {
 }
 
 /// `studio replay` runs a recorded run again as it was started (prompt,
-/// label, script), with its agent or another; a chat is not a run.
+/// label, script), with its agent or another, or with a changed context.
 #[test]
 fn a_run_is_replayed_as_it_was_started_with_its_agent_or_another() {
     let cli = Cli::new();
@@ -192,17 +192,51 @@ fn a_run_is_replayed_as_it_was_started_with_its_agent_or_another() {
         .map(|s| (s["agent"].as_str().unwrap(), s["label"].as_str().unwrap()))
         .collect();
     assert_eq!(replays.len(), 2, "{all}");
-    assert!(
-        replays.contains(&("echo", "nightly (replay)")),
-        "{replays:?}"
-    );
-    assert!(
-        replays.contains(&("other", "nightly (replay)")),
-        "{replays:?}"
-    );
+    let labelled = |agent: &str, tail: &str| {
+        replays.iter().any(|(a, label)| {
+            *a == agent && label.starts_with("nightly (replay from #") && label.ends_with(tail)
+        })
+    };
+    assert!(labelled("echo", ")"), "{replays:?}");
+    assert!(labelled("other", "; agent other)"), "{replays:?}");
     let original = rows.iter().find(|s| s["id"] == first.as_str()).unwrap();
     assert_eq!(original["label"], "nightly");
 
+    // With a changed context from the flags.
+    let changed = cli.json(&[
+        "replay",
+        &first,
+        "--model",
+        "scripted-2",
+        "--temperature",
+        "0.5",
+        "--prompt",
+        "say it twice",
+        "--detach",
+    ]);
+    let changed = changed["session"].as_str().unwrap().to_owned();
+    cli.ok(&["events", &changed, "--follow"]);
+    let shown = cli.json(&["ps", "--all"]);
+    let row = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == changed.as_str())
+        .unwrap();
+    assert!(
+        row["label"]
+            .as_str()
+            .unwrap()
+            .ends_with("; model scripted-2, prompt, temperature 0.5)"),
+        "{row}"
+    );
+    assert_eq!(row["parent"], first.as_str());
+    assert!(
+        cli.ok(&["events", &changed])
+            .contains("text=\"say it twice\"")
+    );
+    let err = cli.fails(&["replay", &first, "--at", "999"], 2);
+    assert!(err.contains("cannot replay from #999"), "{err}");
     let err = cli.fails(&["replay", &first, "--agent", "nobody"], 4);
     assert!(err.contains("no agent named"), "{err}");
     let err = cli.fails(&["replay", "ffffffff"], 4);

@@ -29,6 +29,7 @@ mod os_keyring;
 mod privacy;
 mod provider_round_trips;
 mod providers;
+mod replay;
 mod sandbox;
 mod secrets_at_rest;
 mod support;

@@ -2,7 +2,7 @@
 //! connection task turns into requests.
 
 use protocol::approval::{RuleDecision, RuleMatch};
-use protocol::control::{ModelPrice, RunSpec};
+use protocol::control::{ModelPrice, ReplaySpec, RunSpec};
 use protocol::mcp::McpServerConfig;
 use protocol::{AgentConfig, ProviderKind, Secret, SessionId};
 use studio_client::mcp_import::ImportedEntry;
@@ -89,8 +89,10 @@ pub enum Command {
         /// The branch point.
         at: u64,
     },
-    /// Start an ended run again, as it was started (`RunReplay`).
-    Replay(SessionId),
+    /// Run a session again as a headless run from one of its turns, with
+    /// what the spec changes (`Replay`; the default spec: all of it, as
+    /// it was).
+    Replay(SessionId, Box<ReplaySpec>),
     /// Branch a session after event `at_seq` into a new interactive
     /// session (with `agent`, or the original's), then open it.
     Branch {

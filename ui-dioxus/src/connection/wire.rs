@@ -237,9 +237,9 @@ impl Wire {
                 let asked = Asked::Inherited { branch, parent, at };
                 return self.send(request, asked).await.map(|_| ());
             }
-            Command::Replay(session) => ControlRequest::RunReplay {
+            Command::Replay(session, spec) => ControlRequest::Replay {
                 session: session.to_string(),
-                agent: None,
+                spec,
             },
             Command::Branch {
                 session,

@@ -212,7 +212,11 @@ fn a_description_and_sampling_are_kept_and_a_bad_one_is_marked_on_its_field() {
             max_output_tokens: Some(800),
         }
     );
-    assert_eq!(AgentDraft::of(&agent).sampling, draft.sampling, "edited as it is");
+    assert_eq!(
+        AgentDraft::of(&agent).sampling,
+        draft.sampling,
+        "edited as it is"
+    );
     let too_hot = AgentDraft {
         sampling: SamplingDraft {
             temperature: "9".into(),

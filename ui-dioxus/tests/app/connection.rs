@@ -334,11 +334,15 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     // One of them again ("Run again"): a new run, labelled as a replay,
     // that completes.
     let first = *completed.iter().next().unwrap();
-    commands_tx.send(Command::Replay(first)).unwrap();
+    commands_tx
+        .send(Command::Replay(first, Box::default()))
+        .unwrap();
     let replayed = next(&mut updates, |u| {
         sessions_in(u).into_iter().find(|s| {
             s.status == SessionStatus::Completed
-                && s.label.as_deref() == Some(&format!("replay of {}", first.short()))
+                && s.label.as_deref().is_some_and(|label| {
+                    label.starts_with(&format!("replay of {} from #", first.short()))
+                })
         })
     })
     .await;

@@ -4,7 +4,7 @@
 
 use protocol::control::{ControlError, ControlRequest, ControlResponse, ErrorKind};
 
-use super::{Handles, agents, approvals, chat, pricing, runs, secrets, sessions, status};
+use super::{Handles, agents, approvals, chat, pricing, replay, runs, secrets, sessions, status};
 use crate::daemon::{BrokerMsg, mcp_servers};
 
 /// Requests with one response. After one that changed a list succeeds,
@@ -46,9 +46,7 @@ async fn dispatch(
         ControlRequest::RunBatch { runs, parallel } => {
             runs::start_batch(runs, parallel, handles).await
         }
-        ControlRequest::RunReplay { session, agent } => {
-            runs::replay_run(&session, agent, handles).await
-        }
+        ControlRequest::Replay { session, spec } => replay::replay(&session, *spec, handles).await,
         ControlRequest::LimitsSet {
             max_concurrent_runs,
             max_live_chats,

@@ -35,6 +35,7 @@ mod answer;
 mod approvals;
 mod chat;
 mod pricing;
+mod replay;
 mod runs;
 mod secrets;
 mod sessions;

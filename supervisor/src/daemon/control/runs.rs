@@ -1,4 +1,4 @@
-//! Starting headless runs: one (`Run`), one again (`RunReplay`), many with
+//! Starting headless runs: one (`Run`), many with
 //! their own parallelism (`RunBatch`), and the limit of live runs
 //! (`LimitsSet`).
 
@@ -15,7 +15,7 @@ use protocol::control::{
 use protocol::event::{Event, EventKind, SessionStatus};
 use protocol::{SessionId, Timestamp};
 
-use super::{call, find_session, unavailable};
+use super::{call, unavailable};
 use crate::daemon::root::Handles;
 use crate::daemon::scheduler::BatchSlot;
 use crate::daemon::session::Opening;
@@ -29,37 +29,8 @@ pub(super) async fn start_run(
 ) -> Result<ControlResponse, ControlError> {
     let agent = handles.shared.store.agent(spec.agent.clone()).await?;
     check(&spec, &agent)?;
-    let session = queue(spec, agent, None, SessionId::new(), handles).await?;
+    let session = queue(spec, agent, None, None, SessionId::new(), handles).await?;
     Ok(ControlResponse::RunAccepted { session })
-}
-
-/// Records and queues the run `session` again, as it was started, with
-/// `agent` or the same agent (by name, as it is now).
-pub(super) async fn replay_run(
-    session: &str,
-    agent: Option<String>,
-    handles: &Handles,
-) -> Result<ControlResponse, ControlError> {
-    let store = &handles.shared.store;
-    let original = find_session(store, session).await?;
-    if original.kind != SessionKind::Run {
-        return Err(ControlError::new(
-            ErrorKind::Invalid,
-            format!(
-                "session {} is interactive: only runs are replayed (branch a chat with studio chat --branch)",
-                original.id
-            ),
-        ));
-    }
-    let mut spec = store.run(original.id).await?.spec;
-    if let Some(agent) = agent {
-        spec.agent = agent;
-    }
-    spec.label = Some(match spec.label {
-        Some(label) => format!("{label} (replay)"),
-        None => format!("replay of {}", original.id.short()),
-    });
-    start_run(spec, handles).await
 }
 
 /// Checks every run of a batch, then records and queues them all under one
@@ -119,7 +90,7 @@ pub(super) async fn start_batch(
             SessionId::new()
         };
         let named = (total > 1).then_some(first);
-        match queue(spec, agent, Some((slot, named)), id, handles).await {
+        match queue(spec, agent, Some((slot, named)), None, id, handles).await {
             Ok(session) => sessions.push(session),
             Err(err) => {
                 return Err(ControlError::new(
@@ -164,7 +135,7 @@ pub(super) async fn set_limits(
 }
 
 /// The run's budgets and its script, as patched, must make sense.
-fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlError> {
+pub(super) fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlError> {
     let invalid = |m| ControlError::new(ErrorKind::Invalid, m);
     // The agent's own are checked too: one stored before this check
     // existed may hold a NaN.
@@ -182,11 +153,13 @@ fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlError> {
 }
 
 /// Records and queues run `id`; in a batch, under its slot, and with the
-/// batch's first run as its `batch` when the batch has more than one run.
-async fn queue(
+/// batch's first run as its `batch` when the batch has more than one run;
+/// a replay with the `parent` it goes on from.
+pub(super) async fn queue(
     spec: RunSpec,
     agent: AgentConfig,
     batch: Option<(BatchSlot, Option<SessionId>)>,
+    parent: Option<(SessionId, u64)>,
     id: SessionId,
     handles: &Handles,
 ) -> Result<SessionId, ControlError> {
@@ -200,6 +173,7 @@ async fn queue(
         prompt: spec.prompt.clone(),
         id,
         batch: batch.and_then(|(_, first)| first),
+        parent,
         ..SessionRecord::new(SessionKind::Run, agent, SessionStatus::Queued, now, price)
     };
     let first = Event {

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::daemon::containment::SessionProcesses;
 use crate::daemon::stderr_tail::StderrTail;
-use crate::daemon::{containment, providers, worker_process};
+use crate::daemon::{containment, history, providers, worker_process};
 
 impl SessionState {
     /// Looks up the agent's MCP servers; one that is not configured is an
@@ -94,6 +94,16 @@ impl SessionState {
         let stored_key = self.shared.secrets.key(provider).await;
         self.setup.endpoint = providers::endpoint(&self.record.agent, stored_key);
         self.resolve_mcp_servers().await;
+        // A replayed run goes on from its original's conversation.
+        if self.chat.opening == Opening::Run && self.record.parent.is_some() {
+            match history::inherited(&self.shared.store, self.id, self.record.parent).await {
+                Ok(events) => self.setup.inherited = Some(events.into()),
+                Err(err) => {
+                    let why = format!("cannot read the conversation it goes on from: {err}");
+                    return self.fail_to_start(myself, why).await;
+                }
+            }
+        }
         match self.resolve_workspace() {
             Ok(dir) => self.record.agent.workspace = Some(dir.display().to_string()),
             Err(err) => return self.fail_to_start(myself, err.to_string()).await,
@@ -241,7 +251,13 @@ impl SessionState {
         tokio::spawn(write_worker(stream, rx));
         self.worker.to_worker = Some(tx);
         if self.chat.opening == Opening::Run {
-            let start = self.start_turn(Vec::new(), self.record.prompt.clone());
+            let history = self
+                .setup
+                .inherited
+                .as_deref()
+                .map(history::conversation)
+                .unwrap_or_default();
+            let start = self.start_turn(history, self.record.prompt.clone());
             self.send(start);
             if let Some(Stop::Cancel { .. }) = self.ending.stop {
                 self.send(ToWorker::Cancel);

@@ -1,0 +1,107 @@
+//! `Replay`: a recorded session (a run or a chat) run again as a headless
+//! run from one of its turns, keeping the conversation before that turn,
+//! with the same or a changed context (`ReplaySpec`). The new run's
+//! `parent` is the original at the event before the turn, so its first
+//! request carries what was said before (`history::inherited`), and its
+//! label says where it comes from and what changed.
+
+use protocol::SessionId;
+use protocol::control::{ControlError, ControlResponse, ErrorKind, ReplaySpec, RunSpec};
+use protocol::event::{Event, EventKind};
+
+use super::find_session;
+use super::runs::{check, queue};
+use crate::daemon::history;
+use crate::daemon::root::Handles;
+use crate::store::{SessionKind, SessionRecord, Store};
+
+pub(super) async fn replay(
+    session: &str,
+    spec: ReplaySpec,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let invalid = |message: String| ControlError::new(ErrorKind::Invalid, message);
+    let store = &handles.shared.store;
+    let original = find_session(store, session).await?;
+    let (turn, recorded) = turn_of(store, &original, spec.at_seq).await?;
+    let prompt = spec.prompt.clone().unwrap_or(recorded);
+    if prompt.trim().is_empty() {
+        return Err(invalid(
+            "a replay needs a prompt: the one given is empty".to_owned(),
+        ));
+    }
+    let base = match &spec.agent {
+        Some(name) => store.agent(name.clone()).await?,
+        None => original.agent.clone(),
+    };
+    let agent = spec.changed(base);
+    agent.validate().map_err(invalid)?;
+    // A run keeps its budgets, script and approval settings.
+    let mut run = match original.kind {
+        SessionKind::Run => store.run(original.id).await?.spec,
+        SessionKind::Chat => RunSpec::default(),
+    };
+    run.agent.clone_from(&agent.name);
+    run.prompt = prompt;
+    run.label = Some(label(&original, turn, &spec.changes()));
+    check(&run, &agent)?;
+    let parent = Some((original.id, turn - 1));
+    let session = queue(run, agent, None, parent, SessionId::new(), handles).await?;
+    Ok(ControlResponse::RunAccepted { session })
+}
+
+/// The new run's label: where it comes from and what changed, after the
+/// original's own label if it had one (`batch-2 (replay from #5)`), else
+/// after its short id (`replay of 1a2b3c4d from #5 (model gpt-4.1)`).
+fn label(original: &SessionRecord, turn: u64, changes: &[String]) -> String {
+    let changed = changes.join(", ");
+    match (&original.label, changed.is_empty()) {
+        (Some(label), true) => format!("{label} (replay from #{turn})"),
+        (Some(label), false) => format!("{label} (replay from #{turn}; {changed})"),
+        (None, true) => format!("replay of {} from #{turn}", original.id.short()),
+        (None, false) => format!("replay of {} from #{turn} ({changed})", original.id.short()),
+    }
+}
+
+/// The turn `at` belongs to in `original`: the seq of its user message
+/// and what it said. With no `at`, the first turn; an event before the
+/// first turn belongs to the first.
+async fn turn_of(
+    store: &Store,
+    original: &SessionRecord,
+    at: Option<u64>,
+) -> Result<(u64, String), ControlError> {
+    let last = original.last_seq;
+    if let Some(at) = at
+        && (at == 0 || at > last)
+    {
+        return Err(ControlError::new(
+            ErrorKind::Invalid,
+            format!(
+                "session {} has events 1 to {last}: cannot replay from #{at}",
+                original.id
+            ),
+        ));
+    }
+    let events = history::events_through(store, original.id, last).await?;
+    let said = |e: &Event| match &e.kind {
+        EventKind::MessageUser { text } => Some((e.seq, text.clone())),
+        _ => None,
+    };
+    let at = at.unwrap_or(0);
+    let turn = events
+        .iter()
+        .filter(|e| e.seq <= at)
+        .filter_map(said)
+        .next_back()
+        .or_else(|| events.iter().find_map(said));
+    turn.ok_or_else(|| {
+        ControlError::new(
+            ErrorKind::Invalid,
+            format!(
+                "session {} has no user message: there is no turn to replay",
+                original.id
+            ),
+        )
+    })
+}

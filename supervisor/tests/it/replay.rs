@@ -1,0 +1,204 @@
+//! `Replay` through the daemon: a chat replayed as a run from its second
+//! turn with another model and temperature sends the model exactly what
+//! was said before that turn; a changed prompt replaces the turn's
+//! message; the new run names its origin; bad points are refused.
+
+use std::time::Duration;
+
+use protocol::agent::{AgentConfig, ProviderKind, Sampling};
+use protocol::control::{ControlRequest, ControlResponse, ErrorKind, ReplaySpec};
+use protocol::event::EventKind;
+use studio_client::ClientError;
+use test_support::fake_provider::FakeProvider;
+
+use crate::chat::{conversation, follow, idle, open, openai_text, say, until};
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_is_replayed_from_a_turn_with_a_changed_context() {
+    let fake = FakeProvider::start(vec![
+        openai_text("c1", "Paris."),
+        openai_text("c2", "About 2 million."),
+        openai_text("c3", "Roughly 2.1 million."),
+        openai_text("c4", "Rome."),
+    ])
+    .await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-test".into())]).await;
+    let client = daemon.client().await;
+    let mut agent = AgentConfig::scripted("geo");
+    agent.provider = ProviderKind::OpenAi;
+    agent.model = "gpt-4o-mini".to_owned();
+    agent.base_url = Some(format!("{}/v1", fake.base));
+    agent.system_prompt = "Be brief.".to_owned();
+    create_agent(&client, agent).await;
+
+    // A chat of two turns, then ended.
+    let (original, ..) = open(
+        &client,
+        ControlRequest::ChatOpen {
+            agent: "geo".to_owned(),
+        },
+    )
+    .await;
+    let mut sees = follow(&client, original, 0).await;
+    until(&mut sees, idle).await;
+    say(&client, original, "Capital of France?").await.unwrap();
+    until(&mut sees, idle).await;
+    say(&client, original, "How many people live there?")
+        .await
+        .unwrap();
+    until(&mut sees, idle).await;
+    client
+        .request(ControlRequest::ChatEnd { session: original })
+        .await
+        .unwrap();
+    until(&mut sees, EventKind::is_terminal).await;
+    let recorded = events(&client, original).await;
+    let second_turn = recorded
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::MessageUser { .. }))
+        .nth(1)
+        .unwrap()
+        .seq;
+    // Any event of the second turn: its model request.
+    let inside = recorded
+        .iter()
+        .find(|e| e.seq > second_turn && matches!(e.kind, EventKind::LlmRequestStarted { .. }))
+        .unwrap()
+        .seq;
+
+    let replay = |spec: ReplaySpec| {
+        let client = &client;
+        async move {
+            client
+                .request(ControlRequest::Replay {
+                    session: original.short(),
+                    spec: Box::new(spec),
+                })
+                .await
+        }
+    };
+    let accepted = |answer: Result<ControlResponse, ClientError>| match answer {
+        Ok(ControlResponse::RunAccepted { session }) => session,
+        other => panic!("not accepted: {other:?}"),
+    };
+    // From inside the second turn, with another model and temperature.
+    let again = accepted(
+        replay(ReplaySpec {
+            at_seq: Some(inside),
+            model: Some("gpt-4.1".into()),
+            sampling: Sampling {
+                temperature: Some(0.1),
+                ..Sampling::default()
+            },
+            ..ReplaySpec::default()
+        })
+        .await,
+    );
+    let ran = follow_to_end(&client, again, Duration::from_secs(30)).await;
+    assert_eq!(ran.last().unwrap().kind, EventKind::SessionCompleted);
+    assert_eq!(answer(&ran).1.as_deref(), Some("Roughly 2.1 million."));
+    let seen = fake.seen();
+    let sent = &seen[2].body;
+    assert_eq!(sent["model"], "gpt-4.1");
+    assert_eq!(sent["temperature"], 0.1);
+    let pair = |role: &str, text: &str| (role.to_owned(), text.to_owned());
+    assert_eq!(
+        conversation(sent),
+        [
+            pair("system", "Be brief."),
+            pair("user", "Capital of France?"),
+            pair("assistant", "Paris."),
+            pair("user", "How many people live there?"),
+        ]
+    );
+    // It names its origin: the point before the turn, and what changed.
+    let described = summary(&client, again).await;
+    assert!(!described.interactive, "a headless run");
+    assert_eq!(
+        (described.parent, described.branched_at),
+        (Some(original), Some(second_turn - 1))
+    );
+    assert_eq!(
+        described.label.as_deref(),
+        Some(
+            format!(
+                "replay of {} from #{second_turn} (model gpt-4.1, temperature 0.1)",
+                original.short()
+            )
+            .as_str()
+        )
+    );
+    // Its own log starts as a run's, with the replayed message.
+    let said: Vec<&str> = ran
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MessageUser { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said, ["How many people live there?"]);
+
+    // The whole session with another first message: nothing before it.
+    let fresh = accepted(
+        replay(ReplaySpec {
+            prompt: Some("Capital of Italy?".into()),
+            ..ReplaySpec::default()
+        })
+        .await,
+    );
+    let ran = follow_to_end(&client, fresh, Duration::from_secs(30)).await;
+    assert_eq!(answer(&ran).1.as_deref(), Some("Rome."));
+    assert_eq!(
+        conversation(&fake.seen()[3].body),
+        [
+            pair("system", "Be brief."),
+            pair("user", "Capital of Italy?")
+        ]
+    );
+
+    // Points that are not events of the session are refused, as are bad
+    // changes; nothing is started.
+    let refused = |answer: Result<ControlResponse, ClientError>| match answer {
+        Err(ClientError::Daemon(err)) => (err.kind, err.message),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let last = recorded.last().unwrap().seq;
+    let (kind, message) = refused(
+        replay(ReplaySpec {
+            at_seq: Some(last + 1),
+            ..ReplaySpec::default()
+        })
+        .await,
+    );
+    assert_eq!(kind, ErrorKind::Invalid);
+    assert!(
+        message.ends_with(&format!(
+            "has events 1 to {last}: cannot replay from #{}",
+            last + 1
+        )),
+        "{message}"
+    );
+    let (kind, message) = refused(
+        replay(ReplaySpec {
+            sampling: Sampling {
+                top_p: Some(3.0),
+                ..Sampling::default()
+            },
+            ..ReplaySpec::default()
+        })
+        .await,
+    );
+    assert_eq!(kind, ErrorKind::Invalid);
+    assert!(message.contains("top_p 3 is out of range"), "{message}");
+    let (kind, _) = refused(
+        replay(ReplaySpec {
+            agent: Some("nobody".into()),
+            ..ReplaySpec::default()
+        })
+        .await,
+    );
+    assert_eq!(kind, ErrorKind::NotFound);
+    assert_eq!(fake.seen().len(), 4, "no refused replay called the model");
+}
