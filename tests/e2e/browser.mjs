@@ -206,6 +206,24 @@ await step('inspect-search', async () => {
   await page.locator('.msg.notice', { hasText: 'ended: session.completed' }).waitFor();
 });
 
+// Replay from an event of a finished run, with the turn's message typed
+// anew: the new run opens in the Inspector, names its origin, completes.
+await step('replay', async () => {
+  await tab('Runs').click();
+  await page.locator('tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') })
+    .first().getByRole('button', { name: 'Inspect' }).click();
+  await page.locator('.timeline .row .name', { hasText: 'message.user' }).click();
+  await page.locator('.detail h4', { hasText: 'message.user' }).waitFor();
+  await page.locator('input[name=replay_prompt]').click();
+  await page.keyboard.type('from the replay', { delay: 20 });
+  await page.getByRole('button', { name: 'Replay from here' }).click();
+  const line = page.locator('.title-line', { hasText: 'from the replay' });
+  await line.locator('.lineage', { hasText: 'goes on from' }).waitFor();
+  await line.locator('.label', { hasText: '(prompt)' }).waitFor();
+  await line.locator('span.status.completed').waitFor({ timeout: 60_000 });
+  await page.screenshot({ path: `${artifacts}/web-replay.png` });
+});
+
 await step('batch-file', async () => {
   await openRunForm();
   await page.selectOption('select[name=agent]', 'slow');

@@ -140,6 +140,8 @@ pub enum Update {
     Setup(Box<Setup>),
     /// An interactive session was opened or resumed from here: show it.
     Opened(SessionId),
+    /// A replay was started from the Inspector: inspect it.
+    Replayed(SessionId),
     /// Where each provider's key comes from.
     Keys(Vec<KeyInfo>),
     /// Where each stored secret lives, and where new ones go.
@@ -338,6 +340,10 @@ impl AppState {
             Update::Opened(session) => {
                 self.inspected = Some((session, Vec::new()));
                 self.page = Page::Sessions;
+            }
+            Update::Replayed(session) => {
+                self.inspected = Some((session, Vec::new()));
+                self.page = Page::Inspector;
             }
             Update::Failed(message) => {
                 self.errors.push(message);

@@ -91,8 +91,15 @@ pub enum Command {
     },
     /// Run a session again as a headless run from one of its turns, with
     /// what the spec changes (`Replay`; the default spec: all of it, as
-    /// it was).
-    Replay(SessionId, Box<ReplaySpec>),
+    /// it was); shown in the Inspector once started when `inspect`.
+    Replay {
+        /// The session run again.
+        session: SessionId,
+        /// From where, and what changes.
+        spec: Box<ReplaySpec>,
+        /// Open the new run in the Inspector.
+        inspect: bool,
+    },
     /// Branch a session after event `at_seq` into a new interactive
     /// session (with `agent`, or the original's), then open it.
     Branch {

@@ -34,6 +34,8 @@ pub(super) enum Asked {
     AgentSaved(String, RuleChanges),
     /// Opens a chat: inspect it once open.
     Chat,
+    /// A replay to show in the Inspector once started.
+    Replay,
     /// A page of what `branch` goes on from: `parent`'s events up to `at`.
     Inherited {
         branch: SessionId,
@@ -237,10 +239,22 @@ impl Wire {
                 let asked = Asked::Inherited { branch, parent, at };
                 return self.send(request, asked).await.map(|_| ());
             }
-            Command::Replay(session, spec) => ControlRequest::Replay {
-                session: session.to_string(),
+            Command::Replay {
+                session,
                 spec,
-            },
+                inspect,
+            } => {
+                let request = ControlRequest::Replay {
+                    session: session.to_string(),
+                    spec,
+                };
+                let asked = if inspect {
+                    Asked::Replay
+                } else {
+                    Asked::Action
+                };
+                return self.send(request, asked).await.map(|_| ());
+            }
             Command::Branch {
                 session,
                 at_seq,
@@ -443,6 +457,10 @@ impl Wire {
                                 asked,
                             ));
                         }
+                    }
+                    (Some(Asked::Replay), Ok(ControlResponse::RunAccepted { session })) => {
+                        update(Update::Replayed(session));
+                        return Some(FollowUp::Command(Command::Inspect(session)));
                     }
                     (Some(Asked::Chat), Ok(ControlResponse::ChatOpened { session, .. })) => {
                         update(Update::Opened(session));

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use dioxus::prelude::*;
+use protocol::control::ReplaySpec;
 use protocol::event::Event;
 use protocol::{SessionId, Timestamp};
 
@@ -291,6 +292,7 @@ fn EventDetail(event: Event, sections: Vec<Section>, start: Timestamp) -> Elemen
             " after the first event"
         }
         BranchHere { session: event.session, at_seq: event.seq }
+        ReplayHere { session: event.session, at_seq: event.seq }
         for section in sections {
             h5 { "{section.title}" }
             pre { class: if section.error { "assembled problem" } else { "assembled" }, "{section.body}" }
@@ -331,6 +333,40 @@ fn BranchHere(session: SessionId, at_seq: u64) -> Element {
                     });
                 },
                 "Branch from here"
+            }
+        }
+    }
+}
+
+/// Runs the session again as a headless run from the turn of this event,
+/// keeping what was said before it, with the turn's message or another
+/// and the same model or another; the new run opens here.
+#[component]
+fn ReplayHere(session: SessionId, at_seq: u64) -> Element {
+    let commands = use_context::<Commands>();
+    let mut prompt = use_signal(String::new);
+    let mut model = use_signal(String::new);
+    let given = |text: String| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+    rsx! {
+        div { class: "replay",
+            TextInput { name: "replay_prompt", aria_label: "The turn's message",
+                placeholder: "the turn's message (empty: as recorded)",
+                value: prompt(), oninput: move |text| prompt.set(text) }
+            TextInput { name: "replay_model", aria_label: "Model",
+                placeholder: "model (empty: the same)",
+                value: model(), oninput: move |text| model.set(text) }
+            button { r#type: "button",
+                title: "a new run of this event's turn, keeping what was said before it",
+                onclick: move |_| {
+                    let spec = ReplaySpec {
+                        at_seq: Some(at_seq),
+                        prompt: given(prompt()),
+                        model: given(model()),
+                        ..ReplaySpec::default()
+                    };
+                    commands.send(Command::Replay { session, spec: Box::new(spec), inspect: true });
+                },
+                "Replay from here"
             }
         }
     }

@@ -112,6 +112,13 @@ fn TitleLine(session: SessionSummary) -> Element {
             ShortId { id }
             span { class: "muted", "{session.agent}" }
             span { class, "{word}" }
+            // Where it comes from: a branch's or a replay's origin.
+            if let (Some(parent), Some(at)) = (session.parent, session.branched_at) {
+                span { class: "muted lineage", "goes on from " ShortId { id: parent } " at #{at}" }
+            }
+            if let Some(label) = &session.label {
+                span { class: "muted label", "{label}" }
+            }
         }
     }
 }

@@ -343,7 +343,7 @@ fn RunRow(
                 }
                 if !live {
                     button { title: "start it again, as it was started",
-                        onclick: move |_| commands.send(Command::Replay(id, Box::default())), "Run again" }
+                        onclick: move |_| commands.send(Command::Replay { session: id, spec: Box::default(), inspect: false }), "Run again" }
                 }
             }
         }

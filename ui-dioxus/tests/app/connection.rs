@@ -335,7 +335,11 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     // that completes.
     let first = *completed.iter().next().unwrap();
     commands_tx
-        .send(Command::Replay(first, Box::default()))
+        .send(Command::Replay {
+            session: first,
+            spec: Box::default(),
+            inspect: false,
+        })
         .unwrap();
     let replayed = next(&mut updates, |u| {
         sessions_in(u).into_iter().find(|s| {
