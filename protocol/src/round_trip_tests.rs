@@ -514,7 +514,18 @@ fn control_requests() -> Vec<ControlRequest> {
                     top_p: None,
                     max_output_tokens: Some(9),
                 },
+                as_chat: true,
             }),
+        },
+        ControlRequest::Compare {
+            sessions: vec![s("0190"), s("1a2b3c4d")],
+            window: crate::control::RowWindow::From(3),
+            max_rows: 100,
+        },
+        ControlRequest::Compare {
+            sessions: vec![s("0190"), s("0191")],
+            window: crate::control::RowWindow::AroundDivergence,
+            max_rows: 100,
         },
         ControlRequest::ChatBranch {
             session: s("0190"),
@@ -593,6 +604,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::SecretList => 42,
         ControlRequest::WatchLists => 43,
         ControlRequest::SessionRetitle { .. } => 44,
+        ControlRequest::Compare { .. } => 45,
     }
 }
 
@@ -712,7 +724,73 @@ fn control_responses() -> Vec<ControlResponse> {
                 stored_at: Timestamp(9),
             }],
         }),
+        ControlResponse::Compared(Box::new(comparison())),
     ]
+}
+
+fn comparison() -> crate::control::Comparison {
+    use crate::control::{Change, Compared, Comparison, Figures, Row, Span, Step, StepKind};
+    let step = |kind, text: &str| Step {
+        session: id(),
+        seq: 4,
+        kind,
+        name: s("gpt-4.1"),
+        text: s(text),
+        outcome: s("ok"),
+        text_diff: vec![
+            Span {
+                change: Change::Same,
+                text: s("the "),
+            },
+            Span {
+                change: Change::Removed,
+                text: s("cat"),
+            },
+            Span {
+                change: Change::Added,
+                text: s("dog"),
+            },
+        ],
+        outcome_diff: Vec::new(),
+    };
+    Comparison {
+        sessions: vec![Compared {
+            summary: summary(),
+            figures: Figures {
+                input_tokens: 1,
+                output_tokens: 2,
+                cached_tokens: 3,
+                cost_usd: 0.5,
+                wall_ms: 4,
+                model_ms: 5,
+                tool_ms: 6,
+                requests: 7,
+                tool_calls: 8,
+                approved: 9,
+                denied: 10,
+                errors: 11,
+                answer_chars: 12,
+                steps: 13,
+            },
+        }],
+        first_divergence: Some(1),
+        total_rows: 9,
+        from_row: 1,
+        rows: vec![
+            Row {
+                cells: vec![Some(step(StepKind::User, "hi")), None],
+                same: false,
+            },
+            Row {
+                cells: vec![
+                    Some(step(StepKind::Model, "the dog")),
+                    Some(step(StepKind::Tool, "{}")),
+                ],
+                same: true,
+            },
+        ],
+        approximate: true,
+    }
 }
 
 fn control_response_variant(r: &ControlResponse) -> usize {
@@ -740,6 +818,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Setup(_) => 20,
         ControlResponse::StoreCheck(_) => 21,
         ControlResponse::Secrets(_) => 22,
+        ControlResponse::Compared(_) => 23,
     }
 }
 
@@ -871,7 +950,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 45);
+    covers(&requests, control_request_variant, 46);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -884,7 +963,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 23);
+    covers(&responses, control_response_variant, 24);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

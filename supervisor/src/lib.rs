@@ -15,6 +15,7 @@
 
 mod atomic_file;
 pub mod auth;
+pub mod compare;
 pub mod daemon;
 pub mod paths;
 pub mod pricing;

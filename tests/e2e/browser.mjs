@@ -3,7 +3,9 @@
 // (?token= leaves the URL, the cookie is a session id, not the token),
 // create and edit an agent (adding and removing a rule for it from its
 // form), start runs and kill one, approve from the inbox, search
-// the Inspector and branch from an event, run a batch file and one of its
+// the Inspector and branch from an event, replay a turn with a changed
+// prompt and compare it with its original, replay one as a chat with
+// another model, export a transcript, run a batch file and one of its
 // runs again, chat with inline approval, end and resume,
 // store a key (never shown back), add and remove a rule, add an MCP server
 // with the form and import one (secrets never shown back), set and reset a
@@ -222,6 +224,70 @@ await step('replay', async () => {
   await line.locator('.label', { hasText: '(prompt)' }).waitFor();
   await line.locator('span.status.completed').waitFor({ timeout: 60_000 });
   await page.screenshot({ path: `${artifacts}/web-replay.png` });
+});
+
+// The replay next to its original: the row where they part is marked, the
+// changed words are a diff, and each figure has its delta.
+await step('compare', async () => {
+  await page.locator('.session-actions').getByRole('button', { name: 'Compare with its origin' }).click();
+  const first = page.locator('.compare table.steps tr.parted.first');
+  await first.waitFor();
+  await first.locator('del', { hasText: 'browser' }).waitFor();
+  await first.locator('ins', { hasText: 'replay' }).waitFor();
+  await page.locator('.compare table.figures tr', { hasText: 'cost usd' }).locator('.delta').waitFor();
+  await page.locator('.compare .divergence', { hasText: 'They part at row' }).waitFor();
+  await page.screenshot({ path: `${artifacts}/web-compare.png` });
+  // Two runs ticked in the Runs list compare the same way.
+  await tab('Runs').click();
+  const done = page.locator('tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') });
+  await done.nth(0).locator('input.compare-tick').check();
+  await done.nth(1).locator('input.compare-tick').check();
+  await page.getByRole('button', { name: 'Compare the 2 ticked' }).click();
+  await page.locator('.compare .divergence').waitFor();
+  if (await page.locator('.compare table.figures thead th').count() !== 3) {
+    throw new Error('not two sessions side by side');
+  }
+});
+
+// The replay of a turn as a chat with another model: it opens on the
+// Sessions page, its turn said and answered.
+await step('replay-as-chat', async () => {
+  await tab('Runs').click();
+  await page.locator('tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') })
+    .first().getByRole('button', { name: 'Inspect' }).click();
+  await page.locator('.timeline .row .name', { hasText: 'message.user' }).click();
+  await page.locator('input[name=replay_model]').click();
+  await page.keyboard.type('scripted-2', { delay: 20 });
+  await page.getByRole('button', { name: 'as a chat' }).click();
+  await page.locator('.chat h3', { hasText: 'slow' }).waitFor();
+  await page.locator('.chat .msg.user', { hasText: 'from the browser' }).waitFor();
+  await page.locator('.chat span.status.idle').waitFor({ timeout: 60_000 });
+  await page.locator('.chat .msg.assistant').first().waitFor();
+  await page.getByRole('button', { name: 'End', exact: true }).click();
+  await page.locator('.msg.notice', { hasText: 'ended: session.completed' }).waitFor();
+});
+
+// Export from the Inspector: the browser downloads a Markdown transcript
+// and the JSON lines `studio export` writes.
+await step('export', async () => {
+  await tab('Runs').click();
+  await page.locator('tr', { hasText: 'from the replay' }).first().getByRole('button', { name: 'Inspect' }).click();
+  const [markdown] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export Markdown' }).click(),
+  ]);
+  if (!markdown.suggestedFilename().endsWith('.md')) throw new Error(`named ${markdown.suggestedFilename()}`);
+  const text = await readFile(await markdown.path(), 'utf8');
+  for (const part of ['# from the replay', '## Figures', '### You', 'from the replay', '**session.completed**']) {
+    if (!text.includes(part)) throw new Error(`the transcript lacks ${JSON.stringify(part)}:\n${text}`);
+  }
+  await page.locator('.export-saved', { hasText: 'downloaded as' }).waitFor();
+  const [lines] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export JSON lines' }).click(),
+  ]);
+  const first = JSON.parse((await readFile(await lines.path(), 'utf8')).split('\n')[0]);
+  if (first.export !== 'ai-studio.session') throw new Error(`the first line is ${JSON.stringify(first)}`);
 });
 
 await step('batch-file', async () => {

@@ -1,6 +1,6 @@
 //! The root component: it provides the store, starts the connection task,
 //! and lays out the navigation, the connection badge, the error banner and
-//! the page on screen. Ctrl+1..5 (Cmd on macOS) switch pages; Ctrl+K opens
+//! the page on screen. Ctrl+1..6 (Cmd on macOS) switch pages; Ctrl+K opens
 //! the command palette; "/" focuses the page's search and F2 renames the
 //! inspected session (`shortcuts.js`, in the page).
 
@@ -9,9 +9,10 @@ use dioxus::prelude::*;
 use crate::commands::Commands;
 use crate::connection::{self, Command, Target};
 use crate::key_probe::{KeyLatencyLog, KeyProbe};
-use crate::pages::{AgentsPage, InspectorPage, RunsPage, SessionsPage, SettingsPage};
+use crate::pages::{AgentsPage, ComparePage, InspectorPage, RunsPage, SessionsPage, SettingsPage};
 use crate::palette::Palette;
 use crate::preferences::{self, Preferences};
+use crate::saving::ExportSaver;
 use crate::state::{AppState, Link, Page};
 
 /// The stylesheet, inlined so the window needs no asset server.
@@ -129,6 +130,7 @@ pub fn Shell() -> Element {
                     a { class: "tab signout", href: "/logout", "Sign out" }
                 }
             }
+            ExportSaver { web }
             StoppedBanner {}
             StallBanner {}
             ErrorBanner {}
@@ -149,6 +151,7 @@ pub fn Shell() -> Element {
                     Page::Runs => rsx! { RunsPage {} },
                     Page::Inspector => rsx! { InspectorPage {} },
                     Page::Settings => rsx! { SettingsPage {} },
+                    Page::Compare => rsx! { ComparePage {} },
                 }
             }
         }

@@ -7,12 +7,15 @@
 //! - [`connection`]: the one task that owns the daemon connection: it sends
 //!   what components ask ([`connection::Command`]) and feeds the store.
 //! - [`conversation`]: an interactive session's events as a chat.
-//! - [`app`]: the root component, navigation (Ctrl+1..5) and the shell.
-//! - [`pages`]: the five pillars: Agents, Sessions, Runs, Inspector, Settings.
+//! - [`app`]: the root component, navigation (Ctrl+1..6) and the shell.
+//! - [`pages`]: Agents, Sessions, Runs, Inspector, Settings, and Compare
+//!   (sessions side by side).
 //! - [`palette`]: the command palette (Ctrl/Cmd+K).
 //! - [`preferences`]: what a person chose (the colours), kept across
 //!   restarts.
 //! - [`problems`]: a form's errors by field, shown next to each.
+//! - [`saving`]: an export saved as a file (the desktop) or downloaded
+//!   (the browser).
 //! - [`web`]: the same app served to a browser (liveview), behind a sign-in
 //!   session and `Host`/`Origin` checks.
 //! - [`format`](mod@format): how durations, sizes and events read on screen.
@@ -38,6 +41,7 @@ pub mod pages;
 pub mod palette;
 pub mod preferences;
 pub mod problems;
+pub mod saving;
 pub mod state;
 pub mod waterfall;
 pub mod web;

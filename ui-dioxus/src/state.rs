@@ -5,12 +5,15 @@
 use std::collections::HashMap;
 
 use protocol::approval::{ApprovalRule, PendingApproval};
-use protocol::control::{DaemonStatus, KeyInfo, PricingTable, SecretsInfo, SessionSummary, Setup};
+use protocol::control::{
+    Comparison, DaemonStatus, KeyInfo, MAX_COMPARED, PricingTable, SecretsInfo, SessionSummary,
+    Setup,
+};
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
 use protocol::{AgentConfig, ProviderKind, SessionId, Timestamp};
 
-/// The five pillars, in navigation order (Ctrl+1..5).
+/// The pages, in navigation order (Ctrl+1..6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Page {
     /// Agent cards.
@@ -24,16 +27,19 @@ pub enum Page {
     Inspector,
     /// Keys, MCP servers, rules, pricing, limits.
     Settings,
+    /// Sessions side by side.
+    Compare,
 }
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 5] = [
+    pub const ALL: [Page; 6] = [
         Page::Agents,
         Page::Sessions,
         Page::Runs,
         Page::Inspector,
         Page::Settings,
+        Page::Compare,
     ];
 
     /// The name in the navigation bar.
@@ -44,6 +50,7 @@ impl Page {
             Page::Runs => "Runs",
             Page::Inspector => "Inspector",
             Page::Settings => "Settings",
+            Page::Compare => "Compare",
         }
     }
 
@@ -152,6 +159,10 @@ pub enum Update {
     Rules(Vec<ApprovalRule>),
     /// The pricing table.
     Pricing(PricingTable),
+    /// Sessions compared (`Compare`).
+    Compared(Box<Comparison>),
+    /// An export is whole: the page saves it.
+    Exported(Box<Exported>),
     /// An MCP server's tools, or why it could not be reached.
     McpTested(String, Result<Vec<String>, String>),
     /// An import began: each entry of the document, pending or skipped.
@@ -254,6 +265,60 @@ pub struct AppState {
     pub creating_agent: bool,
     /// Keys, MCP servers, rules and prices.
     pub settings: Settings,
+    /// What the Compare page shows, and the sessions picked for it.
+    pub compare: Comparing,
+    /// The last export made, for the page to save, and how saving went.
+    pub exported: Option<Box<Exported>>,
+    /// Where the last export was saved, or why it was not.
+    pub export_saved: Option<Result<String, String>>,
+}
+
+/// A session exported as text, to be saved as a file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exported {
+    /// The session.
+    pub session: SessionId,
+    /// The file's name: `session-1a2b3c4d.md`.
+    pub file_name: String,
+    /// Its media type.
+    pub mime: &'static str,
+    /// Its text.
+    pub text: String,
+}
+
+/// The sessions picked to compare, and the comparison shown.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Comparing {
+    /// Sessions ticked in the Sessions and Runs lists, in the order
+    /// ticked (at most [`MAX_COMPARED`]).
+    pub picked: Vec<SessionId>,
+    /// The sessions last asked to compare, in order.
+    pub asked: Vec<SessionId>,
+    /// Their comparison once the daemon answered (`None` while it works).
+    pub shown: Option<Box<Comparison>>,
+}
+
+impl Comparing {
+    /// Ticks `session`, or unticks it; the oldest tick drops off past
+    /// [`MAX_COMPARED`].
+    pub fn toggle(&mut self, session: SessionId) {
+        if let Some(at) = self.picked.iter().position(|s| *s == session) {
+            self.picked.remove(at);
+        } else {
+            self.picked.push(session);
+            if self.picked.len() > MAX_COMPARED {
+                self.picked.remove(0);
+            }
+        }
+    }
+
+    /// About to ask for `sessions` side by side: the old answer goes.
+    pub fn ask(&mut self, sessions: Vec<SessionId>) {
+        if self.asked != sessions {
+            self.shown = None;
+        }
+        self.asked = sessions;
+    }
 }
 
 /// Errors kept on screen at most; older ones drop off.
@@ -318,6 +383,17 @@ impl AppState {
             Update::Mcp(servers) => self.settings.mcp = servers,
             Update::Rules(rules) => self.settings.rules = rules,
             Update::Pricing(table) => self.settings.pricing = Some(table),
+            Update::Compared(comparison) => {
+                let of: Vec<SessionId> = comparison.sessions.iter().map(|s| s.summary.id).collect();
+                // An answer for sessions no longer asked about is dropped.
+                if of == self.compare.asked {
+                    self.compare.shown = Some(comparison);
+                }
+            }
+            Update::Exported(exported) => {
+                self.exported = Some(exported);
+                self.export_saved = None;
+            }
             Update::McpTested(name, tools) => {
                 self.settings.mcp_tests.insert(name, tools);
             }
@@ -368,147 +444,5 @@ impl AppState {
 }
 
 #[cfg(test)]
-mod tests {
-    use protocol::SessionStatus;
-    use protocol::event::EventKind;
-
-    use super::*;
-
-    pub(crate) fn summary(
-        created: u64,
-        status: SessionStatus,
-        interactive: bool,
-    ) -> SessionSummary {
-        SessionSummary {
-            id: SessionId::new(),
-            status,
-            events: 3,
-            interactive,
-            ..test_support::sessions::summary(u128::from(created))
-        }
-    }
-
-    #[test]
-    fn ctrl_digits_map_to_the_five_pages_in_order() {
-        let pages: Vec<Option<Page>> = "0123456".chars().map(Page::by_digit).collect();
-        assert_eq!(
-            pages,
-            [
-                None,
-                Some(Page::Agents),
-                Some(Page::Sessions),
-                Some(Page::Runs),
-                Some(Page::Inspector),
-                Some(Page::Settings),
-                None
-            ]
-        );
-    }
-
-    #[test]
-    fn pushed_changes_update_the_listed_sessions_and_split_runs_from_chats() {
-        let mut state = AppState::default();
-        let old_run = summary(1, SessionStatus::Completed, false);
-        let mut new_run = summary(2, SessionStatus::Running, false);
-        let chat = summary(3, SessionStatus::Idle, true);
-        state.apply(Update::Sessions(vec![old_run.clone(), new_run.clone()]));
-        new_run.status = SessionStatus::Killed;
-        state.apply(Update::SessionChanged(Box::new(new_run.clone())));
-        state.apply(Update::SessionChanged(Box::new(chat.clone())));
-        assert_eq!(
-            state.sessions_newest_first(false),
-            [&new_run, &old_run],
-            "the change replaced the listed row"
-        );
-        assert_eq!(state.sessions_newest_first(true), [&chat]);
-    }
-
-    #[test]
-    fn inspected_events_append_without_repeats_and_others_are_dropped() {
-        let session = SessionId::new();
-        let event = |seq| Event {
-            session,
-            seq,
-            at: Timestamp(seq),
-            kind: EventKind::RunQueued,
-        };
-        let mut state = AppState {
-            inspected: Some((session, Vec::new())),
-            ..AppState::default()
-        };
-        state.apply(Update::Events(session, vec![event(1), event(2)]));
-        state.apply(Update::Events(session, vec![event(2), event(3)]));
-        state.apply(Update::Events(SessionId::new(), vec![event(9)]));
-        let seqs: Vec<u64> = state
-            .inspected
-            .as_ref()
-            .map(|(_, events)| events.iter().map(|e| e.seq).collect())
-            .unwrap_or_default();
-        assert_eq!(seqs, [1, 2, 3]);
-    }
-
-    #[test]
-    fn mcp_servers_reach_the_screen_without_their_secrets() {
-        let server = McpServerConfig {
-            name: "github".into(),
-            transport: protocol::mcp::McpTransport::Http {
-                url: "https://mcp.example/mcp".into(),
-                headers: vec![(
-                    "Authorization".into(),
-                    protocol::Secret::new("Bearer ghp_secret"),
-                )],
-            },
-            startup_timeout_secs: 60,
-            call_timeout_secs: 120,
-        };
-        let summary = McpSummary::of(&server);
-        assert_eq!(
-            summary.transport,
-            "https://mcp.example/mcp (headers: Authorization)"
-        );
-        assert!(!format!("{summary:?}").contains("ghp_secret"));
-    }
-
-    #[test]
-    fn an_import_report_starts_pending_and_each_answer_settles_its_row() {
-        let mut state = AppState::default();
-        state.apply(Update::McpImportStarted(vec![
-            (
-                "bad".into(),
-                ImportOutcome::Skipped("args is not an array".into()),
-            ),
-            ("files".into(), ImportOutcome::Pending),
-            ("github".into(), ImportOutcome::Pending),
-        ]));
-        state.apply(Update::McpImported("github".into(), Err("exists".into())));
-        state.apply(Update::McpImported("files".into(), Ok(())));
-        assert_eq!(
-            state.settings.mcp_import,
-            [
-                (
-                    "bad".into(),
-                    ImportOutcome::Skipped("args is not an array".into())
-                ),
-                ("files".into(), ImportOutcome::Added),
-                ("github".into(), ImportOutcome::Skipped("exists".into())),
-            ]
-        );
-        state.apply(Update::McpImportStarted(Vec::new()));
-        assert!(
-            state.settings.mcp_import.is_empty(),
-            "a new import replaces the report"
-        );
-    }
-
-    #[test]
-    fn errors_are_kept_until_dismissed_with_the_newest_few_on_screen() {
-        let mut state = AppState::default();
-        for n in 0..7 {
-            state.apply(Update::Failed(format!("error {n}")));
-        }
-        assert_eq!(
-            state.errors,
-            ["error 2", "error 3", "error 4", "error 5", "error 6"]
-        );
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

@@ -19,6 +19,7 @@ use crate::mcp::McpServerConfig;
 use crate::secret::Secret;
 
 mod answers;
+mod compare;
 mod replay;
 
 pub use answers::{
@@ -26,6 +27,10 @@ pub use answers::{
     PricingTable, ProviderModels, SETUP_INHERITED_MESSAGES, SETUP_TEXT_CHARS, SecretInfo,
     SecretLocation, SecretsInfo, SessionSummary, SessionTotals, Setup, StoreReport, StoreStall,
     TableReport, Waiting,
+};
+pub use compare::{
+    COMPARE_TEXT_CHARS, Change, Compared, Comparison, Figures, MAX_COMPARE_ROWS, MAX_COMPARED,
+    MIN_COMPARED, Row, RowWindow, Span, Step, StepKind,
 };
 pub use replay::ReplaySpec;
 
@@ -46,6 +51,7 @@ impl ControlRequest {
                 | ControlRequest::SessionGet { .. }
                 | ControlRequest::SessionSetup { .. }
                 | ControlRequest::Events { .. }
+                | ControlRequest::Compare { .. }
                 | ControlRequest::Follow { .. }
                 | ControlRequest::WatchSessions
                 | ControlRequest::WatchLists
@@ -353,12 +359,14 @@ pub enum ControlRequest {
         /// Id or prefix.
         session: String,
     },
-    /// Run a recorded session (a run or a chat) again as a headless run,
-    /// from the turn of `spec.at_seq`, keeping the conversation before it
-    /// (the new session's `parent` is the original at the event before
-    /// that turn), with what `spec` changes. A run's budgets, script and
-    /// approval settings are kept. Replies [`ControlResponse::RunAccepted`]
-    /// for the new run.
+    /// Run a recorded session (a run or a chat) again from the turn of
+    /// `spec.at_seq`, keeping the conversation before it (the new
+    /// session's `parent` is the original at the event before that turn),
+    /// with what `spec` changes: as a headless run (a run's budgets,
+    /// script and approval settings are kept), replying
+    /// [`ControlResponse::RunAccepted`], or with `spec.as_chat` as an
+    /// interactive session whose first message is that turn's, replying
+    /// [`ControlResponse::ChatOpened`].
     Replay {
         /// Id or prefix of the session.
         session: String,
@@ -403,6 +411,18 @@ pub enum ControlRequest {
     /// and headers), where it lives, and where new ones go; never a value.
     /// Replies [`ControlResponse::Secrets`].
     SecretList,
+    /// Two to four sessions side by side: their steps aligned, the first
+    /// divergence, word diffs against the first session, and their
+    /// figures. Replies [`ControlResponse::Compared`] with the rows of
+    /// `window` (at most `max_rows`, itself at most [`MAX_COMPARE_ROWS`]).
+    Compare {
+        /// Ids, short ids or prefixes, [`MIN_COMPARED`] to [`MAX_COMPARED`].
+        sessions: Vec<String>,
+        /// Which rows to send.
+        window: RowWindow,
+        /// Most rows to send.
+        max_rows: u32,
+    },
     /// Give a session a title (one line, at most [`MAX_TITLE_CHARS`]); an
     /// empty one gives it back its first message as title. Replies
     /// [`ControlResponse::Session`]; watchers are pushed the change.
@@ -518,6 +538,8 @@ pub enum ControlResponse {
     StoreCheck(StoreReport),
     /// Answer to [`ControlRequest::SecretList`].
     Secrets(SecretsInfo),
+    /// Answer to [`ControlRequest::Compare`].
+    Compared(Box<Comparison>),
 }
 
 /// Streamed items.

@@ -28,6 +28,9 @@ pub struct ReplaySpec {
     pub system_prompt: Option<String>,
     /// Sampling values to change; each `None` keeps the agent's.
     pub sampling: Sampling,
+    /// Go on as an interactive session (its first message is the turn's)
+    /// instead of a headless run.
+    pub as_chat: bool,
 }
 
 impl ReplaySpec {

@@ -19,6 +19,7 @@
     reason = "the benchmarks start the binaries they measure, as a person would"
 )]
 
+mod compare;
 mod concurrency;
 mod control;
 mod harness;
@@ -64,6 +65,8 @@ pub(crate) struct Sizes {
     pub(crate) big_session_events: u64,
     pub(crate) many_sessions: usize,
     pub(crate) query_trials: usize,
+    /// Tool calls in each of the two compared sessions (three events each).
+    pub(crate) compare_calls: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -75,6 +78,7 @@ const FULL: Sizes = Sizes {
     big_session_events: 1_000_000,
     many_sessions: 10_000,
     query_trials: 50,
+    compare_calls: 33_000,
 };
 
 const QUICK: Sizes = Sizes {
@@ -86,6 +90,7 @@ const QUICK: Sizes = Sizes {
     big_session_events: 50_000,
     many_sessions: 500,
     query_trials: 10,
+    compare_calls: 300,
 };
 
 fn main() -> anyhow::Result<()> {
@@ -112,6 +117,8 @@ fn main() -> anyhow::Result<()> {
         report.control = Some(control::measure(&bins, sizes).await?);
         eprintln!("bench: queries");
         report.queries = Some(queries::measure(&bins, sizes).await?);
+        eprintln!("bench: compare");
+        report.compare = Some(compare::measure(&bins, sizes).await?);
         anyhow::Ok(report)
     })?;
     let text = report.render();

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::compare::CompareResult;
 use crate::concurrency::{CHUNKS, ConcurrencyResult};
 use crate::control::ControlResult;
 use crate::harness::{mem_total, mib};
@@ -18,6 +19,7 @@ pub(crate) struct Report {
     pub(crate) ingest: Option<IngestResult>,
     pub(crate) control: Option<ControlResult>,
     pub(crate) queries: Option<QueryResult>,
+    pub(crate) compare: Option<CompareResult>,
 }
 
 fn ratio(a: f64, b: f64) -> String {
@@ -75,6 +77,7 @@ impl Report {
             ingest: None,
             control: None,
             queries: None,
+            compare: None,
         }
     }
 
@@ -107,6 +110,7 @@ impl Report {
         self.render_ingest(&mut out);
         self.render_control(&mut out);
         self.render_queries(&mut out);
+        self.render_compare(&mut out);
         out
     }
 
@@ -320,6 +324,44 @@ impl Report {
             &format!("list all {} sessions", q.sessions),
             &q.list_sessions,
             "",
+        );
+    }
+
+    fn render_compare(&self, out: &mut String) {
+        let Some(c) = &self.compare else { return };
+        let _ = writeln!(
+            out,
+            "\nTwo runs of {} and {} events (each a tool call after another, every 100th with other arguments), \
+             {} rows once aligned: compared in the daemon, which answers 300 rows, next to reading both whole.\n",
+            c.events[0], c.events[1], c.rows
+        );
+        let _ = writeln!(
+            out,
+            "| query | p50 | p99 | trials | |\n|---|---|---|---|---|"
+        );
+        spread_row(
+            out,
+            "read both sessions, every event",
+            &c.read_both,
+            "baseline",
+        );
+        let ratio = |s: &Spread| {
+            format!(
+                "{:.2}× reading",
+                s.p50.as_secs_f64() / c.read_both.p50.as_secs_f64().max(1e-9)
+            )
+        };
+        spread_row(
+            out,
+            "compare them: rows around the first divergence",
+            &c.compare,
+            &ratio(&c.compare),
+        );
+        spread_row(
+            out,
+            "compare them: the last 300 rows",
+            &c.compare_end,
+            &ratio(&c.compare_end),
         );
     }
 }

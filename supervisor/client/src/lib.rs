@@ -5,6 +5,8 @@
 //!   the daemon), the handshake, concurrent requests and subscriptions,
 //!   paging through an event log.
 //! - [`data_dir`]: creating a data dir as the daemon expects it.
+//! - [`export`]: a session as JSON lines (`studio export`, the
+//!   Inspector's Export).
 //! - [`event_fields`]: an event's fields as JSON or `key=value` pairs
 //!   (`studio events`, exports, the Inspector).
 //! - [`human`]: how durations, sizes, tokens, costs and ages read.
@@ -14,13 +16,17 @@
 //!   the app's run form).
 //! - [`mcp_import`]: `mcpServers` documents (`studio mcp import`, the
 //!   app's Settings page).
+//! - [`transcript`]: a session as Markdown for people (`studio export
+//!   --format md`, the Inspector's Export).
 
 pub mod batch;
 pub mod connection;
 pub mod data_dir;
 pub mod event_fields;
+pub mod export;
 pub mod human;
 pub mod mcp_import;
 pub mod stats;
+pub mod transcript;
 
 pub use connection::{AutoStart, Client, ClientError, Subscription};

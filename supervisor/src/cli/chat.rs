@@ -20,12 +20,9 @@ use studio_client::{Client, ClientError, Subscription};
 use tokio::sync::mpsc;
 
 use super::output::describe_end;
-use super::output::{event_json, print_chunk, print_json, retry_line};
+use super::output::{event_json, print_chunk, print_json, retry_line, shorten};
 use super::sessions::summary;
 use super::{CliError, Ctx};
-
-/// Longest tool argument or output text shown inline.
-const SHOWN: usize = 200;
 
 #[derive(Args, Debug)]
 pub(crate) struct ChatArgs {
@@ -50,14 +47,6 @@ pub(crate) struct ChatArgs {
 
 pub(crate) async fn execute(args: ChatArgs, ctx: &Ctx) -> Result<(), CliError> {
     let client = ctx.client().await?;
-    let input = spawn_stdin_reader();
-    let mut chat = Chat {
-        client: &client,
-        json: ctx.json,
-        input,
-        typed_ahead: VecDeque::new(),
-        eof: false,
-    };
     let request = match (args.agent, args.session, args.branch) {
         (agent, None, Some(session)) => ControlRequest::ChatBranch {
             session,
@@ -72,7 +61,28 @@ pub(crate) async fn execute(args: ChatArgs, ctx: &Ctx) -> Result<(), CliError> {
             ));
         }
     };
-    let mut opened = open(&client, request).await?;
+    talk(&client, request, false, ctx).await
+}
+
+/// Opens the session `request` asks for and talks with it until it ends.
+/// `daemon_says_first`: the daemon says the session's first message (a
+/// replay's turn), so its first idle is not the person's turn yet.
+pub(crate) async fn talk(
+    client: &Client,
+    request: ControlRequest,
+    daemon_says_first: bool,
+    ctx: &Ctx,
+) -> Result<(), CliError> {
+    let input = spawn_stdin_reader();
+    let mut chat = Chat {
+        client,
+        json: ctx.json,
+        input,
+        typed_ahead: VecDeque::new(),
+        eof: false,
+        daemon_says_first,
+    };
+    let mut opened = open(client, request).await?;
     loop {
         chat.banner(&opened).await?;
         match chat.converse(&opened).await? {
@@ -80,7 +90,7 @@ pub(crate) async fn execute(args: ChatArgs, ctx: &Ctx) -> Result<(), CliError> {
             Life::Ended(_) => return Err(CliError::incomplete(String::new())),
             Life::TurnStopped => {
                 let session = opened.session.to_string();
-                opened = open(&client, ControlRequest::ChatResume { session }).await?;
+                opened = open(client, ControlRequest::ChatResume { session }).await?;
             }
         }
     }
@@ -140,6 +150,8 @@ struct Chat<'a> {
     /// Lines typed while the agent was busy, answered in order.
     typed_ahead: VecDeque<String>,
     eof: bool,
+    /// The daemon has yet to say the first message (a replay's turn).
+    daemon_says_first: bool,
 }
 
 /// A tool call waiting for this person's answer.
@@ -315,6 +327,13 @@ impl Chat<'_> {
                 turn.partial = false;
             }
             EventKind::LlmResponseCompleted { .. } => turn.partial = false,
+            // A replay's turn: the daemon says it once the worker is up.
+            EventKind::SessionIdle { error: None } if self.daemon_says_first => {}
+            EventKind::MessageUser { text } if self.daemon_says_first => {
+                self.say_line(turn, &format!("you> {text}"));
+                self.daemon_says_first = false;
+                turn.busy = true;
+            }
             EventKind::MessageUser { text } if turn.ending || !turn.busy => {
                 // Another client spoke.
                 self.say_line(turn, &format!("(another client) you> {text}"));
@@ -576,28 +595,5 @@ async fn finish(events: &mut Subscription) {
         if matches!(push, Push::End) {
             break;
         }
-    }
-}
-
-/// `text` on one line, cut to [`SHOWN`] characters.
-fn shorten(text: &str) -> String {
-    let one_line = text.replace('\n', " ⏎ ");
-    match one_line.char_indices().nth(SHOWN) {
-        Some((cut, _)) => format!("{}…", &one_line[..cut]),
-        None => one_line,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_or_multiline_text_is_shortened_on_one_line() {
-        assert_eq!(shorten("a\nb"), "a ⏎ b");
-        let long = "é".repeat(SHOWN + 5);
-        let shown = shorten(&long);
-        assert_eq!(shown.chars().count(), SHOWN + 1);
-        assert!(shown.ends_with('…'));
     }
 }

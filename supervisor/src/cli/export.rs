@@ -1,5 +1,6 @@
-//! `studio export ID [--out FILE]`: a session as JSON lines, to keep,
-//! share or analyse elsewhere.
+//! `studio export ID [--format jsonl|md] [--out FILE]`: a session as JSON
+//! lines, to keep, share or analyse elsewhere, or as a Markdown transcript
+//! for people (`studio_client::transcript`).
 //!
 //! The first line says what the session was set up with (its summary, the
 //! agent as it was, a run's spec); every other line is one event, as
@@ -10,17 +11,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use protocol::control::{ControlRequest, ControlResponse, Setup};
 use serde_json::{Value, json};
 
 use super::batch::progress_bar;
-use super::output::{event_json, safe_json, session_json};
+use super::output::{event_json, safe_json};
 use super::{CliError, Ctx};
-
-/// What the first line's `export` field holds, and the format's version.
-const FORMAT: &str = "ai-studio.session";
-const FORMAT_VERSION: u32 = 1;
 
 #[derive(Args, Debug)]
 pub(crate) struct ExportArgs {
@@ -29,6 +26,20 @@ pub(crate) struct ExportArgs {
     /// Write to this file (created or replaced) instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// JSON lines (every event, for tools) or a Markdown transcript (for
+    /// people: messages, tool calls with their decisions and results,
+    /// errors, the figures).
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+}
+
+/// What `studio export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// JSON lines: the setup, then one event a line.
+    Jsonl,
+    /// A Markdown transcript.
+    Md,
 }
 
 pub(crate) async fn execute(args: ExportArgs, ctx: &Ctx) -> Result<(), CliError> {
@@ -36,22 +47,15 @@ pub(crate) async fn execute(args: ExportArgs, ctx: &Ctx) -> Result<(), CliError>
     let request = ControlRequest::SessionSetup {
         id: args.id.clone(),
     };
-    let Setup {
-        summary,
-        agent,
-        run,
-        ..
-    } = match client.request(request).await? {
+    let setup = match client.request(request).await? {
         ControlResponse::Setup(setup) => *setup,
         other => return Err(CliError::msg(format!("unexpected answer: {other:?}"))),
     };
-    let header = json!({
-        "export": FORMAT,
-        "version": FORMAT_VERSION,
-        "session": session_json(&summary),
-        "agent": agent,
-        "run": run,
-    });
+    if args.format == Format::Md {
+        return markdown(&client, &setup, args.out.as_deref(), ctx).await;
+    }
+    let header = studio_client::export::header(&setup);
+    let summary = setup.summary;
     let mut out = Output::open(args.out.as_deref())?;
     // The bar shows only when writing a file from a terminal.
     let progress = progress_bar(summary.events, args.out.is_none() || ctx.json);
@@ -94,6 +98,41 @@ pub(crate) async fn execute(args: ExportArgs, ctx: &Ctx) -> Result<(), CliError>
     Ok(())
 }
 
+/// Writes the Markdown transcript of the session `setup` describes.
+async fn markdown(
+    client: &studio_client::Client,
+    setup: &Setup,
+    path: Option<&Path>,
+    ctx: &Ctx,
+) -> Result<(), CliError> {
+    let events = client.all_events(setup.summary.id, 0).await?;
+    // Control characters are shown, not written: a transcript is read in
+    // terminals too.
+    let transcript = studio_client::transcript::markdown(setup, &events);
+    let text = super::output::terminal_safe(&transcript);
+    let mut out = Output::open(path)?;
+    if let Err(err) = out.text(&text) {
+        out.abandon();
+        return Err(err);
+    }
+    if let Some(path) = out.finish()? {
+        if ctx.json {
+            super::output::print_json(&json!({
+                "session": setup.summary.id.to_string(),
+                "events": events.len(),
+                "file": path.display().to_string(),
+            }));
+        } else {
+            errln!(
+                "the transcript of {} written to {}",
+                setup.summary.id,
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Standard output, or a temporary file next to the one asked for.
 enum Output {
     Stdout(std::io::StdoutLock<'static>),
@@ -125,6 +164,14 @@ impl Output {
         let written = match self {
             Self::Stdout(out) => writeln!(out, "{}", safe_json(value)),
             Self::File { file, .. } => writeln!(file, "{value}"),
+        };
+        written.map_err(|e| CliError::msg(format!("cannot write the export: {e}")))
+    }
+
+    fn text(&mut self, text: &str) -> Result<(), CliError> {
+        let written = match self {
+            Self::Stdout(out) => out.write_all(text.as_bytes()),
+            Self::File { file, .. } => file.write_all(text.as_bytes()),
         };
         written.map_err(|e| CliError::msg(format!("cannot write the export: {e}")))
     }

@@ -10,6 +10,7 @@ mod output;
 mod agent;
 mod batch;
 mod chat;
+mod compare;
 mod daemon;
 mod demo;
 mod export;
@@ -63,9 +64,13 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run an agent headless: one prompt, or a batch file of them.
     Run(Box<run::RunArgs>),
-    /// Run a session again from one of its turns, as a headless run, with the
-    /// same or a changed context (prompt, agent, provider, model, sampling).
+    /// Run a session again from one of its turns, as a headless run (or a
+    /// chat, --chat), with the same or a changed context (prompt, agent,
+    /// provider, model, sampling).
     Replay(run::ReplayArgs),
+    /// Two to four sessions side by side: figures with deltas, where they
+    /// first part, and their steps aligned with word diffs.
+    Compare(compare::CompareArgs),
     /// List live sessions (with --all, every session).
     Ps(sessions::PsArgs),
     /// Ask a session to stop; its processes are killed after a grace period.
@@ -237,6 +242,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Chat(args) => chat::execute(args, ctx).await,
         Command::Run(args) => run::execute(*args, ctx).await,
         Command::Replay(args) => run::replay(args, ctx).await,
+        Command::Compare(args) => compare::execute(args, ctx).await,
         Command::Ps(args) => sessions::ps(args, ctx).await,
         Command::Cancel(args) => sessions::stop(args, ctx, false).await,
         Command::Kill(args) => sessions::stop(args, ctx, true).await,

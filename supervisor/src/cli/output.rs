@@ -8,14 +8,11 @@
 
 use std::borrow::Cow;
 use std::io::Write;
-use std::time::Duration;
 
 use comfy_table::presets::NOTHING;
 use comfy_table::{Cell, Table};
-use protocol::Timestamp;
-use protocol::control::SessionSummary;
 use protocol::event::{Event, EventKind};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Prints a line on stdout with its control characters made visible.
 macro_rules! outln {
@@ -125,6 +122,18 @@ pub(crate) fn retry_line(message: &str) -> String {
     format!("[the answer broke off ({message}); asking again, from the start]")
 }
 
+/// Longest tool argument or output text shown inline in a chat.
+const SHOWN: usize = 200;
+
+/// `text` on one line, cut to [`SHOWN`] characters.
+pub(crate) fn shorten(text: &str) -> String {
+    let one_line = text.replace('\n', " ⏎ ");
+    match one_line.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
 /// A borderless table with the given header.
 pub(crate) fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
@@ -135,55 +144,7 @@ pub(crate) fn table(header: &[&str]) -> Table {
 
 pub(crate) use studio_client::human::{bytes, duration};
 
-/// How long a session has run (so far, if live).
-pub(crate) fn session_duration(s: &SessionSummary) -> Option<Duration> {
-    let start = s.started_at?;
-    Some(s.ended_at.unwrap_or_else(Timestamp::now).since(start))
-}
-
-/// A session summary as JSON.
-pub(crate) fn session_json(s: &SessionSummary) -> Value {
-    json!({
-        "id": s.id.to_string(),
-        "agent": s.agent,
-        "label": s.label,
-        "short_id": s.id.short(),
-        "title": s.title,
-        "status": s.status.as_str(),
-        "pid": s.pid,
-        "rss_bytes": s.rss_bytes,
-        "events": s.events,
-        "created_at": s.created_at.to_string(),
-        "started_at": s.started_at.map(|t| t.to_string()),
-        "ended_at": s.ended_at.map(|t| t.to_string()),
-        "duration_ms": session_duration(s).map(|d| d.as_millis() as u64),
-        "parent": s.parent.map(|p| p.to_string()),
-        "batch": s.batch.map(|b| b.to_string()),
-        "branched_at": s.branched_at,
-        "last_activity": s.last_activity.to_string(),
-        "usage": s.totals.as_ref().map(|t| &t.usage),
-        "cost_usd": s.totals.as_ref().map(|t| t.cost_usd),
-        "unpriced_responses": s.totals.as_ref().map(|t| t.unpriced),
-        "estimated": s.estimated,
-        "waiting": s.waiting.map(|w| serde_json::json!({
-            "calls": w.calls,
-            "since": w.since.to_string(),
-            "decided_by": w.decided_by.to_string(),
-        })),
-        "damage": s.damage,
-    })
-}
-
-/// One event as a JSON object: session, seq, at, name, data.
-pub(crate) fn event_json(event: &Event) -> Value {
-    json!({
-        "session": event.session.to_string(),
-        "seq": event.seq,
-        "at": event.at.to_string(),
-        "name": event.kind.name(),
-        "data": studio_client::event_fields::fields(&event.kind),
-    })
-}
+pub(crate) use studio_client::export::{event_json, session_duration, session_json};
 
 /// One event as a line of text: `seq  time  name  key=value ...`.
 pub(crate) fn event_line(event: &Event) -> String {
@@ -226,8 +187,9 @@ fn reason_word(reason: protocol::event::StopReason) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use protocol::SessionId;
     use protocol::event::EventKind;
+    use protocol::{SessionId, Timestamp};
+    use serde_json::json;
 
     use super::*;
 
@@ -286,5 +248,14 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("…\""), "{line}");
+    }
+
+    #[test]
+    fn long_or_multiline_text_is_shortened_on_one_line() {
+        assert_eq!(shorten("a\nb"), "a ⏎ b");
+        let long = "é".repeat(SHOWN + 5);
+        let shown = shorten(&long);
+        assert_eq!(shown.chars().count(), SHOWN + 1);
+        assert!(shown.ends_with('…'));
     }
 }

@@ -88,13 +88,19 @@ pub(crate) struct ReplayArgs {
     /// Another maximum of output tokens.
     #[arg(long, value_name = "N")]
     max_output_tokens: Option<u32>,
-    /// Print the new session id and return at once.
+    /// Go on as an interactive session in this terminal (as `studio chat
+    /// --branch` does), its first message the turn's, instead of a
+    /// headless run.
     #[arg(long)]
+    chat: bool,
+    /// Print the new session id and return at once.
+    #[arg(long, conflicts_with = "chat")]
     detach: bool,
 }
 
-/// `studio replay ID`: the session again as a headless run, from a turn,
-/// with what the flags change.
+/// `studio replay ID`: the session again as a headless run (or, with
+/// `--chat`, a chat in this terminal), from a turn, with what the flags
+/// change.
 pub(crate) async fn replay(args: ReplayArgs, ctx: &Ctx) -> Result<(), CliError> {
     let client = ctx.client().await?;
     let spec = ReplaySpec {
@@ -109,11 +115,15 @@ pub(crate) async fn replay(args: ReplayArgs, ctx: &Ctx) -> Result<(), CliError> 
             top_p: args.top_p,
             max_output_tokens: args.max_output_tokens,
         },
+        as_chat: args.chat,
     };
     let request = ControlRequest::Replay {
         session: args.session,
         spec: Box::new(spec),
     };
+    if args.chat {
+        return super::chat::talk(&client, request, true, ctx).await;
+    }
     let session = match client.request(request).await? {
         ControlResponse::RunAccepted { session } => session,
         other => {

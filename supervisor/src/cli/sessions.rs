@@ -77,7 +77,8 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
         return Ok(());
     }
     let mut t = table(&[
-        "ID", "TITLE", "AGENT", "STATUS", "PID", "RSS", "EVENTS", "TOKENS", "COST", "DURATION",
+        "ID", "TITLE", "AGENT", "STATUS", "FROM", "PID", "RSS", "EVENTS", "TOKENS", "COST",
+        "DURATION",
     ]);
     for s in &sessions {
         let name = if s.title.is_empty() {
@@ -90,6 +91,7 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
             studio_client::human::first_line(&name, PS_TITLE_CHARS),
             s.agent.clone(),
             s.status.to_string(),
+            lineage(s),
             s.pid.map_or("-".to_owned(), |p| p.to_string()),
             s.rss_bytes.map_or("-".to_owned(), bytes),
             s.events.to_string(),
@@ -112,6 +114,16 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Where a branch or replay goes on from: `1a2b3c4d#12` (the origin's
+/// short id and last event kept), else `-`.
+fn lineage(s: &SessionSummary) -> String {
+    match (s.parent, s.branched_at) {
+        (Some(parent), Some(at)) => format!("{}#{at}", parent.short()),
+        (Some(parent), None) => parent.short(),
+        _ => "-".to_owned(),
+    }
 }
 
 /// Longest title `studio ps` shows (`--json` has all of it).

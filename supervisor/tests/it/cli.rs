@@ -919,3 +919,122 @@ fn mcp_servers_import_from_an_mcp_servers_file_and_list_without_secrets() {
     );
     assert!(err.contains("not set"), "{err}");
 }
+
+/// `studio replay --chat` goes on in the terminal as a chat: the turn's
+/// message (here a changed one) is said for the person, the answer
+/// streams, and then the person's own lines; `ps` names its origin.
+#[test]
+fn a_run_is_replayed_as_a_chat_in_the_terminal() {
+    let cli = Cli::new();
+    cli.ok(&["agent", "create", "echo", "--answer", "Noted."]);
+    let first = cli.json(&["run", "echo", "--prompt", "remember this", "--detach"]);
+    let first = first["session"].as_str().unwrap().to_owned();
+    cli.ok(&["events", &first, "--follow"]);
+
+    let mut replay = cli.command(&[
+        "replay",
+        &first[28..],
+        "--chat",
+        "--prompt",
+        "remember that",
+    ]);
+    replay
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = replay.spawn().unwrap();
+    {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(b"and more\n/exit\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(
+        stdout.matches("Noted.").count(),
+        2,
+        "the replayed turn and the next are answered: {stdout}"
+    );
+    assert!(stdout.contains("you> remember that"), "{stdout}");
+    assert!(!stdout.contains("another client"), "{stdout}");
+    assert!(stderr.contains(&format!("a branch of {first}")), "{stderr}");
+
+    let all = cli.json(&["ps", "--all"]);
+    let chat = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["parent"] == first.as_str())
+        .unwrap_or_else(|| panic!("{all}"));
+    assert_eq!(chat["interactive"], true, "{chat}");
+    let at = chat["branched_at"].as_u64().unwrap();
+    let table = cli.ok(&["ps", "--all"]);
+    assert!(table.contains("FROM"), "{table}");
+    assert!(
+        table.contains(&format!("{}#{at}", &first[28..])),
+        "the lineage column names the origin and point: {table}"
+    );
+}
+
+/// `studio export --format md` writes a transcript for people: the
+/// title, figures, system prompt, each message, a call with its decision;
+/// markup in a text stays text, and control characters are shown, not
+/// written.
+#[test]
+fn a_session_is_exported_as_a_markdown_transcript() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "agent",
+        "create",
+        "echo",
+        "--system-prompt",
+        "Be brief.",
+        "--answer",
+        "Done: \u{1b}[31mred ``` fence",
+    ]);
+    let run = cli.json(&[
+        "run",
+        "echo",
+        "--prompt",
+        "list *files*",
+        "--tool-call",
+        r#"get_time:{"zone":"CET"}"#,
+        "--detach",
+    ]);
+    let session = run["session"].as_str().unwrap().to_owned();
+    cli.ok(&["events", &session, "--follow"]);
+
+    let md = cli.ok(&["export", &session, "--format", "md"]);
+    assert!(md.starts_with("# list \\*files\\*\n"), "{md}");
+    for part in [
+        "## Figures",
+        "| Tool calls | 1 (0 approved, 1 denied) |",
+        "## System prompt\n\n```\nBe brief.\n```",
+        "```\nlist *files*\n```",
+        "### Tool call `get_time`",
+        "```json\n{\"zone\":\"CET\"}\n```",
+        "Denied by the run's policy",
+        "````\nDone: \\x1b[31mred ``` fence\n````",
+        "**session.completed**",
+    ] {
+        assert!(md.contains(part), "{part:?} in:\n{md}");
+    }
+    assert!(!md.contains('\u{1b}'), "no raw escape: {md}");
+
+    let path = cli.tmp.path().join("t.md");
+    let said = cli.ok(&[
+        "--json",
+        "export",
+        &session,
+        "--format",
+        "md",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(said.contains("t.md"), "{said}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), md);
+}

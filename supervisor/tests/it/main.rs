@@ -17,6 +17,7 @@ mod bad_input;
 mod chat;
 mod cli;
 mod cli_harness;
+mod compare;
 mod containment;
 mod corrupt_store;
 mod daemon_crash;

@@ -202,3 +202,126 @@ async fn a_chat_is_replayed_from_a_turn_with_a_changed_context() {
     assert_eq!(kind, ErrorKind::NotFound);
     assert_eq!(fake.seen().len(), 4, "no refused replay called the model");
 }
+
+/// A replay that goes on as a chat: its first message is the turn's (or
+/// the one given), said as soon as its worker is up, after what came
+/// before; then it takes a person's messages like any chat, and names its
+/// origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_is_replayed_as_a_chat_that_goes_on() {
+    let fake = FakeProvider::start(vec![
+        openai_text("c1", "Paris."),
+        openai_text("c2", "About 2 million."),
+        openai_text("c3", "Some 2.1 million."),
+        openai_text("c4", "About 500,000."),
+    ])
+    .await;
+    let daemon =
+        TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-test".into())]).await;
+    let client = daemon.client().await;
+    let mut agent = AgentConfig::scripted("geo");
+    agent.provider = ProviderKind::OpenAi;
+    agent.model = "gpt-4o-mini".to_owned();
+    agent.base_url = Some(format!("{}/v1", fake.base));
+    agent.system_prompt = "Be brief.".to_owned();
+    create_agent(&client, agent).await;
+    let (original, ..) = open(
+        &client,
+        ControlRequest::ChatOpen {
+            agent: "geo".to_owned(),
+        },
+    )
+    .await;
+    let mut sees = follow(&client, original, 0).await;
+    until(&mut sees, idle).await;
+    say(&client, original, "Capital of France?").await.unwrap();
+    until(&mut sees, idle).await;
+    say(&client, original, "How many people live there?")
+        .await
+        .unwrap();
+    let second_turn = until(&mut sees, |k| matches!(k, EventKind::MessageUser { .. }))
+        .await
+        .seq;
+    until(&mut sees, idle).await;
+    client
+        .request(ControlRequest::ChatEnd { session: original })
+        .await
+        .unwrap();
+
+    let answer = client
+        .request(ControlRequest::Replay {
+            session: original.to_string(),
+            spec: Box::new(ReplaySpec {
+                at_seq: Some(second_turn),
+                model: Some("gpt-4.1".into()),
+                as_chat: true,
+                ..ReplaySpec::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let ControlResponse::ChatOpened {
+        session: again,
+        after_seq: 0,
+        resumed: false,
+    } = answer
+    else {
+        panic!("a chat is opened: {answer:?}");
+    };
+    let mut sees = follow(&client, again, 0).await;
+    let said = until(&mut sees, |k| matches!(k, EventKind::MessageUser { .. })).await;
+    assert_eq!(
+        said.kind,
+        EventKind::MessageUser {
+            text: "How many people live there?".into()
+        }
+    );
+    until(&mut sees, |k| {
+        matches!(k, EventKind::MessageAssistant { .. })
+    })
+    .await;
+    until(&mut sees, idle).await;
+    let pair = |role: &str, text: &str| (role.to_owned(), text.to_owned());
+    let sent = &fake.seen()[2].body;
+    assert_eq!(sent["model"], "gpt-4.1");
+    assert_eq!(
+        conversation(sent),
+        [
+            pair("system", "Be brief."),
+            pair("user", "Capital of France?"),
+            pair("assistant", "Paris."),
+            pair("user", "How many people live there?"),
+        ]
+    );
+
+    // It goes on as a chat, with the person's next message.
+    say(&client, again, "And Lyon?").await.unwrap();
+    until(&mut sees, idle).await;
+    assert_eq!(
+        conversation(&fake.seen()[3].body),
+        [
+            pair("system", "Be brief."),
+            pair("user", "Capital of France?"),
+            pair("assistant", "Paris."),
+            pair("user", "How many people live there?"),
+            pair("assistant", "Some 2.1 million."),
+            pair("user", "And Lyon?"),
+        ]
+    );
+    let described = summary(&client, again).await;
+    assert!(described.interactive, "a chat");
+    assert_eq!(
+        (described.parent, described.branched_at),
+        (Some(original), Some(second_turn - 1))
+    );
+    assert_eq!(
+        described.label.as_deref(),
+        Some(
+            format!(
+                "replay of {} from #{second_turn} (model gpt-4.1)",
+                original.short()
+            )
+            .as_str()
+        )
+    );
+}

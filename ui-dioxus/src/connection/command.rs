@@ -2,10 +2,12 @@
 //! connection task turns into requests.
 
 use protocol::approval::{RuleDecision, RuleMatch};
-use protocol::control::{ModelPrice, ReplaySpec, RunSpec};
+use protocol::control::{ModelPrice, ReplaySpec, RowWindow, RunSpec};
 use protocol::mcp::McpServerConfig;
 use protocol::{AgentConfig, ProviderKind, Secret, SessionId};
 use studio_client::mcp_import::ImportedEntry;
+
+use super::export::ExportFormat;
 
 /// What a component asks of the daemon.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +111,20 @@ pub enum Command {
         at_seq: u64,
         /// The agent that goes on; `None` for the original's.
         agent: Option<String>,
+    },
+    /// Put sessions side by side (`Compare`): the rows of `window`.
+    Compare {
+        /// Two to four sessions; the first is the base.
+        sessions: Vec<SessionId>,
+        /// Which rows.
+        window: RowWindow,
+    },
+    /// Export a session as text (`Update::Exported` once whole).
+    Export {
+        /// The session.
+        session: SessionId,
+        /// As what.
+        format: ExportFormat,
     },
     /// Store a provider's key in the daemon.
     SetKey {

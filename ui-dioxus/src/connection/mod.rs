@@ -27,9 +27,12 @@ use tokio::sync::mpsc;
 use crate::state::Update;
 
 pub mod command;
+mod export;
+mod inherited;
 mod wire;
 
 pub use command::{Command, NewRule, RuleChanges};
+pub use export::ExportFormat;
 use wire::{Asked, FollowUp, Incoming, Wire};
 
 /// Pause between connection attempts.

@@ -13,6 +13,8 @@ use protocol::event::EventKind;
 use studio_client::{Client, ClientError};
 use tokio::sync::mpsc;
 
+use super::export::{ExportJob, ExportStep};
+use super::inherited::inherited_page;
 use super::{Command, RuleChanges};
 use crate::state::{ImportOutcome, McpSummary, Update};
 
@@ -36,6 +38,10 @@ pub(super) enum Asked {
     Chat,
     /// A replay to show in the Inspector once started.
     Replay,
+    /// Sessions side by side.
+    Compare,
+    /// An export under way.
+    Export(Box<ExportJob>),
     /// A page of what `branch` goes on from: `parent`'s events up to `at`.
     Inherited {
         branch: SessionId,
@@ -255,6 +261,19 @@ impl Wire {
                 };
                 return self.send(request, asked).await.map(|_| ());
             }
+            Command::Compare { sessions, window } => {
+                let request = ControlRequest::Compare {
+                    sessions: sessions.iter().map(ToString::to_string).collect(),
+                    window,
+                    max_rows: COMPARE_ROWS,
+                };
+                return self.send(request, Asked::Compare).await.map(|_| ());
+            }
+            Command::Export { session, format } => {
+                let (request, job) = ExportJob::start(session, format);
+                let asked = Asked::Export(Box::new(job));
+                return self.send(request, asked).await.map(|_| ());
+            }
             Command::Branch {
                 session,
                 at_seq,
@@ -458,6 +477,23 @@ impl Wire {
                             ));
                         }
                     }
+                    (Some(Asked::Compare), Ok(ControlResponse::Compared(comparison))) => {
+                        update(Update::Compared(comparison));
+                    }
+                    (Some(Asked::Export(job)), Ok(response)) => match job.take(response) {
+                        Ok(ExportStep::More(request, job)) => {
+                            return Some(FollowUp::Request(request, Asked::Export(job)));
+                        }
+                        Ok(ExportStep::Done(exported)) => {
+                            update(Update::Exported(Box::new(exported)));
+                        }
+                        Err(message) => update(Update::Failed(message)),
+                    },
+                    // A replay that goes on as a chat opens like one.
+                    (Some(Asked::Replay), Ok(ControlResponse::ChatOpened { session, .. })) => {
+                        update(Update::Opened(session));
+                        return Some(FollowUp::Command(Command::Inspect(session)));
+                    }
                     (Some(Asked::Replay), Ok(ControlResponse::RunAccepted { session })) => {
                         update(Update::Replayed(session));
                         return Some(FollowUp::Command(Command::Inspect(session)));
@@ -551,38 +587,5 @@ async fn stream(
     }
 }
 
-/// Events asked for at a time when loading what a branch goes on from.
-const INHERITED_PAGE: u64 = 1000;
-
-/// The next page of `parent`'s events after `after`, up to `at`.
-fn inherited_page(parent: SessionId, after: u64, at: u64) -> ControlRequest {
-    ControlRequest::Events {
-        session: parent,
-        after_seq: after,
-        limit: u32::try_from(at.saturating_sub(after).min(INHERITED_PAGE)).unwrap_or(1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_a_branch_goes_on_from_is_asked_for_a_page_at_a_time_up_to_its_point() {
-        let parent = SessionId::new();
-        let limit = |after, at| match inherited_page(parent, after, at) {
-            ControlRequest::Events {
-                session,
-                after_seq,
-                limit,
-            } => {
-                assert_eq!((session, after_seq), (parent, after));
-                limit
-            }
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(limit(0, 12), 12);
-        assert_eq!(limit(0, 2500), 1000);
-        assert_eq!(limit(2000, 2500), 500);
-    }
-}
+/// Rows of a comparison asked for at once.
+const COMPARE_ROWS: u32 = 300;

@@ -18,6 +18,7 @@ use crate::fields::TextInput;
 use crate::format;
 use crate::inspect::{self, Kind, Row};
 use crate::pages::picker::SessionPicker;
+use crate::pages::session_actions::SessionActions;
 use crate::pages::status::DamageNote;
 use crate::state::AppState;
 use crate::waterfall::Waterfall;
@@ -124,6 +125,7 @@ pub fn InspectorPage() -> Element {
                 }
             },
             SessionPicker { current: Some(*session) }
+            SessionActions { session: *session }
             if let Some(damage) = damage {
                 DamageNote { damage }
             }
@@ -338,15 +340,30 @@ fn BranchHere(session: SessionId, at_seq: u64) -> Element {
     }
 }
 
-/// Runs the session again as a headless run from the turn of this event,
-/// keeping what was said before it, with the turn's message or another
-/// and the same model or another; the new run opens here.
+/// Runs the session again as a headless run (or a chat) from the turn of
+/// this event, keeping what was said before it, with the turn's message
+/// or another and the same model or another; the new run opens here, a
+/// chat on the Sessions page.
 #[component]
 fn ReplayHere(session: SessionId, at_seq: u64) -> Element {
     let commands = use_context::<Commands>();
     let mut prompt = use_signal(String::new);
     let mut model = use_signal(String::new);
     let given = |text: String| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+    let replay = move |as_chat: bool| {
+        let spec = ReplaySpec {
+            at_seq: Some(at_seq),
+            prompt: given(prompt()),
+            model: given(model()),
+            as_chat,
+            ..ReplaySpec::default()
+        };
+        commands.send(Command::Replay {
+            session,
+            spec: Box::new(spec),
+            inspect: true,
+        });
+    };
     rsx! {
         div { class: "replay",
             TextInput { name: "replay_prompt", aria_label: "The turn's message",
@@ -357,16 +374,13 @@ fn ReplayHere(session: SessionId, at_seq: u64) -> Element {
                 value: model(), oninput: move |text| model.set(text) }
             button { r#type: "button",
                 title: "a new run of this event's turn, keeping what was said before it",
-                onclick: move |_| {
-                    let spec = ReplaySpec {
-                        at_seq: Some(at_seq),
-                        prompt: given(prompt()),
-                        model: given(model()),
-                        ..ReplaySpec::default()
-                    };
-                    commands.send(Command::Replay { session, spec: Box::new(spec), inspect: true });
-                },
+                onclick: move |_| replay(false),
                 "Replay from here"
+            }
+            button { r#type: "button", class: "replay-chat",
+                title: "a new chat that says this turn's message again, keeping what was said before it",
+                onclick: move |_| replay(true),
+                "as a chat"
             }
         }
     }

@@ -1,9 +1,10 @@
-//! The five pillars. Each reads the store from context and sends commands;
+//! The pages. Each reads the store from context and sends commands;
 //! none talks to the daemon.
 
 mod agent_form;
 mod agents;
 mod budgets;
+pub mod compare;
 mod inbox;
 mod inspector;
 mod picker;
@@ -11,6 +12,7 @@ mod run_form;
 mod runs;
 pub mod runs_table;
 mod sampling;
+mod session_actions;
 mod sessions;
 mod settings;
 mod status;
@@ -18,6 +20,7 @@ mod status;
 pub use agent_form::{AgentDraft, AgentForm, RuleDraft};
 pub use agents::AgentsPage;
 pub use budgets::BudgetDraft;
+pub use compare::ComparePage;
 pub use inspector::InspectorPage;
 pub use picker::find_sessions;
 pub use run_form::{RunDraft, RunForm};

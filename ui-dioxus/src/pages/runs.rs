@@ -16,6 +16,7 @@ use crate::connection::Command;
 use crate::fields::TextInput;
 use crate::format;
 use crate::pages::RunForm;
+use crate::pages::compare::{ComparePicked, CompareTick};
 use crate::pages::inbox::ApprovalsInbox;
 use crate::pages::runs_table::{self, Batch, Column, Line, RunFilter, Sort, Spent, StatusFilter};
 use crate::pages::status::{ShortId, StatusCell};
@@ -113,6 +114,7 @@ pub fn RunsPage() -> Element {
                 span { "{queued} queued" }
                 span { "{failed} failed, crashed or killed" }
             }
+            ComparePicked {}
             div { class: "filters",
                 select { name: "status_filter", aria_label: "Status",
                     onchange: move |e| {
@@ -310,6 +312,7 @@ fn RunRow(
     rsx! {
         tr { class: if in_batch { "in-batch" },
             td {
+                CompareTick { id }
                 ShortId { id }
                 div { class: "muted",
                     time { title: "queued at {run.created_at}", {format::ago(run.created_at, now)} }
@@ -319,6 +322,11 @@ fn RunRow(
                 {format::session_name(&run)}
                 if let Some(label) = run.label.clone().filter(|l| *l != format::session_name(&run)) {
                     div { class: "muted", "{label}" }
+                }
+                if let Some(parent) = run.parent {
+                    div { class: "muted lineage", "goes on from " ShortId { id: parent }
+                        if let Some(at) = run.branched_at { " at #{at}" }
+                    }
                 }
             }
             td { "{run.agent}" }

@@ -13,6 +13,7 @@ use crate::connection::Command;
 use crate::conversation::{self, CallState, Item, Said};
 use crate::fields::TextArea;
 use crate::format;
+use crate::pages::compare::{ComparePicked, CompareTick};
 use crate::pages::status::{ShortId, StatusCell};
 use crate::state::{AppState, Page};
 
@@ -62,12 +63,13 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
     let commands = use_context::<Commands>();
     let now = state.read().now;
     rsx! {
+        ComparePicked {}
         table {
             thead { tr { th { "id" } th { "title" } th { "agent" } th { "status" } th { "events" } th { "last activity" } th { "branched from" } th {} } }
             tbody {
                 for session in sessions {
                     tr { key: "{session.id}",
-                        td { ShortId { id: session.id } }
+                        td { CompareTick { id: session.id } ShortId { id: session.id } }
                         td { class: "name", {format::session_name(&session)} }
                         td { "{session.agent}" }
                         td { StatusCell { session: session.clone(), now } }

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use dioxus::prelude::*;
 use protocol::approval::{ApprovalRule, PendingApproval, RuleDecision};
 use protocol::control::{
-    DaemonStatus, Estimated, KeyInfo, KeySource, ModelPrice, PriceEntry, PricingTable, SecretInfo,
-    SecretLocation, SecretsInfo, SessionSummary, SessionTotals, Waiting,
+    Change, Compared, Comparison, DaemonStatus, Estimated, Figures, KeyInfo, KeySource, ModelPrice,
+    PriceEntry, PricingTable, Row, SecretInfo, SecretLocation, SecretsInfo, SessionSummary,
+    SessionTotals, Span, Step, StepKind, Waiting,
 };
 use protocol::event::{Event, EventKind, Usage};
 use protocol::{AgentConfig, ProviderKind, SessionId, SessionStatus, Timestamp};
@@ -19,7 +20,7 @@ use ui_dioxus::pages::{
     RunForm, import_problem,
 };
 use ui_dioxus::palette::Palette;
-use ui_dioxus::state::{ImportOutcome, Link, McpSummary, Settings};
+use ui_dioxus::state::{Comparing, ImportOutcome, Link, McpSummary, Settings};
 use ui_dioxus::{AppState, Commands, Page, Shell};
 
 /// What the test root renders.
@@ -279,7 +280,110 @@ fn populated(page: Page) -> AppState {
         )),
         now: at(30),
         settings: settings(),
+        compare: Comparing {
+            picked: vec![id(1), id(3)],
+            asked: vec![id(1), id(3)],
+            shown: Some(Box::new(comparison())),
+        },
         ..AppState::default()
+    }
+}
+
+/// Run 1 and run 3 side by side: the same question, answers that part.
+fn comparison() -> Comparison {
+    let step = |session: u128, seq, kind, name: &str, text: &str, diff: Vec<Span>| Step {
+        session: id(session),
+        seq,
+        kind,
+        name: name.into(),
+        text: text.into(),
+        outcome: if kind == StepKind::Model {
+            "stop".into()
+        } else {
+            String::new()
+        },
+        text_diff: diff,
+        outcome_diff: Vec::new(),
+    };
+    let span = |change, text: &str| Span {
+        change,
+        text: text.into(),
+    };
+    let figures = |output_tokens, cost_usd| Figures {
+        input_tokens: 120,
+        output_tokens,
+        cost_usd,
+        wall_ms: 4000,
+        model_ms: 2000,
+        requests: 1,
+        answer_chars: 30,
+        steps: 2,
+        ..Figures::default()
+    };
+    Comparison {
+        sessions: vec![
+            Compared {
+                summary: session(1, SessionStatus::Completed, false),
+                figures: figures(40, 0.0125),
+            },
+            Compared {
+                summary: session(3, SessionStatus::Crashed, false),
+                figures: figures(52, 0.0150),
+            },
+        ],
+        first_divergence: Some(1),
+        total_rows: 2,
+        from_row: 0,
+        rows: vec![
+            Row {
+                cells: vec![
+                    Some(step(
+                        1,
+                        2,
+                        StepKind::User,
+                        "",
+                        "Explain process groups",
+                        Vec::new(),
+                    )),
+                    Some(step(
+                        3,
+                        2,
+                        StepKind::User,
+                        "",
+                        "Explain process groups",
+                        Vec::new(),
+                    )),
+                ],
+                same: true,
+            },
+            Row {
+                cells: vec![
+                    Some(step(
+                        1,
+                        3,
+                        StepKind::Model,
+                        "gpt-4o-mini",
+                        "A group of processes.",
+                        Vec::new(),
+                    )),
+                    Some(step(
+                        3,
+                        3,
+                        StepKind::Model,
+                        "gpt-4.1",
+                        "A set of processes.",
+                        vec![
+                            span(Change::Same, "A "),
+                            span(Change::Removed, "group"),
+                            span(Change::Added, "set"),
+                            span(Change::Same, " of processes."),
+                        ],
+                    )),
+                ],
+                same: false,
+            },
+        ],
+        approximate: false,
     }
 }
 

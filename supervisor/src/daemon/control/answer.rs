@@ -4,7 +4,9 @@
 
 use protocol::control::{ControlError, ControlRequest, ControlResponse, ErrorKind};
 
-use super::{Handles, agents, approvals, chat, pricing, replay, runs, secrets, sessions, status};
+use super::{
+    Handles, agents, approvals, chat, compare, pricing, replay, runs, secrets, sessions, status,
+};
 use crate::daemon::{BrokerMsg, mcp_servers};
 
 /// Requests with one response. After one that changed a list succeeds,
@@ -100,6 +102,11 @@ async fn dispatch(
             sessions::retitle(handles, &id, &title).await
         }
         ControlRequest::SessionSetup { id } => sessions::setup(handles, &id).await,
+        ControlRequest::Compare {
+            sessions,
+            window,
+            max_rows,
+        } => compare::answer(handles, &sessions, window, max_rows).await,
         ControlRequest::Events {
             session,
             after_seq,

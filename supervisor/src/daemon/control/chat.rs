@@ -54,7 +54,7 @@ pub(crate) async fn open(
 }
 
 /// Records a new interactive session and starts its worker.
-async fn open_new(
+pub(super) async fn open_new(
     record: SessionRecord,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {

@@ -34,6 +34,7 @@ mod agents;
 mod answer;
 mod approvals;
 mod chat;
+mod compare;
 mod pricing;
 mod replay;
 mod runs;

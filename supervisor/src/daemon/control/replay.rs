@@ -1,16 +1,17 @@
 //! `Replay`: a recorded session (a run or a chat) run again as a headless
-//! run from one of its turns, keeping the conversation before that turn,
+//! run (or, `as_chat`, an interactive session) from one of its turns, keeping the conversation before that turn,
 //! with the same or a changed context (`ReplaySpec`). The new run's
 //! `parent` is the original at the event before the turn, so its first
 //! request carries what was said before (`history::inherited`), and its
 //! label says where it comes from and what changed.
 
-use protocol::SessionId;
+use protocol::agent::AgentConfig;
 use protocol::control::{ControlError, ControlResponse, ErrorKind, ReplaySpec, RunSpec};
-use protocol::event::{Event, EventKind};
+use protocol::event::{Event, EventKind, SessionStatus};
+use protocol::{SessionId, Timestamp};
 
-use super::find_session;
 use super::runs::{check, queue};
+use super::{chat, find_session};
 use crate::daemon::history;
 use crate::daemon::root::Handles;
 use crate::store::{SessionKind, SessionRecord, Store};
@@ -36,6 +37,11 @@ pub(super) async fn replay(
     };
     let agent = spec.changed(base);
     agent.validate().map_err(invalid)?;
+    let label = label(&original, turn, &spec.changes());
+    let parent = Some((original.id, turn - 1));
+    if spec.as_chat {
+        return as_chat(agent, parent, label, prompt, handles).await;
+    }
     // A run keeps its budgets, script and approval settings.
     let mut run = match original.kind {
         SessionKind::Run => store.run(original.id).await?.spec,
@@ -43,11 +49,40 @@ pub(super) async fn replay(
     };
     run.agent.clone_from(&agent.name);
     run.prompt = prompt;
-    run.label = Some(label(&original, turn, &spec.changes()));
+    run.label = Some(label);
     check(&run, &agent)?;
-    let parent = Some((original.id, turn - 1));
     let session = queue(run, agent, None, parent, SessionId::new(), handles).await?;
     Ok(ControlResponse::RunAccepted { session })
+}
+
+/// The replay as an interactive session: opened on the inherited
+/// conversation, the turn's message said as soon as its worker is up.
+async fn as_chat(
+    agent: AgentConfig,
+    parent: Option<(SessionId, u64)>,
+    label: String,
+    prompt: String,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    agent
+        .budgets
+        .validate()
+        .and_then(|()| agent.script.validate())
+        .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+    let price = handles.shared.price_of(&agent.model).await;
+    let mut record = SessionRecord::new(
+        SessionKind::Chat,
+        agent,
+        SessionStatus::Starting,
+        Timestamp::now(),
+        price,
+    );
+    record.parent = parent;
+    record.label = Some(label);
+    let session = record.id;
+    let opened = chat::open_new(record, handles).await?;
+    chat::deliver(session, Some(prompt), handles).await?;
+    Ok(opened)
 }
 
 /// The new run's label: where it comes from and what changed, after the

@@ -115,7 +115,7 @@ pub(super) async fn events(
     Ok(ControlResponse::Events(events))
 }
 
-async fn live_infos(handles: &Handles) -> HashMap<SessionId, LiveInfo> {
+pub(super) async fn live_infos(handles: &Handles) -> HashMap<SessionId, LiveInfo> {
     call(handles, SchedulerMsg::Live)
         .await
         .unwrap_or_default()
@@ -124,7 +124,10 @@ async fn live_infos(handles: &Handles) -> HashMap<SessionId, LiveInfo> {
         .collect()
 }
 
-fn with_live(mut summary: SessionSummary, live: &HashMap<SessionId, LiveInfo>) -> SessionSummary {
+pub(super) fn with_live(
+    mut summary: SessionSummary,
+    live: &HashMap<SessionId, LiveInfo>,
+) -> SessionSummary {
     if let Some(info) = live.get(&summary.id) {
         summary.pid = info.pid.or(summary.pid);
         summary.rss_bytes = info.rss_bytes;
