@@ -239,7 +239,7 @@ await step('compare', async () => {
   await page.screenshot({ path: `${artifacts}/web-compare.png` });
   // Two runs ticked in the Runs list compare the same way.
   await tab('Runs').click();
-  const done = page.locator('tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') });
+  const done = page.locator('table.runs tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') });
   await done.nth(0).locator('input.compare-tick').check();
   await done.nth(1).locator('input.compare-tick').check();
   await page.getByRole('button', { name: 'Compare the 2 ticked' }).click();
@@ -253,7 +253,7 @@ await step('compare', async () => {
 // Sessions page, its turn said and answered.
 await step('replay-as-chat', async () => {
   await tab('Runs').click();
-  await page.locator('tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') })
+  await page.locator('table.runs tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') })
     .first().getByRole('button', { name: 'Inspect' }).click();
   await page.locator('.timeline .row .name', { hasText: 'message.user' }).click();
   await page.locator('input[name=replay_model]').click();
@@ -261,8 +261,10 @@ await step('replay-as-chat', async () => {
   await page.getByRole('button', { name: 'as a chat' }).click();
   await page.locator('.chat h3', { hasText: 'slow' }).waitFor();
   await page.locator('.chat .msg.user', { hasText: 'from the browser' }).waitFor();
+  // Its turn answered whole (not the idle before the turn was said).
+  await page.locator('.chat .msg.assistant:not(.streaming)').first().waitFor({ timeout: 60_000 });
   await page.locator('.chat span.status.idle').waitFor({ timeout: 60_000 });
-  await page.locator('.chat .msg.assistant').first().waitFor();
+  await page.screenshot({ path: `${artifacts}/web-replay-as-chat.png` });
   await page.getByRole('button', { name: 'End', exact: true }).click();
   await page.locator('.msg.notice', { hasText: 'ended: session.completed' }).waitFor();
 });
@@ -271,7 +273,7 @@ await step('replay-as-chat', async () => {
 // and the JSON lines `studio export` writes.
 await step('export', async () => {
   await tab('Runs').click();
-  await page.locator('tr', { hasText: 'from the replay' }).first().getByRole('button', { name: 'Inspect' }).click();
+  await page.locator('table.runs tr', { hasText: 'from the replay' }).first().getByRole('button', { name: 'Inspect' }).click();
   const [markdown] = await Promise.all([
     page.waitForEvent('download'),
     page.getByRole('button', { name: 'Export Markdown' }).click(),

@@ -83,10 +83,7 @@ pub fn ComparePage() -> Element {
     };
     rsx! {
         div { class: "compare",
-            div { class: "compare-head",
-                h2 { "Compare" }
-                {pick}
-            }
+            div { class: "compare-head", {pick} }
             FiguresTable { comparison: comparison.clone() }
             p { class: "divergence",
                 "{divergence} "

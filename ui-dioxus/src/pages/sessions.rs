@@ -63,6 +63,7 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
     let commands = use_context::<Commands>();
     let now = state.read().now;
     rsx! {
+        div { class: "session-list",
         ComparePicked {}
         table {
             thead { tr { th { "id" } th { "title" } th { "agent" } th { "status" } th { "events" } th { "last activity" } th { "branched from" } th {} } }
@@ -104,6 +105,7 @@ fn SessionList(sessions: Vec<SessionSummary>) -> Element {
                     }
                 }
             }
+        }
         }
     }
 }
