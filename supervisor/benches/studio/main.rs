@@ -49,6 +49,10 @@ struct Args {
     /// Directory holding the `studio` and `studio-worker` binaries to measure.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
+    /// Run only this section (spawn, concurrency, ingest, control,
+    /// queries, compare); the report holds just it.
+    #[arg(long, value_name = "SECTION")]
+    only: Option<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -107,18 +111,31 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let report = runtime.block_on(async {
         let mut report = report::Report::new(args.quick);
-        eprintln!("bench: spawn");
-        report.spawn = Some(spawn::measure(&bins, sizes).await?);
-        eprintln!("bench: concurrency");
-        report.concurrency = concurrency::measure(&bins, sizes).await?;
-        eprintln!("bench: durable ingest");
-        report.ingest = Some(ingest::measure(&bins, sizes).await?);
-        eprintln!("bench: control latency");
-        report.control = Some(control::measure(&bins, sizes).await?);
-        eprintln!("bench: queries");
-        report.queries = Some(queries::measure(&bins, sizes).await?);
-        eprintln!("bench: compare");
-        report.compare = Some(compare::measure(&bins, sizes).await?);
+        let run = |section: &str| {
+            let wanted = args.only.as_deref().is_none_or(|only| only == section);
+            if wanted {
+                eprintln!("bench: {section}");
+            }
+            wanted
+        };
+        if run("spawn") {
+            report.spawn = Some(spawn::measure(&bins, sizes).await?);
+        }
+        if run("concurrency") {
+            report.concurrency = concurrency::measure(&bins, sizes).await?;
+        }
+        if run("ingest") {
+            report.ingest = Some(ingest::measure(&bins, sizes).await?);
+        }
+        if run("control") {
+            report.control = Some(control::measure(&bins, sizes).await?);
+        }
+        if run("queries") {
+            report.queries = Some(queries::measure(&bins, sizes).await?);
+        }
+        if run("compare") {
+            report.compare = Some(compare::measure(&bins, sizes).await?);
+        }
         anyhow::Ok(report)
     })?;
     let text = report.render();

@@ -329,6 +329,7 @@ impl Report {
 
     fn render_compare(&self, out: &mut String) {
         let Some(c) = &self.compare else { return };
+        let _ = writeln!(out, "\n### Comparing two long sessions");
         let _ = writeln!(
             out,
             "\nTwo runs of {} and {} events (each a tool call after another, every 100th with other arguments), \
