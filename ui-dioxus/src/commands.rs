@@ -4,7 +4,11 @@
 
 use dioxus::prelude::*;
 
+use protocol::SessionId;
+use protocol::control::RowWindow;
+
 use crate::connection::Command;
+use crate::state::{AppState, Page};
 
 /// How components send a [`Command`] to the connection task.
 #[derive(Clone, Copy, PartialEq)]
@@ -14,5 +18,19 @@ impl Commands {
     /// Sends `command` to the daemon (through the connection task).
     pub fn send(&self, command: Command) {
         self.0.call(command);
+    }
+
+    /// Shows the Compare page for `sessions` and asks for them side by
+    /// side (the rows around where they part).
+    pub fn compare(&self, mut state: Signal<AppState>, sessions: Vec<SessionId>) {
+        {
+            let mut state = state.write();
+            state.compare.ask(sessions.clone());
+            state.page = Page::Compare;
+        }
+        self.send(Command::Compare {
+            sessions,
+            window: RowWindow::AroundDivergence,
+        });
     }
 }

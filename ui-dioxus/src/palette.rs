@@ -1,6 +1,7 @@
 //! The command palette (Ctrl/Cmd+K): every action by name, found by typing
 //! a few words: go to a page, start a session with an agent, run an agent,
-//! open a session by id. Keyboard first: it opens focused, ↑/↓ choose,
+//! open a session by id, export or compare the inspected session, compare
+//! the ticked ones. Keyboard first: it opens focused, ↑/↓ choose,
 //! Enter runs, Escape closes; each entry shows its own shortcut if it has
 //! one, and a query that finds nothing says so.
 
@@ -8,7 +9,7 @@ use dioxus::prelude::*;
 use protocol::SessionId;
 
 use crate::commands::Commands;
-use crate::connection::Command;
+use crate::connection::{Command, ExportFormat};
 use crate::fields::TextInput;
 use crate::state::{AppState, Page};
 
@@ -28,6 +29,10 @@ pub enum Action {
     Run(String),
     /// Inspect a session.
     Open(SessionId),
+    /// Export a session.
+    Export(SessionId, ExportFormat),
+    /// Put sessions side by side.
+    Compare(Vec<SessionId>),
 }
 
 /// One line of the palette.
@@ -70,6 +75,7 @@ pub fn entries(state: &AppState) -> Vec<Entry> {
             action: Action::Run(agent.name.clone()),
         });
     }
+    entries.extend(session_entries(state));
     for interactive in [true, false] {
         for session in state.sessions_newest_first(interactive) {
             entries.push(Entry {
@@ -85,6 +91,42 @@ pub fn entries(state: &AppState) -> Vec<Entry> {
                 action: Action::Open(session.id),
             });
         }
+    }
+    entries
+}
+
+/// What can be done with the inspected session and the ticked ones.
+fn session_entries(state: &AppState) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let entry = |label: String, action| Entry {
+        label,
+        shortcut: None,
+        action,
+    };
+    let picked = &state.compare.picked;
+    if picked.len() >= 2 {
+        let label = format!("Compare the {} ticked sessions", picked.len());
+        entries.push(entry(label, Action::Compare(picked.clone())));
+    }
+    let Some((session, _)) = &state.inspected else {
+        return entries;
+    };
+    let short = session.short();
+    let parent = state
+        .sessions
+        .as_ref()
+        .and_then(|all| all.get(session))
+        .and_then(|s| s.parent);
+    if let Some(parent) = parent {
+        let label = format!("Compare {short} with its origin {}", parent.short());
+        entries.push(entry(label, Action::Compare(vec![parent, *session])));
+    }
+    for (format, what) in [
+        (ExportFormat::Markdown, "as Markdown"),
+        (ExportFormat::JsonLines, "as JSON lines"),
+    ] {
+        let label = format!("Export {short} {what}");
+        entries.push(entry(label, Action::Export(*session, format)));
     }
     entries
 }
@@ -127,6 +169,8 @@ pub fn run(action: Action, mut state: Signal<AppState>, commands: Commands) {
             }
             commands.send(Command::Inspect(session));
         }
+        Action::Export(session, format) => commands.send(Command::Export { session, format }),
+        Action::Compare(sessions) => commands.compare(state, sessions),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Saving an export (`Update::Exported`) where the person will find it:
 //! served to a browser (`--web`), the browser downloads it (the app runs
 //! on the server, which may be another machine); in the desktop window it
-//! is written to the downloads folder, whole or not at all, never over
+//! is written to the downloads folder (`$XDG_DOWNLOAD_DIR`, else
+//! `~/Downloads`), whole or not at all, never over
 //! another file.
 
 use std::path::{Path, PathBuf};
@@ -53,10 +54,15 @@ fn download(exported: &Exported) -> Result<String, String> {
     Ok(format!("downloaded as {}", exported.file_name))
 }
 
-/// `~/Downloads` (made if missing).
+/// `$XDG_DOWNLOAD_DIR`, else `~/Downloads` (made if missing).
 fn downloads_dir() -> Result<PathBuf, String> {
-    let home = std::env::var_os("HOME").ok_or("HOME is not set")?;
-    let dir = Path::new(&home).join("Downloads");
+    let dir = match std::env::var_os("XDG_DOWNLOAD_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME").ok_or("HOME is not set")?;
+            Path::new(&home).join("Downloads")
+        }
+    };
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
     Ok(dir)
 }

@@ -15,21 +15,10 @@ use crate::format;
 use crate::pages::status::ShortId;
 use crate::state::{AppState, Page};
 
-/// Asks for `sessions` side by side and shows the Compare page.
-pub fn open_comparison(state: &mut Signal<AppState>, commands: Commands, sessions: Vec<SessionId>) {
-    let mut state = state.write();
-    state.compare.ask(sessions.clone());
-    state.page = Page::Compare;
-    commands.send(Command::Compare {
-        sessions,
-        window: RowWindow::AroundDivergence,
-    });
-}
-
 /// The Compare page.
 #[component]
 pub fn ComparePage() -> Element {
-    let mut state = use_context::<Signal<AppState>>();
+    let state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
     let (asked, picked, shown) = {
         let read = state.read();
@@ -42,7 +31,7 @@ pub fn ComparePage() -> Element {
     let pick = rsx! {
         if picked.len() >= 2 && picked != asked {
             button { class: "compare-picked",
-                onclick: move |_| open_comparison(&mut state, commands, picked.clone()),
+                onclick: move |_| commands.compare(state, picked.clone()),
                 "Compare the {picked.len()} ticked"
             }
         }
@@ -293,7 +282,7 @@ pub fn ComparePicked() -> Element {
     rsx! {
         div { class: "compare-bar",
             button { class: "compare-picked",
-                onclick: move |_| open_comparison(&mut state, commands, picked.clone()),
+                onclick: move |_| commands.compare(state, picked.clone()),
                 "Compare the {count} ticked"
             }
             button { onclick: move |_| state.write().compare.picked.clear(), "Clear" }

@@ -8,13 +8,12 @@ use protocol::SessionId;
 
 use crate::commands::Commands;
 use crate::connection::{Command, ExportFormat};
-use crate::pages::compare::open_comparison;
 use crate::state::AppState;
 
 /// Compare with its origin, and Export.
 #[component]
 pub fn SessionActions(session: SessionId) -> Element {
-    let mut state = use_context::<Signal<AppState>>();
+    let state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
     let parent = state
         .read()
@@ -34,7 +33,7 @@ pub fn SessionActions(session: SessionId) -> Element {
             if let Some(parent) = parent {
                 button { class: "compare-origin",
                     title: "this session and the one it goes on from, side by side",
-                    onclick: move |_| open_comparison(&mut state, commands, vec![parent, session]),
+                    onclick: move |_| commands.compare(state, vec![parent, session]),
                     "Compare with its origin"
                 }
             }

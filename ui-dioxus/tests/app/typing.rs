@@ -233,6 +233,37 @@ fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
         x.log()
     );
 
+    // The palette exports the inspected chat: the window writes it to
+    // the downloads folder, whole.
+    x.keys(&["key", "--clearmodifiers", "ctrl+k"]);
+    x.wait_for_focused_field();
+    x.type_slowly("export markdown");
+    x.keys(&["key", "Return"]);
+    let downloads = daemon.tmp.path().join("downloads");
+    let exported = || {
+        std::fs::read_dir(&downloads)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| path.extension().is_some_and(|e| e == "md"))
+    };
+    let saved = wait_until(Duration::from_secs(30), || exported().is_some());
+    x.screenshot(&shot);
+    assert!(
+        saved,
+        "no transcript in {} (see {}):\n{}",
+        downloads.display(),
+        shot.display(),
+        x.log()
+    );
+    let transcript = std::fs::read_to_string(exported().unwrap()).unwrap();
+    assert!(
+        transcript.starts_with(&format!("# {TITLE}\n")),
+        "{transcript}"
+    );
+    assert!(transcript.contains(CHAT), "{transcript}");
+
     // Runs: "/" focuses the filter.
     x.keys(&["key", "--clearmodifiers", "ctrl+3"]);
     std::thread::sleep(Duration::from_millis(1000));

@@ -140,6 +140,7 @@ impl X {
                 .arg("--studio-bin")
                 .arg(&daemon.studio)
                 .env("DISPLAY", &self.display)
+                .env("XDG_DOWNLOAD_DIR", daemon.tmp.path().join("downloads"))
                 .env_remove("WAYLAND_DISPLAY")
                 .stdout(Stdio::null())
                 .stderr(log)
