@@ -66,7 +66,7 @@ pub(crate) async fn execute(args: ChatArgs, ctx: &Ctx) -> Result<(), CliError> {
 
 /// Opens the session `request` asks for and talks with it until it ends.
 /// `daemon_says_first`: the daemon says the session's first message (a
-/// replay's turn), so its first idle is not the person's turn yet.
+/// replay's turn) for the person, shown as theirs.
 pub(crate) async fn talk(
     client: &Client,
     request: ControlRequest,
@@ -328,7 +328,6 @@ impl Chat<'_> {
             }
             EventKind::LlmResponseCompleted { .. } => turn.partial = false,
             // A replay's turn: the daemon says it once the worker is up.
-            EventKind::SessionIdle { error: None } if self.daemon_says_first => {}
             EventKind::MessageUser { text } if self.daemon_says_first => {
                 self.say_line(turn, &format!("you> {text}"));
                 self.daemon_says_first = false;

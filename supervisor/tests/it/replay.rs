@@ -294,6 +294,17 @@ async fn a_turn_is_replayed_as_a_chat_that_goes_on() {
         ]
     );
 
+    // Its turn began as soon as its worker was up: no idle before it.
+    let names: Vec<&str> = events(&client, again)
+        .await
+        .iter()
+        .map(|e| e.kind.name())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .take_while(|name| *name != "message.user")
+        .collect();
+    assert!(!names.contains(&"session.idle"), "{names:?}");
+
     // It goes on as a chat, with the person's next message.
     say(&client, again, "And Lyon?").await.unwrap();
     until(&mut sees, idle).await;

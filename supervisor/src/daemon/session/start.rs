@@ -262,6 +262,10 @@ impl SessionState {
             if let Some(Stop::Cancel { .. }) = self.ending.stop {
                 self.send(ToWorker::Cancel);
             }
+        } else if let Some((text, reply)) = self.chat.early_say.take() {
+            // A message waited for the worker (a replay going on as a
+            // chat): its turn starts at once, with no idle before it.
+            let _ = myself.cast(SessionMsg::Say(text, reply));
         } else {
             self.go_idle(myself, None);
         }
