@@ -31,6 +31,7 @@ pub mod sampling;
 pub mod sandbox;
 pub mod script;
 pub mod secret;
+pub mod tape;
 pub mod time;
 pub mod worker;
 

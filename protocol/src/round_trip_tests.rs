@@ -134,6 +134,10 @@ fn event_kinds() -> Vec<EventKind> {
                 missing: Vec::new(),
             },
         },
+        EventKind::ReplayDiverged {
+            step: 3,
+            what: s("the system prompt differs from the recorded one"),
+        },
         EventKind::ToolCompleted {
             call_id: s("c"),
             output: s("ok"),
@@ -217,6 +221,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::ToolApprovalPending { .. } => 30,
         EventKind::ToolStarted { .. } => 32,
         EventKind::SessionContained { .. } => 33,
+        EventKind::ReplayDiverged { .. } => 34,
     }
 }
 
@@ -225,7 +230,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..34).collect::<Vec<_>>());
+    assert_eq!(variants, (0..35).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -515,6 +520,7 @@ fn control_requests() -> Vec<ControlRequest> {
                     max_output_tokens: Some(9),
                 },
                 as_chat: true,
+                tape: Some(crate::tape::AfterTape::Live),
             }),
         },
         ControlRequest::Compare {
@@ -885,6 +891,7 @@ fn to_worker() -> Vec<ToWorker> {
                 user_namespaces: true,
                 landlock_abi: 7,
             },
+            tape: Some(Box::new(tape())),
         })),
         ToWorker::ApprovalDecision {
             call_id: s("c"),
@@ -894,6 +901,44 @@ fn to_worker() -> Vec<ToWorker> {
         ToWorker::Cancel,
         ToWorker::Shutdown,
     ]
+}
+
+fn tape() -> crate::tape::Tape {
+    use crate::tape::{AfterTape, FirstRequest, Tape, TapeResponse, TapeResult, TapeStep};
+    Tape {
+        first: FirstRequest {
+            system: s("Be brief."),
+            history: 7,
+            input: s("hi"),
+        },
+        steps: vec![
+            TapeStep::Model(Box::new(TapeResponse {
+                provider: s("openai"),
+                model: s("gpt-4.1"),
+                params: s("{}"),
+                events: vec![EventKind::MessageAssistant { text: s("ok") }],
+                text: s("ok"),
+                tool_calls: vec![ToolCall {
+                    id: s("c1"),
+                    name: s("clock"),
+                    arguments: s("{}"),
+                }],
+            })),
+            TapeStep::Tool(Box::new(TapeResult {
+                call_id: s("c1"),
+                approved: true,
+                events: vec![EventKind::ToolCompleted {
+                    call_id: s("c1"),
+                    output: s("noon"),
+                    truncated: false,
+                }],
+                told: s("noon"),
+            })),
+        ],
+        whole: false,
+        why_short: s("cut"),
+        then: AfterTape::Stop,
+    }
 }
 
 fn to_worker_variant(m: &ToWorker) -> usize {

@@ -58,6 +58,9 @@ pub struct StartTurn {
     pub mcp_servers: Vec<McpServerConfig>,
     /// What the kernel offers the sandbox of the session's commands.
     pub sandbox_support: crate::sandbox::SandboxSupport,
+    /// A replay from the tape: the recorded turn to play instead of
+    /// calling the provider and running tools, as far as it matches.
+    pub tape: Option<Box<crate::tape::Tape>>,
 }
 
 /// A tool offered to the model.

@@ -269,6 +269,20 @@ await step('replay-as-chat', async () => {
   await page.locator('.msg.notice', { hasText: 'ended: session.completed' }).waitFor();
 });
 
+// A turn played from the recording: the new run is labelled so and
+// completes with the recorded answer, the model not asked again.
+await step('replay-from-tape', async () => {
+  await tab('Runs').click();
+  await page.locator('table.runs tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') })
+    .first().getByRole('button', { name: 'Inspect' }).click();
+  await page.locator('.timeline .row .name', { hasText: 'message.user' }).click();
+  await page.locator('input[name=replay_tape]').check();
+  await page.getByRole('button', { name: 'Replay from here' }).click();
+  const line = page.locator('.title-line', { has: page.locator('.label', { hasText: '(from the tape)' }) });
+  await line.locator('span.status.completed').waitFor({ timeout: 60_000 });
+  await page.locator('.timeline .row .name', { hasText: 'replay.diverged' }).waitFor({ state: 'detached' });
+});
+
 // Export from the Inspector: the browser downloads a Markdown transcript
 // and the JSON lines `studio export` writes.
 await step('export', async () => {

@@ -57,18 +57,57 @@ pub async fn run(
     let mut history = start.history.clone();
     history.push(ChatMessage::text(Role::User, start.input.clone()));
     let tools = Tools::for_turn(start, hub);
+    converse(start, endpoint, history, &tools, decisions, outbox).await
+}
+
+/// The request the model would be sent next after `history`.
+fn request<'r>(
+    start: &'r StartTurn,
+    history: &'r [ChatMessage],
+    tools: &'r Tools<'_>,
+) -> ModelRequest<'r> {
+    ModelRequest {
+        model: &start.agent.model,
+        system: &start.agent.system_prompt,
+        messages: history,
+        tools: &tools.offered,
+        sampling: start.agent.sampling,
+    }
+}
+
+/// The parameters `llm.request.started` would record for the next request
+/// after `history` (a replay from the tape compares them with the
+/// recorded ones).
+pub(crate) fn params_now(
+    start: &StartTurn,
+    endpoint: &protocol::worker::Endpoint,
+    history: &[ChatMessage],
+    tools: &Tools<'_>,
+) -> String {
+    provider::describe(
+        start.agent.provider,
+        endpoint,
+        &request(start, history, tools),
+    )
+}
+
+/// The agent loop from `history` (which ends with the user's message or a
+/// tool's result): ask the model, run the calls it asks for, until it
+/// answers without one.
+pub(crate) async fn converse(
+    start: &StartTurn,
+    endpoint: &protocol::worker::Endpoint,
+    mut history: Vec<ChatMessage>,
+    tools: &Tools<'_>,
+    decisions: &mut mpsc::UnboundedReceiver<Decision>,
+    outbox: &Outbox,
+) -> anyhow::Result<TurnOutcome> {
     for _ in 0..MAX_ROUNDS {
         let request_id = format!(
             "req-{}",
             1 + history.iter().filter(|m| m.role == Role::Assistant).count()
         );
-        let request = ModelRequest {
-            model: &start.agent.model,
-            system: &start.agent.system_prompt,
-            messages: &history,
-            tools: &tools.offered,
-            sampling: start.agent.sampling,
-        };
+        let request = request(start, &history, tools);
         let completion = match call_model(start, endpoint, &request, &request_id, outbox).await? {
             Ok(completion) => completion,
             Err(err) => return Ok(failed(err.to_string())),
@@ -83,7 +122,7 @@ pub async fn run(
             return Ok(TurnOutcome::Completed);
         }
         for call in &completion.tool_calls {
-            let result = tool_call(call, &tools, decisions, outbox).await?;
+            let result = tool_call(call, tools, decisions, outbox).await?;
             history.push(ChatMessage {
                 role: Role::Tool,
                 content: result,
@@ -227,6 +266,11 @@ impl<'a> Tools<'a> {
         }
     }
 
+    /// The MCP servers' hub the tools of MCP servers go through.
+    pub(crate) fn hub(&self) -> &'a mcp::Hub {
+        self.hub
+    }
+
     /// What a call of `name` may touch, for its `tool.started`.
     fn confinement(&self, name: &str) -> Confinement {
         if self.builtin.iter().any(|n| n == name) {
@@ -265,6 +309,16 @@ pub(crate) async fn tool_call(
     decisions: &mut mpsc::UnboundedReceiver<Decision>,
     outbox: &Outbox,
 ) -> anyhow::Result<String> {
+    let decision = ask(call, decisions, outbox).await?;
+    finish(call, &decision, tools, outbox).await
+}
+
+/// Records the call and waits for the daemon's decision on it.
+pub(crate) async fn ask(
+    call: &ToolCall,
+    decisions: &mut mpsc::UnboundedReceiver<Decision>,
+    outbox: &Outbox,
+) -> anyhow::Result<Decision> {
     outbox
         .event(EventKind::ToolRequested {
             call_id: call.id.clone(),
@@ -280,20 +334,34 @@ pub(crate) async fn tool_call(
         })
         .await?;
     outbox.flush().await?;
-    let decision = loop {
+    loop {
         let Some(decision) = decisions.recv().await else {
             anyhow::bail!("the daemon is gone");
         };
         if decision.call_id == call.id {
-            break decision;
+            return Ok(decision);
         }
         tracing::warn!(
             call_id = decision.call_id,
             "decision for another call ignored"
         );
-    };
+    }
+}
+
+/// What the model is told of a denied call.
+pub(crate) fn denied(decision: &Decision) -> String {
+    format!("The tool call was denied: {}", decision.reason)
+}
+
+/// Runs a decided call if it was approved; what the model is told.
+pub(crate) async fn finish(
+    call: &ToolCall,
+    decision: &Decision,
+    tools: &Tools<'_>,
+    outbox: &Outbox,
+) -> anyhow::Result<String> {
     if !decision.approved {
-        return Ok(format!("The tool call was denied: {}", decision.reason));
+        return Ok(denied(decision));
     }
     outbox
         .event(EventKind::ToolStarted {

@@ -11,6 +11,8 @@
 //!   batching writer.
 //! - [`turn`]: the command loop; runs turns and cancels them on request.
 //! - [`scripted`]: the built-in deterministic `scripted` provider.
+//! - [`tape`]: a replay playing a recorded turn instead of calling the
+//!   provider and running tools, as far as it asks what was recorded.
 //! - [`fault`]: the misbehaviours a script can ask for.
 //! - [`init`]: the outer process and the init (PID 1, reaping the
 //!   session's orphans) that hold a worker in its session's namespace.
@@ -32,6 +34,7 @@ mod mcp;
 mod provider;
 mod sandbox;
 mod scripted;
+mod tape;
 mod tools;
 mod turn;
 

@@ -50,7 +50,18 @@ pub async fn run(
         call_tools(start, hub, format!("req-{requests}"), decisions, outbox).await?;
         requests += 1;
     }
-    let request_id = format!("req-{requests}");
+    answer_request(start, requests, outbox).await
+}
+
+/// The scripted answer, as model request number `number` of the turn:
+/// its chunks, its fault if the script has one, its completion.
+pub(crate) async fn answer_request(
+    start: &StartTurn,
+    number: usize,
+    outbox: &Outbox,
+) -> anyhow::Result<()> {
+    let script = &start.script;
+    let request_id = format!("req-{number}");
     outbox
         .event(EventKind::LlmRequestStarted {
             request_id: request_id.clone(),
@@ -157,7 +168,7 @@ pub fn check(script: &Script) -> Result<(), String> {
 
 /// The number of the next model request: one more than the assistant
 /// messages so far.
-fn request_number(history: &[ChatMessage]) -> usize {
+pub(crate) fn request_number(history: &[ChatMessage]) -> usize {
     history.iter().filter(|m| m.role == Role::Assistant).count() + 1
 }
 

@@ -11,7 +11,7 @@ use protocol::worker::{FromWorker, StartTurn, ToWorker, TurnOutcome};
 use tokio::sync::mpsc;
 
 use crate::connection::Outbox;
-use crate::{agent, mcp, scripted};
+use crate::{agent, mcp, scripted, tape};
 
 /// Serves commands until the connection ends (or fails).
 ///
@@ -55,7 +55,9 @@ async fn run_turn(
                     .map(|c| c.sandbox);
                 hub.sync(&start.mcp_servers, sandbox.as_ref(), outbox)
                     .await?;
-                if start.agent.provider == ProviderKind::Scripted {
+                if let Some(tape) = &start.tape {
+                    tape::play(&start, tape, hub, &mut decisions, outbox).await
+                } else if start.agent.provider == ProviderKind::Scripted {
                     scripted::run(&start, hub, &mut decisions, outbox)
                         .await
                         .map(|()| TurnOutcome::Completed)
@@ -135,6 +137,7 @@ mod tests {
             endpoint: None,
             mcp_servers: Vec::new(),
             sandbox_support: Default::default(),
+            tape: None,
         }
     }
 

@@ -113,6 +113,7 @@ impl Daemon {
             endpoint: None,
             mcp_servers: Vec::new(),
             sandbox_support: Default::default(),
+            tape: None,
         }))
     }
 }

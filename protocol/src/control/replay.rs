@@ -31,6 +31,10 @@ pub struct ReplaySpec {
     /// Go on as an interactive session (its first message is the turn's)
     /// instead of a headless run.
     pub as_chat: bool,
+    /// Play the turn from the recording (`Some`), as far as the replay
+    /// asks what the original asked, then go on live or stop; `None`:
+    /// live from the start. A headless run only.
+    pub tape: Option<crate::tape::AfterTape>,
 }
 
 impl ReplaySpec {
@@ -82,6 +86,13 @@ impl ReplaySpec {
         }
         if let Some(n) = self.sampling.max_output_tokens {
             said.push(format!("max output tokens {n}"));
+        }
+        match self.tape {
+            Some(crate::tape::AfterTape::Live) => said.push("from the tape".to_owned()),
+            Some(crate::tape::AfterTape::Stop) => {
+                said.push("from the tape, stopping where it parts".to_owned());
+            }
+            None => {}
         }
         said
     }

@@ -269,6 +269,16 @@ pub enum EventKind {
         /// The mechanisms in force and the missing ones.
         containment: SessionContainment,
     },
+    /// `replay.diverged`: a replay from the tape (`studio replay --tape`)
+    /// asked something the recording did not hold, or came to its end;
+    /// what follows is live, or the session stops.
+    ReplayDiverged {
+        /// The step of the tape (from 1: a model response or a tool
+        /// result) that could not be played.
+        step: u32,
+        /// What differed, or why the tape ends there.
+        what: String,
+    },
 }
 
 impl EventKind {
@@ -308,6 +318,7 @@ impl EventKind {
             EventKind::BudgetExceeded { .. } => "budget.exceeded",
             EventKind::WorkerStats { .. } => "worker.stats",
             EventKind::LlmCost { .. } => "llm.cost",
+            EventKind::ReplayDiverged { .. } => "replay.diverged",
         }
     }
 

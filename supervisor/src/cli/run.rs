@@ -9,6 +9,7 @@ use protocol::agent::ScriptPatch;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlRequest, ControlResponse, Push, ReplaySpec, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
+use protocol::tape::AfterTape;
 use serde_json::json;
 use studio_client::Client;
 
@@ -91,11 +92,29 @@ pub(crate) struct ReplayArgs {
     /// Go on as an interactive session in this terminal (as `studio chat
     /// --branch` does), its first message the turn's, instead of a
     /// headless run.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tape")]
     chat: bool,
+    /// Play the turn from the recording: every model response and tool
+    /// result served from the recorded events (no provider is called, no
+    /// tool runs) as long as the replay asks what the original asked.
+    #[arg(long)]
+    tape: bool,
+    /// With --tape: where the replay parts from the recording (or the
+    /// recording ends), go on live or stop.
+    #[arg(long, value_enum, default_value_t = Then::Live, requires = "tape")]
+    then: Then,
     /// Print the new session id and return at once.
     #[arg(long, conflicts_with = "chat")]
     detach: bool,
+}
+
+/// What a replay from the tape does where it parts from the recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Then {
+    /// Go on live: the provider is called, tools run.
+    Live,
+    /// Stop there; the run completes.
+    Stop,
 }
 
 /// `studio replay ID`: the session again as a headless run (or, with
@@ -116,6 +135,10 @@ pub(crate) async fn replay(args: ReplayArgs, ctx: &Ctx) -> Result<(), CliError> 
             max_output_tokens: args.max_output_tokens,
         },
         as_chat: args.chat,
+        tape: args.tape.then_some(match args.then {
+            Then::Live => AfterTape::Live,
+            Then::Stop => AfterTape::Stop,
+        }),
     };
     let request = ControlRequest::Replay {
         session: args.session,
@@ -230,6 +253,13 @@ pub(crate) async fn stream(
                             mid_line = false;
                         }
                         EventKind::LlmResponseCompleted { .. } => partial = false,
+                        EventKind::ReplayDiverged { step, what } => {
+                            if mid_line {
+                                outln!();
+                                mid_line = false;
+                            }
+                            errln!("[the replay parts from the tape at step {step}: {what}]");
+                        }
                         _ => {}
                     }
                 }

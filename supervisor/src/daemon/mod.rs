@@ -24,6 +24,7 @@ mod scheduler;
 mod sequencer;
 mod session;
 mod stderr_tail;
+mod tape;
 mod worker_process;
 
 use std::fs;

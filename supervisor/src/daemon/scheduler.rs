@@ -35,6 +35,8 @@ pub(crate) struct QueuedRun {
     /// The batch the run belongs to, which limits how many of its runs are
     /// live at once.
     pub(crate) batch: Option<BatchSlot>,
+    /// A replay from the tape: the recorded turn its worker plays.
+    pub(crate) tape: Option<Box<protocol::tape::Tape>>,
 }
 
 /// A batch's id and how many of its runs may be live at once.
@@ -361,6 +363,7 @@ impl SchedulerState {
             ask: run.ask,
             opening: run.opening,
             opened: run.opened,
+            tape: run.tape,
         };
         match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
             Ok((actor, _)) => {

@@ -1038,3 +1038,55 @@ fn a_session_is_exported_as_a_markdown_transcript() {
     assert!(said.contains("t.md"), "{said}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), md);
 }
+
+/// `studio replay --tape` plays a run from its recording: the same answer
+/// on the terminal, labelled as from the tape; a changed system prompt
+/// parts from it (said on stderr) and `--then stop` ends there.
+#[test]
+fn a_run_is_replayed_from_the_tape_in_the_terminal() {
+    let cli = Cli::new();
+    cli.ok(&["agent", "create", "echo", "--answer", "Said once"]);
+    let first = cli.json(&["run", "echo", "--prompt", "say it", "--detach"]);
+    let first = first["session"].as_str().unwrap().to_owned();
+    cli.ok(&["events", &first, "--follow"]);
+
+    assert_eq!(cli.ok(&["replay", &first, "--tape"]), "Said once\n");
+    let out = cli.run(&[
+        "replay",
+        &first,
+        "--tape",
+        "--then",
+        "stop",
+        "--system-prompt",
+        "Shout.",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout, "", "nothing is answered");
+    assert!(
+        stderr.contains("[the replay parts from the tape at step 1: the system prompt differs"),
+        "{stderr}"
+    );
+    let all = cli.json(&["ps", "--all"]);
+    let labels: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["label"].as_str())
+        .collect();
+    assert!(
+        labels.iter().any(|l| l.ends_with("(from the tape)")),
+        "{labels:?}"
+    );
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.ends_with("(system prompt, from the tape, stopping where it parts)")),
+        "{labels:?}"
+    );
+    let err = cli.fails(&["replay", &first, "--tape", "--chat"], 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+}

@@ -34,6 +34,7 @@ mod replay;
 mod sandbox;
 mod secrets_at_rest;
 mod support;
+mod tape;
 mod terminal;
 mod tools;
 mod watch_lists;

@@ -32,17 +32,17 @@ fn data(events: &[&str]) -> Reply {
 
 /// The two replies of a round trip, the path prefix of the agent's base
 /// URL, and a check of how the tool result came back.
-struct Case {
-    provider: ProviderKind,
-    model: &'static str,
-    path: &'static str,
+pub(crate) struct Case {
+    pub(crate) provider: ProviderKind,
+    pub(crate) model: &'static str,
+    pub(crate) path: &'static str,
     /// Where the provider's API is asked.
     endpoint: &'static str,
-    replies: Vec<Reply>,
+    pub(crate) replies: Vec<Reply>,
     result_in_second_request: fn(&Value) -> bool,
 }
 
-fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     vec![
         Case {
             provider: ProviderKind::OpenAi,
@@ -173,7 +173,12 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn agent(name: &str, provider: ProviderKind, model: &str, base_url: String) -> AgentConfig {
+pub(crate) fn agent(
+    name: &str,
+    provider: ProviderKind,
+    model: &str,
+    base_url: String,
+) -> AgentConfig {
     AgentConfig {
         provider,
         model: model.to_owned(),

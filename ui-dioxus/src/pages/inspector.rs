@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use dioxus::prelude::*;
 use protocol::control::ReplaySpec;
 use protocol::event::Event;
+use protocol::tape::AfterTape;
 use protocol::{SessionId, Timestamp};
 
 use crate::commands::Commands;
@@ -349,6 +350,7 @@ fn ReplayHere(session: SessionId, at_seq: u64) -> Element {
     let commands = use_context::<Commands>();
     let mut prompt = use_signal(String::new);
     let mut model = use_signal(String::new);
+    let mut tape = use_signal(|| false);
     let given = |text: String| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
     let replay = move |as_chat: bool| {
         let spec = ReplaySpec {
@@ -356,6 +358,8 @@ fn ReplayHere(session: SessionId, at_seq: u64) -> Element {
             prompt: given(prompt()),
             model: given(model()),
             as_chat,
+            // A chat goes on live; a run may play the recording first.
+            tape: (tape() && !as_chat).then_some(AfterTape::Live),
             ..ReplaySpec::default()
         };
         commands.send(Command::Replay {
@@ -372,6 +376,12 @@ fn ReplayHere(session: SessionId, at_seq: u64) -> Element {
             TextInput { name: "replay_model", aria_label: "Model",
                 placeholder: "model (empty: the same)",
                 value: model(), oninput: move |text| model.set(text) }
+            label { class: "tape",
+                title: "serve each model response and tool result from the recording while the replay asks what the original asked; live from where it parts",
+                input { r#type: "checkbox", name: "replay_tape", checked: tape(),
+                    onchange: move |e| tape.set(e.checked()) }
+                " from the tape"
+            }
             button { r#type: "button",
                 title: "a new run of this event's turn, keeping what was said before it",
                 onclick: move |_| replay(false),

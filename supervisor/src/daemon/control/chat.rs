@@ -186,6 +186,7 @@ async fn start(
                     opening,
                     opened: Some(reply),
                     batch: None,
+                    tape: None,
                 }))
             },
             None,

@@ -1,6 +1,8 @@
 //! `Replay`: a recorded session (a run or a chat) run again as a headless
-//! run (or, `as_chat`, an interactive session) from one of its turns, keeping the conversation before that turn,
-//! with the same or a changed context (`ReplaySpec`). The new run's
+//! run (or, `as_chat`, an interactive session) from one of its turns,
+//! keeping the conversation before that turn, with the same or a changed
+//! context (`ReplaySpec`), live or from the recorded tape (`tape::build`,
+//! played by the worker). The new run's
 //! `parent` is the original at the event before the turn, so its first
 //! request carries what was said before (`history::inherited`), and its
 //! label says where it comes from and what changed.
@@ -8,13 +10,14 @@
 use protocol::agent::AgentConfig;
 use protocol::control::{ControlError, ControlResponse, ErrorKind, ReplaySpec, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
+use protocol::tape::{FirstRequest, digest};
 use protocol::{SessionId, Timestamp};
 
-use super::runs::{check, queue};
+use super::runs::{Origin, check, queue};
 use super::{chat, find_session};
-use crate::daemon::history;
 use crate::daemon::root::Handles;
-use crate::store::{SessionKind, SessionRecord, Store};
+use crate::daemon::{history, tape};
+use crate::store::{SessionKind, SessionRecord};
 
 pub(super) async fn replay(
     session: &str,
@@ -24,7 +27,26 @@ pub(super) async fn replay(
     let invalid = |message: String| ControlError::new(ErrorKind::Invalid, message);
     let store = &handles.shared.store;
     let original = find_session(store, session).await?;
-    let (turn, recorded) = turn_of(store, &original, spec.at_seq).await?;
+    let events = history::events_through(store, original.id, original.last_seq).await?;
+    let (turn, recorded) = turn_of(&original, &events, spec.at_seq)?;
+    if spec.as_chat && spec.tape.is_some() {
+        return Err(invalid(
+            "a replay from the tape is a headless run: leave out --chat or --tape".to_owned(),
+        ));
+    }
+    let tape = match spec.tape {
+        Some(then) => {
+            let parent = Some((original.id, turn - 1));
+            let before = history::inherited(store, original.id, parent).await?;
+            let first = FirstRequest {
+                system: original.agent.system_prompt.clone(),
+                history: digest(&history::conversation(&before)),
+                input: recorded.clone(),
+            };
+            Some(Box::new(tape::build(&events, turn, first, then)))
+        }
+        None => None,
+    };
     let prompt = spec.prompt.clone().unwrap_or(recorded);
     if prompt.trim().is_empty() {
         return Err(invalid(
@@ -51,7 +73,8 @@ pub(super) async fn replay(
     run.prompt = prompt;
     run.label = Some(label);
     check(&run, &agent)?;
-    let session = queue(run, agent, None, parent, SessionId::new(), handles).await?;
+    let origin = Origin { parent, tape };
+    let session = queue(run, agent, None, origin, SessionId::new(), handles).await?;
     Ok(ControlResponse::RunAccepted { session })
 }
 
@@ -98,12 +121,12 @@ fn label(original: &SessionRecord, turn: u64, changes: &[String]) -> String {
     }
 }
 
-/// The turn `at` belongs to in `original`: the seq of its user message
-/// and what it said. With no `at`, the first turn; an event before the
-/// first turn belongs to the first.
-async fn turn_of(
-    store: &Store,
+/// The turn `at` belongs to in `original` (whose events are `events`):
+/// the seq of its user message and what it said. With no `at`, the first
+/// turn; an event before the first turn belongs to the first.
+fn turn_of(
     original: &SessionRecord,
+    events: &[Event],
     at: Option<u64>,
 ) -> Result<(u64, String), ControlError> {
     let last = original.last_seq;
@@ -118,7 +141,6 @@ async fn turn_of(
             ),
         ));
     }
-    let events = history::events_through(store, original.id, last).await?;
     let said = |e: &Event| match &e.kind {
         EventKind::MessageUser { text } => Some((e.seq, text.clone())),
         _ => None,

@@ -13,6 +13,7 @@ use protocol::control::{
     ControlError, ControlResponse, ErrorKind, MAX_CONCURRENT_RUNS, MAX_LIVE_CHATS, RunSpec,
 };
 use protocol::event::{Event, EventKind, SessionStatus};
+use protocol::tape::Tape;
 use protocol::{SessionId, Timestamp};
 
 use super::{call, unavailable};
@@ -29,7 +30,15 @@ pub(super) async fn start_run(
 ) -> Result<ControlResponse, ControlError> {
     let agent = handles.shared.store.agent(spec.agent.clone()).await?;
     check(&spec, &agent)?;
-    let session = queue(spec, agent, None, None, SessionId::new(), handles).await?;
+    let session = queue(
+        spec,
+        agent,
+        None,
+        Origin::default(),
+        SessionId::new(),
+        handles,
+    )
+    .await?;
     Ok(ControlResponse::RunAccepted { session })
 }
 
@@ -90,7 +99,16 @@ pub(super) async fn start_batch(
             SessionId::new()
         };
         let named = (total > 1).then_some(first);
-        match queue(spec, agent, Some((slot, named)), None, id, handles).await {
+        match queue(
+            spec,
+            agent,
+            Some((slot, named)),
+            Origin::default(),
+            id,
+            handles,
+        )
+        .await
+        {
             Ok(session) => sessions.push(session),
             Err(err) => {
                 return Err(ControlError::new(
@@ -155,14 +173,23 @@ pub(super) fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlEr
 /// Records and queues run `id`; in a batch, under its slot, and with the
 /// batch's first run as its `batch` when the batch has more than one run;
 /// a replay with the `parent` it goes on from.
+/// Where a run comes from: the session and point it goes on from, and
+/// for a replay from the tape, the recorded turn it plays.
+#[derive(Default)]
+pub(super) struct Origin {
+    pub(super) parent: Option<(SessionId, u64)>,
+    pub(super) tape: Option<Box<Tape>>,
+}
+
 pub(super) async fn queue(
     spec: RunSpec,
     agent: AgentConfig,
     batch: Option<(BatchSlot, Option<SessionId>)>,
-    parent: Option<(SessionId, u64)>,
+    origin: Origin,
     id: SessionId,
     handles: &Handles,
 ) -> Result<SessionId, ControlError> {
+    let Origin { parent, tape } = origin;
     let shared = &handles.shared;
     let now = Timestamp::now();
     let price = shared.price_of(&agent.model).await;
@@ -204,6 +231,7 @@ pub(super) async fn queue(
         opening: Opening::Run,
         opened: None,
         batch: batch.map(|(slot, _)| slot),
+        tape,
     };
     if handles
         .scheduler

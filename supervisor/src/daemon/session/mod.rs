@@ -200,6 +200,8 @@ pub(crate) struct SessionArgs {
     /// Answered once the worker is spawned (and, for a resumed session,
     /// `session.resumed` is committed), or with why it could not start.
     pub(crate) opened: Option<StopReply>,
+    /// A replay from the tape: the recorded turn its worker plays.
+    pub(crate) tape: Option<Box<protocol::tape::Tape>>,
 }
 
 /// The Session actor (state in [`SessionState`]).
@@ -280,6 +282,9 @@ pub(crate) struct TurnSetup {
     inherited: Option<Arc<[Event]>>,
     /// What happens to calls that would need asking.
     ask_policy: AskPolicy,
+    /// A replay from the tape: the recorded turn, until the run's turn
+    /// starts with it.
+    tape: Option<Box<protocol::tape::Tape>>,
 }
 
 /// How the session was opened and, when interactive, where its
@@ -359,6 +364,7 @@ impl Actor for SessionActor {
             setup: TurnSetup {
                 run_rules: args.approve,
                 ask_policy: args.ask,
+                tape: args.tape,
                 ..TurnSetup::default()
             },
             chat: Chat {

@@ -239,6 +239,7 @@ impl SessionState {
             Arc::clone(&self.shared),
             self.record.agent.model.clone(),
             self.record.budgets.clone(),
+            self.setup.tape.is_some(),
         );
         self.worker.reader = Some(tokio::spawn(read_worker(
             Arc::clone(&stream),
@@ -257,7 +258,10 @@ impl SessionState {
                 .as_deref()
                 .map(history::conversation)
                 .unwrap_or_default();
-            let start = self.start_turn(history, self.record.prompt.clone());
+            let mut start = self.start_turn(history, self.record.prompt.clone());
+            if let ToWorker::Start(turn) = &mut start {
+                turn.tape = self.setup.tape.take();
+            }
             self.send(start);
             if let Some(Stop::Cancel { .. }) = self.ending.stop {
                 self.send(ToWorker::Cancel);

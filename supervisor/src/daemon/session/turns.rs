@@ -34,6 +34,7 @@ impl SessionState {
             endpoint: self.setup.endpoint.clone(),
             mcp_servers: self.setup.mcp_servers.clone(),
             sandbox_support: self.shared.sandbox_support,
+            tape: None,
         }))
     }
 

@@ -36,10 +36,13 @@ pub(crate) struct Meter {
     turns: u32,
     last_request: Option<String>,
     exceeded: bool,
+    /// The worker plays a recorded turn (`studio replay --tape`) until it
+    /// records `replay.diverged`: its responses cost nothing.
+    taped: bool,
 }
 
 impl Meter {
-    pub(crate) fn new(shared: Arc<Shared>, model: String, budgets: Budgets) -> Meter {
+    pub(crate) fn new(shared: Arc<Shared>, model: String, budgets: Budgets, taped: bool) -> Meter {
         Meter {
             shared,
             model,
@@ -49,6 +52,7 @@ impl Meter {
             turns: 0,
             last_request: None,
             exceeded: false,
+            taped,
         }
     }
 
@@ -81,10 +85,14 @@ impl Meter {
         let (usd, pricing_version) = {
             let pricing = self.shared.pricing.read().await;
             let price = pricing::lookup(&pricing.table, &self.model);
-            (
-                price.map(|p| pricing::cost(&usage, &p)),
-                pricing.table.version,
-            )
+            // A response played from the tape was not asked of the
+            // provider: nothing was billed.
+            let usd = if self.taped {
+                Some(0.0)
+            } else {
+                price.map(|p| pricing::cost(&usage, &p))
+            };
+            (usd, pricing.table.version)
         };
         let cost = EventKind::LlmCost {
             request_id,
@@ -94,6 +102,9 @@ impl Meter {
         };
         if let Err(err) = sequencer.append(Timestamp::now(), cost) {
             tracing::debug!(%err, "cost not recorded");
+        }
+        if self.taped {
+            return None;
         }
         self.tokens += usage.input_tokens + usage.output_tokens;
         self.usd += usd.unwrap_or(0.0);
@@ -146,6 +157,10 @@ pub(crate) async fn read_worker(
                 };
                 let turn_crossed = match &kind {
                     EventKind::LlmRequestStarted { request_id, .. } => meter.started(request_id),
+                    EventKind::ReplayDiverged { .. } => {
+                        meter.taped = false;
+                        None
+                    }
                     _ => None,
                 };
                 match sequencer.append_from_worker(at, kind).await {
