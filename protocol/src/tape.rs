@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::event::EventKind;
 use crate::message::{ChatMessage, ToolCall};
 
-/// Most bytes of text a tape carries (it travels in one frame); a longer
-/// recording is cut and the replay says so where it ends.
-pub const MAX_TAPE_BYTES: usize = 8 * 1024 * 1024;
+/// Most bytes of text a tape carries (it travels in one frame with the
+/// conversation before the turn); a longer recording is cut and the
+/// replay says so where it ends.
+pub const MAX_TAPE_BYTES: usize = 6 * 1024 * 1024;
 
 /// What a replay from the tape does past a divergence or the end of the
 /// recording.

@@ -220,13 +220,14 @@ fn at<'r>(
     index.get(id).and_then(|&i| read.get_mut(i))
 }
 
-/// The bytes of text an event carries into the tape.
+/// The bytes of text an event carries into the tape (a chunk's text and a
+/// tool's output twice: in the event, and in the answer or what the model
+/// is told).
 fn text_bytes(kind: &EventKind) -> usize {
     match kind {
-        EventKind::LlmResponseChunk { text, .. } | EventKind::MessageAssistant { text } => {
-            text.len()
-        }
-        EventKind::ToolCompleted { output, .. } => output.len(),
+        EventKind::LlmResponseChunk { text, .. } => 2 * text.len(),
+        EventKind::MessageAssistant { text } => text.len(),
+        EventKind::ToolCompleted { output, .. } => 2 * output.len(),
         EventKind::ToolRequested { arguments, .. } => arguments.len(),
         EventKind::LlmRequestStarted { params, .. } => params.len(),
         _ => 64,
