@@ -363,7 +363,8 @@ pub enum ControlRequest {
     /// `spec.at_seq`, keeping the conversation before it (the new
     /// session's `parent` is the original at the event before that turn),
     /// with what `spec` changes: as a headless run (a run's budgets,
-    /// script and approval settings are kept), replying
+    /// script and approval settings are kept; a chat's later turns follow,
+    /// each with its recorded message), replying
     /// [`ControlResponse::RunAccepted`], or with `spec.as_chat` as an
     /// interactive session whose first message is that turn's, replying
     /// [`ControlResponse::ChatOpened`].

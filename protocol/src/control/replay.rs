@@ -8,7 +8,8 @@ use crate::agent::{AgentConfig, ProviderKind, Sampling};
 
 /// How a session is replayed. A turn starts at a user message (a run's
 /// prompt, or a message said in a chat); replaying from an event runs its
-/// turn again and keeps everything said before that turn.
+/// turn again and keeps everything said before that turn; a chat's later
+/// turns follow (not with `as_chat`: the person goes on instead).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReplaySpec {
     /// Any event of the session: the turn it belongs to is run again (an

@@ -64,9 +64,10 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Run an agent headless: one prompt, or a batch file of them.
     Run(Box<run::RunArgs>),
-    /// Run a session again from one of its turns, as a headless run (or a
-    /// chat, --chat), with the same or a changed context (prompt, agent,
-    /// provider, model, sampling).
+    /// Run a session again from one of its turns (a chat's later turns
+    /// follow), as a headless run (or a chat, --chat), with the same or a
+    /// changed context (prompt, agent, provider, model, sampling), live or
+    /// from the recording (--tape).
     Replay(run::ReplayArgs),
     /// Two to four sessions side by side: figures with deltas, where they
     /// first part, and their steps aligned with word diffs.

@@ -229,6 +229,8 @@ pub(crate) async fn stream(
     // Text of the current attempt is on screen, and whether its line is open.
     let mut partial = false;
     let mut mid_line = false;
+    // A chat replayed as a run says more than its first message.
+    let mut said = 0;
     let mut last: Option<Event> = None;
     loop {
         tokio::select! {
@@ -253,6 +255,16 @@ pub(crate) async fn stream(
                             mid_line = false;
                         }
                         EventKind::LlmResponseCompleted { .. } => partial = false,
+                        EventKind::MessageUser { text } => {
+                            said += 1;
+                            if said > 1 {
+                                if mid_line {
+                                    outln!();
+                                    mid_line = false;
+                                }
+                                outln!("you> {text}");
+                            }
+                        }
                         EventKind::ReplayDiverged { step, what } => {
                             if mid_line {
                                 outln!();

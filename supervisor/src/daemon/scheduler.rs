@@ -37,6 +37,8 @@ pub(crate) struct QueuedRun {
     pub(crate) batch: Option<BatchSlot>,
     /// A replay from the tape: the recorded turn its worker plays.
     pub(crate) tape: Option<Box<protocol::tape::Tape>>,
+    /// A chat replayed as a run: the turns after the first.
+    pub(crate) later: Vec<crate::daemon::session::LaterTurn>,
 }
 
 /// A batch's id and how many of its runs may be live at once.
@@ -364,6 +366,7 @@ impl SchedulerState {
             opening: run.opening,
             opened: run.opened,
             tape: run.tape,
+            later: run.later,
         };
         match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
             Ok((actor, _)) => {

@@ -1,7 +1,8 @@
 //! `Replay` through the daemon: a chat replayed as a run from its second
 //! turn with another model and temperature sends the model exactly what
 //! was said before that turn; a changed prompt replaces the turn's
-//! message; the new run names its origin; bad points are refused.
+//! message, and the chat's later turns are said again after it; the new
+//! run names its origin; bad points are refused.
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ async fn a_chat_is_replayed_from_a_turn_with_a_changed_context() {
         openai_text("c2", "About 2 million."),
         openai_text("c3", "Roughly 2.1 million."),
         openai_text("c4", "Rome."),
+        openai_text("c5", "About 2.8 million."),
     ])
     .await;
     let daemon =
@@ -140,7 +142,8 @@ async fn a_chat_is_replayed_from_a_turn_with_a_changed_context() {
         .collect();
     assert_eq!(said, ["How many people live there?"]);
 
-    // The whole session with another first message: nothing before it.
+    // The whole session with another first message: nothing before it,
+    // and its later turn said again after it, on what the replay said.
     let fresh = accepted(
         replay(ReplaySpec {
             prompt: Some("Capital of Italy?".into()),
@@ -149,7 +152,8 @@ async fn a_chat_is_replayed_from_a_turn_with_a_changed_context() {
         .await,
     );
     let ran = follow_to_end(&client, fresh, Duration::from_secs(30)).await;
-    assert_eq!(answer(&ran).1.as_deref(), Some("Rome."));
+    assert_eq!(ran.last().unwrap().kind, EventKind::SessionCompleted);
+    assert_eq!(answer(&ran).1.as_deref(), Some("About 2.8 million."));
     assert_eq!(
         conversation(&fake.seen()[3].body),
         [
@@ -157,6 +161,23 @@ async fn a_chat_is_replayed_from_a_turn_with_a_changed_context() {
             pair("user", "Capital of Italy?")
         ]
     );
+    assert_eq!(
+        conversation(&fake.seen()[4].body),
+        [
+            pair("system", "Be brief."),
+            pair("user", "Capital of Italy?"),
+            pair("assistant", "Rome."),
+            pair("user", "How many people live there?"),
+        ]
+    );
+    let said: Vec<&str> = ran
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MessageUser { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said, ["Capital of Italy?", "How many people live there?"]);
 
     // Points that are not events of the session are refused, as are bad
     // changes; nothing is started.
@@ -200,7 +221,7 @@ async fn a_chat_is_replayed_from_a_turn_with_a_changed_context() {
         .await,
     );
     assert_eq!(kind, ErrorKind::NotFound);
-    assert_eq!(fake.seen().len(), 4, "no refused replay called the model");
+    assert_eq!(fake.seen().len(), 5, "no refused replay called the model");
 }
 
 /// A replay that goes on as a chat: its first message is the turn's (or

@@ -262,3 +262,105 @@ async fn a_recording_cut_short_plays_as_far_as_it_goes_and_says_so() {
         "nothing of the cut response is played"
     );
 }
+
+/// A chat of three turns replayed from the tape: every turn is played,
+/// each with its recorded message, and the provider hears nothing. Its
+/// system prompt changed at the second turn, the first stays inherited,
+/// the second parts from the tape and the rest goes live: only what comes
+/// after the change is asked of the provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_replays_every_turn_from_the_tape_and_pays_only_after_a_change() {
+    use crate::chat::{follow, idle, open, openai_text, say, until};
+    let fake = FakeProvider::start(vec![
+        openai_text("c1", "Paris."),
+        openai_text("c2", "Rome."),
+        openai_text("c3", "Madrid."),
+        openai_text("c4", "Roma!"),
+        openai_text("c5", "Madrid!"),
+    ])
+    .await;
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let mut geo = agent(
+        "geo",
+        ProviderKind::OpenAi,
+        "gpt-4o-mini",
+        format!("{}/v1", fake.base),
+    );
+    geo.system_prompt = "Be brief.".to_owned();
+    create_agent(&client, geo).await;
+    let (original, ..) = open(
+        &client,
+        ControlRequest::ChatOpen {
+            agent: "geo".to_owned(),
+        },
+    )
+    .await;
+    let mut sees = follow(&client, original, 0).await;
+    until(&mut sees, idle).await;
+    let mut turns = Vec::new();
+    for question in ["Capital of France?", "Of Italy?", "Of Spain?"] {
+        say(&client, original, question).await.unwrap();
+        let said = until(&mut sees, |k| matches!(k, EventKind::MessageUser { .. })).await;
+        turns.push(said.seq);
+        until(&mut sees, idle).await;
+    }
+    client
+        .request(ControlRequest::ChatEnd { session: original })
+        .await
+        .unwrap();
+    let recorded = follow_to_end(&client, original, Duration::from_secs(30)).await;
+    assert_eq!(fake.seen().len(), 3);
+
+    // What a turn says and does, without the chat's own comings and goings.
+    let turns_of = |events: &[Event]| -> Vec<EventKind> {
+        played(events)
+            .into_iter()
+            .filter(|kind| {
+                let name = kind.name();
+                name.starts_with("message.")
+                    || name.starts_with("llm.")
+                    || name.starts_with("tool.")
+            })
+            .collect()
+    };
+    let replayed = replay(&client, original, from_tape(AfterTape::Live)).await;
+    assert_eq!(turns_of(&replayed), turns_of(&recorded));
+    assert!(diverged(&replayed).is_empty(), "{:?}", diverged(&replayed));
+    assert_eq!(fake.seen().len(), 3, "the provider was asked again");
+
+    let changed = replay(
+        &client,
+        original,
+        ReplaySpec {
+            at_seq: Some(turns[1]),
+            system_prompt: Some("Answer as a tourist guide.".into()),
+            ..from_tape(AfterTape::Live)
+        },
+    )
+    .await;
+    assert_eq!(changed.last().unwrap().kind, EventKind::SessionCompleted);
+    let parted = diverged(&changed);
+    assert_eq!(parted.len(), 2, "each live turn says so: {parted:?}");
+    assert_eq!(
+        parted[0],
+        (
+            1,
+            "the system prompt differs from the recorded one".to_owned()
+        )
+    );
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 5, "only the turns after the change were asked");
+    assert_eq!(
+        seen[3].body["messages"][0]["content"],
+        "Answer as a tourist guide."
+    );
+    let said: Vec<String> = changed
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MessageUser { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said, ["Of Italy?", "Of Spain?"]);
+}

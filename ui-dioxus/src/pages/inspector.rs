@@ -383,7 +383,7 @@ fn ReplayHere(session: SessionId, at_seq: u64) -> Element {
                 " from the tape"
             }
             button { r#type: "button",
-                title: "a new run of this event's turn, keeping what was said before it",
+                title: "a new run from this event's turn (a chat's later turns follow), keeping what was said before it",
                 onclick: move |_| replay(false),
                 "Replay from here"
             }

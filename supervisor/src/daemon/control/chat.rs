@@ -187,6 +187,7 @@ async fn start(
                     opened: Some(reply),
                     batch: None,
                     tape: None,
+                    later: Vec::new(),
                 }))
             },
             None,

@@ -10,14 +10,15 @@
 use protocol::agent::AgentConfig;
 use protocol::control::{ControlError, ControlResponse, ErrorKind, ReplaySpec, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
-use protocol::tape::{FirstRequest, digest};
+use protocol::tape::{AfterTape, FirstRequest, digest};
 use protocol::{SessionId, Timestamp};
 
 use super::runs::{Origin, check, queue};
 use super::{chat, find_session};
 use crate::daemon::root::Handles;
+use crate::daemon::session::LaterTurn;
 use crate::daemon::{history, tape};
-use crate::store::{SessionKind, SessionRecord};
+use crate::store::{SessionKind, SessionRecord, Store};
 
 pub(super) async fn replay(
     session: &str,
@@ -73,9 +74,57 @@ pub(super) async fn replay(
     run.prompt = prompt;
     run.label = Some(label);
     check(&run, &agent)?;
-    let origin = Origin { parent, tape };
+    // A chat goes on with its later turns, each its recorded message.
+    let later = match original.kind {
+        SessionKind::Chat => later_turns(store, &original, &events, turn, spec.tape).await?,
+        SessionKind::Run => Vec::new(),
+    };
+    let origin = Origin {
+        parent,
+        tape,
+        later,
+    };
     let session = queue(run, agent, None, origin, SessionId::new(), handles).await?;
     Ok(ControlResponse::RunAccepted { session })
+}
+
+/// The turns of a chat after `turn`: each later recorded message, and for
+/// a replay from the tape (`then`), the recorded turn it starts.
+async fn later_turns(
+    store: &Store,
+    original: &SessionRecord,
+    events: &[Event],
+    turn: u64,
+    then: Option<AfterTape>,
+) -> Result<Vec<LaterTurn>, ControlError> {
+    let ancestry = match then {
+        Some(_) => history::inherited(store, original.id, original.parent).await?,
+        None => Vec::new(),
+    };
+    let mut later = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let EventKind::MessageUser { text } = &event.kind else {
+            continue;
+        };
+        if event.seq <= turn {
+            continue;
+        }
+        let tape = then.map(|then| {
+            let mut before = ancestry.clone();
+            before.extend_from_slice(&events[..index]);
+            let first = FirstRequest {
+                system: original.agent.system_prompt.clone(),
+                history: digest(&history::conversation(&before)),
+                input: text.clone(),
+            };
+            Box::new(tape::build(events, event.seq, first, then))
+        });
+        later.push(LaterTurn {
+            prompt: text.clone(),
+            tape,
+        });
+    }
+    Ok(later)
 }
 
 /// The replay as an interactive session: opened on the inherited

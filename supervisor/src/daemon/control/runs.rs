@@ -19,7 +19,7 @@ use protocol::{SessionId, Timestamp};
 use super::{call, unavailable};
 use crate::daemon::root::Handles;
 use crate::daemon::scheduler::BatchSlot;
-use crate::daemon::session::Opening;
+use crate::daemon::session::{LaterTurn, Opening};
 use crate::daemon::{QueuedRun, SchedulerMsg, Sequencer};
 use crate::store::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
 
@@ -179,6 +179,8 @@ pub(super) fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlEr
 pub(super) struct Origin {
     pub(super) parent: Option<(SessionId, u64)>,
     pub(super) tape: Option<Box<Tape>>,
+    /// A chat replayed as a run: the turns after the first.
+    pub(super) later: Vec<LaterTurn>,
 }
 
 pub(super) async fn queue(
@@ -189,7 +191,11 @@ pub(super) async fn queue(
     id: SessionId,
     handles: &Handles,
 ) -> Result<SessionId, ControlError> {
-    let Origin { parent, tape } = origin;
+    let Origin {
+        parent,
+        tape,
+        later,
+    } = origin;
     let shared = &handles.shared;
     let now = Timestamp::now();
     let price = shared.price_of(&agent.model).await;
@@ -232,6 +238,7 @@ pub(super) async fn queue(
         opened: None,
         batch: batch.map(|(slot, _)| slot),
         tape,
+        later,
     };
     if handles
         .scheduler

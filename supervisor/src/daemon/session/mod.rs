@@ -86,12 +86,24 @@ pub(crate) enum Opening {
     Resume,
 }
 
+/// A later turn of a chat replayed as a run: its recorded message, and
+/// its tape for a replay from the tape.
+pub(crate) struct LaterTurn {
+    /// The message the turn starts with.
+    pub(crate) prompt: String,
+    /// The recorded turn to play.
+    pub(crate) tape: Option<Box<protocol::tape::Tape>>,
+}
+
 /// Messages to a Session actor.
 pub(crate) enum SessionMsg {
     /// The listener accepted this session's worker.
     WorkerConnected(WorkerConnected),
     /// The worker finished its turn.
     WorkerDone(TurnOutcome),
+    /// The worker recorded `replay.diverged`: the replay parted from the
+    /// tape.
+    ReplayParted,
     /// Recorded usage crossed a token or cost budget.
     Exceeded {
         /// Which budget.
@@ -202,6 +214,8 @@ pub(crate) struct SessionArgs {
     pub(crate) opened: Option<StopReply>,
     /// A replay from the tape: the recorded turn its worker plays.
     pub(crate) tape: Option<Box<protocol::tape::Tape>>,
+    /// A chat replayed as a run: the turns after the first.
+    pub(crate) later: Vec<LaterTurn>,
 }
 
 /// The Session actor (state in [`SessionState`]).
@@ -285,6 +299,10 @@ pub(crate) struct TurnSetup {
     /// A replay from the tape: the recorded turn, until the run's turn
     /// starts with it.
     tape: Option<Box<protocol::tape::Tape>>,
+    /// A chat replayed as a run: the turns still to play after this one.
+    later: std::collections::VecDeque<LaterTurn>,
+    /// The replay parted from the tape (`replay.diverged`).
+    parted: bool,
 }
 
 /// How the session was opened and, when interactive, where its
@@ -365,6 +383,7 @@ impl Actor for SessionActor {
                 run_rules: args.approve,
                 ask_policy: args.ask,
                 tape: args.tape,
+                later: args.later.into(),
                 ..TurnSetup::default()
             },
             chat: Chat {
@@ -412,7 +431,14 @@ impl Actor for SessionActor {
             SessionMsg::WorkerConnected(WorkerConnected(stream)) => {
                 state.connected(&myself, stream)
             }
-            SessionMsg::WorkerDone(outcome) => state.worker_done(&myself, outcome),
+            SessionMsg::WorkerDone(outcome) => {
+                if state.goes_on(&outcome) {
+                    state.next_turn(&myself).await;
+                } else {
+                    state.worker_done(&myself, outcome);
+                }
+            }
+            SessionMsg::ReplayParted => state.setup.parted = true,
             SessionMsg::ApprovalRequest {
                 call_id,
                 tool,

@@ -1,12 +1,14 @@
 //! Turns: the start message, an interactive session's idle waits and its
-//! user's messages (with the conversation rebuilt from the log), ending a
-//! chat, and what the worker's `Done` means.
+//! user's messages (with the conversation rebuilt from the log), the later
+//! turns of a chat replayed as a run, ending a chat, and what the worker's
+//! `Done` means.
 
 use std::sync::Arc;
 
 use protocol::control::{ControlError, ErrorKind};
 use protocol::event::{Event, EventKind, StopReason};
 use protocol::message::ChatMessage;
+use protocol::tape::AfterTape;
 use protocol::worker::{StartTurn, ToWorker, TurnOutcome};
 use ractor::ActorRef;
 
@@ -157,6 +159,59 @@ impl SessionState {
         self.ending.done = Some(TurnOutcome::Completed);
         self.send(ToWorker::Shutdown);
         drop(myself.send_after(EXIT_TIMEOUT, || SessionMsg::ExitTimeout));
+    }
+
+    /// Whether a run goes on to another turn after this one: a chat
+    /// replayed as a run has its later turns to play, unless the turn did
+    /// not complete, the run is stopping, or the replay parted from the
+    /// tape and was asked to stop there.
+    pub(super) fn goes_on(&self, outcome: &TurnOutcome) -> bool {
+        let stops_where_it_parts = self
+            .setup
+            .later
+            .front()
+            .and_then(|turn| turn.tape.as_ref())
+            .is_some_and(|tape| tape.then == AfterTape::Stop);
+        self.chat.opening == Opening::Run
+            && matches!(outcome, TurnOutcome::Completed)
+            && self.ending.stop.is_none()
+            && self.ending.done.is_none()
+            && !self.setup.later.is_empty()
+            && !(self.setup.parted && stops_where_it_parts)
+    }
+
+    /// Starts the next turn of a chat replayed as a run: its recorded
+    /// message, then the turn on the conversation so far (with its tape).
+    pub(super) async fn next_turn(&mut self, myself: &ActorRef<SessionMsg>) {
+        let Some(turn) = self.setup.later.pop_front() else {
+            return;
+        };
+        self.live.touch();
+        let said = EventKind::MessageUser {
+            text: turn.prompt.clone(),
+        };
+        let history = match self.sequencer.append_committed(said).await {
+            Ok(seq) => self
+                .history_before(seq)
+                .await
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        match history {
+            Ok((inherited, own)) => {
+                let mut events = inherited.to_vec();
+                events.extend(own);
+                let mut start = self.start_turn(history::conversation(&events), turn.prompt);
+                if let ToWorker::Start(next) = &mut start {
+                    next.tape = turn.tape;
+                }
+                self.send(start);
+            }
+            Err(error) => {
+                tracing::error!(session = %self.id, %error, "cannot start the next turn");
+                self.worker_done(myself, TurnOutcome::Failed { error });
+            }
+        }
     }
 
     pub(super) fn worker_done(&mut self, myself: &ActorRef<SessionMsg>, outcome: TurnOutcome) {

@@ -159,6 +159,7 @@ pub(crate) async fn read_worker(
                     EventKind::LlmRequestStarted { request_id, .. } => meter.started(request_id),
                     EventKind::ReplayDiverged { .. } => {
                         meter.taped = false;
+                        let _ = actor.cast(SessionMsg::ReplayParted);
                         None
                     }
                     _ => None,
