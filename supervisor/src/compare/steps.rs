@@ -145,21 +145,7 @@ fn outcome(steps: &mut [Step], calls: &HashMap<&str, usize>, call_id: &str, line
 mod tests {
     use super::*;
     use protocol::event::Decider;
-    use protocol::{SessionId, Timestamp};
-
-    fn log(kinds: Vec<EventKind>) -> Vec<Event> {
-        let session = SessionId::new();
-        kinds
-            .into_iter()
-            .zip(1..)
-            .map(|(kind, seq)| Event {
-                session,
-                seq,
-                at: Timestamp(seq),
-                kind,
-            })
-            .collect()
-    }
+    use test_support::events::{chunk, log};
 
     fn request(id: &str) -> EventKind {
         EventKind::LlmRequestStarted {
@@ -167,13 +153,6 @@ mod tests {
             provider: "openai".into(),
             model: "gpt-4.1".into(),
             params: "{}".into(),
-        }
-    }
-
-    fn chunk(id: &str, text: &str) -> EventKind {
-        EventKind::LlmResponseChunk {
-            request_id: id.into(),
-            text: text.into(),
         }
     }
 

@@ -238,21 +238,7 @@ fn text_bytes(kind: &EventKind) -> usize {
 mod tests {
     use super::*;
     use protocol::event::{Decider, Usage};
-    use protocol::{SessionId, Timestamp};
-
-    fn log(kinds: Vec<EventKind>) -> Vec<Event> {
-        let session = SessionId::new();
-        kinds
-            .into_iter()
-            .zip(1..)
-            .map(|(kind, seq)| Event {
-                session,
-                seq,
-                at: Timestamp(seq),
-                kind,
-            })
-            .collect()
-    }
+    use test_support::events::{chunk, log};
 
     fn first() -> FirstRequest {
         FirstRequest {
@@ -276,13 +262,6 @@ mod tests {
             request_id: id.into(),
             usage: Usage::default(),
             finish_reason: "stop".into(),
-        }
-    }
-
-    fn chunk(id: &str, text: &str) -> EventKind {
-        EventKind::LlmResponseChunk {
-            request_id: id.into(),
-            text: text.into(),
         }
     }
 

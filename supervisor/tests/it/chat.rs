@@ -65,6 +65,44 @@ pub(crate) async fn until(sub: &mut Subscription, wanted: impl Fn(&EventKind) ->
     tokio::time::timeout(WAIT, found).await.expect("timed out")
 }
 
+/// An OpenAI agent named `geo` ("Be brief.") at a fake provider's `base`.
+pub(crate) fn geo(base: &str) -> AgentConfig {
+    let mut agent = AgentConfig::scripted("geo");
+    agent.provider = ProviderKind::OpenAi;
+    agent.model = "gpt-4o-mini".to_owned();
+    agent.base_url = Some(format!("{base}/v1"));
+    agent.system_prompt = "Be brief.".to_owned();
+    agent
+}
+
+/// A chat with `agent` in which each of `questions` was said and
+/// answered, then ended: the session and each question's seq.
+pub(crate) async fn chat_through(
+    client: &Client,
+    agent: &str,
+    questions: &[&str],
+) -> (SessionId, Vec<u64>) {
+    let request = ControlRequest::ChatOpen {
+        agent: agent.to_owned(),
+    };
+    let (session, ..) = open(client, request).await;
+    let mut sees = follow(client, session, 0).await;
+    until(&mut sees, idle).await;
+    let mut said = Vec::new();
+    for question in questions {
+        say(client, session, question).await.unwrap();
+        let message = until(&mut sees, |k| matches!(k, EventKind::MessageUser { .. })).await;
+        said.push(message.seq);
+        until(&mut sees, idle).await;
+    }
+    client
+        .request(ControlRequest::ChatEnd { session })
+        .await
+        .unwrap();
+    until(&mut sees, EventKind::is_terminal).await;
+    (session, said)
+}
+
 pub(crate) fn idle(kind: &EventKind) -> bool {
     matches!(kind, EventKind::SessionIdle { .. })
 }

@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use protocol::agent::{AgentConfig, ProviderKind, Sampling};
+use protocol::agent::Sampling;
 use protocol::control::{ControlRequest, ControlResponse, ErrorKind, ReplaySpec};
 use protocol::event::EventKind;
 use studio_client::ClientError;
 use test_support::fake_provider::FakeProvider;
 
-use crate::chat::{conversation, follow, idle, open, openai_text, say, until};
+use crate::chat::{chat_through, conversation, follow, geo, idle, openai_text, say, until};
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,34 +28,11 @@ async fn a_chat_is_replayed_from_a_turn_with_a_changed_context() {
     let daemon =
         TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-test".into())]).await;
     let client = daemon.client().await;
-    let mut agent = AgentConfig::scripted("geo");
-    agent.provider = ProviderKind::OpenAi;
-    agent.model = "gpt-4o-mini".to_owned();
-    agent.base_url = Some(format!("{}/v1", fake.base));
-    agent.system_prompt = "Be brief.".to_owned();
-    create_agent(&client, agent).await;
+    create_agent(&client, geo(&fake.base)).await;
 
     // A chat of two turns, then ended.
-    let (original, ..) = open(
-        &client,
-        ControlRequest::ChatOpen {
-            agent: "geo".to_owned(),
-        },
-    )
-    .await;
-    let mut sees = follow(&client, original, 0).await;
-    until(&mut sees, idle).await;
-    say(&client, original, "Capital of France?").await.unwrap();
-    until(&mut sees, idle).await;
-    say(&client, original, "How many people live there?")
-        .await
-        .unwrap();
-    until(&mut sees, idle).await;
-    client
-        .request(ControlRequest::ChatEnd { session: original })
-        .await
-        .unwrap();
-    until(&mut sees, EventKind::is_terminal).await;
+    let questions = ["Capital of France?", "How many people live there?"];
+    let (original, _) = chat_through(&client, "geo", &questions).await;
     let recorded = events(&client, original).await;
     let second_turn = recorded
         .iter()
@@ -240,34 +217,10 @@ async fn a_turn_is_replayed_as_a_chat_that_goes_on() {
     let daemon =
         TestDaemon::start_with_env(4, vec![("OPENAI_API_KEY".into(), "sk-test".into())]).await;
     let client = daemon.client().await;
-    let mut agent = AgentConfig::scripted("geo");
-    agent.provider = ProviderKind::OpenAi;
-    agent.model = "gpt-4o-mini".to_owned();
-    agent.base_url = Some(format!("{}/v1", fake.base));
-    agent.system_prompt = "Be brief.".to_owned();
-    create_agent(&client, agent).await;
-    let (original, ..) = open(
-        &client,
-        ControlRequest::ChatOpen {
-            agent: "geo".to_owned(),
-        },
-    )
-    .await;
-    let mut sees = follow(&client, original, 0).await;
-    until(&mut sees, idle).await;
-    say(&client, original, "Capital of France?").await.unwrap();
-    until(&mut sees, idle).await;
-    say(&client, original, "How many people live there?")
-        .await
-        .unwrap();
-    let second_turn = until(&mut sees, |k| matches!(k, EventKind::MessageUser { .. }))
-        .await
-        .seq;
-    until(&mut sees, idle).await;
-    client
-        .request(ControlRequest::ChatEnd { session: original })
-        .await
-        .unwrap();
+    create_agent(&client, geo(&fake.base)).await;
+    let questions = ["Capital of France?", "How many people live there?"];
+    let (original, said) = chat_through(&client, "geo", &questions).await;
+    let second_turn = said[1];
 
     let answer = client
         .request(ControlRequest::Replay {

@@ -270,7 +270,7 @@ async fn a_recording_cut_short_plays_as_far_as_it_goes_and_says_so() {
 /// after the change is asked of the provider.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_replays_every_turn_from_the_tape_and_pays_only_after_a_change() {
-    use crate::chat::{follow, idle, open, openai_text, say, until};
+    use crate::chat::openai_text;
     let fake = FakeProvider::start(vec![
         openai_text("c1", "Paris."),
         openai_text("c2", "Rome."),
@@ -281,34 +281,9 @@ async fn a_chat_replays_every_turn_from_the_tape_and_pays_only_after_a_change() 
     .await;
     let daemon = TestDaemon::start(4).await;
     let client = daemon.client().await;
-    let mut geo = agent(
-        "geo",
-        ProviderKind::OpenAi,
-        "gpt-4o-mini",
-        format!("{}/v1", fake.base),
-    );
-    geo.system_prompt = "Be brief.".to_owned();
-    create_agent(&client, geo).await;
-    let (original, ..) = open(
-        &client,
-        ControlRequest::ChatOpen {
-            agent: "geo".to_owned(),
-        },
-    )
-    .await;
-    let mut sees = follow(&client, original, 0).await;
-    until(&mut sees, idle).await;
-    let mut turns = Vec::new();
-    for question in ["Capital of France?", "Of Italy?", "Of Spain?"] {
-        say(&client, original, question).await.unwrap();
-        let said = until(&mut sees, |k| matches!(k, EventKind::MessageUser { .. })).await;
-        turns.push(said.seq);
-        until(&mut sees, idle).await;
-    }
-    client
-        .request(ControlRequest::ChatEnd { session: original })
-        .await
-        .unwrap();
+    create_agent(&client, crate::chat::geo(&fake.base)).await;
+    let questions = ["Capital of France?", "Of Italy?", "Of Spain?"];
+    let (original, turns) = crate::chat::chat_through(&client, "geo", &questions).await;
     let recorded = follow_to_end(&client, original, Duration::from_secs(30)).await;
     assert_eq!(fake.seen().len(), 3);
 

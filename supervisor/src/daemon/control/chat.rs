@@ -13,11 +13,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use protocol::SessionId;
-use protocol::Timestamp;
+use protocol::agent::AgentConfig;
 use protocol::approval::AskPolicy;
 use protocol::control::{ControlError, ControlResponse, ErrorKind};
 use protocol::event::SessionStatus;
+use protocol::{SessionId, Timestamp};
 use ractor::rpc::CallResult;
 
 use super::{find_session, unavailable};
@@ -37,20 +37,31 @@ pub(crate) async fn open(
     let shared = &handles.shared;
     let agent = shared.store.agent(agent).await?;
     // An agent stored before a check existed is checked again here.
-    agent
-        .budgets
-        .validate()
-        .and_then(|()| agent.script.validate())
-        .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-    let price = shared.price_of(&agent.model).await;
-    let record = SessionRecord::new(
+    check(&agent)?;
+    let record = new_record(agent, handles).await;
+    open_new(record, handles).await
+}
+
+/// The record of a new interactive session with `agent`, priced at its
+/// model's price now.
+pub(super) async fn new_record(agent: AgentConfig, handles: &Handles) -> SessionRecord {
+    let price = handles.shared.price_of(&agent.model).await;
+    SessionRecord::new(
         SessionKind::Chat,
         agent,
         SessionStatus::Starting,
         Timestamp::now(),
         price,
-    );
-    open_new(record, handles).await
+    )
+}
+
+/// Refuses an agent whose budgets or script cannot run.
+pub(super) fn check(agent: &AgentConfig) -> Result<(), ControlError> {
+    agent
+        .budgets
+        .validate()
+        .and_then(|()| agent.script.validate())
+        .map_err(|m| ControlError::new(ErrorKind::Invalid, m))
 }
 
 /// Records a new interactive session and starts its worker.
@@ -123,16 +134,8 @@ pub(crate) async fn branch(
         Some(name) => store.agent(name).await?,
         None => original.agent.clone(),
     };
-    agent.budgets.validate().map_err(invalid)?;
-    agent.script.validate().map_err(invalid)?;
-    let price = handles.shared.price_of(&agent.model).await;
-    let mut record = SessionRecord::new(
-        SessionKind::Chat,
-        agent,
-        SessionStatus::Starting,
-        Timestamp::now(),
-        price,
-    );
+    check(&agent)?;
+    let mut record = new_record(agent, handles).await;
     record.parent = Some((original.id, at));
     open_new(record, handles).await
 }

@@ -7,11 +7,11 @@
 //! request carries what was said before (`history::inherited`), and its
 //! label says where it comes from and what changed.
 
+use protocol::SessionId;
 use protocol::agent::AgentConfig;
 use protocol::control::{ControlError, ControlResponse, ErrorKind, ReplaySpec, RunSpec};
-use protocol::event::{Event, EventKind, SessionStatus};
+use protocol::event::{Event, EventKind};
 use protocol::tape::{AfterTape, FirstRequest, digest};
-use protocol::{SessionId, Timestamp};
 
 use super::runs::{Origin, check, queue};
 use super::{chat, find_session};
@@ -136,19 +136,8 @@ async fn as_chat(
     prompt: String,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
-    agent
-        .budgets
-        .validate()
-        .and_then(|()| agent.script.validate())
-        .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
-    let price = handles.shared.price_of(&agent.model).await;
-    let mut record = SessionRecord::new(
-        SessionKind::Chat,
-        agent,
-        SessionStatus::Starting,
-        Timestamp::now(),
-        price,
-    );
+    chat::check(&agent)?;
+    let mut record = chat::new_record(agent, handles).await;
     record.parent = parent;
     record.label = Some(label);
     let session = record.id;

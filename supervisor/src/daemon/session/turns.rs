@@ -87,19 +87,7 @@ impl SessionState {
         }
         self.chat.in_turn = true;
         self.chat.idle_epoch += 1;
-        self.live.touch();
-        let recorded = self
-            .sequencer
-            .append_committed(EventKind::MessageUser { text: text.clone() })
-            .await;
-        let history = match recorded {
-            Ok(seq) => self
-                .history_before(seq)
-                .await
-                .map_err(|err| err.to_string()),
-            Err(err) => Err(err.to_string()),
-        };
-        match history {
+        match self.say_and_recall(&text).await {
             Ok((inherited, own)) => {
                 // "Always allow" holds for the whole session: grants given
                 // in an earlier life come back from its log (a branch's
@@ -122,6 +110,23 @@ impl SessionState {
                 self.go_idle(myself, Some(err.message));
             }
         }
+    }
+
+    /// Records the user's message `text` (the turn starts) and reads back
+    /// what the turn is built from (`history_before`).
+    async fn say_and_recall(&mut self, text: &str) -> Result<(Arc<[Event]>, Vec<Event>), String> {
+        self.live.touch();
+        let said = EventKind::MessageUser {
+            text: text.to_owned(),
+        };
+        let seq = self
+            .sequencer
+            .append_committed(said)
+            .await
+            .map_err(|err| err.to_string())?;
+        self.history_before(seq)
+            .await
+            .map_err(|err| err.to_string())
     }
 
     /// What the turn starting at `seq` is built from: the events the
@@ -186,18 +191,7 @@ impl SessionState {
         let Some(turn) = self.setup.later.pop_front() else {
             return;
         };
-        self.live.touch();
-        let said = EventKind::MessageUser {
-            text: turn.prompt.clone(),
-        };
-        let history = match self.sequencer.append_committed(said).await {
-            Ok(seq) => self
-                .history_before(seq)
-                .await
-                .map_err(|err| err.to_string()),
-            Err(err) => Err(err.to_string()),
-        };
-        match history {
+        match self.say_and_recall(&turn.prompt).await {
             Ok((inherited, own)) => {
                 let mut events = inherited.to_vec();
                 events.extend(own);
