@@ -3,7 +3,9 @@
 //! Each other session is aligned against the first on their steps' keys
 //! (Myers' diff, `similar`), so the steps they share line up; a run of
 //! steps that differ is paired again by kind (a model answer next to a
-//! model answer, a call next to a call). The pairwise alignments are then
+//! model answer, a call next to a call) and, in a short run, by how alike
+//! their words are (`weighed`), so a changed answer faces the answer it
+//! replaces rather than the first step of its kind. The pairwise alignments are then
 //! merged on the first session's steps: what another session did that the
 //! first did not gets rows of its own, before the first's next step.
 //!
@@ -18,6 +20,15 @@ use similar::{Algorithm, DiffOp, capture_diff_slices_deadline};
 
 /// How long one pairwise alignment may look for the best match.
 const DEADLINE: Duration = Duration::from_secs(2);
+
+/// Largest run of differing steps (steps of one side times the other's)
+/// whose every pairing is weighed; a longer one is paired by kind in
+/// order.
+const MAX_WEIGHED: usize = 10_000;
+
+/// How alike two steps are, from 0 to 1: the other session (from 1), the
+/// base's step, the other's step.
+pub(crate) type Alike<'a> = &'a dyn Fn(usize, usize, usize) -> f64;
 
 /// The rows: for each, the index of each session's step in it (`None`
 /// where a session has none).
@@ -43,7 +54,7 @@ pub(crate) struct Sequence {
 }
 
 /// Aligns `sessions` (the first is the base) into rows.
-pub(crate) fn align(sessions: &[Sequence]) -> Alignment {
+pub(crate) fn align(sessions: &[Sequence], alike: Alike<'_>) -> Alignment {
     let Some((base, others)) = sessions.split_first() else {
         return Alignment {
             rows: Vec::new(),
@@ -53,8 +64,10 @@ pub(crate) fn align(sessions: &[Sequence]) -> Alignment {
     let mut approximate = false;
     let pairs: Vec<Pairs> = others
         .iter()
-        .map(|other| {
-            let (pairs, late) = pair(base, other);
+        .enumerate()
+        .map(|(index, other)| {
+            let alike = |b: usize, o: usize| alike(index + 1, b, o);
+            let (pairs, late) = pair(base, other, &alike);
             approximate |= late;
             pairs
         })
@@ -67,7 +80,7 @@ pub(crate) fn align(sessions: &[Sequence]) -> Alignment {
 
 /// The pairwise alignment of `other` against `base`, in order; and whether
 /// a deadline passed.
-fn pair(base: &Sequence, other: &Sequence) -> (Pairs, bool) {
+fn pair(base: &Sequence, other: &Sequence, alike: &dyn Fn(usize, usize) -> f64) -> (Pairs, bool) {
     let deadline = Instant::now() + DEADLINE;
     let mut pairs = Vec::new();
     let ops =
@@ -93,7 +106,11 @@ fn pair(base: &Sequence, other: &Sequence) -> (Pairs, bool) {
             } => {
                 let old = old_index..old_index + old_len;
                 let new = new_index..new_index + new_len;
-                pairs.extend(pair_by_kind(base, other, old, new, deadline));
+                if old.len() * new.len() <= MAX_WEIGHED {
+                    pairs.extend(weighed(base, other, old, new, alike));
+                } else {
+                    pairs.extend(pair_by_kind(base, other, old, new, deadline));
+                }
             }
         }
     }
@@ -126,6 +143,51 @@ fn pair_by_kind(
             pairs.extend(news.map(|r| (None, Some(n + r))));
         }
     }
+    pairs
+}
+
+/// Steps that differ, paired where their kinds agree so that the pairs'
+/// likeness adds up to the most (each pair counts 1 and its likeness):
+/// every pairing is weighed (Needleman-Wunsch, gaps free).
+fn weighed(
+    base: &Sequence,
+    other: &Sequence,
+    old: std::ops::Range<usize>,
+    new: std::ops::Range<usize>,
+    alike: &dyn Fn(usize, usize) -> f64,
+) -> Pairs {
+    let (n, m) = (old.len(), new.len());
+    let weight = |i: usize, j: usize| {
+        let (b, o) = (old.start + i, new.start + j);
+        (base.kinds[b] == other.kinds[o]).then(|| 1.0 + alike(b, o))
+    };
+    // best[i][j]: the most the first i and j steps can add up to.
+    let mut best = vec![vec![0.0_f64; m + 1]; n + 1];
+    for i in 1..=n {
+        for j in 1..=m {
+            let paired = weight(i - 1, j - 1).map_or(f64::MIN, |w| best[i - 1][j - 1] + w);
+            best[i][j] = paired.max(best[i - 1][j]).max(best[i][j - 1]);
+        }
+    }
+    let mut pairs = Vec::with_capacity(n + m);
+    let (mut i, mut j) = (n, m);
+    while i > 0 || j > 0 {
+        let paired = i > 0
+            && j > 0
+            && weight(i - 1, j - 1).is_some_and(|w| best[i][j] == best[i - 1][j - 1] + w);
+        if paired {
+            pairs.push((Some(old.start + i - 1), Some(new.start + j - 1)));
+            i -= 1;
+            j -= 1;
+        } else if j > 0 && (i == 0 || best[i][j] == best[i][j - 1]) {
+            pairs.push((None, Some(new.start + j - 1)));
+            j -= 1;
+        } else {
+            pairs.push((Some(old.start + i - 1), None));
+            i -= 1;
+        }
+    }
+    pairs.reverse();
     pairs
 }
 
@@ -190,7 +252,7 @@ mod tests {
 
     fn rows(sessions: &[&str]) -> Vec<String> {
         let sequences: Vec<Sequence> = sessions.iter().map(|s| steps(s)).collect();
-        let alignment = align(&sequences);
+        let alignment = align(&sequences, &|_, _, _| 0.0);
         assert!(!alignment.approximate);
         alignment
             .rows
@@ -225,6 +287,27 @@ mod tests {
         assert_eq!(rows(&["ab", "abcde"]), ["aa", "bb", "-c", "-d", "-e"]);
         assert_eq!(rows(&["abcde", "a"]), ["aa", "b-", "c-", "d-", "e-"]);
         assert_eq!(rows(&["", "ab"]), ["-a", "-b"]);
+    }
+
+    #[test]
+    fn a_changed_step_faces_the_one_most_like_it() {
+        // The base asked for a tool (a), ran it (B), then answered (c);
+        // the other answered at once (x), much like c.
+        let sequences = [steps("aBc"), steps("x")];
+        let alike = |_: usize, b: usize, o: usize| if (b, o) == (2, 0) { 0.9 } else { 0.1 };
+        let alignment = align(&sequences, &alike);
+        assert_eq!(
+            alignment.rows,
+            [
+                vec![Some(0), None],
+                vec![Some(1), None],
+                vec![Some(2), Some(0)]
+            ]
+        );
+        // With nothing to tell them apart, the last of its kind: where a
+        // session answered at once, its answer faces the other's answer.
+        let alignment = align(&sequences, &|_, _, _| 0.0);
+        assert_eq!(alignment.rows[2], [Some(2), Some(0)]);
     }
 
     #[test]

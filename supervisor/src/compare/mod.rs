@@ -47,7 +47,9 @@ pub fn compare(sessions: Vec<Input>, window: RowWindow, max_rows: u32) -> Compar
             kinds: steps.iter().map(|k| k.step.kind as u8).collect(),
         })
         .collect();
-    let alignment = align(&sequences);
+    let alike =
+        |other: usize, b: usize, o: usize| words::alike(&steps[0][b].step, &steps[other][o].step);
+    let alignment = align(&sequences, &alike);
     let same = |row: &[Option<usize>]| {
         let mut keys = row
             .iter()
