@@ -24,6 +24,7 @@ mod run;
 mod sessions;
 mod store;
 mod ui;
+mod wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,6 +83,9 @@ enum Command {
     Title(sessions::TitleArgs),
     /// Show a session's recorded events.
     Events(sessions::EventsArgs),
+    /// Return once the sessions have ended (exit 0 when all completed, 3
+    /// when one did not), for scripts.
+    Wait(wait::WaitArgs),
     /// What a session spent and did: tokens, cost by model, requests, tool
     /// calls and approvals, errors, time in models and tools.
     Inspect(inspect::InspectArgs),
@@ -250,6 +254,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Title(args) => sessions::title(args, ctx).await,
         Command::Events(args) => sessions::events(args, ctx).await,
         Command::Inspect(args) => inspect::execute(args, ctx).await,
+        Command::Wait(args) => wait::execute(args, ctx).await,
         Command::Export(args) => export::execute(args, ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
         Command::Models(args) => models::execute(args, ctx).await,

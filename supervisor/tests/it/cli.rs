@@ -1090,3 +1090,55 @@ fn a_run_is_replayed_from_the_tape_in_the_terminal() {
     let err = cli.fails(&["replay", &first, "--tape", "--chat"], 2);
     assert!(err.contains("cannot be used with"), "{err}");
 }
+
+/// `studio wait` returns once the sessions have ended: exit 0 when all
+/// completed, 3 when one did not, 4 for an unknown id, and 1 when a
+/// timeout runs out first (the session goes on).
+#[test]
+fn wait_returns_when_the_sessions_end_with_an_exit_code_by_outcome() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "agent",
+        "create",
+        "slow",
+        "--chunks",
+        "20",
+        "--chunk-delay-ms",
+        "30",
+    ]);
+    let start = |args: &[&str]| {
+        let mut all = vec!["run", "slow", "--prompt", "go", "--detach"];
+        all.extend_from_slice(args);
+        cli.json(&all)["session"].as_str().unwrap().to_owned()
+    };
+    let (one, two) = (start(&[]), start(&[]));
+    let ended = cli.json(&["wait", &one, &two[28..]]);
+    let statuses: Vec<&str> = ended
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["completed", "completed"], "{ended}");
+    // Waiting on what has already ended returns at once.
+    let shown = cli.ok(&["wait", &one]);
+    assert!(shown.contains("completed"), "{shown}");
+
+    let hang = start(&["--fault", "hang"]);
+    let err = cli.fails(&["wait", &hang, "--timeout", "300ms"], 1);
+    assert!(err.contains("timed out after 300ms"), "{err}");
+    let still = cli.json(&["ps"]);
+    assert!(
+        still
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == hang.as_str()),
+        "the session goes on: {still}"
+    );
+    cli.ok(&["kill", &hang]);
+    let err = cli.fails(&["wait", &one, &hang], 3);
+    assert!(err.contains("1 of 2 sessions did not complete"), "{err}");
+    let err = cli.fails(&["wait", "ffffffff"], 4);
+    assert!(err.contains("no session"), "{err}");
+}
