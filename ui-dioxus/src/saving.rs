@@ -17,19 +17,23 @@ use crate::state::{AppState, Exported};
 pub fn ExportSaver(web: bool) -> Element {
     let mut state = use_context::<Signal<AppState>>();
     use_effect(move || {
-        let Some(exported) = state.read().exported.clone() else {
-            return;
-        };
-        if state.peek().export_saved.is_some() {
+        // Reads the whole state (so any change wakes it): what it does
+        // first is cheap, and the export is borrowed, never copied.
+        let read = state.read();
+        if read.export_saved.is_some() {
             return;
         }
+        let Some(exported) = read.exported.as_deref() else {
+            return;
+        };
         let saved = if web {
-            download(&exported)
+            download(exported)
         } else {
             downloads_dir()
-                .and_then(|dir| save_new(&dir, &exported))
+                .and_then(|dir| save_new(&dir, exported))
                 .map(|path| path.display().to_string())
         };
+        drop(read);
         state.write().export_saved = Some(saved);
     });
     rsx! {}

@@ -3,6 +3,7 @@
 //! folding is tested without a window; the app keeps it in one `Signal`.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use protocol::approval::{ApprovalRule, PendingApproval};
 use protocol::control::{
@@ -294,8 +295,9 @@ pub struct Comparing {
     pub picked: Vec<SessionId>,
     /// The sessions last asked to compare, in order.
     pub asked: Vec<SessionId>,
-    /// Their comparison once the daemon answered (`None` while it works).
-    pub shown: Option<Box<Comparison>>,
+    /// Their comparison once the daemon answered (`None` while it works),
+    /// shared: the page's rows point into it rather than copy it.
+    pub shown: Option<Rc<Comparison>>,
 }
 
 impl Comparing {
@@ -387,7 +389,7 @@ impl AppState {
                 let of: Vec<SessionId> = comparison.sessions.iter().map(|s| s.summary.id).collect();
                 // An answer for sessions no longer asked about is dropped.
                 if of == self.compare.asked {
-                    self.compare.shown = Some(comparison);
+                    self.compare.shown = Some(Rc::from(comparison));
                 }
             }
             Update::Exported(exported) => {

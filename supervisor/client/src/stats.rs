@@ -5,10 +5,13 @@
 //! and `studio inspect`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use protocol::event::{Event, EventKind};
+
+use crate::human::{duration, usd};
 
 /// What a session spent and did, summed over its events: the Inspector's
 /// stats bar and `studio inspect`.
@@ -77,6 +80,42 @@ fn spend_row(by_model: &mut Vec<ModelSpend>, provider: &str, model: &str) -> usi
         ..ModelSpend::default()
     });
     by_model.len() - 1
+}
+
+impl Stats {
+    /// The figures as (label, value) lines, as `studio inspect` and a
+    /// Markdown transcript show them; `events` is the session's count.
+    pub fn lines(&self, events: u64) -> Vec<(&'static str, String)> {
+        let time = |micros: u64| duration(Duration::from_micros(micros));
+        vec![
+            (
+                "events",
+                format!(
+                    "{events} over {} ({} in models, {} in tools)",
+                    time(self.span_micros),
+                    time(self.llm_micros),
+                    time(self.tool_micros)
+                ),
+            ),
+            (
+                "tokens",
+                format!(
+                    "{} in ({} cached), {} out",
+                    self.input_tokens, self.cached_tokens, self.output_tokens
+                ),
+            ),
+            ("cost", usd(self.cost_usd)),
+            ("requests", self.requests.to_string()),
+            (
+                "tool calls",
+                format!(
+                    "{}: {} approved, {} denied",
+                    self.tool_calls, self.approved, self.denied
+                ),
+            ),
+            ("errors", self.errors.to_string()),
+        ]
+    }
 }
 
 /// Sums up a session's events.
@@ -192,6 +231,41 @@ mod tests {
                 llm_micros: 3_000_000,
                 tool_micros: 0,
             }
+        );
+    }
+
+    #[test]
+    fn the_figures_read_as_lines() {
+        let figures = Stats {
+            input_tokens: 1200,
+            output_tokens: 300,
+            cached_tokens: 200,
+            cost_usd: 0.0125,
+            requests: 2,
+            tool_calls: 3,
+            approved: 2,
+            denied: 1,
+            errors: 1,
+            span_micros: 12_500_000,
+            llm_micros: 8_000_000,
+            tool_micros: 1_250_000,
+            ..Stats::default()
+        };
+        let text: Vec<String> = figures
+            .lines(40)
+            .into_iter()
+            .map(|(what, value)| format!("{what}: {value}"))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "events: 40 over 12.5s (8.0s in models, 1.2s in tools)",
+                "tokens: 1200 in (200 cached), 300 out",
+                "cost: $0.0125",
+                "requests: 2",
+                "tool calls: 3: 2 approved, 1 denied",
+                "errors: 1",
+            ]
         );
     }
 }

@@ -14,7 +14,6 @@ use protocol::control::Setup;
 use protocol::event::{Event, EventKind};
 use protocol::message::Role;
 
-use crate::human::{duration, usd};
 use crate::stats::stats;
 
 /// The transcript of the session `setup` describes, from its `events`.
@@ -84,29 +83,9 @@ pub fn markdown(setup: &Setup, events: &[Event]) -> String {
 /// The figures of `studio inspect`, as a table.
 fn figures(out: &mut String, events: &[Event]) {
     let stats = stats(events);
-    let micros = |us: u64| duration(std::time::Duration::from_micros(us));
     let _ = writeln!(out, "\n## Figures\n");
     let _ = writeln!(out, "| | |\n|---|---|");
-    let rows = [
-        ("Events", events.len().to_string()),
-        ("Input tokens", stats.input_tokens.to_string()),
-        ("Output tokens", stats.output_tokens.to_string()),
-        ("Cached tokens", stats.cached_tokens.to_string()),
-        ("Cost", usd(stats.cost_usd)),
-        ("Model requests", stats.requests.to_string()),
-        (
-            "Tool calls",
-            format!(
-                "{} ({} approved, {} denied)",
-                stats.tool_calls, stats.approved, stats.denied
-            ),
-        ),
-        ("Errors", stats.errors.to_string()),
-        ("Wall time", micros(stats.span_micros)),
-        ("In models", micros(stats.llm_micros)),
-        ("In tools", micros(stats.tool_micros)),
-    ];
-    for (name, value) in rows {
+    for (name, value) in stats.lines(events.len() as u64) {
         let _ = writeln!(out, "| {name} | {value} |");
     }
 }

@@ -145,16 +145,7 @@ fn outcome(steps: &mut [Step], calls: &HashMap<&str, usize>, call_id: &str, line
 mod tests {
     use super::*;
     use protocol::event::Decider;
-    use test_support::events::{chunk, log};
-
-    fn request(id: &str) -> EventKind {
-        EventKind::LlmRequestStarted {
-            request_id: id.into(),
-            provider: "openai".into(),
-            model: "gpt-4.1".into(),
-            params: "{}".into(),
-        }
-    }
+    use test_support::events::{chunk, log, request};
 
     #[test]
     fn a_log_reads_as_messages_answers_and_calls_with_their_outcomes() {

@@ -112,8 +112,10 @@ pub(crate) fn grants(events: &[Event]) -> Vec<RuleMatch> {
     grants
 }
 
-#[derive(Default)]
-struct Conversation {
+/// A conversation rebuilt event by event ([`conversation`] folds a whole
+/// log), for a caller that needs it at many points of one log.
+#[derive(Clone, Default)]
+pub(crate) struct Conversation {
     messages: Vec<ChatMessage>,
     /// Index of the model answer the next tool calls belong to.
     answer: Option<usize>,
@@ -122,7 +124,8 @@ struct Conversation {
 }
 
 impl Conversation {
-    fn fold(&mut self, kind: &EventKind) {
+    /// Takes in the next event.
+    pub(crate) fn fold(&mut self, kind: &EventKind) {
         match kind {
             EventKind::MessageUser { text } => {
                 self.close_calls();
@@ -209,6 +212,11 @@ impl Conversation {
             });
         }
         self.answer = None;
+    }
+
+    /// The messages so far, as [`conversation`] would give them.
+    pub(crate) fn so_far(&self) -> Vec<ChatMessage> {
+        self.clone().finish()
     }
 
     fn finish(mut self) -> Vec<ChatMessage> {

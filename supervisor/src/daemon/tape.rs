@@ -238,22 +238,13 @@ fn text_bytes(kind: &EventKind) -> usize {
 mod tests {
     use super::*;
     use protocol::event::{Decider, Usage};
-    use test_support::events::{chunk, log};
+    use test_support::events::{chunk, log, request};
 
     fn first() -> FirstRequest {
         FirstRequest {
             system: String::new(),
             history: 0,
             input: "hi".into(),
-        }
-    }
-
-    fn request(id: &str) -> EventKind {
-        EventKind::LlmRequestStarted {
-            request_id: id.into(),
-            provider: "openai".into(),
-            model: "gpt-4.1".into(),
-            params: "{}".into(),
         }
     }
 

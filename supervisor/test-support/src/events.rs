@@ -19,6 +19,16 @@ pub fn log(kinds: Vec<EventKind>) -> Vec<Event> {
         .collect()
 }
 
+/// `llm.request.started` for request `id` (openai, gpt-4.1, no parameters).
+pub fn request(id: &str) -> EventKind {
+    EventKind::LlmRequestStarted {
+        request_id: id.into(),
+        provider: "openai".into(),
+        model: "gpt-4.1".into(),
+        params: "{}".into(),
+    }
+}
+
 /// A streamed chunk of request `request`.
 pub fn chunk(request: &str, text: &str) -> EventKind {
     EventKind::LlmResponseChunk {

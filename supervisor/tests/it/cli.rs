@@ -1012,7 +1012,7 @@ fn a_session_is_exported_as_a_markdown_transcript() {
     assert!(md.starts_with("# list \\*files\\*\n"), "{md}");
     for part in [
         "## Figures",
-        "| Tool calls | 1 (0 approved, 1 denied) |",
+        "| tool calls | 1: 0 approved, 1 denied |",
         "## System prompt\n\n```\nBe brief.\n```",
         "```\nlist *files*\n```",
         "### Tool call `get_time`",

@@ -5,15 +5,28 @@
 //! diff. Opened with the sessions ticked in the Sessions and Runs lists,
 //! or from the Inspector ("Compare with its origin").
 
+use std::rc::Rc;
+
 use dioxus::prelude::*;
 use protocol::SessionId;
-use protocol::control::{Change, Comparison, Row, RowWindow, Span, Step, StepKind};
+use protocol::control::{Change, Comparison, RowWindow, Span, Step, StepKind};
 
 use crate::commands::Commands;
 use crate::connection::Command;
 use crate::format;
 use crate::pages::status::ShortId;
 use crate::state::{AppState, Page};
+
+/// The comparison shown, shared by the page's parts: props equal when
+/// they point at the same answer, so a render copies none of it.
+#[derive(Clone)]
+struct Shown(Rc<Comparison>);
+
+impl PartialEq for Shown {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// The Compare page.
 #[component]
@@ -48,9 +61,10 @@ pub fn ComparePage() -> Element {
             }
         };
     }
-    let Some(comparison) = shown else {
+    let Some(shown) = shown.map(Shown) else {
         return rsx! { div { class: "compare", p { class: "muted", "Comparing…" } {pick} } };
     };
+    let comparison = &*shown.0;
     let columns = comparison.sessions.len();
     let divergence = match comparison.first_divergence {
         Some(row) => format!(
@@ -73,7 +87,7 @@ pub fn ComparePage() -> Element {
     rsx! {
         div { class: "compare",
             div { class: "compare-head", {pick} }
-            FiguresTable { comparison: comparison.clone() }
+            FiguresTable { shown: shown.clone() }
             p { class: "divergence",
                 "{divergence} "
                 if comparison.approximate {
@@ -88,8 +102,8 @@ pub fn ComparePage() -> Element {
                     }
                 } }
                 tbody {
-                    for (at, row) in (from..).zip(comparison.rows.iter().cloned()) {
-                        StepRow { key: "{at}", at, row, first: Some(at) == comparison.first_divergence }
+                    for (index, at) in (from..to).enumerate() {
+                        StepRow { key: "{at}", shown: shown.clone(), index, at, first: Some(at) == comparison.first_divergence }
                     }
                 }
             }
@@ -109,10 +123,10 @@ pub fn ComparePage() -> Element {
 /// The figures, a column per session; after the first, each with its
 /// delta.
 #[component]
-fn FiguresTable(comparison: Box<Comparison>) -> Element {
+fn FiguresTable(shown: Shown) -> Element {
     let mut state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
-    let sessions = comparison.sessions.clone();
+    let sessions = &shown.0.sessions;
     let Some(base) = sessions.first().map(|s| s.figures.clone()) else {
         return rsx! {};
     };
@@ -190,9 +204,12 @@ fn delta_class(value: f64) -> &'static str {
     }
 }
 
-/// One row of steps.
+/// Row `index` of the comparison's window (row `at` of all).
 #[component]
-fn StepRow(at: u64, row: Row, first: bool) -> Element {
+fn StepRow(shown: Shown, index: usize, at: u64, first: bool) -> Element {
+    let Some(row) = shown.0.rows.get(index) else {
+        return rsx! {};
+    };
     let class = match (row.same, first) {
         (true, _) => "same",
         (false, true) => "parted first",
@@ -202,10 +219,10 @@ fn StepRow(at: u64, row: Row, first: bool) -> Element {
     rsx! {
         tr { class,
             th { class: "num", title: if first { "the first row where they part" }, "{at} {mark}" }
-            for (column, cell) in row.cells.into_iter().enumerate() {
+            for (column, cell) in row.cells.iter().enumerate() {
                 td { key: "{column}",
                     if let Some(step) = cell {
-                        StepCell { step }
+                        StepCell { step: step.clone() }
                     }
                 }
             }

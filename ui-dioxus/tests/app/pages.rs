@@ -283,7 +283,7 @@ fn populated(page: Page) -> AppState {
         compare: Comparing {
             picked: vec![id(1), id(3)],
             asked: vec![id(1), id(3)],
-            shown: Some(Box::new(comparison())),
+            shown: Some(std::rc::Rc::new(comparison())),
         },
         ..AppState::default()
     }

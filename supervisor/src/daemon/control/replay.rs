@@ -15,9 +15,10 @@ use protocol::tape::{AfterTape, FirstRequest, digest};
 
 use super::runs::{Origin, check, queue};
 use super::{chat, find_session};
+use crate::daemon::history::{self, Conversation};
 use crate::daemon::root::Handles;
 use crate::daemon::session::LaterTurn;
-use crate::daemon::{history, tape};
+use crate::daemon::tape;
 use crate::store::{SessionKind, SessionRecord, Store};
 
 pub(super) async fn replay(
@@ -97,10 +98,14 @@ async fn later_turns(
     turn: u64,
     then: Option<AfterTape>,
 ) -> Result<Vec<LaterTurn>, ControlError> {
-    let ancestry = match then {
-        Some(_) => history::inherited(store, original.id, original.parent).await?,
-        None => Vec::new(),
-    };
+    // The conversation before each later turn, folded once in order.
+    let mut before = Conversation::default();
+    if then.is_some() {
+        for event in history::inherited(store, original.id, original.parent).await? {
+            before.fold(&event.kind);
+        }
+    }
+    let mut folded = 0;
     let mut later = Vec::new();
     for (index, event) in events.iter().enumerate() {
         let EventKind::MessageUser { text } = &event.kind else {
@@ -109,16 +114,19 @@ async fn later_turns(
         if event.seq <= turn {
             continue;
         }
-        let tape = then.map(|then| {
-            let mut before = ancestry.clone();
-            before.extend_from_slice(&events[..index]);
+        let mut tape = None;
+        if let Some(then) = then {
+            for event in &events[folded..index] {
+                before.fold(&event.kind);
+            }
+            folded = index;
             let first = FirstRequest {
                 system: original.agent.system_prompt.clone(),
-                history: digest(&history::conversation(&before)),
+                history: digest(&before.so_far()),
                 input: text.clone(),
             };
-            Box::new(tape::build(events, event.seq, first, then))
-        });
+            tape = Some(Box::new(tape::build(events, event.seq, first, then)));
+        }
         later.push(LaterTurn {
             prompt: text.clone(),
             tape,
