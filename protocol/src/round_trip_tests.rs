@@ -437,6 +437,7 @@ fn control_requests() -> Vec<ControlRequest> {
                 max_idle_secs: Some(2),
                 ..Budgets::default()
             },
+            model: None,
             approve: vec![rule_match()],
             ask: AskPolicy::Wait { secs: 9 },
         }),
@@ -547,9 +548,22 @@ fn control_requests() -> Vec<ControlRequest> {
             runs: vec![RunSpec {
                 agent: s("a"),
                 prompt: s("p"),
+                model: Some(s("gpt-4.1-mini")),
                 ..RunSpec::default()
             }],
             parallel: 4,
+            name: s("haiku x3"),
+        },
+        ControlRequest::GroupList { limit: 50 },
+        ControlRequest::GroupGet {
+            id: s("1a2b3c4d"),
+            from: 0,
+            limit: 100,
+            answer_chars: 400,
+        },
+        ControlRequest::GroupPrefer {
+            group: s("1a2b3c4d"),
+            run: Some(s("5e6f7a8b")),
         },
         ControlRequest::LimitsSet {
             max_concurrent_runs: Some(8),
@@ -611,6 +625,9 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::WatchLists => 43,
         ControlRequest::SessionRetitle { .. } => 44,
         ControlRequest::Compare { .. } => 45,
+        ControlRequest::GroupList { .. } => 46,
+        ControlRequest::GroupGet { .. } => 47,
+        ControlRequest::GroupPrefer { .. } => 48,
     }
 }
 
@@ -731,7 +748,42 @@ fn control_responses() -> Vec<ControlResponse> {
             }],
         }),
         ControlResponse::Compared(Box::new(comparison())),
+        ControlResponse::Groups(vec![group_summary()]),
+        ControlResponse::Group(Box::new(crate::control::Group {
+            summary: group_summary(),
+            from: 0,
+            runs: vec![crate::control::GroupRun {
+                summary: summary(),
+                provider: s("openai"),
+                model: s("gpt-4.1"),
+                answer: s("The answer is 4."),
+                answer_cut: false,
+                duration_micros: Some(1_500_000),
+            }],
+        })),
     ]
+}
+
+fn group_summary() -> crate::control::GroupSummary {
+    crate::control::GroupSummary {
+        id: id(),
+        name: s("haiku x3"),
+        created_at: Timestamp(7),
+        runs: 3,
+        by_status: vec![crate::control::StatusCount {
+            status: crate::event::SessionStatus::Completed,
+            runs: 3,
+        }],
+        usage: Usage {
+            input_tokens: 30,
+            output_tokens: 12,
+            ..Usage::default()
+        },
+        cost_usd: 0.0042,
+        unpriced: 0,
+        wall_micros: 2_000_000,
+        preferred: Some(id()),
+    }
 }
 
 fn comparison() -> crate::control::Comparison {
@@ -825,6 +877,8 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::StoreCheck(_) => 21,
         ControlResponse::Secrets(_) => 22,
         ControlResponse::Compared(_) => 23,
+        ControlResponse::Groups(_) => 24,
+        ControlResponse::Group(_) => 25,
     }
 }
 
@@ -995,7 +1049,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 46);
+    covers(&requests, control_request_variant, 49);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -1008,7 +1062,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 24);
+    covers(&responses, control_response_variant, 26);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

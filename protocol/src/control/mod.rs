@@ -12,15 +12,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentConfig, Budgets, ProviderKind, ScriptPatch};
-use crate::approval::{ApprovalRule, AskPolicy, PendingApproval, RuleDecision, RuleMatch};
-use crate::event::Event;
+use crate::approval::{AskPolicy, RuleDecision, RuleMatch};
 use crate::ids::SessionId;
 use crate::mcp::McpServerConfig;
 use crate::secret::Secret;
 
 mod answers;
 mod compare;
+mod groups;
 mod replay;
+mod responses;
 
 pub use answers::{
     DaemonStatus, DamagedRecord, Estimated, KeyInfo, KeySource, ModelPrice, PriceEntry,
@@ -32,7 +33,12 @@ pub use compare::{
     COMPARE_TEXT_CHARS, Change, Compared, Comparison, Figures, MAX_COMPARE_ROWS, MAX_COMPARED,
     MIN_COMPARED, Row, RowWindow, Span, Step, StepKind,
 };
+pub use groups::{
+    ANSWER_EXCERPT_CHARS, GROUP_PAGE_FULL_ANSWERS, Group, GroupRun, GroupSummary, MAX_ANSWER_CHARS,
+    MAX_GROUP_NAME_CHARS, MAX_GROUP_PAGE, StatusCount,
+};
 pub use replay::ReplaySpec;
+pub use responses::{ControlError, ControlResponse, ErrorKind, Push, ServerFrame};
 
 impl ControlRequest {
     /// Whether the request only reads: a process inside a session (an
@@ -52,6 +58,8 @@ impl ControlRequest {
                 | ControlRequest::SessionSetup { .. }
                 | ControlRequest::Events { .. }
                 | ControlRequest::Compare { .. }
+                | ControlRequest::GroupList { .. }
+                | ControlRequest::GroupGet { .. }
                 | ControlRequest::Follow { .. }
                 | ControlRequest::WatchSessions
                 | ControlRequest::WatchLists
@@ -135,6 +143,10 @@ pub struct ClientFrame {
 
 /// Everything a client can ask of the daemon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a request is decoded, answered and dropped; never held in bulk"
+)]
 pub enum ControlRequest {
     /// Liveness check. Replies [`ControlResponse::Pong`].
     Ping,
@@ -164,7 +176,8 @@ pub enum ControlRequest {
     },
     /// Start (or queue) a headless run. Replies [`ControlResponse::RunAccepted`].
     Run(RunSpec),
-    /// Queue many runs at once, of which at most `parallel` are live at a
+    /// Queue many runs at once as one group (attempts, a matrix of agents
+    /// or models, a batch file), of which at most `parallel` are live at a
     /// time (and never more than the daemon's limit). Every run is checked
     /// before any is queued: a bad one queues none. Replies
     /// [`ControlResponse::BatchAccepted`].
@@ -173,6 +186,9 @@ pub enum ControlRequest {
         runs: Vec<RunSpec>,
         /// Most of them live at once (at least 1).
         parallel: u32,
+        /// The group's name (at most [`MAX_GROUP_NAME_CHARS`]); empty: its
+        /// first run's prompt.
+        name: String,
     },
     /// Change the daemon's limits; they are stored and outlive a restart
     /// (unless the daemon is started with `--max-concurrent`). Replies
@@ -191,6 +207,35 @@ pub enum ControlRequest {
         all: bool,
         /// At most this many.
         limit: u32,
+    },
+    /// Groups, newest first, with their totals. Replies
+    /// [`ControlResponse::Groups`].
+    GroupList {
+        /// At most this many.
+        limit: u32,
+    },
+    /// A group with a page of its runs. Replies [`ControlResponse::Group`].
+    GroupGet {
+        /// The group's id, short id or prefix (its first run's).
+        id: String,
+        /// The index of the first run to send.
+        from: u32,
+        /// Most runs to send (at most [`MAX_GROUP_PAGE`], or
+        /// [`GROUP_PAGE_FULL_ANSWERS`] when `answer_chars` is over
+        /// [`ANSWER_EXCERPT_CHARS`]).
+        limit: u32,
+        /// How much of each run's last answer to send, in characters (at
+        /// most [`MAX_ANSWER_CHARS`]).
+        answer_chars: u32,
+    },
+    /// Marks a run of a group as its preferred result, or (`run: None`)
+    /// takes the mark away. Replies [`ControlResponse::Groups`] with the
+    /// group alone.
+    GroupPrefer {
+        /// The group's id, short id or prefix.
+        group: String,
+        /// A run of the group (id, short id or prefix).
+        run: Option<String>,
     },
     /// Look a session up by full id or unique prefix. Replies [`ControlResponse::Session`].
     SessionGet {
@@ -451,155 +496,13 @@ pub struct RunSpec {
     pub script: ScriptPatch,
     /// Limits for this run, each overriding the agent's.
     pub budgets: Budgets,
+    /// Another model of the agent's provider, for this run only (a
+    /// group's `--models`).
+    pub model: Option<String>,
     /// Tool calls this run may make without asking (run-scoped allow rules).
     pub approve: Vec<RuleMatch>,
     /// What happens to a call no rule allows or denies.
     pub ask: AskPolicy,
-}
-
-/// The daemon's frames to a client.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum ServerFrame {
-    /// The one answer to request `id`.
-    Response {
-        /// The request's id.
-        id: u64,
-        /// Success or a typed error.
-        result: Result<ControlResponse, ControlError>,
-    },
-    /// A streamed item for the subscription opened by request `id`.
-    Push {
-        /// The subscribing request's id.
-        id: u64,
-        /// The item.
-        push: Push,
-    },
-}
-
-/// Successful answers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum ControlResponse {
-    /// Answer to [`ControlRequest::Ping`].
-    Pong,
-    /// Done, nothing to return.
-    Ok,
-    /// Answer to [`ControlRequest::Status`].
-    Status(DaemonStatus),
-    /// One agent.
-    Agent(AgentConfig),
-    /// All agents, by name.
-    Agents(Vec<AgentConfig>),
-    /// The run's session id.
-    RunAccepted {
-        /// Session created for the run.
-        session: SessionId,
-    },
-    /// Answer to [`ControlRequest::RunBatch`].
-    BatchAccepted {
-        /// The runs' sessions, in the order of the request.
-        sessions: Vec<SessionId>,
-    },
-    /// Session summaries.
-    Sessions(Vec<SessionSummary>),
-    /// One session summary.
-    Session(SessionSummary),
-    /// What a session was set up with.
-    Setup(Box<Setup>),
-    /// A page of events in seq order.
-    Events(Vec<Event>),
-    /// A stream is open; pushes follow.
-    Subscribed,
-    /// Answer to [`ControlRequest::KeyList`], one entry per provider that takes a key.
-    Keys(Vec<KeyInfo>),
-    /// The pricing table in force.
-    Pricing(PricingTable),
-    /// Answer to [`ControlRequest::ModelList`].
-    Models(Vec<ProviderModels>),
-    /// A rule, as stored.
-    Rule(ApprovalRule),
-    /// Rules in evaluation order.
-    Rules(Vec<ApprovalRule>),
-    /// Tool calls waiting for a person, oldest first.
-    Approvals(Vec<PendingApproval>),
-    /// Configured MCP servers, by name.
-    McpServers(Vec<McpServerConfig>),
-    /// The tools a server offers, as `server.tool`.
-    McpTools(Vec<String>),
-    /// An interactive session is open.
-    ChatOpened {
-        /// The session.
-        session: SessionId,
-        /// Events up to this seq were recorded before this client came: follow
-        /// after it for what is new.
-        after_seq: u64,
-        /// A new worker continues a recorded session (`session.resumed`).
-        resumed: bool,
-    },
-    /// Answer to [`ControlRequest::StoreCheck`].
-    StoreCheck(StoreReport),
-    /// Answer to [`ControlRequest::SecretList`].
-    Secrets(SecretsInfo),
-    /// Answer to [`ControlRequest::Compare`].
-    Compared(Box<Comparison>),
-}
-
-/// Streamed items.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a push is decoded, handled and dropped; never held in bulk"
-)]
-pub enum Push {
-    /// A recorded event of the followed session.
-    Event(Event),
-    /// A session changed status (or its live figures changed).
-    SessionChanged(SessionSummary),
-    /// One of the daemon's lists changed ([`ControlRequest::WatchLists`]).
-    ListChanged(ListKind),
-    /// The stream is over: the followed session ended. (When the daemon
-    /// stops, the connection simply closes.)
-    End,
-}
-
-/// Why a request failed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{message}")]
-pub struct ControlError {
-    /// Category, for exit codes and UI treatment.
-    pub kind: ErrorKind,
-    /// Human-readable message.
-    pub message: String,
-}
-
-impl ControlError {
-    /// An error of `kind` with `message`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-/// Categories of [`ControlError`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ErrorKind {
-    /// The named agent or session does not exist.
-    NotFound,
-    /// The request makes no sense as given.
-    Invalid,
-    /// It conflicts with existing state (e.g. the agent exists).
-    Conflict,
-    /// The daemon is shutting down or cannot do it now.
-    Unavailable,
-    /// A bug or an I/O failure inside the daemon.
-    Internal,
-    /// Only a person may ask this: the request changes what agents may do
-    /// (or sends a key somewhere) and comes from inside a session.
-    Forbidden,
-    /// The request or its answer does not fit in one frame
-    /// ([`crate::codec::MAX_FRAME_LEN`]).
-    TooLarge,
 }
 
 /// Most runs one batch may hold (`RunBatch`, a batch file).

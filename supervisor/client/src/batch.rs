@@ -4,6 +4,7 @@
 //! ```text
 //! {"prompt": "Summarise README.md", "label": "readme"}
 //! {"prompt": "List the TODOs", "agent": "coder", "approve": ["fs.read"], "ask": "wait:60"}
+//! {"prompt": "List the TODOs", "agent": "coder", "model": "gpt-4.1-mini"}
 //! ```
 
 use serde::Deserialize;
@@ -21,6 +22,9 @@ struct BatchLine {
     /// Agent, if not the default one.
     #[serde(default)]
     agent: Option<String>,
+    /// Another model of the agent's provider, for this run only.
+    #[serde(default)]
+    model: Option<String>,
     /// Label shown in progress and summaries (default: `line N`).
     #[serde(default)]
     label: Option<String>,
@@ -110,6 +114,7 @@ fn parse_line(line: &str, number: usize, default_agent: &str) -> Result<RunSpec,
         label: Some(parsed.label.unwrap_or_else(|| format!("line {number}"))),
         script,
         budgets: parsed.budgets,
+        model: parsed.model,
         approve,
         ask,
     })

@@ -26,6 +26,7 @@ pub mod event_fields;
 pub mod export;
 pub mod human;
 pub mod mcp_import;
+pub mod results;
 pub mod stats;
 pub mod transcript;
 

@@ -167,7 +167,7 @@ fn conversation(out: &mut String, events: &[Event]) {
 }
 
 /// `text` in a fence no backtick run inside it can close.
-fn fenced(out: &mut String, lang: &str, text: &str) {
+pub(crate) fn fenced(out: &mut String, lang: &str, text: &str) {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     let _ = writeln!(
@@ -184,7 +184,7 @@ fn code_span(name: &str) -> String {
 }
 
 /// One line of text that Markdown reads as plain text.
-fn inline(text: &str) -> String {
+pub(crate) fn inline(text: &str) -> String {
     let line = crate::human::first_line(text, 200);
     let mut safe = String::with_capacity(line.len());
     for c in line.chars() {

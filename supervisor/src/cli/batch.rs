@@ -73,17 +73,26 @@ pub(crate) fn note(progress: &ProgressBar, line: String) {
     }
 }
 
-/// Queues `items` as one batch of which the daemon keeps at most
-/// `parallel` live; their sessions, in order. The daemon runs the batch to
-/// its end whether or not the client stays.
+/// What to start as one group: its runs, how many live at once, its name.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fanout<'a> {
+    pub(crate) items: &'a [BatchItem],
+    pub(crate) parallel: usize,
+    /// Empty: the daemon names it by its first prompt.
+    pub(crate) name: &'a str,
+}
+
+/// Queues the runs as one group of which the daemon keeps at most
+/// `parallel` live; their sessions, in order (the first names the group).
+/// The daemon runs the group to its end whether or not the client stays.
 pub(crate) async fn queue_batch(
     client: &Client,
-    items: &[BatchItem],
-    parallel: usize,
+    fanout: Fanout<'_>,
 ) -> Result<Vec<SessionId>, CliError> {
     let request = ControlRequest::RunBatch {
-        runs: items.iter().map(|item| item.spec.clone()).collect(),
-        parallel: u32::try_from(parallel).unwrap_or(u32::MAX),
+        runs: fanout.items.iter().map(|item| item.spec.clone()).collect(),
+        parallel: u32::try_from(fanout.parallel).unwrap_or(u32::MAX),
+        name: fanout.name.to_owned(),
     };
     match client.request(request).await? {
         ControlResponse::BatchAccepted { sessions } => Ok(sessions),
@@ -93,14 +102,12 @@ pub(crate) async fn queue_batch(
     }
 }
 
-/// Queues `items` as one batch of which the daemon keeps at most
-/// `parallel` live, and waits for them all to end; `on_change` sees every
+/// Queues the runs as one group, and waits for them all to end; `on_change` sees every
 /// status change of the batch's sessions (index, summary). Ctrl-C cancels
 /// every unfinished run, queued or live; a second Ctrl-C kills them.
 pub(crate) async fn run_batch(
     client: &Client,
-    items: &[BatchItem],
-    parallel: usize,
+    fanout: Fanout<'_>,
     progress: &ProgressBar,
     mut on_change: impl FnMut(usize, &SessionSummary),
 ) -> Result<Vec<BatchOutcome>, CliError> {
@@ -109,7 +116,8 @@ pub(crate) async fn run_batch(
         .map_err(|e| CliError::msg(format!("cannot listen for Ctrl-C: {e}")))?;
     // Watch before queueing, so no change is missed.
     let mut watch = client.subscribe(ControlRequest::WatchSessions).await?;
-    let sessions = queue_batch(client, items, parallel).await?;
+    let sessions = queue_batch(client, fanout).await?;
+    let items = fanout.items;
     let mut in_flight: HashMap<SessionId, usize> = sessions
         .iter()
         .enumerate()

@@ -14,7 +14,7 @@ use protocol::control::{ControlRequest, RunSpec};
 use protocol::event::{Event, EventKind, SessionStatus};
 use studio_client::Client;
 
-use super::batch::{BatchItem, BatchOutcome, note, progress_bar, run_batch};
+use super::batch::{BatchItem, BatchOutcome, Fanout, note, progress_bar, run_batch};
 use super::output::{print_json, table};
 use super::{CliError, Ctx};
 
@@ -203,40 +203,39 @@ pub(crate) async fn execute(args: DemoArgs, ctx: &Ctx) -> Result<(), CliError> {
     }
     let progress = progress_bar(items.len() as u64, ctx.json);
     let acted = std::sync::Mutex::new(std::collections::HashSet::new());
-    let outcomes = run_batch(
-        &client,
-        &items,
-        args.parallel.max(1),
-        &progress,
-        |index, summary| {
-            let scenario = &scenarios[planned[index].0];
-            let (Some(action), SessionStatus::Running) = (scenario.action, summary.status) else {
-                return;
+    let fanout = Fanout {
+        items: &items,
+        parallel: args.parallel.max(1),
+        name: "demo",
+    };
+    let outcomes = run_batch(&client, fanout, &progress, |index, summary| {
+        let scenario = &scenarios[planned[index].0];
+        let (Some(action), SessionStatus::Running) = (scenario.action, summary.status) else {
+            return;
+        };
+        if !acted
+            .lock()
+            .map(|mut a| a.insert(summary.id))
+            .unwrap_or(false)
+        {
+            return;
+        }
+        let client = client.clone();
+        let session = summary.id;
+        let label = items[index].label.clone();
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            let (delay, request, verb) = match action {
+                Action::Cancel(d) => (d, ControlRequest::Cancel { session }, "cancelling"),
+                Action::Kill(d) => (d, ControlRequest::Kill { session }, "killing"),
             };
-            if !acted
-                .lock()
-                .map(|mut a| a.insert(summary.id))
-                .unwrap_or(false)
-            {
-                return;
+            tokio::time::sleep(delay).await;
+            note(&progress, format!("  {verb} '{label}' ({session})"));
+            if let Err(err) = client.request(request).await {
+                note(&progress, format!("  could not stop '{label}': {err}"));
             }
-            let client = client.clone();
-            let session = summary.id;
-            let label = items[index].label.clone();
-            let progress = progress.clone();
-            tokio::spawn(async move {
-                let (delay, request, verb) = match action {
-                    Action::Cancel(d) => (d, ControlRequest::Cancel { session }, "cancelling"),
-                    Action::Kill(d) => (d, ControlRequest::Kill { session }, "killing"),
-                };
-                tokio::time::sleep(delay).await;
-                note(&progress, format!("  {verb} '{label}' ({session})"));
-                if let Err(err) = client.request(request).await {
-                    note(&progress, format!("  could not stop '{label}': {err}"));
-                }
-            });
-        },
-    )
+        });
+    })
     .await?;
     progress.finish_and_clear();
     let report = verify(&client, &scenarios, &planned, &outcomes).await?;

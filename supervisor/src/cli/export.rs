@@ -1,6 +1,8 @@
 //! `studio export ID [--format jsonl|md] [--out FILE]`: a session as JSON
 //! lines, to keep, share or analyse elsewhere, or as a Markdown transcript
-//! for people (`studio_client::transcript`).
+//! for people (`studio_client::transcript`). `studio export --group ID
+//! [--format jsonl|csv|md]`: a group's results, one record per run
+//! (`studio_client::results`).
 //!
 //! The first line says what the session was set up with (its summary, the
 //! agent as it was, a run's spec); every other line is one event, as
@@ -12,8 +14,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use protocol::control::{ControlRequest, ControlResponse, Setup};
+use protocol::control::{ControlRequest, ControlResponse, MAX_ANSWER_CHARS, Setup};
 use serde_json::{Value, json};
+use studio_client::results;
 
 use super::batch::progress_bar;
 use super::output::{event_json, safe_json};
@@ -22,7 +25,12 @@ use super::{CliError, Ctx};
 #[derive(Args, Debug)]
 pub(crate) struct ExportArgs {
     /// The session (id or unique prefix).
-    id: String,
+    #[arg(required_unless_present = "group", value_name = "ID")]
+    id: Option<String>,
+    /// A group's results instead: one record per run (its answer whole,
+    /// status, tokens, cost, duration and ids).
+    #[arg(long, value_name = "ID", conflicts_with = "id")]
+    group: Option<String>,
     /// Write to this file (created or replaced) instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -36,17 +44,28 @@ pub(crate) struct ExportArgs {
 /// What `studio export` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
-    /// JSON lines: the setup, then one event a line.
+    /// JSON lines: the setup, then one event a line (a group: one run a
+    /// line).
     Jsonl,
-    /// A Markdown transcript.
+    /// A Markdown transcript (a group: its results table, then each answer).
     Md,
+    /// A group's results as CSV, one run a row.
+    Csv,
 }
 
 pub(crate) async fn execute(args: ExportArgs, ctx: &Ctx) -> Result<(), CliError> {
     let client = ctx.client().await?;
-    let request = ControlRequest::SessionSetup {
-        id: args.id.clone(),
+    let id = match (&args.id, &args.group) {
+        (_, Some(group)) => return group_results(&client, group, &args, ctx).await,
+        (Some(id), None) => id.clone(),
+        (None, None) => return Err(CliError::invalid("name a session, or a group with --group")),
     };
+    if args.format == Format::Csv {
+        return Err(CliError::invalid(
+            "CSV is for a group's results (--group ID); a session exports as jsonl or md",
+        ));
+    }
+    let request = ControlRequest::SessionSetup { id };
     let setup = match client.request(request).await? {
         ControlResponse::Setup(setup) => *setup,
         other => return Err(CliError::msg(format!("unexpected answer: {other:?}"))),
@@ -126,6 +145,50 @@ async fn markdown(
             errln!(
                 "the transcript of {} written to {}",
                 setup.summary.id,
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes the results of group `id`, every answer whole.
+async fn group_results(
+    client: &studio_client::Client,
+    id: &str,
+    args: &ExportArgs,
+    ctx: &Ctx,
+) -> Result<(), CliError> {
+    let (group, runs) = super::groups::whole(client, id, MAX_ANSWER_CHARS).await?;
+    let text = match args.format {
+        Format::Jsonl => runs
+            .iter()
+            .map(|run| format!("{}\n", results::run_json(&group, run)))
+            .collect(),
+        Format::Csv => results::csv(&group, &runs)
+            .map_err(|e| CliError::msg(format!("cannot write CSV: {e}")))?,
+        Format::Md => results::markdown(&group, &runs),
+    };
+    // Control characters are shown, not written (as in a transcript): the
+    // results are read in terminals too. JSON escapes its own.
+    let text = super::output::terminal_safe(&text);
+    let mut out = Output::open(args.out.as_deref())?;
+    if let Err(err) = out.text(&text) {
+        out.abandon();
+        return Err(err);
+    }
+    if let Some(path) = out.finish()? {
+        if ctx.json {
+            super::output::print_json(&json!({
+                "group": group.id.to_string(),
+                "runs": runs.len(),
+                "file": path.display().to_string(),
+            }));
+        } else {
+            errln!(
+                "the results of {} runs of group {} written to {}",
+                runs.len(),
+                group.id.short(),
                 path.display()
             );
         }

@@ -14,6 +14,8 @@ mod compare;
 mod daemon;
 mod demo;
 mod export;
+mod fanout;
+mod groups;
 mod inspect;
 mod keys;
 mod mcp;
@@ -63,8 +65,14 @@ enum Command {
     /// Chat with an agent in the terminal (tool calls asked inline),
     /// continue a session with --session ID, or branch one with --branch ID.
     Chat(chat::ChatArgs),
-    /// Run an agent headless: one prompt, or a batch file of them.
+    /// Run an agent headless: one prompt, or a group of runs (--attempts,
+    /// --agents, --models, or a --batch file).
     Run(Box<run::RunArgs>),
+    /// List groups of runs with their totals.
+    Groups(groups::GroupsArgs),
+    /// A group's results table: one row per run; --prefer RUN marks the
+    /// preferred result.
+    Group(groups::GroupArgs),
     /// Run a session again from one of its turns (a chat's later turns
     /// follow), as a headless run (or a chat, --chat), with the same or a
     /// changed context (prompt, agent, provider, model, sampling), live or
@@ -246,6 +254,8 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Agent(cmd) => agent::execute(cmd, ctx).await,
         Command::Chat(args) => chat::execute(args, ctx).await,
         Command::Run(args) => run::execute(*args, ctx).await,
+        Command::Groups(args) => groups::list(args, ctx).await,
+        Command::Group(args) => groups::show(args, ctx).await,
         Command::Replay(args) => run::replay(args, ctx).await,
         Command::Compare(args) => compare::execute(args, ctx).await,
         Command::Ps(args) => sessions::ps(args, ctx).await,

@@ -14,14 +14,16 @@ use serde_json::json;
 use studio_client::Client;
 
 use super::agent::{BudgetArgs, ScriptArgs};
-use super::batch::{print_summary, progress_bar, queue_batch, read_batch, run_batch};
+use super::batch::{Fanout, print_summary, progress_bar, queue_batch, read_batch, run_batch};
+use super::fanout;
 use super::output::{describe_end, event_json, print_chunk, print_json, retry_line};
 use super::{CliError, Ctx};
 
 #[derive(Args, Debug)]
 pub(crate) struct RunArgs {
-    /// Agent to run.
-    pub(crate) agent: String,
+    /// Agent to run (with --agents, none).
+    #[arg(required_unless_present = "agents")]
+    pub(crate) agent: Option<String>,
     /// The prompt.
     #[arg(
         long,
@@ -33,8 +35,30 @@ pub(crate) struct RunArgs {
     /// A JSONL file with one run per line (see README for the fields).
     #[arg(long, value_name = "FILE.jsonl")]
     pub(crate) batch: Option<PathBuf>,
-    /// Runs in flight at once in batch mode.
-    #[arg(long, default_value_t = 8, requires = "batch")]
+    /// Run the prompt this many times, as one group (with --agents or
+    /// --models, that many times each).
+    #[arg(long, value_name = "N", conflicts_with = "batch",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) attempts: Option<u32>,
+    /// Run the prompt on each of these agents, as one group.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',',
+          conflicts_with_all = ["batch", "agent"])]
+    pub(crate) agents: Vec<String>,
+    /// Run the prompt on each of these models (of the agent's provider),
+    /// as one group.
+    #[arg(
+        long,
+        value_name = "M1,M2,...",
+        value_delimiter = ',',
+        conflicts_with = "batch"
+    )]
+    pub(crate) models: Vec<String>,
+    /// The group's name [default: the prompt's first line; with --batch,
+    /// the file's name].
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Runs in flight at once in a group or batch.
+    #[arg(long, default_value_t = 8)]
     pub(crate) parallel: usize,
     /// Print the session id (with --batch, each run's, one per line) and
     /// return at once; the daemon runs them to their end.
@@ -162,16 +186,31 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     if let Some(path) = &args.batch {
         return execute_batch(path, &args, ctx).await;
     }
-    let client = ctx.client().await?;
     let spec = RunSpec {
-        agent: args.agent.clone(),
+        agent: args.agent.clone().unwrap_or_default(),
         prompt: args.prompt.clone().unwrap_or_default(),
         label: args.label.clone(),
         script: args.script.patch(),
         budgets: args.budgets.budgets(),
+        model: None,
         approve: args.approve.clone(),
         ask: args.ask,
     };
+    if args.attempts.is_some() || !args.agents.is_empty() || !args.models.is_empty() {
+        let items = fanout::items(
+            &spec,
+            &args.agents,
+            &args.models,
+            args.attempts.unwrap_or(1),
+        );
+        let fanout = Fanout {
+            items: &items,
+            parallel: args.parallel.max(1),
+            name: args.name.as_deref().unwrap_or(""),
+        };
+        return fanout::execute(fanout, args.detach, ctx).await;
+    }
+    let client = ctx.client().await?;
     let session = submit(&client, spec).await?;
     finish(&client, session, args.detach, ctx).await
 }
@@ -336,7 +375,16 @@ async fn tell_stall(client: &Client, was: bool) -> bool {
 /// `studio run --batch FILE`: every line of the file as one run, the
 /// command line's flags filling what a line leaves unset.
 async fn execute_batch(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), CliError> {
-    let mut items = read_batch(path, &args.agent)?;
+    let mut items = read_batch(path, args.agent.as_deref().unwrap_or(""))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let fanout = |items| Fanout {
+        items,
+        parallel: args.parallel.max(1),
+        name: args.name.as_deref().unwrap_or(&file_name),
+    };
     for item in &mut items {
         // Flags on the command line apply to every line that does not set them.
         item.spec.approve.extend(args.approve.iter().cloned());
@@ -349,7 +397,7 @@ async fn execute_batch(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), Cli
     }
     let client = ctx.client().await?;
     if args.detach {
-        let sessions = queue_batch(&client, &items, args.parallel.max(1)).await?;
+        let sessions = queue_batch(&client, fanout(&items)).await?;
         if ctx.json {
             let runs: Vec<_> = items
                 .iter()
@@ -365,7 +413,7 @@ async fn execute_batch(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), Cli
         return Ok(());
     }
     let progress = progress_bar(items.len() as u64, ctx.json);
-    let outcomes = run_batch(&client, &items, args.parallel.max(1), &progress, |_, _| {}).await?;
+    let outcomes = run_batch(&client, fanout(&items), &progress, |_, _| {}).await?;
     progress.finish_and_clear();
     print_summary(&items, &outcomes, ctx.json);
     if outcomes

@@ -1,5 +1,5 @@
-//! `studio wait ID [ID...]`: returns once every named session has ended,
-//! for scripts. Exit 0 when all completed, 3 when one ended otherwise
+//! `studio wait ID [ID...]` or `studio wait --group ID`: returns once every
+//! named session (or every run of the group) has ended, for scripts. Exit 0 when all completed, 3 when one ended otherwise
 //! (failed, cancelled, killed, crashed, interrupted), 4 when one does not
 //! exist; with `--timeout`, 1 when time ran out first (nothing is
 //! stopped).
@@ -11,6 +11,7 @@ use protocol::control::{ControlRequest, Push, SessionSummary};
 use protocol::event::SessionStatus;
 use studio_client::Client;
 
+use super::groups::whole;
 use super::output::{print_json, session_json, table};
 use super::sessions::summary;
 use super::{CliError, Ctx};
@@ -18,8 +19,11 @@ use super::{CliError, Ctx};
 #[derive(Args, Debug)]
 pub(crate) struct WaitArgs {
     /// The sessions (ids, short ids or prefixes).
-    #[arg(required = true, value_name = "ID")]
+    #[arg(required_unless_present = "group", value_name = "ID")]
     ids: Vec<String>,
+    /// Every run of this group (its id, short id or prefix).
+    #[arg(long, value_name = "ID", conflicts_with = "ids")]
+    group: Option<String>,
     /// Give up after this long (`30s`, `5m`, `1h`); the sessions go on.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Option<Duration>,
@@ -30,6 +34,10 @@ pub(crate) async fn execute(args: WaitArgs, ctx: &Ctx) -> Result<(), CliError> {
     let mut sessions = Vec::with_capacity(args.ids.len());
     for id in &args.ids {
         sessions.push(summary(&client, id).await?);
+    }
+    if let Some(group) = &args.group {
+        let (_, runs) = whole(&client, group, 0).await?;
+        sessions.extend(runs.into_iter().map(|run| run.summary));
     }
     let waited = async {
         for session in &sessions {

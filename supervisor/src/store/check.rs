@@ -23,9 +23,11 @@ use redb::{
 
 use super::StoreError;
 use super::records::{
-    DaemonLimits, EventRecord, IdCounters, Record, RunRecord, SessionRecord, StoredKey,
+    DaemonLimits, EventRecord, GroupRecord, IdCounters, Record, RunRecord, SessionRecord, StoredKey,
 };
-use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS};
+use super::schema::{
+    AGENTS, EVENTS, GROUPS, MCP_SERVERS, RULES, RUNS, SECRETS, SESSIONS, SETTINGS,
+};
 use super::schema::{ID_COUNTERS, LIMITS, PRICING};
 use crate::pricing::CustomPrices;
 
@@ -40,12 +42,13 @@ pub(super) enum Kind {
     Secrets,
     Rules,
     McpServers,
+    Groups,
 }
 
 impl Kind {
     /// Every table, sessions first (salvage keeps a session's runs and
     /// events only if its record was kept).
-    pub(super) const ALL: [Kind; 8] = [
+    pub(super) const ALL: [Kind; 9] = [
         Kind::Sessions,
         Kind::Runs,
         Kind::Events,
@@ -54,10 +57,11 @@ impl Kind {
         Kind::Secrets,
         Kind::Rules,
         Kind::McpServers,
+        Kind::Groups,
     ];
 
     /// Every table but the events, which the daemon decodes after it started.
-    pub(super) const BUT_EVENTS: [Kind; 7] = [
+    pub(super) const BUT_EVENTS: [Kind; 8] = [
         Kind::Sessions,
         Kind::Runs,
         Kind::Agents,
@@ -65,6 +69,7 @@ impl Kind {
         Kind::Secrets,
         Kind::Rules,
         Kind::McpServers,
+        Kind::Groups,
     ];
 
     /// The table's name in the file.
@@ -78,6 +83,7 @@ impl Kind {
             Kind::Secrets => "secrets",
             Kind::Rules => "rules",
             Kind::McpServers => "mcp_servers",
+            Kind::Groups => "groups",
         }
     }
 
@@ -98,6 +104,7 @@ impl Kind {
             Kind::Secrets => decoded::<StoredKey>(value),
             Kind::Rules => decoded::<ApprovalRule>(value),
             Kind::McpServers => decoded::<McpServerConfig>(value),
+            Kind::Groups => decoded::<GroupRecord>(value),
             Kind::Settings => match key {
                 KeyRef::Name(PRICING) => decoded::<CustomPrices>(value),
                 KeyRef::Name(LIMITS) => decoded::<DaemonLimits>(value),
@@ -123,7 +130,7 @@ fn decoded<R: Record>(value: &[u8]) -> Result<(), String> {
 pub(super) enum KeyRef<'a> {
     /// Agents, settings, secrets, rules, MCP servers.
     Name(&'a str),
-    /// Sessions and runs: the session id.
+    /// Sessions, runs and groups: the session id (a group's first run's).
     Session(u128),
     /// Events: session id and seq.
     Event(u128, u64),
@@ -177,6 +184,7 @@ pub(super) fn walk(
         Kind::Secrets => walk_names(txn, SECRETS, &mut last, visit),
         Kind::Rules => walk_names(txn, RULES, &mut last, visit),
         Kind::McpServers => walk_names(txn, MCP_SERVERS, &mut last, visit),
+        Kind::Groups => walk_ids(txn, GROUPS, &mut last, visit),
     }));
     match walked {
         Ok(Ok(())) => Ok(()),
@@ -291,6 +299,7 @@ pub(super) fn total_records(txn: &ReadTransaction) -> u64 {
         + len(txn, SECRETS)
         + len(txn, RULES)
         + len(txn, MCP_SERVERS)
+        + len(txn, GROUPS)
 }
 
 /// How often (in records) a scan reports its progress.

@@ -9,6 +9,7 @@
 mod cell;
 mod check;
 mod client_error;
+mod groups;
 pub(crate) mod legacy;
 mod quarantine;
 mod query;
@@ -19,6 +20,8 @@ mod writer;
 
 #[cfg(test)]
 mod damage_tests;
+#[cfg(test)]
+mod groups_tests;
 #[cfg(test)]
 mod naming_tests;
 #[cfg(test)]
@@ -40,10 +43,13 @@ use crate::pricing::CustomPrices;
 use cell::DbCell;
 pub(crate) use cell::Stall;
 pub use check::check;
+pub(crate) use groups::GroupRead;
 use quarantine::Quarantine;
 pub(crate) use query::SessionLookup;
 use records::Record;
-pub(crate) use records::{DaemonLimits, IdCounters, RunRecord, SessionKind, SessionRecord};
+pub(crate) use records::{
+    DaemonLimits, GroupRecord, IdCounters, RunRecord, SessionKind, SessionRecord, TITLE_CHARS,
+};
 pub use salvage::{SalvageReport, replace_with_salvaged, salvage};
 pub use schema::SCHEMA_VERSION;
 use writer::WriteOp;
@@ -319,7 +325,6 @@ impl Store {
         .await
     }
 
-    /// Deletes an agent.
     /// Sets a session's title; `None` gives it back its first message.
     pub(crate) async fn retitle(
         &self,
@@ -334,8 +339,46 @@ impl Store {
         .await
     }
 
+    /// Deletes an agent.
     pub(crate) async fn remove_agent(&self, name: String) -> Result<(), StoreError> {
         self.send_acked(|ack| WriteOp::RemoveAgent { name, ack })
+            .await
+    }
+
+    /// Records a new group, before its runs are queued.
+    pub(crate) async fn put_group(&self, group: GroupRecord) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::PutGroup {
+            group: Box::new(group),
+            ack,
+        })
+        .await
+    }
+
+    /// Marks `run` as the preferred result of `group` (`None`: none).
+    pub(crate) async fn prefer(
+        &self,
+        group: SessionId,
+        run: Option<SessionId>,
+    ) -> Result<(), StoreError> {
+        self.send_acked(|ack| WriteOp::Prefer { group, run, ack })
+            .await
+    }
+
+    /// Groups, newest first, each with its runs.
+    pub(crate) async fn groups(&self, limit: usize) -> Result<Vec<GroupRead>, StoreError> {
+        self.read(move |txn| groups::groups(txn, limit)).await
+    }
+
+    /// A group, its runs, and the last answers of runs `from..from + limit`
+    /// cut to `answer_chars` characters.
+    pub(crate) async fn group(
+        &self,
+        lookup: SessionLookup,
+        from: usize,
+        limit: usize,
+        answer_chars: usize,
+    ) -> Result<GroupRead, StoreError> {
+        self.read(move |txn| groups::group(txn, &lookup, from, limit, answer_chars))
             .await
     }
 

@@ -181,10 +181,27 @@ pub(crate) fn session(
     lookup: &SessionLookup,
 ) -> Result<SessionRecord, StoreError> {
     let table = txn.open_table(SESSIONS)?;
+    let key = find_key(&table, lookup, "session")?;
+    match table.get(key)? {
+        Some(value) => session_at(key, value.value()),
+        None => Err(StoreError::NotFound(format!(
+            "no session {}",
+            SessionId::from_u128(key)
+        ))),
+    }
+}
+
+/// The key of the one row of `table` (keyed by session id) that `lookup`
+/// names; `what` the table holds, for the errors.
+pub(super) fn find_key(
+    table: &redb::ReadOnlyTable<u128, &'static [u8]>,
+    lookup: &SessionLookup,
+    what: &str,
+) -> Result<u128, StoreError> {
     match lookup {
         SessionLookup::Exact(id) => match table.get(id.as_u128())? {
-            Some(value) => session_at(id.as_u128(), value.value()),
-            None => Err(StoreError::NotFound(format!("no session {id}"))),
+            Some(_) => Ok(id.as_u128()),
+            None => Err(StoreError::NotFound(format!("no {what} {id}"))),
         },
         SessionLookup::Prefix {
             text,
@@ -206,14 +223,11 @@ pub(crate) fn session(
             }
             match keys[..] {
                 [] => Err(StoreError::NotFound(format!(
-                    "no session starts or ends with {text:?}"
+                    "no {what} starts or ends with {text:?}"
                 ))),
-                [key] => match table.get(key)? {
-                    Some(value) => session_at(key, value.value()),
-                    None => Err(StoreError::NotFound(format!("no session {text:?}"))),
-                },
+                [key] => Ok(key),
                 _ => Err(StoreError::Conflict(format!(
-                    "{text:?} matches several sessions: give more digits"
+                    "{text:?} matches several {what}s: give more digits"
                 ))),
             }
         }

@@ -17,7 +17,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTr
 use super::StoreError;
 use super::check::{self, KeyRef, Kind, PROGRESS_EVERY, open_error, repair};
 use super::schema::{
-    self, AGENTS, EVENTS, MCP_SERVERS, META, RULES, RUNS, SECRETS, SESSIONS, SETTINGS,
+    self, AGENTS, EVENTS, GROUPS, MCP_SERVERS, META, RULES, RUNS, SECRETS, SESSIONS, SETTINGS,
 };
 
 /// Records copied per write transaction.
@@ -282,6 +282,7 @@ impl Copier<'_> {
             Kind::Secrets => insert_names(&txn, SECRETS, &self.batch)?,
             Kind::Rules => insert_names(&txn, RULES, &self.batch)?,
             Kind::McpServers => insert_names(&txn, MCP_SERVERS, &self.batch)?,
+            Kind::Groups => insert_ids(&txn, GROUPS, &self.batch)?,
         }
         txn.commit()?;
         Ok(())

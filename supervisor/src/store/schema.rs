@@ -1,16 +1,23 @@
 //! Table definitions and the schema version, checked and migrated at open.
 
+use std::collections::BTreeMap;
+
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use studio_client::human::first_line;
 
 use super::StoreError;
+use super::records::{GroupRecord, Record, SessionRecord, TITLE_CHARS};
 
 /// Schema version this release writes. Bump it with a migration in [`migrate`].
+///
+/// 6: the groups table, filled at the upgrade with a record for every
+/// batch an older release queued.
 ///
 /// 5: no secret in the database. Secrets an older one holds are moved to
 /// the secret store before the store opens it, and a file of schema 4 or
 /// older is rewritten once, so that no freed page keeps a key removed
 /// before (`super::legacy`).
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// The first schema whose file holds no secret, not even in a freed page.
 pub(crate) const SECRETS_MOVED_OUT: u64 = 5;
@@ -44,12 +51,15 @@ pub(crate) const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("s
 pub(crate) const RULES: TableDefinition<&str, &[u8]> = TableDefinition::new("rules");
 /// Server name -> [`protocol::mcp::McpServerConfig`] (since schema 4).
 pub(crate) const MCP_SERVERS: TableDefinition<&str, &[u8]> = TableDefinition::new("mcp_servers");
+/// Group id (its first run's session id) -> [`super::GroupRecord`] (since
+/// schema 6).
+pub(crate) const GROUPS: TableDefinition<u128, &[u8]> = TableDefinition::new("groups");
 
 const VERSION_KEY: &str = "schema_version";
 
 /// Names of every table [`migrate`] creates: [`copy_all`] copies these,
 /// and a file holding another is not rewritten.
-pub(crate) const TABLE_NAMES: [&str; 9] = [
+pub(crate) const TABLE_NAMES: [&str; 10] = [
     "meta",
     "agents",
     "sessions",
@@ -59,6 +69,7 @@ pub(crate) const TABLE_NAMES: [&str; 9] = [
     "secrets",
     "rules",
     "mcp_servers",
+    "groups",
 ];
 
 /// Copies every table of [`TABLE_NAMES`] from `from` into `to` (a new,
@@ -74,6 +85,7 @@ pub(crate) fn copy_all(from: &Database, to: &Database) -> Result<(), StoreError>
     copy(&read, to, SECRETS)?;
     copy(&read, to, RULES)?;
     copy(&read, to, MCP_SERVERS)?;
+    copy(&read, to, GROUPS)?;
     Ok(())
 }
 
@@ -121,7 +133,7 @@ pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
                 supported: SCHEMA_VERSION,
             });
         }
-        // Older versions (and new files): every migration so far only adds
+        // Older versions (and new files): every migration so far adds
         // tables, which opening them below does; moving secrets out (5)
         // happened before the store opened the file (`super::legacy`). A
         // migration that changes records goes here, one version step at a
@@ -130,6 +142,9 @@ pub(crate) fn migrate(db: &Database) -> Result<(), StoreError> {
     }
     let txn = db.begin_write()?;
     create_tables(&txn, SCHEMA_VERSION)?;
+    if found.is_some_and(|v| v < 6) {
+        backfill_groups(&txn)?;
+    }
     txn.commit()?;
     Ok(())
 }
@@ -144,7 +159,49 @@ pub(crate) fn create_tables(txn: &WriteTransaction, version: u64) -> Result<(), 
     txn.open_table(SECRETS)?;
     txn.open_table(RULES)?;
     txn.open_table(MCP_SERVERS)?;
+    txn.open_table(GROUPS)?;
     txn.open_table(META)?.insert(VERSION_KEY, version)?;
+    Ok(())
+}
+
+/// Gives every batch an older release queued (runs sharing a `batch`) a
+/// group record, named by its first run's prompt, unless it has one.
+pub(super) fn backfill_groups(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut found: BTreeMap<u128, GroupRecord> = BTreeMap::new();
+    {
+        let sessions = txn.open_table(SESSIONS)?;
+        for row in sessions.iter()? {
+            let (key, value) = row?;
+            // A record that does not decode is reported once the store is open.
+            let Ok(record) = SessionRecord::decode(value.value()) else {
+                continue;
+            };
+            if record.id.as_u128() != key.value() {
+                continue;
+            }
+            let Some(group) = record.batch else {
+                continue;
+            };
+            let entry = found.entry(group.as_u128()).or_insert_with(|| GroupRecord {
+                id: group,
+                name: String::new(),
+                created_at: record.created_at,
+                runs: 0,
+                preferred: None,
+            });
+            entry.runs += 1;
+            if record.id == group {
+                entry.name = first_line(&record.prompt, TITLE_CHARS);
+                entry.created_at = record.created_at;
+            }
+        }
+    }
+    let mut groups = txn.open_table(GROUPS)?;
+    for (key, record) in found {
+        if groups.get(key)?.is_none() {
+            groups.insert(key, record.encode()?.as_slice())?;
+        }
+    }
     Ok(())
 }
 

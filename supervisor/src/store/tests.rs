@@ -408,6 +408,15 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
         };
         out.push(("event", event.encode().unwrap()));
     }
+    // Added with schema 6.
+    let group = crate::store::GroupRecord {
+        id,
+        name: "haiku x3".into(),
+        created_at: Timestamp(11),
+        runs: 3,
+        preferred: Some(id),
+    };
+    out.push(("group", group.encode().unwrap()));
     out
 }
 
@@ -504,6 +513,14 @@ fn records_written_by_earlier_releases_still_decode() {
                         IdCounters::decode(bytes).unwrap()
                     );
                     IdCounters::VERSION
+                }
+                "group" => {
+                    use crate::store::GroupRecord;
+                    assert_eq!(
+                        GroupRecord::decode(&old).unwrap(),
+                        GroupRecord::decode(bytes).unwrap()
+                    );
+                    GroupRecord::VERSION
                 }
                 "mcp" => {
                     use protocol::mcp::McpServerConfig;

@@ -21,8 +21,8 @@ use redb::{Database, ReadableTable, Table};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::cell::DbCell;
-use super::records::{EventRecord, Record, RunRecord, SessionRecord};
-use super::schema::{AGENTS, EVENTS, MCP_SERVERS, RULES, RUNS, SESSIONS, SETTINGS};
+use super::records::{EventRecord, GroupRecord, Record, RunRecord, SessionRecord};
+use super::schema::{AGENTS, EVENTS, GROUPS, MCP_SERVERS, RULES, RUNS, SESSIONS, SETTINGS};
 use super::{CommitSink, Committed, Interrupted, StoreError};
 
 /// Most operations in one transaction; bounds commit latency under load.
@@ -83,6 +83,17 @@ pub(super) enum WriteOp {
         name: String,
         ack: Ack<()>,
     },
+    /// Records a new group (before its runs are queued).
+    PutGroup {
+        group: Box<GroupRecord>,
+        ack: Ack<()>,
+    },
+    /// Marks `run` as the group's preferred result (`None`: no run).
+    Prefer {
+        group: SessionId,
+        run: Option<SessionId>,
+        ack: Ack<()>,
+    },
     Shutdown,
 }
 
@@ -105,7 +116,9 @@ impl WriteOp {
             | WriteOp::PutRule { ack, .. }
             | WriteOp::RemoveRule { ack, .. }
             | WriteOp::PutMcpServer { ack, .. }
-            | WriteOp::RemoveMcpServer { ack, .. } => Some(ack.send(Err(err))),
+            | WriteOp::RemoveMcpServer { ack, .. }
+            | WriteOp::PutGroup { ack, .. }
+            | WriteOp::Prefer { ack, .. } => Some(ack.send(Err(err))),
             WriteOp::Shutdown => None,
         };
     }
@@ -235,7 +248,9 @@ fn finish(
         | WriteOp::PutRule { ack, .. }
         | WriteOp::RemoveRule { ack, .. }
         | WriteOp::PutMcpServer { ack, .. }
-        | WriteOp::RemoveMcpServer { ack, .. } => Some((ack, result)),
+        | WriteOp::RemoveMcpServer { ack, .. }
+        | WriteOp::PutGroup { ack, .. }
+        | WriteOp::Prefer { ack, .. } => Some((ack, result)),
         WriteOp::Shutdown => None,
     }
 }
@@ -258,6 +273,7 @@ fn apply_and_commit(
             settings: txn.open_table(SETTINGS)?,
             rules: txn.open_table(RULES)?,
             mcp_servers: txn.open_table(MCP_SERVERS)?,
+            groups: txn.open_table(GROUPS)?,
             touched: HashMap::new(),
         };
         for op in batch {
@@ -277,6 +293,7 @@ struct Tables<'txn> {
     settings: Table<'txn, &'static str, &'static [u8]>,
     rules: Table<'txn, &'static str, &'static [u8]>,
     mcp_servers: Table<'txn, &'static str, &'static [u8]>,
+    groups: Table<'txn, u128, &'static [u8]>,
     /// Session records changed by this batch, written once at the end,
     /// with whether their status changed.
     touched: HashMap<u128, (SessionRecord, bool)>,
@@ -389,7 +406,40 @@ impl Tables<'_> {
                     format!("no MCP server named {name:?}")
                 })
             }
+            WriteOp::PutGroup { group, .. } => match group.encode() {
+                Ok(bytes) => {
+                    self.groups.insert(group.id.as_u128(), bytes.as_slice())?;
+                    Ok(Ok(()))
+                }
+                Err(err) => Ok(Err(err)),
+            },
+            WriteOp::Prefer { group, run, .. } => self.prefer(*group, *run),
             WriteOp::Shutdown => Ok(Ok(())),
+        }
+    }
+
+    /// Marks `run` as the preferred result of `group` (the caller checked
+    /// that the run is of the group).
+    fn prefer(
+        &mut self,
+        group: SessionId,
+        run: Option<SessionId>,
+    ) -> Result<Result<(), StoreError>, StoreError> {
+        let key = group.as_u128();
+        let mut record = match self.groups.get(key)? {
+            Some(bytes) => match GroupRecord::decode(bytes.value()) {
+                Ok(record) => record,
+                Err(err) => return Ok(Err(err)),
+            },
+            None => return Ok(Err(StoreError::NotFound(format!("no group {group}")))),
+        };
+        record.preferred = run;
+        match record.encode() {
+            Ok(bytes) => {
+                self.groups.insert(key, bytes.as_slice())?;
+                Ok(Ok(()))
+            }
+            Err(err) => Ok(Err(err)),
         }
     }
 

@@ -330,6 +330,7 @@ async fn nan_infinite_and_non_positive_budgets_are_refused_everywhere() {
             .request(ControlRequest::RunBatch {
                 runs: vec![spec("steady", "fine"), bad_run],
                 parallel: 2,
+                name: String::new(),
             })
             .await;
         expect_invalid(result, &format!("a batch with a {usd} budget"));

@@ -347,6 +347,7 @@ async fn a_batch_keeps_its_own_parallelism_and_a_raised_limit_starts_queued_runs
     let batch = ControlRequest::RunBatch {
         runs: vec![spec("slow", "in a batch"); 3],
         parallel: 1,
+        name: String::new(),
     };
     let ControlResponse::BatchAccepted { sessions: batch } = client.request(batch).await.unwrap()
     else {
@@ -381,6 +382,7 @@ async fn a_batch_keeps_its_own_parallelism_and_a_raised_limit_starts_queued_runs
         .request(ControlRequest::RunBatch {
             runs: vec![spec("slow", "fine"), spec("no-such-agent", "bad")],
             parallel: 2,
+            name: String::new(),
         })
         .await
         .unwrap_err()

@@ -23,6 +23,7 @@ mod corrupt_store;
 mod daemon_crash;
 mod escapes;
 mod fetch;
+mod groups;
 mod limits;
 mod mcp;
 #[cfg(feature = "os-keyring")]

@@ -223,7 +223,11 @@ impl Wire {
                 return self.send(request, asked).await.map(|_| ());
             }
             Command::RemoveAgent(name) => ControlRequest::AgentRemove { name },
-            Command::Run { runs, parallel } => ControlRequest::RunBatch { runs, parallel },
+            Command::Run { runs, parallel } => ControlRequest::RunBatch {
+                runs,
+                parallel,
+                name: String::new(),
+            },
             Command::SetLimits {
                 max_concurrent_runs,
                 max_live_chats,

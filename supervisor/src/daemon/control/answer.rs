@@ -5,7 +5,8 @@
 use protocol::control::{ControlError, ControlRequest, ControlResponse, ErrorKind};
 
 use super::{
-    Handles, agents, approvals, chat, compare, pricing, replay, runs, secrets, sessions, status,
+    Handles, agents, approvals, chat, compare, groups, pricing, replay, runs, secrets, sessions,
+    status,
 };
 use crate::daemon::{BrokerMsg, mcp_servers};
 
@@ -45,8 +46,20 @@ async fn dispatch(
         ControlRequest::AgentGet { name } => agents::get(handles, name).await,
         ControlRequest::AgentRemove { name } => agents::remove(handles, name).await,
         ControlRequest::Run(spec) => runs::start_run(spec, handles).await,
-        ControlRequest::RunBatch { runs, parallel } => {
-            runs::start_batch(runs, parallel, handles).await
+        ControlRequest::RunBatch {
+            runs,
+            parallel,
+            name,
+        } => runs::start_batch(runs, parallel, &name, handles).await,
+        ControlRequest::GroupList { limit } => groups::list(handles, limit).await,
+        ControlRequest::GroupGet {
+            id,
+            from,
+            limit,
+            answer_chars,
+        } => groups::get(handles, &id, from, limit, answer_chars).await,
+        ControlRequest::GroupPrefer { group, run } => {
+            groups::prefer(handles, &group, run.as_deref()).await
         }
         ControlRequest::Replay { session, spec } => replay::replay(&session, *spec, handles).await,
         ControlRequest::LimitsSet {

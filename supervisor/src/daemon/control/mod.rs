@@ -35,6 +35,7 @@ mod answer;
 mod approvals;
 mod chat;
 mod compare;
+mod groups;
 mod pricing;
 mod replay;
 mod runs;

@@ -16,7 +16,7 @@ use protocol::event::{Event, EventKind, SessionStatus};
 use protocol::tape::Tape;
 use protocol::{SessionId, Timestamp};
 
-use super::{call, unavailable};
+use super::{call, groups, unavailable};
 use crate::daemon::root::Handles;
 use crate::daemon::scheduler::BatchSlot;
 use crate::daemon::session::{LaterTurn, Opening};
@@ -47,6 +47,7 @@ pub(super) async fn start_run(
 pub(super) async fn start_batch(
     runs: Vec<RunSpec>,
     parallel: u32,
+    name: &str,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
     let invalid = |message: String| ControlError::new(ErrorKind::Invalid, message);
@@ -89,8 +90,10 @@ pub(super) async fn start_batch(
     };
     let total = runs.len();
     let mut sessions = Vec::with_capacity(total);
-    // Its first run names the batch: kept with each run, for grouping.
+    // Its first run names the group: kept with each run.
     let first = SessionId::new();
+    let group = groups::new_record(first, name, &runs[0].prompt, total)?;
+    handles.shared.store.put_group(group).await?;
     for spec in runs {
         let agent = agents[&spec.agent].clone();
         let id = if sessions.is_empty() {
@@ -98,11 +101,10 @@ pub(super) async fn start_batch(
         } else {
             SessionId::new()
         };
-        let named = (total > 1).then_some(first);
         match queue(
             spec,
             agent,
-            Some((slot, named)),
+            Some((slot, first)),
             Origin::default(),
             id,
             handles,
@@ -163,6 +165,13 @@ pub(super) fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlEr
         .overridden_by(&spec.budgets)
         .validate()
         .map_err(invalid)?;
+    if let Some(model) = &spec.model
+        && (model.trim().is_empty() || model.len() > 200 || model.chars().any(char::is_control))
+    {
+        return Err(invalid(format!(
+            "{model:?} is not a model name: give one like gpt-4.1-mini"
+        )));
+    }
     agent
         .script
         .patched(&spec.script)
@@ -170,9 +179,6 @@ pub(super) fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlEr
         .map_err(invalid)
 }
 
-/// Records and queues run `id`; in a batch, under its slot, and with the
-/// batch's first run as its `batch` when the batch has more than one run;
-/// a replay with the `parent` it goes on from.
 /// Where a run comes from: the session and point it goes on from, and
 /// for a replay from the tape, the recorded turn it plays.
 #[derive(Default)]
@@ -183,10 +189,13 @@ pub(super) struct Origin {
     pub(super) later: Vec<LaterTurn>,
 }
 
+/// Records and queues run `id`; in a group, under its batch's slot and
+/// with the group's id as its `batch`; a replay with the `parent` it goes
+/// on from. The spec's `model` replaces the agent's.
 pub(super) async fn queue(
     spec: RunSpec,
-    agent: AgentConfig,
-    batch: Option<(BatchSlot, Option<SessionId>)>,
+    mut agent: AgentConfig,
+    batch: Option<(BatchSlot, SessionId)>,
     origin: Origin,
     id: SessionId,
     handles: &Handles,
@@ -198,6 +207,9 @@ pub(super) async fn queue(
     } = origin;
     let shared = &handles.shared;
     let now = Timestamp::now();
+    if let Some(model) = &spec.model {
+        agent.model.clone_from(model);
+    }
     let price = shared.price_of(&agent.model).await;
     let record = SessionRecord {
         budgets: agent.budgets.overridden_by(&spec.budgets),
@@ -205,7 +217,7 @@ pub(super) async fn queue(
         label: spec.label.clone(),
         prompt: spec.prompt.clone(),
         id,
-        batch: batch.and_then(|(_, first)| first),
+        batch: batch.map(|(_, group)| group),
         parent,
         ..SessionRecord::new(SessionKind::Run, agent, SessionStatus::Queued, now, price)
     };

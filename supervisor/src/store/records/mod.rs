@@ -7,10 +7,12 @@
 //! `tests/fixtures` pins the bytes of every current version.
 
 mod estimate;
+mod group;
 mod old;
 mod waiting;
 
 pub(crate) use estimate::Estimate;
+pub(crate) use group::GroupRecord;
 pub(crate) use waiting::WaitingCalls;
 
 use protocol::agent::{AgentConfig, Budgets, Script};
@@ -322,13 +324,14 @@ pub(crate) struct RunRecord {
 }
 
 impl Record for RunRecord {
-    const VERSION: u8 = 3;
+    const VERSION: u8 = 4;
     const WHAT: &'static str = "run";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
         match version {
             1 => decode_old::<old::RunRecordV1, _>(payload),
             2 => decode_old::<old::RunRecordV2, _>(payload),
+            3 => decode_old::<old::RunRecordV3, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }

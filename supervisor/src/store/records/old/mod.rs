@@ -15,7 +15,8 @@
 //!   `SandboxConfig::private_hosts`;
 //! - session version 6: before `SessionRecord::estimate`,
 //!   `SessionRecord::waiting`, `SessionRecord::title` and
-//!   `SessionRecord::first_message` and `SessionRecord::batch`.
+//!   `SessionRecord::first_message` and `SessionRecord::batch`;
+//! - run version 3: before `RunSpec::model`.
 //!
 
 mod agents;
@@ -25,7 +26,7 @@ mod sessions;
 pub(super) use agents::{
     AgentConfigV1, AgentConfigV2, AgentConfigV3, AgentConfigV4, AgentConfigV5,
 };
-pub(super) use runs::{DaemonLimitsV1, RunRecordV1, RunRecordV2};
+pub(super) use runs::{DaemonLimitsV1, RunRecordV1, RunRecordV2, RunRecordV3};
 pub(super) use sessions::{
     SessionRecordV1, SessionRecordV2, SessionRecordV3, SessionRecordV4, SessionRecordV5,
     SessionRecordV6, SessionRecordV7,

@@ -3,7 +3,7 @@
 
 use protocol::SessionId;
 use protocol::agent::{Budgets, Fault, ScriptPatch};
-use protocol::approval::AskPolicy;
+use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::RunSpec;
 use serde::Deserialize;
 
@@ -54,6 +54,7 @@ impl From<RunRecordV1> for RunRecord {
                     tool_calls: None,
                 },
                 budgets: spec.budgets,
+                model: None,
                 approve: Vec::new(),
                 ask: AskPolicy::default(),
             },
@@ -87,8 +88,45 @@ impl From<RunRecordV2> for RunRecord {
                 label: spec.label,
                 script: spec.script,
                 budgets: spec.budgets,
+                model: None,
                 approve: Vec::new(),
                 ask: AskPolicy::default(),
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RunSpecV3 {
+    agent: String,
+    prompt: String,
+    label: Option<String>,
+    script: ScriptPatch,
+    budgets: Budgets,
+    approve: Vec<RuleMatch>,
+    ask: AskPolicy,
+}
+
+#[derive(Deserialize)]
+pub(in crate::store::records) struct RunRecordV3 {
+    session: SessionId,
+    spec: RunSpecV3,
+}
+
+impl From<RunRecordV3> for RunRecord {
+    fn from(v3: RunRecordV3) -> RunRecord {
+        let spec = v3.spec;
+        RunRecord {
+            session: v3.session,
+            spec: RunSpec {
+                agent: spec.agent,
+                prompt: spec.prompt,
+                label: spec.label,
+                script: spec.script,
+                budgets: spec.budgets,
+                model: None,
+                approve: spec.approve,
+                ask: spec.ask,
             },
         }
     }

@@ -1,0 +1,156 @@
+//! A group's results, one record per run, for tools and people: JSON lines
+//! and CSV (`studio export --group ID`) with the same fields
+//! ([`RESULT_FIELDS`], documented in `docs/results.md` and kept stable), and
+//! a Markdown table with the group's totals.
+//!
+//! Answers are the model's text, never trusted as Markdown: in the table
+//! each is its first line with markup characters (`|` too) escaped, and
+//! below it each is whole in a fence no backtick run inside can close.
+
+use std::fmt::Write;
+
+use protocol::control::{GroupRun, GroupSummary};
+use serde_json::{Value, json};
+
+use crate::export::session_duration;
+use crate::human::{count, duration, first_line, usd};
+use crate::transcript::{fenced, inline};
+
+/// The fields of a result record, in the order CSV writes them.
+pub const RESULT_FIELDS: [&str; 19] = [
+    "group",
+    "group_name",
+    "run",
+    "short_id",
+    "label",
+    "agent",
+    "provider",
+    "model",
+    "status",
+    "preferred",
+    "answer",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "duration_ms",
+    "started_at",
+    "ended_at",
+];
+
+/// One run's record as a JSON object with the fields of [`RESULT_FIELDS`].
+pub fn run_json(group: &GroupSummary, run: &GroupRun) -> Value {
+    let s = &run.summary;
+    let usage = s.totals.as_ref().map(|t| &t.usage);
+    json!({
+        "group": group.id.to_string(),
+        "group_name": group.name,
+        "run": s.id.to_string(),
+        "short_id": s.id.short(),
+        "label": s.label,
+        "agent": s.agent,
+        "provider": run.provider,
+        "model": run.model,
+        "status": s.status.as_str(),
+        "preferred": group.preferred == Some(s.id),
+        "answer": run.answer,
+        "input_tokens": usage.map(|u| u.input_tokens),
+        "output_tokens": usage.map(|u| u.output_tokens),
+        "cache_read_tokens": usage.map(|u| u.cache_read_tokens),
+        "reasoning_tokens": usage.map(|u| u.reasoning_tokens),
+        "cost_usd": s.totals.as_ref().map(|t| t.cost_usd),
+        "duration_ms": session_duration(s).map(|d| d.as_millis() as u64),
+        "started_at": s.started_at.map(|t| t.to_string()),
+        "ended_at": s.ended_at.map(|t| t.to_string()),
+    })
+}
+
+/// The records as CSV: a header of [`RESULT_FIELDS`], then a row a run
+/// (a missing value is an empty cell).
+pub fn csv(group: &GroupSummary, runs: &[GroupRun]) -> Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(RESULT_FIELDS)?;
+    for run in runs {
+        let record = run_json(group, run);
+        out.write_record(RESULT_FIELDS.iter().map(|field| match &record[field] {
+            Value::Null => String::new(),
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        }))?;
+    }
+    let bytes = out.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The group as a Markdown document: its totals, then a table of its runs
+/// (the preferred one marked ★), then each answer in full under its run.
+pub fn markdown(group: &GroupSummary, runs: &[GroupRun]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", inline(&group.name));
+    let _ = writeln!(
+        out,
+        "Group `{}` · {} runs · {} · {} tokens in, {} out · {}\n",
+        group.id.short(),
+        group.runs,
+        status_counts(group),
+        count(group.usage.input_tokens),
+        count(group.usage.output_tokens),
+        usd(group.cost_usd),
+    );
+    let _ = writeln!(
+        out,
+        "| | run | label | agent | model | status | answer | tokens in/out | cost | duration |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    for run in runs {
+        let s = &run.summary;
+        let usage = s.totals.as_ref().map(|t| &t.usage);
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
+            if group.preferred == Some(s.id) {
+                "★"
+            } else {
+                ""
+            },
+            s.id.short(),
+            inline(s.label.as_deref().unwrap_or("")),
+            inline(&s.agent),
+            inline(&run.model),
+            s.status.as_str(),
+            inline(&first_line(&run.answer, 80)),
+            usage.map_or_else(String::new, |u| format!(
+                "{}/{}",
+                u.input_tokens, u.output_tokens
+            )),
+            s.totals
+                .as_ref()
+                .map_or_else(String::new, |t| usd(t.cost_usd)),
+            session_duration(s).map_or_else(String::new, duration),
+        );
+    }
+    out.push('\n');
+    for run in runs.iter().filter(|r| !r.answer.is_empty()) {
+        let s = &run.summary;
+        let _ = writeln!(
+            out,
+            "## `{}` {} · {}\n",
+            s.id.short(),
+            inline(s.label.as_deref().unwrap_or(&s.agent)),
+            inline(&run.model)
+        );
+        fenced(&mut out, "", &run.answer);
+    }
+    out
+}
+
+/// `3 completed, 1 failed`.
+pub fn status_counts(group: &GroupSummary) -> String {
+    let parts: Vec<String> = group
+        .by_status
+        .iter()
+        .map(|c| format!("{} {}", c.runs, c.status.as_str()))
+        .collect();
+    parts.join(", ")
+}
