@@ -221,7 +221,8 @@ await step('replay', async () => {
   await page.getByRole('button', { name: 'Replay from here' }).click();
   const line = page.locator('.title-line', { hasText: 'from the replay' });
   await line.locator('.lineage', { hasText: 'goes on from' }).waitFor();
-  await line.locator('.label', { hasText: '(prompt)' }).waitFor();
+  // The run was one of a group's attempts (`#2`): the label says so first.
+  await line.locator('.label', { hasText: /^#\d \(replay from #\d+; prompt\)$/ }).waitFor();
   await line.locator('span.status.completed').waitFor({ timeout: 60_000 });
   await page.screenshot({ path: `${artifacts}/web-replay.png` });
 });
@@ -278,7 +279,7 @@ await step('replay-from-tape', async () => {
   await page.locator('.timeline .row .name', { hasText: 'message.user' }).click();
   await page.locator('input[name=replay_tape]').check();
   await page.getByRole('button', { name: 'Replay from here' }).click();
-  const line = page.locator('.title-line', { has: page.locator('.label', { hasText: '(from the tape)' }) });
+  const line = page.locator('.title-line', { has: page.locator('.label', { hasText: 'from the tape)' }) });
   await line.locator('span.status.completed').waitFor({ timeout: 60_000 });
   await page.locator('.timeline .row .name', { hasText: 'replay.diverged' }).waitFor({ state: 'detached' });
 });
@@ -373,6 +374,52 @@ await step('runs-table', async () => {
   await page.keyboard.press('Control+a');
   await page.keyboard.press('Delete');
   await page.locator('tfoot th', { hasText: 'Total of all' }).waitFor();
+});
+
+// One prompt on two models, twice each, typed as a person types: one
+// group, whose results table shows every run's answer, sorts, and marks
+// the preferred run.
+await step('group-results', async () => {
+  await openRunForm();
+  await page.selectOption('select[name=agent]', 'slow');
+  const typeInto = async (selector, text) => {
+    await page.locator(selector).click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.type(text, { delay: 30 });
+  };
+  await typeInto('textarea[name=prompt]', 'pick the best');
+  await typeInto('input[name=count]', '2');
+  await typeInto('input[name=models]', 'small, large');
+  await typeInto('input[name=group_name]', 'sizes');
+  await page.locator('.form p.planned', { hasText: 'Starts 4 run(s) as one group.' }).waitFor();
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.locator('.form p.muted', { hasText: 'queued 4 run(s) as one group' }).waitFor();
+  const line = page.locator('tr.batch', { hasText: 'batch of 4' }).filter({ hasText: 'pick the best' });
+  await line.getByRole('button', { name: 'Results' }).click();
+  const results = page.locator('section.results');
+  await results.locator('h3', { hasText: 'sizes' }).waitFor();
+  // Live: the statuses follow the runs, and the answers come once they end.
+  await results.locator('.results-totals', { hasText: '4 runs: 4 completed' }).waitFor({ timeout: 60_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('section.results td.answer')]
+    .filter((cell) => cell.textContent.length > 0).length === 4, null, { timeout: 30_000 });
+  const models = await results.locator('tbody tr td:nth-child(5)').allTextContents();
+  if (models.join(',') !== 'small,small,large,large') throw new Error(`models: ${models}`);
+  const pick = results.locator('tbody tr', { hasText: 'large · #2' });
+  await pick.getByRole('button', { name: 'Mark as the preferred result' }).click();
+  await results.locator('tr.preferred', { hasText: 'large · #2' }).waitFor();
+  await results.locator('button.sort', { hasText: 'label' }).click();
+  await results.locator('button.sort', { hasText: 'label ▲' }).waitFor();
+  await results.locator('button.sort', { hasText: 'label ▲' }).click();
+  await results.locator('button.sort', { hasText: 'label ▼' }).waitFor();
+  const first = await results.locator('tbody tr').first().textContent();
+  if (!first.includes('small · #2')) throw new Error(`sorted by label, descending, first: ${first}`);
+  await results.scrollIntoViewIfNeeded();
+  await results.screenshot({ path: `${artifacts}/web-group-results-table.png` });
+  // The preferred mark goes; Close closes the table.
+  await results.locator('tr.preferred').getByRole('button', { name: 'Unmark the preferred result' }).click();
+  await results.locator('tr.preferred').waitFor({ state: 'detached' });
+  await results.getByRole('button', { name: 'Close' }).click();
+  await results.waitFor({ state: 'detached' });
 });
 
 // The theme toggle: system, light, dark; the dark one is dark, and the

@@ -265,6 +265,7 @@ async fn phase(app: &mut App, name: &str, runs: usize, sizes: Sizes) -> Figures 
         .send(Command::Run {
             runs: vec![spec; runs],
             parallel: u32::MAX,
+            name: name.to_owned(),
         })
         .unwrap();
     let ours = |state: &AppState| -> Vec<SessionId> {

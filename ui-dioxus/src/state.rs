@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use protocol::approval::{ApprovalRule, PendingApproval};
 use protocol::control::{
-    Comparison, DaemonStatus, KeyInfo, MAX_COMPARED, PricingTable, SecretsInfo, SessionSummary,
-    Setup,
+    Comparison, DaemonStatus, Group, KeyInfo, MAX_COMPARED, PricingTable, SecretsInfo,
+    SessionSummary, Setup,
 };
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
@@ -162,6 +162,8 @@ pub enum Update {
     Pricing(PricingTable),
     /// Sessions compared (`Compare`).
     Compared(Box<Comparison>),
+    /// A group's results table (`GroupGet`).
+    Results(Box<Group>),
     /// An export is whole: the page saves it.
     Exported(Box<Exported>),
     /// An MCP server's tools, or why it could not be reached.
@@ -272,6 +274,17 @@ pub struct AppState {
     pub exported: Option<Box<Exported>>,
     /// Where the last export was saved, or why it was not.
     pub export_saved: Option<Result<String, String>>,
+    /// The group whose results table is open on the Runs page.
+    pub results: Option<Results>,
+}
+
+/// A group's results table: which group, and its page once read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Results {
+    /// The group (its first run's id).
+    pub group: SessionId,
+    /// What the daemon answered (`None` while it reads).
+    pub shown: Option<Box<Group>>,
 }
 
 /// A session exported as text, to be saved as a file.
@@ -390,6 +403,14 @@ impl AppState {
                 // An answer for sessions no longer asked about is dropped.
                 if of == self.compare.asked {
                     self.compare.shown = Some(Rc::from(comparison));
+                }
+            }
+            Update::Results(group) => {
+                // An answer for a table since closed or changed is dropped.
+                if let Some(results) = &mut self.results
+                    && results.group == group.summary.id
+                {
+                    results.shown = Some(group);
                 }
             }
             Update::Exported(exported) => {

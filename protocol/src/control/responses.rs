@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Comparison, DaemonStatus, Group, GroupSummary, KeyInfo, ListKind, PricingTable,
-    ProviderModels, SecretsInfo, SessionSummary, Setup, StoreReport,
+    Comparison, DaemonStatus, Group, GroupSummary, KeyInfo, ListKind, PricingTable, ProviderModels,
+    SecretsInfo, SessionSummary, Setup, StoreReport,
 };
 use crate::agent::AgentConfig;
 use crate::approval::{ApprovalRule, PendingApproval};
@@ -162,4 +162,3 @@ pub enum ErrorKind {
     /// ([`crate::codec::MAX_FRAME_LEN`]).
     TooLarge,
 }
-

@@ -120,6 +120,54 @@ fn parse_line(line: &str, number: usize, default_agent: &str) -> Result<RunSpec,
     })
 }
 
+/// The runs of one prompt over `agents` (none: `base`'s own) × `models`
+/// (none: the agent's own) × `attempts`, in that order, each labelled by
+/// what sets it apart (after `base`'s own label): `studio run --attempts
+/// --agents --models` and the app's run form alike.
+pub fn fan_out(
+    base: &RunSpec,
+    agents: &[String],
+    models: &[String],
+    attempts: u32,
+) -> Vec<RunSpec> {
+    let own = [base.agent.clone()];
+    let agents = if agents.is_empty() { &own[..] } else { agents };
+    let models: Vec<Option<&String>> = if models.is_empty() {
+        vec![None]
+    } else {
+        models.iter().map(Some).collect()
+    };
+    let mut out = Vec::new();
+    for agent in agents {
+        for model in &models {
+            for attempt in 1..=attempts.max(1) {
+                let mut parts = Vec::new();
+                if agents.len() > 1 {
+                    parts.push(agent.clone());
+                }
+                if let Some(model) = model {
+                    parts.push((*model).clone());
+                }
+                if attempts > 1 {
+                    parts.push(format!("#{attempt}"));
+                }
+                let label = match &base.label {
+                    Some(given) => std::iter::once(given.clone()).chain(parts).collect(),
+                    None => parts,
+                }
+                .join(" · ");
+                out.push(RunSpec {
+                    agent: agent.clone(),
+                    model: model.cloned(),
+                    label: Some(label),
+                    ..base.clone()
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +202,44 @@ mod tests {
             parse_batch("{\"prompt\":\"no agent\"}", ""),
             Err(BatchFileError::BadLines(_))
         ));
+    }
+
+    fn base() -> RunSpec {
+        RunSpec {
+            agent: "coder".into(),
+            prompt: "fix it".into(),
+            ..RunSpec::default()
+        }
+    }
+
+    #[test]
+    fn attempts_models_and_agents_multiply_and_say_what_sets_each_apart() {
+        let labels = |runs: Vec<RunSpec>| -> Vec<String> {
+            runs.into_iter()
+                .map(|r| r.label.unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(labels(fan_out(&base(), &[], &[], 3)), ["#1", "#2", "#3"]);
+        let models = ["m1".to_owned(), "m2".to_owned()];
+        let run = fan_out(&base(), &[], &models, 2);
+        assert_eq!(
+            labels(run.clone()),
+            ["m1 · #1", "m1 · #2", "m2 · #1", "m2 · #2"]
+        );
+        assert_eq!(run[2].model.as_deref(), Some("m2"));
+        assert_eq!(run[2].agent, "coder");
+        let agents = ["a".to_owned(), "b".to_owned()];
+        let run = fan_out(&base(), &agents, &[], 1);
+        assert_eq!(labels(run.clone()), ["a", "b"]);
+        assert_eq!(run[1].agent, "b");
+        assert_eq!(run[1].model, None);
+        let labelled = RunSpec {
+            label: Some("try".into()),
+            ..base()
+        };
+        assert_eq!(
+            labels(fan_out(&labelled, &[], &[], 2)),
+            ["try · #1", "try · #2"]
+        );
     }
 }

@@ -51,12 +51,23 @@ pub enum Command {
     },
     /// Delete an agent (its sessions stay).
     RemoveAgent(String),
-    /// Queue runs as one batch (`RunBatch`), at most `parallel` of them live.
+    /// Queue runs as one group (`RunBatch`), at most `parallel` of them live.
     Run {
         /// What to run.
         runs: Vec<RunSpec>,
         /// Most of them live at once.
         parallel: u32,
+        /// The group's name (empty: its first prompt).
+        name: String,
+    },
+    /// Open a group's results table (`GroupGet`), or read it again.
+    Results(SessionId),
+    /// Mark a run as its group's preferred result (`None`: no run).
+    Prefer {
+        /// The group.
+        group: SessionId,
+        /// The run.
+        run: Option<SessionId>,
     },
     /// Change the daemon's limits of live runs and of live interactive
     /// sessions (stored by the daemon); `None` keeps one as it is.

@@ -29,11 +29,13 @@ use crate::state::Update;
 pub mod command;
 mod export;
 mod inherited;
+mod requests;
 mod wire;
 
 pub use command::{Command, NewRule, RuleChanges};
 pub use export::ExportFormat;
-use wire::{Asked, FollowUp, Incoming, Wire};
+use requests::Asked;
+use wire::{FollowUp, Incoming, Wire};
 
 /// Pause between connection attempts.
 const RETRY: Duration = Duration::from_secs(1);

@@ -13,56 +13,11 @@ use protocol::event::EventKind;
 use studio_client::{Client, ClientError};
 use tokio::sync::mpsc;
 
-use super::export::{ExportJob, ExportStep};
+use super::Command;
+use super::export::ExportStep;
 use super::inherited::inherited_page;
-use super::{Command, RuleChanges};
+use super::requests::{self, Asked};
 use crate::state::{ImportOutcome, McpSummary, Update};
-
-/// What a request's answer updates.
-#[derive(Clone, Debug)]
-pub(super) enum Asked {
-    Status,
-    Agents,
-    Sessions,
-    Approvals,
-    /// A stream: its answer is `Subscribed`, its pushes carry the data.
-    Stream,
-    /// The lists' watch: once it is subscribed, every list is asked for,
-    /// so that no change is missed between the two.
-    ListWatch,
-    /// An action: only a failure shows.
-    Action,
-    /// Saves this agent: list the agents again, then change its rules.
-    AgentSaved(String, RuleChanges),
-    /// Opens a chat: inspect it once open.
-    Chat,
-    /// A replay to show in the Inspector once started.
-    Replay,
-    /// Sessions side by side.
-    Compare,
-    /// An export under way.
-    Export(Box<ExportJob>),
-    /// A page of what `branch` goes on from: `parent`'s events up to `at`.
-    Inherited {
-        branch: SessionId,
-        parent: SessionId,
-        at: u64,
-    },
-    /// What the inspected session was set up with (its system prompt).
-    Setup,
-    /// Lists models.
-    Models,
-    /// Lists keys, where secrets live, MCP servers, rules or prices.
-    Keys,
-    Secrets,
-    Mcp,
-    Rules,
-    Pricing,
-    /// Tests this MCP server.
-    McpTest(String),
-    /// Adds this server of an import.
-    McpImport(String),
-}
 
 /// What an answer calls for next.
 pub(super) enum FollowUp {
@@ -178,24 +133,13 @@ impl Wire {
         command: Command,
         update: &mut impl FnMut(Update),
     ) -> Result<(), ClientError> {
-        let request = match command {
+        let command = match requests::plain(command) {
+            Ok((request, asked)) => return self.send(request, asked).await.map(|_| ()),
+            Err(command) => command,
+        };
+        match command {
             // Already running: it answered.
-            Command::StartDaemon => return Ok(()),
-            Command::Cancel(session) => ControlRequest::Cancel { session },
-            Command::Kill(session) => ControlRequest::Kill { session },
-            Command::Retitle { session, title } => ControlRequest::SessionRetitle {
-                id: session.to_string(),
-                title,
-            },
-            Command::Answer {
-                id,
-                approve,
-                remember,
-            } => ControlRequest::ApprovalAnswer {
-                id,
-                approve,
-                remember,
-            },
+            Command::StartDaemon => Ok(()),
             Command::Inspect(session) => {
                 if let Some((request_id, _)) = self.inspecting.take() {
                     // Its task ends, and with it the subscription.
@@ -211,97 +155,8 @@ impl Wire {
                 let setup = ControlRequest::SessionSetup {
                     id: session.to_string(),
                 };
-                return self.send(setup, Asked::Setup).await.map(|_| ());
+                self.send(setup, Asked::Setup).await.map(|_| ())
             }
-            Command::SaveAgent {
-                agent,
-                replace,
-                rules,
-            } => {
-                let asked = Asked::AgentSaved(agent.name.clone(), rules);
-                let request = ControlRequest::AgentCreate { agent, replace };
-                return self.send(request, asked).await.map(|_| ());
-            }
-            Command::RemoveAgent(name) => ControlRequest::AgentRemove { name },
-            Command::Run { runs, parallel } => ControlRequest::RunBatch {
-                runs,
-                parallel,
-                name: String::new(),
-            },
-            Command::SetLimits {
-                max_concurrent_runs,
-                max_live_chats,
-            } => {
-                let request = ControlRequest::LimitsSet {
-                    max_concurrent_runs,
-                    max_live_chats,
-                };
-                return self.send(request, Asked::Status).await.map(|_| ());
-            }
-            Command::OpenChat(agent) => {
-                let request = ControlRequest::ChatOpen { agent };
-                return self.send(request, Asked::Chat).await.map(|_| ());
-            }
-            Command::Say { session, text } => ControlRequest::ChatSay { session, text },
-            Command::EndChat(session) => ControlRequest::ChatEnd { session },
-            Command::Inherit { branch, parent, at } => {
-                let request = inherited_page(parent, 0, at);
-                let asked = Asked::Inherited { branch, parent, at };
-                return self.send(request, asked).await.map(|_| ());
-            }
-            Command::Replay {
-                session,
-                spec,
-                inspect,
-            } => {
-                let request = ControlRequest::Replay {
-                    session: session.to_string(),
-                    spec,
-                };
-                let asked = if inspect {
-                    Asked::Replay
-                } else {
-                    Asked::Action
-                };
-                return self.send(request, asked).await.map(|_| ());
-            }
-            Command::Compare { sessions, window } => {
-                let request = ControlRequest::Compare {
-                    sessions: sessions.iter().map(ToString::to_string).collect(),
-                    window,
-                    max_rows: COMPARE_ROWS,
-                };
-                return self.send(request, Asked::Compare).await.map(|_| ());
-            }
-            Command::Export { session, format } => {
-                let (request, job) = ExportJob::start(session, format);
-                let asked = Asked::Export(Box::new(job));
-                return self.send(request, asked).await.map(|_| ());
-            }
-            Command::Branch {
-                session,
-                at_seq,
-                agent,
-            } => {
-                let request = ControlRequest::ChatBranch {
-                    session: session.to_string(),
-                    at_seq: Some(at_seq),
-                    agent,
-                };
-                return self.send(request, Asked::Chat).await.map(|_| ());
-            }
-            Command::ResumeChat(session) => {
-                let request = ControlRequest::ChatResume {
-                    session: session.to_string(),
-                };
-                return self.send(request, Asked::Chat).await.map(|_| ());
-            }
-            Command::SetKey { provider, key } => ControlRequest::KeySet { provider, key },
-            Command::RemoveKey(provider) => ControlRequest::KeyRemove { provider },
-            Command::AddMcp { server, replace } => ControlRequest::McpAdd {
-                server: *server,
-                replace,
-            },
             Command::ImportMcp { entries, replace } => {
                 let report = entries
                     .iter()
@@ -320,43 +175,11 @@ impl Wire {
                         self.send(request, Asked::McpImport(name)).await?;
                     }
                 }
-                return Ok(());
+                Ok(())
             }
-            Command::RemoveMcp(name) => ControlRequest::McpRemove { name },
-            Command::TestMcp(name) => {
-                let request = ControlRequest::McpTest { name: name.clone() };
-                return self.send(request, Asked::McpTest(name)).await.map(|_| ());
-            }
-            Command::AddRule {
-                agent,
-                matches,
-                decision,
-                priority,
-            } => ControlRequest::RuleAdd {
-                agent,
-                matches,
-                decision,
-                priority,
-            },
-            Command::RemoveRule(id) => ControlRequest::RuleRemove { id },
-            Command::SetPrice { model, price } => {
-                let request = ControlRequest::PricingSet { model, price };
-                return self.send(request, Asked::Pricing).await.map(|_| ());
-            }
-            Command::ResetPrice(model) => {
-                let request = ControlRequest::PricingRemove { model };
-                return self.send(request, Asked::Pricing).await.map(|_| ());
-            }
-            Command::ListModels(provider) => {
-                let request = ControlRequest::ModelList {
-                    provider: Some(provider),
-                    base_url: None,
-                    send_key: false,
-                };
-                return self.send(request, Asked::Models).await.map(|_| ());
-            }
-        };
-        self.send(request, Asked::Action).await.map(|_| ())
+            // Every other command is plain.
+            _ => Ok(()),
+        }
     }
 
     /// Turns one frame into the update it means, and says what it calls for next.
@@ -484,6 +307,12 @@ impl Wire {
                     (Some(Asked::Compare), Ok(ControlResponse::Compared(comparison))) => {
                         update(Update::Compared(comparison));
                     }
+                    (Some(Asked::Results), Ok(ControlResponse::Group(group))) => {
+                        update(Update::Results(group));
+                    }
+                    (Some(Asked::Prefer(group)), Ok(_)) => {
+                        return Some(FollowUp::Command(Command::Results(group)));
+                    }
                     (Some(Asked::Export(job)), Ok(response)) => match job.take(response) {
                         Ok(ExportStep::More(request, job)) => {
                             return Some(FollowUp::Request(request, Asked::Export(job)));
@@ -590,6 +419,3 @@ async fn stream(
         let _ = incoming.send(Err(ClientError::Disconnected)).await;
     }
 }
-
-/// Rows of a comparison asked for at once.
-const COMPARE_ROWS: u32 = 300;

@@ -8,6 +8,7 @@ pub mod compare;
 mod inbox;
 mod inspector;
 mod picker;
+mod results;
 mod run_form;
 mod runs;
 pub mod runs_table;

@@ -1,11 +1,11 @@
-//! The form that starts runs: an agent, a prompt (or a batch file), how
-//! many, how many at once, what their tools may do without asking, and
-//! budgets.
+//! The form that starts runs as one group: an agent (or several to
+//! compare), a prompt (or a batch file), how many of each, on which models,
+//! how many at once, what their tools may do without asking, and budgets.
 
 use dioxus::prelude::*;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::RunSpec;
-use studio_client::batch::parse_batch;
+use studio_client::batch::{fan_out, parse_batch};
 
 use super::budgets::{BudgetDraft, BudgetInputs};
 use crate::commands::Commands;
@@ -24,8 +24,16 @@ pub struct RunDraft {
     pub agent: String,
     /// The prompt.
     pub prompt: String,
-    /// How many runs of the prompt.
+    /// How many runs of the prompt (on each agent and model).
     pub count: String,
+    /// Agents to compare, comma-separated (empty: `agent` alone).
+    pub agents: String,
+    /// Models of the agent's provider to compare, comma-separated (empty:
+    /// the agent's own).
+    pub models: String,
+    /// The group's name (empty: the prompt's first line, or the batch
+    /// file's name).
+    pub name: String,
     /// A batch file (JSON lines, as `studio run --batch` reads) to run
     /// instead of the prompt: a path on the machine running the app.
     pub batch_path: String,
@@ -48,6 +56,9 @@ impl Default for RunDraft {
             agent: String::new(),
             prompt: String::new(),
             count: "1".into(),
+            agents: String::new(),
+            models: String::new(),
+            name: String::new(),
             batch_path: String::new(),
             batch_text: String::new(),
             parallel: String::new(),
@@ -98,7 +109,16 @@ impl RunDraft {
                     prompt: self.prompt.clone(),
                     ..RunSpec::default()
                 };
-                vec![spec; count as usize]
+                let agents = listed(&self.agents);
+                let models = listed(&self.models);
+                let runs = fan_out(&spec, &agents, &models, count);
+                if runs.len() > MAX_RUNS as usize {
+                    return Err(format!(
+                        "{} runs at once is too many (at most {MAX_RUNS}): fewer runs, agents or models",
+                        runs.len()
+                    ));
+                }
+                runs
             }
         };
         for run in &mut runs {
@@ -125,6 +145,19 @@ impl RunDraft {
             .ok_or_else(|| format!("at once: {parallel:?} is not a number from 1 up"))
     }
 
+    /// The group's name: the one given, else a batch file's name (else the
+    /// daemon names it by the first prompt).
+    pub fn group_name(&self) -> String {
+        let given = self.name.trim();
+        if !given.is_empty() || self.batch_path.trim().is_empty() {
+            return given.to_owned();
+        }
+        std::path::Path::new(self.batch_path.trim())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
     /// Reads the batch (the file the form names, or the pasted lines) and
     /// builds the runs.
     fn submit(&self) -> Result<(Vec<RunSpec>, u32), String> {
@@ -147,6 +180,15 @@ impl RunDraft {
     }
 }
 
+/// The names of a comma-separated list, blanks left out.
+fn listed(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The run form.
 #[component]
 pub fn RunForm() -> Element {
@@ -164,7 +206,18 @@ pub fn RunForm() -> Element {
     // Each budget's problem, shown under it (the rest in `problem`).
     let mut budget_problems = use_signal(Problems::default);
     let mut started = use_signal(|| None::<usize>);
+    // "queued N run(s)" is about the form as it was: a change clears it.
+    use_effect(move || {
+        let _changed = draft.read();
+        started.set(None);
+    });
     let batch = draft.read().uses_batch();
+    // How many runs Start would queue (a batch is counted when read).
+    let planned = if batch {
+        Err(())
+    } else {
+        draft.read().runs(None).map(|runs| runs.len()).map_err(drop)
+    };
     rsx! {
         div { class: "form inline",
             h3 { "New runs" }
@@ -182,6 +235,18 @@ pub fn RunForm() -> Element {
             label { "Runs"
                 TextInput { name: "count", r#type: "number", min: "1", max: "{MAX_RUNS}", disabled: batch, value: draft.read().count.clone(),
                     oninput: move |text| draft.write().count = text }
+            }
+            label { "Compare agents"
+                TextInput { name: "agents", disabled: batch, value: draft.read().agents.clone(), placeholder: "writer, critic (each gets the prompt)",
+                    oninput: move |text| draft.write().agents = text }
+            }
+            label { "Compare models"
+                TextInput { name: "models", disabled: batch, value: draft.read().models.clone(), placeholder: "gpt-4.1, gpt-4.1-mini (of the agent's provider)",
+                    oninput: move |text| draft.write().models = text }
+            }
+            label { "Group name"
+                TextInput { name: "group_name", value: draft.read().name.clone(), placeholder: "the prompt's first line",
+                    oninput: move |text| draft.write().name = text }
             }
             label { "or a batch file"
                 TextInput { name: "batch_path", value: draft.read().batch_path.clone(), placeholder: "/path/to/runs.jsonl (one JSON run per line)",
@@ -213,7 +278,9 @@ pub fn RunForm() -> Element {
                 p { class: "problem", role: "alert", "{why}" }
             }
             if let Some(count) = *started.read() {
-                p { class: "muted", "queued {count} run(s)" }
+                p { class: "muted", "queued {count} run(s) as one group" }
+            } else if let Ok(runs) = planned {
+                p { class: "muted planned", "Starts {runs} run(s) as one group." }
             }
             div { class: "buttons",
                 button {
@@ -222,7 +289,8 @@ pub fn RunForm() -> Element {
                         Ok((runs, parallel)) => {
                             budget_problems.set(Problems::default());
                             started.set(Some(runs.len()));
-                            commands.send(Command::Run { runs, parallel });
+                            let name = draft.read().group_name();
+                            commands.send(Command::Run { runs, parallel, name });
                             problem.set(None);
                         }
                         Err(why) => {
@@ -323,6 +391,39 @@ mod tests {
             .runs(None)
             .is_err()
         );
+    }
+
+    #[test]
+    fn agents_and_models_to_compare_multiply_the_runs_of_one_group() {
+        let matrix = RunDraft {
+            count: "2".into(),
+            agents: "writer, critic,".into(),
+            models: "small,large".into(),
+            ..draft()
+        };
+        let runs = matrix.runs(None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(runs.len(), 8);
+        assert_eq!(runs[0].label.as_deref(), Some("writer · small · #1"));
+        assert_eq!(runs[7].agent, "critic");
+        assert_eq!(runs[7].model.as_deref(), Some("large"));
+        assert_eq!(
+            runs[7].budgets.max_wall_secs,
+            Some(30),
+            "the form's budgets"
+        );
+        let too_many = RunDraft {
+            count: "300".into(),
+            models: "a,b".into(),
+            ..draft()
+        };
+        let why = too_many.runs(None).unwrap_err();
+        assert!(why.starts_with("600 runs at once is too many"), "{why}");
+        assert_eq!(matrix.group_name(), "");
+        let named = RunDraft {
+            batch_path: "/tmp/tries.jsonl".into(),
+            ..draft()
+        };
+        assert_eq!(named.group_name(), "tries.jsonl");
     }
 
     #[test]

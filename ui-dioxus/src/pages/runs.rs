@@ -18,9 +18,10 @@ use crate::format;
 use crate::pages::RunForm;
 use crate::pages::compare::{ComparePicked, CompareTick};
 use crate::pages::inbox::ApprovalsInbox;
+use crate::pages::results::GroupResults;
 use crate::pages::runs_table::{self, Batch, Column, Line, RunFilter, Sort, Spent, StatusFilter};
 use crate::pages::status::{ShortId, StatusCell};
-use crate::state::{AppState, Page};
+use crate::state::{AppState, Page, Results};
 
 /// Lines drawn at first, and added by each "Show more": the rest of a long
 /// list waits, so a page of 1,000 runs draws as fast as one of 200.
@@ -115,6 +116,7 @@ pub fn RunsPage() -> Element {
                 span { "{failed} failed, crashed or killed" }
             }
             ComparePicked {}
+            GroupResults {}
             div { class: "filters",
                 select { name: "status_filter", aria_label: "Status",
                     onchange: move |e| {
@@ -210,6 +212,7 @@ fn spent_cells(spent: &Spent) -> (String, String) {
 #[component]
 fn BatchRow(batch: Batch, opened: bool, on_toggle: EventHandler<SessionId>) -> Element {
     let commands = use_context::<Commands>();
+    let mut state = use_context::<Signal<AppState>>();
     let (ended, left) = batch.progress();
     let total = batch.runs.len();
     let mut agents: Vec<&str> = batch.runs.iter().map(|r| r.agent.as_str()).collect();
@@ -259,6 +262,13 @@ fn BatchRow(batch: Batch, opened: bool, on_toggle: EventHandler<SessionId>) -> E
             td {}
             td { class: "num", {format::duration(batch.spent.micros)} }
             td {
+                button { title: "The group's results table: each run's answer, tokens, cost and time",
+                    onclick: move |_| {
+                        state.write().results = Some(Results { group: id, shown: None });
+                        commands.send(Command::Results(id));
+                    },
+                    "Results"
+                }
                 if !live.is_empty() {
                     button { title: "Cancel every run of the batch still live or queued",
                         onclick: move |_| {

@@ -263,13 +263,27 @@ pub fn lines(
     let mut total = Spent::default();
     let mut alone = Vec::new();
     let mut batches: HashMap<SessionId, Vec<SessionSummary>> = HashMap::new();
-    for run in runs.into_iter().filter(|r| filter.keeps(r)) {
+    let mut group_sizes: HashMap<SessionId, usize> = HashMap::new();
+    for run in runs {
+        if let Some(batch) = run.batch {
+            *group_sizes.entry(batch).or_default() += 1;
+        }
+        if !filter.keeps(&run) {
+            continue;
+        }
         total.add(&run, now);
         match run.batch {
             Some(batch) => batches.entry(batch).or_default().push(run),
             None => alone.push(run),
         }
     }
+    // A group of one run reads best as that run.
+    batches.retain(|batch, runs| {
+        if group_sizes.get(batch) == Some(&1) {
+            alone.append(runs);
+        }
+        !runs.is_empty()
+    });
     let mut lines: Vec<Line> = alone.into_iter().map(Line::Run).collect();
     for (id, mut runs) in batches {
         let Some(first) = runs.iter().min_by_key(|r| (r.created_at, r.id)).cloned() else {
@@ -423,6 +437,12 @@ mod tests {
         assert_eq!(batch.spent.input_tokens, 60);
         assert_eq!((total.runs, total.input_tokens), (5, 560));
         assert!((total.cost_usd - 0.56).abs() < 1e-9);
+        // A group of one run is that run.
+        let mut one = sample();
+        one.push(run(6, SessionStatus::Completed, Some(6), 5));
+        let (with_one, _) =
+            super::lines(one, &RunFilter::default(), Sort::default(), Timestamp(100));
+        assert_eq!(ids(&with_one), ["6", "5", "batch 2: [4, 3, 2]", "1"]);
     }
 
     #[test]

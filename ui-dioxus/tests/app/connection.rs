@@ -299,6 +299,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         .send(Command::Run {
             runs: vec![spec; 3],
             parallel: 1,
+            name: "three from the form".into(),
         })
         .unwrap();
     let mut completed = std::collections::HashSet::new();
@@ -331,6 +332,35 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         let t = t.as_ref().expect("a new session keeps totals");
         assert!(t.usage.output_tokens > 0, "{t:?}");
     }
+    // They are one group, named as asked; its first run names it. Its
+    // results table comes back with every run's answer, and a run marked
+    // preferred comes back marked.
+    let group = *completed.iter().min().unwrap();
+    commands_tx.send(Command::Results(group)).unwrap();
+    let results = next(&mut updates, |u| match u {
+        Update::Results(group) => Some(group.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(results.summary.name, "three from the form");
+    assert_eq!(results.summary.count(SessionStatus::Completed), 3);
+    assert_eq!(results.runs.len(), 3);
+    assert!(
+        results.runs.iter().all(|r| !r.answer.is_empty()),
+        "{results:?}"
+    );
+    let pick = results.runs[2].summary.id;
+    commands_tx
+        .send(Command::Prefer {
+            group,
+            run: Some(pick),
+        })
+        .unwrap();
+    next(&mut updates, |u| match u {
+        Update::Results(group) if group.summary.preferred == Some(pick) => Some(()),
+        _ => None,
+    })
+    .await;
     // One of them again ("Run again"): a new run, labelled as a replay,
     // that completes.
     let first = *completed.iter().next().unwrap();
@@ -363,6 +393,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         .send(Command::Run {
             runs: vec![huge],
             parallel: 1,
+            name: String::new(),
         })
         .unwrap();
     let refusal = next(&mut updates, |u| match u {
@@ -602,6 +633,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         .send(Command::Run {
             runs: vec![run],
             parallel: 1,
+            name: String::new(),
         })
         .unwrap();
     let live = next(&mut updates, |u| {

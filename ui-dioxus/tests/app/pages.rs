@@ -934,3 +934,78 @@ fn the_settings_forms_empty_with_a_problem_and_an_import_report() {
         render_part(state, Part::Pricing(bad))
     );
 }
+
+#[test]
+fn a_groups_results_table_shows_live_statuses_answers_and_the_preferred_run() {
+    use protocol::control::{Group, GroupRun, GroupSummary, StatusCount};
+    use ui_dioxus::state::Results;
+    let mut state = populated(Page::Runs);
+    let in_group = |n: u128| SessionSummary {
+        batch: Some(id(1)),
+        ..session(n, SessionStatus::Completed, false)
+    };
+    let sessions = state.sessions.as_mut().unwrap();
+    for n in [1, 3] {
+        let live = sessions.get(&id(n)).unwrap().status;
+        sessions.insert(
+            id(n),
+            SessionSummary {
+                status: live,
+                ..in_group(n)
+            },
+        );
+    }
+    let run = |n: u128, model: &str, answer: &str| GroupRun {
+        // Run 3 was running when the group was read; it crashed since.
+        summary: in_group(n),
+        provider: "openai".into(),
+        model: model.into(),
+        answer: answer.into(),
+        answer_cut: false,
+        duration_micros: Some(3_000_000),
+    };
+    state.results = Some(Results {
+        group: id(1),
+        shown: Some(Box::new(Group {
+            summary: GroupSummary {
+                id: id(1),
+                name: "Summarise | the reports".into(),
+                created_at: at(1),
+                runs: 2,
+                by_status: vec![StatusCount {
+                    status: SessionStatus::Completed,
+                    runs: 2,
+                }],
+                usage: Usage {
+                    input_tokens: 4800,
+                    output_tokens: 1200,
+                    ..Usage::default()
+                },
+                cost_usd: 0.05,
+                unpriced: 0,
+                wall_micros: 6_000_000,
+                preferred: Some(id(3)),
+            },
+            from: 0,
+            runs: vec![
+                run(1, "gpt-4.1", "The reports agree.\nMore detail follows."),
+                run(3, "gpt-4.1-mini", "<b>Two</b> reports disagree."),
+            ],
+        })),
+    });
+    let html = render(state);
+    let start = html
+        .find("<section class=\"results\"")
+        .expect("the table is shown");
+    let end = start + html[start..].find("</section>").unwrap();
+    let section = &html[start..end];
+    assert!(section.contains("2 runs: 2 completed"), "{section}");
+    let preferred = row_of(section, "gpt-4.1-mini");
+    assert!(preferred.contains("class=\"preferred\"") && preferred.contains("★"));
+    assert!(
+        preferred.contains("crashed"),
+        "the live status: {preferred}"
+    );
+    assert!(!preferred.contains("<b>"), "answers are text: {preferred}");
+    insta::assert_snapshot!("group_results", section);
+}

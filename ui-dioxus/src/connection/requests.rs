@@ -1,0 +1,230 @@
+//! What each command that needs nothing of the connection's state sends:
+//! its request, and what the answer is for (`Asked`).
+
+use protocol::SessionId;
+use protocol::control::{ANSWER_EXCERPT_CHARS, ControlRequest, MAX_GROUP_PAGE};
+
+use super::export::ExportJob;
+use super::inherited::inherited_page;
+use super::{Command, RuleChanges};
+
+/// What a request's answer updates.
+#[derive(Clone, Debug)]
+pub(super) enum Asked {
+    Status,
+    Agents,
+    Sessions,
+    Approvals,
+    /// A stream: its answer is `Subscribed`, its pushes carry the data.
+    Stream,
+    /// The lists' watch: once it is subscribed, every list is asked for,
+    /// so that no change is missed between the two.
+    ListWatch,
+    /// An action: only a failure shows.
+    Action,
+    /// Saves this agent: list the agents again, then change its rules.
+    AgentSaved(String, RuleChanges),
+    /// Opens a chat: inspect it once open.
+    Chat,
+    /// A replay to show in the Inspector once started.
+    Replay,
+    /// Sessions side by side.
+    Compare,
+    /// A group's results table.
+    Results,
+    /// A preferred run marked: read the group again.
+    Prefer(SessionId),
+    /// An export under way.
+    Export(Box<ExportJob>),
+    /// A page of what `branch` goes on from: `parent`'s events up to `at`.
+    Inherited {
+        branch: SessionId,
+        parent: SessionId,
+        at: u64,
+    },
+    /// What the inspected session was set up with (its system prompt).
+    Setup,
+    /// Lists models.
+    Models,
+    /// Lists keys, where secrets live, MCP servers, rules or prices.
+    Keys,
+    Secrets,
+    Mcp,
+    Rules,
+    Pricing,
+    /// Tests this MCP server.
+    McpTest(String),
+    /// Adds this server of an import.
+    McpImport(String),
+}
+
+/// Rows of a comparison asked for at once.
+const COMPARE_ROWS: u32 = 300;
+
+/// The request `command` sends and what its answer is for; the command
+/// back when it needs the connection's state (`Wire::command` sends it).
+pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command> {
+    let request = match command {
+        Command::Cancel(session) => ControlRequest::Cancel { session },
+        Command::Kill(session) => ControlRequest::Kill { session },
+        Command::Retitle { session, title } => ControlRequest::SessionRetitle {
+            id: session.to_string(),
+            title,
+        },
+        Command::Answer {
+            id,
+            approve,
+            remember,
+        } => ControlRequest::ApprovalAnswer {
+            id,
+            approve,
+            remember,
+        },
+        Command::SaveAgent {
+            agent,
+            replace,
+            rules,
+        } => {
+            let asked = Asked::AgentSaved(agent.name.clone(), rules);
+            let request = ControlRequest::AgentCreate { agent, replace };
+            return Ok((request, asked));
+        }
+        Command::RemoveAgent(name) => ControlRequest::AgentRemove { name },
+        Command::Run {
+            runs,
+            parallel,
+            name,
+        } => ControlRequest::RunBatch {
+            runs,
+            parallel,
+            name,
+        },
+        Command::SetLimits {
+            max_concurrent_runs,
+            max_live_chats,
+        } => {
+            let request = ControlRequest::LimitsSet {
+                max_concurrent_runs,
+                max_live_chats,
+            };
+            return Ok((request, Asked::Status));
+        }
+        Command::OpenChat(agent) => {
+            let request = ControlRequest::ChatOpen { agent };
+            return Ok((request, Asked::Chat));
+        }
+        Command::Say { session, text } => ControlRequest::ChatSay { session, text },
+        Command::EndChat(session) => ControlRequest::ChatEnd { session },
+        Command::Inherit { branch, parent, at } => {
+            let request = inherited_page(parent, 0, at);
+            let asked = Asked::Inherited { branch, parent, at };
+            return Ok((request, asked));
+        }
+        Command::Replay {
+            session,
+            spec,
+            inspect,
+        } => {
+            let request = ControlRequest::Replay {
+                session: session.to_string(),
+                spec,
+            };
+            let asked = if inspect {
+                Asked::Replay
+            } else {
+                Asked::Action
+            };
+            return Ok((request, asked));
+        }
+        Command::Results(group) => {
+            let request = ControlRequest::GroupGet {
+                id: group.to_string(),
+                from: 0,
+                limit: MAX_GROUP_PAGE,
+                answer_chars: ANSWER_EXCERPT_CHARS,
+            };
+            return Ok((request, Asked::Results));
+        }
+        Command::Prefer { group, run } => {
+            let request = ControlRequest::GroupPrefer {
+                group: group.to_string(),
+                run: run.map(|r| r.to_string()),
+            };
+            return Ok((request, Asked::Prefer(group)));
+        }
+        Command::Compare { sessions, window } => {
+            let request = ControlRequest::Compare {
+                sessions: sessions.iter().map(ToString::to_string).collect(),
+                window,
+                max_rows: COMPARE_ROWS,
+            };
+            return Ok((request, Asked::Compare));
+        }
+        Command::Export { session, format } => {
+            let (request, job) = ExportJob::start(session, format);
+            let asked = Asked::Export(Box::new(job));
+            return Ok((request, asked));
+        }
+        Command::Branch {
+            session,
+            at_seq,
+            agent,
+        } => {
+            let request = ControlRequest::ChatBranch {
+                session: session.to_string(),
+                at_seq: Some(at_seq),
+                agent,
+            };
+            return Ok((request, Asked::Chat));
+        }
+        Command::ResumeChat(session) => {
+            let request = ControlRequest::ChatResume {
+                session: session.to_string(),
+            };
+            return Ok((request, Asked::Chat));
+        }
+        Command::SetKey { provider, key } => ControlRequest::KeySet { provider, key },
+        Command::RemoveKey(provider) => ControlRequest::KeyRemove { provider },
+        Command::AddMcp { server, replace } => ControlRequest::McpAdd {
+            server: *server,
+            replace,
+        },
+        Command::RemoveMcp(name) => ControlRequest::McpRemove { name },
+        Command::TestMcp(name) => {
+            let request = ControlRequest::McpTest { name: name.clone() };
+            return Ok((request, Asked::McpTest(name)));
+        }
+        Command::AddRule {
+            agent,
+            matches,
+            decision,
+            priority,
+        } => ControlRequest::RuleAdd {
+            agent,
+            matches,
+            decision,
+            priority,
+        },
+        Command::RemoveRule(id) => ControlRequest::RuleRemove { id },
+        Command::SetPrice { model, price } => {
+            let request = ControlRequest::PricingSet { model, price };
+            return Ok((request, Asked::Pricing));
+        }
+        Command::ResetPrice(model) => {
+            let request = ControlRequest::PricingRemove { model };
+            return Ok((request, Asked::Pricing));
+        }
+        Command::ListModels(provider) => {
+            let request = ControlRequest::ModelList {
+                provider: Some(provider),
+                base_url: None,
+                send_key: false,
+            };
+            return Ok((request, Asked::Models));
+        }
+        command @ (Command::StartDaemon | Command::Inspect(_) | Command::ImportMcp { .. }) => {
+            return Err(command);
+        }
+    };
+    Ok((request, Asked::Action))
+}
