@@ -19,6 +19,10 @@ pub use crate::script::{Fault, Script, ScriptPatch, ScriptedToolCall};
 pub struct AgentConfig {
     /// Unique name, used to address the agent from the CLI.
     pub name: String,
+    /// What people call it ("Code Helper"): any characters, spaces too;
+    /// empty, its `name` is shown.
+    #[serde(default)]
+    pub display_name: String,
     /// What it is for, in a sentence or two (shown with its name).
     #[serde(default)]
     pub description: String,
@@ -67,6 +71,9 @@ pub struct AgentConfig {
     pub script: Script,
 }
 
+/// Longest display name an agent may have, in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 80;
+
 /// Longest description an agent may have, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 
@@ -75,6 +82,30 @@ pub const BUILTIN_TOOLS: [&str; 3] = ["shell", "fs", "fetch"];
 
 fn default_model() -> String {
     "scripted-1".to_owned()
+}
+
+/// The short name derived from a display name: its letters and digits
+/// lowercased, every run of anything else one `-` ("Code Helper" is
+/// `code-helper`, "Ünïcode?" is `n-code`), at most 64 characters; `agent`
+/// when nothing is left.
+pub fn name_from_display(display: &str) -> String {
+    let mut name = String::new();
+    for c in display.chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c.to_ascii_lowercase());
+        } else if !name.is_empty() && !name.ends_with('-') {
+            name.push('-');
+        }
+        if name.len() >= 64 {
+            break;
+        }
+    }
+    let name = name.trim_end_matches('-');
+    if name.is_empty() {
+        "agent".to_owned()
+    } else {
+        name.to_owned()
+    }
 }
 
 /// Whether `name` may name an agent. It is a path component (the agent's
@@ -100,6 +131,7 @@ impl AgentConfig {
     pub fn scripted(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
+            display_name: String::new(),
             description: String::new(),
             provider: ProviderKind::Scripted,
             model: default_model(),
@@ -117,9 +149,26 @@ impl AgentConfig {
         }
     }
 
+    /// What to call it: its display name, else its name.
+    pub fn shown_name(&self) -> &str {
+        if self.display_name.is_empty() {
+            &self.name
+        } else {
+            &self.display_name
+        }
+    }
+
     /// Checks what serde cannot: a usable name and sane script values.
     pub fn validate(&self) -> Result<(), String> {
         validate_name(&self.name)?;
+        if self.display_name.chars().count() > MAX_DISPLAY_NAME_CHARS
+            || self.display_name.chars().any(char::is_control)
+            || self.display_name.trim() != self.display_name
+        {
+            return Err(format!(
+                "the display name must be one line of at most {MAX_DISPLAY_NAME_CHARS} characters, without spaces around it"
+            ));
+        }
         if self.model.is_empty() {
             return Err("model must not be empty".to_owned());
         }
@@ -355,6 +404,37 @@ mod tests {
     fn agent_reads_from_minimal_toml_with_defaults() {
         let agent: AgentConfig = toml_like_json(r#"{"name":"a"}"#);
         assert_eq!(agent, AgentConfig::scripted("a"));
+    }
+
+    #[test]
+    fn a_display_name_is_free_text_and_gives_a_short_name() {
+        assert_eq!(name_from_display("Code Helper"), "code-helper");
+        assert_eq!(name_from_display("  Ünïcode? — v2.0 "), "n-code-v2-0");
+        assert_eq!(name_from_display("🤖"), "agent");
+        assert_eq!(name_from_display(&"x".repeat(100)).len(), 64);
+        for display in ["Code Helper", "Ünïcode? 🤖", "a/b\\c..", ""] {
+            let agent = AgentConfig {
+                display_name: display.into(),
+                ..AgentConfig::scripted(name_from_display(display))
+            };
+            agent
+                .validate()
+                .unwrap_or_else(|e| panic!("{display:?}: {e}"));
+            assert!(validate_name(&agent.name).is_ok());
+        }
+        let shown = AgentConfig {
+            display_name: "Code Helper".into(),
+            ..AgentConfig::scripted("code-helper")
+        };
+        assert_eq!(shown.shown_name(), "Code Helper");
+        assert_eq!(AgentConfig::scripted("a").shown_name(), "a");
+        for bad in ["two\nlines", " padded", &"y".repeat(81)] {
+            let agent = AgentConfig {
+                display_name: bad.into(),
+                ..AgentConfig::scripted("a")
+            };
+            assert!(agent.validate().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

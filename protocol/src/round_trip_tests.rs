@@ -309,6 +309,7 @@ async fn every_decider_round_trips() {
 
 fn agent() -> AgentConfig {
     let mut agent = AgentConfig::scripted("a");
+    agent.display_name = s("Code Helper ✨");
     agent.tools = vec![s("shell")];
     agent.budgets = Budgets {
         max_cost_usd: Some(0.5),

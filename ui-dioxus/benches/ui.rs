@@ -13,7 +13,8 @@
 //! killed status). The section is appended to the report the supervisor
 //! bench wrote (`--out`), with each figure's ratio to the baseline; then
 //! `ui/scale.rs` renders the Runs page with 1,000 runs and the Inspector
-//! on a 10,000-event session.
+//! on a 10,000-event session, and `ui/group.rs` follows a group of 500
+//! runs with its results table open.
 
 // A bench fails by panicking or returning an error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -24,6 +25,8 @@
 
 #[path = "ui/desktop_keys.rs"]
 mod desktop_keys;
+#[path = "ui/group.rs"]
+mod group;
 #[path = "ui/keystrokes.rs"]
 mod keystrokes;
 #[path = "ui/scale.rs"]
@@ -73,6 +76,8 @@ struct Sizes {
     window: Duration,
     /// Runs killed during each window.
     kills: usize,
+    /// Runs of the baseline group and of the big one.
+    groups: (usize, usize),
 }
 
 const FULL: Sizes = Sizes {
@@ -80,6 +85,7 @@ const FULL: Sizes = Sizes {
     loaded_runs: 200,
     window: Duration::from_secs(10),
     kills: 8,
+    groups: (50, 500),
 };
 
 const QUICK: Sizes = Sizes {
@@ -87,6 +93,7 @@ const QUICK: Sizes = Sizes {
     loaded_runs: 24,
     window: Duration::from_secs(3),
     kills: 2,
+    groups: (5, 20),
 };
 
 /// How often the pages are rendered during a window.
@@ -115,12 +122,13 @@ fn main() -> anyhow::Result<()> {
         .arg(&dir)
         .args(["daemon", "stop"])
         .output();
-    let (baseline, loaded) = result?;
+    let (baseline, loaded, groups) = result?;
     eprintln!("bench: the app at scale");
     let scaled = scale::measure(args.quick);
     let mut section = render(sizes, &baseline, &loaded, args.quick);
     section.push_str(&scale::section(&scaled, args.quick));
     section.push_str(&keystrokes::section(typed, args.quick));
+    section.push_str(&group::section(&groups.0, &groups.1, args.quick));
     let out = args.root.join(&args.out);
     std::fs::OpenOptions::new()
         .append(true)
@@ -183,11 +191,10 @@ impl App {
     }
 }
 
-async fn measure(
-    studio_bin: &Path,
-    dir: &Path,
-    sizes: Sizes,
-) -> anyhow::Result<(Figures, Figures)> {
+/// The streaming phases' figures, then the two groups'.
+type Measured = (Figures, Figures, (group::GroupFigures, group::GroupFigures));
+
+async fn measure(studio_bin: &Path, dir: &Path, sizes: Sizes) -> anyhow::Result<Measured> {
     // Each run streams for about 40 s, longer than a window.
     studio(
         studio_bin,
@@ -236,8 +243,25 @@ async fn measure(
     let baseline = phase(&mut app, "baseline", sizes.baseline_runs, sizes).await;
     eprintln!("bench: desktop app, {} streaming runs", sizes.loaded_runs);
     let loaded = phase(&mut app, "loaded", sizes.loaded_runs, sizes).await;
+    studio(
+        studio_bin,
+        dir,
+        &[
+            "agent",
+            "create",
+            group::AGENT,
+            "--chunks",
+            "5",
+            "--chunk-delay-ms",
+            "10",
+        ],
+    )?;
+    eprintln!("bench: a group of {} runs", sizes.groups.0);
+    let small = group::phase(&mut app, sizes.groups.0).await;
+    eprintln!("bench: a group of {} runs", sizes.groups.1);
+    let big = group::phase(&mut app, sizes.groups.1).await;
     connection.abort();
-    Ok((baseline, loaded))
+    Ok((baseline, loaded, (small, big)))
 }
 
 /// What one phase measured.

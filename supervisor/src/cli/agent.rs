@@ -29,9 +29,13 @@ pub(crate) enum AgentCommand {
 
 #[derive(Args, Debug)]
 pub(crate) struct CreateArgs {
-    /// Agent name (taken from the file when --file is given).
-    #[arg(required_unless_present = "file")]
+    /// Agent name, used in commands (taken from the file when --file is
+    /// given; made from --display-name when left out).
+    #[arg(required_unless_present_any = ["file", "display_name"])]
     name: Option<String>,
+    /// What people call it, any characters ("Code Helper").
+    #[arg(long, value_name = "TEXT")]
+    display_name: Option<String>,
     /// Read the whole agent from this TOML file.
     #[arg(long, short, conflicts_with_all = ["provider", "model", "base_url", "system_prompt", "tools", "safety", "workspace", "mcp", "network", "read", "write", "private_host"])]
     file: Option<PathBuf>,
@@ -237,11 +241,12 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
                 outln!("no agents yet; create one with `studio agent create NAME`");
             } else {
                 let mut t = table(&[
-                    "NAME", "PROVIDER", "MODEL", "TOOLS", "MCP", "SAFETY", "BUDGETS",
+                    "NAME", "SHOWN AS", "PROVIDER", "MODEL", "TOOLS", "MCP", "SAFETY", "BUDGETS",
                 ]);
                 for a in &agents {
                     t.add_row(vec![
                         a.name.clone(),
+                        a.shown_name().to_owned(),
                         a.provider.to_string(),
                         a.model.clone(),
                         if a.tools.is_empty() {
@@ -309,8 +314,18 @@ fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
             }
             agent
         }
-        None => AgentConfig::scripted(args.name.clone().unwrap_or_default()),
+        None => {
+            let name = match (&args.name, &args.display_name) {
+                (Some(name), _) => name.clone(),
+                (None, Some(display)) => protocol::agent::name_from_display(display),
+                (None, None) => String::new(),
+            };
+            AgentConfig::scripted(name)
+        }
     };
+    if let Some(display) = &args.display_name {
+        agent.display_name = display.trim().to_owned();
+    }
     if let Some(provider) = args.provider {
         agent.provider = provider;
     }

@@ -1142,3 +1142,45 @@ fn wait_returns_when_the_sessions_end_with_an_exit_code_by_outcome() {
     let err = cli.fails(&["wait", "ffffffff"], 4);
     assert!(err.contains("no session"), "{err}");
 }
+
+#[test]
+fn an_agent_has_a_display_name_and_a_short_name_made_from_it() {
+    let cli = Cli::new();
+    let made = cli.json(&["agent", "create", "--display-name", "Code Helper ✨"]);
+    assert_eq!(made["created"], "code-helper");
+    cli.ok(&[
+        "agent",
+        "create",
+        "named",
+        "--display-name",
+        "Ünïcode? — v2",
+    ]);
+    let agents = cli.json(&["agent", "list"]);
+    let shown: Vec<(&str, &str)> = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap(),
+                a["display_name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("code-helper", "Code Helper ✨"),
+            ("named", "Ünïcode? — v2")
+        ]
+    );
+    let table = cli.ok(&["agent", "list"]);
+    assert!(table.contains("Code Helper ✨"), "{table}");
+    // The short name is what commands take.
+    let run = cli.ok(&["run", "code-helper", "--prompt", "hi"]);
+    assert!(!run.is_empty());
+    let err = cli.fails(&["agent", "create", "x", "--display-name", "two\nlines"], 2);
+    assert!(err.contains("display name"), "{err}");
+    let err = cli.fails(&["agent", "create"], 2);
+    assert!(err.contains("<NAME>"), "{err}");
+}

@@ -5,7 +5,7 @@
 //! leaves them as they were).
 
 use dioxus::prelude::*;
-use protocol::agent::{BUILTIN_TOOLS, MAX_DESCRIPTION_CHARS};
+use protocol::agent::{BUILTIN_TOOLS, MAX_DESCRIPTION_CHARS, MAX_DISPLAY_NAME_CHARS};
 use protocol::approval::{ApprovalRule, RuleDecision, RuleMatch};
 use protocol::{AgentConfig, ProviderKind, SafetyMode};
 
@@ -26,7 +26,9 @@ const SAFETY_MODES: [SafetyMode; 3] = [
 /// What the form holds; `agent` builds the config from it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AgentDraft {
-    /// Agent name.
+    /// What people call it ("Code Helper").
+    pub display_name: String,
+    /// Agent name, used in commands (empty: made from the display name).
     pub name: String,
     /// What it is for.
     pub description: String,
@@ -114,6 +116,7 @@ impl AgentDraft {
     pub fn of(agent: &AgentConfig) -> Self {
         let text = |n: Option<String>| n.unwrap_or_default();
         Self {
+            display_name: agent.display_name.clone(),
             name: agent.name.clone(),
             description: agent.description.clone(),
             provider: agent.provider,
@@ -135,7 +138,15 @@ impl AgentDraft {
     /// wrong with it, by field.
     pub fn check(&self, base: Option<&AgentConfig>) -> Result<AgentConfig, Problems> {
         let mut problems = Problems::default();
-        problems.check("name", protocol::agent::validate_name(self.name.trim()));
+        problems.check("name", protocol::agent::validate_name(&self.short_name()));
+        let display = self.display_name.trim();
+        if display.chars().count() > MAX_DISPLAY_NAME_CHARS || display.chars().any(char::is_control)
+        {
+            problems.add(
+                "display_name",
+                format!("one line of at most {MAX_DISPLAY_NAME_CHARS} characters"),
+            );
+        }
         if self.model.trim().is_empty() && self.provider != ProviderKind::Scripted {
             problems.add("model", format!("pick a model for {}", self.provider));
         }
@@ -158,13 +169,24 @@ impl AgentDraft {
         })
     }
 
+    /// The name it is saved under: the one typed, else one made from the
+    /// display name ("Code Helper" is `code-helper`).
+    pub fn short_name(&self) -> String {
+        match (self.name.trim(), self.display_name.trim()) {
+            ("", display) if !display.is_empty() => protocol::agent::name_from_display(display),
+            (name, _) => name.to_owned(),
+        }
+    }
+
     /// The agent this draft describes, on top of `base` (the agent being
     /// edited, whose other fields are kept), or what is wrong with it.
     pub fn agent(&self, base: Option<&AgentConfig>) -> Result<AgentConfig, String> {
+        let name = self.short_name();
         let mut agent = base
             .cloned()
-            .unwrap_or_else(|| AgentConfig::scripted(self.name.trim()));
-        agent.name = self.name.trim().to_owned();
+            .unwrap_or_else(|| AgentConfig::scripted(name.clone()));
+        agent.name = name;
+        self.display_name.trim().clone_into(&mut agent.display_name);
         self.description.trim().clone_into(&mut agent.description);
         agent.provider = self.provider;
         let model = self.model.trim();
@@ -234,6 +256,14 @@ pub fn AgentForm(
         Err(found) => problems.set(found),
     });
     let shown = problems.read().clone();
+    // A new agent's name is made from its display name unless typed.
+    let name_placeholder = match draft.read().display_name.trim() {
+        "" => "used in commands: code-helper".to_owned(),
+        display => format!(
+            "{} (from the display name)",
+            protocol::agent::name_from_display(display)
+        ),
+    };
     rsx! {
         div { class: "form",
             // Ctrl+Enter saves from any field.
@@ -245,8 +275,15 @@ pub fn AgentForm(
             h3 { if replace { "Edit agent" } else { "New agent" } }
             label { "Name"
                 TextInput { name: "name", value: draft.read().name.clone(), disabled: replace, focus: !replace,
+                    placeholder: "{name_placeholder}",
                     oninput: move |text| draft.write().name = text }
                 FieldProblem { problems: shown.clone(), field: "name" }
+            }
+            label { "Display name"
+                TextInput { name: "display_name", value: draft.read().display_name.clone(),
+                    placeholder: "what people call it: Code Helper",
+                    oninput: move |text| draft.write().display_name = text }
+                FieldProblem { problems: shown.clone(), field: "display_name" }
             }
             label { "Description"
                 TextInput { name: "description", value: draft.read().description.clone(),

@@ -234,3 +234,33 @@ fn a_description_and_sampling_are_kept_and_a_bad_one_is_marked_on_its_field() {
     );
     assert!(problems.of("description").is_some());
 }
+
+#[test]
+fn a_display_name_makes_the_short_name_unless_one_is_typed() {
+    let draft = AgentDraft {
+        display_name: " Code Helper ".into(),
+        ..AgentDraft::default()
+    };
+    let agent = draft.check(None).unwrap_or_else(|p| panic!("{p:?}"));
+    assert_eq!(
+        (agent.name.as_str(), agent.display_name.as_str()),
+        ("code-helper", "Code Helper")
+    );
+    let named = AgentDraft {
+        name: "helper".into(),
+        ..draft.clone()
+    };
+    assert_eq!(
+        named.check(None).map(|a| a.name).ok().as_deref(),
+        Some("helper")
+    );
+    let long = AgentDraft {
+        display_name: "x".repeat(81),
+        ..AgentDraft::default()
+    };
+    let problems = long.check(None).err().unwrap_or_default();
+    assert!(problems.of("display_name").is_some(), "{problems:?}");
+    // Neither: the name is missing.
+    let problems = AgentDraft::default().check(None).err().unwrap_or_default();
+    assert!(problems.of("name").is_some(), "{problems:?}");
+}

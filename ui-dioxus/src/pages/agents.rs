@@ -61,7 +61,10 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>, now: Timestamp) -
     let (run_name, chat_name, remove_name) = (name.clone(), name.clone(), name.clone());
     rsx! {
         div { class: "card",
-            h3 { "{agent.name}" }
+            h3 { "{agent.shown_name()}" }
+            if !agent.display_name.is_empty() {
+                p { class: "muted short-name", code { "{agent.name}" } }
+            }
             if !agent.description.is_empty() {
                 p { class: "description", "{agent.description}" }
             }

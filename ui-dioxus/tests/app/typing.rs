@@ -26,6 +26,8 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const CHAT: &str = "the quick brown fox jumps over the lazy dog";
 /// The agent the forms create, and its system prompt.
 const NAME: &str = "typed-by-hand";
+/// What it is called, typed after its name.
+const DISPLAY_NAME: &str = "Typed by Hand!";
 const PROMPT: &str = "You answer in one short sentence, and you never guess.";
 /// The chat's new title, typed in the Inspector.
 const TITLE: &str = "Fox notes, kept";
@@ -181,14 +183,17 @@ fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
     std::thread::sleep(Duration::from_millis(500));
     x.keys(&["key", "Escape"]);
     std::thread::sleep(Duration::from_millis(500));
-    // The new-agent form opens from the palette with its name focused.
+    // The new-agent form opens from the palette with its name focused;
+    // its display name comes next.
     x.keys(&["key", "--clearmodifiers", "ctrl+k"]);
     std::thread::sleep(Duration::from_millis(500));
     x.type_slowly("new agent");
     x.keys(&["key", "Return"]);
     x.wait_for_focused_field();
     x.type_slowly(NAME);
-    // Name, description, provider, model, base URL, then the system prompt.
+    x.keys(&["key", "Tab"]);
+    x.type_slowly(DISPLAY_NAME);
+    // Description, provider, model, base URL, then the system prompt.
     for _ in 0..5 {
         x.keys(&["key", "Tab"]);
     }
@@ -207,6 +212,7 @@ fn keys_typed_in_the_desktop_window_while_runs_stream_all_arrive() {
     );
     let agent = stored_agent(&daemon, NAME).unwrap();
     assert_eq!(agent["system_prompt"], PROMPT);
+    assert_eq!(agent["display_name"], DISPLAY_NAME);
 
     // The Inspector: "/" focuses its session search, Enter inspects the
     // chat found, F2 renames it.

@@ -49,6 +49,7 @@ impl From<AgentConfigV1> for AgentConfig {
     fn from(v1: AgentConfigV1) -> AgentConfig {
         AgentConfig {
             name: v1.name,
+            display_name: String::new(),
             description: String::new(),
             sampling: Sampling::default(),
             provider: v1.provider,
@@ -84,6 +85,7 @@ impl From<AgentConfigV2> for AgentConfig {
     fn from(v2: AgentConfigV2) -> AgentConfig {
         AgentConfig {
             name: v2.name,
+            display_name: String::new(),
             description: String::new(),
             sampling: Sampling::default(),
             provider: v2.provider,
@@ -121,6 +123,7 @@ impl From<AgentConfigV3> for AgentConfig {
     fn from(v3: AgentConfigV3) -> AgentConfig {
         AgentConfig {
             name: v3.name,
+            display_name: String::new(),
             description: String::new(),
             sampling: Sampling::default(),
             provider: v3.provider,
@@ -182,6 +185,7 @@ impl From<AgentConfigV4> for AgentConfig {
     fn from(v4: AgentConfigV4) -> AgentConfig {
         AgentConfig {
             name: v4.name,
+            display_name: String::new(),
             description: String::new(),
             sampling: Sampling::default(),
             provider: v4.provider,
@@ -223,6 +227,7 @@ impl From<AgentConfigV5> for AgentConfig {
     fn from(v5: AgentConfigV5) -> AgentConfig {
         AgentConfig {
             name: v5.name,
+            display_name: String::new(),
             provider: v5.provider,
             model: v5.model,
             base_url: v5.base_url,
