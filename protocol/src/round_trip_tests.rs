@@ -556,6 +556,10 @@ fn control_requests() -> Vec<ControlRequest> {
             name: s("haiku x3"),
         },
         ControlRequest::GroupList { limit: 50 },
+        ControlRequest::Spend {
+            by: SpendBy::Day,
+            since: Some(Timestamp(9)),
+        },
         ControlRequest::GroupGet {
             id: s("1a2b3c4d"),
             from: 0,
@@ -629,6 +633,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::GroupList { .. } => 46,
         ControlRequest::GroupGet { .. } => 47,
         ControlRequest::GroupPrefer { .. } => 48,
+        ControlRequest::Spend { .. } => 49,
     }
 }
 
@@ -750,6 +755,16 @@ fn control_responses() -> Vec<ControlResponse> {
         }),
         ControlResponse::Compared(Box::new(comparison())),
         ControlResponse::Groups(vec![group_summary()]),
+        ControlResponse::Spend(vec![SpendRow {
+            key: s("2026-12-04"),
+            sessions: 3,
+            usage: Usage {
+                input_tokens: 10,
+                ..Usage::default()
+            },
+            cost_usd: 0.25,
+            unpriced: 1,
+        }]),
         ControlResponse::Group(Box::new(crate::control::Group {
             summary: group_summary(),
             from: 0,
@@ -880,6 +895,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Compared(_) => 23,
         ControlResponse::Groups(_) => 24,
         ControlResponse::Group(_) => 25,
+        ControlResponse::Spend(_) => 26,
     }
 }
 
@@ -1050,7 +1066,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 49);
+    covers(&requests, control_request_variant, 50);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -1063,7 +1079,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 26);
+    covers(&responses, control_response_variant, 27);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

@@ -22,6 +22,7 @@ mod compare;
 mod groups;
 mod replay;
 mod responses;
+mod spend;
 
 pub use answers::{
     DaemonStatus, DamagedRecord, Estimated, KeyInfo, KeySource, ModelPrice, PriceEntry,
@@ -39,6 +40,7 @@ pub use groups::{
 };
 pub use replay::ReplaySpec;
 pub use responses::{ControlError, ControlResponse, ErrorKind, Push, ServerFrame};
+pub use spend::{SpendBy, SpendRow};
 
 impl ControlRequest {
     /// Whether the request only reads: a process inside a session (an
@@ -60,6 +62,7 @@ impl ControlRequest {
                 | ControlRequest::Compare { .. }
                 | ControlRequest::GroupList { .. }
                 | ControlRequest::GroupGet { .. }
+                | ControlRequest::Spend { .. }
                 | ControlRequest::Follow { .. }
                 | ControlRequest::WatchSessions
                 | ControlRequest::WatchLists
@@ -227,6 +230,14 @@ pub enum ControlRequest {
         /// How much of each run's last answer to send, in characters (at
         /// most [`MAX_ANSWER_CHARS`]).
         answer_chars: u32,
+    },
+    /// What sessions spent, summed by agent, model or day, most first (days
+    /// newest first). Replies [`ControlResponse::Spend`].
+    Spend {
+        /// How to sum them.
+        by: SpendBy,
+        /// Only sessions created at or after this time.
+        since: Option<crate::time::Timestamp>,
     },
     /// Marks a run of a group as its preferred result, or (`run: None`)
     /// takes the mark away. Replies [`ControlResponse::Groups`] with the

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Comparison, DaemonStatus, Group, GroupSummary, KeyInfo, ListKind, PricingTable, ProviderModels,
-    SecretsInfo, SessionSummary, Setup, StoreReport,
+    SecretsInfo, SessionSummary, Setup, SpendRow, StoreReport,
 };
 use crate::agent::AgentConfig;
 use crate::approval::{ApprovalRule, PendingApproval};
@@ -102,6 +102,8 @@ pub enum ControlResponse {
     Groups(Vec<GroupSummary>),
     /// Answer to [`ControlRequest::GroupGet`].
     Group(Box<Group>),
+    /// Answer to [`ControlRequest::Spend`].
+    Spend(Vec<SpendRow>),
 }
 
 /// Streamed items.

@@ -24,6 +24,7 @@ mod pricing;
 mod rules;
 mod run;
 mod sessions;
+mod spend;
 mod store;
 mod ui;
 mod wait;
@@ -119,7 +120,8 @@ enum Command {
     /// Show and change model prices (USD per million tokens).
     #[command(subcommand)]
     Pricing(pricing::PricingCommand),
-    /// What a session cost, as recorded and at today's prices.
+    /// What a session cost, as recorded and at today's prices; with --by,
+    /// what every session spent by agent, model or day.
     Cost(pricing::CostArgs),
     /// Open the desktop app on this data dir (or serve it to a browser with --web).
     Ui(ui::UiArgs),

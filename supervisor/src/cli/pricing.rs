@@ -48,7 +48,14 @@ pub(crate) struct SetArgs {
 #[derive(Args, Debug)]
 pub(crate) struct CostArgs {
     /// Session id (or its first hex digits).
-    id: String,
+    #[arg(required_unless_present = "by")]
+    id: Option<String>,
+    /// What every session spent instead, summed by agent, model or day.
+    #[arg(long, value_enum, conflicts_with = "id")]
+    by: Option<super::spend::By>,
+    /// With --by: only sessions created in this last while (`7d`, `24h`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "by")]
+    since: Option<std::time::Duration>,
 }
 
 pub(crate) async fn execute(cmd: PricingCommand, ctx: &Ctx) -> Result<(), CliError> {
@@ -117,8 +124,14 @@ struct Line {
 }
 
 pub(crate) async fn cost(args: CostArgs, ctx: &Ctx) -> Result<(), CliError> {
+    if let Some(by) = args.by {
+        return super::spend::execute(by, args.since, ctx).await;
+    }
+    let Some(id) = args.id else {
+        return Err(CliError::invalid("name a session, or sum them with --by"));
+    };
     let client = ctx.client().await?;
-    let session = resolve(&client, &args.id).await?;
+    let session = resolve(&client, &id).await?;
     let table = pricing_table(&client, ControlRequest::PricingList).await?;
     let events = client.all_events(session, 0).await?;
     let lines = priced(&events, &table);

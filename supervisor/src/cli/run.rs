@@ -53,8 +53,8 @@ pub(crate) struct RunArgs {
         conflicts_with = "batch"
     )]
     pub(crate) models: Vec<String>,
-    /// The group's name [default: the prompt's first line; with --batch,
-    /// the file's name].
+    /// The group's name (a single run named is a group of one) [default:
+    /// the prompt's first line; with --batch, the file's name].
     #[arg(long)]
     pub(crate) name: Option<String>,
     /// Runs in flight at once in a group or batch.
@@ -196,7 +196,12 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
         approve: args.approve.clone(),
         ask: args.ask,
     };
-    if args.attempts.is_some() || !args.agents.is_empty() || !args.models.is_empty() {
+    // A name makes even one run a group.
+    let grouped = args.attempts.is_some()
+        || !args.agents.is_empty()
+        || !args.models.is_empty()
+        || args.name.is_some();
+    if grouped {
         let items = fanout::items(
             &spec,
             &args.agents,

@@ -16,6 +16,7 @@ mod query;
 pub(crate) mod records;
 mod salvage;
 mod schema;
+mod spend;
 mod writer;
 
 #[cfg(test)]
@@ -380,6 +381,16 @@ impl Store {
     ) -> Result<GroupRead, StoreError> {
         self.read(move |txn| groups::group(txn, &lookup, from, limit, answer_chars))
             .await
+    }
+
+    /// What sessions created since `since` spent, summed `by` agent,
+    /// model or day.
+    pub(crate) async fn spend(
+        &self,
+        by: protocol::control::SpendBy,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<protocol::control::SpendRow>, StoreError> {
+        self.read(move |txn| spend::spend(txn, by, since)).await
     }
 
     /// Every approval rule.

@@ -190,6 +190,15 @@ fn a_run_is_marked_preferred_and_wait_group_returns_by_outcome() {
     assert_eq!(ended.as_array().unwrap().len(), 2);
     let err = cli.fails(&["wait", "--group", "ffffffff"], 4);
     assert!(err.contains("no group"), "{err}");
+    // A name makes one run a group of one.
+    let solo = cli.json(&["run", "poet", "--prompt", "z", "--name", "solo"]);
+    assert_eq!(
+        (
+            solo["group"]["name"].as_str(),
+            solo["group"]["runs"].as_u64()
+        ),
+        (Some("solo"), Some(1))
+    );
 }
 
 #[test]
@@ -293,4 +302,59 @@ fn a_groups_results_export_as_json_lines_csv_and_markdown() {
 
     let err = cli.fails(&["export", &ids[0], "--format", "csv"], 2);
     assert!(err.contains("CSV is for a group"), "{err}");
+}
+
+#[test]
+fn cost_by_agent_model_and_day_sums_every_session() {
+    let cli = Cli::new();
+    poet(&cli);
+    cli.json(&["run", "poet", "--prompt", "x", "--attempts", "2"]);
+    cli.json(&["run", "critic", "--prompt", "y", "--models", "tiny"]);
+    let all = cli.json(&["ps", "--all"]);
+    let sessions = all.as_array().unwrap();
+    let output_of = |agent: &str| -> u64 {
+        sessions
+            .iter()
+            .filter(|s| s["agent"] == agent)
+            .map(|s| s["usage"]["output_tokens"].as_u64().unwrap())
+            .sum()
+    };
+    let rows = |by: &str| -> Vec<(String, u64, u64)> {
+        cli.json(&["cost", "--by", by])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["key"].as_str().unwrap().to_owned(),
+                    r["sessions"].as_u64().unwrap(),
+                    r["usage"]["output_tokens"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let mut by_agent = rows("agent");
+    by_agent.sort();
+    assert_eq!(
+        by_agent,
+        [
+            ("critic".to_owned(), 1, output_of("critic")),
+            ("poet".to_owned(), 2, output_of("poet")),
+        ]
+    );
+    let mut by_model = rows("model");
+    by_model.sort();
+    let models: Vec<(&str, u64)> = by_model.iter().map(|(k, n, _)| (k.as_str(), *n)).collect();
+    assert_eq!(models, [("scripted-1", 2), ("tiny", 1)]);
+    let today = &sessions[0]["created_at"].as_str().unwrap()[..10];
+    let by_day = rows("day");
+    assert_eq!(by_day.len(), 1, "{by_day:?}");
+    assert_eq!((by_day[0].0.as_str(), by_day[0].1), (today, 3));
+    let table = cli.ok(&["cost", "--by", "agent", "--since", "1h"]);
+    assert!(
+        table.contains("poet") && table.contains("total $"),
+        "{table}"
+    );
+    let err = cli.fails(&["cost"], 2);
+    assert!(err.contains("<ID>") || err.contains("--by"), "{err}");
 }

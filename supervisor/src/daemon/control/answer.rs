@@ -58,6 +58,9 @@ async fn dispatch(
             limit,
             answer_chars,
         } => groups::get(handles, &id, from, limit, answer_chars).await,
+        ControlRequest::Spend { by, since } => {
+            Ok(ControlResponse::Spend(shared.store.spend(by, since).await?))
+        }
         ControlRequest::GroupPrefer { group, run } => {
             groups::prefer(handles, &group, run.as_deref()).await
         }

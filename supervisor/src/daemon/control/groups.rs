@@ -124,11 +124,7 @@ fn lookup(id: &str) -> Result<SessionLookup, ControlError> {
 }
 
 /// A group's totals over its runs as they are at `now`.
-pub(crate) fn summary(
-    record: &GroupRecord,
-    runs: &[SessionRecord],
-    now: Timestamp,
-) -> GroupSummary {
+fn summary(record: &GroupRecord, runs: &[SessionRecord], now: Timestamp) -> GroupSummary {
     let mut by_status: Vec<StatusCount> = Vec::new();
     let mut usage = Usage::default();
     let mut cost_usd = 0.0;
@@ -138,7 +134,7 @@ pub(crate) fn summary(
     let mut unfinished = false;
     let mut seen: HashMap<protocol::event::SessionStatus, usize> = HashMap::new();
     for run in runs {
-        let status = run.summary().status;
+        let status = run.shown_status();
         match seen.get(&status) {
             Some(&at) => by_status[at].runs += 1,
             None => {

@@ -283,16 +283,22 @@ impl SessionRecord {
         }
     }
 
+    /// Its status as people see it: a running session whose calls wait for
+    /// a person is waiting.
+    pub(crate) fn shown_status(&self) -> SessionStatus {
+        match self.waiting.summary() {
+            Some(_) if self.status == SessionStatus::Running => SessionStatus::Waiting,
+            _ => self.status,
+        }
+    }
+
     /// The row `studio ps` shows; live figures are filled in by the caller.
     pub(crate) fn summary(&self) -> SessionSummary {
         SessionSummary {
             id: self.id,
             agent: self.agent.name.clone(),
             label: self.label.clone(),
-            status: match self.waiting.summary() {
-                Some(_) if self.status == SessionStatus::Running => SessionStatus::Waiting,
-                _ => self.status,
-            },
+            status: self.shown_status(),
             pid: (!self.status.is_terminal()).then_some(self.pid).flatten(),
             rss_bytes: None,
             events: self.last_seq,
