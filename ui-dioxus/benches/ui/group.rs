@@ -2,7 +2,7 @@
 //! app (`Command::Run`), its results table open on the Runs page while they
 //! run, against a group of 50 measured in the same run. Measured: the time
 //! to fold each update into the store, a full render of the Runs page
-//! (the group's line and its results table, 500 rows) every 100 ms, and how
+//! (the group's line and its results table) every 100 ms, and how
 //! long until the table's totals say every run completed.
 
 use std::fmt::Write as _;
@@ -131,7 +131,7 @@ pub fn section(baseline: &GroupFigures, big: &GroupFigures, quick: bool) -> Stri
          once, each a short scripted answer) against a group of {}, measured in the same run \
          against the release daemon. While the runs go, the app's updates are folded into its \
          store and the whole Runs page is rendered every {} ms with the group's results table \
-         open (one row per run, read again as runs end, as the page does). Shown: from \
+         open (a row per run, the first 100 drawn, read again as runs end, as the page does). Shown: from \
          `Command::Run` until the table's totals say every run completed.\n",
         big.runs,
         baseline.runs,

@@ -20,6 +20,10 @@ use crate::pages::compare::CompareTick;
 use crate::pages::status::{ShortId, StatusCell};
 use crate::state::{AppState, Page};
 
+/// Rows drawn at first, and added by each "Show more": a group of 500
+/// draws as fast as one of 100.
+const ROWS_AT_ONCE: usize = 100;
+
 /// What the results table sorts by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ResultColumn {
@@ -38,7 +42,7 @@ pub enum ResultColumn {
 
 /// The order of `runs` (each with its live summary) by `column`, stable,
 /// reversed when `descending`.
-pub fn order(runs: &mut [(GroupRun, SessionSummary)], column: ResultColumn, descending: bool) {
+pub fn order(runs: &mut [(&GroupRun, &SessionSummary)], column: ResultColumn, descending: bool) {
     let tokens = |s: &SessionSummary| {
         s.totals
             .as_ref()
@@ -73,6 +77,7 @@ pub fn GroupResults() -> Element {
     let mut state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
     let mut sort = use_signal(|| (ResultColumn::Queued, false));
+    let mut limit = use_signal(|| ROWS_AT_ONCE);
     // The count of ended runs the answers were last asked again for.
     let mut asked_at = use_signal(|| None::<u32>);
     // A run ended since the answers were read: read them again.
@@ -112,24 +117,24 @@ pub fn GroupResults() -> Element {
         .flatten()
         .map(|(id, s)| (*id, s))
         .collect();
-    let mut runs: Vec<(GroupRun, SessionSummary)> = group
+    // Sorted as references; only the rows drawn are copied.
+    let mut runs: Vec<(&GroupRun, &SessionSummary)> = group
         .runs
         .iter()
-        .map(|run| {
-            let now = live.get(&run.summary.id).map_or(&run.summary, |s| *s);
-            (run.clone(), now.clone())
-        })
+        .map(|run| (run, live.get(&run.summary.id).map_or(&run.summary, |s| *s)))
         .collect();
     let (column, descending) = sort();
     order(&mut runs, column, descending);
     let now = read.now;
     let summary = Summary::of(group);
     let preferred = group.summary.preferred;
+    let hidden = runs.len().saturating_sub(limit());
     let rows: Vec<(GroupRun, SessionSummary, bool)> = runs
         .into_iter()
+        .take(limit())
         .map(|(run, summary)| {
             let marked = preferred == Some(summary.id);
-            (run, summary, marked)
+            (run.clone(), summary.clone(), marked)
         })
         .collect();
     let header = move |by: ResultColumn, name: &'static str| {
@@ -176,6 +181,11 @@ pub fn GroupResults() -> Element {
                     for (run, summary, preferred) in rows {
                         ResultRow { key: "{summary.id}", group: group_id, run, summary, preferred, now }
                     }
+                }
+            }
+            if hidden > 0 {
+                button { class: "more", onclick: move |_| limit.set(limit() + ROWS_AT_ONCE),
+                    "Show more ({hidden} not shown)"
                 }
             }
         }
@@ -322,16 +332,18 @@ mod tests {
 
     #[test]
     fn results_sort_by_any_column_both_ways_and_keep_ties_in_order() {
-        let labels = |runs: &[(GroupRun, SessionSummary)]| -> Vec<String> {
+        let labels = |runs: &[(&GroupRun, &SessionSummary)]| -> Vec<String> {
             runs.iter()
                 .map(|r| r.1.label.clone().unwrap_or_default())
                 .collect()
         };
-        let mut runs = vec![
+        let owned = [
             run("#1", "large", 30, SessionStatus::Completed),
             run("#2", "small", 10, SessionStatus::Failed),
             run("#3", "large", 20, SessionStatus::Completed),
         ];
+        let mut runs: Vec<(&GroupRun, &SessionSummary)> =
+            owned.iter().map(|(r, s)| (r, s)).collect();
         order(&mut runs, ResultColumn::Tokens, false);
         assert_eq!(labels(&runs), ["#2", "#3", "#1"]);
         order(&mut runs, ResultColumn::Cost, true);

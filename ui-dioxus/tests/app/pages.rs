@@ -1009,3 +1009,51 @@ fn a_groups_results_table_shows_live_statuses_answers_and_the_preferred_run() {
     assert!(!preferred.contains("<b>"), "answers are text: {preferred}");
     insta::assert_snapshot!("group_results", section);
 }
+
+#[test]
+fn a_big_groups_results_table_draws_a_hundred_rows_at_a_time() {
+    use protocol::control::{Group, GroupRun, GroupSummary};
+    use ui_dioxus::state::Results;
+    let mut state = populated(Page::Runs);
+    let runs: Vec<GroupRun> = (100..250)
+        .map(|n| GroupRun {
+            summary: SessionSummary {
+                batch: Some(id(100)),
+                ..session(n, SessionStatus::Completed, false)
+            },
+            provider: "scripted".into(),
+            model: "scripted-1".into(),
+            answer: format!("answer {n}"),
+            answer_cut: false,
+            duration_micros: Some(1_000_000),
+        })
+        .collect();
+    state.results = Some(Results {
+        group: id(100),
+        shown: Some(Box::new(Group {
+            summary: GroupSummary {
+                id: id(100),
+                name: "many".into(),
+                created_at: at(1),
+                runs: 150,
+                by_status: Vec::new(),
+                usage: Usage::default(),
+                cost_usd: 0.0,
+                unpriced: 0,
+                wall_micros: 0,
+                preferred: None,
+            },
+            from: 0,
+            runs,
+        })),
+    });
+    let html = render(state);
+    let start = html.find("<section class=\"results\"").unwrap();
+    let section = &html[start..start + html[start..].find("</section>").unwrap()];
+    assert_eq!(
+        section.matches("class=\"answer\"").count(),
+        100,
+        "the first hundred"
+    );
+    assert!(section.contains("Show more (50 not shown)"), "{section}");
+}
