@@ -62,9 +62,9 @@ pub fn order(runs: &mut [(&GroupRun, &SessionSummary)], column: ResultColumn, de
         ResultColumn::Model => runs.sort_by(|a, b| a.0.model.cmp(&b.0.model)),
         ResultColumn::Status => runs.sort_by_key(|r| r.1.status.as_str()),
         ResultColumn::Answer => runs.sort_by(|a, b| a.0.answer.cmp(&b.0.answer)),
-        ResultColumn::Tokens => runs.sort_by_key(|r| tokens(&r.1)),
-        ResultColumn::Cost => runs.sort_by(|a, b| cost(&a.1).total_cmp(&cost(&b.1))),
-        ResultColumn::Duration => runs.sort_by_key(|r| took(&r.1)),
+        ResultColumn::Tokens => runs.sort_by_key(|r| tokens(r.1)),
+        ResultColumn::Cost => runs.sort_by(|a, b| cost(a.1).total_cmp(&cost(b.1))),
+        ResultColumn::Duration => runs.sort_by_key(|r| took(r.1)),
     }
     if descending {
         runs.reverse();
