@@ -31,6 +31,7 @@ pub fn App() -> Element {
         let preferences = preferences::load(&target.layout);
         Signal::new(AppState {
             theme: preferences.theme,
+            notify: preferences.notifications,
             ..AppState::default()
         })
     });
@@ -46,6 +47,19 @@ pub fn App() -> Element {
         0 => "AI Studio".to_owned(),
         waiting => format!("AI Studio · {waiting} waiting for you"),
     };
+    // What needs a person, said once, on the desktop (a browser view's
+    // notices would pop up on the machine serving it).
+    let web = try_use_context::<WebSignOut>().is_some();
+    use_effect(move || {
+        if state.read().notices.is_empty() {
+            return;
+        }
+        let said = std::mem::take(&mut state.write().notices);
+        if web || !state.peek().notify {
+            return;
+        }
+        tokio::task::spawn_blocking(move || said.iter().for_each(crate::notify::show));
+    });
     // Keys that must act at once ("/", F2) are handled in the page.
     use_effect(|| {
         document::eval(SHORTCUTS);
@@ -57,6 +71,19 @@ pub fn App() -> Element {
             KeyProbe { log }
         }
         Shell {}
+    }
+}
+
+/// Saves the theme and the notifications switch as the store has them
+/// (nowhere when a test renders the shell without a `Target`).
+fn save_preferences(mut state: Signal<AppState>, target: Option<&Target>) {
+    let Some(target) = target else { return };
+    let preferences = Preferences {
+        theme: state.read().theme,
+        notifications: state.read().notify,
+    };
+    if let Err(err) = preferences::save(&target.layout, preferences) {
+        state.write().errors.push(err.to_string());
     }
 }
 
@@ -73,8 +100,10 @@ pub fn Shell() -> Element {
     let web = try_use_context::<WebSignOut>().is_some();
     // Where the theme is saved (absent when a test renders the shell).
     let target = try_use_context::<Target>();
+    let bell_target = target.clone();
     let page = state.read().page;
     let theme = state.read().theme;
+    let notify = state.read().notify;
     rsx! {
         style { {CSS} }
         div {
@@ -118,13 +147,20 @@ pub fn Shell() -> Element {
                     onclick: move |_| {
                         let next = state.read().theme.next();
                         state.write().theme = next;
-                        if let Some(target) = &target
-                            && let Err(err) = preferences::save(&target.layout, Preferences { theme: next })
-                        {
-                            state.write().errors.push(err.to_string());
-                        }
+                        save_preferences(state, target.as_ref());
                     },
                     "◐ {theme.name()}"
+                }
+                if !web {
+                    button { class: "tab bell", aria_pressed: notify,
+                        title: if notify { "Desktop notifications of what needs you: on (click to turn off)" } else { "Desktop notifications: off (click to turn on)" },
+                        onclick: move |_| {
+                            let next = !state.read().notify;
+                            state.write().notify = next;
+                            save_preferences(state, bell_target.as_ref());
+                        },
+                        if notify { "alerts on" } else { "alerts off" }
+                    }
                 }
                 if web {
                     a { class: "tab signout", href: "/logout", "Sign out" }

@@ -37,6 +37,8 @@ pub mod fields;
 pub mod format;
 pub mod inspect;
 pub mod key_probe;
+pub mod notices;
+pub mod notify;
 pub mod pages;
 pub mod palette;
 pub mod preferences;

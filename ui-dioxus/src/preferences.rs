@@ -1,5 +1,5 @@
 //! What a person chose in the app and expects to find again after a
-//! restart (today, its colours), kept in the data dir
+//! restart (its colours, and whether it notifies), kept in the data dir
 //! (`Layout::ui_preferences`) by whichever view set it last: the desktop
 //! window or `--web`.
 //!
@@ -16,11 +16,22 @@ use serde::{Deserialize, Serialize};
 use crate::state::Theme;
 
 /// The app's preferences.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Preferences {
     /// System, light or dark.
     pub theme: Theme,
+    /// Desktop notifications of what needs you (on unless turned off).
+    pub notifications: bool,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Self {
+            theme: Theme::default(),
+            notifications: true,
+        }
+    }
 }
 
 /// Why the preferences could not be saved.
@@ -87,11 +98,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let layout = Layout::new(dir.path().join("not-yet"));
         assert_eq!(load(&layout), Preferences::default(), "no file yet");
-        let dark = Preferences { theme: Theme::Dark };
+        let dark = Preferences {
+            theme: Theme::Dark,
+            notifications: false,
+        };
         save(&layout, dark).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(load(&layout), dark);
         let text = std::fs::read_to_string(layout.ui_preferences()).unwrap_or_default();
         assert!(text.contains(r#""theme": "dark""#), "{text}");
+        // A file from before notifications could be turned off: they are on.
+        std::fs::write(layout.ui_preferences(), r#"{"theme": "light"}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(load(&layout).notifications);
 
         std::fs::write(layout.ui_preferences(), "{not json").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(load(&layout), Preferences::default(), "a corrupt file");

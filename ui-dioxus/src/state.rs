@@ -2,7 +2,7 @@
 //! daemon answers and pushes. Plain data with no Dioxus in it, so the
 //! folding is tested without a window; the app keeps it in one `Signal`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use protocol::approval::{ApprovalRule, PendingApproval};
@@ -13,6 +13,8 @@ use protocol::control::{
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
 use protocol::{AgentConfig, ProviderKind, SessionId, Timestamp};
+
+use crate::notices::{Notice, notices};
 
 /// The pages, in navigation order (Ctrl+1..6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -260,6 +262,14 @@ pub struct AppState {
     pub setup: Option<Box<Setup>>,
     /// Light, dark, or as the system says (the navigation's toggle).
     pub theme: Theme,
+    /// Whether the desktop app shows `notices` as notifications (the
+    /// navigation's bell; kept in the preferences).
+    pub notify: bool,
+    /// What needs a person and was not shown yet (at most
+    /// [`MAX_PENDING_NOTICES`], the latest).
+    pub notices: Vec<Notice>,
+    /// Groups whose end was said already.
+    pub told_groups: HashSet<SessionId>,
     /// Whether the Runs page shows the form that starts runs (its
     /// button, "Run" on an agent, or in the palette).
     pub runs_form_open: bool,
@@ -336,6 +346,9 @@ impl Comparing {
     }
 }
 
+/// Notices kept until shown at most; older ones drop off.
+pub const MAX_PENDING_NOTICES: usize = 20;
+
 /// Errors kept on screen at most; older ones drop off.
 const MAX_ERRORS: usize = 5;
 
@@ -360,9 +373,15 @@ impl AppState {
                 self.sessions = Some(list.into_iter().map(|s| (s.id, s)).collect());
             }
             Update::SessionChanged(summary) => {
-                self.sessions
-                    .get_or_insert_with(HashMap::new)
-                    .insert(summary.id, *summary);
+                let sessions = self.sessions.get_or_insert_with(HashMap::new);
+                let id = summary.id;
+                let before = sessions.insert(id, *summary);
+                if let Some(now) = sessions.get(&id) {
+                    let said = notices(before.as_ref(), now, sessions, &mut self.told_groups);
+                    self.notices.extend(said);
+                    let over = self.notices.len().saturating_sub(MAX_PENDING_NOTICES);
+                    self.notices.drain(..over);
+                }
             }
             Update::Approvals(approvals) => self.approvals = approvals,
             Update::Events(session, events) => match &mut self.inspected {

@@ -141,6 +141,8 @@ impl X {
                 .arg(&daemon.studio)
                 .env("DISPLAY", &self.display)
                 .env("XDG_DOWNLOAD_DIR", daemon.tmp.path().join("downloads"))
+                // No notification server runs under Xvfb: notices go here.
+                .env(ui_dioxus::notify::SINK_VAR, notices_file(daemon))
                 .env_remove("WAYLAND_DISPLAY")
                 .stdout(Stdio::null())
                 .stderr(log)
@@ -312,5 +314,93 @@ fn the_desktop_window_shows_live_runs_under_xvfb() {
         "the Runs page never showed running runs (see {}):\n{}",
         shot.display(),
         x.log()
+    );
+}
+
+/// Where the app under test writes its notices.
+fn notices_file(daemon: &Daemon) -> PathBuf {
+    daemon.tmp.path().join("notices.jsonl")
+}
+
+/// The notices written so far, each as (title, body).
+fn notices(daemon: &Daemon) -> Vec<(String, String)> {
+    std::fs::read_to_string(notices_file(daemon))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let notice: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                notice["title"].as_str().unwrap().to_owned(),
+                notice["body"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_desktop_window_says_once_what_needs_you() {
+    let daemon = Daemon::new("sun");
+    daemon.studio(&[
+        "agent",
+        "create",
+        "quick",
+        "--chunks",
+        "3",
+        "--chunk-delay-ms",
+        "20",
+    ]);
+    daemon.studio(&[
+        "agent",
+        "create",
+        "asker",
+        "--tools",
+        "fs",
+        "--tool-call",
+        "fs.list",
+        "--chunks",
+        "2",
+    ]);
+    let x = X::start();
+    let _window = x.open_app(&daemon);
+    let shot =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts/desktop-notices.png");
+    assert!(x.painted(&shot), "the window never painted:\n{}", x.log());
+    // Let the app list the sessions before anything happens.
+    std::thread::sleep(Duration::from_secs(2));
+    // Twelve runs of one group: one summary once the last has ended.
+    daemon.studio(&[
+        "run",
+        "quick",
+        "--prompt",
+        "tell me",
+        "--attempts",
+        "12",
+        "--detach",
+    ]);
+    let summed = wait_until(Duration::from_secs(60), || !notices(&daemon).is_empty());
+    assert!(summed, "no notice for the group:\n{}", x.log());
+    // A call that waits for a person.
+    daemon.studio(&[
+        "run", "asker", "--prompt", "list", "--ask", "wait:120", "--detach",
+    ]);
+    let asked = wait_until(Duration::from_secs(60), || notices(&daemon).len() >= 2);
+    assert!(
+        asked,
+        "no notice for the waiting call: {:?}",
+        notices(&daemon)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        notices(&daemon),
+        [
+            (
+                "A group of 12 runs ended".to_owned(),
+                "tell me: 12 completed".to_owned()
+            ),
+            (
+                "asker needs your approval".to_owned(),
+                "1 tool call(s) wait in list".to_owned()
+            ),
+        ]
     );
 }
