@@ -415,6 +415,18 @@ await step('group-results', async () => {
   if (!first.includes('small · #2')) throw new Error(`sorted by label, descending, first: ${first}`);
   await results.scrollIntoViewIfNeeded();
   await results.screenshot({ path: `${artifacts}/web-group-results-table.png` });
+  // The group's results download whole, as CSV.
+  const [csv] = await Promise.all([
+    page.waitForEvent('download'),
+    results.getByRole('button', { name: 'Export CSV' }).click(),
+  ]);
+  const rows = (await readFile(await csv.path(), 'utf8')).trim().split('\n');
+  if (!rows[0].startsWith('group,group_name,run,') || rows.length !== 5 || !rows[1].includes(',sizes,')) {
+    throw new Error(`the CSV reads ${JSON.stringify(rows.slice(0, 2))} (${rows.length} lines)`);
+  }
+  if (csv.suggestedFilename() !== `group-${(await results.locator('.results-head button.id').textContent()).trim()}.csv`) {
+    throw new Error(`the file is called ${csv.suggestedFilename()}`);
+  }
   // The preferred mark goes; Close closes the table.
   await results.locator('tr.preferred').getByRole('button', { name: 'Unmark the preferred result' }).click();
   await results.locator('tr.preferred').waitFor({ state: 'detached' });

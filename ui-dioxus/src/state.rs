@@ -300,7 +300,7 @@ pub struct Results {
 /// A session exported as text, to be saved as a file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exported {
-    /// The session.
+    /// The session, or the group (its first run's id).
     pub session: SessionId,
     /// The file's name: `session-1a2b3c4d.md`.
     pub file_name: String,

@@ -137,6 +137,14 @@ pub enum Command {
         /// As what.
         format: ExportFormat,
     },
+    /// Export a group's results, every answer whole, as JSON lines, CSV
+    /// or Markdown (`Update::Exported` once whole).
+    ExportGroup {
+        /// The group.
+        group: SessionId,
+        /// As what.
+        format: ExportFormat,
+    },
     /// Store a provider's key in the daemon.
     SetKey {
         /// The provider.

@@ -1,10 +1,16 @@
-//! Exporting a session from the app: its setup, then its events page by
-//! page, then the text (a Markdown transcript or the JSON lines `studio
-//! export` writes) handed to the page to save ([`Exported`]).
+//! Exporting from the app: a session (its setup, then its events page by
+//! page, then a Markdown transcript or the JSON lines `studio export`
+//! writes), or a group's results (its runs page by page with their whole
+//! answers, then JSON lines, CSV or Markdown as `studio export --group`
+//! writes them), handed to the page to save ([`Exported`]).
 
 use protocol::SessionId;
-use protocol::control::{ControlRequest, ControlResponse, Setup};
+use protocol::control::{
+    ControlRequest, ControlResponse, GROUP_PAGE_FULL_ANSWERS, GroupRun, GroupSummary,
+    MAX_ANSWER_CHARS, Setup,
+};
 use protocol::event::Event;
+use studio_client::results;
 
 use crate::state::Exported;
 
@@ -14,10 +20,14 @@ const PAGE: u32 = 2000;
 /// What an export writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {
-    /// A transcript for people (`studio export --format md`).
+    /// A transcript for people (`studio export --format md`); a group's
+    /// results table and answers.
     Markdown,
-    /// Every event as JSON lines (`studio export`).
+    /// Every event as JSON lines (`studio export`); a group's results, a
+    /// run a line.
     JsonLines,
+    /// A group's results as CSV.
+    Csv,
 }
 
 impl ExportFormat {
@@ -26,6 +36,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Markdown => "md",
             ExportFormat::JsonLines => "jsonl",
+            ExportFormat::Csv => "csv",
         }
     }
 
@@ -34,6 +45,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Markdown => "text/markdown",
             ExportFormat::JsonLines => "application/jsonl",
+            ExportFormat::Csv => "text/csv",
         }
     }
 }
@@ -41,10 +53,23 @@ impl ExportFormat {
 /// An export under way: what it has so far.
 #[derive(Clone, Debug)]
 pub(super) struct ExportJob {
-    session: SessionId,
     format: ExportFormat,
-    setup: Option<Box<Setup>>,
-    events: Vec<Event>,
+    of: Of,
+}
+
+/// What is exported, and what was read of it.
+#[derive(Clone, Debug)]
+enum Of {
+    Session {
+        session: SessionId,
+        setup: Option<Box<Setup>>,
+        events: Vec<Event>,
+    },
+    Group {
+        group: SessionId,
+        summary: Option<GroupSummary>,
+        runs: Vec<GroupRun>,
+    },
 }
 
 /// What an answer leads to.
@@ -61,54 +86,118 @@ impl ExportJob {
         let request = ControlRequest::SessionSetup {
             id: session.to_string(),
         };
-        let job = ExportJob {
+        let of = Of::Session {
             session,
-            format,
             setup: None,
             events: Vec::new(),
         };
-        (request, job)
+        (request, ExportJob { format, of })
     }
 
-    /// Takes one answer: the setup, or a page of events.
+    /// The first request of an export of `group`'s results, and the job.
+    pub(super) fn start_group(
+        group: SessionId,
+        format: ExportFormat,
+    ) -> (ControlRequest, ExportJob) {
+        let of = Of::Group {
+            group,
+            summary: None,
+            runs: Vec::new(),
+        };
+        (group_page(group, 0), ExportJob { format, of })
+    }
+
+    /// Takes one answer: the setup or a page of events, or a page of a
+    /// group's runs.
     pub(super) fn take(mut self, response: ControlResponse) -> Result<ExportStep, String> {
-        match response {
-            ControlResponse::Setup(setup) => self.setup = Some(setup),
-            ControlResponse::Events(page) => {
-                let got = page.len();
-                self.events.extend(page);
-                if got < PAGE as usize {
-                    return Ok(ExportStep::Done(self.finish()));
-                }
+        let next = match (&mut self.of, response) {
+            (Of::Session { setup, .. }, ControlResponse::Setup(answer)) => {
+                *setup = Some(answer);
+                None
             }
-            other => return Err(format!("unexpected answer to an export: {other:?}")),
+            (Of::Session { events, .. }, ControlResponse::Events(page)) => {
+                let got = page.len();
+                events.extend(page);
+                (got < PAGE as usize).then_some(())
+            }
+            (Of::Group { summary, runs, .. }, ControlResponse::Group(page)) => {
+                let got = page.runs.len();
+                runs.extend(page.runs);
+                let all = page.summary.runs as usize;
+                *summary = Some(page.summary);
+                (got == 0 || runs.len() >= all).then_some(())
+            }
+            (_, other) => return Err(format!("unexpected answer to an export: {other:?}")),
+        };
+        if next.is_some() {
+            return Ok(ExportStep::Done(self.finish()?));
         }
-        let request = ControlRequest::Events {
-            session: self.session,
-            after_seq: self.events.last().map_or(0, |e| e.seq),
-            limit: PAGE,
+        let request = match &self.of {
+            Of::Session {
+                session, events, ..
+            } => ControlRequest::Events {
+                session: *session,
+                after_seq: events.last().map_or(0, |e| e.seq),
+                limit: PAGE,
+            },
+            Of::Group { group, runs, .. } => group_page(*group, runs.len()),
         };
         Ok(ExportStep::More(Box::new(request), Box::new(self)))
     }
 
-    fn finish(self) -> Exported {
-        let text = match &self.setup {
-            Some(setup) => match self.format {
-                ExportFormat::Markdown => studio_client::transcript::markdown(setup, &self.events),
-                ExportFormat::JsonLines => studio_client::export::jsonl(setup, &self.events),
-            },
-            None => String::new(),
+    fn finish(self) -> Result<Exported, String> {
+        let format = self.format;
+        let (id, file_name, text) = match self.of {
+            Of::Session {
+                session,
+                setup,
+                events,
+            } => {
+                let text = match (&setup, format) {
+                    (None, _) => String::new(),
+                    (Some(setup), ExportFormat::Markdown) => {
+                        studio_client::transcript::markdown(setup, &events)
+                    }
+                    (Some(setup), ExportFormat::JsonLines | ExportFormat::Csv) => {
+                        studio_client::export::jsonl(setup, &events)
+                    }
+                };
+                (session, format!("session-{}", session.short()), text)
+            }
+            Of::Group {
+                group,
+                summary,
+                runs,
+            } => {
+                let summary = summary.ok_or("the group was not read")?;
+                let text = match format {
+                    ExportFormat::Markdown => results::markdown(&summary, &runs),
+                    ExportFormat::JsonLines => runs
+                        .iter()
+                        .map(|run| format!("{}\n", results::run_json(&summary, run)))
+                        .collect(),
+                    ExportFormat::Csv => results::csv(&summary, &runs)
+                        .map_err(|e| format!("cannot write CSV: {e}"))?,
+                };
+                (group, format!("group-{}", group.short()), text)
+            }
         };
-        Exported {
-            session: self.session,
-            file_name: format!(
-                "session-{}.{}",
-                self.session.short(),
-                self.format.extension()
-            ),
-            mime: self.format.mime(),
+        Ok(Exported {
+            session: id,
+            file_name: format!("{file_name}.{}", format.extension()),
+            mime: format.mime(),
             text,
-        }
+        })
+    }
+}
+
+/// A page of `group`'s runs from `from`, each answer whole.
+fn group_page(group: SessionId, from: usize) -> ControlRequest {
+    ControlRequest::GroupGet {
+        id: group.to_string(),
+        from: u32::try_from(from).unwrap_or(u32::MAX),
+        limit: GROUP_PAGE_FULL_ANSWERS,
+        answer_chars: MAX_ANSWER_CHARS,
     }
 }
 
@@ -169,6 +258,76 @@ mod tests {
             exported
                 .text
                 .contains(&format!("message {}\n", after_seq + 1))
+        );
+    }
+
+    #[test]
+    fn a_groups_results_are_read_page_by_page_then_written_whole() {
+        use protocol::control::{Group, GroupRun, GroupSummary};
+        let runs: Vec<GroupRun> = (0..40)
+            .map(|n| GroupRun {
+                summary: test_support::sessions::summary(n),
+                provider: "scripted".into(),
+                model: "scripted-1".into(),
+                answer: format!("answer {n}\nwith a second line"),
+                answer_cut: false,
+                duration_micros: None,
+            })
+            .collect();
+        let group = runs[0].summary.id;
+        let summary = GroupSummary {
+            id: group,
+            name: "forty".into(),
+            created_at: Timestamp(1),
+            runs: 40,
+            by_status: Vec::new(),
+            usage: Default::default(),
+            cost_usd: 0.0,
+            unpriced: 0,
+            wall_micros: 0,
+            preferred: None,
+        };
+        let page = |from: usize| {
+            let to = (from + GROUP_PAGE_FULL_ANSWERS as usize).min(runs.len());
+            ControlResponse::Group(Box::new(Group {
+                summary: summary.clone(),
+                from: from as u32,
+                runs: runs[from..to].to_vec(),
+            }))
+        };
+        let (first, job) = ExportJob::start_group(group, ExportFormat::Csv);
+        assert!(matches!(
+            first,
+            ControlRequest::GroupGet {
+                from: 0,
+                answer_chars: MAX_ANSWER_CHARS,
+                ..
+            }
+        ));
+        let Ok(ExportStep::More(request, job)) = job.take(page(0)) else {
+            panic!("a second page");
+        };
+        let ControlRequest::GroupGet { from, .. } = *request else {
+            panic!("the next page of the group");
+        };
+        assert_eq!(from, GROUP_PAGE_FULL_ANSWERS);
+        let Ok(ExportStep::Done(exported)) = job.take(page(from as usize)) else {
+            panic!("every run read");
+        };
+        assert_eq!(exported.file_name, format!("group-{}.csv", group.short()));
+        assert_eq!(exported.mime, "text/csv");
+        assert_eq!(
+            exported
+                .text
+                .lines()
+                .next()
+                .map(|l| l.starts_with("group,group_name,run")),
+            Some(true)
+        );
+        assert!(
+            exported.text.contains("\"answer 39\nwith a second line\""),
+            "{}",
+            exported.text
         );
     }
 }

@@ -165,6 +165,10 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
             let asked = Asked::Export(Box::new(job));
             return Ok((request, asked));
         }
+        Command::ExportGroup { group, format } => {
+            let (request, job) = ExportJob::start_group(group, format);
+            return Ok((request, Asked::Export(Box::new(job))));
+        }
         Command::Branch {
             session,
             at_seq,

@@ -1,7 +1,8 @@
 //! A group's results table on the Runs page: one row per run (label,
 //! agent and model, status, the start of its answer, tokens, cost,
 //! duration), sortable by any column, each run tickable for Compare and
-//! markable as the group's preferred result (★). Statuses and figures are
+//! markable as the group's preferred result (★), and exported whole as
+//! JSON lines, CSV or Markdown. Statuses and figures are
 //! the live ones the sessions list holds; the answers are read again from
 //! the daemon whenever another run ends.
 
@@ -14,7 +15,7 @@ use studio_client::human::first_line;
 use studio_client::results::status_counts;
 
 use crate::commands::Commands;
-use crate::connection::Command;
+use crate::connection::{Command, ExportFormat};
 use crate::format;
 use crate::pages::compare::CompareTick;
 use crate::pages::status::{ShortId, StatusCell};
@@ -123,6 +124,11 @@ pub fn GroupResults() -> Element {
         .iter()
         .map(|run| (run, live.get(&run.summary.id).map_or(&run.summary, |s| *s)))
         .collect();
+    let saved = read
+        .exported
+        .as_ref()
+        .filter(|e| e.session == group_id)
+        .and(read.export_saved.clone());
     let (column, descending) = sort();
     order(&mut runs, column, descending);
     let now = read.now;
@@ -163,6 +169,20 @@ pub fn GroupResults() -> Element {
                 button { onclick: close, "Close" }
             }
             p { class: "results-totals", "{summary.totals}" }
+            div { class: "session-actions",
+                button { title: "one record per run, its answer whole, as studio export --group writes it",
+                    onclick: move |_| commands.send(Command::ExportGroup { group: group_id, format: ExportFormat::JsonLines }),
+                    "Export JSON lines" }
+                button { onclick: move |_| commands.send(Command::ExportGroup { group: group_id, format: ExportFormat::Csv }),
+                    "Export CSV" }
+                button { onclick: move |_| commands.send(Command::ExportGroup { group: group_id, format: ExportFormat::Markdown }),
+                    "Export Markdown" }
+                match saved {
+                    Some(Ok(place)) => rsx! { span { class: "muted export-saved", role: "status", "Saved: {place}" } },
+                    Some(Err(why)) => rsx! { span { class: "problem", role: "status", "Not saved: {why}" } },
+                    None => rsx! {},
+                }
+            }
             table { class: "results-table",
                 thead { tr {
                     th { "★" }
