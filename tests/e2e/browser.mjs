@@ -349,7 +349,9 @@ await step('batch-file', async () => {
 // The table at work: the batch is one line with its progress, a click on
 // a header sorts, the filters keep what they say, and the totals follow.
 await step('runs-table', async () => {
-  const batch = page.locator('tr.batch', { hasText: 'batch 1' });
+  // A batch file's group is named by the file.
+  const batch = page.locator('tr.batch', { hasText: 'batch.jsonl' });
+  await batch.locator('.muted', { hasText: 'group of 3' }).waitFor();
   await batch.locator('.batch-progress', { hasText: '3/3 ended' }).waitFor();
   const rowsNow = () => page.locator('table.runs tbody tr').count();
   const open = await rowsNow();
@@ -394,7 +396,7 @@ await step('group-results', async () => {
   await page.locator('.form p.planned', { hasText: 'Starts 4 run(s) as one group.' }).waitFor();
   await page.getByRole('button', { name: 'Start' }).click();
   await page.locator('.form p.muted', { hasText: 'queued 4 run(s) as one group' }).waitFor();
-  const line = page.locator('tr.batch', { hasText: 'batch of 4' }).filter({ hasText: 'pick the best' });
+  const line = page.locator('tr.batch', { hasText: 'sizes' }).filter({ hasText: 'group of 4' });
   await line.getByRole('button', { name: 'Results' }).click();
   const results = page.locator('section.results');
   await results.locator('h3', { hasText: 'sizes' }).waitFor();

@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use protocol::approval::{ApprovalRule, PendingApproval};
 use protocol::control::{
-    Comparison, DaemonStatus, Group, KeyInfo, MAX_COMPARED, PricingTable, SecretsInfo,
-    SessionSummary, Setup,
+    Comparison, DaemonStatus, Group, GroupSummary, KeyInfo, MAX_COMPARED, PricingTable,
+    SecretsInfo, SessionSummary, Setup,
 };
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
@@ -166,6 +166,8 @@ pub enum Update {
     Compared(Box<Comparison>),
     /// A group's results table (`GroupGet`).
     Results(Box<Group>),
+    /// The newest groups (`GroupList`).
+    Groups(Vec<GroupSummary>),
     /// An export is whole: the page saves it.
     Exported(Box<Exported>),
     /// An MCP server's tools, or why it could not be reached.
@@ -286,6 +288,8 @@ pub struct AppState {
     pub export_saved: Option<Result<String, String>>,
     /// The group whose results table is open on the Runs page.
     pub results: Option<Results>,
+    /// The newest groups by id, as last listed (their names and totals).
+    pub groups: HashMap<SessionId, GroupSummary>,
 }
 
 /// A group's results table: which group, and its page once read.
@@ -423,6 +427,9 @@ impl AppState {
                 if of == self.compare.asked {
                     self.compare.shown = Some(Rc::from(comparison));
                 }
+            }
+            Update::Groups(groups) => {
+                self.groups = groups.into_iter().map(|g| (g.id, g)).collect();
             }
             Update::Results(group) => {
                 // An answer for a table since closed or changed is dropped.

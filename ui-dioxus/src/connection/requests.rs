@@ -32,6 +32,8 @@ pub(super) enum Asked {
     Compare,
     /// A group's results table.
     Results,
+    /// The newest groups, for their names.
+    Groups,
     /// A preferred run marked: read the group again.
     Prefer(SessionId),
     /// An export under way.

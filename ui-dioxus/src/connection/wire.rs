@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 
 use protocol::SessionId;
-use protocol::control::{ControlRequest, ControlResponse, ListKind, Push, ServerFrame};
+use protocol::control::{
+    ControlRequest, ControlResponse, ListKind, Push, ServerFrame, SessionSummary,
+};
 use protocol::event::EventKind;
 use studio_client::{Client, ClientError};
 use tokio::sync::mpsc;
@@ -62,6 +64,9 @@ pub(super) struct Wire {
     /// The open streams' forwarding tasks, by id; dropping one ends its
     /// subscription.
     pub(super) streams: HashMap<u64, super::AbortOnDrop>,
+    /// Groups whose summary was asked for: a run of another one asks
+    /// for the groups again.
+    pub(super) known_groups: std::collections::HashSet<SessionId>,
 }
 
 impl Wire {
@@ -74,7 +79,25 @@ impl Wire {
             asked: HashMap::new(),
             inspecting: None,
             streams: HashMap::new(),
+            known_groups: std::collections::HashSet::new(),
         }
+    }
+
+    /// The groups asked for again when `runs` name one not known yet
+    /// (their names and totals are shown by the Runs page).
+    fn groups_of(&mut self, runs: &[SessionSummary]) -> Option<FollowUp> {
+        let mut new = false;
+        for group in runs.iter().filter_map(|run| run.batch) {
+            new |= self.known_groups.insert(group);
+        }
+        new.then(|| {
+            FollowUp::Request(
+                Box::new(ControlRequest::GroupList {
+                    limit: GROUPS_LISTED,
+                }),
+                Asked::Groups,
+            )
+        })
     }
 
     /// Sends `request`, whose answer (and pushes, for a stream) will come
@@ -220,7 +243,12 @@ impl Wire {
                         update(Update::Setup(setup));
                     }
                     (Some(Asked::Sessions), Ok(ControlResponse::Sessions(list))) => {
+                        let follow = self.groups_of(&list);
                         update(Update::Sessions(list));
+                        return follow;
+                    }
+                    (Some(Asked::Groups), Ok(ControlResponse::Groups(groups))) => {
+                        update(Update::Groups(groups));
                     }
                     (Some(Asked::Approvals), Ok(ControlResponse::Approvals(list))) => {
                         update(Update::Approvals(list));
@@ -350,8 +378,9 @@ impl Wire {
             }
             ServerFrame::Push { id, push } => match push {
                 Push::SessionChanged(summary) => {
+                    let follow = self.groups_of(std::slice::from_ref(&summary));
                     update(Update::SessionChanged(Box::new(summary)));
-                    None
+                    follow
                 }
                 // Whoever changed it (this app, another window, the CLI).
                 Push::ListChanged(list) => Some(FollowUp::Requests(vec![relist(list)])),
@@ -419,3 +448,6 @@ async fn stream(
         let _ = incoming.send(Err(ClientError::Disconnected)).await;
     }
 }
+
+/// Most groups the Runs page knows by name: the newest.
+const GROUPS_LISTED: u32 = 200;

@@ -161,6 +161,7 @@ pub fn RunsPage() -> Element {
                             Line::Run(run) => rsx! { RunRow { key: "{run.id}", run, now } },
                             Line::Batch(batch) => rsx! {
                                 BatchRow { key: "batch-{batch.id}", batch: batch.clone(), opened,
+                                    name: read.groups.get(&batch.id).map(|g| g.name.clone()),
                                     on_toggle: move |id| {
                                         let mut toggled = toggled.write();
                                         if !toggled.remove(&id) {
@@ -210,7 +211,13 @@ fn spent_cells(spent: &Spent) -> (String, String) {
 /// A batch: how far it got, its figures, a Cancel for all of it, and a
 /// toggle that shows or hides its runs.
 #[component]
-fn BatchRow(batch: Batch, opened: bool, on_toggle: EventHandler<SessionId>) -> Element {
+fn BatchRow(
+    batch: Batch,
+    opened: bool,
+    /// The group's name, once listed.
+    name: Option<String>,
+    on_toggle: EventHandler<SessionId>,
+) -> Element {
     let commands = use_context::<Commands>();
     let mut state = use_context::<Signal<AppState>>();
     let (ended, left) = batch.progress();
@@ -244,8 +251,10 @@ fn BatchRow(batch: Batch, opened: bool, on_toggle: EventHandler<SessionId>) -> E
                 ShortId { id }
             }
             td { class: "name",
-                "batch of {total}"
-                div { class: "muted", {format::session_name(&batch.first)} }
+                match name {
+                    Some(name) => rsx! { "{name}" div { class: "muted", "group of {total}" } },
+                    None => rsx! { "batch of {total}" div { class: "muted", {format::session_name(&batch.first)} } },
+                }
             }
             td { "{agents}" }
             td {
