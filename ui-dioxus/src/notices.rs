@@ -26,6 +26,10 @@ pub struct Notice {
 /// not seen before) to `now` calls for, `sessions` holding every session
 /// as it is now (to tell when a group's last run ended). `told_groups`
 /// holds the groups already summed up; a group summed up now is added.
+///
+/// A session first seen in a push (not in the list the app started
+/// from) began after the app was watching: its end is news too, even if
+/// the push that brings it is its last.
 pub fn notices(
     before: Option<&SessionSummary>,
     now: &SessionSummary,
@@ -51,7 +55,7 @@ pub fn notices(
                 body: format!("{name} waits for your next message"),
             }]
         }
-        status if status.is_terminal() && !now.interactive && was.is_some() => {
+        status if status.is_terminal() && !now.interactive => {
             match now.batch.filter(|group| in_group(sessions, *group) > 1) {
                 None => vec![Notice {
                     title: format!("Run {}", status.as_str()),
@@ -235,8 +239,13 @@ mod tests {
             change(&mut sessions, &mut told, idle)[0].title,
             "writer answered"
         );
-        // What was already so when the app started is not news.
-        let old = session(SessionStatus::Completed, None, false);
-        assert!(change(&mut sessions, &mut told, old).is_empty());
+        // A run first pushed as it ended began after the app was watching:
+        // its end is news (what was so when the app started came in the
+        // list, which says nothing).
+        let late = session(SessionStatus::Completed, None, false);
+        assert_eq!(
+            change(&mut sessions, &mut told, late)[0].title,
+            "Run completed"
+        );
     }
 }

@@ -365,8 +365,29 @@ fn the_desktop_window_says_once_what_needs_you() {
     let shot =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts/desktop-notices.png");
     assert!(x.painted(&shot), "the window never painted:\n{}", x.log());
-    // Let the app list the sessions before anything happens.
+    // Runs alone until the app says one ended: it is then watching (a
+    // loaded machine may take a while to connect it).
+    let mut warm_ups = Vec::new();
+    let watching = wait_until(Duration::from_secs(90), || {
+        let out = daemon.studio(&["run", "quick", "--prompt", "warm up", "--detach"]);
+        warm_ups.push(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+        std::thread::sleep(Duration::from_secs(2));
+        !notices(&daemon).is_empty()
+    });
+    assert!(watching, "no run's end was ever told:\n{}", x.log());
+    // Every warm-up ended, and the app heard it.
+    let mut wait = vec!["wait"];
+    wait.extend(warm_ups.iter().map(String::as_str));
+    daemon.studio(&wait);
     std::thread::sleep(Duration::from_secs(2));
+    // What was told past the warm-ups (each its own "Run completed").
+    let told = || -> Vec<(String, String)> {
+        notices(&daemon)
+            .into_iter()
+            .filter(|(_, body)| !body.starts_with("warm up"))
+            .collect()
+    };
+    assert!(told().is_empty(), "{:?}", notices(&daemon));
     // Twelve runs of one group: one summary once the last has ended.
     daemon.studio(&[
         "run",
@@ -377,21 +398,22 @@ fn the_desktop_window_says_once_what_needs_you() {
         "12",
         "--detach",
     ]);
-    let summed = wait_until(Duration::from_secs(60), || !notices(&daemon).is_empty());
+    let summed = wait_until(Duration::from_secs(60), || !told().is_empty());
     assert!(summed, "no notice for the group:\n{}", x.log());
     // A call that waits for a person.
     daemon.studio(&[
         "run", "asker", "--prompt", "list", "--ask", "wait:120", "--detach",
     ]);
-    let asked = wait_until(Duration::from_secs(60), || notices(&daemon).len() >= 2);
+    let asked = wait_until(Duration::from_secs(60), || told().len() >= 2);
     assert!(
         asked,
         "no notice for the waiting call: {:?}",
         notices(&daemon)
     );
     std::thread::sleep(Duration::from_secs(1));
+    // The group's one summary, and the call.
     assert_eq!(
-        notices(&daemon),
+        told(),
         [
             (
                 "A group of 12 runs ended".to_owned(),
