@@ -66,6 +66,13 @@ pub fn run_json(group: &GroupSummary, run: &GroupRun) -> Value {
     })
 }
 
+/// The records as JSON lines, a run a line.
+pub fn jsonl(group: &GroupSummary, runs: &[GroupRun]) -> String {
+    runs.iter()
+        .map(|run| format!("{}\n", run_json(group, run)))
+        .collect()
+}
+
 /// The records as CSV: a header of [`RESULT_FIELDS`], then a row a run
 /// (a missing value is an empty cell).
 pub fn csv(group: &GroupSummary, runs: &[GroupRun]) -> Result<String, csv::Error> {

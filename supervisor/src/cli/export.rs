@@ -129,12 +129,7 @@ async fn markdown(
     // terminals too.
     let transcript = studio_client::transcript::markdown(setup, &events);
     let text = super::output::terminal_safe(&transcript);
-    let mut out = Output::open(path)?;
-    if let Err(err) = out.text(&text) {
-        out.abandon();
-        return Err(err);
-    }
-    if let Some(path) = out.finish()? {
+    if let Some(path) = write_whole(path, &text)? {
         if ctx.json {
             super::output::print_json(&json!({
                 "session": setup.summary.id.to_string(),
@@ -161,10 +156,7 @@ async fn group_results(
 ) -> Result<(), CliError> {
     let (group, runs) = super::groups::whole(client, id, MAX_ANSWER_CHARS).await?;
     let text = match args.format {
-        Format::Jsonl => runs
-            .iter()
-            .map(|run| format!("{}\n", results::run_json(&group, run)))
-            .collect(),
+        Format::Jsonl => results::jsonl(&group, &runs),
         Format::Csv => results::csv(&group, &runs)
             .map_err(|e| CliError::msg(format!("cannot write CSV: {e}")))?,
         Format::Md => results::markdown(&group, &runs),
@@ -172,12 +164,7 @@ async fn group_results(
     // Control characters are shown, not written (as in a transcript): the
     // results are read in terminals too. JSON escapes its own.
     let text = super::output::terminal_safe(&text);
-    let mut out = Output::open(args.out.as_deref())?;
-    if let Err(err) = out.text(&text) {
-        out.abandon();
-        return Err(err);
-    }
-    if let Some(path) = out.finish()? {
+    if let Some(path) = write_whole(args.out.as_deref(), &text)? {
         if ctx.json {
             super::output::print_json(&json!({
                 "group": group.id.to_string(),
@@ -194,6 +181,17 @@ async fn group_results(
         }
     }
     Ok(())
+}
+
+/// Writes `text` to standard output, or whole to `path` (nothing is left
+/// there when writing fails); the file's path once in place.
+fn write_whole(path: Option<&Path>, text: &str) -> Result<Option<PathBuf>, CliError> {
+    let mut out = Output::open(path)?;
+    if let Err(err) = out.text(text) {
+        out.abandon();
+        return Err(err);
+    }
+    out.finish()
 }
 
 /// Standard output, or a temporary file next to the one asked for.

@@ -172,10 +172,7 @@ impl ExportJob {
                 let summary = summary.ok_or("the group was not read")?;
                 let text = match format {
                     ExportFormat::Markdown => results::markdown(&summary, &runs),
-                    ExportFormat::JsonLines => runs
-                        .iter()
-                        .map(|run| format!("{}\n", results::run_json(&summary, run)))
-                        .collect(),
+                    ExportFormat::JsonLines => results::jsonl(&summary, &runs),
                     ExportFormat::Csv => results::csv(&summary, &runs)
                         .map_err(|e| format!("cannot write CSV: {e}"))?,
                 };
