@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::caps::SpendCaps;
+
 pub use crate::sampling::Sampling;
 pub use crate::sandbox::{SafetyMode, SandboxConfig};
 pub use crate::script::{Fault, Script, ScriptPatch, ScriptedToolCall};
@@ -63,6 +65,9 @@ pub struct AgentConfig {
     /// Limits the daemon enforces on every session of this agent.
     #[serde(default)]
     pub budgets: Budgets,
+    /// Caps on what all its sessions created on one UTC day spend together.
+    #[serde(default)]
+    pub daily_caps: SpendCaps,
     /// How its commands are confined beyond what its safety mode says.
     #[serde(default)]
     pub sandbox: SandboxConfig,
@@ -144,6 +149,7 @@ impl AgentConfig {
             workspace: None,
             mcp_servers: Vec::new(),
             budgets: Budgets::default(),
+            daily_caps: SpendCaps::default(),
             sandbox: SandboxConfig::default(),
             script: Script::default(),
         }
@@ -189,6 +195,9 @@ impl AgentConfig {
         self.sampling.validate()?;
         self.sandbox.validate()?;
         self.budgets.validate()?;
+        self.daily_caps
+            .validate()
+            .map_err(|err| format!("daily caps: {err}"))?;
         self.script.validate()
     }
 

@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`ids`] and [`time`]: identifiers and timestamps.
 //! - [`agent`]: an agent's configuration, budgets and the scripted provider's script.
+//! - [`caps`]: spend caps over many sessions (an agent's day, a group).
 //! - [`approval`]: approval rules, ask policies and pending approvals.
 //! - [`mcp`]: MCP server configurations.
 //! - [`message`]: chat history as sent to a worker.
@@ -19,6 +20,7 @@
 
 pub mod agent;
 pub mod approval;
+pub mod caps;
 pub mod codec;
 pub mod control;
 pub mod event;
@@ -41,7 +43,7 @@ mod round_trip_tests;
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.
-pub const PROTOCOL_VERSION: u32 = 21;
+pub const PROTOCOL_VERSION: u32 = 22;
 
 pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, Script, ScriptPatch};
 pub use event::{Event, EventKind, SessionStatus};

@@ -554,6 +554,14 @@ fn control_requests() -> Vec<ControlRequest> {
             }],
             parallel: 4,
             name: s("haiku x3"),
+            caps: crate::caps::SpendCaps {
+                max_cost_usd: Some(2.5),
+                max_tokens: None,
+                max_runs: Some(10),
+            },
+        },
+        ControlRequest::CapsToday {
+            agents: vec![s("a")],
         },
         ControlRequest::GroupList { limit: 50 },
         ControlRequest::Spend {
@@ -634,6 +642,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::GroupGet { .. } => 47,
         ControlRequest::GroupPrefer { .. } => 48,
         ControlRequest::Spend { .. } => 49,
+        ControlRequest::CapsToday { .. } => 50,
     }
 }
 
@@ -765,6 +774,19 @@ fn control_responses() -> Vec<ControlResponse> {
             cost_usd: 0.25,
             unpriced: 1,
         }]),
+        ControlResponse::CapsToday(vec![crate::caps::AgentDayStanding {
+            agent: s("a"),
+            day: s("2026-12-04"),
+            caps: crate::caps::SpendCaps {
+                max_cost_usd: Some(5.0),
+                ..Default::default()
+            },
+            spent: crate::caps::Spent {
+                cost_usd: 1.25,
+                tokens: 900,
+                runs: 3,
+            },
+        }]),
         ControlResponse::Group(Box::new(crate::control::Group {
             summary: group_summary(),
             from: 0,
@@ -799,6 +821,7 @@ fn group_summary() -> crate::control::GroupSummary {
         unpriced: 0,
         wall_micros: 2_000_000,
         preferred: Some(id()),
+        caps: crate::caps::SpendCaps::default(),
     }
 }
 
@@ -896,6 +919,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Groups(_) => 24,
         ControlResponse::Group(_) => 25,
         ControlResponse::Spend(_) => 26,
+        ControlResponse::CapsToday(_) => 27,
     }
 }
 
@@ -1066,7 +1090,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 50);
+    covers(&requests, control_request_variant, 51);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -1079,7 +1103,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 27);
+    covers(&responses, control_response_variant, 28);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

@@ -290,6 +290,7 @@ async fn phase(app: &mut App, name: &str, runs: usize, sizes: Sizes) -> Figures 
             runs: vec![spec; runs],
             parallel: u32::MAX,
             name: name.to_owned(),
+            caps: Default::default(),
         })
         .unwrap();
     let ours = |state: &AppState| -> Vec<SessionId> {

@@ -54,6 +54,8 @@ pub struct GroupSummary {
     pub wall_micros: u64,
     /// The run a person marked as the preferred result.
     pub preferred: Option<SessionId>,
+    /// Caps on what its runs spend together (empty: none).
+    pub caps: crate::caps::SpendCaps,
 }
 
 impl GroupSummary {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentConfig, Budgets, ProviderKind, ScriptPatch};
 use crate::approval::{AskPolicy, RuleDecision, RuleMatch};
+use crate::caps::SpendCaps;
 use crate::ids::SessionId;
 use crate::mcp::McpServerConfig;
 use crate::secret::Secret;
@@ -63,6 +64,7 @@ impl ControlRequest {
                 | ControlRequest::GroupList { .. }
                 | ControlRequest::GroupGet { .. }
                 | ControlRequest::Spend { .. }
+                | ControlRequest::CapsToday { .. }
                 | ControlRequest::Follow { .. }
                 | ControlRequest::WatchSessions
                 | ControlRequest::WatchLists
@@ -192,6 +194,11 @@ pub enum ControlRequest {
         /// The group's name (at most [`MAX_GROUP_NAME_CHARS`]); empty: its
         /// first run's prompt.
         name: String,
+        /// Caps on what the group's runs spend together: a batch over its
+        /// run cap is refused whole, a run that would start over its cost
+        /// or token cap ends before it starts, and live ones that cross
+        /// it are cancelled.
+        caps: SpendCaps,
     },
     /// Change the daemon's limits; they are stored and outlive a restart
     /// (unless the daemon is started with `--max-concurrent`). Replies
@@ -238,6 +245,13 @@ pub enum ControlRequest {
         by: SpendBy,
         /// Only sessions created at or after this time.
         since: Option<crate::time::Timestamp>,
+    },
+    /// Each named agent's daily caps and what its sessions of today (UTC)
+    /// spent, as the daemon counts them against the caps: shown before a
+    /// group starts. Replies [`ControlResponse::CapsToday`].
+    CapsToday {
+        /// Agent names; empty: every agent.
+        agents: Vec<String>,
     },
     /// Marks a run of a group as its preferred result, or (`run: None`)
     /// takes the mark away. Replies [`ControlResponse::Groups`] with the

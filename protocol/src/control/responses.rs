@@ -104,6 +104,8 @@ pub enum ControlResponse {
     Group(Box<Group>),
     /// Answer to [`ControlRequest::Spend`].
     Spend(Vec<SpendRow>),
+    /// Answer to [`ControlRequest::CapsToday`].
+    CapsToday(Vec<crate::caps::AgentDayStanding>),
 }
 
 /// Streamed items.
@@ -163,4 +165,7 @@ pub enum ErrorKind {
     /// The request or its answer does not fit in one frame
     /// ([`crate::codec::MAX_FRAME_LEN`]).
     TooLarge,
+    /// A spend cap ([`crate::caps::SpendCaps`]) would be passed: the
+    /// session was not started.
+    OverCap,
 }

@@ -116,6 +116,16 @@ pub enum BudgetKind {
     Cost,
     /// Identical tool calls in a row.
     ToolLoop,
+    /// US dollars of the agent's sessions of the day (its daily cap).
+    DailyCost,
+    /// Tokens of the agent's sessions of the day (its daily cap).
+    DailyTokens,
+    /// Sessions of the agent started that day (its daily cap).
+    DailyRuns,
+    /// US dollars of the group's runs (the group's cap).
+    GroupCost,
+    /// Tokens of the group's runs (the group's cap).
+    GroupTokens,
 }
 
 /// Who decided a tool call.

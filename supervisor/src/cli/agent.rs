@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use protocol::agent::{AgentConfig, Budgets, Fault, ProviderKind, ScriptedToolCall};
 use protocol::control::{ControlRequest, ControlResponse};
 
+use super::caps::{DailyCapArgs, positive_dollars};
 use super::output::{print_json, table};
 use super::{CliError, Ctx};
 
@@ -104,6 +105,8 @@ pub(crate) struct CreateArgs {
     script: ScriptArgs,
     #[command(flatten)]
     budgets: BudgetArgs,
+    #[command(flatten)]
+    daily: DailyCapArgs,
 }
 
 /// Flags shaping the scripted provider's answer (agent defaults or per run).
@@ -181,15 +184,6 @@ pub(crate) struct BudgetArgs {
     /// Budget: US dollars per session (priced by `studio pricing`).
     #[arg(long, value_parser = positive_dollars)]
     pub(crate) max_cost_usd: Option<f64>,
-}
-
-/// A cost budget: a finite number of dollars above zero (`NaN` would turn
-/// the budget off).
-fn positive_dollars(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(usd) if usd.is_finite() && usd > 0.0 => Ok(usd),
-        _ => Err(format!("{text:?} is not a number of dollars above 0")),
-    }
 }
 
 impl BudgetArgs {
@@ -378,6 +372,7 @@ fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
     }
     agent.script = agent.script.patched(&args.script.patch());
     agent.budgets = agent.budgets.overridden_by(&args.budgets.budgets());
+    agent.daily_caps = args.daily.over(&agent.daily_caps);
     agent.validate().map_err(CliError::invalid)?;
     Ok(agent)
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use protocol::SessionId;
+use protocol::caps::SpendCaps;
 use protocol::control::{ControlRequest, ControlResponse, Push, RunSpec, SessionSummary};
 use protocol::event::SessionStatus;
 use studio_client::Client;
@@ -80,6 +81,21 @@ pub(crate) struct Fanout<'a> {
     pub(crate) parallel: usize,
     /// Empty: the daemon names it by its first prompt.
     pub(crate) name: &'a str,
+    /// What its runs may spend together.
+    pub(crate) caps: &'a SpendCaps,
+}
+
+/// Says how many runs start and the caps they start under: each capped
+/// agent's standing today and the group's caps (on stderr).
+pub(crate) async fn say_caps(client: &Client, fanout: Fanout<'_>) -> Result<(), CliError> {
+    let mut agents: Vec<String> = fanout.items.iter().map(|i| i.spec.agent.clone()).collect();
+    agents.sort();
+    agents.dedup();
+    let standings = super::caps::today(client, agents).await?;
+    for line in super::caps::lines(&standings, fanout.caps) {
+        errln!("{line}");
+    }
+    Ok(())
 }
 
 /// Queues the runs as one group of which the daemon keeps at most
@@ -93,6 +109,7 @@ pub(crate) async fn queue_batch(
         runs: fanout.items.iter().map(|item| item.spec.clone()).collect(),
         parallel: u32::try_from(fanout.parallel).unwrap_or(u32::MAX),
         name: fanout.name.to_owned(),
+        caps: fanout.caps.clone(),
     };
     match client.request(request).await? {
         ControlResponse::BatchAccepted { sessions } => Ok(sessions),

@@ -207,6 +207,7 @@ pub(crate) async fn execute(args: DemoArgs, ctx: &Ctx) -> Result<(), CliError> {
         items: &items,
         parallel: args.parallel.max(1),
         name: "demo",
+        caps: &Default::default(),
     };
     let outcomes = run_batch(&client, fanout, &progress, |index, summary| {
         let scenario = &scenarios[planned[index].0];

@@ -7,7 +7,7 @@ use protocol::control::{ANSWER_EXCERPT_CHARS, RunSpec};
 use protocol::event::SessionStatus;
 use serde_json::json;
 
-use super::batch::{BatchItem, Fanout, progress_bar, queue_batch, run_batch};
+use super::batch::{BatchItem, Fanout, progress_bar, queue_batch, run_batch, say_caps};
 use super::groups::{group_json, print_results, whole};
 use super::output::print_json;
 use super::{CliError, Ctx};
@@ -42,6 +42,7 @@ pub(crate) async fn execute(fanout: Fanout<'_>, detach: bool, ctx: &Ctx) -> Resu
             "starting {runs} run(s) as one group, at most {} at once",
             fanout.parallel.min(runs)
         );
+        say_caps(&client, fanout).await?;
     }
     if detach {
         let sessions = queue_batch(&client, fanout).await?;

@@ -110,6 +110,9 @@ pub(crate) fn print_results(group: &GroupSummary, runs: &[GroupRun]) {
         group.usage.output_tokens,
         duration(std::time::Duration::from_micros(group.wall_micros)),
     );
+    if !group.caps.is_empty() {
+        outln!("cap: {}", group.caps.summary());
+    }
     let mut t = table(&[
         "", "RUN", "LABEL", "AGENT", "MODEL", "STATUS", "ANSWER", "TOKENS", "COST", "TIME",
     ]);
@@ -194,6 +197,7 @@ pub(crate) fn group_json(g: &GroupSummary) -> Value {
         "unpriced_responses": g.unpriced,
         "wall_ms": g.wall_micros / 1000,
         "preferred": g.preferred.map(|p| p.to_string()),
+        "caps": g.caps,
     })
 }
 

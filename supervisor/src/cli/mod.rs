@@ -9,6 +9,7 @@ mod output;
 
 mod agent;
 mod batch;
+mod caps;
 mod chat;
 mod compare;
 mod daemon;
@@ -190,6 +191,7 @@ impl From<ClientError> for CliError {
                 | ErrorKind::Forbidden
                 | ErrorKind::TooLarge => 2,
                 ErrorKind::Unavailable => 5,
+                ErrorKind::OverCap => 7,
                 _ => 1,
             },
             ClientError::TooLarge { .. } => 2,

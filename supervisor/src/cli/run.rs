@@ -14,7 +14,10 @@ use serde_json::json;
 use studio_client::Client;
 
 use super::agent::{BudgetArgs, ScriptArgs};
-use super::batch::{Fanout, print_summary, progress_bar, queue_batch, read_batch, run_batch};
+use super::batch::{
+    Fanout, print_summary, progress_bar, queue_batch, read_batch, run_batch, say_caps,
+};
+use super::caps::GroupCapArgs;
 use super::fanout;
 use super::output::{describe_end, event_json, print_chunk, print_json, retry_line};
 use super::{CliError, Ctx};
@@ -77,6 +80,8 @@ pub(crate) struct RunArgs {
     pub(crate) script: ScriptArgs,
     #[command(flatten)]
     pub(crate) budgets: BudgetArgs,
+    #[command(flatten)]
+    pub(crate) group_caps: GroupCapArgs,
 }
 
 #[derive(Args, Debug)]
@@ -200,7 +205,8 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     let grouped = args.attempts.is_some()
         || !args.agents.is_empty()
         || !args.models.is_empty()
-        || args.name.is_some();
+        || args.name.is_some()
+        || args.group_caps.any();
     if grouped {
         let items = fanout::items(
             &spec,
@@ -208,10 +214,12 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
             &args.models,
             args.attempts.unwrap_or(1),
         );
+        let caps = args.group_caps.caps();
         let fanout = Fanout {
             items: &items,
             parallel: args.parallel.max(1),
             name: args.name.as_deref().unwrap_or(""),
+            caps: &caps,
         };
         return fanout::execute(fanout, args.detach, ctx).await;
     }
@@ -385,10 +393,12 @@ async fn execute_batch(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), Cli
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let caps = args.group_caps.caps();
     let fanout = |items| Fanout {
         items,
         parallel: args.parallel.max(1),
         name: args.name.as_deref().unwrap_or(&file_name),
+        caps: &caps,
     };
     for item in &mut items {
         // Flags on the command line apply to every line that does not set them.
@@ -401,6 +411,9 @@ async fn execute_batch(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), Cli
         item.spec.script = merge_patch(&flags, &item.spec.script);
     }
     let client = ctx.client().await?;
+    if !ctx.json {
+        say_caps(&client, fanout(&items)).await?;
+    }
     if args.detach {
         let sessions = queue_batch(&client, fanout(&items)).await?;
         if ctx.json {

@@ -23,6 +23,7 @@ mod rules;
 mod scheduler;
 mod sequencer;
 mod session;
+mod spend_caps;
 mod stderr_tail;
 mod tape;
 mod worker_process;
@@ -164,6 +165,8 @@ pub(crate) struct Shared {
     pub(crate) pricing: tokio::sync::RwLock<PricingState>,
     /// Decides tool calls.
     pub(crate) approvals: ActorRef<approvals::ApprovalsMsg>,
+    /// What agents' days and groups spent, against their caps.
+    pub(crate) ledger: spend_caps::Ledger,
 }
 
 /// The user's prices and the table they make with the built-in ones.

@@ -112,6 +112,7 @@ impl Actor for Root {
             stop_requested: tokio::sync::Notify::new(),
             pricing: tokio::sync::RwLock::new(PricingState::new(custom_prices)),
             approvals,
+            ledger: Default::default(),
         });
         let (scheduler, _) = Actor::spawn_linked(
             Some("scheduler".to_owned()),

@@ -9,15 +9,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use protocol::SessionId;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::control::{ControlError, ErrorKind};
 use protocol::event::{EventKind, StopReason};
+use protocol::{SessionId, Timestamp};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
 use super::Shared;
 use super::sequencer::Sequencer;
 use super::session::{LiveStats, Opening, SessionActor, SessionArgs, SessionMsg, StopReply};
+use super::spend_caps::{Crossing, SessionCaps};
 use crate::store::{DaemonLimits, SessionRecord};
 
 /// A run accepted and recorded (seq 1, `run.queued`) but not started.
@@ -35,6 +36,8 @@ pub(crate) struct QueuedRun {
     /// The batch the run belongs to, which limits how many of its runs are
     /// live at once.
     pub(crate) batch: Option<BatchSlot>,
+    /// The spend caps it is held to.
+    pub(crate) caps: SessionCaps,
     /// A replay from the tape: the recorded turn its worker plays.
     pub(crate) tape: Option<Box<protocol::tape::Tape>>,
     /// A chat replayed as a run: the turns after the first.
@@ -334,6 +337,10 @@ impl SchedulerState {
             let Some(run) = self.startable().and_then(|index| self.queue.remove(index)) else {
                 return;
             };
+            if let Some((why, crossing)) = self.shared.ledger.refusal_to_start(&run.caps) {
+                end_over_cap(run, &why, crossing);
+                continue;
+            }
             self.spawn_session(run, myself).await;
         }
     }
@@ -367,6 +374,7 @@ impl SchedulerState {
             opened: run.opened,
             tape: run.tape,
             later: run.later,
+            caps: run.caps,
         };
         match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
             Ok((actor, _)) => {
@@ -459,6 +467,25 @@ fn refuse_open(mut run: QueuedRun, refusal: ControlError) {
             let _ = opened.send(Err(refusal));
         }
     });
+}
+
+/// Ends a queued run whose agent's day or group spent its cap while it
+/// waited: `budget.exceeded` saying which, then `session.cancelled`.
+fn end_over_cap(run: QueuedRun, why: &str, crossing: Crossing) {
+    tracing::info!(session = %run.record.id, why, "a queued run is over a spend cap");
+    let exceeded = EventKind::BudgetExceeded {
+        budget: crossing.budget,
+        limit: crossing.limit,
+        observed: crossing.observed,
+    };
+    if let Err(err) = run.sequencer.append(Timestamp::now(), exceeded) {
+        tracing::error!(session = %run.record.id, %err, "cannot record budget.exceeded");
+    }
+    let cancelled = EventKind::SessionCancelled {
+        reason: StopReason::Budget,
+        forced: false,
+    };
+    end_queued(run, cancelled, None);
 }
 
 fn end_queued(run: QueuedRun, kind: EventKind, reply: Option<StopReply>) {

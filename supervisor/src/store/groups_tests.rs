@@ -81,6 +81,7 @@ async fn a_groups_runs_are_found_among_other_sessions_and_its_mark_is_kept() {
             created_at: protocol::Timestamp(1),
             runs: 3,
             preferred: None,
+            caps: Default::default(),
         })
         .await
         .unwrap();

@@ -17,6 +17,7 @@ pub(crate) mod records;
 mod salvage;
 mod schema;
 mod spend;
+pub(crate) use spend::day;
 mod writer;
 
 #[cfg(test)]
@@ -381,16 +382,6 @@ impl Store {
     ) -> Result<GroupRead, StoreError> {
         self.read(move |txn| groups::group(txn, &lookup, from, limit, answer_chars))
             .await
-    }
-
-    /// What sessions created since `since` spent, summed `by` agent,
-    /// model or day.
-    pub(crate) async fn spend(
-        &self,
-        by: protocol::control::SpendBy,
-        since: Option<Timestamp>,
-    ) -> Result<Vec<protocol::control::SpendRow>, StoreError> {
-        self.read(move |txn| spend::spend(txn, by, since)).await
     }
 
     /// Every approval rule.

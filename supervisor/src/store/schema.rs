@@ -188,6 +188,7 @@ pub(super) fn backfill_groups(txn: &WriteTransaction) -> Result<(), StoreError> 
                 created_at: record.created_at,
                 runs: 0,
                 preferred: None,
+                caps: Default::default(),
             });
             entry.runs += 1;
             if record.id == group {

@@ -4,12 +4,36 @@
 use std::collections::HashMap;
 
 use protocol::Timestamp;
+use protocol::caps::Spent;
 use protocol::control::{SpendBy, SpendRow};
 use redb::{ReadTransaction, ReadableTable};
 
-use super::StoreError;
 use super::query::session_at;
 use super::schema::SESSIONS;
+use super::{Store, StoreError};
+
+impl Store {
+    /// What sessions created since `since` spent, summed `by` agent,
+    /// model or day.
+    pub(crate) async fn spend(
+        &self,
+        by: protocol::control::SpendBy,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<protocol::control::SpendRow>, StoreError> {
+        self.read(move |txn| spend(txn, by, since)).await
+    }
+
+    /// What the sessions of `agent` created from `from` up to `to` spent.
+    pub(crate) async fn agent_spent(
+        &self,
+        agent: String,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<protocol::caps::Spent, StoreError> {
+        self.read(move |txn| agent_spent(txn, &agent, from, to))
+            .await
+    }
+}
 
 /// Every session created at or after `since`, summed `by` agent, model or
 /// day: most spent first, days newest first.
@@ -58,6 +82,42 @@ pub(crate) fn spend(
         }),
     }
     Ok(rows)
+}
+
+/// What the sessions of `agent` created from `from` up to `to` spent,
+/// and how many there are: the seed of a daily cap. Session ids begin
+/// with their creation time (UUIDv7), so only that stretch is read.
+pub(crate) fn agent_spent(
+    txn: &ReadTransaction,
+    agent: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Spent, StoreError> {
+    let table = txn.open_table(SESSIONS)?;
+    let mut spent = Spent::default();
+    for row in table.range(id_floor(from)..id_floor(to))? {
+        let (key, value) = row?;
+        let Ok(record) = session_at(key.value(), value.value()) else {
+            continue;
+        };
+        if record.agent.name != agent || record.created_at < from || record.created_at >= to {
+            continue;
+        }
+        spent.runs = spent.runs.saturating_add(1);
+        if let Some(totals) = &record.totals {
+            spent.cost_usd += totals.cost_usd;
+            spent.tokens = spent
+                .tokens
+                .saturating_add(totals.usage.input_tokens + totals.usage.output_tokens);
+        }
+    }
+    Ok(spent)
+}
+
+/// The smallest UUIDv7 made at `at`: its first 48 bits are the Unix time
+/// in milliseconds.
+fn id_floor(at: Timestamp) -> u128 {
+    u128::from(at.0 / 1000) << 80
 }
 
 /// The UTC day of `at`: `2026-12-04`.

@@ -331,6 +331,7 @@ async fn nan_infinite_and_non_positive_budgets_are_refused_everywhere() {
                 runs: vec![spec("steady", "fine"), bad_run],
                 parallel: 2,
                 name: String::new(),
+                caps: Default::default(),
             })
             .await;
         expect_invalid(result, &format!("a batch with a {usd} budget"));

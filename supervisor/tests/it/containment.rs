@@ -348,6 +348,7 @@ async fn a_batch_keeps_its_own_parallelism_and_a_raised_limit_starts_queued_runs
         runs: vec![spec("slow", "in a batch"); 3],
         parallel: 1,
         name: String::new(),
+        caps: Default::default(),
     };
     let ControlResponse::BatchAccepted { sessions: batch } = client.request(batch).await.unwrap()
     else {
@@ -383,6 +384,7 @@ async fn a_batch_keeps_its_own_parallelism_and_a_raised_limit_starts_queued_runs
             runs: vec![spec("slow", "fine"), spec("no-such-agent", "bad")],
             parallel: 2,
             name: String::new(),
+            caps: Default::default(),
         })
         .await
         .unwrap_err()

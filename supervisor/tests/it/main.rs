@@ -14,6 +14,7 @@
 mod approvals;
 mod attacks;
 mod bad_input;
+mod caps;
 mod chat;
 mod cli;
 mod cli_harness;

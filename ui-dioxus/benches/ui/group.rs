@@ -46,6 +46,7 @@ pub async fn phase(app: &mut App, runs: usize) -> GroupFigures {
             runs: vec![spec; runs],
             parallel: PARALLEL,
             name: name.clone(),
+            caps: Default::default(),
         })
         .unwrap();
     app.state.page = Page::Runs;

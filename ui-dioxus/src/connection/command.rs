@@ -59,6 +59,8 @@ pub enum Command {
         parallel: u32,
         /// The group's name (empty: its first prompt).
         name: String,
+        /// What the group's runs may spend together.
+        caps: protocol::caps::SpendCaps,
     },
     /// Open a group's results table (`GroupGet`), or read it again.
     Results(SessionId),

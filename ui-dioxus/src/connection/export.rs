@@ -283,6 +283,7 @@ mod tests {
             unpriced: 0,
             wall_micros: 0,
             preferred: None,
+            caps: Default::default(),
         };
         let page = |from: usize| {
             let to = (from + GROUP_PAGE_FULL_ANSWERS as usize).min(runs.len());

@@ -96,10 +96,12 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
             runs,
             parallel,
             name,
+            caps,
         } => ControlRequest::RunBatch {
             runs,
             parallel,
             name,
+            caps,
         },
         Command::SetLimits {
             max_concurrent_runs,

@@ -290,7 +290,7 @@ pub fn RunForm() -> Element {
                             budget_problems.set(Problems::default());
                             started.set(Some(runs.len()));
                             let name = draft.read().group_name();
-                            commands.send(Command::Run { runs, parallel, name });
+                            commands.send(Command::Run { runs, parallel, name, caps: Default::default() });
                             problem.set(None);
                         }
                         Err(why) => {

@@ -300,6 +300,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             runs: vec![spec; 3],
             parallel: 1,
             name: "three from the form".into(),
+            caps: Default::default(),
         })
         .unwrap();
     let mut completed = std::collections::HashSet::new();
@@ -394,6 +395,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             runs: vec![huge],
             parallel: 1,
             name: String::new(),
+            caps: Default::default(),
         })
         .unwrap();
     let refusal = next(&mut updates, |u| match u {
@@ -634,6 +636,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             runs: vec![run],
             parallel: 1,
             name: String::new(),
+            caps: Default::default(),
         })
         .unwrap();
     let live = next(&mut updates, |u| {

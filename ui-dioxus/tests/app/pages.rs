@@ -985,6 +985,7 @@ fn a_groups_results_table_shows_live_statuses_answers_and_the_preferred_run() {
                 unpriced: 0,
                 wall_micros: 6_000_000,
                 preferred: Some(id(3)),
+                caps: Default::default(),
             },
             from: 0,
             runs: vec![
@@ -1042,6 +1043,7 @@ fn a_big_groups_results_table_draws_a_hundred_rows_at_a_time() {
                 unpriced: 0,
                 wall_micros: 0,
                 preferred: None,
+                caps: Default::default(),
             },
             from: 0,
             runs,

@@ -50,7 +50,8 @@ async fn dispatch(
             runs,
             parallel,
             name,
-        } => runs::start_batch(runs, parallel, &name, handles).await,
+            caps,
+        } => runs::start_batch(runs, parallel, &name, &caps, handles).await,
         ControlRequest::GroupList { limit } => groups::list(handles, limit).await,
         ControlRequest::GroupGet {
             id,
@@ -61,6 +62,7 @@ async fn dispatch(
         ControlRequest::Spend { by, since } => {
             Ok(ControlResponse::Spend(shared.store.spend(by, since).await?))
         }
+        ControlRequest::CapsToday { agents } => runs::caps_today(agents, handles).await,
         ControlRequest::GroupPrefer { group, run } => {
             groups::prefer(handles, &group, run.as_deref()).await
         }

@@ -23,6 +23,7 @@ use ractor::rpc::CallResult;
 use super::{find_session, unavailable};
 use crate::daemon::root::Handles;
 use crate::daemon::session::Opening;
+use crate::daemon::spend_caps::{Admission, SessionCaps};
 use crate::daemon::{QueuedRun, SchedulerMsg, Sequencer};
 use crate::store::{SessionKind, SessionRecord};
 
@@ -70,6 +71,7 @@ pub(super) async fn open_new(
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
     let id = record.id;
+    super::runs::admit_one(&record.agent, handles).await?;
     handles
         .shared
         .store
@@ -101,6 +103,13 @@ pub(crate) async fn resume(
     let (session, after_seq) = (record.id, record.last_seq);
     let resumed = record.status.is_terminal();
     if resumed {
+        // A resumed chat counts with the day it was created.
+        let admission = Admission {
+            agents: vec![(&record.agent.name, &record.agent.daily_caps, 0)],
+            group: None,
+            at: record.created_at,
+        };
+        super::runs::admit(&admission, handles).await?;
         start(record, Opening::Resume, handles).await?;
     }
     Ok(ControlResponse::ChatOpened {
@@ -169,6 +178,11 @@ async fn start(
     opening: Opening,
     handles: &Handles,
 ) -> Result<(), ControlError> {
+    let caps = SessionCaps::new(
+        &record.agent.name,
+        &record.agent.daily_caps,
+        record.created_at,
+    );
     let sequencer = Arc::new(Sequencer::new(
         record.id,
         handles.shared.store.clone(),
@@ -189,6 +203,7 @@ async fn start(
                     opening,
                     opened: Some(reply),
                     batch: None,
+                    caps,
                     tape: None,
                     later: Vec::new(),
                 }))

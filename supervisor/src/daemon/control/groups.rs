@@ -170,6 +170,7 @@ fn summary(record: &GroupRecord, runs: &[SessionRecord], now: Timestamp) -> Grou
         unpriced,
         wall_micros,
         preferred: record.preferred,
+        caps: record.caps.clone(),
     }
 }
 
@@ -180,7 +181,10 @@ pub(super) fn new_record(
     name: &str,
     first_prompt: &str,
     runs: usize,
+    caps: &protocol::caps::SpendCaps,
 ) -> Result<GroupRecord, ControlError> {
+    caps.validate()
+        .map_err(|err| ControlError::new(ErrorKind::Invalid, format!("group caps: {err}")))?;
     let name = name.trim();
     if name.chars().count() > protocol::control::MAX_GROUP_NAME_CHARS
         || name.chars().any(char::is_control)
@@ -204,5 +208,6 @@ pub(super) fn new_record(
         created_at: Timestamp::now(),
         runs: u32::try_from(runs).unwrap_or(u32::MAX),
         preferred: None,
+        caps: caps.clone(),
     })
 }

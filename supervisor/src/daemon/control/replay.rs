@@ -75,6 +75,7 @@ pub(super) async fn replay(
     run.prompt = prompt;
     run.label = Some(label);
     check(&run, &agent)?;
+    super::runs::admit_one(&agent, handles).await?;
     // A chat goes on with its later turns, each its recorded message.
     let later = match original.kind {
         SessionKind::Chat => later_turns(store, &original, &events, turn, spec.tape).await?,

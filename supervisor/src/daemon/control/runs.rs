@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use protocol::agent::AgentConfig;
+use protocol::caps::{AgentDayStanding, SpendCaps};
 use protocol::control::MAX_BATCH_RUNS;
 use protocol::control::{
     ControlError, ControlResponse, ErrorKind, MAX_CONCURRENT_RUNS, MAX_LIVE_CHATS, RunSpec,
@@ -20,8 +21,9 @@ use super::{call, groups, unavailable};
 use crate::daemon::root::Handles;
 use crate::daemon::scheduler::BatchSlot;
 use crate::daemon::session::{LaterTurn, Opening};
+use crate::daemon::spend_caps::{self, Admission, Refused, SessionCaps};
 use crate::daemon::{QueuedRun, SchedulerMsg, Sequencer};
-use crate::store::{DaemonLimits, RunRecord, SessionKind, SessionRecord};
+use crate::store::{DaemonLimits, GroupRecord, RunRecord, SessionKind, SessionRecord};
 
 /// Records a run (its session and `run.queued` at seq 1) and queues it.
 pub(super) async fn start_run(
@@ -30,6 +32,7 @@ pub(super) async fn start_run(
 ) -> Result<ControlResponse, ControlError> {
     let agent = handles.shared.store.agent(spec.agent.clone()).await?;
     check(&spec, &agent)?;
+    admit_one(&agent, handles).await?;
     let session = queue(
         spec,
         agent,
@@ -48,6 +51,7 @@ pub(super) async fn start_batch(
     runs: Vec<RunSpec>,
     parallel: u32,
     name: &str,
+    caps: &SpendCaps,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
     let invalid = |message: String| ControlError::new(ErrorKind::Invalid, message);
@@ -92,8 +96,27 @@ pub(super) async fn start_batch(
     let mut sessions = Vec::with_capacity(total);
     // Its first run names the group: kept with each run.
     let first = SessionId::new();
-    let group = groups::new_record(first, name, &runs[0].prompt, total)?;
-    handles.shared.store.put_group(group).await?;
+    let group = groups::new_record(first, name, &runs[0].prompt, total, caps)?;
+    let mut per_agent: Vec<(&str, &SpendCaps, u32)> = Vec::new();
+    for spec in &runs {
+        match per_agent
+            .iter_mut()
+            .find(|(agent, _, _)| *agent == spec.agent)
+        {
+            Some((_, _, count)) => *count += 1,
+            None => per_agent.push((&spec.agent, &agents[&spec.agent].daily_caps, 1)),
+        }
+    }
+    admit(
+        &Admission {
+            agents: per_agent,
+            group: Some((first, &group.name, &group.caps)),
+            at: Timestamp::now(),
+        },
+        handles,
+    )
+    .await?;
+    handles.shared.store.put_group(group.clone()).await?;
     for spec in runs {
         let agent = agents[&spec.agent].clone();
         let id = if sessions.is_empty() {
@@ -104,7 +127,7 @@ pub(super) async fn start_batch(
         match queue(
             spec,
             agent,
-            Some((slot, first)),
+            Some((slot, &group)),
             Origin::default(),
             id,
             handles,
@@ -125,6 +148,73 @@ pub(super) async fn start_batch(
         }
     }
     Ok(ControlResponse::BatchAccepted { sessions })
+}
+
+/// Counts the sessions of `admission` against their caps, or refuses
+/// them all with the cap they would pass ([`ErrorKind::OverCap`]).
+pub(super) async fn admit(
+    admission: &Admission<'_>,
+    handles: &Handles,
+) -> Result<(), ControlError> {
+    let shared = &handles.shared;
+    match shared.ledger.admit(&shared.store, admission).await {
+        Ok(()) => Ok(()),
+        Err(Refused::OverCap(why)) => Err(ControlError::new(
+            ErrorKind::OverCap,
+            format!("{why}: nothing was started"),
+        )),
+        Err(Refused::Store(err)) => Err(err.into()),
+    }
+}
+
+/// Admits one new session of `agent` under its daily caps.
+pub(super) async fn admit_one(agent: &AgentConfig, handles: &Handles) -> Result<(), ControlError> {
+    let admission = Admission {
+        agents: vec![(&agent.name, &agent.daily_caps, 1)],
+        group: None,
+        at: Timestamp::now(),
+    };
+    admit(&admission, handles).await
+}
+
+/// Each agent's daily caps and what its sessions of today spent (every
+/// agent when `agents` is empty; one that does not exist is left out).
+pub(super) async fn caps_today(
+    agents: Vec<String>,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let store = &handles.shared.store;
+    let configs = if agents.is_empty() {
+        store.agents().await?
+    } else {
+        let mut configs = Vec::with_capacity(agents.len());
+        for name in agents {
+            // One that does not exist has no caps; starting it says so.
+            match store.agent(name).await {
+                Ok(agent) => configs.push(agent),
+                Err(crate::store::StoreError::NotFound(_)) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        configs
+    };
+    let now = Timestamp::now();
+    let today = spend_caps::day_of(now);
+    let mut standings = Vec::with_capacity(configs.len());
+    for agent in configs {
+        let spent = handles
+            .shared
+            .ledger
+            .agent_day(store, &agent.name, today)
+            .await?;
+        standings.push(AgentDayStanding {
+            agent: agent.name,
+            day: crate::store::day(now),
+            caps: agent.daily_caps,
+            spent,
+        });
+    }
+    Ok(ControlResponse::CapsToday(standings))
 }
 
 /// Stores the new limits (those given; the others stay), then applies them.
@@ -195,7 +285,7 @@ pub(super) struct Origin {
 pub(super) async fn queue(
     spec: RunSpec,
     mut agent: AgentConfig,
-    batch: Option<(BatchSlot, SessionId)>,
+    batch: Option<(BatchSlot, &GroupRecord)>,
     origin: Origin,
     id: SessionId,
     handles: &Handles,
@@ -211,13 +301,17 @@ pub(super) async fn queue(
         agent.model.clone_from(model);
     }
     let price = shared.price_of(&agent.model).await;
+    let mut caps = SessionCaps::new(&agent.name, &agent.daily_caps, now);
+    if let Some((_, group)) = batch {
+        caps = caps.in_group(group.id, &group.name, &group.caps);
+    }
     let record = SessionRecord {
         budgets: agent.budgets.overridden_by(&spec.budgets),
         script: agent.script.patched(&spec.script),
         label: spec.label.clone(),
         prompt: spec.prompt.clone(),
         id,
-        batch: batch.map(|(_, group)| group),
+        batch: batch.map(|(_, group)| group.id),
         parent,
         ..SessionRecord::new(SessionKind::Run, agent, SessionStatus::Queued, now, price)
     };
@@ -249,6 +343,7 @@ pub(super) async fn queue(
         opening: Opening::Run,
         opened: None,
         batch: batch.map(|(slot, _)| slot),
+        caps,
         tape,
         later,
     };

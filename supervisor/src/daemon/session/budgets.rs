@@ -144,6 +144,12 @@ impl SessionState {
         if self.ending.stop.is_some() || self.ending.done.is_some() || self.check_oom() {
             return;
         }
+        if let Some(over) = self.shared.ledger.over(&self.caps) {
+            // Its agent's day or its group spent a cap (maybe through
+            // another session).
+            self.exceeded(over.budget, over.limit, over.observed);
+            return self.cancel(myself, StopReason::Budget);
+        }
         let budgets = self.record.budgets.clone();
         if let (Some(limit), Some(stats)) = (budgets.max_memory_mib, self.worker.stats) {
             let used_mib = stats.rss_bytes as f64 / (1024.0 * 1024.0);

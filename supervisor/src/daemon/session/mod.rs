@@ -40,6 +40,7 @@ use super::approvals::{Parked, Ruling};
 use super::containment::SessionProcesses;
 use super::listener::WorkerConnected;
 use super::sequencer::{AppendError, Sequencer};
+use super::spend_caps::SessionCaps;
 use super::worker_process::ProcStats;
 use crate::daemon::stderr_tail::StderrTail;
 use crate::store::SessionRecord;
@@ -216,6 +217,8 @@ pub(crate) struct SessionArgs {
     pub(crate) tape: Option<Box<protocol::tape::Tape>>,
     /// A chat replayed as a run: the turns after the first.
     pub(crate) later: Vec<LaterTurn>,
+    /// The spend caps it is held to.
+    pub(crate) caps: SessionCaps,
 }
 
 /// The Session actor (state in [`SessionState`]).
@@ -345,6 +348,8 @@ pub(crate) struct SessionState {
     watch: LoopWatch,
     /// Time its calls waited for a person (left out of the wall budget).
     person: PersonWait,
+    /// The spend caps it is held to (its agent's day, its group).
+    caps: SessionCaps,
 }
 
 impl Drop for SessionState {
@@ -395,6 +400,7 @@ impl Actor for SessionActor {
             },
             watch: LoopWatch::default(),
             person: PersonWait::default(),
+            caps: args.caps,
         })
     }
 

@@ -239,6 +239,7 @@ impl SessionState {
             Arc::clone(&self.shared),
             self.record.agent.model.clone(),
             self.record.budgets.clone(),
+            self.caps.clone(),
             self.setup.tape.is_some(),
         );
         self.worker.reader = Some(tokio::spawn(read_worker(

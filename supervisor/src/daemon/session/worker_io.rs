@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use super::{LiveStats, SessionMsg};
 use crate::daemon::Shared;
 use crate::daemon::sequencer::{AppendError, Sequencer};
+use crate::daemon::spend_caps::SessionCaps;
 use crate::pricing;
 
 /// Prices responses and adds up what a session used.
@@ -30,6 +31,8 @@ pub(crate) struct Meter {
     shared: Arc<Shared>,
     model: String,
     budgets: Budgets,
+    /// The caps over many sessions it counts towards.
+    caps: SessionCaps,
     tokens: u64,
     usd: f64,
     /// Model requests so far (retries of one request count once).
@@ -42,11 +45,18 @@ pub(crate) struct Meter {
 }
 
 impl Meter {
-    pub(crate) fn new(shared: Arc<Shared>, model: String, budgets: Budgets, taped: bool) -> Meter {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        model: String,
+        budgets: Budgets,
+        caps: SessionCaps,
+        taped: bool,
+    ) -> Meter {
         Meter {
             shared,
             model,
             budgets,
+            caps,
             tokens: 0,
             usd: 0.0,
             turns: 0,
@@ -63,6 +73,18 @@ impl Meter {
         }
         self.last_request = Some(request_id.to_owned());
         self.turns += 1;
+        if !self.exceeded
+            && !self.taped
+            && let Some(over) = self.shared.ledger.over(&self.caps)
+        {
+            // Another session spent the cap: this request is the last.
+            self.exceeded = true;
+            return Some(SessionMsg::Exceeded {
+                budget: over.budget,
+                limit: over.limit,
+                observed: over.observed,
+            });
+        }
         let limit = self.budgets.max_turns?;
         if self.exceeded || self.turns <= limit {
             return None;
@@ -106,8 +128,13 @@ impl Meter {
         if self.taped {
             return None;
         }
-        self.tokens += usage.input_tokens + usage.output_tokens;
+        let tokens = usage.input_tokens + usage.output_tokens;
+        self.tokens += tokens;
         self.usd += usd.unwrap_or(0.0);
+        let capped = self
+            .shared
+            .ledger
+            .add_spend(&self.caps, usd.unwrap_or(0.0), tokens);
         if self.exceeded {
             return None;
         }
@@ -116,7 +143,7 @@ impl Meter {
                 Some((BudgetKind::Tokens, limit as f64, self.tokens as f64))
             }
             (_, Some(limit)) if self.usd > limit => Some((BudgetKind::Cost, limit, self.usd)),
-            _ => None,
+            _ => capped.map(|c| (c.budget, c.limit, c.observed)),
         };
         let (budget, limit, observed) = crossed?;
         self.exceeded = true;

@@ -3,7 +3,7 @@
 use protocol::{SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{Record, decode_current};
+use super::{Record, decode_current, decode_old};
 
 /// What a group is, beyond its runs (each run keeps the group's id as its
 /// `SessionRecord::batch`).
@@ -18,13 +18,42 @@ pub(crate) struct GroupRecord {
     pub(crate) runs: u32,
     /// The run a person marked as the preferred result.
     pub(crate) preferred: Option<SessionId>,
+    /// Caps on what its runs spend together.
+    pub(crate) caps: protocol::caps::SpendCaps,
 }
 
 impl Record for GroupRecord {
-    const VERSION: u8 = 1;
+    /// 2: with `caps`.
+    const VERSION: u8 = 2;
     const WHAT: &'static str = "group";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
-        decode_current(Self::VERSION, version, payload)
+        match version {
+            1 => decode_old::<GroupRecordV1, _>(payload),
+            _ => decode_current(Self::VERSION, version, payload),
+        }
+    }
+}
+
+/// Version 1: before `caps`.
+#[derive(Deserialize)]
+struct GroupRecordV1 {
+    id: SessionId,
+    name: String,
+    created_at: Timestamp,
+    runs: u32,
+    preferred: Option<SessionId>,
+}
+
+impl From<GroupRecordV1> for GroupRecord {
+    fn from(v1: GroupRecordV1) -> GroupRecord {
+        GroupRecord {
+            id: v1.id,
+            name: v1.name,
+            created_at: v1.created_at,
+            runs: v1.runs,
+            preferred: v1.preferred,
+            caps: Default::default(),
+        }
     }
 }

@@ -59,6 +59,7 @@ impl From<AgentConfigV1> for AgentConfig {
             tools: v1.tools,
             mcp_servers: v1.mcp_servers,
             budgets: v1.budgets,
+            daily_caps: Default::default(),
             script: v1.script.into(),
             safety: SafetyMode::default(),
             workspace: None,
@@ -95,6 +96,7 @@ impl From<AgentConfigV2> for AgentConfig {
             tools: v2.tools,
             mcp_servers: v2.mcp_servers,
             budgets: v2.budgets,
+            daily_caps: Default::default(),
             script: v2.script,
             safety: SafetyMode::default(),
             workspace: None,
@@ -136,6 +138,7 @@ impl From<AgentConfigV3> for AgentConfig {
             workspace: v3.workspace,
             mcp_servers: v3.mcp_servers,
             budgets: v3.budgets,
+            daily_caps: Default::default(),
             sandbox: SandboxConfig::default(),
             script: v3.script,
         }
@@ -198,6 +201,7 @@ impl From<AgentConfigV4> for AgentConfig {
             workspace: v4.workspace,
             mcp_servers: v4.mcp_servers,
             budgets: v4.budgets,
+            daily_caps: Default::default(),
             sandbox: v4.sandbox.into(),
             script: v4.script,
         }
@@ -238,6 +242,7 @@ impl From<AgentConfigV5> for AgentConfig {
             workspace: v5.workspace,
             mcp_servers: v5.mcp_servers,
             budgets: v5.budgets,
+            daily_caps: Default::default(),
             sandbox: v5.sandbox,
             script: v5.script,
             ..AgentConfig::scripted("")

@@ -18,6 +18,8 @@
 //!   `SessionRecord::first_message` and `SessionRecord::batch`;
 //! - run version 3: before `RunSpec::model`.
 //!
+//! (A group's version 1, before `GroupRecord::caps`, is read beside it.)
+//!
 
 mod agents;
 mod runs;

@@ -1,0 +1,215 @@
+//! Spend caps through the CLI and the real daemon: an agent's daily run
+//! cap refuses runs past it before they start (and still does after a
+//! restart, counted from the store); a group's run cap refuses a group too
+//! big; a group's token cap stops its queued runs once spent; and an
+//! agent's daily dollar cap, spent by one run, cancels another that is
+//! live with `budget.exceeded`. The caps are said before a group starts.
+
+use serde_json::Value;
+
+use crate::cli_harness::Cli;
+
+/// `events ID --json` as parsed lines.
+fn events(cli: &Cli, id: &str) -> Vec<Value> {
+    cli.ok(&["--json", "events", id])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn kinds(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["name"].as_str().unwrap()).collect()
+}
+
+/// How many sessions agent `agent` has, as `studio cost --by agent` counts.
+fn sessions_of(cli: &Cli, agent: &str) -> u64 {
+    let rows = cli.json(&["cost", "--by", "agent"]);
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == agent)
+        .map_or(0, |r| r["sessions"].as_u64().unwrap())
+}
+
+#[test]
+fn a_daily_run_cap_refuses_runs_past_it_before_they_start_even_after_a_restart() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "agent",
+        "create",
+        "poet",
+        "--answer",
+        "Hi.",
+        "--daily-runs",
+        "3",
+    ]);
+    cli.ok(&["run", "poet", "--prompt", "one"]);
+    // Before a group starts, the cap it starts under is said.
+    let out = cli.run(&["run", "poet", "--prompt", "two", "--attempts", "1"]);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("agent poet cap today: 1 of 3 runs"), "{said}");
+
+    let refused = cli.fails(&["run", "poet", "--prompt", "three", "--attempts", "2"], 7);
+    assert!(
+        refused.contains(
+            "2 more run(s) would pass agent poet's daily cap of 3 runs (2 started today): nothing was started"
+        ),
+        "{refused}"
+    );
+    assert_eq!(
+        sessions_of(&cli, "poet"),
+        2,
+        "the refused group left nothing"
+    );
+
+    // A new daemon counts the day from the store.
+    cli.ok(&["daemon", "stop"]);
+    cli.fails(&["run", "poet", "--prompt", "three", "--attempts", "2"], 7);
+    cli.ok(&["run", "poet", "--prompt", "three"]);
+    let refused = cli.fails(&["run", "poet", "--prompt", "four"], 7);
+    assert!(refused.contains("(3 started today)"), "{refused}");
+    assert_eq!(sessions_of(&cli, "poet"), 3);
+
+    // A chat is a session of the day too.
+    let refused = cli.fails(&["chat", "poet"], 7);
+    assert!(refused.contains("daily cap of 3 runs"), "{refused}");
+
+    // A group's own run cap refuses a group bigger than it.
+    cli.ok(&["agent", "create", "free", "--answer", "Hi."]);
+    let refused = cli.fails(
+        &[
+            "run",
+            "free",
+            "--prompt",
+            "p",
+            "--attempts",
+            "3",
+            "--group-runs",
+            "2",
+            "--name",
+            "trio",
+        ],
+        7,
+    );
+    assert!(
+        refused.contains("3 more run(s) would pass group trio's cap of 2 runs"),
+        "{refused}"
+    );
+    assert_eq!(sessions_of(&cli, "free"), 0);
+}
+
+#[test]
+fn a_spent_group_token_cap_ends_its_queued_runs_before_they_start() {
+    let cli = Cli::new();
+    cli.ok(&[
+        "agent",
+        "create",
+        "poet",
+        "--answer",
+        "A short poem.",
+        "--chunks",
+        "2",
+    ]);
+    let out = cli.run(&[
+        "--json",
+        "run",
+        "poet",
+        "--prompt",
+        "p",
+        "--attempts",
+        "4",
+        "--parallel",
+        "1",
+        "--group-tokens",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "not every run completed");
+    let group: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(group["group"]["caps"]["max_tokens"], 1, "{group}");
+    let runs = group["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    // The first run spent the cap with its one response.
+    let first = events(&cli, runs[0]["run"].as_str().unwrap());
+    assert!(kinds(&first).contains(&"llm.response.completed"));
+    for run in &runs[1..] {
+        assert_eq!(run["status"], "cancelled", "{run}");
+        let events = events(&cli, run["run"].as_str().unwrap());
+        assert!(
+            !kinds(&events).contains(&"llm.request.started"),
+            "it never asked the model: {events:?}"
+        );
+        let exceeded = events
+            .iter()
+            .find(|e| e["name"] == "budget.exceeded")
+            .unwrap_or_else(|| panic!("{events:?}"));
+        assert_eq!(exceeded["data"]["budget"], "group_tokens");
+        assert_eq!(exceeded["data"]["limit"], 1.0);
+        let end = events.last().unwrap();
+        assert_eq!(end["name"], "session.cancelled");
+        assert_eq!(end["data"]["reason"], "budget");
+    }
+}
+
+#[test]
+fn a_daily_dollar_cap_spent_by_one_run_cancels_another_live_run() {
+    let cli = Cli::new();
+    // A dollar a token: the first response spends the cap.
+    cli.ok(&[
+        "pricing",
+        "set",
+        "scripted-1",
+        "--input",
+        "1000000",
+        "--output",
+        "1000000",
+    ]);
+    cli.ok(&[
+        "agent",
+        "create",
+        "poet",
+        "--answer",
+        "A long slow poem, line after line after line.",
+        "--chunks",
+        "60",
+        "--chunk-delay-ms",
+        "200",
+        "--daily-usd",
+        "1",
+    ]);
+    let slow = cli.ok(&["run", "poet", "--prompt", "slow", "--detach"]);
+    let slow = slow.trim();
+    // A quick run of the same agent spends the day's dollar.
+    cli.ok(&[
+        "run",
+        "poet",
+        "--prompt",
+        "quick",
+        "--chunks",
+        "1",
+        "--chunk-delay-ms",
+        "0",
+    ]);
+    cli.fails(&["wait", slow, "--timeout", "60s"], 3);
+    let events = events(&cli, slow);
+    assert!(
+        !kinds(&events).contains(&"llm.response.completed"),
+        "cancelled mid-answer: {:?}",
+        kinds(&events)
+    );
+    let exceeded = events
+        .iter()
+        .find(|e| e["name"] == "budget.exceeded")
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(exceeded["data"]["budget"], "daily_cost");
+    assert!(exceeded["data"]["observed"].as_f64().unwrap() >= 1.0);
+    let end = events.last().unwrap();
+    assert_eq!(end["name"], "session.cancelled", "{end}");
+    assert_eq!(end["data"]["reason"], "budget");
+
+    let refused = cli.fails(&["run", "poet", "--prompt", "more"], 7);
+    assert!(
+        refused.contains("agent poet's daily cap of $1.00 is spent"),
+        "{refused}"
+    );
+}
