@@ -6,9 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use protocol::approval::{ApprovalRule, PendingApproval};
+use protocol::caps::AgentDayStanding;
 use protocol::control::{
     Comparison, DaemonStatus, Group, GroupSummary, KeyInfo, MAX_COMPARED, PricingTable,
-    SecretsInfo, SessionSummary, Setup,
+    SecretsInfo, SessionSummary, Setup, SpendBy, SpendRow,
 };
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
@@ -168,6 +169,10 @@ pub enum Update {
     Results(Box<Group>),
     /// The newest groups (`GroupList`).
     Groups(Vec<GroupSummary>),
+    /// Each agent's daily caps and what it spent today (`CapsToday`).
+    CapsToday(Vec<AgentDayStanding>),
+    /// What sessions spent, summed one way (`Spend`).
+    Spend(SpendBy, Vec<SpendRow>),
     /// An export is whole: the page saves it.
     Exported(Box<Exported>),
     /// An MCP server's tools, or why it could not be reached.
@@ -290,6 +295,22 @@ pub struct AppState {
     pub results: Option<Results>,
     /// The newest groups by id, as last listed (their names and totals).
     pub groups: HashMap<SessionId, GroupSummary>,
+    /// What sessions spent, and the agents' caps today.
+    pub spending: Spending,
+}
+
+/// What sessions spent (`Spend`, each way) and each agent's daily caps
+/// with what it spent today (`CapsToday`), as last asked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Spending {
+    /// Each agent's caps and spend today.
+    pub today: Vec<AgentDayStanding>,
+    /// By agent, most spent first.
+    pub by_agent: Vec<SpendRow>,
+    /// By model, most spent first.
+    pub by_model: Vec<SpendRow>,
+    /// By UTC day, newest first.
+    pub by_day: Vec<SpendRow>,
 }
 
 /// A group's results table: which group, and its page once read.
@@ -431,6 +452,12 @@ impl AppState {
             Update::Groups(groups) => {
                 self.groups = groups.into_iter().map(|g| (g.id, g)).collect();
             }
+            Update::CapsToday(today) => self.spending.today = today,
+            Update::Spend(by, rows) => match by {
+                SpendBy::Agent => self.spending.by_agent = rows,
+                SpendBy::Model => self.spending.by_model = rows,
+                SpendBy::Day => self.spending.by_day = rows,
+            },
             Update::Results(group) => {
                 // An answer for a table since closed or changed is dropped.
                 if let Some(results) = &mut self.results

@@ -14,12 +14,15 @@
 //!   Inspector's stats bar).
 //! - [`batch`]: batch files, one run per JSON line (`studio run --batch`,
 //!   the app's run form).
+//! - [`caps`]: the spend caps a group starts under, in words (`studio
+//!   run`, the app's run form).
 //! - [`mcp_import`]: `mcpServers` documents (`studio mcp import`, the
 //!   app's Settings page).
 //! - [`transcript`]: a session as Markdown for people (`studio export
 //!   --format md`, the Inspector's Export).
 
 pub mod batch;
+pub mod caps;
 pub mod connection;
 pub mod data_dir;
 pub mod event_fields;

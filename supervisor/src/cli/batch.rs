@@ -92,7 +92,7 @@ pub(crate) async fn say_caps(client: &Client, fanout: Fanout<'_>) -> Result<(), 
     agents.sort();
     agents.dedup();
     let standings = super::caps::today(client, agents).await?;
-    for line in super::caps::lines(&standings, fanout.caps) {
+    for line in studio_client::caps::lines(&standings, fanout.caps) {
         errln!("{line}");
     }
     Ok(())

@@ -62,6 +62,9 @@ pub enum Command {
         /// What the group's runs may spend together.
         caps: protocol::caps::SpendCaps,
     },
+    /// Read what sessions spent, by agent, model and day (`Spend`), and
+    /// each agent's caps today (`CapsToday`).
+    Spend,
     /// Open a group's results table (`GroupGet`), or read it again.
     Results(SessionId),
     /// Mark a run as its group's preferred result (`None`: no run).

@@ -34,6 +34,10 @@ pub(super) enum Asked {
     Results,
     /// The newest groups, for their names.
     Groups,
+    /// Each agent's caps today.
+    CapsToday,
+    /// What sessions spent, summed this way.
+    Spend(protocol::control::SpendBy),
     /// A preferred run marked: read the group again.
     Prefer(SessionId),
     /// An export under way.
@@ -230,7 +234,10 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
             };
             return Ok((request, Asked::Models));
         }
-        command @ (Command::StartDaemon | Command::Inspect(_) | Command::ImportMcp { .. }) => {
+        command @ (Command::StartDaemon
+        | Command::Inspect(_)
+        | Command::ImportMcp { .. }
+        | Command::Spend) => {
             return Err(command);
         }
     };

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use protocol::SessionId;
 use protocol::control::{
-    ControlRequest, ControlResponse, ListKind, Push, ServerFrame, SessionSummary,
+    ControlRequest, ControlResponse, ListKind, Push, ServerFrame, SessionSummary, SpendBy,
 };
 use protocol::event::EventKind;
 use studio_client::{Client, ClientError};
@@ -200,6 +200,15 @@ impl Wire {
                 }
                 Ok(())
             }
+            Command::Spend => {
+                let today = ControlRequest::CapsToday { agents: Vec::new() };
+                self.send(today, Asked::CapsToday).await?;
+                for by in [SpendBy::Agent, SpendBy::Model, SpendBy::Day] {
+                    let request = ControlRequest::Spend { by, since: None };
+                    self.send(request, Asked::Spend(by)).await?;
+                }
+                Ok(())
+            }
             // Every other command is plain.
             _ => Ok(()),
         }
@@ -249,6 +258,12 @@ impl Wire {
                     }
                     (Some(Asked::Groups), Ok(ControlResponse::Groups(groups))) => {
                         update(Update::Groups(groups));
+                    }
+                    (Some(Asked::CapsToday), Ok(ControlResponse::CapsToday(today))) => {
+                        update(Update::CapsToday(today));
+                    }
+                    (Some(Asked::Spend(by)), Ok(ControlResponse::Spend(rows))) => {
+                        update(Update::Spend(by, rows));
                     }
                     (Some(Asked::Approvals), Ok(ControlResponse::Approvals(list))) => {
                         update(Update::Approvals(list));

@@ -10,6 +10,7 @@ use protocol::approval::{ApprovalRule, RuleDecision, RuleMatch};
 use protocol::{AgentConfig, ProviderKind, SafetyMode};
 
 use super::budgets::{BudgetDraft, BudgetInputs};
+use super::caps::{CapsDraft, CapsInputs};
 use super::sampling::{SamplingDraft, SamplingInputs};
 use crate::commands::Commands;
 use crate::connection::{Command, NewRule, RuleChanges};
@@ -54,6 +55,8 @@ pub struct AgentDraft {
     pub mcp_servers: String,
     /// Budgets (empty: none).
     pub budgets: BudgetDraft,
+    /// Caps on all its sessions of a day (empty: none).
+    pub daily_caps: CapsDraft,
     /// Approval rules added and removed, made once the agent is saved.
     pub rules: RuleChanges,
 }
@@ -130,6 +133,7 @@ impl AgentDraft {
             safety: agent.safety,
             mcp_servers: agent.mcp_servers.join(", "),
             budgets: BudgetDraft::of(&agent.budgets),
+            daily_caps: CapsDraft::of(&agent.daily_caps),
             rules: RuleChanges::default(),
         }
     }
@@ -214,6 +218,7 @@ impl AgentDraft {
             .map(str::to_owned)
             .collect();
         agent.budgets = self.budgets.budgets()?;
+        agent.daily_caps = self.daily_caps.caps("daily cap")?;
         agent.validate()?;
         Ok(agent)
     }
@@ -377,6 +382,8 @@ pub fn AgentForm(
             }
             BudgetInputs { draft: draft.read().budgets.clone(), empty: "none", problems: shown.clone(),
                 on_change: move |budgets| draft.write().budgets = budgets }
+            CapsInputs { draft: draft.read().daily_caps.clone(), prefix: "daily", label: "Daily cap",
+                on_change: move |caps| draft.write().daily_caps = caps }
             AgentRules { agent: editing_name, draft }
             // Where its key goes, what runs unconfined: said before Save.
             for notice in draft.read().agent(editing.as_ref()).map(|a| a.notices()).unwrap_or_default() {

@@ -4,6 +4,7 @@
 mod agent_form;
 mod agents;
 mod budgets;
+mod caps;
 pub mod compare;
 mod inbox;
 mod inspector;

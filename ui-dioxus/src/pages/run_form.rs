@@ -4,10 +4,12 @@
 
 use dioxus::prelude::*;
 use protocol::approval::{AskPolicy, RuleMatch};
+use protocol::caps::SpendCaps;
 use protocol::control::RunSpec;
 use studio_client::batch::{fan_out, parse_batch};
 
 use super::budgets::{BudgetDraft, BudgetInputs};
+use super::caps::{CapsDraft, CapsInputs};
 use crate::commands::Commands;
 use crate::connection::Command;
 use crate::fields::{TextArea, TextInput};
@@ -48,6 +50,8 @@ pub struct RunDraft {
     pub ask: String,
     /// Budgets of each run (empty: the agent's).
     pub budgets: BudgetDraft,
+    /// Caps on what the group's runs spend together (empty: none).
+    pub caps: CapsDraft,
 }
 
 impl Default for RunDraft {
@@ -65,6 +69,7 @@ impl Default for RunDraft {
             approve: String::new(),
             ask: "deny".into(),
             budgets: BudgetDraft::default(),
+            caps: CapsDraft::default(),
         }
     }
 }
@@ -145,6 +150,16 @@ impl RunDraft {
             .ok_or_else(|| format!("at once: {parallel:?} is not a number from 1 up"))
     }
 
+    /// The agents Start would run (a batch's are known once it is read).
+    pub fn planned_agents(&self) -> Vec<String> {
+        let compared = listed(&self.agents);
+        if compared.is_empty() {
+            vec![self.agent.clone()]
+        } else {
+            compared
+        }
+    }
+
     /// The group's name: the one given, else a batch file's name (else the
     /// daemon names it by the first prompt).
     pub fn group_name(&self) -> String {
@@ -160,8 +175,9 @@ impl RunDraft {
 
     /// Reads the batch (the file the form names, or the pasted lines) and
     /// builds the runs.
-    fn submit(&self) -> Result<(Vec<RunSpec>, u32), String> {
+    fn submit(&self) -> Result<(Vec<RunSpec>, u32, SpendCaps), String> {
         let parallel = self.parallel()?;
+        let caps = self.caps.caps("group cap")?;
         let path = self.batch_path.trim();
         let runs = if !path.is_empty() {
             if !self.batch_text.trim().is_empty() {
@@ -176,7 +192,7 @@ impl RunDraft {
         } else {
             self.runs(None)?
         };
-        Ok((runs, parallel))
+        Ok((runs, parallel, caps))
     }
 }
 
@@ -206,6 +222,8 @@ pub fn RunForm() -> Element {
     // Each budget's problem, shown under it (the rest in `problem`).
     let mut budget_problems = use_signal(Problems::default);
     let mut started = use_signal(|| None::<usize>);
+    // Each agent's caps today, for the line under the form.
+    use_hook(|| commands.send(Command::Spend));
     // "queued N run(s)" is about the form as it was: a change clears it.
     use_effect(move || {
         let _changed = draft.read();
@@ -217,6 +235,20 @@ pub fn RunForm() -> Element {
         Err(())
     } else {
         draft.read().runs(None).map(|runs| runs.len()).map_err(drop)
+    };
+    // The caps this group would start under.
+    let cap_lines = {
+        let planned = draft.read().planned_agents();
+        let standings: Vec<_> = state
+            .read()
+            .spending
+            .today
+            .iter()
+            .filter(|s| planned.contains(&s.agent))
+            .cloned()
+            .collect();
+        let group = draft.read().caps.caps("group cap").unwrap_or_default();
+        studio_client::caps::lines(&standings, &group)
     };
     rsx! {
         div { class: "form inline",
@@ -274,6 +306,8 @@ pub fn RunForm() -> Element {
             BudgetInputs { draft: draft.read().budgets.clone(), empty: "the agent's",
                 problems: budget_problems.read().clone(),
                 on_change: move |budgets| draft.write().budgets = budgets }
+            CapsInputs { draft: draft.read().caps.clone(), prefix: "group", label: "Group cap",
+                on_change: move |caps| draft.write().caps = caps }
             if let Some(why) = problem.read().as_ref() {
                 p { class: "problem", role: "alert", "{why}" }
             }
@@ -282,15 +316,18 @@ pub fn RunForm() -> Element {
             } else if let Ok(runs) = planned {
                 p { class: "muted planned", "Starts {runs} run(s) as one group." }
             }
+            for line in cap_lines {
+                p { class: "muted caps", "{line}" }
+            }
             div { class: "buttons",
                 button {
                     r#type: "button",
                     onclick: move |_| match draft.read().submit() {
-                        Ok((runs, parallel)) => {
+                        Ok((runs, parallel, caps)) => {
                             budget_problems.set(Problems::default());
                             started.set(Some(runs.len()));
                             let name = draft.read().group_name();
-                            commands.send(Command::Run { runs, parallel, name, caps: Default::default() });
+                            commands.send(Command::Run { runs, parallel, name, caps });
                             problem.set(None);
                         }
                         Err(why) => {
@@ -456,10 +493,26 @@ mod tests {
         let from_file = RunDraft {
             batch_path: path.display().to_string(),
             parallel: "3".into(),
+            caps: CapsDraft {
+                usd: "2.5".into(),
+                ..CapsDraft::default()
+            },
             ..draft()
         };
-        let (runs, parallel) = from_file.submit().unwrap_or_else(|e| panic!("{e}"));
+        let (runs, parallel, caps) = from_file.submit().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((runs.len(), parallel), (2, 3));
+        assert_eq!(caps.max_cost_usd, Some(2.5), "the group's caps go with it");
+        let bad_cap = RunDraft {
+            caps: CapsDraft {
+                runs: "none".into(),
+                ..CapsDraft::default()
+            },
+            ..draft()
+        };
+        assert_eq!(
+            bad_cap.submit().unwrap_err(),
+            "group cap (runs): \"none\" is not a number"
+        );
         assert_eq!(draft().parallel(), Ok(u32::MAX));
         let missing = RunDraft {
             batch_path: dir.join("nope.jsonl").display().to_string(),
@@ -477,7 +530,7 @@ mod tests {
             ..draft()
         };
         assert!(pasted.uses_batch());
-        let (runs, _) = pasted.submit().unwrap_or_else(|e| panic!("{e}"));
+        let (runs, _, _) = pasted.submit().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(runs[0].prompt, "one");
         let typo = RunDraft {
             batch_text: "{\"promt\":\"one\"}\n".into(),

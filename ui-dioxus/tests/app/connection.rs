@@ -408,6 +408,31 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
         refusal.starts_with("not sent: the request takes"),
         "{refusal}"
     );
+    // What sessions spent, each way, and each agent's caps today (the
+    // answers come in any order).
+    commands_tx.send(Command::Spend).unwrap();
+    let (mut today, mut by_day) = (None, None);
+    while today.is_none() || by_day.is_none() {
+        let answer = next(&mut updates, |u| match u {
+            Update::CapsToday(answer) => Some(Ok(answer)),
+            Update::Spend(protocol::control::SpendBy::Day, rows) => Some(Err(rows)),
+            Update::Disconnected(reason) => panic!("the connection broke: {reason}"),
+            _ => None,
+        })
+        .await;
+        match answer {
+            Ok(answer) => today = Some(answer),
+            Err(rows) => by_day = Some(rows),
+        }
+    }
+    let (today, by_day) = (today.unwrap(), by_day.unwrap());
+    let made = today
+        .iter()
+        .find(|s| s.agent == "made-in-app")
+        .unwrap_or_else(|| panic!("{today:?}"));
+    assert!(made.spent.runs >= 1, "{made:?}");
+    assert_eq!(by_day.len(), 1, "{by_day:?}");
+    assert!(by_day[0].sessions >= made.spent.runs, "{by_day:?}");
     // The daemon's limits, changed from Settings, come back in its status;
     // setting one leaves the other as it was.
     commands_tx

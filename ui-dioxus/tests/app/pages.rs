@@ -280,12 +280,49 @@ fn populated(page: Page) -> AppState {
         )),
         now: at(30),
         settings: settings(),
+        spending: spending(),
         compare: Comparing {
             picked: vec![id(1), id(3)],
             asked: vec![id(1), id(3)],
             shown: Some(std::rc::Rc::new(comparison())),
         },
         ..AppState::default()
+    }
+}
+
+/// The writer's daily caps and what was spent, every way.
+fn spending() -> ui_dioxus::state::Spending {
+    use protocol::caps::{AgentDayStanding, SpendCaps, Spent};
+    use protocol::control::SpendRow;
+    let row = |key: &str, sessions, output_tokens, cost_usd, unpriced| SpendRow {
+        key: key.into(),
+        sessions,
+        usage: protocol::event::Usage {
+            input_tokens: 1200,
+            output_tokens,
+            ..Default::default()
+        },
+        cost_usd,
+        unpriced,
+    };
+    ui_dioxus::state::Spending {
+        today: vec![AgentDayStanding {
+            agent: "writer".into(),
+            day: "2026-11-20".into(),
+            caps: SpendCaps {
+                max_cost_usd: Some(5.0),
+                max_tokens: None,
+                max_runs: Some(40),
+            },
+            spent: Spent {
+                cost_usd: 1.25,
+                tokens: 5400,
+                runs: 3,
+            },
+        }],
+        by_agent: vec![row("writer", 3, 4200, 1.25, 0)],
+        by_model: vec![row("gpt-4.1-mini", 3, 4200, 1.25, 1)],
+        by_day: vec![row("2026-11-20", 3, 4200, 1.25, 0)],
     }
 }
 
@@ -659,6 +696,27 @@ fn the_agent_and_run_forms() {
     insta::assert_snapshot!("agent_form", render_part(state.clone(), Part::AgentForm));
     state.run_agent = Some("writer".into());
     insta::assert_snapshot!("run_form", render_part(state, Part::RunForm));
+}
+
+#[test]
+fn the_run_form_says_the_caps_a_group_starts_under_and_settings_show_spend() {
+    let mut state = populated(Page::Agents);
+    state.run_agent = Some("writer".into());
+    let form = render_part(state, Part::RunForm);
+    assert!(
+        form.contains("agent writer cap today: $1.2500 of $5.0000, 3 of 40 runs"),
+        "{form}"
+    );
+    assert!(form.contains("name=\"group_usd\""), "{form}");
+    let settings = render(populated(Page::Settings));
+    let today = row_of(&settings, "<td>writer</td>\n<td>$5.00, 40 runs</td>");
+    assert!(
+        today.contains("$1.2500") && today.contains("5.4k"),
+        "{today}"
+    );
+    let by_model = row_of(&settings, "<td>gpt-4.1-mini</td>\n<td class=\"num\">3</td>");
+    assert!(by_model.contains("+1 unpriced"), "{by_model}");
+    assert!(settings.contains("<td>2026-11-20</td>"), "{settings}");
 }
 
 #[test]

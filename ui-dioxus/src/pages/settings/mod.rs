@@ -1,12 +1,13 @@
 //! Settings, in sections that a side navigation jumps to: the daemon this window is connected to (and its run limit), provider keys
 //! (masked: a key is never shown back), MCP servers (add, import, test,
 //! remove; their secrets are never shown back), approval rules (add,
-//! remove) and the pricing table (set, reset).
+//! remove), the pricing table (set, reset) and what sessions spent.
 
 mod limits;
 mod mcp;
 mod pricing;
 mod secrets;
+mod spend;
 
 use dioxus::prelude::*;
 use protocol::approval::{RuleDecision, RuleMatch};
@@ -23,6 +24,7 @@ use mcp::McpServers;
 pub use mcp::{McpAddForm, McpDraft, McpImportForm, McpKind, import_problem};
 pub use pricing::{PriceDraft, Pricing};
 use secrets::WhereNewSecretsGo;
+use spend::Spend;
 
 /// The Settings page.
 #[component]
@@ -61,18 +63,20 @@ pub fn SettingsPage() -> Element {
         McpServers {}
         Rules {}
         Pricing {}
+        Spend {}
         }
         }
     }
 }
 
 /// The page's sections, in order: (anchor id, name).
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("settings-daemon", "Daemon"),
     ("settings-keys", "Provider keys"),
     ("settings-mcp", "MCP servers"),
     ("settings-rules", "Approval rules"),
     ("settings-prices", "Prices"),
+    ("settings-spend", "Spend"),
 ];
 
 /// Jumps to a section of the page (it stays in view as the page scrolls).
