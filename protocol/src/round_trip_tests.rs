@@ -563,6 +563,15 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::CapsToday {
             agents: vec![s("a")],
         },
+        ControlRequest::Delete {
+            ids: vec![s("1a2b3c4d")],
+            groups: true,
+            dry_run: true,
+        },
+        ControlRequest::Gc {
+            older_than_secs: 86_400 * 30,
+            dry_run: false,
+        },
         ControlRequest::GroupList { limit: 50 },
         ControlRequest::Spend {
             by: SpendBy::Day,
@@ -643,6 +652,8 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::GroupPrefer { .. } => 48,
         ControlRequest::Spend { .. } => 49,
         ControlRequest::CapsToday { .. } => 50,
+        ControlRequest::Delete { .. } => 51,
+        ControlRequest::Gc { .. } => 52,
     }
 }
 
@@ -774,6 +785,15 @@ fn control_responses() -> Vec<ControlResponse> {
             cost_usd: 0.25,
             unpriced: 1,
         }]),
+        ControlResponse::Deleted(crate::control::DeleteReport {
+            sessions: vec![id()],
+            descendants: 1,
+            groups: vec![id()],
+            events: 40,
+            dry_run: false,
+            bytes_before: 1 << 20,
+            bytes_after: 1 << 16,
+        }),
         ControlResponse::CapsToday(vec![crate::caps::AgentDayStanding {
             agent: s("a"),
             day: s("2026-12-04"),
@@ -920,6 +940,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Group(_) => 25,
         ControlResponse::Spend(_) => 26,
         ControlResponse::CapsToday(_) => 27,
+        ControlResponse::Deleted(_) => 28,
     }
 }
 
@@ -933,6 +954,7 @@ fn pushes() -> Vec<Push> {
         }),
         Push::SessionChanged(summary()),
         Push::ListChanged(ListKind::McpServers),
+        Push::SessionsRemoved(vec![id()]),
         Push::End,
     ]
 }
@@ -943,6 +965,7 @@ fn push_variant(p: &Push) -> usize {
         Push::SessionChanged(_) => 1,
         Push::End => 2,
         Push::ListChanged(_) => 3,
+        Push::SessionsRemoved(_) => 4,
     }
 }
 
@@ -1090,7 +1113,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 51);
+    covers(&requests, control_request_variant, 53);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -1103,7 +1126,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 28);
+    covers(&responses, control_response_variant, 29);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,
@@ -1127,7 +1150,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let pushes = pushes();
-    covers(&pushes, push_variant, 4);
+    covers(&pushes, push_variant, 5);
     for push in pushes {
         round_trip(&ServerFrame::Push { id: 3, push }).await;
     }

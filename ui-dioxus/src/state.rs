@@ -169,6 +169,8 @@ pub enum Update {
     Results(Box<Group>),
     /// The newest groups (`GroupList`).
     Groups(Vec<GroupSummary>),
+    /// Sessions were deleted (by this app, another one, or the CLI).
+    Removed(Vec<SessionId>),
     /// Each agent's daily caps and what it spent today (`CapsToday`).
     CapsToday(Vec<AgentDayStanding>),
     /// What sessions spent, summed one way (`Spend`).
@@ -378,6 +380,30 @@ pub const MAX_PENDING_NOTICES: usize = 20;
 const MAX_ERRORS: usize = 5;
 
 impl AppState {
+    /// Drops deleted sessions from every list and view that holds them.
+    fn forget(&mut self, gone: &[SessionId]) {
+        let gone: HashSet<SessionId> = gone.iter().copied().collect();
+        if let Some(sessions) = &mut self.sessions {
+            sessions.retain(|id, _| !gone.contains(id));
+        }
+        if self
+            .inspected
+            .as_ref()
+            .is_some_and(|(id, _)| gone.contains(id))
+        {
+            self.inspected = None;
+        }
+        self.compare.picked.retain(|id| !gone.contains(id));
+        self.groups.retain(|id, _| !gone.contains(id));
+        if self
+            .results
+            .as_ref()
+            .is_some_and(|r| gone.contains(&r.group))
+        {
+            self.results = None;
+        }
+    }
+
     /// The agents' names, as listed (none before the list came).
     pub fn agent_names(&self) -> Vec<String> {
         self.agents
@@ -452,6 +478,7 @@ impl AppState {
             Update::Groups(groups) => {
                 self.groups = groups.into_iter().map(|g| (g.id, g)).collect();
             }
+            Update::Removed(gone) => self.forget(&gone),
             Update::CapsToday(today) => self.spending.today = today,
             Update::Spend(by, rows) => match by {
                 SpendBy::Agent => self.spending.by_agent = rows,

@@ -23,6 +23,7 @@ mod compare;
 mod groups;
 mod replay;
 mod responses;
+mod retention;
 mod spend;
 
 pub use answers::{
@@ -41,6 +42,7 @@ pub use groups::{
 };
 pub use replay::ReplaySpec;
 pub use responses::{ControlError, ControlResponse, ErrorKind, Push, ServerFrame};
+pub use retention::DeleteReport;
 pub use spend::{SpendBy, SpendRow};
 
 impl ControlRequest {
@@ -245,6 +247,27 @@ pub enum ControlRequest {
         by: SpendBy,
         /// Only sessions created at or after this time.
         since: Option<crate::time::Timestamp>,
+    },
+    /// Deletes sessions (or, with `groups`, groups with all their runs),
+    /// and every session going on from one of them; then compacts the
+    /// database. A live session among them refuses the whole request.
+    /// Replies [`ControlResponse::Deleted`].
+    Delete {
+        /// Session (or group) ids, short ids or prefixes.
+        ids: Vec<String>,
+        /// The ids name groups.
+        groups: bool,
+        /// Only say what would go.
+        dry_run: bool,
+    },
+    /// Deletes every session that ended more than `older_than_secs` ago,
+    /// unless a kept session goes on from it, and groups left without a
+    /// run; then compacts the database. Replies [`ControlResponse::Deleted`].
+    Gc {
+        /// How long ago a session must have ended, in seconds.
+        older_than_secs: u64,
+        /// Only say what would go.
+        dry_run: bool,
     },
     /// Each named agent's daily caps and what its sessions of today (UTC)
     /// spent, as the daemon counts them against the caps: shown before a

@@ -104,6 +104,8 @@ pub enum ControlResponse {
     Group(Box<Group>),
     /// Answer to [`ControlRequest::Spend`].
     Spend(Vec<SpendRow>),
+    /// Answer to [`ControlRequest::Delete`] and [`ControlRequest::Gc`].
+    Deleted(super::DeleteReport),
     /// Answer to [`ControlRequest::CapsToday`].
     CapsToday(Vec<crate::caps::AgentDayStanding>),
 }
@@ -119,6 +121,8 @@ pub enum Push {
     Event(Event),
     /// A session changed status (or its live figures changed).
     SessionChanged(SessionSummary),
+    /// Sessions were deleted.
+    SessionsRemoved(Vec<crate::ids::SessionId>),
     /// One of the daemon's lists changed ([`ControlRequest::WatchLists`]).
     ListChanged(ListKind),
     /// The stream is over: the followed session ended. (When the daemon

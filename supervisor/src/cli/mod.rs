@@ -22,6 +22,7 @@ mod keys;
 mod mcp;
 mod models;
 mod pricing;
+mod retention;
 mod rules;
 mod run;
 mod sessions;
@@ -43,7 +44,7 @@ use supervisor::paths::DataDir;
 #[derive(Parser, Debug)]
 #[command(name = "studio", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 success, 1 error, 2 invalid input, 3 a run ended without completing, 4 not found, 5 daemon unavailable, 6 damaged database (daemon check)."
+    after_help = "Exit codes: 0 success, 1 error, 2 invalid input, 3 a run ended without completing, 4 not found, 5 daemon unavailable, 6 damaged database (daemon check), 7 over a spend cap."
 )]
 struct Cli {
     /// Data directory of the instance to use [default: ~/.local/share/ai-studio].
@@ -93,6 +94,12 @@ enum Command {
     Title(sessions::TitleArgs),
     /// Show a session's recorded events.
     Events(sessions::EventsArgs),
+    /// Delete sessions (with --group, groups with all their runs), and
+    /// the branches and replays going on from them; asks first.
+    Rm(retention::RmArgs),
+    /// Delete every session that ended longer ago than --older-than (what
+    /// a kept session goes on from stays), then compact the database.
+    Gc(retention::GcArgs),
     /// Return once the sessions have ended (exit 0 when all completed, 3
     /// when one did not), for scripts.
     Wait(wait::WaitArgs),
@@ -267,6 +274,8 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Kill(args) => sessions::stop(args, ctx, true).await,
         Command::Title(args) => sessions::title(args, ctx).await,
         Command::Events(args) => sessions::events(args, ctx).await,
+        Command::Rm(args) => retention::rm(args, ctx).await,
+        Command::Gc(args) => retention::gc(args, ctx).await,
         Command::Inspect(args) => inspect::execute(args, ctx).await,
         Command::Wait(args) => wait::execute(args, ctx).await,
         Command::Export(args) => export::execute(args, ctx).await,

@@ -24,6 +24,8 @@ pub(crate) enum BrokerItem {
     Event(Event),
     /// A session's status changed.
     Changed(Box<SessionSummary>),
+    /// Sessions were deleted.
+    Removed(Vec<SessionId>),
     /// One of the daemon's lists changed.
     ListChanged(ListKind),
 }
@@ -119,6 +121,11 @@ impl BrokerState {
         for summary in committed.changed {
             send_all(&mut self.watchers, || {
                 BrokerItem::Changed(Box::new(summary.clone()))
+            });
+        }
+        if !committed.removed.is_empty() {
+            send_all(&mut self.watchers, || {
+                BrokerItem::Removed(committed.removed.clone())
             });
         }
     }

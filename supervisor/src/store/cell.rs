@@ -86,6 +86,18 @@ impl DbCell {
         }
     }
 
+    /// Compacts the file until nothing more can be given back, waiting
+    /// for every reader to finish first (and holding off new ones).
+    pub(super) fn compact(&self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        let db = guard.as_mut().ok_or(StoreError::Closed)?;
+        while db
+            .compact()
+            .map_err(|err| StoreError::Storage(err.into()))?
+        {}
+        Ok(())
+    }
+
     /// Closes the database for good; later reads and writes fail.
     pub(super) fn close(&self) {
         drop(

@@ -14,9 +14,12 @@ pub(crate) mod legacy;
 mod quarantine;
 mod query;
 pub(crate) mod records;
+mod removal;
+mod retention;
 mod salvage;
 mod schema;
 mod spend;
+pub(crate) use retention::Doomed;
 pub(crate) use spend::day;
 mod writer;
 
@@ -154,6 +157,8 @@ pub(crate) struct Committed {
     pub(crate) events: Vec<Event>,
     /// Sessions whose status changed in this commit, as they are now.
     pub(crate) changed: Vec<SessionSummary>,
+    /// Sessions removed in this commit.
+    pub(crate) removed: Vec<SessionId>,
 }
 
 /// Receives every [`Committed`] batch, on the writer thread: keep it cheap.

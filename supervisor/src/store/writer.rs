@@ -22,6 +22,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::cell::DbCell;
 use super::records::{EventRecord, GroupRecord, Record, RunRecord, SessionRecord};
+use super::removal::{DeleteTables, delete_in};
 use super::schema::{AGENTS, EVENTS, GROUPS, MCP_SERVERS, RULES, RUNS, SESSIONS, SETTINGS};
 use super::{CommitSink, Committed, Interrupted, StoreError};
 
@@ -94,6 +95,16 @@ pub(super) enum WriteOp {
         run: Option<SessionId>,
         ack: Ack<()>,
     },
+    /// Removes the sessions (those that have ended) and the groups.
+    Delete {
+        sessions: Vec<SessionId>,
+        groups: Vec<SessionId>,
+        ack: Ack<()>,
+    },
+    /// Compacts the file, between two transactions.
+    Compact {
+        ack: Ack<()>,
+    },
     Shutdown,
 }
 
@@ -118,7 +129,9 @@ impl WriteOp {
             | WriteOp::PutMcpServer { ack, .. }
             | WriteOp::RemoveMcpServer { ack, .. }
             | WriteOp::PutGroup { ack, .. }
-            | WriteOp::Prefer { ack, .. } => Some(ack.send(Err(err))),
+            | WriteOp::Prefer { ack, .. }
+            | WriteOp::Delete { ack, .. }
+            | WriteOp::Compact { ack } => Some(ack.send(Err(err))),
             WriteOp::Shutdown => None,
         };
     }
@@ -145,18 +158,29 @@ fn run(
     let mut batch = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
+        // A compaction ends the batch: it runs once the ops before it
+        // are committed.
+        while batch.len() < MAX_BATCH && !matches!(batch.last(), Some(WriteOp::Compact { .. })) {
             match rx.try_recv() {
                 Ok(op) => batch.push(op),
                 Err(_) => break,
             }
         }
+        let compact = match batch.last() {
+            Some(WriteOp::Compact { .. }) => batch.pop(),
+            _ => None,
+        };
         let shutdown = batch.iter().any(|op| matches!(op, WriteOp::Shutdown));
         let reserved = batch
             .iter()
             .filter(|op| matches!(op, WriteOp::Append { reserved: true, .. }))
             .count();
-        commit_with_retry(db, &mut batch, sink);
+        if !batch.is_empty() {
+            commit_with_retry(db, &mut batch, sink);
+        }
+        if let Some(WriteOp::Compact { ack }) = compact {
+            let _ = ack.send(db.compact());
+        }
         // Appends always land eventually (they are retried), so their room
         // is freed once the batch is through.
         backlog.add_permits(reserved);
@@ -175,11 +199,12 @@ fn commit_with_retry(db: &DbCell, batch: &mut Vec<WriteOp>, sink: &CommitSink) {
     let mut attempt = 0u32;
     loop {
         match db.with(|db| apply_and_commit(db, batch)) {
-            Ok((results, changed)) => {
+            Ok((results, changed, removed)) => {
                 db.committed();
                 let mut committed = Committed {
                     events: Vec::new(),
                     changed,
+                    removed,
                 };
                 let mut replies = Vec::new();
                 for (op, result) in batch.drain(..).zip(results) {
@@ -187,7 +212,10 @@ fn commit_with_retry(db: &DbCell, batch: &mut Vec<WriteOp>, sink: &CommitSink) {
                 }
                 // Publish before acknowledging: whoever is told an event is
                 // recorded can already see it live.
-                if !committed.events.is_empty() {
+                if !committed.events.is_empty()
+                    || !committed.changed.is_empty()
+                    || !committed.removed.is_empty()
+                {
                     sink(committed);
                 }
                 for (ack, result) in replies {
@@ -250,20 +278,31 @@ fn finish(
         | WriteOp::PutMcpServer { ack, .. }
         | WriteOp::RemoveMcpServer { ack, .. }
         | WriteOp::PutGroup { ack, .. }
-        | WriteOp::Prefer { ack, .. } => Some((ack, result)),
+        | WriteOp::Prefer { ack, .. }
+        | WriteOp::Delete { ack, .. }
+        | WriteOp::Compact { ack } => Some((ack, result)),
         WriteOp::Shutdown => None,
     }
 }
 
-/// Returns each operation's result and the sessions whose status changed.
+/// Returns each operation's result, the sessions whose status changed
+/// and those removed.
 #[allow(clippy::type_complexity)]
 fn apply_and_commit(
     db: &Database,
     batch: &[WriteOp],
-) -> Result<(Vec<Result<(), StoreError>>, Vec<SessionSummary>), StoreError> {
+) -> Result<
+    (
+        Vec<Result<(), StoreError>>,
+        Vec<SessionSummary>,
+        Vec<SessionId>,
+    ),
+    StoreError,
+> {
     let txn = db.begin_write()?;
     let mut results = Vec::with_capacity(batch.len());
     let changed;
+    let removed;
     {
         let mut tables = Tables {
             sessions: txn.open_table(SESSIONS)?,
@@ -275,14 +314,16 @@ fn apply_and_commit(
             mcp_servers: txn.open_table(MCP_SERVERS)?,
             groups: txn.open_table(GROUPS)?,
             touched: HashMap::new(),
+            removed: Vec::new(),
         };
         for op in batch {
             results.push(tables.apply(op)?);
         }
         changed = tables.flush_sessions()?;
+        removed = std::mem::take(&mut tables.removed);
     }
     txn.commit()?;
-    Ok((results, changed))
+    Ok((results, changed, removed))
 }
 
 struct Tables<'txn> {
@@ -297,6 +338,8 @@ struct Tables<'txn> {
     /// Session records changed by this batch, written once at the end,
     /// with whether their status changed.
     touched: HashMap<u128, (SessionRecord, bool)>,
+    /// Sessions removed by this batch.
+    removed: Vec<SessionId>,
 }
 
 /// A table of records stored by name (agents, rules, MCP servers).
@@ -414,7 +457,22 @@ impl Tables<'_> {
                 Err(err) => Ok(Err(err)),
             },
             WriteOp::Prefer { group, run, .. } => self.prefer(*group, *run),
-            WriteOp::Shutdown => Ok(Ok(())),
+            WriteOp::Delete {
+                sessions, groups, ..
+            } => {
+                let touched = &self.touched;
+                let tables = DeleteTables {
+                    sessions: &mut self.sessions,
+                    events: &mut self.events,
+                    runs: &mut self.runs,
+                    groups: &mut self.groups,
+                };
+                let removed =
+                    delete_in(tables, sessions, groups, &|key| touched.contains_key(&key))?;
+                self.removed.extend(removed);
+                Ok(Ok(()))
+            }
+            WriteOp::Compact { .. } | WriteOp::Shutdown => Ok(Ok(())),
         }
     }
 

@@ -33,6 +33,7 @@ mod privacy;
 mod provider_round_trips;
 mod providers;
 mod replay;
+mod retention;
 mod sandbox;
 mod secrets_at_rest;
 mod support;

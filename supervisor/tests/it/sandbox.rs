@@ -120,7 +120,8 @@ fn self_approval(data_dir: &Path) -> String {
     format!(
         "{studio} --data-dir {dir} rules add '*' --allow --priority 1000 2>&1; \
          {studio} --data-dir {dir} approve 1 2>&1; \
-         echo sk-planted | {studio} --data-dir {dir} keys set openai 2>&1; echo done"
+         echo sk-planted | {studio} --data-dir {dir} keys set openai 2>&1; \
+         {studio} --data-dir {dir} gc --older-than 0s --yes 2>&1; echo done"
     )
 }
 
@@ -214,7 +215,7 @@ async fn a_workspace_write_agent_s_commands_stay_in_their_sandbox() {
             "runs the studio CLI to approve itself",
             self_approval(daemon.dir.root()),
             &["done"],
-            &["rule r1 added", "approved"],
+            &["rule r1 added", "approved", "deleted"],
         ),
     ];
     let (_, events) = run_attacks(&client, "coder", &attacks).await;
@@ -290,7 +291,7 @@ async fn a_full_agent_writes_anywhere_but_cannot_act_as_a_person() {
                 "refused: this connection comes from inside a session",
                 "done",
             ],
-            &["rule r1 added"],
+            &["rule r1 added", "deleted"],
         ),
         attack(
             "reads the daemon's environment (its session's user namespace forbids it)",
@@ -305,8 +306,8 @@ async fn a_full_agent_writes_anywhere_but_cannot_act_as_a_person() {
         outputs[1]
             .matches("refused: this connection comes from inside a session")
             .count(),
-        3,
-        "the rule, the approval and the key are all refused: {}",
+        4,
+        "the rule, the approval, the key and the gc are all refused: {}",
         outputs[1]
     );
     assert_eq!(rules(&client).await, 0);

@@ -62,6 +62,14 @@ pub enum Command {
         /// What the group's runs may spend together.
         caps: protocol::caps::SpendCaps,
     },
+    /// Delete sessions (or, with `groups`, groups with their runs) and
+    /// what goes on from them (`Delete`).
+    Delete {
+        /// The sessions, or groups.
+        ids: Vec<SessionId>,
+        /// `ids` name groups.
+        groups: bool,
+    },
     /// Read what sessions spent, by agent, model and day (`Spend`), and
     /// each agent's caps today (`CapsToday`).
     Spend,

@@ -96,6 +96,11 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
             return Ok((request, asked));
         }
         Command::RemoveAgent(name) => ControlRequest::AgentRemove { name },
+        Command::Delete { ids, groups } => ControlRequest::Delete {
+            ids: ids.iter().map(ToString::to_string).collect(),
+            groups,
+            dry_run: false,
+        },
         Command::Run {
             runs,
             parallel,

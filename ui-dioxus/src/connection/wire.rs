@@ -397,6 +397,10 @@ impl Wire {
                     update(Update::SessionChanged(Box::new(summary)));
                     follow
                 }
+                Push::SessionsRemoved(sessions) => {
+                    update(Update::Removed(sessions));
+                    None
+                }
                 // Whoever changed it (this app, another window, the CLI).
                 Push::ListChanged(list) => Some(FollowUp::Requests(vec![relist(list)])),
                 Push::Event(event) if self.inspecting.is_some_and(|(open, _)| open == id) => {

@@ -6,6 +6,7 @@ mod agents;
 mod budgets;
 mod caps;
 pub mod compare;
+mod deleting;
 mod inbox;
 mod inspector;
 mod picker;

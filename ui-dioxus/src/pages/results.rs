@@ -14,6 +14,7 @@ use protocol::control::{Group, GroupRun, SessionSummary};
 use studio_client::human::first_line;
 use studio_client::results::status_counts;
 
+use super::deleting::{DeleteButton, DeleteTarget};
 use crate::commands::Commands;
 use crate::connection::{Command, ExportFormat};
 use crate::format;
@@ -177,6 +178,7 @@ pub fn GroupResults() -> Element {
                     "Export CSV" }
                 button { onclick: move |_| commands.send(Command::ExportGroup { group: group_id, format: ExportFormat::Markdown }),
                     "Export Markdown" }
+                DeleteButton { target: DeleteTarget::Group(group_id) }
                 match saved {
                     Some(Ok(place)) => rsx! { span { class: "muted export-saved", role: "status", "Saved: {place}" } },
                     Some(Err(why)) => rsx! { span { class: "problem", role: "status", "Not saved: {why}" } },

@@ -1,11 +1,12 @@
 //! What the Inspector does with the whole session it shows: compare it
 //! with the session it goes on from (a branch, a replay), and export it as
 //! a Markdown transcript or as the JSON lines `studio export` writes
-//! (saved by [`crate::saving`]).
+//! (saved by [`crate::saving`]), or delete it (`pages::deleting`).
 
 use dioxus::prelude::*;
 use protocol::SessionId;
 
+use super::deleting::{DeleteButton, DeleteTarget};
 use crate::commands::Commands;
 use crate::connection::{Command, ExportFormat};
 use crate::state::AppState;
@@ -41,6 +42,7 @@ pub fn SessionActions(session: SessionId) -> Element {
                 onclick: move |_| export(ExportFormat::Markdown), "Export Markdown" }
             button { class: "export-jsonl", title: "every event as JSON lines, as studio export writes them",
                 onclick: move |_| export(ExportFormat::JsonLines), "Export JSON lines" }
+            DeleteButton { target: DeleteTarget::Session(session) }
             match saved {
                 Some(Ok(place)) => rsx! { span { class: "muted export-saved", role: "status", "Saved: {place}" } },
                 Some(Err(why)) => rsx! { span { class: "problem", role: "status", "Not saved: {why}" } },

@@ -433,6 +433,20 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
     assert!(made.spent.runs >= 1, "{made:?}");
     assert_eq!(by_day.len(), 1, "{by_day:?}");
     assert!(by_day[0].sessions >= made.spent.runs, "{by_day:?}");
+    // Deleting the replay: every watcher hears it is gone.
+    commands_tx
+        .send(Command::Delete {
+            ids: vec![replayed.id],
+            groups: false,
+        })
+        .unwrap();
+    let gone = next(&mut updates, |u| match u {
+        Update::Removed(gone) => Some(gone),
+        Update::Failed(why) => panic!("{why}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(gone, vec![replayed.id]);
     // The daemon's limits, changed from Settings, come back in its status;
     // setting one leaves the other as it was.
     commands_tx

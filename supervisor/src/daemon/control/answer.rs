@@ -5,8 +5,8 @@
 use protocol::control::{ControlError, ControlRequest, ControlResponse, ErrorKind};
 
 use super::{
-    Handles, agents, approvals, chat, compare, groups, pricing, replay, runs, secrets, sessions,
-    status,
+    Handles, agents, approvals, chat, compare, groups, pricing, replay, retention, runs, secrets,
+    sessions, status,
 };
 use crate::daemon::{BrokerMsg, mcp_servers};
 
@@ -63,6 +63,15 @@ async fn dispatch(
             Ok(ControlResponse::Spend(shared.store.spend(by, since).await?))
         }
         ControlRequest::CapsToday { agents } => runs::caps_today(agents, handles).await,
+        ControlRequest::Delete {
+            ids,
+            groups,
+            dry_run,
+        } => retention::delete(ids, groups, dry_run, handles).await,
+        ControlRequest::Gc {
+            older_than_secs,
+            dry_run,
+        } => retention::gc(older_than_secs, dry_run, handles).await,
         ControlRequest::GroupPrefer { group, run } => {
             groups::prefer(handles, &group, run.as_deref()).await
         }

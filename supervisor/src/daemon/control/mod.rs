@@ -38,6 +38,7 @@ mod compare;
 mod groups;
 mod pricing;
 mod replay;
+mod retention;
 mod runs;
 mod secrets;
 mod sessions;

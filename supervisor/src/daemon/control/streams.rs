@@ -193,9 +193,12 @@ pub(super) async fn watch(id: u64, handles: &Handles, outbox: &Outbox) {
             handles,
         };
         while let Some(item) = live.recv().await {
-            if let BrokerItem::Changed(summary) = item
-                && push(Push::SessionChanged(*summary)).await.is_err()
-            {
+            let pushed = match item {
+                BrokerItem::Changed(summary) => push(Push::SessionChanged(*summary)).await,
+                BrokerItem::Removed(sessions) => push(Push::SessionsRemoved(sessions)).await,
+                BrokerItem::Event(_) | BrokerItem::ListChanged(_) => Ok(()),
+            };
+            if pushed.is_err() {
                 return;
             }
         }
