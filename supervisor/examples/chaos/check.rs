@@ -39,11 +39,13 @@ pub enum Check {
     Streams,
     /// Sessions end, requests are answered, the daemon stops and restarts.
     Liveness,
+    /// A gc cut short by a daemon SIGKILL leaves each session whole or gone.
+    Gc,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 11] = [
         Check::Acknowledged,
         Check::Whole,
         Check::Terminal,
@@ -54,6 +56,7 @@ impl Check {
         Check::BadFrames,
         Check::Streams,
         Check::Liveness,
+        Check::Gc,
     ];
 
     /// Short name.
@@ -69,6 +72,7 @@ impl Check {
             Check::BadFrames => "bad frames refused, daemon serving",
             Check::Streams => "streams and pages gapless",
             Check::Liveness => "liveness",
+            Check::Gc => "a gc cut short leaves sessions whole or gone",
         }
     }
 
@@ -76,7 +80,9 @@ impl Check {
     pub fn unit(self) -> &'static str {
         match self {
             Check::Acknowledged => "events",
-            Check::Whole | Check::Terminal | Check::Reference | Check::Streams => "sessions",
+            Check::Whole | Check::Terminal | Check::Reference | Check::Streams | Check::Gc => {
+                "sessions"
+            }
             Check::Group => "groups and scans",
             Check::CancelLatency => "cancels",
             Check::Rss => "daemons",
@@ -114,6 +120,9 @@ impl Check {
             }
             Check::Streams => {
                 "Follow pushes of each session must arrive with seqs increasing by one and nothing after the terminal event; `Events` pages must start right after the requested seq and be gapless; answers to stop requests must be `Ok` or \"already ended\"."
+            }
+            Check::Gc => {
+                "Before the reference runs, a group of 24 fodder runs is started and ended, then 1.5 s pass. In the daemon-kill phase the harness asks for `ControlRequest::Gc` of everything older than the fodder (the fodder alone) and SIGKILLs the daemon 0 to 150 ms later: before the gc, in the middle of its deletion or compaction, or after it. The fault counts as injected when the gc removed some of the fodder. In the database after the round each fodder session must be either gone with all its events or whole (as for \"logs whole\"), and every other session must be there (the other checks)."
             }
             Check::Liveness => {
                 "Every session must end within its phase's deadline; requests must be answered within 10 s (`Ping` also while the disk is full; a `Run` made while it is full may wait for space, and must be answered once the disk is freed); the daemon must restart after a SIGKILL, exit on `Shutdown` at the end of the round (the harness's connections still open, as clients' would be), and leave a database that opens read-only without repair."
@@ -369,7 +378,7 @@ fn worker_pid(events: &[Event]) -> Option<u32> {
 }
 
 /// Seqs 1..n, one terminal event, last; the record agrees.
-fn whole(summary: &SessionSummary, events: &[Event]) -> Result<(), String> {
+pub fn whole(summary: &SessionSummary, events: &[Event]) -> Result<(), String> {
     for (i, event) in events.iter().enumerate() {
         if event.seq != i as u64 + 1 {
             return Err(format!(

@@ -243,7 +243,8 @@ pub fn terminal(
             | FaultKind::DaemonKill
             | FaultKind::ControlFrame
             | FaultKind::WorkerFrame
-            | FaultKind::ConnectionFlood,
+            | FaultKind::ConnectionFlood
+            | FaultKind::GcKill,
         ) => expect(
             matches!(kind, EventKind::SessionInterrupted),
             "session.interrupted (it cannot end before the daemon kill)",

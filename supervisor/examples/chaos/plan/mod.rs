@@ -94,11 +94,13 @@ pub enum FaultKind {
     ForkBomb,
     /// Another process opens connections until the daemon's cap.
     ConnectionFlood,
+    /// A gc under way when the daemon is SIGKILLed.
+    GcKill,
 }
 
 impl FaultKind {
     /// Every kind, in report order.
-    pub const ALL: [FaultKind; 23] = [
+    pub const ALL: [FaultKind; 24] = [
         FaultKind::SigKill,
         FaultKind::StopKill,
         FaultKind::StopCancel,
@@ -122,6 +124,7 @@ impl FaultKind {
         FaultKind::ChildMemory,
         FaultKind::ForkBomb,
         FaultKind::ConnectionFlood,
+        FaultKind::GcKill,
     ];
 
     /// How the report names it.
@@ -150,6 +153,7 @@ impl FaultKind {
             FaultKind::ChildMemory => "command child over the memory budget",
             FaultKind::ForkBomb => "command fork bomb",
             FaultKind::ConnectionFlood => "connection flood on control.sock",
+            FaultKind::GcKill => "daemon SIGKILL in the middle of a gc",
         }
     }
 }

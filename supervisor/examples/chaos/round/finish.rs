@@ -88,7 +88,9 @@ impl Round<'_> {
         let summaries: HashMap<SessionId, SessionSummary> =
             db.sessions()?.into_iter().map(|s| (s.id, s)).collect();
         let tracks = self.tracks();
-        let known: HashSet<SessionId> = tracks.iter().map(|t| t.id).collect();
+        let mut known: HashSet<SessionId> = tracks.iter().map(|t| t.id).collect();
+        known.extend(self.fodder.sessions.iter().copied());
+        self.check_fodder(db)?;
         for (id, summary) in &summaries {
             if !known.contains(id) {
                 self.tally.fail(

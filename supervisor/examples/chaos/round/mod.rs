@@ -24,6 +24,7 @@ use crate::rng::Rng;
 use crate::track::{FollowEnd, REQUEST_TIMEOUT, Track};
 
 mod finish;
+mod gc;
 mod phases;
 
 /// How long the storm's sessions have to end.
@@ -110,6 +111,7 @@ pub async fn run(cfg: &RoundConfig) -> anyhow::Result<RoundResult> {
         fill_rx,
         client: None,
         log_quoted: false,
+        fodder: gc::Fodder::default(),
     };
     if let Err(err) = round.execute().await {
         round.tally.fail(
@@ -184,6 +186,8 @@ struct Round<'a> {
     client: Option<Client>,
     /// Whether a violation already quoted the daemon's log.
     log_quoted: bool,
+    /// The runs the daemon-kill phase's gc deletes.
+    fodder: gc::Fodder,
 }
 
 impl Round<'_> {
@@ -191,6 +195,7 @@ impl Round<'_> {
     async fn execute(&mut self) -> anyhow::Result<()> {
         let ctx = self.start_daemon().await?;
         self.create_agents(&ctx).await?;
+        self.gc_fodder(&ctx).await?;
         self.reference(&ctx).await;
         let rss_start = self.daemon_rss();
         let before = self.tracks().len();

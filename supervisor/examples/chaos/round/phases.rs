@@ -142,6 +142,8 @@ impl Round<'_> {
                 .map(|_| ());
             self.tally.verify(Check::Liveness, Some(track.id), result);
         }
+        // A gc of the fodder is under way when the daemon dies.
+        self.start_gc(&ctx).await;
         let killed_at = Timestamp::now();
         self.daemon.kill9()?;
         self.kills.push((ctx.incarnation, killed_at));
