@@ -562,6 +562,16 @@ await step('settings', async () => {
   await price.waitFor({ state: 'detached' });
 
   if ((await page.content()).includes('tok-e2e')) throw new Error('an MCP secret is shown back');
+
+  // What sessions spent: today against each agent's caps, and every way.
+  await page.locator('nav.sections button', { hasText: 'Spend' }).click();
+  const spend = page.locator('#settings-spend');
+  await spend.getByRole('button', { name: 'Refresh' }).click();
+  await spend.locator('table.spend-today tr', { hasText: 'slow' }).waitFor();
+  const byAgent = await spend.locator('table.spend-by-agent tbody tr').count();
+  const byDay = await spend.locator('table.spend-by-day tbody tr').count();
+  if (byAgent < 1 || byDay !== 1) throw new Error(`spend rows: ${byAgent} by agent, ${byDay} by day`);
+  await spend.screenshot({ path: `${artifacts}/web-settings-spend.png` });
   await page.locator('section', { hasText: 'MCP servers' }).first().scrollIntoViewIfNeeded();
 });
 

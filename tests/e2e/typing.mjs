@@ -1,6 +1,7 @@
 // Types into the app's browser view (studio-ui --web) as a person does,
 // with real key events 50 ms apart, while runs stream: the chat box, the
-// command palette and the new-agent form must each hold exactly what was
+// command palette, the new-agent form (with a daily cap) and the run
+// form's group (its name and caps) must each hold exactly what was
 // typed, and what they send must be exactly that. The Inspector's session
 // search finds the chat by its title and renames it. The palette is used
 // from the keyboard alone: focused on open, arrows, Enter, Escape, and an
@@ -182,13 +183,46 @@ await step('form', async () => {
   const prompt = page.locator('textarea[name=system_prompt]');
   await prompt.click();
   await typeInto(prompt, PROMPT);
+  const daily = page.locator('input[name=daily_usd]');
+  await daily.click();
+  await typeInto(daily, '4.5');
   await page.getByRole('button', { name: 'Create' }).click();
   await page.locator('.card h3', { hasText: NAME }).waitFor();
+});
+
+// The run form's group: its name and caps typed while runs stream; the
+// form says how many runs start and the caps they start under.
+await step('group-form', async () => {
+  await tab('Runs').click();
+  const toggle = page.locator('.toolbar button.toggle');
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  await page.selectOption('select[name=agent]', 'writer');
+  const fields = [
+    ['textarea[name=prompt]', 'three short lines'],
+    ['input[name=group_name]', 'typed group'],
+    ['input[name=group_usd]', '2.5'],
+    ['input[name=group_runs]', '5'],
+  ];
+  for (const [selector, text] of fields) {
+    const field = page.locator(selector);
+    await field.click();
+    await typeInto(field, text);
+  }
+  const count = page.locator('input[name=count]');
+  await count.click();
+  await page.keyboard.press('Control+a');
+  await typeInto(count, '3');
+  await page.locator('.form p.planned', { hasText: 'Starts 3 run(s) as one group.' }).waitFor();
+  await page.locator('.form p.caps', { hasText: 'group cap: $2.50, 5 runs' }).waitFor();
+  await page.locator('.form').screenshot({ path: `${artifacts}/typing-group-form.png` });
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.locator('tr.batch', { hasText: 'typed group' }).filter({ hasText: 'group of 3' }).waitFor();
 });
 
 // Cards keep their width in a wider window, and Delete's Keep stays
 // inside its card, clickable (a click on a covered button times out).
 await step('cards', async () => {
+  await tab('Agents').click();
   const width = async () => (await page.locator('.card').first().boundingBox()).width;
   const narrow = await width();
   await page.setViewportSize({ width: 1900, height: 900 });

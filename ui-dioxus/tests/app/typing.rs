@@ -130,6 +130,18 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
     );
     let agent = stored_agent(&daemon, NAME).expect("the typed agent is stored");
     assert_eq!(agent["system_prompt"], PROMPT);
+    assert_eq!(agent["daily_caps"]["max_cost_usd"], 4.5);
+    // The group started from the run form, with its caps, as typed.
+    let groups = studio_json(&daemon, &["groups"]);
+    let group = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "typed group")
+        .unwrap_or_else(|| panic!("no typed group in {groups}"));
+    assert_eq!(group["runs"], 3);
+    assert_eq!(group["caps"]["max_cost_usd"], 2.5);
+    assert_eq!(group["caps"]["max_runs"], 5);
     // The chat was renamed in the Inspector, as typed.
     assert_eq!(chat_titles(&daemon), [TITLE]);
 }
