@@ -95,6 +95,29 @@ pub(crate) struct Crossing {
     pub(crate) observed: f64,
 }
 
+impl Crossing {
+    /// In words: `the agent's daily cap of $1.00 is spent ($1.2000)`.
+    pub(crate) fn describe(&self) -> String {
+        let (whose, dollars) = match self.budget {
+            BudgetKind::DailyCost => ("the agent's daily", true),
+            BudgetKind::GroupCost => ("the group's", true),
+            BudgetKind::GroupTokens => ("the group's", false),
+            _ => ("the agent's daily", false),
+        };
+        if dollars {
+            format!(
+                "{whose} cap of ${:.2} is spent (${:.4})",
+                self.limit, self.observed
+            )
+        } else {
+            format!(
+                "{whose} cap of {} tokens is used ({})",
+                self.limit, self.observed
+            )
+        }
+    }
+}
+
 /// Sessions to admit at once: per agent, how many and under which caps,
 /// and the group they start (with its caps), if any.
 pub(crate) struct Admission<'a> {
@@ -199,7 +222,11 @@ impl Ledger {
                 so_far.runs = so_far.runs.saturating_add(*runs);
             }
         }
-        if let Some((id, _, _)) = admission.group {
+        // Only a capped group is counted: nothing is checked against
+        // the others.
+        if let Some((id, _, caps)) = admission.group
+            && !caps.is_empty()
+        {
             spent.insert(
                 Scope::Group(id),
                 Spent {

@@ -213,3 +213,66 @@ fn a_daily_dollar_cap_spent_by_one_run_cancels_another_live_run() {
         "{refused}"
     );
 }
+
+/// An idle chat is not cancelled when a run spends its agent's daily cap:
+/// it stays open, and its next turn is refused, saying which cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_chat_outlives_a_spent_daily_cap_but_takes_no_more_turns() {
+    use protocol::control::{ControlRequest, ControlResponse, ErrorKind, ModelPrice};
+    use protocol::event::SessionStatus;
+    use studio_client::ClientError;
+
+    use crate::support::*;
+
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let price = ModelPrice {
+        input: 1_000_000.0,
+        output: 1_000_000.0,
+        cache_read: 1_000_000.0,
+        cache_write: 1_000_000.0,
+        reasoning: 1_000_000.0,
+    };
+    client
+        .request(ControlRequest::PricingSet {
+            model: "scripted-1".into(),
+            price,
+        })
+        .await
+        .unwrap();
+    let mut poet = agent("poet", 2, 0);
+    poet.daily_caps.max_cost_usd = Some(1.0);
+    create_agent(&client, poet).await;
+    let ControlResponse::ChatOpened { session: chat, .. } = client
+        .request(ControlRequest::ChatOpen {
+            agent: "poet".into(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("no chat");
+    };
+    wait_for(&client, chat, "idle", |s| s.status == SessionStatus::Idle).await;
+    let run = run(&client, spec("poet", "spend it")).await;
+    wait_for(&client, run, "the run's end", |s| s.status.is_terminal()).await;
+    // A few ticks pass: the idle chat is left alone.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(summary(&client, chat).await.status, SessionStatus::Idle);
+    let refused = client
+        .request(ControlRequest::ChatSay {
+            session: chat,
+            text: "one more".into(),
+        })
+        .await;
+    let Err(ClientError::Daemon(err)) = refused else {
+        panic!("a turn over the cap: {refused:?}");
+    };
+    assert_eq!(err.kind, ErrorKind::OverCap);
+    assert!(
+        err.message
+            .contains("the agent's daily cap of $1.00 is spent"),
+        "{}",
+        err.message
+    );
+    assert_eq!(summary(&client, chat).await.status, SessionStatus::Idle);
+}

@@ -144,9 +144,11 @@ impl SessionState {
         if self.ending.stop.is_some() || self.ending.done.is_some() || self.check_oom() {
             return;
         }
-        if let Some(over) = self.shared.ledger.over(&self.caps) {
-            // Its agent's day or its group spent a cap (maybe through
-            // another session).
+        // Its agent's day or its group spent a cap (maybe through another
+        // session): a run, or a chat in a turn, stops; an idle chat's next
+        // turn is refused instead.
+        let working = self.chat.opening == Opening::Run || self.chat.in_turn;
+        if working && let Some(over) = self.shared.ledger.over(&self.caps) {
             self.exceeded(over.budget, over.limit, over.observed);
             return self.cancel(myself, StopReason::Budget);
         }

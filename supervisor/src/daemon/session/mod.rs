@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use protocol::SessionId;
 use protocol::approval::{AskPolicy, RuleMatch};
-use protocol::control::ControlError;
+use protocol::control::{ControlError, ErrorKind};
 use protocol::event::{BudgetKind, Event, ExitInfo, StopReason};
 use protocol::mcp::McpServerConfig;
 use protocol::worker::{ToWorker, TurnOutcome};
@@ -508,7 +508,17 @@ impl Actor for SessionActor {
                 state.request_stop(Stop::Interrupt);
                 state.kill_group();
             }
-            SessionMsg::Say(text, reply) => state.say(&myself, text, reply).await,
+            SessionMsg::Say(text, reply) => match state.shared.ledger.over(&state.caps) {
+                // An idle chat is not cancelled for a spent cap; its next
+                // turn is refused.
+                Some(over) => {
+                    let _ = reply.send(Err(ControlError::new(
+                        ErrorKind::OverCap,
+                        format!("{}: the chat takes no more turns", over.describe()),
+                    )));
+                }
+                None => state.say(&myself, text, reply).await,
+            },
             SessionMsg::End(reply) => state.end(&myself, Some(reply)),
             SessionMsg::Parked(Parked {
                 call_id,
