@@ -9,14 +9,6 @@ use serde_json::Value;
 
 use crate::cli_harness::Cli;
 
-/// `events ID --json` as parsed lines.
-fn events(cli: &Cli, id: &str) -> Vec<Value> {
-    cli.ok(&["--json", "events", id])
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn kinds(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["name"].as_str().unwrap()).collect()
 }
@@ -130,11 +122,11 @@ fn a_spent_group_token_cap_ends_its_queued_runs_before_they_start() {
     let runs = group["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4);
     // The first run spent the cap with its one response.
-    let first = events(&cli, runs[0]["run"].as_str().unwrap());
+    let first = cli.events(runs[0]["run"].as_str().unwrap());
     assert!(kinds(&first).contains(&"llm.response.completed"));
     for run in &runs[1..] {
         assert_eq!(run["status"], "cancelled", "{run}");
-        let events = events(&cli, run["run"].as_str().unwrap());
+        let events = cli.events(run["run"].as_str().unwrap());
         assert!(
             !kinds(&events).contains(&"llm.request.started"),
             "it never asked the model: {events:?}"
@@ -191,7 +183,7 @@ fn a_daily_dollar_cap_spent_by_one_run_cancels_another_live_run() {
         "0",
     ]);
     cli.fails(&["wait", slow, "--timeout", "60s"], 3);
-    let events = events(&cli, slow);
+    let events = cli.events(slow);
     assert!(
         !kinds(&events).contains(&"llm.response.completed"),
         "cancelled mid-answer: {:?}",

@@ -75,6 +75,14 @@ impl Cli {
         serde_json::from_str(&self.ok(&all)).unwrap()
     }
 
+    /// `events ID --json`, each line parsed.
+    pub fn events(&self, id: &str) -> Vec<Value> {
+        self.ok(&["--json", "events", id])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.tmp.path().join(name);
         std::fs::write(&path, text).unwrap();

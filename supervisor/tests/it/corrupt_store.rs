@@ -49,14 +49,6 @@ fn row<'a>(rows: &'a [Value], id: &str) -> Option<&'a Value> {
     rows.iter().find(|s| s["id"] == id)
 }
 
-/// `events ID --json` as parsed lines.
-fn events(cli: &Cli, id: &str) -> Vec<Value> {
-    cli.ok(&["--json", "events", id])
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// `daemon check --json`, which must find damage (exit code 6).
 fn check_json(cli: &Cli) -> Value {
     let out = cli
@@ -84,8 +76,8 @@ fn a_corrupted_database_is_served_checked_and_salvaged() {
     let lost = run(&cli, "LABEL-OF-A-LOST-SESSION", "first");
     let broken = run(&cli, "b", "second");
     let whole = run(&cli, "c", "third");
-    let whole_events = events(&cli, &whole);
-    let broken_events = events(&cli, &broken);
+    let whole_events = cli.events(&whole);
+    let broken_events = cli.events(&broken);
     let answer = broken_events
         .iter()
         .find(|e| e["name"] == "message.assistant")
@@ -150,7 +142,7 @@ fn a_corrupted_database_is_served_checked_and_salvaged() {
     }
 
     // The other sessions are served whole; the damaged ones are clear errors.
-    assert_eq!(events(&cli, &whole), whole_events);
+    assert_eq!(cli.events(&whole), whole_events);
     let err = cli.fails(&["events", &lost], 1);
     assert!(
         err.contains(&lost) && err.contains("does not decode"),
@@ -219,8 +211,8 @@ fn a_corrupted_database_is_served_checked_and_salvaged() {
     assert_eq!(ids.len(), 2, "{rows:?}");
     assert!(ids.contains(&whole.as_str()) && ids.contains(&broken.as_str()));
     assert!(rows.iter().all(|s| s["status"] == "completed"), "{rows:?}");
-    assert_eq!(events(&cli, &whole), whole_events);
-    let salvaged = events(&cli, &broken);
+    assert_eq!(cli.events(&whole), whole_events);
+    let salvaged = cli.events(&broken);
     assert_eq!(
         salvaged.len(),
         broken_events.len() - 1,

@@ -48,11 +48,7 @@ fn every_session_whole(cli: &Cli) {
     let mut total = 0;
     for session in &sessions {
         let id = session["id"].as_str().unwrap();
-        let events: Vec<Value> = cli
-            .ok(&["--json", "events", id])
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let events = cli.events(id);
         let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
         assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{id}");
         assert_eq!(
