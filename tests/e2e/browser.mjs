@@ -307,6 +307,25 @@ await step('export', async () => {
   if (first.export !== 'ai-studio.session') throw new Error(`the first line is ${JSON.stringify(first)}`);
 });
 
+// Delete says what goes and asks; Keep keeps; Delete deletes, and every
+// list drops the session.
+await step('delete', async () => {
+  await page.getByRole('button', { name: 'Delete…' }).click();
+  const asked = page.locator('.confirm-delete');
+  await asked.waitFor();
+  const text = await asked.textContent();
+  if (!text.includes('Delete this session: ') || !text.includes('cannot be undone')) {
+    throw new Error(`the confirmation reads ${JSON.stringify(text)}`);
+  }
+  await page.locator('.session-actions').screenshot({ path: `${artifacts}/web-delete-asked.png` });
+  await asked.getByRole('button', { name: 'Keep' }).click();
+  await asked.waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: 'Delete…' }).click();
+  await page.locator('.confirm-delete').getByRole('button', { name: 'Delete', exact: true }).click();
+  await tab('Runs').click();
+  await page.locator('table.runs tr', { hasText: 'from the replay' }).first().waitFor({ state: 'detached' });
+});
+
 await step('batch-file', async () => {
   await openRunForm();
   await page.selectOption('select[name=agent]', 'slow');
