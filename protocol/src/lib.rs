@@ -4,6 +4,7 @@
 //! - [`ids`] and [`time`]: identifiers and timestamps.
 //! - [`agent`]: an agent's configuration, budgets and the scripted provider's script.
 //! - [`caps`]: spend caps over many sessions (an agent's day, a group).
+//! - [`checks`]: checks that score a run's answer.
 //! - [`approval`]: approval rules, ask policies and pending approvals.
 //! - [`mcp`]: MCP server configurations.
 //! - [`message`]: chat history as sent to a worker.
@@ -21,6 +22,7 @@
 pub mod agent;
 pub mod approval;
 pub mod caps;
+pub mod checks;
 pub mod codec;
 pub mod control;
 pub mod event;

@@ -138,6 +138,13 @@ fn event_kinds() -> Vec<EventKind> {
             step: 3,
             what: s("the system prompt differs from the recorded one"),
         },
+        EventKind::CheckResult {
+            outcome: crate::checks::CheckOutcome {
+                check: s("contains \"Paris\""),
+                passed: false,
+                detail: s("not in the answer"),
+            },
+        },
         EventKind::ToolCompleted {
             call_id: s("c"),
             output: s("ok"),
@@ -222,6 +229,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::ToolStarted { .. } => 32,
         EventKind::SessionContained { .. } => 33,
         EventKind::ReplayDiverged { .. } => 34,
+        EventKind::CheckResult { .. } => 35,
     }
 }
 
@@ -230,7 +238,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..35).collect::<Vec<_>>());
+    assert_eq!(variants, (0..36).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -559,6 +567,11 @@ fn control_requests() -> Vec<ControlRequest> {
                 max_tokens: None,
                 max_runs: Some(10),
             },
+            checks: vec![
+                crate::checks::Check::Contains(s("Paris")),
+                crate::checks::Check::Regex(s("^[0-9]+$")),
+                crate::checks::Check::Json,
+            ],
         },
         ControlRequest::CapsToday {
             agents: vec![s("a")],
@@ -817,6 +830,11 @@ fn control_responses() -> Vec<ControlResponse> {
                 answer: s("The answer is 4."),
                 answer_cut: false,
                 duration_micros: Some(1_500_000),
+                checks: vec![crate::checks::CheckOutcome {
+                    check: s("json"),
+                    passed: true,
+                    detail: String::new(),
+                }],
             }],
         })),
     ]
@@ -842,6 +860,7 @@ fn group_summary() -> crate::control::GroupSummary {
         wall_micros: 2_000_000,
         preferred: Some(id()),
         caps: crate::caps::SpendCaps::default(),
+        checks: vec![crate::checks::Check::Json],
     }
 }
 

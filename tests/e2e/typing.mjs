@@ -202,6 +202,7 @@ await step('group-form', async () => {
     ['input[name=group_name]', 'typed group'],
     ['input[name=group_usd]', '2.5'],
     ['input[name=group_runs]', '5'],
+    ['input[name=check_contains]', 'a typed check'],
   ];
   for (const [selector, text] of fields) {
     const field = page.locator(selector);

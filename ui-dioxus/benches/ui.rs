@@ -291,6 +291,7 @@ async fn phase(app: &mut App, name: &str, runs: usize, sizes: Sizes) -> Figures 
             parallel: u32::MAX,
             name: name.to_owned(),
             caps: Default::default(),
+            checks: Vec::new(),
         })
         .unwrap();
     let ours = |state: &AppState| -> Vec<SessionId> {

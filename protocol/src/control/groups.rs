@@ -56,6 +56,8 @@ pub struct GroupSummary {
     pub preferred: Option<SessionId>,
     /// Caps on what its runs spend together (empty: none).
     pub caps: crate::caps::SpendCaps,
+    /// Checks each of its runs' answers is scored by.
+    pub checks: Vec<crate::checks::Check>,
 }
 
 impl GroupSummary {
@@ -114,4 +116,6 @@ pub struct GroupRun {
     /// From its start to its end (or now), microseconds; `None` before it
     /// started.
     pub duration_micros: Option<u64>,
+    /// Its group's checks, as they came out (empty before it completed).
+    pub checks: Vec<crate::checks::CheckOutcome>,
 }

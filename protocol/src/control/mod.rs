@@ -150,10 +150,6 @@ pub struct ClientFrame {
 
 /// Everything a client can ask of the daemon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a request is decoded, answered and dropped; never held in bulk"
-)]
 pub enum ControlRequest {
     /// Liveness check. Replies [`ControlResponse::Pong`].
     Ping,
@@ -201,6 +197,9 @@ pub enum ControlRequest {
         /// or token cap ends before it starts, and live ones that cross
         /// it are cancelled.
         caps: SpendCaps,
+        /// Checks each run's answer is scored by (at most
+        /// [`crate::checks::MAX_CHECKS`]).
+        checks: Vec<crate::checks::Check>,
     },
     /// Change the daemon's limits; they are stored and outlive a restart
     /// (unless the daemon is started with `--max-concurrent`). Replies

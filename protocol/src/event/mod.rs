@@ -279,6 +279,12 @@ pub enum EventKind {
         /// What differed, or why the tape ends there.
         what: String,
     },
+    /// `check.result`: one check of the run's group on its last answer,
+    /// recorded by the daemon just before `session.completed`.
+    CheckResult {
+        /// How it came out.
+        outcome: crate::checks::CheckOutcome,
+    },
 }
 
 impl EventKind {
@@ -319,6 +325,7 @@ impl EventKind {
             EventKind::WorkerStats { .. } => "worker.stats",
             EventKind::LlmCost { .. } => "llm.cost",
             EventKind::ReplayDiverged { .. } => "replay.diverged",
+            EventKind::CheckResult { .. } => "check.result",
         }
     }
 
@@ -359,6 +366,7 @@ impl EventKind {
                     | EventKind::ToolApproved { .. }
                     | EventKind::ToolDenied { .. }
                     | EventKind::SessionContained { .. }
+                    | EventKind::CheckResult { .. }
             )
     }
 

@@ -17,7 +17,7 @@ use crate::human::{count, duration, first_line, usd};
 use crate::transcript::{fenced, inline};
 
 /// The fields of a result record, in the order CSV writes them.
-pub const RESULT_FIELDS: [&str; 19] = [
+pub const RESULT_FIELDS: [&str; 21] = [
     "group",
     "group_name",
     "run",
@@ -37,6 +37,8 @@ pub const RESULT_FIELDS: [&str; 19] = [
     "duration_ms",
     "started_at",
     "ended_at",
+    "checks_passed",
+    "checks_failed",
 ];
 
 /// One run's record as a JSON object with the fields of [`RESULT_FIELDS`].
@@ -63,7 +65,80 @@ pub fn run_json(group: &GroupSummary, run: &GroupRun) -> Value {
         "duration_ms": session_duration(s).map(|d| d.as_millis() as u64),
         "started_at": s.started_at.map(|t| t.to_string()),
         "ended_at": s.ended_at.map(|t| t.to_string()),
+        "checks_passed": (!group.checks.is_empty()).then(|| passed(run)),
+        "checks_failed": (!group.checks.is_empty()).then(|| run.checks.len() - passed(run)),
+        "checks": run.checks,
     })
+}
+
+/// How many of a run's checks passed.
+fn passed(run: &GroupRun) -> usize {
+    run.checks.iter().filter(|c| c.passed).count()
+}
+
+/// `2/3` checks passed, or empty when the group has none (`-` before the
+/// run completed).
+pub fn checks_cell(group: &GroupSummary, run: &GroupRun) -> String {
+    match (group.checks.len(), run.checks.len()) {
+        (0, _) => String::new(),
+        (_, 0) => "-".to_owned(),
+        (_, of) => format!("{}/{of}", passed(run)),
+    }
+}
+
+/// How the runs of one agent and model did on the group's checks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PassRate {
+    /// `agent · model`.
+    pub key: String,
+    /// Runs whose checks were recorded (they completed).
+    pub checked: u32,
+    /// Of them, those that passed every check.
+    pub passed: u32,
+    /// US dollars over all the runs of this agent and model.
+    pub cost_usd: f64,
+}
+
+impl PassRate {
+    /// `67%`, or `-` before a run was checked.
+    pub fn rate(&self) -> String {
+        match self.checked {
+            0 => "-".to_owned(),
+            n => format!("{:.0}%", f64::from(self.passed) * 100.0 / f64::from(n)),
+        }
+    }
+}
+
+/// Pass rates by agent and model, in the order first seen: "which is
+/// better for this, and at what price" (empty when the group has no
+/// checks).
+pub fn pass_rates(group: &GroupSummary, runs: &[GroupRun]) -> Vec<PassRate> {
+    if group.checks.is_empty() {
+        return Vec::new();
+    }
+    let mut rates: Vec<PassRate> = Vec::new();
+    for run in runs {
+        let key = format!("{} · {}", run.summary.agent, run.model);
+        let at = match rates.iter().position(|r| r.key == key) {
+            Some(at) => at,
+            None => {
+                rates.push(PassRate {
+                    key,
+                    checked: 0,
+                    passed: 0,
+                    cost_usd: 0.0,
+                });
+                rates.len() - 1
+            }
+        };
+        let rate = &mut rates[at];
+        rate.cost_usd += run.summary.totals.as_ref().map_or(0.0, |t| t.cost_usd);
+        if !run.checks.is_empty() {
+            rate.checked += 1;
+            rate.passed += u32::from(run.checks.iter().all(|c| c.passed));
+        }
+    }
+    rates
 }
 
 /// The records as JSON lines, a run a line.
@@ -105,17 +180,21 @@ pub fn markdown(group: &GroupSummary, runs: &[GroupRun]) -> String {
         count(group.usage.output_tokens),
         usd(group.cost_usd),
     );
+    // A column of checks passed only when the group has checks.
+    let checked = !group.checks.is_empty();
+    let checks_head = if checked { " checks |" } else { "" };
     let _ = writeln!(
         out,
-        "| | run | label | agent | model | status | answer | tokens in/out | cost | duration |"
+        "| | run | label | agent | model | status | answer |{checks_head} tokens in/out | cost | duration |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    let rule = if checked { "|---" } else { "" };
+    let _ = writeln!(out, "|---|---|---|---|---|---|---{rule}|---|---|---|");
     for run in runs {
         let s = &run.summary;
         let usage = s.totals.as_ref().map(|t| &t.usage);
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} | {} |{} {} | {} | {} |",
             if group.preferred == Some(s.id) {
                 "★"
             } else {
@@ -127,6 +206,11 @@ pub fn markdown(group: &GroupSummary, runs: &[GroupRun]) -> String {
             inline(&run.model),
             s.status.as_str(),
             inline(&first_line(&run.answer, 80)),
+            if checked {
+                format!(" {} |", checks_cell(group, run))
+            } else {
+                String::new()
+            },
             usage.map_or_else(String::new, |u| format!(
                 "{}/{}",
                 u.input_tokens, u.output_tokens
@@ -138,6 +222,25 @@ pub fn markdown(group: &GroupSummary, runs: &[GroupRun]) -> String {
         );
     }
     out.push('\n');
+    let rates = pass_rates(group, runs);
+    if !rates.is_empty() {
+        let names: Vec<String> = group.checks.iter().map(|c| inline(&c.name())).collect();
+        let _ = writeln!(out, "Checks: {}\n", names.join(", "));
+        let _ = writeln!(out, "| agent · model | passed every check | cost |");
+        let _ = writeln!(out, "|---|---|---|");
+        for rate in &rates {
+            let _ = writeln!(
+                out,
+                "| {} | {} ({} of {}) | {} |",
+                inline(&rate.key),
+                rate.rate(),
+                rate.passed,
+                rate.checked,
+                usd(rate.cost_usd)
+            );
+        }
+        out.push('\n');
+    }
     for run in runs.iter().filter(|r| !r.answer.is_empty()) {
         let s = &run.summary;
         let _ = writeln!(

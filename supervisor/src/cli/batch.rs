@@ -83,6 +83,8 @@ pub(crate) struct Fanout<'a> {
     pub(crate) name: &'a str,
     /// What its runs may spend together.
     pub(crate) caps: &'a SpendCaps,
+    /// What each run's answer is checked for.
+    pub(crate) checks: &'a [protocol::checks::Check],
 }
 
 /// Says how many runs start and the caps they start under: each capped
@@ -110,6 +112,7 @@ pub(crate) async fn queue_batch(
         parallel: u32::try_from(fanout.parallel).unwrap_or(u32::MAX),
         name: fanout.name.to_owned(),
         caps: fanout.caps.clone(),
+        checks: fanout.checks.to_vec(),
     };
     match client.request(request).await? {
         ControlResponse::BatchAccepted { sessions } => Ok(sessions),

@@ -208,6 +208,7 @@ pub(crate) async fn execute(args: DemoArgs, ctx: &Ctx) -> Result<(), CliError> {
         parallel: args.parallel.max(1),
         name: "demo",
         caps: &Default::default(),
+        checks: &[],
     };
     let outcomes = run_batch(&client, fanout, &progress, |index, summary| {
         let scenario = &scenarios[planned[index].0];

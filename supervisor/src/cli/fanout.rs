@@ -8,11 +8,10 @@ use protocol::event::SessionStatus;
 use serde_json::json;
 
 use super::batch::{BatchItem, Fanout, progress_bar, queue_batch, run_batch, say_caps};
-use super::groups::{group_json, print_results, whole};
+use super::groups::{print_results, results_json, whole};
 use super::output::print_json;
 use super::{CliError, Ctx};
 use studio_client::batch::fan_out;
-use studio_client::results::run_json;
 
 /// The runs of one prompt over `agents` × `models` × `attempts`
 /// (`studio_client::batch::fan_out`), as batch items.
@@ -75,10 +74,7 @@ pub(crate) async fn execute(fanout: Fanout<'_>, detach: bool, ctx: &Ctx) -> Resu
     let (group, results) =
         whole(&client, &first.summary.id.to_string(), ANSWER_EXCERPT_CHARS).await?;
     if ctx.json {
-        print_json(&json!({
-            "group": group_json(&group),
-            "runs": results.iter().map(|r| run_json(&group, r)).collect::<Vec<_>>(),
-        }));
+        print_json(&results_json(&group, &results));
     } else {
         print_results(&group, &results);
     }

@@ -11,7 +11,7 @@ use protocol::control::{
 use serde_json::{Value, json};
 use studio_client::Client;
 use studio_client::human::{first_line, usd};
-use studio_client::results::{run_json, status_counts};
+use studio_client::results::{checks_cell, pass_rates, run_json, status_counts};
 
 use super::output::{duration, print_json, session_duration, table};
 use super::{CliError, Ctx};
@@ -87,10 +87,7 @@ pub(crate) async fn show(args: GroupArgs, ctx: &Ctx) -> Result<(), CliError> {
     }
     let (group, runs) = whole(&client, &args.id, ANSWER_EXCERPT_CHARS).await?;
     if ctx.json {
-        print_json(&json!({
-            "group": group_json(&group),
-            "runs": runs.iter().map(|r| run_json(&group, r)).collect::<Vec<_>>(),
-        }));
+        print_json(&results_json(&group, &runs));
         return Ok(());
     }
     print_results(&group, &runs);
@@ -113,13 +110,17 @@ pub(crate) fn print_results(group: &GroupSummary, runs: &[GroupRun]) {
     if !group.caps.is_empty() {
         outln!("cap: {}", group.caps.summary());
     }
-    let mut t = table(&[
-        "", "RUN", "LABEL", "AGENT", "MODEL", "STATUS", "ANSWER", "TOKENS", "COST", "TIME",
-    ]);
+    let checked = !group.checks.is_empty();
+    let mut header = vec!["", "RUN", "LABEL", "AGENT", "MODEL", "STATUS", "ANSWER"];
+    if checked {
+        header.push("CHECKS");
+    }
+    header.extend(["TOKENS", "COST", "TIME"]);
+    let mut t = table(&header);
     for run in runs {
         let s = &run.summary;
         let usage = s.totals.as_ref().map(|t| &t.usage);
-        t.add_row(vec![
+        let mut row = vec![
             Cell::new(if group.preferred == Some(s.id) {
                 "★"
             } else {
@@ -131,6 +132,11 @@ pub(crate) fn print_results(group: &GroupSummary, runs: &[GroupRun]) {
             Cell::new(&run.model),
             Cell::new(s.status.as_str()),
             Cell::new(first_line(&run.answer, 48)),
+        ];
+        if checked {
+            row.push(Cell::new(checks_cell(group, run)).set_alignment(CellAlignment::Right));
+        }
+        row.extend([
             Cell::new(usage.map_or_else(String::new, |u| {
                 format!("{}/{}", u.input_tokens, u.output_tokens)
             }))
@@ -144,8 +150,29 @@ pub(crate) fn print_results(group: &GroupSummary, runs: &[GroupRun]) {
             Cell::new(session_duration(s).map_or_else(String::new, duration))
                 .set_alignment(CellAlignment::Right),
         ]);
+        t.add_row(row);
     }
     outln!("{t}");
+    let rates = pass_rates(group, runs);
+    if !rates.is_empty() {
+        let names: Vec<String> = group.checks.iter().map(|c| c.name()).collect();
+        outln!("checks: {}", names.join(", "));
+        let mut t = table(&["AGENT · MODEL", "PASSED EVERY CHECK", "COST"]);
+        for rate in &rates {
+            t.add_row(vec![
+                Cell::new(&rate.key),
+                Cell::new(format!(
+                    "{} ({} of {})",
+                    rate.rate(),
+                    rate.passed,
+                    rate.checked
+                ))
+                .set_alignment(CellAlignment::Right),
+                Cell::new(usd(rate.cost_usd)).set_alignment(CellAlignment::Right),
+            ]);
+        }
+        outln!("{t}");
+    }
 }
 
 /// The group `id` with all its runs, each answer cut to `answer_chars`,
@@ -181,6 +208,26 @@ pub(crate) async fn whole(
 }
 
 /// A group's summary as JSON (`studio groups --json`).
+/// A group, its runs and its pass rates, as `--json` prints them.
+pub(crate) fn results_json(group: &GroupSummary, runs: &[GroupRun]) -> Value {
+    let rates: Vec<Value> = pass_rates(group, runs)
+        .iter()
+        .map(|r| {
+            json!({
+                "agent_model": r.key,
+                "checked": r.checked,
+                "passed": r.passed,
+                "cost_usd": r.cost_usd,
+            })
+        })
+        .collect();
+    json!({
+        "group": group_json(group),
+        "runs": runs.iter().map(|r| run_json(group, r)).collect::<Vec<_>>(),
+        "pass_rates": rates,
+    })
+}
+
 pub(crate) fn group_json(g: &GroupSummary) -> Value {
     json!({
         "id": g.id.to_string(),
@@ -198,6 +245,7 @@ pub(crate) fn group_json(g: &GroupSummary) -> Value {
         "wall_ms": g.wall_micros / 1000,
         "preferred": g.preferred.map(|p| p.to_string()),
         "caps": g.caps,
+        "checks": g.checks.iter().map(|c| c.name()).collect::<Vec<_>>(),
     })
 }
 

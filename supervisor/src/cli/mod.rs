@@ -11,6 +11,7 @@ mod agent;
 mod batch;
 mod caps;
 mod chat;
+mod checks;
 mod compare;
 mod daemon;
 mod demo;

@@ -18,6 +18,7 @@ use super::batch::{
     Fanout, print_summary, progress_bar, queue_batch, read_batch, run_batch, say_caps,
 };
 use super::caps::GroupCapArgs;
+use super::checks::CheckArgs;
 use super::fanout;
 use super::output::{describe_end, event_json, print_chunk, print_json, retry_line};
 use super::{CliError, Ctx};
@@ -82,6 +83,8 @@ pub(crate) struct RunArgs {
     pub(crate) budgets: BudgetArgs,
     #[command(flatten)]
     pub(crate) group_caps: GroupCapArgs,
+    #[command(flatten)]
+    pub(crate) checks: CheckArgs,
 }
 
 #[derive(Args, Debug)]
@@ -206,7 +209,8 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
         || !args.agents.is_empty()
         || !args.models.is_empty()
         || args.name.is_some()
-        || args.group_caps.any();
+        || args.group_caps.any()
+        || !args.checks.checks().is_empty();
     if grouped {
         let items = fanout::items(
             &spec,
@@ -215,11 +219,13 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
             args.attempts.unwrap_or(1),
         );
         let caps = args.group_caps.caps();
+        let checks = args.checks.checks();
         let fanout = Fanout {
             items: &items,
             parallel: args.parallel.max(1),
             name: args.name.as_deref().unwrap_or(""),
             caps: &caps,
+            checks: &checks,
         };
         return fanout::execute(fanout, args.detach, ctx).await;
     }
@@ -394,11 +400,13 @@ async fn execute_batch(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), Cli
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let caps = args.group_caps.caps();
+    let checks = args.checks.checks();
     let fanout = |items| Fanout {
         items,
         parallel: args.parallel.max(1),
         name: args.name.as_deref().unwrap_or(&file_name),
         caps: &caps,
+        checks: &checks,
     };
     for item in &mut items {
         // Flags on the command line apply to every line that does not set them.

@@ -11,6 +11,7 @@
 mod admission;
 mod approvals;
 mod broker;
+mod checks;
 mod containment;
 mod control;
 mod history;

@@ -38,6 +38,8 @@ pub(crate) struct QueuedRun {
     pub(crate) batch: Option<BatchSlot>,
     /// The spend caps it is held to.
     pub(crate) caps: SessionCaps,
+    /// What its answer is checked for before it completes (its group's).
+    pub(crate) checks: std::sync::Arc<[protocol::checks::Check]>,
     /// A replay from the tape: the recorded turn its worker plays.
     pub(crate) tape: Option<Box<protocol::tape::Tape>>,
     /// A chat replayed as a run: the turns after the first.
@@ -375,6 +377,7 @@ impl SchedulerState {
             tape: run.tape,
             later: run.later,
             caps: run.caps,
+            checks: run.checks,
         };
         match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
             Ok((actor, _)) => {

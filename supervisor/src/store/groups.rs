@@ -16,8 +16,19 @@ pub(crate) struct GroupRead {
     /// Every run of it whose record decodes, in the order queued.
     pub(crate) runs: Vec<SessionRecord>,
     /// For the page of runs asked for: each one's last answer, cut to the
-    /// characters asked for, and whether it was cut.
-    pub(crate) answers: Vec<(String, bool)>,
+    /// characters asked for, and its checks.
+    pub(crate) answers: Vec<Answer>,
+}
+
+/// A run's last answer and how its checks came out.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Answer {
+    /// The answer, cut to the characters asked for.
+    pub(crate) text: String,
+    /// Whether it was cut.
+    pub(crate) cut: bool,
+    /// Its `check.result`s, in order.
+    pub(crate) checks: Vec<protocol::checks::CheckOutcome>,
 }
 
 /// Groups, newest first, each with its runs (no answers).
@@ -97,24 +108,36 @@ fn runs(txn: &ReadTransaction, group: &GroupRecord) -> Result<Vec<SessionRecord>
 }
 
 /// The text of the last `message.assistant` of `session`, cut to `chars`
-/// characters (and whether it was cut); empty before one.
+/// characters (and whether it was cut; empty before one), and the
+/// `check.result`s recorded after it, in order.
 fn last_answer(
     txn: &ReadTransaction,
     session: SessionId,
     chars: usize,
-) -> Result<(String, bool), StoreError> {
+) -> Result<Answer, StoreError> {
     let table = txn.open_table(EVENTS)?;
     let key = session.as_u128();
+    let mut checks = Vec::new();
     for row in table.range((key, 0)..=(key, u64::MAX))?.rev() {
         let (k, value) = row?;
         let record: EventRecord =
             decode_at(Kind::Events, KeyRef::Event(key, k.value().1), value.value())?;
-        if let EventKind::MessageAssistant { text } = record.kind {
-            return Ok(match text.char_indices().nth(chars) {
-                Some((cut, _)) => (text[..cut].to_owned(), true),
-                None => (text, false),
-            });
+        match record.kind {
+            EventKind::CheckResult { outcome } => checks.push(outcome),
+            EventKind::MessageAssistant { text } => {
+                checks.reverse();
+                let (text, cut) = match text.char_indices().nth(chars) {
+                    Some((cut, _)) => (text[..cut].to_owned(), true),
+                    None => (text, false),
+                };
+                return Ok(Answer { text, cut, checks });
+            }
+            _ => {}
         }
     }
-    Ok((String::new(), false))
+    checks.reverse();
+    Ok(Answer {
+        checks,
+        ..Answer::default()
+    })
 }

@@ -82,6 +82,7 @@ async fn a_groups_runs_are_found_among_other_sessions_and_its_mark_is_kept() {
             runs: 3,
             preferred: None,
             caps: Default::default(),
+            checks: Vec::new(),
         })
         .await
         .unwrap();

@@ -189,6 +189,7 @@ pub(super) fn backfill_groups(txn: &WriteTransaction) -> Result<(), StoreError> 
                 runs: 0,
                 preferred: None,
                 caps: Default::default(),
+                checks: Vec::new(),
             });
             entry.runs += 1;
             if record.id == group {

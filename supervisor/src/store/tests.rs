@@ -415,8 +415,9 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
         created_at: Timestamp(11),
         runs: 3,
         preferred: Some(id),
-        // Earlier releases kept no caps: theirs decode to none.
+        // Earlier releases kept no caps or checks: theirs decode to none.
         caps: Default::default(),
+        checks: Vec::new(),
     };
     out.push(("group", group.encode().unwrap()));
     out

@@ -332,6 +332,7 @@ async fn nan_infinite_and_non_positive_budgets_are_refused_everywhere() {
                 parallel: 2,
                 name: String::new(),
                 caps: Default::default(),
+                checks: Vec::new(),
             })
             .await;
         expect_invalid(result, &format!("a batch with a {usd} budget"));

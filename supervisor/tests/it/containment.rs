@@ -349,6 +349,7 @@ async fn a_batch_keeps_its_own_parallelism_and_a_raised_limit_starts_queued_runs
         parallel: 1,
         name: String::new(),
         caps: Default::default(),
+        checks: Vec::new(),
     };
     let ControlResponse::BatchAccepted { sessions: batch } = client.request(batch).await.unwrap()
     else {
@@ -385,6 +386,7 @@ async fn a_batch_keeps_its_own_parallelism_and_a_raised_limit_starts_queued_runs
             parallel: 2,
             name: String::new(),
             caps: Default::default(),
+            checks: Vec::new(),
         })
         .await
         .unwrap_err()

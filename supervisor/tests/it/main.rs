@@ -16,6 +16,7 @@ mod attacks;
 mod bad_input;
 mod caps;
 mod chat;
+mod checks;
 mod cli;
 mod cli_harness;
 mod compare;

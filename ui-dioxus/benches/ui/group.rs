@@ -47,6 +47,7 @@ pub async fn phase(app: &mut App, runs: usize) -> GroupFigures {
             parallel: PARALLEL,
             name: name.clone(),
             caps: Default::default(),
+            checks: Vec::new(),
         })
         .unwrap();
     app.state.page = Page::Runs;

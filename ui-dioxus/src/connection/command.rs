@@ -61,6 +61,8 @@ pub enum Command {
         name: String,
         /// What the group's runs may spend together.
         caps: protocol::caps::SpendCaps,
+        /// What each run's answer is checked for.
+        checks: Vec<protocol::checks::Check>,
     },
     /// Delete sessions (or, with `groups`, groups with their runs) and
     /// what goes on from them (`Delete`).

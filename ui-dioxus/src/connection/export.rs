@@ -67,7 +67,7 @@ enum Of {
     },
     Group {
         group: SessionId,
-        summary: Option<GroupSummary>,
+        summary: Option<Box<GroupSummary>>,
         runs: Vec<GroupRun>,
     },
 }
@@ -124,7 +124,7 @@ impl ExportJob {
                 let got = page.runs.len();
                 runs.extend(page.runs);
                 let all = page.summary.runs as usize;
-                *summary = Some(page.summary);
+                *summary = Some(Box::new(page.summary));
                 (got == 0 || runs.len() >= all).then_some(())
             }
             (_, other) => return Err(format!("unexpected answer to an export: {other:?}")),
@@ -269,6 +269,7 @@ mod tests {
                 answer: format!("answer {n}\nwith a second line"),
                 answer_cut: false,
                 duration_micros: None,
+                checks: Vec::new(),
             })
             .collect();
         let group = runs[0].summary.id;
@@ -284,6 +285,7 @@ mod tests {
             wall_micros: 0,
             preferred: None,
             caps: Default::default(),
+            checks: Vec::new(),
         };
         let page = |from: usize| {
             let to = (from + GROUP_PAGE_FULL_ANSWERS as usize).min(runs.len());

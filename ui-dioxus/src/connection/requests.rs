@@ -106,11 +106,13 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
             parallel,
             name,
             caps,
+            checks,
         } => ControlRequest::RunBatch {
             runs,
             parallel,
             name,
             caps,
+            checks,
         },
         Command::SetLimits {
             max_concurrent_runs,

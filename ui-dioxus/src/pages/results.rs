@@ -135,6 +135,9 @@ pub fn GroupResults() -> Element {
     let now = read.now;
     let summary = Summary::of(group);
     let preferred = group.summary.preferred;
+    let checked = !group.summary.checks.is_empty();
+    let rates = studio_client::results::pass_rates(&group.summary, &group.runs);
+    let check_names: Vec<String> = group.summary.checks.iter().map(|c| c.name()).collect();
     let hidden = runs.len().saturating_sub(limit());
     let rows: Vec<(GroupRun, SessionSummary, bool)> = runs
         .into_iter()
@@ -194,6 +197,7 @@ pub fn GroupResults() -> Element {
                     {header(ResultColumn::Model, "model")}
                     {header(ResultColumn::Status, "status")}
                     {header(ResultColumn::Answer, "answer")}
+                    if checked { th { "checks" } }
                     {header(ResultColumn::Tokens, "tokens")}
                     {header(ResultColumn::Cost, "cost")}
                     {header(ResultColumn::Duration, "duration")}
@@ -201,7 +205,7 @@ pub fn GroupResults() -> Element {
                 } }
                 tbody {
                     for (run, summary, preferred) in rows {
-                        ResultRow { key: "{summary.id}", group: group_id, run, summary, preferred, now }
+                        ResultRow { key: "{summary.id}", group: group_id, run, summary, preferred, checked, now }
                     }
                 }
             }
@@ -210,8 +214,47 @@ pub fn GroupResults() -> Element {
                     "Show more ({hidden} not shown)"
                 }
             }
+            if !rates.is_empty() {
+                p { class: "muted", "Checks: {check_names.join(\", \")}" }
+                table { class: "pass-rates",
+                    thead { tr { th { "agent · model" } th { "passed every check" } th { "cost" } } }
+                    tbody {
+                        for rate in rates {
+                            tr { key: "{rate.key}",
+                                td { "{rate.key}" }
+                                td { class: "num", "{rate.rate()} ({rate.passed} of {rate.checked})" }
+                                td { class: "num", {studio_client::human::usd(rate.cost_usd)} }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
+}
+
+/// `2/3` checks passed, `-` before they were recorded.
+fn checks_text(run: &GroupRun) -> String {
+    let passed = run.checks.iter().filter(|c| c.passed).count();
+    match run.checks.len() {
+        0 => "-".to_owned(),
+        of => format!("{passed}/{of}"),
+    }
+}
+
+/// Each check of the run and how it came out, a line each.
+fn checks_title(run: &GroupRun) -> String {
+    run.checks
+        .iter()
+        .map(|c| {
+            let how = if c.passed { "passed" } else { "failed" };
+            match c.detail.is_empty() {
+                true => format!("{}: {how}", c.check),
+                false => format!("{}: {how} ({})", c.check, c.detail),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// How many runs of `group` have ended, as the sessions list has them now.
@@ -257,6 +300,8 @@ fn ResultRow(
     run: GroupRun,
     summary: SessionSummary,
     preferred: bool,
+    /// The group has checks: show how this run did on them.
+    checked: bool,
     now: protocol::Timestamp,
 ) -> Element {
     let commands = use_context::<Commands>();
@@ -282,6 +327,9 @@ fn ResultRow(
             td { "{run.model}" }
             td { StatusCell { session: summary.clone(), now } }
             td { class: "answer", title: "{run.answer}", "{excerpt}" }
+            if checked {
+                td { class: "num checks", title: "{checks_title(&run)}", {checks_text(&run)} }
+            }
             td { class: "num", {format::session_tokens(&summary)} }
             td { class: "num", {format::session_cost(&summary)} }
             td { class: "num", {format::elapsed(summary.started_at, summary.ended_at, now)} }
@@ -348,6 +396,7 @@ mod tests {
             answer: String::new(),
             answer_cut: false,
             duration_micros: None,
+            checks: Vec::new(),
         };
         (group_run, summary)
     }

@@ -301,6 +301,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             parallel: 1,
             name: "three from the form".into(),
             caps: Default::default(),
+            checks: Vec::new(),
         })
         .unwrap();
     let mut completed = std::collections::HashSet::new();
@@ -396,6 +397,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             parallel: 1,
             name: String::new(),
             caps: Default::default(),
+            checks: Vec::new(),
         })
         .unwrap();
     let refusal = next(&mut updates, |u| match u {
@@ -676,6 +678,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
             parallel: 1,
             name: String::new(),
             caps: Default::default(),
+            checks: Vec::new(),
         })
         .unwrap();
     let live = next(&mut updates, |u| {

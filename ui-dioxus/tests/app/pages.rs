@@ -1013,6 +1013,15 @@ fn a_groups_results_table_shows_live_statuses_answers_and_the_preferred_run() {
             },
         );
     }
+    let outcome = |check: &str, passed: bool| protocol::checks::CheckOutcome {
+        check: check.into(),
+        passed,
+        detail: if passed {
+            String::new()
+        } else {
+            "not JSON: expected value".into()
+        },
+    };
     let run = |n: u128, model: &str, answer: &str| GroupRun {
         // Run 3 was running when the group was read; it crashed since.
         summary: in_group(n),
@@ -1021,6 +1030,11 @@ fn a_groups_results_table_shows_live_statuses_answers_and_the_preferred_run() {
         answer: answer.into(),
         answer_cut: false,
         duration_micros: Some(3_000_000),
+        checks: if n == 1 {
+            vec![outcome("contains \"agree\"", true), outcome("json", false)]
+        } else {
+            Vec::new()
+        },
     };
     state.results = Some(Results {
         group: id(1),
@@ -1044,6 +1058,10 @@ fn a_groups_results_table_shows_live_statuses_answers_and_the_preferred_run() {
                 wall_micros: 6_000_000,
                 preferred: Some(id(3)),
                 caps: Default::default(),
+                checks: vec![
+                    protocol::checks::Check::Contains("agree".into()),
+                    protocol::checks::Check::Json,
+                ],
             },
             from: 0,
             runs: vec![
@@ -1066,6 +1084,15 @@ fn a_groups_results_table_shows_live_statuses_answers_and_the_preferred_run() {
         "the live status: {preferred}"
     );
     assert!(!preferred.contains("<b>"), "answers are text: {preferred}");
+    // Checks: how each run did, and pass rates per agent and model.
+    let checked = row_of(section, "gpt-4.1</td>");
+    assert!(
+        checked.contains(">1/2<") && checked.contains("json: failed (not JSON"),
+        "{checked}"
+    );
+    assert!(preferred.contains(">-<"), "not checked yet: {preferred}");
+    let rate = row_of(section, "<td>writer · gpt-4.1</td>");
+    assert!(rate.contains("0% (0 of 1)"), "{rate}");
     insta::assert_snapshot!("group_results", section);
 }
 
@@ -1085,6 +1112,7 @@ fn a_big_groups_results_table_draws_a_hundred_rows_at_a_time() {
             answer: format!("answer {n}"),
             answer_cut: false,
             duration_micros: Some(1_000_000),
+            checks: Vec::new(),
         })
         .collect();
     state.results = Some(Results {
@@ -1102,6 +1130,7 @@ fn a_big_groups_results_table_draws_a_hundred_rows_at_a_time() {
                 wall_micros: 0,
                 preferred: None,
                 caps: Default::default(),
+                checks: Vec::new(),
             },
             from: 0,
             runs,

@@ -142,6 +142,10 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
     assert_eq!(group["runs"], 3);
     assert_eq!(group["caps"]["max_cost_usd"], 2.5);
     assert_eq!(group["caps"]["max_runs"], 5);
+    assert_eq!(
+        group["checks"],
+        serde_json::json!(["contains \"a typed check\""])
+    );
     // The chat was renamed in the Inspector, as typed.
     assert_eq!(chat_titles(&daemon), [TITLE]);
 }

@@ -48,6 +48,7 @@ impl Round<'_> {
             parallel: FODDER_RUNS as u32,
             name: "gc fodder".to_owned(),
             caps: Default::default(),
+            checks: Vec::new(),
         };
         let answer = tokio::time::timeout(REQUEST_TIMEOUT, ctx.client(0).request(request))
             .await

@@ -51,7 +51,15 @@ async fn dispatch(
             parallel,
             name,
             caps,
-        } => runs::start_batch(runs, parallel, &name, &caps, handles).await,
+            checks,
+        } => {
+            let group = runs::NewGroup {
+                name: &name,
+                caps: &caps,
+                checks: &checks,
+            };
+            runs::start_batch(runs, parallel, group, handles).await
+        }
         ControlRequest::GroupList { limit } => groups::list(handles, limit).await,
         ControlRequest::GroupGet {
             id,

@@ -204,6 +204,7 @@ async fn start(
                     opened: Some(reply),
                     batch: None,
                     caps,
+                    checks: Default::default(),
                     tape: None,
                     later: Vec::new(),
                 }))

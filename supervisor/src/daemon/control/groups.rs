@@ -60,15 +60,16 @@ pub(super) async fn get(
         .iter()
         .skip(from as usize)
         .zip(answers)
-        .map(|(run, (answer, answer_cut))| GroupRun {
+        .map(|(run, answer)| GroupRun {
             summary: with_live(handles.shared.store.summary(run), &live),
             provider: run.agent.provider.as_str().to_owned(),
             model: run.agent.model.clone(),
-            answer,
-            answer_cut,
+            answer: answer.text,
+            answer_cut: answer.cut,
             duration_micros: run
                 .started_at
                 .map(|start| run.ended_at.unwrap_or(now).0.saturating_sub(start.0)),
+            checks: answer.checks,
         })
         .collect();
     Ok(ControlResponse::Group(Box::new(Group {
@@ -171,6 +172,7 @@ fn summary(record: &GroupRecord, runs: &[SessionRecord], now: Timestamp) -> Grou
         wall_micros,
         preferred: record.preferred,
         caps: record.caps.clone(),
+        checks: record.checks.clone(),
     }
 }
 
@@ -182,7 +184,10 @@ pub(super) fn new_record(
     first_prompt: &str,
     runs: usize,
     caps: &protocol::caps::SpendCaps,
+    checks: &[protocol::checks::Check],
 ) -> Result<GroupRecord, ControlError> {
+    crate::daemon::checks::validate(checks)
+        .map_err(|err| ControlError::new(ErrorKind::Invalid, err))?;
     caps.validate()
         .map_err(|err| ControlError::new(ErrorKind::Invalid, format!("group caps: {err}")))?;
     let name = name.trim();
@@ -209,5 +214,6 @@ pub(super) fn new_record(
         runs: u32::try_from(runs).unwrap_or(u32::MAX),
         preferred: None,
         caps: caps.clone(),
+        checks: checks.to_vec(),
     })
 }

@@ -45,15 +45,25 @@ pub(super) async fn start_run(
     Ok(ControlResponse::RunAccepted { session })
 }
 
+/// What a batch says of the group it makes.
+pub(super) struct NewGroup<'a> {
+    /// Its name (empty: its first run's prompt).
+    pub(super) name: &'a str,
+    /// What its runs may spend together.
+    pub(super) caps: &'a SpendCaps,
+    /// What each run's answer is checked for.
+    pub(super) checks: &'a [protocol::checks::Check],
+}
+
 /// Checks every run of a batch, then records and queues them all under one
 /// [`BatchSlot`]: a bad run queues none.
 pub(super) async fn start_batch(
     runs: Vec<RunSpec>,
     parallel: u32,
-    name: &str,
-    caps: &SpendCaps,
+    new_group: NewGroup<'_>,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
+    let NewGroup { name, caps, checks } = new_group;
     let invalid = |message: String| ControlError::new(ErrorKind::Invalid, message);
     if runs.is_empty() {
         return Err(invalid("a batch needs at least one run".to_owned()));
@@ -96,7 +106,7 @@ pub(super) async fn start_batch(
     let mut sessions = Vec::with_capacity(total);
     // Its first run names the group: kept with each run.
     let first = SessionId::new();
-    let group = groups::new_record(first, name, &runs[0].prompt, total, caps)?;
+    let group = groups::new_record(first, name, &runs[0].prompt, total, caps, checks)?;
     let mut per_agent: Vec<(&str, &SpendCaps, u32)> = Vec::new();
     for spec in &runs {
         match per_agent
@@ -344,6 +354,9 @@ pub(super) async fn queue(
         opened: None,
         batch: batch.map(|(slot, _)| slot),
         caps,
+        checks: batch.map_or_else(Default::default, |(_, group)| {
+            group.checks.as_slice().into()
+        }),
         tape,
         later,
     };

@@ -63,6 +63,8 @@ pub(crate) struct LiveStats {
     pub(super) pid: AtomicU32,
     pub(super) rss_bytes: AtomicU64,
     pub(super) last_event_ms: AtomicU64,
+    /// The last answer, kept only when the run's answer is checked.
+    answer: std::sync::Mutex<Option<String>>,
 }
 
 impl LiveStats {
@@ -74,6 +76,32 @@ impl LiveStats {
     /// Last sampled RSS, if any.
     pub(crate) fn rss_bytes(&self) -> Option<u64> {
         Some(self.rss_bytes.load(Ordering::Relaxed)).filter(|r| *r != 0)
+    }
+
+    /// Keep the last answer from now on (its checks need it).
+    pub(super) fn keep_answer(&self) {
+        *self.answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(String::new());
+    }
+
+    /// A new answer: kept if asked for.
+    pub(super) fn answered(&self, text: &str) {
+        if let Some(kept) = self
+            .answer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            text.clone_into(kept);
+        }
+    }
+
+    /// The last answer kept (empty if none, or none was kept).
+    pub(super) fn last_answer(&self) -> String {
+        self.answer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_default()
     }
 
     pub(crate) fn touch(&self) {

@@ -9,6 +9,7 @@ use ractor::ActorRef;
 
 use super::{EXIT_TIMEOUT, GROUP_EMPTY_TIMEOUT, Opening, Phase, SessionMsg, SessionState, Stop};
 use crate::daemon::approvals::ApprovalsMsg;
+use crate::daemon::checks;
 use crate::daemon::sequencer::AppendError;
 use crate::daemon::{containment, worker_process};
 
@@ -85,6 +86,9 @@ impl SessionState {
             });
         }
         let terminal = self.terminal_event();
+        if terminal == EventKind::SessionCompleted {
+            self.record_checks();
+        }
         let result = match self.sequencer.append_terminal(terminal).await {
             Ok(_) | Err(AppendError::Ended) => Ok(()),
             Err(err) => {
@@ -100,6 +104,17 @@ impl SessionState {
             .approvals
             .cast(ApprovalsMsg::SessionEnded(self.id));
         myself.stop(None);
+    }
+
+    /// Records how each of its group's checks came out on its last answer.
+    fn record_checks(&self) {
+        if self.setup.checks.is_empty() {
+            return;
+        }
+        let answer = self.live.last_answer();
+        for outcome in checks::evaluate(&self.setup.checks, &answer) {
+            self.append(EventKind::CheckResult { outcome });
+        }
     }
 
     /// The one terminal event that describes how this session ended.

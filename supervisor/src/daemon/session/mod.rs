@@ -219,6 +219,8 @@ pub(crate) struct SessionArgs {
     pub(crate) later: Vec<LaterTurn>,
     /// The spend caps it is held to.
     pub(crate) caps: SessionCaps,
+    /// What its answer is checked for before it completes.
+    pub(crate) checks: std::sync::Arc<[protocol::checks::Check]>,
 }
 
 /// The Session actor (state in [`SessionState`]).
@@ -306,6 +308,8 @@ pub(crate) struct TurnSetup {
     later: std::collections::VecDeque<LaterTurn>,
     /// The replay parted from the tape (`replay.diverged`).
     parted: bool,
+    /// What the answer is checked for before the run completes.
+    checks: std::sync::Arc<[protocol::checks::Check]>,
 }
 
 /// How the session was opened and, when interactive, where its
@@ -373,6 +377,9 @@ impl Actor for SessionActor {
         args: SessionArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         args.live.touch();
+        if !args.checks.is_empty() {
+            args.live.keep_answer();
+        }
         Ok(SessionState {
             id: args.record.id,
             record: args.record,
@@ -389,6 +396,7 @@ impl Actor for SessionActor {
                 ask_policy: args.ask,
                 tape: args.tape,
                 later: args.later.into(),
+                checks: args.checks,
                 ..TurnSetup::default()
             },
             chat: Chat {

@@ -182,6 +182,9 @@ pub(crate) async fn read_worker(
                     } => Some((request_id.clone(), *usage)),
                     _ => None,
                 };
+                if let EventKind::MessageAssistant { text } = &kind {
+                    live.answered(text);
+                }
                 let turn_crossed = match &kind {
                     EventKind::LlmRequestStarted { request_id, .. } => meter.started(request_id),
                     EventKind::ReplayDiverged { .. } => {

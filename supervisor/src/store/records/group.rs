@@ -20,10 +20,12 @@ pub(crate) struct GroupRecord {
     pub(crate) preferred: Option<SessionId>,
     /// Caps on what its runs spend together.
     pub(crate) caps: protocol::caps::SpendCaps,
+    /// Checks each of its runs' answers is scored by.
+    pub(crate) checks: Vec<protocol::checks::Check>,
 }
 
 impl Record for GroupRecord {
-    /// 2: with `caps`.
+    /// 2: with `caps` and `checks`.
     const VERSION: u8 = 2;
     const WHAT: &'static str = "group";
 
@@ -35,7 +37,7 @@ impl Record for GroupRecord {
     }
 }
 
-/// Version 1: before `caps`.
+/// Version 1: before `caps` and `checks`.
 #[derive(Deserialize)]
 struct GroupRecordV1 {
     id: SessionId,
@@ -54,6 +56,7 @@ impl From<GroupRecordV1> for GroupRecord {
             runs: v1.runs,
             preferred: v1.preferred,
             caps: Default::default(),
+            checks: Vec::new(),
         }
     }
 }
