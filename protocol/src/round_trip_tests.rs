@@ -449,6 +449,7 @@ fn control_requests() -> Vec<ControlRequest> {
             model: None,
             approve: vec![rule_match()],
             ask: AskPolicy::Wait { secs: 9 },
+            checks: vec![crate::checks::Check::Contains(s("done"))],
         }),
         ControlRequest::SessionList {
             all: true,

@@ -150,6 +150,10 @@ pub struct ClientFrame {
 
 /// Everything a client can ask of the daemon.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a request is decoded, answered and dropped; never held in bulk"
+)]
 pub enum ControlRequest {
     /// Liveness check. Replies [`ControlResponse::Pong`].
     Ping,
@@ -550,6 +554,9 @@ pub struct RunSpec {
     pub approve: Vec<RuleMatch>,
     /// What happens to a call no rule allows or denies.
     pub ask: AskPolicy,
+    /// Checks of this run's answer, beside its group's (a batch line's
+    /// `checks`).
+    pub checks: Vec<crate::checks::Check>,
 }
 
 /// Most runs one batch may hold (`RunBatch`, a batch file).

@@ -43,6 +43,10 @@ struct BatchLine {
     /// `deny`, `allow` or `wait[:SECS]`.
     #[serde(default)]
     ask: Option<String>,
+    /// Checks of this run's answer: `{"contains": "..."}`, `{"regex":
+    /// "..."}`, `"json"`.
+    #[serde(default)]
+    checks: Vec<protocol::checks::Check>,
 }
 
 /// Why a batch file cannot run; nothing of it should be started.
@@ -117,6 +121,7 @@ fn parse_line(line: &str, number: usize, default_agent: &str) -> Result<RunSpec,
         model: parsed.model,
         approve,
         ask,
+        checks: parsed.checks,
     })
 }
 

@@ -65,10 +65,21 @@ pub fn run_json(group: &GroupSummary, run: &GroupRun) -> Value {
         "duration_ms": session_duration(s).map(|d| d.as_millis() as u64),
         "started_at": s.started_at.map(|t| t.to_string()),
         "ended_at": s.ended_at.map(|t| t.to_string()),
-        "checks_passed": (!group.checks.is_empty()).then(|| passed(run)),
-        "checks_failed": (!group.checks.is_empty()).then(|| run.checks.len() - passed(run)),
+        "checks_passed": checked(group, run).then(|| passed(run)),
+        "checks_failed": checked(group, run).then(|| run.checks.len() - passed(run)),
         "checks": run.checks,
     })
+}
+
+/// Whether the run is checked at all: its group has checks, or it has
+/// (a batch line's own).
+fn checked(group: &GroupSummary, run: &GroupRun) -> bool {
+    !group.checks.is_empty() || !run.checks.is_empty()
+}
+
+/// Whether any run of the group is checked: the results show checks.
+pub fn any_checks(group: &GroupSummary, runs: &[GroupRun]) -> bool {
+    !group.checks.is_empty() || runs.iter().any(|r| !r.checks.is_empty())
 }
 
 /// How many of a run's checks passed.
@@ -80,7 +91,7 @@ fn passed(run: &GroupRun) -> usize {
 /// run completed).
 pub fn checks_cell(group: &GroupSummary, run: &GroupRun) -> String {
     match (group.checks.len(), run.checks.len()) {
-        (0, _) => String::new(),
+        (0, 0) => String::new(),
         (_, 0) => "-".to_owned(),
         (_, of) => format!("{}/{of}", passed(run)),
     }
@@ -113,7 +124,7 @@ impl PassRate {
 /// better for this, and at what price" (empty when the group has no
 /// checks).
 pub fn pass_rates(group: &GroupSummary, runs: &[GroupRun]) -> Vec<PassRate> {
-    if group.checks.is_empty() {
+    if !any_checks(group, runs) {
         return Vec::new();
     }
     let mut rates: Vec<PassRate> = Vec::new();
@@ -180,8 +191,8 @@ pub fn markdown(group: &GroupSummary, runs: &[GroupRun]) -> String {
         count(group.usage.output_tokens),
         usd(group.cost_usd),
     );
-    // A column of checks passed only when the group has checks.
-    let checked = !group.checks.is_empty();
+    // A column of checks passed only when runs are checked.
+    let checked = any_checks(group, runs);
     let checks_head = if checked { " checks |" } else { "" };
     let _ = writeln!(
         out,
@@ -224,8 +235,10 @@ pub fn markdown(group: &GroupSummary, runs: &[GroupRun]) -> String {
     out.push('\n');
     let rates = pass_rates(group, runs);
     if !rates.is_empty() {
-        let names: Vec<String> = group.checks.iter().map(|c| inline(&c.name())).collect();
-        let _ = writeln!(out, "Checks: {}\n", names.join(", "));
+        if !group.checks.is_empty() {
+            let names: Vec<String> = group.checks.iter().map(|c| inline(&c.name())).collect();
+            let _ = writeln!(out, "Checks: {}\n", names.join(", "));
+        }
         let _ = writeln!(out, "| agent · model | passed every check | cost |");
         let _ = writeln!(out, "|---|---|---|");
         for rate in &rates {

@@ -11,7 +11,7 @@ use protocol::control::{
 use serde_json::{Value, json};
 use studio_client::Client;
 use studio_client::human::{first_line, usd};
-use studio_client::results::{checks_cell, pass_rates, run_json, status_counts};
+use studio_client::results::{any_checks, checks_cell, pass_rates, run_json, status_counts};
 
 use super::output::{duration, print_json, session_duration, table};
 use super::{CliError, Ctx};
@@ -110,7 +110,7 @@ pub(crate) fn print_results(group: &GroupSummary, runs: &[GroupRun]) {
     if !group.caps.is_empty() {
         outln!("cap: {}", group.caps.summary());
     }
-    let checked = !group.checks.is_empty();
+    let checked = any_checks(group, runs);
     let mut header = vec!["", "RUN", "LABEL", "AGENT", "MODEL", "STATUS", "ANSWER"];
     if checked {
         header.push("CHECKS");
@@ -155,8 +155,10 @@ pub(crate) fn print_results(group: &GroupSummary, runs: &[GroupRun]) {
     outln!("{t}");
     let rates = pass_rates(group, runs);
     if !rates.is_empty() {
-        let names: Vec<String> = group.checks.iter().map(|c| c.name()).collect();
-        outln!("checks: {}", names.join(", "));
+        if !group.checks.is_empty() {
+            let names: Vec<String> = group.checks.iter().map(|c| c.name()).collect();
+            outln!("checks: {}", names.join(", "));
+        }
         let mut t = table(&["AGENT · MODEL", "PASSED EVERY CHECK", "COST"]);
         for rate in &rates {
             t.add_row(vec![

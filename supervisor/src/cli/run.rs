@@ -203,6 +203,7 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
         model: None,
         approve: args.approve.clone(),
         ask: args.ask,
+        checks: Vec::new(),
     };
     // A name makes even one run a group.
     let grouped = args.attempts.is_some()

@@ -148,3 +148,45 @@ fn a_check_that_cannot_work_starts_nothing() {
     assert!(err.contains("check regex (unclosed"), "{err}");
     assert!(cli.json(&["groups"]).as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_batch_lines_own_checks_score_its_run() {
+    let cli = Cli::new();
+    agents(&cli);
+    let batch = cli.write(
+        "quiz.jsonl",
+        concat!(
+            "{\"prompt\": \"capital?\", \"agent\": \"prose\", \"checks\": [{\"contains\": \"Paris\"}, {\"regex\": \"^The\"}]}\n",
+            "{\"prompt\": \"as JSON?\", \"agent\": \"jsonbot\", \"checks\": [\"json\", {\"contains\": \"Lyon\"}]}\n",
+        ),
+    );
+    let out = cli.run(&["run", "prose", "--batch", crate::cli_harness::path(&batch)]);
+    assert!(out.status.success(), "{out:?}");
+    let group = cli.json(&["groups"])[0]["id"].as_str().unwrap().to_owned();
+    let results = cli.json(&["group", &group]);
+    let runs = results["runs"].as_array().unwrap();
+    let passed: Vec<(u64, u64)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["checks_passed"].as_u64().unwrap(),
+                r["checks_failed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(passed, [(2, 0), (1, 1)], "{results}");
+    assert_eq!(runs[1]["checks"][1]["check"], "contains \"Lyon\"");
+    let table = cli.ok(&["group", &group]);
+    assert!(table.contains("2/2") && table.contains("1/2"), "{table}");
+    // A bad pattern on a line starts nothing of the file.
+    let bad = cli.write(
+        "bad.jsonl",
+        "{\"prompt\": \"p\", \"agent\": \"prose\", \"checks\": [{\"regex\": \"(\"}]}\n",
+    );
+    let err = cli.fails(
+        &["run", "prose", "--batch", crate::cli_harness::path(&bad)],
+        2,
+    );
+    assert!(err.contains("check regex ("), "{err}");
+    assert_eq!(cli.json(&["groups"]).as_array().unwrap().len(), 1);
+}

@@ -135,7 +135,7 @@ pub fn GroupResults() -> Element {
     let now = read.now;
     let summary = Summary::of(group);
     let preferred = group.summary.preferred;
-    let checked = !group.summary.checks.is_empty();
+    let checked = studio_client::results::any_checks(&group.summary, &group.runs);
     let rates = studio_client::results::pass_rates(&group.summary, &group.runs);
     let check_names: Vec<String> = group.summary.checks.iter().map(|c| c.name()).collect();
     let hidden = runs.len().saturating_sub(limit());
@@ -215,7 +215,9 @@ pub fn GroupResults() -> Element {
                 }
             }
             if !rates.is_empty() {
-                p { class: "muted", "Checks: {check_names.join(\", \")}" }
+                if !check_names.is_empty() {
+                    p { class: "muted", "Checks: {check_names.join(\", \")}" }
+                }
                 table { class: "pass-rates",
                     thead { tr { th { "agent · model" } th { "passed every check" } th { "cost" } } }
                     tbody {

@@ -254,12 +254,23 @@ pub(super) async fn set_limits(
     call(handles, |reply| SchedulerMsg::SetLimits(limits, reply)).await
 }
 
+/// A run's checks: its group's, then its own (a batch line's).
+fn run_checks(
+    group: Option<&GroupRecord>,
+    spec: &RunSpec,
+) -> std::sync::Arc<[protocol::checks::Check]> {
+    let mut checks = group.map_or_else(Vec::new, |g| g.checks.clone());
+    checks.extend(spec.checks.iter().cloned());
+    checks.into()
+}
+
 /// The run's budgets and its script, as patched, must make sense.
 pub(super) fn check(spec: &RunSpec, agent: &AgentConfig) -> Result<(), ControlError> {
     let invalid = |m| ControlError::new(ErrorKind::Invalid, m);
     // The agent's own are checked too: one stored before this check
     // existed may hold a NaN.
     spec.budgets.validate().map_err(invalid)?;
+    crate::daemon::checks::validate(&spec.checks).map_err(invalid)?;
     agent
         .budgets
         .overridden_by(&spec.budgets)
@@ -344,6 +355,7 @@ pub(super) async fn queue(
         )
         .await?;
     let sequencer = Arc::new(Sequencer::new(id, shared.store.clone(), 2));
+    let checks = run_checks(batch.map(|(_, group)| group), &spec);
     let run = QueuedRun {
         record,
         sequencer,
@@ -354,9 +366,7 @@ pub(super) async fn queue(
         opened: None,
         batch: batch.map(|(slot, _)| slot),
         caps,
-        checks: batch.map_or_else(Default::default, |(_, group)| {
-            group.checks.as_slice().into()
-        }),
+        checks,
         tape,
         later,
     };

@@ -336,7 +336,8 @@ pub(crate) struct RunRecord {
 }
 
 impl Record for RunRecord {
-    const VERSION: u8 = 4;
+    /// 5: with `RunSpec::checks`.
+    const VERSION: u8 = 5;
     const WHAT: &'static str = "run";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
@@ -344,6 +345,7 @@ impl Record for RunRecord {
             1 => decode_old::<old::RunRecordV1, _>(payload),
             2 => decode_old::<old::RunRecordV2, _>(payload),
             3 => decode_old::<old::RunRecordV3, _>(payload),
+            4 => decode_old::<old::RunRecordV4, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }

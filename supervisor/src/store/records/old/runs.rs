@@ -57,6 +57,7 @@ impl From<RunRecordV1> for RunRecord {
                 model: None,
                 approve: Vec::new(),
                 ask: AskPolicy::default(),
+                checks: Vec::new(),
             },
         }
     }
@@ -91,6 +92,7 @@ impl From<RunRecordV2> for RunRecord {
                 model: None,
                 approve: Vec::new(),
                 ask: AskPolicy::default(),
+                checks: Vec::new(),
             },
         }
     }
@@ -127,6 +129,46 @@ impl From<RunRecordV3> for RunRecord {
                 model: None,
                 approve: spec.approve,
                 ask: spec.ask,
+                checks: Vec::new(),
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RunSpecV4 {
+    agent: String,
+    prompt: String,
+    label: Option<String>,
+    script: ScriptPatch,
+    budgets: Budgets,
+    model: Option<String>,
+    approve: Vec<RuleMatch>,
+    ask: AskPolicy,
+}
+
+/// Version 4: before `RunSpec::checks`.
+#[derive(Deserialize)]
+pub(in crate::store::records) struct RunRecordV4 {
+    session: SessionId,
+    spec: RunSpecV4,
+}
+
+impl From<RunRecordV4> for RunRecord {
+    fn from(v4: RunRecordV4) -> RunRecord {
+        let spec = v4.spec;
+        RunRecord {
+            session: v4.session,
+            spec: RunSpec {
+                agent: spec.agent,
+                prompt: spec.prompt,
+                label: spec.label,
+                script: spec.script,
+                budgets: spec.budgets,
+                model: spec.model,
+                approve: spec.approve,
+                ask: spec.ask,
+                checks: Vec::new(),
             },
         }
     }
