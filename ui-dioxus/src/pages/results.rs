@@ -12,7 +12,7 @@ use dioxus::prelude::*;
 use protocol::SessionId;
 use protocol::control::{Group, GroupRun, SessionSummary};
 use studio_client::human::first_line;
-use studio_client::results::status_counts;
+use studio_client::results::{checks_cell, status_counts};
 
 use super::deleting::{DeleteButton, DeleteTarget};
 use crate::commands::Commands;
@@ -205,7 +205,9 @@ pub fn GroupResults() -> Element {
                 } }
                 tbody {
                     for (run, summary, preferred) in rows {
-                        ResultRow { key: "{summary.id}", group: group_id, run, summary, preferred, checked, now }
+                        ResultRow { key: "{summary.id}", group: group_id,
+                            checks: checked.then(|| checks_cell(&group.summary, &run)),
+                            run, summary, preferred, now }
                     }
                 }
             }
@@ -232,15 +234,6 @@ pub fn GroupResults() -> Element {
                 }
             }
         }
-    }
-}
-
-/// `2/3` checks passed, `-` before they were recorded.
-fn checks_text(run: &GroupRun) -> String {
-    let passed = run.checks.iter().filter(|c| c.passed).count();
-    match run.checks.len() {
-        0 => "-".to_owned(),
-        of => format!("{passed}/{of}"),
     }
 }
 
@@ -302,8 +295,8 @@ fn ResultRow(
     run: GroupRun,
     summary: SessionSummary,
     preferred: bool,
-    /// The group has checks: show how this run did on them.
-    checked: bool,
+    /// How it did on the checks (`2/3`), when the group's runs are checked.
+    checks: Option<String>,
     now: protocol::Timestamp,
 ) -> Element {
     let commands = use_context::<Commands>();
@@ -329,8 +322,8 @@ fn ResultRow(
             td { "{run.model}" }
             td { StatusCell { session: summary.clone(), now } }
             td { class: "answer", title: "{run.answer}", "{excerpt}" }
-            if checked {
-                td { class: "num checks", title: "{checks_title(&run)}", {checks_text(&run)} }
+            if let Some(cell) = checks {
+                td { class: "num checks", title: "{checks_title(&run)}", "{cell}" }
             }
             td { class: "num", {format::session_tokens(&summary)} }
             td { class: "num", {format::session_cost(&summary)} }
