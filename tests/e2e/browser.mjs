@@ -165,6 +165,9 @@ await step('approve-inline', async () => {
   await tab('Agents').click();
   await page.waitForFunction(() => document.title === 'AI Studio · 1 waiting for you');
   await page.locator('nav button.waiting', { hasText: '1 waiting for you' }).click();
+  // The button takes us to the Runs page: click Approve there, not on the
+  // page being replaced (a click on a node swapped out under it is lost).
+  await page.locator('nav button.active', { hasText: 'Runs' }).waitFor();
   await page.getByRole('button', { name: 'Approve once' }).click();
   await page.waitForFunction(() => document.querySelectorAll('span.status.completed').length === 3, null,
     { timeout: 60_000 });
