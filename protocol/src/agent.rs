@@ -59,6 +59,11 @@ pub struct AgentConfig {
     /// daemon's data dir.
     #[serde(default)]
     pub workspace: Option<String>,
+    /// Each run in a workspace of its own, made from `workspace` (a git
+    /// worktree or a copy); `None`: runs work in `workspace` itself.
+    /// Chats always work in `workspace`.
+    #[serde(default)]
+    pub workspace_per_run: Option<crate::workspace::WorkspacePerRun>,
     /// Names of configured MCP servers the agent uses.
     #[serde(default)]
     pub mcp_servers: Vec<String>,
@@ -147,6 +152,7 @@ impl AgentConfig {
             tools: Vec::new(),
             safety: SafetyMode::default(),
             workspace: None,
+            workspace_per_run: None,
             mcp_servers: Vec::new(),
             budgets: Budgets::default(),
             daily_caps: SpendCaps::default(),
@@ -198,6 +204,9 @@ impl AgentConfig {
         self.daily_caps
             .validate()
             .map_err(|err| format!("daily caps: {err}"))?;
+        if let Some(per_run) = &self.workspace_per_run {
+            per_run.validate()?;
+        }
         self.script.validate()
     }
 

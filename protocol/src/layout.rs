@@ -125,6 +125,13 @@ impl Layout {
     pub fn default_workspace(&self, agent: &str) -> PathBuf {
         self.workspaces().join(agent)
     }
+
+    /// Where runs of agents with `workspace_per_run` get their own
+    /// workspaces (`SESSION`) and a copy's git directory (`SESSION.git`):
+    /// a hidden name, which no agent name can be.
+    pub fn run_workspaces(&self) -> PathBuf {
+        self.workspaces().join(".runs")
+    }
 }
 
 /// `$XDG_STATE_HOME`, else `~/.local/state`.

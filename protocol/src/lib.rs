@@ -38,6 +38,7 @@ pub mod secret;
 pub mod tape;
 pub mod time;
 pub mod worker;
+pub mod workspace;
 
 #[cfg(test)]
 mod round_trip_tests;
@@ -45,7 +46,7 @@ mod round_trip_tests;
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.
-pub const PROTOCOL_VERSION: u32 = 22;
+pub const PROTOCOL_VERSION: u32 = 23;
 
 pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, Script, ScriptPatch};
 pub use event::{Event, EventKind, SessionStatus};

@@ -145,6 +145,32 @@ fn event_kinds() -> Vec<EventKind> {
                 detail: s("not in the answer"),
             },
         },
+        EventKind::WorkspaceCreated {
+            workspace: crate::workspace::RunWorkspace {
+                origin: s("/repo"),
+                path: s("/ws/.runs/0191"),
+                subdir: s("app"),
+                kind: crate::workspace::WorkspaceKind::Worktree {
+                    branch: s("studio/run-abcd1234"),
+                },
+                git_dir: s("/repo/.git/worktrees/0191"),
+                base: s("4b825dc642cb6eb9a060e54bf8d69288fbee4904"),
+            },
+        },
+        EventKind::WorkspaceSetup {
+            command: s("npm ci"),
+            exit_code: Some(0),
+            output: s("added 3 packages"),
+        },
+        EventKind::WorkspaceChanged {
+            changes: crate::workspace::Changes::of(vec![crate::workspace::FileChange {
+                path: s("src/main.rs"),
+                added: 3,
+                removed: 1,
+                binary: false,
+            }]),
+            result: s("9d1dcfdaf1a6857c5f83dc27019c7600e1ffaff8"),
+        },
         EventKind::ToolCompleted {
             call_id: s("c"),
             output: s("ok"),
@@ -230,6 +256,9 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::SessionContained { .. } => 33,
         EventKind::ReplayDiverged { .. } => 34,
         EventKind::CheckResult { .. } => 35,
+        EventKind::WorkspaceCreated { .. } => 36,
+        EventKind::WorkspaceSetup { .. } => 37,
+        EventKind::WorkspaceChanged { .. } => 38,
     }
 }
 
@@ -238,7 +267,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..36).collect::<Vec<_>>());
+    assert_eq!(variants, (0..39).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -325,6 +354,9 @@ fn agent() -> AgentConfig {
         ..Budgets::default()
     };
     agent.script.fault = Some(Fault::Flood { events: 9 });
+    agent.workspace_per_run = Some(crate::workspace::WorkspacePerRun {
+        setup: Some(s("npm ci")),
+    });
     agent
 }
 
@@ -577,6 +609,11 @@ fn control_requests() -> Vec<ControlRequest> {
         ControlRequest::CapsToday {
             agents: vec![s("a")],
         },
+        ControlRequest::WorkspaceDiff { id: s("1a2b3c4d") },
+        ControlRequest::Apply {
+            id: s("1a2b3c4d"),
+            dry_run: true,
+        },
         ControlRequest::Delete {
             ids: vec![s("1a2b3c4d")],
             groups: true,
@@ -668,6 +705,8 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::CapsToday { .. } => 50,
         ControlRequest::Delete { .. } => 51,
         ControlRequest::Gc { .. } => 52,
+        ControlRequest::WorkspaceDiff { .. } => 53,
+        ControlRequest::Apply { .. } => 54,
     }
 }
 
@@ -804,6 +843,7 @@ fn control_responses() -> Vec<ControlResponse> {
             descendants: 1,
             groups: vec![id()],
             events: 40,
+            workspaces: 2,
             dry_run: false,
             bytes_before: 1 << 20,
             bytes_after: 1 << 16,
@@ -836,9 +876,37 @@ fn control_responses() -> Vec<ControlResponse> {
                     passed: true,
                     detail: String::new(),
                 }],
+                changes: Some(changes()),
             }],
         })),
+        ControlResponse::Diff(Box::new(crate::workspace::RunDiff {
+            workspace: crate::workspace::RunWorkspace {
+                origin: s("/src"),
+                path: s("/ws/.runs/0191"),
+                subdir: String::new(),
+                kind: crate::workspace::WorkspaceKind::Copy,
+                git_dir: s("/ws/.runs/0191.git"),
+                base: s("4b825dc642cb6eb9a060e54bf8d69288fbee4904"),
+            },
+            changes: changes(),
+            patch: s("diff --git a/a b/a\n"),
+            patch_cut: false,
+        })),
+        ControlResponse::Applied(crate::workspace::ApplyReport {
+            origin: s("/src"),
+            changes: changes(),
+            applied: true,
+        }),
     ]
+}
+
+fn changes() -> crate::workspace::Changes {
+    crate::workspace::Changes::of(vec![crate::workspace::FileChange {
+        path: s("logo.png"),
+        added: 0,
+        removed: 0,
+        binary: true,
+    }])
 }
 
 fn group_summary() -> crate::control::GroupSummary {
@@ -909,6 +977,12 @@ fn comparison() -> crate::control::Comparison {
                 answer_chars: 12,
                 steps: 13,
             },
+            checks: vec![crate::checks::CheckOutcome {
+                check: s("json"),
+                passed: false,
+                detail: s("not JSON"),
+            }],
+            changes: Some(changes()),
         }],
         first_divergence: Some(1),
         total_rows: 9,
@@ -961,6 +1035,8 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Spend(_) => 26,
         ControlResponse::CapsToday(_) => 27,
         ControlResponse::Deleted(_) => 28,
+        ControlResponse::Diff(_) => 29,
+        ControlResponse::Applied(_) => 30,
     }
 }
 
@@ -1030,6 +1106,7 @@ fn to_worker() -> Vec<ToWorker> {
                 landlock_abi: 7,
             },
             tape: Some(Box::new(tape())),
+            setup: Some(s("npm ci")),
         })),
         ToWorker::ApprovalDecision {
             call_id: s("c"),
@@ -1133,7 +1210,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 53);
+    covers(&requests, control_request_variant, 55);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -1146,7 +1223,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 29);
+    covers(&responses, control_response_variant, 31);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

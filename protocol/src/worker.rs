@@ -61,6 +61,9 @@ pub struct StartTurn {
     /// A replay from the tape: the recorded turn to play instead of
     /// calling the provider and running tools, as far as it matches.
     pub tape: Option<Box<crate::tape::Tape>>,
+    /// A command to run in the run's new workspace before the turn (its
+    /// agent's `workspace_per_run.setup`); only in a run's first turn.
+    pub setup: Option<String>,
 }
 
 /// A tool offered to the model.

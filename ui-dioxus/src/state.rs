@@ -175,6 +175,8 @@ pub enum Update {
     CapsToday(Vec<AgentDayStanding>),
     /// What sessions spent, summed one way (`Spend`).
     Spend(SpendBy, Vec<SpendRow>),
+    /// A run's changes were applied (what and where), or why not.
+    Applied(SessionId, Result<String, String>),
     /// An export is whole: the page saves it.
     Exported(Box<Exported>),
     /// An MCP server's tools, or why it could not be reached.
@@ -299,6 +301,8 @@ pub struct AppState {
     pub groups: HashMap<SessionId, GroupSummary>,
     /// What sessions spent, and the agents' caps today.
     pub spending: Spending,
+    /// The run whose changes were last applied, and how that went.
+    pub applied: Option<(SessionId, Result<String, String>)>,
 }
 
 /// What sessions spent (`Spend`, each way) and each agent's daily caps
@@ -493,6 +497,7 @@ impl AppState {
                     results.shown = Some(group);
                 }
             }
+            Update::Applied(run, outcome) => self.applied = Some((run, outcome)),
             Update::Exported(exported) => {
                 self.exported = Some(exported);
                 self.export_saved = None;

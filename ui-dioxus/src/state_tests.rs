@@ -169,6 +169,8 @@ fn a_comparison_is_shown_only_for_the_sessions_last_asked() {
                         ..test_support::sessions::summary(1)
                     },
                     figures: protocol::control::Figures::default(),
+                    checks: Vec::new(),
+                    changes: None,
                 })
                 .collect(),
             first_divergence: None,

@@ -50,6 +50,11 @@ async fn run_turn(
         None => {
             let (decide, mut decisions) = mpsc::unbounded_channel();
             let turn = async {
+                if let Some(setup) = &start.setup
+                    && let Err(error) = crate::tools::setup::run(&start, setup, outbox).await?
+                {
+                    return Ok(TurnOutcome::Failed { error });
+                }
                 let sandbox = crate::tools::Context::for_turn(&start)
                     .ok()
                     .map(|c| c.sandbox);
@@ -138,6 +143,7 @@ mod tests {
             mcp_servers: Vec::new(),
             sandbox_support: Default::default(),
             tape: None,
+            setup: None,
         }
     }
 

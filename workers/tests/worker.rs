@@ -114,6 +114,7 @@ impl Daemon {
             mcp_servers: Vec::new(),
             sandbox_support: Default::default(),
             tape: None,
+            setup: None,
         }))
     }
 }

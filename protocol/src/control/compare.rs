@@ -61,6 +61,11 @@ pub struct Compared {
     pub summary: SessionSummary,
     /// What it spent and did.
     pub figures: Figures,
+    /// How its checks came out (`check.result`), empty when it had none.
+    pub checks: Vec<crate::checks::CheckOutcome>,
+    /// What it changed in its own workspace (`workspace.changed`), when
+    /// it had one.
+    pub changes: Option<crate::workspace::Changes>,
 }
 
 /// The figures a comparison sets side by side.

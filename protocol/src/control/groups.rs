@@ -118,4 +118,7 @@ pub struct GroupRun {
     pub duration_micros: Option<u64>,
     /// Its group's checks, as they came out (empty before it completed).
     pub checks: Vec<crate::checks::CheckOutcome>,
+    /// What it changed in its own workspace, once it ended (`None`: it
+    /// had none, or it has not ended).
+    pub changes: Option<crate::workspace::Changes>,
 }

@@ -67,6 +67,7 @@ impl ControlRequest {
                 | ControlRequest::GroupGet { .. }
                 | ControlRequest::Spend { .. }
                 | ControlRequest::CapsToday { .. }
+                | ControlRequest::WorkspaceDiff { .. }
                 | ControlRequest::Follow { .. }
                 | ControlRequest::WatchSessions
                 | ControlRequest::WatchLists
@@ -270,6 +271,22 @@ pub enum ControlRequest {
         /// How long ago a session must have ended, in seconds.
         older_than_secs: u64,
         /// Only say what would go.
+        dry_run: bool,
+    },
+    /// A run's changes to its own workspace, with the patch. Replies
+    /// [`ControlResponse::Diff`]; `NotFound` for a run without one.
+    WorkspaceDiff {
+        /// The run's id, short id or prefix.
+        id: String,
+    },
+    /// Brings an ended run's changes into the workspace its own was made
+    /// from; refused (`Conflict`, nothing written) when a change does not
+    /// apply there. Uncommitted work there is kept. Replies
+    /// [`ControlResponse::Applied`].
+    Apply {
+        /// The run's id, short id or prefix.
+        id: String,
+        /// Only check that they apply.
         dry_run: bool,
     },
     /// Each named agent's daily caps and what its sessions of today (UTC)

@@ -108,6 +108,10 @@ pub enum ControlResponse {
     Deleted(super::DeleteReport),
     /// Answer to [`ControlRequest::CapsToday`].
     CapsToday(Vec<crate::caps::AgentDayStanding>),
+    /// Answer to [`ControlRequest::WorkspaceDiff`].
+    Diff(Box<crate::workspace::RunDiff>),
+    /// Answer to [`ControlRequest::Apply`].
+    Applied(crate::workspace::ApplyReport),
 }
 
 /// Streamed items.

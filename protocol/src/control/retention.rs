@@ -17,6 +17,8 @@ pub struct DeleteReport {
     pub groups: Vec<SessionId>,
     /// Events of the sessions.
     pub events: u64,
+    /// Runs' own workspaces removed with them (`workspace_per_run`).
+    pub workspaces: u32,
     /// Nothing was removed: this is what would be.
     pub dry_run: bool,
     /// The database file before, in bytes.

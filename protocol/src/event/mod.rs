@@ -285,6 +285,33 @@ pub enum EventKind {
         /// How it came out.
         outcome: crate::checks::CheckOutcome,
     },
+    /// `workspace.created`: the run works in a workspace of its own
+    /// (its agent's `workspace_per_run`), recorded by the daemon before
+    /// the worker starts.
+    WorkspaceCreated {
+        /// Where it is and what it came from.
+        workspace: crate::workspace::RunWorkspace,
+    },
+    /// `workspace.setup`: the agent's setup command ran in the run's new
+    /// workspace, before the turn.
+    WorkspaceSetup {
+        /// The command.
+        command: String,
+        /// Its exit code; `None` when it was killed or could not start.
+        exit_code: Option<i32>,
+        /// Its output (both streams, capped head and tail).
+        output: String,
+    },
+    /// `workspace.changed`: what the run changed in its workspace,
+    /// recorded by the daemon after its last process is gone, before the
+    /// terminal event.
+    WorkspaceChanged {
+        /// The files and lines.
+        changes: crate::workspace::Changes,
+        /// The git tree of what it left, which `studio diff` and `studio
+        /// apply` read (a worktree's branch also holds it as a commit).
+        result: String,
+    },
 }
 
 impl EventKind {
@@ -326,6 +353,9 @@ impl EventKind {
             EventKind::LlmCost { .. } => "llm.cost",
             EventKind::ReplayDiverged { .. } => "replay.diverged",
             EventKind::CheckResult { .. } => "check.result",
+            EventKind::WorkspaceCreated { .. } => "workspace.created",
+            EventKind::WorkspaceSetup { .. } => "workspace.setup",
+            EventKind::WorkspaceChanged { .. } => "workspace.changed",
         }
     }
 
@@ -367,6 +397,8 @@ impl EventKind {
                     | EventKind::ToolDenied { .. }
                     | EventKind::SessionContained { .. }
                     | EventKind::CheckResult { .. }
+                    | EventKind::WorkspaceCreated { .. }
+                    | EventKind::WorkspaceChanged { .. }
             )
     }
 

@@ -23,6 +23,7 @@
 
 pub mod batch;
 pub mod caps;
+pub mod changes;
 pub mod connection;
 pub mod data_dir;
 pub mod event_fields;

@@ -10,6 +10,7 @@
 use std::fmt::Write;
 
 use protocol::control::{GroupRun, GroupSummary};
+use protocol::workspace::Changes;
 use serde_json::{Value, json};
 
 use crate::export::session_duration;
@@ -17,7 +18,7 @@ use crate::human::{count, duration, first_line, usd};
 use crate::transcript::{fenced, inline};
 
 /// The fields of a result record, in the order CSV writes them.
-pub const RESULT_FIELDS: [&str; 21] = [
+pub const RESULT_FIELDS: [&str; 24] = [
     "group",
     "group_name",
     "run",
@@ -39,6 +40,9 @@ pub const RESULT_FIELDS: [&str; 21] = [
     "ended_at",
     "checks_passed",
     "checks_failed",
+    "files_changed",
+    "lines_added",
+    "lines_removed",
 ];
 
 /// One run's record as a JSON object with the fields of [`RESULT_FIELDS`].
@@ -67,8 +71,24 @@ pub fn run_json(group: &GroupSummary, run: &GroupRun) -> Value {
         "ended_at": s.ended_at.map(|t| t.to_string()),
         "checks_passed": checked(group, run).then(|| passed(run)),
         "checks_failed": checked(group, run).then(|| run.checks.len() - passed(run)),
+        "files_changed": run.changes.as_ref().map(Changes::file_count),
+        "lines_added": run.changes.as_ref().map(|c| c.added),
+        "lines_removed": run.changes.as_ref().map(|c| c.removed),
         "checks": run.checks,
     })
+}
+
+/// Whether any run has its own workspace's changes: the results show them.
+pub fn any_changes(runs: &[GroupRun]) -> bool {
+    runs.iter().any(|r| r.changes.is_some())
+}
+
+/// `2 files +5 -1`, `no changes`, or empty for a run without its own
+/// workspace (or not ended).
+pub fn changes_cell(run: &GroupRun) -> String {
+    run.changes
+        .as_ref()
+        .map_or_else(String::new, Changes::short)
 }
 
 /// Whether the run is checked at all: its group has checks, or it has
@@ -194,18 +214,24 @@ pub fn markdown(group: &GroupSummary, runs: &[GroupRun]) -> String {
     // A column of checks passed only when runs are checked.
     let checked = any_checks(group, runs);
     let checks_head = if checked { " checks |" } else { "" };
+    let changed = any_changes(runs);
+    let changes_head = if changed { " changes |" } else { "" };
     let _ = writeln!(
         out,
-        "| | run | label | agent | model | status | answer |{checks_head} tokens in/out | cost | duration |"
+        "| | run | label | agent | model | status | answer |{checks_head}{changes_head} tokens in/out | cost | duration |"
     );
-    let rule = if checked { "|---" } else { "" };
+    let rule = format!(
+        "{}{}",
+        if checked { "|---" } else { "" },
+        if changed { "|---" } else { "" }
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|---{rule}|---|---|---|");
     for run in runs {
         let s = &run.summary;
         let usage = s.totals.as_ref().map(|t| &t.usage);
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | {} | {} | {} | {} |{} {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} | {} |{}{} {} | {} | {} |",
             if group.preferred == Some(s.id) {
                 "★"
             } else {
@@ -219,6 +245,11 @@ pub fn markdown(group: &GroupSummary, runs: &[GroupRun]) -> String {
             inline(&first_line(&run.answer, 80)),
             if checked {
                 format!(" {} |", checks_cell(group, run))
+            } else {
+                String::new()
+            },
+            if changed {
+                format!(" {} |", changes_cell(run))
             } else {
                 String::new()
             },

@@ -85,6 +85,15 @@ pub(crate) struct CreateArgs {
     /// data dir, never inside it].
     #[arg(long, value_name = "DIR")]
     workspace: Option<std::path::PathBuf>,
+    /// Each run works in a workspace of its own made from --workspace: a
+    /// git worktree on a branch of its own (from HEAD) in a git
+    /// repository, else a copy (see `studio diff`, `studio apply`).
+    #[arg(long)]
+    workspace_per_run: bool,
+    /// With --workspace-per-run: a command run in each run's new
+    /// workspace before its turn (`npm ci`), in the agent's sandbox.
+    #[arg(long, value_name = "COMMAND", requires = "workspace_per_run")]
+    setup: Option<String>,
     /// Whether its commands reach the network: off (default) or on.
     #[arg(long)]
     network: Option<protocol::sandbox::Network>,
@@ -369,6 +378,9 @@ fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
         let dir = std::path::absolute(&dir)
             .map_err(|e| CliError::invalid(format!("{}: {e}", dir.display())))?;
         agent.workspace = Some(dir.display().to_string());
+    }
+    if args.workspace_per_run {
+        agent.workspace_per_run = Some(protocol::workspace::WorkspacePerRun { setup: args.setup });
     }
     agent.script = agent.script.patched(&args.script.patch());
     agent.budgets = agent.budgets.overridden_by(&args.budgets.budgets());

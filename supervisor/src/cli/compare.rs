@@ -10,6 +10,7 @@ use protocol::control::{
     StepKind,
 };
 use studio_client::Client;
+use studio_client::changes::{checks_passed, side_by_side};
 use studio_client::human::{first_line, usd};
 
 use super::output::{print_json, table};
@@ -53,6 +54,28 @@ pub(crate) async fn execute(args: CompareArgs, ctx: &Ctx) -> Result<(), CliError
         return Ok(());
     }
     outln!("{}", figures_table(&comparison));
+    let changes: Vec<_> = comparison
+        .sessions
+        .iter()
+        .map(|s| s.changes.as_ref())
+        .collect();
+    let files = side_by_side(&changes);
+    if !files.is_empty() {
+        let mut header = vec!["FILE CHANGED".to_owned()];
+        header.extend(comparison.sessions.iter().map(|s| s.summary.id.short()));
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let mut t = table(&header);
+        for row in files {
+            let mut cells = vec![Cell::new(&row.path)];
+            cells.extend(
+                row.cells
+                    .into_iter()
+                    .map(|c| Cell::new(c.unwrap_or_default()).set_alignment(CellAlignment::Right)),
+            );
+            t.add_row(cells);
+        }
+        outln!("\n{t}");
+    }
     match comparison.first_divergence {
         Some(row) => outln!(
             "\nthe sessions part at row {row} of {}",
@@ -144,6 +167,21 @@ fn figures_table(comparison: &Comparison) -> comfy_table::Table {
             .map(|s| s.summary.status.to_string())
             .collect(),
     ));
+    if sessions.iter().any(|s| !s.checks.is_empty()) {
+        t.add_row(text_row(
+            "checks",
+            sessions.iter().map(|s| checks_passed(&s.checks)).collect(),
+        ));
+    }
+    if sessions.iter().any(|s| s.changes.is_some()) {
+        t.add_row(text_row(
+            "changes",
+            sessions
+                .iter()
+                .map(|s| s.changes.as_ref().map(|c| c.short()).unwrap_or_default())
+                .collect(),
+        ));
+    }
     let Some(base) = sessions.first() else {
         return t;
     };

@@ -11,7 +11,9 @@ use protocol::control::{
 use serde_json::{Value, json};
 use studio_client::Client;
 use studio_client::human::{first_line, usd};
-use studio_client::results::{any_checks, checks_cell, pass_rates, run_json, status_counts};
+use studio_client::results::{
+    any_changes, any_checks, changes_cell, checks_cell, pass_rates, run_json, status_counts,
+};
 
 use super::output::{duration, print_json, session_duration, table};
 use super::{CliError, Ctx};
@@ -115,6 +117,10 @@ pub(crate) fn print_results(group: &GroupSummary, runs: &[GroupRun]) {
     if checked {
         header.push("CHECKS");
     }
+    let changed = any_changes(runs);
+    if changed {
+        header.push("CHANGES");
+    }
     header.extend(["TOKENS", "COST", "TIME"]);
     let mut t = table(&header);
     for run in runs {
@@ -135,6 +141,9 @@ pub(crate) fn print_results(group: &GroupSummary, runs: &[GroupRun]) {
         ];
         if checked {
             row.push(Cell::new(checks_cell(group, run)).set_alignment(CellAlignment::Right));
+        }
+        if changed {
+            row.push(Cell::new(changes_cell(run)));
         }
         row.extend([
             Cell::new(usage.map_or_else(String::new, |u| {

@@ -31,6 +31,7 @@ mod spend;
 mod store;
 mod ui;
 mod wait;
+mod workspaces;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +86,12 @@ enum Command {
     /// Two to four sessions side by side: figures with deltas, where they
     /// first part, and their steps aligned with word diffs.
     Compare(compare::CompareArgs),
+    /// What a run changed in its own workspace (its agent has
+    /// --workspace-per-run): the patch, or with --stat the files.
+    Diff(workspaces::DiffArgs),
+    /// Bring a run's changes into the workspace its own was made from;
+    /// refused, with nothing written, when they do not apply there.
+    Apply(workspaces::ApplyArgs),
     /// List live sessions (with --all, every session).
     Ps(sessions::PsArgs),
     /// Ask a session to stop; its processes are killed after a grace period.
@@ -270,6 +277,8 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Group(args) => groups::show(args, ctx).await,
         Command::Replay(args) => run::replay(args, ctx).await,
         Command::Compare(args) => compare::execute(args, ctx).await,
+        Command::Diff(args) => workspaces::diff(args, ctx).await,
+        Command::Apply(args) => workspaces::apply(args, ctx).await,
         Command::Ps(args) => sessions::ps(args, ctx).await,
         Command::Cancel(args) => sessions::stop(args, ctx, false).await,
         Command::Kill(args) => sessions::stop(args, ctx, true).await,

@@ -111,11 +111,20 @@ fn what(plan: &DeleteReport) -> String {
         n => format!(" ({n} of them branches or replays of the ones named)"),
     };
     format!(
-        "{verb} {} session(s){descendants}, {} group(s), {} event(s)",
+        "{verb} {} session(s){descendants}, {} group(s), {} event(s){}",
         plan.sessions.len(),
         plan.groups.len(),
-        plan.events
+        plan.events,
+        workspaces(plan)
     )
+}
+
+/// `, and 2 runs' own workspaces`, when there are any.
+fn workspaces(report: &DeleteReport) -> String {
+    match report.workspaces {
+        0 => String::new(),
+        n => format!(", and {n} run workspace(s) with their branches"),
+    }
 }
 
 /// Reads a yes from the terminal.
@@ -138,6 +147,7 @@ fn say(report: &DeleteReport, ctx: &Ctx) -> Result<(), CliError> {
             "descendants": report.descendants,
             "groups": report.groups.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "events": report.events,
+            "workspaces": report.workspaces,
             "bytes_before": report.bytes_before,
             "bytes_after": report.bytes_after,
         }));
@@ -153,10 +163,11 @@ fn say(report: &DeleteReport, ctx: &Ctx) -> Result<(), CliError> {
         "deleted"
     };
     outln!(
-        "{verb} {} session(s), {} group(s), {} event(s)",
+        "{verb} {} session(s), {} group(s), {} event(s){}",
         report.sessions.len(),
         report.groups.len(),
-        report.events
+        report.events,
+        workspaces(report)
     );
     if report.dry_run {
         for session in &report.sessions {

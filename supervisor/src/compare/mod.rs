@@ -11,11 +11,13 @@ mod align;
 mod steps;
 mod words;
 
+use protocol::checks::CheckOutcome;
 use protocol::control::{
     COMPARE_TEXT_CHARS, Compared, Comparison, Figures, MAX_COMPARE_ROWS, Row, RowWindow,
     SessionSummary, Step,
 };
 use protocol::event::{Event, EventKind};
+use protocol::workspace::Changes;
 
 use align::{Sequence, align};
 use steps::{Keyed, steps};
@@ -89,9 +91,12 @@ pub fn compare(sessions: Vec<Input>, window: RowWindow, max_rows: u32) -> Compar
                 .iter()
                 .filter(|k| k.step.session == session.summary.id);
             let figures = figures(&session.own, own.count() as u64);
+            let (checks, changes) = outcomes(&session.own);
             Compared {
                 summary: session.summary,
                 figures,
+                checks,
+                changes,
             }
         })
         .collect();
@@ -137,6 +142,23 @@ fn cut_text(text: &str) -> String {
 }
 
 /// A session's figures over its own events.
+/// How a session's checks came out and what it changed in its own
+/// workspace, as its last end recorded them.
+fn outcomes(own: &[Event]) -> (Vec<CheckOutcome>, Option<Changes>) {
+    let mut checks = Vec::new();
+    let mut changes = None;
+    for event in own {
+        match &event.kind {
+            // A later life's outcomes replace an earlier one's.
+            EventKind::SessionResumed { .. } => checks.clear(),
+            EventKind::CheckResult { outcome } => checks.push(outcome.clone()),
+            EventKind::WorkspaceChanged { changes: found, .. } => changes = Some(found.clone()),
+            _ => {}
+        }
+    }
+    (checks, changes)
+}
+
 fn figures(own: &[Event], steps: u64) -> Figures {
     let stats = studio_client::stats::stats(own);
     let answer = own.iter().rev().find_map(|e| match &e.kind {

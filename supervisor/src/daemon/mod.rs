@@ -21,6 +21,7 @@ mod mcp_servers;
 mod providers;
 mod root;
 mod rules;
+mod run_workspace;
 mod scheduler;
 mod sequencer;
 mod session;

@@ -29,6 +29,8 @@ pub(crate) struct Answer {
     pub(crate) cut: bool,
     /// Its `check.result`s, in order.
     pub(crate) checks: Vec<protocol::checks::CheckOutcome>,
+    /// What the run changed in its own workspace (`workspace.changed`).
+    pub(crate) changes: Option<protocol::workspace::Changes>,
 }
 
 /// Groups, newest first, each with its runs (no answers).
@@ -118,19 +120,28 @@ fn last_answer(
     let table = txn.open_table(EVENTS)?;
     let key = session.as_u128();
     let mut checks = Vec::new();
+    let mut changes = None;
     for row in table.range((key, 0)..=(key, u64::MAX))?.rev() {
         let (k, value) = row?;
         let record: EventRecord =
             decode_at(Kind::Events, KeyRef::Event(key, k.value().1), value.value())?;
         match record.kind {
             EventKind::CheckResult { outcome } => checks.push(outcome),
+            EventKind::WorkspaceChanged { changes: found, .. } if changes.is_none() => {
+                changes = Some(found);
+            }
             EventKind::MessageAssistant { text } => {
                 checks.reverse();
                 let (text, cut) = match text.char_indices().nth(chars) {
                     Some((cut, _)) => (text[..cut].to_owned(), true),
                     None => (text, false),
                 };
-                return Ok(Answer { text, cut, checks });
+                return Ok(Answer {
+                    text,
+                    cut,
+                    checks,
+                    changes,
+                });
             }
             _ => {}
         }
@@ -138,6 +149,7 @@ fn last_answer(
     checks.reverse();
     Ok(Answer {
         checks,
+        changes,
         ..Answer::default()
     })
 }

@@ -21,6 +21,7 @@ mod schema;
 mod spend;
 pub(crate) use retention::Doomed;
 pub(crate) use spend::day;
+mod workspaces;
 mod writer;
 
 #[cfg(test)]
@@ -57,6 +58,7 @@ pub(crate) use records::{
 };
 pub use salvage::{SalvageReport, replace_with_salvaged, salvage};
 pub use schema::SCHEMA_VERSION;
+pub(crate) use workspaces::RecordedWorkspace;
 use writer::WriteOp;
 
 /// What went wrong in the store.

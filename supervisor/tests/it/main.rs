@@ -35,6 +35,7 @@ mod provider_round_trips;
 mod providers;
 mod replay;
 mod retention;
+mod run_workspaces;
 mod sandbox;
 mod secrets_at_rest;
 mod support;

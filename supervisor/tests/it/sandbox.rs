@@ -121,7 +121,8 @@ fn self_approval(data_dir: &Path) -> String {
         "{studio} --data-dir {dir} rules add '*' --allow --priority 1000 2>&1; \
          {studio} --data-dir {dir} approve 1 2>&1; \
          echo sk-planted | {studio} --data-dir {dir} keys set openai 2>&1; \
-         {studio} --data-dir {dir} gc --older-than 0s --yes 2>&1; echo done"
+         {studio} --data-dir {dir} gc --older-than 0s --yes 2>&1; \
+         {studio} --data-dir {dir} apply 0000 2>&1; echo done"
     )
 }
 
@@ -215,7 +216,7 @@ async fn a_workspace_write_agent_s_commands_stay_in_their_sandbox() {
             "runs the studio CLI to approve itself",
             self_approval(daemon.dir.root()),
             &["done"],
-            &["rule r1 added", "approved", "deleted"],
+            &["rule r1 added", "approved", "deleted", "applied to"],
         ),
     ];
     let (_, events) = run_attacks(&client, "coder", &attacks).await;
@@ -306,8 +307,8 @@ async fn a_full_agent_writes_anywhere_but_cannot_act_as_a_person() {
         outputs[1]
             .matches("refused: this connection comes from inside a session")
             .count(),
-        4,
-        "the rule, the approval, the key and the gc are all refused: {}",
+        5,
+        "the rule, the approval, the key, the gc and the apply are all refused: {}",
         outputs[1]
     );
     assert_eq!(rules(&client).await, 0);

@@ -72,6 +72,9 @@ pub enum Command {
         /// `ids` name groups.
         groups: bool,
     },
+    /// Bring a run's changes into the workspace its own was made from
+    /// (`Apply`).
+    Apply(SessionId),
     /// Read what sessions spent, by agent, model and day (`Spend`), and
     /// each agent's caps today (`CapsToday`).
     Spend,

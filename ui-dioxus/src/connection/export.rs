@@ -270,6 +270,7 @@ mod tests {
                 answer_cut: false,
                 duration_micros: None,
                 checks: Vec::new(),
+                changes: None,
             })
             .collect();
         let group = runs[0].summary.id;

@@ -38,6 +38,8 @@ pub(super) enum Asked {
     CapsToday,
     /// What sessions spent, summed this way.
     Spend(protocol::control::SpendBy),
+    /// A run's changes applied, or refused.
+    Apply(SessionId),
     /// A preferred run marked: read the group again.
     Prefer(SessionId),
     /// An export under way.
@@ -159,6 +161,13 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
                 answer_chars: ANSWER_EXCERPT_CHARS,
             };
             return Ok((request, Asked::Results));
+        }
+        Command::Apply(run) => {
+            let request = ControlRequest::Apply {
+                id: run.to_string(),
+                dry_run: false,
+            };
+            return Ok((request, Asked::Apply(run)));
         }
         Command::Prefer { group, run } => {
             let request = ControlRequest::GroupPrefer {

@@ -241,7 +241,16 @@ impl Wire {
                     }
                     // A session whose setup does not decode still inspects.
                     (Some(Asked::Setup), Err(_)) => {}
+                    // Shown beside the run, with what git said.
+                    (Some(Asked::Apply(run)), Err(err)) => {
+                        update(Update::Applied(run, Err(err.message)));
+                    }
                     (_, Err(err)) => update(Update::Failed(err.message)),
+                    (Some(Asked::Apply(run)), Ok(ControlResponse::Applied(report))) => {
+                        let said =
+                            format!("{} applied to {}", report.changes.short(), report.origin);
+                        update(Update::Applied(run, Ok(said)));
+                    }
                     (Some(Asked::Status), Ok(ControlResponse::Status(status))) => {
                         update(Update::Connected(status));
                     }

@@ -7,6 +7,7 @@
 use dioxus::prelude::*;
 use protocol::agent::{BUILTIN_TOOLS, MAX_DESCRIPTION_CHARS, MAX_DISPLAY_NAME_CHARS};
 use protocol::approval::{ApprovalRule, RuleDecision, RuleMatch};
+use protocol::workspace::WorkspacePerRun;
 use protocol::{AgentConfig, ProviderKind, SafetyMode};
 
 use super::budgets::{BudgetDraft, BudgetInputs};
@@ -51,6 +52,12 @@ pub struct AgentDraft {
     pub tools: Vec<String>,
     /// What the tools may do.
     pub safety: SafetyMode,
+    /// The directory its tools work in (empty: a private one).
+    pub workspace: String,
+    /// Each run in a workspace of its own made from `workspace`.
+    pub workspace_per_run: bool,
+    /// The command that sets each run's workspace up (empty: none).
+    pub setup: String,
     /// MCP servers, comma-separated.
     pub mcp_servers: String,
     /// Budgets (empty: none).
@@ -131,6 +138,14 @@ impl AgentDraft {
             sampling: SamplingDraft::of(&agent.sampling),
             tools: agent.tools.clone(),
             safety: agent.safety,
+            workspace: text(agent.workspace.clone()),
+            workspace_per_run: agent.workspace_per_run.is_some(),
+            setup: text(
+                agent
+                    .workspace_per_run
+                    .as_ref()
+                    .and_then(|w| w.setup.clone()),
+            ),
             mcp_servers: agent.mcp_servers.join(", "),
             budgets: BudgetDraft::of(&agent.budgets),
             daily_caps: CapsDraft::of(&agent.daily_caps),
@@ -159,6 +174,10 @@ impl AgentDraft {
                 "description",
                 format!("at most {MAX_DESCRIPTION_CHARS} characters"),
             );
+        }
+        let workspace = self.workspace.trim();
+        if !workspace.is_empty() && !workspace.starts_with('/') {
+            problems.add("workspace", "an absolute path, such as /home/me/project");
         }
         self.sampling.check(&mut problems);
         self.budgets.check(&mut problems);
@@ -217,6 +236,10 @@ impl AgentDraft {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
+        agent.workspace = Some(self.workspace.trim().to_owned()).filter(|w| !w.is_empty());
+        agent.workspace_per_run = self.workspace_per_run.then(|| WorkspacePerRun {
+            setup: Some(self.setup.trim().to_owned()).filter(|s| !s.is_empty()),
+        });
         agent.budgets = self.budgets.budgets()?;
         agent.daily_caps = self.daily_caps.caps("daily cap")?;
         agent.validate()?;
@@ -373,6 +396,26 @@ pub fn AgentForm(
                     },
                     for mode in SAFETY_MODES {
                         option { value: "{mode}", selected: mode == draft.read().safety, "{mode}" }
+                    }
+                }
+            }
+            fieldset { legend { "Workspace" }
+                label { "Directory"
+                    TextInput { name: "workspace", value: draft.read().workspace.clone(),
+                        placeholder: "a private one", oninput: move |text| draft.write().workspace = text }
+                    FieldProblem { problems: shown.clone(), field: "workspace" }
+                }
+                label { class: "check",
+                    input { r#type: "checkbox", name: "workspace_per_run",
+                        checked: draft.read().workspace_per_run,
+                        onchange: move |e| draft.write().workspace_per_run = e.checked() }
+                    "Each run works in a copy of its own (a git worktree in a repository)"
+                }
+                if draft.read().workspace_per_run {
+                    label { "Setup command"
+                        TextInput { name: "setup", value: draft.read().setup.clone(),
+                            placeholder: "none (npm ci, cargo fetch, ...)",
+                            oninput: move |text| draft.write().setup = text }
                     }
                 }
             }

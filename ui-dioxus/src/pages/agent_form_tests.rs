@@ -156,6 +156,26 @@ fn editing_changes_the_form_fields_and_keeps_the_rest() {
 }
 
 #[test]
+fn a_workspace_per_run_with_its_setup_round_trips_and_a_relative_directory_is_refused() {
+    let mut draft = AgentDraft::of(&AgentConfig::scripted("coder"));
+    draft.workspace = " /srv/code ".into();
+    draft.workspace_per_run = true;
+    draft.setup = "npm ci".into();
+    let agent = draft.check(None).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(agent.workspace.as_deref(), Some("/srv/code"));
+    let per_run = agent.workspace_per_run.clone().unwrap();
+    assert_eq!(per_run.setup.as_deref(), Some("npm ci"));
+    let again = AgentDraft::of(&agent);
+    assert!(again.workspace_per_run);
+    assert_eq!(again.setup, "npm ci");
+    draft.workspace_per_run = false;
+    assert_eq!(draft.agent(None).unwrap().workspace_per_run, None);
+    draft.workspace = "code".into();
+    let problems = draft.check(None).unwrap_err();
+    assert!(problems.of("workspace").is_some(), "{problems:?}");
+}
+
+#[test]
 fn every_problem_of_a_draft_is_found_at_once_and_kept_by_field() {
     let draft = AgentDraft {
         name: ".hidden".into(),

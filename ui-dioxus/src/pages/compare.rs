@@ -88,6 +88,7 @@ pub fn ComparePage() -> Element {
         div { class: "compare",
             div { class: "compare-head", {pick} }
             FiguresTable { shown: shown.clone() }
+            OutcomesTable { shown: shown.clone() }
             p { class: "divergence",
                 "{divergence} "
                 if comparison.approximate {
@@ -174,6 +175,66 @@ fn FiguresTable(shown: Shown) -> Element {
             }
         }
     }
+}
+
+/// How each session's checks came out, and the files each changed in its
+/// own workspace side by side (shown when any has checks or changes).
+#[component]
+fn OutcomesTable(shown: Shown) -> Element {
+    let sessions = &shown.0.sessions;
+    let checked = sessions.iter().any(|s| !s.checks.is_empty());
+    let changes: Vec<_> = sessions.iter().map(|s| s.changes.as_ref()).collect();
+    let files = studio_client::changes::side_by_side(&changes);
+    let changed = changes.iter().any(Option::is_some);
+    if !checked && !changed {
+        return rsx! {};
+    }
+    rsx! {
+        table { class: "figures outcomes",
+            tbody {
+                if checked {
+                    tr {
+                        th { "checks" }
+                        for session in sessions.iter() {
+                            td { title: checks_title(&session.checks),
+                                {studio_client::changes::checks_passed(&session.checks)} }
+                        }
+                    }
+                }
+                if changed {
+                    tr {
+                        th { "changes" }
+                        for session in sessions.iter() {
+                            td { {session.changes.as_ref().map(|c| c.short()).unwrap_or_default()} }
+                        }
+                    }
+                }
+                for row in files {
+                    tr { key: "{row.path}", class: if row.differs() { "differs" },
+                        th { class: "file", "{row.path}" }
+                        for cell in row.cells.iter() {
+                            td { class: "num", {cell.clone().unwrap_or_default()} }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Each check and how it came out, a line each.
+fn checks_title(checks: &[protocol::checks::CheckOutcome]) -> String {
+    checks
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c.check,
+                if c.passed { "passed" } else { "failed" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A figure as it reads: dollars for cost, else the number.

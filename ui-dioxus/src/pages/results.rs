@@ -136,6 +136,8 @@ pub fn GroupResults() -> Element {
     let summary = Summary::of(group);
     let preferred = group.summary.preferred;
     let checked = studio_client::results::any_checks(&group.summary, &group.runs);
+    let changed = studio_client::results::any_changes(&group.runs);
+    let applied = read.applied.clone();
     let rates = studio_client::results::pass_rates(&group.summary, &group.runs);
     let check_names: Vec<String> = group.summary.checks.iter().map(|c| c.name()).collect();
     let hidden = runs.len().saturating_sub(limit());
@@ -188,6 +190,11 @@ pub fn GroupResults() -> Element {
                     None => rsx! {},
                 }
             }
+            match applied {
+                Some((run, Ok(said))) => rsx! { p { class: "muted applied", role: "status", "Run " ShortId { id: run } ": {said}" } },
+                Some((run, Err(why))) => rsx! { p { class: "problem applied", role: "status", "Run " ShortId { id: run } " not applied: {why}" } },
+                None => rsx! {},
+            }
             table { class: "results-table",
                 thead { tr {
                     th { "★" }
@@ -198,6 +205,7 @@ pub fn GroupResults() -> Element {
                     {header(ResultColumn::Status, "status")}
                     {header(ResultColumn::Answer, "answer")}
                     if checked { th { "checks" } }
+                    if changed { th { "changes" } }
                     {header(ResultColumn::Tokens, "tokens")}
                     {header(ResultColumn::Cost, "cost")}
                     {header(ResultColumn::Duration, "duration")}
@@ -207,7 +215,7 @@ pub fn GroupResults() -> Element {
                     for (run, summary, preferred) in rows {
                         ResultRow { key: "{summary.id}", group: group_id,
                             checks: checked.then(|| checks_cell(&group.summary, &run)),
-                            run, summary, preferred, now }
+                            changed, run, summary, preferred, now }
                     }
                 }
             }
@@ -250,6 +258,22 @@ fn checks_title(run: &GroupRun) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Each file the run changed, a line each.
+fn changes_title(run: &GroupRun) -> String {
+    let Some(changes) = &run.changes else {
+        return String::new();
+    };
+    let mut lines: Vec<String> = changes
+        .files
+        .iter()
+        .map(|f| format!("{} {}", f.path, studio_client::changes::file_cell(f)))
+        .collect();
+    if changes.more > 0 {
+        lines.push(format!("and {} more", changes.more));
+    }
+    lines.join("\n")
 }
 
 /// How many runs of `group` have ended, as the sessions list has them now.
@@ -297,6 +321,9 @@ fn ResultRow(
     preferred: bool,
     /// How it did on the checks (`2/3`), when the group's runs are checked.
     checks: Option<String>,
+    /// Whether the table has a column of changes (some run has its own
+    /// workspace).
+    changed: bool,
     now: protocol::Timestamp,
 ) -> Element {
     let commands = use_context::<Commands>();
@@ -324,6 +351,17 @@ fn ResultRow(
             td { class: "answer", title: "{run.answer}", "{excerpt}" }
             if let Some(cell) = checks {
                 td { class: "num checks", title: "{checks_title(&run)}", "{cell}" }
+            }
+            if changed {
+                td { class: "changes", title: "{changes_title(&run)}",
+                    {studio_client::results::changes_cell(&run)}
+                    if run.changes.as_ref().is_some_and(|c| !c.is_empty()) {
+                        button { class: "apply",
+                            title: "Bring this run's changes into the workspace it was made from; refused, with nothing written, if they do not apply there",
+                            onclick: move |_| commands.send(Command::Apply(id)),
+                            "Apply" }
+                    }
+                }
             }
             td { class: "num", {format::session_tokens(&summary)} }
             td { class: "num", {format::session_cost(&summary)} }
@@ -392,6 +430,7 @@ mod tests {
             answer_cut: false,
             duration_micros: None,
             checks: Vec::new(),
+            changes: None,
         };
         (group_run, summary)
     }

@@ -346,6 +346,19 @@ fn comparison() -> Comparison {
         change,
         text: text.into(),
     };
+    let changed = |files: &[(&str, u32)]| {
+        protocol::workspace::Changes::of(
+            files
+                .iter()
+                .map(|(path, added)| protocol::workspace::FileChange {
+                    path: (*path).into(),
+                    added: *added,
+                    removed: 1,
+                    binary: false,
+                })
+                .collect(),
+        )
+    };
     let figures = |output_tokens, cost_usd| Figures {
         input_tokens: 120,
         output_tokens,
@@ -362,10 +375,18 @@ fn comparison() -> Comparison {
             Compared {
                 summary: session(1, SessionStatus::Completed, false),
                 figures: figures(40, 0.0125),
+                checks: vec![protocol::checks::CheckOutcome {
+                    check: "contains \"group\"".into(),
+                    passed: true,
+                    detail: String::new(),
+                }],
+                changes: Some(changed(&[("src/lib.rs", 12), ("README.md", 2)])),
             },
             Compared {
                 summary: session(3, SessionStatus::Crashed, false),
                 figures: figures(52, 0.0150),
+                checks: Vec::new(),
+                changes: Some(changed(&[("src/lib.rs", 12)])),
             },
         ],
         first_divergence: Some(1),
@@ -1035,6 +1056,14 @@ fn a_groups_results_table_shows_live_statuses_answers_and_the_preferred_run() {
         } else {
             Vec::new()
         },
+        changes: (n == 1).then(|| {
+            protocol::workspace::Changes::of(vec![protocol::workspace::FileChange {
+                path: "src/lib.rs".into(),
+                added: 12,
+                removed: 3,
+                binary: false,
+            }])
+        }),
     };
     state.results = Some(Results {
         group: id(1),
@@ -1113,6 +1142,7 @@ fn a_big_groups_results_table_draws_a_hundred_rows_at_a_time() {
             answer_cut: false,
             duration_micros: Some(1_000_000),
             checks: Vec::new(),
+            changes: None,
         })
         .collect();
     state.results = Some(Results {

@@ -90,6 +90,15 @@ impl Policy {
         }
     }
 
+    /// This policy with the workspace writable (a confined agent's
+    /// commands stay confined; a `full` agent's stay as they are).
+    pub fn writing_workspace(mut self) -> Policy {
+        if self.confined() {
+            self.mode = SafetyMode::WorkspaceWrite;
+        }
+        self
+    }
+
     /// The workspace its commands run in.
     pub fn workspace(&self) -> &Path {
         &self.workspace

@@ -9,6 +9,7 @@ mod args;
 mod capped;
 mod fetch;
 mod fs;
+pub mod setup;
 mod shell;
 
 use std::path::PathBuf;
@@ -104,6 +105,13 @@ impl Context {
             sandbox,
             private_hosts: Vec::new(),
         }
+    }
+
+    /// This context with its commands allowed to write the workspace
+    /// (a run's workspace setup).
+    pub fn writing_workspace(mut self) -> Context {
+        self.sandbox = self.sandbox.writing_workspace();
+        self
     }
 
     /// What a call of the built-in tool `name` may touch: a command its

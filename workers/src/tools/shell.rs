@@ -25,6 +25,31 @@ pub(super) async fn run(
     command: &str,
     timeout_secs: Option<u64>,
 ) -> Result<Output, String> {
+    let ran = execute(context, command, timeout_secs).await?;
+    Ok(Output {
+        text: format!("{}\n[{}]", ran.text, ran.ending),
+        truncated: ran.truncated,
+    })
+}
+
+/// A command that ran: its output (both streams, capped) and how it ended.
+pub(crate) struct Ran {
+    /// The output.
+    pub(crate) text: String,
+    /// Whether the output was cut.
+    pub(crate) truncated: bool,
+    /// Its exit code; `None` when killed or timed out.
+    pub(crate) code: Option<i32>,
+    /// `exit code N`, `killed by a signal`, `timed out ...`.
+    pub(crate) ending: String,
+}
+
+/// Runs `command` as the `shell` tool does.
+pub(crate) async fn execute(
+    context: &Context,
+    command: &str,
+    timeout_secs: Option<u64>,
+) -> Result<Ran, String> {
     let timeout = timeout_secs
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
         .min(MAX_TIMEOUT);
@@ -53,6 +78,10 @@ pub(super) async fn run(
             .map(|err| tokio::spawn(collect(err, Arc::clone(&output)))),
     ];
     let status = tokio::time::timeout(timeout, child.wait()).await;
+    let code = match &status {
+        Ok(Ok(status)) => status.code(),
+        _ => None,
+    };
     let ending = match status {
         Ok(Ok(status)) => match status.code() {
             Some(code) => format!("exit code {code}"),
@@ -72,9 +101,11 @@ pub(super) async fn run(
         }
     }
     let output = output.lock().unwrap_or_else(|p| p.into_inner());
-    Ok(Output {
-        text: format!("{}\n[{ending}]", output.text()),
+    Ok(Ran {
+        text: output.text(),
         truncated: output.truncated(),
+        code,
+        ending,
     })
 }
 

@@ -6,7 +6,7 @@ use protocol::control::{ControlError, ControlRequest, ControlResponse, ErrorKind
 
 use super::{
     Handles, agents, approvals, chat, compare, groups, pricing, replay, retention, runs, secrets,
-    sessions, status,
+    sessions, status, workspaces,
 };
 use crate::daemon::{BrokerMsg, mcp_servers};
 
@@ -71,6 +71,8 @@ async fn dispatch(
             Ok(ControlResponse::Spend(shared.store.spend(by, since).await?))
         }
         ControlRequest::CapsToday { agents } => runs::caps_today(agents, handles).await,
+        ControlRequest::WorkspaceDiff { id } => workspaces::diff(&id, handles).await,
+        ControlRequest::Apply { id, dry_run } => workspaces::apply(&id, dry_run, handles).await,
         ControlRequest::Delete {
             ids,
             groups,

@@ -70,6 +70,7 @@ pub(super) async fn get(
                 .started_at
                 .map(|start| run.ended_at.unwrap_or(now).0.saturating_sub(start.0)),
             checks: answer.checks,
+            changes: answer.changes,
         })
         .collect();
     Ok(ControlResponse::Group(Box::new(Group {

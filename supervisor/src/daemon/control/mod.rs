@@ -43,6 +43,7 @@ mod runs;
 mod secrets;
 mod sessions;
 mod streams;
+mod workspaces;
 
 use answer::answer;
 use streams::{follow, watch, watch_lists};

@@ -6,10 +6,12 @@
 //! group, whole or gone.
 
 use protocol::control::{ControlError, ControlResponse, DeleteReport, ErrorKind};
+use protocol::workspace::RunWorkspace;
 use protocol::{SessionId, Timestamp};
 
 use super::find_session;
 use crate::daemon::root::Handles;
+use crate::daemon::run_workspace;
 use crate::store::{Doomed, SessionLookup};
 
 /// Sessions removed per transaction: small enough that live runs' events
@@ -80,11 +82,13 @@ async fn carry_out(
 ) -> Result<ControlResponse, ControlError> {
     let store = &handles.shared.store;
     let bytes_before = store.file_bytes();
+    let workspaces = store.run_workspaces(doomed.sessions.clone()).await?;
     if !dry_run {
         // A group goes in the commit that removes its runs.
         for (sessions, groups) in doomed.commits(SESSIONS_PER_COMMIT) {
             store.delete(sessions, groups).await?;
         }
+        remove_workspaces(&workspaces, handles).await;
         // What was deleted stays deleted; a file not compacted now is
         // compacted by the next deletion.
         if let Err(err) = store.compact().await {
@@ -102,8 +106,20 @@ async fn carry_out(
         descendants: doomed.descendants,
         groups: doomed.groups,
         events: doomed.events,
+        workspaces: u32::try_from(workspaces.len()).unwrap_or(u32::MAX),
         dry_run,
         bytes_before,
         bytes_after: store.file_bytes(),
     }))
+}
+
+/// Removes the own workspaces of deleted runs. One that cannot be removed
+/// is logged: its run is gone either way.
+async fn remove_workspaces(workspaces: &[RunWorkspace], handles: &Handles) {
+    let runs_dir = handles.shared.config.data_dir.layout().run_workspaces();
+    for workspace in workspaces {
+        if let Err(err) = run_workspace::remove(&runs_dir, workspace).await {
+            tracing::warn!(%err, path = workspace.path, "a deleted run's workspace was not removed");
+        }
+    }
 }

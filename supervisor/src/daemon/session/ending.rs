@@ -85,6 +85,7 @@ impl SessionState {
                 cpu_ms: stats.cpu_ms,
             });
         }
+        self.record_changes().await;
         let terminal = self.terminal_event();
         if terminal == EventKind::SessionCompleted {
             self.record_checks();

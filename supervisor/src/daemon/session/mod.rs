@@ -51,6 +51,7 @@ mod ending;
 mod start;
 mod turns;
 mod worker_io;
+mod workspace;
 
 pub(crate) use budgets::LiveStats;
 use budgets::PersonWait;
@@ -310,6 +311,8 @@ pub(crate) struct TurnSetup {
     parted: bool,
     /// What the answer is checked for before the run completes.
     checks: std::sync::Arc<[protocol::checks::Check]>,
+    /// The run's own workspace (`workspace_per_run`), until it is settled.
+    run_workspace: Option<protocol::workspace::RunWorkspace>,
 }
 
 /// How the session was opened and, when interactive, where its

@@ -104,10 +104,17 @@ impl SessionState {
                 }
             }
         }
-        match self.resolve_workspace() {
-            Ok(dir) => self.record.agent.workspace = Some(dir.display().to_string()),
+        let mut dir = match self.resolve_workspace() {
+            Ok(dir) => dir,
             Err(err) => return self.fail_to_start(myself, err.to_string()).await,
+        };
+        if self.chat.opening == Opening::Run && self.record.agent.workspace_per_run.is_some() {
+            match self.make_run_workspace(&dir).await {
+                Ok(own) => dir = own,
+                Err(err) => return self.fail_to_start(myself, err).await,
+            }
         }
+        self.record.agent.workspace = Some(dir.display().to_string());
         let config = &self.shared.config;
         let spawned = containment::spawn_worker(
             &config.worker_bin,
@@ -262,6 +269,7 @@ impl SessionState {
             let mut start = self.start_turn(history, self.record.prompt.clone());
             if let ToWorker::Start(turn) = &mut start {
                 turn.tape = self.setup.tape.take();
+                turn.setup = self.workspace_setup();
             }
             self.send(start);
             if let Some(Stop::Cancel { .. }) = self.ending.stop {

@@ -37,6 +37,7 @@ impl SessionState {
             mcp_servers: self.setup.mcp_servers.clone(),
             sandbox_support: self.shared.sandbox_support,
             tape: None,
+            setup: None,
         }))
     }
 

@@ -1,0 +1,89 @@
+//! A run's own workspace: `WorkspaceDiff` (its changes with the patch)
+//! and `Apply` (its changes into the workspace it was made from).
+
+use protocol::control::{ControlError, ControlResponse, ErrorKind};
+use protocol::workspace::RunDiff;
+
+use super::find_session;
+use crate::daemon::root::Handles;
+use crate::daemon::run_workspace::{self, WorkspaceError};
+use crate::store::RecordedWorkspace;
+
+/// The changes of run `id`, with its patch.
+pub(super) async fn diff(id: &str, handles: &Handles) -> Result<ControlResponse, ControlError> {
+    let (recorded, result) = ended_run(id, handles).await?;
+    let workspace = &recorded.workspace;
+    let changes = run_workspace::changes(workspace, &result)
+        .await
+        .map_err(internal)?;
+    let (patch, patch_cut) = run_workspace::patch(workspace, &result)
+        .await
+        .map_err(internal)?;
+    Ok(ControlResponse::Diff(Box::new(RunDiff {
+        workspace: recorded.workspace,
+        changes,
+        patch,
+        patch_cut,
+    })))
+}
+
+/// Brings run `id`'s changes into its origin (or checks they apply).
+pub(super) async fn apply(
+    id: &str,
+    dry_run: bool,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let (recorded, result) = ended_run(id, handles).await?;
+    match run_workspace::apply(&recorded.workspace, &result, dry_run).await {
+        Ok(report) => {
+            if report.applied {
+                tracing::info!(run = id, origin = %report.origin, "applied a run's changes");
+            }
+            Ok(ControlResponse::Applied(report))
+        }
+        Err(err @ WorkspaceError::Conflict { .. }) => {
+            Err(ControlError::new(ErrorKind::Conflict, err.to_string()))
+        }
+        Err(err) => Err(internal(err)),
+    }
+}
+
+/// Run `id`'s workspace and the tree it left: read now when its end did
+/// not record one (its daemon stopped first). Refused while it runs.
+async fn ended_run(
+    id: &str,
+    handles: &Handles,
+) -> Result<(RecordedWorkspace, String), ControlError> {
+    let store = &handles.shared.store;
+    let session = find_session(store, id).await?;
+    let Some(recorded) = store.run_workspace(session.id).await? else {
+        return Err(ControlError::new(
+            ErrorKind::NotFound,
+            format!(
+                "session {} has no workspace of its own (only runs of an agent with workspace_per_run have one)",
+                session.id.short()
+            ),
+        ));
+    };
+    if !session.status.is_terminal() {
+        return Err(ControlError::new(
+            ErrorKind::Conflict,
+            format!(
+                "run {} is still {}: its changes are read when it ends",
+                session.id.short(),
+                session.status
+            ),
+        ));
+    }
+    let result = match &recorded.result {
+        Some(result) => result.clone(),
+        None => run_workspace::settle(&recorded.workspace)
+            .await
+            .map_err(internal)?,
+    };
+    Ok((recorded, result))
+}
+
+fn internal(err: WorkspaceError) -> ControlError {
+    ControlError::new(ErrorKind::Internal, err.to_string())
+}
