@@ -14,6 +14,11 @@ pub enum Check {
     Regex(String),
     /// The answer is one JSON value (inside a Markdown code fence or not).
     Json,
+    /// The answer is JSON valid against this JSON Schema (its text).
+    Schema(String),
+    /// This command (`sh -c`) exits 0 when run in the run's workspace,
+    /// in the agent's sandbox, after its turn (tests pass?).
+    Command(String),
 }
 
 impl Check {
@@ -24,7 +29,30 @@ impl Check {
             Check::Contains(text) => format!("contains {text:?}"),
             Check::Regex(pattern) => format!("regex {pattern}"),
             Check::Json => "json".to_owned(),
+            Check::Schema(schema) => format!("schema {}", cut(&compact(schema), 60)),
+            Check::Command(command) => format!("command {}", cut(command, 80)),
         }
+    }
+
+    /// The command of a command check.
+    pub fn command(&self) -> Option<&str> {
+        match self {
+            Check::Command(command) => Some(command),
+            _ => None,
+        }
+    }
+}
+
+/// Text on one line, each run of white space one space.
+fn compact(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// At most `chars` characters of `text`, `…` where cut.
+fn cut(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -51,5 +79,15 @@ mod tests {
         assert_eq!(Check::Contains("Paris".into()).name(), "contains \"Paris\"");
         assert_eq!(Check::Regex(r"^\d+$".into()).name(), r"regex ^\d+$");
         assert_eq!(Check::Json.name(), "json");
+        assert_eq!(
+            Check::Schema("{\n  \"type\": \"object\"\n}".into()).name(),
+            "schema { \"type\": \"object\" }"
+        );
+        assert_eq!(
+            Check::Command("cargo test".into()).name(),
+            "command cargo test"
+        );
+        let long = Check::Command("x".repeat(100)).name();
+        assert!(long.ends_with('…') && long.chars().count() == 8 + 80 + 1);
     }
 }

@@ -157,6 +157,11 @@ fn event_kinds() -> Vec<EventKind> {
                 base: s("4b825dc642cb6eb9a060e54bf8d69288fbee4904"),
             },
         },
+        EventKind::CheckCommandRan {
+            command: s("cargo test"),
+            exit_code: Some(101),
+            output: s("test result: FAILED"),
+        },
         EventKind::WorkspaceSetup {
             command: s("npm ci"),
             exit_code: Some(0),
@@ -259,6 +264,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::WorkspaceCreated { .. } => 36,
         EventKind::WorkspaceSetup { .. } => 37,
         EventKind::WorkspaceChanged { .. } => 38,
+        EventKind::CheckCommandRan { .. } => 39,
     }
 }
 
@@ -267,7 +273,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..39).collect::<Vec<_>>());
+    assert_eq!(variants, (0..40).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -604,12 +610,17 @@ fn control_requests() -> Vec<ControlRequest> {
                 crate::checks::Check::Contains(s("Paris")),
                 crate::checks::Check::Regex(s("^[0-9]+$")),
                 crate::checks::Check::Json,
+                crate::checks::Check::Schema(s("{\"type\":\"object\"}")),
+                crate::checks::Check::Command(s("cargo test")),
             ],
         },
         ControlRequest::CapsToday {
             agents: vec![s("a")],
         },
-        ControlRequest::WorkspaceDiff { id: s("1a2b3c4d") },
+        ControlRequest::WorkspaceDiff {
+            id: s("1a2b3c4d"),
+            against: Some(s("5e6f7a8b")),
+        },
         ControlRequest::Apply {
             id: s("1a2b3c4d"),
             dry_run: true,
@@ -891,6 +902,7 @@ fn control_responses() -> Vec<ControlResponse> {
             changes: changes(),
             patch: s("diff --git a/a b/a\n"),
             patch_cut: false,
+            against: Some(id()),
         })),
         ControlResponse::Applied(crate::workspace::ApplyReport {
             origin: s("/src"),
@@ -1107,6 +1119,7 @@ fn to_worker() -> Vec<ToWorker> {
             },
             tape: Some(Box::new(tape())),
             setup: Some(s("npm ci")),
+            check_commands: vec![s("cargo test")],
         })),
         ToWorker::ApprovalDecision {
             call_id: s("c"),

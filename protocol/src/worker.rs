@@ -64,6 +64,10 @@ pub struct StartTurn {
     /// A command to run in the run's new workspace before the turn (its
     /// agent's `workspace_per_run.setup`); only in a run's first turn.
     pub setup: Option<String>,
+    /// Command checks (`Check::Command`) to run in the workspace once the
+    /// turn completes, each recorded as `check.command`; only in a run's
+    /// last turn.
+    pub check_commands: Vec<String>,
 }
 
 /// A tool offered to the model.

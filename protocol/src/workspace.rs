@@ -139,7 +139,8 @@ impl Changes {
 /// Most bytes of a patch a [`RunDiff`] carries (a frame must hold it).
 pub const MAX_PATCH_BYTES: usize = 4 << 20;
 
-/// A run's changes with their patch, for `studio diff`.
+/// A run's changes with their patch, for `studio diff` (or how its result
+/// differs from another run's: `against`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunDiff {
     /// Its workspace.
@@ -151,6 +152,8 @@ pub struct RunDiff {
     pub patch: String,
     /// Whether the patch was cut.
     pub patch_cut: bool,
+    /// The run diffed against, when not the run's own starting point.
+    pub against: Option<crate::SessionId>,
 }
 
 /// What `studio apply` did, or would do with `dry_run`.

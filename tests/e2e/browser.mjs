@@ -458,6 +458,60 @@ await step('group-results', async () => {
   await results.waitFor({ state: 'detached' });
 });
 
+// Two attempts of an agent with a workspace per run, in a git repository:
+// the results table shows what each changed; Apply brings the first's
+// changes into the repository, and the second's, which now conflict, are
+// refused with git's reason.
+await step('apply', async () => {
+  await openRunForm();
+  await page.selectOption('select[name=agent]', 'coder');
+  const typeInto = async (selector, text) => {
+    await page.locator(selector).click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.type(text, { delay: 30 });
+  };
+  // What earlier steps left in the form goes first.
+  for (const selector of ['input[name=models]', 'input[name=parallel]']) {
+    await page.locator(selector).click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.press('Backspace');
+  }
+  await typeInto('textarea[name=prompt]', 'append a line');
+  await typeInto('input[name=count]', '2');
+  await typeInto('input[name=group_name]', 'attempts');
+  await typeInto('input[name=approve]', 'shell');
+  await page.locator('.form p.planned', { hasText: 'Starts 2 run(s) as one group.' }).waitFor();
+  await page.getByRole('button', { name: 'Start' }).click();
+  const line = page.locator('tr.batch', { hasText: 'attempts' }).filter({ hasText: 'group of 2' });
+  await line.locator('text=2/2 ended').waitFor({ timeout: 60_000 });
+  await line.getByRole('button', { name: 'Results' }).click();
+  const results = page.locator('section.results');
+  await results.locator('.results-totals', { hasText: '2 runs: 2 completed' }).waitFor({ timeout: 60_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('section.results td.changes')]
+    .filter((cell) => cell.textContent.startsWith('1 file +1 -0')).length === 2, null, { timeout: 30_000 });
+  const rows = results.locator('tbody tr');
+  await rows.nth(0).getByRole('button', { name: 'Apply' }).click();
+  await results.locator('p.applied', { hasText: '1 file +1 -0 applied to' }).waitFor();
+  await rows.nth(1).getByRole('button', { name: 'Apply' }).click();
+  await results.locator('p.applied.problem', { hasText: 'do not apply' }).waitFor();
+  await results.screenshot({ path: `${artifacts}/web-apply.png` });
+  // Compared, the two attempts changed the same file the same way: their
+  // results do not differ.
+  const clear = page.getByRole('button', { name: 'Clear', exact: true });
+  if (await clear.count()) await clear.first().click();
+  await rows.nth(0).locator('input.compare-tick').check();
+  await rows.nth(1).locator('input.compare-tick').check();
+  await page.getByRole('button', { name: 'Compare the 2 ticked' }).click();
+  const outcomes = page.locator('.compare table.outcomes');
+  await outcomes.locator('tr', { hasText: 'notes.txt' }).waitFor();
+  await outcomes.locator('button.diff-runs').click();
+  await page.locator('.compare .changes-diff', { hasText: 'no changes apart' }).waitFor();
+  await page.screenshot({ path: `${artifacts}/web-apply-compare.png` });
+  await tab('Runs').click();
+  await results.getByRole('button', { name: 'Close' }).click();
+  await results.waitFor({ state: 'detached' });
+});
+
 // The theme toggle: system, light, dark; the dark one is dark, and the
 // choice outlives the page.
 await step('theme', async () => {

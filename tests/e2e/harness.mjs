@@ -30,7 +30,7 @@ export async function open(artifacts, prefix) {
       await page.screenshot({ path: `${artifacts}/${prefix}-${name}.png` });
       console.log(`ok   ${name} (${Date.now() - started} ms)`);
     } catch (err) {
-      await page.screenshot({ path: `${artifacts}/${prefix}-${name}-failed.png` }).catch(() => {});
+      await page.screenshot({ path: `${artifacts}/${prefix}-${name}-failed.png`, fullPage: true }).catch(() => {});
       console.error(`FAIL ${name}: ${err.message}`);
       if (problems.length) console.error(`page errors: ${problems.join('\n')}`);
       await browser.close();

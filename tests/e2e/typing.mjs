@@ -1,7 +1,8 @@
 // Types into the app's browser view (studio-ui --web) as a person does,
 // with real key events 50 ms apart, while runs stream: the chat box, the
-// command palette, the new-agent form (with a daily cap) and the run
-// form's group (its name and caps) must each hold exactly what was
+// command palette, the new-agent form (with a daily cap and a workspace
+// per run with its setup) and the run form's group (its name, caps and
+// checks) must each hold exactly what was
 // typed, and what they send must be exactly that. The Inspector's session
 // search finds the chat by its title and renames it. The palette is used
 // from the keyboard alone: focused on open, arrows, Enter, Escape, and an
@@ -186,6 +187,15 @@ await step('form', async () => {
   const daily = page.locator('input[name=daily_usd]');
   await daily.click();
   await typeInto(daily, '4.5');
+  // A workspace of its own per run, with its setup command.
+  const workspace = page.locator('input[name=workspace]');
+  await workspace.click();
+  await typeInto(workspace, '/srv/typed-project');
+  await page.locator('input[name=workspace_per_run]').check();
+  const setup = page.locator('input[name=setup]');
+  await setup.click();
+  await typeInto(setup, 'npm ci --quiet && make build');
+  await page.locator('.form').screenshot({ path: `${artifacts}/typing-agent-form.png` });
   await page.getByRole('button', { name: 'Create' }).click();
   await page.locator('.card h3', { hasText: NAME }).waitFor();
 });
@@ -203,6 +213,7 @@ await step('group-form', async () => {
     ['input[name=group_usd]', '2.5'],
     ['input[name=group_runs]', '5'],
     ['input[name=check_contains]', 'a typed check'],
+    ['input[name=check_command]', 'test -n "$PWD" && true'],
   ];
   for (const [selector, text] of fields) {
     const field = page.locator(selector);

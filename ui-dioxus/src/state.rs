@@ -13,6 +13,7 @@ use protocol::control::{
 };
 use protocol::event::Event;
 use protocol::mcp::McpServerConfig;
+use protocol::workspace::RunDiff;
 use protocol::{AgentConfig, ProviderKind, SessionId, Timestamp};
 
 use crate::notices::{Notice, notices};
@@ -175,6 +176,9 @@ pub enum Update {
     CapsToday(Vec<AgentDayStanding>),
     /// What sessions spent, summed one way (`Spend`).
     Spend(SpendBy, Vec<SpendRow>),
+    /// How a run's result differs from another's (`WorkspaceDiff`), or
+    /// why not.
+    RunDiff(Result<Box<RunDiff>, String>),
     /// A run's changes were applied (what and where), or why not.
     Applied(SessionId, Result<String, String>),
     /// An export is whole: the page saves it.
@@ -352,6 +356,9 @@ pub struct Comparing {
     /// Their comparison once the daemon answered (`None` while it works),
     /// shared: the page's rows point into it rather than copy it.
     pub shown: Option<Rc<Comparison>>,
+    /// How one compared run's result differs from another's (their own
+    /// workspaces), or why it could not be read.
+    pub changes_diff: Option<Result<Box<RunDiff>, String>>,
 }
 
 impl Comparing {
@@ -372,6 +379,7 @@ impl Comparing {
     pub fn ask(&mut self, sessions: Vec<SessionId>) {
         if self.asked != sessions {
             self.shown = None;
+            self.changes_diff = None;
         }
         self.asked = sessions;
     }
@@ -498,6 +506,7 @@ impl AppState {
                 }
             }
             Update::Applied(run, outcome) => self.applied = Some((run, outcome)),
+            Update::RunDiff(diff) => self.compare.changes_diff = Some(diff),
             Update::Exported(exported) => {
                 self.exported = Some(exported);
                 self.export_saved = None;

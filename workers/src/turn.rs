@@ -51,7 +51,7 @@ async fn run_turn(
             let (decide, mut decisions) = mpsc::unbounded_channel();
             let turn = async {
                 if let Some(setup) = &start.setup
-                    && let Err(error) = crate::tools::setup::run(&start, setup, outbox).await?
+                    && let Err(error) = crate::tools::setup::setup(&start, setup, outbox).await?
                 {
                     return Ok(TurnOutcome::Failed { error });
                 }
@@ -60,15 +60,18 @@ async fn run_turn(
                     .map(|c| c.sandbox);
                 hub.sync(&start.mcp_servers, sandbox.as_ref(), outbox)
                     .await?;
-                if let Some(tape) = &start.tape {
-                    tape::play(&start, tape, hub, &mut decisions, outbox).await
+                let outcome = if let Some(tape) = &start.tape {
+                    tape::play(&start, tape, hub, &mut decisions, outbox).await?
                 } else if start.agent.provider == ProviderKind::Scripted {
-                    scripted::run(&start, hub, &mut decisions, outbox)
-                        .await
-                        .map(|()| TurnOutcome::Completed)
+                    scripted::run(&start, hub, &mut decisions, outbox).await?;
+                    TurnOutcome::Completed
                 } else {
-                    agent::run(&start, hub, &mut decisions, outbox).await
+                    agent::run(&start, hub, &mut decisions, outbox).await?
+                };
+                if outcome == TurnOutcome::Completed {
+                    crate::tools::setup::check_commands(&start, outbox).await?;
                 }
+                Ok::<_, anyhow::Error>(outcome)
             };
             tokio::pin!(turn);
             loop {
@@ -144,6 +147,7 @@ mod tests {
             sandbox_support: Default::default(),
             tape: None,
             setup: None,
+            check_commands: Vec::new(),
         }
     }
 

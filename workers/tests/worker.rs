@@ -115,6 +115,7 @@ impl Daemon {
             sandbox_support: Default::default(),
             tape: None,
             setup: None,
+            check_commands: Vec::new(),
         }))
     }
 }

@@ -273,11 +273,14 @@ pub enum ControlRequest {
         /// Only say what would go.
         dry_run: bool,
     },
-    /// A run's changes to its own workspace, with the patch. Replies
+    /// A run's changes to its own workspace, with the patch; with
+    /// `against`, how its result differs from another run's. Replies
     /// [`ControlResponse::Diff`]; `NotFound` for a run without one.
     WorkspaceDiff {
         /// The run's id, short id or prefix.
         id: String,
+        /// Another run to diff it against (its result is the old side).
+        against: Option<String>,
     },
     /// Brings an ended run's changes into the workspace its own was made
     /// from; refused (`Conflict`, nothing written) when a change does not

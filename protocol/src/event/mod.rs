@@ -285,6 +285,16 @@ pub enum EventKind {
         /// How it came out.
         outcome: crate::checks::CheckOutcome,
     },
+    /// `check.command`: a command check (`Check::Command`) ran in the
+    /// run's workspace after its turn; `check.result` says how it came out.
+    CheckCommandRan {
+        /// The command.
+        command: String,
+        /// Its exit code; `None` when killed, timed out or not started.
+        exit_code: Option<i32>,
+        /// Its output (both streams, capped head and tail).
+        output: String,
+    },
     /// `workspace.created`: the run works in a workspace of its own
     /// (its agent's `workspace_per_run`), recorded by the daemon before
     /// the worker starts.
@@ -353,6 +363,7 @@ impl EventKind {
             EventKind::LlmCost { .. } => "llm.cost",
             EventKind::ReplayDiverged { .. } => "replay.diverged",
             EventKind::CheckResult { .. } => "check.result",
+            EventKind::CheckCommandRan { .. } => "check.command",
             EventKind::WorkspaceCreated { .. } => "workspace.created",
             EventKind::WorkspaceSetup { .. } => "workspace.setup",
             EventKind::WorkspaceChanged { .. } => "workspace.changed",

@@ -43,10 +43,11 @@ struct BatchLine {
     /// `deny`, `allow` or `wait[:SECS]`.
     #[serde(default)]
     ask: Option<String>,
-    /// Checks of this run's answer: `{"contains": "..."}`, `{"regex":
-    /// "..."}`, `"json"`.
+    /// Checks of this run: `{"contains": "..."}`, `{"regex": "..."}`,
+    /// `"json"`, `{"schema": {...}}` (the schema itself, or its text),
+    /// `{"command": "..."}`.
     #[serde(default)]
-    checks: Vec<protocol::checks::Check>,
+    checks: Vec<serde_json::Value>,
 }
 
 /// Why a batch file cannot run; nothing of it should be started.
@@ -121,8 +122,20 @@ fn parse_line(line: &str, number: usize, default_agent: &str) -> Result<RunSpec,
         model: parsed.model,
         approve,
         ask,
-        checks: parsed.checks,
+        checks: parsed
+            .checks
+            .into_iter()
+            .map(check_of)
+            .collect::<Result<_, _>>()?,
     })
+}
+
+/// A check as a batch line writes it; a schema may be an object.
+fn check_of(value: serde_json::Value) -> Result<protocol::checks::Check, String> {
+    if let Some(schema) = value.get("schema").filter(|s| s.is_object()) {
+        return Ok(protocol::checks::Check::Schema(schema.to_string()));
+    }
+    serde_json::from_value(value.clone()).map_err(|err| format!("check {value}: {err}"))
 }
 
 /// The runs of one prompt over `agents` (none: `base`'s own) × `models`
@@ -207,6 +220,28 @@ mod tests {
             parse_batch("{\"prompt\":\"no agent\"}", ""),
             Err(BatchFileError::BadLines(_))
         ));
+    }
+
+    #[test]
+    fn a_lines_checks_take_a_schema_as_an_object_or_as_text() {
+        use protocol::checks::Check;
+        let text = r#"{"prompt":"p","checks":["json",{"contains":"a"},{"schema":{"type":"object"}},{"schema":"{\"type\":\"array\"}"},{"command":"make test"}]}"#;
+        let runs = parse_batch(text, "writer").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            runs[0].checks,
+            [
+                Check::Json,
+                Check::Contains("a".into()),
+                Check::Schema(r#"{"type":"object"}"#.into()),
+                Check::Schema(r#"{"type":"array"}"#.into()),
+                Check::Command("make test".into()),
+            ]
+        );
+        let bad = r#"{"prompt":"p","checks":[{"smell":"good"}]}"#;
+        let Err(BatchFileError::BadLines(lines)) = parse_batch(bad, "writer") else {
+            panic!("an unknown check accepted");
+        };
+        assert!(lines[0].contains("smell"), "{lines:?}");
     }
 
     fn base() -> RunSpec {

@@ -1,5 +1,6 @@
-//! Check flags (`--check-contains`, `--check-regex`, `--check-json`): what
-//! each run's answer of a group is scored by.
+//! Check flags (`--check-contains`, `--check-regex`, `--check-json`,
+//! `--check-schema`, `--check-command`): what each run of a group is
+//! scored by.
 
 use clap::Args;
 use protocol::checks::Check;
@@ -17,6 +18,23 @@ pub(crate) struct CheckArgs {
     /// it is allowed).
     #[arg(long)]
     pub(crate) check_json: bool,
+    /// Check: the answer is JSON valid against this JSON Schema (a file,
+    /// or the schema itself when it starts with `{`; repeatable).
+    #[arg(long, value_name = "FILE", value_parser = schema_text)]
+    pub(crate) check_schema: Vec<String>,
+    /// Check: this command exits 0, run in the run's workspace in the
+    /// agent's sandbox after its turn (`cargo test`; repeatable).
+    #[arg(long, value_name = "COMMAND")]
+    pub(crate) check_command: Vec<String>,
+}
+
+/// A schema's text: the argument itself when it is JSON text, else the
+/// file it names.
+fn schema_text(arg: &str) -> Result<String, String> {
+    if arg.trim_start().starts_with('{') {
+        return Ok(arg.to_owned());
+    }
+    std::fs::read_to_string(arg).map_err(|err| format!("cannot read the schema {arg}: {err}"))
 }
 
 impl CheckArgs {
@@ -32,6 +50,8 @@ impl CheckArgs {
         if self.check_json {
             checks.push(Check::Json);
         }
+        checks.extend(self.check_schema.iter().cloned().map(Check::Schema));
+        checks.extend(self.check_command.iter().cloned().map(Check::Command));
         checks
     }
 }

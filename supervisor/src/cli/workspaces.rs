@@ -19,6 +19,9 @@ pub(crate) struct DiffArgs {
     /// Only the files with lines added and removed, not the patch.
     #[arg(long)]
     stat: bool,
+    /// How its result differs from this other run's (the old side).
+    #[arg(long, value_name = "RUN")]
+    against: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -32,7 +35,10 @@ pub(crate) struct ApplyArgs {
 
 pub(crate) async fn diff(args: DiffArgs, ctx: &Ctx) -> Result<(), CliError> {
     let client = ctx.client().await?;
-    let request = ControlRequest::WorkspaceDiff { id: args.run };
+    let request = ControlRequest::WorkspaceDiff {
+        id: args.run,
+        against: args.against,
+    };
     let ControlResponse::Diff(diff) = client.request(request).await? else {
         return Err(CliError::msg("unexpected answer to diff"));
     };
@@ -42,6 +48,7 @@ pub(crate) async fn diff(args: DiffArgs, ctx: &Ctx) -> Result<(), CliError> {
             "changes": changes_json(&diff.changes),
             "patch": diff.patch,
             "patch_cut": diff.patch_cut,
+            "against": diff.against.map(|a| a.to_string()),
         }));
         return Ok(());
     }

@@ -1,6 +1,9 @@
 //! Checks of a run's answer (`protocol::checks::Check`): checked when a
 //! group starts, and evaluated on each run's last answer before its
-//! terminal event (`SessionState::record_checks`).
+//! terminal event (`SessionState::record_checks`). A JSON Schema is
+//! compiled by `boon` (no `$ref` leaves the schema: nothing is loaded
+//! from files or the network); a command check ran in the worker after
+//! the turn (`check.command`), and its exit code decides it here.
 
 use protocol::checks::{Check, CheckOutcome, MAX_CHECKS};
 
@@ -30,14 +33,104 @@ pub(crate) fn validate(checks: &[Check]) -> Result<(), String> {
                 regex::Regex::new(pattern)
                     .map_err(|err| format!("check regex {pattern}: {err}"))?;
             }
-            Check::Contains(_) | Check::Json => {}
+            Check::Schema(schema) => {
+                compile(schema).map_err(|why| format!("check schema: {why}"))?;
+            }
+            Check::Command(command) if command.trim().is_empty() => {
+                return Err("a command check needs a command".to_owned());
+            }
+            Check::Contains(_) | Check::Json | Check::Command(_) => {}
         }
     }
     Ok(())
 }
 
-/// How each of `checks` comes out on `answer`.
-pub(crate) fn evaluate(checks: &[Check], answer: &str) -> Vec<CheckOutcome> {
+/// What a command check's command did (its `check.command` event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CommandRan {
+    /// The command.
+    pub(crate) command: String,
+    /// Its exit code; `None` when killed or not started.
+    pub(crate) exit_code: Option<i32>,
+    /// Its output.
+    pub(crate) output: String,
+}
+
+/// A compiled JSON Schema, or why `text` is not one.
+fn compile(text: &str) -> Result<(boon::Schemas, boon::SchemaIndex), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|err| format!("not JSON: {err}"))?;
+    let mut compiler = boon::Compiler::new();
+    compiler.use_loader(Box::new(NothingLoaded));
+    compiler
+        .add_resource("urn:studio:check", value)
+        .map_err(|err| err.to_string())?;
+    let mut schemas = boon::Schemas::new();
+    let index = compiler
+        .compile("urn:studio:check", &mut schemas)
+        .map_err(|err| with_sources(&err))?;
+    Ok((schemas, index))
+}
+
+/// `err` and what caused it, each after a colon.
+fn with_sources(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Refuses every `$ref` outside the schema itself.
+struct NothingLoaded;
+
+impl boon::UrlLoader for NothingLoaded {
+    fn load(&self, url: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        Err(format!("{url}: a check's schema cannot refer outside itself").into())
+    }
+}
+
+/// Whether `answer` is JSON valid against `schema`, and why not.
+fn against_schema(schema: &str, answer: &str) -> (bool, String) {
+    let value = match serde_json::from_str::<serde_json::Value>(json_body(answer)) {
+        Ok(value) => value,
+        Err(err) => return (false, format!("not JSON: {err}")),
+    };
+    match compile(schema) {
+        Ok((schemas, index)) => match schemas.validate(&value, index) {
+            Ok(()) => (true, String::new()),
+            Err(err) => (false, first_chars(&err.to_string().replace('\n', " "), 300)),
+        },
+        Err(why) => (false, why),
+    }
+}
+
+/// How a command check came out, from what ran.
+fn command_outcome(command: &str, ran: &[CommandRan]) -> (bool, String) {
+    match ran.iter().find(|r| r.command == command) {
+        Some(CommandRan {
+            exit_code: Some(0), ..
+        }) => (true, String::new()),
+        Some(ran) => {
+            let how = ran
+                .exit_code
+                .map_or_else(|| "killed".to_owned(), |code| format!("exit code {code}"));
+            let last = ran.output.lines().rev().find(|l| !l.trim().is_empty());
+            match last {
+                Some(line) => (false, format!("{how}: {}", first_chars(line.trim(), 200))),
+                None => (false, how),
+            }
+        }
+        None => (false, "it did not run".to_owned()),
+    }
+}
+
+/// How each of `checks` comes out on `answer`, command checks by what
+/// `ran`.
+pub(crate) fn evaluate(checks: &[Check], answer: &str, ran: &[CommandRan]) -> Vec<CheckOutcome> {
     checks
         .iter()
         .map(|check| {
@@ -48,7 +141,10 @@ pub(crate) fn evaluate(checks: &[Check], answer: &str) -> Vec<CheckOutcome> {
                 },
                 Check::Regex(pattern) => match regex::Regex::new(pattern) {
                     Ok(re) => match re.find(answer) {
-                        Some(found) => (true, format!("matched {:?}", first_chars(found.as_str()))),
+                        Some(found) => (
+                            true,
+                            format!("matched {:?}", first_chars(found.as_str(), 80)),
+                        ),
                         None => (false, "no match in the answer".to_owned()),
                     },
                     Err(err) => (false, format!("does not compile: {err}")),
@@ -57,6 +153,8 @@ pub(crate) fn evaluate(checks: &[Check], answer: &str) -> Vec<CheckOutcome> {
                     Ok(_) => (true, String::new()),
                     Err(err) => (false, format!("not JSON: {err}")),
                 },
+                Check::Schema(schema) => against_schema(schema, answer),
+                Check::Command(command) => command_outcome(command, ran),
             };
             CheckOutcome {
                 check: check.name(),
@@ -78,9 +176,9 @@ fn json_body(answer: &str) -> &str {
     rest.strip_suffix("```").unwrap_or(rest).trim()
 }
 
-/// At most 80 characters of `text`, for a detail line.
-fn first_chars(text: &str) -> String {
-    text.chars().take(80).collect()
+/// At most `chars` characters of `text`, for a detail line.
+fn first_chars(text: &str, chars: usize) -> String {
+    text.chars().take(chars).collect()
 }
 
 #[cfg(test)]
@@ -95,7 +193,10 @@ mod tests {
             Check::Json,
         ];
         let passed = |answer: &str| -> Vec<bool> {
-            evaluate(&checks, answer).iter().map(|o| o.passed).collect()
+            evaluate(&checks, answer, &[])
+                .iter()
+                .map(|o| o.passed)
+                .collect()
         };
         assert_eq!(passed("Paris, since 1871"), [true, true, false]);
         assert_eq!(
@@ -103,10 +204,53 @@ mod tests {
             [true, true, true]
         );
         assert_eq!(passed("London"), [false, false, false]);
-        let why = evaluate(&checks, "London");
+        let why = evaluate(&checks, "London", &[]);
         assert_eq!(why[0].detail, "not in the answer");
         assert!(why[2].detail.starts_with("not JSON: "), "{}", why[2].detail);
-        assert_eq!(evaluate(&checks, "year 1999")[1].detail, "matched \"1999\"");
+        assert_eq!(
+            evaluate(&checks, "year 1999", &[])[1].detail,
+            "matched \"1999\""
+        );
+    }
+
+    #[test]
+    fn a_schema_check_validates_the_answer_and_says_where_it_fails() {
+        let schema = r#"{"type": "object", "required": ["city"],
+            "properties": {"city": {"type": "string"}, "year": {"type": "integer"}}}"#;
+        let checks = [Check::Schema(schema.into())];
+        let outcome = |answer: &str| evaluate(&checks, answer, &[]).remove(0);
+        assert!(outcome("```json\n{\"city\": \"Paris\", \"year\": 1871}\n```").passed);
+        let wrong = outcome("{\"city\": \"Paris\", \"year\": \"long ago\"}");
+        assert!(!wrong.passed);
+        assert!(wrong.detail.contains("year"), "{}", wrong.detail);
+        assert!(!outcome("{\"year\": 1}").passed);
+        assert!(outcome("Paris").detail.starts_with("not JSON"));
+    }
+
+    #[test]
+    fn a_command_check_passes_on_exit_code_zero_only() {
+        let checks = [
+            Check::Command("cargo test".into()),
+            Check::Command("make lint".into()),
+            Check::Command("never ran".into()),
+        ];
+        let ran = [
+            CommandRan {
+                command: "cargo test".into(),
+                exit_code: Some(0),
+                output: "ok".into(),
+            },
+            CommandRan {
+                command: "make lint".into(),
+                exit_code: Some(2),
+                output: "lint: 3 problems\n\n".into(),
+            },
+        ];
+        let outcomes = evaluate(&checks, "", &ran);
+        assert!(outcomes[0].passed);
+        assert!(!outcomes[1].passed);
+        assert_eq!(outcomes[1].detail, "exit code 2: lint: 3 problems");
+        assert_eq!(outcomes[2].detail, "it did not run");
     }
 
     #[test]
@@ -115,5 +259,15 @@ mod tests {
         assert!(validate(&[Check::Contains(String::new())]).is_err());
         assert!(validate(&vec![Check::Json; MAX_CHECKS + 1]).is_err());
         assert!(validate(&[Check::Json, Check::Regex("^ok$".into())]).is_ok());
+        assert!(validate(&[Check::Schema("{\"type\": 3}".into())]).is_err());
+        assert!(validate(&[Check::Schema("not json".into())]).is_err());
+        // A schema file that exists and compiles is not read either.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("other.json");
+        std::fs::write(&file, r#"{"type": "object"}"#).unwrap();
+        let outside = format!(r#"{{"$ref": "file://{}"}}"#, file.display());
+        let why = validate(&[Check::Schema(outside)]).unwrap_err();
+        assert!(why.contains("cannot refer outside"), "{why}");
+        assert!(validate(&[Check::Command(" ".into())]).is_err());
     }
 }

@@ -45,6 +45,18 @@ fn repository(cli: &Cli) -> PathBuf {
 /// An agent working in `workspace`, a workspace per run set up by
 /// `setup`, whose one tool call runs `command`.
 fn coder(cli: &Cli, name: &str, workspace: &Path, setup: &str, command: &str) {
+    coder_answering(cli, name, workspace, setup, command, "done");
+}
+
+/// [`coder`], answering `answer`.
+fn coder_answering(
+    cli: &Cli,
+    name: &str,
+    workspace: &Path,
+    setup: &str,
+    command: &str,
+    answer: &str,
+) {
     let call = format!("shell:{}", serde_json::json!({ "command": command }));
     cli.ok(&[
         "agent",
@@ -62,7 +74,7 @@ fn coder(cli: &Cli, name: &str, workspace: &Path, setup: &str, command: &str) {
         "--tool-call",
         &call,
         "--answer",
-        "done",
+        answer,
     ]);
 }
 
@@ -167,8 +179,26 @@ fn attempts_on_a_repository_get_worktrees_of_their_own_whose_changes_apply_back(
         );
     }
 
-    // The patch, then apply: the person's line ten stays.
+    // How the second attempt's result differs from the first's: only in
+    // the files that name their own worktree.
     let first = runs[0]["run"].as_str().unwrap();
+    let apart = cli.json(&["diff", runs[1]["run"].as_str().unwrap(), "--against", first]);
+    assert_eq!(apart["changes"]["files_changed"], 3, "{apart}");
+    let first_short = runs[0]["short_id"].as_str().unwrap();
+    let second_short = runs[1]["short_id"].as_str().unwrap();
+    let patch = apart["patch"].as_str().unwrap();
+    assert!(
+        patch.contains(&format!(
+            "-studio/run-{first_short}\n+studio/run-{second_short}\n"
+        )),
+        "{patch}"
+    );
+    assert!(
+        !patch.contains("line one"),
+        "both changed line 1 alike: {patch}"
+    );
+
+    // The patch, then apply: the person's line ten stays.
     let diff = cli.json(&["diff", first]);
     let patch = diff["patch"].as_str().unwrap();
     assert!(patch.contains("-line 1\n+line one\n"), "{patch}");
@@ -215,20 +245,36 @@ fn a_plain_directory_is_copied_and_a_failing_setup_fails_the_run() {
     let plain = cli.tmp.path().join("plain");
     std::fs::create_dir(&plain).unwrap();
     std::fs::write(plain.join("notes.txt"), "one\n").unwrap();
-    coder(&cli, "copier", &plain, "true", "echo two >> notes.txt");
+    coder(
+        &cli,
+        "copier",
+        &plain,
+        "true",
+        "echo two >> notes.txt; basename $PWD > own.txt",
+    );
     let results = cli.json(&[
         "run",
         "copier",
         "--prompt",
         "go",
         "--attempts",
-        "1",
+        "2",
         "--approve",
         "shell",
     ]);
-    let run = runs(&results).remove(0);
-    assert_eq!(run["files_changed"], 1, "{run}");
+    let both = runs(&results);
+    let run = &both[0];
+    assert_eq!(run["files_changed"], 2, "{run}");
     let id = run["run"].as_str().unwrap();
+    // Two copies, each with a git directory of its own: how the second's
+    // result differs from the first's.
+    let other = both[1]["run"].as_str().unwrap();
+    let apart = cli.json(&["diff", other, "--against", id]);
+    assert_eq!(apart["against"], id);
+    assert_eq!(apart["changes"]["files_changed"], 1, "{apart}");
+    assert_eq!(apart["changes"]["files"][0]["path"], "own.txt");
+    let patch = apart["patch"].as_str().unwrap();
+    assert!(patch.contains(&format!("-{id}\n+{other}\n")), "{patch}");
     let events = cli.events(id);
     let created = &event(&events, "workspace.created")["data"]["workspace"];
     assert_eq!(created["kind"], "Copy", "{created}");
@@ -241,8 +287,17 @@ fn a_plain_directory_is_copied_and_a_failing_setup_fails_the_run() {
         std::fs::read_to_string(plain.join("notes.txt")).unwrap(),
         "one\ntwo\n"
     );
-    assert_eq!(run_dirs(&cli).len(), 2, "the copy and its git directory");
-    cli.ok(&["rm", id, "--yes"]);
+    assert_eq!(
+        run_dirs(&cli).len(),
+        4,
+        "two copies and their git directories"
+    );
+    cli.ok(&[
+        "rm",
+        "--group",
+        results["group"]["id"].as_str().unwrap(),
+        "--yes",
+    ]);
     assert_eq!(run_dirs(&cli), Vec::<String>::new());
 
     // A setup that fails: the run fails before its turn, saying why.
@@ -399,4 +454,74 @@ fn a_run_whose_daemon_was_killed_still_diffs_applies_and_is_removed() {
     cli.ok(&["rm", &id, "--yes"]);
     assert_eq!(run_dirs(&cli), Vec::<String>::new());
     assert!(!git(&repo, &["branch"]).contains("studio/"));
+}
+
+#[test]
+fn command_and_schema_checks_score_each_run_in_its_own_workspace() {
+    let cli = Cli::new();
+    let repo = repository(&cli);
+    // Not under /tmp: a sandboxed command's /tmp is its own.
+    let outside = PathBuf::from(format!("/var/tmp/studio-check-{}", std::process::id()));
+    coder_answering(
+        &cli,
+        "tester",
+        &repo,
+        "true",
+        "basename \"$PWD\" > \"$(basename \"$PWD\").txt\"",
+        "```json\n{\"verdict\": \"fixed\"}\n```",
+    );
+    let schema = cli.write(
+        "answer.schema.json",
+        r#"{"type": "object", "required": ["verdict"]}"#,
+    );
+    let escape = format!("echo out > {}", path(&outside));
+    let results = cli.json(&[
+        "run",
+        "tester",
+        "--prompt",
+        "go",
+        "--attempts",
+        "2",
+        "--approve",
+        "shell",
+        "--check-command",
+        "test -f \"$(basename \"$PWD\").txt\"",
+        "--check-command",
+        "echo no such test >&2; exit 3",
+        "--check-command",
+        &escape,
+        "--check-schema",
+        path(&schema),
+        "--check-schema",
+        r#"{"type": "string"}"#,
+    ]);
+    for run in runs(&results) {
+        let checks = run["checks"].as_array().unwrap();
+        let passed: Vec<bool> = checks.iter().map(|c| c["passed"] == true).collect();
+        // The answer is an object with a verdict, not a string; its own
+        // file is there; the failing command fails; the write outside its
+        // workspace is refused by the sandbox.
+        assert_eq!(passed, [true, false, true, false, false], "{run}");
+        assert!(
+            checks[1]["detail"].as_str().unwrap().contains("string"),
+            "{run}"
+        );
+        assert_eq!(checks[3]["detail"], "exit code 3: no such test");
+        let events = cli.events(run["run"].as_str().unwrap());
+        let ran: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["name"] == "check.command")
+            .collect();
+        assert_eq!(ran.len(), 3);
+        assert_eq!(ran[0]["data"]["exit_code"], 0);
+        let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
+        let last_command = names.iter().rposition(|n| *n == "check.command").unwrap();
+        let first_result = names.iter().position(|n| *n == "check.result").unwrap();
+        assert!(last_command < first_result, "{names:?}");
+    }
+    assert!(
+        !outside.exists(),
+        "a check's command wrote outside its sandbox"
+    );
+    assert_eq!(results["pass_rates"][0]["passed"], 0);
 }

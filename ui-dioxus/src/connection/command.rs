@@ -75,6 +75,13 @@ pub enum Command {
     /// Bring a run's changes into the workspace its own was made from
     /// (`Apply`).
     Apply(SessionId),
+    /// How `run`'s result differs from `against`'s (`WorkspaceDiff`).
+    DiffRuns {
+        /// The new side.
+        run: SessionId,
+        /// The old side.
+        against: SessionId,
+    },
     /// Read what sessions spent, by agent, model and day (`Spend`), and
     /// each agent's caps today (`CapsToday`).
     Spend,

@@ -40,6 +40,8 @@ pub(super) enum Asked {
     Spend(protocol::control::SpendBy),
     /// A run's changes applied, or refused.
     Apply(SessionId),
+    /// Two runs' results diffed.
+    RunDiff,
     /// A preferred run marked: read the group again.
     Prefer(SessionId),
     /// An export under way.
@@ -168,6 +170,13 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
                 dry_run: false,
             };
             return Ok((request, Asked::Apply(run)));
+        }
+        Command::DiffRuns { run, against } => {
+            let request = ControlRequest::WorkspaceDiff {
+                id: run.to_string(),
+                against: Some(against.to_string()),
+            };
+            return Ok((request, Asked::RunDiff));
         }
         Command::Prefer { group, run } => {
             let request = ControlRequest::GroupPrefer {

@@ -245,6 +245,10 @@ impl Wire {
                     (Some(Asked::Apply(run)), Err(err)) => {
                         update(Update::Applied(run, Err(err.message)));
                     }
+                    (Some(Asked::RunDiff), Err(err)) => update(Update::RunDiff(Err(err.message))),
+                    (Some(Asked::RunDiff), Ok(ControlResponse::Diff(diff))) => {
+                        update(Update::RunDiff(Ok(diff)));
+                    }
                     (_, Err(err)) => update(Update::Failed(err.message)),
                     (Some(Asked::Apply(run)), Ok(ControlResponse::Applied(report))) => {
                         let said =

@@ -181,7 +181,14 @@ fn FiguresTable(shown: Shown) -> Element {
 /// own workspace side by side (shown when any has checks or changes).
 #[component]
 fn OutcomesTable(shown: Shown) -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let commands = use_context::<Commands>();
     let sessions = &shown.0.sessions;
+    let first_changed = sessions
+        .iter()
+        .find(|s| s.changes.is_some())
+        .map(|s| s.summary.id);
+    let diff = state.read().compare.changes_diff.clone();
     let checked = sessions.iter().any(|s| !s.checks.is_empty());
     let changes: Vec<_> = sessions.iter().map(|s| s.changes.as_ref()).collect();
     let files = studio_client::changes::side_by_side(&changes);
@@ -205,7 +212,18 @@ fn OutcomesTable(shown: Shown) -> Element {
                     tr {
                         th { "changes" }
                         for session in sessions.iter() {
-                            td { {session.changes.as_ref().map(|c| c.short()).unwrap_or_default()} }
+                            td { {session.changes.as_ref().map(|c| c.short()).unwrap_or_default()}
+                                if let Some(against) = first_changed.filter(|first| *first != session.summary.id && session.changes.is_some()) {
+                                    button { class: "diff-runs",
+                                        title: "How this run's result differs from the first's",
+                                        onclick: {
+                                            let run = session.summary.id;
+                                            move |_| commands.send(Command::DiffRuns { run, against })
+                                        },
+                                        "Diff against {against.short()}"
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -218,6 +236,16 @@ fn OutcomesTable(shown: Shown) -> Element {
                     }
                 }
             }
+        }
+        match diff {
+            Some(Ok(diff)) => rsx! {
+                div { class: "changes-diff",
+                    p { class: "muted", "{diff.changes.short()} apart" if diff.patch_cut { " (the patch is cut)" } }
+                    pre { class: "patch", "{diff.patch}" }
+                }
+            },
+            Some(Err(why)) => rsx! { p { class: "problem", role: "status", "No diff: {why}" } },
+            None => rsx! {},
         }
     }
 }

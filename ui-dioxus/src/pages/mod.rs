@@ -5,6 +5,7 @@ mod agent_form;
 mod agents;
 mod budgets;
 mod caps;
+mod checks;
 pub mod compare;
 mod deleting;
 mod inbox;

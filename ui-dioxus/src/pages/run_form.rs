@@ -5,12 +5,12 @@
 use dioxus::prelude::*;
 use protocol::approval::{AskPolicy, RuleMatch};
 use protocol::caps::SpendCaps;
-use protocol::checks::Check;
 use protocol::control::RunSpec;
 use studio_client::batch::{fan_out, parse_batch};
 
 use super::budgets::{BudgetDraft, BudgetInputs};
 use super::caps::{CapsDraft, CapsInputs};
+use super::checks::{ChecksDraft, ChecksInputs};
 use crate::commands::Commands;
 use crate::connection::Command;
 use crate::fields::{TextArea, TextInput};
@@ -53,12 +53,8 @@ pub struct RunDraft {
     pub budgets: BudgetDraft,
     /// Caps on what the group's runs spend together (empty: none).
     pub caps: CapsDraft,
-    /// Check: each answer holds this text (empty: no such check).
-    pub check_contains: String,
-    /// Check: each answer matches this regular expression (empty: none).
-    pub check_regex: String,
-    /// Check: each answer is one JSON value.
-    pub check_json: bool,
+    /// What each run is scored by.
+    pub checks: ChecksDraft,
 }
 
 impl Default for RunDraft {
@@ -77,9 +73,7 @@ impl Default for RunDraft {
             ask: "deny".into(),
             budgets: BudgetDraft::default(),
             caps: CapsDraft::default(),
-            check_contains: String::new(),
-            check_regex: String::new(),
-            check_json: false,
+            checks: ChecksDraft::default(),
         }
     }
 }
@@ -158,21 +152,6 @@ impl RunDraft {
             .ok()
             .filter(|n| *n >= 1)
             .ok_or_else(|| format!("at once: {parallel:?} is not a number from 1 up"))
-    }
-
-    /// The checks each run's answer is scored by.
-    pub fn checks(&self) -> Vec<Check> {
-        let mut checks = Vec::new();
-        if !self.check_contains.is_empty() {
-            checks.push(Check::Contains(self.check_contains.clone()));
-        }
-        if !self.check_regex.is_empty() {
-            checks.push(Check::Regex(self.check_regex.clone()));
-        }
-        if self.check_json {
-            checks.push(Check::Json);
-        }
-        checks
     }
 
     /// The agents Start would run (a batch's are known once it is read).
@@ -333,18 +312,8 @@ pub fn RunForm() -> Element {
                 on_change: move |budgets| draft.write().budgets = budgets }
             CapsInputs { draft: draft.read().caps.clone(), prefix: "group", label: "Group cap",
                 on_change: move |caps| draft.write().caps = caps }
-            label { "Check: answer contains"
-                TextInput { name: "check_contains", value: draft.read().check_contains.clone(), placeholder: "text every answer should hold",
-                    oninput: move |text| draft.write().check_contains = text }
-            }
-            label { "Check: answer matches"
-                TextInput { name: "check_regex", value: draft.read().check_regex.clone(), placeholder: "a regular expression",
-                    oninput: move |text| draft.write().check_regex = text }
-            }
-            label { class: "check", "Check: answer is JSON"
-                input { r#type: "checkbox", name: "check_json", checked: draft.read().check_json,
-                    onchange: move |e| draft.write().check_json = e.checked() }
-            }
+            ChecksInputs { draft: draft.read().checks.clone(),
+                on_change: move |checks| draft.write().checks = checks }
             if let Some(why) = problem.read().as_ref() {
                 p { class: "problem", role: "alert", "{why}" }
             }
@@ -364,7 +333,7 @@ pub fn RunForm() -> Element {
                             budget_problems.set(Problems::default());
                             started.set(Some(runs.len()));
                             let name = draft.read().group_name();
-                            let checks = draft.read().checks();
+                            let checks = draft.read().checks.checks();
                             commands.send(Command::Run { runs, parallel, name, caps, checks });
                             problem.set(None);
                         }
@@ -538,16 +507,6 @@ mod tests {
             ..draft()
         };
         let (runs, parallel, caps) = from_file.submit().unwrap_or_else(|e| panic!("{e}"));
-        let checked = RunDraft {
-            check_contains: "Paris".into(),
-            check_json: true,
-            ..draft()
-        };
-        assert_eq!(
-            checked.checks(),
-            [Check::Contains("Paris".into()), Check::Json],
-            "an empty field is no check"
-        );
         assert_eq!((runs.len(), parallel), (2, 3));
         assert_eq!(caps.max_cost_usd, Some(2.5), "the group's caps go with it");
         let bad_cap = RunDraft {

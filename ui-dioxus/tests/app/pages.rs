@@ -285,6 +285,28 @@ fn populated(page: Page) -> AppState {
             picked: vec![id(1), id(3)],
             asked: vec![id(1), id(3)],
             shown: Some(std::rc::Rc::new(comparison())),
+            changes_diff: Some(Ok(Box::new(protocol::workspace::RunDiff {
+                workspace: protocol::workspace::RunWorkspace {
+                    origin: "/src/app".into(),
+                    path: "/ws/.runs/3".into(),
+                    subdir: String::new(),
+                    kind: protocol::workspace::WorkspaceKind::Worktree {
+                        branch: "studio/run-00000003".into(),
+                    },
+                    git_dir: "/src/app/.git/worktrees/3".into(),
+                    base: "ed00004".into(),
+                },
+                changes: protocol::workspace::Changes::of(vec![protocol::workspace::FileChange {
+                    path: "README.md".into(),
+                    added: 0,
+                    removed: 2,
+                    binary: false,
+                }]),
+                patch: "--- a/README.md\n+++ b/README.md\n@@ -1,2 +0,0 @@\n-<b>two</b>\n-lines\n"
+                    .into(),
+                patch_cut: false,
+                against: Some(id(1)),
+            }))),
         },
         ..AppState::default()
     }

@@ -131,6 +131,11 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
     let agent = stored_agent(&daemon, NAME).expect("the typed agent is stored");
     assert_eq!(agent["system_prompt"], PROMPT);
     assert_eq!(agent["daily_caps"]["max_cost_usd"], 4.5);
+    assert_eq!(agent["workspace"], "/srv/typed-project");
+    assert_eq!(
+        agent["workspace_per_run"]["setup"],
+        "npm ci --quiet && make build"
+    );
     // The group started from the run form, with its caps, as typed.
     let groups = studio_json(&daemon, &["groups"]);
     let group = groups
@@ -144,7 +149,10 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
     assert_eq!(group["caps"]["max_runs"], 5);
     assert_eq!(
         group["checks"],
-        serde_json::json!(["contains \"a typed check\""])
+        serde_json::json!([
+            "contains \"a typed check\"",
+            "command test -n \"$PWD\" && true"
+        ])
     );
     // The chat was renamed in the Inspector, as typed.
     assert_eq!(chat_titles(&daemon), [TITLE]);

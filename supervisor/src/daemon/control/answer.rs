@@ -71,7 +71,9 @@ async fn dispatch(
             Ok(ControlResponse::Spend(shared.store.spend(by, since).await?))
         }
         ControlRequest::CapsToday { agents } => runs::caps_today(agents, handles).await,
-        ControlRequest::WorkspaceDiff { id } => workspaces::diff(&id, handles).await,
+        ControlRequest::WorkspaceDiff { id, against } => {
+            workspaces::diff(&id, against.as_deref(), handles).await
+        }
         ControlRequest::Apply { id, dry_run } => workspaces::apply(&id, dry_run, handles).await,
         ControlRequest::Delete {
             ids,

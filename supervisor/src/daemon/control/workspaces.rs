@@ -1,6 +1,7 @@
 //! A run's own workspace: `WorkspaceDiff` (its changes with the patch)
 //! and `Apply` (its changes into the workspace it was made from).
 
+use protocol::SessionId;
 use protocol::control::{ControlError, ControlResponse, ErrorKind};
 use protocol::workspace::RunDiff;
 
@@ -9,21 +10,40 @@ use crate::daemon::root::Handles;
 use crate::daemon::run_workspace::{self, WorkspaceError};
 use crate::store::RecordedWorkspace;
 
-/// The changes of run `id`, with its patch.
-pub(super) async fn diff(id: &str, handles: &Handles) -> Result<ControlResponse, ControlError> {
-    let (recorded, result) = ended_run(id, handles).await?;
+/// The changes of run `id`, with its patch; with `against`, how its
+/// result differs from that run's.
+pub(super) async fn diff(
+    id: &str,
+    against: Option<&str>,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let (_, recorded, result) = ended_run(id, handles).await?;
     let workspace = &recorded.workspace;
-    let changes = run_workspace::changes(workspace, &result)
-        .await
-        .map_err(internal)?;
-    let (patch, patch_cut) = run_workspace::patch(workspace, &result)
-        .await
-        .map_err(internal)?;
+    let (changes, patch, patch_cut, against) = match against {
+        None => {
+            let changes = run_workspace::changes(workspace, &result)
+                .await
+                .map_err(internal)?;
+            let (patch, cut) = run_workspace::patch(workspace, &result)
+                .await
+                .map_err(internal)?;
+            (changes, patch, cut, None)
+        }
+        Some(other) => {
+            let (other, theirs, their_result) = ended_run(other, handles).await?;
+            let (changes, patch, cut) =
+                run_workspace::between((&theirs.workspace, &their_result), (workspace, &result))
+                    .await
+                    .map_err(internal)?;
+            (changes, patch, cut, Some(other))
+        }
+    };
     Ok(ControlResponse::Diff(Box::new(RunDiff {
         workspace: recorded.workspace,
         changes,
         patch,
         patch_cut,
+        against,
     })))
 }
 
@@ -33,7 +53,7 @@ pub(super) async fn apply(
     dry_run: bool,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
-    let (recorded, result) = ended_run(id, handles).await?;
+    let (_, recorded, result) = ended_run(id, handles).await?;
     match run_workspace::apply(&recorded.workspace, &result, dry_run).await {
         Ok(report) => {
             if report.applied {
@@ -48,12 +68,12 @@ pub(super) async fn apply(
     }
 }
 
-/// Run `id`'s workspace and the tree it left: read now when its end did
-/// not record one (its daemon stopped first). Refused while it runs.
+/// Run `id`, its workspace and the tree it left: read now when its end
+/// did not record one (its daemon stopped first). Refused while it runs.
 async fn ended_run(
     id: &str,
     handles: &Handles,
-) -> Result<(RecordedWorkspace, String), ControlError> {
+) -> Result<(SessionId, RecordedWorkspace, String), ControlError> {
     let store = &handles.shared.store;
     let session = find_session(store, id).await?;
     let Some(recorded) = store.run_workspace(session.id).await? else {
@@ -81,7 +101,7 @@ async fn ended_run(
             .await
             .map_err(internal)?,
     };
-    Ok((recorded, result))
+    Ok((session.id, recorded, result))
 }
 
 fn internal(err: WorkspaceError) -> ControlError {

@@ -51,6 +51,8 @@ pub struct Git {
     cwd: PathBuf,
     git_dir: Option<PathBuf>,
     work_tree: Option<PathBuf>,
+    /// Another repository's objects, readable too.
+    alternate: Option<PathBuf>,
 }
 
 impl Git {
@@ -61,6 +63,7 @@ impl Git {
             cwd: cwd.to_path_buf(),
             git_dir: None,
             work_tree: None,
+            alternate: None,
         }
     }
 
@@ -70,7 +73,14 @@ impl Git {
             cwd: work_tree.to_path_buf(),
             git_dir: Some(git_dir.to_path_buf()),
             work_tree: Some(work_tree.to_path_buf()),
+            alternate: None,
         }
+    }
+
+    /// This git, reading `objects` (another repository's) too.
+    pub fn reading(mut self, objects: &Path) -> Git {
+        self.alternate = Some(objects.to_path_buf());
+        self
     }
 
     /// Runs `git ARGS`; its standard output, or why it failed.
@@ -116,6 +126,9 @@ impl Git {
         }
         if let Some(tree) = &self.work_tree {
             command.arg(flag("--work-tree=", tree));
+        }
+        if let Some(objects) = &self.alternate {
+            command.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", objects);
         }
         command.args(args);
         let mut child = command

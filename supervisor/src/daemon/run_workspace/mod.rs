@@ -189,18 +189,49 @@ pub async fn settle(workspace: &RunWorkspace) -> Result<String, WorkspaceError> 
 /// What the run changed: its starting point against `result` (a tree id
 /// from [`settle`]).
 pub async fn changes(workspace: &RunWorkspace, result: &str) -> Result<Changes, WorkspaceError> {
-    let out = reader(workspace)
+    numstat(&reader(workspace), &workspace.base, result).await
+}
+
+/// The changes from tree `from` to tree `to`, read by `git`.
+async fn numstat(git: &Git, from: &str, to: &str) -> Result<Changes, WorkspaceError> {
+    let out = git
         .run(&[
             "diff-tree",
             "-r",
             "-z",
             "--numstat",
             "--no-renames",
-            &workspace.base,
-            result,
+            from,
+            to,
         ])
         .await?;
     Ok(Changes::of(parse_numstat(&out)))
+}
+
+/// How run `b`'s result differs from run `a`'s (each a workspace and the
+/// tree it left): the changes and the patch, cut as [`patch`] cuts it.
+pub async fn between(
+    (a, a_result): (&RunWorkspace, &str),
+    (b, b_result): (&RunWorkspace, &str),
+) -> Result<(Changes, String, bool), WorkspaceError> {
+    let git = reader(b).reading(&objects_of(a));
+    let changes = numstat(&git, a_result, b_result).await?;
+    let (patch, cut) = cut_patch(tree_patch(&git, a_result, b_result).await?);
+    Ok((changes, patch, cut))
+}
+
+/// Where a run workspace's objects are: a worktree's in its repository's
+/// common directory, a copy's in its own git directory.
+fn objects_of(workspace: &RunWorkspace) -> PathBuf {
+    let git_dir = Path::new(&workspace.git_dir);
+    match workspace.kind {
+        WorkspaceKind::Worktree { .. } => git_dir
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(git_dir)
+            .join("objects"),
+        WorkspaceKind::Copy => git_dir.join("objects"),
+    }
 }
 
 /// The run's changes as a patch git can apply, cut to `MAX_PATCH_BYTES`
@@ -209,19 +240,29 @@ pub async fn patch(
     workspace: &RunWorkspace,
     result: &str,
 ) -> Result<(String, bool), WorkspaceError> {
-    let out = full_patch(workspace, result).await?;
+    Ok(cut_patch(full_patch(workspace, result).await?))
+}
+
+/// `out` as text, cut to `MAX_PATCH_BYTES` at a line's end (and whether
+/// it was cut).
+fn cut_patch(out: Vec<u8>) -> (String, bool) {
     if out.len() <= MAX_PATCH_BYTES {
-        return Ok((String::from_utf8_lossy(&out).into_owned(), false));
+        return (String::from_utf8_lossy(&out).into_owned(), false);
     }
     let cut = out[..MAX_PATCH_BYTES]
         .iter()
         .rposition(|b| *b == b'\n')
         .map_or(0, |i| i + 1);
-    Ok((String::from_utf8_lossy(&out[..cut]).into_owned(), true))
+    (String::from_utf8_lossy(&out[..cut]).into_owned(), true)
 }
 
 async fn full_patch(workspace: &RunWorkspace, result: &str) -> Result<Vec<u8>, WorkspaceError> {
-    Ok(reader(workspace)
+    tree_patch(&reader(workspace), &workspace.base, result).await
+}
+
+/// The patch from tree `from` to tree `to`, binary files included.
+async fn tree_patch(git: &Git, from: &str, to: &str) -> Result<Vec<u8>, WorkspaceError> {
+    Ok(git
         .run(&[
             "diff-tree",
             "-r",
@@ -231,8 +272,8 @@ async fn full_patch(workspace: &RunWorkspace, result: &str) -> Result<Vec<u8>, W
             "--no-renames",
             "--no-ext-diff",
             "--no-textconv",
-            &workspace.base,
-            result,
+            from,
+            to,
         ])
         .await?)
 }

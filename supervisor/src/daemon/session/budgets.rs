@@ -65,6 +65,8 @@ pub(crate) struct LiveStats {
     pub(super) last_event_ms: AtomicU64,
     /// The last answer, kept only when the run's answer is checked.
     answer: std::sync::Mutex<Option<String>>,
+    /// What its command checks did (`check.command`), in order.
+    ran: std::sync::Mutex<Vec<crate::daemon::checks::CommandRan>>,
 }
 
 impl LiveStats {
@@ -93,6 +95,16 @@ impl LiveStats {
         {
             text.clone_into(kept);
         }
+    }
+
+    /// A command check ran.
+    pub(super) fn ran(&self, ran: crate::daemon::checks::CommandRan) {
+        self.ran.lock().unwrap_or_else(|p| p.into_inner()).push(ran);
+    }
+
+    /// What the command checks did.
+    pub(super) fn commands_ran(&self) -> Vec<crate::daemon::checks::CommandRan> {
+        self.ran.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The last answer kept (empty if none, or none was kept).

@@ -113,7 +113,8 @@ impl SessionState {
             return;
         }
         let answer = self.live.last_answer();
-        for outcome in checks::evaluate(&self.setup.checks, &answer) {
+        let ran = self.live.commands_ran();
+        for outcome in checks::evaluate(&self.setup.checks, &answer, &ran) {
             self.append(EventKind::CheckResult { outcome });
         }
     }

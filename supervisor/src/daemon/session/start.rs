@@ -270,6 +270,7 @@ impl SessionState {
             if let ToWorker::Start(turn) = &mut start {
                 turn.tape = self.setup.tape.take();
                 turn.setup = self.workspace_setup();
+                turn.check_commands = self.check_commands();
             }
             self.send(start);
             if let Some(Stop::Cancel { .. }) = self.ending.stop {

@@ -38,6 +38,7 @@ impl SessionState {
             sandbox_support: self.shared.sandbox_support,
             tape: None,
             setup: None,
+            check_commands: Vec::new(),
         }))
     }
 
@@ -199,6 +200,7 @@ impl SessionState {
                 let mut start = self.start_turn(history::conversation(&events), turn.prompt);
                 if let ToWorker::Start(next) = &mut start {
                     next.tape = turn.tape;
+                    next.check_commands = self.check_commands();
                 }
                 self.send(start);
             }

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 
 use super::{LiveStats, SessionMsg};
 use crate::daemon::Shared;
+use crate::daemon::checks::CommandRan;
 use crate::daemon::sequencer::{AppendError, Sequencer};
 use crate::daemon::spend_caps::SessionCaps;
 use crate::pricing;
@@ -182,8 +183,18 @@ pub(crate) async fn read_worker(
                     } => Some((request_id.clone(), *usage)),
                     _ => None,
                 };
-                if let EventKind::MessageAssistant { text } = &kind {
-                    live.answered(text);
+                match &kind {
+                    EventKind::MessageAssistant { text } => live.answered(text),
+                    EventKind::CheckCommandRan {
+                        command,
+                        exit_code,
+                        output,
+                    } => live.ran(CommandRan {
+                        command: command.clone(),
+                        exit_code: *exit_code,
+                        output: output.clone(),
+                    }),
+                    _ => {}
                 }
                 let turn_crossed = match &kind {
                     EventKind::LlmRequestStarted { request_id, .. } => meter.started(request_id),
