@@ -19,6 +19,46 @@ pub enum Check {
     /// This command (`sh -c`) exits 0 when run in the run's workspace,
     /// in the agent's sandbox, after its turn (tests pass?).
     Command(String),
+    /// A judge agent scores the answer from 0 to 10, asked once the run's
+    /// turn completes; it passes at `pass_at` or more.
+    Judge {
+        /// The judge agent's name.
+        agent: String,
+        /// The lowest passing score (0 to 10).
+        pass_at: u8,
+    },
+}
+
+/// The highest score a judge gives.
+pub const MAX_SCORE: u8 = 10;
+
+/// The passing score of a judge check that names none.
+pub const DEFAULT_PASS_AT: u8 = 7;
+
+impl Check {
+    /// A judge check from `AGENT` or `AGENT:MIN` (`critic:8`).
+    pub fn judge_from(text: &str) -> Result<Check, String> {
+        let (agent, pass_at) = match text.rsplit_once(':') {
+            Some((agent, min)) => {
+                let min = min
+                    .trim()
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|m| *m <= MAX_SCORE)
+                    .ok_or_else(|| format!("{min:?} is not a score from 0 to {MAX_SCORE}"))?;
+                (agent, min)
+            }
+            None => (text, DEFAULT_PASS_AT),
+        };
+        let agent = agent.trim();
+        if agent.is_empty() {
+            return Err("name the judge agent (AGENT or AGENT:MIN)".to_owned());
+        }
+        Ok(Check::Judge {
+            agent: agent.to_owned(),
+            pass_at,
+        })
+    }
 }
 
 impl Check {
@@ -31,6 +71,15 @@ impl Check {
             Check::Json => "json".to_owned(),
             Check::Schema(schema) => format!("schema {}", cut(&compact(schema), 60)),
             Check::Command(command) => format!("command {}", cut(command, 80)),
+            Check::Judge { agent, pass_at } => format!("judge {agent} ≥ {pass_at}/{MAX_SCORE}"),
+        }
+    }
+
+    /// The judge agent of a judge check.
+    pub fn judge(&self) -> Option<&str> {
+        match self {
+            Check::Judge { agent, .. } => Some(agent),
+            _ => None,
         }
     }
 
@@ -87,6 +136,21 @@ mod tests {
             Check::Command("cargo test".into()).name(),
             "command cargo test"
         );
+        let judge = Check::Judge {
+            agent: "critic".into(),
+            pass_at: 7,
+        };
+        assert_eq!(judge.name(), "judge critic ≥ 7/10");
+        assert_eq!(Check::judge_from("critic"), Ok(judge));
+        assert_eq!(
+            Check::judge_from("critic:9"),
+            Ok(Check::Judge {
+                agent: "critic".into(),
+                pass_at: 9
+            })
+        );
+        assert!(Check::judge_from("critic:11").is_err());
+        assert!(Check::judge_from(":5").is_err());
         let long = Check::Command("x".repeat(100)).name();
         assert!(long.ends_with('…') && long.chars().count() == 8 + 80 + 1);
     }

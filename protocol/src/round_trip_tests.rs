@@ -157,6 +157,18 @@ fn event_kinds() -> Vec<EventKind> {
                 base: s("4b825dc642cb6eb9a060e54bf8d69288fbee4904"),
             },
         },
+        EventKind::CheckJudged {
+            agent: s("critic"),
+            provider: s("openai"),
+            model: s("gpt-4.1"),
+            score: Some(8),
+            reason: s("correct and clear"),
+            usage: Usage {
+                input_tokens: 300,
+                output_tokens: 12,
+                ..Usage::default()
+            },
+        },
         EventKind::CheckCommandRan {
             command: s("cargo test"),
             exit_code: Some(101),
@@ -265,6 +277,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::WorkspaceSetup { .. } => 37,
         EventKind::WorkspaceChanged { .. } => 38,
         EventKind::CheckCommandRan { .. } => 39,
+        EventKind::CheckJudged { .. } => 40,
     }
 }
 
@@ -273,7 +286,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..40).collect::<Vec<_>>());
+    assert_eq!(variants, (0..41).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -612,6 +625,10 @@ fn control_requests() -> Vec<ControlRequest> {
                 crate::checks::Check::Json,
                 crate::checks::Check::Schema(s("{\"type\":\"object\"}")),
                 crate::checks::Check::Command(s("cargo test")),
+                crate::checks::Check::Judge {
+                    agent: s("critic"),
+                    pass_at: 7,
+                },
             ],
         },
         ControlRequest::CapsToday {
@@ -1120,6 +1137,13 @@ fn to_worker() -> Vec<ToWorker> {
             tape: Some(Box::new(tape())),
             setup: Some(s("npm ci")),
             check_commands: vec![s("cargo test")],
+            judges: vec![crate::worker::JudgeCall {
+                agent: agent(),
+                endpoint: Some(Endpoint {
+                    base_url: s("http://127.0.0.1:9/v1"),
+                    api_key: Some(s("sk-judge")),
+                }),
+            }],
         })),
         ToWorker::ApprovalDecision {
             call_id: s("c"),

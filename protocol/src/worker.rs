@@ -68,6 +68,19 @@ pub struct StartTurn {
     /// turn completes, each recorded as `check.command`; only in a run's
     /// last turn.
     pub check_commands: Vec<String>,
+    /// Judge checks (`Check::Judge`) to ask once the turn completes, each
+    /// recorded as `check.judge`; only in a run's last turn.
+    pub judges: Vec<JudgeCall>,
+}
+
+/// A judge agent to ask about the run's answer, with where its provider
+/// is (its key: only ever here).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JudgeCall {
+    /// The judge agent as it is now.
+    pub agent: AgentConfig,
+    /// How to reach its provider; `None` for the scripted provider.
+    pub endpoint: Option<Endpoint>,
 }
 
 /// A tool offered to the model.

@@ -123,7 +123,11 @@ pub enum Outgoing {
 /// A new [`Outbox`] and the receiving end that [`write_frames`] drains.
 pub fn outbox() -> (Outbox, mpsc::Receiver<Outgoing>) {
     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-    (Outbox { tx }, rx)
+    let outbox = Outbox {
+        tx,
+        answer: std::sync::Mutex::default(),
+    };
+    (outbox, rx)
 }
 
 /// Where every message for the daemon goes; cheap to share by reference.
@@ -133,11 +137,28 @@ pub fn outbox() -> (Outbox, mpsc::Receiver<Outgoing>) {
 #[derive(Debug)]
 pub struct Outbox {
     tx: mpsc::Sender<Outgoing>,
+    /// The text of the last `message.assistant` sent: what a judge scores.
+    answer: std::sync::Mutex<String>,
 }
 
 impl Outbox {
+    /// The last answer sent (empty before one).
+    pub fn last_answer(&self) -> String {
+        self.answer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Queues `msg` for the daemon.
     pub async fn send(&self, msg: FromWorker) -> anyhow::Result<()> {
+        if let FromWorker::Event {
+            kind: EventKind::MessageAssistant { text },
+            ..
+        } = &msg
+        {
+            text.clone_into(&mut self.answer.lock().unwrap_or_else(|p| p.into_inner()));
+        }
         self.tx
             .send(Outgoing::Frame(msg))
             .await

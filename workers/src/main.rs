@@ -30,6 +30,7 @@ mod conformance;
 mod connection;
 mod fault;
 mod init;
+mod judge;
 mod mcp;
 mod provider;
 mod sandbox;

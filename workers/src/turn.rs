@@ -70,6 +70,7 @@ async fn run_turn(
                 };
                 if outcome == TurnOutcome::Completed {
                     crate::tools::setup::check_commands(&start, outbox).await?;
+                    crate::judge::ask_all(&start, outbox).await?;
                 }
                 Ok::<_, anyhow::Error>(outcome)
             };
@@ -148,6 +149,7 @@ mod tests {
             tape: None,
             setup: None,
             check_commands: Vec::new(),
+            judges: Vec::new(),
         }
     }
 

@@ -116,6 +116,7 @@ impl Daemon {
             tape: None,
             setup: None,
             check_commands: Vec::new(),
+            judges: Vec::new(),
         }))
     }
 }

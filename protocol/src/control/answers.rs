@@ -274,7 +274,10 @@ impl SessionTotals {
     /// Adds what `kind` spent, if it is `llm.response.completed` or `llm.cost`.
     pub fn add(&mut self, kind: &EventKind) {
         match kind {
-            EventKind::LlmResponseCompleted { usage, .. } => self.usage.add(usage),
+            EventKind::LlmResponseCompleted { usage, .. }
+            | EventKind::CheckJudged { usage, .. } => {
+                self.usage.add(usage);
+            }
             EventKind::LlmCost { usd: Some(usd), .. } => self.cost_usd += usd,
             EventKind::LlmCost { usd: None, .. } => self.unpriced += 1,
             _ => {}

@@ -295,6 +295,22 @@ pub enum EventKind {
         /// Its output (both streams, capped head and tail).
         output: String,
     },
+    /// `check.judge`: a judge agent (`Check::Judge`) scored the run's
+    /// answer after its last turn; `check.result` says whether it passed.
+    CheckJudged {
+        /// The judge agent.
+        agent: String,
+        /// Its provider (`openai`, `scripted`, ...).
+        provider: String,
+        /// The model it asked.
+        model: String,
+        /// Its score from 0 to 10; `None` when it gave none (or failed).
+        score: Option<u8>,
+        /// What it said, or why it could not judge.
+        reason: String,
+        /// The judge's tokens (its cost follows as `llm.cost`).
+        usage: Usage,
+    },
     /// `workspace.created`: the run works in a workspace of its own
     /// (its agent's `workspace_per_run`), recorded by the daemon before
     /// the worker starts.
@@ -364,6 +380,7 @@ impl EventKind {
             EventKind::ReplayDiverged { .. } => "replay.diverged",
             EventKind::CheckResult { .. } => "check.result",
             EventKind::CheckCommandRan { .. } => "check.command",
+            EventKind::CheckJudged { .. } => "check.judge",
             EventKind::WorkspaceCreated { .. } => "workspace.created",
             EventKind::WorkspaceSetup { .. } => "workspace.setup",
             EventKind::WorkspaceChanged { .. } => "workspace.changed",

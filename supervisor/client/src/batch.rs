@@ -45,7 +45,7 @@ struct BatchLine {
     ask: Option<String>,
     /// Checks of this run: `{"contains": "..."}`, `{"regex": "..."}`,
     /// `"json"`, `{"schema": {...}}` (the schema itself, or its text),
-    /// `{"command": "..."}`.
+    /// `{"command": "..."}`, `{"judge": "AGENT[:MIN]"}`.
     #[serde(default)]
     checks: Vec<serde_json::Value>,
 }
@@ -134,6 +134,9 @@ fn parse_line(line: &str, number: usize, default_agent: &str) -> Result<RunSpec,
 fn check_of(value: serde_json::Value) -> Result<protocol::checks::Check, String> {
     if let Some(schema) = value.get("schema").filter(|s| s.is_object()) {
         return Ok(protocol::checks::Check::Schema(schema.to_string()));
+    }
+    if let Some(judge) = value.get("judge").and_then(serde_json::Value::as_str) {
+        return protocol::checks::Check::judge_from(judge);
     }
     serde_json::from_value(value.clone()).map_err(|err| format!("check {value}: {err}"))
 }
@@ -225,7 +228,7 @@ mod tests {
     #[test]
     fn a_lines_checks_take_a_schema_as_an_object_or_as_text() {
         use protocol::checks::Check;
-        let text = r#"{"prompt":"p","checks":["json",{"contains":"a"},{"schema":{"type":"object"}},{"schema":"{\"type\":\"array\"}"},{"command":"make test"}]}"#;
+        let text = r#"{"prompt":"p","checks":["json",{"contains":"a"},{"schema":{"type":"object"}},{"schema":"{\"type\":\"array\"}"},{"command":"make test"},{"judge":"critic:8"}]}"#;
         let runs = parse_batch(text, "writer").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             runs[0].checks,
@@ -235,6 +238,10 @@ mod tests {
                 Check::Schema(r#"{"type":"object"}"#.into()),
                 Check::Schema(r#"{"type":"array"}"#.into()),
                 Check::Command("make test".into()),
+                Check::Judge {
+                    agent: "critic".into(),
+                    pass_at: 8
+                },
             ]
         );
         let bad = r#"{"prompt":"p","checks":[{"smell":"good"}]}"#;

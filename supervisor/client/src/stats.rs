@@ -149,6 +149,22 @@ pub fn stats(events: &[Event]) -> Stats {
                     stats.llm_micros += event.at.0.saturating_sub(started);
                 }
             }
+            // A judge's one request (`check.judge`), after the run's turn.
+            EventKind::CheckJudged {
+                provider,
+                model,
+                usage,
+                ..
+            } => {
+                stats.requests += 1;
+                stats.input_tokens += usage.input_tokens;
+                stats.output_tokens += usage.output_tokens;
+                stats.cached_tokens += usage.cache_read_tokens;
+                let row = spend_row(&mut stats.by_model, provider, model);
+                stats.by_model[row].requests += 1;
+                stats.by_model[row].input_tokens += usage.input_tokens;
+                stats.by_model[row].output_tokens += usage.output_tokens;
+            }
             EventKind::LlmError {
                 request_id,
                 will_retry: false,
@@ -167,7 +183,11 @@ pub fn stats(events: &[Event]) -> Stats {
                 stats.cost_usd += usd.unwrap_or(0.0);
                 let row = match requests.get(request_id.as_str()) {
                     Some(&(row, _)) => row,
-                    None => spend_row(&mut stats.by_model, "?", model),
+                    // A judge's: the row its `check.judge` made.
+                    None => match stats.by_model.iter().position(|m| m.model == *model) {
+                        Some(row) => row,
+                        None => spend_row(&mut stats.by_model, "?", model),
+                    },
                 };
                 match usd {
                     Some(usd) => stats.by_model[row].cost_usd += usd,
@@ -231,6 +251,50 @@ mod tests {
                 llm_micros: 3_000_000,
                 tool_micros: 0,
             }
+        );
+    }
+
+    #[test]
+    fn a_judges_tokens_and_cost_count_under_its_own_model() {
+        let mut events = sample();
+        let at = |n: u64| protocol::Timestamp(20_000_000 + n);
+        let judged = protocol::event::EventKind::CheckJudged {
+            agent: "critic".into(),
+            provider: "anthropic".into(),
+            model: "claude-sonnet".into(),
+            score: Some(8),
+            reason: "8".into(),
+            usage: protocol::event::Usage {
+                input_tokens: 300,
+                output_tokens: 5,
+                ..Default::default()
+            },
+        };
+        let cost = protocol::event::EventKind::LlmCost {
+            request_id: "judge:critic".into(),
+            model: "claude-sonnet".into(),
+            usd: Some(0.5),
+            pricing_version: 1,
+        };
+        for (n, kind) in [judged, cost].into_iter().enumerate() {
+            events.push(protocol::Event {
+                session: events[0].session,
+                seq: events.len() as u64 + 1,
+                at: at(n as u64),
+                kind,
+            });
+        }
+        let stats = stats(&events);
+        assert_eq!((stats.input_tokens, stats.requests), (400, 2));
+        assert_eq!(stats.cost_usd, 0.75);
+        let judge = &stats.by_model[1];
+        assert_eq!(
+            (judge.provider.as_str(), judge.model.as_str()),
+            ("anthropic", "claude-sonnet")
+        );
+        assert_eq!(
+            (judge.requests, judge.input_tokens, judge.cost_usd),
+            (1, 300, 0.5)
         );
     }
 

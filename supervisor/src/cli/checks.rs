@@ -1,6 +1,6 @@
 //! Check flags (`--check-contains`, `--check-regex`, `--check-json`,
-//! `--check-schema`, `--check-command`): what each run of a group is
-//! scored by.
+//! `--check-schema`, `--check-command`, `--check-judge`): what each run
+//! of a group is scored by.
 
 use clap::Args;
 use protocol::checks::Check;
@@ -26,6 +26,10 @@ pub(crate) struct CheckArgs {
     /// agent's sandbox after its turn (`cargo test`; repeatable).
     #[arg(long, value_name = "COMMAND")]
     pub(crate) check_command: Vec<String>,
+    /// Check: this agent scores the answer from 0 to 10 and it passes at
+    /// MIN [default: 7] (repeatable).
+    #[arg(long, value_name = "AGENT[:MIN]", value_parser = Check::judge_from)]
+    pub(crate) check_judge: Vec<Check>,
 }
 
 /// A schema's text: the argument itself when it is JSON text, else the
@@ -52,6 +56,7 @@ impl CheckArgs {
         }
         checks.extend(self.check_schema.iter().cloned().map(Check::Schema));
         checks.extend(self.check_command.iter().cloned().map(Check::Command));
+        checks.extend(self.check_judge.iter().cloned());
         checks
     }
 }

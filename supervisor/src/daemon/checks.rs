@@ -5,7 +5,7 @@
 //! from files or the network); a command check ran in the worker after
 //! the turn (`check.command`), and its exit code decides it here.
 
-use protocol::checks::{Check, CheckOutcome, MAX_CHECKS};
+use protocol::checks::{Check, CheckOutcome, MAX_CHECKS, MAX_SCORE};
 
 /// Most characters of a regular expression.
 const MAX_PATTERN_CHARS: usize = 1000;
@@ -39,10 +39,34 @@ pub(crate) fn validate(checks: &[Check]) -> Result<(), String> {
             Check::Command(command) if command.trim().is_empty() => {
                 return Err("a command check needs a command".to_owned());
             }
-            Check::Contains(_) | Check::Json | Check::Command(_) => {}
+            Check::Judge { pass_at, .. } if *pass_at > MAX_SCORE => {
+                return Err(format!("a judge's passing score is at most {MAX_SCORE}"));
+            }
+            Check::Contains(_) | Check::Json | Check::Command(_) | Check::Judge { .. } => {}
         }
     }
     Ok(())
+}
+
+/// What the worker did for a run's checks: its command checks' commands
+/// (`check.command`) and its judges (`check.judge`), in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WorkerChecks {
+    /// The commands.
+    pub(crate) commands: Vec<CommandRan>,
+    /// The judges.
+    pub(crate) judges: Vec<Judged>,
+}
+
+/// What a judge said (its `check.judge` event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Judged {
+    /// The judge agent.
+    pub(crate) agent: String,
+    /// Its score, when it gave one.
+    pub(crate) score: Option<u8>,
+    /// What it said.
+    pub(crate) reason: String,
 }
 
 /// What a command check's command did (its `check.command` event).
@@ -108,6 +132,22 @@ fn against_schema(schema: &str, answer: &str) -> (bool, String) {
     }
 }
 
+/// How a judge check came out, from what the judge said.
+fn judge_outcome(agent: &str, pass_at: u8, judged: &[Judged]) -> (bool, String) {
+    let Some(judged) = judged.iter().find(|j| j.agent == agent) else {
+        return (false, "the judge was not asked".to_owned());
+    };
+    let why = judged.reason.lines().skip(1).find(|l| !l.trim().is_empty());
+    let why = why.map_or_else(String::new, |l| format!(": {}", first_chars(l.trim(), 200)));
+    match judged.score {
+        Some(score) => (score >= pass_at, format!("{score}/{MAX_SCORE}{why}")),
+        None => (
+            false,
+            format!("no score: {}", first_chars(judged.reason.trim(), 200)),
+        ),
+    }
+}
+
 /// How a command check came out, from what ran.
 fn command_outcome(command: &str, ran: &[CommandRan]) -> (bool, String) {
     match ran.iter().find(|r| r.command == command) {
@@ -128,9 +168,9 @@ fn command_outcome(command: &str, ran: &[CommandRan]) -> (bool, String) {
     }
 }
 
-/// How each of `checks` comes out on `answer`, command checks by what
-/// `ran`.
-pub(crate) fn evaluate(checks: &[Check], answer: &str, ran: &[CommandRan]) -> Vec<CheckOutcome> {
+/// How each of `checks` comes out on `answer`, command and judge checks
+/// by what the worker did (`ran`).
+pub(crate) fn evaluate(checks: &[Check], answer: &str, ran: &WorkerChecks) -> Vec<CheckOutcome> {
     checks
         .iter()
         .map(|check| {
@@ -154,7 +194,8 @@ pub(crate) fn evaluate(checks: &[Check], answer: &str, ran: &[CommandRan]) -> Ve
                     Err(err) => (false, format!("not JSON: {err}")),
                 },
                 Check::Schema(schema) => against_schema(schema, answer),
-                Check::Command(command) => command_outcome(command, ran),
+                Check::Command(command) => command_outcome(command, &ran.commands),
+                Check::Judge { agent, pass_at } => judge_outcome(agent, *pass_at, &ran.judges),
             };
             CheckOutcome {
                 check: check.name(),
@@ -193,7 +234,7 @@ mod tests {
             Check::Json,
         ];
         let passed = |answer: &str| -> Vec<bool> {
-            evaluate(&checks, answer, &[])
+            evaluate(&checks, answer, &WorkerChecks::default())
                 .iter()
                 .map(|o| o.passed)
                 .collect()
@@ -204,11 +245,11 @@ mod tests {
             [true, true, true]
         );
         assert_eq!(passed("London"), [false, false, false]);
-        let why = evaluate(&checks, "London", &[]);
+        let why = evaluate(&checks, "London", &WorkerChecks::default());
         assert_eq!(why[0].detail, "not in the answer");
         assert!(why[2].detail.starts_with("not JSON: "), "{}", why[2].detail);
         assert_eq!(
-            evaluate(&checks, "year 1999", &[])[1].detail,
+            evaluate(&checks, "year 1999", &WorkerChecks::default())[1].detail,
             "matched \"1999\""
         );
     }
@@ -218,7 +259,7 @@ mod tests {
         let schema = r#"{"type": "object", "required": ["city"],
             "properties": {"city": {"type": "string"}, "year": {"type": "integer"}}}"#;
         let checks = [Check::Schema(schema.into())];
-        let outcome = |answer: &str| evaluate(&checks, answer, &[]).remove(0);
+        let outcome = |answer: &str| evaluate(&checks, answer, &WorkerChecks::default()).remove(0);
         assert!(outcome("```json\n{\"city\": \"Paris\", \"year\": 1871}\n```").passed);
         let wrong = outcome("{\"city\": \"Paris\", \"year\": \"long ago\"}");
         assert!(!wrong.passed);
@@ -246,11 +287,49 @@ mod tests {
                 output: "lint: 3 problems\n\n".into(),
             },
         ];
+        let ran = WorkerChecks {
+            commands: ran.to_vec(),
+            judges: Vec::new(),
+        };
         let outcomes = evaluate(&checks, "", &ran);
         assert!(outcomes[0].passed);
         assert!(!outcomes[1].passed);
         assert_eq!(outcomes[1].detail, "exit code 2: lint: 3 problems");
         assert_eq!(outcomes[2].detail, "it did not run");
+    }
+
+    #[test]
+    fn a_judge_check_passes_at_its_score_and_says_why() {
+        let judge = |agent: &str, pass_at| Check::Judge {
+            agent: agent.into(),
+            pass_at,
+        };
+        let checks = [
+            judge("critic", 7),
+            judge("strict", 9),
+            judge("mute", 1),
+            judge("gone", 1),
+        ];
+        let said = |agent: &str, score, reason: &str| Judged {
+            agent: agent.into(),
+            score,
+            reason: reason.into(),
+        };
+        let ran = WorkerChecks {
+            commands: Vec::new(),
+            judges: vec![
+                said("critic", Some(8), "8\nClear and correct."),
+                said("strict", Some(8), "8\nFine."),
+                said("mute", None, "I would rather not say."),
+            ],
+        };
+        let outcomes = evaluate(&checks, "", &ran);
+        let passed: Vec<bool> = outcomes.iter().map(|o| o.passed).collect();
+        assert_eq!(passed, [true, false, false, false]);
+        assert_eq!(outcomes[0].detail, "8/10: Clear and correct.");
+        assert_eq!(outcomes[2].detail, "no score: I would rather not say.");
+        assert_eq!(outcomes[3].detail, "the judge was not asked");
+        assert!(validate(&[judge("critic", 11)]).is_err());
     }
 
     #[test]

@@ -190,3 +190,105 @@ fn a_batch_lines_own_checks_score_its_run() {
     assert!(err.contains("check regex ("), "{err}");
     assert_eq!(cli.json(&["groups"]).as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn judge_agents_score_each_answer_and_their_tokens_are_counted() {
+    let cli = Cli::new();
+    agents(&cli);
+    cli.ok(&[
+        "agent",
+        "create",
+        "generous",
+        "--answer",
+        "9\nClear and correct.",
+    ]);
+    cli.ok(&[
+        "agent",
+        "create",
+        "harsh",
+        "--answer",
+        "Score: 2/10\nIt guesses.",
+    ]);
+    cli.ok(&[
+        "agent",
+        "create",
+        "mute",
+        "--answer",
+        "I would rather not say.",
+    ]);
+    // A judge that does not exist starts nothing.
+    let refused = cli.fails(
+        &[
+            "run",
+            "prose",
+            "--prompt",
+            "p",
+            "--attempts",
+            "1",
+            "--check-judge",
+            "nobody",
+        ],
+        4,
+    );
+    assert!(
+        refused.contains("judge: ") && refused.contains("no run was queued"),
+        "{refused}"
+    );
+    assert!(cli.json(&["groups"]).as_array().unwrap().is_empty());
+
+    let results = cli.json(&[
+        "run",
+        "prose",
+        "--prompt",
+        "Which city is the capital of France?",
+        "--attempts",
+        "1",
+        "--check-judge",
+        "generous",
+        "--check-judge",
+        "harsh:5",
+        "--check-judge",
+        "mute:1",
+    ]);
+    let run = &results["runs"][0];
+    let checks = run["checks"].as_array().unwrap();
+    let passed: Vec<bool> = checks.iter().map(|c| c["passed"] == true).collect();
+    assert_eq!(passed, [true, false, false], "{run}");
+    assert_eq!(checks[0]["check"], "judge generous ≥ 7/10");
+    assert_eq!(checks[0]["detail"], "9/10: Clear and correct.");
+    assert_eq!(checks[1]["detail"], "2/10: It guesses.");
+    assert_eq!(checks[2]["detail"], "no score: I would rather not say.");
+
+    let events = cli.events(run["run"].as_str().unwrap());
+    let judged: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["name"] == "check.judge")
+        .collect();
+    assert_eq!(judged.len(), 3);
+    assert_eq!(judged[0]["data"]["score"], 9);
+    assert_eq!(judged[0]["data"]["model"], "scripted-1");
+    // Each judge's tokens are priced as its own llm.cost, and counted in
+    // the run's totals.
+    let costs = events
+        .iter()
+        .filter(|e| e["name"] == "llm.cost")
+        .filter(|e| {
+            e["data"]["request_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("judge:")
+        })
+        .count();
+    assert_eq!(costs, 3);
+    let judge_input: u64 = judged
+        .iter()
+        .map(|j| j["data"]["usage"]["input_tokens"].as_u64().unwrap())
+        .sum();
+    let model_input: u64 = events
+        .iter()
+        .filter(|e| e["name"] == "llm.response.completed")
+        .map(|e| e["data"]["usage"]["input_tokens"].as_u64().unwrap())
+        .sum();
+    assert!(judge_input > 0);
+    assert_eq!(run["input_tokens"], judge_input + model_input, "{run}");
+}

@@ -19,12 +19,15 @@ pub struct ChecksDraft {
     pub schema: String,
     /// This command exits 0 in each run's workspace after its turn.
     pub command: String,
+    /// A judge agent scores each answer: `AGENT` or `AGENT:MIN`.
+    pub judge: String,
 }
 
 impl ChecksDraft {
-    /// The checks each run is scored by (the daemon says what is wrong
-    /// with one, such as a schema that does not compile).
-    pub fn checks(&self) -> Vec<Check> {
+    /// The checks each run is scored by, or what is wrong with the judge
+    /// (the daemon says what is wrong with the others, such as a schema
+    /// that does not compile).
+    pub fn checks(&self) -> Result<Vec<Check>, String> {
         let mut checks = Vec::new();
         if !self.contains.is_empty() {
             checks.push(Check::Contains(self.contains.clone()));
@@ -41,7 +44,11 @@ impl ChecksDraft {
         if !self.command.trim().is_empty() {
             checks.push(Check::Command(self.command.trim().to_owned()));
         }
-        checks
+        if !self.judge.trim().is_empty() {
+            checks
+                .push(Check::judge_from(self.judge.trim()).map_err(|why| format!("judge: {why}"))?);
+        }
+        Ok(checks)
     }
 }
 
@@ -87,6 +94,10 @@ pub fn ChecksInputs(draft: ChecksDraft, on_change: EventHandler<ChecksDraft>) ->
             TextInput { name: "check_command", value: draft.command.clone(), placeholder: "cargo test, npm test, ...",
                 oninput: change(|d, text| d.command = text) }
         }
+        label { "Check: a judge agent scores it (0 to 10)"
+            TextInput { name: "check_judge", value: draft.judge.clone(), placeholder: "AGENT, or AGENT:MIN (7 by default)",
+                oninput: change(|d, text| d.judge = text) }
+        }
     }
 }
 
@@ -96,22 +107,32 @@ mod tests {
 
     #[test]
     fn an_empty_field_is_no_check_and_each_filled_one_is_one() {
-        assert!(ChecksDraft::default().checks().is_empty());
+        assert_eq!(ChecksDraft::default().checks(), Ok(Vec::new()));
         let draft = ChecksDraft {
             contains: "Paris".into(),
             json: true,
             schema: "{\"type\": \"object\"}".into(),
             command: " cargo test ".into(),
+            judge: "critic:8".into(),
             ..ChecksDraft::default()
         };
         assert_eq!(
             draft.checks(),
-            [
+            Ok(vec![
                 Check::Contains("Paris".into()),
                 Check::Json,
                 Check::Schema("{\"type\": \"object\"}".into()),
                 Check::Command("cargo test".into()),
-            ]
+                Check::Judge {
+                    agent: "critic".into(),
+                    pass_at: 8
+                },
+            ])
         );
+        let bad = ChecksDraft {
+            judge: "critic:eleven".into(),
+            ..ChecksDraft::default()
+        };
+        assert!(bad.checks().unwrap_err().starts_with("judge: "));
     }
 }

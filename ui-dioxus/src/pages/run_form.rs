@@ -182,6 +182,7 @@ impl RunDraft {
     fn submit(&self) -> Result<(Vec<RunSpec>, u32, SpendCaps), String> {
         let parallel = self.parallel()?;
         let caps = self.caps.caps("group cap")?;
+        self.checks.checks()?;
         let path = self.batch_path.trim();
         let runs = if !path.is_empty() {
             if !self.batch_text.trim().is_empty() {
@@ -333,7 +334,7 @@ pub fn RunForm() -> Element {
                             budget_problems.set(Problems::default());
                             started.set(Some(runs.len()));
                             let name = draft.read().group_name();
-                            let checks = draft.read().checks.checks();
+                            let checks = draft.read().checks.checks().unwrap_or_default();
                             commands.send(Command::Run { runs, parallel, name, caps, checks });
                             problem.set(None);
                         }

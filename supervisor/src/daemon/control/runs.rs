@@ -98,6 +98,18 @@ pub(super) async fn start_batch(
         }
         check(spec, &agents[&spec.agent]).map_err(in_run)?;
     }
+    let judges = checks.iter().chain(runs.iter().flat_map(|r| &r.checks));
+    let mut judges: Vec<&str> = judges.filter_map(protocol::checks::Check::judge).collect();
+    judges.dedup();
+    for judge in judges {
+        if let Err(err) = handles.shared.store.agent(judge.to_owned()).await {
+            let err = ControlError::from(err);
+            return Err(ControlError::new(
+                err.kind,
+                format!("judge: {}; no run was queued", err.message),
+            ));
+        }
+    }
     let slot = BatchSlot {
         id: handles.shared.next_batch.fetch_add(1, Ordering::Relaxed),
         parallel: parallel.max(1),

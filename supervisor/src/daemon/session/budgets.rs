@@ -12,6 +12,7 @@ use protocol::event::{BudgetKind, EventKind, StopReason};
 use ractor::ActorRef;
 
 use super::{Opening, SessionMsg, SessionState, Stop};
+use crate::daemon::checks::{CommandRan, Judged, WorkerChecks};
 use crate::daemon::worker_process;
 use crate::daemon::worker_process::ProcStats;
 
@@ -65,8 +66,9 @@ pub(crate) struct LiveStats {
     pub(super) last_event_ms: AtomicU64,
     /// The last answer, kept only when the run's answer is checked.
     answer: std::sync::Mutex<Option<String>>,
-    /// What its command checks did (`check.command`), in order.
-    ran: std::sync::Mutex<Vec<crate::daemon::checks::CommandRan>>,
+    /// What its command checks and judges did (`check.command`,
+    /// `check.judge`), in order.
+    ran: std::sync::Mutex<WorkerChecks>,
 }
 
 impl LiveStats {
@@ -97,13 +99,35 @@ impl LiveStats {
         }
     }
 
-    /// A command check ran.
-    pub(super) fn ran(&self, ran: crate::daemon::checks::CommandRan) {
-        self.ran.lock().unwrap_or_else(|p| p.into_inner()).push(ran);
+    /// A command check ran, or a judge said something.
+    pub(super) fn ran(&self, kind: &EventKind) {
+        let mut ran = self.ran.lock().unwrap_or_else(|p| p.into_inner());
+        match kind {
+            EventKind::CheckCommandRan {
+                command,
+                exit_code,
+                output,
+            } => ran.commands.push(CommandRan {
+                command: command.clone(),
+                exit_code: *exit_code,
+                output: output.clone(),
+            }),
+            EventKind::CheckJudged {
+                agent,
+                score,
+                reason,
+                ..
+            } => ran.judges.push(Judged {
+                agent: agent.clone(),
+                score: *score,
+                reason: reason.clone(),
+            }),
+            _ => {}
+        }
     }
 
-    /// What the command checks did.
-    pub(super) fn commands_ran(&self) -> Vec<crate::daemon::checks::CommandRan> {
+    /// What the command checks and judges did.
+    pub(super) fn checks_ran(&self) -> WorkerChecks {
         self.ran.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 

@@ -9,7 +9,6 @@ use ractor::ActorRef;
 
 use super::{EXIT_TIMEOUT, GROUP_EMPTY_TIMEOUT, Opening, Phase, SessionMsg, SessionState, Stop};
 use crate::daemon::approvals::ApprovalsMsg;
-use crate::daemon::checks;
 use crate::daemon::sequencer::AppendError;
 use crate::daemon::{containment, worker_process};
 
@@ -105,18 +104,6 @@ impl SessionState {
             .approvals
             .cast(ApprovalsMsg::SessionEnded(self.id));
         myself.stop(None);
-    }
-
-    /// Records how each of its group's checks came out on its last answer.
-    fn record_checks(&self) {
-        if self.setup.checks.is_empty() {
-            return;
-        }
-        let answer = self.live.last_answer();
-        let ran = self.live.commands_ran();
-        for outcome in checks::evaluate(&self.setup.checks, &answer, &ran) {
-            self.append(EventKind::CheckResult { outcome });
-        }
     }
 
     /// The one terminal event that describes how this session ended.

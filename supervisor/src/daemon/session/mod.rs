@@ -47,6 +47,7 @@ use crate::store::SessionRecord;
 
 mod asking;
 mod budgets;
+mod checking;
 mod ending;
 mod start;
 mod turns;
@@ -313,6 +314,8 @@ pub(crate) struct TurnSetup {
     checks: std::sync::Arc<[protocol::checks::Check]>,
     /// The run's own workspace (`workspace_per_run`), until it is settled.
     run_workspace: Option<protocol::workspace::RunWorkspace>,
+    /// The judges of its checks, with their providers' keys.
+    judges: Vec<protocol::worker::JudgeCall>,
 }
 
 /// How the session was opened and, when interactive, where its

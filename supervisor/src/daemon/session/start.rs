@@ -94,6 +94,7 @@ impl SessionState {
         let stored_key = self.shared.secrets.key(provider).await;
         self.setup.endpoint = providers::endpoint(&self.record.agent, stored_key);
         self.resolve_mcp_servers().await;
+        self.resolve_judges().await;
         // A replayed run goes on from its original's conversation.
         if self.chat.opening == Opening::Run && self.record.parent.is_some() {
             match history::inherited(&self.shared.store, self.id, self.record.parent).await {
@@ -270,7 +271,7 @@ impl SessionState {
             if let ToWorker::Start(turn) = &mut start {
                 turn.tape = self.setup.tape.take();
                 turn.setup = self.workspace_setup();
-                turn.check_commands = self.check_commands();
+                self.ask_checks(turn);
             }
             self.send(start);
             if let Some(Stop::Cancel { .. }) = self.ending.stop {

@@ -39,6 +39,7 @@ impl SessionState {
             tape: None,
             setup: None,
             check_commands: Vec::new(),
+            judges: Vec::new(),
         }))
     }
 
@@ -200,7 +201,7 @@ impl SessionState {
                 let mut start = self.start_turn(history::conversation(&events), turn.prompt);
                 if let ToWorker::Start(next) = &mut start {
                     next.tape = turn.tape;
-                    next.check_commands = self.check_commands();
+                    self.ask_checks(next);
                 }
                 self.send(start);
             }

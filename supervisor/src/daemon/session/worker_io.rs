@@ -22,7 +22,6 @@ use tokio::sync::mpsc;
 
 use super::{LiveStats, SessionMsg};
 use crate::daemon::Shared;
-use crate::daemon::checks::CommandRan;
 use crate::daemon::sequencer::{AppendError, Sequencer};
 use crate::daemon::spend_caps::SessionCaps;
 use crate::pricing;
@@ -98,19 +97,24 @@ impl Meter {
         })
     }
 
-    /// Records the cost of one response and says whether a budget is now crossed.
+    /// Records the cost of one response (of the session's model, or of a
+    /// judge's `judge_model`) and says whether a budget is now crossed.
     async fn completed(
         &mut self,
         request_id: String,
+        judge_model: Option<String>,
         usage: Usage,
         sequencer: &Sequencer,
     ) -> Option<SessionMsg> {
+        // A judge is always asked live, even in a replay from the tape.
+        let taped = self.taped && judge_model.is_none();
+        let model = judge_model.unwrap_or_else(|| self.model.clone());
         let (usd, pricing_version) = {
             let pricing = self.shared.pricing.read().await;
-            let price = pricing::lookup(&pricing.table, &self.model);
+            let price = pricing::lookup(&pricing.table, &model);
             // A response played from the tape was not asked of the
             // provider: nothing was billed.
-            let usd = if self.taped {
+            let usd = if taped {
                 Some(0.0)
             } else {
                 price.map(|p| pricing::cost(&usage, &p))
@@ -119,14 +123,14 @@ impl Meter {
         };
         let cost = EventKind::LlmCost {
             request_id,
-            model: self.model.clone(),
+            model,
             usd,
             pricing_version,
         };
         if let Err(err) = sequencer.append(Timestamp::now(), cost) {
             tracing::debug!(%err, "cost not recorded");
         }
-        if self.taped {
+        if taped {
             return None;
         }
         let tokens = usage.input_tokens + usage.output_tokens;
@@ -180,20 +184,21 @@ pub(crate) async fn read_worker(
                 let completed = match &kind {
                     EventKind::LlmResponseCompleted {
                         request_id, usage, ..
-                    } => Some((request_id.clone(), *usage)),
+                    } => Some((request_id.clone(), None, *usage)),
+                    // A judge's tokens, priced at its own model.
+                    EventKind::CheckJudged {
+                        agent,
+                        model,
+                        usage,
+                        ..
+                    } => Some((format!("judge:{agent}"), Some(model.clone()), *usage)),
                     _ => None,
                 };
                 match &kind {
                     EventKind::MessageAssistant { text } => live.answered(text),
-                    EventKind::CheckCommandRan {
-                        command,
-                        exit_code,
-                        output,
-                    } => live.ran(CommandRan {
-                        command: command.clone(),
-                        exit_code: *exit_code,
-                        output: output.clone(),
-                    }),
+                    EventKind::CheckCommandRan { .. } | EventKind::CheckJudged { .. } => {
+                        live.ran(&kind);
+                    }
                     _ => {}
                 }
                 let turn_crossed = match &kind {
@@ -214,8 +219,9 @@ pub(crate) async fn read_worker(
                 if let Some(crossed) = turn_crossed {
                     let _ = actor.cast(crossed);
                 }
-                if let Some((request_id, usage)) = completed
-                    && let Some(crossed) = meter.completed(request_id, usage, &sequencer).await
+                if let Some((request_id, judge, usage)) = completed
+                    && let Some(crossed) =
+                        meter.completed(request_id, judge, usage, &sequencer).await
                 {
                     let _ = actor.cast(crossed);
                 }

@@ -41,15 +41,6 @@ impl SessionState {
         self.record.agent.workspace_per_run.as_ref()?.setup.clone()
     }
 
-    /// The command checks the run's last turn runs once it completes.
-    pub(super) fn check_commands(&self) -> Vec<String> {
-        if !self.setup.later.is_empty() {
-            return Vec::new();
-        }
-        let commands = self.setup.checks.iter().filter_map(|c| c.command());
-        commands.map(str::to_owned).collect()
-    }
-
     /// Records what the run changed in its workspace (`workspace.changed`),
     /// unless the daemon is shutting down.
     pub(super) async fn record_changes(&mut self) {
