@@ -483,7 +483,6 @@ await step('apply', async () => {
   await page.locator('.form p.planned', { hasText: 'Starts 2 run(s) as one group.' }).waitFor();
   await page.getByRole('button', { name: 'Start' }).click();
   const line = page.locator('tr.batch', { hasText: 'attempts' }).filter({ hasText: 'group of 2' });
-  await line.locator('text=2/2 ended').waitFor({ timeout: 60_000 });
   await line.getByRole('button', { name: 'Results' }).click();
   const results = page.locator('section.results');
   await results.locator('.results-totals', { hasText: '2 runs: 2 completed' }).waitFor({ timeout: 60_000 });
@@ -494,6 +493,7 @@ await step('apply', async () => {
   await results.locator('p.applied', { hasText: '1 file +1 -0 applied to' }).waitFor();
   await rows.nth(1).getByRole('button', { name: 'Apply' }).click();
   await results.locator('p.applied.problem', { hasText: 'do not apply' }).waitFor();
+  await results.scrollIntoViewIfNeeded();
   await results.screenshot({ path: `${artifacts}/web-apply.png` });
   // Compared, the two attempts changed the same file the same way: their
   // results do not differ.
@@ -502,8 +502,8 @@ await step('apply', async () => {
   await rows.nth(0).locator('input.compare-tick').check();
   await rows.nth(1).locator('input.compare-tick').check();
   await page.getByRole('button', { name: 'Compare the 2 ticked' }).click();
-  const outcomes = page.locator('.compare table.outcomes');
-  await outcomes.locator('tr', { hasText: 'notes.txt' }).waitFor();
+  const outcomes = page.locator('.compare table.figures');
+  await outcomes.locator('tr.outcome', { hasText: 'notes.txt' }).waitFor();
   await outcomes.locator('button.diff-runs').click();
   await page.locator('.compare .changes-diff', { hasText: 'no changes apart' }).waitFor();
   await page.screenshot({ path: `${artifacts}/web-apply-compare.png` });

@@ -88,7 +88,7 @@ pub fn ComparePage() -> Element {
         div { class: "compare",
             div { class: "compare-head", {pick} }
             FiguresTable { shown: shown.clone() }
-            OutcomesTable { shown: shown.clone() }
+            ChangesDiff {}
             p { class: "divergence",
                 "{divergence} "
                 if comparison.approximate {
@@ -172,23 +172,23 @@ fn FiguresTable(shown: Shown) -> Element {
                         }
                     }
                 }
+                OutcomeRows { shown: shown.clone() }
             }
         }
     }
 }
 
-/// How each session's checks came out, and the files each changed in its
-/// own workspace side by side (shown when any has checks or changes).
+/// Rows of the figures table: how each session's checks came out, and
+/// the files each changed in its own workspace side by side (when any
+/// has checks or changes).
 #[component]
-fn OutcomesTable(shown: Shown) -> Element {
-    let state = use_context::<Signal<AppState>>();
+fn OutcomeRows(shown: Shown) -> Element {
     let commands = use_context::<Commands>();
     let sessions = &shown.0.sessions;
     let first_changed = sessions
         .iter()
         .find(|s| s.changes.is_some())
         .map(|s| s.summary.id);
-    let diff = state.read().compare.changes_diff.clone();
     let checked = sessions.iter().any(|s| !s.checks.is_empty());
     let changes: Vec<_> = sessions.iter().map(|s| s.changes.as_ref()).collect();
     let files = studio_client::changes::side_by_side(&changes);
@@ -197,22 +197,20 @@ fn OutcomesTable(shown: Shown) -> Element {
         return rsx! {};
     }
     rsx! {
-        table { class: "figures outcomes",
-            tbody {
                 if checked {
-                    tr {
+                    tr { class: "outcome",
                         th { "checks" }
                         for session in sessions.iter() {
-                            td { title: checks_title(&session.checks),
+                            td { class: "num", title: checks_title(&session.checks),
                                 {studio_client::changes::checks_passed(&session.checks)} }
                         }
                     }
                 }
                 if changed {
-                    tr {
+                    tr { class: "outcome",
                         th { "changes" }
                         for session in sessions.iter() {
-                            td { {session.changes.as_ref().map(|c| c.short()).unwrap_or_default()}
+                            td { class: "num", {session.changes.as_ref().map(|c| c.short()).unwrap_or_default()}
                                 if let Some(against) = first_changed.filter(|first| *first != session.summary.id && session.changes.is_some()) {
                                     button { class: "diff-runs",
                                         title: "How this run's result differs from the first's",
@@ -228,25 +226,32 @@ fn OutcomesTable(shown: Shown) -> Element {
                     }
                 }
                 for row in files {
-                    tr { key: "{row.path}", class: if row.differs() { "differs" },
+                    tr { key: "{row.path}", class: if row.differs() { "outcome differs" } else { "outcome" },
                         th { class: "file", "{row.path}" }
                         for cell in row.cells.iter() {
                             td { class: "num", {cell.clone().unwrap_or_default()} }
                         }
                     }
                 }
-            }
-        }
-        match diff {
-            Some(Ok(diff)) => rsx! {
-                div { class: "changes-diff",
-                    p { class: "muted", "{diff.changes.short()} apart" if diff.patch_cut { " (the patch is cut)" } }
+    }
+}
+
+/// How one compared run's result differs from another's, once asked.
+#[component]
+fn ChangesDiff() -> Element {
+    let state = use_context::<Signal<AppState>>();
+    let diff = state.read().compare.changes_diff.clone();
+    match diff {
+        Some(Ok(diff)) => rsx! {
+            div { class: "changes-diff",
+                p { class: "muted", "{diff.changes.short()} apart" if diff.patch_cut { " (the patch is cut)" } }
+                if !diff.patch.is_empty() {
                     pre { class: "patch", "{diff.patch}" }
                 }
-            },
-            Some(Err(why)) => rsx! { p { class: "problem", role: "status", "No diff: {why}" } },
-            None => rsx! {},
-        }
+            }
+        },
+        Some(Err(why)) => rsx! { p { class: "problem", role: "status", "No diff: {why}" } },
+        None => rsx! {},
     }
 }
 

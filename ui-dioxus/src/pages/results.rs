@@ -80,8 +80,10 @@ pub fn GroupResults() -> Element {
     let commands = use_context::<Commands>();
     let mut sort = use_signal(|| (ResultColumn::Queued, false));
     let mut limit = use_signal(|| ROWS_AT_ONCE);
-    // The count of ended runs the answers were last asked again for.
-    let mut asked_at = use_signal(|| None::<u32>);
+    // The group and count of ended runs its answers were last asked again
+    // for (a count alone would stay from the table shown before, and a
+    // group opened while its runs end would then never be read again).
+    let mut asked_at = use_signal(|| None::<(SessionId, u32)>);
     // A run ended since the answers were read: read them again.
     use_effect(move || {
         let read = state.read();
@@ -92,10 +94,10 @@ pub fn GroupResults() -> Element {
             return;
         };
         let ended = live_ended(&read, group);
-        if ended != group.summary.ended() && *asked_at.peek() != Some(ended) {
-            let id = results.group;
+        let id = results.group;
+        if read_again(*asked_at.peek(), id, ended, group.summary.ended()) {
             drop(read);
-            asked_at.set(Some(ended));
+            asked_at.set(Some((id, ended)));
             commands.send(Command::Results(id));
         }
     });
@@ -276,6 +278,18 @@ fn changes_title(run: &GroupRun) -> String {
     lines.join("\n")
 }
 
+/// Whether group `id`'s answers are read again: `ended` of its runs have
+/// ended by the sessions list, the answers shown say `shown_ended`, and
+/// they were last asked again at `asked` (a group and its count then).
+fn read_again(
+    asked: Option<(SessionId, u32)>,
+    id: SessionId,
+    ended: u32,
+    shown_ended: u32,
+) -> bool {
+    ended != shown_ended && asked != Some((id, ended))
+}
+
 /// How many runs of `group` have ended, as the sessions list has them now.
 fn live_ended(state: &AppState, group: &Group) -> u32 {
     let ended = group
@@ -433,6 +447,19 @@ mod tests {
             changes: None,
         };
         (group_run, summary)
+    }
+
+    #[test]
+    fn a_group_is_read_again_once_per_count_even_after_another_groups_table() {
+        let (this, other) = (SessionId::new(), SessionId::new());
+        // Shown with 1 ended, 2 ended now: read again, once.
+        assert!(read_again(None, this, 2, 1));
+        assert!(!read_again(Some((this, 2)), this, 2, 1));
+        // The table before it was asked again at the same count: this
+        // one is still read (it once stayed at 1 of 2 for good).
+        assert!(read_again(Some((other, 2)), this, 2, 1));
+        // Nothing to read when the answers already say it.
+        assert!(!read_again(None, this, 2, 2));
     }
 
     #[test]
