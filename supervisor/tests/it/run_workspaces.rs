@@ -525,3 +525,46 @@ fn command_and_schema_checks_score_each_run_in_its_own_workspace() {
     );
     assert_eq!(results["pass_rates"][0]["passed"], 0);
 }
+
+#[test]
+fn a_default_workspace_inside_a_repository_is_copied_not_that_repository() {
+    let cli = Cli::new();
+    // The directory holding the data dir and the workspaces is itself a
+    // repository (a home directory kept in git).
+    git(cli.tmp.path(), &["init", "-q"]);
+    std::fs::write(cli.tmp.path().join("dotfile"), "x\n").unwrap();
+    git(cli.tmp.path(), &["add", "dotfile"]);
+    git(cli.tmp.path(), &["commit", "-q", "-m", "home"]);
+    let call = format!(
+        "shell:{}",
+        serde_json::json!({ "command": "echo mine > mine.txt" })
+    );
+    cli.ok(&[
+        "agent",
+        "create",
+        "homebody",
+        "--workspace-per-run",
+        "--tools",
+        "shell",
+        "--safety",
+        "workspace-write",
+        "--tool-call",
+        &call,
+    ]);
+    let results = cli.json(&[
+        "run",
+        "homebody",
+        "--prompt",
+        "go",
+        "--attempts",
+        "1",
+        "--approve",
+        "shell",
+    ]);
+    let run = runs(&results).remove(0);
+    assert_eq!(run["files_changed"], 1, "{run}");
+    let events = cli.events(run["run"].as_str().unwrap());
+    let created = &event(&events, "workspace.created")["data"]["workspace"];
+    assert_eq!(created["kind"], "Copy", "{created}");
+    assert!(!git(cli.tmp.path(), &["branch"]).contains("studio/"));
+}

@@ -53,6 +53,8 @@ pub struct Git {
     work_tree: Option<PathBuf>,
     /// Another repository's objects, readable too.
     alternate: Option<PathBuf>,
+    /// A directory git must not look for a repository in, or above.
+    ceiling: Option<PathBuf>,
 }
 
 impl Git {
@@ -64,7 +66,14 @@ impl Git {
             git_dir: None,
             work_tree: None,
             alternate: None,
+            ceiling: None,
         }
+    }
+
+    /// This git, finding no repository in `dir` or above it.
+    pub fn below(mut self, dir: &Path) -> Git {
+        self.ceiling = Some(dir.to_path_buf());
+        self
     }
 
     /// Git on the repository `git_dir` with the work tree `work_tree`.
@@ -74,6 +83,7 @@ impl Git {
             git_dir: Some(git_dir.to_path_buf()),
             work_tree: Some(work_tree.to_path_buf()),
             alternate: None,
+            ceiling: None,
         }
     }
 
@@ -129,6 +139,9 @@ impl Git {
         }
         if let Some(objects) = &self.alternate {
             command.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", objects);
+        }
+        if let Some(ceiling) = &self.ceiling {
+            command.env("GIT_CEILING_DIRECTORIES", ceiling);
         }
         command.args(args);
         let mut child = command

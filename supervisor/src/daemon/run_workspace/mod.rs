@@ -66,7 +66,12 @@ pub async fn create(
 ) -> Result<RunWorkspace, WorkspaceError> {
     create_dir_private(runs_dir)?;
     let path = runs_dir.join(session.to_string());
-    let here = Git::at(origin);
+    // An agent's default workspace is a repository only of its own: not
+    // of one that holds the workspaces (a home directory kept in git).
+    let here = match runs_dir.parent() {
+        Some(workspaces) if origin.starts_with(workspaces) => Git::at(origin).below(workspaces),
+        _ => Git::at(origin),
+    };
     let top = here.text(&["rev-parse", "--show-toplevel"]).await;
     let base = here
         .text(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
