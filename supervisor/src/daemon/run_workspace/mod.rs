@@ -76,11 +76,19 @@ pub async fn create(
     let base = here
         .text(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
         .await;
-    if let (Ok(top), Ok(base)) = (top, base) {
-        let prefix = here.text(&["rev-parse", "--show-prefix"]).await?;
-        return worktree(session, &path, Path::new(&top), &prefix, base).await;
+    let made = match (top, base) {
+        (Ok(top), Ok(base)) => match here.text(&["rev-parse", "--show-prefix"]).await {
+            Ok(prefix) => worktree(session, &path, Path::new(&top), &prefix, base).await,
+            Err(err) => Err(err.into()),
+        },
+        _ => copy(&path, origin).await,
+    };
+    if made.is_err() {
+        // Nothing records a workspace that was not made: leave none.
+        let _ = remove_tree(&path);
+        let _ = remove_tree(&copy_git_dir(&path));
     }
-    copy(&path, origin).await
+    made
 }
 
 /// A worktree of the repository at `top` on a branch of its own.
