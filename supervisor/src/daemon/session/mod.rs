@@ -48,6 +48,7 @@ use crate::store::SessionRecord;
 mod asking;
 mod budgets;
 mod checking;
+mod derived;
 mod ending;
 mod start;
 mod turns;
@@ -163,43 +164,6 @@ pub(crate) enum SessionMsg {
     ExitTimeout,
     /// The socket had its chance to drain after the process exited.
     DrainTimeout,
-}
-
-/// How Approvals tells a session its call was parked, and the listener
-/// hands it its worker, without knowing the session's messages (each
-/// holds a `DerivedActorRef` of its one message).
-impl From<Parked> for SessionMsg {
-    fn from(parked: Parked) -> Self {
-        SessionMsg::Parked(parked)
-    }
-}
-
-impl From<WorkerConnected> for SessionMsg {
-    fn from(connected: WorkerConnected) -> Self {
-        SessionMsg::WorkerConnected(connected)
-    }
-}
-
-impl TryFrom<SessionMsg> for WorkerConnected {
-    type Error = ();
-
-    fn try_from(msg: SessionMsg) -> Result<Self, ()> {
-        match msg {
-            SessionMsg::WorkerConnected(connected) => Ok(connected),
-            _ => Err(()),
-        }
-    }
-}
-
-impl TryFrom<SessionMsg> for Parked {
-    type Error = ();
-
-    fn try_from(msg: SessionMsg) -> Result<Self, ()> {
-        match msg {
-            SessionMsg::Parked(parked) => Ok(parked),
-            _ => Err(()),
-        }
-    }
 }
 
 /// What the actor is started with.
