@@ -67,7 +67,6 @@ impl ControlRequest {
                 | ControlRequest::GroupGet { .. }
                 | ControlRequest::Spend { .. }
                 | ControlRequest::CapsToday { .. }
-                | ControlRequest::WorkspaceDiff { .. }
                 | ControlRequest::Follow { .. }
                 | ControlRequest::WatchSessions
                 | ControlRequest::WatchLists
@@ -275,7 +274,9 @@ pub enum ControlRequest {
     },
     /// A run's changes to its own workspace, with the patch; with
     /// `against`, how its result differs from another run's. Replies
-    /// [`ControlResponse::Diff`]; `NotFound` for a run without one.
+    /// [`ControlResponse::Diff`]; `NotFound` for a run without one. Not
+    /// from inside a session: a run whose end recorded no result is
+    /// settled first (committed on its branch), which writes.
     WorkspaceDiff {
         /// The run's id, short id or prefix.
         id: String,

@@ -122,7 +122,8 @@ fn self_approval(data_dir: &Path) -> String {
          {studio} --data-dir {dir} approve 1 2>&1; \
          echo sk-planted | {studio} --data-dir {dir} keys set openai 2>&1; \
          {studio} --data-dir {dir} gc --older-than 0s --yes 2>&1; \
-         {studio} --data-dir {dir} apply 0000 2>&1; echo done"
+         {studio} --data-dir {dir} apply 0000 2>&1; \
+         {studio} --data-dir {dir} diff 0000 2>&1; echo done"
     )
 }
 
@@ -307,8 +308,8 @@ async fn a_full_agent_writes_anywhere_but_cannot_act_as_a_person() {
         outputs[1]
             .matches("refused: this connection comes from inside a session")
             .count(),
-        5,
-        "the rule, the approval, the key, the gc and the apply are all refused: {}",
+        6,
+        "the rule, the approval, the key, the gc, the apply and the diff are all refused: {}",
         outputs[1]
     );
     assert_eq!(rules(&client).await, 0);
