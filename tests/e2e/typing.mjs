@@ -214,6 +214,7 @@ await step('group-form', async () => {
     ['input[name=group_runs]', '5'],
     ['input[name=check_contains]', 'a typed check'],
     ['input[name=check_command]', 'test -n "$PWD" && true'],
+    ['input[name=check_judge]', 'writer:6'],
   ];
   for (const [selector, text] of fields) {
     const field = page.locator(selector);

@@ -151,7 +151,8 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
         group["checks"],
         serde_json::json!([
             "contains \"a typed check\"",
-            "command test -n \"$PWD\" && true"
+            "command test -n \"$PWD\" && true",
+            "judge writer ≥ 6/10"
         ])
     );
     // The chat was renamed in the Inspector, as typed.
