@@ -675,6 +675,11 @@ fn control_requests() -> Vec<ControlRequest> {
             id: s("0190abcd"),
             title: s("Weather in Paris"),
         },
+        ControlRequest::SetOtlp {
+            url: Some(s("http://127.0.0.1:6006/v1/traces")),
+            headers: vec![(s("authorization"), crate::Secret::new("Bearer t"))],
+        },
+        ControlRequest::OtlpStatus,
     ]
 }
 
@@ -735,6 +740,8 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::Gc { .. } => 52,
         ControlRequest::WorkspaceDiff { .. } => 53,
         ControlRequest::Apply { .. } => 54,
+        ControlRequest::SetOtlp { .. } => 55,
+        ControlRequest::OtlpStatus => 56,
     }
 }
 
@@ -926,6 +933,15 @@ fn control_responses() -> Vec<ControlResponse> {
             changes: changes(),
             applied: true,
         }),
+        ControlResponse::Otlp(super::control::OtlpSettings {
+            url: Some(s("http://127.0.0.1:6006/v1/traces")),
+            header_names: vec![s("authorization")],
+            exported_turns: 3,
+            exported_spans: 12,
+            pending_sessions: 1,
+            last_error: Some(s("connection refused")),
+            last_export_at: Some(Timestamp(5)),
+        }),
     ]
 }
 
@@ -1066,6 +1082,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Deleted(_) => 28,
         ControlResponse::Diff(_) => 29,
         ControlResponse::Applied(_) => 30,
+        ControlResponse::Otlp(_) => 31,
     }
 }
 
@@ -1247,7 +1264,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 55);
+    covers(&requests, control_request_variant, 57);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -1260,7 +1277,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 31);
+    covers(&responses, control_response_variant, 32);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

@@ -17,6 +17,7 @@ mod atomic_file;
 pub mod auth;
 pub mod compare;
 pub mod daemon;
+pub mod otlp;
 pub mod paths;
 pub mod pricing;
 pub mod procfs;

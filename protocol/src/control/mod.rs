@@ -21,6 +21,7 @@ use crate::secret::Secret;
 mod answers;
 mod compare;
 mod groups;
+mod otlp;
 mod replay;
 mod responses;
 mod retention;
@@ -40,6 +41,7 @@ pub use groups::{
     ANSWER_EXCERPT_CHARS, GROUP_PAGE_FULL_ANSWERS, Group, GroupRun, GroupSummary, MAX_ANSWER_CHARS,
     MAX_GROUP_NAME_CHARS, MAX_GROUP_PAGE, StatusCount,
 };
+pub use otlp::OtlpSettings;
 pub use replay::ReplaySpec;
 pub use responses::{ControlError, ControlResponse, ErrorKind, Push, ServerFrame};
 pub use retention::DeleteReport;
@@ -78,6 +80,7 @@ impl ControlRequest {
                 | ControlRequest::McpList
                 | ControlRequest::PricingList
                 | ControlRequest::StoreCheck
+                | ControlRequest::OtlpStatus
         )
     }
 
@@ -550,6 +553,19 @@ pub enum ControlRequest {
         /// The new title.
         title: String,
     },
+    /// Send every turn that ends from now on to an OTLP/HTTP endpoint as
+    /// traces (`url`), or stop (`None`). The header values are secrets:
+    /// the daemon keeps them with its others. Replies
+    /// [`ControlResponse::Otlp`].
+    SetOtlp {
+        /// The traces URL, `…/v1/traces`.
+        url: Option<String>,
+        /// Headers sent with each request (auth).
+        headers: Vec<(String, crate::Secret)>,
+    },
+    /// Where turns are sent and how that went. Replies
+    /// [`ControlResponse::Otlp`].
+    OtlpStatus,
 }
 
 /// Longest title a person may give a session, in characters.

@@ -112,6 +112,8 @@ pub enum ControlResponse {
     Diff(Box<crate::workspace::RunDiff>),
     /// Answer to [`ControlRequest::Apply`].
     Applied(crate::workspace::ApplyReport),
+    /// Answer to [`ControlRequest::SetOtlp`] and [`ControlRequest::OtlpStatus`].
+    Otlp(super::OtlpSettings),
 }
 
 /// Streamed items.

@@ -2,7 +2,8 @@
 //! lines, to keep, share or analyse elsewhere, or as a Markdown transcript
 //! for people (`studio_client::transcript`). `studio export --group ID
 //! [--format jsonl|csv|md]`: a group's results, one record per run
-//! (`studio_client::results`).
+//! (`studio_client::results`). With `--otlp URL`, OpenTelemetry traces
+//! instead (`super::otlp`).
 //!
 //! The first line says what the session was set up with (its summary, the
 //! agent as it was, a run's spec); every other line is one event, as
@@ -39,6 +40,17 @@ pub(crate) struct ExportArgs {
     /// errors, the figures).
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
+    /// Send the session (or each run of the group) as OpenTelemetry
+    /// traces to this OTLP/HTTP endpoint instead: `http://HOST:4318`, or a
+    /// full `…/v1/traces` URL. One trace per session; a span per turn,
+    /// model call and tool call (GenAI semantic conventions).
+    #[arg(long, value_name = "URL", conflicts_with = "out")]
+    otlp: Option<String>,
+    /// With --otlp: a header the endpoint wants (auth), by name; its value
+    /// is read from stdin (one line per header, in order) or asked for
+    /// without echo. Repeatable.
+    #[arg(long = "header", value_name = "NAME", requires = "otlp")]
+    headers: Vec<String>,
 }
 
 /// What `studio export` writes.
@@ -54,6 +66,20 @@ enum Format {
 }
 
 pub(crate) async fn execute(args: ExportArgs, ctx: &Ctx) -> Result<(), CliError> {
+    if let Some(url) = &args.otlp {
+        if args.format != Format::Jsonl {
+            return Err(CliError::invalid(
+                "--otlp sends traces; it takes no --format",
+            ));
+        }
+        let target = super::otlp::target(url, &args.headers)?;
+        let client = ctx.client().await?;
+        return match (&args.id, &args.group) {
+            (_, Some(group)) => super::otlp::export_group(&client, group, &target, ctx).await,
+            (Some(id), None) => super::otlp::export_session(&client, id, &target, ctx).await,
+            (None, None) => Err(CliError::invalid("name a session, or a group with --group")),
+        };
+    }
     let client = ctx.client().await?;
     let id = match (&args.id, &args.group) {
         (_, Some(group)) => return group_results(&client, group, &args, ctx).await,

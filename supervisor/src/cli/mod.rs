@@ -22,6 +22,7 @@ mod inspect;
 mod keys;
 mod mcp;
 mod models;
+mod otlp;
 mod pricing;
 mod retention;
 mod rules;
@@ -114,8 +115,12 @@ enum Command {
     /// What a session spent and did: tokens, cost by model, requests, tool
     /// calls and approvals, errors, time in models and tools.
     Inspect(inspect::InspectArgs),
-    /// Write a session (its setup, then every event) as JSON lines.
+    /// Write a session (its setup, then every event) as JSON lines, a
+    /// Markdown transcript, or (--otlp) OpenTelemetry traces.
     Export(export::ExportArgs),
+    /// Send every turn that ends to an OpenTelemetry (OTLP/HTTP) endpoint.
+    #[command(subcommand)]
+    Otlp(otlp::OtlpCommand),
     /// Store, list and remove provider API keys (read from stdin, never argv).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -289,6 +294,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Inspect(args) => inspect::execute(args, ctx).await,
         Command::Wait(args) => wait::execute(args, ctx).await,
         Command::Export(args) => export::execute(args, ctx).await,
+        Command::Otlp(command) => otlp::execute(command, ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
         Command::Models(args) => models::execute(args, ctx).await,
         Command::Mcp(cmd) => mcp::execute(cmd, ctx).await,

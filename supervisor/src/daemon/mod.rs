@@ -18,6 +18,7 @@ mod history;
 mod listener;
 pub mod log_file;
 mod mcp_servers;
+mod otlp_export;
 mod providers;
 mod root;
 mod rules;
@@ -169,6 +170,8 @@ pub(crate) struct Shared {
     pub(crate) approvals: ActorRef<approvals::ApprovalsMsg>,
     /// What agents' days and groups spent, against their caps.
     pub(crate) ledger: spend_caps::Ledger,
+    /// Where ended turns go as traces, and how that went.
+    pub(crate) otlp: otlp_export::OtlpExport,
 }
 
 /// The user's prices and the table they make with the built-in ones.
@@ -258,6 +261,7 @@ pub async fn run(
             serve_worker(stream, Arc::clone(&shared))
         })
     };
+    let exporting = tokio::spawn(otlp_export::run(Arc::clone(&shared)));
     tokio::select! {
         () = serve_clients => {}
         () = serve_workers => {}
@@ -266,6 +270,7 @@ pub async fn run(
         () = root_failed(&root) => tracing::error!("a core actor failed; stopping"),
     }
 
+    exporting.abort();
     // Interrupt live sessions, then let the writer commit everything queued.
     let stopping = handles
         .scheduler

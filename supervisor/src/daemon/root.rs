@@ -113,6 +113,7 @@ impl Actor for Root {
             pricing: tokio::sync::RwLock::new(PricingState::new(custom_prices)),
             approvals,
             ledger: Default::default(),
+            otlp: Default::default(),
         });
         let (scheduler, _) = Actor::spawn_linked(
             Some("scheduler".to_owned()),

@@ -43,6 +43,9 @@ pub(crate) const LIMITS: &str = "limits";
 
 /// The [`SETTINGS`] entry holding `IdCounters`.
 pub(crate) const ID_COUNTERS: &str = "id_counters";
+
+/// The [`SETTINGS`] entry holding `OtlpExportSetting`.
+pub(crate) const OTLP_EXPORT: &str = "otlp_export";
 /// Provider name -> [`super::records::StoredKey`] (since schema 2). Empty
 /// since secrets moved to the secret store (`crate::secrets`): rows an
 /// older release wrote are moved out at start (`super::legacy`).

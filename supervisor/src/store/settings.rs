@@ -6,7 +6,7 @@ use protocol::approval::ApprovalRule;
 use protocol::mcp::McpServerConfig;
 use tokio::sync::oneshot;
 
-use super::records::{DaemonLimits, IdCounters, Record};
+use super::records::{DaemonLimits, IdCounters, OtlpExportSetting, Record};
 use super::writer::WriteOp;
 use super::{Store, StoreError, query, schema};
 use crate::pricing::CustomPrices;
@@ -85,6 +85,20 @@ impl Store {
     /// Records the last rule and approval numbers given out.
     pub(crate) async fn put_id_counters(&self, counters: IdCounters) -> Result<(), StoreError> {
         self.put_setting(schema::ID_COUNTERS, &counters).await
+    }
+
+    /// Where ended turns are sent as traces (none stored: nowhere).
+    pub(crate) async fn otlp_export(&self) -> Result<OtlpExportSetting, StoreError> {
+        self.read(|txn| query::setting(txn, schema::OTLP_EXPORT))
+            .await
+    }
+
+    /// Replaces where ended turns are sent, and how far they were.
+    pub(crate) async fn put_otlp_export(
+        &self,
+        setting: &OtlpExportSetting,
+    ) -> Result<(), StoreError> {
+        self.put_setting(schema::OTLP_EXPORT, setting).await
     }
 
     /// Queues the counters without waiting for their commit: the writer

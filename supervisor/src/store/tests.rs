@@ -420,6 +420,13 @@ fn fixture_records() -> Vec<(&'static str, Vec<u8>)> {
         checks: Vec::new(),
     };
     out.push(("group", group.encode().unwrap()));
+    // Added with OTLP export (protocol 24).
+    let otlp = crate::store::records::OtlpExportSetting {
+        url: Some("http://127.0.0.1:4318/v1/traces".into()),
+        header_names: vec!["authorization".into()],
+        sent_before: Timestamp(12),
+    };
+    out.push(("otlp_export", otlp.encode().unwrap()));
     out
 }
 
@@ -524,6 +531,14 @@ fn records_written_by_earlier_releases_still_decode() {
                         GroupRecord::decode(bytes).unwrap()
                     );
                     GroupRecord::VERSION
+                }
+                "otlp_export" => {
+                    use crate::store::records::OtlpExportSetting;
+                    assert_eq!(
+                        OtlpExportSetting::decode(&old).unwrap(),
+                        OtlpExportSetting::decode(bytes).unwrap()
+                    );
+                    OtlpExportSetting::VERSION
                 }
                 "mcp" => {
                     use protocol::mcp::McpServerConfig;

@@ -30,6 +30,7 @@ mod limits;
 mod mcp;
 #[cfg(feature = "os-keyring")]
 mod os_keyring;
+mod otlp;
 mod privacy;
 mod provider_round_trips;
 mod providers;

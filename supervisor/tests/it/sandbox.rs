@@ -123,7 +123,8 @@ fn self_approval(data_dir: &Path) -> String {
          echo sk-planted | {studio} --data-dir {dir} keys set openai 2>&1; \
          {studio} --data-dir {dir} gc --older-than 0s --yes 2>&1; \
          {studio} --data-dir {dir} apply 0000 2>&1; \
-         {studio} --data-dir {dir} diff 0000 2>&1; echo done"
+         {studio} --data-dir {dir} diff 0000 2>&1; \
+         {studio} --data-dir {dir} otlp set http://127.0.0.1:9 2>&1; echo done"
     )
 }
 
@@ -308,11 +309,16 @@ async fn a_full_agent_writes_anywhere_but_cannot_act_as_a_person() {
         outputs[1]
             .matches("refused: this connection comes from inside a session")
             .count(),
-        6,
-        "the rule, the approval, the key, the gc, the apply and the diff are all refused: {}",
+        7,
+        "the rule, the approval, the key, the gc, the apply, the diff and the OTLP endpoint are all refused: {}",
         outputs[1]
     );
     assert_eq!(rules(&client).await, 0);
+    let ControlResponse::Otlp(otlp) = client.request(ControlRequest::OtlpStatus).await.unwrap()
+    else {
+        panic!("no OTLP status");
+    };
+    assert_eq!(otlp.url, None, "an agent set where its sessions' traces go");
     let ControlResponse::Keys(keys) = client.request(ControlRequest::KeyList).await.unwrap() else {
         panic!("no keys");
     };

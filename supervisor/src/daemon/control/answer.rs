@@ -99,6 +99,8 @@ async fn dispatch(
         ControlRequest::KeyRemove { provider } => secrets::key_remove(handles, provider).await,
         ControlRequest::KeyList => Ok(secrets::key_list(handles).await),
         ControlRequest::SecretList => Ok(secrets::secret_list(handles).await),
+        ControlRequest::SetOtlp { url, headers } => secrets::otlp_set(handles, url, headers).await,
+        ControlRequest::OtlpStatus => Ok(ControlResponse::Otlp(shared.otlp.status())),
         ControlRequest::RuleAdd {
             agent,
             matches,

@@ -153,3 +153,18 @@ pub(super) async fn mcp_server(
         })?;
     Ok(handles.shared.secrets.with_mcp_secrets(server).await)
 }
+
+/// Sets or stops the daemon's OTLP export; its header values are secrets.
+pub(super) async fn otlp_set(
+    handles: &Handles,
+    url: Option<String>,
+    headers: Vec<(String, protocol::Secret)>,
+) -> Result<ControlResponse, ControlError> {
+    use crate::daemon::otlp_export::{self, SetError};
+    match otlp_export::set(&handles.shared, url, headers).await {
+        Ok(settings) => Ok(ControlResponse::Otlp(settings)),
+        Err(SetError::Invalid(message)) => Err(ControlError::new(ErrorKind::Invalid, message)),
+        Err(SetError::Secrets(message)) => Err(ControlError::new(ErrorKind::Internal, message)),
+        Err(SetError::Store(err)) => Err(err.into()),
+    }
+}

@@ -429,6 +429,29 @@ impl Record for DaemonLimits {
     }
 }
 
+/// Where the daemon sends ended turns as traces (`studio otlp set`), kept
+/// in [`super::schema::SETTINGS`]; the header values are in the secret
+/// store (`otlp`), only their names are here.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct OtlpExportSetting {
+    /// The OTLP/HTTP traces URL; `None`: export is off.
+    pub(crate) url: Option<String>,
+    /// The names of the headers, in the order their values are stored.
+    pub(crate) header_names: Vec<String>,
+    /// Every turn that ended before this was sent (or ended before export
+    /// was set): where a restarted daemon goes on from.
+    pub(crate) sent_before: Timestamp,
+}
+
+impl Record for OtlpExportSetting {
+    const VERSION: u8 = 1;
+    const WHAT: &'static str = "otlp export";
+
+    fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
+        decode_current(Self::VERSION, version, payload)
+    }
+}
+
 /// The highest approval-rule and pending-approval numbers ever given out,
 /// so that neither is given out twice, not even by the next daemon:
 /// recorded decisions name their rule by id, and a person may still hold
