@@ -41,11 +41,13 @@ pub enum Check {
     Liveness,
     /// A gc cut short by a daemon SIGKILL leaves each session whole or gone.
     Gc,
+    /// Every ended turn reached the OTLP receiver.
+    Otlp,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 11] = [
+    pub const ALL: [Check; 12] = [
         Check::Acknowledged,
         Check::Whole,
         Check::Terminal,
@@ -57,6 +59,7 @@ impl Check {
         Check::Streams,
         Check::Liveness,
         Check::Gc,
+        Check::Otlp,
     ];
 
     /// Short name.
@@ -73,6 +76,7 @@ impl Check {
             Check::Streams => "streams and pages gapless",
             Check::Liveness => "liveness",
             Check::Gc => "a gc cut short leaves sessions whole or gone",
+            Check::Otlp => "every ended turn reached the OTLP receiver",
         }
     }
 
@@ -80,9 +84,12 @@ impl Check {
     pub fn unit(self) -> &'static str {
         match self {
             Check::Acknowledged => "events",
-            Check::Whole | Check::Terminal | Check::Reference | Check::Streams | Check::Gc => {
-                "sessions"
-            }
+            Check::Whole
+            | Check::Terminal
+            | Check::Reference
+            | Check::Streams
+            | Check::Gc
+            | Check::Otlp => "sessions",
             Check::Group => "groups and scans",
             Check::CancelLatency => "cancels",
             Check::Rss => "daemons",
@@ -123,6 +130,9 @@ impl Check {
             }
             Check::Gc => {
                 "Before the reference runs, a group of 24 fodder runs is started and ended, then 1.5 s pass. In the daemon-kill phase the harness asks for `ControlRequest::Gc` of everything older than the fodder (the fodder alone) and SIGKILLs the daemon 0 to 150 ms later: before the gc, in the middle of its deletion or compaction, or after it. The fault counts as injected when the gc removed some of the fodder. In the database after the round each fodder session must be either gone with all its events or whole (as for \"logs whole\"), and every other session must be there (the other checks)."
+            }
+            Check::Otlp => {
+                "Before any run the daemon is told (`ControlRequest::SetOtlp`, with a header) to send every turn that ends to an OTLP/HTTP receiver the harness runs, which answers one request in four with 503 while the round goes on; the daemon SIGKILL and the full disk strike meanwhile. At the end the receiver accepts everything, and the daemon must report nothing waiting and no error for 3 s in a row within 90 s (counted under liveness). Then every session in the database with an ended turn (`supervisor::otlp::turns`) must have its trace id (its session id) in a request body the receiver accepted, and every request must have carried the header."
             }
             Check::Liveness => {
                 "Every session must end within its phase's deadline; requests must be answered within 10 s (`Ping` also while the disk is full; a `Run` made while it is full may wait for space, and must be answered once the disk is freed); the daemon must restart after a SIGKILL, exit on `Shutdown` at the end of the round (the harness's connections still open, as clients' would be), and leave a database that opens read-only without repair."

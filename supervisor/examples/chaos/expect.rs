@@ -244,7 +244,8 @@ pub fn terminal(
             | FaultKind::ControlFrame
             | FaultKind::WorkerFrame
             | FaultKind::ConnectionFlood
-            | FaultKind::GcKill,
+            | FaultKind::GcKill
+            | FaultKind::ReceiverRefuses,
         ) => expect(
             matches!(kind, EventKind::SessionInterrupted),
             "session.interrupted (it cannot end before the daemon kill)",

@@ -101,6 +101,7 @@ async fn send_sessions(
     sessions: &[SessionSummary],
     target: &Target,
 ) -> Result<Vec<Sent>, CliError> {
+    let sender = otlp::Sender::new(target).map_err(|e| CliError::invalid(e.to_string()))?;
     let mut sent = Vec::new();
     for summary in sessions {
         let events = client.all_events(summary.id, 0).await?;
@@ -112,7 +113,8 @@ async fn send_sessions(
         let turns = otlp::turns(summary.id, &facts, &events);
         let turn_count = turns.len();
         let spans: Vec<otlp::Span> = turns.into_iter().flat_map(|turn| turn.spans).collect();
-        let spans = otlp::send(target, spans)
+        let spans = sender
+            .send(spans)
             .await
             .map_err(|e| CliError::msg(e.to_string()))?;
         sent.push(Sent {

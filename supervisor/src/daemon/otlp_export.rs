@@ -205,6 +205,14 @@ struct Exporting {
 }
 
 async fn export_to(shared: &Shared, target: &Target, sent_before: Timestamp) {
+    let sender = match otlp::Sender::new(target) {
+        Ok(sender) => sender,
+        Err(err) => {
+            tracing::warn!(%err, "OTLP export cannot start");
+            shared.otlp.update(|s| s.last_error = Some(err.to_string()));
+            return std::future::pending().await;
+        }
+    };
     let mut state = Exporting {
         sent_before,
         sent: HashMap::new(),
@@ -236,7 +244,7 @@ async fn export_to(shared: &Shared, target: &Target, sent_before: Timestamp) {
                 if state.dirty.is_empty() || Instant::now() < next_try {
                     continue;
                 }
-                match state.flush(shared, target).await {
+                match state.flush(shared, &sender).await {
                     Ok(()) => backoff = Duration::from_secs(1),
                     Err(error) => {
                         tracing::warn!(url = target.url, %error, "OTLP export failed; trying again");
@@ -291,7 +299,7 @@ impl Exporting {
     }
 
     /// Sends the unsent ended turns of every dirty session, in one export.
-    async fn flush(&mut self, shared: &Shared, target: &Target) -> Result<(), String> {
+    async fn flush(&mut self, shared: &Shared, sender: &otlp::Sender) -> Result<(), String> {
         let mut spans = Vec::new();
         let mut last_ends = Vec::new();
         let mut turn_count = 0u64;
@@ -317,7 +325,7 @@ impl Exporting {
         let count = if spans.is_empty() {
             0
         } else {
-            otlp::send(target, spans).await.map_err(|e| e.to_string())?
+            sender.send(spans).await.map_err(|e| e.to_string())?
         };
         for (session, ended) in last_ends {
             self.sent.insert(session, ended);

@@ -3,7 +3,7 @@
 //! itself to a configured endpoint (`daemon::otlp_export`).
 //!
 //! [`spans`] turns recorded events into spans following the GenAI semantic
-//! conventions ([`CONVENTIONS`]); [`send`] hands them to the
+//! conventions ([`CONVENTIONS`]); a [`Sender`] hands them to the
 //! `opentelemetry-otlp` exporter. Header values are secrets: they go only
 //! into the request, never into a log or an error.
 
@@ -104,30 +104,48 @@ pub fn check_headers(headers: &[(String, Secret)]) -> Result<(), OtlpError> {
     Ok(())
 }
 
-/// Sends `spans` to `target`, [`SPANS_PER_REQUEST`] at a time; returns how
-/// many were sent. Stops at the first request that fails.
-pub async fn send(target: &Target, spans: Vec<Span>) -> Result<usize, OtlpError> {
-    let exporter = exporter(target)?;
-    let scope = InstrumentationScope::builder(SERVICE_NAME)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build();
-    let total = spans.len();
-    let mut data: Vec<SpanData> = spans
-        .into_iter()
-        .map(|span| span_data(span, &scope))
-        .collect();
-    while !data.is_empty() {
-        let rest = data.split_off(data.len().min(SPANS_PER_REQUEST));
-        exporter
-            .export(data)
-            .await
-            .map_err(|err| OtlpError::Export {
-                url: target.url.clone(),
-                reason: err.to_string(),
-            })?;
-        data = rest;
+/// An exporter to one [`Target`], kept for many sends (one HTTP client,
+/// its connections reused).
+#[derive(Debug)]
+pub struct Sender {
+    url: String,
+    exporter: opentelemetry_otlp::SpanExporter,
+    scope: InstrumentationScope,
+}
+
+impl Sender {
+    /// Builds the exporter for `target`.
+    pub fn new(target: &Target) -> Result<Sender, OtlpError> {
+        Ok(Sender {
+            url: target.url.clone(),
+            exporter: exporter(target)?,
+            scope: InstrumentationScope::builder(SERVICE_NAME)
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        })
     }
-    Ok(total)
+
+    /// Sends `spans`, [`SPANS_PER_REQUEST`] at a time; returns how many
+    /// were sent. Stops at the first request that fails.
+    pub async fn send(&self, spans: Vec<Span>) -> Result<usize, OtlpError> {
+        let total = spans.len();
+        let mut data: Vec<SpanData> = spans
+            .into_iter()
+            .map(|span| span_data(span, &self.scope))
+            .collect();
+        while !data.is_empty() {
+            let rest = data.split_off(data.len().min(SPANS_PER_REQUEST));
+            self.exporter
+                .export(data)
+                .await
+                .map_err(|err| OtlpError::Export {
+                    url: self.url.clone(),
+                    reason: err.to_string(),
+                })?;
+            data = rest;
+        }
+        Ok(total)
+    }
 }
 
 fn exporter(target: &Target) -> Result<opentelemetry_otlp::SpanExporter, OtlpError> {

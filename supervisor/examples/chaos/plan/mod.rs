@@ -96,11 +96,13 @@ pub enum FaultKind {
     ConnectionFlood,
     /// A gc under way when the daemon is SIGKILLed.
     GcKill,
+    /// The OTLP receiver the daemon sends traces to refuses a request.
+    ReceiverRefuses,
 }
 
 impl FaultKind {
     /// Every kind, in report order.
-    pub const ALL: [FaultKind; 24] = [
+    pub const ALL: [FaultKind; 25] = [
         FaultKind::SigKill,
         FaultKind::StopKill,
         FaultKind::StopCancel,
@@ -125,6 +127,7 @@ impl FaultKind {
         FaultKind::ForkBomb,
         FaultKind::ConnectionFlood,
         FaultKind::GcKill,
+        FaultKind::ReceiverRefuses,
     ];
 
     /// How the report names it.
@@ -154,6 +157,7 @@ impl FaultKind {
             FaultKind::ForkBomb => "command fork bomb",
             FaultKind::ConnectionFlood => "connection flood on control.sock",
             FaultKind::GcKill => "daemon SIGKILL in the middle of a gc",
+            FaultKind::ReceiverRefuses => "the OTLP receiver refuses requests (503)",
         }
     }
 }

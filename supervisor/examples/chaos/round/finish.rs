@@ -91,6 +91,7 @@ impl Round<'_> {
         let mut known: HashSet<SessionId> = tracks.iter().map(|t| t.id).collect();
         known.extend(self.fodder.sessions.iter().copied());
         self.check_fodder(db)?;
+        self.check_otlp(db)?;
         for (id, summary) in &summaries {
             if !known.contains(id) {
                 self.tally.fail(

@@ -25,6 +25,7 @@ use crate::track::{FollowEnd, REQUEST_TIMEOUT, Track};
 
 mod finish;
 mod gc;
+mod otlp;
 mod phases;
 
 /// How long the storm's sessions have to end.
@@ -112,6 +113,7 @@ pub async fn run(cfg: &RoundConfig) -> anyhow::Result<RoundResult> {
         client: None,
         log_quoted: false,
         fodder: gc::Fodder::default(),
+        otlp: otlp::Receiver::default(),
     };
     if let Err(err) = round.execute().await {
         round.tally.fail(
@@ -188,6 +190,8 @@ struct Round<'a> {
     log_quoted: bool,
     /// The runs the daemon-kill phase's gc deletes.
     fodder: gc::Fodder,
+    /// Where the daemon sends ended turns as traces.
+    otlp: otlp::Receiver,
 }
 
 impl Round<'_> {
@@ -195,6 +199,7 @@ impl Round<'_> {
     async fn execute(&mut self) -> anyhow::Result<()> {
         let ctx = self.start_daemon().await?;
         self.create_agents(&ctx).await?;
+        self.start_otlp(&ctx).await?;
         self.gc_fodder(&ctx).await?;
         self.reference(&ctx).await;
         let rss_start = self.daemon_rss();
@@ -210,6 +215,7 @@ impl Round<'_> {
         self.check_rss(rss_start, served).await;
         self.absorb(&ctx);
         drop(ctx);
+        self.drain_otlp().await;
         self.finish().await
     }
 
