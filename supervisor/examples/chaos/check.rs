@@ -43,11 +43,13 @@ pub enum Check {
     Gc,
     /// Every ended turn reached the OTLP receiver.
     Otlp,
+    /// Runs in worktrees of their own keep them, and the repository is untouched.
+    Workspaces,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 12] = [
+    pub const ALL: [Check; 13] = [
         Check::Acknowledged,
         Check::Whole,
         Check::Terminal,
@@ -60,6 +62,7 @@ impl Check {
         Check::Liveness,
         Check::Gc,
         Check::Otlp,
+        Check::Workspaces,
     ];
 
     /// Short name.
@@ -77,6 +80,7 @@ impl Check {
             Check::Liveness => "liveness",
             Check::Gc => "a gc cut short leaves sessions whole or gone",
             Check::Otlp => "every ended turn reached the OTLP receiver",
+            Check::Workspaces => "worktree runs keep their workspaces, repository untouched",
         }
     }
 
@@ -89,7 +93,8 @@ impl Check {
             | Check::Reference
             | Check::Streams
             | Check::Gc
-            | Check::Otlp => "sessions",
+            | Check::Otlp
+            | Check::Workspaces => "sessions",
             Check::Group => "groups and scans",
             Check::CancelLatency => "cancels",
             Check::Rss => "daemons",
@@ -133,6 +138,9 @@ impl Check {
             }
             Check::Otlp => {
                 "Before any run the daemon is told (`ControlRequest::SetOtlp`, with a header) to send every turn that ends to an OTLP/HTTP receiver the harness runs, which answers one request in four with 503 while the round goes on; the daemon SIGKILL and the full disk strike meanwhile. At the end the receiver accepts everything, and the daemon must report nothing waiting and no error for 3 s in a row within 90 s (counted under liveness). Then every session in the database with an ended turn (`supervisor::otlp::turns`) must have its trace id (its session id) in a request body the receiver accepted, and every request must have carried the header."
+            }
+            Check::Workspaces => {
+                "The round makes a git repository (one commit) and an agent with a workspace per run; in the daemon-kill phase a group of 6 of its runs, each writing two files from a `shell` call, starts just before the SIGKILL, so some end and some are interrupted. After the restart each run's patch is asked for (`ControlRequest::WorkspaceDiff`, which settles an interrupted run's worktree) and must come. In the database after the round each such session must be whole and name its workspace (`workspace.created`; only a run interrupted before it was made may lack one), which must still exist; a completed run must have recorded what it changed (`workspace.changed`, not empty). The repository's `HEAD`, index and files must be as they were, and every worktree git lists must belong to one of the runs."
             }
             Check::Liveness => {
                 "Every session must end within its phase's deadline; requests must be answered within 10 s (`Ping` also while the disk is full; a `Run` made while it is full may wait for space, and must be answered once the disk is freed); the daemon must restart after a SIGKILL, exit on `Shutdown` at the end of the round (the harness's connections still open, as clients' would be), and leave a database that opens read-only without repair."

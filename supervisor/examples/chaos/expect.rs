@@ -245,7 +245,8 @@ pub fn terminal(
             | FaultKind::WorkerFrame
             | FaultKind::ConnectionFlood
             | FaultKind::GcKill
-            | FaultKind::ReceiverRefuses,
+            | FaultKind::ReceiverRefuses
+            | FaultKind::WorktreeKill,
         ) => expect(
             matches!(kind, EventKind::SessionInterrupted),
             "session.interrupted (it cannot end before the daemon kill)",

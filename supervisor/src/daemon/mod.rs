@@ -262,6 +262,13 @@ pub async fn run(
         })
     };
     let exporting = tokio::spawn(otlp_export::run(Arc::clone(&shared)));
+    {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let runs_dir = shared.config.data_dir.layout().run_workspaces();
+            run_workspace::sweep::sweep(&runs_dir, &shared.store).await;
+        });
+    }
     tokio::select! {
         () = serve_clients => {}
         () = serve_workers => {}

@@ -44,3 +44,4 @@ mod tape;
 mod terminal;
 mod tools;
 mod watch_lists;
+mod workspace_sweep;

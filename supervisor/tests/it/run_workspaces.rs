@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::cli_harness::{Cli, path};
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
         .args(["-c", "user.name=t", "-c", "user.email=t@t"])
@@ -31,7 +31,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A repository with `a.txt` (ten lines) committed.
-fn repository(cli: &Cli) -> PathBuf {
+pub fn repository(cli: &Cli) -> PathBuf {
     let repo = cli.tmp.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
@@ -89,7 +89,7 @@ fn event<'a>(events: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} in {events:#?}"))
 }
 
-fn run_dirs(cli: &Cli) -> Vec<String> {
+pub fn run_dirs(cli: &Cli) -> Vec<String> {
     let runs = cli.tmp.path().join("d.workspaces").join(".runs");
     let mut names: Vec<String> = std::fs::read_dir(runs)
         .map(|dir| {

@@ -98,11 +98,13 @@ pub enum FaultKind {
     GcKill,
     /// The OTLP receiver the daemon sends traces to refuses a request.
     ReceiverRefuses,
+    /// Runs in worktrees of their own are live when the daemon is SIGKILLed.
+    WorktreeKill,
 }
 
 impl FaultKind {
     /// Every kind, in report order.
-    pub const ALL: [FaultKind; 25] = [
+    pub const ALL: [FaultKind; 26] = [
         FaultKind::SigKill,
         FaultKind::StopKill,
         FaultKind::StopCancel,
@@ -128,6 +130,7 @@ impl FaultKind {
         FaultKind::ConnectionFlood,
         FaultKind::GcKill,
         FaultKind::ReceiverRefuses,
+        FaultKind::WorktreeKill,
     ];
 
     /// How the report names it.
@@ -158,6 +161,7 @@ impl FaultKind {
             FaultKind::ConnectionFlood => "connection flood on control.sock",
             FaultKind::GcKill => "daemon SIGKILL in the middle of a gc",
             FaultKind::ReceiverRefuses => "the OTLP receiver refuses requests (503)",
+            FaultKind::WorktreeKill => "daemon SIGKILL with runs live in their own worktrees",
         }
     }
 }

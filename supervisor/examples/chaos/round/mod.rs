@@ -27,6 +27,7 @@ mod finish;
 mod gc;
 mod otlp;
 mod phases;
+mod workspaces;
 
 /// How long the storm's sessions have to end.
 const STORM_DEADLINE: Duration = Duration::from_secs(90);
@@ -114,6 +115,7 @@ pub async fn run(cfg: &RoundConfig) -> anyhow::Result<RoundResult> {
         log_quoted: false,
         fodder: gc::Fodder::default(),
         otlp: otlp::Receiver::default(),
+        worktrees: workspaces::WorktreeRuns::default(),
     };
     if let Err(err) = round.execute().await {
         round.tally.fail(
@@ -192,6 +194,8 @@ struct Round<'a> {
     fodder: gc::Fodder,
     /// Where the daemon sends ended turns as traces.
     otlp: otlp::Receiver,
+    /// The runs in worktrees of their own, live at the daemon kill.
+    worktrees: workspaces::WorktreeRuns,
 }
 
 impl Round<'_> {
@@ -200,6 +204,7 @@ impl Round<'_> {
         let ctx = self.start_daemon().await?;
         self.create_agents(&ctx).await?;
         self.start_otlp(&ctx).await?;
+        self.create_worktree_agent(&ctx).await?;
         self.gc_fodder(&ctx).await?;
         self.reference(&ctx).await;
         let rss_start = self.daemon_rss();

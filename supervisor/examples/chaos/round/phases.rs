@@ -142,6 +142,8 @@ impl Round<'_> {
                 .map(|_| ());
             self.tally.verify(Check::Liveness, Some(track.id), result);
         }
+        // Runs in worktrees of their own are live when the daemon dies.
+        self.start_worktree_runs(&ctx).await?;
         // A gc of the fodder is under way when the daemon dies.
         self.start_gc(&ctx).await;
         let killed_at = Timestamp::now();
@@ -158,6 +160,7 @@ impl Round<'_> {
             .filter(|t| !t.progress().ended)
             .collect();
         self.await_ended(&ctx, &unfinished, RESTART_DEADLINE).await;
+        self.diff_worktree_runs(&ctx).await;
         Ok(ctx)
     }
 

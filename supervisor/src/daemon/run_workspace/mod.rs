@@ -12,9 +12,11 @@
 //! on a worktree's branch), `changes` counts it, `patch` and `apply` bring
 //! it into the origin (`git apply`: all or nothing, so a conflict writes
 //! nothing and uncommitted work there stays), `remove` deletes it with
-//! its run.
+//! its run, and `sweep::sweep` removes at start what a killed daemon left
+//! unrecorded.
 
 pub mod git;
+pub(crate) mod sweep;
 
 use std::path::{Path, PathBuf};
 
