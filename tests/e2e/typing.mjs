@@ -3,7 +3,8 @@
 // command palette, the new-agent form (with a daily cap and a workspace
 // per run with its setup) and the run form's group (its name, caps and
 // checks) must each hold exactly what was
-// typed, and what they send must be exactly that. The Inspector's session
+// typed, and what they send must be exactly that; so must Settings'
+// traces form (an OTLP endpoint and a header). The Inspector's session
 // search finds the chat by its title and renames it. The palette is used
 // from the keyboard alone: focused on open, arrows, Enter, Escape, and an
 // empty state. Run by
@@ -230,6 +231,30 @@ await step('group-form', async () => {
   await page.locator('.form').screenshot({ path: `${artifacts}/typing-group-form.png` });
   await page.getByRole('button', { name: 'Start' }).click();
   await page.locator('tr.batch', { hasText: 'typed group' }).filter({ hasText: 'group of 3' }).waitFor();
+});
+
+// Settings' traces form: the endpoint, a header and its value (a secret,
+// never shown back) typed while runs stream, then sent to the daemon.
+const OTLP_URL = 'http://127.0.0.1:9/v1/traces';
+const OTLP_SECRET = 'typed-s3cret-value';
+await step('traces-form', async () => {
+  await tab('Settings').click();
+  await page.locator('nav.sections button[data-section=settings-traces]').click();
+  for (const [selector, text] of [
+    ['input[name=otlp_url]', OTLP_URL],
+    ['input[name=otlp_header]', 'x-typed-key'],
+    ['input[name=otlp_header_value]', OTLP_SECRET],
+  ]) {
+    const field = page.locator(selector);
+    await field.click();
+    await typeInto(field, text);
+  }
+  await page.getByRole('button', { name: 'Send traces' }).click();
+  await page.locator('table.otlp-status', { hasText: OTLP_URL }).filter({ hasText: 'x-typed-key' }).waitFor();
+  const held = await page.locator('input[name=otlp_header_value]').inputValue();
+  if (held !== '') throw new Error(`the header's value stays in its field: ${JSON.stringify(held)}`);
+  if ((await page.content()).includes(OTLP_SECRET)) throw new Error("the header's value is in the page");
+  await page.locator('#settings-traces').screenshot({ path: `${artifacts}/typing-traces-form.png` });
 });
 
 // Cards keep their width in a wider window, and Delete's Keep stays

@@ -189,6 +189,8 @@ pub enum Update {
     McpImportStarted(Vec<(String, ImportOutcome)>),
     /// The daemon added an imported server, or refused it and why.
     McpImported(String, Result<(), String>),
+    /// Where the daemon sends traces, and how that went.
+    Otlp(protocol::control::OtlpSettings),
 }
 
 /// How one entry of an MCP import fared (by name: its secrets never reach
@@ -245,6 +247,8 @@ pub struct Settings {
     pub rules: Vec<ApprovalRule>,
     /// Prices.
     pub pricing: Option<PricingTable>,
+    /// Where the daemon sends traces, once read (`OtlpStatus`).
+    pub otlp: Option<protocol::control::OtlpSettings>,
 }
 
 /// Everything the pages show.
@@ -480,6 +484,7 @@ impl AppState {
             Update::Mcp(servers) => self.settings.mcp = servers,
             Update::Rules(rules) => self.settings.rules = rules,
             Update::Pricing(table) => self.settings.pricing = Some(table),
+            Update::Otlp(otlp) => self.settings.otlp = Some(otlp),
             Update::Compared(comparison) => {
                 let of: Vec<SessionId> = comparison.sessions.iter().map(|s| s.summary.id).collect();
                 // An answer for sessions no longer asked about is dropped.

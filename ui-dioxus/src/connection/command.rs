@@ -82,6 +82,16 @@ pub enum Command {
         /// The old side.
         against: SessionId,
     },
+    /// Read where the daemon sends traces (`OtlpStatus`).
+    ReadOtlp,
+    /// Have the daemon send every ended turn as traces to `url` with
+    /// `headers` (`SetOtlp`), or stop (`None`).
+    SetOtlp {
+        /// The OTLP/HTTP endpoint.
+        url: Option<String>,
+        /// Headers for each request (auth); the values are secrets.
+        headers: Vec<(String, protocol::Secret)>,
+    },
     /// Read what sessions spent, by agent, model and day (`Spend`), and
     /// each agent's caps today (`CapsToday`).
     Spend,

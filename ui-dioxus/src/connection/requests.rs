@@ -36,6 +36,8 @@ pub(super) enum Asked {
     Groups,
     /// Each agent's caps today.
     CapsToday,
+    /// Where the daemon sends traces.
+    Otlp,
     /// What sessions spent, summed this way.
     Spend(protocol::control::SpendBy),
     /// A run's changes applied, or refused.
@@ -127,6 +129,10 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
                 max_live_chats,
             };
             return Ok((request, Asked::Status));
+        }
+        Command::ReadOtlp => return Ok((ControlRequest::OtlpStatus, Asked::Otlp)),
+        Command::SetOtlp { url, headers } => {
+            return Ok((ControlRequest::SetOtlp { url, headers }, Asked::Otlp));
         }
         Command::OpenChat(agent) => {
             let request = ControlRequest::ChatOpen { agent };

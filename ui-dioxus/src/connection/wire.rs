@@ -275,6 +275,9 @@ impl Wire {
                     (Some(Asked::CapsToday), Ok(ControlResponse::CapsToday(today))) => {
                         update(Update::CapsToday(today));
                     }
+                    (Some(Asked::Otlp), Ok(ControlResponse::Otlp(otlp))) => {
+                        update(Update::Otlp(otlp));
+                    }
                     (Some(Asked::Spend(by)), Ok(ControlResponse::Spend(rows))) => {
                         update(Update::Spend(by, rows));
                     }

@@ -530,6 +530,7 @@ fn settings() -> Settings {
                 custom: true,
             }],
         }),
+        otlp: None,
     }
 }
 
@@ -760,6 +761,30 @@ fn the_run_form_says_the_caps_a_group_starts_under_and_settings_show_spend() {
     let by_model = row_of(&settings, "<td>gpt-4.1-mini</td>\n<td class=\"num\">3</td>");
     assert!(by_model.contains("+1 unpriced"), "{by_model}");
     assert!(settings.contains("<td>2026-11-20</td>"), "{settings}");
+}
+
+#[test]
+fn settings_say_where_traces_go_and_the_last_error_never_a_header_value() {
+    let mut state = populated(Page::Settings);
+    let off = render(state.clone());
+    assert!(off.contains("name=\"otlp_url\""), "{off}");
+    state.settings.otlp = Some(protocol::control::OtlpSettings {
+        url: Some("http://collector:4318/v1/traces".into()),
+        header_names: vec!["authorization".into()],
+        exported_turns: 3,
+        exported_spans: 12,
+        pending_sessions: 1,
+        last_error: Some("exporting to http://collector:4318/v1/traces failed: refused".into()),
+        last_export_at: None,
+    });
+    let on = render(state.clone());
+    let table = row_of(&on, "<th>sending to</th>");
+    assert!(table.contains("http://collector:4318/v1/traces"), "{table}");
+    assert!(on.contains("<td>authorization</td>"), "{on}");
+    assert!(on.contains("3 turns, 12 spans"), "{on}");
+    assert!(on.contains("failed: refused"), "{on}");
+    state.settings.otlp = Some(protocol::control::OtlpSettings::default());
+    assert!(render(state).contains("Not sending traces."));
 }
 
 #[test]

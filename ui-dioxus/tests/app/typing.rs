@@ -157,6 +157,13 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
     );
     // The chat was renamed in the Inspector, as typed.
     assert_eq!(chat_titles(&daemon), [TITLE]);
+    // Traces go where the Settings form said, with its header; the
+    // header's value is the daemon's secret, in no log.
+    let otlp = studio_json(&daemon, &["otlp", "status"]);
+    assert_eq!(otlp["url"], "http://127.0.0.1:9/v1/traces");
+    assert_eq!(otlp["headers"], serde_json::json!(["x-typed-key"]));
+    let log = std::fs::read_to_string(daemon.dir.join("daemon.log")).unwrap_or_default();
+    assert!(!log.contains("typed-s3cret-value"));
 }
 
 #[test]

@@ -1,13 +1,15 @@
 //! Settings, in sections that a side navigation jumps to: the daemon this window is connected to (and its run limit), provider keys
 //! (masked: a key is never shown back), MCP servers (add, import, test,
 //! remove; their secrets are never shown back), approval rules (add,
-//! remove), the pricing table (set, reset) and what sessions spent.
+//! remove), the pricing table (set, reset), what sessions spent and
+//! where traces go (OpenTelemetry).
 
 mod limits;
 mod mcp;
 mod pricing;
 mod secrets;
 mod spend;
+mod traces;
 
 use dioxus::prelude::*;
 use protocol::approval::{RuleDecision, RuleMatch};
@@ -25,6 +27,7 @@ pub use mcp::{McpAddForm, McpDraft, McpImportForm, McpKind, import_problem};
 pub use pricing::{PriceDraft, Pricing};
 use secrets::WhereNewSecretsGo;
 use spend::Spend;
+use traces::Traces;
 
 /// The Settings page.
 #[component]
@@ -64,19 +67,21 @@ pub fn SettingsPage() -> Element {
         Rules {}
         Pricing {}
         Spend {}
+        Traces {}
         }
         }
     }
 }
 
 /// The page's sections, in order: (anchor id, name).
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("settings-daemon", "Daemon"),
     ("settings-keys", "Provider keys"),
     ("settings-mcp", "MCP servers"),
     ("settings-rules", "Approval rules"),
     ("settings-prices", "Prices"),
     ("settings-spend", "Spend"),
+    ("settings-traces", "Traces"),
 ];
 
 /// Jumps to a section of the page (it stays in view as the page scrolls).
