@@ -139,7 +139,7 @@ fn report(sent: &[Sent], target: &Target, ctx: &Ctx) {
     }
     for s in sent {
         let open = if s.running {
-            " (its running turn is sent once it ends)"
+            " (the turn still running is not sent: export again once it ends)"
         } else {
             ""
         };

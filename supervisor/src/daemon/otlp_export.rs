@@ -79,7 +79,8 @@ impl OtlpExport {
 
 /// Sets (or with `url` `None`, stops) the export: the header values into
 /// the secret store, the URL and header names into the database, then the
-/// running exporter. Turns that ended before now are not sent.
+/// running exporter. Turns that ended before export was first set are not
+/// sent; those waiting when it is set again go to the new endpoint.
 pub(crate) async fn set(
     shared: &Shared,
     url: Option<String>,
@@ -112,10 +113,17 @@ pub(crate) async fn set(
             .await
             .map_err(|e| SetError::Secrets(e.to_string()))?;
     }
+    // Turns still waiting to be sent go to the new endpoint too: only a
+    // first `set` starts from now.
+    let before = shared.store.otlp_export().await?;
+    let sent_before = match (&before.url, &target) {
+        (Some(_), Some(_)) => before.sent_before,
+        _ => Timestamp::now(),
+    };
     let setting = OtlpExportSetting {
         url: target.as_ref().map(|t| t.url.clone()),
         header_names: headers.iter().map(|(name, _)| name.clone()).collect(),
-        sent_before: Timestamp::now(),
+        sent_before,
     };
     shared.store.put_otlp_export(&setting).await?;
     shared.otlp.update(|stats| {

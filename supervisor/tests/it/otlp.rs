@@ -379,29 +379,13 @@ fn serve(stream: TcpStream, kept: &Mutex<Vec<(String, Vec<u8>)>>) {
 }
 
 #[test]
-fn a_header_reaches_the_receiver_and_nowhere_else_and_a_receiver_down_for_a_while_loses_nothing() {
+fn a_header_reaches_the_receiver_and_nowhere_else_and_turns_wait_for_a_receiver_that_is_down() {
     const TOKEN: &str = "Bearer otlp-s3cret-7f3a";
     let cli = Cli::new();
     coder(&cli);
     // Nothing listens there yet.
     let port = free_port();
-    let mut set = cli.command(&[
-        "--json",
-        "otlp",
-        "set",
-        &format!("http://127.0.0.1:{port}"),
-        "--header",
-        "authorization",
-    ]);
-    let mut child = set
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{TOKEN}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let set: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let set = set_otlp(&cli, port, TOKEN);
     assert_eq!(set["headers"], serde_json::json!(["authorization"]));
 
     let id = run_coder(&cli, "while the receiver is down");
@@ -435,6 +419,29 @@ fn a_header_reaches_the_receiver_and_nowhere_else_and_a_receiver_down_for_a_whil
     let status = cli.json(&["otlp", "status"]);
     assert!(status["last_error"].is_null(), "{status}");
 
+    // Down again; a turn waits; the endpoint is set to another receiver:
+    // the waiting turn goes there.
+    set_otlp(&cli, free_port(), TOKEN);
+    let waiting = run_coder(&cli, "while the next receiver is down");
+    let failed = wait_for(Duration::from_secs(30), || {
+        let status = cli.json(&["otlp", "status"]);
+        !status["last_error"].is_null() && status["pending_sessions"].as_u64() >= Some(1)
+    });
+    assert!(failed, "{}", cli.json(&["otlp", "status"]));
+    let other = free_port();
+    let second = Capture::start(other);
+    set_otlp(&cli, other, TOKEN);
+    let trace = hex_bytes(&waiting.replace('-', ""));
+    let arrived = wait_for(Duration::from_secs(30), || {
+        second
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, body)| body.windows(16).any(|w| w == trace.as_slice()))
+    });
+    assert!(arrived, "{}", cli.json(&["otlp", "status"]));
+
     // The value is nowhere but the secret store.
     let everywhere = [
         cli.ok(&["--json", "otlp", "status"]),
@@ -451,6 +458,22 @@ fn a_header_reaches_the_receiver_and_nowhere_else_and_a_receiver_down_for_a_whil
             "the header's value leaked: {text}"
         );
     }
+}
+
+/// `studio otlp set http://127.0.0.1:PORT --header authorization`, the
+/// value on stdin; the answer.
+fn set_otlp(cli: &Cli, port: u16, token: &str) -> Value {
+    let url = format!("http://127.0.0.1:{port}");
+    let mut set = cli.command(&["--json", "otlp", "set", &url, "--header", "authorization"]);
+    let mut child = set
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{token}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
