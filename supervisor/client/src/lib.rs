@@ -21,6 +21,7 @@
 //! - [`transcript`]: a session as Markdown for people (`studio export
 //!   --format md`, the Inspector's Export).
 
+pub mod agent_file;
 pub mod batch;
 pub mod caps;
 pub mod changes;
@@ -32,6 +33,7 @@ pub mod human;
 pub mod mcp_import;
 pub mod results;
 pub mod stats;
+pub mod templates;
 pub mod transcript;
 
 pub use connection::{AutoStart, Client, ClientError, Subscription};

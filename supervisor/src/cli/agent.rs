@@ -1,4 +1,5 @@
-//! `studio agent create|list|show|rm`.
+//! `studio agent create|list|show|rm` (and `export|import`, in
+//! `agent_files`).
 
 use std::path::PathBuf;
 
@@ -26,6 +27,12 @@ pub(crate) enum AgentCommand {
         /// Agent name.
         name: String,
     },
+    /// Write an agent and its own approval rules as a file (TOML or JSON)
+    /// to keep or share; `agent import` reads it back.
+    Export(super::agent_files::ExportArgs),
+    /// Create an agent and its rules from a file `agent export` wrote (or
+    /// a template), saying first what it may do beyond reading.
+    Import(super::agent_files::ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -285,6 +292,8 @@ pub(crate) async fn execute(cmd: AgentCommand, ctx: &Ctx) -> Result<(), CliError
                 out!("{text}");
             }
         }
+        AgentCommand::Export(args) => super::agent_files::export(args, &client).await?,
+        AgentCommand::Import(args) => super::agent_files::import(args, &client, ctx).await?,
         AgentCommand::Rm { name } => {
             client
                 .request(ControlRequest::AgentRemove { name: name.clone() })

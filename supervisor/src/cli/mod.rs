@@ -8,6 +8,7 @@
 mod output;
 
 mod agent;
+mod agent_files;
 mod batch;
 mod caps;
 mod chat;
@@ -118,6 +119,9 @@ enum Command {
     /// Write a session (its setup, then every event) as JSON lines, a
     /// Markdown transcript, or (--otlp) OpenTelemetry traces.
     Export(export::ExportArgs),
+    /// The agent templates that come with AI Studio: list, show, use.
+    #[command(subcommand)]
+    Template(agent_files::TemplateCommand),
     /// Send every turn that ends to an OpenTelemetry (OTLP/HTTP) endpoint.
     #[command(subcommand)]
     Otlp(otlp::OtlpCommand),
@@ -295,6 +299,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Wait(args) => wait::execute(args, ctx).await,
         Command::Export(args) => export::execute(args, ctx).await,
         Command::Otlp(command) => otlp::execute(command, ctx).await,
+        Command::Template(command) => agent_files::template(command, ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
         Command::Models(args) => models::execute(args, ctx).await,
         Command::Mcp(cmd) => mcp::execute(cmd, ctx).await,

@@ -41,6 +41,7 @@ mod sandbox;
 mod secrets_at_rest;
 mod support;
 mod tape;
+mod templates;
 mod terminal;
 mod tools;
 mod watch_lists;

@@ -35,7 +35,17 @@ pub(super) async fn remove(
     handles: &Handles,
     name: String,
 ) -> Result<ControlResponse, ControlError> {
-    handles.shared.store.remove_agent(name).await?;
+    handles.shared.store.remove_agent(name.clone()).await?;
+    // Its own rules go with it: an agent made later under the same name
+    // (an import, a template) starts with none of them.
+    let ControlResponse::Rules(rules) = super::approvals::rule_list(handles).await? else {
+        return Ok(ControlResponse::Ok);
+    };
+    for rule in rules {
+        if rule.agent.as_deref() == Some(name.as_str()) {
+            super::approvals::rule_remove(handles, rule.id).await?;
+        }
+    }
     Ok(ControlResponse::Ok)
 }
 
