@@ -16,6 +16,7 @@ mod checks;
 mod compare;
 mod daemon;
 mod demo;
+mod doctor;
 mod export;
 mod fanout;
 mod groups;
@@ -119,6 +120,10 @@ enum Command {
     /// Write a session (its setup, then every event) as JSON lines, a
     /// Markdown transcript, or (--otlp) OpenTelemetry traces.
     Export(export::ExportArgs),
+    /// What works and what does not, each with its fix: the data dir, the
+    /// daemon, provider keys (proved by listing models), Ollama, MCP
+    /// servers. Exits 1 when a check fails.
+    Doctor,
     /// The agent templates that come with AI Studio: list, show, use.
     #[command(subcommand)]
     Template(agent_files::TemplateCommand),
@@ -300,6 +305,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Export(args) => export::execute(args, ctx).await,
         Command::Otlp(command) => otlp::execute(command, ctx).await,
         Command::Template(command) => agent_files::template(command, ctx).await,
+        Command::Doctor => doctor::execute(ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
         Command::Models(args) => models::execute(args, ctx).await,
         Command::Mcp(cmd) => mcp::execute(cmd, ctx).await,

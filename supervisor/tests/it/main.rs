@@ -23,6 +23,7 @@ mod compare;
 mod containment;
 mod corrupt_store;
 mod daemon_crash;
+mod doctor;
 mod escapes;
 mod fetch;
 mod groups;
