@@ -257,6 +257,23 @@ await step('traces-form', async () => {
   await page.locator('#settings-traces').screenshot({ path: `${artifacts}/typing-traces-form.png` });
 });
 
+// The template gallery: a new name typed into the Code Reviewer card,
+// without a key, then Use: the agent appears among the cards.
+await step('template-gallery', async () => {
+  await tab('Agents').click();
+  await page.getByRole('button', { name: 'Templates' }).click();
+  const card = page.locator('.card.template[data-template=code-reviewer]');
+  await card.locator('p.asks, ul.asks').first().waitFor();
+  const name = card.locator('input[name=template_name_code-reviewer]');
+  await name.click();
+  await page.keyboard.press('Control+a');
+  await typeInto(name, 'typed-reviewer');
+  await card.locator('input[name=template_scripted_code-reviewer]').check();
+  await card.screenshot({ path: `${artifacts}/typing-template-card.png` });
+  await card.getByRole('button', { name: 'Use' }).click();
+  await page.locator('.cards > .card:not(.template) h3', { hasText: 'Code Reviewer' }).waitFor();
+});
+
 // Cards keep their width in a wider window, and Delete's Keep stays
 // inside its card, clickable (a click on a covered button times out).
 await step('cards', async () => {

@@ -2,8 +2,8 @@
 //! models at the address an agent uses (a local server speaking OpenAI's
 //! format, which checks the key), a key refused there, an address that
 //! does not answer, a missing key, an MCP server that starts and one that
-//! does not, a data dir others can read; each with its fix, and exit 1
-//! while one fails.
+//! does not, a data dir others can read, a daemon of another build;
+//! each with its fix, and exit 1 while one fails.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -165,7 +165,16 @@ fn doctor_proves_keys_at_the_addresses_agents_use_and_says_each_fix() {
     );
     cli.ok(&["agent", "rm", "local"]);
 
-    // An MCP server that cannot start.
+    // An MCP server that starts (the npm test server), and one that cannot.
+    let everything = crate::mcp::bin("mcp-server-everything");
+    cli.ok(&["mcp", "add", "everything", "--", &everything]);
+    let all = findings(&cli, 0);
+    let works = finding(&all, "MCP everything");
+    assert_eq!(works["status"], "ok", "{works}");
+    assert!(
+        works["detail"].as_str().unwrap().contains("tool(s)"),
+        "{works}"
+    );
     cli.ok(&["mcp", "add", "broken", "--", "/nonexistent/server"]);
     let all = findings(&cli, 1);
     let mcp = finding(&all, "MCP broken");
@@ -188,6 +197,41 @@ fn doctor_proves_keys_at_the_addresses_agents_use_and_says_each_fix() {
     assert_eq!(data["fix"], format!("chmod 700 {}", dir.display()));
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     findings(&cli, 0);
+
+    // A daemon of another build (here: a copy of this one elsewhere) is
+    // named with its executable.
+    cli.ok(&["daemon", "stop"]);
+    let other = cli.tmp.path().join("other-build");
+    std::fs::create_dir(&other).unwrap();
+    let copy = other.join("studio");
+    std::fs::copy(crate::support::studio_bin(), &copy).unwrap();
+    let started = std::process::Command::new(&copy)
+        .args(["--data-dir", dir.to_str().unwrap(), "daemon", "start"])
+        .env("STUDIO_WORKER_BIN", crate::support::worker_bin())
+        .env_remove("STUDIO_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{started:?}");
+    let all = findings(&cli, 0);
+    let daemon = all
+        .iter()
+        .find(|f| f["check"] == "daemon" && f["status"] == "warn")
+        .unwrap_or_else(|| panic!("no warning about the daemon's build in {all:#?}"));
+    assert!(
+        daemon["detail"]
+            .as_str()
+            .unwrap()
+            .contains(copy.to_str().unwrap()),
+        "{daemon}"
+    );
+    assert!(
+        daemon["fix"]
+            .as_str()
+            .unwrap()
+            .contains("studio daemon stop"),
+        "{daemon}"
+    );
+    cli.ok(&["daemon", "stop"]);
 
     // The table for people says the same, and never the key.
     let out = cli.run(&["doctor"]);

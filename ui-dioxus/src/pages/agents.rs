@@ -15,6 +15,7 @@ use crate::state::{AppState, Page};
 pub fn AgentsPage() -> Element {
     let mut state = use_context::<Signal<AppState>>();
     let creating = state.read().creating_agent;
+    let mut gallery = use_signal(|| false);
     let read = state.read();
     let Some(agents) = &read.agents else {
         return rsx! { p { class: "empty", "Loading agents…" } };
@@ -30,16 +31,20 @@ pub fn AgentsPage() -> Element {
     rsx! {
         div { class: "toolbar",
             button { onclick: move |_| state.write().creating_agent = true, "New agent" }
+            button { class: "toggle", aria_expanded: "{gallery()}", onclick: move |_| gallery.toggle(), "Templates" }
         }
         if creating {
             AgentForm { editing: None, on_done: move |()| state.write().creating_agent = false }
         }
         if agents.is_empty() {
             p { class: "empty",
-                "No agents yet. Create one here, or with "
-                code { "studio agent create NAME --provider openai --model gpt-4o-mini" }
+                "No agents yet. Start from a template below, create one here, or with "
+                code { "studio template use code-reviewer" }
                 "."
             }
+        }
+        if gallery() || agents.is_empty() {
+            super::templates::TemplateGallery {}
         }
         div { class: "cards",
             for agent in agents.iter() {

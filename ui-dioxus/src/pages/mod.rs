@@ -20,6 +20,7 @@ mod session_actions;
 mod sessions;
 mod settings;
 mod status;
+mod templates;
 
 pub use agent_form::{AgentDraft, AgentForm, RuleDraft};
 pub use agents::AgentsPage;

@@ -764,6 +764,39 @@ fn the_run_form_says_the_caps_a_group_starts_under_and_settings_show_spend() {
 }
 
 #[test]
+fn with_no_agent_the_agents_page_shows_the_template_gallery() {
+    let mut state = populated(Page::Agents);
+    let with_agents = render(state.clone());
+    assert!(
+        !with_agents.contains("data-template"),
+        "the gallery opens on request"
+    );
+    state.agents = Some(Vec::new());
+    let empty = render(state);
+    for title in [
+        "Code Assistant",
+        "Code Reviewer",
+        "Research Bot",
+        "Data Analyst",
+        "Writer",
+    ] {
+        assert!(
+            empty.contains(&format!("<h3>{title}</h3>")),
+            "{title}: {empty}"
+        );
+    }
+    let reviewer = &empty[empty.find("data-template=\"code-reviewer\"").unwrap()..];
+    let reviewer = &reviewer[..reviewer.find("</details>").unwrap()];
+    assert!(reviewer.contains("May use tools: shell, fs"), "{reviewer}");
+    assert!(
+        reviewer.contains("shell:command=git diff*"),
+        "the file is previewed: {reviewer}"
+    );
+    let writer = &empty[empty.find("data-template=\"writer\"").unwrap()..];
+    assert!(writer.contains("Only reads."), "{writer}");
+}
+
+#[test]
 fn settings_say_where_traces_go_and_the_last_error_never_a_header_value() {
     let mut state = populated(Page::Settings);
     let off = render(state.clone());

@@ -164,6 +164,19 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
     assert_eq!(otlp["headers"], serde_json::json!(["x-typed-key"]));
     let log = std::fs::read_to_string(daemon.dir.join("daemon.log")).unwrap_or_default();
     assert!(!log.contains("typed-s3cret-value"));
+    // The Code Reviewer template, used under the name typed, without a
+    // key: the agent and its three rules.
+    let reviewer = stored_agent(&daemon, "typed-reviewer").expect("the template's agent");
+    assert_eq!(reviewer["provider"], "scripted");
+    assert_eq!(reviewer["display_name"], "Code Reviewer");
+    let rules = studio_json(&daemon, &["rules", "list"]);
+    let own = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|rule| rule["agent"] == "typed-reviewer")
+        .count();
+    assert_eq!(own, 3, "{rules}");
 }
 
 #[test]

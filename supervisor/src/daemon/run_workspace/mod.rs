@@ -93,6 +93,13 @@ pub async fn create(
     made
 }
 
+/// Held while git adds or removes a worktree: git reads every worktree's
+/// metadata when it adds one, and fails on one that another `worktree
+/// add` is still writing ("failed to read .git/worktrees/.../commondir"),
+/// so N runs started at once on one repository would fail at random (the
+/// chaos suite's worktree round found it).
+static WORKTREES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A worktree of the repository at `top` on a branch of its own.
 async fn worktree(
     session: SessionId,
@@ -103,9 +110,12 @@ async fn worktree(
 ) -> Result<RunWorkspace, WorkspaceError> {
     let branch = format!("studio/run-{}", session.short());
     let path_text = path.display().to_string();
-    Git::at(top)
-        .run(&["worktree", "add", "-q", "-b", &branch, &path_text, &base])
-        .await?;
+    {
+        let _one_at_a_time = WORKTREES.lock().await;
+        Git::at(top)
+            .run(&["worktree", "add", "-q", "-b", &branch, &path_text, &base])
+            .await?;
+    }
     // Read before the agent runs: the `.git` file is still the one git wrote.
     let git_dir = Git::at(path)
         .text(&["rev-parse", "--absolute-git-dir"])
@@ -336,6 +346,7 @@ pub async fn remove(runs_dir: &Path, workspace: &RunWorkspace) -> Result<(), Wor
     }
     match &workspace.kind {
         WorkspaceKind::Worktree { branch } => {
+            let _one_at_a_time = WORKTREES.lock().await;
             let origin = Git::at(Path::new(&workspace.origin));
             if origin
                 .run(&["worktree", "remove", "--force", "--force", &workspace.path])

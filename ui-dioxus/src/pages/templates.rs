@@ -1,0 +1,154 @@
+//! The template gallery on the Agents page: a card for each template that
+//! comes with AI Studio (`studio_client::templates`), with what it may do
+//! beyond reading, its prompt to try and its file to preview, and "Use",
+//! which stores the agent and its rules as the agent form does.
+
+use dioxus::prelude::*;
+use protocol::ProviderKind;
+use studio_client::agent_file::AgentFile;
+use studio_client::templates;
+
+use crate::commands::Commands;
+use crate::connection::{Command, NewRule, RuleChanges};
+use crate::fields::TextInput;
+
+/// The model a template gets on the scripted provider.
+const SCRIPTED_MODEL: &str = "scripted-1";
+
+/// What "Use" sends: the template's agent under `name`, on the scripted
+/// provider if `without_key`, with its rules; or why not.
+pub fn use_template(mut file: AgentFile, name: &str, without_key: bool) -> Result<Command, String> {
+    let name = name.trim();
+    if !name.is_empty() {
+        file.agent.name = name.to_owned();
+    }
+    if without_key {
+        file.agent.provider = ProviderKind::Scripted;
+        file.agent.model = SCRIPTED_MODEL.to_owned();
+    }
+    file.check()?;
+    let mut add = Vec::new();
+    for rule in &file.rules {
+        add.push(NewRule {
+            matches: rule.rule_match()?,
+            decision: rule.decision,
+            priority: rule.priority,
+        });
+    }
+    Ok(Command::SaveAgent {
+        agent: Box::new(file.agent),
+        replace: false,
+        rules: RuleChanges {
+            add,
+            remove: Vec::new(),
+        },
+    })
+}
+
+/// The gallery.
+#[component]
+pub fn TemplateGallery() -> Element {
+    rsx! {
+        section { class: "gallery", aria_label: "Templates",
+            h3 { "Templates" }
+            p { class: "muted", "Start from an agent people often need; change anything afterwards." }
+            div { class: "cards",
+                for file in templates::builtin() {
+                    TemplateCard { key: "{file.agent.name}", file }
+                }
+            }
+        }
+    }
+}
+
+/// One template.
+#[component]
+fn TemplateCard(file: AgentFile) -> Element {
+    let commands = use_context::<Commands>();
+    let template_name = file.agent.name.clone();
+    let mut name = use_signal(|| template_name.clone());
+    let mut without_key = use_signal(|| false);
+    let mut outcome = use_signal(|| None::<Result<String, String>>);
+    let info = file.template.clone().unwrap_or_default();
+    let asks = file.asks_for();
+    let text = templates::text(&template_name).unwrap_or_default();
+    let provider = format!("{} {}", file.agent.provider, file.agent.model);
+    let field = format!("template_name_{template_name}");
+    let key_box = format!("template_scripted_{template_name}");
+    rsx! {
+        div { class: "card template", "data-template": "{template_name}",
+            h3 { "{info.title}" }
+            p { "{info.description}" }
+            p { class: "muted", "{provider}" }
+            if asks.is_empty() {
+                p { class: "asks", "Only reads." }
+            } else {
+                ul { class: "asks",
+                    for ask in asks.iter() {
+                        li { "May use {ask}" }
+                    }
+                }
+            }
+            p { class: "sample", "Try: " q { "{info.sample_prompt}" } }
+            details {
+                summary { "Its file" }
+                pre { "{text}" }
+            }
+            div { class: "use-template",
+                TextInput { name: "{field}", value: name(), oninput: move |text| name.set(text) }
+                label {
+                    input { r#type: "checkbox", name: "{key_box}", checked: without_key(),
+                        onchange: move |e| without_key.set(e.checked()) }
+                    " without a key (scripted)"
+                }
+                button { r#type: "button",
+                    onclick: move |_| {
+                        match use_template(file.clone(), &name.read(), without_key()) {
+                            Ok(command) => {
+                                commands.send(command);
+                                outcome.set(Some(Ok(format!("agent {} saved", name.read().trim()))));
+                            }
+                            Err(why) => outcome.set(Some(Err(why))),
+                        }
+                    },
+                    "Use"
+                }
+            }
+            match outcome.read().as_ref() {
+                Some(Ok(done)) => rsx! { p { class: "muted", role: "status", "{done}" } },
+                Some(Err(why)) => rsx! { p { class: "problem", role: "alert", "{why}" } },
+                None => rsx! {},
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn use_sends_the_agent_under_its_new_name_with_its_rules() {
+        let file = templates::find("code-reviewer").unwrap();
+        let Ok(Command::SaveAgent {
+            agent,
+            replace,
+            rules,
+        }) = use_template(file.clone(), " rev ", true)
+        else {
+            panic!("not sent");
+        };
+        assert_eq!(agent.name, "rev");
+        assert_eq!(agent.provider, ProviderKind::Scripted);
+        assert!(!replace);
+        assert_eq!(rules.add.len(), file.rules.len());
+        let Ok(Command::SaveAgent { agent, .. }) = use_template(file.clone(), "", false) else {
+            panic!("not sent");
+        };
+        assert_eq!(
+            (agent.name.as_str(), agent.provider),
+            ("code-reviewer", ProviderKind::OpenAi)
+        );
+        assert!(use_template(file, "../bad", false).is_err());
+    }
+}
