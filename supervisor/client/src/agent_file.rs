@@ -153,20 +153,24 @@ impl AgentFile {
         }
     }
 
-    /// What the agent may do beyond reading, said before it is used: its
-    /// tools, MCP servers, a safety mode beyond read-only, rules that
-    /// allow calls without asking.
+    /// What the agent may do beyond reading, each a phrase after "may"
+    /// ("use the tools shell, fs"), said before it is used: its tools, MCP
+    /// servers, a safety mode beyond read-only, rules that allow calls
+    /// without asking.
     pub fn asks_for(&self) -> Vec<String> {
         let agent = &self.agent;
         let mut asks = Vec::new();
         if !agent.tools.is_empty() {
-            asks.push(format!("tools: {}", agent.tools.join(", ")));
+            asks.push(format!("use the tools {}", agent.tools.join(", ")));
         }
         if !agent.mcp_servers.is_empty() {
-            asks.push(format!("MCP servers: {}", agent.mcp_servers.join(", ")));
+            asks.push(format!(
+                "use the MCP servers {}",
+                agent.mcp_servers.join(", ")
+            ));
         }
         if agent.safety != SafetyMode::ReadOnly {
-            asks.push(format!("safety mode {}", agent.safety));
+            asks.push(format!("work in safety mode {}", agent.safety));
         }
         let allowed: Vec<&str> = self
             .rules
@@ -175,7 +179,7 @@ impl AgentFile {
             .map(|rule| rule.matches.as_str())
             .collect();
         if !allowed.is_empty() {
-            asks.push(format!("runs without asking: {}", allowed.join(", ")));
+            asks.push(format!("run without asking: {}", allowed.join(", ")));
         }
         asks
     }
@@ -233,7 +237,10 @@ mod tests {
         let asks = reviewer().asks_for();
         assert_eq!(
             asks,
-            ["tools: shell", "runs without asking: shell:command=git *"]
+            [
+                "use the tools shell",
+                "run without asking: shell:command=git *"
+            ]
         );
         let quiet = AgentFile::of(AgentConfig::scripted("quiet"), Vec::new());
         assert!(quiet.asks_for().is_empty());

@@ -220,7 +220,7 @@ async fn store(
     let asks = file.asks_for();
     if !ctx.json {
         for ask in &asks {
-            errln!("note: {name} may use {ask}");
+            errln!("note: {name} may {ask}");
         }
     }
     client

@@ -59,7 +59,7 @@ fn a_template_becomes_an_agent_with_its_rules_that_runs() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a == "tools: shell, fs"),
+            .any(|a| a == "use the tools shell, fs"),
         "{reviewer}"
     );
     let writer = &listed[4];
@@ -83,9 +83,9 @@ fn a_template_becomes_an_agent_with_its_rules_that_runs() {
     ]);
     assert!(out.status.success(), "{out:?}");
     let notes = String::from_utf8_lossy(&out.stderr);
-    assert!(notes.contains("rev may use tools: shell, fs"), "{notes}");
+    assert!(notes.contains("rev may use the tools shell, fs"), "{notes}");
     assert!(
-        notes.contains("runs without asking: shell:command=git log*"),
+        notes.contains("rev may run without asking: shell:command=git log*"),
         "{notes}"
     );
     let said = String::from_utf8_lossy(&out.stdout);

@@ -85,7 +85,7 @@ fn TemplateCard(file: AgentFile) -> Element {
             } else {
                 ul { class: "asks",
                     for ask in asks.iter() {
-                        li { "May use {ask}" }
+                        li { "May {ask}" }
                     }
                 }
             }

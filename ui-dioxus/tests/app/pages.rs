@@ -787,7 +787,10 @@ fn with_no_agent_the_agents_page_shows_the_template_gallery() {
     }
     let reviewer = &empty[empty.find("data-template=\"code-reviewer\"").unwrap()..];
     let reviewer = &reviewer[..reviewer.find("</details>").unwrap()];
-    assert!(reviewer.contains("May use tools: shell, fs"), "{reviewer}");
+    assert!(
+        reviewer.contains("May use the tools shell, fs"),
+        "{reviewer}"
+    );
     assert!(
         reviewer.contains("shell:command=git diff*"),
         "the file is previewed: {reviewer}"
