@@ -340,6 +340,16 @@ impl Capture {
         });
         Capture { requests }
     }
+
+    /// Whether a request body holds the trace id of `session`.
+    fn holds_trace_of(&self, session: &str) -> bool {
+        let trace = hex_bytes(&session.replace('-', ""));
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, body)| body.windows(16).any(|w| w == trace.as_slice()))
+    }
 }
 
 fn serve(stream: TcpStream, kept: &Mutex<Vec<(String, Vec<u8>)>>) {
@@ -397,15 +407,7 @@ fn a_header_reaches_the_receiver_and_nowhere_else_and_turns_wait_for_a_receiver_
 
     // The receiver comes up: the turn that waited arrives, with the header.
     let capture = Capture::start(port);
-    let trace = hex_bytes(&id.replace('-', ""));
-    let arrived = wait_for(Duration::from_secs(90), || {
-        capture
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(_, body)| body.windows(16).any(|w| w == trace.as_slice()))
-    });
+    let arrived = wait_for(Duration::from_secs(90), || capture.holds_trace_of(&id));
     assert!(arrived, "{}", cli.json(&["otlp", "status"]));
     let requests = capture.requests.lock().unwrap().clone();
     for (head, _) in &requests {
@@ -431,15 +433,7 @@ fn a_header_reaches_the_receiver_and_nowhere_else_and_turns_wait_for_a_receiver_
     let other = free_port();
     let second = Capture::start(other);
     set_otlp(&cli, other, TOKEN);
-    let trace = hex_bytes(&waiting.replace('-', ""));
-    let arrived = wait_for(Duration::from_secs(30), || {
-        second
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(_, body)| body.windows(16).any(|w| w == trace.as_slice()))
-    });
+    let arrived = wait_for(Duration::from_secs(30), || second.holds_trace_of(&waiting));
     assert!(arrived, "{}", cli.json(&["otlp", "status"]));
 
     // The value is nowhere but the secret store.

@@ -52,8 +52,15 @@ fn a_restarted_daemon_removes_workspaces_no_run_records_and_follows_no_symlink()
     std::fs::create_dir_all(runs.join("notes")).unwrap();
 
     cli.ok(&["daemon", "start"]);
+    // The worktree's folder goes first, then its branch: wait for both.
+    let swept = || {
+        run_dirs(&cli) == ["notes"]
+            && git(&repo, &["branch", "--list", "studio/*"])
+                .trim()
+                .is_empty()
+    };
     let start = Instant::now();
-    while run_dirs(&cli) != ["notes"] && start.elapsed() < Duration::from_secs(20) {
+    while !swept() && start.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(run_dirs(&cli), ["notes"]);
