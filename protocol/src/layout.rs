@@ -10,6 +10,8 @@
 //!                            are in the OS keyring; rewritten whole
 //!   client.token       0600  secret a client presents in its Hello
 //!   daemon.log               daemon output when started in the background
+//!   gallery/           0700  template gallery sources (`sources.toml`) and
+//!                            a checked copy of each (`gallery/NAME/`)
 //!   run/               0700
 //!     control.sock     0600  clients
 //!     worker.sock      0600  workers
@@ -77,6 +79,12 @@ impl Layout {
     /// The app's preferences (its colours), kept across restarts.
     pub fn ui_preferences(&self) -> PathBuf {
         self.root.join("ui-preferences.json")
+    }
+
+    /// Template gallery sources: their list and a checked copy of each
+    /// (written by clients, never by the daemon).
+    pub fn gallery(&self) -> PathBuf {
+        self.root.join("gallery")
     }
 
     /// The background daemon's log.

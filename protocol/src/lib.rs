@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`ids`] and [`time`]: identifiers and timestamps.
 //! - [`agent`]: an agent's configuration, budgets and the scripted provider's script.
+//! - [`base_url`]: provider base URLs as people paste them, made usable.
 //! - [`caps`]: spend caps over many sessions (an agent's day, a group).
 //! - [`checks`]: checks that score a run's answer.
 //! - [`approval`]: approval rules, ask policies and pending approvals.
@@ -21,6 +22,7 @@
 
 pub mod agent;
 pub mod approval;
+pub mod base_url;
 pub mod caps;
 pub mod checks;
 pub mod codec;

@@ -9,7 +9,8 @@
 // runs again, chat with inline approval, end and resume,
 // store a key (never shown back), add and remove a rule, add an MCP server
 // with the form and import one (secrets never shown back), set and reset a
-// price, the palette, the daemon's run limit, sign out (a second tab's
+// price, the palette, the daemon's run limit, the README's screenshots of
+// each page (docs/screenshots/), sign out (a second tab's
 // socket closes, the old cookie is refused) and in with the form. Run by
 // ui-dioxus/tests/app/browser.rs, which prepares the daemon and the agents
 // `slow` (runs for a few seconds) and `asker` (asks to run fs.list).
@@ -18,7 +19,7 @@
 // Exits 1 with the failing step on the first failure; screenshots of each
 // step go to ARTIFACT_DIR.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { open } from './harness.mjs';
 
 const [url, tokenFile, artifacts] = process.argv.slice(2);
@@ -33,7 +34,8 @@ const statuses = (word) => page.locator(`span.status.${word}`);
 // The Runs page's form opens behind a button.
 async function openRunForm() {
   await tab('Runs').click();
-  const toggle = page.locator('.toolbar button.toggle');
+  await page.locator('h1.page-title', { hasText: 'Runs' }).waitFor();
+  const toggle = page.locator('.toolbar button.toggle', { hasText: /New runs|Hide the new-runs form/ });
   if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
   await page.locator('select[name=agent]').waitFor();
 }
@@ -682,6 +684,42 @@ await step('daemon-limits', async () => {
   await limit('max_live_chats').locator('span.muted', { hasText: 'in force: 7' }).waitFor();
   // The other limit stays as it was.
   await limit('max_concurrent_runs').locator('span.muted', { hasText: 'in force: 5' }).waitFor();
+});
+
+// The README's screenshots, one of each page as it looks after all of the
+// above: written into docs/screenshots/ so they stay current (commit them).
+const SCREENSHOTS = new URL('../../docs/screenshots/', import.meta.url);
+await step('readme-screenshots', async () => {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const shoot = (name) => page.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname });
+  await page.locator('.app').focus();
+  await tab('Agents').click();
+  await page.locator('.card', { hasText: 'asker' }).waitFor();
+  await shoot('agents');
+  await tab('Runs').click();
+  await page.locator('table.runs').waitFor();
+  await shoot('runs');
+  await page.locator('table.runs tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') })
+    .first().getByRole('button', { name: 'Inspect' }).click();
+  await page.locator('.inspector .stats').waitFor();
+  await page.locator('.timeline .row').first().click();
+  await page.locator('.detail h4').waitFor();
+  await shoot('inspector');
+  await tab('Sessions').click();
+  await page.locator('tr', { hasText: 'what is in the workspace?' }).getByRole('button', { name: 'Open' }).click();
+  await page.locator('.chat .msg.assistant').first().waitFor();
+  await shoot('sessions');
+  await tab('Runs').click();
+  const done = page.locator('table.runs tr', { hasText: 'from the browser' }).filter({ has: page.locator('span.status.completed') });
+  await done.nth(0).locator('input.compare-tick').check();
+  await done.nth(1).locator('input.compare-tick').check();
+  await page.getByRole('button', { name: 'Compare the 2 ticked' }).click();
+  await page.locator('.compare table.figures').waitFor();
+  await shoot('compare');
+  await tab('Settings').click();
+  await page.locator('main h3', { hasText: 'Daemon' }).waitFor();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shoot('settings');
 });
 
 await step('sign-out', async () => {

@@ -205,7 +205,8 @@ await step('form', async () => {
 // form says how many runs start and the caps they start under.
 await step('group-form', async () => {
   await tab('Runs').click();
-  const toggle = page.locator('.toolbar button.toggle');
+  await page.locator('h1.page-title', { hasText: 'Runs' }).waitFor();
+  const toggle = page.locator('.toolbar button.toggle', { hasText: /New runs|Hide the new-runs form/ });
   if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
   await page.selectOption('select[name=agent]', 'writer');
   const fields = [

@@ -9,9 +9,11 @@ use dioxus::prelude::*;
 use crate::commands::Commands;
 use crate::connection::{self, Command, Target};
 use crate::key_probe::{KeyLatencyLog, KeyProbe};
-use crate::pages::{AgentsPage, ComparePage, InspectorPage, RunsPage, SessionsPage, SettingsPage};
+use crate::pages::{
+    AgentsPage, ComparePage, InspectorPage, RunsPage, SessionsPage, SettingsPage, Wizard,
+};
 use crate::palette::Palette;
-use crate::preferences::{self, Preferences};
+use crate::preferences;
 use crate::saving::ExportSaver;
 use crate::state::{AppState, Link, Page};
 
@@ -32,6 +34,7 @@ pub fn App() -> Element {
         Signal::new(AppState {
             theme: preferences.theme,
             notify: preferences.notifications,
+            wizard_done: preferences.wizard_done,
             ..AppState::default()
         })
     });
@@ -71,19 +74,6 @@ pub fn App() -> Element {
             KeyProbe { log }
         }
         Shell {}
-    }
-}
-
-/// Saves the theme and the notifications switch as the store has them
-/// (nowhere when a test renders the shell without a `Target`).
-fn save_preferences(mut state: Signal<AppState>, target: Option<&Target>) {
-    let Some(target) = target else { return };
-    let preferences = Preferences {
-        theme: state.read().theme,
-        notifications: state.read().notify,
-    };
-    if let Err(err) = preferences::save(&target.layout, preferences) {
-        state.write().errors.push(err.to_string());
     }
 }
 
@@ -147,7 +137,7 @@ pub fn Shell() -> Element {
                     onclick: move |_| {
                         let next = state.read().theme.next();
                         state.write().theme = next;
-                        save_preferences(state, target.as_ref());
+                        preferences::save_from(state, target.as_ref());
                     },
                     "◐ {theme.name()}"
                 }
@@ -157,7 +147,7 @@ pub fn Shell() -> Element {
                         onclick: move |_| {
                             let next = !state.read().notify;
                             state.write().notify = next;
-                            save_preferences(state, bell_target.as_ref());
+                            preferences::save_from(state, bell_target.as_ref());
                         },
                         if notify { "alerts on" } else { "alerts off" }
                     }
@@ -180,6 +170,9 @@ pub fn Shell() -> Element {
                 }
             }
             main {
+                if state.read().wizard_open {
+                    Wizard {}
+                }
                 h1 { class: "page-title", "{page.title()}" }
                 match page {
                     Page::Agents => rsx! { AgentsPage {} },

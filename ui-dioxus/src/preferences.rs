@@ -13,7 +13,10 @@ use std::path::Path;
 use protocol::layout::Layout;
 use serde::{Deserialize, Serialize};
 
-use crate::state::Theme;
+use dioxus::prelude::{ReadableExt, Signal, WritableExt};
+
+use crate::connection::Target;
+use crate::state::{AppState, Theme};
 
 /// The app's preferences.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +26,9 @@ pub struct Preferences {
     pub theme: Theme,
     /// Desktop notifications of what needs you (on unless turned off).
     pub notifications: bool,
+    /// The setup wizard was finished or skipped: it no longer opens by
+    /// itself.
+    pub wizard_done: bool,
 }
 
 impl Default for Preferences {
@@ -30,6 +36,7 @@ impl Default for Preferences {
         Self {
             theme: Theme::default(),
             notifications: true,
+            wizard_done: false,
         }
     }
 }
@@ -72,6 +79,21 @@ pub fn save(layout: &Layout, preferences: Preferences) -> Result<(), SaveError> 
     })
 }
 
+/// Saves the theme, the notifications switch and whether the wizard was
+/// done as the store has them (nowhere when a test renders the shell
+/// without a `Target`).
+pub fn save_from(mut state: Signal<AppState>, target: Option<&Target>) {
+    let Some(target) = target else { return };
+    let preferences = Preferences {
+        theme: state.read().theme,
+        notifications: state.read().notify,
+        wizard_done: state.read().wizard_done,
+    };
+    if let Err(err) = save(&target.layout, preferences) {
+        state.write().errors.push(err.to_string());
+    }
+}
+
 /// Writes a temporary file beside `path` (named for this process, so two
 /// views saving at once do not share one), then renames it over `path`.
 fn write_atomically(root: &Path, path: &Path, preferences: Preferences) -> io::Result<()> {
@@ -101,6 +123,7 @@ mod tests {
         let dark = Preferences {
             theme: Theme::Dark,
             notifications: false,
+            wizard_done: true,
         };
         save(&layout, dark).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(load(&layout), dark);
@@ -110,6 +133,8 @@ mod tests {
         std::fs::write(layout.ui_preferences(), r#"{"theme": "light"}"#)
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(load(&layout).notifications);
+        // Nor was the wizard done.
+        assert!(!load(&layout).wizard_done);
 
         std::fs::write(layout.ui_preferences(), "{not json").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(load(&layout), Preferences::default(), "a corrupt file");

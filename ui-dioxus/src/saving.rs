@@ -108,7 +108,7 @@ mod tests {
     fn an_export_never_replaces_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let exported = |text: &str| Exported {
-            session: SessionId::new(),
+            from: crate::state::ExportedFrom::Session(SessionId::new()),
             file_name: "session-1a2b3c4d.md".into(),
             mime: "text/markdown",
             text: text.into(),

@@ -311,6 +311,11 @@ pub struct AppState {
     pub spending: Spending,
     /// The run whose changes were last applied, and how that went.
     pub applied: Option<(SessionId, Result<String, String>)>,
+    /// Whether the setup wizard is on screen.
+    pub wizard_open: bool,
+    /// Whether it was finished or skipped once: it then opens only from
+    /// Settings (kept in the preferences).
+    pub wizard_done: bool,
 }
 
 /// What sessions spent (`Spend`, each way) and each agent's daily caps
@@ -336,11 +341,20 @@ pub struct Results {
     pub shown: Option<Box<Group>>,
 }
 
-/// A session exported as text, to be saved as a file.
+/// What an export is of: where its "saved to" is shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExportedFrom {
+    /// A session, or a group (its first run's id).
+    Session(SessionId),
+    /// An agent, as an agent file (by name).
+    Agent(String),
+}
+
+/// A session, a group or an agent exported as text, to be saved as a file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exported {
-    /// The session, or the group (its first run's id).
-    pub session: SessionId,
+    /// What it is of.
+    pub from: ExportedFrom,
     /// The file's name: `session-1a2b3c4d.md`.
     pub file_name: String,
     /// Its media type.
@@ -435,7 +449,13 @@ impl AppState {
             Update::Connected(status) => self.link = Link::Up(status),
             Update::Disconnected(reason) => self.link = Link::Down { reason },
             Update::Stopped => self.link = Link::Stopped,
-            Update::Agents(agents) => self.agents = Some(agents),
+            Update::Agents(agents) => {
+                // A first run: no agent yet, and no wizard finished.
+                if self.agents.is_none() && agents.is_empty() && !self.wizard_done {
+                    self.wizard_open = true;
+                }
+                self.agents = Some(agents);
+            }
             Update::Sessions(list) => {
                 self.sessions = Some(list.into_iter().map(|s| (s.id, s)).collect());
             }

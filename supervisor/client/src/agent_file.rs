@@ -26,12 +26,16 @@
 //! ```
 
 use protocol::AgentConfig;
+use protocol::ProviderKind;
 use protocol::SafetyMode;
 use protocol::approval::{RuleDecision, RuleMatch};
 use serde::{Deserialize, Serialize};
 
 /// The version of the format this release writes and reads.
 pub const FORMAT: u32 = 1;
+
+/// The model an agent moved to the scripted provider gets.
+pub const SCRIPTED_MODEL: &str = "scripted-1";
 
 /// An agent as a file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -123,6 +127,23 @@ impl AgentFile {
         Ok(file)
     }
 
+    /// Moves the agent to `provider` with `model`; the scripted provider
+    /// needs none ([`SCRIPTED_MODEL`]), any other does.
+    pub fn switch_provider(
+        &mut self,
+        provider: ProviderKind,
+        model: Option<String>,
+    ) -> Result<(), String> {
+        let model = match (provider, model) {
+            (_, Some(model)) if !model.trim().is_empty() => model.trim().to_owned(),
+            (ProviderKind::Scripted, _) => SCRIPTED_MODEL.to_owned(),
+            (_, _) => return Err(format!("{provider} needs a model too")),
+        };
+        self.agent.provider = provider;
+        self.agent.model = model;
+        Ok(())
+    }
+
     /// Checks what [`AgentFile::parse`] checks.
     pub fn check(&self) -> Result<(), String> {
         if self.format > FORMAT {
@@ -132,6 +153,9 @@ impl AgentFile {
             ));
         }
         self.agent.validate()?;
+        if let Some(url) = &self.agent.base_url {
+            protocol::base_url::normalize(self.agent.provider, url)?;
+        }
         for rule in &self.rules {
             rule.rule_match()?;
         }
@@ -227,9 +251,31 @@ mod tests {
         assert!(AgentFile::parse(&bad_rule).unwrap_err().contains("rule"));
         let bad_name = toml.replace("name = \"reviewer\"", "name = \"../x\"");
         assert!(AgentFile::parse(&bad_name).is_err());
+        let keyed = toml.replace(
+            "[agent]\n",
+            "[agent]\nbase_url = \"https://example.com/v1?key=SECRET\"\n",
+        );
+        let err = AgentFile::parse(&keyed).unwrap_err();
+        assert!(err.contains("query") && !err.contains("SECRET"), "{err}");
         let unknown = format!("{toml}\nsurprise = true\n");
         assert!(AgentFile::parse(&unknown).unwrap_err().contains("surprise"));
         assert!(AgentFile::parse("{").is_err());
+    }
+
+    #[test]
+    fn switching_provider_needs_a_model_unless_scripted() {
+        let mut file = reviewer();
+        file.switch_provider(ProviderKind::Scripted, None).unwrap();
+        assert_eq!(file.agent.model, SCRIPTED_MODEL);
+        let err = file.switch_provider(ProviderKind::OpenAi, Some(" ".into()));
+        assert_eq!(err.unwrap_err(), "openai needs a model too");
+        assert_eq!(file.agent.provider, ProviderKind::Scripted);
+        file.switch_provider(ProviderKind::Ollama, Some("llama3.2".into()))
+            .unwrap();
+        assert_eq!(
+            (file.agent.provider, file.agent.model.as_str()),
+            (ProviderKind::Ollama, "llama3.2")
+        );
     }
 
     #[test]

@@ -16,8 +16,13 @@
 //!   the app's run form).
 //! - [`caps`]: the spend caps a group starts under, in words (`studio
 //!   run`, the app's run form).
+//! - [`gallery`]: gallery sources, git repositories or folders of
+//!   templates with a checked index (`studio template source`).
 //! - [`mcp_import`]: `mcpServers` documents (`studio mcp import`, the
 //!   app's Settings page).
+//! - [`plugin`]: plugins as published (Claude Code's and Agent Plugins'
+//!   manifests) with AI Studio's own `studio-plugin.toml`: their MCP
+//!   servers, permissions, panels, templates and rules.
 //! - [`transcript`]: a session as Markdown for people (`studio export
 //!   --format md`, the Inspector's Export).
 
@@ -29,8 +34,10 @@ pub mod connection;
 pub mod data_dir;
 pub mod event_fields;
 pub mod export;
+pub mod gallery;
 pub mod human;
 pub mod mcp_import;
+pub mod plugin;
 pub mod results;
 pub mod stats;
 pub mod templates;

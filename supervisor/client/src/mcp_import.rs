@@ -33,7 +33,7 @@ pub fn parse_mcp_servers_json(text: &str) -> Result<Vec<ImportedEntry>, String> 
 }
 
 /// One entry of an `mcpServers` object.
-fn parse_entry(name: &str, entry: &Value) -> Result<McpServerConfig, String> {
+pub(crate) fn parse_entry(name: &str, entry: &Value) -> Result<McpServerConfig, String> {
     let strings = |key: &str| -> Result<Vec<(String, Secret)>, String> {
         match entry.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),

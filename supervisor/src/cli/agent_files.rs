@@ -1,8 +1,10 @@
 //! Agents as files (`studio_client::agent_file`): `studio agent export
-//! NAME`, `studio agent import FILE`, and the bundled templates, `studio
-//! template list|show|use`. Importing says first what the agent may do
-//! beyond reading (its tools, MCP servers, safety mode, the calls its
-//! rules allow), then stores the agent and its own rules.
+//! NAME`, `studio agent import FILE`, and templates, bundled or from
+//! gallery sources (`studio_client::gallery`), `studio template
+//! list|show|use` (`template source` is in `gallery`). Importing says
+//! first where a template came from and what the agent may do beyond
+//! reading (its tools, MCP servers, safety mode, the calls its rules
+//! allow), then stores the agent and its own rules.
 
 use std::path::PathBuf;
 
@@ -13,13 +15,11 @@ use protocol::control::{ControlRequest, ControlResponse};
 use serde_json::json;
 use studio_client::Client;
 use studio_client::agent_file::{AgentFile, FileFormat, FileRule};
-use studio_client::templates;
+use studio_client::gallery::{Gallery, Origin, Template};
 
+use super::gallery::SourceCommand;
 use super::output::{print_json, table};
 use super::{CliError, Ctx};
-
-/// The model a file switched to the scripted provider gets.
-const SCRIPTED_MODEL: &str = "scripted-1";
 
 /// How `agent export` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -68,23 +68,28 @@ pub(crate) struct Naming {
     replace: bool,
 }
 
-/// `studio template`: the bundled templates.
+/// `studio template`: the bundled templates and those of gallery sources.
 #[derive(Subcommand, Debug)]
 pub(crate) enum TemplateCommand {
-    /// List the templates, with what each may do beyond reading.
+    /// List the templates, bundled and from gallery sources, with what
+    /// each may do beyond reading.
     List,
-    /// Show a template as its file.
+    /// Show a template as its file (where it came from on stderr).
     Show {
-        /// Template name.
+        /// Template name, or SOURCE/NAME.
         name: String,
     },
     /// Create an agent (and its rules) from a template.
     Use {
-        /// Template name.
+        /// Template name, or SOURCE/NAME.
         template: String,
         #[command(flatten)]
         naming: Naming,
     },
+    /// Add, update, list and remove gallery sources: git repositories or
+    /// folders of templates with an index.
+    #[command(subcommand)]
+    Source(SourceCommand),
 }
 
 pub(crate) async fn export(args: ExportArgs, client: &Client) -> Result<(), CliError> {
@@ -127,76 +132,106 @@ pub(crate) async fn import(args: ImportArgs, client: &Client, ctx: &Ctx) -> Resu
         .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", args.file.display())))?;
     let file = AgentFile::parse(&text)
         .map_err(|e| CliError::invalid(format!("{}: {e}", args.file.display())))?;
-    store(file, args.naming, client, ctx).await
+    store(file, args.naming, None, client, ctx).await
 }
 
 pub(crate) async fn template(command: TemplateCommand, ctx: &Ctx) -> Result<(), CliError> {
+    let gallery = Gallery::new(ctx.dir.layout());
     match command {
         TemplateCommand::List => {
-            let all = templates::builtin();
-            if ctx.json {
-                let rows: Vec<_> = all
-                    .iter()
-                    .map(|file| {
-                        let info = file.template.clone().unwrap_or_default();
-                        json!({
-                            "name": file.agent.name,
-                            "title": info.title,
-                            "description": info.description,
-                            "sample_prompt": info.sample_prompt,
-                            "suggested_mcp": info.suggested_mcp,
-                            "asks_for": file.asks_for(),
-                        })
-                    })
-                    .collect();
-                print_json(&json!(rows));
-                return Ok(());
+            let (all, problems) = gallery.all();
+            for problem in problems {
+                errln!("warning: {problem}");
             }
-            let mut t = table(&["NAME", "TITLE", "MAY ALSO"]);
-            for file in &all {
-                let title = file.template.as_ref().map(|t| t.title.clone());
-                let asks = file.asks_for();
-                t.add_row(vec![
-                    file.agent.name.clone(),
-                    title.unwrap_or_default(),
-                    if asks.is_empty() {
-                        "only read".to_owned()
-                    } else {
-                        asks.join("; ")
-                    },
-                ]);
-            }
-            outln!("{t}");
-            outln!("use one with `studio template use NAME [--name NEW]`");
+            list(&all, ctx.json);
             Ok(())
         }
         TemplateCommand::Show { name } => {
-            let text = templates::text(&name).ok_or_else(|| unknown_template(&name))?;
-            out!("{text}");
+            let found = gallery.find(&name)?;
+            if found.origin != Origin::BuiltIn {
+                errln!("# from {}", found.origin.describe());
+            }
+            out!("{}", found.text);
             Ok(())
         }
         TemplateCommand::Use { template, naming } => {
-            let file = templates::find(&template).ok_or_else(|| unknown_template(&template))?;
-            store(file, naming, &ctx.client().await?, ctx).await
+            let found = gallery.find(&template)?;
+            let from = match found.origin {
+                Origin::BuiltIn => None,
+                ref origin => Some(origin.describe()),
+            };
+            if let Some(from) = &from
+                && !ctx.json
+            {
+                errln!("note: template {} comes from {from}", found.spelling());
+            }
+            store(found.file, naming, from, &ctx.client().await?, ctx).await
         }
+        TemplateCommand::Source(command) => super::gallery::source(command, ctx).await,
     }
 }
 
-fn unknown_template(name: &str) -> CliError {
-    let names: Vec<String> = templates::builtin()
-        .into_iter()
-        .map(|file| file.agent.name)
-        .collect();
-    CliError::invalid(format!(
-        "no template {name:?}; there are: {}",
-        names.join(", ")
-    ))
+/// The templates as a table (or JSON), each named as `use` takes it:
+/// `SOURCE/NAME` where its name alone finds another.
+fn list(all: &[Template], json: bool) {
+    if json {
+        let rows: Vec<_> = all
+            .iter()
+            .map(|found| {
+                let file = &found.file;
+                let info = file.template.clone().unwrap_or_default();
+                let (url, commit) = match &found.origin {
+                    Origin::BuiltIn => (None, None),
+                    Origin::Source { url, commit, .. } => (Some(url), commit.as_ref()),
+                };
+                json!({
+                    "name": file.agent.name,
+                    "source": found.origin.source_name(),
+                    "url": url,
+                    "commit": commit,
+                    "title": info.title,
+                    "description": info.description,
+                    "sample_prompt": info.sample_prompt,
+                    "suggested_mcp": info.suggested_mcp,
+                    "asks_for": file.asks_for(),
+                })
+            })
+            .collect();
+        print_json(&json!(rows));
+        return;
+    }
+    let mut t = table(&["NAME", "SOURCE", "TITLE", "MAY ALSO"]);
+    for found in all {
+        // What `use NAME` finds: a bundled one first, else the only one.
+        let finds_it = found.origin == Origin::BuiltIn
+            || all.iter().filter(|t| t.name() == found.name()).count() == 1;
+        let title = found.file.template.as_ref().map(|t| t.title.clone());
+        let asks = found.file.asks_for();
+        t.add_row(vec![
+            if finds_it {
+                found.name().to_owned()
+            } else {
+                found.spelling()
+            },
+            found.origin.source_name().to_owned(),
+            title.unwrap_or_default(),
+            if asks.is_empty() {
+                "only read".to_owned()
+            } else {
+                asks.join("; ")
+            },
+        ]);
+    }
+    outln!("{t}");
+    outln!("use one with `studio template use NAME [--name NEW]`");
 }
 
-/// Says what the agent may do, then stores it and its own rules.
+/// Says what the agent may do, then stores it and its own rules; `from`
+/// is where a template came from, for `--json`.
 async fn store(
     mut file: AgentFile,
     naming: Naming,
+    from: Option<String>,
     client: &Client,
     ctx: &Ctx,
 ) -> Result<(), CliError> {
@@ -204,14 +239,9 @@ async fn store(
         file.agent.name = name;
     }
     match (naming.provider, naming.model) {
-        (Some(provider), model) => {
-            file.agent.provider = provider;
-            file.agent.model = match (provider, model) {
-                (_, Some(model)) => model,
-                (ProviderKind::Scripted, None) => SCRIPTED_MODEL.to_owned(),
-                (_, None) => return Err(CliError::invalid("--provider needs --model too")),
-            };
-        }
+        (Some(provider), model) => file
+            .switch_provider(provider, model)
+            .map_err(|_| CliError::invalid("--provider needs --model too"))?,
         (None, Some(model)) => file.agent.model = model,
         (None, None) => {}
     }
@@ -252,6 +282,7 @@ async fn store(
             "rules": file.rules.len(),
             "asks_for": asks,
             "sample_prompt": sample,
+            "from": from,
         }));
     } else {
         outln!("agent {name} saved with {} rule(s)", file.rules.len());

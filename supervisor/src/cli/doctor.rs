@@ -295,7 +295,11 @@ async fn providers(client: &Client, found: &mut Findings) -> Result<(), CliError
                 base_url: base_url.clone(),
                 send_key,
             };
-            let where_ = base_url.clone().unwrap_or_else(|| {
+            // Where the daemon asks: the base URL as the worker uses it.
+            let asked = base_url
+                .as_deref()
+                .map(|url| protocol::base_url::normalize(provider, url).unwrap_or(url.to_owned()));
+            let where_ = asked.unwrap_or_else(|| {
                 provider
                     .own_host()
                     .map_or("its default address".to_owned(), str::to_owned)

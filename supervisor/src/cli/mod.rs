@@ -19,12 +19,15 @@ mod demo;
 mod doctor;
 mod export;
 mod fanout;
+mod gallery;
+mod generate;
 mod groups;
 mod inspect;
 mod keys;
 mod mcp;
 mod models;
 mod otlp;
+mod plugins;
 mod pricing;
 mod retention;
 mod rules;
@@ -124,9 +127,14 @@ enum Command {
     /// daemon, provider keys (proved by listing models), Ollama, MCP
     /// servers. Exits 1 when a check fails.
     Doctor,
-    /// The agent templates that come with AI Studio: list, show, use.
+    /// Agent templates, bundled and from gallery sources: list, show, use;
+    /// add, update, list and remove sources (`template source`).
     #[command(subcommand)]
     Template(agent_files::TemplateCommand),
+    /// Plugins as published (Claude Code, Agent Plugins): check what one
+    /// brings and asks for.
+    #[command(subcommand)]
+    Plugin(plugins::PluginCommand),
     /// Send every turn that ends to an OpenTelemetry (OTLP/HTTP) endpoint.
     #[command(subcommand)]
     Otlp(otlp::OtlpCommand),
@@ -158,6 +166,15 @@ enum Command {
     /// Run the demo: 40 runs at once, some hanging, spinning, leaking or
     /// crashing, and show that every other run is untouched.
     Demo(demo::DemoArgs),
+    /// Print the completion script for a shell.
+    ///
+    /// The .deb installs them for bash, zsh and fish; otherwise, for bash:
+    /// `studio completions bash > ~/.local/share/bash-completion/completions/studio`.
+    Completions(generate::CompletionsArgs),
+    /// Write the man pages (studio.1, studio-run.1, ...) into DIR, for
+    /// packaging.
+    #[command(hide = true)]
+    Manpages(generate::ManpagesArgs),
 }
 
 /// What every command needs.
@@ -304,6 +321,7 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Wait(args) => wait::execute(args, ctx).await,
         Command::Export(args) => export::execute(args, ctx).await,
         Command::Otlp(command) => otlp::execute(command, ctx).await,
+        Command::Plugin(command) => plugins::execute(command, ctx).await,
         Command::Template(command) => agent_files::template(command, ctx).await,
         Command::Doctor => doctor::execute(ctx).await,
         Command::Keys(cmd) => keys::execute(cmd, ctx).await,
@@ -317,6 +335,8 @@ async fn dispatch(command: Command, ctx: &Ctx) -> Result<(), CliError> {
         Command::Cost(args) => pricing::cost(args, ctx).await,
         Command::Demo(args) => demo::execute(args, ctx).await,
         Command::Ui(args) => ui::execute(args, ctx).await,
+        Command::Completions(args) => generate::completions(args),
+        Command::Manpages(args) => generate::manpages(args),
     }
 }
 

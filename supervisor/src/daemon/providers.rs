@@ -54,10 +54,15 @@ pub(crate) fn environment_key(provider: ProviderKind) -> Option<String> {
 /// `base_url` when the agent opts in (`send_key_to_base_url`): an agent
 /// file from someone else must not be able to collect your key.
 pub(crate) fn endpoint(agent: &AgentConfig, stored_key: Option<Secret>) -> Option<Endpoint> {
-    let base_url = agent
-        .base_url
-        .clone()
-        .or_else(|| default_base_url(agent.provider))?;
+    // An agent stored before base URLs were normalized, or a URL asked
+    // for by `ModelList`, is normalized here; one that cannot be is used
+    // as given, and fails at the provider with its own error.
+    let base_url = match &agent.base_url {
+        Some(url) => {
+            protocol::base_url::normalize(agent.provider, url).unwrap_or_else(|_| url.clone())
+        }
+        None => default_base_url(agent.provider)?,
+    };
     let api_key = if agent.key_may_go_to_base_url() {
         stored_key
             .map(|key| key.expose().to_owned())

@@ -14,6 +14,7 @@
 mod approvals;
 mod attacks;
 mod bad_input;
+mod base_urls;
 mod caps;
 mod chat;
 mod checks;
@@ -26,12 +27,14 @@ mod daemon_crash;
 mod doctor;
 mod escapes;
 mod fetch;
+mod gallery;
 mod groups;
 mod limits;
 mod mcp;
 #[cfg(feature = "os-keyring")]
 mod os_keyring;
 mod otlp;
+mod plugins;
 mod privacy;
 mod provider_round_trips;
 mod providers;

@@ -37,7 +37,7 @@ pub(crate) struct Case {
     pub(crate) model: &'static str,
     pub(crate) path: &'static str,
     /// Where the provider's API is asked.
-    endpoint: &'static str,
+    pub(crate) endpoint: &'static str,
     pub(crate) replies: Vec<Reply>,
     result_in_second_request: fn(&Value) -> bool,
 }

@@ -125,7 +125,16 @@ fn xdotool(display: &str, args: &[&str]) -> anyhow::Result<std::process::Output>
 fn xvfb() -> anyhow::Result<(String, Reaped)> {
     for n in 190..290 {
         let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-        if socket.exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+        // A lock whose X server is gone (killed) frees the display.
+        let holder = std::fs::read_to_string(&lock)
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok());
+        if holder.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_file(&lock);
+            let _ = std::fs::remove_file(&socket);
+        }
+        if socket.exists() || lock.exists() {
             continue;
         }
         let server = Reaped(

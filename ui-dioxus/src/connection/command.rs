@@ -116,6 +116,30 @@ pub enum Command {
     OpenChat(String),
     /// The models a provider offers (for the agent form's picker).
     ListModels(ProviderKind),
+    /// Prove a provider works, as the setup wizard does: store `key` (if
+    /// any) first, then list the models at `base_url` (the default when
+    /// `None`), sending the key there when `send_key` (`Update::Models`).
+    TestProvider {
+        /// The provider.
+        provider: ProviderKind,
+        /// Its key, stored before the models are asked for.
+        key: Option<Secret>,
+        /// Where to ask, as pasted (the daemon makes it a base URL).
+        base_url: Option<String>,
+        /// Send the key to `base_url` although it is not the provider's host.
+        send_key: bool,
+    },
+    /// Create an agent, then its rules, then start one run of it and show
+    /// it in the Inspector: each step only once the one before succeeded
+    /// (the setup wizard's last step).
+    CreateAndRun {
+        /// The agent.
+        agent: Box<AgentConfig>,
+        /// Its own rules.
+        rules: Vec<NewRule>,
+        /// The run.
+        run: Box<RunSpec>,
+    },
     /// The user's next message to an interactive session.
     Say {
         /// The session.
@@ -291,6 +315,18 @@ pub struct NewRule {
     pub decision: RuleDecision,
     /// Higher first.
     pub priority: i32,
+}
+
+impl NewRule {
+    /// The request that adds it for `agent`.
+    pub fn add_for(self, agent: &str) -> protocol::control::ControlRequest {
+        protocol::control::ControlRequest::RuleAdd {
+            agent: Some(agent.to_owned()),
+            matches: self.matches,
+            decision: self.decision,
+            priority: self.priority,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use protocol::control::{
 use protocol::event::Event;
 use studio_client::results;
 
-use crate::state::Exported;
+use crate::state::{Exported, ExportedFrom};
 
 /// Events asked for per page.
 const PAGE: u32 = 2000;
@@ -180,7 +180,7 @@ impl ExportJob {
             }
         };
         Ok(Exported {
-            session: id,
+            from: ExportedFrom::Session(id),
             file_name: format!("{file_name}.{}", format.extension()),
             mime: format.mime(),
             text,

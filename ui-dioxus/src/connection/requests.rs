@@ -68,6 +68,30 @@ pub(super) enum Asked {
     McpTest(String),
     /// Adds this server of an import.
     McpImport(String),
+    /// A step of a chain: once it succeeds, the first of these is sent,
+    /// carrying the rest (the last with its own `Asked`); a failure ends
+    /// the chain and shows.
+    Then(Vec<(ControlRequest, Asked)>),
+}
+
+/// `first`, then each of `rest` in turn, each only once the one before
+/// succeeded.
+fn chain(first: ControlRequest, rest: Vec<(ControlRequest, Asked)>) -> (ControlRequest, Asked) {
+    if rest.is_empty() {
+        (first, Asked::Action)
+    } else {
+        (first, Asked::Then(rest))
+    }
+}
+
+/// The request after a chained one succeeded, and what its answer is for.
+pub(super) fn next_in_chain(mut rest: Vec<(ControlRequest, Asked)>) -> (ControlRequest, Asked) {
+    let (request, asked) = rest.remove(0);
+    if rest.is_empty() {
+        (request, asked)
+    } else {
+        (request, Asked::Then(rest))
+    }
 }
 
 /// Rows of a comparison asked for at once.
@@ -256,6 +280,38 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
         Command::ResetPrice(model) => {
             let request = ControlRequest::PricingRemove { model };
             return Ok((request, Asked::Pricing));
+        }
+        Command::TestProvider {
+            provider,
+            key,
+            base_url,
+            send_key,
+        } => {
+            let models = ControlRequest::ModelList {
+                provider: Some(provider),
+                base_url,
+                send_key,
+            };
+            return Ok(match key {
+                Some(key) => chain(
+                    ControlRequest::KeySet { provider, key },
+                    vec![(models, Asked::Models)],
+                ),
+                None => (models, Asked::Models),
+            });
+        }
+        Command::CreateAndRun { agent, rules, run } => {
+            let name = agent.name.clone();
+            let mut rest: Vec<_> = rules
+                .into_iter()
+                .map(|rule| (rule.add_for(&name), Asked::Action))
+                .collect();
+            rest.push((ControlRequest::Run(*run), Asked::Replay));
+            let create = ControlRequest::AgentCreate {
+                agent,
+                replace: false,
+            };
+            return Ok(chain(create, rest));
         }
         Command::ListModels(provider) => {
             let request = ControlRequest::ModelList {

@@ -239,6 +239,11 @@ impl Wire {
                             rules.not_made(&name)
                         )));
                     }
+                    // The chain goes on; a failure falls through to show.
+                    (Some(Asked::Then(rest)), Ok(_)) => {
+                        let (request, asked) = super::requests::next_in_chain(rest);
+                        return Some(FollowUp::Request(Box::new(request), asked));
+                    }
                     // A session whose setup does not decode still inspects.
                     (Some(Asked::Setup), Err(_)) => {}
                     // Shown beside the run, with what git said.
@@ -326,15 +331,12 @@ impl Wire {
                             .into_iter()
                             .map(|id| (ControlRequest::RuleRemove { id }, Asked::Action))
                             .collect();
-                        next.extend(rules.add.into_iter().map(|rule| {
-                            let request = ControlRequest::RuleAdd {
-                                agent: Some(name.clone()),
-                                matches: rule.matches,
-                                decision: rule.decision,
-                                priority: rule.priority,
-                            };
-                            (request, Asked::Action)
-                        }));
+                        next.extend(
+                            rules
+                                .add
+                                .into_iter()
+                                .map(|rule| (rule.add_for(&name), Asked::Action)),
+                        );
                         return Some(FollowUp::Requests(next));
                     }
                     (

@@ -8,7 +8,9 @@ use crate::commands::Commands;
 use crate::connection::Command;
 use crate::format;
 use crate::pages::AgentForm;
-use crate::state::{AppState, Page};
+use crate::pages::agent_files::{AgentImport, agent_export};
+use crate::state::{AppState, ExportedFrom, Page};
+use studio_client::agent_file::FileFormat;
 
 /// The Agents page.
 #[component]
@@ -16,6 +18,7 @@ pub fn AgentsPage() -> Element {
     let mut state = use_context::<Signal<AppState>>();
     let creating = state.read().creating_agent;
     let mut gallery = use_signal(|| false);
+    let mut importing = use_signal(|| false);
     let read = state.read();
     let Some(agents) = &read.agents else {
         return rsx! { p { class: "empty", "Loading agents…" } };
@@ -32,6 +35,10 @@ pub fn AgentsPage() -> Element {
         div { class: "toolbar",
             button { onclick: move |_| state.write().creating_agent = true, "New agent" }
             button { class: "toggle", aria_expanded: "{gallery()}", onclick: move |_| gallery.toggle(), "Templates" }
+            button { class: "toggle", aria_expanded: "{importing()}", onclick: move |_| importing.toggle(), "Import" }
+        }
+        if importing() {
+            AgentImport { on_done: move |()| importing.set(false) }
         }
         if creating {
             AgentForm { editing: None, on_done: move |()| state.write().creating_agent = false }
@@ -64,6 +71,26 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>, now: Timestamp) -
     let name = agent.name.clone();
     let edited = agent.clone();
     let (run_name, chat_name, remove_name) = (name.clone(), name.clone(), name.clone());
+    let exported_agent = agent.clone();
+    let export = Callback::new(move |format: FileFormat| {
+        let made = agent_export(&exported_agent, &state.read().settings.rules, format);
+        let mut state = state.write();
+        match made {
+            Ok(exported) => {
+                state.exported = Some(Box::new(exported));
+                state.export_saved = None;
+            }
+            Err(why) => state
+                .errors
+                .push(format!("cannot export {}: {why}", exported_agent.name)),
+        }
+    });
+    let saved = state
+        .read()
+        .exported
+        .as_ref()
+        .filter(|e| e.from == ExportedFrom::Agent(name.clone()))
+        .and(state.read().export_saved.clone());
     rsx! {
         div { class: "card",
             h3 { "{agent.shown_name()}" }
@@ -105,6 +132,8 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>, now: Timestamp) -
                     "Run"
                 }
                 button { onclick: move |_| editing.toggle(), "Edit" }
+                button { class: "export", onclick: move |_| export.call(FileFormat::Toml), "Export TOML" }
+                button { class: "export", onclick: move |_| export.call(FileFormat::Json), "Export JSON" }
                 if confirming() {
                     button { class: "danger",
                         onclick: move |_| {
@@ -117,6 +146,11 @@ fn AgentCard(agent: AgentConfig, last_used: Option<Timestamp>, now: Timestamp) -
                 } else {
                     button { onclick: move |_| confirming.set(true), "Delete" }
                 }
+            }
+            match saved {
+                Some(Ok(place)) => rsx! { p { class: "muted saved", role: "status", "Saved: {place}" } },
+                Some(Err(why)) => rsx! { p { class: "problem", role: "alert", "Not saved: {why}" } },
+                None => rsx! {},
             }
         }
     }

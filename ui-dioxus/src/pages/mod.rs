@@ -1,6 +1,7 @@
 //! The pages. Each reads the store from context and sends commands;
 //! none talks to the daemon.
 
+mod agent_files;
 mod agent_form;
 mod agents;
 mod budgets;
@@ -20,7 +21,8 @@ mod session_actions;
 mod sessions;
 mod settings;
 mod status;
-mod templates;
+pub mod templates;
+mod wizard;
 
 pub use agent_form::{AgentDraft, AgentForm, RuleDraft};
 pub use agents::AgentsPage;
@@ -35,3 +37,4 @@ pub use sessions::SessionsPage;
 pub use settings::{
     McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing, SettingsPage, import_problem,
 };
+pub use wizard::Wizard;

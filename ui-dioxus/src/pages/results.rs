@@ -20,7 +20,7 @@ use crate::connection::{Command, ExportFormat};
 use crate::format;
 use crate::pages::compare::CompareTick;
 use crate::pages::status::{ShortId, StatusCell};
-use crate::state::{AppState, Page};
+use crate::state::{AppState, ExportedFrom, Page};
 
 /// Rows drawn at first, and added by each "Show more": a group of 500
 /// draws as fast as one of 100.
@@ -130,7 +130,7 @@ pub fn GroupResults() -> Element {
     let saved = read
         .exported
         .as_ref()
-        .filter(|e| e.session == group_id)
+        .filter(|e| e.from == ExportedFrom::Session(group_id))
         .and(read.export_saved.clone());
     let (column, descending) = sort();
     order(&mut runs, column, descending);

@@ -9,7 +9,7 @@ use protocol::SessionId;
 use super::deleting::{DeleteButton, DeleteTarget};
 use crate::commands::Commands;
 use crate::connection::{Command, ExportFormat};
-use crate::state::AppState;
+use crate::state::{AppState, ExportedFrom};
 
 /// Compare with its origin, and Export.
 #[component]
@@ -26,7 +26,7 @@ pub fn SessionActions(session: SessionId) -> Element {
         .read()
         .exported
         .as_ref()
-        .filter(|e| e.session == session)
+        .filter(|e| e.from == ExportedFrom::Session(session))
         .and(state.read().export_saved.clone());
     let export = move |format| commands.send(Command::Export { session, format });
     rsx! {

@@ -1,19 +1,17 @@
 //! The template gallery on the Agents page: a card for each template that
-//! comes with AI Studio (`studio_client::templates`), with what it may do
+//! comes with AI Studio (`studio_client::templates`) or from a gallery
+//! source (`studio_client::gallery`, saying which), with what it may do
 //! beyond reading, its prompt to try and its file to preview, and "Use",
 //! which stores the agent and its rules as the agent form does.
 
 use dioxus::prelude::*;
 use protocol::ProviderKind;
 use studio_client::agent_file::AgentFile;
-use studio_client::templates;
+use studio_client::gallery::{self, Gallery, Origin, Template};
 
 use crate::commands::Commands;
-use crate::connection::{Command, NewRule, RuleChanges};
+use crate::connection::{Command, NewRule, RuleChanges, Target};
 use crate::fields::TextInput;
-
-/// The model a template gets on the scripted provider.
-const SCRIPTED_MODEL: &str = "scripted-1";
 
 /// What "Use" sends: the template's agent under `name`, on the scripted
 /// provider if `without_key`, with its rules; or why not.
@@ -23,18 +21,10 @@ pub fn use_template(mut file: AgentFile, name: &str, without_key: bool) -> Resul
         file.agent.name = name.to_owned();
     }
     if without_key {
-        file.agent.provider = ProviderKind::Scripted;
-        file.agent.model = SCRIPTED_MODEL.to_owned();
+        file.switch_provider(ProviderKind::Scripted, None)?;
     }
     file.check()?;
-    let mut add = Vec::new();
-    for rule in &file.rules {
-        add.push(NewRule {
-            matches: rule.rule_match()?,
-            decision: rule.decision,
-            priority: rule.priority,
-        });
-    }
+    let add = new_rules(&file)?;
     Ok(Command::SaveAgent {
         agent: Box::new(file.agent),
         replace: false,
@@ -45,16 +35,44 @@ pub fn use_template(mut file: AgentFile, name: &str, without_key: bool) -> Resul
     })
 }
 
-/// The gallery.
+/// The file's own rules, as the connection adds them.
+pub fn new_rules(file: &AgentFile) -> Result<Vec<NewRule>, String> {
+    file.rules
+        .iter()
+        .map(|rule| {
+            Ok(NewRule {
+                matches: rule.rule_match()?,
+                decision: rule.decision,
+                priority: rule.priority,
+            })
+        })
+        .collect()
+}
+
+/// The gallery: the bundled templates, then those of each gallery source
+/// (`studio template source add`), read once when it opens.
 #[component]
 pub fn TemplateGallery() -> Element {
+    let target = try_use_context::<Target>();
+    let (all, problems) = use_hook(move || {
+        let (all, problems) = match target {
+            Some(target) => Gallery::new(&target.layout).all(),
+            None => (gallery::builtin(), Vec::new()),
+        };
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        (all, problems)
+    });
     rsx! {
         section { class: "gallery", aria_label: "Templates",
             h3 { "Templates" }
-            p { class: "muted", "Start from an agent people often need; change anything afterwards." }
+            p { class: "muted", "Start from an agent people often need; change anything afterwards. Add more with "
+                code { "studio template source add URL" } "." }
+            for problem in problems.iter() {
+                p { class: "problem", role: "alert", "{problem}" }
+            }
             div { class: "cards",
-                for file in templates::builtin() {
-                    TemplateCard { key: "{file.agent.name}", file }
+                for template in all {
+                    TemplateCard { key: "{template.spelling()}", template }
                 }
             }
         }
@@ -63,23 +81,35 @@ pub fn TemplateGallery() -> Element {
 
 /// One template.
 #[component]
-fn TemplateCard(file: AgentFile) -> Element {
+fn TemplateCard(template: Template) -> Element {
     let commands = use_context::<Commands>();
+    let file = template.file.clone();
     let template_name = file.agent.name.clone();
     let mut name = use_signal(|| template_name.clone());
     let mut without_key = use_signal(|| false);
     let mut outcome = use_signal(|| None::<Result<String, String>>);
     let info = file.template.clone().unwrap_or_default();
     let asks = file.asks_for();
-    let text = templates::text(&template_name).unwrap_or_default();
     let provider = format!("{} {}", file.agent.provider, file.agent.model);
-    let field = format!("template_name_{template_name}");
-    let key_box = format!("template_scripted_{template_name}");
+    // A bundled template's fields are named by its name alone.
+    let id = match &template.origin {
+        Origin::BuiltIn => template_name.clone(),
+        Origin::Source { name, .. } => format!("{name}_{template_name}"),
+    };
+    let field = format!("template_name_{id}");
+    let key_box = format!("template_scripted_{id}");
+    let from = match &template.origin {
+        Origin::BuiltIn => None,
+        origin => Some(origin.describe()),
+    };
     rsx! {
-        div { class: "card template", "data-template": "{template_name}",
+        div { class: "card template", "data-template": "{template_name}", "data-source": template.origin.source_name(),
             h3 { "{info.title}" }
             p { "{info.description}" }
             p { class: "muted", "{provider}" }
+            if let Some(from) = from {
+                p { class: "muted origin", "From {from}" }
+            }
             if asks.is_empty() {
                 p { class: "asks", "Only reads." }
             } else {
@@ -92,7 +122,7 @@ fn TemplateCard(file: AgentFile) -> Element {
             p { class: "sample", "Try: " q { "{info.sample_prompt}" } }
             details {
                 summary { "Its file" }
-                pre { "{text}" }
+                pre { "{template.text}" }
             }
             div { class: "use-template",
                 TextInput { name: "{field}", value: name(), oninput: move |text| name.set(text) }
@@ -126,6 +156,7 @@ fn TemplateCard(file: AgentFile) -> Element {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use studio_client::templates;
 
     #[test]
     fn use_sends_the_agent_under_its_new_name_with_its_rules() {

@@ -2,7 +2,8 @@
 //! `dioxus-ssr` against snapshots (`pages`), the connection task against a
 //! real daemon (`connection`), the real window under Xvfb (`window`), the
 //! web view's guard (`web_guard`), the app in Chromium (`browser`), and
-//! typing at human speed while runs stream, in both (`typing`).
+//! typing at human speed while runs stream, in both (`typing`), and the
+//! first-run setup wizard in Chromium (`wizard`).
 //! `common` starts daemons and cleans up after them.
 
 // A panic is how a test fails; fixtures unwrap like tests do.
@@ -21,3 +22,4 @@ mod pages;
 mod typing;
 mod web_guard;
 mod window;
+mod wizard;

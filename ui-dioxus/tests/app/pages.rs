@@ -1259,3 +1259,30 @@ fn a_big_groups_results_table_draws_a_hundred_rows_at_a_time() {
     );
     assert!(section.contains("Show more (50 not shown)"), "{section}");
 }
+
+#[test]
+fn the_setup_wizard_shows_above_the_page_while_open_and_starts_on_connecting_a_model() {
+    let mut state = populated(Page::Runs);
+    assert!(!render(state.clone()).contains("Set up AI Studio"));
+    state.wizard_open = true;
+    let html = render(state);
+    let wizard = &html[html.find("class=\"wizard\"").expect("the wizard")..];
+    let page_title = html.find("class=\"page-title\"").unwrap();
+    assert!(
+        html.find("class=\"wizard\"").unwrap() < page_title,
+        "above the page"
+    );
+    assert!(
+        wizard.contains("aria-current=\"step\">1. Connect a model"),
+        "{wizard}"
+    );
+    for source in ["key", "ollama", "scripted"] {
+        assert!(
+            wizard.contains(&format!("name=\"wizard_source\" value=\"{source}\"")),
+            "{source}: {wizard}"
+        );
+    }
+    assert!(wizard.contains("type=\"password\""), "the key is masked");
+    assert!(wizard.contains("disabled"), "Next waits for a proof");
+    assert!(wizard.contains(">Skip setup<"), "{wizard}");
+}

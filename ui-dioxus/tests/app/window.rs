@@ -23,11 +23,29 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
+/// Whether the X server that wrote `lock` (its pid, as text) still runs;
+/// an unreadable lock counts as held.
+fn held_by_a_live_process(lock: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(lock) else {
+        return true;
+    };
+    match text.trim().parse::<u32>() {
+        Ok(pid) => PathBuf::from(format!("/proc/{pid}")).exists(),
+        Err(_) => true,
+    }
+}
+
 /// Starts Xvfb on a free display; returns it and its guard.
 fn xvfb() -> (String, Guard) {
     for n in 90..190 {
         let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
         let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
+        // A lock left by an Xvfb that was killed (its pid is gone) frees
+        // the display: without this, killed test runs use them all up.
+        if lock.exists() && !held_by_a_live_process(&lock) {
+            let _ = std::fs::remove_file(&lock);
+            let _ = std::fs::remove_file(&socket);
+        }
         if socket.exists() || lock.exists() {
             continue;
         }

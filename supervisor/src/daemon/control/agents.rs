@@ -8,12 +8,19 @@ use super::Handles;
 
 pub(super) async fn create(
     handles: &Handles,
-    agent: AgentConfig,
+    mut agent: AgentConfig,
     replace: bool,
 ) -> Result<ControlResponse, ControlError> {
     agent
         .validate()
         .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?;
+    // Stored as the worker will use it, so `agent show` tells the truth.
+    if let Some(url) = &agent.base_url {
+        agent.base_url = Some(
+            protocol::base_url::normalize(agent.provider, url)
+                .map_err(|m| ControlError::new(ErrorKind::Invalid, m))?,
+        );
+    }
     check_agent_workspace(&agent, &handles.shared.config.data_dir)?;
     handles.shared.store.put_agent(agent, replace).await?;
     Ok(ControlResponse::Ok)

@@ -25,7 +25,9 @@ pub(super) async fn models(
         let stored = shared.secrets.key(provider).await;
         let mut agent = protocol::AgentConfig::scripted("models");
         agent.provider = provider;
-        agent.base_url = base_url.clone();
+        agent.base_url = base_url
+            .clone()
+            .map(|url| protocol::base_url::normalize(provider, &url).unwrap_or(url));
         agent.send_key_to_base_url = send_key;
         let endpoint = providers::endpoint(&agent, stored);
         let bin = shared.config.worker_bin.clone();

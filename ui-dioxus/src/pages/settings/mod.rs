@@ -32,7 +32,7 @@ use traces::Traces;
 /// The Settings page.
 #[component]
 pub fn SettingsPage() -> Element {
-    let state = use_context::<Signal<AppState>>();
+    let mut state = use_context::<Signal<AppState>>();
     let status = match state.read().link.clone() {
         Link::Up(status) => status,
         Link::Connecting => return rsx! { p { class: "empty", "Connecting to the daemon…" } },
@@ -60,6 +60,13 @@ pub fn SettingsPage() -> Element {
                         td { for line in status.containment.iter() { div { class: "containment", "{line}" } } }
                     }
                 }
+            }
+            button { class: "open-wizard",
+                onclick: move |_| {
+                    state.write().wizard_open = true;
+                    document::eval("document.querySelector('main')?.scrollTo(0, 0); window.scrollTo(0, 0)");
+                },
+                "Open the setup wizard"
             }
         }
         Keys {}
