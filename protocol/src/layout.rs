@@ -25,6 +25,11 @@
 //! `$XDG_STATE_HOME/ai-studio/workspaces` (else
 //! `~/.local/state/ai-studio/workspaces`) for the default data dir, and
 //! `DATA_DIR.workspaces` beside any other.
+//!
+//! Installed plugins (their files, which their servers' sandboxes read,
+//! and the list of them) are in `PLUGINS`, also outside the data dir:
+//! `$XDG_STATE_HOME/ai-studio/plugins` for the default data dir, and
+//! `DATA_DIR.plugins` beside any other.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -120,12 +125,25 @@ impl Layout {
     /// Where agents that name no workspace work (see the module doc):
     /// never the data dir, inside it or above it.
     pub fn workspaces(&self) -> PathBuf {
+        self.beside("workspaces")
+    }
+
+    /// Where installed plugins and marketplaces are (see the module doc):
+    /// outside the data dir, since their servers' sandboxes read them.
+    pub fn plugins(&self) -> PathBuf {
+        self.beside("plugins")
+    }
+
+    /// `$XDG_STATE_HOME/ai-studio/WHAT` for the default data dir, else
+    /// `DATA_DIR.WHAT` beside it.
+    fn beside(&self, what: &str) -> PathBuf {
         let is_default = Layout::default_root().is_ok_and(|default| default == self.root);
         if is_default && let Some(state) = state_home() {
-            return state.join("ai-studio").join("workspaces");
+            return state.join("ai-studio").join(what);
         }
         let mut name = self.root.file_name().unwrap_or_default().to_os_string();
-        name.push(".workspaces");
+        name.push(".");
+        name.push(what);
         self.root.with_file_name(name)
     }
 
@@ -163,17 +181,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn workspaces_are_never_inside_the_data_dir() {
+    fn workspaces_and_plugins_are_never_inside_the_data_dir() {
         for root in ["/tmp/x/d", "/srv/studio", "/data"] {
             let layout = Layout::new(root);
             let workspaces = layout.workspaces();
-            assert!(!workspaces.starts_with(root), "{}", workspaces.display());
-            assert!(!Path::new(root).starts_with(&workspaces), "{root}");
+            for outside in [&workspaces, &layout.plugins()] {
+                assert!(!outside.starts_with(root), "{}", outside.display());
+                assert!(!Path::new(root).starts_with(outside), "{root}");
+            }
             assert!(layout.default_workspace("a").starts_with(&workspaces));
         }
         assert_eq!(
             Layout::new("/tmp/x/d").workspaces(),
             Path::new("/tmp/x/d.workspaces")
+        );
+        assert_eq!(
+            Layout::new("/tmp/x/d").plugins(),
+            Path::new("/tmp/x/d.plugins")
         );
     }
 }

@@ -23,18 +23,17 @@ pub mod fetch;
 pub mod index;
 
 use std::fs::{self, File};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use protocol::Timestamp;
 use protocol::layout::Layout;
-use rustix::fs::{CWD, FlockOperation, RenameFlags};
 use serde::{Deserialize, Serialize};
 
 use self::fetch::{FetchError, Location};
 use self::index::{Checked, IndexError, LeftOut};
 use crate::agent_file::AgentFile;
+use crate::private_files::{self, FileError, Scratch, private_dir, swap_in, write_private};
 use crate::templates;
 
 /// What `template list` calls the bundled templates' source; no gallery
@@ -224,13 +223,8 @@ pub enum GalleryError {
         reason: String,
     },
     /// A file or folder of the gallery could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file or folder.
-        path: PathBuf,
-        /// What the system said.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] FileError),
 }
 
 impl GalleryError {
@@ -257,10 +251,7 @@ impl GalleryError {
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> GalleryError + '_ {
-    move |source| GalleryError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| GalleryError::Io(private_files::at(path)(source))
 }
 
 /// Checks a source's name: 1-64 of `a-z`, `0-9` and `-`, not starting
@@ -381,10 +372,8 @@ impl Gallery {
         let source = sources.remove(at);
         self.write_sources(&sources)?;
         let copy = self.dir.join(&source.name);
-        match fs::remove_dir_all(&copy) {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(io_at(&copy)(err)),
-            _ => Ok(source),
-        }
+        private_files::remove_tree(&copy)?;
+        Ok(source)
     }
 
     /// The templates of `source`'s copy, checked again.
@@ -480,7 +469,7 @@ impl Gallery {
         let checked = match location {
             Location::Git(url) => {
                 progress(&format!("fetching {url}…"));
-                let checkout = scratch.0.join("checkout");
+                let checkout = scratch.path().join("checkout");
                 let commit = fetch::clone(url, &checkout, fetch::FETCH_TIMEOUT).await?;
                 let checked = index::check(&checkout).map_err(bad_index)?;
                 source.commit = Some(commit);
@@ -488,10 +477,10 @@ impl Gallery {
             }
             Location::Folder(path) => index::check(path).map_err(bad_index)?,
         };
-        let copy = scratch.0.join("copy");
+        let copy = scratch.path().join("copy");
         write_copy(&checked, &copy)?;
         let target = self.dir.join(&source.name);
-        swap_in(&copy, &target).map_err(io_at(&target))?;
+        swap_in(&copy, &target)?;
         source.templates = checked
             .templates
             .iter()
@@ -503,32 +492,22 @@ impl Gallery {
 
     /// Holds the gallery's lock (created 0700 first) until dropped.
     fn lock(&self) -> Result<File, GalleryError> {
-        private_dir(&self.dir)?;
-        let path = self.dir.join(".lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_at(&path))?;
-        rustix::fs::flock(&file, FlockOperation::LockExclusive)
-            .map_err(|err| io_at(&path)(err.into()))?;
-        Ok(file)
+        Ok(private_files::lock(&self.dir)?)
     }
 
     fn write_sources(&self, sources: &[Source]) -> Result<(), GalleryError> {
-        let path = self.dir.join(SOURCES_FILE);
         let text = toml::to_string_pretty(&SourcesFile {
             sources: sources.to_vec(),
         })
         .map_err(|err| GalleryError::BadSources {
-            path: path.clone(),
+            path: self.dir.join(SOURCES_FILE),
             reason: err.to_string(),
         })?;
-        let partial = self.dir.join(format!("{SOURCES_FILE}.partial"));
-        write_private(&partial, text.as_bytes())?;
-        fs::rename(&partial, &path).map_err(io_at(&path))
+        Ok(private_files::replace_private(
+            &self.dir,
+            SOURCES_FILE,
+            text.as_bytes(),
+        )?)
     }
 }
 
@@ -553,64 +532,6 @@ fn write_copy(checked: &Checked, copy: &Path) -> Result<(), GalleryError> {
         write_private(&path, found.text.as_bytes())?;
     }
     Ok(())
-}
-
-/// Puts `copy` at `target` in one exchange; the old copy there goes to
-/// `copy`'s folder, to be removed with it.
-fn swap_in(copy: &Path, target: &Path) -> io::Result<()> {
-    if !target.exists() {
-        return fs::rename(copy, target);
-    }
-    match rustix::fs::renameat_with(CWD, copy, CWD, target, RenameFlags::EXCHANGE) {
-        Ok(()) => Ok(()),
-        // A file system without the exchange: the old copy moves first.
-        Err(_) => {
-            fs::rename(target, copy.with_extension("old"))?;
-            fs::rename(copy, target)
-        }
-    }
-}
-
-/// Creates `dir` (and what is missing above it) with mode 0700.
-fn private_dir(dir: &Path) -> Result<(), GalleryError> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_at(dir))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_at(dir))
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), GalleryError> {
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_at(path))?;
-    file.write_all(bytes).map_err(io_at(path))
-}
-
-/// A scratch folder in the gallery, removed (with what is in it) when
-/// dropped; one left by a fetch that was killed is removed first.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(path: PathBuf) -> Result<Scratch, GalleryError> {
-        let _ = fs::remove_dir_all(&path);
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(io_at(&path))?;
-        Ok(Scratch(path))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

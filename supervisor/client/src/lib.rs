@@ -22,7 +22,10 @@
 //!   app's Settings page).
 //! - [`plugin`]: plugins as published (Claude Code's and Agent Plugins'
 //!   manifests) with AI Studio's own `studio-plugin.toml`: their MCP
-//!   servers, permissions, panels, templates and rules.
+//!   servers, permissions, panels, templates and rules; marketplaces, and
+//!   installed plugins (`studio plugin install|update|...`).
+//! - [`private_files`]: the private folders the gallery and plugins keep,
+//!   changed under a lock and swapped in whole.
 //! - [`transcript`]: a session as Markdown for people (`studio export
 //!   --format md`, the Inspector's Export).
 
@@ -38,6 +41,7 @@ pub mod gallery;
 pub mod human;
 pub mod mcp_import;
 pub mod plugin;
+pub mod private_files;
 pub mod results;
 pub mod stats;
 pub mod templates;

@@ -27,6 +27,8 @@ mod keys;
 mod mcp;
 mod models;
 mod otlp;
+mod plugin_show;
+mod plugin_store;
 mod plugins;
 mod pricing;
 mod retention;
@@ -131,8 +133,9 @@ enum Command {
     /// add, update, list and remove sources (`template source`).
     #[command(subcommand)]
     Template(agent_files::TemplateCommand),
-    /// Plugins as published (Claude Code, Agent Plugins): check what one
-    /// brings and asks for.
+    /// Plugins as published (Claude Code, Agent Plugins): check, install
+    /// (from a folder, git or a marketplace), update, list, enable,
+    /// disable, remove; search and add marketplaces.
     #[command(subcommand)]
     Plugin(plugins::PluginCommand),
     /// Send every turn that ends to an OpenTelemetry (OTLP/HTTP) endpoint.

@@ -14,6 +14,8 @@ use comfy_table::{Cell, Table};
 use protocol::event::{Event, EventKind};
 use serde_json::Value;
 
+use super::CliError;
+
 /// Prints a line on stdout with its control characters made visible.
 macro_rules! outln {
     () => {{
@@ -135,6 +137,19 @@ pub(crate) fn shorten(text: &str) -> String {
 }
 
 /// A borderless table with the given header.
+/// Asks `question` on the terminal; whether the answer was yes.
+pub(crate) fn agreed(question: &str) -> Result<bool, CliError> {
+    use std::io::BufRead;
+    errln!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::msg(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
 pub(crate) fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table.load_preset(NOTHING);

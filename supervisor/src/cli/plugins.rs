@@ -3,16 +3,19 @@
 //! and says what it brings (MCP servers, templates, rules, panels), what
 //! its processes would be allowed (paths, network, shell), the
 //! environment variables it needs, and what it declares that AI Studio
-//! does not use or had to leave out; nothing is installed.
+//! does not use or had to leave out, and the checksum of its files;
+//! nothing is installed. Installing, updating and the marketplaces are in
+//! `plugin_store`.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use serde_json::json;
-use studio_client::plugin::studio::{Network, NetworkSwitch};
-use studio_client::plugin::{self, Format, Plugin, PluginError};
+use studio_client::plugin::{self, PluginError, tree};
 
 use super::output::print_json;
+use super::plugin_show::{as_json, say};
+use super::plugin_store::{self, MarketCommand};
 use super::{CliError, Ctx};
 
 /// `studio plugin`.
@@ -25,6 +28,55 @@ pub(crate) enum PluginCommand {
         /// The plugin's folder.
         path: PathBuf,
     },
+    /// Install a plugin: NAME or NAME@MARKETPLACE (a marketplace's
+    /// plugin), a folder (a path with a '/'), or a git URL. Says what it
+    /// brings and asks for, and asks before it goes in.
+    Install {
+        /// NAME[@MARKETPLACE], a folder or a git URL.
+        #[arg(value_name = "SOURCE", allow_hyphen_values = true)]
+        source: String,
+        /// The branch or tag of a git URL.
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// Agree to what it asks for without being asked.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Fetch an installed plugin again (every one without NAME) and say
+    /// what changed; asks again when it asks for more than was granted.
+    Update {
+        /// The plugin.
+        name: Option<String>,
+        /// Agree to what it asks for without being asked.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// List the installed plugins.
+    List,
+    /// Let new sessions have an installed plugin again.
+    Enable {
+        /// The plugin.
+        name: String,
+    },
+    /// Keep an installed plugin from new sessions (running ones keep it).
+    Disable {
+        /// The plugin.
+        name: String,
+    },
+    /// Remove an installed plugin, its files and its data.
+    #[command(visible_alias = "rm")]
+    Remove {
+        /// The plugin.
+        name: String,
+    },
+    /// Find plugins in the marketplaces (by name, description, keywords).
+    Search {
+        /// What to look for [default: list every plugin].
+        query: Option<String>,
+    },
+    /// The marketplaces plugins are installed from.
+    #[command(subcommand)]
+    Marketplace(MarketCommand),
 }
 
 impl From<PluginError> for CliError {
@@ -46,146 +98,33 @@ pub(crate) async fn execute(command: PluginCommand, ctx: &Ctx) -> Result<(), Cli
             let data = ctx.dir.root().join("plugins-data").join("unchecked");
             let found = plugin::read(&path, &data)?;
             if ctx.json {
-                print_json(&as_json(&found));
+                let mut doc = as_json(&found);
+                doc["sha256"] = json!(tree::digest(&path).map_err(CliError::invalid)?);
+                print_json(&doc);
             } else {
                 say(&found);
+                match tree::digest(&path) {
+                    Ok(sum) => outln!("Its files' sha256 (a marketplace's \"sha256\"): {sum}"),
+                    Err(why) => errln!("it cannot be installed: {why}"),
+                }
             }
             Ok(())
         }
-    }
-}
-
-/// What the network permission allows, in words.
-fn network(found: &Plugin) -> String {
-    match &found.studio.permissions.network {
-        None | Some(Network::Switch(NetworkSwitch::Off)) => "none".to_owned(),
-        Some(Network::Switch(NetworkSwitch::On)) => "any host".to_owned(),
-        Some(Network::Hosts(hosts)) if hosts.is_empty() => "none".to_owned(),
-        Some(Network::Hosts(hosts)) => hosts.join(", "),
-    }
-}
-
-fn format_name(format: Format) -> &'static str {
-    match format {
-        Format::ClaudeCode => "Claude Code plugin",
-        Format::AgentPlugins => "Agent Plugins 1.0.0",
-    }
-}
-
-fn say(found: &Plugin) {
-    let version = found.version.as_deref().unwrap_or("no version");
-    outln!(
-        "{} ({}), {version}: {}",
-        found.title,
-        found.name,
-        format_name(found.format)
-    );
-    if let Some(author) = &found.author {
-        outln!("by {author}");
-    }
-    if !found.description.is_empty() {
-        outln!("{}", found.description);
-    }
-    outln!();
-    outln!("MCP servers:");
-    if found.servers.is_empty() {
-        outln!("  none");
-    }
-    for server in &found.servers {
-        outln!("  {}: {}", server.name, server.describe());
-    }
-    let permissions = &found.studio.permissions;
-    outln!("Its processes may:");
-    if !found.has_studio_file {
-        outln!("  (no studio-plugin.toml: nothing beyond its own folder)");
-    }
-    outln!("  read: {}", list_or_none(&permissions.read));
-    outln!("  write: {}", list_or_none(&permissions.write));
-    outln!("  reach: {}", network(found));
-    outln!(
-        "  run shell commands: {}",
-        if permissions.shell { "yes" } else { "no" }
-    );
-    let mut needs: Vec<String> = permissions
-        .env
-        .iter()
-        .map(|need| format!("{} ({})", need.name, need.description))
-        .collect();
-    for name in &found.env_refs {
-        if !permissions.env.iter().any(|need| &need.name == name) {
-            needs.push(name.clone());
+        PluginCommand::Install {
+            source,
+            git_ref,
+            yes,
+        } => plugin_store::install(&source, git_ref.as_deref(), yes, ctx).await,
+        PluginCommand::Update { name, yes } => {
+            plugin_store::update(name.as_deref(), yes, ctx).await
         }
+        PluginCommand::List => plugin_store::list(ctx),
+        PluginCommand::Enable { name } => plugin_store::set_enabled(&name, true, ctx),
+        PluginCommand::Disable { name } => plugin_store::set_enabled(&name, false, ctx),
+        PluginCommand::Remove { name } => plugin_store::remove(&name, ctx),
+        PluginCommand::Search { query } => {
+            plugin_store::search(query.as_deref().unwrap_or(""), ctx)
+        }
+        PluginCommand::Marketplace(command) => plugin_store::market(command, ctx).await,
     }
-    if !needs.is_empty() {
-        outln!(
-            "It needs (asked of you, kept as secrets): {}",
-            needs.join(", ")
-        );
-    }
-    for panel in &found.studio.panels {
-        outln!(
-            "Panel {:?}: {} of {}",
-            panel.title,
-            panel.resource,
-            panel.server
-        );
-    }
-    for template in &found.templates {
-        outln!("Template: {}", template.agent.name);
-    }
-    for rule in &found.studio.rules {
-        outln!("Rule: {} {}", rule.matches, rule.decision);
-    }
-    if !found.unused.is_empty() {
-        outln!("Not used by AI Studio: {}", found.unused.join(", "));
-    }
-    for (what, why) in &found.left_out {
-        errln!("left out: {what}: {why}");
-    }
-}
-
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "nothing".to_owned()
-    } else {
-        items.join(", ")
-    }
-}
-
-fn as_json(found: &Plugin) -> serde_json::Value {
-    let servers: Vec<_> = found
-        .servers
-        .iter()
-        .map(|server| json!({"name": server.name, "runs": server.describe()}))
-        .collect();
-    let left_out: Vec<_> = found
-        .left_out
-        .iter()
-        .map(|(what, why)| json!({"what": what, "why": why}))
-        .collect();
-    let templates: Vec<_> = found
-        .templates
-        .iter()
-        .map(|t| t.agent.name.clone())
-        .collect();
-    json!({
-        "name": found.name,
-        "title": found.title,
-        "version": found.version,
-        "description": found.description,
-        "author": found.author,
-        "format": match found.format {
-            Format::ClaudeCode => "claude-code",
-            Format::AgentPlugins => "agent-plugins",
-        },
-        "servers": servers,
-        "permissions": found.studio.permissions,
-        "has_studio_file": found.has_studio_file,
-        "env_refs": found.env_refs,
-        "panels": found.studio.panels,
-        "templates": templates,
-        "rules": found.studio.rules,
-        "unused": found.unused,
-        "left_out": left_out,
-    })
 }

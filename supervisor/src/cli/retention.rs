@@ -3,7 +3,7 @@
 //! of a deleted session go with it) and asks, unless `--yes`; `--dry-run`
 //! only says.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use clap::Args;
@@ -12,7 +12,7 @@ use serde_json::json;
 use studio_client::Client;
 use studio_client::human::bytes;
 
-use super::output::print_json;
+use super::output::{agreed, print_json};
 use super::{CliError, Ctx};
 
 #[derive(Args, Debug)]
@@ -84,7 +84,7 @@ async fn carry_out(
             )));
         }
         errln!("{}", what(&plan));
-        if !agreed()? {
+        if !agreed("Delete?")? {
             return Err(CliError::msg("nothing was deleted"));
         }
     }
@@ -128,17 +128,6 @@ fn workspaces(report: &DeleteReport) -> String {
 }
 
 /// Reads a yes from the terminal.
-fn agreed() -> Result<bool, CliError> {
-    errln!("Delete? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CliError::msg(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
 fn say(report: &DeleteReport, ctx: &Ctx) -> Result<(), CliError> {
     if ctx.json {
         print_json(&json!({

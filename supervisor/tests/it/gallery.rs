@@ -32,13 +32,13 @@ fn entry(name: &str, file: &str, sha256: &str) -> String {
 }
 
 /// Writes `text` at `rel` in `dir` (folders made as needed).
-fn put(dir: &Path, rel: &str, text: &str) {
+pub(crate) fn put(dir: &Path, rel: &str, text: &str) {
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
 }
 
-fn commit(repo: &Path, message: &str) -> String {
+pub(crate) fn commit(repo: &Path, message: &str) -> String {
     git(repo, &["add", "-A"]);
     git(
         repo,
@@ -47,14 +47,14 @@ fn commit(repo: &Path, message: &str) -> String {
     git(repo, &["rev-parse", "HEAD"]).trim().to_owned()
 }
 
-fn new_repo(cli: &Cli, name: &str) -> PathBuf {
+pub(crate) fn new_repo(cli: &Cli, name: &str) -> PathBuf {
     let repo = cli.tmp.path().join(name);
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     repo
 }
 
-fn url(repo: &Path) -> String {
+pub(crate) fn url(repo: &Path) -> String {
     format!("file://{}", repo.display())
 }
 

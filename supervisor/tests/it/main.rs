@@ -34,6 +34,7 @@ mod mcp;
 #[cfg(feature = "os-keyring")]
 mod os_keyring;
 mod otlp;
+mod plugin_install;
 mod plugins;
 mod privacy;
 mod provider_round_trips;

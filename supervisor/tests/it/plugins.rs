@@ -81,8 +81,6 @@ fn plugin_check_says_what_a_published_plugin_brings_and_asks_for() {
     std::fs::create_dir_all(&empty).unwrap();
     let err = cli.fails(&["plugin", "check", empty.to_str().unwrap()], 2);
     assert!(err.contains("no plugin manifest"), "{err}");
-    assert!(
-        !cli.data_dir().join("plugins").exists(),
-        "nothing installed"
-    );
+    let plugins = protocol::layout::Layout::new(cli.data_dir()).plugins();
+    assert!(!plugins.exists(), "nothing installed");
 }

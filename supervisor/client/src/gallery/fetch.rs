@@ -178,20 +178,80 @@ pub fn is_name(name: &str) -> bool {
 /// Clones `url` shallow into `into` (which must not exist yet) and
 /// returns the commit checked out.
 pub async fn clone(url: &str, into: &Path, timeout: Duration) -> Result<String, FetchError> {
-    let clone: [&OsStr; 8] = [
+    clone_at(url, into, None, None, timeout).await
+}
+
+/// [`clone`] at a branch or tag (`git_ref`, else the default branch),
+/// then, when `sha` is given, at that commit (fetched by itself when the
+/// branch has moved on); fails when that is not what ends up checked out.
+pub async fn clone_at(
+    url: &str,
+    into: &Path,
+    git_ref: Option<&str>,
+    sha: Option<&str>,
+    timeout: Duration,
+) -> Result<String, FetchError> {
+    if let Some(bad) = [git_ref, sha]
+        .into_iter()
+        .flatten()
+        .find(|name| name.is_empty() || name.starts_with('-') || name.contains(char::is_whitespace))
+    {
+        return Err(FetchError::BadUrl(format!(
+            "{bad:?} is not a branch, tag or commit"
+        )));
+    }
+    let branch = git_ref.map(|name| format!("--branch={name}"));
+    let mut clone: Vec<&OsStr> = vec![
         "clone".as_ref(),
         "--quiet".as_ref(),
         "--depth=1".as_ref(),
         "--single-branch".as_ref(),
         "--no-tags".as_ref(),
-        "--".as_ref(),
-        url.as_ref(),
-        into.as_os_str(),
     ];
+    if let Some(branch) = &branch {
+        clone.push(branch.as_ref());
+    }
+    clone.extend::<[&OsStr; 3]>(["--".as_ref(), url.as_ref(), into.as_os_str()]);
     run_git(url, &clone, timeout).await?;
+    let mut head = rev_parse_head(url, into, timeout).await?;
+    if let Some(sha) = sha
+        && !head.eq_ignore_ascii_case(sha)
+    {
+        let fetch: [&OsStr; 7] = [
+            "-C".as_ref(),
+            into.as_os_str(),
+            "fetch".as_ref(),
+            "--quiet".as_ref(),
+            "--depth=1".as_ref(),
+            "origin".as_ref(),
+            sha.as_ref(),
+        ];
+        run_git(url, &fetch, timeout).await?;
+        let checkout: [&OsStr; 6] = [
+            "-C".as_ref(),
+            into.as_os_str(),
+            "checkout".as_ref(),
+            "--quiet".as_ref(),
+            "--detach".as_ref(),
+            sha.as_ref(),
+        ];
+        run_git(url, &checkout, timeout).await?;
+        head = rev_parse_head(url, into, timeout).await?;
+        if !head.eq_ignore_ascii_case(sha) {
+            return Err(FetchError::Git {
+                url: url.to_owned(),
+                detail: format!("checked out {head}, not the pinned {sha}"),
+            });
+        }
+    }
+    Ok(head)
+}
+
+/// The commit checked out in `dir`.
+async fn rev_parse_head(url: &str, dir: &Path, timeout: Duration) -> Result<String, FetchError> {
     let head: [&OsStr; 4] = [
         "-C".as_ref(),
-        into.as_os_str(),
+        dir.as_os_str(),
         "rev-parse".as_ref(),
         "HEAD".as_ref(),
     ];

@@ -9,9 +9,21 @@
 //! components AI Studio does not use, named. Every file is read through
 //! the gallery's `read_inside_of`: inside the folder, no symlink on the
 //! way, a size limit each.
+//!
+//! Installing: [`marketplace`] reads a marketplace's index, [`markets`]
+//! fetches and searches marketplaces, [`install`] fetches and checks a
+//! plugin into a [`install::Ready`] ([`tree`] copies and sums its files,
+//! [`changes`] says what it asks for and what an update changes), and
+//! [`store`] keeps what is installed.
 
+pub mod changes;
+pub mod install;
 pub mod manifest;
+pub mod marketplace;
+pub mod markets;
+pub mod store;
 pub mod studio;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 
@@ -121,13 +133,28 @@ fn bad(file: &str, why: impl Into<String>) -> PluginError {
 /// Reads the plugin in `root`; `data` is the folder its processes keep
 /// their data in (`${CLAUDE_PLUGIN_DATA}`, `${PLUGIN_DATA}`).
 pub fn read(root: &Path, data: &Path) -> Result<Plugin, PluginError> {
+    read_from(root, None, data)
+}
+
+/// [`read`] from `root`, its placeholders filled as if it were at
+/// `installed` (where a checked copy is about to go).
+pub fn read_as(root: &Path, installed: &Path, data: &Path) -> Result<Plugin, PluginError> {
+    read_from(root, Some(installed), data)
+}
+
+fn read_from(root: &Path, installed: Option<&Path>, data: &Path) -> Result<Plugin, PluginError> {
     let root = root.canonicalize().map_err(|source| PluginError::Io {
         path: root.to_path_buf(),
         source,
     })?;
+    let shown = installed.map_or_else(|| root.clone(), Path::to_path_buf);
     let read = |rel: &str| read_inside_of(&root, rel, MAX_MANIFEST_BYTES, PLACE);
     let exists = |rel: &str| std::fs::symlink_metadata(root.join(rel)).is_ok();
-    let places = Places { root: &root, data };
+    let places = Places {
+        root: &root,
+        shown: &shown,
+        data,
+    };
     let mut plugin = if exists(CLAUDE_MANIFEST) {
         let text = read(CLAUDE_MANIFEST).map_err(|why| bad(CLAUDE_MANIFEST, why))?;
         claude_plugin(&text, &places)?
@@ -155,9 +182,11 @@ pub fn read(root: &Path, data: &Path) -> Result<Plugin, PluginError> {
     Ok(plugin)
 }
 
-/// Where the plugin's placeholders point.
+/// Where the plugin's files are read from, and where its placeholders
+/// point.
 struct Places<'a> {
     root: &'a Path,
+    shown: &'a Path,
     data: &'a Path,
 }
 
@@ -166,7 +195,7 @@ impl Places<'_> {
     fn fill(&self, value: &Value) -> Value {
         match value {
             Value::String(text) => {
-                let root = self.root.display().to_string();
+                let root = self.shown.display().to_string();
                 let data = self.data.display().to_string();
                 Value::String(
                     text.replace("${CLAUDE_PLUGIN_ROOT}", &root)
@@ -403,7 +432,7 @@ fn template(root: &Path, rel: &str) -> Result<AgentFile, String> {
 }
 
 /// A Claude Code plugin name: kebab-case, 1 to 64 characters.
-fn check_kebab(name: &str) -> Result<(), String> {
+pub(crate) fn check_kebab(name: &str) -> Result<(), String> {
     let plain = !name.is_empty()
         && name.len() <= 64
         && name
