@@ -213,6 +213,13 @@ fn event_kinds() -> Vec<EventKind> {
             message: s("spawn"),
         },
         EventKind::McpServerExited { server: s("fs") },
+        EventKind::PluginLoaded {
+            plugin: s("tracker"),
+            version: s("1.0.0"),
+            sha256: s("88e8466a8d49dc59da2a02371f19066ff4a7699f499efabf819100dc59597447"),
+            servers: vec![s("tracker")],
+            granted: vec![s("reach any host on the network")],
+        },
         EventKind::RunQueued,
         EventKind::RunStarted { queued_ms: 12 },
         EventKind::BudgetExceeded {
@@ -278,6 +285,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::WorkspaceChanged { .. } => 38,
         EventKind::CheckCommandRan { .. } => 39,
         EventKind::CheckJudged { .. } => 40,
+        EventKind::PluginLoaded { .. } => 41,
     }
 }
 
@@ -286,7 +294,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..41).collect::<Vec<_>>());
+    assert_eq!(variants, (0..42).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -1147,6 +1155,18 @@ fn to_worker() -> Vec<ToWorker> {
                 api_key: Some(s("sk-secret")),
             }),
             mcp_servers: mcp_servers(),
+            plugin_servers: vec![crate::plugin::PluginServer {
+                plugin: s("tracker"),
+                version: s("1.0.0"),
+                server: mcp_servers().remove(0),
+                confinement: crate::plugin::PluginConfinement {
+                    root: s("/home/u/.local/state/ai-studio/plugins/tracker"),
+                    data: s("/home/u/.local/state/ai-studio/plugins/.data/tracker"),
+                    read: vec![s("~/notes")],
+                    write: Vec::new(),
+                    network: crate::sandbox::Network::On,
+                },
+            }],
             sandbox_support: crate::sandbox::SandboxSupport {
                 user_namespaces: true,
                 landlock_abi: 7,

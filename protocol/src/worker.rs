@@ -56,6 +56,9 @@ pub struct StartTurn {
     pub endpoint: Option<Endpoint>,
     /// The MCP servers the agent uses (with their secrets: only ever here).
     pub mcp_servers: Vec<McpServerConfig>,
+    /// The servers of the installed plugins the agent uses, each in a
+    /// sandbox of its plugin's permissions.
+    pub plugin_servers: Vec<crate::plugin::PluginServer>,
     /// What the kernel offers the sandbox of the session's commands.
     pub sandbox_support: crate::sandbox::SandboxSupport,
     /// A replay from the tape: the recorded turn to play instead of

@@ -58,8 +58,12 @@ async fn run_turn(
                 let sandbox = crate::tools::Context::for_turn(&start)
                     .ok()
                     .map(|c| c.sandbox);
-                hub.sync(&start.mcp_servers, sandbox.as_ref(), outbox)
-                    .await?;
+                let plugins = crate::mcp::plugin_policies(&start);
+                hub.sync(
+                    &crate::mcp::wanted(&start, sandbox.as_ref(), &plugins),
+                    outbox,
+                )
+                .await?;
                 let outcome = if let Some(tape) = &start.tape {
                     tape::play(&start, tape, hub, &mut decisions, outbox).await?
                 } else if start.agent.provider == ProviderKind::Scripted {
@@ -145,6 +149,7 @@ mod tests {
             tools: Vec::new(),
             endpoint: None,
             mcp_servers: Vec::new(),
+            plugin_servers: Vec::new(),
             sandbox_support: Default::default(),
             tape: None,
             setup: None,

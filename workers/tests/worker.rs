@@ -112,6 +112,7 @@ impl Daemon {
             tools: Vec::new(),
             endpoint: None,
             mcp_servers: Vec::new(),
+            plugin_servers: Vec::new(),
             sandbox_support: Default::default(),
             tape: None,
             setup: None,

@@ -338,6 +338,21 @@ pub enum EventKind {
         /// apply` read (a worktree's branch also holds it as a commit).
         result: String,
     },
+    /// `plugin.loaded`: the session uses an installed plugin: its
+    /// version, the checksum of its files and the servers it brings (their
+    /// tools' calls name them: `SERVER.TOOL`), with what it was granted.
+    PluginLoaded {
+        /// The plugin's name.
+        plugin: String,
+        /// Its version (`""` when it gives none).
+        version: String,
+        /// The checksum of its installed files.
+        sha256: String,
+        /// Its servers, by name.
+        servers: Vec<String>,
+        /// What its servers may do beyond their own folders, in words.
+        granted: Vec<String>,
+    },
 }
 
 impl EventKind {
@@ -372,6 +387,7 @@ impl EventKind {
             EventKind::McpServerFailed { .. } => "mcp.server.failed",
             EventKind::McpToolsSkipped { .. } => "mcp.tools.skipped",
             EventKind::McpServerExited { .. } => "mcp.server.exited",
+            EventKind::PluginLoaded { .. } => "plugin.loaded",
             EventKind::RunQueued => "run.queued",
             EventKind::RunStarted { .. } => "run.started",
             EventKind::BudgetExceeded { .. } => "budget.exceeded",
@@ -427,6 +443,7 @@ impl EventKind {
                     | EventKind::CheckResult { .. }
                     | EventKind::WorkspaceCreated { .. }
                     | EventKind::WorkspaceChanged { .. }
+                    | EventKind::PluginLoaded { .. }
             )
     }
 

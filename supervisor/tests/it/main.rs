@@ -35,6 +35,7 @@ mod mcp;
 mod os_keyring;
 mod otlp;
 mod plugin_install;
+mod plugin_sessions;
 mod plugins;
 mod privacy;
 mod provider_round_trips;

@@ -219,7 +219,18 @@ async fn real_servers_over_stdio_and_http_serve_a_scripted_agent() {
         })
         .collect();
     let names: Vec<&str> = started.iter().map(|(s, _)| s.as_str()).collect();
-    assert_eq!(names, ["everything", "files", "remote"], "{started:?}");
+    let failed: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::McpServerFailed { server, message } => Some(format!("{server}: {message}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["everything", "files", "remote"],
+        "{started:?} {failed:?}"
+    );
     assert!(started.iter().all(|(_, tools)| *tools >= 5), "{started:?}");
 
     // Every call was asked about and allowed by the run's rules.

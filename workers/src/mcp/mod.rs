@@ -17,7 +17,7 @@ use std::time::Duration;
 use protocol::event::EventKind;
 use protocol::mcp::{McpServerConfig, McpTransport};
 use protocol::sandbox::{Confinement, Network};
-use protocol::worker::ToolSpec;
+use protocol::worker::{StartTurn, ToolSpec};
 use rmcp::ClientHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ContentBlock,
@@ -72,23 +72,18 @@ impl Hub {
     /// start or failure. `Err` only when the daemon is gone.
     pub async fn sync(
         &mut self,
-        configs: &[McpServerConfig],
-        sandbox: Option<&Policy>,
+        wanted: &[(&McpServerConfig, Place<'_>)],
         outbox: &Outbox,
     ) -> anyhow::Result<()> {
-        self.servers
-            .retain(|s| !s.gone.load(Ordering::Relaxed) && configs.contains(&s.config));
-        for config in configs {
+        self.servers.retain(|s| {
+            !s.gone.load(Ordering::Relaxed) && wanted.iter().any(|(c, _)| **c == s.config)
+        });
+        for &(config, place) in wanted {
             if self.servers.iter().any(|s| s.config == *config) {
                 continue;
             }
             let startup = Duration::from_secs(u64::from(config.startup_timeout_secs));
-            match tokio::time::timeout(
-                startup,
-                connect(config, sandbox.map_or(Place::Nowhere, Place::Sandbox)),
-            )
-            .await
-            {
+            match tokio::time::timeout(startup, connect(config, place)).await {
                 Ok(Ok(mut server)) => {
                     let skipped = self.drop_unusable_tools(&mut server);
                     outbox
@@ -315,9 +310,48 @@ async fn failed(config: &McpServerConfig, message: String, outbox: &Outbox) -> a
         .await
 }
 
+/// The servers a turn wants, each with where it runs: the agent's in
+/// its session's sandbox (`agent`), a plugin's in the sandbox its
+/// plugin's permissions make (`plugins`, from [`plugin_policies`]).
+pub fn wanted<'a>(
+    start: &'a StartTurn,
+    agent: Option<&'a Policy>,
+    plugins: &'a [Policy],
+) -> Vec<(&'a McpServerConfig, Place<'a>)> {
+    let mut wanted: Vec<(&McpServerConfig, Place<'a>)> = start
+        .mcp_servers
+        .iter()
+        .map(|config| (config, agent.map_or(Place::Nowhere, Place::Sandbox)))
+        .collect();
+    wanted.extend(
+        start
+            .plugin_servers
+            .iter()
+            .zip(plugins)
+            .map(|(plugin, policy)| (&plugin.server, Place::Sandbox(policy))),
+    );
+    wanted
+}
+
+/// The sandbox of each plugin server of `start`, in order.
+pub fn plugin_policies(start: &StartTurn) -> Vec<Policy> {
+    start
+        .plugin_servers
+        .iter()
+        .map(|plugin| {
+            Policy::for_plugin(
+                &plugin.confinement,
+                &plugin.plugin,
+                start.session,
+                start.sandbox_support,
+            )
+        })
+        .collect()
+}
+
 /// Where a stdio server runs.
 #[derive(Clone, Copy)]
-enum Place<'a> {
+pub enum Place<'a> {
     /// In a session's sandbox.
     Sandbox(&'a Policy),
     /// As the user: a one-shot job a person asked for (`studio mcp test`).

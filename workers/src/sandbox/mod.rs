@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use protocol::SessionId;
 use protocol::agent::{AgentConfig, SafetyMode};
+use protocol::plugin::PluginConfinement;
 use protocol::sandbox::{Confinement, Fallback, Network, SandboxSupport};
 use studio_process::ChildEnv;
 use tokio::process::Command;
@@ -86,6 +87,37 @@ impl Policy {
             read: agent.sandbox.read.iter().map(expand).collect(),
             write: agent.sandbox.write.iter().map(expand).collect(),
             fallback: agent.sandbox.fallback,
+            support,
+        }
+    }
+
+    /// The policy of a server of the plugin `plugin` in session
+    /// `session`: its data folder is its workspace (writable, its working
+    /// directory), its plugin's files and the paths it was granted are
+    /// read, the paths granted to write written, the network as granted;
+    /// nothing of the agent's, and no running without a mechanism the
+    /// kernel lacks. Its `/tmp` is its own, inside the session's.
+    pub fn for_plugin(
+        confinement: &PluginConfinement,
+        plugin: &str,
+        session: SessionId,
+        support: SandboxSupport,
+    ) -> Policy {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let expand = |path: &String| match (path.strip_prefix("~/"), &home) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => PathBuf::from(path),
+        };
+        let mut read = vec![PathBuf::from(&confinement.root)];
+        read.extend(confinement.read.iter().map(expand));
+        Policy {
+            mode: SafetyMode::WorkspaceWrite,
+            workspace: PathBuf::from(&confinement.data),
+            tmp: private_tmp(session).join(format!("plugin-{plugin}")),
+            network: confinement.network,
+            read,
+            write: confinement.write.iter().map(expand).collect(),
+            fallback: Fallback::Refuse,
             support,
         }
     }
@@ -211,7 +243,12 @@ pub fn private_tmp(session: SessionId) -> PathBuf {
 
 fn create_private_dir(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::DirBuilderExt;
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+    // A plugin server's `/tmp` is inside its session's.
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(err) => Err(format!("cannot create {}: {err}", dir.display())),

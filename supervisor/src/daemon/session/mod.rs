@@ -50,6 +50,7 @@ mod budgets;
 mod checking;
 mod derived;
 mod ending;
+mod plugins;
 mod start;
 mod turns;
 mod worker_io;
@@ -259,6 +260,9 @@ pub(crate) struct TurnSetup {
     endpoint: Option<protocol::worker::Endpoint>,
     /// The agent's MCP servers, with their secrets: only ever put in the start message.
     mcp_servers: Vec<McpServerConfig>,
+    /// The servers of the installed plugins it uses, as they were when the
+    /// session began.
+    plugin_servers: Vec<protocol::plugin::PluginServer>,
     /// The run's `--approve` rules.
     run_rules: Vec<RuleMatch>,
     /// The session's "always allow" grants.

@@ -13,6 +13,7 @@ use protocol::worker::ToWorker;
 use ractor::ActorRef;
 use tokio::sync::mpsc;
 
+use super::plugins::PLUGIN_PREFIX;
 use super::worker_io::{Meter, read_worker, write_worker};
 use super::{
     CONNECT_TIMEOUT, FAST_TICK, Opening, Phase, SLOW_TICK, SessionMsg, SessionState, Stop,
@@ -22,7 +23,8 @@ use crate::daemon::stderr_tail::StderrTail;
 use crate::daemon::{containment, history, providers, worker_process};
 
 impl SessionState {
-    /// Looks up the agent's MCP servers; one that is not configured is an
+    /// Looks up the agent's MCP servers (and the installed plugins it
+    /// names, `plugin:NAME`); one that is not configured is an
     /// `mcp.server.failed` and the session goes on without it.
     pub(super) async fn resolve_mcp_servers(&mut self) {
         let wanted = &self.record.agent.mcp_servers;
@@ -37,6 +39,10 @@ impl SessionState {
             }
         };
         for name in wanted.clone() {
+            if let Some(plugin) = name.strip_prefix(PLUGIN_PREFIX) {
+                self.resolve_plugin(plugin).await;
+                continue;
+            }
             // One stored by an older release may break today's rules (a
             // server named `fs` would pass for the built-in tools).
             let found = configured.iter().find(|s| s.name == name);

@@ -35,6 +35,7 @@ impl SessionState {
             tools: Vec::new(),
             endpoint: self.setup.endpoint.clone(),
             mcp_servers: self.setup.mcp_servers.clone(),
+            plugin_servers: self.setup.plugin_servers.clone(),
             sandbox_support: self.shared.sandbox_support,
             tape: None,
             setup: None,

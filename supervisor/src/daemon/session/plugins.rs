@@ -1,0 +1,139 @@
+//! The installed plugins a session's agent uses (`mcp_servers =
+//! ["plugin:NAME"]`): each read from its installed files when the session
+//! begins (a plugin disabled or removed later is kept by the sessions
+//! that started with it; a new session no longer gets it), recorded as
+//! `plugin.loaded` with its version and checksum, and its servers handed
+//! to the worker as `PluginServer`s whose sandbox is made of what the
+//! plugin was granted at install, never of the agent's. A grant that
+//! names the data dir (or a path inside or above it) refuses the plugin.
+
+use protocol::event::EventKind;
+use protocol::plugin::{PluginConfinement, PluginServer};
+use protocol::sandbox::{Network as SandboxNetwork, SandboxConfig};
+use studio_client::plugin::changes;
+use studio_client::plugin::store::Plugins;
+use studio_client::plugin::studio::{Network, NetworkSwitch, Permissions};
+
+use super::SessionState;
+
+/// How an agent names an installed plugin in its `mcp_servers`.
+pub(crate) const PLUGIN_PREFIX: &str = "plugin:";
+
+/// What a plugin gives one session.
+struct Loaded {
+    event: EventKind,
+    servers: Vec<PluginServer>,
+}
+
+impl SessionState {
+    /// Resolves the plugin `name` for this session: its servers join the
+    /// turn's setup; a plugin that is missing, disabled, unreadable or
+    /// asks for the data dir is an `mcp.server.failed` naming it.
+    pub(super) async fn resolve_plugin(&mut self, name: &str) {
+        let plugins = Plugins::new(self.shared.config.data_dir.layout());
+        let data_dir = self.shared.config.data_dir.clone();
+        let owned = name.to_owned();
+        let taken: Vec<String> = self
+            .setup
+            .mcp_servers
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(
+                self.setup
+                    .plugin_servers
+                    .iter()
+                    .map(|p| p.server.name.clone()),
+            )
+            .collect();
+        let loaded = tokio::task::spawn_blocking(move || {
+            load(&plugins, &owned, &taken, |grant| {
+                let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+                data_dir
+                    .check_sandbox_paths(grant, home.as_deref())
+                    .map_err(|err| err.to_string())
+            })
+        })
+        .await
+        .unwrap_or_else(|err| Err(format!("reading the plugin failed: {err}")));
+        match loaded {
+            Ok(loaded) => {
+                self.append(loaded.event);
+                self.setup.plugin_servers.extend(loaded.servers);
+            }
+            Err(message) => self.append(EventKind::McpServerFailed {
+                server: format!("{PLUGIN_PREFIX}{name}"),
+                message,
+            }),
+        }
+    }
+}
+
+/// Reads the installed plugin `name` as the session will use it.
+fn load(
+    plugins: &Plugins,
+    name: &str,
+    taken: &[String],
+    check_paths: impl Fn(&SandboxConfig) -> Result<(), String>,
+) -> Result<Loaded, String> {
+    let installed = plugins.get(name).map_err(|err| err.to_string())?;
+    if !installed.enabled {
+        return Err(format!(
+            "plugin {name} is disabled (studio plugin enable {name})"
+        ));
+    }
+    let plugin = plugins
+        .read_installed(name)
+        .map_err(|err| err.to_string())?;
+    let granted = &installed.granted;
+    check_paths(&SandboxConfig {
+        read: granted.read.clone(),
+        write: granted.write.clone(),
+        ..SandboxConfig::default()
+    })?;
+    let confinement = PluginConfinement {
+        root: plugins.files_of(name).display().to_string(),
+        data: plugins.data_of(name).display().to_string(),
+        read: granted.read.clone(),
+        write: granted.write.clone(),
+        network: network_of(granted),
+    };
+    let mut servers = Vec::new();
+    for server in plugin.servers {
+        // What was granted is what runs: a server the files gained since
+        // the install (they should not change) is not started.
+        if !installed.servers.contains(&server.name) {
+            continue;
+        }
+        if taken.contains(&server.name) {
+            return Err(format!(
+                "its server {} has the name of another server of the agent",
+                server.name
+            ));
+        }
+        servers.push(PluginServer {
+            plugin: name.to_owned(),
+            version: installed.version.clone().unwrap_or_default(),
+            server,
+            confinement: confinement.clone(),
+        });
+    }
+    Ok(Loaded {
+        event: EventKind::PluginLoaded {
+            plugin: name.to_owned(),
+            version: installed.version.clone().unwrap_or_default(),
+            sha256: installed.sha256.clone(),
+            servers: servers.iter().map(|s| s.server.name.clone()).collect(),
+            granted: changes::asks(granted),
+        },
+        servers,
+    })
+}
+
+/// The network a grant gives a server's sandbox. A list of hosts cannot be
+/// held to those hosts yet, so it gets none (`docs/plugins.md`).
+fn network_of(granted: &Permissions) -> SandboxNetwork {
+    match granted.network {
+        Some(Network::Switch(NetworkSwitch::On)) => SandboxNetwork::On,
+        _ => SandboxNetwork::Off,
+    }
+}

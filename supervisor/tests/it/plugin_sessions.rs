@@ -1,0 +1,197 @@
+//! An installed plugin in sessions, through the real daemon and worker:
+//! the sample tracker plugin (`tests/plugins/tracker`, a Node MCP server
+//! written for the tests) is installed, and an agent that names it
+//! (`mcp_servers = ["plugin:tracker"]`) files an issue through its tool
+//! after an approval. Its server runs in the sandbox its plugin was
+//! granted (nothing: its own folders, no network), not the agent's: its
+//! tries to read the data dir's token, a file of the user's and the
+//! agent's own workspace, and to connect to a listener on loopback, are
+//! refused by the sandbox and recorded. `plugin.loaded` names the plugin,
+//! its version and checksum. A disabled plugin is not given to the next
+//! session, which records why.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use protocol::agent::{ScriptPatch, ScriptedToolCall};
+use protocol::control::RunSpec;
+use protocol::event::{Event, EventKind};
+use protocol::layout::Layout;
+use studio_client::plugin::install::Spec;
+use studio_client::plugin::store::Plugins;
+
+use crate::support::*;
+
+fn call(name: &str, arguments: serde_json::Value) -> ScriptedToolCall {
+    ScriptedToolCall {
+        name: name.to_owned(),
+        arguments: arguments.to_string(),
+    }
+}
+
+/// What each tool call came to, in order.
+fn outcomes(events: &[Event]) -> Vec<Result<String, String>> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCompleted { output, .. } => Some(Ok(output.clone())),
+            EventKind::ToolError { message, .. } => Some(Err(message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_server_runs_in_the_sandbox_its_plugin_was_granted() {
+    // The server is plain Node: the test MCP servers' setup brings Node.
+    crate::mcp::mcp_dir();
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let plugins = Plugins::new(&Layout::new(daemon.dir.root()));
+    let tracker = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/tracker");
+    let ready = plugins
+        .prepare_install(&Spec::Folder(tracker.canonicalize().unwrap()), &|_| {})
+        .await
+        .unwrap();
+    let installed = plugins.commit(ready).unwrap();
+
+    let workspace = tempfile::tempdir().unwrap();
+    let secret_file = workspace.path().join("agent-notes.txt");
+    std::fs::write(&secret_file, "the agent's own file").unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let users_file = outside.path().join("private.txt");
+    std::fs::write(&users_file, "the user's file").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    let mut user = agent("tracker-user", 1, 0);
+    user.mcp_servers = vec!["plugin:tracker".into()];
+    user.workspace = Some(workspace.path().display().to_string());
+    user.safety = protocol::SafetyMode::WorkspaceWrite;
+    create_agent(&client, user).await;
+    let token = daemon.dir.root().join("client.token");
+    let script = ScriptPatch {
+        tool_calls: Some(vec![
+            call(
+                "tracker.create_issue",
+                serde_json::json!({"title": "Login fails"}),
+            ),
+            call("tracker.list_issues", serde_json::json!({})),
+            call("tracker.peek", serde_json::json!({"path": token})),
+            call("tracker.peek", serde_json::json!({"path": users_file})),
+            call("tracker.peek", serde_json::json!({"path": secret_file})),
+            call(
+                "tracker.reach",
+                serde_json::json!({"host": "127.0.0.1", "port": port}),
+            ),
+        ]),
+        ..ScriptPatch::default()
+    };
+    let session = run(
+        &client,
+        RunSpec {
+            script,
+            approve: vec!["tracker.*".parse().unwrap()],
+            ..spec("tracker-user", "file the bug")
+        },
+    )
+    .await;
+    let events = follow_to_end(&client, session, Duration::from_secs(90)).await;
+    assert_log_is_whole(&events);
+    assert_eq!(events.last().unwrap().kind, EventKind::SessionCompleted);
+
+    let loaded = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::PluginLoaded {
+                plugin,
+                version,
+                sha256,
+                servers,
+                ..
+            } => Some((
+                plugin.clone(),
+                version.clone(),
+                sha256.clone(),
+                servers.clone(),
+            )),
+            _ => None,
+        })
+        .expect("plugin.loaded");
+    assert_eq!(
+        loaded,
+        (
+            "tracker".to_owned(),
+            "1.0.0".to_owned(),
+            installed.sha256.clone(),
+            vec!["tracker".to_owned()]
+        )
+    );
+    let approved = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::ToolApproved { .. }))
+        .count();
+    assert_eq!(approved, 6, "every call was asked about");
+
+    let results = outcomes(&events);
+    assert_eq!(results.len(), 6, "{results:?}");
+    assert_eq!(results[0], Ok("created issue #1: Login fails".to_owned()));
+    assert_eq!(results[1], Ok("#1 Login fails".to_owned()));
+    for (at, what) in [
+        (2, "the token"),
+        (3, "the user's file"),
+        (4, "the agent's workspace"),
+    ] {
+        let refused = results[at].as_ref().expect_err(what);
+        assert!(refused.contains("cannot read"), "{what}: {refused}");
+    }
+    let refused = results[5].as_ref().expect_err("loopback");
+    assert!(refused.contains("cannot reach"), "{refused}");
+    // What the server wrote is in its plugin's data folder.
+    let issues = std::fs::read_to_string(plugins.data_of("tracker").join("issues.json")).unwrap();
+    assert!(issues.contains("Login fails"), "{issues}");
+    // Its calls ran in its own sandbox: its data folder and /tmp, no network.
+    let confinement = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::ToolStarted { confinement, .. } => Some(confinement.clone()),
+            _ => None,
+        })
+        .expect("tool.started");
+    assert!(confinement.confined);
+    assert_eq!(
+        confinement.writable[0],
+        plugins.data_of("tracker").display().to_string()
+    );
+    assert!(
+        !confinement
+            .writable
+            .iter()
+            .any(|w| w.starts_with(&workspace.path().display().to_string())),
+        "{confinement:?}"
+    );
+    assert_eq!(confinement.network, protocol::sandbox::Network::Off);
+
+    // Disabled: the next session does not get it, and says why.
+    plugins.set_enabled("tracker", false).unwrap();
+    let next = run(&client, spec("tracker-user", "again")).await;
+    let events = follow_to_end(&client, next, Duration::from_secs(60)).await;
+    let failed = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::McpServerFailed { server, message } => {
+                Some((server.clone(), message.clone()))
+            }
+            _ => None,
+        })
+        .expect("mcp.server.failed");
+    assert_eq!(failed.0, "plugin:tracker");
+    assert!(failed.1.contains("disabled"), "{}", failed.1);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::PluginLoaded { .. }))
+    );
+    drop(listener);
+}
