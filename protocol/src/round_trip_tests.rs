@@ -213,13 +213,17 @@ fn event_kinds() -> Vec<EventKind> {
             message: s("spawn"),
         },
         EventKind::McpServerExited { server: s("fs") },
-        EventKind::PluginLoaded {
+        EventKind::PluginLoaded(Box::new(crate::event::PluginLoad {
             plugin: s("tracker"),
             version: s("1.0.0"),
             sha256: s("88e8466a8d49dc59da2a02371f19066ff4a7699f499efabf819100dc59597447"),
             servers: vec![s("tracker")],
             granted: vec![s("reach any host on the network")],
-        },
+            rules: vec![s("tracker.list_issues allow (plugin:tracker#1)")],
+            left_out: vec![s(
+                "shell allow: a plugin's rule may match only its own servers' tools",
+            )],
+        })),
         EventKind::RunQueued,
         EventKind::RunStarted { queued_ms: 12 },
         EventKind::BudgetExceeded {
@@ -285,7 +289,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::WorkspaceChanged { .. } => 38,
         EventKind::CheckCommandRan { .. } => 39,
         EventKind::CheckJudged { .. } => 40,
-        EventKind::PluginLoaded { .. } => 41,
+        EventKind::PluginLoaded(_) => 41,
     }
 }
 

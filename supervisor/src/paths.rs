@@ -129,28 +129,34 @@ impl DataDir {
     }
 
     /// Refuses `real` (a `what`) when it is the data dir, inside it, or
-    /// holds it.
+    /// holds it; and likewise the installed plugins' folder
+    /// (`Layout::plugins`), whose files run with the plugins' grants.
     fn keep_apart(&self, what: &str, real: &Path) -> io::Result<()> {
-        let data = fs::canonicalize(self.root()).unwrap_or_else(|_| self.root().to_path_buf());
-        let refuse = |why: &str| {
-            Err(io::Error::new(
+        let plugins = self.layout.plugins();
+        for (guarded, name) in [
+            (self.root(), "the daemon's data dir"),
+            (plugins.as_path(), "the installed plugins' folder"),
+        ] {
+            let guarded = fs::canonicalize(guarded).unwrap_or_else(|_| guarded.to_path_buf());
+            let why = if real == guarded {
+                "is"
+            } else if real.starts_with(&guarded) {
+                "is inside"
+            } else if guarded.starts_with(real) {
+                "holds"
+            } else {
+                continue;
+            };
+            return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!(
-                    "{what} {} {why} the daemon's data dir {}: choose a directory outside it",
+                    "{what} {} {why} {name} {}: choose a directory outside it",
                     real.display(),
-                    data.display()
+                    guarded.display()
                 ),
-            ))
-        };
-        if real == data {
-            refuse("is")
-        } else if real.starts_with(&data) {
-            refuse("is inside")
-        } else if data.starts_with(real) {
-            refuse("holds")
-        } else {
-            Ok(())
+            ));
         }
+        Ok(())
     }
 
     /// Creates the data dir and run dir with mode 0700 (tightening existing

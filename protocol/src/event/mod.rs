@@ -338,21 +338,31 @@ pub enum EventKind {
         /// apply` read (a worktree's branch also holds it as a commit).
         result: String,
     },
-    /// `plugin.loaded`: the session uses an installed plugin: its
-    /// version, the checksum of its files and the servers it brings (their
-    /// tools' calls name them: `SERVER.TOOL`), with what it was granted.
-    PluginLoaded {
-        /// The plugin's name.
-        plugin: String,
-        /// Its version (`""` when it gives none).
-        version: String,
-        /// The checksum of its installed files.
-        sha256: String,
-        /// Its servers, by name.
-        servers: Vec<String>,
-        /// What its servers may do beyond their own folders, in words.
-        granted: Vec<String>,
-    },
+    /// `plugin.loaded`: the session uses an installed plugin (boxed: it
+    /// is rare and large; its encoding is that of a struct variant).
+    PluginLoaded(Box<PluginLoad>),
+}
+
+/// What `plugin.loaded` says: the plugin's version, the checksum of its
+/// files and the servers it brings (their tools' calls name them:
+/// `SERVER.TOOL`), with what it was granted and the rules that apply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginLoad {
+    /// The plugin's name.
+    pub plugin: String,
+    /// Its version (`""` when it gives none).
+    pub version: String,
+    /// The checksum of its installed files.
+    pub sha256: String,
+    /// Its servers, by name.
+    pub servers: Vec<String>,
+    /// What its servers may do beyond their own folders, in words.
+    pub granted: Vec<String>,
+    /// The approval rules it brings that apply (to its own tools), each
+    /// with the id decisions name.
+    pub rules: Vec<String>,
+    /// Rules it brings that were left out, each with why.
+    pub left_out: Vec<String>,
 }
 
 impl EventKind {
@@ -387,7 +397,7 @@ impl EventKind {
             EventKind::McpServerFailed { .. } => "mcp.server.failed",
             EventKind::McpToolsSkipped { .. } => "mcp.tools.skipped",
             EventKind::McpServerExited { .. } => "mcp.server.exited",
-            EventKind::PluginLoaded { .. } => "plugin.loaded",
+            EventKind::PluginLoaded(_) => "plugin.loaded",
             EventKind::RunQueued => "run.queued",
             EventKind::RunStarted { .. } => "run.started",
             EventKind::BudgetExceeded { .. } => "budget.exceeded",
@@ -443,7 +453,7 @@ impl EventKind {
                     | EventKind::CheckResult { .. }
                     | EventKind::WorkspaceCreated { .. }
                     | EventKind::WorkspaceChanged { .. }
-                    | EventKind::PluginLoaded { .. }
+                    | EventKind::PluginLoaded(_)
             )
     }
 

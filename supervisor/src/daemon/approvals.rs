@@ -37,6 +37,8 @@ pub(crate) struct DecideRequest {
     pub(crate) tool: String,
     pub(crate) arguments: String,
     pub(crate) run_rules: Vec<RuleMatch>,
+    /// The rules the session's plugins bring (for their own tools only).
+    pub(crate) plugin_rules: Vec<ApprovalRule>,
     pub(crate) grants: Vec<RuleMatch>,
     pub(crate) policy: AskPolicy,
     /// Told when the call is parked for a person, so it can record
@@ -229,7 +231,19 @@ impl ApprovalsState {
             tool: &request.tool,
             arguments: &request.arguments,
         };
-        let verdict = rules::evaluate(&self.rules, &request.run_rules, &request.grants, &call);
+        let with_plugins: Vec<ApprovalRule>;
+        let stored: &[ApprovalRule] = if request.plugin_rules.is_empty() {
+            &self.rules
+        } else {
+            with_plugins = self
+                .rules
+                .iter()
+                .chain(&request.plugin_rules)
+                .cloned()
+                .collect();
+            &with_plugins
+        };
+        let verdict = rules::evaluate(stored, &request.run_rules, &request.grants, &call);
         let ruling = |approved: bool, by: Decider, reason: String| Ruling {
             approved,
             by,

@@ -10,6 +10,7 @@ use futures_util::future::join_all;
 use protocol::agent::{AgentConfig, SafetyMode};
 use protocol::control::{ControlRequest, ControlResponse, ErrorKind};
 use protocol::event::EventKind;
+use protocol::layout::Layout;
 use protocol::mcp::{McpServerConfig, McpTransport};
 
 use crate::support::{TestDaemon, agent, create_agent, follow_to_end};
@@ -28,6 +29,8 @@ async fn names_and_places_that_would_reach_the_data_dir_are_refused() {
     let client = daemon.client().await;
     let inside = daemon.dir.root().join("inside");
     std::fs::create_dir_all(&inside).unwrap();
+    let plugin_files = Layout::new(daemon.dir.root()).plugins().join("tracker");
+    std::fs::create_dir_all(&plugin_files).unwrap();
     let with_workspace = |dir: &std::path::Path| AgentConfig {
         workspace: Some(dir.display().to_string()),
         safety: SafetyMode::WorkspaceWrite,
@@ -97,6 +100,33 @@ async fn names_and_places_that_would_reach_the_data_dir_are_refused() {
                 replace: true,
             },
             "sandbox path",
+        ),
+        (
+            "a workspace in the installed plugins' folder (their code runs with their grants)",
+            ControlRequest::AgentCreate {
+                agent: Box::new(with_workspace(&plugin_files)),
+                replace: true,
+            },
+            "is inside the installed plugins' folder",
+        ),
+        (
+            "a sandbox that writes the installed plugins' folder",
+            ControlRequest::AgentCreate {
+                agent: Box::new(AgentConfig {
+                    sandbox: protocol::sandbox::SandboxConfig {
+                        write: vec![
+                            Layout::new(daemon.dir.root())
+                                .plugins()
+                                .display()
+                                .to_string(),
+                        ],
+                        ..Default::default()
+                    },
+                    ..agent("tamper", 1, 0)
+                }),
+                replace: true,
+            },
+            "is the installed plugins' folder",
         ),
         (
             "an MCP server named fs, whose tools would pass for the built-in ones",

@@ -65,6 +65,7 @@ impl SessionState {
             tool,
             arguments,
             run_rules: self.setup.run_rules.clone(),
+            plugin_rules: self.setup.plugin_rules.clone(),
             grants: self.setup.grants.clone(),
             policy: self.setup.ask_policy,
             asker: Some(myself.get_derived()),

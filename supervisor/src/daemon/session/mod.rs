@@ -263,6 +263,8 @@ pub(crate) struct TurnSetup {
     /// The servers of the installed plugins it uses, as they were when the
     /// session began.
     plugin_servers: Vec<protocol::plugin::PluginServer>,
+    /// The approval rules its plugins bring, for their own tools only.
+    plugin_rules: Vec<protocol::approval::ApprovalRule>,
     /// The run's `--approve` rules.
     run_rules: Vec<RuleMatch>,
     /// The session's "always allow" grants.

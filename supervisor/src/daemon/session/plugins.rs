@@ -6,8 +6,15 @@
 //! to the worker as `PluginServer`s whose sandbox is made of what the
 //! plugin was granted at install, never of the agent's. A grant that
 //! names the data dir (or a path inside or above it) refuses the plugin.
+//!
+//! The approval rules a plugin brings apply to this session's calls of
+//! its own servers' tools only (`confined_rule`): a rule whose tool part
+//! is not `SERVER.…` for one of its servers (`*`, `shell`, another
+//! server's tools) is left out and named in `plugin.loaded`, and each
+//! rule's priority is at most 0, so the person's own rules win a tie.
 
-use protocol::event::EventKind;
+use protocol::approval::ApprovalRule;
+use protocol::event::{EventKind, PluginLoad};
 use protocol::plugin::{PluginConfinement, PluginServer};
 use protocol::sandbox::{Network as SandboxNetwork, SandboxConfig};
 use studio_client::plugin::changes;
@@ -23,6 +30,7 @@ pub(crate) const PLUGIN_PREFIX: &str = "plugin:";
 struct Loaded {
     event: EventKind,
     servers: Vec<PluginServer>,
+    rules: Vec<ApprovalRule>,
 }
 
 impl SessionState {
@@ -45,8 +53,9 @@ impl SessionState {
                     .map(|p| p.server.name.clone()),
             )
             .collect();
+        let agent = self.record.agent.name.clone();
         let loaded = tokio::task::spawn_blocking(move || {
-            load(&plugins, &owned, &taken, |grant| {
+            load(&plugins, &owned, &agent, &taken, |grant| {
                 let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
                 data_dir
                     .check_sandbox_paths(grant, home.as_deref())
@@ -59,6 +68,7 @@ impl SessionState {
             Ok(loaded) => {
                 self.append(loaded.event);
                 self.setup.plugin_servers.extend(loaded.servers);
+                self.setup.plugin_rules.extend(loaded.rules);
             }
             Err(message) => self.append(EventKind::McpServerFailed {
                 server: format!("{PLUGIN_PREFIX}{name}"),
@@ -72,6 +82,7 @@ impl SessionState {
 fn load(
     plugins: &Plugins,
     name: &str,
+    agent: &str,
     taken: &[String],
     check_paths: impl Fn(&SandboxConfig) -> Result<(), String>,
 ) -> Result<Loaded, String> {
@@ -117,16 +128,63 @@ fn load(
             confinement: confinement.clone(),
         });
     }
+    let names: Vec<&str> = servers.iter().map(|s| s.server.name.as_str()).collect();
+    let mut rules = Vec::new();
+    let mut left_out = Vec::new();
+    for (at, rule) in plugin.studio.rules.iter().enumerate() {
+        let described = format!("{} {}", rule.matches, rule.decision);
+        match confined_rule(rule, &names) {
+            Ok(matches) => {
+                rules.push(ApprovalRule {
+                    id: format!("plugin:{name}#{}", at + 1),
+                    agent: Some(agent.to_owned()),
+                    matches,
+                    decision: rule.decision,
+                    priority: rule.priority.min(0),
+                });
+            }
+            Err(why) => left_out.push(format!("{described}: {why}")),
+        }
+    }
     Ok(Loaded {
-        event: EventKind::PluginLoaded {
+        event: EventKind::PluginLoaded(Box::new(PluginLoad {
             plugin: name.to_owned(),
             version: installed.version.clone().unwrap_or_default(),
             sha256: installed.sha256.clone(),
-            servers: servers.iter().map(|s| s.server.name.clone()).collect(),
+            servers: names.iter().map(|n| (*n).to_owned()).collect(),
             granted: changes::asks(granted),
-        },
+            rules: rules
+                .iter()
+                .map(|r| format!("{} {} ({})", r.matches, r.decision, r.id))
+                .collect(),
+            left_out,
+        })),
         servers,
+        rules,
     })
+}
+
+/// A plugin's rule as it may apply: only to its own servers' tools.
+fn confined_rule(
+    rule: &studio_client::agent_file::FileRule,
+    servers: &[&str],
+) -> Result<protocol::approval::RuleMatch, String> {
+    let matches = rule.rule_match()?;
+    let own = matches.tool.split_once('.').is_some_and(|(server, _)| {
+        servers.contains(&server) && !server.contains(['*', '?', '[', ']', '{', '}'])
+    });
+    if own {
+        Ok(matches)
+    } else {
+        Err(format!(
+            "a plugin's rule may match only its own servers' tools ({})",
+            servers
+                .iter()
+                .map(|s| format!("{s}.…"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
 }
 
 /// The network a grant gives a server's sandbox. A list of hosts cannot be
