@@ -692,6 +692,15 @@ fn control_requests() -> Vec<ControlRequest> {
             headers: vec![(s("authorization"), crate::Secret::new("Bearer t"))],
         },
         ControlRequest::OtlpStatus,
+        ControlRequest::PluginEnvSet {
+            plugin: s("tracker"),
+            name: s("TRACKER_TOKEN"),
+            value: Secret::new("tok-secret"),
+        },
+        ControlRequest::PluginEnvRemove {
+            plugin: s("tracker"),
+            name: None,
+        },
     ]
 }
 
@@ -754,6 +763,8 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::Apply { .. } => 54,
         ControlRequest::SetOtlp { .. } => 55,
         ControlRequest::OtlpStatus => 56,
+        ControlRequest::PluginEnvSet { .. } => 57,
+        ControlRequest::PluginEnvRemove { .. } => 58,
     }
 }
 
@@ -1288,7 +1299,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 57);
+    covers(&requests, control_request_variant, 59);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"

@@ -23,6 +23,7 @@ mod compare;
 mod groups;
 mod otlp;
 mod replay;
+mod request_kinds;
 mod responses;
 mod retention;
 mod spend;
@@ -46,68 +47,6 @@ pub use replay::ReplaySpec;
 pub use responses::{ControlError, ControlResponse, ErrorKind, Push, ServerFrame};
 pub use retention::DeleteReport;
 pub use spend::{SpendBy, SpendRow};
-
-impl ControlRequest {
-    /// Whether the request only reads: a process inside a session (an
-    /// agent's command) may ask it. Everything else changes what agents
-    /// may do or what runs (rules, approvals, keys, MCP servers, agents,
-    /// limits, sessions), or sends a key somewhere (`ModelList`), and is
-    /// refused from inside a session.
-    pub fn only_reads(&self) -> bool {
-        matches!(
-            self,
-            ControlRequest::Ping
-                | ControlRequest::Status
-                | ControlRequest::AgentList
-                | ControlRequest::AgentGet { .. }
-                | ControlRequest::SessionList { .. }
-                | ControlRequest::SessionGet { .. }
-                | ControlRequest::SessionSetup { .. }
-                | ControlRequest::Events { .. }
-                | ControlRequest::Compare { .. }
-                | ControlRequest::GroupList { .. }
-                | ControlRequest::GroupGet { .. }
-                | ControlRequest::Spend { .. }
-                | ControlRequest::CapsToday { .. }
-                | ControlRequest::Follow { .. }
-                | ControlRequest::WatchSessions
-                | ControlRequest::WatchLists
-                | ControlRequest::Unsubscribe { .. }
-                | ControlRequest::KeyList
-                | ControlRequest::SecretList
-                | ControlRequest::RuleList
-                | ControlRequest::ApprovalList
-                | ControlRequest::McpList
-                | ControlRequest::PricingList
-                | ControlRequest::StoreCheck
-                | ControlRequest::OtlpStatus
-        )
-    }
-
-    /// The lists the request changes when it succeeds: what
-    /// [`ControlRequest::WatchLists`] announces after it.
-    pub fn changes(&self) -> &'static [ListKind] {
-        match self {
-            ControlRequest::AgentCreate { .. } => &[ListKind::Agents],
-            // An agent's rules go with it.
-            ControlRequest::AgentRemove { .. } => &[ListKind::Agents, ListKind::Rules],
-            ControlRequest::KeySet { .. } | ControlRequest::KeyRemove { .. } => &[ListKind::Keys],
-            ControlRequest::McpAdd { .. } | ControlRequest::McpRemove { .. } => {
-                &[ListKind::McpServers]
-            }
-            ControlRequest::RuleAdd { .. } | ControlRequest::RuleRemove { .. } => {
-                &[ListKind::Rules]
-            }
-            // "Always" may store a rule.
-            ControlRequest::ApprovalAnswer { remember: true, .. } => &[ListKind::Rules],
-            ControlRequest::PricingSet { .. } | ControlRequest::PricingRemove { .. } => {
-                &[ListKind::Prices]
-            }
-            ControlRequest::LimitsSet { .. } => &[ListKind::Limits],
-            _ => &[],
-        }
-    }
-}
 
 /// A list the daemon owns and clients show: [`Push::ListChanged`] names
 /// the one that changed.
@@ -566,6 +505,23 @@ pub enum ControlRequest {
     /// Where turns are sent and how that went. Replies
     /// [`ControlResponse::Otlp`].
     OtlpStatus,
+    /// Store the value of a variable an installed plugin declares it needs,
+    /// as a secret its servers get. Replies [`ControlResponse::Ok`].
+    PluginEnvSet {
+        /// The installed plugin.
+        plugin: String,
+        /// The variable it declares.
+        name: String,
+        /// Its value.
+        value: Secret,
+    },
+    /// Forget a plugin's value, or all of them. Replies [`ControlResponse::Ok`].
+    PluginEnvRemove {
+        /// The plugin.
+        plugin: String,
+        /// One variable, or all.
+        name: Option<String>,
+    },
 }
 
 /// Longest title a person may give a session, in characters.

@@ -127,21 +127,27 @@ fn source_word(source: KeySource) -> &'static str {
 
 /// The key from stdin when it is piped, else from a prompt without echo.
 fn read_key(provider: ProviderKind) -> Result<Secret, CliError> {
-    let key = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("{provider} API key: "))
-            .map_err(|e| CliError::msg(format!("cannot read the key: {e}")))?
+    read_secret(&format!("{provider} API key: "), "key")
+}
+
+/// A secret (`what`: "key", "value") from stdin when it is piped, else
+/// from `prompt` without echo; never from argv.
+pub(crate) fn read_secret(prompt: &str, what: &str) -> Result<Secret, CliError> {
+    let text = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt)
+            .map_err(|e| CliError::msg(format!("cannot read the {what}: {e}")))?
     } else {
-        let mut key = String::new();
+        let mut text = String::new();
         std::io::stdin()
-            .read_to_string(&mut key)
-            .map_err(|e| CliError::msg(format!("cannot read the key from stdin: {e}")))?;
-        key
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::msg(format!("cannot read the {what} from stdin: {e}")))?;
+        text
     };
-    let key = key.trim();
-    if key.is_empty() {
-        return Err(CliError::invalid(
-            "no key given (pipe it to stdin, or type it at the prompt)",
-        ));
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(CliError::invalid(format!(
+            "no {what} given (pipe it to stdin, or type it at the prompt)"
+        )));
     }
-    Ok(Secret::new(key))
+    Ok(Secret::new(text))
 }

@@ -10,6 +10,7 @@ use std::io::IsTerminal;
 
 use clap::Subcommand;
 use protocol::Timestamp;
+use protocol::control::ControlRequest;
 use serde_json::json;
 use studio_client::gallery::short;
 use studio_client::human::ago;
@@ -44,6 +45,27 @@ pub(crate) enum MarketCommand {
     Remove {
         /// The marketplace.
         name: String,
+    },
+}
+
+/// `studio plugin env`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum EnvCommand {
+    /// Store the value of a variable the plugin declares: read from stdin
+    /// when piped, else asked without echo; never an argument.
+    Set {
+        /// The installed plugin.
+        plugin: String,
+        /// The variable (as its studio-plugin.toml names it).
+        variable: String,
+    },
+    /// Forget a stored value (every value of the plugin without VARIABLE).
+    #[command(visible_alias = "rm")]
+    Remove {
+        /// The plugin.
+        plugin: String,
+        /// The variable.
+        variable: Option<String>,
     },
 }
 
@@ -107,6 +129,84 @@ pub(crate) async fn install(
             installed.name,
             installed.version.as_deref().unwrap_or("")
         );
+    }
+    ask_values(&installed, ctx).await
+}
+
+/// Asks the values of the variables `installed` declares, on a terminal;
+/// else says how to store them.
+async fn ask_values(installed: &Installed, ctx: &Ctx) -> Result<(), CliError> {
+    let needs = &installed.granted.env;
+    if needs.is_empty() {
+        return Ok(());
+    }
+    if ctx.json || !std::io::stdin().is_terminal() {
+        for need in needs {
+            errln!(
+                "{} needs {}{}: store it with `studio plugin env set {} {}` (the value on stdin)",
+                installed.name,
+                need.name,
+                if need.description.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", need.description)
+                },
+                installed.name,
+                need.name
+            );
+        }
+        return Ok(());
+    }
+    let client = ctx.client().await?;
+    for need in needs {
+        let prompt = format!("{} ({}): ", need.name, need.description);
+        let value = super::keys::read_secret(&prompt, "value")?;
+        client
+            .request(ControlRequest::PluginEnvSet {
+                plugin: installed.name.clone(),
+                name: need.name.clone(),
+                value,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// `studio plugin env ...`.
+pub(crate) async fn env(command: EnvCommand, ctx: &Ctx) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    match command {
+        EnvCommand::Set { plugin, variable } => {
+            let value = super::keys::read_secret(&format!("{variable}: "), "value")?;
+            client
+                .request(ControlRequest::PluginEnvSet {
+                    plugin: plugin.clone(),
+                    name: variable.clone(),
+                    value,
+                })
+                .await?;
+            if ctx.json {
+                print_json(&json!({ "plugin": plugin, "stored": variable }));
+            } else {
+                outln!("{plugin}: {variable} stored (new sessions get it)");
+            }
+        }
+        EnvCommand::Remove { plugin, variable } => {
+            client
+                .request(ControlRequest::PluginEnvRemove {
+                    plugin: plugin.clone(),
+                    name: variable.clone(),
+                })
+                .await?;
+            if ctx.json {
+                print_json(&json!({ "plugin": plugin, "removed": variable }));
+            } else {
+                outln!(
+                    "{plugin}: {} forgotten",
+                    variable.as_deref().unwrap_or("every value")
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -255,10 +355,20 @@ pub(crate) fn set_enabled(name: &str, enabled: bool, ctx: &Ctx) -> Result<(), Cl
     Ok(())
 }
 
-/// `studio plugin rm NAME`.
-pub(crate) fn remove(name: &str, ctx: &Ctx) -> Result<(), CliError> {
+/// `studio plugin rm NAME`: its files and data, then its stored values
+/// (asked of the daemon when the plugin declared any).
+pub(crate) async fn remove(name: &str, ctx: &Ctx) -> Result<(), CliError> {
     let gone = Plugins::new(ctx.dir.layout()).remove(name)?;
     say_record(&gone, "removed", ctx);
+    if !gone.granted.env.is_empty() {
+        let client = ctx.client().await?;
+        client
+            .request(ControlRequest::PluginEnvRemove {
+                plugin: gone.name.clone(),
+                name: None,
+            })
+            .await?;
+    }
     Ok(())
 }
 

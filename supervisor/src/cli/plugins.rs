@@ -15,7 +15,7 @@ use studio_client::plugin::{self, PluginError, tree};
 
 use super::output::print_json;
 use super::plugin_show::{as_json, say};
-use super::plugin_store::{self, MarketCommand};
+use super::plugin_store::{self, EnvCommand, MarketCommand};
 use super::{CliError, Ctx};
 
 /// `studio plugin`.
@@ -77,6 +77,10 @@ pub(crate) enum PluginCommand {
     /// The marketplaces plugins are installed from.
     #[command(subcommand)]
     Marketplace(MarketCommand),
+    /// The values of the environment variables a plugin declares it
+    /// needs, kept as secrets by the daemon.
+    #[command(subcommand)]
+    Env(EnvCommand),
 }
 
 impl From<PluginError> for CliError {
@@ -121,10 +125,11 @@ pub(crate) async fn execute(command: PluginCommand, ctx: &Ctx) -> Result<(), Cli
         PluginCommand::List => plugin_store::list(ctx),
         PluginCommand::Enable { name } => plugin_store::set_enabled(&name, true, ctx),
         PluginCommand::Disable { name } => plugin_store::set_enabled(&name, false, ctx),
-        PluginCommand::Remove { name } => plugin_store::remove(&name, ctx),
+        PluginCommand::Remove { name } => plugin_store::remove(&name, ctx).await,
         PluginCommand::Search { query } => {
             plugin_store::search(query.as_deref().unwrap_or(""), ctx)
         }
         PluginCommand::Marketplace(command) => plugin_store::market(command, ctx).await,
+        PluginCommand::Env(command) => plugin_store::env(command, ctx).await,
     }
 }

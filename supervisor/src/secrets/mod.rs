@@ -105,6 +105,12 @@ pub(crate) fn key_name(provider: ProviderKind) -> String {
     format!("key/{}", provider.as_str())
 }
 
+/// The name of the value of installed plugin `plugin`'s environment
+/// variable `variable` (`[[permissions.env]]`).
+pub(crate) fn plugin_env_name(plugin: &str, variable: &str) -> String {
+    format!("plugin/{plugin}/{variable}")
+}
+
 /// The name of MCP server `server`'s secrets.
 pub(crate) fn mcp_name(server: &str) -> String {
     format!("mcp/{server}")

@@ -11,7 +11,12 @@
 //! session, which records why. A plugin's approval rules decide only its
 //! own tools: rules reaching for every tool, the shell or a glob over
 //! server names are left out and named, and one that asks for a high
-//! priority still loses a tie to the person's own rule.
+//! priority still loses a tie to the person's own rule. The values a
+//! plugin declares it needs are asked for, taken only for variables it
+//! declares and only from stdin, reach its server's environment (and the
+//! `${VARIABLE}`s in it) and no event before the server's own answers,
+//! and go when it is removed; without them it is not given, and the event
+//! says how to store them.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -193,6 +198,18 @@ async fn a_plugin_server_runs_in_the_sandbox_its_plugin_was_granted() {
     drop(listener);
 }
 
+/// Writes at `dir` a plugin `name` running the tracker's server, with
+/// `mcp` as its `.mcp.json` and `studio` as its `studio-plugin.toml`.
+fn tracker_as(dir: &std::path::Path, name: &str, mcp: &str, studio: &str) {
+    let tracker = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/tracker");
+    std::fs::create_dir_all(dir.join(".claude-plugin")).unwrap();
+    std::fs::copy(tracker.join("server.mjs"), dir.join("server.mjs")).unwrap();
+    let manifest = serde_json::json!({"name": name, "version": "0.1.0"});
+    std::fs::write(dir.join(".claude-plugin/plugin.json"), manifest.to_string()).unwrap();
+    std::fs::write(dir.join(".mcp.json"), mcp).unwrap();
+    std::fs::write(dir.join("studio-plugin.toml"), studio).unwrap();
+}
+
 /// Who decided each call, in order: `Ok(decider)` approved,
 /// `Err(decider)` denied.
 fn decisions(events: &[Event]) -> Vec<Result<String, String>> {
@@ -214,21 +231,10 @@ async fn a_plugins_rules_decide_only_its_own_tools_and_never_over_the_persons() 
     let plugins = Plugins::new(&Layout::new(daemon.dir.root()));
     // The tracker's server as a greedy plugin whose rules reach for more.
     let greedy = daemon.tmp.path().join("greedy");
-    let tracker = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/tracker");
-    std::fs::create_dir_all(greedy.join(".claude-plugin")).unwrap();
-    std::fs::copy(tracker.join("server.mjs"), greedy.join("server.mjs")).unwrap();
-    std::fs::write(
-        greedy.join(".claude-plugin/plugin.json"),
-        r#"{"name": "greedy", "version": "0.1.0"}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        greedy.join(".mcp.json"),
+    tracker_as(
+        &greedy,
+        "greedy",
         r#"{"greedy": {"command": "node", "args": ["${CLAUDE_PLUGIN_ROOT}/server.mjs", "${CLAUDE_PLUGIN_DATA}"]}}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        greedy.join("studio-plugin.toml"),
         r#"
 format = 1
 
@@ -253,8 +259,7 @@ matches = "greedy.create_issue"
 decision = "allow"
 priority = 100
 "#,
-    )
-    .unwrap();
+    );
     let ready = plugins
         .prepare_install(&Spec::Folder(greedy.canonicalize().unwrap()), &|_| {})
         .await
@@ -342,4 +347,147 @@ priority = 100
         Err("by the run's policy".to_owned()),
         "{decided:?}"
     );
+}
+
+/// `studio ARGS` on `daemon`'s data dir, with `stdin` piped in.
+fn studio(daemon: &TestDaemon, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(studio_bin())
+        .arg("--data-dir")
+        .arg(daemon.dir.root())
+        .args(args)
+        .env_remove("STUDIO_DATA_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_values_a_plugin_needs_are_secrets_its_servers_alone_get() {
+    crate::mcp::mcp_dir();
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let plugins = Plugins::new(&Layout::new(daemon.dir.root()));
+    let dir = daemon.tmp.path().join("needy");
+    tracker_as(
+        &dir,
+        "needy",
+        r#"{"needy": {"command": "node", "args": ["${CLAUDE_PLUGIN_ROOT}/server.mjs", "${CLAUDE_PLUGIN_DATA}"],
+            "env": {"AUTH_HEADER": "Bearer ${NEEDY_TOKEN}"}}}"#,
+        r#"
+format = 1
+
+[[permissions.env]]
+name = "NEEDY_TOKEN"
+description = "A token of your account"
+"#,
+    );
+    let out = studio(
+        &daemon,
+        &["plugin", "install", &dir.display().to_string(), "--yes"],
+        "",
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("needy needs NEEDY_TOKEN (A token of your account): store it with `studio plugin env set needy NEEDY_TOKEN`"),
+        "{said}"
+    );
+
+    let mut user = agent("needy-user", 1, 0);
+    user.mcp_servers = vec!["plugin:needy".into()];
+    create_agent(&client, user).await;
+    let script = ScriptPatch {
+        tool_calls: Some(vec![
+            call("needy.env", serde_json::json!({"name": "NEEDY_TOKEN"})),
+            call("needy.env", serde_json::json!({"name": "AUTH_HEADER"})),
+        ]),
+        ..ScriptPatch::default()
+    };
+    let go = |script: ScriptPatch| RunSpec {
+        script,
+        approve: vec!["needy.*".parse().unwrap()],
+        ..spec("needy-user", "go")
+    };
+
+    // No value yet: the plugin is not given, and the event says how.
+    let session = run(&client, go(script.clone())).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(60)).await;
+    let failed = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::McpServerFailed { server, message } if server == "plugin:needy" => {
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .expect("mcp.server.failed");
+    assert!(
+        failed.contains("it needs NEEDY_TOKEN")
+            && failed.contains("studio plugin env set needy VARIABLE"),
+        "{failed}"
+    );
+
+    // Only a variable it declares, only from stdin.
+    let out = studio(&daemon, &["plugin", "env", "set", "needy", "OTHER"], "x\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not declare \"OTHER\""));
+    let out = studio(
+        &daemon,
+        &["plugin", "env", "set", "needy", "NEEDY_TOKEN"],
+        "tok-5150\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let session = run(&client, go(script)).await;
+    let events = follow_to_end(&client, session, Duration::from_secs(60)).await;
+    assert_log_is_whole(&events);
+    let results = outcomes(&events);
+    assert_eq!(
+        results,
+        [Ok("tok-5150".to_owned()), Ok("Bearer tok-5150".to_owned())]
+    );
+    // The value is in no event but the answers the server itself gave.
+    let before_calls: Vec<&Event> = events
+        .iter()
+        .take_while(|e| !matches!(e.kind, EventKind::ToolCompleted { .. }))
+        .collect();
+    let text = format!("{before_calls:?}");
+    assert!(!text.contains("tok-5150"), "{text}");
+    // Removing the plugin forgets its values.
+    let out = studio(&daemon, &["plugin", "rm", "needy"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = match client
+        .request(protocol::control::ControlRequest::SecretList)
+        .await
+        .unwrap()
+    {
+        protocol::control::ControlResponse::Secrets(info) => info,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        !listed
+            .secrets
+            .iter()
+            .any(|s| s.name.starts_with("plugin/needy/")),
+        "{listed:?}"
+    );
+    assert!(!plugins.files_of("needy").exists());
 }

@@ -7,10 +7,10 @@
 // Tools: `create_issue` (title, body) and `list_issues`, which keep the
 // issues in DATA_DIR/issues.json; `list_issues` names its MCP Apps view,
 // `ui://tracker/issues` (text/html;profile=mcp-app), which lists them and
-// has a button that asks the host to call `create_issue`. And two tools
-// that try what its permissions do not allow, so the tests see the
-// sandbox refuse them: `peek` (reads a path) and `reach` (connects to
-// host:port).
+// has a button that asks the host to call `create_issue`. And tools for
+// the tests to see what the sandbox gives it: `peek` (reads a path),
+// `reach` (connects to host:port) and `env` (one variable of its
+// environment).
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { createInterface } from "node:readline";
@@ -95,6 +95,11 @@ const tools = [
     inputSchema: { type: "object", properties: { path: { type: "string" } }, required: ["path"] },
   },
   {
+    name: "env",
+    description: "Says one variable of its environment (to show what the plugin was given).",
+    inputSchema: { type: "object", properties: { name: { type: "string" } }, required: ["name"] },
+  },
+  {
     name: "reach",
     description: "Opens a TCP connection (to show what the sandbox allows).",
     inputSchema: {
@@ -126,6 +131,8 @@ async function call(name, args) {
       } catch (err) {
         return text(`cannot read ${args.path}: ${err.code}`, true);
       }
+    case "env":
+      return text(process.env[String(args.name)] ?? "(unset)");
     case "reach":
       return await new Promise((resolve) => {
         const socket = connect({ host: String(args.host), port: Number(args.port) });

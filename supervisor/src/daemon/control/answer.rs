@@ -5,8 +5,8 @@
 use protocol::control::{ControlError, ControlRequest, ControlResponse, ErrorKind};
 
 use super::{
-    Handles, agents, approvals, chat, compare, groups, pricing, replay, retention, runs, secrets,
-    sessions, status, workspaces,
+    Handles, agents, approvals, chat, compare, groups, plugin_env, pricing, replay, retention,
+    runs, secrets, sessions, status, workspaces,
 };
 use crate::daemon::{BrokerMsg, mcp_servers};
 
@@ -101,6 +101,14 @@ async fn dispatch(
         ControlRequest::SecretList => Ok(secrets::secret_list(handles).await),
         ControlRequest::SetOtlp { url, headers } => secrets::otlp_set(handles, url, headers).await,
         ControlRequest::OtlpStatus => Ok(ControlResponse::Otlp(shared.otlp.status())),
+        ControlRequest::PluginEnvSet {
+            plugin,
+            name,
+            value,
+        } => plugin_env::set(handles, &plugin, &name, value).await,
+        ControlRequest::PluginEnvRemove { plugin, name } => {
+            plugin_env::remove(handles, &plugin, name.as_deref()).await
+        }
         ControlRequest::RuleAdd {
             agent,
             matches,

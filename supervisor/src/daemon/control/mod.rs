@@ -36,6 +36,7 @@ mod approvals;
 mod chat;
 mod compare;
 mod groups;
+mod plugin_env;
 mod pricing;
 mod replay;
 mod retention;

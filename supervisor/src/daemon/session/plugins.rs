@@ -12,9 +12,15 @@
 //! is not `SERVER.…` for one of its servers (`*`, `shell`, another
 //! server's tools) is left out and named in `plugin.loaded`, and each
 //! rule's priority is at most 0, so the person's own rules win a tie.
+//!
+//! The values of the variables it declares (`[[permissions.env]]`, kept
+//! as secrets by `studio plugin env set`) go into its servers'
+//! environment and header values (`fill`), nowhere else.
 
+use protocol::Secret;
 use protocol::approval::ApprovalRule;
 use protocol::event::{EventKind, PluginLoad};
+use protocol::mcp::McpTransport;
 use protocol::plugin::{PluginConfinement, PluginServer};
 use protocol::sandbox::{Network as SandboxNetwork, SandboxConfig};
 use studio_client::plugin::changes;
@@ -31,6 +37,8 @@ struct Loaded {
     event: EventKind,
     servers: Vec<PluginServer>,
     rules: Vec<ApprovalRule>,
+    /// The variables it declares it needs, whose values are stored.
+    needs: Vec<String>,
 }
 
 impl SessionState {
@@ -64,6 +72,10 @@ impl SessionState {
         })
         .await
         .unwrap_or_else(|err| Err(format!("reading the plugin failed: {err}")));
+        let loaded = match loaded {
+            Ok(mut loaded) => self.fill_values(name, &mut loaded).await.map(|()| loaded),
+            Err(message) => Err(message),
+        };
         match loaded {
             Ok(loaded) => {
                 self.append(loaded.event);
@@ -74,6 +86,70 @@ impl SessionState {
                 server: format!("{PLUGIN_PREFIX}{name}"),
                 message,
             }),
+        }
+    }
+}
+
+impl SessionState {
+    /// Puts the stored values of the variables plugin `name` declares
+    /// into its servers: each variable in a stdio server's environment
+    /// (unless the server sets it itself), and in place of `${VARIABLE}`
+    /// in its environment and header values (never in its arguments or
+    /// URL, which other processes can see). A declared variable without
+    /// a stored value refuses the plugin, saying how to store one.
+    async fn fill_values(&self, name: &str, loaded: &mut Loaded) -> Result<(), String> {
+        let mut values = Vec::new();
+        let mut missing = Vec::new();
+        for variable in &loaded.needs {
+            let stored = self
+                .shared
+                .secrets
+                .get(&crate::secrets::plugin_env_name(name, variable))
+                .await
+                .map_err(|err| format!("cannot read its stored values: {err}"))?;
+            match stored {
+                Some(value) => values.push((variable.clone(), value)),
+                None => missing.push(variable.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(format!(
+                "it needs {}: store {} with `studio plugin env set {name} VARIABLE` (the value is read from stdin)",
+                missing.join(", "),
+                if missing.len() == 1 { "it" } else { "each" }
+            ));
+        }
+        for plugin_server in &mut loaded.servers {
+            fill(&mut plugin_server.server.transport, &values);
+        }
+        Ok(())
+    }
+}
+
+/// [`SessionState::fill_values`] for one server.
+fn fill(transport: &mut McpTransport, values: &[(String, Secret)]) {
+    let substitute = |text: &Secret| -> Secret {
+        let mut filled = text.expose().to_owned();
+        for (variable, value) in values {
+            filled = filled.replace(&format!("${{{variable}}}"), value.expose());
+        }
+        Secret::new(filled)
+    };
+    match transport {
+        McpTransport::Stdio { env, .. } => {
+            for (_, value) in env.iter_mut() {
+                *value = substitute(value);
+            }
+            for (variable, value) in values {
+                if !env.iter().any(|(name, _)| name == variable) {
+                    env.push((variable.clone(), value.clone()));
+                }
+            }
+        }
+        McpTransport::Http { headers, .. } => {
+            for (_, value) in headers.iter_mut() {
+                *value = substitute(value);
+            }
         }
     }
 }
@@ -161,6 +237,7 @@ fn load(
         })),
         servers,
         rules,
+        needs: granted.env.iter().map(|need| need.name.clone()).collect(),
     })
 }
 
