@@ -254,6 +254,17 @@ pub enum Command {
     },
     /// Drop a custom price (back to the built-in one, if any).
     ResetPrice(String),
+    /// Store a value an installed plugin declares it needs, as a secret.
+    SetPluginValue {
+        /// The plugin.
+        plugin: String,
+        /// The variable it declares.
+        name: String,
+        /// Its value (never shown again).
+        value: Secret,
+    },
+    /// Forget every value stored for a plugin (once it is removed).
+    ForgetPluginValues(String),
 }
 
 /// The approval rules an agent form adds and removes: made only once the

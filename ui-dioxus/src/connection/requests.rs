@@ -257,6 +257,18 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
             replace,
         },
         Command::RemoveMcp(name) => ControlRequest::McpRemove { name },
+        Command::SetPluginValue {
+            plugin,
+            name,
+            value,
+        } => ControlRequest::PluginEnvSet {
+            plugin,
+            name,
+            value,
+        },
+        Command::ForgetPluginValues(plugin) => {
+            ControlRequest::PluginEnvRemove { plugin, name: None }
+        }
         Command::TestMcp(name) => {
             let request = ControlRequest::McpTest { name: name.clone() };
             return Ok((request, Asked::McpTest(name)));

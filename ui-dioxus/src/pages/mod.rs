@@ -35,6 +35,7 @@ pub use runs::RunsPage;
 pub use sampling::SamplingDraft;
 pub use sessions::SessionsPage;
 pub use settings::{
-    McpAddForm, McpDraft, McpImportForm, McpKind, PriceDraft, Pricing, SettingsPage, import_problem,
+    McpAddForm, McpDraft, McpImportForm, McpKind, PluginsSection, PriceDraft, Pricing,
+    SettingsPage, import_problem,
 };
 pub use wizard::Wizard;

@@ -19,6 +19,7 @@ mod connection;
 mod daemon_stop;
 mod live_lists;
 mod pages;
+mod plugins;
 mod typing;
 mod web_guard;
 mod window;

@@ -42,6 +42,8 @@ enum Part {
     McpImport(String, bool),
     /// The pricing section, its form opened with this draft, checked.
     Pricing(PriceDraft),
+    /// The Plugins section of the instance at this target.
+    Plugins(ui_dioxus::Target),
 }
 
 #[derive(Props, Clone, PartialEq)]
@@ -84,6 +86,10 @@ fn Root(props: RootProps) -> Element {
         Part::Pricing(draft) => {
             let problems = draft.check().err().unwrap_or_default();
             rsx! { Pricing { start: draft, problems } }
+        }
+        Part::Plugins(target) => {
+            use_context_provider(|| target.clone());
+            rsx! { ui_dioxus::pages::PluginsSection {} }
         }
     }
 }
@@ -761,6 +767,80 @@ fn the_run_form_says_the_caps_a_group_starts_under_and_settings_show_spend() {
     let by_model = row_of(&settings, "<td>gpt-4.1-mini</td>\n<td class=\"num\">3</td>");
     assert!(by_model.contains("+1 unpriced"), "{by_model}");
     assert!(settings.contains("<td>2026-11-20</td>"), "{settings}");
+}
+
+#[test]
+fn the_plugins_section_lists_marketplaces_their_plugins_and_what_is_installed() {
+    use studio_client::plugin::install::Spec;
+    use studio_client::plugin::store::Plugins;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = protocol::layout::Layout::new(dir.path().join("d"));
+    let market = dir.path().join("market");
+    let tracker = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/tracker");
+    std::fs::create_dir_all(market.join(".claude-plugin")).unwrap();
+    std::fs::create_dir_all(market.join("plugins/tracker/.claude-plugin")).unwrap();
+    for file in [
+        ".claude-plugin/plugin.json",
+        ".mcp.json",
+        "server.mjs",
+        "studio-plugin.toml",
+    ] {
+        std::fs::copy(
+            tracker.join(file),
+            market.join("plugins/tracker").join(file),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        market.join(".claude-plugin/marketplace.json"),
+        r#"{"name": "team", "plugins": [
+            {"name": "tracker", "source": "./plugins/tracker", "version": "1.0.0", "description": "Issues"},
+            {"name": "notes", "source": "./plugins/notes", "description": "Notes for later"}]}"#,
+    )
+    .unwrap();
+    let plugins = Plugins::new(&layout);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        plugins
+            .add_market(market.to_str().unwrap(), None, &|_| {})
+            .await
+            .unwrap();
+        let spec = Spec::Listed {
+            name: "tracker".into(),
+            market: None,
+        };
+        let ready = plugins.prepare_install(&spec, &|_| {}).await.unwrap();
+        plugins.commit(ready).unwrap();
+    });
+    plugins.set_enabled("tracker", false).unwrap();
+    let target = ui_dioxus::Target {
+        layout,
+        studio_bin: "studio".into(),
+    };
+    let html = render_part(populated(Page::Settings), Part::Plugins(target));
+    let notes = &html[html.find("data-plugin=\"notes\"").expect("notes listed")..];
+    assert!(
+        notes.contains("Notes for later") && notes.contains(">Review</button>"),
+        "{html}"
+    );
+    let listed = &html[html
+        .find("data-plugin=\"tracker\"")
+        .expect("tracker listed")..];
+    assert!(listed.contains("(installed)"), "{html}");
+    let installed = &html[html
+        .find("class=\"installed-plugin\" data-plugin=\"tracker\" data-enabled=\"false\"")
+        .expect("tracker installed, disabled")..];
+    assert!(
+        installed.contains(">Enable</button>") && installed.contains(">Remove</button>"),
+        "{installed}"
+    );
+    assert!(
+        installed.contains("disabled, from marketplace team"),
+        "{installed}"
+    );
 }
 
 #[test]

@@ -258,7 +258,7 @@ impl StoreError {
 }
 
 /// The plugins and marketplaces of one instance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plugins {
     pub(super) dir: PathBuf,
 }

@@ -1,11 +1,13 @@
 //! Settings, in sections that a side navigation jumps to: the daemon this window is connected to (and its run limit), provider keys
 //! (masked: a key is never shown back), MCP servers (add, import, test,
-//! remove; their secrets are never shown back), approval rules (add,
+//! remove; their secrets are never shown back), plugins (marketplaces,
+//! review, install, enable, remove), approval rules (add,
 //! remove), the pricing table (set, reset), what sessions spent and
 //! where traces go (OpenTelemetry).
 
 mod limits;
 mod mcp;
+mod plugins;
 mod pricing;
 mod secrets;
 mod spend;
@@ -24,6 +26,7 @@ use crate::state::{AppState, Link};
 use limits::{Limit, LimitField};
 use mcp::McpServers;
 pub use mcp::{McpAddForm, McpDraft, McpImportForm, McpKind, import_problem};
+pub use plugins::PluginsSection;
 pub use pricing::{PriceDraft, Pricing};
 use secrets::WhereNewSecretsGo;
 use spend::Spend;
@@ -71,6 +74,7 @@ pub fn SettingsPage() -> Element {
         }
         Keys {}
         McpServers {}
+        PluginsSection {}
         Rules {}
         Pricing {}
         Spend {}
@@ -81,10 +85,11 @@ pub fn SettingsPage() -> Element {
 }
 
 /// The page's sections, in order: (anchor id, name).
-const SECTIONS: [(&str, &str); 7] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("settings-daemon", "Daemon"),
     ("settings-keys", "Provider keys"),
     ("settings-mcp", "MCP servers"),
+    ("settings-plugins", "Plugins"),
     ("settings-rules", "Approval rules"),
     ("settings-prices", "Prices"),
     ("settings-spend", "Spend"),
