@@ -2,7 +2,8 @@
 //! daemon with real workers, in each safety mode: writing outside its
 //! workspace, reading the daemon's token, database and environment,
 //! signalling the daemon, the network, other files of the user, and the
-//! `studio` CLI run from inside the session to grant itself approvals.
+//! `studio` CLI run from inside the session to grant itself approvals or
+//! to install a plugin of its own and give it a value.
 //! Each attack meets its refusal; a `full` agent's commands run
 //! unconfined but still cannot act as a person.
 
@@ -220,9 +221,25 @@ async fn a_workspace_write_agent_s_commands_stay_in_their_sandbox() {
             &["done"],
             &["rule r1 added", "approved", "deleted", "applied to"],
         ),
+        attack(
+            "installs a plugin of its own with the studio CLI and gives it a value",
+            format!(
+                "mkdir -p evil/.claude-plugin && echo '{{\"name\": \"evil\"}}' > evil/.claude-plugin/plugin.json; \
+                 {studio} --data-dir {data} plugin install ./evil --yes 2>&1; \
+                 echo planted | {studio} --data-dir {data} plugin env set evil TOKEN 2>&1; echo done",
+                studio = studio_bin().display()
+            ),
+            &["done"],
+            &[],
+        ),
     ];
     let (_, events) = run_attacks(&client, "coder", &attacks).await;
     assert!(!outside_file.exists(), "a write escaped the workspace");
+    let plugins = protocol::layout::Layout::new(daemon.dir.root()).plugins();
+    assert!(
+        !plugins.join("evil").exists() && !plugins.join("installed.toml").exists(),
+        "an agent installed a plugin"
+    );
     assert!(
         !Path::new(&host_tmp).exists(),
         "its /tmp is not the machine's"
