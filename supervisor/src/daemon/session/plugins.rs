@@ -88,9 +88,7 @@ impl SessionState {
             }),
         }
     }
-}
 
-impl SessionState {
     /// Puts the stored values of the variables plugin `name` declares
     /// into its servers: each variable in a stdio server's environment
     /// (unless the server sets it itself), and in place of `${VARIABLE}`
