@@ -2,7 +2,9 @@
 //! index that gives each one's SHA-256 ([`index`]), fetched ([`fetch`])
 //! and checked by `studio template source add|update`, shown and used
 //! beside the bundled templates ([`crate::templates`]) by `studio
-//! template list|show|use`. Client-side, in the data dir:
+//! template list|show|use`, with the templates installed plugins bring
+//! (`Origin::Plugin`, spelled `plugin:NAME/TEMPLATE`, added by
+//! `crate::plugin::templates`). Client-side, in the data dir:
 //!
 //! ```text
 //! DATA_DIR/gallery/      0700
@@ -21,6 +23,8 @@
 
 pub mod fetch;
 pub mod index;
+
+pub use fetch::{SourceKind, short};
 
 use std::fs::{self, File};
 use std::io;
@@ -42,16 +46,6 @@ pub const BUILT_IN: &str = "built-in";
 
 /// The list of sources, in the gallery folder.
 const SOURCES_FILE: &str = "sources.toml";
-
-/// What kind of place a source is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    /// A git repository, cloned shallow.
-    Git,
-    /// A folder on this machine, copied.
-    Folder,
-}
 
 /// A gallery source as recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -99,6 +93,14 @@ pub enum Origin {
         /// The commit fetched (git only).
         commit: Option<String>,
     },
+    /// An installed, enabled plugin.
+    Plugin {
+        /// `plugin:NAME`, its source's name in `SOURCE/NAME` (no gallery
+        /// source may have a ':').
+        label: String,
+        /// The plugin's version.
+        version: String,
+    },
 }
 
 impl Origin {
@@ -107,6 +109,7 @@ impl Origin {
         match self {
             Origin::BuiltIn => BUILT_IN,
             Origin::Source { name, .. } => name,
+            Origin::Plugin { label, .. } => label,
         }
     }
 
@@ -118,6 +121,9 @@ impl Origin {
                 Some(commit) => format!("{name} ({url}) at {}", short(commit)),
                 None => format!("{name} ({url})"),
             },
+            Origin::Plugin { label, version } => format!("the installed {label} {version}")
+                .trim_end()
+                .to_owned(),
         }
     }
 }
@@ -135,11 +141,6 @@ pub fn builtin() -> Vec<Template> {
             })
         })
         .collect()
-}
-
-/// A commit's first twelve digits.
-pub fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 /// A template and where it came from.
@@ -225,6 +226,9 @@ pub enum GalleryError {
     /// A file or folder of the gallery could not be read or written.
     #[error(transparent)]
     Io(#[from] FileError),
+    /// An installed plugin's templates could not be read.
+    #[error("{0}")]
+    Plugin(String),
 }
 
 impl GalleryError {
@@ -422,7 +426,12 @@ impl Gallery {
     /// one first, else the one source that has it; refused when several
     /// do).
     pub fn find(&self, spelling: &str) -> Result<Template, GalleryError> {
-        let (all, _) = self.all();
+        self.find_among(self.all().0, spelling)
+    }
+
+    /// [`Gallery::find`] among `all` (the gallery's templates and others,
+    /// such as those of installed plugins).
+    pub fn find_among(&self, all: Vec<Template>, spelling: &str) -> Result<Template, GalleryError> {
         let unknown = |all: &[Template]| GalleryError::NoTemplate {
             name: spelling.to_owned(),
             known: all.iter().map(|t| t.name().to_owned()).collect(),
@@ -431,7 +440,7 @@ impl Gallery {
             return match all.iter().find(|t| t.spelling() == spelling) {
                 Some(found) => Ok(found.clone()),
                 None => match spelling.split_once('/') {
-                    Some((source, _)) if source != BUILT_IN => {
+                    Some((source, _)) if source != BUILT_IN && !source.contains(':') => {
                         self.source(source)?;
                         Err(unknown(&all))
                     }

@@ -15,7 +15,8 @@ use protocol::control::{ControlRequest, ControlResponse};
 use serde_json::json;
 use studio_client::Client;
 use studio_client::agent_file::{AgentFile, FileFormat, FileRule};
-use studio_client::gallery::{Gallery, Origin, Template};
+use studio_client::gallery::{Origin, Template};
+use studio_client::plugin::templates;
 
 use super::gallery::SourceCommand;
 use super::output::{print_json, table};
@@ -136,10 +137,10 @@ pub(crate) async fn import(args: ImportArgs, client: &Client, ctx: &Ctx) -> Resu
 }
 
 pub(crate) async fn template(command: TemplateCommand, ctx: &Ctx) -> Result<(), CliError> {
-    let gallery = Gallery::new(ctx.dir.layout());
+    let layout = ctx.dir.layout();
     match command {
         TemplateCommand::List => {
-            let (all, problems) = gallery.all();
+            let (all, problems) = templates::all(layout);
             for problem in problems {
                 errln!("warning: {problem}");
             }
@@ -147,7 +148,7 @@ pub(crate) async fn template(command: TemplateCommand, ctx: &Ctx) -> Result<(), 
             Ok(())
         }
         TemplateCommand::Show { name } => {
-            let found = gallery.find(&name)?;
+            let found = templates::find(layout, &name)?;
             if found.origin != Origin::BuiltIn {
                 errln!("# from {}", found.origin.describe());
             }
@@ -155,7 +156,7 @@ pub(crate) async fn template(command: TemplateCommand, ctx: &Ctx) -> Result<(), 
             Ok(())
         }
         TemplateCommand::Use { template, naming } => {
-            let found = gallery.find(&template)?;
+            let found = templates::find(layout, &template)?;
             let from = match found.origin {
                 Origin::BuiltIn => None,
                 ref origin => Some(origin.describe()),
@@ -181,7 +182,7 @@ fn list(all: &[Template], json: bool) {
                 let file = &found.file;
                 let info = file.template.clone().unwrap_or_default();
                 let (url, commit) = match &found.origin {
-                    Origin::BuiltIn => (None, None),
+                    Origin::BuiltIn | Origin::Plugin { .. } => (None, None),
                     Origin::Source { url, commit, .. } => (Some(url), commit.as_ref()),
                 };
                 json!({

@@ -7,7 +7,8 @@
 //! nothing; removal takes its files. Refused with a clear error and
 //! nothing left behind: a malformed manifest, a wrong checksum, an
 //! over-large manifest, a symlink out of the plugin, a name the manifest
-//! contradicts. A folder and a git URL at a tag install too.
+//! contradicts. A folder and a git URL at a tag install too; an enabled
+//! plugin's templates are listed and shown with the gallery's.
 
 use std::path::Path;
 
@@ -249,6 +250,41 @@ fn folders_and_git_tags_install_and_bad_plugins_are_refused_whole() {
     assert_eq!(list[0]["origin"]["kind"], "git");
     assert_eq!(list[0]["origin"]["commit"], tagged.as_str());
     cli.ok(&["plugin", "rm", "tracker"]);
+
+    // A plugin's templates join the gallery while it is enabled.
+    let kit = cli.tmp.path().join("kit");
+    tracker(
+        &kit,
+        "kit",
+        "1.0.0",
+        "format = 1\ntemplates = [\"templates/triager.toml\"]\n",
+    );
+    let template = studio_client::templates::text("writer")
+        .unwrap()
+        .replace("name = \"writer\"", "name = \"triager\"");
+    put(&kit, "templates/triager.toml", &template);
+    cli.ok(&["plugin", "install", path(&kit), "--yes"]);
+    let listed = cli.json(&["template", "list"]);
+    let triager = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "triager")
+        .expect("the plugin's template is listed");
+    assert_eq!(triager["source"], "plugin:kit");
+    let shown = cli.ok(&["template", "show", "plugin:kit/triager"]);
+    assert!(shown.contains("name = \"triager\""), "{shown}");
+    cli.ok(&["plugin", "disable", "kit"]);
+    let listed = cli.json(&["template", "list"]);
+    assert!(
+        !listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "triager"),
+        "a disabled plugin's template is listed"
+    );
+    cli.ok(&["plugin", "rm", "kit"]);
 
     // A plugin as published, whose server comes from the npm registry.
     let published =

@@ -1,13 +1,14 @@
 //! The template gallery on the Agents page: a card for each template that
-//! comes with AI Studio (`studio_client::templates`) or from a gallery
-//! source (`studio_client::gallery`, saying which), with what it may do
+//! comes with AI Studio (`studio_client::templates`), from a gallery
+//! source (`studio_client::gallery`) or an enabled plugin (saying which),
+//! with what it may do
 //! beyond reading, its prompt to try and its file to preview, and "Use",
 //! which stores the agent and its rules as the agent form does.
 
 use dioxus::prelude::*;
 use protocol::ProviderKind;
 use studio_client::agent_file::AgentFile;
-use studio_client::gallery::{self, Gallery, Origin, Template};
+use studio_client::gallery::{self, Origin, Template};
 
 use crate::commands::Commands;
 use crate::connection::{Command, NewRule, RuleChanges, Target};
@@ -56,7 +57,7 @@ pub fn TemplateGallery() -> Element {
     let target = try_use_context::<Target>();
     let (all, problems) = use_hook(move || {
         let (all, problems) = match target {
-            Some(target) => Gallery::new(&target.layout).all(),
+            Some(target) => studio_client::plugin::templates::all(&target.layout),
             None => (gallery::builtin(), Vec::new()),
         };
         let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -95,6 +96,7 @@ fn TemplateCard(template: Template) -> Element {
     let id = match &template.origin {
         Origin::BuiltIn => template_name.clone(),
         Origin::Source { name, .. } => format!("{name}_{template_name}"),
+        Origin::Plugin { label, .. } => format!("{}_{template_name}", label.replace(':', "_")),
     };
     let field = format!("template_name_{id}");
     let key_box = format!("template_scripted_{id}");

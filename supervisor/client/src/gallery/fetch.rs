@@ -13,6 +13,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal};
+use serde::{Deserialize, Serialize};
 use studio_process::ChildEnv;
 
 /// How long a fetch may take.
@@ -52,6 +53,21 @@ const GIT_SETTINGS: [&str; 9] = [
     "transfer.fsckObjects=true",
     "submodule.recurse=false",
 ];
+
+/// What kind of place a source is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// A git repository, cloned shallow.
+    Git,
+    /// A folder on this machine, copied.
+    Folder,
+}
+
+/// A commit's first twelve digits.
+pub fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
 
 /// Where a gallery is.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -102,7 +102,7 @@ impl PluginSource {
                     text.push_str(&format!(" at {git_ref}"));
                 }
                 if let Some(sha) = sha {
-                    text.push_str(&format!(" pinned to {}", crate::gallery::short(sha)));
+                    text.push_str(&format!(" pinned to {}", crate::gallery::fetch::short(sha)));
                 }
                 text
             }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::marketplace::{self, MARKETPLACE_FILE, MAX_MARKETPLACE_BYTES, MarketEntry, Marketplace};
 use super::store::{MarketRecord, Plugins, StoreError};
 use super::tree;
-use crate::gallery::SourceKind;
+use crate::gallery::fetch::SourceKind;
 use crate::gallery::fetch::{self, Location};
 use crate::gallery::index::read_inside_of;
 use protocol::Timestamp;

@@ -13,8 +13,9 @@
 //! Installing: [`marketplace`] reads a marketplace's index, [`markets`]
 //! fetches and searches marketplaces, [`install`] fetches and checks a
 //! plugin into a [`install::Ready`] ([`tree`] copies and sums its files,
-//! [`changes`] says what it asks for and what an update changes), and
-//! [`store`] keeps what is installed.
+//! [`changes`] says what it asks for and what an update changes),
+//! [`store`] keeps what is installed, and [`templates`] adds the templates
+//! of the enabled ones to the gallery's.
 
 pub mod changes;
 pub mod install;
@@ -23,6 +24,7 @@ pub mod marketplace;
 pub mod markets;
 pub mod store;
 pub mod studio;
+pub mod templates;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

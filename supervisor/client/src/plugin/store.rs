@@ -31,8 +31,8 @@ use serde::{Deserialize, Serialize};
 use super::marketplace::PluginSource;
 use super::studio::Permissions;
 use super::{Format, Plugin, PluginError};
-use crate::gallery::SourceKind;
 use crate::gallery::fetch::FetchError;
+use crate::gallery::fetch::SourceKind;
 use crate::private_files::{self, FileError, Scratch};
 
 const INSTALLED_FILE: &str = "installed.toml";
@@ -80,8 +80,11 @@ impl Origin {
                 git_ref,
                 commit,
             } => match git_ref {
-                Some(git_ref) => format!("{url} ({git_ref}) at {}", crate::gallery::short(commit)),
-                None => format!("{url} at {}", crate::gallery::short(commit)),
+                Some(git_ref) => format!(
+                    "{url} ({git_ref}) at {}",
+                    crate::gallery::fetch::short(commit)
+                ),
+                None => format!("{url} at {}", crate::gallery::fetch::short(commit)),
             },
             Origin::Marketplace {
                 market,
@@ -90,7 +93,7 @@ impl Origin {
             } => {
                 let at = commit
                     .as_deref()
-                    .map(|c| format!(" at {}", crate::gallery::short(c)))
+                    .map(|c| format!(" at {}", crate::gallery::fetch::short(c)))
                     .unwrap_or_default();
                 format!("marketplace {market}: {}{at}", source.describe())
             }
