@@ -297,6 +297,26 @@ fn folders_and_git_tags_install_and_bad_plugins_are_refused_whole() {
     assert!(text.contains("installed playwright"), "{text}");
     cli.ok(&["plugin", "rm", "playwright"]);
 
+    // A marketplace entry whose folder in its repository is a link out of
+    // it (to a plugin the user keeps elsewhere): refused, nothing copied.
+    let elsewhere = cli.tmp.path().join("elsewhere");
+    tracker(&elsewhere, "outside", "1.0.0", STUDIO_V1);
+    let linked_repo = new_repo(&cli, "linked-repo");
+    std::os::unix::fs::symlink(&elsewhere, linked_repo.join("plugins")).unwrap();
+    commit(&linked_repo, "a link");
+    let linky = cli.tmp.path().join("linky");
+    put(
+        &linky,
+        ".claude-plugin/marketplace.json",
+        &json!({"name": "linky", "plugins": [{"name": "outside", "source": {
+            "source": "git-subdir", "url": url(&linked_repo), "path": "plugins"}}]})
+        .to_string(),
+    );
+    cli.ok(&["plugin", "marketplace", "add", path(&linky)]);
+    let err = cli.fails(&["plugin", "install", "outside@linky", "--yes"], 2);
+    assert!(err.contains("through a symbolic link"), "{err}");
+    assert!(!plugins.join("outside").exists());
+
     // Over-large manifest, a link out, an odd URL: each refused whole.
     let big = cli.tmp.path().join("big");
     tracker(&big, "big", "1.0.0", STUDIO_V1);

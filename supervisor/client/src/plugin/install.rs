@@ -120,6 +120,9 @@ struct Fetched {
     listed_as: Option<String>,
     /// The checksum a marketplace pins.
     pinned: Option<String>,
+    /// The folder `root` must stay inside (a checkout, a marketplace's
+    /// files): a source path through a link out of it is refused.
+    within: Option<PathBuf>,
 }
 
 impl Plugins {
@@ -235,6 +238,7 @@ impl Plugins {
                 },
                 listed_as: None,
                 pinned: None,
+                within: None,
             }),
             Spec::Git { url, git_ref } => {
                 progress(&format!("fetching {url}…"));
@@ -247,7 +251,8 @@ impl Plugins {
                 )
                 .await?;
                 Ok(Fetched {
-                    root: checkout,
+                    root: checkout.clone(),
+                    within: Some(checkout),
                     origin: Origin::Git {
                         url: url.clone(),
                         git_ref: git_ref.clone(),
@@ -260,12 +265,11 @@ impl Plugins {
             Spec::Listed { name, market } => {
                 let (market, entry) = self.find_listed(name, market.as_deref())?;
                 let record = self.market(&market)?;
-                let (root, commit) = match &entry.source {
+                let (root, within, commit) = match &entry.source {
                     PluginSource::Path { path } => {
-                        let root = path
-                            .split('/')
-                            .fold(self.market_files(&market), |p, part| p.join(part));
-                        (root, record.commit.clone())
+                        let files = self.market_files(&market);
+                        let root = path.split('/').fold(files.clone(), |p, part| p.join(part));
+                        (root, files, record.commit.clone())
                     }
                     PluginSource::Git {
                         url,
@@ -292,7 +296,7 @@ impl Plugins {
                             .iter()
                             .flat_map(|s| s.split('/'))
                             .fold(checkout.clone(), |p, part| p.join(part));
-                        (root, Some(commit))
+                        (root, checkout.clone(), Some(commit))
                     }
                 };
                 Ok(Fetched {
@@ -304,6 +308,7 @@ impl Plugins {
                     },
                     listed_as: Some(entry.name.clone()),
                     pinned: entry.sha256.clone(),
+                    within: Some(within),
                 })
             }
         }
@@ -325,11 +330,25 @@ impl Plugins {
             what: what.clone(),
             why,
         };
-        if !fetched.root.is_dir() {
+        let Ok(root) = fetched.root.canonicalize() else {
+            return Err(refused("its folder is not there".to_owned()));
+        };
+        if !root.is_dir() {
             return Err(refused("its folder is not there".to_owned()));
         }
+        // A checkout may hold links: its folder must be inside it.
+        if let Some(within) = &fetched.within {
+            let within = within
+                .canonicalize()
+                .map_err(|err| refused(err.to_string()))?;
+            if !root.starts_with(&within) {
+                return Err(refused(
+                    "its folder leads out of the repository through a symbolic link".to_owned(),
+                ));
+            }
+        }
         let copy = scratch.path().join("copy");
-        let sha256 = tree::copy(&fetched.root, &copy).map_err(&refused)?;
+        let sha256 = tree::copy(&root, &copy).map_err(&refused)?;
         if let Some(pinned) = &fetched.pinned
             && *pinned != sha256
         {
