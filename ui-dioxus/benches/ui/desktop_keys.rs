@@ -4,7 +4,7 @@
 //! xdotool opens the palette and types letters one at a time, each sent
 //! once the previous one came back.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -121,46 +121,37 @@ fn xdotool(display: &str, args: &[&str]) -> anyhow::Result<std::process::Output>
     Ok(out)
 }
 
-/// Xvfb on a free display: its name and the server.
+/// Xvfb on a display it picks itself (`-displayfd`, so two at once never
+/// share one): its name and the server.
 fn xvfb() -> anyhow::Result<(String, Reaped)> {
-    for n in 190..290 {
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-        let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
-        // A lock whose X server is gone (killed) frees the display.
-        let holder = std::fs::read_to_string(&lock)
-            .ok()
-            .and_then(|pid| pid.trim().parse::<u32>().ok());
-        if holder.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-            let _ = std::fs::remove_file(&lock);
-            let _ = std::fs::remove_file(&socket);
-        }
-        if socket.exists() || lock.exists() {
-            continue;
-        }
-        let server = Reaped(
-            Command::new("Xvfb")
-                .args([
-                    &format!(":{n}"),
-                    "-screen",
-                    "0",
-                    "1280x900x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("Xvfb")?,
-        );
-        if wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
-            socket.exists().then_some(())
-        })
-        .is_some()
-        {
-            return Ok((format!(":{n}"), server));
-        }
+    use std::io::BufRead;
+    let mut child = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x900x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("Xvfb")?;
+    let stdout = child.stdout.take().context("Xvfb's stdout")?;
+    let server = Reaped(child);
+    // The number comes once the server accepts connections; a server
+    // that fails closes the pipe instead.
+    let mut number = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut number)
+        .context("reading Xvfb's display")?;
+    let number = number.trim();
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("Xvfb did not say its display: {number:?}");
     }
-    bail!("no free X display for Xvfb")
+    Ok((format!(":{number}"), server))
 }
 
 /// Polls `check` every `every` until it gives something or `limit` passes.

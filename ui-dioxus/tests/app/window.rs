@@ -23,51 +23,41 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
-/// Whether the X server that wrote `lock` (its pid, as text) still runs;
-/// an unreadable lock counts as held.
-fn held_by_a_live_process(lock: &std::path::Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(lock) else {
-        return true;
-    };
-    match text.trim().parse::<u32>() {
-        Ok(pid) => PathBuf::from(format!("/proc/{pid}")).exists(),
-        Err(_) => true,
-    }
-}
-
-/// Starts Xvfb on a free display; returns it and its guard.
+/// Starts Xvfb on a display it picks itself (`-displayfd`): the server
+/// takes the display's lock before it says the number, so two tests that
+/// start at once never share a display (one that lost a race for a number
+/// it had checked free used to borrow the other's server and lose it
+/// when that test ended).
 fn xvfb() -> (String, Guard) {
-    for n in 90..190 {
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
-        let lock = PathBuf::from(format!("/tmp/.X{n}-lock"));
-        // A lock left by an Xvfb that was killed (its pid is gone) frees
-        // the display: without this, killed test runs use them all up.
-        if lock.exists() && !held_by_a_live_process(&lock) {
-            let _ = std::fs::remove_file(&lock);
-            let _ = std::fs::remove_file(&socket);
-        }
-        if socket.exists() || lock.exists() {
-            continue;
-        }
-        let child = tool("Xvfb")
-            .args([
-                &format!(":{n}"),
-                "-screen",
-                "0",
-                "1280x900x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let guard = Guard(child);
-        if wait_until(Duration::from_secs(10), || socket.exists()) {
-            return (format!(":{n}"), guard);
-        }
-    }
-    panic!("no free X display for Xvfb");
+    use std::io::BufRead;
+    let mut child = tool("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x900x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let guard = Guard(child);
+    // Xvfb writes the number once it accepts connections; an Xvfb that
+    // fails closes the pipe, so this never waits forever.
+    let mut number = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut number)
+        .unwrap();
+    let number = number.trim();
+    assert!(
+        !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
+        "Xvfb did not say its display: {number:?}"
+    );
+    (format!(":{number}"), guard)
 }
 
 pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
