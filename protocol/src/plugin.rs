@@ -19,6 +19,9 @@ pub struct PluginServer {
     pub server: McpServerConfig,
     /// What its process may touch.
     pub confinement: PluginConfinement,
+    /// Its panels (`ui://` views of this server the plugin declares),
+    /// each with its title: read once the server starts.
+    pub panels: Vec<(String, String)>,
 }
 
 /// What a plugin server's process may touch: its plugin's files (read),
