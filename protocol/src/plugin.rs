@@ -39,4 +39,7 @@ pub struct PluginConfinement {
     pub write: Vec<String>,
     /// Whether it has the network.
     pub network: Network,
+    /// Whether it may start other programs (`shell`); without it, only
+    /// its own program (and the interpreters that needs) may execute.
+    pub shell: bool,
 }

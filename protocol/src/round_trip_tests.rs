@@ -1221,6 +1221,7 @@ fn to_worker() -> Vec<ToWorker> {
                     read: vec![s("~/notes")],
                     write: Vec::new(),
                     network: crate::sandbox::Network::On,
+                    shell: false,
                 },
                 panels: vec![(s("ui://tracker/issues"), s("Issues"))],
             }],

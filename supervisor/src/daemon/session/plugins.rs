@@ -181,6 +181,7 @@ fn load(
         read: granted.read.clone(),
         write: granted.write.clone(),
         network: network_of(granted),
+        shell: granted.shell,
     };
     let mut servers = Vec::new();
     for server in plugin.servers {
