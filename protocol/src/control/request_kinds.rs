@@ -65,3 +65,24 @@ impl ControlRequest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SessionId;
+
+    #[test]
+    fn a_views_call_is_a_persons_act_not_a_read() {
+        // A process inside a session may only read: were a view's call a
+        // read, an agent could press another session's buttons.
+        let call = ControlRequest::AppToolCall {
+            session: SessionId::from_u128(1),
+            uri: "ui://tracker/issues".into(),
+            server: "tracker".into(),
+            tool: "create_issue".into(),
+            arguments: "{}".into(),
+        };
+        assert!(!call.only_reads());
+        assert!(ControlRequest::ApprovalList.only_reads());
+    }
+}
