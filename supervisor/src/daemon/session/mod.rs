@@ -17,8 +17,9 @@
 //! dispatch of each message; `start` (workspace, MCP servers, cgroup,
 //! spawning, the worker's connection), `turns` (start messages, idle
 //! waits, the user's messages, the worker's `Done`), `asking` (tool calls
-//! to `Approvals`), `app_calls` (a view's own tool calls), `budgets` (`LiveStats`, sampling, the budgets on each
-//! tick) and `ending` (cancel, kill, the one terminal event).
+//! to `Approvals`), `app_calls` (a view's own tool calls), `budgets`
+//! (`LiveStats`, sampling, the budgets on each tick) and `ending` (cancel,
+//! kill, the one terminal event).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
