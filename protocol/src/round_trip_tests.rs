@@ -1244,6 +1244,7 @@ fn to_worker() -> Vec<ToWorker> {
                 tool: s("tracker.create_issue"),
                 arguments: s("{}"),
             }),
+            servers_only: true,
         })),
         ToWorker::ApprovalDecision {
             call_id: s("c"),

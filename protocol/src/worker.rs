@@ -77,6 +77,10 @@ pub struct StartTurn {
     /// A view's own tool call to run instead of a model turn: asked,
     /// run and answered, then `Done`.
     pub app_call: Option<crate::app_view::AppCall>,
+    /// Only start the MCP servers (and record their plugins' panels),
+    /// then `Done`: a chat's first step, so its panels show before its
+    /// first message.
+    pub servers_only: bool,
 }
 
 /// A judge agent to ask about the run's answer, with where its provider

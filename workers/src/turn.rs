@@ -65,7 +65,9 @@ async fn run_turn(
                 )
                 .await?;
                 hub.read_panels(&start.plugin_servers, outbox).await?;
-                let outcome = if let Some(call) = &start.app_call {
+                let outcome = if start.servers_only {
+                    TurnOutcome::Completed
+                } else if let Some(call) = &start.app_call {
                     agent::app_call(&start, call, hub, &mut decisions, outbox).await?
                 } else if let Some(tape) = &start.tape {
                     tape::play(&start, tape, hub, &mut decisions, outbox).await?
@@ -159,6 +161,7 @@ mod tests {
             check_commands: Vec::new(),
             judges: Vec::new(),
             app_call: None,
+            servers_only: false,
         }
     }
 

@@ -119,6 +119,7 @@ impl Daemon {
             check_commands: Vec::new(),
             judges: Vec::new(),
             app_call: None,
+            servers_only: false,
         }))
     }
 }

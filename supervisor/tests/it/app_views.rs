@@ -1,8 +1,8 @@
 //! MCP Apps views through the real daemon, worker and the sample tracker
 //! plugin (`tests/plugins/tracker`): a chat whose model calls
 //! `tracker.list_issues` records the tool's `ui://` view with the call's
-//! result (`app.view`), and the plugin's declared panel is recorded once
-//! its server starts. The view's own button (`AppToolCall`) runs a tool
+//! result (`app.view`), and the plugin's declared panel is recorded as
+//! the chat opens (its servers start before it is first idle). The view's own button (`AppToolCall`) runs a tool
 //! of its server as a turn of its own, through the approval inbox like
 //! any call, and the model is not told of it. A view can only ask while
 //! the chat is idle, only as a view the session recorded, only with an
@@ -28,13 +28,14 @@ const VIEW: &str = "ui://tracker/issues";
 async fn app_call(
     client: &Client,
     session: SessionId,
+    uri: &str,
     server: &str,
     tool: &str,
     arguments: &str,
 ) -> Result<String, ClientError> {
     let request = ControlRequest::AppToolCall {
         session,
-        uri: VIEW.to_owned(),
+        uri: uri.to_owned(),
         server: server.to_owned(),
         tool: tool.to_owned(),
         arguments: arguments.to_owned(),
@@ -94,22 +95,34 @@ async fn a_views_button_calls_its_own_servers_tool_through_the_inbox() {
     )
     .await;
     let mut sees = follow(&client, session, 0).await;
+    // Its servers start before the chat is first idle, so the plugin's
+    // panel is there before anything is said.
     until(&mut sees, idle).await;
-    // No view is recorded yet: a view that was never shown cannot ask.
-    let (kind, message) = refused(app_call(&client, session, "tracker", "list_issues", "{}").await);
+    let recorded = views(&events(&client, session).await);
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].call_id, None);
+    assert_eq!(
+        (recorded[0].uri.as_str(), recorded[0].title.as_str()),
+        (VIEW, "Issues")
+    );
+    // A view that was never shown cannot ask.
+    let other = app_call(
+        &client,
+        session,
+        "ui://tracker/other",
+        "tracker",
+        "list_issues",
+        "{}",
+    );
+    let (kind, message) = refused(other.await);
     assert_eq!(kind, ErrorKind::NotFound, "{message}");
 
     // The model lists the issues (the plugin's own rule allows it): the
-    // tool's view is recorded with the call's result, and the panel too.
+    // tool's view is recorded with the call's result.
     say(&client, session, "list the issues").await.unwrap();
     until(&mut sees, idle).await;
     let recorded = views(&events(&client, session).await);
     assert_eq!(recorded.len(), 2, "{recorded:?}");
-    let panel = recorded
-        .iter()
-        .find(|v| v.call_id.is_none())
-        .expect("panel");
-    assert_eq!((panel.uri.as_str(), panel.title.as_str()), (VIEW, "Issues"));
     let shown = recorded.iter().find(|v| v.call_id.is_some()).expect("view");
     assert_eq!(
         (shown.server.as_str(), shown.uri.as_str()),
@@ -121,15 +134,17 @@ async fn a_views_button_calls_its_own_servers_tool_through_the_inbox() {
     assert_eq!(result["structuredContent"]["issues"], serde_json::json!([]));
 
     // Bad asks are refused and change nothing.
-    let (kind, _) = refused(app_call(&client, session, "tracker", "create_issue", "[1]").await);
+    let (kind, _) =
+        refused(app_call(&client, session, VIEW, "tracker", "create_issue", "[1]").await);
     assert_eq!(kind, ErrorKind::Invalid);
-    let (kind, _) = refused(app_call(&client, session, "other", "create_issue", "{}").await);
+    let (kind, _) = refused(app_call(&client, session, VIEW, "other", "create_issue", "{}").await);
     assert_eq!(kind, ErrorKind::NotFound);
 
     // The button: the call waits in the inbox like any other.
     let call_id = app_call(
         &client,
         session,
+        VIEW,
         "tracker",
         "create_issue",
         r#"{"title":"Filed from the panel"}"#,
@@ -145,7 +160,7 @@ async fn a_views_button_calls_its_own_servers_tool_through_the_inbox() {
         unreachable!()
     };
     // A second ask while the first runs is refused.
-    let (kind, _) = refused(app_call(&client, session, "tracker", "list_issues", "{}").await);
+    let (kind, _) = refused(app_call(&client, session, VIEW, "tracker", "list_issues", "{}").await);
     assert_eq!(kind, ErrorKind::Conflict);
     client
         .request(ControlRequest::ApprovalAnswer {
@@ -167,9 +182,16 @@ async fn a_views_button_calls_its_own_servers_tool_through_the_inbox() {
     until(&mut sees, idle).await;
 
     // A tool its server does not have is never run, the shell included.
-    let shell = app_call(&client, session, "tracker", "shell", r#"{"command":"id"}"#)
-        .await
-        .unwrap();
+    let shell = app_call(
+        &client,
+        session,
+        VIEW,
+        "tracker",
+        "shell",
+        r#"{"command":"id"}"#,
+    )
+    .await
+    .unwrap();
     let failed = until(&mut sees, idle).await;
     let EventKind::SessionIdle { error: Some(error) } = failed.kind else {
         panic!("{failed:?}")

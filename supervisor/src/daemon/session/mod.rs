@@ -301,8 +301,11 @@ pub(crate) struct Chat {
     opened: Option<StopReply>,
     /// Interactive sessions: a turn is running (else the session is idle).
     in_turn: bool,
-    /// A message said before the worker connected.
+    /// A message said before the worker connected, or while its servers
+    /// start (`preparing`).
     early_say: Option<(String, StopReply)>,
+    /// The servers of a new life start before the chat is first idle.
+    preparing: bool,
     /// Counts the times an interactive session went idle or busy, so a
     /// stale `IdleTimeout` is recognised.
     idle_epoch: u64,
@@ -385,6 +388,7 @@ impl Actor for SessionActor {
                 opened: args.opened,
                 in_turn: false,
                 early_say: None,
+                preparing: false,
                 idle_epoch: 0,
             },
             watch: LoopWatch::default(),

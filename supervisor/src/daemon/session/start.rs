@@ -287,6 +287,21 @@ impl SessionState {
             // A message waited for the worker (a replay going on as a
             // chat): its turn starts at once, with no idle before it.
             let _ = myself.cast(SessionMsg::Say(text, reply));
+        } else if self
+            .setup
+            .plugin_servers
+            .iter()
+            .any(|p| !p.panels.is_empty())
+        {
+            // Its plugins' panels show before the first message: the
+            // servers start first, and the chat is idle once they did.
+            self.chat.in_turn = true;
+            self.chat.preparing = true;
+            let mut start = self.start_turn(Vec::new(), String::new());
+            if let ToWorker::Start(turn) = &mut start {
+                turn.servers_only = true;
+            }
+            self.send(start);
         } else {
             self.go_idle(myself, None);
         }

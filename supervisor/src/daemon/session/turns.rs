@@ -42,6 +42,7 @@ impl SessionState {
             check_commands: Vec::new(),
             judges: Vec::new(),
             app_call: None,
+            servers_only: false,
         }))
     }
 
@@ -49,6 +50,7 @@ impl SessionState {
     /// for the user, at most `chat_idle_timeout`.
     pub(super) fn go_idle(&mut self, myself: &ActorRef<SessionMsg>, error: Option<String>) {
         self.chat.in_turn = false;
+        self.chat.preparing = false;
         self.chat.idle_epoch += 1;
         self.append(EventKind::SessionIdle { error });
         let epoch = self.chat.idle_epoch;
@@ -75,7 +77,7 @@ impl SessionState {
             ))
         } else if self.ending.stop.is_some() || self.ending.done.is_some() {
             busy("the session is ending")
-        } else if !self.is_connected() {
+        } else if !self.is_connected() || self.chat.preparing {
             if self.chat.early_say.is_none() {
                 self.chat.early_say = Some((text, reply));
                 return;
