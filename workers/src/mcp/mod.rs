@@ -24,6 +24,7 @@ use rmcp::model::{
 };
 use rmcp::service::ServiceError;
 
+pub mod oauth;
 mod open;
 
 pub use open::{Connection, client_config, open};
@@ -380,7 +381,9 @@ async fn connect(config: &McpServerConfig, place: Place<'_>) -> Result<Server, S
     };
     Ok(Server {
         config: config.clone(),
-        connection: open(StudioClient, config, sandbox).await?,
+        connection: open(StudioClient, config, sandbox, None)
+            .await
+            .map_err(|err| err.message)?,
         gone: AtomicBool::new(false),
         confinement,
     })
