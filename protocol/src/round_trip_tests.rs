@@ -701,6 +701,14 @@ fn control_requests() -> Vec<ControlRequest> {
             plugin: s("tracker"),
             name: None,
         },
+        ControlRequest::McpOAuthSet {
+            server: s("notes"),
+            tokens: Some(Secret::new(r#"{"access_token":"at-secret"}"#)),
+        },
+        ControlRequest::McpOAuthSet {
+            server: s("notes"),
+            tokens: None,
+        },
     ]
 }
 
@@ -765,6 +773,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::OtlpStatus => 56,
         ControlRequest::PluginEnvSet { .. } => 57,
         ControlRequest::PluginEnvRemove { .. } => 58,
+        ControlRequest::McpOAuthSet { .. } => 59,
     }
 }
 
@@ -1299,7 +1308,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 59);
+    covers(&requests, control_request_variant, 60);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"

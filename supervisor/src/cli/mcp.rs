@@ -1,4 +1,5 @@
-//! `studio mcp add|list|rm|test|import`: the MCP servers agents may use.
+//! `studio mcp add|list|rm|test|import|login|logout`: the MCP servers
+//! agents may use (signing in is `mcp_login`).
 //!
 //! Secrets stay out of argv: `--env NAME` and `--bearer-token-env VAR`
 //! take their values from this command's environment, and `import` reads
@@ -38,6 +39,24 @@ pub(crate) enum McpCommand {
     /// Add every server of an `mcpServers` JSON file (Claude Desktop,
     /// Cursor, VS Code and others use this format).
     Import(ImportArgs),
+    /// Sign in to an HTTP server that asks for OAuth: prints the address
+    /// to visit and opens it in the browser (`STUDIO_BROWSER`, else
+    /// xdg-open), then keeps the tokens in the daemon's secret store.
+    Login {
+        /// Its name.
+        name: String,
+        /// Seconds to wait for the browser to come back.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Only print the address (for a machine without a browser).
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Forget a server's sign-in.
+    Logout {
+        /// Its name.
+        name: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -82,8 +101,18 @@ pub(crate) struct ImportArgs {
 }
 
 pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> {
+    match cmd {
+        McpCommand::Login {
+            name,
+            timeout,
+            no_browser,
+        } => return super::mcp_login::login(ctx, &name, timeout, !no_browser).await,
+        McpCommand::Logout { name } => return super::mcp_login::logout(ctx, &name).await,
+        _ => {}
+    }
     let client = ctx.client().await?;
     match cmd {
+        McpCommand::Login { .. } | McpCommand::Logout { .. } => {}
         McpCommand::Add(args) => {
             let replace = args.replace;
             let server = from_args(args)?;

@@ -24,10 +24,11 @@ use rmcp::model::{
 };
 use rmcp::service::ServiceError;
 
+pub mod login;
 pub mod oauth;
 mod open;
 
-pub use open::{Connection, client_config, open};
+pub use open::{Connection, OFFERED_VERSION, client_config, open};
 
 use crate::connection::Outbox;
 use crate::provider::wire_name;
@@ -383,7 +384,14 @@ async fn connect(config: &McpServerConfig, place: Place<'_>) -> Result<Server, S
         config: config.clone(),
         connection: open(StudioClient, config, sandbox, None)
             .await
-            .map_err(|err| err.message)?,
+            .map_err(|err| match err.challenge {
+                // No browser is ever started by a run: a person signs in.
+                Some(_) => format!(
+                    "{}: the server wants a sign-in; run `studio mcp login {}`",
+                    err.message, config.name
+                ),
+                None => err.message,
+            })?,
         gone: AtomicBool::new(false),
         confinement,
     })
