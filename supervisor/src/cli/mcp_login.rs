@@ -64,9 +64,12 @@ pub(crate) async fn login(
             "MCP server {name} is a command, not an HTTP server: it takes no sign-in"
         )));
     };
-    let worker = std::env::current_exe()
-        .map_err(|err| CliError::msg(format!("cannot find this executable: {err}")))?
-        .with_file_name("studio-worker");
+    let worker = match std::env::var_os("STUDIO_WORKER_BIN") {
+        Some(bin) => std::path::PathBuf::from(bin),
+        None => std::env::current_exe()
+            .map_err(|err| CliError::msg(format!("cannot find this executable: {err}")))?
+            .with_file_name("studio-worker"),
+    };
     let mut job = studio_process::command(&worker, studio_process::ChildEnv::Only(JOB_ENV))
         .arg("mcp-login")
         .stdin(Stdio::piped())

@@ -31,6 +31,7 @@ mod gallery;
 mod groups;
 mod limits;
 mod mcp;
+mod mcp_oauth;
 #[cfg(feature = "os-keyring")]
 mod os_keyring;
 mod otlp;
