@@ -144,23 +144,37 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
                     .find(|s| s.name == name)
                     .map(|s| s.location.as_str())
             };
+            // Whether `studio mcp login` stored tokens for it.
+            let signed_in = |server: &McpServerConfig| {
+                let name = format!("mcp-oauth/{}", server.name);
+                secrets.secrets.iter().any(|s| s.name == name)
+            };
             if ctx.json {
                 let rows = servers.iter().map(|s| {
                     let mut row = server_json(s);
                     row["secrets_location"] = json!(kept(s));
+                    row["signed_in"] = json!(signed_in(s));
                     row
                 });
                 print_json(&Value::Array(rows.collect()));
             } else if servers.is_empty() {
                 outln!("no MCP servers; add one with `studio mcp add` or `studio mcp import`");
             } else {
-                let mut t = table(&["NAME", "TRANSPORT", "TARGET", "SECRETS", "TIMEOUTS"]);
+                let mut t = table(&[
+                    "NAME",
+                    "TRANSPORT",
+                    "TARGET",
+                    "SECRETS",
+                    "SIGNED IN",
+                    "TIMEOUTS",
+                ]);
                 for s in &servers {
                     t.add_row(vec![
                         s.name.clone(),
                         transport_name(&s.transport).to_owned(),
                         s.describe(),
                         kept(s).unwrap_or("-").to_owned(),
+                        if signed_in(s) { "yes" } else { "-" }.to_owned(),
                         format!("{}s / {}s", s.startup_timeout_secs, s.call_timeout_secs),
                     ]);
                 }

@@ -71,6 +71,26 @@ impl Drop for OAuthServer {
     }
 }
 
+/// `studio ARGS` on the daemon's data dir, with `browser` as the program
+/// that opens the sign-in address.
+fn studio(
+    daemon: &TestDaemon,
+    args: &[&str],
+    browser: Option<&std::path::Path>,
+) -> std::process::Output {
+    let mut command = Command::new(studio_bin());
+    command
+        .arg("--data-dir")
+        .arg(daemon.dir.root())
+        .args(args)
+        .env("STUDIO_WORKER_BIN", worker_bin());
+    match browser {
+        Some(browser) => command.env("STUDIO_BROWSER", browser),
+        None => command.env("STUDIO_BROWSER", "/bin/true"),
+    };
+    command.output().unwrap()
+}
+
 /// A session of `agent` calling `notes.whoami` once; its events.
 async fn call_whoami(client: &Client) -> Vec<Event> {
     let script = ScriptPatch {
@@ -168,14 +188,11 @@ async fn login_then_sessions_use_and_refresh_the_tokens() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let login = Command::new(studio_bin())
-        .arg("--data-dir")
-        .arg(daemon.dir.root())
-        .args(["--json", "mcp", "login", "notes", "--timeout", "30"])
-        .env("STUDIO_BROWSER", &browser)
-        .env("STUDIO_WORKER_BIN", worker_bin())
-        .output()
-        .unwrap();
+    let login = studio(
+        &daemon,
+        &["--json", "mcp", "login", "notes", "--timeout", "30"],
+        Some(&browser),
+    );
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&login.stdout),
@@ -192,6 +209,10 @@ async fn login_then_sessions_use_and_refresh_the_tokens() {
     let stats = server.stats();
     assert_eq!(stats["registered"], 1, "{stats}");
     assert_eq!(stats["grants"]["authorization_code"], 1, "{stats}");
+    let listed = studio(&daemon, &["--json", "mcp", "list"], None);
+    assert!(listed.status.success());
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["signed_in"], true, "{listed}");
     let first = stored_tokens(&daemon);
     assert_eq!(first.resource, server.url());
     assert!(first.expires_at.is_some());
@@ -255,4 +276,77 @@ async fn login_then_sessions_use_and_refresh_the_tokens() {
     let after = call_whoami(&client).await;
     let message = failure(&after).expect("the server failed after signing out");
     assert!(message.contains("studio mcp login notes"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_refuses_what_it_cannot_do_and_gives_up_in_time() {
+    let server = OAuthServer::start();
+    let daemon = TestDaemon::start(1).await;
+    let client = daemon.client().await;
+    for (name, transport) in [
+        (
+            "notes",
+            McpTransport::Http {
+                url: server.url(),
+                headers: Vec::new(),
+            },
+        ),
+        (
+            "local",
+            McpTransport::Stdio {
+                command: "node".to_owned(),
+                args: Vec::new(),
+                env: Vec::new(),
+            },
+        ),
+    ] {
+        client
+            .request(ControlRequest::McpAdd {
+                server: McpServerConfig {
+                    name: name.to_owned(),
+                    transport,
+                    startup_timeout_secs: 20,
+                    call_timeout_secs: 20,
+                },
+                replace: false,
+            })
+            .await
+            .unwrap();
+    }
+    let err = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let unknown = studio(&daemon, &["mcp", "login", "nobody"], None);
+    assert_eq!(unknown.status.code(), Some(2), "{}", err(&unknown));
+    assert!(
+        err(&unknown).contains("no MCP server named"),
+        "{}",
+        err(&unknown)
+    );
+
+    let command = studio(&daemon, &["mcp", "login", "local"], None);
+    assert_eq!(command.status.code(), Some(2), "{}", err(&command));
+    assert!(
+        err(&command).contains("not an HTTP server"),
+        "{}",
+        err(&command)
+    );
+
+    // Nobody signs in (the "browser" does nothing): the login gives up,
+    // having registered a client and printed the address, and stores nothing.
+    let started = std::time::Instant::now();
+    let waited = studio(&daemon, &["mcp", "login", "notes", "--timeout", "2"], None);
+    assert_eq!(waited.status.code(), Some(1), "{}", err(&waited));
+    assert!(
+        err(&waited).contains("no sign-in within 2s"),
+        "{}",
+        err(&waited)
+    );
+    assert!(err(&waited).contains("/authorize?"), "{}", err(&waited));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let stats = server.stats();
+    assert_eq!(stats["registered"], 1, "{stats}");
+    assert_eq!(stats["authorize"], 0, "{stats}");
+    let secrets =
+        std::fs::read_to_string(daemon.dir.root().join("secrets.json")).unwrap_or_default();
+    assert!(!secrets.contains("mcp-oauth/notes"), "{secrets}");
 }
