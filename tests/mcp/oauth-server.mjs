@@ -20,6 +20,10 @@
 //                             (rotates it); access tokens live EXPIRES_IN s
 //   GET  /stats               what happened, for the test: registrations,
 //                             grants by type, tools called, tokens issued
+//
+// With CLIENT_ID and CLIENT_SECRET set, that client is registered out of
+// band: any loopback redirect, and its secret is required at /token (HTTP
+// Basic or in the form).
 import { createServer } from "node:http";
 import { createHash, randomBytes } from "node:crypto";
 
@@ -30,6 +34,11 @@ const codes = new Map(); // code -> {clientId, redirectUri, challenge, resource}
 const access = new Map(); // token -> {clientId, expires}
 const refresh = new Map(); // token -> clientId
 const stats = { registered: 0, authorize: 0, grants: {}, calls: 0, issued: [], refused: [] };
+const secrets = new Map(); // client_id -> secret, for confidential clients
+if (process.env.CLIENT_ID) {
+  clients.set(process.env.CLIENT_ID, "loopback");
+  secrets.set(process.env.CLIENT_ID, process.env.CLIENT_SECRET);
+}
 
 const token = () => randomBytes(24).toString("base64url");
 const json = (res, status, body, headers = {}) => {
@@ -67,8 +76,18 @@ function issue(res, clientId, grant) {
 async function tokenEndpoint(req, res) {
   const form = new URLSearchParams(await body(req));
   const grant = form.get("grant_type");
-  const clientId = form.get("client_id");
+  let clientId = form.get("client_id");
+  let secret = form.get("client_secret");
+  const basic = (req.headers.authorization || "").match(/^Basic (.+)$/);
+  if (basic) {
+    const [id, pass] = Buffer.from(basic[1], "base64").toString().split(":");
+    clientId = decodeURIComponent(id);
+    secret = decodeURIComponent(pass);
+  }
   if (!clients.has(clientId)) return refuse(res, "invalid_client", `unknown client ${clientId}`);
+  if (secrets.has(clientId) && secrets.get(clientId) !== secret) {
+    return refuse(res, "invalid_client", "wrong client secret");
+  }
   if (form.get("resource") !== resource()) {
     return refuse(res, "invalid_target", `resource ${form.get("resource")}`);
   }
@@ -97,7 +116,9 @@ function authorize(url, res) {
   const redirects = clients.get(q.get("client_id"));
   if (!redirects) return refuse(res, "invalid_client", "unknown client at /authorize");
   const redirectUri = q.get("redirect_uri");
-  if (!redirects.includes(redirectUri)) return refuse(res, "invalid_request", "redirect_uri not registered");
+  const loopback = /^http:\/\/127\.0\.0\.1:\d+\/callback$/.test(redirectUri || "");
+  const allowed = redirects === "loopback" ? loopback : redirects.includes(redirectUri);
+  if (!allowed) return refuse(res, "invalid_request", "redirect_uri not registered");
   if (q.get("response_type") !== "code") return refuse(res, "unsupported_response_type", "response_type");
   if (q.get("code_challenge_method") !== "S256" || !q.get("code_challenge")) {
     return refuse(res, "invalid_request", "no S256 PKCE challenge");
@@ -181,7 +202,7 @@ const server = createServer(async (req, res) => {
         response_types_supported: ["code"],
         grant_types_supported: ["authorization_code", "refresh_token"],
         code_challenge_methods_supported: ["S256"],
-        token_endpoint_auth_methods_supported: ["none"],
+        token_endpoint_auth_methods_supported: ["none", "client_secret_basic", "client_secret_post"],
       });
     }
     if (url.pathname === "/register" && req.method === "POST") {

@@ -51,6 +51,14 @@ pub(crate) enum McpCommand {
         /// Only print the address (for a machine without a browser).
         #[arg(long)]
         no_browser: bool,
+        /// A client id registered with the authorization server out of
+        /// band (when it has no dynamic registration).
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
+        /// For --client-id: the client's secret, read from this
+        /// environment variable (never argv).
+        #[arg(long, value_name = "VAR", requires = "client_id")]
+        client_secret_env: Option<String>,
     },
     /// Forget a server's sign-in.
     Logout {
@@ -106,7 +114,24 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
             name,
             timeout,
             no_browser,
-        } => return super::mcp_login::login(ctx, &name, timeout, !no_browser).await,
+            client_id,
+            client_secret_env,
+        } => {
+            let client_secret = match client_secret_env {
+                Some(var) => Some(std::env::var(&var).map_err(|_| {
+                    CliError::invalid(format!("--client-secret-env: {var} is not set"))
+                })?),
+                None => None,
+            };
+            let login = super::mcp_login::Login {
+                name,
+                timeout_secs: timeout,
+                open: !no_browser,
+                client_id,
+                client_secret,
+            };
+            return super::mcp_login::login(ctx, login).await;
+        }
         McpCommand::Logout { name } => return super::mcp_login::logout(ctx, &name).await,
         _ => {}
     }

@@ -41,14 +41,31 @@ const JOB_ENV: &[&str] = &[
     "no_proxy",
 ];
 
+/// What `studio mcp login` was asked.
+pub(crate) struct Login {
+    /// The server.
+    pub(crate) name: String,
+    /// Seconds to wait for the sign-in.
+    pub(crate) timeout_secs: u64,
+    /// Open the browser (else only print the address).
+    pub(crate) open: bool,
+    /// A client registered out of band.
+    pub(crate) client_id: Option<String>,
+    /// Its secret (from the environment, never argv).
+    pub(crate) client_secret: Option<String>,
+}
+
 /// `studio mcp login NAME`: signs in within `timeout_secs`; `open` false
 /// only prints the URL.
-pub(crate) async fn login(
-    ctx: &Ctx,
-    name: &str,
-    timeout_secs: u64,
-    open: bool,
-) -> Result<(), CliError> {
+pub(crate) async fn login(ctx: &Ctx, login: Login) -> Result<(), CliError> {
+    let Login {
+        name,
+        timeout_secs,
+        open,
+        client_id,
+        client_secret,
+    } = login;
+    let name = name.as_str();
     let client = ctx.client().await?;
     let ControlResponse::McpServers(servers) = client.request(ControlRequest::McpList).await?
     else {
@@ -78,7 +95,13 @@ pub(crate) async fn login(
         .kill_on_drop(true)
         .spawn()
         .map_err(|err| CliError::msg(format!("cannot start {}: {err}", worker.display())))?;
-    let input = json!({ "url": url, "timeout_secs": timeout_secs }).to_string();
+    let input = json!({
+        "url": url,
+        "timeout_secs": timeout_secs,
+        "client_id": client_id,
+        "client_secret": client_secret,
+    })
+    .to_string();
     if let Some(mut stdin) = job.stdin.take() {
         stdin
             .write_all(input.as_bytes())

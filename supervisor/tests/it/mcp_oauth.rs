@@ -27,8 +27,14 @@ struct OAuthServer {
 
 impl OAuthServer {
     fn start() -> OAuthServer {
+        Self::start_with(&[])
+    }
+
+    /// With `env` (`CLIENT_ID`, `CLIENT_SECRET`: a pre-registered client).
+    fn start_with(env: &[(&str, &str)]) -> OAuthServer {
         let mut child = Command::new("node")
             .arg(mcp_dir().join("oauth-server.mjs"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -93,6 +99,11 @@ fn studio(
 
 /// A session of `agent` calling `notes.whoami` once; its events.
 async fn call_whoami(client: &Client) -> Vec<Event> {
+    call_whoami_as(client, "noter").await
+}
+
+/// A session of `agent_name` calling `notes.whoami` once; its events.
+async fn call_whoami_as(client: &Client, agent_name: &str) -> Vec<Event> {
     let script = ScriptPatch {
         tool_calls: Some(vec![ScriptedToolCall {
             name: "notes.whoami".to_owned(),
@@ -105,7 +116,7 @@ async fn call_whoami(client: &Client) -> Vec<Event> {
         RunSpec {
             script,
             approve: vec!["notes.*".parse().unwrap()],
-            ..spec("noter", "who am I?")
+            ..spec(agent_name, "who am I?")
         },
     )
     .await;
@@ -150,24 +161,7 @@ async fn login_then_sessions_use_and_refresh_the_tokens() {
     let server = OAuthServer::start();
     let daemon = TestDaemon::start(2).await;
     let client = daemon.client().await;
-    client
-        .request(ControlRequest::McpAdd {
-            server: McpServerConfig {
-                name: "notes".to_owned(),
-                transport: McpTransport::Http {
-                    url: server.url(),
-                    headers: Vec::new(),
-                },
-                startup_timeout_secs: 20,
-                call_timeout_secs: 20,
-            },
-            replace: false,
-        })
-        .await
-        .unwrap();
-    let mut noter = agent("noter", 1, 0);
-    noter.mcp_servers = vec!["notes".to_owned()];
-    create_agent(&client, noter).await;
+    add_notes(&client, &server).await;
 
     // Before any sign-in: the server answers 401, the session records why
     // and names the command; no run ever starts a browser or registers.
@@ -349,4 +343,103 @@ async fn login_refuses_what_it_cannot_do_and_gives_up_in_time() {
     let secrets =
         std::fs::read_to_string(daemon.dir.root().join("secrets.json")).unwrap_or_default();
     assert!(!secrets.contains("mcp-oauth/notes"), "{secrets}");
+}
+
+/// Adds the server as `notes` and an agent `noter` that uses it.
+async fn add_notes(client: &Client, server: &OAuthServer) {
+    client
+        .request(ControlRequest::McpAdd {
+            server: McpServerConfig {
+                name: "notes".to_owned(),
+                transport: McpTransport::Http {
+                    url: server.url(),
+                    headers: Vec::new(),
+                },
+                startup_timeout_secs: 20,
+                call_timeout_secs: 20,
+            },
+            replace: false,
+        })
+        .await
+        .unwrap();
+    let mut noter = agent("noter", 1, 0);
+    noter.mcp_servers = vec!["notes".to_owned()];
+    create_agent(client, noter).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_with_a_client_registered_out_of_band() {
+    let secret = "pre-registered-client-secret";
+    let server = OAuthServer::start_with(&[("CLIENT_ID", "pre-1"), ("CLIENT_SECRET", secret)]);
+    let daemon = TestDaemon::start(1).await;
+    let client = daemon.client().await;
+    add_notes(&client, &server).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let browser = scratch.path().join("browser");
+    std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    // The secret comes from the environment; a wrong one is refused.
+    let mut login = |value: &str| {
+        let mut command = Command::new(studio_bin());
+        command
+            .arg("--data-dir")
+            .arg(daemon.dir.root())
+            .args([
+                "mcp",
+                "login",
+                "notes",
+                "--timeout",
+                "30",
+                "--client-id",
+                "pre-1",
+            ])
+            .args(["--client-secret-env", "NOTES_SECRET"])
+            .env("NOTES_SECRET", value)
+            .env("STUDIO_BROWSER", &browser)
+            .env("STUDIO_WORKER_BIN", worker_bin());
+        command.output().unwrap()
+    };
+    let wrong = login("not-the-secret");
+    assert_eq!(wrong.status.code(), Some(1));
+    let right = login(secret);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&right.stdout),
+        String::from_utf8_lossy(&right.stderr)
+    );
+    assert!(right.status.success(), "{said}");
+    let stats = server.stats();
+    assert_eq!(stats["registered"], 0, "no dynamic registration: {stats}");
+    assert_eq!(stats["grants"]["authorization_code"], 1, "{stats}");
+
+    let signed_in = call_whoami(&client).await;
+    assert_eq!(whoami(&signed_in).as_deref(), Some("signed in as pre-1"));
+
+    // The daemon refreshes as the confidential client (HTTP Basic).
+    let stored = stored_tokens(&daemon);
+    assert_eq!(stored.client_secret.as_deref(), Some(secret));
+    let expired = McpOAuthTokens {
+        expires_at: Some(1),
+        ..stored
+    };
+    client
+        .request(ControlRequest::McpOAuthSet {
+            server: "notes".to_owned(),
+            tokens: Some(Secret::new(serde_json::to_string(&expired).unwrap())),
+        })
+        .await
+        .unwrap();
+    let refreshed = call_whoami(&client).await;
+    assert_eq!(whoami(&refreshed).as_deref(), Some("signed in as pre-1"));
+    assert_eq!(server.stats()["grants"]["refresh_token"], 1);
+
+    let recorded = format!("{signed_in:?}{refreshed:?}");
+    assert!(!recorded.contains(secret));
+    assert!(!daemon.log().contains(secret));
+    assert!(!said.contains(secret));
 }

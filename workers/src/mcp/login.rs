@@ -24,6 +24,13 @@ pub struct LoginJob {
     pub url: String,
     /// Seconds to wait for the browser to come back.
     pub timeout_secs: u64,
+    /// A client registered out of band, for an authorization server
+    /// without dynamic registration.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Its secret, for a confidential client.
+    #[serde(default)]
+    pub client_secret: Option<String>,
 }
 
 /// The job's last line of output.
@@ -65,7 +72,11 @@ pub async fn login(job: &LoginJob, announce: impl FnOnce(&str)) -> Result<Logged
         &job.url,
         challenge.as_deref(),
         &redirect_uri,
-        &ClientIdentity::default(),
+        &ClientIdentity {
+            client_id: job.client_id.clone(),
+            client_secret: job.client_secret.clone(),
+            metadata_url: None,
+        },
         &[],
     )
     .await?;
@@ -108,7 +119,7 @@ pub async fn login(job: &LoginJob, announce: impl FnOnce(&str)) -> Result<Logged
                 .map(|secs| now + secs),
             token_endpoint,
             client_id,
-            client_secret: None,
+            client_secret: job.client_secret.clone(),
             resource: job.url.clone(),
             scope: text("scope"),
         },
