@@ -384,7 +384,7 @@ async fn login_with_a_client_registered_out_of_band() {
     .unwrap();
 
     // The secret comes from the environment; a wrong one is refused.
-    let mut login = |value: &str| {
+    let login = |value: &str| {
         let mut command = Command::new(studio_bin());
         command
             .arg("--data-dir")
