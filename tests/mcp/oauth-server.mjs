@@ -23,7 +23,10 @@
 //
 // With CLIENT_ID and CLIENT_SECRET set, that client is registered out of
 // band: any loopback redirect, and its secret is required at /token (HTTP
-// Basic or in the form).
+// Basic or in the form). Tokens carry the scope asked for at /authorize
+// (`notes:read` when none was; the 401 asks for it); with CALL_SCOPE set,
+// tools/call needs that scope too, and answers 403 insufficient_scope
+// without it (step-up).
 import { createServer } from "node:http";
 import { createHash, randomBytes } from "node:crypto";
 
@@ -33,7 +36,8 @@ const clients = new Map(); // client_id -> redirect_uris
 const codes = new Map(); // code -> {clientId, redirectUri, challenge, resource}
 const access = new Map(); // token -> {clientId, expires}
 const refresh = new Map(); // token -> clientId
-const stats = { registered: 0, authorize: 0, grants: {}, calls: 0, issued: [], refused: [] };
+const stats = { registered: 0, authorize: 0, scopes: [], grants: {}, calls: 0, issued: [], refused: [] };
+const callScope = process.env.CALL_SCOPE;
 const secrets = new Map(); // client_id -> secret, for confidential clients
 if (process.env.CLIENT_ID) {
   clients.set(process.env.CLIENT_ID, "loopback");
@@ -57,19 +61,19 @@ const refuse = (res, error, why) => {
   json(res, 400, { error, error_description: why });
 };
 
-function issue(res, clientId, grant) {
+function issue(res, clientId, grant, scope) {
   stats.grants[grant] = (stats.grants[grant] || 0) + 1;
   const accessToken = token();
   const refreshToken = token();
-  access.set(accessToken, { clientId, expires: Date.now() + expiresIn * 1000 });
-  refresh.set(refreshToken, clientId);
+  access.set(accessToken, { clientId, scope, expires: Date.now() + expiresIn * 1000 });
+  refresh.set(refreshToken, { clientId, scope });
   stats.issued.push(accessToken, refreshToken);
   json(res, 200, {
     access_token: accessToken,
     token_type: "Bearer",
     expires_in: expiresIn,
     refresh_token: refreshToken,
-    scope: "notes:read",
+    scope,
   });
 }
 
@@ -99,13 +103,13 @@ async function tokenEndpoint(req, res) {
     const verifier = form.get("code_verifier") || "";
     const computed = createHash("sha256").update(verifier).digest("base64url");
     if (computed !== code.challenge) return refuse(res, "invalid_grant", "PKCE verifier");
-    return issue(res, clientId, grant);
+    return issue(res, clientId, grant, code.scope);
   }
   if (grant === "refresh_token") {
-    const owner = refresh.get(form.get("refresh_token"));
-    if (owner !== clientId) return refuse(res, "invalid_grant", "unknown refresh token");
+    const held = refresh.get(form.get("refresh_token"));
+    if (!held || held.clientId !== clientId) return refuse(res, "invalid_grant", "unknown refresh token");
     refresh.delete(form.get("refresh_token"));
-    return issue(res, clientId, grant);
+    return issue(res, clientId, grant, held.scope);
   }
   refuse(res, "unsupported_grant_type", `grant ${grant}`);
 }
@@ -125,10 +129,12 @@ function authorize(url, res) {
   }
   if (q.get("resource") !== resource()) return refuse(res, "invalid_target", `resource ${q.get("resource")}`);
   const code = token();
+  stats.scopes.push(q.get("scope"));
   codes.set(code, {
     clientId: q.get("client_id"),
     redirectUri,
     challenge: q.get("code_challenge"),
+    scope: q.get("scope") || "notes:read",
   });
   const back = new URL(redirectUri);
   back.searchParams.set("code", code);
@@ -142,7 +148,7 @@ async function mcp(req, res) {
   const held = access.get(auth.replace(/^Bearer /, ""));
   if (!auth.startsWith("Bearer ") || !held || held.expires < Date.now()) {
     res.writeHead(401, {
-      "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"`,
+      "www-authenticate": `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp", scope="notes:read"`,
       "content-type": "application/json",
     });
     return res.end(JSON.stringify({ error: "invalid_token" }));
@@ -175,6 +181,12 @@ async function mcp(req, res) {
         ],
       });
     case "tools/call":
+      if (callScope && !held.scope.split(" ").includes(callScope)) {
+        res.writeHead(403, {
+          "www-authenticate": `Bearer error="insufficient_scope", scope="notes:read ${callScope}", resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"`,
+        });
+        return res.end();
+      }
       stats.calls += 1;
       return reply({ content: [{ type: "text", text: `signed in as ${held.clientId}` }] });
     default:
@@ -191,7 +203,11 @@ const server = createServer(async (req, res) => {
   try {
     if (url.pathname === "/mcp") return await mcp(req, res);
     if (url.pathname === "/.well-known/oauth-protected-resource/mcp") {
-      return json(res, 200, { resource: resource(), authorization_servers: [origin] });
+      return json(res, 200, {
+        resource: resource(),
+        authorization_servers: [origin],
+        scopes_supported: ["notes:read", "notes:write"],
+      });
     }
     if (url.pathname === "/.well-known/oauth-authorization-server") {
       return json(res, 200, {

@@ -59,6 +59,10 @@ pub(crate) enum McpCommand {
         /// environment variable (never argv).
         #[arg(long, value_name = "VAR", requires = "client_id")]
         client_secret_env: Option<String>,
+        /// Scopes to ask for, space-separated [default: what the server
+        /// asks for, else all it lists].
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
     },
     /// Forget a server's sign-in.
     Logout {
@@ -116,6 +120,7 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
             no_browser,
             client_id,
             client_secret_env,
+            scope,
         } => {
             let client_secret = match client_secret_env {
                 Some(var) => Some(std::env::var(&var).map_err(|_| {
@@ -129,6 +134,9 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
                 open: !no_browser,
                 client_id,
                 client_secret,
+                scopes: scope
+                    .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                    .unwrap_or_default(),
             };
             return super::mcp_login::login(ctx, login).await;
         }

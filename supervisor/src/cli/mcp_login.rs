@@ -53,6 +53,8 @@ pub(crate) struct Login {
     pub(crate) client_id: Option<String>,
     /// Its secret (from the environment, never argv).
     pub(crate) client_secret: Option<String>,
+    /// Scopes to ask for; empty lets the server choose.
+    pub(crate) scopes: Vec<String>,
 }
 
 /// `studio mcp login NAME`: signs in within `timeout_secs`; `open` false
@@ -64,6 +66,7 @@ pub(crate) async fn login(ctx: &Ctx, login: Login) -> Result<(), CliError> {
         open,
         client_id,
         client_secret,
+        scopes,
     } = login;
     let name = name.as_str();
     let client = ctx.client().await?;
@@ -100,6 +103,7 @@ pub(crate) async fn login(ctx: &Ctx, login: Login) -> Result<(), CliError> {
         "timeout_secs": timeout_secs,
         "client_id": client_id,
         "client_secret": client_secret,
+        "scopes": scopes,
     })
     .to_string();
     if let Some(mut stdin) = job.stdin.take() {

@@ -443,3 +443,59 @@ async fn login_with_a_client_registered_out_of_band() {
     assert!(!daemon.log().contains(secret));
     assert!(!said.contains(secret));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_needs_more_scope_names_the_login_and_a_wider_login_passes() {
+    let server = OAuthServer::start_with(&[("CALL_SCOPE", "notes:write")]);
+    let daemon = TestDaemon::start(1).await;
+    let client = daemon.client().await;
+    add_notes(&client, &server).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let browser = scratch.path().join("browser");
+    std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    // The scope the 401 asks for: enough to connect, not to call.
+    let narrow = studio(&daemon, &["mcp", "login", "notes"], Some(&browser));
+    assert!(
+        narrow.status.success(),
+        "{}",
+        String::from_utf8_lossy(&narrow.stderr)
+    );
+    assert_eq!(
+        server.stats()["scopes"][0],
+        "notes:read",
+        "{}",
+        server.stats()
+    );
+    let refused = call_whoami(&client).await;
+    assert_eq!(failure(&refused), None);
+    let message = refused
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::ToolError { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("the call was refused: {refused:#?}"));
+    assert!(message.contains("studio mcp login notes"), "{message}");
+
+    let wide = studio(
+        &daemon,
+        &["mcp", "login", "notes", "--scope", "notes:read notes:write"],
+        Some(&browser),
+    );
+    assert!(
+        wide.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wide.stderr)
+    );
+    let stats = server.stats();
+    assert_eq!(stats["scopes"][0], "notes:read", "{stats}");
+    assert_eq!(stats["scopes"][1], "notes:read notes:write", "{stats}");
+    let allowed = call_whoami(&client).await;
+    assert_eq!(whoami(&allowed).as_deref(), Some("signed in as client-2"));
+}

@@ -31,6 +31,10 @@ pub struct LoginJob {
     /// Its secret, for a confidential client.
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// Scopes to ask for; empty lets the server's challenge or metadata
+    /// choose.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// The job's last line of output.
@@ -77,7 +81,7 @@ pub async fn login(job: &LoginJob, announce: impl FnOnce(&str)) -> Result<Logged
             client_secret: job.client_secret.clone(),
             metadata_url: None,
         },
-        &[],
+        &job.scopes,
     )
     .await?;
     announce(&started.url);

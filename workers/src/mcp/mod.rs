@@ -176,15 +176,26 @@ impl Hub {
                 limit.as_secs()
             )),
             Ok(Err(err)) => {
+                // A 401 or 403 (a revoked token, or a call that needs more
+                // scope): a person signs in again; a run never does.
+                let sign_in = oauth::challenge_in(&err).map_or_else(String::new, |_| {
+                    format!(
+                        "; the server wants a sign-in (or more scope): run `studio mcp login {}`",
+                        server.config.name
+                    )
+                });
                 let transport_lost = matches!(
                     err,
                     ServiceError::TransportClosed | ServiceError::TransportSend(_)
                 ) || server.connection.client.is_closed();
                 if !transport_lost {
-                    return Ok(Err(format!("MCP server {:?}: {err}", server.config.name)));
+                    return Ok(Err(format!(
+                        "MCP server {:?}: {err}{sign_in}",
+                        server.config.name
+                    )));
                 }
                 let mut message = format!(
-                    "MCP server {:?} went away during the call ({err})",
+                    "MCP server {:?} went away during the call ({err}){sign_in}",
                     server.config.name
                 );
                 if !server.gone.swap(true, Ordering::Relaxed) {

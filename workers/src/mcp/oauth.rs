@@ -73,9 +73,13 @@ pub async fn start(
     if let Some(challenge) = challenge {
         request = request.with_challenge(challenge);
     }
-    if !scopes.is_empty() {
-        request = request.with_scopes(scopes.iter().cloned());
-    }
+    // The spec's order: the challenge's scope, else the resource's
+    // `scopes_supported` (rmcp would otherwise ask for their union).
+    request = if scopes.is_empty() {
+        request.with_initial_scope_selection()
+    } else {
+        request.with_scopes(scopes.iter().cloned())
+    };
     if let Some(id) = &identity.client_id {
         request = request.with_preregistered_client(id.clone());
         if let Some(secret) = &identity.client_secret {
