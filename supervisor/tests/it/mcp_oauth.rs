@@ -97,6 +97,15 @@ fn studio(
     command.output().unwrap()
 }
 
+/// A "browser" that first opens an idle connection to the sign-in's
+/// loopback listener (its port is in the address's `redirect_uri`), then
+/// follows the address's redirects with curl.
+const PRECONNECTING_BROWSER: &str = r#"#!/bin/bash
+port=$(printf '%s' "$1" | sed -n 's/.*redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A\([0-9]*\).*/\1/p')
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+exec curl -sfL -o /dev/null "$1"
+"#;
+
 /// A session of `agent` calling `notes.whoami` once; its events.
 async fn call_whoami(client: &Client) -> Vec<Event> {
     call_whoami_as(client, "noter").await
@@ -173,10 +182,12 @@ async fn login_then_sessions_use_and_refresh_the_tokens() {
     assert_eq!(stats["registered"], 0, "{stats}");
 
     // `studio mcp login`: discovery, registration, the browser (a curl that
-    // follows the redirect to the loopback listener), the exchange.
+    // follows the redirect to the loopback listener, after opening a
+    // connection to it that sends nothing, as a browser's preconnect
+    // does), the exchange.
     let scratch = tempfile::tempdir().unwrap();
     let browser = scratch.path().join("browser");
-    std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();
+    std::fs::write(&browser, PRECONNECTING_BROWSER).unwrap();
     std::fs::set_permissions(
         &browser,
         std::os::unix::fs::PermissionsExt::from_mode(0o755),

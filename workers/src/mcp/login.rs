@@ -169,41 +169,60 @@ async fn challenge_of(url: &str) -> Option<String> {
 /// Serves the loopback listener until a request for `/callback` comes,
 /// answers it with a page saying the sign-in can be closed, and returns
 /// its query (code, state, issuer, or error). Anything else gets a 404.
+/// Each connection is read on its own task: a browser may open one it
+/// sends nothing on (a preconnect) before the one with the redirect.
 async fn callback(listener: &TcpListener) -> Result<String, LoginError> {
+    let (found, mut queries) = tokio::sync::mpsc::unbounded_channel();
     loop {
-        let (mut stream, _) = listener.accept().await?;
-        let mut buffer = vec![0u8; 8192];
-        let mut read = 0;
-        // The request line is all that is needed; stop at its end.
-        while read < buffer.len() {
-            let n = stream.read(&mut buffer[read..]).await?;
-            if n == 0 || buffer[..read + n].windows(2).any(|w| w == b"\r\n") {
-                read += n;
-                break;
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                let found = found.clone();
+                tokio::spawn(async move {
+                    let read = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream)).await;
+                    if let Ok(Some(query)) = read {
+                        let _ = found.send(query);
+                    }
+                });
             }
-            read += n;
+            Some(query) = queries.recv() => return Ok(query),
         }
-        let head = String::from_utf8_lossy(&buffer[..read]);
-        let target = head
-            .lines()
-            .next()
-            .and_then(|line| line.split(' ').nth(1))
-            .unwrap_or("");
-        let Some(query) = target.strip_prefix("/callback?") else {
-            let _ = stream
-                .write_all(
-                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                )
-                .await;
-            continue;
-        };
-        let page = "<!doctype html><title>AI Studio</title><p>Signed in. You can close this tab and go back to AI Studio.</p>";
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-            page.len()
-        );
-        let _ = stream.write_all(answer.as_bytes()).await;
-        let _ = stream.shutdown().await;
-        return Ok(query.to_owned());
     }
+}
+
+/// How long one connection to the listener may take to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads one request's line and answers it: the callback's query, or a 404.
+async fn answer(mut stream: tokio::net::TcpStream) -> Option<String> {
+    let mut buffer = vec![0u8; 8192];
+    let mut read = 0;
+    // The request line is all that is needed; stop at its end.
+    while read < buffer.len() {
+        let n = stream.read(&mut buffer[read..]).await.ok()?;
+        read += n;
+        if n == 0 || buffer[..read].windows(2).any(|w| w == b"\r\n") {
+            break;
+        }
+    }
+    let head = String::from_utf8_lossy(&buffer[..read]);
+    let target = head
+        .lines()
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .unwrap_or("");
+    let Some(query) = target.strip_prefix("/callback?") else {
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await;
+        return None;
+    };
+    let page = "<!doctype html><title>AI Studio</title><p>Signed in. You can close this tab and go back to AI Studio.</p>";
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+        page.len()
+    );
+    let _ = stream.write_all(reply.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    Some(query.to_owned())
 }
