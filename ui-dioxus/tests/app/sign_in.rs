@@ -114,10 +114,18 @@ async fn settings_sign_in_to_an_oauth_server_and_out() {
     commands_tx
         .send(Command::SignInMcp("notes".into()))
         .unwrap();
+    // The address to open is shown while the sign-in waits.
+    let mut shown = None;
     settle(&mut updates, &mut state, |s| {
+        if let Some(SignIn::Waiting(Some(url))) = s.settings.mcp_sign_ins.get("notes") {
+            shown = Some(url.clone());
+        }
         matches!(s.settings.mcp_sign_ins.get("notes"), Some(SignIn::Ended(_)))
     })
     .await;
+    let shown = shown.expect("the address was shown");
+    assert!(shown.contains("/authorize?"), "{shown}");
+    assert!(shown.contains("code_challenge_method=S256"), "{shown}");
     assert_eq!(
         state.settings.mcp_sign_ins.get("notes"),
         Some(&SignIn::Ended(Ok(())))
