@@ -185,3 +185,127 @@ pub(crate) async fn refresh(tokens: &McpOAuthTokens) -> Result<McpOAuthTokens, R
         ..tokens.clone()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use protocol::Secret;
+    use protocol::mcp::{McpOAuthTokens, McpServerConfig, McpTransport};
+
+    use super::*;
+    use crate::paths::DataDir;
+    use crate::secrets::StoreChoice;
+
+    fn http(name: &str, headers: Vec<(String, Secret)>) -> McpServerConfig {
+        McpServerConfig {
+            name: name.to_owned(),
+            transport: McpTransport::Http {
+                url: "http://127.0.0.1:9/mcp".to_owned(),
+                headers,
+            },
+            startup_timeout_secs: 5,
+            call_timeout_secs: 5,
+        }
+    }
+
+    fn tokens(expires_at: Option<u64>, token_endpoint: &str) -> McpOAuthTokens {
+        McpOAuthTokens {
+            access_token: "at-1".to_owned(),
+            refresh_token: Some("rt-1".to_owned()),
+            expires_at,
+            token_endpoint: token_endpoint.to_owned(),
+            client_id: "c".to_owned(),
+            client_secret: None,
+            resource: "http://127.0.0.1:9/mcp".to_owned(),
+            scope: None,
+        }
+    }
+
+    fn authorization(server: &McpServerConfig) -> Vec<String> {
+        let McpTransport::Http { headers, .. } = &server.transport else {
+            return Vec::new();
+        };
+        headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .map(|(_, value)| value.expose().to_owned())
+            .collect()
+    }
+
+    async fn store_with(
+        dir: &std::path::Path,
+        server: &str,
+        stored: &McpOAuthTokens,
+    ) -> SecretStore {
+        let data = DataDir::new(dir.join("d"));
+        data.create().unwrap();
+        let store = SecretStore::open(&data, StoreChoice::File).await.unwrap();
+        let value = Secret::new(serde_json::to_string(stored).unwrap());
+        store
+            .set(&secrets::mcp_oauth_name(server), value)
+            .await
+            .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_fresh_token_replaces_a_configured_authorization_and_stdio_is_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(
+            dir.path(),
+            "notes",
+            &tokens(None, "http://127.0.0.1:9/token"),
+        )
+        .await;
+        let configured = http(
+            "notes",
+            vec![("authorization".to_owned(), Secret::new("Bearer static"))],
+        );
+        let sent = with_oauth(&store, configured).await;
+        assert_eq!(authorization(&sent), ["Bearer at-1"]);
+        // No sign-in stored: as configured.
+        let other = with_oauth(&store, http("other", Vec::new())).await;
+        assert!(authorization(&other).is_empty());
+        let stdio = McpServerConfig {
+            transport: McpTransport::Stdio {
+                command: "node".to_owned(),
+                args: Vec::new(),
+                env: Vec::new(),
+            },
+            ..http("notes", Vec::new())
+        };
+        assert_eq!(with_oauth(&store, stdio.clone()).await, stdio);
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_the_endpoint_will_not_refresh_is_not_sent() {
+        // A token endpoint that refuses every refresh.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}/token", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = [0u8; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut buffer).await;
+                let body = r#"{"error":"invalid_grant"}"#;
+                let answer = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, answer.as_bytes()).await;
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let stored = tokens(Some(now_secs() - 5), &endpoint);
+        let store = store_with(dir.path(), "notes", &stored).await;
+        let err = refresh(&stored).await.unwrap_err();
+        assert!(err.to_string().contains("invalid_grant"), "{err}");
+        let sent = with_oauth(&store, http("notes", Vec::new())).await;
+        assert!(authorization(&sent).is_empty(), "an expired token was sent");
+        // The stored tokens are left as they were.
+        let kept = store
+            .get(&secrets::mcp_oauth_name("notes"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(kept.expose().contains("rt-1"));
+    }
+}
