@@ -351,6 +351,23 @@ async fn login_refuses_what_it_cannot_do_and_gives_up_in_time() {
     let stats = server.stats();
     assert_eq!(stats["registered"], 1, "{stats}");
     assert_eq!(stats["authorize"], 0, "{stats}");
+    // `studio doctor` says how to fix a server that wants a sign-in.
+    let doctor = studio(&daemon, &["--json", "doctor"], None);
+    let findings: Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let notes = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "MCP notes")
+        .unwrap_or_else(|| panic!("{findings:#}"));
+    assert_eq!(notes["status"], "fail", "{notes}");
+    assert!(
+        notes["fix"]
+            .as_str()
+            .unwrap()
+            .contains("studio mcp login notes"),
+        "{notes}"
+    );
     let secrets =
         std::fs::read_to_string(daemon.dir.root().join("secrets.json")).unwrap_or_default();
     assert!(!secrets.contains("mcp-oauth/notes"), "{secrets}");
