@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`ids`] and [`time`]: identifiers and timestamps.
 //! - [`agent`]: an agent's configuration, budgets and the scripted provider's script.
+//! - [`app_view`]: MCP Apps views and a view's own tool calls.
 //! - [`base_url`]: provider base URLs as people paste them, made usable.
 //! - [`caps`]: spend caps over many sessions (an agent's day, a group).
 //! - [`checks`]: checks that score a run's answer.
@@ -21,6 +22,7 @@
 //! the environment for the default data dir).
 
 pub mod agent;
+pub mod app_view;
 pub mod approval;
 pub mod base_url;
 pub mod caps;
@@ -49,7 +51,7 @@ mod round_trip_tests;
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.
-pub const PROTOCOL_VERSION: u32 = 27;
+pub const PROTOCOL_VERSION: u32 = 28;
 
 pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, Script, ScriptPatch};
 pub use event::{Event, EventKind, SessionStatus};

@@ -19,6 +19,9 @@ pub struct PluginServer {
     pub server: McpServerConfig,
     /// What its process may touch.
     pub confinement: PluginConfinement,
+    /// Its panels (`ui://` views of this server the plugin declares),
+    /// each with its title: read once the server starts.
+    pub panels: Vec<(String, String)>,
 }
 
 /// What a plugin server's process may touch: its plugin's files (read),
@@ -36,4 +39,7 @@ pub struct PluginConfinement {
     pub write: Vec<String>,
     /// Whether it has the network.
     pub network: Network,
+    /// Whether it may start other programs (`shell`); without it, only
+    /// its own program (and the interpreters that needs) may execute.
+    pub shell: bool,
 }

@@ -224,6 +224,32 @@ fn event_kinds() -> Vec<EventKind> {
                 "shell allow: a plugin's rule may match only its own servers' tools",
             )],
         })),
+        EventKind::AppView(Box::new(crate::app_view::AppView {
+            call_id: Some(s("c9")),
+            server: s("tracker"),
+            uri: s("ui://tracker/issues"),
+            title: s("list_issues"),
+            html: s("<!doctype html><p>issues</p>"),
+            csp: crate::app_view::AppCsp {
+                connect_domains: vec![s("https://api.example.com")],
+                resource_domains: Vec::new(),
+                frame_domains: Vec::new(),
+                base_uri_domains: Vec::new(),
+            },
+            prefers_border: true,
+            result: s("{\"content\":[]}"),
+        })),
+        EventKind::AppViewRefused {
+            call_id: None,
+            server: s("tracker"),
+            uri: s("ui://tracker/big"),
+            reason: s("larger than 512 KiB"),
+        },
+        EventKind::AppCallAsked {
+            call_id: s("app-1"),
+            tool: s("tracker.create_issue"),
+            uri: s("ui://tracker/issues"),
+        },
         EventKind::RunQueued,
         EventKind::RunStarted { queued_ms: 12 },
         EventKind::BudgetExceeded {
@@ -290,6 +316,9 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::CheckCommandRan { .. } => 39,
         EventKind::CheckJudged { .. } => 40,
         EventKind::PluginLoaded(_) => 41,
+        EventKind::AppView(_) => 42,
+        EventKind::AppViewRefused { .. } => 43,
+        EventKind::AppCallAsked { .. } => 44,
     }
 }
 
@@ -298,7 +327,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..42).collect::<Vec<_>>());
+    assert_eq!(variants, (0..45).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -701,6 +730,13 @@ fn control_requests() -> Vec<ControlRequest> {
             plugin: s("tracker"),
             name: None,
         },
+        ControlRequest::AppToolCall {
+            session: id(),
+            uri: s("ui://tracker/issues"),
+            server: s("tracker"),
+            tool: s("create_issue"),
+            arguments: s("{\"title\":\"x\"}"),
+        },
         ControlRequest::McpOAuthSet {
             server: s("notes"),
             tokens: Some(Secret::new(r#"{"access_token":"at-secret"}"#)),
@@ -773,7 +809,8 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::OtlpStatus => 56,
         ControlRequest::PluginEnvSet { .. } => 57,
         ControlRequest::PluginEnvRemove { .. } => 58,
-        ControlRequest::McpOAuthSet { .. } => 59,
+        ControlRequest::AppToolCall { .. } => 59,
+        ControlRequest::McpOAuthSet { .. } => 60,
     }
 }
 
@@ -974,6 +1011,9 @@ fn control_responses() -> Vec<ControlResponse> {
             last_error: Some(s("connection refused")),
             last_export_at: Some(Timestamp(5)),
         }),
+        ControlResponse::AppCallStarted {
+            call_id: s("app-1"),
+        },
     ]
 }
 
@@ -1115,6 +1155,7 @@ fn control_response_variant(r: &ControlResponse) -> usize {
         ControlResponse::Diff(_) => 29,
         ControlResponse::Applied(_) => 30,
         ControlResponse::Otlp(_) => 31,
+        ControlResponse::AppCallStarted { .. } => 32,
     }
 }
 
@@ -1189,7 +1230,9 @@ fn to_worker() -> Vec<ToWorker> {
                     read: vec![s("~/notes")],
                     write: Vec::new(),
                     network: crate::sandbox::Network::On,
+                    shell: false,
                 },
+                panels: vec![(s("ui://tracker/issues"), s("Issues"))],
             }],
             sandbox_support: crate::sandbox::SandboxSupport {
                 user_namespaces: true,
@@ -1205,6 +1248,11 @@ fn to_worker() -> Vec<ToWorker> {
                     api_key: Some(s("sk-judge")),
                 }),
             }],
+            app_call: Some(crate::app_view::AppCall {
+                call_id: s("app-1"),
+                tool: s("tracker.create_issue"),
+                arguments: s("{}"),
+            }),
         })),
         ToWorker::ApprovalDecision {
             call_id: s("c"),
@@ -1308,7 +1356,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 60);
+    covers(&requests, control_request_variant, 61);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"
@@ -1321,7 +1369,7 @@ async fn every_control_message_round_trips() {
         .await;
     }
     let responses = control_responses();
-    covers(&responses, control_response_variant, 32);
+    covers(&responses, control_response_variant, 33);
     for (id, response) in responses.into_iter().enumerate() {
         round_trip(&ServerFrame::Response {
             id: id as u64,

@@ -74,6 +74,9 @@ pub struct StartTurn {
     /// Judge checks (`Check::Judge`) to ask once the turn completes, each
     /// recorded as `check.judge`; only in a run's last turn.
     pub judges: Vec<JudgeCall>,
+    /// A view's own tool call to run instead of a model turn: asked,
+    /// run and answered, then `Done`.
+    pub app_call: Option<crate::app_view::AppCall>,
 }
 
 /// A judge agent to ask about the run's answer, with where its provider

@@ -51,6 +51,9 @@ pub enum Item {
     },
     /// Something the session said about itself.
     Notice(String),
+    /// An MCP App view: a tool call's (`call_id` set, drawn next to it)
+    /// or a plugin's panel (`call_id` `None`).
+    View(Box<protocol::app_view::AppView>),
 }
 
 /// An item of the conversation and when it began (the event that
@@ -76,8 +79,27 @@ pub fn items(events: &[Event]) -> Vec<Item> {
 pub fn timed_items(events: &[Event]) -> Vec<Said> {
     let mut items: Vec<Item> = Vec::new();
     let mut began: Vec<Timestamp> = Vec::new();
+    // Calls a view asked for: their own views answer the view, not the chat.
+    let mut view_calls: Vec<&str> = Vec::new();
     for event in events {
         match &event.kind {
+            EventKind::AppCallAsked { call_id, tool, .. } => {
+                view_calls.push(call_id);
+                items.push(Item::Notice(format!("a view asks to call {tool}")));
+            }
+            EventKind::AppView(view)
+                if view
+                    .call_id
+                    .as_deref()
+                    .is_none_or(|id| !view_calls.contains(&id)) =>
+            {
+                items.push(Item::View(view.clone()));
+            }
+            EventKind::AppViewRefused { uri, reason, .. } => {
+                items.push(Item::Notice(format!(
+                    "the view {uri} is not shown: {reason}"
+                )));
+            }
             EventKind::MessageUser { text } => items.push(Item::User(text.clone())),
             EventKind::LlmResponseChunk { text, .. } => match items.last_mut() {
                 Some(Item::Assistant {
@@ -234,6 +256,7 @@ mod tests {
                     Item::Assistant { .. } => "assistant",
                     Item::Notice(_) => "notice",
                     Item::Tool { .. } => "tool",
+                    Item::View(_) => "view",
                 };
                 (said.at.0 / 1_000_000, what)
             })
@@ -350,5 +373,51 @@ mod tests {
             *state,
             CallState::Failed("not decided: the session ended".into())
         );
+    }
+
+    #[test]
+    fn views_show_but_not_those_answering_a_views_own_call() {
+        let view = |call_id: Option<&str>| {
+            EventKind::AppView(Box::new(protocol::app_view::AppView {
+                call_id: call_id.map(str::to_owned),
+                server: "tracker".into(),
+                uri: "ui://tracker/issues".into(),
+                title: "Issues".into(),
+                html: "<p></p>".into(),
+                csp: protocol::app_view::AppCsp::default(),
+                prefers_border: false,
+                result: String::new(),
+            }))
+        };
+        let items = items(&log(vec![
+            view(None),
+            view(Some("c1")),
+            EventKind::AppCallAsked {
+                call_id: "app-1".into(),
+                tool: "tracker.list_issues".into(),
+                uri: "ui://tracker/issues".into(),
+            },
+            view(Some("app-1")),
+            EventKind::AppViewRefused {
+                call_id: None,
+                server: "tracker".into(),
+                uri: "ui://tracker/big".into(),
+                reason: "too large".into(),
+            },
+        ]));
+        let shown: Vec<Option<&str>> = items
+            .iter()
+            .filter_map(|item| match item {
+                Item::View(view) => Some(view.call_id.as_deref()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(shown, [None, Some("c1")]);
+        assert!(items.contains(&Item::Notice(
+            "a view asks to call tracker.list_issues".into()
+        )));
+        assert!(items.contains(&Item::Notice(
+            "the view ui://tracker/big is not shown: too large".into()
+        )));
     }
 }

@@ -7,6 +7,8 @@
 //! - [`connection`]: the one task that owns the daemon connection: it sends
 //!   what components ask ([`connection::Command`]) and feeds the store.
 //! - [`conversation`]: an interactive session's events as a chat.
+//! - [`app_views`]: MCP Apps views in sandboxed frames, with the host side
+//!   of their protocol.
 //! - [`app`]: the root component, navigation (Ctrl+1..6) and the shell.
 //! - [`pages`]: Agents, Sessions, Runs, Inspector, Settings, and Compare
 //!   (sessions side by side).
@@ -29,6 +31,7 @@
 //! renders in the desktop window and, in tests, through `dioxus-ssr`.
 
 pub mod app;
+pub mod app_views;
 pub mod commands;
 pub mod connection;
 pub mod conversation;

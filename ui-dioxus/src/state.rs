@@ -179,6 +179,8 @@ pub enum Update {
     /// How a run's result differs from another's (`WorkspaceDiff`), or
     /// why not.
     RunDiff(Result<Box<RunDiff>, String>),
+    /// A view's call started (its id), or why not; by ticket.
+    AppCall(u64, Result<String, String>),
     /// A run's changes were applied (what and where), or why not.
     Applied(SessionId, Result<String, String>),
     /// An export is whole: the page saves it.
@@ -327,6 +329,9 @@ pub struct AppState {
     pub spending: Spending,
     /// The run whose changes were last applied, and how that went.
     pub applied: Option<(SessionId, Result<String, String>)>,
+    /// The calls views asked for, by ticket: the call's id once started,
+    /// or why the daemon refused it (`app_views`).
+    pub app_calls: HashMap<u64, Result<String, String>>,
     /// Whether the setup wizard is on screen.
     pub wizard_open: bool,
     /// Whether it was finished or skipped once: it then opens only from
@@ -548,6 +553,9 @@ impl AppState {
             }
             Update::Applied(run, outcome) => self.applied = Some((run, outcome)),
             Update::RunDiff(diff) => self.compare.changes_diff = Some(diff),
+            Update::AppCall(ticket, started) => {
+                self.app_calls.insert(ticket, started);
+            }
             Update::Exported(exported) => {
                 self.exported = Some(exported);
                 self.export_saved = None;

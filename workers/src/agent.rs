@@ -295,10 +295,42 @@ impl<'a> Tools<'a> {
             });
         }
         if self.hub.owns(&call.name) {
-            return self.hub.call(&call.name, &call.arguments, outbox).await;
+            return self
+                .hub
+                .call(&call.id, &call.name, &call.arguments, outbox)
+                .await;
         }
         Ok(Err(format!("there is no tool named {:?}", call.name)))
     }
+}
+
+/// Runs a view's own tool call, a turn of its own: asked, run and
+/// recorded like a model's call (and so through the same rules and
+/// approvals), with nobody to tell the result to but the view. Only a
+/// tool of a live MCP server: a view never reaches the built-in tools.
+pub(crate) async fn app_call(
+    start: &StartTurn,
+    call: &protocol::app_view::AppCall,
+    hub: &mcp::Hub,
+    decisions: &mut mpsc::UnboundedReceiver<Decision>,
+    outbox: &Outbox,
+) -> anyhow::Result<TurnOutcome> {
+    if !hub.owns(&call.tool) {
+        return Ok(TurnOutcome::Failed {
+            error: format!(
+                "a view asked for {:?}, which no live MCP server has",
+                call.tool
+            ),
+        });
+    }
+    let tools = Tools::for_turn(start, hub);
+    let call = ToolCall {
+        id: call.call_id.clone(),
+        name: call.tool.clone(),
+        arguments: call.arguments.clone(),
+    };
+    tool_call(&call, &tools, decisions, outbox).await?;
+    Ok(TurnOutcome::Completed)
 }
 
 /// Asks the daemon about one tool call, runs it if approved, and returns

@@ -64,7 +64,10 @@ async fn run_turn(
                     outbox,
                 )
                 .await?;
-                let outcome = if let Some(tape) = &start.tape {
+                hub.read_panels(&start.plugin_servers, outbox).await?;
+                let outcome = if let Some(call) = &start.app_call {
+                    agent::app_call(&start, call, hub, &mut decisions, outbox).await?
+                } else if let Some(tape) = &start.tape {
                     tape::play(&start, tape, hub, &mut decisions, outbox).await?
                 } else if start.agent.provider == ProviderKind::Scripted {
                     scripted::run(&start, hub, &mut decisions, outbox).await?;
@@ -155,6 +158,7 @@ mod tests {
             setup: None,
             check_commands: Vec::new(),
             judges: Vec::new(),
+            app_call: None,
         }
     }
 

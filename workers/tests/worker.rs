@@ -118,6 +118,7 @@ impl Daemon {
             setup: None,
             check_commands: Vec::new(),
             judges: Vec::new(),
+            app_call: None,
         }))
     }
 }

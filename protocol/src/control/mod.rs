@@ -522,6 +522,22 @@ pub enum ControlRequest {
         /// One variable, or all.
         name: Option<String>,
     },
+    /// A view recorded in a session (`app.view`) asks to call a tool of
+    /// its own server, on a person's action. The session must be an idle
+    /// chat; the call then runs as a turn of its own, through approvals.
+    /// Replies [`ControlResponse::AppCallStarted`].
+    AppToolCall {
+        /// The session.
+        session: SessionId,
+        /// The view's `ui://` resource.
+        uri: String,
+        /// The view's server.
+        server: String,
+        /// The tool's own name on that server.
+        tool: String,
+        /// Arguments as a JSON object's text.
+        arguments: String,
+    },
     /// Store the OAuth tokens `studio mcp login` got for an HTTP MCP
     /// server (a [`crate::mcp::McpOAuthTokens`] as JSON), or forget them
     /// (`None`). Replies [`ControlResponse::Ok`].

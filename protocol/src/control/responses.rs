@@ -114,6 +114,12 @@ pub enum ControlResponse {
     Applied(crate::workspace::ApplyReport),
     /// Answer to [`ControlRequest::SetOtlp`] and [`ControlRequest::OtlpStatus`].
     Otlp(super::OtlpSettings),
+    /// Answer to [`super::ControlRequest::AppToolCall`]: the call started;
+    /// its `tool.*` events carry this id.
+    AppCallStarted {
+        /// The call.
+        call_id: String,
+    },
 }
 
 /// Streamed items.

@@ -341,6 +341,32 @@ pub enum EventKind {
     /// `plugin.loaded`: the session uses an installed plugin (boxed: it
     /// is rare and large; its encoding is that of a struct variant).
     PluginLoaded(Box<PluginLoad>),
+    /// `app.view`: an MCP App view was read from its server, for a tool
+    /// call's result or as a plugin's panel (boxed: it holds a page).
+    AppView(Box<crate::app_view::AppView>),
+    /// `app.view.refused`: a view a server named was not recorded (it
+    /// could not be read, is not an MCP App page, or is too large).
+    AppViewRefused {
+        /// The tool call it was for; `None` for a panel.
+        call_id: Option<String>,
+        /// The server.
+        server: String,
+        /// Its `ui://` resource.
+        uri: String,
+        /// Why.
+        reason: String,
+    },
+    /// `app.call`: a view asked, on a person's action, to call a tool of
+    /// its server; the call's `tool.*` events follow under `call_id`. The
+    /// model is not told of it.
+    AppCallAsked {
+        /// The call.
+        call_id: String,
+        /// `SERVER.TOOL`.
+        tool: String,
+        /// The view that asked.
+        uri: String,
+    },
 }
 
 /// What `plugin.loaded` says: the plugin's version, the checksum of its
@@ -398,6 +424,9 @@ impl EventKind {
             EventKind::McpToolsSkipped { .. } => "mcp.tools.skipped",
             EventKind::McpServerExited { .. } => "mcp.server.exited",
             EventKind::PluginLoaded(_) => "plugin.loaded",
+            EventKind::AppView(_) => "app.view",
+            EventKind::AppViewRefused { .. } => "app.view.refused",
+            EventKind::AppCallAsked { .. } => "app.call",
             EventKind::RunQueued => "run.queued",
             EventKind::RunStarted { .. } => "run.started",
             EventKind::BudgetExceeded { .. } => "budget.exceeded",
@@ -454,6 +483,7 @@ impl EventKind {
                     | EventKind::WorkspaceCreated { .. }
                     | EventKind::WorkspaceChanged { .. }
                     | EventKind::PluginLoaded(_)
+                    | EventKind::AppCallAsked { .. }
             )
     }
 
@@ -466,6 +496,7 @@ impl EventKind {
             EventKind::LlmError { .. }
                 | EventKind::ToolError { .. }
                 | EventKind::McpServerFailed { .. }
+                | EventKind::AppViewRefused { .. }
                 | EventKind::McpToolsSkipped { .. }
                 | EventKind::SessionFailed { .. }
                 | EventKind::SessionCrashed { .. }

@@ -121,6 +121,9 @@ pub(crate) struct Conversation {
     answer: Option<usize>,
     /// Calls of that answer still waiting for their result.
     open_calls: Vec<String>,
+    /// Calls a view asked for (`app.call`): the model never made them,
+    /// so they are not part of its conversation.
+    view_calls: Vec<String>,
 }
 
 impl Conversation {
@@ -148,6 +151,8 @@ impl Conversation {
                     }
                 }
             },
+            EventKind::AppCallAsked { call_id, .. } => self.view_calls.push(call_id.clone()),
+            EventKind::ToolRequested { call_id, .. } if self.view_calls.contains(call_id) => {}
             EventKind::ToolRequested {
                 call_id,
                 tool,
@@ -249,6 +254,37 @@ mod tests {
                 kind,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_call_a_view_asked_for_is_not_the_models() {
+        let history = conversation(&events(vec![
+            user("list them"),
+            completed(),
+            EventKind::MessageAssistant {
+                text: "here".into(),
+            },
+            EventKind::SessionIdle { error: None },
+            EventKind::AppCallAsked {
+                call_id: "app-1".into(),
+                tool: "tracker.create_issue".into(),
+                uri: "ui://tracker/issues".into(),
+            },
+            EventKind::ToolRequested {
+                call_id: "app-1".into(),
+                tool: "tracker.create_issue".into(),
+                arguments: "{}".into(),
+            },
+            EventKind::ToolCompleted {
+                call_id: "app-1".into(),
+                output: "created #1".into(),
+                truncated: false,
+            },
+            user("and now?"),
+        ]));
+        let roles: Vec<Role> = history.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [Role::User, Role::Assistant, Role::User]);
+        assert!(history.iter().all(|m| m.tool_calls.is_empty()));
     }
 
     fn user(text: &str) -> EventKind {

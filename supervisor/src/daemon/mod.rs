@@ -51,7 +51,7 @@ use crate::store::{Store, StoreError};
 pub(crate) use broker::{BrokerItem, BrokerMsg, Topic};
 use listener::WorkerRegistry;
 use root::{Root, RootMsg};
-pub(crate) use scheduler::{QueuedRun, SchedulerMsg};
+pub(crate) use scheduler::{ChatInput, QueuedRun, SchedulerMsg};
 pub(crate) use sequencer::Sequencer;
 
 /// How a daemon instance is set up.

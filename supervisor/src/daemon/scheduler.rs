@@ -78,11 +78,11 @@ pub(crate) enum SchedulerMsg {
     /// the chat limit (a new chat over it is recorded as failed, a resume
     /// refused); if the session is live already, just answer that it is open.
     Open(Box<QueuedRun>),
-    /// The user's message (`Some`) or the end (`None`) of a live
+    /// The user's message, a view's call or the end of a live
     /// interactive session.
     Chat {
         session: SessionId,
-        say: Option<String>,
+        say: ChatInput,
         reply: StopReply,
     },
     /// Cancel a queued or live session.
@@ -97,6 +97,16 @@ pub(crate) enum SchedulerMsg {
     SetLimits(DaemonLimits, RpcReplyPort<()>),
     /// Interrupt everything and reply once every session has its terminal event.
     Shutdown(RpcReplyPort<()>),
+}
+
+/// What a person sends a live interactive session.
+pub(crate) enum ChatInput {
+    /// The next message.
+    Say(String),
+    /// A view's own tool call.
+    App(Box<super::session::AppAsk>),
+    /// The end.
+    End,
 }
 
 /// The Scheduler actor (state in [`SchedulerState`]).
@@ -201,8 +211,9 @@ impl Actor for Scheduler {
             {
                 Some(live) => {
                     let msg = match say {
-                        Some(text) => SessionMsg::Say(text, reply),
-                        None => SessionMsg::End(reply),
+                        ChatInput::Say(text) => SessionMsg::Say(text, reply),
+                        ChatInput::App(ask) => SessionMsg::AppCall(ask, reply),
+                        ChatInput::End => SessionMsg::End(reply),
                     };
                     let _ = live.actor.cast(msg);
                 }

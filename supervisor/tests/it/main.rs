@@ -11,6 +11,7 @@
     reason = "the tests start the binaries under test, as a person would"
 )]
 
+mod app_views;
 mod approvals;
 mod attacks;
 mod bad_input;

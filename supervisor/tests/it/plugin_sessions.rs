@@ -72,6 +72,15 @@ async fn a_plugin_server_runs_in_the_sandbox_its_plugin_was_granted() {
     std::fs::write(&users_file, "the user's file").unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    // A program in its own data folder, as a server that wrote one would
+    // have it.
+    let dropped = plugins.data_of("tracker").join("dropped.sh");
+    std::fs::create_dir_all(plugins.data_of("tracker")).unwrap();
+    std::fs::write(&dropped, "#!/bin/sh\necho dropped ran\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dropped, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
 
     let mut user = agent("tracker-user", 1, 0);
     user.mcp_servers = vec!["plugin:tracker".into()];
@@ -92,6 +101,17 @@ async fn a_plugin_server_runs_in_the_sandbox_its_plugin_was_granted() {
             call(
                 "tracker.reach",
                 serde_json::json!({"host": "127.0.0.1", "port": port}),
+            ),
+            // No `shell`: a shell, a file in its own folder, refused; its
+            // own program runs.
+            call(
+                "tracker.spawn",
+                serde_json::json!({"program": "/bin/sh", "args": ["-c", "echo escaped"]}),
+            ),
+            call("tracker.spawn", serde_json::json!({"program": dropped})),
+            call(
+                "tracker.spawn",
+                serde_json::json!({"program": "node", "args": ["-e", "console.log(6 * 7)"]}),
             ),
         ]),
         ..ScriptPatch::default()
@@ -134,10 +154,10 @@ async fn a_plugin_server_runs_in_the_sandbox_its_plugin_was_granted() {
         .iter()
         .filter(|e| matches!(e.kind, EventKind::ToolApproved { .. }))
         .count();
-    assert_eq!(approved, 6, "every call was asked about");
+    assert_eq!(approved, 9, "every call was asked about");
 
     let results = outcomes(&events);
-    assert_eq!(results.len(), 6, "{results:?}");
+    assert_eq!(results.len(), 9, "{results:?}");
     assert_eq!(results[0], Ok("created issue #1: Login fails".to_owned()));
     assert_eq!(results[1], Ok("#1 Login fails".to_owned()));
     for (at, what) in [
@@ -150,6 +170,11 @@ async fn a_plugin_server_runs_in_the_sandbox_its_plugin_was_granted() {
     }
     let refused = results[5].as_ref().expect_err("loopback");
     assert!(refused.contains("cannot reach"), "{refused}");
+    for (at, what) in [(6, "a shell"), (7, "a file it wrote")] {
+        let refused = results[at].as_ref().expect_err(what);
+        assert!(refused.contains("EACCES"), "{what}: {refused}");
+    }
+    assert_eq!(results[8], Ok("ran: 42".to_owned()), "its own program");
     // What the server wrote is in its plugin's data folder.
     let issues = std::fs::read_to_string(plugins.data_of("tracker").join("issues.json")).unwrap();
     assert!(issues.contains("Login fails"), "{issues}");

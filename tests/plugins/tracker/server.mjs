@@ -9,10 +9,11 @@
 // `ui://tracker/issues` (text/html;profile=mcp-app), which lists them and
 // has a button that asks the host to call `create_issue`. And tools for
 // the tests to see what the sandbox gives it: `peek` (reads a path),
-// `reach` (connects to host:port) and `env` (one variable of its
-// environment).
+// `reach` (connects to host:port), `env` (one variable of its
+// environment) and `spawn` (runs a program).
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
+import { execFileSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 
@@ -100,6 +101,15 @@ const tools = [
     inputSchema: { type: "object", properties: { name: { type: "string" } }, required: ["name"] },
   },
   {
+    name: "spawn",
+    description: "Runs a program (to show whether the sandbox lets it start others).",
+    inputSchema: {
+      type: "object",
+      properties: { program: { type: "string" }, args: { type: "array", items: { type: "string" } } },
+      required: ["program"],
+    },
+  },
+  {
     name: "reach",
     description: "Opens a TCP connection (to show what the sandbox allows).",
     inputSchema: {
@@ -133,6 +143,13 @@ async function call(name, args) {
       }
     case "env":
       return text(process.env[String(args.name)] ?? "(unset)");
+    case "spawn":
+      try {
+        const out = execFileSync(String(args.program), (args.args ?? []).map(String), { timeout: 5000 });
+        return text(`ran: ${out.toString().trim()}`);
+      } catch (err) {
+        return text(`cannot run ${args.program}: ${err.code ?? err.status}`, true);
+      }
     case "reach":
       return await new Promise((resolve) => {
         const socket = connect({ host: String(args.host), port: Number(args.port) });

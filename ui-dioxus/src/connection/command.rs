@@ -269,6 +269,22 @@ pub enum Command {
     },
     /// Forget every value stored for a plugin (once it is removed).
     ForgetPluginValues(String),
+    /// A view's own tool call (MCP Apps), numbered by `ticket` for its
+    /// answer (`Update::AppCall`).
+    AppToolCall {
+        /// The app's number for it.
+        ticket: u64,
+        /// The session whose view asks.
+        session: SessionId,
+        /// The view's `ui://` resource.
+        uri: String,
+        /// The view's server.
+        server: String,
+        /// The tool's name on that server.
+        tool: String,
+        /// Arguments as JSON text.
+        arguments: String,
+    },
 }
 
 /// The approval rules an agent form adds and removes: made only once the

@@ -66,6 +66,8 @@ pub(super) enum Asked {
     Pricing,
     /// Tests this MCP server.
     McpTest(String),
+    /// A view's call, by the app's ticket for it.
+    AppCall(u64),
     /// Adds this server of an import.
     McpImport(String),
     /// A step of a chain: once it succeeds, the first of these is sent,
@@ -272,6 +274,23 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
         },
         Command::ForgetPluginValues(plugin) => {
             ControlRequest::PluginEnvRemove { plugin, name: None }
+        }
+        Command::AppToolCall {
+            ticket,
+            session,
+            uri,
+            server,
+            tool,
+            arguments,
+        } => {
+            let request = ControlRequest::AppToolCall {
+                session,
+                uri,
+                server,
+                tool,
+                arguments,
+            };
+            return Ok((request, Asked::AppCall(ticket)));
         }
         Command::TestMcp(name) => {
             let request = ControlRequest::McpTest { name: name.clone() };

@@ -227,6 +227,14 @@ impl Wire {
                     (Some(Asked::McpTest(name)), Err(err)) => {
                         update(Update::McpTested(name, Err(err.message)));
                     }
+                    // The view is told why, as the answer to its request.
+                    (Some(Asked::AppCall(ticket)), Err(err)) => {
+                        update(Update::AppCall(ticket, Err(err.message)));
+                    }
+                    (
+                        Some(Asked::AppCall(ticket)),
+                        Ok(ControlResponse::AppCallStarted { call_id }),
+                    ) => update(Update::AppCall(ticket, Ok(call_id))),
                     // Shown by name in the import's report.
                     (Some(Asked::McpImport(name)), Err(err)) => {
                         update(Update::McpImported(name, Err(err.message)));

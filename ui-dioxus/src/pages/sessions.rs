@@ -8,6 +8,7 @@ use dioxus::prelude::*;
 use protocol::Timestamp;
 use protocol::control::SessionSummary;
 
+use crate::app_views::{AppFrame, PanelView};
 use crate::commands::Commands;
 use crate::connection::Command;
 use crate::conversation::{self, CallState, Item, Said};
@@ -147,6 +148,26 @@ fn ChatView(session: SessionSummary) -> Element {
         .into_iter()
         .filter(|said| matches!(said.item, Item::User(_) | Item::Assistant { .. }))
         .collect();
+    // The calls' arguments, for their views' tool-input; the plugins'
+    // panels (the newest of each), drawn above the conversation.
+    let inputs: std::collections::HashMap<String, String> = items
+        .iter()
+        .filter_map(|said| match &said.item {
+            Item::Tool {
+                call_id, arguments, ..
+            } => Some((call_id.clone(), arguments.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut panels: Vec<Box<protocol::app_view::AppView>> = Vec::new();
+    for said in &items {
+        if let Item::View(view) = &said.item
+            && view.call_id.is_none()
+        {
+            panels.retain(|p| (&p.server, &p.uri) != (&view.server, &view.uri));
+            panels.push(view.clone());
+        }
+    }
     let now = state.read().now;
     let idle = session.status == protocol::SessionStatus::Idle;
     let ended = session.status.is_terminal();
@@ -176,6 +197,13 @@ fn ChatView(session: SessionSummary) -> Element {
                     }
                 }
             }
+            if !panels.is_empty() {
+                div { class: "panels",
+                    for panel in panels {
+                        PanelView { key: "{panel.server}-{panel.uri}", session: id, view: panel }
+                    }
+                }
+            }
             div { class: "messages",
                 if !inherited.is_empty() {
                     div { class: "inherited",
@@ -185,7 +213,21 @@ fn ChatView(session: SessionSummary) -> Element {
                     }
                 }
                 for (index, said) in items.into_iter().enumerate() {
-                    ChatItem { key: "{index}", item: said.item, at: said.at, ago: format::ago(said.at, now) }
+                    if let Item::View(view) = said.item {
+                        if let Some(call_id) = view.call_id.clone() {
+                            AppFrame {
+                                key: "view-{call_id}",
+                                session: id,
+                                frame: "call-{call_id}",
+                                input: inputs.get(&call_id).cloned(),
+                                view,
+                                closing: false,
+                                on_closed: |()| {},
+                            }
+                        }
+                    } else {
+                        ChatItem { key: "{index}", item: said.item, at: said.at, ago: format::ago(said.at, now) }
+                    }
                 }
             }
             if ended {
@@ -234,6 +276,8 @@ fn ChatItem(item: Item, at: Timestamp, ago: String) -> Element {
             }
         },
         Item::Notice(text) => rsx! { div { class: "msg notice", "{text} " {when} } },
+        // Drawn by the chat itself, in their frames.
+        Item::View(_) => rsx! {},
         Item::Tool {
             tool,
             arguments,

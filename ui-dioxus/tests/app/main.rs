@@ -13,6 +13,7 @@
     reason = "the tests start the binaries under test, as a person would"
 )]
 
+mod app_views;
 mod browser;
 mod common;
 mod connection;

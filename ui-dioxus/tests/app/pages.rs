@@ -1146,6 +1146,60 @@ fn the_chat_view_streams_and_asks_inline() {
 }
 
 #[test]
+fn a_views_page_is_framed_sandboxed_under_its_policy_and_a_panel_waits_closed() {
+    let chat = id(4);
+    let event = |seq: u64, kind: EventKind| Event {
+        session: chat,
+        seq,
+        at: at(seq),
+        kind,
+    };
+    let view = |call_id: Option<&str>| {
+        EventKind::AppView(Box::new(protocol::app_view::AppView {
+            call_id: call_id.map(str::to_owned),
+            server: "tracker".into(),
+            uri: "ui://tracker/issues".into(),
+            title: "Issues".into(),
+            html: "<!doctype html><h1>Issues</h1><script>evil()</script>".into(),
+            csp: protocol::app_view::AppCsp {
+                connect_domains: vec!["https://api.example.com".into(), "* 'unsafe-eval'".into()],
+                ..Default::default()
+            },
+            prefers_border: true,
+            result: String::new(),
+        }))
+    };
+    let mut state = populated(Page::Sessions);
+    state.inspected = Some((
+        chat,
+        vec![
+            event(1, view(None)),
+            event(
+                2,
+                EventKind::ToolRequested {
+                    call_id: "c1".into(),
+                    tool: "tracker.list_issues".into(),
+                    arguments: "{}".into(),
+                },
+            ),
+            event(3, view(Some("c1"))),
+        ],
+    ));
+    let html = render(state);
+    // One frame: the call's; the panel waits behind its button.
+    assert_eq!(html.matches("<iframe").count(), 1, "{html}");
+    assert!(html.contains(">Open Issues<"), "{html}");
+    assert!(html.contains("sandbox=\"allow-scripts\""), "{html}");
+    assert!(!html.contains("allow-same-origin"), "{html}");
+    assert!(html.contains("data-view=\"call-c1\""), "{html}");
+    assert!(
+        html.contains("connect-src https://api.example.com;"),
+        "the declared origin, and nothing else: {html}"
+    );
+    assert!(!html.contains("unsafe-eval"), "{html}");
+}
+
+#[test]
 fn the_settings_forms_empty_with_a_problem_and_an_import_report() {
     let state = populated(Page::Settings);
     insta::assert_snapshot!(

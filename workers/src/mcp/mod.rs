@@ -27,6 +27,7 @@ use rmcp::service::ServiceError;
 pub mod login;
 pub mod oauth;
 mod open;
+mod views;
 
 pub use open::{Connection, OFFERED_VERSION, client_config, open};
 
@@ -49,7 +50,19 @@ pub struct StudioClient;
 
 impl ClientHandler for StudioClient {
     fn get_info(&self) -> ClientConfig {
-        client_config(ClientCapabilities::default())
+        // It records the MCP Apps views servers offer, for the app to draw.
+        let mut capabilities = ClientCapabilities::default();
+        let mut apps = serde_json::Map::new();
+        apps.insert(
+            "mimeTypes".to_owned(),
+            serde_json::json!([protocol::app_view::APP_MIME_TYPE]),
+        );
+        capabilities.extensions = Some(
+            [(protocol::app_view::APP_EXTENSION.to_owned(), apps)]
+                .into_iter()
+                .collect(),
+        );
+        client_config(capabilities)
     }
 }
 
@@ -57,6 +70,8 @@ impl ClientHandler for StudioClient {
 #[derive(Default)]
 pub struct Hub {
     servers: Vec<Server>,
+    /// The plugin panels already recorded (server, `ui://` URI).
+    panels_read: HashSet<(String, String)>,
 }
 
 struct Server {
@@ -149,10 +164,44 @@ impl Hub {
         self.find(name).is_some()
     }
 
-    /// Runs an approved `tools/call`. `Err` is a message for the model;
-    /// a server found gone is reported once as `mcp.server.exited`.
+    /// Records the panels of the plugin servers in `plugins` that are
+    /// live and not recorded yet in this worker's life (`app.view`).
+    pub async fn read_panels(
+        &mut self,
+        plugins: &[protocol::plugin::PluginServer],
+        outbox: &Outbox,
+    ) -> anyhow::Result<()> {
+        for plugin in plugins {
+            let name = &plugin.server.name;
+            let Some(server) = self
+                .servers
+                .iter()
+                .find(|s| !s.gone.load(Ordering::Relaxed) && &s.config.name == name)
+            else {
+                continue;
+            };
+            for (uri, title) in &plugin.panels {
+                if !self.panels_read.insert((name.clone(), uri.clone())) {
+                    continue;
+                }
+                let purpose = views::Purpose {
+                    call_id: None,
+                    title: title.clone(),
+                    result: String::new(),
+                };
+                views::record(&server.connection.client, name, uri, purpose, outbox).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs an approved `tools/call` (`call_id`), and records the view
+    /// its tool declares, if any, with the result. `Err` is a message for
+    /// the model; a server found gone is reported once as
+    /// `mcp.server.exited`.
     pub async fn call(
         &self,
+        call_id: &str,
         name: &str,
         arguments: &str,
         outbox: &Outbox,
@@ -169,7 +218,26 @@ impl Hub {
         let limit = Duration::from_secs(u64::from(server.config.call_timeout_secs));
         let result = tokio::time::timeout(limit, server.connection.client.call_tool(request)).await;
         Ok(match result {
-            Ok(Ok(result)) => from_result(&result),
+            Ok(Ok(result)) => {
+                let view = server
+                    .connection
+                    .tools
+                    .iter()
+                    .find(|t| t.name == tool)
+                    .and_then(views::declared);
+                if let Some(uri) = view
+                    && result.is_error != Some(true)
+                {
+                    let purpose = views::Purpose {
+                        call_id: Some(call_id.to_owned()),
+                        title: tool.to_owned(),
+                        result: serde_json::to_string(&result).unwrap_or_default(),
+                    };
+                    let client = &server.connection.client;
+                    views::record(client, &server.config.name, &uri, purpose, outbox).await?;
+                }
+                from_result(&result)
+            }
             Err(_) => Err(format!(
                 "MCP server {:?} gave no answer within {}s",
                 server.config.name,

@@ -54,6 +54,10 @@ pub struct Args {
     /// More paths to write.
     #[arg(long)]
     write: Vec<PathBuf>,
+    /// Execute no program but the command's own (and the interpreters it
+    /// names): no shell, no other tool, no file it wrote.
+    #[arg(long)]
+    only_its_program: bool,
     /// The command and its arguments.
     #[arg(last = true)]
     command: Vec<OsString>,
@@ -147,7 +151,16 @@ fn confine_and_exec(args: &Args) -> Result<Never, String> {
         // Inside a namespace without its ids: nothing could run right.
         Err(Entered::Half(err)) => return Err(format!("cannot map ids in the namespace: {err}")),
     };
-    let enforced = restrict(args, &view, own_root)?;
+    // Found as the command will be: in its own root, on its PATH.
+    let programs = if args.only_its_program {
+        Some(super::programs::needed(
+            program,
+            std::env::var_os("PATH").as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let enforced = restrict(args, &view, own_root, programs.as_deref())?;
     if !enforced && !args.run_without_missing {
         return Err(
             "refused: this kernel does not enforce Landlock; set sandbox.fallback = \"run\" to run without"
@@ -206,9 +219,15 @@ fn enter_namespaces(network: Network) -> Result<(), Entered> {
 }
 
 /// `no_new_privs` and Landlock: reads what the command may see, writes
-/// only where it may, no signal, ptrace or abstract socket outside.
-/// Says whether Landlock is enforced.
-fn restrict(args: &Args, view: &root::View, own_root: bool) -> Result<bool, String> {
+/// only where it may, no signal, ptrace or abstract socket outside; with
+/// `programs`, executes those files alone. Says whether Landlock is
+/// enforced.
+fn restrict(
+    args: &Args,
+    view: &root::View,
+    own_root: bool,
+    programs: Option<&[PathBuf]>,
+) -> Result<bool, String> {
     let abi = ABI_WANTED;
     let mut readable: Vec<PathBuf> = Vec::new();
     if own_root {
@@ -250,17 +269,21 @@ fn restrict(args: &Args, view: &root::View, own_root: bool) -> Result<bool, Stri
             .handle_access(AccessNet::from_all(abi))
             .map_err(err)?;
     }
+    let (mut reads, mut writes) = (AccessFs::from_read(abi), AccessFs::from_all(abi));
+    if programs.is_some() {
+        reads.remove(AccessFs::Execute);
+        writes.remove(AccessFs::Execute);
+    }
     let status = ruleset
         .create()
         .map_err(err)?
-        .add_rules(path_beneath_rules(
-            existing(readable),
-            AccessFs::from_read(abi),
-        ))
+        .add_rules(path_beneath_rules(existing(readable), reads))
+        .map_err(err)?
+        .add_rules(path_beneath_rules(existing(writable), writes))
         .map_err(err)?
         .add_rules(path_beneath_rules(
-            existing(writable),
-            AccessFs::from_all(abi),
+            existing(programs.unwrap_or_default().to_vec()),
+            AccessFs::Execute | AccessFs::ReadFile,
         ))
         .map_err(err)?
         .restrict_self()

@@ -25,6 +25,7 @@
 //! as the worker does, and say so.
 
 pub mod launch;
+mod programs;
 mod root;
 
 use std::ffi::OsStr;
@@ -63,6 +64,9 @@ pub struct Policy {
     write: Vec<PathBuf>,
     fallback: Fallback,
     support: SandboxSupport,
+    /// Execute no program but the command's own (a plugin without
+    /// `shell`).
+    only_its_program: bool,
 }
 
 impl Policy {
@@ -88,6 +92,7 @@ impl Policy {
             write: agent.sandbox.write.iter().map(expand).collect(),
             fallback: agent.sandbox.fallback,
             support,
+            only_its_program: false,
         }
     }
 
@@ -119,6 +124,7 @@ impl Policy {
             write: confinement.write.iter().map(expand).collect(),
             fallback: Fallback::Refuse,
             support,
+            only_its_program: !confinement.shell,
         }
     }
 
@@ -216,6 +222,9 @@ impl Policy {
             .arg(self.network.as_str());
         if self.fallback == Fallback::Run {
             command.arg("--run-without-missing");
+        }
+        if self.only_its_program {
+            command.arg("--only-its-program");
         }
         for path in &self.read {
             command.arg("--read").arg(path);

@@ -8,7 +8,7 @@ use super::{
     Handles, agents, approvals, chat, compare, groups, plugin_env, pricing, replay, retention,
     runs, secrets, sessions, status, workspaces,
 };
-use crate::daemon::{BrokerMsg, mcp_servers};
+use crate::daemon::{BrokerMsg, ChatInput, mcp_servers};
 
 /// Requests with one response. After one that changed a list succeeds,
 /// every `WatchLists` stream hears which.
@@ -174,9 +174,18 @@ async fn dispatch(
             agent,
         } => chat::branch(&session, at_seq, agent, handles).await,
         ControlRequest::ChatSay { session, text } => {
-            chat::deliver(session, Some(text), handles).await
+            chat::deliver(session, ChatInput::Say(text), handles).await
         }
-        ControlRequest::ChatEnd { session } => chat::deliver(session, None, handles).await,
+        ControlRequest::ChatEnd { session } => {
+            chat::deliver(session, ChatInput::End, handles).await
+        }
+        ControlRequest::AppToolCall {
+            session,
+            uri,
+            server,
+            tool,
+            arguments,
+        } => chat::app_call(session, uri, server, tool, arguments, handles).await,
         ControlRequest::StoreCheck => Ok(ControlResponse::StoreCheck(shared.store.check().await?)),
         ControlRequest::Follow { .. }
         | ControlRequest::WatchSessions

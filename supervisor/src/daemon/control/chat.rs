@@ -22,9 +22,10 @@ use ractor::rpc::CallResult;
 
 use super::{find_session, unavailable};
 use crate::daemon::root::Handles;
+use crate::daemon::session::AppAsk;
 use crate::daemon::session::Opening;
 use crate::daemon::spend_caps::{Admission, SessionCaps};
-use crate::daemon::{QueuedRun, SchedulerMsg, Sequencer};
+use crate::daemon::{ChatInput, QueuedRun, SchedulerMsg, Sequencer};
 use crate::store::{SessionKind, SessionRecord};
 
 /// How long a tool call of an interactive session waits for its person.
@@ -149,10 +150,10 @@ pub(crate) async fn branch(
     open_new(record, handles).await
 }
 
-/// Hands the user's message (`Some`) or the end (`None`) to a live session.
+/// Hands the user's message, a view's call or the end to a live session.
 pub(crate) async fn deliver(
     session: SessionId,
-    say: Option<String>,
+    say: ChatInput,
     handles: &Handles,
 ) -> Result<ControlResponse, ControlError> {
     let asked = handles
@@ -170,6 +171,31 @@ pub(crate) async fn deliver(
         Ok(CallResult::Success(result)) => result.map(|()| ControlResponse::Ok),
         _ => Err(unavailable()),
     }
+}
+
+/// Starts a view's own tool call on a live chat (see
+/// `session::app_calls`); answers with the id its events will carry.
+pub(crate) async fn app_call(
+    session: SessionId,
+    uri: String,
+    server: String,
+    tool: String,
+    arguments: String,
+    handles: &Handles,
+) -> Result<ControlResponse, ControlError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)
+        .map_err(|err| ControlError::new(ErrorKind::Internal, format!("no randomness: {err}")))?;
+    let call_id = format!("app-{}", u64::from_le_bytes(bytes));
+    let ask = AppAsk {
+        call_id: call_id.clone(),
+        uri,
+        server,
+        tool,
+        arguments,
+    };
+    deliver(session, ChatInput::App(Box::new(ask)), handles).await?;
+    Ok(ControlResponse::AppCallStarted { call_id })
 }
 
 /// Starts the session's worker now and waits until it is spawned.

@@ -151,7 +151,7 @@ async fn as_chat(
     record.label = Some(label);
     let session = record.id;
     let opened = chat::open_new(record, handles).await?;
-    chat::deliver(session, Some(prompt), handles).await?;
+    chat::deliver(session, crate::daemon::ChatInput::Say(prompt), handles).await?;
     Ok(opened)
 }
 

@@ -17,7 +17,7 @@
 //! dispatch of each message; `start` (workspace, MCP servers, cgroup,
 //! spawning, the worker's connection), `turns` (start messages, idle
 //! waits, the user's messages, the worker's `Done`), `asking` (tool calls
-//! to `Approvals`), `budgets` (`LiveStats`, sampling, the budgets on each
+//! to `Approvals`), `app_calls` (a view's own tool calls), `budgets` (`LiveStats`, sampling, the budgets on each
 //! tick) and `ending` (cancel, kill, the one terminal event).
 
 use std::sync::Arc;
@@ -45,6 +45,7 @@ use super::worker_process::ProcStats;
 use crate::daemon::stderr_tail::StderrTail;
 use crate::store::SessionRecord;
 
+mod app_calls;
 mod asking;
 mod budgets;
 mod checking;
@@ -56,6 +57,7 @@ mod turns;
 mod worker_io;
 mod workspace;
 
+pub(crate) use app_calls::AppAsk;
 pub(crate) use budgets::LiveStats;
 use budgets::PersonWait;
 use turns::ended;
@@ -150,6 +152,8 @@ pub(crate) enum SessionMsg {
     Say(String, StopReply),
     /// End an interactive session. Replied once the terminal event is recorded.
     End(StopReply),
+    /// A view's own tool call on an idle chat. Replied once it started.
+    AppCall(Box<AppAsk>, StopReply),
     /// No rule decided a call: it waits for a person.
     Parked(Parked),
     /// An interactive session had its chance to hear from the user since
@@ -410,7 +414,7 @@ impl Actor for SessionActor {
                 | SessionMsg::End(reply) => {
                     let _ = reply.send(Ok(()));
                 }
-                SessionMsg::Say(_, reply) => {
+                SessionMsg::Say(_, reply) | SessionMsg::AppCall(_, reply) => {
                     let _ = reply.send(Err(ended()));
                 }
                 _ => {}
@@ -503,6 +507,7 @@ impl Actor for SessionActor {
                 }
                 None => state.say(&myself, text, reply).await,
             },
+            SessionMsg::AppCall(ask, reply) => state.app_call(*ask, reply).await,
             SessionMsg::End(reply) => state.end(&myself, Some(reply)),
             SessionMsg::Parked(Parked {
                 call_id,

@@ -181,6 +181,7 @@ fn load(
         read: granted.read.clone(),
         write: granted.write.clone(),
         network: network_of(granted),
+        shell: granted.shell,
     };
     let mut servers = Vec::new();
     for server in plugin.servers {
@@ -195,11 +196,19 @@ fn load(
                 server.name
             ));
         }
+        let panels = plugin
+            .studio
+            .panels
+            .iter()
+            .filter(|panel| panel.server == server.name)
+            .map(|panel| (panel.resource.clone(), panel.title.clone()))
+            .collect();
         servers.push(PluginServer {
             plugin: name.to_owned(),
             version: installed.version.clone().unwrap_or_default(),
             server,
             confinement: confinement.clone(),
+            panels,
         });
     }
     let names: Vec<&str> = servers.iter().map(|s| s.server.name.as_str()).collect();

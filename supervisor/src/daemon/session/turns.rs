@@ -41,6 +41,7 @@ impl SessionState {
             setup: None,
             check_commands: Vec::new(),
             judges: Vec::new(),
+            app_call: None,
         }))
     }
 
