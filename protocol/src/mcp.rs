@@ -6,6 +6,46 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 
+/// What `studio mcp login` got from a server's authorization server, kept
+/// (as JSON) in the daemon's secret store as `mcp-oauth/SERVER`. Only the
+/// access token ever reaches a worker, as an `Authorization` header; the
+/// daemon refreshes it with the refresh token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpOAuthTokens {
+    /// The bearer token sent to the server.
+    pub access_token: String,
+    /// Exchanged for a new access token when it has expired.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// When the access token expires, in seconds since the epoch.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+    /// The authorization server's token endpoint (for the refresh).
+    pub token_endpoint: String,
+    /// The client the tokens were issued to (registered by the login).
+    pub client_id: String,
+    /// The client's secret, when it has one.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// The resource indicator (RFC 8707) the tokens are for: the server's URL.
+    pub resource: String,
+    /// The scopes granted, space-separated.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for McpOAuthTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpOAuthTokens")
+            .field("expires_at", &self.expires_at)
+            .field("token_endpoint", &self.token_endpoint)
+            .field("client_id", &self.client_id)
+            .field("resource", &self.resource)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One configured MCP server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct McpServerConfig {

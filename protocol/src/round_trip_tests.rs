@@ -737,6 +737,14 @@ fn control_requests() -> Vec<ControlRequest> {
             tool: s("create_issue"),
             arguments: s("{\"title\":\"x\"}"),
         },
+        ControlRequest::McpOAuthSet {
+            server: s("notes"),
+            tokens: Some(Secret::new(r#"{"access_token":"at-secret"}"#)),
+        },
+        ControlRequest::McpOAuthSet {
+            server: s("notes"),
+            tokens: None,
+        },
     ]
 }
 
@@ -802,6 +810,7 @@ fn control_request_variant(r: &ControlRequest) -> usize {
         ControlRequest::PluginEnvSet { .. } => 57,
         ControlRequest::PluginEnvRemove { .. } => 58,
         ControlRequest::AppToolCall { .. } => 59,
+        ControlRequest::McpOAuthSet { .. } => 60,
     }
 }
 
@@ -1348,7 +1357,7 @@ fn covers<T>(samples: &[T], variant: fn(&T) -> usize, count: usize) {
 #[tokio::test]
 async fn every_control_message_round_trips() {
     let requests = control_requests();
-    covers(&requests, control_request_variant, 60);
+    covers(&requests, control_request_variant, 61);
     assert!(
         !format!("{requests:?}").contains("sk-ant-secret"),
         "keys never print"

@@ -12,7 +12,7 @@ use protocol::control::{
     SecretsInfo, SessionSummary, Setup, SpendBy, SpendRow,
 };
 use protocol::event::Event;
-use protocol::mcp::McpServerConfig;
+use protocol::mcp::{McpServerConfig, McpTransport};
 use protocol::workspace::RunDiff;
 use protocol::{AgentConfig, ProviderKind, SessionId, Timestamp};
 
@@ -187,6 +187,8 @@ pub enum Update {
     Exported(Box<Exported>),
     /// An MCP server's tools, or why it could not be reached.
     McpTested(String, Result<Vec<String>, String>),
+    /// How a sign-in to an HTTP MCP server goes.
+    McpSignIn(String, SignIn),
     /// An import began: each entry of the document, pending or skipped.
     McpImportStarted(Vec<(String, ImportOutcome)>),
     /// The daemon added an imported server, or refused it and why.
@@ -207,6 +209,15 @@ pub enum ImportOutcome {
     Skipped(String),
 }
 
+/// A sign-in to an HTTP MCP server from the Settings page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    /// Waiting for the person to sign in, at this address once known.
+    Waiting(Option<String>),
+    /// Signed in, or why not.
+    Ended(Result<(), String>),
+}
+
 /// An MCP server as the app shows it: never its secrets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct McpSummary {
@@ -218,6 +229,8 @@ pub struct McpSummary {
     pub startup_timeout_secs: u32,
     /// Seconds per call.
     pub call_timeout_secs: u32,
+    /// Reached over HTTP: it may ask for a sign-in.
+    pub http: bool,
 }
 
 impl McpSummary {
@@ -228,6 +241,7 @@ impl McpSummary {
             transport: server.describe(),
             startup_timeout_secs: server.startup_timeout_secs,
             call_timeout_secs: server.call_timeout_secs,
+            http: matches!(server.transport, McpTransport::Http { .. }),
         }
     }
 }
@@ -243,6 +257,8 @@ pub struct Settings {
     pub mcp: Vec<McpSummary>,
     /// The last test of each MCP server.
     pub mcp_tests: HashMap<String, Result<Vec<String>, String>>,
+    /// The last sign-in to each HTTP MCP server from this page.
+    pub mcp_sign_ins: HashMap<String, SignIn>,
     /// The last import from the page, entry by entry (empty before one).
     pub mcp_import: Vec<(String, ImportOutcome)>,
     /// Approval rules.
@@ -546,6 +562,9 @@ impl AppState {
             }
             Update::McpTested(name, tools) => {
                 self.settings.mcp_tests.insert(name, tools);
+            }
+            Update::McpSignIn(name, news) => {
+                self.settings.mcp_sign_ins.insert(name, news);
             }
             Update::McpImportStarted(report) => self.settings.mcp_import = report,
             Update::McpImported(name, result) => {

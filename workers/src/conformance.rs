@@ -23,20 +23,88 @@ use rmcp::model::{
     ElicitationAction, ElicitationCapability, FormElicitationCapability, Tool,
 };
 use rmcp::service::{RequestContext, RoleClient};
+use rmcp::transport::auth::AuthorizationManager;
 use serde_json::{Map, Value};
 
 use crate::mcp;
+use crate::mcp::oauth;
 
 /// Seconds allowed for `initialize` and `tools/list`, and for each call;
 /// the suite's own limit per scenario is 30 s.
 const TIMEOUT_SECS: u32 = 20;
 
-/// Connects to the scenario's server at `url`, calls each of its tools and
-/// returns one line per step, for stdout. `scenario` (from
-/// `MCP_CONFORMANCE_SCENARIO`) is only logged: every scenario gets the same
-/// client behaviour.
+/// Most authorizations one run does: a first one and scope step-ups. A
+/// server that keeps asking for more is given up on (`auth/scope-retry-limit`).
+const MAX_AUTHORIZATIONS: usize = 3;
+
+/// Where the headless "browser" is sent back: nothing listens there, the
+/// code is read from the redirect's `Location`.
+const REDIRECT_URI: &str = "http://localhost:3000/callback";
+
+/// The Client ID Metadata Document URL offered when the authorization
+/// server supports them (the suite's `auth/basic-cimd` expects this one).
+const CLIENT_METADATA_URL: &str = "https://conformance-test.local/client-metadata.json";
+
+/// What the suite passes in `MCP_CONFORMANCE_CONTEXT`: a pre-registered
+/// client for the scenarios that need one.
+#[derive(Debug, Default, serde::Deserialize)]
+struct SuiteContext {
+    /// The scenario's name.
+    #[serde(default)]
+    name: Option<String>,
+    /// A client id registered out of band.
+    #[serde(default)]
+    client_id: Option<String>,
+    /// Its secret.
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+impl SuiteContext {
+    /// The context in the environment, or an empty one.
+    fn from_env() -> Self {
+        std::env::var("MCP_CONFORMANCE_CONTEXT")
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether the scenario wants the client-credentials grant.
+    fn client_credentials(&self) -> Option<(&str, &str)> {
+        let name = self.name.as_deref()?;
+        if !name.starts_with("auth/client-credentials") {
+            return None;
+        }
+        Some((self.client_id.as_deref()?, self.client_secret.as_deref()?))
+    }
+}
+
+/// Authorizes headlessly at `url` after `challenge`: the authorization URL
+/// is fetched without following its redirect, and the code taken from it.
+async fn authorize(
+    url: &str,
+    challenge: Option<&str>,
+    context: &SuiteContext,
+) -> anyhow::Result<AuthorizationManager> {
+    let identity = oauth::ClientIdentity {
+        client_id: context.client_id.clone(),
+        client_secret: context.client_secret.clone(),
+        metadata_url: Some(CLIENT_METADATA_URL.to_owned()),
+    };
+    let started = oauth::start(url, challenge, REDIRECT_URI, &identity, &[]).await?;
+    let callback = oauth::follow_to_redirect(&started.url).await?;
+    Ok(started.finish(&callback).await?)
+}
+
+/// Connects to the scenario's server at `url` (authorizing when it answers
+/// 401), calls each of its tools and returns one line per step, for
+/// stdout. A call refused with 403 `insufficient_scope` is authorized
+/// again with the scope asked for and retried (step-up), at most
+/// [`MAX_AUTHORIZATIONS`] times in all. `scenario` (from
+/// `MCP_CONFORMANCE_SCENARIO`) is only logged.
 pub async fn run(url: &str, scenario: Option<&str>) -> anyhow::Result<Vec<String>> {
     tracing::info!(url, scenario, "MCP conformance client");
+    let context = SuiteContext::from_env();
     let config = McpServerConfig {
         name: "conformance".to_owned(),
         transport: McpTransport::Http {
@@ -47,13 +115,34 @@ pub async fn run(url: &str, scenario: Option<&str>) -> anyhow::Result<Vec<String
         call_timeout_secs: TIMEOUT_SECS,
     };
     let limit = Duration::from_secs(u64::from(TIMEOUT_SECS));
-    let connection = tokio::time::timeout(limit, mcp::open(ConformanceClient, &config, None))
-        .await
-        .with_context(|| format!("no answer to initialize and tools/list from {url}"))?
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("cannot connect to {url}"))?;
     let mut log = Vec::new();
-    if let Some(info) = connection.client.peer_info() {
+    let mut authorizations = 0;
+    let mut auth = match context.client_credentials() {
+        Some((id, secret)) => {
+            log.push("authorized: client credentials".to_owned());
+            Some(oauth::client_credentials(url, id, secret).await?)
+        }
+        None => None,
+    };
+    let connection = loop {
+        let opened = tokio::time::timeout(
+            limit,
+            mcp::open(ConformanceClient, &config, None, auth.take()),
+        )
+        .await
+        .with_context(|| format!("no answer to initialize and tools/list from {url}"))?;
+        match opened {
+            Ok(connection) => break connection,
+            Err(err) if err.challenge.is_some() && authorizations < MAX_AUTHORIZATIONS => {
+                authorizations += 1;
+                auth = Some(authorize(url, err.challenge.as_deref(), &context).await?);
+                log.push(format!("authorized ({authorizations})"));
+            }
+            Err(err) => bail!("cannot connect to {url}: {err}"),
+        }
+    };
+    let mut connection = Some(connection);
+    if let Some(info) = connection.as_ref().and_then(|c| c.client.peer_info()) {
         let server = info.server_info.as_ref().map_or_else(
             || "a server".to_owned(),
             |s| format!("{} {}", s.name, s.version),
@@ -63,30 +152,61 @@ pub async fn run(url: &str, scenario: Option<&str>) -> anyhow::Result<Vec<String
             info.protocol_version
         ));
     }
-    log.push(format!("tools: {}", connection.tools.len()));
+    let tools = connection
+        .as_ref()
+        .map(|c| c.tools.clone())
+        .unwrap_or_default();
+    log.push(format!("tools: {}", tools.len()));
     let mut failures = Vec::new();
-    for tool in &connection.tools {
+    for tool in &tools {
         let arguments = sample_arguments(tool);
-        let request =
-            CallToolRequestParams::new(tool.name.clone()).with_arguments(arguments.clone());
-        let called = tokio::time::timeout(limit, connection.client.call_tool(request)).await;
-        match called {
-            Ok(Ok(result)) => {
-                let text = serde_json::to_string(&result.content).unwrap_or_default();
-                log.push(format!(
-                    "called {} {}: {text}",
-                    tool.name,
-                    Value::Object(arguments)
-                ));
+        while let Some(current) = connection.as_ref() {
+            let request =
+                CallToolRequestParams::new(tool.name.clone()).with_arguments(arguments.clone());
+            let called = tokio::time::timeout(limit, current.client.call_tool(request)).await;
+            match called {
+                Ok(Ok(result)) => {
+                    let text = serde_json::to_string(&result.content).unwrap_or_default();
+                    log.push(format!(
+                        "called {} {}: {text}",
+                        tool.name,
+                        Value::Object(arguments.clone())
+                    ));
+                }
+                Ok(Err(err)) => {
+                    let challenge = oauth::challenge_in(&err);
+                    if challenge.is_none() || authorizations >= MAX_AUTHORIZATIONS {
+                        failures.push(format!("tools/call {}: {err}", tool.name));
+                        break;
+                    }
+                    // Step-up: authorize again for the scope the 403 names,
+                    // then reconnect and try the call once more.
+                    authorizations += 1;
+                    if let Some(old) = connection.take() {
+                        let _ = old.client.cancel().await;
+                    }
+                    let manager = authorize(url, challenge.as_deref(), &context).await?;
+                    log.push(format!("authorized ({authorizations}) for more scope"));
+                    let reopened = tokio::time::timeout(
+                        limit,
+                        mcp::open(ConformanceClient, &config, None, Some(manager)),
+                    )
+                    .await
+                    .with_context(|| format!("no answer from {url} after a step-up"))?;
+                    connection = Some(reopened.map_err(|e| anyhow::anyhow!("{e}"))?);
+                    continue;
+                }
+                Err(_) => failures.push(format!(
+                    "tools/call {}: no answer within {TIMEOUT_SECS}s",
+                    tool.name
+                )),
             }
-            Ok(Err(err)) => failures.push(format!("tools/call {}: {err}", tool.name)),
-            Err(_) => failures.push(format!(
-                "tools/call {}: no answer within {TIMEOUT_SECS}s",
-                tool.name
-            )),
+            break;
         }
     }
-    let _ = connection.client.cancel().await;
+    if let Some(connection) = connection {
+        let _ = connection.client.cancel().await;
+    }
     if !failures.is_empty() {
         bail!("{}", failures.join("; "));
     }

@@ -100,6 +100,11 @@ enum Command {
         /// The scenario server's URL, which the suite appends.
         url: String,
     },
+    /// Sign in to an HTTP MCP server (OAuth, for `studio mcp login`): read
+    /// `{"url", "timeout_secs"}` from stdin, print the URL to visit as a
+    /// JSON line, wait on 127.0.0.1 for the browser's redirect, print the
+    /// tokens as the last JSON line. Never opens a browser itself.
+    McpLogin,
     /// Confine this process as a session's sandbox says, then execute the
     /// command after `--` (how a worker starts a confined agent's shell
     /// commands and MCP servers); `--probe` reports what the kernel offers.
@@ -129,6 +134,7 @@ fn main() -> ExitCode {
             Some(Command::ListModels { provider }) => list_models(provider),
             Some(Command::McpTest) => mcp_test(),
             Some(Command::McpConformance { url }) => mcp_conformance(&url),
+            Some(Command::McpLogin) => mcp_login(),
             Some(Command::Sandbox(args)) => sandbox::launch::run(*args),
             None => ExitCode::from(exit::ERROR),
         };
@@ -207,6 +213,18 @@ fn list_models(provider: protocol::ProviderKind) -> ExitCode {
 /// `mcp-test`: the server's configuration (with its secrets) comes on stdin.
 fn mcp_test() -> ExitCode {
     one_shot(|server: protocol::mcp::McpServerConfig| async move { mcp::probe(&server).await })
+}
+
+/// `mcp-login`: the server's URL comes on stdin; the URL to visit, then
+/// the tokens, go to stdout (to the CLI), each a line of JSON.
+fn mcp_login() -> ExitCode {
+    one_shot(|job: mcp::login::LoginJob| async move {
+        mcp::login::login(&job, |url| {
+            println!("{}", serde_json::json!({ "authorize_url": url }));
+        })
+        .await
+        .map_err(|err| err.to_string())
+    })
 }
 
 /// `mcp-conformance`: one scenario of the MCP conformance suite; its

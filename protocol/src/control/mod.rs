@@ -538,6 +538,15 @@ pub enum ControlRequest {
         /// Arguments as a JSON object's text.
         arguments: String,
     },
+    /// Store the OAuth tokens `studio mcp login` got for an HTTP MCP
+    /// server (a [`crate::mcp::McpOAuthTokens`] as JSON), or forget them
+    /// (`None`). Replies [`ControlResponse::Ok`].
+    McpOAuthSet {
+        /// The configured server.
+        server: String,
+        /// The tokens, as JSON; `None` signs out.
+        tokens: Option<Secret>,
+    },
 }
 
 /// Longest title a person may give a session, in characters.

@@ -61,6 +61,8 @@ impl ControlRequest {
                 &[ListKind::Prices]
             }
             ControlRequest::LimitsSet { .. } => &[ListKind::Limits],
+            // A sign-in is a stored secret of a server.
+            ControlRequest::McpOAuthSet { .. } => &[ListKind::Keys, ListKind::McpServers],
             _ => &[],
         }
     }

@@ -369,15 +369,19 @@ async fn mcp_servers(client: &Client, found: &mut Findings) -> Result<(), CliErr
                 );
             }
             Ok(other) => found.add(check, Status::Warn, format!("unexpected answer: {other:?}")),
-            Err(err) => found.fix(
-                check,
-                Status::Fail,
-                err.to_string(),
-                format!(
-                    "`studio mcp test {}` shows the same; check its command, URL and secrets",
-                    server.name
-                ),
-            ),
+            Err(err) => {
+                let said = err.to_string();
+                // The worker names the command when the server wants one.
+                let fix = if said.contains("studio mcp login") {
+                    format!("sign in with `studio mcp login {}`", server.name)
+                } else {
+                    format!(
+                        "`studio mcp test {}` shows the same; check its command, URL and secrets",
+                        server.name
+                    )
+                };
+                found.fix(check, Status::Fail, said, fix);
+            }
         }
     }
     for command in missing_commands {

@@ -1,4 +1,5 @@
-//! `studio mcp add|list|rm|test|import`: the MCP servers agents may use.
+//! `studio mcp add|list|rm|test|import|login|logout`: the MCP servers
+//! agents may use (signing in is `mcp_login`).
 //!
 //! Secrets stay out of argv: `--env NAME` and `--bearer-token-env VAR`
 //! take their values from this command's environment, and `import` reads
@@ -38,6 +39,36 @@ pub(crate) enum McpCommand {
     /// Add every server of an `mcpServers` JSON file (Claude Desktop,
     /// Cursor, VS Code and others use this format).
     Import(ImportArgs),
+    /// Sign in to an HTTP server that asks for OAuth: prints the address
+    /// to visit and opens it in the browser (`STUDIO_BROWSER`, else
+    /// xdg-open), then keeps the tokens in the daemon's secret store.
+    Login {
+        /// Its name.
+        name: String,
+        /// Seconds to wait for the browser to come back.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Only print the address (for a machine without a browser).
+        #[arg(long)]
+        no_browser: bool,
+        /// A client id registered with the authorization server out of
+        /// band (when it has no dynamic registration).
+        #[arg(long, value_name = "ID")]
+        client_id: Option<String>,
+        /// For --client-id: the client's secret, read from this
+        /// environment variable (never argv).
+        #[arg(long, value_name = "VAR", requires = "client_id")]
+        client_secret_env: Option<String>,
+        /// Scopes to ask for, space-separated [default: what the server
+        /// asks for, else all it lists].
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
+    },
+    /// Forget a server's sign-in.
+    Logout {
+        /// Its name.
+        name: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -82,8 +113,39 @@ pub(crate) struct ImportArgs {
 }
 
 pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> {
+    match cmd {
+        McpCommand::Login {
+            name,
+            timeout,
+            no_browser,
+            client_id,
+            client_secret_env,
+            scope,
+        } => {
+            let client_secret = match client_secret_env {
+                Some(var) => Some(std::env::var(&var).map_err(|_| {
+                    CliError::invalid(format!("--client-secret-env: {var} is not set"))
+                })?),
+                None => None,
+            };
+            let login = super::mcp_login::Login {
+                name,
+                timeout_secs: timeout,
+                open: !no_browser,
+                client_id,
+                client_secret,
+                scopes: scope
+                    .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                    .unwrap_or_default(),
+            };
+            return super::mcp_login::login(ctx, login).await;
+        }
+        McpCommand::Logout { name } => return super::mcp_login::logout(ctx, &name).await,
+        _ => {}
+    }
     let client = ctx.client().await?;
     match cmd {
+        McpCommand::Login { .. } | McpCommand::Logout { .. } => {}
         McpCommand::Add(args) => {
             let replace = args.replace;
             let server = from_args(args)?;
@@ -115,23 +177,37 @@ pub(crate) async fn execute(cmd: McpCommand, ctx: &Ctx) -> Result<(), CliError> 
                     .find(|s| s.name == name)
                     .map(|s| s.location.as_str())
             };
+            // Whether `studio mcp login` stored tokens for it.
+            let signed_in = |server: &McpServerConfig| {
+                let name = format!("mcp-oauth/{}", server.name);
+                secrets.secrets.iter().any(|s| s.name == name)
+            };
             if ctx.json {
                 let rows = servers.iter().map(|s| {
                     let mut row = server_json(s);
                     row["secrets_location"] = json!(kept(s));
+                    row["signed_in"] = json!(signed_in(s));
                     row
                 });
                 print_json(&Value::Array(rows.collect()));
             } else if servers.is_empty() {
                 outln!("no MCP servers; add one with `studio mcp add` or `studio mcp import`");
             } else {
-                let mut t = table(&["NAME", "TRANSPORT", "TARGET", "SECRETS", "TIMEOUTS"]);
+                let mut t = table(&[
+                    "NAME",
+                    "TRANSPORT",
+                    "TARGET",
+                    "SECRETS",
+                    "SIGNED IN",
+                    "TIMEOUTS",
+                ]);
                 for s in &servers {
                     t.add_row(vec![
                         s.name.clone(),
                         transport_name(&s.transport).to_owned(),
                         s.describe(),
                         kept(s).unwrap_or("-").to_owned(),
+                        if signed_in(s) { "yes" } else { "-" }.to_owned(),
                         format!("{}s / {}s", s.startup_timeout_secs, s.call_timeout_secs),
                     ]);
                 }

@@ -25,6 +25,7 @@ mod groups;
 mod inspect;
 mod keys;
 mod mcp;
+mod mcp_login;
 mod models;
 mod otlp;
 mod plugin_show;

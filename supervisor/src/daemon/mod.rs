@@ -17,6 +17,7 @@ mod control;
 mod history;
 mod listener;
 pub mod log_file;
+mod mcp_oauth;
 mod mcp_servers;
 mod otlp_export;
 mod providers;

@@ -187,7 +187,7 @@ fn exporter(target: &Target) -> Result<opentelemetry_otlp::SpanExporter, OtlpErr
 
 /// Makes ring rustls' crypto provider, once per process, before a TLS
 /// client is built (reqwest is built without one).
-fn install_crypto() {
+pub(crate) fn install_crypto() {
     static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     INSTALLED.get_or_init(|| {
         // Err means another provider is already installed: fine.

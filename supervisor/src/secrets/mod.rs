@@ -111,6 +111,11 @@ pub(crate) fn plugin_env_name(plugin: &str, variable: &str) -> String {
     format!("plugin/{plugin}/{variable}")
 }
 
+/// The name of MCP server `server`'s OAuth tokens (`studio mcp login`).
+pub(crate) fn mcp_oauth_name(server: &str) -> String {
+    format!("mcp-oauth/{server}")
+}
+
 /// The name of MCP server `server`'s secrets.
 pub(crate) fn mcp_name(server: &str) -> String {
     format!("mcp/{server}")

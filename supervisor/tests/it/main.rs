@@ -32,6 +32,7 @@ mod gallery;
 mod groups;
 mod limits;
 mod mcp;
+mod mcp_oauth;
 #[cfg(feature = "os-keyring")]
 mod os_keyring;
 mod otlp;

@@ -232,6 +232,10 @@ pub enum Command {
     RemoveMcp(String),
     /// Start or reach an MCP server and list its tools.
     TestMcp(String),
+    /// Sign in to an HTTP MCP server (`studio mcp login`, in the browser).
+    SignInMcp(String),
+    /// Forget an HTTP MCP server's sign-in.
+    SignOutMcp(String),
     /// Add an approval rule.
     AddRule {
         /// The agent it applies to; `None` for all.

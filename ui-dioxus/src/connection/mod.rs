@@ -30,6 +30,7 @@ pub mod command;
 mod export;
 mod inherited;
 mod requests;
+mod sign_in;
 mod wire;
 
 pub use command::{Command, NewRule, RuleChanges};
@@ -76,7 +77,7 @@ pub async fn run(
     let mut inspected: Option<SessionId> = None;
     loop {
         let reason = match connect(&target).await {
-            Ok(client) => serve(client, &mut commands, &mut update, &mut inspected).await,
+            Ok(client) => serve(client, &target, &mut commands, &mut update, &mut inspected).await,
             Err(err) => err.to_string(),
         };
         if stopped_on_purpose(&target) {
@@ -162,13 +163,14 @@ pub(crate) async fn start_daemon(target: &Target) -> Result<(), ConnectError> {
 /// one it follows when this connection ends.
 async fn serve(
     client: Client,
+    target: &Target,
     commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
     update: &mut impl FnMut(Update),
     inspected: &mut Option<SessionId>,
 ) -> String {
     let (incoming, mut frames) = mpsc::channel(256);
     let mut wire = Wire::new(client, incoming);
-    let reason = pump(&mut wire, &mut frames, commands, update, *inspected).await;
+    let reason = pump(&mut wire, &mut frames, target, commands, update, *inspected).await;
     *inspected = wire.inspecting.map(|(_, session)| session);
     // An agent saved with rules whose answer never came: its rules were
     // never sent, and it is not known whether the agent was stored.
@@ -190,6 +192,7 @@ async fn serve(
 async fn pump(
     wire: &mut Wire,
     frames: &mut mpsc::Receiver<Incoming>,
+    target: &Target,
     commands: &mut (impl futures_util::Stream<Item = Command> + Unpin),
     update: &mut impl FnMut(Update),
     inspected: Option<SessionId>,
@@ -217,6 +220,8 @@ async fn pump(
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
     refresh.tick().await;
     let mut clock = tokio::time::interval(CLOCK_EVERY);
+    // Sign-ins run beside the connection and report here.
+    let (sign_in_news, mut signing_in) = mpsc::unbounded_channel();
     if let Some(session) = inspected
         && let Err(err) = wire.command(Command::Inspect(session), update).await
     {
@@ -225,6 +230,7 @@ async fn pump(
     loop {
         tokio::select! {
             _ = clock.tick() => update(Update::Tick(Timestamp::now())),
+            Some((server, news)) = signing_in.recv() => update(Update::McpSignIn(server, news)),
             frame = frames.recv() => match frame {
                 Some(Ok(frame)) => {
                     let sent = match wire.fold(frame, update) {
@@ -249,6 +255,11 @@ async fn pump(
                 let Some(command) = command else {
                     return "the app is closing".to_owned();
                 };
+                if let Command::SignInMcp(server) = command {
+                    update(Update::McpSignIn(server.clone(), crate::state::SignIn::Waiting(None)));
+                    tokio::spawn(sign_in::sign_in(target.clone(), server, sign_in_news.clone()));
+                    continue;
+                }
                 if let Err(err) = wire.command(command, update).await {
                     return err.to_string();
                 }

@@ -259,6 +259,10 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
             replace,
         },
         Command::RemoveMcp(name) => ControlRequest::McpRemove { name },
+        Command::SignOutMcp(server) => ControlRequest::McpOAuthSet {
+            server,
+            tokens: None,
+        },
         Command::SetPluginValue {
             plugin,
             name,
@@ -353,6 +357,7 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
             return Ok((request, Asked::Models));
         }
         command @ (Command::StartDaemon
+        | Command::SignInMcp(_)
         | Command::Inspect(_)
         | Command::ImportMcp { .. }
         | Command::Spend) => {

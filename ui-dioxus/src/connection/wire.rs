@@ -161,8 +161,8 @@ impl Wire {
             Err(command) => command,
         };
         match command {
-            // Already running: it answered.
-            Command::StartDaemon => Ok(()),
+            // Already running: it answered. A sign-in is run by `pump`.
+            Command::StartDaemon | Command::SignInMcp(_) => Ok(()),
             Command::Inspect(session) => {
                 if let Some((request_id, _)) = self.inspecting.take() {
                     // Its task ends, and with it the subscription.

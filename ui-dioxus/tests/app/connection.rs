@@ -732,7 +732,7 @@ async fn the_app_starts_the_daemon_acts_through_it_and_reconnects_after_a_restar
 }
 
 /// Folds updates into `state` until `done` holds.
-async fn settle(
+pub(crate) async fn settle(
     updates: &mut mpsc::UnboundedReceiver<Update>,
     state: &mut AppState,
     mut done: impl FnMut(&AppState) -> bool,

@@ -21,6 +21,7 @@ mod daemon_stop;
 mod live_lists;
 mod pages;
 mod plugins;
+mod sign_in;
 mod typing;
 mod web_guard;
 mod window;

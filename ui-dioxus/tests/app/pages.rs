@@ -20,7 +20,7 @@ use ui_dioxus::pages::{
     RunForm, import_problem,
 };
 use ui_dioxus::palette::Palette;
-use ui_dioxus::state::{Comparing, ImportOutcome, Link, McpSummary, Settings};
+use ui_dioxus::state::{Comparing, ImportOutcome, Link, McpSummary, Settings, SignIn};
 use ui_dioxus::{AppState, Commands, Page, Shell};
 
 /// What the test root renders.
@@ -501,17 +501,46 @@ fn settings() -> Settings {
                     location: SecretLocation::File,
                     stored_at: at(2),
                 },
+                SecretInfo {
+                    name: "mcp-oauth/notes".into(),
+                    location: SecretLocation::File,
+                    stored_at: at(3),
+                },
             ],
         }),
-        mcp: vec![McpSummary {
-            name: "everything".into(),
-            transport: "npx -y @modelcontextprotocol/server-everything (env: TOKEN)".into(),
-            startup_timeout_secs: 60,
-            call_timeout_secs: 120,
-        }],
+        mcp: vec![
+            McpSummary {
+                name: "everything".into(),
+                transport: "npx -y @modelcontextprotocol/server-everything (env: TOKEN)".into(),
+                startup_timeout_secs: 60,
+                call_timeout_secs: 120,
+                http: false,
+            },
+            McpSummary {
+                name: "notes".into(),
+                transport: "https://notes.example.com/mcp".into(),
+                startup_timeout_secs: 60,
+                call_timeout_secs: 120,
+                http: true,
+            },
+            McpSummary {
+                name: "wiki".into(),
+                transport: "https://wiki.example.com/mcp".into(),
+                startup_timeout_secs: 60,
+                call_timeout_secs: 120,
+                http: true,
+            },
+        ],
         mcp_tests: [(
             "everything".to_owned(),
             Ok(vec!["everything.echo".to_owned()]),
+        )]
+        .into(),
+        mcp_sign_ins: [(
+            "wiki".to_owned(),
+            SignIn::Waiting(Some(
+                "https://auth.example.com/authorize?client_id=c1".to_owned(),
+            )),
         )]
         .into(),
         mcp_import: Vec::new(),

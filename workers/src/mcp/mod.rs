@@ -24,10 +24,12 @@ use rmcp::model::{
 };
 use rmcp::service::ServiceError;
 
+pub mod login;
+pub mod oauth;
 mod open;
 mod views;
 
-pub use open::{Connection, client_config, open};
+pub use open::{Connection, OFFERED_VERSION, client_config, open};
 
 use crate::connection::Outbox;
 use crate::provider::wire_name;
@@ -242,15 +244,26 @@ impl Hub {
                 limit.as_secs()
             )),
             Ok(Err(err)) => {
+                // A 401 or 403 (a revoked token, or a call that needs more
+                // scope): a person signs in again; a run never does.
+                let sign_in = oauth::challenge_in(&err).map_or_else(String::new, |_| {
+                    format!(
+                        "; the server wants a sign-in (or more scope): run `studio mcp login {}`",
+                        server.config.name
+                    )
+                });
                 let transport_lost = matches!(
                     err,
                     ServiceError::TransportClosed | ServiceError::TransportSend(_)
                 ) || server.connection.client.is_closed();
                 if !transport_lost {
-                    return Ok(Err(format!("MCP server {:?}: {err}", server.config.name)));
+                    return Ok(Err(format!(
+                        "MCP server {:?}: {err}{sign_in}",
+                        server.config.name
+                    )));
                 }
                 let mut message = format!(
-                    "MCP server {:?} went away during the call ({err})",
+                    "MCP server {:?} went away during the call ({err}){sign_in}",
                     server.config.name
                 );
                 if !server.gone.swap(true, Ordering::Relaxed) {
@@ -448,7 +461,16 @@ async fn connect(config: &McpServerConfig, place: Place<'_>) -> Result<Server, S
     };
     Ok(Server {
         config: config.clone(),
-        connection: open(StudioClient, config, sandbox).await?,
+        connection: open(StudioClient, config, sandbox, None)
+            .await
+            .map_err(|err| match err.challenge {
+                // No browser is ever started by a run: a person signs in.
+                Some(_) => format!(
+                    "{}: the server wants a sign-in; run `studio mcp login {}`",
+                    err.message, config.name
+                ),
+                None => err.message,
+            })?,
         gone: AtomicBool::new(false),
         confinement,
     })

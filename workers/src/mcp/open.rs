@@ -1,6 +1,8 @@
 //! Opening one MCP connection: starting a stdio server (in the session's
-//! sandbox) or reaching an HTTP one, `initialize` with the version this
-//! client offers, and the server's tools.
+//! sandbox) or reaching an HTTP one (with an OAuth authorization when one
+//! is given), `initialize` with the version this client offers, and the
+//! server's tools. A server that wants a sign-in is an [`OpenError`] with
+//! its challenge.
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use protocol::mcp::{McpServerConfig, McpTransport};
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion, Tool};
 use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::auth::{AuthClient, AuthorizationManager};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
@@ -46,6 +49,31 @@ pub fn client_config(capabilities: ClientCapabilities) -> ClientConfig {
     .with_protocol_version(OFFERED_VERSION)
 }
 
+/// Why a server could not be reached, initialized or listed.
+#[derive(Debug)]
+pub struct OpenError {
+    /// What went wrong, for an event.
+    pub message: String,
+    /// The `WWW-Authenticate` challenge when an HTTP server answered 401
+    /// or 403: it wants an (other) authorization.
+    pub challenge: Option<String>,
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for OpenError {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            challenge: None,
+        }
+    }
+}
+
 /// One initialized MCP client connection and the tools its server listed.
 pub struct Connection<H: ClientHandler> {
     /// The running client.
@@ -77,12 +105,15 @@ impl<H: ClientHandler> Connection<H> {
 /// the server's requests, checks the protocol version it chose and lists
 /// its tools. A stdio server runs in `sandbox` (and its workspace) when
 /// one is given; a one-shot job (`mcp-test`, the conformance client) runs
-/// a server the user configured as the user.
+/// a server the user configured as the user. An HTTP server is sent the
+/// tokens of `auth` (refreshed by it when the server refuses them) when
+/// given, else only its configured headers.
 pub async fn open<H: ClientHandler>(
     handler: H,
     config: &McpServerConfig,
     sandbox: Option<&Policy>,
-) -> Result<Connection<H>, String> {
+    auth: Option<AuthorizationManager>,
+) -> Result<Connection<H>, OpenError> {
     let last_stderr = Arc::new(Mutex::new(String::new()));
     let mut stderr_task = None;
     let client = match &config.transport {
@@ -130,11 +161,11 @@ pub async fn open<H: ClientHandler>(
                         let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
                     }
                     let said = last_stderr.lock().map(|s| s.clone()).unwrap_or_default();
-                    return Err(if said.is_empty() {
+                    return Err(OpenError::from(if said.is_empty() {
                         format!("initialize failed: {err}")
                     } else {
                         format!("initialize failed: {err} (it last said: {said})")
-                    });
+                    }));
                 }
             }
         }
@@ -155,23 +186,40 @@ pub async fn open<H: ClientHandler>(
                 custom.insert(name, value);
             }
             crate::provider::http::install_crypto();
-            let transport =
-                StreamableHttpClientTransport::from_config(config_http.custom_headers(custom));
-            handler
-                .serve(transport)
-                .await
-                .map_err(|err| format!("initialize failed: {err}"))?
+            let config_http = config_http.custom_headers(custom);
+            let served = match auth {
+                Some(manager) => {
+                    let client = reqwest::Client::builder()
+                        .pool_max_idle_per_host(0)
+                        .build()
+                        .map_err(|err| format!("cannot build an HTTP client: {err}"))?;
+                    let transport = StreamableHttpClientTransport::with_client(
+                        AuthClient::new(client, manager),
+                        config_http,
+                    );
+                    handler.serve(transport).await
+                }
+                None => {
+                    handler
+                        .serve(StreamableHttpClientTransport::from_config(config_http))
+                        .await
+                }
+            };
+            served.map_err(|err| OpenError {
+                message: format!("initialize failed: {err}"),
+                challenge: err.auth_challenge().map(str::to_owned),
+            })?
         }
     };
     let chosen = client.peer_info().map(|info| info.protocol_version.clone());
     if let Some(refused) = version_refused(chosen.as_ref()) {
         let _ = client.cancel().await;
-        return Err(refused);
+        return Err(refused.into());
     }
-    let tools = client
-        .list_all_tools()
-        .await
-        .map_err(|err| format!("tools/list failed: {err}"))?;
+    let tools = client.list_all_tools().await.map_err(|err| OpenError {
+        message: format!("tools/list failed: {err}"),
+        challenge: super::oauth::challenge_in(&err),
+    })?;
     Ok(Connection {
         client,
         tools,

@@ -128,6 +128,9 @@ async fn dispatch(
         }
         ControlRequest::McpList => secrets::mcp_list(handles).await,
         ControlRequest::McpRemove { name } => secrets::mcp_remove(handles, name).await,
+        ControlRequest::McpOAuthSet { server, tokens } => {
+            secrets::mcp_oauth_set(handles, &server, tokens).await
+        }
         ControlRequest::McpTest { name } => {
             let server = secrets::mcp_server(handles, &name).await?;
             mcp_servers::test_mcp_server(&shared.config.worker_bin, &server)

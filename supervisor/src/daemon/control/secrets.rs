@@ -1,13 +1,15 @@
 //! Requests that touch secrets: provider keys, MCP servers (whose env and
 //! header values are kept in the secret store, the record without them in
-//! the database), and the listing of where each secret lives.
+//! the database, and their OAuth sign-ins), and the listing of where each
+//! secret lives.
 
 use protocol::ProviderKind;
+use protocol::Secret;
 use protocol::control::{ControlError, ControlResponse, ErrorKind};
-use protocol::mcp::McpServerConfig;
+use protocol::mcp::{McpOAuthTokens, McpServerConfig, McpTransport};
 
 use super::Handles;
-use crate::daemon::providers;
+use crate::daemon::{mcp_oauth, providers};
 use crate::secrets::{self, SecretsError};
 
 /// A secret-store failure as a client sees it.
@@ -136,6 +138,49 @@ pub(super) async fn mcp_remove(
         .keep_mcp_secrets(&name, None)
         .await
         .map_err(secrets_error)?;
+    handles
+        .shared
+        .secrets
+        .remove(&secrets::mcp_oauth_name(&name))
+        .await
+        .map_err(secrets_error)?;
+    Ok(ControlResponse::Ok)
+}
+
+/// `McpOAuthSet`: the tokens `studio mcp login` got for an HTTP server,
+/// kept as `mcp-oauth/SERVER`, or forgotten.
+pub(super) async fn mcp_oauth_set(
+    handles: &Handles,
+    server: &str,
+    tokens: Option<Secret>,
+) -> Result<ControlResponse, ControlError> {
+    let servers = handles.shared.store.mcp_servers().await?;
+    let found = servers.iter().find(|s| s.name == server).ok_or_else(|| {
+        ControlError::new(
+            ErrorKind::NotFound,
+            format!("no MCP server named {server:?}"),
+        )
+    })?;
+    let store = &handles.shared.secrets;
+    let name = secrets::mcp_oauth_name(server);
+    let Some(tokens) = tokens else {
+        store.remove(&name).await.map_err(secrets_error)?;
+        return Ok(ControlResponse::Ok);
+    };
+    if !matches!(found.transport, McpTransport::Http { .. }) {
+        return Err(ControlError::new(
+            ErrorKind::Invalid,
+            format!("MCP server {server:?} is not an HTTP server: it has no sign-in"),
+        ));
+    }
+    if let Err(err) = serde_json::from_str::<McpOAuthTokens>(tokens.expose()) {
+        return Err(ControlError::new(
+            ErrorKind::Invalid,
+            format!("the tokens do not parse: {err}"),
+        ));
+    }
+    store.set(&name, tokens).await.map_err(secrets_error)?;
+    tracing::info!(server, "MCP sign-in stored");
     Ok(ControlResponse::Ok)
 }
 
@@ -151,7 +196,8 @@ pub(super) async fn mcp_server(
         .ok_or_else(|| {
             ControlError::new(ErrorKind::NotFound, format!("no MCP server named {name:?}"))
         })?;
-    Ok(handles.shared.secrets.with_mcp_secrets(server).await)
+    let server = handles.shared.secrets.with_mcp_secrets(server).await;
+    Ok(mcp_oauth::with_oauth(&handles.shared.secrets, server).await)
 }
 
 /// Sets or stops the daemon's OTLP export; its header values are secrets.

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::daemon::containment::SessionProcesses;
 use crate::daemon::stderr_tail::StderrTail;
-use crate::daemon::{containment, history, providers, worker_process};
+use crate::daemon::{containment, history, mcp_oauth, providers, worker_process};
 
 impl SessionState {
     /// Looks up the agent's MCP servers (and the installed plugins it
@@ -53,6 +53,7 @@ impl SessionState {
                 }),
                 Some((server, Ok(()))) => {
                     let server = self.shared.secrets.with_mcp_secrets(server.clone()).await;
+                    let server = mcp_oauth::with_oauth(&self.shared.secrets, server).await;
                     self.setup.mcp_servers.push(server);
                 }
                 None => self.append(EventKind::McpServerFailed {

@@ -1,4 +1,5 @@
-//! MCP servers on the Settings page: the list (test, remove), the form
+//! MCP servers on the Settings page: the list (test, remove, sign in to
+//! or out of an HTTP server that asks for OAuth), the form
 //! that adds one and the import of an `mcpServers` document
 //! ([`forms`]), over the add form's draft ([`draft`]).
 //!
@@ -16,7 +17,7 @@ pub use forms::{McpAddForm, McpImportForm, import_problem};
 
 use crate::commands::Commands;
 use crate::connection::Command;
-use crate::state::AppState;
+use crate::state::{AppState, SignIn};
 
 /// MCP servers: test or forget one, add one, import a document.
 #[component]
@@ -25,6 +26,17 @@ pub(super) fn McpServers() -> Element {
     let commands = use_context::<Commands>();
     let servers = state.read().settings.mcp.clone();
     let tests = state.read().settings.mcp_tests.clone();
+    let sign_ins = state.read().settings.mcp_sign_ins.clone();
+    let signed_in: Vec<bool> = servers
+        .iter()
+        .map(|server| {
+            super::secrets::place(
+                state.read().settings.secrets.as_ref(),
+                &format!("mcp-oauth/{}", server.name),
+            )
+            .is_some()
+        })
+        .collect();
     let places: Vec<Option<&str>> = servers
         .iter()
         .map(|server| {
@@ -42,7 +54,7 @@ pub(super) fn McpServers() -> Element {
             }
             table {
                 tbody {
-                    for (server, place) in servers.into_iter().zip(places) {
+                    for ((server, place), signed_in) in servers.into_iter().zip(places).zip(signed_in) {
                         tr { key: "{server.name}",
                             td { "{server.name}" }
                             td { code { "{server.transport}" } }
@@ -55,8 +67,21 @@ pub(super) fn McpServers() -> Element {
                                     None => String::new(),
                                 }
                             }
+                            td { class: "sign-in",
+                                {sign_in_note(server.http, signed_in, sign_ins.get(&server.name))}
+                                if let Some(SignIn::Waiting(Some(url))) = sign_ins.get(&server.name) {
+                                    " "
+                                    a { href: "{url}", target: "_blank", rel: "noopener noreferrer", "open the sign-in page" }
+                                }
+                            }
                             td {
                                 button { r#type: "button", onclick: { let name = server.name.clone(); move |_| commands.send(Command::TestMcp(name.clone())) }, "Test" }
+                                if server.http {
+                                    button { r#type: "button", disabled: matches!(sign_ins.get(&server.name), Some(SignIn::Waiting(_))), onclick: { let name = server.name.clone(); move |_| commands.send(Command::SignInMcp(name.clone())) }, "Sign in" }
+                                }
+                                if signed_in {
+                                    button { r#type: "button", onclick: { let name = server.name.clone(); move |_| commands.send(Command::SignOutMcp(name.clone())) }, "Sign out" }
+                                }
                                 button { r#type: "button", onclick: { let name = server.name.clone(); move |_| commands.send(Command::RemoveMcp(name.clone())) }, "Remove" }
                             }
                         }
@@ -66,5 +91,16 @@ pub(super) fn McpServers() -> Element {
             McpAddForm {}
             McpImportForm {}
         }
+    }
+}
+
+/// What the list says of a server's sign-in: only HTTP servers have one.
+fn sign_in_note(http: bool, signed_in: bool, last: Option<&SignIn>) -> String {
+    match last {
+        Some(SignIn::Waiting(_)) => "signing in: finish in the browser".to_owned(),
+        Some(SignIn::Ended(Err(why))) => format!("sign-in failed: {why}"),
+        _ if signed_in => "signed in".to_owned(),
+        _ if http => "not signed in".to_owned(),
+        _ => String::new(),
     }
 }
