@@ -224,3 +224,101 @@ async fn a_views_button_calls_its_own_servers_tool_through_the_inbox() {
     let issues = std::fs::read_to_string(plugins.data_of("tracker").join("issues.json")).unwrap();
     assert!(issues.contains("Filed from the panel"), "{issues}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_allowing_a_views_call_holds_in_the_chats_next_life() {
+    crate::mcp::mcp_dir();
+    let daemon = TestDaemon::start(4).await;
+    let client = daemon.client().await;
+    let plugins = Plugins::new(&Layout::new(daemon.dir.root()));
+    let tracker = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/tracker");
+    let ready = plugins
+        .prepare_install(&Spec::Folder(tracker.canonicalize().unwrap()), &|_| {})
+        .await
+        .unwrap();
+    plugins.commit(ready).unwrap();
+    let mut user = agent("keeper", 1, 0);
+    user.mcp_servers = vec!["plugin:tracker".into()];
+    create_agent(&client, user).await;
+    let (session, ..) = open(
+        &client,
+        ControlRequest::ChatOpen {
+            agent: "keeper".into(),
+        },
+    )
+    .await;
+    let mut sees = follow(&client, session, 0).await;
+    until(&mut sees, idle).await;
+    // The panel (recorded as the chat opened) files an issue; the person
+    // allows it for the rest of the session.
+    let first = app_call(
+        &client,
+        session,
+        VIEW,
+        "tracker",
+        "create_issue",
+        r#"{"title":"one"}"#,
+    )
+    .await
+    .unwrap();
+    let asking = until(
+        &mut sees,
+        |k| matches!(k, EventKind::ToolApprovalPending { call_id, .. } if *call_id == first),
+    )
+    .await;
+    let EventKind::ToolApprovalPending { approval, .. } = asking.kind else {
+        unreachable!()
+    };
+    client
+        .request(ControlRequest::ApprovalAnswer {
+            id: approval,
+            approve: true,
+            remember: true,
+        })
+        .await
+        .unwrap();
+    until(&mut sees, idle).await;
+    client
+        .request(ControlRequest::ChatEnd { session })
+        .await
+        .unwrap();
+    until(&mut sees, EventKind::is_terminal).await;
+
+    // A new life: the view's next call needs no one.
+    let (resumed, after, _) = open(
+        &client,
+        ControlRequest::ChatResume {
+            session: session.to_string(),
+        },
+    )
+    .await;
+    assert_eq!(resumed, session);
+    let mut sees = follow(&client, session, after).await;
+    until(&mut sees, idle).await;
+    let second = app_call(
+        &client,
+        session,
+        VIEW,
+        "tracker",
+        "create_issue",
+        r#"{"title":"two"}"#,
+    )
+    .await
+    .unwrap();
+    let decided = until(&mut sees, |k| {
+        matches!(k, EventKind::ToolApproved { call_id, .. } | EventKind::ToolApprovalPending { call_id, .. }
+            if *call_id == second)
+    })
+    .await;
+    assert!(
+        matches!(decided.kind, EventKind::ToolApproved { .. }),
+        "the grant did not hold: {decided:?}"
+    );
+    until(&mut sees, idle).await;
+    let issues = std::fs::read_to_string(plugins.data_of("tracker").join("issues.json")).unwrap();
+    assert!(issues.contains("two"), "{issues}");
+    client
+        .request(ControlRequest::ChatEnd { session })
+        .await
+        .unwrap();
+}

@@ -12,6 +12,7 @@ use protocol::event::EventKind;
 use protocol::worker::ToWorker;
 
 use super::{Opening, SessionState, StopReply};
+use crate::daemon::history;
 
 /// What a view asks for, with the id its call will carry.
 #[derive(Debug)]
@@ -64,6 +65,9 @@ impl SessionState {
     }
 
     /// Why `ask` cannot run now, if it cannot.
+    /// Reads the log to check the view was recorded, and takes back the
+    /// "always allow" grants of the session's earlier lives, as a message
+    /// does.
     async fn app_refusal(&mut self, ask: &AppAsk) -> Result<(), ControlError> {
         let conflict = |what: &str| Err(ControlError::new(ErrorKind::Conflict, what.to_owned()));
         let invalid = |what: String| Err(ControlError::new(ErrorKind::Invalid, what));
@@ -99,6 +103,11 @@ impl SessionState {
             matches!(&event.kind, EventKind::AppView(view)
                 if view.server == ask.server && view.uri == ask.uri)
         });
+        for grant in history::grants(&own) {
+            if !self.setup.grants.contains(&grant) {
+                self.setup.grants.push(grant);
+            }
+        }
         if !recorded {
             return Err(ControlError::new(
                 ErrorKind::NotFound,
