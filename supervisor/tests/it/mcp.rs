@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use protocol::Secret;
-use protocol::agent::{ScriptPatch, ScriptedToolCall};
+use protocol::agent::ScriptPatch;
 use protocol::control::{ControlRequest, ControlResponse, RunSpec};
-use protocol::event::{Event, EventKind};
+use protocol::event::EventKind;
 use protocol::mcp::{McpServerConfig, McpTransport};
 use studio_client::Client;
 
@@ -59,25 +59,6 @@ async fn add(client: &Client, server: McpServerConfig) {
         })
         .await
         .unwrap();
-}
-
-fn call(name: &str, arguments: serde_json::Value) -> ScriptedToolCall {
-    ScriptedToolCall {
-        name: name.to_owned(),
-        arguments: arguments.to_string(),
-    }
-}
-
-/// What each tool call came to, in order: `Ok(output)` or `Err(message)`.
-fn outcomes(events: &[Event]) -> Vec<Result<String, String>> {
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::ToolCompleted { output, .. } => Some(Ok(output.clone())),
-            EventKind::ToolError { message, .. } => Some(Err(message.clone())),
-            _ => None,
-        })
-        .collect()
 }
 
 /// server-everything over streamable HTTP on a free loopback port.

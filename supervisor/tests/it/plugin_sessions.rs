@@ -22,7 +22,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use protocol::agent::{ScriptPatch, ScriptedToolCall};
+use protocol::agent::ScriptPatch;
 use protocol::control::RunSpec;
 use protocol::event::{Event, EventKind};
 use protocol::layout::Layout;
@@ -30,25 +30,6 @@ use studio_client::plugin::install::Spec;
 use studio_client::plugin::store::Plugins;
 
 use crate::support::*;
-
-fn call(name: &str, arguments: serde_json::Value) -> ScriptedToolCall {
-    ScriptedToolCall {
-        name: name.to_owned(),
-        arguments: arguments.to_string(),
-    }
-}
-
-/// What each tool call came to, in order.
-fn outcomes(events: &[Event]) -> Vec<Result<String, String>> {
-    events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::ToolCompleted { output, .. } => Some(Ok(output.clone())),
-            EventKind::ToolError { message, .. } => Some(Err(message.clone())),
-            _ => None,
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_server_runs_in_the_sandbox_its_plugin_was_granted() {

@@ -286,3 +286,23 @@ pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+/// A scripted tool call of `name` with `arguments`.
+pub fn call(name: &str, arguments: serde_json::Value) -> protocol::agent::ScriptedToolCall {
+    protocol::agent::ScriptedToolCall {
+        name: name.to_owned(),
+        arguments: arguments.to_string(),
+    }
+}
+
+/// What each tool call came to, in order: `Ok(output)` or `Err(message)`.
+pub fn outcomes(events: &[Event]) -> Vec<Result<String, String>> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCompleted { output, .. } => Some(Ok(output.clone())),
+            EventKind::ToolError { message, .. } => Some(Err(message.clone())),
+            _ => None,
+        })
+        .collect()
+}

@@ -4,18 +4,11 @@
 
 use std::time::Duration;
 
-use protocol::agent::{SafetyMode, ScriptPatch, ScriptedToolCall};
+use protocol::agent::{SafetyMode, ScriptPatch};
 use protocol::control::RunSpec;
 use protocol::event::EventKind;
 
 use crate::support::*;
-
-fn call(name: &str, arguments: serde_json::Value) -> ScriptedToolCall {
-    ScriptedToolCall {
-        name: name.to_owned(),
-        arguments: arguments.to_string(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approved_tools_run_in_the_workspace_and_nothing_they_start_outlives_the_session() {
