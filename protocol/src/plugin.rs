@@ -37,8 +37,12 @@ pub struct PluginConfinement {
     pub read: Vec<String>,
     /// Paths granted to write.
     pub write: Vec<String>,
-    /// Whether it has the network.
+    /// Whether it has the network: `Hosts` when it was granted named
+    /// hosts, reached only through the worker's proxy.
     pub network: Network,
+    /// The hosts it was granted (`name`, or `*.domain` for its
+    /// subdomains), with `Network::Hosts`.
+    pub hosts: Vec<String>,
     /// Whether it may start other programs (`shell`); without it, only
     /// its own program (and the interpreters that needs) may execute.
     pub shell: bool,

@@ -250,6 +250,11 @@ fn event_kinds() -> Vec<EventKind> {
             tool: s("tracker.create_issue"),
             uri: s("ui://tracker/issues"),
         },
+        EventKind::SandboxConnect {
+            server: s("tracker"),
+            target: s("127.0.0.1:443"),
+            refused: Some(s("not a granted host")),
+        },
         EventKind::RunQueued,
         EventKind::RunStarted { queued_ms: 12 },
         EventKind::BudgetExceeded {
@@ -319,6 +324,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::AppView(_) => 42,
         EventKind::AppViewRefused { .. } => 43,
         EventKind::AppCallAsked { .. } => 44,
+        EventKind::SandboxConnect { .. } => 45,
     }
 }
 
@@ -327,7 +333,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..45).collect::<Vec<_>>());
+    assert_eq!(variants, (0..46).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -1229,7 +1235,8 @@ fn to_worker() -> Vec<ToWorker> {
                     data: s("/home/u/.local/state/ai-studio/plugins/.data/tracker"),
                     read: vec![s("~/notes")],
                     write: Vec::new(),
-                    network: crate::sandbox::Network::On,
+                    network: crate::sandbox::Network::Hosts,
+                    hosts: vec![s("tracker.example.com"), s("*.example.org")],
                     shell: false,
                 },
                 panels: vec![(s("ui://tracker/issues"), s("Issues"))],

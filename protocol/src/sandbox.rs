@@ -109,6 +109,12 @@ impl SandboxConfig {
                 return Err(format!("sandbox path {path:?} must not use '..'"));
             }
         }
+        if self.network == Network::Hosts {
+            return Err(
+                "sandbox.network = \"hosts\" is for plugins' servers; an agent's is \"off\" or \"on\" (sandbox.private_hosts lets `fetch` reach named local hosts)"
+                    .to_owned(),
+            );
+        }
         if self.max_processes == Some(0) {
             return Err("sandbox.max_processes must be at least 1".to_owned());
         }
@@ -183,6 +189,10 @@ pub enum Network {
     Off,
     /// The machine's network.
     On,
+    /// A network namespace of their own whose only way out is the
+    /// worker's proxy, to the hosts a plugin was granted (plugin servers
+    /// only; `PluginConfinement::hosts`).
+    Hosts,
 }
 
 impl Network {
@@ -191,6 +201,7 @@ impl Network {
         match self {
             Network::Off => "off",
             Network::On => "on",
+            Network::Hosts => "hosts",
         }
     }
 }
@@ -202,6 +213,7 @@ impl std::str::FromStr for Network {
         match s {
             "off" => Ok(Network::Off),
             "on" => Ok(Network::On),
+            "hosts" => Ok(Network::Hosts),
             _ => Err(format!("unknown network setting {s:?}: expected off or on")),
         }
     }
@@ -355,6 +367,12 @@ mod tests {
         };
         assert!(none.validate().is_err());
         assert_eq!(SandboxConfig::default().max_processes(), 512);
+        // Only a plugin's server reaches named hosts through the proxy.
+        let hosts = SandboxConfig {
+            network: Network::Hosts,
+            ..SandboxConfig::default()
+        };
+        assert!(hosts.validate().unwrap_err().contains("plugins' servers"));
     }
 
     #[test]

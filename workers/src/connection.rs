@@ -130,6 +130,23 @@ pub fn outbox() -> (Outbox, mpsc::Receiver<Outgoing>) {
     (outbox, rx)
 }
 
+/// Records events for the daemon from a task that owns it
+/// ([`Outbox::event_sender`]).
+#[derive(Clone, Debug)]
+pub struct EventSender(mpsc::Sender<Outgoing>);
+
+impl EventSender {
+    /// Queues an event stamped with the current time; `false` once the
+    /// daemon's connection is gone.
+    pub async fn event(&self, kind: EventKind) -> bool {
+        let frame = FromWorker::Event {
+            at: Timestamp::now(),
+            kind,
+        };
+        self.0.send(Outgoing::Frame(frame)).await.is_ok()
+    }
+}
+
 /// Where every message for the daemon goes; cheap to share by reference.
 ///
 /// Sending is cancel-safe: a turn dropped while sending either queued its
@@ -163,6 +180,12 @@ impl Outbox {
             .send(Outgoing::Frame(msg))
             .await
             .map_err(|_| writer_gone())
+    }
+
+    /// A handle that records events from a task of its own (a plugin
+    /// server's network proxy), which outlives any borrow of this outbox.
+    pub fn event_sender(&self) -> EventSender {
+        EventSender(self.tx.clone())
     }
 
     /// Queues an event stamped with the current time.

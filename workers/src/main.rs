@@ -109,6 +109,17 @@ enum Command {
     /// command after `--` (how a worker starts a confined agent's shell
     /// commands and MCP servers); `--probe` reports what the kernel offers.
     Sandbox(Box<sandbox::launch::Args>),
+    /// Inside a sandbox granted named hosts: copy each connection to the
+    /// listener given as stdin to the worker's proxy socket SOCKET (in
+    /// the working directory), until PARENT is gone (`sandbox::forward`).
+    #[command(hide = true)]
+    SandboxForward {
+        /// The launcher (then the command) this serves.
+        #[arg(long)]
+        parent: u32,
+        /// The proxy's socket, in the working directory.
+        socket: std::ffi::OsString,
+    },
 }
 
 /// Process exit codes other than success.
@@ -136,6 +147,9 @@ fn main() -> ExitCode {
             Some(Command::McpConformance { url }) => mcp_conformance(&url),
             Some(Command::McpLogin) => mcp_login(),
             Some(Command::Sandbox(args)) => sandbox::launch::run(*args),
+            Some(Command::SandboxForward { parent, socket }) => {
+                sandbox::forward::run(parent, &socket)
+            }
             None => ExitCode::from(exit::ERROR),
         };
     };

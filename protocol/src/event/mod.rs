@@ -367,6 +367,17 @@ pub enum EventKind {
         /// The view that asked.
         uri: String,
     },
+    /// `sandbox.connect`: a plugin server granted named hosts asked the
+    /// worker's proxy, its only way out, for a connection: recorded
+    /// whether it was let through or refused.
+    SandboxConnect {
+        /// The server that asked.
+        server: String,
+        /// `host:port` as it asked for it.
+        target: String,
+        /// Why the sandbox refused it; `None` when it was let through.
+        refused: Option<String>,
+    },
 }
 
 /// What `plugin.loaded` says: the plugin's version, the checksum of its
@@ -427,6 +438,7 @@ impl EventKind {
             EventKind::AppView(_) => "app.view",
             EventKind::AppViewRefused { .. } => "app.view.refused",
             EventKind::AppCallAsked { .. } => "app.call",
+            EventKind::SandboxConnect { .. } => "sandbox.connect",
             EventKind::RunQueued => "run.queued",
             EventKind::RunStarted { .. } => "run.started",
             EventKind::BudgetExceeded { .. } => "budget.exceeded",
@@ -497,6 +509,10 @@ impl EventKind {
                 | EventKind::ToolError { .. }
                 | EventKind::McpServerFailed { .. }
                 | EventKind::AppViewRefused { .. }
+                | EventKind::SandboxConnect {
+                    refused: Some(_),
+                    ..
+                }
                 | EventKind::McpToolsSkipped { .. }
                 | EventKind::SessionFailed { .. }
                 | EventKind::SessionCrashed { .. }

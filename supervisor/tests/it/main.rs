@@ -37,6 +37,7 @@ mod mcp_oauth;
 mod os_keyring;
 mod otlp;
 mod plugin_install;
+mod plugin_network;
 mod plugin_sessions;
 mod plugins;
 mod privacy;

@@ -9,10 +9,14 @@
 // `ui://tracker/issues` (text/html;profile=mcp-app), which lists them and
 // has a button that asks the host to call `create_issue`. And tools for
 // the tests to see what the sandbox gives it: `peek` (reads a path),
-// `reach` (connects to host:port), `env` (one variable of its
-// environment) and `spawn` (runs a program).
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+// `reach` (connects to host:port), `get` (an http:// URL through the
+// proxy in $HTTP_PROXY, as a request in absolute form or through a
+// CONNECT tunnel), `env` (one variable of its environment) and `spawn`
+// (runs a program), and `children` (looks into the working directories
+// of its child processes, where a sandbox's helpers may work).
+import { readFileSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
 import { connect } from "node:net";
+import { request as httpRequest } from "node:http";
 import { execFileSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
@@ -118,6 +122,20 @@ const tools = [
       required: ["host", "port"],
     },
   },
+  {
+    name: "children",
+    description: "Lists what is in its child processes' working directories.",
+    inputSchema: { type: "object", properties: {} },
+  },
+  {
+    name: "get",
+    description: "GETs an http:// URL through the sandbox's proxy (tunnel: through CONNECT).",
+    inputSchema: {
+      type: "object",
+      properties: { url: { type: "string" }, tunnel: { type: "boolean" } },
+      required: ["url"],
+    },
+  },
 ];
 
 async function call(name, args) {
@@ -164,9 +182,64 @@ async function call(name, args) {
         });
         socket.on("error", (err) => resolve(text(`cannot reach ${args.host}:${args.port}: ${err.code}`, true)));
       });
+    case "get":
+      return await get(String(args.url), Boolean(args.tunnel));
+    case "children": {
+      let pids;
+      try {
+        pids = readFileSync("/proc/thread-self/children", "utf8").trim().split(/\s+/).filter(Boolean);
+      } catch (err) {
+        return text(`cannot list its children: ${err.code}`, true);
+      }
+      if (pids.length === 0) return text("no children", true);
+      const seen = pids.map((pid) => {
+        try {
+          return `${pid}: ${readdirSync(`/proc/${pid}/cwd`).join(",")}`;
+        } catch (err) {
+          return `${pid}: ${err.code}`;
+        }
+      });
+      return text(seen.join("\n"));
+    }
     default:
       return null;
   }
+}
+
+// GETs `url` through the proxy the sandbox names in $HTTP_PROXY.
+function get(url, tunnel) {
+  const proxy = process.env.HTTP_PROXY;
+  if (!proxy) return text("no proxy: HTTP_PROXY is unset", true);
+  const via = new URL(proxy);
+  const target = new URL(url);
+  const hostPort = `${target.hostname}:${target.port || 80}`;
+  return new Promise((resolve) => {
+    const done = (value, isError) => resolve(text(value, isError));
+    const read = (response) => {
+      let body = "";
+      response.on("data", (chunk) => (body += chunk));
+      response.on("end", () => done(`${response.statusCode}: ${body}`, response.statusCode !== 200));
+    };
+    const options = { host: via.hostname, port: Number(via.port), timeout: 5000 };
+    if (!tunnel) {
+      const req = httpRequest({ ...options, path: url, headers: { host: hostPort } }, read);
+      req.on("error", (err) => done(`cannot get ${url}: ${err.code}`, true));
+      return req.end();
+    }
+    const req = httpRequest({ ...options, method: "CONNECT", path: hostPort });
+    req.on("connect", (response, socket) => {
+      if (response.statusCode !== 200) {
+        socket.destroy();
+        return done(`tunnel refused: ${response.statusCode}`, true);
+      }
+      const inner = httpRequest({ createConnection: () => socket, path: target.pathname, headers: { host: hostPort } }, read);
+      inner.on("error", (err) => done(`cannot get ${url}: ${err.code}`, true));
+      inner.end();
+    });
+    req.on("response", read);
+    req.on("error", (err) => done(`cannot get ${url}: ${err.code}`, true));
+    req.end();
+  });
 }
 
 createInterface({ input: process.stdin }).on("line", async (line) => {

@@ -34,6 +34,7 @@ pub use open::{Connection, OFFERED_VERSION, client_config, open};
 use crate::connection::Outbox;
 use crate::provider::wire_name;
 use crate::sandbox::Policy;
+use crate::sandbox::proxy::{Grants, HostProxy};
 use crate::tools::{self, Capped, Output};
 
 /// Longest tool name providers accept (OpenAI, Anthropic and Gemini all
@@ -81,6 +82,8 @@ struct Server {
     gone: AtomicBool,
     /// What its process may touch, for its tools' `tool.started`.
     confinement: Confinement,
+    /// Its way to the hosts it was granted, while it runs.
+    _proxy: Option<HostProxy>,
 }
 
 impl Hub {
@@ -100,7 +103,7 @@ impl Hub {
                 continue;
             }
             let startup = Duration::from_secs(u64::from(config.startup_timeout_secs));
-            match tokio::time::timeout(startup, connect(config, place)).await {
+            match tokio::time::timeout(startup, connect(config, place, Some(outbox))).await {
                 Ok(Ok(mut server)) => {
                     let skipped = self.drop_unusable_tools(&mut server);
                     outbox
@@ -332,7 +335,7 @@ impl Hub {
 /// tools as `SERVER.TOOL`.
 pub async fn probe(server: &McpServerConfig) -> Result<Vec<String>, String> {
     let startup = Duration::from_secs(u64::from(server.startup_timeout_secs));
-    let connected = tokio::time::timeout(startup, connect(server, Place::AsUser))
+    let connected = tokio::time::timeout(startup, connect(server, Place::AsUser, None))
         .await
         .map_err(|_| {
             format!(
@@ -422,7 +425,7 @@ pub fn plugin_policies(start: &StartTurn) -> Vec<Policy> {
         .map(|plugin| {
             Policy::for_plugin(
                 &plugin.confinement,
-                &plugin.plugin,
+                (&plugin.plugin, &plugin.server.name),
                 start.session,
                 start.sandbox_support,
             )
@@ -442,8 +445,13 @@ pub enum Place<'a> {
 }
 
 /// Starts or reaches one server for the [`Hub`], with [`StudioClient`]:
-/// a stdio server runs in the session's sandbox.
-async fn connect(config: &McpServerConfig, place: Place<'_>) -> Result<Server, String> {
+/// a stdio server runs in the session's sandbox, with the proxy to the
+/// hosts it was granted when it was (its attempts recorded in `outbox`).
+async fn connect(
+    config: &McpServerConfig,
+    place: Place<'_>,
+    outbox: Option<&Outbox>,
+) -> Result<Server, String> {
     let stdio = matches!(config.transport, McpTransport::Stdio { .. });
     let (confinement, sandbox) = match place {
         // Nothing of a remote server runs here.
@@ -459,7 +467,21 @@ async fn connect(config: &McpServerConfig, place: Place<'_>) -> Result<Server, S
         Place::AsUser => (Confinement::default(), None),
         Place::Nowhere => return Err("the agent has no workspace to run it in".to_owned()),
     };
+    let proxy = match (sandbox.map(Policy::proxy).transpose()?.flatten(), outbox) {
+        (Some((hosts, socket)), Some(outbox)) => Some(
+            HostProxy::start(
+                socket,
+                &config.name,
+                Grants::new(hosts),
+                outbox.event_sender(),
+            )
+            .map_err(|err| format!("cannot start its proxy at {}: {err}", socket.display()))?,
+        ),
+        (Some(_), None) => return Err("its hosts are reached only in a session".to_owned()),
+        (None, _) => None,
+    };
     Ok(Server {
+        _proxy: proxy,
         config: config.clone(),
         connection: open(StudioClient, config, sandbox, None)
             .await

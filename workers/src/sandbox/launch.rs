@@ -42,9 +42,13 @@ pub struct Args {
     /// An empty directory to build the command's root on.
     #[arg(long)]
     root: Option<PathBuf>,
-    /// Whether the command has a network.
+    /// Whether the command has a network (`hosts`: only through the
+    /// worker's proxy at `--proxy-socket`).
     #[arg(long, default_value = "off")]
     network: Network,
+    /// The worker's proxy for a command with `--network hosts`.
+    #[arg(long)]
+    proxy_socket: Option<PathBuf>,
     /// Run without a mechanism the kernel lacks instead of refusing.
     #[arg(long)]
     run_without_missing: bool,
@@ -135,11 +139,18 @@ fn confine_and_exec(args: &Args) -> Result<Never, String> {
     };
     let own_root = match enter_namespaces(args.network) {
         Ok(()) => {
+            if args.network == Network::Hosts {
+                let socket = args
+                    .proxy_socket
+                    .as_deref()
+                    .ok_or("--proxy-socket is needed")?;
+                super::forward::open(socket)?;
+            }
             root::build(root, &view)
                 .map_err(|err| format!("cannot build the command's root: {err}"))?;
             true
         }
-        Err(Entered::Not(err)) if args.run_without_missing => {
+        Err(Entered::Not(err)) if args.run_without_missing && args.network != Network::Hosts => {
             eprintln!("sandbox: running without namespaces ({err})");
             false
         }
@@ -175,10 +186,13 @@ fn confine_and_exec(args: &Args) -> Result<Never, String> {
         &view.tmp
     };
     // The launcher's environment is the one the worker built for the command.
-    let err = studio_process::std_command(program, studio_process::ChildEnv::Inherit)
-        .args(rest)
-        .env("TMPDIR", tmp)
-        .exec();
+    let mut command = studio_process::std_command(program, studio_process::ChildEnv::Inherit);
+    command.args(rest).env("TMPDIR", tmp);
+    if args.network == Network::Hosts {
+        command.env_remove("NO_PROXY").env_remove("no_proxy");
+        command.envs(super::forward::proxy_env());
+    }
+    let err = command.exec();
     Err(format!("cannot start {}: {err}", program.to_string_lossy()))
 }
 
@@ -190,14 +204,14 @@ enum Entered {
     Half(String),
 }
 
-/// New user and mount namespaces, and a network namespace when the
-/// network is off; this process's ids map to themselves.
+/// New user and mount namespaces, and a network namespace unless the
+/// network is on; this process's ids map to themselves.
 fn enter_namespaces(network: Network) -> Result<(), Entered> {
     use rustix::thread::UnshareFlags;
     let uid = rustix::process::geteuid().as_raw();
     let gid = rustix::process::getegid().as_raw();
     let mut flags = UnshareFlags::NEWUSER | UnshareFlags::NEWNS;
-    if network == Network::Off {
+    if network != Network::On {
         flags |= UnshareFlags::NEWNET;
     }
     #[expect(
@@ -263,7 +277,7 @@ fn restrict(
         .map_err(err)?
         .scope(Scope::from_all(abi))
         .map_err(err)?;
-    if args.network == Network::Off && !own_root {
+    if args.network != Network::On && !own_root {
         // No network namespace: at least no TCP.
         ruleset = ruleset
             .handle_access(AccessNet::from_all(abi))

@@ -24,8 +24,10 @@
 //! `tool.started` names what was missing. A `full` agent's commands run
 //! as the worker does, and say so.
 
+pub mod forward;
 pub mod launch;
 mod programs;
+pub mod proxy;
 mod root;
 
 use std::ffi::OsStr;
@@ -67,6 +69,9 @@ pub struct Policy {
     /// Execute no program but the command's own (a plugin without
     /// `shell`).
     only_its_program: bool,
+    /// With `Network::Hosts`: the hosts granted, and where the worker's
+    /// proxy listens for this command's forwarder.
+    proxy: Option<(Vec<String>, PathBuf)>,
 }
 
 impl Policy {
@@ -93,6 +98,7 @@ impl Policy {
             fallback: agent.sandbox.fallback,
             support,
             only_its_program: false,
+            proxy: None,
         }
     }
 
@@ -101,10 +107,13 @@ impl Policy {
     /// directory), its plugin's files and the paths it was granted are
     /// read, the paths granted to write written, the network as granted;
     /// nothing of the agent's, and no running without a mechanism the
-    /// kernel lacks. Its `/tmp` is its own, inside the session's.
+    /// kernel lacks. Its `/tmp` is its own, inside the session's. Named
+    /// hosts are reached through a proxy of the worker listening at
+    /// `$TMPDIR/studio-SESSION.net/PLUGIN-SERVER.sock`, out of every
+    /// sandbox's sight.
     pub fn for_plugin(
         confinement: &PluginConfinement,
-        plugin: &str,
+        (plugin, server): (&str, &str),
         session: SessionId,
         support: SandboxSupport,
     ) -> Policy {
@@ -125,7 +134,26 @@ impl Policy {
             fallback: Fallback::Refuse,
             support,
             only_its_program: !confinement.shell,
+            proxy: (confinement.network == Network::Hosts).then(|| {
+                let dir = private_tmp(session).with_extension("net");
+                (
+                    confinement.hosts.clone(),
+                    dir.join(format!("{plugin}-{server}.sock")),
+                )
+            }),
         }
+    }
+
+    /// With `Network::Hosts`, the hosts granted and where their proxy
+    /// is to listen (its directory made, private).
+    pub fn proxy(&self) -> Result<Option<(&[String], &Path)>, String> {
+        let Some((hosts, socket)) = &self.proxy else {
+            return Ok(None);
+        };
+        if let Some(dir) = socket.parent() {
+            create_private_dir(dir)?;
+        }
+        Ok(Some((hosts, socket)))
     }
 
     /// This policy with the workspace writable (a confined agent's
@@ -225,6 +253,9 @@ impl Policy {
         }
         if self.only_its_program {
             command.arg("--only-its-program");
+        }
+        if let Some((_, socket)) = &self.proxy {
+            command.arg("--proxy-socket").arg(socket);
         }
         for path in &self.read {
             command.arg("--read").arg(path);

@@ -274,10 +274,12 @@ pub(crate) fn session_peer(peer: Option<u32>) -> Option<String> {
 
 /// Removes the private temp dir the worker made for `session`'s commands
 /// (`$TMPDIR/studio-SESSION`, and beside it the mount point of their
-/// roots): the worker inherits the daemon's `TMPDIR`.
+/// roots and the sockets of its plugin servers' proxies): the worker
+/// inherits the daemon's `TMPDIR`.
 pub(crate) async fn remove_private_tmp(session: SessionId) {
     let tmp = std::env::temp_dir().join(format!("studio-{session}"));
     let root = std::env::temp_dir().join(format!("studio-{session}.root"));
+    let net = std::env::temp_dir().join(format!("studio-{session}.net"));
     let removed = tokio::task::spawn_blocking(move || {
         // remove_dir_all does not follow the symlinks a command left.
         match std::fs::remove_dir_all(&tmp) {
@@ -288,6 +290,7 @@ pub(crate) async fn remove_private_tmp(session: SessionId) {
             }
         }
         let _ = std::fs::remove_dir(&root);
+        let _ = std::fs::remove_dir_all(&net);
     });
     let _ = removed.await;
 }

@@ -175,12 +175,14 @@ fn load(
         write: granted.write.clone(),
         ..SandboxConfig::default()
     })?;
+    let (network, hosts) = network_of(granted);
     let confinement = PluginConfinement {
         root: plugins.files_of(name).display().to_string(),
         data: plugins.data_of(name).display().to_string(),
         read: granted.read.clone(),
         write: granted.write.clone(),
-        network: network_of(granted),
+        network,
+        hosts,
         shell: granted.shell,
     };
     let mut servers = Vec::new();
@@ -271,11 +273,12 @@ fn confined_rule(
     }
 }
 
-/// The network a grant gives a server's sandbox. A list of hosts cannot be
-/// held to those hosts yet, so it gets none (`docs/plugins.md`).
-fn network_of(granted: &Permissions) -> SandboxNetwork {
-    match granted.network {
-        Some(Network::Switch(NetworkSwitch::On)) => SandboxNetwork::On,
-        _ => SandboxNetwork::Off,
+/// The network a grant gives a server's sandbox, with the hosts it names
+/// (reached through the worker's proxy).
+fn network_of(granted: &Permissions) -> (SandboxNetwork, Vec<String>) {
+    match &granted.network {
+        Some(Network::Switch(NetworkSwitch::On)) => (SandboxNetwork::On, Vec::new()),
+        Some(Network::Hosts(hosts)) if !hosts.is_empty() => (SandboxNetwork::Hosts, hosts.clone()),
+        _ => (SandboxNetwork::Off, Vec::new()),
     }
 }
