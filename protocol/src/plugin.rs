@@ -47,3 +47,9 @@ pub struct PluginConfinement {
     /// its own program (and the interpreters that needs) may execute.
     pub shell: bool,
 }
+
+/// The name `studio mcp login` takes for server `server` of plugin
+/// `plugin` (`plugin:PLUGIN/SERVER`), under which its sign-in is kept.
+pub fn sign_in_name(plugin: &str, server: &str) -> String {
+    format!("plugin:{plugin}/{server}")
+}

@@ -68,22 +68,9 @@ pub(crate) async fn login(ctx: &Ctx, login: Login) -> Result<(), CliError> {
         client_secret,
         scopes,
     } = login;
-    let name = name.as_str();
     let client = ctx.client().await?;
-    let ControlResponse::McpServers(servers) = client.request(ControlRequest::McpList).await?
-    else {
-        return Err(CliError::msg("unexpected answer to mcp list"));
-    };
-    let server = servers.iter().find(|s| s.name == name).ok_or_else(|| {
-        CliError::invalid(format!(
-            "no MCP server named {name:?} (see studio mcp list)"
-        ))
-    })?;
-    let McpTransport::Http { url, .. } = &server.transport else {
-        return Err(CliError::invalid(format!(
-            "MCP server {name} is a command, not an HTTP server: it takes no sign-in"
-        )));
-    };
+    let (name, url) = http_server(ctx, &client, &name).await?;
+    let name = name.as_str();
     let worker = match std::env::var_os("STUDIO_WORKER_BIN") {
         Some(bin) => std::path::PathBuf::from(bin),
         None => std::env::current_exe()
@@ -188,9 +175,48 @@ pub(crate) async fn login(ctx: &Ctx, login: Login) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The full sign-in name and URL of the HTTP server `name` names: one of
+/// `studio mcp list`, or an installed plugin's (`plugin:PLUGIN/SERVER`,
+/// or `plugin:PLUGIN` when it has one).
+async fn http_server(
+    ctx: &Ctx,
+    client: &studio_client::Client,
+    name: &str,
+) -> Result<(String, String), CliError> {
+    let plugins = studio_client::plugin::store::Plugins::new(ctx.dir.layout());
+    let (name, server) = match plugins.http_server(name) {
+        Some(found) => found.map_err(|err| CliError::invalid(err.to_string()))?,
+        None => {
+            let ControlResponse::McpServers(servers) =
+                client.request(ControlRequest::McpList).await?
+            else {
+                return Err(CliError::msg("unexpected answer to mcp list"));
+            };
+            let server = servers.into_iter().find(|s| s.name == name).ok_or_else(|| {
+                CliError::invalid(format!(
+                    "no MCP server named {name:?} (see studio mcp list, or name a plugin's as plugin:PLUGIN/SERVER)"
+                ))
+            })?;
+            (name.to_owned(), server)
+        }
+    };
+    match server.transport {
+        McpTransport::Http { url, .. } => Ok((name, url)),
+        McpTransport::Stdio { .. } => Err(CliError::invalid(format!(
+            "MCP server {name} is a command, not an HTTP server: it takes no sign-in"
+        ))),
+    }
+}
+
 /// `studio mcp logout NAME`: forgets the server's tokens.
 pub(crate) async fn logout(ctx: &Ctx, name: &str) -> Result<(), CliError> {
     let client = ctx.client().await?;
+    let plugins = studio_client::plugin::store::Plugins::new(ctx.dir.layout());
+    let name = match plugins.http_server(name) {
+        Some(found) => found.map_err(|err| CliError::invalid(err.to_string()))?.0,
+        None => name.to_owned(),
+    };
+    let name = name.as_str();
     client
         .request(ControlRequest::McpOAuthSet {
             server: name.to_owned(),

@@ -358,9 +358,18 @@ pub(crate) fn set_enabled(name: &str, enabled: bool, ctx: &Ctx) -> Result<(), Cl
 /// `studio plugin rm NAME`: its files and data, then its stored values
 /// (asked of the daemon when the plugin declared any).
 pub(crate) async fn remove(name: &str, ctx: &Ctx) -> Result<(), CliError> {
-    let gone = Plugins::new(ctx.dir.layout()).remove(name)?;
+    let plugins = Plugins::new(ctx.dir.layout());
+    // What the daemon may keep for it: values, and sign-ins of its HTTP
+    // servers.
+    let signs_in = plugins.read_installed(name).is_ok_and(|plugin| {
+        plugin
+            .servers
+            .iter()
+            .any(|s| matches!(s.transport, protocol::mcp::McpTransport::Http { .. }))
+    });
+    let gone = plugins.remove(name)?;
     say_record(&gone, "removed", ctx);
-    if !gone.granted.env.is_empty() {
+    if !gone.granted.env.is_empty() || signs_in {
         let client = ctx.client().await?;
         client
             .request(ControlRequest::PluginEnvRemove {

@@ -46,15 +46,23 @@ static REFRESHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// `server` with its stored access token as its `Authorization` header
 /// (refreshed first when it has expired), or as it was when it has no
 /// stored sign-in or the refresh failed (the server's 401 then says so).
-pub(crate) async fn with_oauth(
+pub(crate) async fn with_oauth(store: &SecretStore, server: McpServerConfig) -> McpServerConfig {
+    let sign_in = server.name.clone();
+    with_oauth_as(store, &sign_in, server).await
+}
+
+/// [`with_oauth`] for a server whose sign-in is kept under `sign_in`
+/// (a plugin's: `plugin:PLUGIN/SERVER`).
+pub(crate) async fn with_oauth_as(
     store: &SecretStore,
+    sign_in: &str,
     mut server: McpServerConfig,
 ) -> McpServerConfig {
     let McpTransport::Http { headers, .. } = &mut server.transport else {
         return server;
     };
     let _refreshing = REFRESHING.lock().await;
-    let Some(tokens) = read(store, &server.name).await else {
+    let Some(tokens) = read(store, sign_in).await else {
         return server;
     };
     let fresh = tokens
@@ -68,9 +76,7 @@ pub(crate) async fn with_oauth(
                 let stored = serde_json::to_string(&new).map(Secret::new);
                 match stored {
                     Ok(stored) => {
-                        if let Err(err) = store
-                            .set(&secrets::mcp_oauth_name(&server.name), stored)
-                            .await
+                        if let Err(err) = store.set(&secrets::mcp_oauth_name(sign_in), stored).await
                         {
                             tracing::warn!(server = %server.name, %err, "cannot store the refreshed tokens");
                         }

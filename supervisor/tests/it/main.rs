@@ -39,6 +39,7 @@ mod otlp;
 mod plugin_install;
 mod plugin_network;
 mod plugin_sessions;
+mod plugin_sign_in;
 mod plugins;
 mod privacy;
 mod provider_round_trips;

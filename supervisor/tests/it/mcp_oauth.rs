@@ -20,13 +20,13 @@ use crate::mcp::mcp_dir;
 use crate::support::*;
 
 /// The OAuth-protected server, killed when dropped.
-struct OAuthServer {
+pub(crate) struct OAuthServer {
     child: Child,
     port: u16,
 }
 
 impl OAuthServer {
-    fn start() -> OAuthServer {
+    pub(crate) fn start() -> OAuthServer {
         Self::start_with(&[])
     }
 
@@ -53,12 +53,12 @@ impl OAuthServer {
         OAuthServer { child, port }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/mcp", self.port)
     }
 
     /// What the server saw (`/stats`), over plain HTTP.
-    fn stats(&self) -> Value {
+    pub(crate) fn stats(&self) -> Value {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         stream
             .write_all(b"GET /stats HTTP/1.0\r\nhost: 127.0.0.1\r\n\r\n")
@@ -79,7 +79,7 @@ impl Drop for OAuthServer {
 
 /// `studio ARGS` on the daemon's data dir, with `browser` as the program
 /// that opens the sign-in address.
-fn studio(
+pub(crate) fn studio(
     daemon: &TestDaemon,
     args: &[&str],
     browser: Option<&std::path::Path>,
@@ -100,7 +100,7 @@ fn studio(
 /// A "browser" that first opens an idle connection to the sign-in's
 /// loopback listener (its port is in the address's `redirect_uri`), then
 /// follows the address's redirects with curl.
-const PRECONNECTING_BROWSER: &str = r#"#!/bin/bash
+pub(crate) const PRECONNECTING_BROWSER: &str = r#"#!/bin/bash
 port=$(printf '%s' "$1" | sed -n 's/.*redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A\([0-9]*\).*/\1/p')
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 exec curl -sfL -o /dev/null "$1"

@@ -267,7 +267,8 @@ pub enum Command {
         /// Its value (never shown again).
         value: Secret,
     },
-    /// Forget every value stored for a plugin (once it is removed).
+    /// Forget every value and sign-in stored for a plugin (once it is
+    /// removed).
     ForgetPluginValues(String),
     /// A view's own tool call (MCP Apps), numbered by `ticket` for its
     /// answer (`Update::AppCall`).

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use protocol::event::EventKind;
-use protocol::mcp::{McpServerConfig, McpTransport};
-use protocol::sandbox::{Confinement, Network};
-use protocol::worker::{StartTurn, ToolSpec};
+use protocol::mcp::McpServerConfig;
+use protocol::sandbox::Confinement;
+use protocol::worker::ToolSpec;
 use rmcp::ClientHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ContentBlock,
@@ -28,13 +28,15 @@ pub mod login;
 pub mod oauth;
 mod open;
 mod views;
+mod wanted;
 
 pub use open::{Connection, OFFERED_VERSION, client_config, open};
+use wanted::connect;
+pub use wanted::{Place, Wanted, plugin_policies, wanted};
 
 use crate::connection::Outbox;
 use crate::provider::wire_name;
-use crate::sandbox::Policy;
-use crate::sandbox::proxy::{Grants, HostProxy};
+use crate::sandbox::proxy::HostProxy;
 use crate::tools::{self, Capped, Output};
 
 /// Longest tool name providers accept (OpenAI, Anthropic and Gemini all
@@ -90,20 +92,17 @@ impl Hub {
     /// Brings the connections in line with `configs`: drops servers no
     /// longer wanted or gone, and connects the missing ones, reporting each
     /// start or failure. `Err` only when the daemon is gone.
-    pub async fn sync(
-        &mut self,
-        wanted: &[(&McpServerConfig, Place<'_>)],
-        outbox: &Outbox,
-    ) -> anyhow::Result<()> {
+    pub async fn sync(&mut self, wanted: &[Wanted<'_>], outbox: &Outbox) -> anyhow::Result<()> {
         self.servers.retain(|s| {
-            !s.gone.load(Ordering::Relaxed) && wanted.iter().any(|(c, _)| **c == s.config)
+            !s.gone.load(Ordering::Relaxed) && wanted.iter().any(|w| *w.config == s.config)
         });
-        for &(config, place) in wanted {
+        for wanted in wanted {
+            let config = wanted.config;
             if self.servers.iter().any(|s| s.config == *config) {
                 continue;
             }
             let startup = Duration::from_secs(u64::from(config.startup_timeout_secs));
-            match tokio::time::timeout(startup, connect(config, place, Some(outbox))).await {
+            match tokio::time::timeout(startup, connect(wanted, Some(outbox))).await {
                 Ok(Ok(mut server)) => {
                     let skipped = self.drop_unusable_tools(&mut server);
                     outbox
@@ -335,14 +334,24 @@ impl Hub {
 /// tools as `SERVER.TOOL`.
 pub async fn probe(server: &McpServerConfig) -> Result<Vec<String>, String> {
     let startup = Duration::from_secs(u64::from(server.startup_timeout_secs));
-    let connected = tokio::time::timeout(startup, connect(server, Place::AsUser, None))
-        .await
-        .map_err(|_| {
-            format!(
-                "no answer to initialize and tools/list within {}s",
-                startup.as_secs()
-            )
-        })??;
+    let connected = tokio::time::timeout(
+        startup,
+        connect(
+            &Wanted {
+                config: server,
+                place: Place::AsUser,
+                sign_in: server.name.clone(),
+            },
+            None,
+        ),
+    )
+    .await
+    .map_err(|_| {
+        format!(
+            "no answer to initialize and tools/list within {}s",
+            startup.as_secs()
+        )
+    })??;
     let mut hub = Hub::default();
     let mut connected = connected;
     let skipped = hub.drop_unusable_tools(&mut connected);
@@ -392,110 +401,6 @@ async fn failed(config: &McpServerConfig, message: String, outbox: &Outbox) -> a
             message,
         })
         .await
-}
-
-/// The servers a turn wants, each with where it runs: the agent's in
-/// its session's sandbox (`agent`), a plugin's in the sandbox its
-/// plugin's permissions make (`plugins`, from [`plugin_policies`]).
-pub fn wanted<'a>(
-    start: &'a StartTurn,
-    agent: Option<&'a Policy>,
-    plugins: &'a [Policy],
-) -> Vec<(&'a McpServerConfig, Place<'a>)> {
-    let mut wanted: Vec<(&McpServerConfig, Place<'a>)> = start
-        .mcp_servers
-        .iter()
-        .map(|config| (config, agent.map_or(Place::Nowhere, Place::Sandbox)))
-        .collect();
-    wanted.extend(
-        start
-            .plugin_servers
-            .iter()
-            .zip(plugins)
-            .map(|(plugin, policy)| (&plugin.server, Place::Sandbox(policy))),
-    );
-    wanted
-}
-
-/// The sandbox of each plugin server of `start`, in order.
-pub fn plugin_policies(start: &StartTurn) -> Vec<Policy> {
-    start
-        .plugin_servers
-        .iter()
-        .map(|plugin| {
-            Policy::for_plugin(
-                &plugin.confinement,
-                (&plugin.plugin, &plugin.server.name),
-                start.session,
-                start.sandbox_support,
-            )
-        })
-        .collect()
-}
-
-/// Where a stdio server runs.
-#[derive(Clone, Copy)]
-pub enum Place<'a> {
-    /// In a session's sandbox.
-    Sandbox(&'a Policy),
-    /// As the user: a one-shot job a person asked for (`studio mcp test`).
-    AsUser,
-    /// Nowhere: a session whose agent has no workspace.
-    Nowhere,
-}
-
-/// Starts or reaches one server for the [`Hub`], with [`StudioClient`]:
-/// a stdio server runs in the session's sandbox, with the proxy to the
-/// hosts it was granted when it was (its attempts recorded in `outbox`).
-async fn connect(
-    config: &McpServerConfig,
-    place: Place<'_>,
-    outbox: Option<&Outbox>,
-) -> Result<Server, String> {
-    let stdio = matches!(config.transport, McpTransport::Stdio { .. });
-    let (confinement, sandbox) = match place {
-        // Nothing of a remote server runs here.
-        _ if !stdio => (
-            Confinement {
-                confined: true,
-                network: Network::On,
-                ..Confinement::default()
-            },
-            None,
-        ),
-        Place::Sandbox(policy) => (policy.confinement(), Some(policy)),
-        Place::AsUser => (Confinement::default(), None),
-        Place::Nowhere => return Err("the agent has no workspace to run it in".to_owned()),
-    };
-    let proxy = match (sandbox.map(Policy::proxy).transpose()?.flatten(), outbox) {
-        (Some((hosts, socket)), Some(outbox)) => Some(
-            HostProxy::start(
-                socket,
-                &config.name,
-                Grants::new(hosts),
-                outbox.event_sender(),
-            )
-            .map_err(|err| format!("cannot start its proxy at {}: {err}", socket.display()))?,
-        ),
-        (Some(_), None) => return Err("its hosts are reached only in a session".to_owned()),
-        (None, _) => None,
-    };
-    Ok(Server {
-        _proxy: proxy,
-        config: config.clone(),
-        connection: open(StudioClient, config, sandbox, None)
-            .await
-            .map_err(|err| match err.challenge {
-                // No browser is ever started by a run: a person signs in.
-                Some(_) => format!(
-                    "{}: the server wants a sign-in; run `studio mcp login {}`",
-                    err.message, config.name
-                ),
-                None => err.message,
-            })?,
-        gone: AtomicBool::new(false),
-        confinement,
-    })
 }
 
 /// The text of a tool result (capped); `Err` when the server flagged it

@@ -22,6 +22,7 @@ pub mod install;
 pub mod manifest;
 pub mod marketplace;
 pub mod markets;
+pub mod sign_in;
 pub mod store;
 pub mod studio;
 pub mod templates;

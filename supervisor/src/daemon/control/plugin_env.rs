@@ -54,7 +54,8 @@ pub(super) async fn set(
     Ok(ControlResponse::Ok)
 }
 
-/// `PluginEnvRemove`: one value, or every value of the plugin.
+/// `PluginEnvRemove`: one value, or every value of the plugin (and the
+/// sign-ins of its servers: what `studio plugin rm` forgets).
 pub(super) async fn remove(
     handles: &Handles,
     plugin: &str,
@@ -64,14 +65,18 @@ pub(super) async fn remove(
     let names: Vec<String> = match name {
         Some(name) => vec![secrets::plugin_env_name(plugin, name)],
         None => {
-            let prefix = secrets::plugin_env_name(plugin, "");
+            // Its values, and the sign-ins of its HTTP servers.
+            let prefixes = [
+                secrets::plugin_env_name(plugin, ""),
+                secrets::mcp_oauth_name(&protocol::plugin::sign_in_name(plugin, "")),
+            ];
             store
                 .list()
                 .await
                 .secrets
                 .into_iter()
                 .map(|info| info.name)
-                .filter(|stored| stored.starts_with(&prefix))
+                .filter(|stored| prefixes.iter().any(|p| stored.starts_with(p.as_str())))
                 .collect()
         }
     };

@@ -154,13 +154,21 @@ pub(super) async fn mcp_oauth_set(
     server: &str,
     tokens: Option<Secret>,
 ) -> Result<ControlResponse, ControlError> {
-    let servers = handles.shared.store.mcp_servers().await?;
-    let found = servers.iter().find(|s| s.name == server).ok_or_else(|| {
-        ControlError::new(
-            ErrorKind::NotFound,
-            format!("no MCP server named {server:?}"),
-        )
-    })?;
+    let found = match plugin_http_server(handles, server).await {
+        Some(found) => found?,
+        None => {
+            let servers = handles.shared.store.mcp_servers().await?;
+            servers
+                .into_iter()
+                .find(|s| s.name == server)
+                .ok_or_else(|| {
+                    ControlError::new(
+                        ErrorKind::NotFound,
+                        format!("no MCP server named {server:?}"),
+                    )
+                })?
+        }
+    };
     let store = &handles.shared.secrets;
     let name = secrets::mcp_oauth_name(server);
     let Some(tokens) = tokens else {
@@ -182,6 +190,33 @@ pub(super) async fn mcp_oauth_set(
     store.set(&name, tokens).await.map_err(secrets_error)?;
     tracing::info!(server, "MCP sign-in stored");
     Ok(ControlResponse::Ok)
+}
+
+/// The HTTP server of an installed plugin that the sign-in name `name`
+/// (`plugin:PLUGIN/SERVER`) names; `None` when it names no plugin's.
+async fn plugin_http_server(
+    handles: &Handles,
+    name: &str,
+) -> Option<Result<McpServerConfig, ControlError>> {
+    let plugins =
+        studio_client::plugin::store::Plugins::new(handles.shared.config.data_dir.layout());
+    let owned = name.to_owned();
+    let found = tokio::task::spawn_blocking(move || {
+        plugins
+            .http_server(&owned)
+            .map(|found| found.map(|f| (f.0, f.1)))
+    })
+    .await
+    .ok()??;
+    Some(match found {
+        // Only the full name is kept: the one sessions look for.
+        Ok((full, server)) if full == name => Ok(server),
+        Ok((full, _)) => Err(ControlError::new(
+            ErrorKind::Invalid,
+            format!("name the server in full: {full}"),
+        )),
+        Err(err) => Err(ControlError::new(ErrorKind::NotFound, err.to_string())),
+    })
 }
 
 /// The server called `name`, with its secrets, for a one-shot worker.

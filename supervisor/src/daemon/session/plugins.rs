@@ -30,7 +30,7 @@ use studio_client::plugin::studio::{Network, NetworkSwitch, Permissions};
 use super::SessionState;
 
 /// How an agent names an installed plugin in its `mcp_servers`.
-pub(crate) const PLUGIN_PREFIX: &str = "plugin:";
+pub(crate) const PLUGIN_PREFIX: &str = studio_client::plugin::sign_in::PREFIX;
 
 /// What a plugin gives one session.
 struct Loaded {
@@ -77,7 +77,18 @@ impl SessionState {
             Err(message) => Err(message),
         };
         match loaded {
-            Ok(loaded) => {
+            Ok(mut loaded) => {
+                // An HTTP server someone signed in to sends its token.
+                for plugin_server in &mut loaded.servers {
+                    let sign_in = protocol::plugin::sign_in_name(name, &plugin_server.server.name);
+                    let server = plugin_server.server.clone();
+                    plugin_server.server = crate::daemon::mcp_oauth::with_oauth_as(
+                        &self.shared.secrets,
+                        &sign_in,
+                        server,
+                    )
+                    .await;
+                }
                 self.append(loaded.event);
                 self.setup.plugin_servers.extend(loaded.servers);
                 self.setup.plugin_rules.extend(loaded.rules);

@@ -259,13 +259,10 @@ fn InstalledView(
     let remove = {
         let plugins = plugins.clone();
         let name = name.clone();
-        let declares_values = !plugin.granted.env.is_empty();
         move |_| {
             match plugins.remove(&name) {
-                Ok(_) if declares_values => {
-                    commands.send(Command::ForgetPluginValues(name.clone()))
-                }
-                Ok(_) => {}
+                // Its values and sign-ins, if the daemon keeps any.
+                Ok(_) => commands.send(Command::ForgetPluginValues(name.clone())),
                 Err(err) => problem.set(Some(err.to_string())),
             }
             listing.set(read(&plugins));
