@@ -83,6 +83,16 @@ impl Drop for Daemon {
 /// `studio-ui --web --port 0 EXTRA...` on `daemon`'s data dir: the server
 /// (killed when the guard drops) and its address (`http://127.0.0.1:PORT`).
 pub fn serve_web(daemon: &Daemon, extra: &[&str]) -> (Guard, String) {
+    serve_web_with_env(daemon, extra, &[])
+}
+
+/// [`serve_web`] with `env` added to the server's environment (which
+/// the `studio` it runs inherits).
+pub fn serve_web_with_env(
+    daemon: &Daemon,
+    extra: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (Guard, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_studio-ui"))
         .arg("--data-dir")
         .arg(&daemon.dir)
@@ -90,6 +100,7 @@ pub fn serve_web(daemon: &Daemon, extra: &[&str]) -> (Guard, String) {
         .arg(&daemon.studio)
         .args(["--web", "--port", "0"])
         .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -3,7 +3,9 @@
 //! authorization server): the app runs `studio mcp login`, whose "browser"
 //! (a curl that follows the redirect to the login's loopback listener, set
 //! by a wrapper around `studio`) signs in; the daemon keeps the tokens and
-//! the app lists the sign-in, then signs out.
+//! the app lists the sign-in, then signs out. And the same clicked in
+//! Chromium (`tests/e2e/sign_in.mjs`) while runs stream, for a configured
+//! server in MCP servers and for a plugin's own server in Plugins.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ use protocol::mcp::{McpServerConfig, McpTransport};
 use ui_dioxus::state::SignIn;
 use ui_dioxus::{AppState, Command, Target};
 
-use crate::common::Daemon;
+use crate::common::{Daemon, run_browser_script, serve_web_with_env};
 use crate::connection::{settle, start_app};
 
 /// The OAuth-protected server, killed when dropped.
@@ -137,4 +139,55 @@ async fn settings_sign_in_to_an_oauth_server_and_out() {
         .unwrap();
     settle(&mut updates, &mut state, |s| !signed_in(s, "notes")).await;
     task.abort();
+}
+
+#[test]
+fn sign_in_is_clicked_in_the_browser_for_a_server_and_a_plugins_server() {
+    let server = OAuthServer::start();
+    let daemon = Daemon::new("sib");
+    daemon.studio(&["daemon", "start"]);
+    let url = format!("http://127.0.0.1:{}/mcp", server.1);
+    daemon.studio(&["mcp", "add", "notes", "--url", &url]);
+    // A plugin that brings the same server as its own.
+    let plugin = daemon.tmp.path().join("remote-notes");
+    std::fs::create_dir_all(plugin.join(".claude-plugin")).unwrap();
+    std::fs::write(
+        plugin.join(".claude-plugin/plugin.json"),
+        r#"{"name": "remote-notes", "version": "1.0.0", "description": "Notes, remotely"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        plugin.join(".mcp.json"),
+        serde_json::json!({"mcpServers": {"notes": {"type": "http", "url": url}}}).to_string(),
+    )
+    .unwrap();
+    daemon.studio(&["plugin", "install", "--yes", plugin.to_str().unwrap()]);
+    // The "browser" `studio mcp login` opens follows the redirect.
+    let browser = daemon.tmp.path().join("browser");
+    std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    let (_web, address) =
+        serve_web_with_env(&daemon, &[], &[("STUDIO_BROWSER", browser.as_os_str())]);
+    run_browser_script(
+        "sign_in.mjs",
+        &address,
+        &daemon,
+        &[
+            daemon.studio.to_str().unwrap(),
+            daemon.dir.to_str().unwrap(),
+        ],
+    );
+
+    // The configured server was signed out again; the plugin's stays in.
+    let secrets = std::fs::read_to_string(daemon.dir.join("secrets.json")).unwrap();
+    assert!(
+        secrets.contains("mcp-oauth/plugin:remote-notes/notes"),
+        "{secrets}"
+    );
+    assert!(!secrets.contains("\"mcp-oauth/notes\""), "{secrets}");
 }

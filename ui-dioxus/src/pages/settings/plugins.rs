@@ -3,7 +3,7 @@
 //! checks one (`studio_client::plugin::install`) and says what it brings
 //! and asks for, "Install", which agrees to that, and the installed
 //! plugins (enable, disable, remove; the values a plugin needs stored as
-//! secrets by the daemon). It works on the plugins kept beside the data
+//! secrets by the daemon; Sign in to its HTTP servers). It works on the plugins kept beside the data
 //! dir as `studio plugin` does; a plugin's server never runs in the app.
 
 use dioxus::prelude::*;
@@ -21,6 +21,8 @@ use crate::fields::TextInput;
 struct Listing {
     markets: Vec<(MarketRecord, Result<Marketplace, String>)>,
     installed: Vec<Installed>,
+    /// Each installed plugin's HTTP servers (they may sign in).
+    http_servers: Vec<(String, Vec<String>)>,
     problem: Option<String>,
 }
 
@@ -44,6 +46,25 @@ fn read(plugins: &Plugins) -> Listing {
         Ok(installed) => listing.installed = installed,
         Err(err) => listing.problem = Some(err.to_string()),
     }
+    listing.http_servers = listing
+        .installed
+        .iter()
+        .map(|installed| {
+            let http = plugins
+                .read_installed(&installed.name)
+                .map(|plugin| {
+                    plugin
+                        .servers
+                        .into_iter()
+                        .filter(|s| installed.servers.contains(&s.name))
+                        .filter(|s| matches!(s.transport, protocol::mcp::McpTransport::Http { .. }))
+                        .map(|s| s.name)
+                        .collect()
+                })
+                .unwrap_or_default();
+            (installed.name.clone(), http)
+        })
+        .collect();
     listing
 }
 
@@ -111,7 +132,8 @@ pub fn PluginsSection() -> Element {
                 p { class: "empty", "No plugin is installed." }
             }
             for plugin in shown.installed.iter() {
-                InstalledView { key: "{plugin.name}", plugin: plugin.clone(), plugins: plugins.clone(), listing, problem }
+                InstalledView { key: "{plugin.name}", plugin: plugin.clone(), plugins: plugins.clone(), listing, problem,
+                    http_servers: listing.read().http_servers.iter().find(|(name, _)| *name == plugin.name).map(|(_, http)| http.clone()).unwrap_or_default() }
             }
         }
     }
@@ -235,13 +257,14 @@ fn ReviewPanel(
 }
 
 /// One installed plugin: enable or disable it, remove it, store the
-/// values it needs.
+/// values it needs, sign in to its HTTP servers (`http_servers`).
 #[component]
 fn InstalledView(
     plugin: Installed,
     plugins: Plugins,
     listing: Signal<Listing>,
     problem: Signal<Option<String>>,
+    http_servers: Vec<String>,
 ) -> Element {
     let commands = use_context::<Commands>();
     let name = plugin.name.clone();
@@ -282,6 +305,9 @@ fn InstalledView(
             button { r#type: "button", class: "danger", onclick: remove, "Remove" }
             for need in plugin.granted.env.iter() {
                 ValueField { key: "{need.name}", plugin: name.clone(), variable: need.name.clone() }
+            }
+            for server in http_servers {
+                super::mcp::PluginSignIn { key: "{server}", sign_in: protocol::plugin::sign_in_name(&name, &server), server }
             }
         }
     }

@@ -1,7 +1,8 @@
 //! MCP servers on the Settings page: the list (test, remove, sign in to
 //! or out of an HTTP server that asks for OAuth), the form
 //! that adds one and the import of an `mcpServers` document
-//! ([`forms`]), over the add form's draft ([`draft`]).
+//! ([`forms`]), over the add form's draft ([`draft`]); what a sign-in
+//! shows ([`sign_in`]).
 //!
 //! Environment variables and headers are secrets: typed into the form,
 //! sent once with the server, then cleared; the store only ever holds
@@ -9,11 +10,14 @@
 
 mod draft;
 mod forms;
+mod sign_in;
 
 use dioxus::prelude::*;
 
 pub use draft::{McpDraft, McpKind};
 pub use forms::{McpAddForm, McpImportForm, import_problem};
+pub(super) use sign_in::PluginSignIn;
+use sign_in::sign_in_note;
 
 use crate::commands::Commands;
 use crate::connection::Command;
@@ -91,16 +95,5 @@ pub(super) fn McpServers() -> Element {
             McpAddForm {}
             McpImportForm {}
         }
-    }
-}
-
-/// What the list says of a server's sign-in: only HTTP servers have one.
-fn sign_in_note(http: bool, signed_in: bool, last: Option<&SignIn>) -> String {
-    match last {
-        Some(SignIn::Waiting(_)) => "signing in: finish in the browser".to_owned(),
-        Some(SignIn::Ended(Err(why))) => format!("sign-in failed: {why}"),
-        _ if signed_in => "signed in".to_owned(),
-        _ if http => "not signed in".to_owned(),
-        _ => String::new(),
     }
 }
