@@ -34,6 +34,7 @@ mod limits;
 mod mcp;
 mod mcp_oauth;
 #[cfg(feature = "os-keyring")]
+mod oauth_refresh;
 mod os_keyring;
 mod otlp;
 mod plugin_install;

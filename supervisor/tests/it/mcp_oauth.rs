@@ -31,7 +31,7 @@ impl OAuthServer {
     }
 
     /// With `env` (`CLIENT_ID`, `CLIENT_SECRET`: a pre-registered client).
-    fn start_with(env: &[(&str, &str)]) -> OAuthServer {
+    pub(crate) fn start_with(env: &[(&str, &str)]) -> OAuthServer {
         let mut child = Command::new("node")
             .arg(mcp_dir().join("oauth-server.mjs"))
             .envs(env.iter().copied())
@@ -105,6 +105,30 @@ port=$(printf '%s' "$1" | sed -n 's/.*redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A\
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 exec curl -sfL -o /dev/null "$1"
 "#;
+
+/// `studio --json mcp login NAME` with a "browser" that follows the
+/// sign-in's redirects; asserts it signed in and returns what it printed.
+pub(crate) fn sign_in(daemon: &TestDaemon, name: &str) -> Value {
+    let scratch = tempfile::tempdir().unwrap();
+    let browser = scratch.path().join("browser");
+    std::fs::write(&browser, PRECONNECTING_BROWSER).unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let login = studio(
+        daemon,
+        &["--json", "mcp", "login", name, "--timeout", "30"],
+        Some(&browser),
+    );
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    serde_json::from_slice(&login.stdout).unwrap()
+}
 
 /// A session of `agent` calling `notes.whoami` once; its events.
 async fn call_whoami(client: &Client) -> Vec<Event> {
@@ -374,7 +398,7 @@ async fn login_refuses_what_it_cannot_do_and_gives_up_in_time() {
 }
 
 /// Adds the server as `notes` and an agent `noter` that uses it.
-async fn add_notes(client: &Client, server: &OAuthServer) {
+pub(crate) async fn add_notes(client: &Client, server: &OAuthServer) {
     client
         .request(ControlRequest::McpAdd {
             server: McpServerConfig {

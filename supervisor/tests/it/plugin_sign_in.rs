@@ -16,7 +16,7 @@ use studio_client::Client;
 use studio_client::plugin::install::Spec;
 use studio_client::plugin::store::Plugins;
 
-use crate::mcp_oauth::{OAuthServer, PRECONNECTING_BROWSER, studio};
+use crate::mcp_oauth::{OAuthServer, sign_in, studio};
 use crate::support::*;
 
 /// A session of `notes-user` calling the plugin's `notes.whoami`; its
@@ -115,32 +115,7 @@ async fn a_plugins_http_server_signs_in_and_its_sessions_send_the_token() {
     assert_eq!(wrong.status.code(), Some(2), "{said}");
     assert!(said.contains("plugin:remote-notes/notes"), "{said}");
 
-    let scratch = tempfile::tempdir().unwrap();
-    let browser = scratch.path().join("browser");
-    std::fs::write(&browser, PRECONNECTING_BROWSER).unwrap();
-    std::fs::set_permissions(
-        &browser,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let login = studio(
-        &daemon,
-        &[
-            "--json",
-            "mcp",
-            "login",
-            "plugin:remote-notes",
-            "--timeout",
-            "30",
-        ],
-        Some(&browser),
-    );
-    assert!(
-        login.status.success(),
-        "{}",
-        String::from_utf8_lossy(&login.stderr)
-    );
-    let answer: Value = serde_json::from_slice(&login.stdout).unwrap();
+    let answer = sign_in(&daemon, "plugin:remote-notes");
     assert_eq!(answer["server"], "plugin:remote-notes/notes", "{answer}");
     assert_eq!(answer["signed_in"], true, "{answer}");
     let sign_in = "mcp-oauth/plugin:remote-notes/notes".to_owned();

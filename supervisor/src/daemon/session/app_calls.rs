@@ -52,6 +52,7 @@ impl SessionState {
         self.live.touch();
         self.chat.in_turn = true;
         self.chat.idle_epoch += 1;
+        self.refresh_sign_ins().await;
         let mut start = self.start_turn(Vec::new(), String::new());
         if let ToWorker::Start(turn) = &mut start {
             turn.app_call = Some(AppCall {

@@ -100,6 +100,27 @@ impl SessionState {
         }
     }
 
+    /// Puts the current sign-in tokens into the HTTP servers of the turn
+    /// about to start (refreshed first when they expire): a chat outlives
+    /// an access token. A server whose token changed is reconnected by the
+    /// worker, as its configuration differs.
+    pub(super) async fn refresh_sign_ins(&mut self) {
+        use crate::daemon::mcp_oauth::{with_oauth, with_oauth_as};
+        let shared = self.shared.clone();
+        for server in &mut self.setup.mcp_servers {
+            if matches!(server.transport, McpTransport::Http { .. }) {
+                *server = with_oauth(&shared.secrets, server.clone()).await;
+            }
+        }
+        for plugin in &mut self.setup.plugin_servers {
+            if matches!(plugin.server.transport, McpTransport::Http { .. }) {
+                let sign_in = protocol::plugin::sign_in_name(&plugin.plugin, &plugin.server.name);
+                plugin.server =
+                    with_oauth_as(&shared.secrets, &sign_in, plugin.server.clone()).await;
+            }
+        }
+    }
+
     /// Puts the stored values of the variables plugin `name` declares
     /// into its servers: each variable in a stdio server's environment
     /// (unless the server sets it itself), and in place of `${VARIABLE}`

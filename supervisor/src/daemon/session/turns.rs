@@ -106,6 +106,7 @@ impl SessionState {
                 }
                 let mut events = inherited.to_vec();
                 events.extend(own);
+                self.refresh_sign_ins().await;
                 let start = self.start_turn(history::conversation(&events), text);
                 self.send(start);
                 let _ = reply.send(Ok(()));
@@ -202,6 +203,7 @@ impl SessionState {
             Ok((inherited, own)) => {
                 let mut events = inherited.to_vec();
                 events.extend(own);
+                self.refresh_sign_ins().await;
                 let mut start = self.start_turn(history::conversation(&events), turn.prompt);
                 if let ToWorker::Start(next) = &mut start {
                     next.tape = turn.tape;
