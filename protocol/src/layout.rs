@@ -12,6 +12,9 @@
 //!   daemon.log               daemon output when started in the background
 //!   gallery/           0700  template gallery sources (`sources.toml`) and
 //!                            a checked copy of each (`gallery/NAME/`)
+//!   worker-tls/        0700  the certificate (`cert.der`) and key
+//!                            (`key.der`, 0600) of the TCP worker listener,
+//!                            made the first time it is offered
 //!   run/               0700
 //!     control.sock     0600  clients
 //!     worker.sock      0600  workers
@@ -110,6 +113,12 @@ impl Layout {
     /// Socket for workers.
     pub fn worker_socket(&self) -> PathBuf {
         self.run_dir().join("worker.sock")
+    }
+
+    /// The TLS identity of the TCP worker listener (workers on other
+    /// machines pin its certificate).
+    pub fn worker_tls(&self) -> PathBuf {
+        self.root.join("worker-tls")
     }
 
     /// Lock file held by the running daemon.

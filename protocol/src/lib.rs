@@ -32,6 +32,7 @@ pub mod control;
 pub mod event;
 pub mod handshake;
 pub mod ids;
+pub mod launch;
 pub mod layout;
 pub mod mcp;
 pub mod message;
@@ -51,7 +52,7 @@ mod round_trip_tests;
 /// Version of the wire protocol; both ends of a connection must agree.
 ///
 /// Bump it whenever a type in this crate changes its encoding.
-pub const PROTOCOL_VERSION: u32 = 29;
+pub const PROTOCOL_VERSION: u32 = 30;
 
 pub use agent::{AgentConfig, Budgets, Fault, ProviderKind, SafetyMode, Script, ScriptPatch};
 pub use event::{Event, EventKind, SessionStatus};

@@ -56,7 +56,7 @@ fn event_kinds() -> Vec<EventKind> {
             forced: true,
         },
         EventKind::SessionKilled {
-            reason: StopReason::User,
+            reason: StopReason::Cluster,
         },
         EventKind::SessionCrashed {
             exit: ExitInfo {
@@ -255,6 +255,12 @@ fn event_kinds() -> Vec<EventKind> {
             target: s("127.0.0.1:443"),
             refused: Some(s("not a granted host")),
         },
+        EventKind::SessionPlaced {
+            launcher: crate::launch::Launcher::Slurm {
+                partition: Some(s("studio")),
+            },
+            job: s("4242"),
+        },
         EventKind::RunQueued,
         EventKind::RunStarted { queued_ms: 12 },
         EventKind::BudgetExceeded {
@@ -325,6 +331,7 @@ fn event_variant(kind: &EventKind) -> usize {
         EventKind::AppViewRefused { .. } => 43,
         EventKind::AppCallAsked { .. } => 44,
         EventKind::SandboxConnect { .. } => 45,
+        EventKind::SessionPlaced { .. } => 46,
     }
 }
 
@@ -333,7 +340,7 @@ fn every_event_variant_has_a_sample_and_a_distinct_name() {
     let kinds = event_kinds();
     let mut variants: Vec<usize> = kinds.iter().map(event_variant).collect();
     variants.sort_unstable();
-    assert_eq!(variants, (0..46).collect::<Vec<_>>());
+    assert_eq!(variants, (0..47).collect::<Vec<_>>());
     let mut names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
     names.sort_unstable();
     names.dedup();
@@ -468,6 +475,7 @@ fn summary() -> SessionSummary {
         batch: Some(id()),
         last_activity: Timestamp(3),
         damage: Some(s("events record x #3 does not decode: bad")),
+        job: Some(s("4242")),
     }
 }
 
@@ -548,6 +556,9 @@ fn control_requests() -> Vec<ControlRequest> {
             approve: vec![rule_match()],
             ask: AskPolicy::Wait { secs: 9 },
             checks: vec![crate::checks::Check::Contains(s("done"))],
+            on: Some(crate::launch::Launcher::Slurm {
+                partition: Some(s("studio")),
+            }),
         }),
         ControlRequest::SessionList {
             all: true,

@@ -142,6 +142,7 @@ mod tests {
             batch,
             last_activity: Timestamp(1),
             damage: None,
+            job: None,
         }
     }
 

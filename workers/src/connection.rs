@@ -1,8 +1,9 @@
 //! The worker socket: connecting, the handshake, reading commands and
 //! writing reports.
 //!
-//! Reading and writing are two loops over the same [`Stream`] (`&Stream`
-//! reads and writes independently). The reader forwards each [`ToWorker`]
+//! Reading and writing are two loops over the connection's two halves
+//! (the Unix socket's `&Stream` reads and writes independently; a TLS
+//! connection to a remote daemon, [`crate::dial`], is split). The reader forwards each [`ToWorker`]
 //! to the command loop and ends the worker on `Shutdown`, end of stream or
 //! a bad frame. Every [`FromWorker`] goes through the [`Outbox`] to the one
 //! writer, which packs whatever is pending into a single write, so a flood
@@ -18,7 +19,7 @@ use protocol::event::EventKind;
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::worker::{FromWorker, ToWorker};
 use protocol::{SessionId, Timestamp};
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
 /// How the connection to the daemon ended, when it ended without an error.
@@ -59,14 +60,14 @@ pub async fn connect(path: &Path) -> anyhow::Result<Stream> {
 ///
 /// `reader` must be the buffered reader used for everything after, since
 /// it may already hold the first command.
-pub async fn handshake(
-    stream: &Stream,
-    reader: &mut BufReader<&Stream>,
+pub async fn handshake<W: AsyncWrite + Unpin, R: AsyncRead + Unpin>(
+    writer: &mut W,
+    reader: &mut BufReader<R>,
     session: SessionId,
     token: String,
 ) -> anyhow::Result<HelloReply> {
     let reply = Hello::new(PeerRole::Worker { session }, token)
-        .send(&mut &*stream, reader)
+        .send(writer, reader)
         .await
         .context("cannot greet the daemon")?;
     match reply {
@@ -80,15 +81,20 @@ pub async fn handshake(
 ///
 /// `Shutdown` is handled here rather than forwarded, so that it ends the
 /// worker at once whatever the command loop is doing.
-pub async fn read_commands(
-    reader: &mut BufReader<&Stream>,
+pub async fn read_commands<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
     commands: mpsc::UnboundedSender<ToWorker>,
 ) -> anyhow::Result<Ended> {
     let mut buf = Vec::new();
     loop {
-        let command = codec::read_frame::<_, ToWorker>(reader, &mut buf)
-            .await
-            .context("cannot read from the daemon")?;
+        let command = match codec::read_frame::<_, ToWorker>(reader, &mut buf).await {
+            // A remote daemon gone without TLS's goodbye closed the
+            // connection.
+            Err(codec::FrameError::Io(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+                None
+            }
+            read => read.context("cannot read from the daemon")?,
+        };
         match command {
             None => {
                 tracing::debug!("the daemon closed the connection");
@@ -226,11 +232,10 @@ fn writer_gone() -> anyhow::Error {
 /// Each round takes one message, then whatever else is already pending (up
 /// to [`BATCH_BYTES`]), and writes it all at once. Flush requests are
 /// answered after the write that carries the messages queued before them.
-pub async fn write_frames(
-    stream: &Stream,
+pub async fn write_frames<W: AsyncWrite + Unpin>(
+    mut writer: W,
     mut outgoing: mpsc::Receiver<Outgoing>,
 ) -> anyhow::Result<()> {
-    let mut writer = stream;
     let mut batch = Vec::with_capacity(BATCH_BYTES);
     let mut acks = Vec::new();
     while let Some(first) = outgoing.recv().await {

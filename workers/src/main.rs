@@ -9,6 +9,8 @@
 //! - `main.rs` (this file): arguments, logging, the runtime and exit codes.
 //! - [`connection`]: connecting, the handshake, and the frame reader and
 //!   batching writer.
+//! - [`dial`]: TLS to a daemon on another machine (`--dial`), its
+//!   certificate pinned by fingerprint.
 //! - [`turn`]: the command loop; runs turns and cancels them on request.
 //! - [`scripted`]: the built-in deterministic `scripted` provider.
 //! - [`tape`]: a replay playing a recorded turn instead of calling the
@@ -28,6 +30,7 @@
 mod agent;
 mod conformance;
 mod connection;
+mod dial;
 mod fault;
 mod init;
 mod judge;
@@ -69,8 +72,18 @@ use crate::connection::Ended;
 #[command(subcommand_negates_reqs = true)]
 struct Args {
     /// Path of the daemon's worker socket.
-    #[arg(long, value_name = "PATH", required = true)]
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "dial",
+        conflicts_with = "dial"
+    )]
     socket: Option<PathBuf>,
+    /// The daemon's TCP worker listener (`HOST:PORT`), for a worker that
+    /// runs on another machine: TLS, with the certificate whose SHA-256
+    /// fingerprint is the second line of stdin (after the token).
+    #[arg(long, value_name = "HOST:PORT")]
+    dial: Option<String>,
     /// Id of the session this worker runs.
     #[arg(long, value_name = "SESSION_ID", required = true)]
     session: Option<SessionId>,
@@ -140,7 +153,12 @@ const MAX_TOKEN_LINE: u64 = 4096;
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging();
-    let (Some(socket), Some(session)) = (args.socket.clone(), args.session) else {
+    let daemon = match (args.socket.clone(), args.dial.clone()) {
+        (Some(socket), _) => Some(Daemon::Socket(socket)),
+        (None, Some(address)) => Some(Daemon::Dial(address)),
+        (None, None) => None,
+    };
+    let (Some(daemon), Some(session)) = (daemon, args.session) else {
         return match args.command {
             Some(Command::ListModels { provider }) => list_models(provider),
             Some(Command::McpTest) => mcp_test(),
@@ -165,6 +183,18 @@ fn main() -> ExitCode {
         eprintln!("studio-worker: expected a token as the first line of stdin, got none");
         return ExitCode::from(exit::NO_TOKEN);
     };
+    let daemon = match daemon {
+        Daemon::Dial(address) => {
+            let Some(fingerprint) = read_token() else {
+                eprintln!(
+                    "studio-worker: expected the daemon's fingerprint as the second line of stdin, got none"
+                );
+                return ExitCode::from(exit::NO_TOKEN);
+            };
+            Daemon::Pinned(address, fingerprint)
+        }
+        other => other,
+    };
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -180,7 +210,7 @@ fn main() -> ExitCode {
 
     // At `warn` so the session id prefixes log lines at the default level.
     let span = tracing::warn_span!("worker", session = %session);
-    match runtime.block_on(run(&socket, session, token).instrument(span)) {
+    match runtime.block_on(run(&daemon, session, token).instrument(span)) {
         Ok(Ended::Shutdown | Ended::Closed) => ExitCode::SUCCESS,
         Ok(Ended::Refused { reason }) => {
             eprintln!("studio-worker: the daemon refused the connection: {reason}");
@@ -193,14 +223,48 @@ fn main() -> ExitCode {
     }
 }
 
-/// Connects, shakes hands, then runs three loops on the one thread until
-/// one of them ends the worker: the frame reader (commands in), the frame
-/// writer (reports out) and the command loop (turns).
-async fn run(socket: &std::path::Path, session: SessionId, token: String) -> anyhow::Result<Ended> {
-    let stream = connection::connect(socket).await?;
-    let mut reader = BufReader::new(&stream);
+/// Where the daemon is.
+enum Daemon {
+    /// Its worker socket, on this machine.
+    Socket(PathBuf),
+    /// Its TCP worker listener, before the fingerprint is read.
+    Dial(String),
+    /// Its TCP worker listener and the fingerprint of its certificate.
+    Pinned(String, String),
+}
+
+/// Connects (over the Unix socket, or TLS to a remote daemon), then
+/// [`serve`]s.
+async fn run(daemon: &Daemon, session: SessionId, token: String) -> anyhow::Result<Ended> {
+    match daemon {
+        Daemon::Socket(socket) => {
+            let stream = connection::connect(socket).await?;
+            serve(&stream, &stream, session, token).await
+        }
+        Daemon::Pinned(address, fingerprint) => {
+            let (reader, writer) = tokio::io::split(dial::connect(address, fingerprint).await?);
+            serve(reader, writer, session, token).await
+        }
+        Daemon::Dial(_) => anyhow::bail!("the daemon's fingerprint is missing"),
+    }
+}
+
+/// Shakes hands, then runs three loops on the one thread until one of
+/// them ends the worker: the frame reader (commands in), the frame writer
+/// (reports out) and the command loop (turns).
+async fn serve<R, W>(
+    reader: R,
+    mut writer: W,
+    session: SessionId,
+    token: String,
+) -> anyhow::Result<Ended>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut reader = BufReader::new(reader);
     if let HelloReply::Refused { reason } =
-        connection::handshake(&stream, &mut reader, session, token).await?
+        connection::handshake(&mut writer, &mut reader, session, token).await?
     {
         return Ok(Ended::Refused { reason });
     }
@@ -210,7 +274,7 @@ async fn run(socket: &std::path::Path, session: SessionId, token: String) -> any
     let (commands_tx, mut commands) = mpsc::unbounded_channel();
     tokio::select! {
         ended = connection::read_commands(&mut reader, commands_tx) => ended,
-        written = connection::write_frames(&stream, outgoing) => written.map(|()| Ended::Closed),
+        written = connection::write_frames(writer, outgoing) => written.map(|()| Ended::Closed),
         served = turn::serve(session, &mut commands, &outbox) => served.map(|()| Ended::Closed),
     }
 }

@@ -257,6 +257,9 @@ pub struct SessionSummary {
     /// an event: table, key and error), when its status is
     /// [`SessionStatus::Corrupt`].
     pub damage: Option<String>,
+    /// The cluster job its worker runs in while live (a launcher other
+    /// than `local`; `pid` is then `None`).
+    pub job: Option<String>,
 }
 
 /// What a session has spent: the sum of its responses' usage and costs.

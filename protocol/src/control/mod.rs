@@ -575,6 +575,8 @@ pub struct RunSpec {
     /// Checks of this run's answer, beside its group's (a batch line's
     /// `checks`).
     pub checks: Vec<crate::checks::Check>,
+    /// Where its worker runs; `None`: the daemon's default launcher.
+    pub on: Option<crate::launch::Launcher>,
 }
 
 /// Most runs one batch may hold (`RunBatch`, a batch file).

@@ -378,6 +378,14 @@ pub enum EventKind {
         /// Why the sandbox refused it; `None` when it was let through.
         refused: Option<String>,
     },
+    /// `session.placed`: the session's worker was submitted to a cluster
+    /// (a launcher other than `local`): where, and the job that holds it.
+    SessionPlaced {
+        /// The launcher (`slurm`, `slurm:PARTITION`).
+        launcher: crate::launch::Launcher,
+        /// The cluster's id of its job.
+        job: String,
+    },
 }
 
 /// What `plugin.loaded` says: the plugin's version, the checksum of its
@@ -439,6 +447,7 @@ impl EventKind {
             EventKind::AppViewRefused { .. } => "app.view.refused",
             EventKind::AppCallAsked { .. } => "app.call",
             EventKind::SandboxConnect { .. } => "sandbox.connect",
+            EventKind::SessionPlaced { .. } => "session.placed",
             EventKind::RunQueued => "run.queued",
             EventKind::RunStarted { .. } => "run.started",
             EventKind::BudgetExceeded { .. } => "budget.exceeded",
@@ -496,6 +505,7 @@ impl EventKind {
                     | EventKind::WorkspaceChanged { .. }
                     | EventKind::PluginLoaded(_)
                     | EventKind::AppCallAsked { .. }
+                    | EventKind::SessionPlaced { .. }
             )
     }
 

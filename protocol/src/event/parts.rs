@@ -87,6 +87,9 @@ pub enum StopReason {
     Budget,
     /// The daemon is shutting down.
     Shutdown,
+    /// The cluster its worker ran on ended the job (`scancel` by someone
+    /// else, preemption).
+    Cluster,
 }
 
 /// How a worker process ended.

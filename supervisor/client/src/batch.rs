@@ -48,6 +48,9 @@ struct BatchLine {
     /// `{"command": "..."}`, `{"judge": "AGENT[:MIN]"}`.
     #[serde(default)]
     checks: Vec<serde_json::Value>,
+    /// Where its worker runs: `local`, `slurm` or `slurm:PARTITION`.
+    #[serde(default)]
+    on: Option<String>,
 }
 
 /// Why a batch file cannot run; nothing of it should be started.
@@ -105,6 +108,11 @@ fn parse_line(line: &str, number: usize, default_agent: &str) -> Result<RunSpec,
         .map(str::parse::<AskPolicy>)
         .transpose()?
         .unwrap_or_default();
+    let on = parsed
+        .on
+        .as_deref()
+        .map(str::parse::<protocol::launch::Launcher>)
+        .transpose()?;
     let agent = parsed.agent.unwrap_or_else(|| default_agent.to_owned());
     if agent.is_empty() {
         return Err("no agent: name one on the line or pick a default".to_owned());
@@ -127,6 +135,7 @@ fn parse_line(line: &str, number: usize, default_agent: &str) -> Result<RunSpec,
             .into_iter()
             .map(check_of)
             .collect::<Result<_, _>>()?,
+        on,
     })
 }
 

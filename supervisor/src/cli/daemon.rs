@@ -65,6 +65,33 @@ pub(crate) struct RunArgs {
     /// it; `file` never uses it.
     #[arg(long, env = "STUDIO_SECRET_STORE", value_enum, default_value_t = StoreChoice::Auto)]
     secret_store: StoreChoice,
+    /// Where a run's worker runs unless it says (`studio run --on`):
+    /// `local`, `slurm` or `slurm:PARTITION`.
+    #[arg(
+        long,
+        env = "STUDIO_LAUNCHER",
+        default_value = "local",
+        value_name = "LAUNCHER"
+    )]
+    launcher: protocol::launch::Launcher,
+    /// Offer the TCP worker listener (TLS) that workers on other machines
+    /// (Slurm jobs) dial, on this address (e.g. 0.0.0.0:7717; port 0 picks
+    /// one) [default: not offered].
+    #[arg(long, env = "STUDIO_WORKER_LISTEN", value_name = "ADDR:PORT")]
+    worker_listen: Option<std::net::SocketAddr>,
+    /// The address those workers dial, when it is not the one listened on
+    /// (0.0.0.0, a NAT) [default: the bound address].
+    #[arg(long, env = "STUDIO_WORKER_ADDRESS", value_name = "HOST:PORT")]
+    worker_address: Option<String>,
+    /// Seconds a cluster job may wait in the queue before its worker
+    /// connects; then its session ends, and the job with it.
+    #[arg(
+        long,
+        env = "STUDIO_PENDING_LIMIT_SECS",
+        default_value_t = 120,
+        value_name = "SECS"
+    )]
+    pending_limit_secs: u64,
     /// The studio-worker executable [default: next to this one].
     #[arg(long, env = "STUDIO_WORKER_BIN", value_name = "PATH")]
     worker_bin: Option<PathBuf>,
@@ -136,6 +163,10 @@ async fn run(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     config.chat_idle_timeout = Duration::from_secs(args.chat_idle_secs.max(1));
     config.hold_sessions = !args.unheld_sessions;
     config.secret_store = args.secret_store;
+    config.launcher = args.launcher;
+    config.worker_listen = args.worker_listen;
+    config.worker_address = args.worker_address;
+    config.pending_limit = Duration::from_secs(args.pending_limit_secs.max(1));
     if let Some(bin) = args.worker_bin {
         config.worker_bin = bin;
     }

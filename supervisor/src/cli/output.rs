@@ -197,6 +197,7 @@ fn reason_word(reason: protocol::event::StopReason) -> &'static str {
         protocol::event::StopReason::User => "by request",
         protocol::event::StopReason::Budget => "budget exceeded",
         protocol::event::StopReason::Shutdown => "daemon shutdown",
+        protocol::event::StopReason::Cluster => "by the cluster",
     }
 }
 

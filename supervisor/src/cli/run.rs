@@ -85,6 +85,11 @@ pub(crate) struct RunArgs {
     pub(crate) group_caps: GroupCapArgs,
     #[command(flatten)]
     pub(crate) checks: CheckArgs,
+    /// Where the worker runs: `local`, `slurm` or `slurm:PARTITION` (a job
+    /// of the Slurm cluster the daemon's SLURM_CONF names) [default: the
+    /// daemon's launcher].
+    #[arg(long, value_name = "LAUNCHER")]
+    pub(crate) on: Option<protocol::launch::Launcher>,
 }
 
 #[derive(Args, Debug)]
@@ -204,6 +209,7 @@ pub(crate) async fn execute(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
         approve: args.approve.clone(),
         ask: args.ask,
         checks: Vec::new(),
+        on: args.on.clone(),
     };
     // A name makes even one run a group.
     let grouped = args.attempts.is_some()
@@ -412,6 +418,9 @@ async fn execute_batch(path: &Path, args: &RunArgs, ctx: &Ctx) -> Result<(), Cli
     for item in &mut items {
         // Flags on the command line apply to every line that does not set them.
         item.spec.approve.extend(args.approve.iter().cloned());
+        if item.spec.on.is_none() {
+            item.spec.on.clone_from(&args.on);
+        }
         if item.spec.ask == AskPolicy::default() {
             item.spec.ask = args.ask;
         }

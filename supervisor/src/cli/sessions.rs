@@ -92,7 +92,11 @@ pub(crate) async fn ps(args: PsArgs, ctx: &Ctx) -> Result<(), CliError> {
             s.agent.clone(),
             s.status.to_string(),
             lineage(s),
-            s.pid.map_or("-".to_owned(), |p| p.to_string()),
+            match (&s.pid, &s.job) {
+                (Some(pid), _) => pid.to_string(),
+                (None, Some(job)) => format!("job {job}"),
+                (None, None) => "-".to_owned(),
+            },
             s.rss_bytes.map_or("-".to_owned(), bytes),
             s.events.to_string(),
             session_tokens(s),

@@ -21,7 +21,7 @@ use protocol::codec::{FrameError, decode_payload, read_payload, write_frame};
 use protocol::handshake::{Hello, HelloReply, PeerRole};
 use protocol::{PROTOCOL_VERSION, SessionId};
 use ractor::DerivedActorRef;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::admission::Admission;
 use crate::auth;
@@ -105,54 +105,53 @@ pub(crate) async fn greet(stream: &Stream, expect_worker: bool) -> Option<Greeti
         return None;
     }
     let mut reader = stream;
-    let mut payload = Vec::new();
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_payload(&mut reader, &mut payload)).await {
-        Err(_) => {
-            refuse(stream, "no handshake within 5s").await;
-            return None;
-        }
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => return None,
-        Ok(Err(err)) => {
-            refuse(stream, &handshake_error(&err)).await;
-            return None;
-        }
-    }
-    // The version first: a peer of another version may shape its Hello differently.
-    if let Some(version) = Hello::peek_protocol(&payload)
-        && version != PROTOCOL_VERSION
-    {
-        refuse(
-            stream,
-            &format!(
-                "protocol version {version} is not supported (this daemon speaks {PROTOCOL_VERSION}); restart it with `studio daemon stop`"
-            ),
-        )
-        .await;
-        return None;
-    }
-    let hello: Hello = match decode_payload(&payload) {
-        Ok(hello) => hello,
-        Err(err) => {
-            refuse(stream, &handshake_error(&err)).await;
+    let hello = match read_hello(&mut reader, expect_worker).await {
+        Ok(Some(hello)) => hello,
+        Ok(None) => return None,
+        Err(reason) => {
+            refuse(stream, &reason).await;
             return None;
         }
     };
-    let is_worker = matches!(hello.role, PeerRole::Worker { .. });
-    if is_worker != expect_worker {
-        let reason = if expect_worker {
-            "this is the worker socket; clients use control.sock"
-        } else {
-            "this is the control socket; workers use worker.sock"
-        };
-        refuse(stream, reason).await;
-        return None;
-    }
     Some(Greeting {
         role: hello.role,
         token: hello.token,
         peer_pid,
     })
+}
+
+/// Reads a Hello from `reader` and checks its version and role (a worker
+/// where `expect_worker`): `Ok(None)` when the peer left first, `Err` with
+/// the refusal to send.
+pub(crate) async fn read_hello<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    expect_worker: bool,
+) -> Result<Option<Hello>, String> {
+    let mut payload = Vec::new();
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_payload(reader, &mut payload)).await {
+        Err(_) => return Err("no handshake within 5s".to_owned()),
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return Ok(None),
+        Ok(Err(err)) => return Err(handshake_error(&err)),
+    }
+    // The version first: a peer of another version may shape its Hello differently.
+    if let Some(version) = Hello::peek_protocol(&payload)
+        && version != PROTOCOL_VERSION
+    {
+        return Err(format!(
+            "protocol version {version} is not supported (this daemon speaks {PROTOCOL_VERSION}); restart it with `studio daemon stop`"
+        ));
+    }
+    let hello: Hello = decode_payload(&payload).map_err(|err| handshake_error(&err))?;
+    let is_worker = matches!(hello.role, PeerRole::Worker { .. });
+    if is_worker != expect_worker {
+        return Err(if expect_worker {
+            "this is the worker socket; clients use control.sock".to_owned()
+        } else {
+            "this is the control socket; workers use worker.sock".to_owned()
+        });
+    }
+    Ok(Some(hello))
 }
 
 fn handshake_error(err: &FrameError) -> String {
@@ -161,20 +160,30 @@ fn handshake_error(err: &FrameError) -> String {
 
 /// Sends a refusal (best effort) before the caller closes the stream.
 pub(crate) async fn refuse(stream: &Stream, reason: &str) {
-    tracing::info!(reason, "connection refused");
     let mut writer = stream;
+    refuse_on(&mut writer, reason).await;
+}
+
+/// [`refuse`] on any writer (a remote worker's TLS stream).
+pub(crate) async fn refuse_on<W: AsyncWrite + Unpin>(writer: &mut W, reason: &str) {
+    tracing::info!(reason, "connection refused");
     let reply = HelloReply::Refused {
         reason: reason.to_owned(),
     };
-    let _ = write_frame(&mut writer, &reply).await;
+    let _ = write_frame(writer, &reply).await;
     let _ = writer.flush().await;
 }
 
 /// Sends the acceptance.
 pub(crate) async fn accept(stream: &Stream) -> Result<(), FrameError> {
     let mut writer = stream;
+    accept_on(&mut writer).await
+}
+
+/// [`accept`] on any writer.
+pub(crate) async fn accept_on<W: AsyncWrite + Unpin>(writer: &mut W) -> Result<(), FrameError> {
     write_frame(
-        &mut writer,
+        writer,
         &HelloReply::Accepted {
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
         },
@@ -193,22 +202,100 @@ pub(crate) struct WorkerRegistry {
 
 struct PendingWorker {
     token: String,
-    pid: u32,
+    peer: Expected,
     session: DerivedActorRef<WorkerConnected>,
 }
 
-/// A session's worker connected and was checked: the stream, for the
+/// Where a session's worker is to connect from.
+enum Expected {
+    /// The worker socket, from this process (the local launcher's).
+    Local(u32),
+    /// The TCP worker listener, from anywhere (a remote launcher's job):
+    /// only the token, and TLS, vouch for it.
+    Remote,
+}
+
+/// Where a worker connected from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Peer {
+    /// The worker socket, from this process (as far as the kernel says).
+    Local(Option<u32>),
+    /// The TCP worker listener.
+    Remote,
+}
+
+/// A session's worker connected and was checked: its connection, for the
 /// session (the registry holds a `DerivedActorRef` of it, not the
 /// session's own messages).
-pub(crate) struct WorkerConnected(pub(crate) Arc<Stream>);
+pub(crate) struct WorkerConnected(pub(crate) WorkerLink);
+
+/// The reading half of a worker's connection.
+pub(crate) type LinkReader = Box<dyn AsyncRead + Send + Unpin>;
+/// The writing half of a worker's connection.
+pub(crate) type LinkWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// A worker's connection, its halves read and written by separate tasks:
+/// the worker socket's stream, or a remote worker's TLS stream.
+pub(crate) struct WorkerLink {
+    pub(crate) reader: LinkReader,
+    pub(crate) writer: LinkWriter,
+}
+
+impl WorkerLink {
+    /// A local worker's stream (`&Stream` reads and writes independently).
+    pub(crate) fn local(stream: Stream) -> WorkerLink {
+        let stream = Arc::new(stream);
+        WorkerLink {
+            reader: Box::new(SharedStream(Arc::clone(&stream))),
+            writer: Box::new(SharedStream(stream)),
+        }
+    }
+}
+
+/// One worker socket stream, shared by its reader and its writer.
+struct SharedStream(Arc<Stream>);
+
+impl AsyncRead for SharedStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut &*self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SharedStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut &*self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut &*self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut &*self.0).poll_shutdown(cx)
+    }
+}
 
 impl WorkerRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, PendingWorker>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Expects the worker process `pid` to connect for `session`,
-    /// presenting `token`.
+    /// Expects the worker process `pid` to connect for `session` on the
+    /// worker socket, presenting `token`.
     pub(crate) fn expect(
         &self,
         session: SessionId,
@@ -220,7 +307,25 @@ impl WorkerRegistry {
             session,
             PendingWorker {
                 token,
-                pid,
+                peer: Expected::Local(pid),
+                session: actor,
+            },
+        );
+    }
+
+    /// Expects a worker that runs elsewhere to dial the TCP worker
+    /// listener for `session`, presenting `token`.
+    pub(crate) fn expect_remote(
+        &self,
+        session: SessionId,
+        token: String,
+        actor: DerivedActorRef<WorkerConnected>,
+    ) {
+        self.lock().insert(
+            session,
+            PendingWorker {
+                token,
+                peer: Expected::Remote,
                 session: actor,
             },
         );
@@ -231,13 +336,13 @@ impl WorkerRegistry {
         self.lock().remove(&session);
     }
 
-    /// Checks a worker's greeting and returns where to hand its stream;
-    /// the token is used up.
+    /// Checks a worker's greeting and returns where to hand its
+    /// connection; the token is used up.
     pub(crate) fn claim(
         &self,
         session: SessionId,
         token: &str,
-        peer_pid: Option<u32>,
+        peer: Peer,
     ) -> Result<DerivedActorRef<WorkerConnected>, &'static str> {
         let mut pending = self.lock();
         let Some(entry) = pending.get(&session) else {
@@ -246,17 +351,22 @@ impl WorkerRegistry {
         if !auth::token_matches(token, &entry.token) {
             return Err("invalid worker token");
         }
-        if peer_pid != Some(entry.pid) {
-            return Err("connection does not come from the spawned worker process");
+        match (&entry.peer, peer) {
+            (Expected::Local(pid), Peer::Local(peer_pid)) if peer_pid == Some(*pid) => {}
+            (Expected::Local(_), Peer::Local(_)) => {
+                return Err("connection does not come from the spawned worker process");
+            }
+            (Expected::Local(_), Peer::Remote) => {
+                return Err("this session's worker runs here: it connects on worker.sock");
+            }
+            (Expected::Remote, Peer::Remote) => {}
+            (Expected::Remote, Peer::Local(_)) => {
+                return Err("this session's worker runs elsewhere: it dials the TCP listener");
+            }
         }
         pending
             .remove(&session)
             .map(|entry| entry.session)
             .ok_or("no worker is expected for this session")
     }
-}
-
-/// Wraps an accepted stream for sharing between a reader and a writer.
-pub(crate) fn shared(stream: Stream) -> Arc<Stream> {
-    Arc::new(stream)
 }

@@ -21,12 +21,14 @@ mod mcp_oauth;
 mod mcp_servers;
 mod otlp_export;
 mod providers;
+mod remote_workers;
 mod root;
 mod rules;
 mod run_workspace;
 mod scheduler;
 mod sequencer;
 mod session;
+mod slurm;
 mod spend_caps;
 mod stderr_tail;
 mod tape;
@@ -78,6 +80,17 @@ pub struct DaemonConfig {
     /// Where provider keys and MCP secrets are kept: the OS keyring when
     /// it works (`Auto`), or the secrets file.
     pub secret_store: StoreChoice,
+    /// Where a run's worker runs unless the run says (`RunSpec::on`).
+    pub launcher: protocol::launch::Launcher,
+    /// Where to offer the TCP worker listener (TLS) that workers on other
+    /// machines dial; `None`: not offered, and remote launchers refuse.
+    pub worker_listen: Option<std::net::SocketAddr>,
+    /// The `HOST:PORT` those workers dial, when it is not the address
+    /// listened on (`0.0.0.0`, a NAT): [default: the bound address].
+    pub worker_address: Option<String>,
+    /// How long a cluster job may wait in the queue before its worker
+    /// connects; then its session ends.
+    pub pending_limit: Duration,
 }
 
 impl DaemonConfig {
@@ -95,6 +108,10 @@ impl DaemonConfig {
             chat_idle_timeout: Duration::from_secs(30 * 60),
             hold_sessions: true,
             secret_store: StoreChoice::Auto,
+            launcher: protocol::launch::Launcher::Local,
+            worker_listen: None,
+            worker_address: None,
+            pending_limit: Duration::from_secs(120),
         })
     }
 }
@@ -173,6 +190,8 @@ pub(crate) struct Shared {
     pub(crate) ledger: spend_caps::Ledger,
     /// Where ended turns go as traces, and how that went.
     pub(crate) otlp: otlp_export::OtlpExport,
+    /// The TCP worker listener, once it listens.
+    pub(crate) remote: std::sync::OnceLock<remote_workers::Offered>,
 }
 
 /// The user's prices and the table they make with the built-in ones.
@@ -242,6 +261,16 @@ pub async fn run(
         listener::bind(&dir.control_socket()).map_err(io_err("cannot open the control socket"))?;
     let workers =
         listener::bind(&dir.worker_socket()).map_err(io_err("cannot open the worker socket"))?;
+    let serve_remote = match config.worker_listen {
+        Some(address) => Some(
+            remote_workers::offer(address, &config, Arc::clone(&shared))
+                .await
+                .map_err(io_err(format!(
+                    "cannot offer the worker listener on {address}"
+                )))?,
+        ),
+        None => None,
+    };
     let open_files = admission::raise_file_limit();
     tracing::info!(
         data_dir = %dir.root().display(),
@@ -279,6 +308,9 @@ pub async fn run(
     }
 
     exporting.abort();
+    if let Some(serving) = serve_remote {
+        serving.abort();
+    }
     // Interrupt live sessions, then let the writer commit everything queued.
     let stopping = handles
         .scheduler
@@ -370,10 +402,11 @@ async fn serve_worker(stream: Stream, shared: Arc<Shared>) {
     let PeerRole::Worker { session } = greeting.role else {
         return;
     };
-    let actor = match shared
-        .workers
-        .claim(session, &greeting.token, greeting.peer_pid)
-    {
+    let actor = match shared.workers.claim(
+        session,
+        &greeting.token,
+        listener::Peer::Local(greeting.peer_pid),
+    ) {
         Ok(actor) => actor,
         Err(reason) => {
             listener::refuse(&stream, reason).await;
@@ -383,5 +416,7 @@ async fn serve_worker(stream: Stream, shared: Arc<Shared>) {
     if listener::accept(&stream).await.is_err() {
         return;
     }
-    let _ = actor.send_message(listener::WorkerConnected(listener::shared(stream)));
+    let _ = actor.send_message(listener::WorkerConnected(listener::WorkerLink::local(
+        stream,
+    )));
 }

@@ -114,6 +114,7 @@ impl Actor for Root {
             approvals,
             ledger: Default::default(),
             otlp: Default::default(),
+            remote: std::sync::OnceLock::new(),
         });
         let (scheduler, _) = Actor::spawn_linked(
             Some("scheduler".to_owned()),

@@ -44,6 +44,8 @@ pub(crate) struct QueuedRun {
     pub(crate) tape: Option<Box<protocol::tape::Tape>>,
     /// A chat replayed as a run: the turns after the first.
     pub(crate) later: Vec<crate::daemon::session::LaterTurn>,
+    /// Where its worker runs; `None`: the daemon's default.
+    pub(crate) on: Option<protocol::launch::Launcher>,
 }
 
 /// A batch's id and how many of its runs may be live at once.
@@ -54,11 +56,13 @@ pub(crate) struct BatchSlot {
 }
 
 /// Live figures of one session, for `ps`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct LiveInfo {
     pub(crate) session: SessionId,
     pub(crate) pid: Option<u32>,
     pub(crate) rss_bytes: Option<u64>,
+    /// The cluster job its worker runs in.
+    pub(crate) job: Option<String>,
 }
 
 /// Counts for `studio daemon status`.
@@ -236,6 +240,7 @@ impl Actor for Scheduler {
                         session: s.session,
                         pid: s.live.pid(),
                         rss_bytes: s.live.rss_bytes(),
+                        job: s.live.job(),
                     })
                     .collect();
                 let _ = reply.send(infos);
@@ -389,6 +394,7 @@ impl SchedulerState {
             later: run.later,
             caps: run.caps,
             checks: run.checks,
+            on: run.on,
         };
         match Actor::spawn_linked(None, SessionActor, args, myself.get_cell()).await {
             Ok((actor, _)) => {

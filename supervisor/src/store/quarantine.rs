@@ -153,5 +153,6 @@ pub(crate) fn unreadable_summary(id: SessionId, damage: &DamagedRecord) -> Sessi
         batch: None,
         last_activity: created_at,
         damage: Some(damage.to_string()),
+        job: None,
     }
 }

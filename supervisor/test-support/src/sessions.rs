@@ -28,5 +28,6 @@ pub fn summary(n: u128) -> SessionSummary {
         batch: None,
         last_activity: Timestamp(n as u64),
         damage: None,
+        job: None,
     }
 }

@@ -50,6 +50,7 @@ mod retention;
 mod run_workspaces;
 mod sandbox;
 mod secrets_at_rest;
+mod slurm;
 mod support;
 mod tape;
 mod templates;

@@ -126,6 +126,7 @@ fn summary(
         batch,
         last_activity: now,
         damage: None,
+        job: None,
     }
 }
 

@@ -435,6 +435,7 @@ mod tests {
             batch: None,
             last_activity: Timestamp(1),
             damage: None,
+            job: None,
         };
         let group_run = GroupRun {
             summary: summary.clone(),

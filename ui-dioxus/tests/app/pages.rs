@@ -180,6 +180,7 @@ fn session(n: u128, status: SessionStatus, interactive: bool) -> SessionSummary 
         batch: None,
         last_activity: at(n as u64 + if live { 9 } else { 4 }),
         damage: None,
+        job: None,
     }
 }
 

@@ -233,6 +233,7 @@ async fn start(
                     checks: Default::default(),
                     tape: None,
                     later: Vec::new(),
+                    on: None,
                 }))
             },
             None,

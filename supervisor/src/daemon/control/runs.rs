@@ -381,6 +381,7 @@ pub(super) async fn queue(
         checks,
         tape,
         later,
+        on: spec.on,
     };
     if handles
         .scheduler

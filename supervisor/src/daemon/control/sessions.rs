@@ -131,6 +131,7 @@ pub(super) fn with_live(
     if let Some(info) = live.get(&summary.id) {
         summary.pid = info.pid.or(summary.pid);
         summary.rss_bytes = info.rss_bytes;
+        summary.job.clone_from(&info.job);
     }
     summary
 }

@@ -69,12 +69,19 @@ pub(crate) struct LiveStats {
     /// What its command checks and judges did (`check.command`,
     /// `check.judge`), in order.
     ran: std::sync::Mutex<WorkerChecks>,
+    /// The cluster job its worker runs in, once submitted.
+    pub(super) job: std::sync::OnceLock<String>,
 }
 
 impl LiveStats {
     /// Worker pid, if running.
     pub(crate) fn pid(&self) -> Option<u32> {
         Some(self.pid.load(Ordering::Relaxed)).filter(|p| *p != 0)
+    }
+
+    /// The cluster job its worker runs in, if any.
+    pub(crate) fn job(&self) -> Option<String> {
+        self.job.get().cloned()
     }
 
     /// Last sampled RSS, if any.

@@ -58,6 +58,9 @@ impl SessionState {
         if let Some(processes) = &self.worker.processes {
             processes.kill();
         }
+        if let Some(job) = &self.worker.job {
+            job.kill();
+        }
     }
 
     /// Records the terminal event once the process is gone and its socket
@@ -73,6 +76,9 @@ impl SessionState {
             // Nothing is left to use its commands' private temp dir; its
             // removal need not hold up the terminal event.
             tokio::spawn(containment::remove_private_tmp(self.id));
+        }
+        if let Some(job) = &self.worker.job {
+            job.wait_gone(GROUP_EMPTY_TIMEOUT).await;
         }
         if let Some(stderr) = self.worker.stderr.take() {
             self.worker.last_stderr = stderr.last_lines(STDERR_WAIT).await;

@@ -52,6 +52,7 @@ mod budgets;
 mod checking;
 mod derived;
 mod ending;
+mod placed;
 mod plugins;
 mod start;
 mod turns;
@@ -164,6 +165,8 @@ pub(crate) enum SessionMsg {
     Tick,
     /// The worker had its chance to connect.
     ConnectTimeout,
+    /// The session's cluster job left the queue.
+    JobEnded(Box<crate::daemon::slurm::JobEnd>),
     /// The worker had its chance to honour a cancel.
     GraceExpired,
     /// The worker had its chance to exit after `Shutdown`.
@@ -193,6 +196,8 @@ pub(crate) struct SessionArgs {
     pub(crate) caps: SessionCaps,
     /// What its answer is checked for before it completes.
     pub(crate) checks: std::sync::Arc<[protocol::checks::Check]>,
+    /// Where its worker runs; `None`: the daemon's default.
+    pub(crate) on: Option<protocol::launch::Launcher>,
 }
 
 /// The Session actor (state in [`SessionState`]).
@@ -226,6 +231,10 @@ pub(crate) enum Phase {
 pub(crate) struct WorkerSide {
     /// Every process of the session (its group, namespace and cgroup).
     processes: Option<SessionProcesses>,
+    /// Or the cluster job it runs in.
+    job: Option<crate::daemon::slurm::Job>,
+    /// How long the worker has to connect once started.
+    connect_within: Duration,
     /// Commands to the worker, written in order by `write_worker`.
     to_worker: Option<mpsc::UnboundedSender<ToWorker>>,
     /// The task reading the worker's frames.
@@ -338,6 +347,8 @@ pub(crate) struct SessionState {
     person: PersonWait,
     /// The spend caps it is held to (its agent's day, its group).
     caps: SessionCaps,
+    /// Where its worker runs.
+    launcher: protocol::launch::Launcher,
 }
 
 impl Drop for SessionState {
@@ -361,6 +372,10 @@ impl Actor for SessionActor {
         args: SessionArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         args.live.touch();
+        let launcher = args
+            .on
+            .clone()
+            .unwrap_or_else(|| args.shared.config.launcher.clone());
         if !args.checks.is_empty() {
             args.live.keep_answer();
         }
@@ -394,6 +409,7 @@ impl Actor for SessionActor {
             watch: LoopWatch::default(),
             person: PersonWait::default(),
             caps: args.caps,
+            launcher,
         })
     }
 
@@ -427,9 +443,7 @@ impl Actor for SessionActor {
             return Ok(());
         }
         match msg {
-            SessionMsg::WorkerConnected(WorkerConnected(stream)) => {
-                state.connected(&myself, stream)
-            }
+            SessionMsg::WorkerConnected(WorkerConnected(link)) => state.connected(&myself, link),
             SessionMsg::WorkerDone(outcome) => {
                 if state.goes_on(&outcome) {
                     state.next_turn(&myself).await;
@@ -537,11 +551,12 @@ impl Actor for SessionActor {
                 if !state.is_connected() && state.worker.exit.is_none() {
                     state.ending.problem = Some(format!(
                         "worker did not connect within {}s",
-                        CONNECT_TIMEOUT.as_secs()
+                        state.worker.connect_within.as_secs()
                     ));
                     state.kill_group();
                 }
             }
+            SessionMsg::JobEnded(end) => state.job_ended(&myself, *end),
             SessionMsg::GraceExpired => {
                 if state.worker.exit.is_none()
                     && let Some(Stop::Cancel { forced, .. }) = &mut state.ending.stop

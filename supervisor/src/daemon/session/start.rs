@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use interprocess::local_socket::tokio::Stream;
 use protocol::agent::SafetyMode;
 use protocol::control::{ControlError, ErrorKind};
 use protocol::event::{EventKind, ExitInfo};
+use protocol::launch::Launcher;
 use protocol::worker::ToWorker;
 use ractor::ActorRef;
 use tokio::sync::mpsc;
@@ -19,6 +19,7 @@ use super::{
     CONNECT_TIMEOUT, FAST_TICK, Opening, Phase, SLOW_TICK, SessionMsg, SessionState, Stop,
 };
 use crate::daemon::containment::SessionProcesses;
+use crate::daemon::listener::WorkerLink;
 use crate::daemon::stderr_tail::StderrTail;
 use crate::daemon::{containment, history, mcp_oauth, providers, worker_process};
 
@@ -123,28 +124,20 @@ impl SessionState {
             }
         }
         self.record.agent.workspace = Some(dir.display().to_string());
-        let config = &self.shared.config;
-        let spawned = containment::spawn_worker(
-            &config.worker_bin,
-            &config.data_dir.worker_socket(),
-            self.id,
-            self.create_cgroup(),
-            config.hold_sessions,
-        )
-        .await;
-        let (processes, mut child) = match spawned {
-            Ok(spawned) => spawned,
-            Err(err) => return self.fail_to_start(myself, err.to_string()).await,
+        self.worker.connect_within = CONNECT_TIMEOUT;
+        let pid = match self.launcher.clone() {
+            Launcher::Local => match self.spawn_local(myself, &token).await {
+                Some(pid) => pid,
+                None => return,
+            },
+            Launcher::Slurm { partition } => {
+                if !self.start_on_slurm(myself, token.clone(), partition).await {
+                    return;
+                }
+                // Not on this machine.
+                0
+            }
         };
-        self.worker.stderr = child.stderr.take().map(StderrTail::follow);
-        // Register the pid before the worker can know its token, so that
-        // only this process can ever present it.
-        let pid = processes.worker();
-        self.shared
-            .workers
-            .expect(self.id, token.clone(), pid, myself.get_derived());
-        self.live.pid.store(pid, Ordering::Relaxed);
-        self.worker.processes = Some(processes);
         if self.chat.opening == Opening::Resume {
             // Committed before the client hears the session is open, so a
             // follower never mistakes it for the ended session it was.
@@ -159,7 +152,45 @@ impl SessionState {
         if let Some(opened) = self.chat.opened.take() {
             let _ = opened.send(Ok(()));
         }
-        if let Err(err) = worker_process::send_token(&mut child, &token).await {
+        drop(myself.send_after(self.worker.connect_within, || SessionMsg::ConnectTimeout));
+        let period = if self.record.budgets.max_memory_mib.is_some() {
+            FAST_TICK
+        } else {
+            SLOW_TICK
+        };
+        myself.send_interval(period, || SessionMsg::Tick);
+    }
+
+    /// Spawns the worker here, held in the session's namespaces and
+    /// cgroup, and hands it `token`; its pid, or `None` when it failed
+    /// (the session then ends).
+    async fn spawn_local(&mut self, myself: &ActorRef<SessionMsg>, token: &str) -> Option<u32> {
+        let config = &self.shared.config;
+        let spawned = containment::spawn_worker(
+            &config.worker_bin,
+            &config.data_dir.worker_socket(),
+            self.id,
+            self.create_cgroup(),
+            config.hold_sessions,
+        )
+        .await;
+        let (processes, mut child) = match spawned {
+            Ok(spawned) => spawned,
+            Err(err) => {
+                self.fail_to_start(myself, err.to_string()).await;
+                return None;
+            }
+        };
+        self.worker.stderr = child.stderr.take().map(StderrTail::follow);
+        // Register the pid before the worker can know its token, so that
+        // only this process can ever present it.
+        let pid = processes.worker();
+        self.shared
+            .workers
+            .expect(self.id, token.to_owned(), pid, myself.get_derived());
+        self.live.pid.store(pid, Ordering::Relaxed);
+        self.worker.processes = Some(processes);
+        if let Err(err) = worker_process::send_token(&mut child, token).await {
             tracing::warn!(session = %self.id, %err, "cannot hand the worker its token");
         }
         let actor = myself.clone();
@@ -170,13 +201,7 @@ impl SessionState {
             };
             let _ = actor.cast(SessionMsg::Exited(exit));
         });
-        drop(myself.send_after(CONNECT_TIMEOUT, || SessionMsg::ConnectTimeout));
-        let period = if self.record.budgets.max_memory_mib.is_some() {
-            FAST_TICK
-        } else {
-            SLOW_TICK
-        };
-        myself.send_interval(period, || SessionMsg::Tick);
+        Some(pid)
     }
 
     /// The session's cgroup, limited to its memory budget (with headroom:
@@ -211,7 +236,7 @@ impl SessionState {
         self.finish_if_over(myself).await;
     }
 
-    pub(super) fn connected(&mut self, myself: &ActorRef<SessionMsg>, stream: Arc<Stream>) {
+    pub(super) fn connected(&mut self, myself: &ActorRef<SessionMsg>, link: WorkerLink) {
         if self.worker.exit.is_some()
             || matches!(self.ending.stop, Some(Stop::Kill(_) | Stop::Interrupt))
         {
@@ -219,9 +244,12 @@ impl SessionState {
         }
         self.phase = Phase::Connected;
         self.live.touch();
-        let Some(pid) = self.worker.processes.as_ref().map(SessionProcesses::worker) else {
-            return;
-        };
+        // 0: a worker that is not on this machine (a cluster job's).
+        let pid = self
+            .worker
+            .processes
+            .as_ref()
+            .map_or(0, SessionProcesses::worker);
         let agent = &self.record.agent;
         if self.chat.opening != Opening::Resume {
             self.append(EventKind::SessionStarted {
@@ -257,15 +285,16 @@ impl SessionState {
             self.caps.clone(),
             self.setup.tape.is_some(),
         );
+        let WorkerLink { reader, writer } = link;
         self.worker.reader = Some(tokio::spawn(read_worker(
-            Arc::clone(&stream),
+            reader,
             Arc::clone(&self.sequencer),
             Arc::clone(&self.live),
             meter,
             myself.clone(),
         )));
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_worker(stream, rx));
+        tokio::spawn(write_worker(writer, rx));
         self.worker.to_worker = Some(tx);
         if self.chat.opening == Opening::Run {
             let history = self

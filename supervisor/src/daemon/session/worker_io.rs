@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use interprocess::local_socket::tokio::Stream;
+use crate::daemon::listener::{LinkReader, LinkWriter};
 use protocol::Timestamp;
 use protocol::agent::Budgets;
 use protocol::codec::{read_frame, write_frame};
@@ -163,13 +163,13 @@ impl Meter {
 /// Reads the worker's frames: events go straight to the sequencer, the
 /// rest to the actor. Ends with [`SessionMsg::ReaderEnded`].
 pub(crate) async fn read_worker(
-    stream: Arc<Stream>,
+    reader: LinkReader,
     sequencer: Arc<Sequencer>,
     live: Arc<LiveStats>,
     mut meter: Meter,
     actor: ActorRef<SessionMsg>,
 ) {
-    let mut reader = BufReader::with_capacity(64 * 1024, &*stream);
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut buf = Vec::new();
     let problem = loop {
         match read_frame::<_, FromWorker>(&mut reader, &mut buf).await {
@@ -243,6 +243,13 @@ pub(crate) async fn read_worker(
                 });
             }
             Ok(None) => break None,
+            // A remote worker gone without TLS's goodbye hung up, as a
+            // local one closing its socket does.
+            Err(protocol::codec::FrameError::Io(err))
+                if err.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                break None;
+            }
             Err(err) => break Some(format!("protocol error: {err}")),
         }
     };
@@ -250,8 +257,8 @@ pub(crate) async fn read_worker(
 }
 
 /// Writes commands to the worker in order until the channel closes.
-pub(crate) async fn write_worker(stream: Arc<Stream>, mut rx: mpsc::UnboundedReceiver<ToWorker>) {
-    let mut writer = BufWriter::new(&*stream);
+pub(crate) async fn write_worker(writer: LinkWriter, mut rx: mpsc::UnboundedReceiver<ToWorker>) {
+    let mut writer = BufWriter::new(writer);
     while let Some(msg) = rx.recv().await {
         let shutdown = matches!(msg, ToWorker::Shutdown);
         if write_frame(&mut writer, &msg).await.is_err() || writer.flush().await.is_err() {

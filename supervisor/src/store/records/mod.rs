@@ -321,6 +321,7 @@ impl SessionRecord {
                 .unwrap_or_else(|| first_line(&self.prompt, TITLE_CHARS)),
             last_activity: self.last_event_at,
             damage: None,
+            job: None,
         }
     }
 }
@@ -336,8 +337,8 @@ pub(crate) struct RunRecord {
 }
 
 impl Record for RunRecord {
-    /// 5: with `RunSpec::checks`.
-    const VERSION: u8 = 5;
+    /// 6: with `RunSpec::on`.
+    const VERSION: u8 = 6;
     const WHAT: &'static str = "run";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
@@ -346,6 +347,7 @@ impl Record for RunRecord {
             2 => decode_old::<old::RunRecordV2, _>(payload),
             3 => decode_old::<old::RunRecordV3, _>(payload),
             4 => decode_old::<old::RunRecordV4, _>(payload),
+            5 => decode_old::<old::RunRecordV5, _>(payload),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }

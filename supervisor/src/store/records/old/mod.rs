@@ -17,7 +17,8 @@
 //!   `SessionRecord::waiting`, `SessionRecord::title` and
 //!   `SessionRecord::first_message` and `SessionRecord::batch`;
 //! - run version 3: before `RunSpec::model`;
-//! - run version 4: before `RunSpec::checks`.
+//! - run version 4: before `RunSpec::checks`;
+//! - run version 5: before `RunSpec::on`.
 //!
 //! (A group's version 1, before `GroupRecord::caps`, is read beside it.)
 //!
@@ -29,7 +30,9 @@ mod sessions;
 pub(super) use agents::{
     AgentConfigV1, AgentConfigV2, AgentConfigV3, AgentConfigV4, AgentConfigV5,
 };
-pub(super) use runs::{DaemonLimitsV1, RunRecordV1, RunRecordV2, RunRecordV3, RunRecordV4};
+pub(super) use runs::{
+    DaemonLimitsV1, RunRecordV1, RunRecordV2, RunRecordV3, RunRecordV4, RunRecordV5,
+};
 pub(super) use sessions::{
     SessionRecordV1, SessionRecordV2, SessionRecordV3, SessionRecordV4, SessionRecordV5,
     SessionRecordV6, SessionRecordV7,

@@ -58,6 +58,7 @@ impl From<RunRecordV1> for RunRecord {
                 approve: Vec::new(),
                 ask: AskPolicy::default(),
                 checks: Vec::new(),
+                on: None,
             },
         }
     }
@@ -93,6 +94,7 @@ impl From<RunRecordV2> for RunRecord {
                 approve: Vec::new(),
                 ask: AskPolicy::default(),
                 checks: Vec::new(),
+                on: None,
             },
         }
     }
@@ -130,6 +132,7 @@ impl From<RunRecordV3> for RunRecord {
                 approve: spec.approve,
                 ask: spec.ask,
                 checks: Vec::new(),
+                on: None,
             },
         }
     }
@@ -169,6 +172,48 @@ impl From<RunRecordV4> for RunRecord {
                 approve: spec.approve,
                 ask: spec.ask,
                 checks: Vec::new(),
+                on: None,
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RunSpecV5 {
+    agent: String,
+    prompt: String,
+    label: Option<String>,
+    script: ScriptPatch,
+    budgets: Budgets,
+    model: Option<String>,
+    approve: Vec<RuleMatch>,
+    ask: AskPolicy,
+    checks: Vec<protocol::checks::Check>,
+}
+
+/// Version 5: before `RunSpec::on`.
+#[derive(Deserialize)]
+pub(in crate::store::records) struct RunRecordV5 {
+    session: SessionId,
+    spec: RunSpecV5,
+}
+
+impl From<RunRecordV5> for RunRecord {
+    fn from(v5: RunRecordV5) -> RunRecord {
+        let spec = v5.spec;
+        RunRecord {
+            session: v5.session,
+            spec: RunSpec {
+                agent: spec.agent,
+                prompt: spec.prompt,
+                label: spec.label,
+                script: spec.script,
+                budgets: spec.budgets,
+                model: spec.model,
+                approve: spec.approve,
+                ask: spec.ask,
+                checks: spec.checks,
+                on: None,
             },
         }
     }

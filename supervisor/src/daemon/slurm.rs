@@ -1,0 +1,386 @@
+//! Workers as Slurm jobs (`Launcher::Slurm`), through the Slurm commands
+//! the daemon's `SLURM_CONF` points at: [`submit`] (`sbatch --parsable`,
+//! the job script on stdin), [`Job`] (`scancel`, `squeue`) and [`watch`]
+//! (until the job leaves the queue, then `scontrol show job` for how it
+//! ended).
+//!
+//! The job is named `studio-SESSION` and its comment says which session
+//! and agent it runs, so a cluster's admin sees what it is. Its script
+//! starts `studio-worker --dial`, which reads its one-time token and the
+//! daemon's fingerprint from a here-document: never in argv, and the
+//! script is kept only where Slurm keeps scripts (its state and spool
+//! directories, the job's user's). The token is used up by the time
+//! anything of the job's could read it. The job's environment is the
+//! worker's own short list; nothing secret is in it.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use protocol::SessionId;
+use protocol::event::ExitInfo;
+use studio_process::ChildEnv;
+use tokio::io::AsyncWriteExt;
+
+/// What the Slurm commands, and through `--export=ALL` the job, get of the
+/// daemon's environment: the worker's variables and Slurm's
+/// configuration.
+const SLURM_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "STUDIO_LOG",
+    "RUST_BACKTRACE",
+    "SLURM_CONF",
+];
+
+/// How often a running job's state is read.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Why a Slurm command failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SlurmError {
+    /// The command could not be started (Slurm is not installed here).
+    #[error("cannot run {0} (is Slurm installed, and SLURM_CONF set?): {1}")]
+    Spawn(&'static str, std::io::Error),
+    /// It ran and said no.
+    #[error("{0}: {1}")]
+    Refused(&'static str, String),
+}
+
+/// What a session's job is submitted with.
+pub(crate) struct Submission<'a> {
+    pub(crate) session: SessionId,
+    pub(crate) agent: &'a str,
+    pub(crate) partition: Option<&'a str>,
+    pub(crate) worker_bin: &'a Path,
+    /// The `HOST:PORT` the worker dials.
+    pub(crate) address: &'a str,
+    /// The fingerprint it pins.
+    pub(crate) fingerprint: &'a str,
+    pub(crate) token: &'a str,
+    /// The memory budget, MiB: `--mem`, with headroom (the daemon holds
+    /// the budget itself).
+    pub(crate) memory_mib: Option<u64>,
+    /// The wall budget: `--time`, in Slurm's whole minutes, rounded up.
+    pub(crate) wall_secs: Option<u64>,
+    /// Where the job starts (its agent's workspace).
+    pub(crate) workdir: &'a Path,
+}
+
+/// `text` in single quotes, for a shell.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The job script: the worker, its secrets in a here-document.
+fn script(submission: &Submission<'_>) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # AI Studio session {session} (agent {agent}): its worker dials the daemon back.\n\
+         exec {bin} --dial {address} --session {session} <<'STUDIO_SECRETS'\n\
+         {token}\n\
+         {fingerprint}\n\
+         STUDIO_SECRETS\n",
+        session = submission.session,
+        agent = submission.agent.replace('\n', " "),
+        bin = quoted(&submission.worker_bin.to_string_lossy()),
+        address = quoted(submission.address),
+        token = submission.token,
+        fingerprint = submission.fingerprint,
+    )
+}
+
+/// `sbatch`'s arguments for `submission` (its script goes on stdin).
+fn sbatch_args(submission: &Submission<'_>) -> Vec<String> {
+    let mut args = vec![
+        "--parsable".to_owned(),
+        format!("--job-name=studio-{}", submission.session),
+        format!(
+            "--comment=AI Studio session {} (agent {})",
+            submission.session,
+            submission.agent.replace(['\n', '\r'], " ")
+        ),
+        "--export=ALL".to_owned(),
+        // Nothing is left on the node; what a worker says goes over its
+        // connection.
+        "--output=/dev/null".to_owned(),
+        format!("--chdir={}", submission.workdir.display()),
+        "--ntasks=1".to_owned(),
+    ];
+    if let Some(partition) = submission.partition {
+        args.push(format!("--partition={partition}"));
+    }
+    if let Some(mib) = submission.memory_mib {
+        args.push(format!("--mem={}M", mib + (mib / 4).max(32)));
+    }
+    if let Some(secs) = submission.wall_secs {
+        args.push(format!("--time={}", secs.div_ceil(60).max(1)));
+    }
+    args
+}
+
+/// Runs Slurm's `program` with `args` (and `input` on stdin); its stdout.
+async fn slurm(
+    program: &'static str,
+    args: &[String],
+    input: Option<&str>,
+) -> Result<String, SlurmError> {
+    let mut child = studio_process::command(program, ChildEnv::Only(SLURM_ENV))
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|err| SlurmError::Spawn(program, err))?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin
+            .write_all(input.as_bytes())
+            .await
+            .map_err(|err| SlurmError::Spawn(program, err))?;
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|err| SlurmError::Spawn(program, err))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        let said = String::from_utf8_lossy(&out.stderr);
+        Err(SlurmError::Refused(program, said.trim().to_owned()))
+    }
+}
+
+/// Submits the session's worker; the job that runs it.
+pub(crate) async fn submit(submission: &Submission<'_>) -> Result<Job, SlurmError> {
+    let out = slurm(
+        "sbatch",
+        &sbatch_args(submission),
+        Some(&script(submission)),
+    )
+    .await?;
+    // `ID` or `ID;CLUSTER`.
+    let id = out.trim().split(';').next().unwrap_or_default().to_owned();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(SlurmError::Refused(
+            "sbatch",
+            format!("no job id in {out:?}"),
+        ));
+    }
+    Ok(Job::new(id))
+}
+
+/// A session's job. Dropping it kills the job.
+#[derive(Debug)]
+pub(crate) struct Job {
+    /// Slurm's id of it.
+    pub(crate) id: String,
+    /// Whether the daemon cancelled it (so a cancellation is not someone
+    /// else's).
+    killed: std::sync::atomic::AtomicBool,
+}
+
+impl Job {
+    fn new(id: String) -> Job {
+        Job {
+            id,
+            killed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the daemon cancelled it.
+    pub(crate) fn killed(&self) -> bool {
+        self.killed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `scancel --signal=KILL --full`: every process of the job, now; not
+    /// waited for.
+    pub(crate) fn kill(&self) {
+        self.killed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let id = self.id.clone();
+        tokio::spawn(async move {
+            let args = ["--signal=KILL".to_owned(), "--full".to_owned(), id.clone()];
+            if let Err(err) = slurm("scancel", &args, None).await {
+                tracing::debug!(job = id, %err, "cannot cancel the job (it may have ended)");
+            }
+        });
+    }
+
+    /// Its state while it is in the queue (`PENDING`, `RUNNING`,
+    /// `COMPLETING`, ...); `None` once it left.
+    pub(crate) async fn state(&self) -> Option<String> {
+        let args = [
+            "-h".to_owned(),
+            "-j".to_owned(),
+            self.id.clone(),
+            "-o".to_owned(),
+            "%T".to_owned(),
+        ];
+        // An id Slurm forgot is an error: the job is gone.
+        let out = slurm("squeue", &args, None).await.ok()?;
+        let state = out.trim();
+        (!state.is_empty()).then(|| state.to_owned())
+    }
+
+    /// Waits (up to `timeout`) until the job has left the queue, killing
+    /// it again meanwhile; says whether it left.
+    pub(crate) async fn wait_gone(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.state().await.is_none() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(job = self.id, "the session's job is still in the queue");
+                return false;
+            }
+            self.kill();
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // A session that ends for any reason takes its job with it.
+        let _ = studio_process::std_command("scancel", ChildEnv::Only(SLURM_ENV))
+            .args(["--signal=KILL", "--full", &self.id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+    }
+}
+
+/// How a job ended, as `scontrol show job` tells.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct JobEnd {
+    /// `COMPLETED`, `FAILED`, `CANCELLED`, `TIMEOUT`, `OUT_OF_MEMORY`,
+    /// `NODE_FAIL`, `PREEMPTED`, ... (empty when Slurm forgot the job).
+    pub(crate) state: String,
+    /// Slurm's reason, when it gives one.
+    pub(crate) reason: String,
+    /// The batch script's exit, which is the worker's.
+    pub(crate) exit: ExitInfo,
+}
+
+/// Waits until job `id` has left the queue; how it ended.
+pub(crate) async fn watch(id: String) -> JobEnd {
+    let job = Job::new(id);
+    while job.state().await.is_some() {
+        tokio::time::sleep(POLL).await;
+    }
+    let args = [
+        "show".to_owned(),
+        "job".to_owned(),
+        "-o".to_owned(),
+        job.id.clone(),
+    ];
+    let end = match slurm("scontrol", &args, None).await {
+        Ok(out) => parse_end(&out),
+        Err(err) => {
+            tracing::warn!(job = job.id, %err, "cannot read how the job ended");
+            JobEnd::default()
+        }
+    };
+    // The watcher's handle must not cancel the job it watched.
+    std::mem::forget(job);
+    end
+}
+
+/// `JobState=`, `Reason=` and `ExitCode=CODE:SIGNAL` of `scontrol show
+/// job -o`'s line.
+fn parse_end(line: &str) -> JobEnd {
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (code, signal) = field("ExitCode")
+        .split_once(':')
+        .map(|(code, signal)| (code.parse().ok(), signal.parse().ok()))
+        .unwrap_or((None, None));
+    JobEnd {
+        state: field("JobState"),
+        reason: field("Reason"),
+        exit: ExitInfo {
+            code,
+            signal: signal.filter(|s: &i32| *s != 0),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submission() -> Submission<'static> {
+        Submission {
+            session: SessionId::from_u128(7),
+            agent: "it's",
+            partition: Some("studio"),
+            worker_bin: Path::new("/opt/ai studio/studio-worker"),
+            address: "10.0.0.1:7717",
+            fingerprint: "f1ngerpr1nt",
+            token: "secret-token-1",
+            memory_mib: Some(256),
+            wall_secs: Some(61),
+            workdir: Path::new("/ws"),
+        }
+    }
+
+    #[test]
+    fn the_secrets_are_in_the_script_not_the_arguments() {
+        let args = sbatch_args(&submission()).join(" ");
+        assert!(
+            !args.contains("secret-token-1") && !args.contains("f1ngerpr1nt"),
+            "{args}"
+        );
+        assert!(args.contains("--mem=320M"), "{args}");
+        assert!(args.contains("--time=2"), "{args}");
+        assert!(args.contains("--partition=studio"), "{args}");
+        assert!(args.contains("--job-name=studio-00000000-0000-0000-0000-000000000007"));
+        let script = script(&submission());
+        assert!(
+            script.contains("exec '/opt/ai studio/studio-worker' --dial '10.0.0.1:7717'"),
+            "{script}"
+        );
+        assert!(
+            script.ends_with("<<'STUDIO_SECRETS'\nsecret-token-1\nf1ngerpr1nt\nSTUDIO_SECRETS\n"),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn how_a_job_ended_is_read_from_scontrol() {
+        let end = parse_end(
+            "JobId=12 JobName=studio-x UserId=root(0) JobState=CANCELLED Reason=None Dependency=(null) ExitCode=0:9",
+        );
+        assert_eq!(end.state, "CANCELLED");
+        assert_eq!(
+            end.exit,
+            ExitInfo {
+                code: Some(0),
+                signal: Some(9)
+            }
+        );
+        let done = parse_end("JobState=COMPLETED Reason=None ExitCode=0:0");
+        assert_eq!(
+            done.exit,
+            ExitInfo {
+                code: Some(0),
+                signal: None
+            }
+        );
+    }
+}
