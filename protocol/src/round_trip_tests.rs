@@ -1350,6 +1350,10 @@ fn from_worker() -> Vec<FromWorker> {
     ] {
         out.push(FromWorker::Done(outcome));
     }
+    out.push(FromWorker::Usage {
+        rss_bytes: 64 << 20,
+        cpu_ms: 1500,
+    });
     out
 }
 
@@ -1358,6 +1362,7 @@ fn from_worker_variant(m: &FromWorker) -> usize {
         FromWorker::Event { .. } => 0,
         FromWorker::ApprovalRequest { .. } => 1,
         FromWorker::Done(_) => 2,
+        FromWorker::Usage { .. } => 3,
     }
 }
 
@@ -1426,7 +1431,7 @@ async fn every_worker_message_round_trips() {
         round_trip(msg).await;
     }
     let up = from_worker();
-    covers(&up, from_worker_variant, 3);
+    covers(&up, from_worker_variant, 4);
     for msg in &up {
         round_trip(msg).await;
     }

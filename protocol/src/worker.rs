@@ -145,6 +145,15 @@ pub enum FromWorker {
     },
     /// The turn is over.
     Done(TurnOutcome),
+    /// What the worker and every process it started use (protocol 30):
+    /// sent twice a second by a worker on another machine (`--dial`),
+    /// whose `/proc` the daemon cannot read, so memory budgets hold.
+    Usage {
+        /// Resident memory, bytes.
+        rss_bytes: u64,
+        /// The worker's CPU time, milliseconds.
+        cpu_ms: u64,
+    },
 }
 
 /// How a turn ended, as the worker saw it.

@@ -10,7 +10,8 @@
 //! - [`connection`]: connecting, the handshake, and the frame reader and
 //!   batching writer.
 //! - [`dial`]: TLS to a daemon on another machine (`--dial`), its
-//!   certificate pinned by fingerprint.
+//!   certificate pinned by fingerprint; [`usage`]: what such a worker
+//!   tells the daemon it uses.
 //! - [`turn`]: the command loop; runs turns and cancels them on request.
 //! - [`scripted`]: the built-in deterministic `scripted` provider.
 //! - [`tape`]: a replay playing a recorded turn instead of calling the
@@ -41,6 +42,7 @@ mod scripted;
 mod tape;
 mod tools;
 mod turn;
+mod usage;
 
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
@@ -239,11 +241,11 @@ async fn run(daemon: &Daemon, session: SessionId, token: String) -> anyhow::Resu
     match daemon {
         Daemon::Socket(socket) => {
             let stream = connection::connect(socket).await?;
-            serve(&stream, &stream, session, token).await
+            serve(&stream, &stream, session, token, false).await
         }
         Daemon::Pinned(address, fingerprint) => {
             let (reader, writer) = tokio::io::split(dial::connect(address, fingerprint).await?);
-            serve(reader, writer, session, token).await
+            serve(reader, writer, session, token, true).await
         }
         Daemon::Dial(_) => anyhow::bail!("the daemon's fingerprint is missing"),
     }
@@ -251,12 +253,14 @@ async fn run(daemon: &Daemon, session: SessionId, token: String) -> anyhow::Resu
 
 /// Shakes hands, then runs three loops on the one thread until one of
 /// them ends the worker: the frame reader (commands in), the frame writer
-/// (reports out) and the command loop (turns).
+/// (reports out) and the command loop (turns); and, for a daemon on
+/// another machine (`remote`), what it uses ([`usage::report`]).
 async fn serve<R, W>(
     reader: R,
     mut writer: W,
     session: SessionId,
     token: String,
+    remote: bool,
 ) -> anyhow::Result<Ended>
 where
     R: tokio::io::AsyncRead + Unpin,
@@ -276,6 +280,7 @@ where
         ended = connection::read_commands(&mut reader, commands_tx) => ended,
         written = connection::write_frames(writer, outgoing) => written.map(|()| Ended::Closed),
         served = turn::serve(session, &mut commands, &outbox) => served.map(|()| Ended::Closed),
+        reported = usage::report(&outbox), if remote => reported.map(|()| Ended::Closed),
     }
 }
 

@@ -307,3 +307,52 @@ async fn a_worker_that_pins_another_certificate_or_brings_another_token_is_refus
         "the session never got a worker"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_budget_holds_on_a_slurm_run_from_what_its_worker_reports() {
+    use protocol::agent::{Budgets, Fault, ScriptPatch};
+    use protocol::event::BudgetKind;
+    let daemon = daemon(free_port()).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("hog", 1_000, 10)).await;
+    let session = run(
+        &client,
+        RunSpec {
+            script: ScriptPatch {
+                fault: Some(Fault::GrowMemory { mib_per_sec: 40 }),
+                fault_after_chunks: Some(3),
+                ..ScriptPatch::default()
+            },
+            budgets: Budgets {
+                max_memory_mib: Some(64),
+                ..Budgets::default()
+            },
+            ..on_slurm("hog", None)
+        },
+    )
+    .await;
+    let ended = follow_to_end(&client, session, Duration::from_secs(60)).await;
+    let exceeded = ended
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::BudgetExceeded {
+                budget, observed, ..
+            } => Some((*budget, *observed)),
+            _ => None,
+        })
+        .expect("budget.exceeded");
+    assert_eq!(exceeded.0, BudgetKind::Memory);
+    assert!(exceeded.1 > 64.0, "{exceeded:?}");
+    assert_eq!(
+        ended.last().unwrap().kind,
+        EventKind::SessionKilled {
+            reason: StopReason::Budget
+        }
+    );
+    assert_eq!(squeue(&job_of(&ended)), "");
+    // The worker's own reports gave the session its figures.
+    assert!(ended.iter().any(|e| matches!(
+        e.kind,
+        EventKind::WorkerStats { rss_bytes, .. } if rss_bytes > 64 << 20
+    )));
+}

@@ -71,12 +71,31 @@ pub(crate) struct LiveStats {
     ran: std::sync::Mutex<WorkerChecks>,
     /// The cluster job its worker runs in, once submitted.
     pub(super) job: std::sync::OnceLock<String>,
+    /// What a worker on another machine last said it uses (`Usage`):
+    /// resident bytes and CPU milliseconds; 0 before it said.
+    reported_rss: AtomicU64,
+    reported_cpu_ms: AtomicU64,
 }
 
 impl LiveStats {
     /// Worker pid, if running.
     pub(crate) fn pid(&self) -> Option<u32> {
         Some(self.pid.load(Ordering::Relaxed)).filter(|p| *p != 0)
+    }
+
+    /// Keeps what a worker on another machine says it uses.
+    pub(super) fn reported(&self, rss_bytes: u64, cpu_ms: u64) {
+        self.reported_cpu_ms.store(cpu_ms, Ordering::Relaxed);
+        self.reported_rss.store(rss_bytes, Ordering::Relaxed);
+    }
+
+    /// What a worker on another machine last said it uses, once it did.
+    fn last_report(&self) -> Option<ProcStats> {
+        let rss_bytes = self.reported_rss.load(Ordering::Relaxed);
+        (rss_bytes != 0).then(|| ProcStats {
+            rss_bytes,
+            cpu_ms: self.reported_cpu_ms.load(Ordering::Relaxed),
+        })
     }
 
     /// The cluster job its worker runs in, if any.
@@ -166,17 +185,20 @@ pub(super) fn monotonic_ms() -> u64 {
 
 impl SessionState {
     /// Samples the memory of every process of the session and the
-    /// worker's CPU time.
+    /// worker's CPU time (as a worker on another machine reports them).
     pub(super) fn sample(&mut self) {
-        let Some(pid) = self.live.pid() else { return };
-        let Some(processes) = &self.worker.processes else {
-            return;
+        let stats = match (&self.worker.processes, self.live.pid()) {
+            (Some(processes), Some(pid)) => {
+                worker_process::proc_stats(pid).map(|worker| ProcStats {
+                    rss_bytes: processes.rss_bytes().max(worker.rss_bytes),
+                    cpu_ms: worker.cpu_ms,
+                })
+            }
+            // A worker on another machine says what it uses.
+            (None, _) if self.worker.job.is_some() => self.live.last_report(),
+            _ => None,
         };
-        if let Some(worker) = worker_process::proc_stats(pid) {
-            let stats = ProcStats {
-                rss_bytes: processes.rss_bytes().max(worker.rss_bytes),
-                cpu_ms: worker.cpu_ms,
-            };
+        if let Some(stats) = stats {
             self.live
                 .rss_bytes
                 .store(stats.rss_bytes, Ordering::Relaxed);

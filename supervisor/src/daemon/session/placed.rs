@@ -6,7 +6,7 @@
 //! cancelled by anyone else (`scancel` by an admin, a preemption) is the
 //! session killed by the cluster, a failed node is the worker lost.
 
-use protocol::event::{EventKind, StopReason};
+use protocol::event::{BudgetKind, EventKind, StopReason};
 use protocol::launch::Launcher;
 use ractor::ActorRef;
 
@@ -88,6 +88,16 @@ impl SessionState {
                     "its node failed (Slurm: {}, {})",
                     end.state, end.reason
                 ));
+            }
+            // Its `--mem` (the budget with headroom) caught it first.
+            "OUT_OF_MEMORY" if self.ending.stop.is_none() => {
+                if let Some(limit) = self.record.budgets.max_memory_mib {
+                    let peak = self.worker.peak_rss as f64 / (1024.0 * 1024.0);
+                    self.exceeded(BudgetKind::Memory, limit as f64, peak.max(limit as f64));
+                    self.request_stop(Stop::Kill(StopReason::Budget));
+                } else {
+                    self.ending.problem = Some("Slurm ended its job: OUT_OF_MEMORY".to_owned());
+                }
             }
             "TIMEOUT" | "OUT_OF_MEMORY" | "DEADLINE" => {
                 self.ending.problem = Some(format!("Slurm ended its job: {}", end.state));

@@ -242,6 +242,11 @@ pub(crate) async fn read_worker(
                     arguments,
                 });
             }
+            // Heard only from a worker on another machine: a local one's
+            // use is read from /proc (`SessionState::sample`).
+            Ok(Some(FromWorker::Usage { rss_bytes, cpu_ms })) => {
+                live.reported(rss_bytes, cpu_ms);
+            }
             Ok(None) => break None,
             // A remote worker gone without TLS's goodbye hung up, as a
             // local one closing its socket does.
