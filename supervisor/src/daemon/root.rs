@@ -95,6 +95,9 @@ impl Actor for Root {
                 containment::kill_group(pid);
             }
         }
+        // Those whose workers ran as cluster jobs: nothing of them stays.
+        let left: Vec<_> = interrupted.iter().map(|s| s.session).collect();
+        super::slurm::cancel_left_jobs(&left).await;
         let cgroups = Cgroups::detect(std::process::id());
         tracing::info!(cgroups = %cgroups.describe(), "session cgroups");
         let shared = Arc::new(Shared {

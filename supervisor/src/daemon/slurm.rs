@@ -261,6 +261,40 @@ impl Drop for Job {
     }
 }
 
+/// Cancels the jobs a previous daemon left for `sessions` (those it had
+/// live when it stopped: they are interrupted now), so none is left on
+/// the cluster: a running one's worker has lost its daemon, a pending one
+/// would start for nobody. Only jobs named for those sessions are
+/// touched; without Slurm here, nothing is.
+pub(crate) async fn cancel_left_jobs(sessions: &[SessionId]) {
+    if sessions.is_empty() {
+        return;
+    }
+    let args = ["-h".to_owned(), "-o".to_owned(), "%i %j".to_owned()];
+    let Ok(listed) = slurm("squeue", &args, None).await else {
+        return;
+    };
+    for line in listed.lines() {
+        let Some((id, name)) = line.trim().split_once(' ') else {
+            continue;
+        };
+        let left = sessions
+            .iter()
+            .any(|session| name.trim() == format!("studio-{session}"));
+        if left {
+            tracing::warn!(job = id, name, "cancelling a job the previous daemon left");
+            let args = [
+                "--signal=KILL".to_owned(),
+                "--full".to_owned(),
+                id.to_owned(),
+            ];
+            if let Err(err) = slurm("scancel", &args, None).await {
+                tracing::warn!(job = id, %err, "cannot cancel a job the previous daemon left");
+            }
+        }
+    }
+}
+
 /// How a job ended, as `scontrol show job` tells.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct JobEnd {

@@ -356,3 +356,48 @@ async fn a_memory_budget_holds_on_a_slurm_run_from_what_its_worker_reports() {
         EventKind::WorkerStats { rss_bytes, .. } if rss_bytes > 64 << 20
     )));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_killed_with_slurm_runs_live_leaves_no_job_once_restarted() {
+    let mut daemon = daemon(free_port()).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("endless", 1_000_000, 10)).await;
+    let running = run(&client, on_slurm("endless", None)).await;
+    let pending = run(&client, on_slurm("endless", Some("held"))).await;
+    until_recorded(&client, running, |kind| {
+        matches!(kind, EventKind::LlmResponseChunk { .. })
+    })
+    .await;
+    until_recorded(&client, pending, |kind| {
+        matches!(kind, EventKind::SessionPlaced { .. })
+    })
+    .await;
+    let jobs = [
+        job_of(&events(&client, running).await),
+        job_of(&events(&client, pending).await),
+    ];
+    drop(client);
+    daemon.kill9();
+    // The pending job outlives the daemon; nothing else would end it.
+    assert_eq!(squeue(&jobs[1]), "PENDING");
+
+    daemon.restart().await;
+    let client = daemon.client().await;
+    for session in [running, pending] {
+        let ended = events(&client, session).await;
+        assert_eq!(
+            ended.last().unwrap().kind,
+            EventKind::SessionInterrupted,
+            "{session}"
+        );
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while jobs.iter().any(|job| !squeue(job).is_empty()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "jobs left: {jobs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(processes_of(running), Vec::<u32>::new());
+}
