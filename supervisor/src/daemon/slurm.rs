@@ -110,6 +110,9 @@ fn sbatch_args(submission: &Submission<'_>) -> Vec<String> {
         "--output=/dev/null".to_owned(),
         format!("--chdir={}", submission.workdir.display()),
         "--ntasks=1".to_owned(),
+        // A job whose node failed is the session lost, not a worker
+        // started again for a session that went on without it.
+        "--no-requeue".to_owned(),
     ];
     if let Some(partition) = submission.partition {
         args.push(format!("--partition={partition}"));

@@ -5,7 +5,8 @@
 //! job and no process; a job cancelled by someone else is the session
 //! killed by the cluster; a job that stays pending ends its session; a
 //! worker that pins another certificate, or brings another token, is
-//! refused.
+//! refused; a memory budget holds; a daemon killed and restarted leaves
+//! no job; a node whose `slurmd` dies is the session lost.
 
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ use protocol::event::{Event, EventKind, StopReason};
 use protocol::launch::Launcher;
 
 use crate::support::*;
+
+/// The cluster's one node: tests share it, except the one that kills its
+/// `slurmd`, which has it alone.
+static NODE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// The cluster's configuration, from `scripts/slurm env`.
 fn slurm_conf() -> String {
@@ -134,6 +139,7 @@ fn comparable(events: &[Event]) -> Vec<EventKind> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_runs_through_slurm_record_what_a_local_run_records() {
+    let _node = NODE.read().await;
     let daemon = daemon(free_port()).await;
     let client = daemon.client().await;
     create_agent(&client, agent("clustered", 4, 5)).await;
@@ -162,6 +168,7 @@ async fn fifty_runs_through_slurm_record_what_a_local_run_records() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_and_cancel_of_a_slurm_run_leave_no_job_and_no_process() {
+    let _node = NODE.read().await;
     let daemon = daemon(free_port()).await;
     let client = daemon.client().await;
     create_agent(&client, agent("endless", 1_000_000, 10)).await;
@@ -205,6 +212,7 @@ async fn kill_and_cancel_of_a_slurm_run_leave_no_job_and_no_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_cancelled_by_someone_else_is_the_session_killed_by_the_cluster() {
+    let _node = NODE.read().await;
     let daemon = daemon(free_port()).await;
     let client = daemon.client().await;
     create_agent(&client, agent("endless", 1_000_000, 10)).await;
@@ -232,6 +240,7 @@ async fn a_job_cancelled_by_someone_else_is_the_session_killed_by_the_cluster() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_stays_pending_ends_its_session_and_leaves_the_queue() {
+    let _node = NODE.read().await;
     let daemon = daemon(free_port()).await;
     let client = daemon.client().await;
     create_agent(&client, agent("waiting", 1, 0)).await;
@@ -250,6 +259,7 @@ async fn a_job_that_stays_pending_ends_its_session_and_leaves_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_pins_another_certificate_or_brings_another_token_is_refused() {
+    let _node = NODE.read().await;
     let port = free_port();
     let daemon = daemon(port).await;
     let client = daemon.client().await;
@@ -310,6 +320,7 @@ async fn a_worker_that_pins_another_certificate_or_brings_another_token_is_refus
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_budget_holds_on_a_slurm_run_from_what_its_worker_reports() {
+    let _node = NODE.read().await;
     use protocol::agent::{Budgets, Fault, ScriptPatch};
     use protocol::event::BudgetKind;
     let daemon = daemon(free_port()).await;
@@ -359,6 +370,7 @@ async fn a_memory_budget_holds_on_a_slurm_run_from_what_its_worker_reports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_killed_with_slurm_runs_live_leaves_no_job_once_restarted() {
+    let _node = NODE.read().await;
     let mut daemon = daemon(free_port()).await;
     let client = daemon.client().await;
     create_agent(&client, agent("endless", 1_000_000, 10)).await;
@@ -400,4 +412,67 @@ async fn a_daemon_killed_with_slurm_runs_live_leaves_no_job_once_restarted() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(processes_of(running), Vec::<u32>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_node_dies_is_recorded_as_lost() {
+    let _node = NODE.write().await;
+    let conf = slurm_conf();
+    let dir = std::path::Path::new(&conf).parent().unwrap().to_owned();
+    let node = std::fs::read_to_string(&conf)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("NodeName=")?
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
+        .unwrap();
+    let daemon = daemon(free_port()).await;
+    let client = daemon.client().await;
+    create_agent(&client, agent("endless", 1_000_000, 10)).await;
+    let session = run(&client, on_slurm("endless", None)).await;
+    until_recorded(&client, session, |kind| {
+        matches!(kind, EventKind::LlmResponseChunk { .. })
+    })
+    .await;
+    let slurmd: i32 = std::fs::read_to_string(dir.join("slurmd.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &slurmd.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Slurm gives up on the node after SlurmdTimeout (10 s).
+    let ended = follow_to_end(&client, session, Duration::from_secs(90)).await;
+    let restarted = std::process::Command::new("slurmd")
+        .args(["-f", &conf, "-N", &node])
+        .status()
+        .unwrap();
+    assert!(restarted.success());
+    match &ended.last().unwrap().kind {
+        EventKind::SessionCrashed { detail, .. } => {
+            assert!(detail.contains("its node failed"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The node takes jobs again before the next test.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = std::process::Command::new("sinfo")
+            .args(["-h", "-n", &node, "-o", "%T"])
+            .env("SLURM_CONF", &conf)
+            .output()
+            .unwrap();
+        let state = String::from_utf8_lossy(&state.stdout).trim().to_owned();
+        if state.starts_with("idle") || state.starts_with("mixed") || state.starts_with("alloc") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "node is {state}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
