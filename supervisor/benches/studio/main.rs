@@ -26,6 +26,7 @@ mod harness;
 mod ingest;
 mod queries;
 mod report;
+mod slurm;
 mod spawn;
 mod stats;
 
@@ -50,7 +51,7 @@ struct Args {
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
     /// Run only this section (spawn, concurrency, ingest, control,
-    /// queries, compare); the report holds just it.
+    /// queries, compare, slurm); the report holds just it.
     #[arg(long, value_name = "SECTION")]
     only: Option<String>,
     /// Passed by `cargo bench`; ignored.
@@ -71,6 +72,8 @@ pub(crate) struct Sizes {
     pub(crate) query_trials: usize,
     /// Tool calls in each of the two compared sessions (three events each).
     pub(crate) compare_calls: usize,
+    /// Sequential runs per launcher, local and Slurm.
+    pub(crate) slurm_runs: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -83,6 +86,7 @@ const FULL: Sizes = Sizes {
     many_sessions: 10_000,
     query_trials: 50,
     compare_calls: 33_000,
+    slurm_runs: 30,
 };
 
 const QUICK: Sizes = Sizes {
@@ -95,6 +99,7 @@ const QUICK: Sizes = Sizes {
     many_sessions: 500,
     query_trials: 10,
     compare_calls: 300,
+    slurm_runs: 4,
 };
 
 fn main() -> anyhow::Result<()> {
@@ -135,6 +140,9 @@ fn main() -> anyhow::Result<()> {
         }
         if run("compare") {
             report.compare = Some(compare::measure(&bins, sizes).await?);
+        }
+        if run("slurm") {
+            report.slurm = Some(slurm::measure(&bins, sizes).await?);
         }
         anyhow::Ok(report)
     })?;

@@ -8,6 +8,7 @@ use crate::control::ControlResult;
 use crate::harness::{mem_total, mib};
 use crate::ingest::IngestResult;
 use crate::queries::QueryResult;
+use crate::slurm::SlurmResult;
 use crate::spawn::SpawnResult;
 use crate::stats::{Spread, ms};
 
@@ -20,6 +21,7 @@ pub(crate) struct Report {
     pub(crate) control: Option<ControlResult>,
     pub(crate) queries: Option<QueryResult>,
     pub(crate) compare: Option<CompareResult>,
+    pub(crate) slurm: Option<SlurmResult>,
 }
 
 fn ratio(a: f64, b: f64) -> String {
@@ -78,6 +80,7 @@ impl Report {
             control: None,
             queries: None,
             compare: None,
+            slurm: None,
         }
     }
 
@@ -111,7 +114,70 @@ impl Report {
         self.render_control(&mut out);
         self.render_queries(&mut out);
         self.render_compare(&mut out);
+        self.render_slurm(&mut out);
         out
+    }
+
+    fn render_slurm(&self, out: &mut String) {
+        let Some(s) = &self.slurm else { return };
+        let _ = writeln!(
+            out,
+            "## 7. Runs on Slurm
+"
+        );
+        let _ = writeln!(
+            out,
+            "One daemon with its TCP worker listener, on the single-host cluster of `scripts/slurm` (slurmctld, \
+             slurmd and munge on this machine). Each Slurm run is one job (`sbatch`, the scheduler, the job's \
+             start, the worker's TLS dial-back); each local run a child of the daemon. Both kinds run in the same \
+             daemon, one after the other.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| launch: `Run` to `session.started` | p50 | p99 | n | |\n|---|---|---|---|---|"
+        );
+        spread_row(out, "local", &s.launch_local, "");
+        spread_row(
+            out,
+            "Slurm",
+            &s.launch_slurm,
+            &format!(
+                "Slurm / local = {} (p50)",
+                ratio(
+                    s.launch_slurm.p50.as_secs_f64(),
+                    s.launch_local.p50.as_secs_f64()
+                )
+            ),
+        );
+        let _ = writeln!(
+            out,
+            "\n| {} runs at once | runs / s | ratio |\n|---|---|---|",
+            s.batch
+        );
+        let _ = writeln!(out, "| local | {:.2} | |", s.throughput_local);
+        let _ = writeln!(
+            out,
+            "| Slurm | {:.2} | Slurm / local = {} |",
+            s.throughput_slurm,
+            ratio(s.throughput_slurm, s.throughput_local)
+        );
+        let _ = writeln!(
+            out,
+            "\n| ingest: one worker flooding {} events | events / s | ratio |\n|---|---|---|",
+            s.events
+        );
+        let _ = writeln!(out, "| local socket | {:.0} | |", s.ingest_local);
+        let _ = writeln!(
+            out,
+            "| TCP + TLS (a Slurm job's worker) | {:.0} | remote / local = {} |\n",
+            s.ingest_remote,
+            ratio(s.ingest_remote, s.ingest_local)
+        );
+        let _ = writeln!(
+            out,
+            "The cluster starts a job about once a second here (its scheduler's pass), so launch latency \
+             measures Slurm more than AI Studio.\n"
+        );
     }
 
     fn render_spawn(&self, out: &mut String) {
