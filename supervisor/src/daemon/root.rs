@@ -96,8 +96,20 @@ impl Actor for Root {
             }
         }
         // Those whose workers ran as cluster jobs: nothing of them stays.
+        // Off the start-up path: an unreachable cluster must not hold the
+        // daemon up.
         let left: Vec<_> = interrupted.iter().map(|s| s.session).collect();
-        super::slurm::cancel_left_jobs(&left).await;
+        tokio::spawn(async move {
+            let cancelling = super::slurm::cancel_left_jobs(&left);
+            if tokio::time::timeout(std::time::Duration::from_secs(30), cancelling)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "the cluster did not answer: jobs of interrupted sessions may be left"
+                );
+            }
+        });
         let cgroups = Cgroups::detect(std::process::id());
         tracing::info!(cgroups = %cgroups.describe(), "session cgroups");
         let shared = Arc::new(Shared {

@@ -11,7 +11,7 @@
 //! script is kept only where Slurm keeps scripts (its state and spool
 //! directories, the job's user's). The token is used up by the time
 //! anything of the job's could read it. The job's environment is the
-//! worker's own short list; nothing secret is in it.
+//! worker's own short list (`slurm_env`); nothing secret is in it.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -23,19 +23,13 @@ use studio_process::ChildEnv;
 use tokio::io::AsyncWriteExt;
 
 /// What the Slurm commands, and through `--export=ALL` the job, get of the
-/// daemon's environment: the worker's variables and Slurm's
-/// configuration.
-const SLURM_ENV: &[&str] = &[
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "TMPDIR",
-    "STUDIO_LOG",
-    "RUST_BACKTRACE",
-    "SLURM_CONF",
-];
+/// daemon's environment: a worker's variables, and where Slurm's
+/// configuration is.
+fn slurm_env() -> Vec<&'static str> {
+    let mut env = crate::daemon::containment::INHERITED_ENV.to_vec();
+    env.push("SLURM_CONF");
+    env
+}
 
 /// How often a running job's state is read.
 const POLL: Duration = Duration::from_millis(200);
@@ -132,7 +126,7 @@ async fn slurm(
     args: &[String],
     input: Option<&str>,
 ) -> Result<String, SlurmError> {
-    let mut child = studio_process::command(program, ChildEnv::Only(SLURM_ENV))
+    let mut child = studio_process::command(program, ChildEnv::Only(&slurm_env()))
         .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -255,7 +249,7 @@ impl Job {
 impl Drop for Job {
     fn drop(&mut self) {
         // A session that ends for any reason takes its job with it.
-        let _ = studio_process::std_command("scancel", ChildEnv::Only(SLURM_ENV))
+        let _ = studio_process::std_command("scancel", ChildEnv::Only(&slurm_env()))
             .args(["--signal=KILL", "--full", &self.id])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

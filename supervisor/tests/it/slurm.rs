@@ -98,6 +98,17 @@ async fn until_recorded(
     }
 }
 
+/// A run of the agent `endless` (created by the caller) on Slurm in
+/// `partition`, once it streams: its session and job.
+async fn streaming(client: &studio_client::Client, partition: Option<&str>) -> (SessionId, String) {
+    let session = run(client, on_slurm("endless", partition)).await;
+    until_recorded(client, session, |kind| {
+        matches!(kind, EventKind::LlmResponseChunk { .. })
+    })
+    .await;
+    (session, job_of(&events(client, session).await))
+}
+
 /// Processes whose command line names `session` (its worker's).
 fn processes_of(session: SessionId) -> Vec<u32> {
     let id = session.to_string();
@@ -173,12 +184,7 @@ async fn kill_and_cancel_of_a_slurm_run_leave_no_job_and_no_process() {
     let client = daemon.client().await;
     create_agent(&client, agent("endless", 1_000_000, 10)).await;
     for kill in [true, false] {
-        let session = run(&client, on_slurm("endless", Some("studio"))).await;
-        until_recorded(&client, session, |kind| {
-            matches!(kind, EventKind::LlmResponseChunk { .. })
-        })
-        .await;
-        let job = job_of(&events(&client, session).await);
+        let (session, job) = streaming(&client, Some("studio")).await;
         assert!(
             squeue(&job).starts_with("RUNNING"),
             "{job}: {}",
@@ -216,12 +222,7 @@ async fn a_job_cancelled_by_someone_else_is_the_session_killed_by_the_cluster() 
     let daemon = daemon(free_port()).await;
     let client = daemon.client().await;
     create_agent(&client, agent("endless", 1_000_000, 10)).await;
-    let session = run(&client, on_slurm("endless", None)).await;
-    until_recorded(&client, session, |kind| {
-        matches!(kind, EventKind::LlmResponseChunk { .. })
-    })
-    .await;
-    let job = job_of(&events(&client, session).await);
+    let (session, job) = streaming(&client, None).await;
     let scancel = std::process::Command::new("scancel")
         .arg(&job)
         .env("SLURM_CONF", slurm_conf())
@@ -374,12 +375,8 @@ async fn a_daemon_killed_with_slurm_runs_live_leaves_no_job_once_restarted() {
     let mut daemon = daemon(free_port()).await;
     let client = daemon.client().await;
     create_agent(&client, agent("endless", 1_000_000, 10)).await;
-    let running = run(&client, on_slurm("endless", None)).await;
     let pending = run(&client, on_slurm("endless", Some("held"))).await;
-    until_recorded(&client, running, |kind| {
-        matches!(kind, EventKind::LlmResponseChunk { .. })
-    })
-    .await;
+    let (running, _) = streaming(&client, None).await;
     until_recorded(&client, pending, |kind| {
         matches!(kind, EventKind::SessionPlaced { .. })
     })
@@ -432,11 +429,7 @@ async fn a_run_whose_node_dies_is_recorded_as_lost() {
     let daemon = daemon(free_port()).await;
     let client = daemon.client().await;
     create_agent(&client, agent("endless", 1_000_000, 10)).await;
-    let session = run(&client, on_slurm("endless", None)).await;
-    until_recorded(&client, session, |kind| {
-        matches!(kind, EventKind::LlmResponseChunk { .. })
-    })
-    .await;
+    let (session, _) = streaming(&client, None).await;
     let slurmd: i32 = std::fs::read_to_string(dir.join("slurmd.pid"))
         .unwrap()
         .trim()
