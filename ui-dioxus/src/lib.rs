@@ -40,6 +40,7 @@ pub mod fields;
 pub mod format;
 pub mod inspect;
 pub mod key_probe;
+pub mod known_sessions;
 pub mod notices;
 pub mod notify;
 pub mod pages;

@@ -1,9 +1,9 @@
 //! What needs a person, said once: a session that starts waiting for an
 //! approval, a chat that answered and waits for the next message, a run
 //! that ended on its own, and a group whose last run ended (one summary
-//! for the whole group, not one notice a run). `AppState::apply` asks
-//! [`notices`] for each session change the daemon pushes; the app shows
-//! them as desktop notifications (`notify`), unless turned off.
+//! for the whole group, not one notice a run). `known_sessions` asks
+//! [`notices`] for each session change the daemon pushes or lists; the
+//! app shows them as desktop notifications (`notify`), unless turned off.
 
 use std::collections::{HashMap, HashSet};
 

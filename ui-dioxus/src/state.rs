@@ -16,7 +16,8 @@ use protocol::mcp::{McpServerConfig, McpTransport};
 use protocol::workspace::RunDiff;
 use protocol::{AgentConfig, ProviderKind, SessionId, Timestamp};
 
-use crate::notices::{Notice, notices};
+use crate::known_sessions::{self, Told};
+use crate::notices::Notice;
 
 /// The pages, in navigation order (Ctrl+1..6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -305,8 +306,8 @@ pub struct AppState {
     /// What needs a person and was not shown yet (at most
     /// [`MAX_PENDING_NOTICES`], the latest).
     pub notices: Vec<Notice>,
-    /// Groups whose end was said already.
-    pub told_groups: HashSet<SessionId>,
+    /// What was said about sessions already.
+    pub told: Told,
     /// Whether the Runs page shows the form that starts runs (its
     /// button, "Run" on an agent, or in the palette).
     pub runs_form_open: bool,
@@ -464,6 +465,13 @@ impl AppState {
             .collect()
     }
 
+    /// Keeps `said` to be shown (the latest [`MAX_PENDING_NOTICES`]).
+    fn say(&mut self, said: Vec<Notice>) {
+        self.notices.extend(said);
+        let over = self.notices.len().saturating_sub(MAX_PENDING_NOTICES);
+        self.notices.drain(..over);
+    }
+
     /// Folds one update in.
     pub fn apply(&mut self, update: Update) {
         match update {
@@ -478,18 +486,13 @@ impl AppState {
                 self.agents = Some(agents);
             }
             Update::Sessions(list) => {
-                self.sessions = Some(list.into_iter().map(|s| (s.id, s)).collect());
+                let said = known_sessions::fold_list(&mut self.sessions, list, &mut self.told);
+                self.say(said);
             }
             Update::SessionChanged(summary) => {
-                let sessions = self.sessions.get_or_insert_with(HashMap::new);
-                let id = summary.id;
-                let before = sessions.insert(id, *summary);
-                if let Some(now) = sessions.get(&id) {
-                    let said = notices(before.as_ref(), now, sessions, &mut self.told_groups);
-                    self.notices.extend(said);
-                    let over = self.notices.len().saturating_sub(MAX_PENDING_NOTICES);
-                    self.notices.drain(..over);
-                }
+                let said =
+                    known_sessions::fold_change(&mut self.sessions, *summary, &mut self.told);
+                self.say(said);
             }
             Update::Approvals(approvals) => self.approvals = approvals,
             Update::Events(session, events) => match &mut self.inspected {
