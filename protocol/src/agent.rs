@@ -79,6 +79,10 @@ pub struct AgentConfig {
     /// What the `scripted` provider answers; ignored by real providers.
     #[serde(default)]
     pub script: Script,
+    /// Where its sessions' workers run, unless a run says (`RunSpec::on`);
+    /// `None`: the daemon's default launcher.
+    #[serde(default)]
+    pub on: Option<crate::launch::Launcher>,
 }
 
 /// Longest display name an agent may have, in characters.
@@ -158,6 +162,7 @@ impl AgentConfig {
             daily_caps: SpendCaps::default(),
             sandbox: SandboxConfig::default(),
             script: Script::default(),
+            on: None,
         }
     }
 

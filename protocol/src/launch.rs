@@ -1,6 +1,7 @@
 //! Where a session's worker runs ([`Launcher`]): on this machine, as
 //! always, or as a job of a Slurm cluster that dials the daemon back.
 //! Chosen per run (`RunSpec::on`, `studio run --on slurm[:PARTITION]`),
+//! else by the agent (`AgentConfig::on`, `studio agent create --on`),
 //! else by the daemon's default (`studio daemon run --launcher`).
 
 use std::fmt;

@@ -430,6 +430,9 @@ fn agent() -> AgentConfig {
     agent.workspace_per_run = Some(crate::workspace::WorkspacePerRun {
         setup: Some(s("npm ci")),
     });
+    agent.on = Some(crate::launch::Launcher::Slurm {
+        partition: Some(s("gpu")),
+    });
     agent
 }
 

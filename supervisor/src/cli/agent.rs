@@ -45,7 +45,7 @@ pub(crate) struct CreateArgs {
     #[arg(long, value_name = "TEXT")]
     display_name: Option<String>,
     /// Read the whole agent from this TOML file.
-    #[arg(long, short, conflicts_with_all = ["provider", "model", "base_url", "system_prompt", "tools", "safety", "workspace", "mcp", "network", "read", "write", "private_host"])]
+    #[arg(long, short, conflicts_with_all = ["provider", "model", "base_url", "system_prompt", "tools", "safety", "workspace", "mcp", "network", "read", "write", "private_host", "on"])]
     file: Option<PathBuf>,
     /// Replace an existing agent of the same name.
     #[arg(long)]
@@ -117,6 +117,10 @@ pub(crate) struct CreateArgs {
     /// HOST or HOST:PORT); every other one is refused.
     #[arg(long, value_name = "HOST[:PORT]")]
     private_host: Vec<String>,
+    /// Where its sessions' workers run: local, slurm or slurm:PARTITION
+    /// [default: the daemon's --launcher]; `studio run --on` overrides it.
+    #[arg(long, value_name = "LAUNCHER")]
+    on: Option<protocol::launch::Launcher>,
     #[command(flatten)]
     script: ScriptArgs,
     #[command(flatten)]
@@ -390,6 +394,9 @@ fn agent_from_args(args: CreateArgs) -> Result<AgentConfig, CliError> {
     }
     if args.workspace_per_run {
         agent.workspace_per_run = Some(protocol::workspace::WorkspacePerRun { setup: args.setup });
+    }
+    if args.on.is_some() {
+        agent.on = args.on;
     }
     agent.script = agent.script.patched(&args.script.patch());
     agent.budgets = agent.budgets.overridden_by(&args.budgets.budgets());

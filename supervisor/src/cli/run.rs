@@ -87,7 +87,7 @@ pub(crate) struct RunArgs {
     pub(crate) checks: CheckArgs,
     /// Where the worker runs: `local`, `slurm` or `slurm:PARTITION` (a job
     /// of the Slurm cluster the daemon's SLURM_CONF names) [default: the
-    /// daemon's launcher].
+    /// agent's --on, else the daemon's launcher].
     #[arg(long, value_name = "LAUNCHER")]
     pub(crate) on: Option<protocol::launch::Launcher>,
 }

@@ -1,7 +1,8 @@
 //! Runs on a real single-host Slurm cluster (`scripts/slurm up`, which
 //! `scripts/test` brings up; its `SLURM_CONF` in the environment): each
 //! run's worker is one job that dials the daemon back over TLS. Runs
-//! through Slurm record what local runs record; kill and cancel leave no
+//! through Slurm record what local runs record; an agent can be made to
+//! run there; kill and cancel leave no
 //! job and no process; a job cancelled by someone else is the session
 //! killed by the cluster; a job that stays pending ends its session; a
 //! worker that pins another certificate, or brings another token, is
@@ -175,6 +176,53 @@ async fn fifty_runs_through_slurm_record_what_a_local_run_records() {
     for job in &jobs {
         assert_eq!(squeue(job), "", "job {job} left the queue");
     }
+}
+
+/// An agent made with `studio agent create --on slurm` runs on the
+/// cluster unless a run says otherwise (`--on local`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_made_to_run_on_slurm_runs_there_unless_a_run_says_local() {
+    let _node = NODE.read().await;
+    let daemon = daemon(free_port()).await;
+    let client = daemon.client().await;
+    let created = std::process::Command::new(studio_bin())
+        .arg("--data-dir")
+        .arg(daemon.dir.root())
+        .args([
+            "agent", "create", "pinned", "--on", "slurm", "--chunks", "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let shown = std::process::Command::new(studio_bin())
+        .arg("--data-dir")
+        .arg(daemon.dir.root())
+        .args(["--json", "agent", "show", "pinned"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["on"], "slurm");
+
+    let placed = run(&client, spec("pinned", "hello from the cluster")).await;
+    let placed = follow_to_end(&client, placed, Duration::from_secs(60)).await;
+    assert_eq!(placed.last().unwrap().kind, EventKind::SessionCompleted);
+    let job = job_of(&placed);
+    assert_eq!(squeue(&job), "", "job {job} left the queue");
+
+    let here = RunSpec {
+        on: Some(Launcher::Local),
+        ..spec("pinned", "hello from the cluster")
+    };
+    let here = run(&client, here).await;
+    let here = follow_to_end(&client, here, Duration::from_secs(60)).await;
+    assert_eq!(here.last().unwrap().kind, EventKind::SessionCompleted);
+    assert!(
+        !here
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::SessionPlaced { .. })),
+        "a run said local, yet it was placed"
+    );
+    assert_eq!(comparable(&here), comparable(&placed));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

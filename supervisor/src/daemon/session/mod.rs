@@ -372,9 +372,9 @@ impl Actor for SessionActor {
         args: SessionArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         args.live.touch();
-        let launcher = args
-            .on
-            .clone()
+        // The run's choice, else its agent's, else the daemon's.
+        let launcher = (args.on.clone())
+            .or_else(|| args.record.agent.on.clone())
             .unwrap_or_else(|| args.shared.config.launcher.clone());
         if !args.checks.is_empty() {
             args.live.keep_answer();

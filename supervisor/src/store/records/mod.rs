@@ -91,10 +91,10 @@ fn decode_current<T: serde::de::DeserializeOwned>(
 /// From version 6 an agent is kept as JSON text, not bincode: a field
 /// added to [`AgentConfig`] with a default decodes from older text as it
 /// is. The version still goes up with the text it writes (7: with
-/// `display_name`; 8: with `daily_caps`; 9: with `workspace_per_run`),
-/// so that each release's bytes stay pinned.
+/// `display_name`; 8: with `daily_caps`; 9: with `workspace_per_run`;
+/// 10: with `on`), so that each release's bytes stay pinned.
 impl Record for AgentConfig {
-    const VERSION: u8 = 9;
+    const VERSION: u8 = 10;
     const WHAT: &'static str = "agent";
 
     fn encode(&self) -> Result<Vec<u8>, StoreError> {
@@ -115,7 +115,7 @@ impl Record for AgentConfig {
             3 => decode_old::<old::AgentConfigV3, _>(payload),
             4 => decode_old::<old::AgentConfigV4, _>(payload),
             5 => decode_old::<old::AgentConfigV5, _>(payload),
-            6..=9 => serde_json::from_slice(payload).map_err(|err| err.to_string()),
+            6..=10 => serde_json::from_slice(payload).map_err(|err| err.to_string()),
             _ => Err(format!("unknown record version {version}")),
         }
     }
@@ -195,8 +195,9 @@ pub(crate) struct SessionRecord {
 
 impl Record for SessionRecord {
     /// 9: its agent's text may hold a `display_name`; 10: `daily_caps`;
-    /// 11: `workspace_per_run` (versions 8 to 10 read the same way).
-    const VERSION: u8 = 11;
+    /// 11: `workspace_per_run`; 12: `on` (versions 8 to 11 read the same
+    /// way).
+    const VERSION: u8 = 12;
     const WHAT: &'static str = "session";
 
     fn decode_version(version: u8, payload: &[u8]) -> Result<Self, String> {
@@ -208,7 +209,7 @@ impl Record for SessionRecord {
             5 => decode_old::<old::SessionRecordV5, _>(payload),
             6 => decode_old::<old::SessionRecordV6, _>(payload),
             7 => decode_old::<old::SessionRecordV7, _>(payload),
-            8..=10 => decode_payload(payload).map_err(|err| err.to_string()),
+            8..=11 => decode_payload(payload).map_err(|err| err.to_string()),
             _ => decode_current(Self::VERSION, version, payload),
         }
     }

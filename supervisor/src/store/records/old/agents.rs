@@ -66,6 +66,7 @@ impl From<AgentConfigV1> for AgentConfig {
             workspace_per_run: None,
             send_key_to_base_url: false,
             sandbox: SandboxConfig::default(),
+            on: None,
         }
     }
 }
@@ -104,6 +105,7 @@ impl From<AgentConfigV2> for AgentConfig {
             workspace_per_run: None,
             send_key_to_base_url: false,
             sandbox: SandboxConfig::default(),
+            on: None,
         }
     }
 }
@@ -144,6 +146,7 @@ impl From<AgentConfigV3> for AgentConfig {
             daily_caps: Default::default(),
             sandbox: SandboxConfig::default(),
             script: v3.script,
+            on: None,
         }
     }
 }
@@ -208,6 +211,7 @@ impl From<AgentConfigV4> for AgentConfig {
             daily_caps: Default::default(),
             sandbox: v4.sandbox.into(),
             script: v4.script,
+            on: None,
         }
     }
 }
