@@ -45,11 +45,14 @@ pub enum Check {
     Otlp,
     /// Runs in worktrees of their own keep them, and the repository is untouched.
     Workspaces,
+    /// Slurm runs record what local runs record, end as their fault says,
+    /// and leave no job and no process.
+    Slurm,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 13] = [
+    pub const ALL: [Check; 14] = [
         Check::Acknowledged,
         Check::Whole,
         Check::Terminal,
@@ -63,6 +66,7 @@ impl Check {
         Check::Gc,
         Check::Otlp,
         Check::Workspaces,
+        Check::Slurm,
     ];
 
     /// Short name.
@@ -81,6 +85,7 @@ impl Check {
             Check::Gc => "a gc cut short leaves sessions whole or gone",
             Check::Otlp => "every ended turn reached the OTLP receiver",
             Check::Workspaces => "worktree runs keep their workspaces, repository untouched",
+            Check::Slurm => "Slurm runs: same log as local, end as their fault says, no job left",
         }
     }
 
@@ -94,7 +99,8 @@ impl Check {
             | Check::Streams
             | Check::Gc
             | Check::Otlp
-            | Check::Workspaces => "sessions",
+            | Check::Workspaces
+            | Check::Slurm => "sessions",
             Check::Group => "groups and scans",
             Check::CancelLatency => "cancels",
             Check::Rss => "daemons",
@@ -141,6 +147,9 @@ impl Check {
             }
             Check::Workspaces => {
                 "The round makes a git repository (one commit) and an agent with a workspace per run; in the daemon-kill phase a group of 6 of its runs, each writing two files from a `shell` call, starts just before the SIGKILL, so some end and some are interrupted. After the restart each run's patch is asked for (`ControlRequest::WorkspaceDiff`, which settles an interrupted run's worktree) and must come. In the database after the round each such session must be whole and name its workspace (`workspace.created`; only a run interrupted before it was made may lack one), which must still exist; a completed run must have recorded what it changed (`workspace.changed`, not empty). The repository's `HEAD`, index and files must be as they were, and every worktree git lists must belong to one of the runs."
+            }
+            Check::Slurm => {
+                "With a Slurm cluster (`SLURM_CONF`; `scripts/chaos` brings a single-host one up, `scripts/slurm`), the daemon offers its TCP worker listener and, during the storm, runs one spec locally and 3 times on the cluster (`RunSpec::on`), and two long runs on the cluster: one whose job is cancelled from outside (`scancel`) and one whose worker gets SIGKILL, each once it streams; two more long Slurm runs stream when the daemon is SIGKILLed. Every one must end, and its job must leave the queue (after the restart too: the new daemon cancels what the killed one left). In the database after the round each such session must be whole and name its job (`session.placed`); a clean one must record what the local run recorded (placement and containment aside), the cancelled one `session.killed` (reason `cluster`), the killed worker's `session.crashed`, the daemon kill's `session.interrupted`; no job of the round may be queued and no worker process of it alive."
             }
             Check::Liveness => {
                 "Every session must end within its phase's deadline; requests must be answered within 10 s (`Ping` also while the disk is full; a `Run` made while it is full may wait for space, and must be answered once the disk is freed); the daemon must restart after a SIGKILL, exit on `Shutdown` at the end of the round (the harness's connections still open, as clients' would be), and leave a database that opens read-only without repair."

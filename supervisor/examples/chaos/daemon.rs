@@ -48,6 +48,8 @@ pub struct Daemon {
     child: Option<Child>,
     /// How many times a daemon was started on this data dir.
     pub incarnation: u32,
+    /// Extra environment of each daemon started (a Slurm cluster's).
+    pub env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -60,6 +62,7 @@ impl Daemon {
             settings,
             child: None,
             incarnation: 0,
+            env: Vec::new(),
         }
     }
 
@@ -109,7 +112,9 @@ impl Daemon {
             max_concurrent: u64::from(self.settings.max_concurrent),
             cancel_grace: self.settings.cancel_grace,
             args: Vec::new(),
-            env: Vec::new(),
+            env: (self.env.iter())
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         };
         let child = launch
             .spawn()

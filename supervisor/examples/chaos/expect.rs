@@ -183,6 +183,10 @@ pub fn terminal(
             )?;
             exact_chunks(events)
         }
+        // Struck at runs of `round::slurm`, which checks them.
+        Some(FaultKind::SlurmCancel | FaultKind::SlurmWorkerKill) => {
+            Err("a Slurm fault on a tracked run".to_owned())
+        }
         Some(FaultKind::SigKill) => expect(
             crashed_with(None, Some(9)) || completed_ok,
             "session.crashed (signal 9)",
@@ -246,7 +250,8 @@ pub fn terminal(
             | FaultKind::ConnectionFlood
             | FaultKind::GcKill
             | FaultKind::ReceiverRefuses
-            | FaultKind::WorktreeKill,
+            | FaultKind::WorktreeKill
+            | FaultKind::SlurmDaemonKill,
         ) => expect(
             matches!(kind, EventKind::SessionInterrupted),
             "session.interrupted (it cannot end before the daemon kill)",

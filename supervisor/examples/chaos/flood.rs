@@ -70,10 +70,13 @@ async fn flood() -> Result<(Vec<UnixStream>, String), String> {
         let mut stream = UnixStream::connect(&socket)
             .await
             .map_err(|e| format!("connect failed after {}: {e}", held.len()))?;
-        stream.write_all(&hello).await.map_err(|e| e.to_string())?;
+        // A refused connection may be closed before the hello is written
+        // (the daemon refuses as it accepts): its refusal is still there
+        // to read.
+        let wrote = stream.write_all(&hello).await;
         let reply: Option<HelloReply> = read_frame(&mut stream, &mut Vec::new())
             .await
-            .map_err(|e| format!("unreadable answer after {}: {e}", held.len()))?;
+            .map_err(|e| format!("unreadable answer after {} ({wrote:?}): {e}", held.len()))?;
         match reply {
             Some(HelloReply::Accepted { .. }) => held.push(stream),
             Some(HelloReply::Refused { reason }) => return Ok((held, reason)),

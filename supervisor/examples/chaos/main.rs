@@ -7,7 +7,9 @@
 //! worker SIGKILL, SIGSTOP then kill or cancel, scripted panics, aborts,
 //! exits, hangs, spins, floods and protocol violations, memory-budget
 //! breaches, cancellation floods, daemon SIGKILL and restart, bad frames on
-//! both sockets, and a full disk.
+//! both sockets, a full disk, and, with a Slurm cluster (`SLURM_CONF`),
+//! runs on it whose job is cancelled from outside, whose worker is killed
+//! on its node, or that stream when the daemon dies.
 //!
 //! After each round the daemon is stopped and the checks run on what it
 //! left behind, the database (read-only, `supervisor::store::Snapshot`)

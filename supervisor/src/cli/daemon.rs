@@ -168,7 +168,9 @@ async fn run(args: RunArgs, ctx: &Ctx) -> Result<(), CliError> {
     config.worker_address = args.worker_address;
     config.pending_limit = Duration::from_secs(args.pending_limit_secs.max(1));
     if let Some(bin) = args.worker_bin {
-        config.worker_bin = bin;
+        // Absolute: a cluster job starts it from another directory.
+        config.worker_bin = std::path::absolute(&bin)
+            .map_err(|err| CliError::invalid(format!("--worker-bin {}: {err}", bin.display())))?;
     }
     daemon::run(config, shutdown_signal())
         .await

@@ -100,11 +100,17 @@ pub enum FaultKind {
     ReceiverRefuses,
     /// Runs in worktrees of their own are live when the daemon is SIGKILLed.
     WorktreeKill,
+    /// A Slurm run's job is cancelled by someone else (`scancel`).
+    SlurmCancel,
+    /// A Slurm run's worker gets SIGKILL on its node.
+    SlurmWorkerKill,
+    /// Slurm runs stream when the daemon is SIGKILLed.
+    SlurmDaemonKill,
 }
 
 impl FaultKind {
     /// Every kind, in report order.
-    pub const ALL: [FaultKind; 26] = [
+    pub const ALL: [FaultKind; 29] = [
         FaultKind::SigKill,
         FaultKind::StopKill,
         FaultKind::StopCancel,
@@ -131,6 +137,9 @@ impl FaultKind {
         FaultKind::GcKill,
         FaultKind::ReceiverRefuses,
         FaultKind::WorktreeKill,
+        FaultKind::SlurmCancel,
+        FaultKind::SlurmWorkerKill,
+        FaultKind::SlurmDaemonKill,
     ];
 
     /// How the report names it.
@@ -162,6 +171,9 @@ impl FaultKind {
             FaultKind::GcKill => "daemon SIGKILL in the middle of a gc",
             FaultKind::ReceiverRefuses => "the OTLP receiver refuses requests (503)",
             FaultKind::WorktreeKill => "daemon SIGKILL with runs live in their own worktrees",
+            FaultKind::SlurmCancel => "a Slurm run's job cancelled from outside (scancel)",
+            FaultKind::SlurmWorkerKill => "a Slurm run's worker SIGKILLed on its node",
+            FaultKind::SlurmDaemonKill => "daemon SIGKILL with Slurm runs streaming",
         }
     }
 }

@@ -91,8 +91,10 @@ impl Round<'_> {
         let mut known: HashSet<SessionId> = tracks.iter().map(|t| t.id).collect();
         known.extend(self.fodder.sessions.iter().copied());
         known.extend(self.worktrees.sessions.iter().copied());
+        known.extend(self.slurm.sessions());
         self.check_fodder(db)?;
         self.check_worktrees(db)?;
+        self.check_slurm(db)?;
         self.check_otlp(db)?;
         for (id, summary) in &summaries {
             if !known.contains(id) {

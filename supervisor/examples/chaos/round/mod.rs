@@ -27,6 +27,7 @@ mod finish;
 mod gc;
 mod otlp;
 mod phases;
+mod slurm;
 mod workspaces;
 
 /// How long the storm's sessions have to end.
@@ -93,13 +94,16 @@ pub async fn run(cfg: &RoundConfig) -> anyhow::Result<RoundResult> {
     let dir = DataDir::new(&root);
     let log = tmp.path().join("daemon.log");
     let (fill_tx, fill_rx) = watch::channel(None);
+    let slurm = slurm::SlurmRuns::from_env().context("cannot pick the worker listener's port")?;
+    let mut daemon = Daemon::new(cfg.bins.clone(), dir.clone(), log, cfg.settings);
+    daemon.env = slurm.daemon_env();
     let mut round = Round {
         cfg,
         plan,
         rng,
         dir: dir.clone(),
         disk_real: disk.is_real(),
-        daemon: Daemon::new(cfg.bins.clone(), dir.clone(), log, cfg.settings),
+        daemon,
         registry: Arc::default(),
         kills: Vec::new(),
         tally: Tally::new(cfg.number),
@@ -116,6 +120,7 @@ pub async fn run(cfg: &RoundConfig) -> anyhow::Result<RoundResult> {
         fodder: gc::Fodder::default(),
         otlp: otlp::Receiver::default(),
         worktrees: workspaces::WorktreeRuns::default(),
+        slurm,
     };
     if let Err(err) = round.execute().await {
         round.tally.fail(
@@ -196,6 +201,8 @@ struct Round<'a> {
     otlp: otlp::Receiver,
     /// The runs in worktrees of their own, live at the daemon kill.
     worktrees: workspaces::WorktreeRuns,
+    /// The runs placed on a Slurm cluster, when there is one.
+    slurm: slurm::SlurmRuns,
 }
 
 impl Round<'_> {

@@ -51,6 +51,7 @@ impl Round<'_> {
         let targets = plans.iter().filter(|p| p.flood_target).count();
         let tasks = self.submit(ctx, plans, start);
         let mut side: Vec<JoinHandle<()>> = Vec::new();
+        side.extend(self.slurm_storm(ctx));
         {
             let ctx = Arc::clone(ctx);
             let registry = Arc::clone(&self.registry);
@@ -131,6 +132,8 @@ impl Round<'_> {
     /// Runs the daemon-kill phase on `ctx`'s daemon; returns the context of
     /// the restarted one.
     pub(super) async fn kill_phase(&mut self, ctx: Arc<Ctx>) -> anyhow::Result<Arc<Ctx>> {
+        // Slurm runs stream when the daemon dies.
+        self.start_slurm_kill_runs(&ctx).await;
         let start = Instant::now();
         let tasks = self.submit(&ctx, self.plan.kill_runs.clone(), start);
         self.join_submits(tasks).await;
@@ -161,6 +164,7 @@ impl Round<'_> {
             .collect();
         self.await_ended(&ctx, &unfinished, RESTART_DEADLINE).await;
         self.diff_worktree_runs(&ctx).await;
+        self.await_slurm_kill_runs(&ctx).await;
         Ok(ctx)
     }
 
