@@ -7,6 +7,7 @@
 use dioxus::prelude::*;
 use protocol::agent::{BUILTIN_TOOLS, MAX_DESCRIPTION_CHARS, MAX_DISPLAY_NAME_CHARS};
 use protocol::approval::{ApprovalRule, RuleDecision, RuleMatch};
+use protocol::launch::Launcher;
 use protocol::workspace::WorkspacePerRun;
 use protocol::{AgentConfig, ProviderKind, SafetyMode};
 
@@ -64,6 +65,9 @@ pub struct AgentDraft {
     pub budgets: BudgetDraft,
     /// Caps on all its sessions of a day (empty: none).
     pub daily_caps: CapsDraft,
+    /// Where its sessions' workers run: `local`, `slurm`, `slurm:PART`
+    /// (empty: the daemon's default).
+    pub runs_on: String,
     /// Approval rules added and removed, made once the agent is saved.
     pub rules: RuleChanges,
 }
@@ -149,6 +153,11 @@ impl AgentDraft {
             mcp_servers: agent.mcp_servers.join(", "),
             budgets: BudgetDraft::of(&agent.budgets),
             daily_caps: CapsDraft::of(&agent.daily_caps),
+            runs_on: agent
+                .on
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             rules: RuleChanges::default(),
         }
     }
@@ -179,6 +188,9 @@ impl AgentDraft {
         if !workspace.is_empty() && !workspace.starts_with('/') {
             problems.add("workspace", "an absolute path, such as /home/me/project");
         }
+        if let Err(why) = self.launcher() {
+            problems.add("runs_on", why);
+        }
         self.sampling.check(&mut problems);
         self.budgets.check(&mut problems);
         if !problems.is_empty() {
@@ -190,6 +202,14 @@ impl AgentDraft {
             problems.add(Problems::FORM, why);
             problems
         })
+    }
+
+    /// Where its sessions run, as typed (`None`: the daemon's default).
+    fn launcher(&self) -> Result<Option<Launcher>, String> {
+        match self.runs_on.trim() {
+            "" => Ok(None),
+            text => text.parse().map(Some),
+        }
     }
 
     /// The name it is saved under: the one typed, else one made from the
@@ -242,6 +262,7 @@ impl AgentDraft {
         });
         agent.budgets = self.budgets.budgets()?;
         agent.daily_caps = self.daily_caps.caps("daily cap")?;
+        agent.on = self.launcher()?;
         agent.validate()?;
         Ok(agent)
     }
@@ -410,6 +431,12 @@ pub fn AgentForm(
                         checked: draft.read().workspace_per_run,
                         onchange: move |e| draft.write().workspace_per_run = e.checked() }
                     "Each run works in a copy of its own (a git worktree in a repository)"
+                }
+                label { "Runs on"
+                    TextInput { name: "runs_on", value: draft.read().runs_on.clone(),
+                        placeholder: "the daemon's default (local, slurm, slurm:PARTITION)",
+                        oninput: move |text| draft.write().runs_on = text }
+                    FieldProblem { problems: shown.clone(), field: "runs_on" }
                 }
                 if draft.read().workspace_per_run {
                     label { "Setup command"

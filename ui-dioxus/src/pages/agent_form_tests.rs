@@ -284,3 +284,39 @@ fn a_display_name_makes_the_short_name_unless_one_is_typed() {
     let problems = AgentDraft::default().check(None).err().unwrap_or_default();
     assert!(problems.of("name").is_some(), "{problems:?}");
 }
+
+#[test]
+fn where_an_agent_runs_is_kept_checked_and_left_to_the_daemon_when_empty() {
+    let draft = AgentDraft {
+        name: "crunch".into(),
+        runs_on: " slurm:gpu ".into(),
+        ..AgentDraft::default()
+    };
+    let agent = draft.check(None).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        agent.on,
+        Some(Launcher::Slurm {
+            partition: Some("gpu".into())
+        })
+    );
+    assert_eq!(AgentDraft::of(&agent).runs_on, "slurm:gpu");
+    let typo = AgentDraft {
+        runs_on: "slrum".into(),
+        ..draft.clone()
+    };
+    let problems = typo.check(None).expect_err("a launcher that is none");
+    assert!(
+        problems
+            .of("runs_on")
+            .is_some_and(|why| why.contains("unknown launcher \"slrum\"")),
+        "{problems:?}"
+    );
+    let unset = AgentDraft {
+        runs_on: String::new(),
+        ..draft
+    };
+    let agent = unset
+        .check(Some(&agent))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(agent.on, None, "emptied, the daemon's default again");
+}
