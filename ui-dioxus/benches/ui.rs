@@ -470,7 +470,7 @@ fn type_keys(
 /// The markdown section.
 fn render(sizes: Sizes, baseline: &Figures, loaded: &Figures, quick: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "\n## 6. Desktop app under load\n");
+    let _ = writeln!(out, "\n## 7. Desktop app under load\n");
     let _ = writeln!(
         out,
         "Measured by `ui-dioxus/benches/ui.rs` on {} at commit `{}`.\n",

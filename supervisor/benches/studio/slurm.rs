@@ -1,4 +1,4 @@
-//! Section 7: runs whose workers are Slurm jobs (the single-host cluster
+//! Section 6: runs whose workers are Slurm jobs (the single-host cluster
 //! of `scripts/slurm`, which `scripts/bench` brings up) next to local
 //! runs of the same daemon in the same run: launch latency, throughput of
 //! many runs at once, and durable ingest from a worker that dialed in over

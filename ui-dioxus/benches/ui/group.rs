@@ -120,7 +120,7 @@ fn ended(state: &AppState, group: SessionId) -> usize {
 /// The report's section.
 pub fn section(baseline: &GroupFigures, big: &GroupFigures, quick: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "\n## 9. One big group\n");
+    let _ = writeln!(out, "\n## 10. One big group\n");
     if quick {
         let _ = writeln!(
             out,

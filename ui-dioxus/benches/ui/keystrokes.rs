@@ -178,7 +178,7 @@ fn stop_load(studio_bin: &Path, dir: &Path) -> anyhow::Result<()> {
 /// The markdown section of the keys typed in both views (or why a view
 /// was not measured).
 pub fn section(typed: Typed, quick: bool) -> String {
-    let mut out = String::from("\n## 8. Keys typed while runs stream\n\n");
+    let mut out = String::from("\n## 9. Keys typed while runs stream\n\n");
     if quick {
         out.push_str("_Quick run (`--quick`): few keys, figures not meaningful._\n\n");
     }

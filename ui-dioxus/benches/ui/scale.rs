@@ -194,7 +194,7 @@ fn session_events(session: SessionId, count: usize, now: Timestamp) -> Vec<Event
 /// The markdown section.
 pub fn section(scale: &Scale, quick: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "\n## 7. The app at scale\n");
+    let _ = writeln!(out, "\n## 8. The app at scale\n");
     if quick {
         let _ = writeln!(
             out,
