@@ -1,8 +1,8 @@
 //! What each command that needs nothing of the connection's state sends:
 //! its request, and what the answer is for (`Asked`).
 
-use protocol::SessionId;
 use protocol::control::{ANSWER_EXCERPT_CHARS, ControlRequest, MAX_GROUP_PAGE};
+use protocol::{ProviderKind, SessionId};
 
 use super::export::ExportJob;
 use super::inherited::inherited_page;
@@ -56,8 +56,8 @@ pub(super) enum Asked {
     },
     /// What the inspected session was set up with (its system prompt).
     Setup,
-    /// Lists models.
-    Models,
+    /// Lists this provider's models (a failure is its list's).
+    Models(ProviderKind),
     /// Lists keys, where secrets live, MCP servers, rules or prices.
     Keys,
     Secrets,
@@ -74,6 +74,21 @@ pub(super) enum Asked {
     /// carrying the rest (the last with its own `Asked`); a failure ends
     /// the chain and shows.
     Then(Vec<(ControlRequest, Asked)>),
+}
+
+/// The providers whose model lists a failed request of `asked` leaves
+/// unanswered: its own, or those of the chain it stopped (a key that
+/// could not be stored). Each is given the failure, so that nothing
+/// waiting for one (the wizard's test of a key) waits forever.
+pub(super) fn lists_left_waiting(asked: &Asked) -> Vec<ProviderKind> {
+    match asked {
+        Asked::Models(provider) => vec![*provider],
+        Asked::Then(rest) => rest
+            .iter()
+            .flat_map(|(_, a)| lists_left_waiting(a))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// `first`, then each of `rest` in turn, each only once the one before
@@ -330,9 +345,9 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
             return Ok(match key {
                 Some(key) => chain(
                     ControlRequest::KeySet { provider, key },
-                    vec![(models, Asked::Models)],
+                    vec![(models, Asked::Models(provider))],
                 ),
-                None => (models, Asked::Models),
+                None => (models, Asked::Models(provider)),
             });
         }
         Command::CreateAndRun { agent, rules, run } => {
@@ -354,7 +369,7 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
                 base_url: None,
                 send_key: false,
             };
-            return Ok((request, Asked::Models));
+            return Ok((request, Asked::Models(provider)));
         }
         command @ (Command::StartDaemon
         | Command::SignInMcp(_)
@@ -365,4 +380,28 @@ pub(super) fn plain(command: Command) -> Result<(ControlRequest, Asked), Command
         }
     };
     Ok((request, Asked::Action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wizard tests a key by storing it, then listing models: a key
+    /// store that fails must end the test too ("Testing…" forever else).
+    #[test]
+    fn a_failed_step_hands_its_failure_to_the_model_lists_it_leaves_waiting() {
+        let test = Command::TestProvider {
+            provider: ProviderKind::OpenAi,
+            key: Some(protocol::Secret::new("sk-test")),
+            base_url: None,
+            send_key: false,
+        };
+        let (request, asked) = plain(test).unwrap_or_else(|_| panic!("a request"));
+        assert!(matches!(request, ControlRequest::KeySet { .. }));
+        assert_eq!(lists_left_waiting(&asked), [ProviderKind::OpenAi]);
+        let listing = plain(Command::ListModels(ProviderKind::Anthropic))
+            .unwrap_or_else(|_| panic!("a request"));
+        assert_eq!(lists_left_waiting(&listing.1), [ProviderKind::Anthropic]);
+        assert!(lists_left_waiting(&Asked::Action).is_empty());
+    }
 }

@@ -262,7 +262,14 @@ impl Wire {
                     (Some(Asked::RunDiff), Ok(ControlResponse::Diff(diff))) => {
                         update(Update::RunDiff(Ok(diff)));
                     }
-                    (_, Err(err)) => update(Update::Failed(err.message)),
+                    // The lists it leaves waiting say why, then it shows.
+                    (Some(asked), Err(err)) => {
+                        for provider in requests::lists_left_waiting(&asked) {
+                            update(Update::Models(provider, Err(err.message.clone())));
+                        }
+                        update(Update::Failed(err.message));
+                    }
+                    (None, Err(err)) => update(Update::Failed(err.message)),
                     (Some(Asked::Apply(run)), Ok(ControlResponse::Applied(report))) => {
                         let said =
                             format!("{} applied to {}", report.changes.short(), report.origin);
@@ -404,7 +411,7 @@ impl Wire {
                         update(Update::Opened(session));
                         return Some(FollowUp::Command(Command::Inspect(session)));
                     }
-                    (Some(Asked::Models), Ok(ControlResponse::Models(lists))) => {
+                    (Some(Asked::Models(_)), Ok(ControlResponse::Models(lists))) => {
                         for list in lists {
                             let models = match list.error {
                                 Some(error) => Err(error),
