@@ -196,6 +196,10 @@ await step('form', async () => {
   const setup = page.locator('input[name=setup]');
   await setup.click();
   await typeInto(setup, 'npm ci --quiet && make build');
+  // Where its sessions run: a Slurm partition.
+  const runsOn = page.locator('input[name=runs_on]');
+  await runsOn.click();
+  await typeInto(runsOn, 'slurm:gpu');
   await page.locator('.form').screenshot({ path: `${artifacts}/typing-agent-form.png` });
   await page.getByRole('button', { name: 'Create' }).click();
   await page.locator('.card h3', { hasText: NAME }).waitFor();

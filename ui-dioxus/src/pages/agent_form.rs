@@ -432,12 +432,6 @@ pub fn AgentForm(
                         onchange: move |e| draft.write().workspace_per_run = e.checked() }
                     "Each run works in a copy of its own (a git worktree in a repository)"
                 }
-                label { "Runs on"
-                    TextInput { name: "runs_on", value: draft.read().runs_on.clone(),
-                        placeholder: "the daemon's default (local, slurm, slurm:PARTITION)",
-                        oninput: move |text| draft.write().runs_on = text }
-                    FieldProblem { problems: shown.clone(), field: "runs_on" }
-                }
                 if draft.read().workspace_per_run {
                     label { "Setup command"
                         TextInput { name: "setup", value: draft.read().setup.clone(),
@@ -445,6 +439,12 @@ pub fn AgentForm(
                             oninput: move |text| draft.write().setup = text }
                     }
                 }
+            }
+            label { "Runs on"
+                TextInput { name: "runs_on", value: draft.read().runs_on.clone(),
+                    placeholder: "the daemon's default (local, slurm, slurm:PARTITION)",
+                    oninput: move |text| draft.write().runs_on = text }
+                FieldProblem { problems: shown.clone(), field: "runs_on" }
             }
             label { "MCP servers"
                 TextInput { name: "mcp_servers", value: draft.read().mcp_servers.clone(), placeholder: "names, comma-separated",

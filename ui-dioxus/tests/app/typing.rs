@@ -132,6 +132,7 @@ fn keys_typed_in_the_browser_while_runs_stream_all_arrive() {
     assert_eq!(agent["system_prompt"], PROMPT);
     assert_eq!(agent["daily_caps"]["max_cost_usd"], 4.5);
     assert_eq!(agent["workspace"], "/srv/typed-project");
+    assert_eq!(agent["on"], "slurm:gpu");
     assert_eq!(
         agent["workspace_per_run"]["setup"],
         "npm ci --quiet && make build"
