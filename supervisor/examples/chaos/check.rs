@@ -29,7 +29,8 @@ pub enum Check {
     Reference,
     /// No process of a worker's group outlives its terminal event.
     Group,
-    /// A cancel ends the session within the grace period plus 100 ms.
+    /// A cancel ends the session within the grace period plus
+    /// [`CANCEL_SLACK`].
     CancelLatency,
     /// The daemon's RSS returns near where it started.
     Rss,
@@ -77,7 +78,7 @@ impl Check {
             Check::Terminal => "terminal event fits the fault",
             Check::Reference => "matches the fault-free reference",
             Check::Group => "no process outlives its session",
-            Check::CancelLatency => "cancel within grace + 100 ms",
+            Check::CancelLatency => "cancel within grace + 300 ms",
             Check::Rss => "daemon RSS back within bound",
             Check::BadFrames => "bad frames refused, daemon serving",
             Check::Streams => "streams and pages gapless",
@@ -128,7 +129,7 @@ impl Check {
                 "When a terminal event is pushed, /proc is scanned for live (non-zombie) processes of that session: in the process group of the worker named by `session.started`, or in its PID namespace (both read when it started): there must be none. After the daemon is SIGKILLed, every process whose arguments name this daemon's worker socket must be gone within 1 s; after each round, none may remain, and every group of the round must be empty."
             }
             Check::CancelLatency => {
-                "From the wall-clock time the harness sent `ControlRequest::Cancel` to the `at` of the terminal event must be at most the daemon's cancel grace period plus 100 ms, for sessions where that cancel was the first stop request, the session was still live (its terminal event is later than the cancel) and the worker had not finished its turn before the cancel."
+                "From the wall-clock time the harness sent `ControlRequest::Cancel` to the `at` of the terminal event must be at most the daemon's cancel grace period plus 300 ms (the daemon taking the request while loaded, then killing and reaping the worker; every escalation this guards against, waiting for the drain, the exit or the group, takes a second or more), for sessions where that cancel was the first stop request, the session was still live (its terminal event is later than the cancel) and the worker had not finished its turn before the cancel."
             }
             Check::Rss => {
                 "The daemon's VmRSS is read when its incarnation starts its fault phase and again after all the sessions it served ended (after a 300 ms settle); the second must be at most the first + 16 MiB + 64 KiB per session served."
@@ -339,7 +340,7 @@ pub fn check_session(
         && let Some(latency) = cancel_latency(events, last, sent)
     {
         tally.cancel_latencies.push(latency);
-        let bound = ctx.grace + Duration::from_millis(100);
+        let bound = ctx.grace + CANCEL_SLACK;
         let result = if latency <= bound {
             Ok(())
         } else {
@@ -354,6 +355,13 @@ pub fn check_session(
         tally.verify(Check::CancelLatency, id, result);
     }
 }
+
+/// What a forced cancel may take beyond the grace period: the daemon taking
+/// the request and killing and reaping the worker. On two loaded cores (Slurm
+/// jobs handshaking, floods) this has reached 160 ms; what the check guards
+/// against (a cancel left to the drain, exit or group timeouts) takes a
+/// second or more.
+pub const CANCEL_SLACK: Duration = Duration::from_millis(300);
 
 /// "storm run r1-spec5 (worker SIGKILL) 0193..." for messages.
 pub fn describe(track: &Track) -> String {

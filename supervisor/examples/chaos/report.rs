@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::check::{Check, Tally};
+use crate::check::{CANCEL_SLACK, Check, Tally};
 use crate::plan::FaultKind;
 use crate::procfs::{Machine, mib};
 
@@ -250,8 +250,9 @@ impl Report {
         if let Some(latency) = latency_summary(&tally.cancel_latencies) {
             let _ = writeln!(
                 out,
-                "Cancel latency: {latency} (bound: grace {} ms + 100 ms)",
-                self.grace.as_millis()
+                "Cancel latency: {latency} (bound: grace {} ms + {} ms)",
+                self.grace.as_millis(),
+                CANCEL_SLACK.as_millis()
             );
         }
         out
