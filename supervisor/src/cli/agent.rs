@@ -107,7 +107,8 @@ pub(crate) struct CreateArgs {
     /// A path its commands may also read (repeatable; absolute or ~/).
     #[arg(long, value_name = "PATH")]
     read: Vec<String>,
-    /// A path its commands may also write (repeatable; absolute or ~/).
+    /// A path its commands may also write (repeatable; absolute or ~/;
+    /// a repository's `.git` named here lets it commit there).
     #[arg(long, value_name = "PATH")]
     write: Vec<String>,
     /// Most processes a session may have at once [default: 512].

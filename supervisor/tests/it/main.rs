@@ -29,6 +29,7 @@ mod doctor;
 mod escapes;
 mod fetch;
 mod gallery;
+mod git_hooks;
 mod groups;
 mod limits;
 mod mcp;

@@ -344,10 +344,11 @@ fn a_run_cannot_make_the_daemons_git_run_its_program() {
     let cli = Cli::new();
     let repo = repository(&cli);
     let escaped = cli.tmp.path().join("escaped");
-    // The run points its worktree's .git at a repository of its own whose
-    // config names its program as fsmonitor and as a clean filter, asks
-    // for that filter on every file, and tries to plant a hook in the
-    // original repository.
+    // The run tries to point its worktree's .git at a repository of its
+    // own whose config names its program as fsmonitor and as a clean
+    // filter (the sandbox keeps that file read-only; the daemon's git
+    // never reads it either), asks for that filter on every file, and
+    // tries to plant a hook in the original repository.
     let attack = format!(
         "printf '#!/bin/sh\\ntouch {marker}\\ncat\\n' > $PWD/evil.sh; chmod +x $PWD/evil.sh; \
          git init -q $PWD/evil; \

@@ -14,6 +14,8 @@
 //!    directory, other sessions' files and every Unix socket of the user
 //!    (D-Bus, ssh-agent, tmux, Docker) are simply not there; without a
 //!    network namespace of its own there is no network but loopback, down.
+//!    Git's metadata under what it writes is mounted read-only
+//!    ([`git_metadata`]): a hook planted there would run outside.
 //! 2. `no_new_privs` and Landlock: writes only in the private `/tmp`, the
 //!    workspace (`workspace-write`) and the agent's `write` paths; no
 //!    signal to, and no `ptrace` or `/proc/PID/mem` of, any process
@@ -25,6 +27,7 @@
 //! as the worker does, and say so.
 
 pub mod forward;
+pub(crate) mod git_metadata;
 pub mod launch;
 mod programs;
 pub mod proxy;
@@ -163,6 +166,15 @@ impl Policy {
             self.mode = SafetyMode::WorkspaceWrite;
         }
         self
+    }
+
+    /// The paths the agent was granted to write besides its workspace,
+    /// as real paths (those that exist).
+    pub fn granted_writes(&self) -> Vec<PathBuf> {
+        self.write
+            .iter()
+            .filter_map(|p| std::fs::canonicalize(p).ok())
+            .collect()
     }
 
     /// The workspace its commands run in.

@@ -2,7 +2,8 @@
 //! small tmpfs holding bind mounts of what it may see, at their usual
 //! paths, and nothing else. Built on an empty directory, then made the
 //! process's root with `pivot_root`, the old root detached (unlike
-//! `chroot`, nothing of it stays reachable).
+//! `chroot`, nothing of it stays reachable). Git's metadata under what it
+//! writes is mounted read-only on top ([`super::git_metadata`]).
 
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
@@ -80,6 +81,22 @@ pub(super) fn build(on: &Path, view: &View) -> io::Result<()> {
         show(on, path)?;
         if read_only && !std::fs::symlink_metadata(path)?.file_type().is_symlink() {
             make_read_only(&under(on, path))?;
+        }
+    }
+    // Git's metadata under what it writes is read-only, but for what the
+    // agent was granted explicitly (mounted again on top).
+    let mut writable: Vec<PathBuf> = view.write.clone();
+    if view.writes_workspace {
+        writable.insert(0, view.workspace.clone());
+    }
+    let protected = super::git_metadata::protected(&writable);
+    for path in &protected {
+        show(on, path)?;
+        make_read_only(&under(on, path))?;
+    }
+    for granted in &view.write {
+        if protected.iter().any(|p| granted.starts_with(p)) {
+            show(on, granted)?;
         }
     }
     // With a network, the resolver's configuration may live under /run.

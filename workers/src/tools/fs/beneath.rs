@@ -15,6 +15,8 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
+use crate::sandbox::git_metadata;
+
 /// The workspace's directory, held open for a call.
 pub(super) struct Root {
     fd: OwnedFd,
@@ -22,6 +24,9 @@ pub(super) struct Root {
     pub(super) path: PathBuf,
     /// Whether paths must stay beneath it (every mode but `full`).
     confined: bool,
+    /// The agent's explicit write paths (real): git metadata written
+    /// only under these.
+    granted: Vec<PathBuf>,
 }
 
 /// How a file is opened.
@@ -34,8 +39,9 @@ pub(super) enum Access {
 }
 
 impl Root {
-    /// Opens the workspace at `path` (already a real path).
-    pub(super) fn open(path: &Path, confined: bool) -> Result<Root, String> {
+    /// Opens the workspace at `path` (already a real path); `granted` are
+    /// the agent's explicit write paths.
+    pub(super) fn open(path: &Path, confined: bool, granted: Vec<PathBuf>) -> Result<Root, String> {
         let fd = rustix::fs::open(
             path,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -46,6 +52,7 @@ impl Root {
             fd,
             path: path.to_path_buf(),
             confined,
+            granted,
         })
     }
 
@@ -94,28 +101,70 @@ impl Root {
     /// Opens the regular file `requested`.
     pub(super) fn file(&self, requested: &str, access: Access) -> Result<File, String> {
         let path = self.checked(requested)?;
-        if access == Access::Write {
-            self.create_parents(requested, path)?;
+        let flags = OFlags::NONBLOCK | OFlags::NOCTTY;
+        if access == Access::Read {
+            let fd = self
+                .openat(path, flags | OFlags::RDONLY, Mode::empty())
+                .map_err(|err| explain(requested, err))?;
+            self.check_file(requested, &fd)?;
+            return Ok(File::from(fd));
         }
-        let flags = match access {
-            Access::Read => OFlags::RDONLY,
-            Access::Write => OFlags::WRONLY | OFlags::CREATE,
-        } | OFlags::NONBLOCK
-            | OFlags::NOCTTY;
-        // openat2 takes a mode only when it may create.
-        let mode = match access {
-            Access::Read => Mode::empty(),
-            Access::Write => Mode::from_raw_mode(0o644),
+        // As spelled first, so nothing is made on the way to a refusal.
+        self.check_not_git(requested, Ok(self.path.join(path)))?;
+        let parent = self.create_parents(requested, path)?;
+        let fd = match self.openat(path, flags | OFlags::WRONLY, Mode::empty()) {
+            Ok(fd) => {
+                self.check_file(requested, &fd)?;
+                self.check_not_git(requested, real_path(&fd))?;
+                fd
+            }
+            // Created in the directory just checked, by name, never
+            // through a symlink.
+            Err(Errno::NOENT) => {
+                let name = path
+                    .file_name()
+                    .ok_or_else(|| format!("{requested}: no file name"))?;
+                self.check_not_git(requested, real_path(&parent).map(|dir| dir.join(name)))?;
+                let fd = rustix::fs::openat(
+                    &parent,
+                    name,
+                    flags
+                        | OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o644),
+                )
+                .map_err(|err| explain(requested, err))?;
+                self.check_file(requested, &fd)?;
+                fd
+            }
+            Err(err) => return Err(explain(requested, err)),
         };
-        let fd = self
-            .openat(path, flags, mode)
-            .map_err(|err| explain(requested, err))?;
-        self.check_file(requested, &fd)?;
-        if access == Access::Write {
-            // Truncated only once it is known to be a file of the workspace.
-            rustix::fs::ftruncate(&fd, 0).map_err(|err| explain(requested, err))?;
-        }
+        // Truncated only once it is known to be a file of the workspace.
+        rustix::fs::ftruncate(&fd, 0).map_err(|err| explain(requested, err))?;
         Ok(File::from(fd))
+    }
+
+    /// Refuses (when confined) to write git's metadata: a hook or setting
+    /// planted there runs outside the sandbox when the user runs git.
+    fn check_not_git(&self, requested: &str, real: Result<PathBuf, String>) -> Result<(), String> {
+        if !self.confined {
+            return Ok(());
+        }
+        let real = real.map_err(|err| format!("{requested}: {err}"))?;
+        if !real.starts_with(&self.path) {
+            return Err(format!("{requested:?} leads outside the workspace"));
+        }
+        let inside = real.strip_prefix(&self.path).unwrap_or(&real);
+        if git_metadata::is_metadata(inside, &[]) && git_metadata::is_metadata(&real, &self.granted)
+        {
+            return Err(format!(
+                "{requested} is git's metadata, which agents do not write (a hook or setting there would run outside the sandbox); sandbox.write can name a .git to allow it"
+            ));
+        }
+        Ok(())
     }
 
     /// Opens the directory `requested` to list it.
@@ -151,28 +200,36 @@ impl Root {
     }
 
     /// Creates the missing directories above `path`, each one beneath the
-    /// one before (a single name per `mkdirat`, so none can lead out).
-    fn create_parents(&self, requested: &str, path: &Path) -> Result<(), String> {
-        let Some(parent) = path.parent() else {
-            return Ok(());
+    /// one before (a single name per `mkdirat`, so none can lead out) and
+    /// none in git's metadata; returns the directory `path` is in.
+    fn create_parents(&self, requested: &str, path: &Path) -> Result<OwnedFd, String> {
+        let open = |dir: &Path| {
+            self.openat(dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
+                .map_err(|err| explain(requested, err))
         };
         let mut done = PathBuf::new();
-        for part in parent.components() {
+        for part in path.parent().into_iter().flat_map(Path::components) {
             let Component::Normal(name) = part else {
                 done.push(part);
                 continue;
             };
-            let dir = self
-                .openat(&done, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
-                .map_err(|err| explain(requested, err))?;
+            let dir = open(&done)?;
+            self.check_not_git(requested, real_path(&dir).map(|d| d.join(name)))?;
             match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(err) => return Err(explain(requested, err)),
             }
             done.push(name);
         }
-        Ok(())
+        open(&done)
     }
+}
+
+/// Where an open file or directory really is.
+fn real_path(fd: &impl AsFd) -> Result<PathBuf, String> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+        .map_err(|err| format!("cannot tell where it is: {err}"))
 }
 
 /// What an open error means, for the model.

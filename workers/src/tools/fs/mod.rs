@@ -27,7 +27,11 @@ const MAX_VISITED: usize = 200_000;
 const MAX_EDITED_FILE: u64 = 8 * 1024 * 1024;
 
 fn root(context: &Context) -> Result<Root, String> {
-    Root::open(&context.root, context.safety != SafetyMode::Full)
+    Root::open(
+        &context.root,
+        context.safety != SafetyMode::Full,
+        context.sandbox.granted_writes(),
+    )
 }
 
 pub(super) fn read(
@@ -316,6 +320,52 @@ mod tests {
         write(&ctx, "real.txt", "inside\n").unwrap();
         std::os::unix::fs::symlink("real.txt", ctx.root.join("alias")).unwrap();
         assert_eq!(read(&ctx, "alias", None, None).unwrap().text, "inside\n");
+    }
+
+    #[test]
+    fn git_metadata_is_not_written_by_any_spelling() {
+        let (_dir, ctx) = context(SafetyMode::WorkspaceWrite);
+        std::fs::create_dir_all(ctx.root.join(".git/hooks")).unwrap();
+        std::fs::write(ctx.root.join(".git/config"), "[core]\n").unwrap();
+        std::fs::create_dir_all(ctx.root.join("lib")).unwrap();
+        std::os::unix::fs::symlink(".git", ctx.root.join("g")).unwrap();
+        std::os::unix::fs::symlink(".git/config", ctx.root.join("c")).unwrap();
+        std::os::unix::fs::symlink("../.git/hooks", ctx.root.join("lib/h")).unwrap();
+        for path in [
+            ".git/hooks/pre-commit",
+            "./.git/config",
+            ".git/new/dir/file",
+            "g/hooks/post-checkout",
+            "c",
+            "lib/h/pre-push",
+            // A gitdir file pointing the user's git at a repository of the
+            // agent's making, at the top or in a folder.
+            "lib/.git",
+            "other/.git/config",
+        ] {
+            let err = write(&ctx, path, "touch /tmp/pwned").unwrap_err();
+            assert!(err.contains("git's metadata"), "{path}: {err}");
+        }
+        let err = edit(&ctx, ".git/config", "[core]", "[core]\nfsmonitor = x").unwrap_err();
+        assert!(err.contains("git's metadata"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(ctx.root.join(".git/config")).unwrap(),
+            "[core]\n"
+        );
+        let hooks = std::fs::read_dir(ctx.root.join(".git/hooks"))
+            .unwrap()
+            .count();
+        assert_eq!(hooks, 0, "a hook was planted");
+        for made in [".git/new", "lib/.git", "other"] {
+            assert!(!ctx.root.join(made).exists(), "{made} was made");
+        }
+        // Reading it, and names that merely look alike, are fine.
+        assert_eq!(read(&ctx, "g/config", None, None).unwrap().text, "[core]\n");
+        write(&ctx, ".github/workflows/ci.yml", "on: push\n").unwrap();
+        write(&ctx, "src/.gitignore", "target\n").unwrap();
+        // A full agent writes where it likes.
+        let full = Context::for_tests(ctx.root.clone(), SafetyMode::Full);
+        write(&full, ".git/description", "mine\n").unwrap();
     }
 
     #[test]
