@@ -6,9 +6,9 @@
 // above the chat. The panel's own "New issue" button asks the host to
 // call create_issue: the call waits in the chat for a person like any
 // call, is approved, and the panel then lists the new issue. Closing the
-// panel gives it its teardown first. The frames cannot reach the page:
-// they are opaque origins (no allow-same-origin) under the policy the
-// view declared. Run by ui-dioxus/tests/app/app_views.rs, which checks
+// panel gives it its teardown first; reopened, it is answered once.
+// The frames cannot reach the page: they are opaque origins (no
+// allow-same-origin) under the policy the view declared. Run by ui-dioxus/tests/app/app_views.rs, which checks
 // what the daemon recorded.
 //
 // Usage: node app_views.mjs URL TOKEN_FILE ARTIFACT_DIR STUDIO DATA_DIR
@@ -88,6 +88,21 @@ await step('closing-the-panel-tears-it-down', async () => {
   await page.getByRole('button', { name: 'Close Issues' }).click();
   await page.locator('.panels .app-view').waitFor({ state: 'detached' });
   await page.getByRole('button', { name: 'Open Issues' }).waitFor();
+});
+
+await step('a-reopened-panel-is-answered-once', async () => {
+  // The closed panel's host must be gone: a second one answering the same
+  // frame would answer every request twice.
+  for (let round = 0; round < 2; round += 1) {
+    await page.getByRole('button', { name: 'Open Issues' }).click();
+    const panel = frameOf('.panels .app-view iframe');
+    await panel.locator('h1', { hasText: 'Issues' }).waitFor();
+    await page.waitForTimeout(500);
+    const unasked = await panel.locator('body').getAttribute('data-unasked');
+    if (unasked !== null) throw new Error(`the reopened panel got ${unasked} answers it never asked for`);
+    await page.getByRole('button', { name: 'Close Issues' }).click();
+    await page.locator('.panels .app-view').waitFor({ state: 'detached' });
+  }
 });
 
 await browser.close();

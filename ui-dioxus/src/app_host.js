@@ -6,8 +6,12 @@
 // through the daemon's approvals and hands back each answer
 // (window.__studioViews[frameId].deliver). Messages from any other window are ignored: the view is
 // an opaque origin (sandbox="allow-scripts" without allow-same-origin),
-// so event.source is the only way to know it.
-(frameId, input, result, hostVersion) => {
+// so event.source is the only way to know it. `instance` numbers this
+// host among those the same frame id had: a frame mounted again (a panel
+// reopened, a chat shown again) gets a new host, and the old one stops
+// listening (`dispose`, or at the first message it sees after), so no
+// request is answered twice.
+(frameId, instance, input, result, hostVersion) => {
   const frame = () =>
     [...document.querySelectorAll("iframe[data-view]")].find((f) => f.dataset.view === frameId);
   const post = (message) => frame()?.contentWindow?.postMessage(message, "*");
@@ -16,7 +20,13 @@
   const notify = (method, params) => post({ jsonrpc: "2.0", method, params });
   const waiting = new Map();
   let next = 1;
-  window.addEventListener("message", (event) => {
+  const views = (window.__studioViews = window.__studioViews ?? {});
+  const current = () => views[frameId]?.instance === instance;
+  const listen = (event) => {
+    if (!current()) {
+      window.removeEventListener("message", listen);
+      return;
+    }
     const f = frame();
     if (!f || event.source !== f.contentWindow) return;
     const m = event.data;
@@ -68,11 +78,18 @@
       default:
         if (m.id !== undefined) fail(m.id, -32601, `${m.method} is not offered by this host`);
     }
-  });
+  };
+  window.addEventListener("message", listen);
   // What the app sends back comes as a call of `deliver` (a script of its
   // own each time: liveview's dioxus.recv() spins while nothing waits).
-  window.__studioViews = window.__studioViews ?? {};
-  window.__studioViews[frameId] = {
+  views[frameId] = {
+    instance,
+    // The frame is gone: stop listening, unless a newer host took over.
+    dispose: (which) => {
+      if (which !== instance) return;
+      window.removeEventListener("message", listen);
+      if (current()) delete views[frameId];
+    },
     deliver: async (command) => {
       if (command.type === "reply") {
         reply(command.id, command.result);

@@ -29,6 +29,10 @@ const HOST: &str = include_str!("app_host.js");
 /// Numbers each view's call the app asks for, so its answer finds it.
 static NEXT_TICKET: AtomicU64 = AtomicU64::new(1);
 
+/// Numbers each mount of a frame's host script, so a frame mounted again
+/// is answered by its newest host alone.
+static NEXT_HOST: AtomicU64 = AtomicU64::new(1);
+
 /// What the host script tells the app.
 #[derive(Debug, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -163,6 +167,14 @@ pub fn AppFrame(
     let state = use_context::<Signal<AppState>>();
     let commands = use_context::<Commands>();
     let mut asked = use_signal(Vec::<(Value, u64)>::new);
+    let instance = use_hook(|| NEXT_HOST.fetch_add(1, Ordering::Relaxed));
+    let frame_for_drop = frame.clone();
+    use_drop(move || {
+        document::eval(&format!(
+            "window.__studioViews?.[{}]?.dispose({instance});",
+            json!(frame_for_drop)
+        ));
+    });
     let script = {
         let input = input
             .as_deref()
@@ -170,7 +182,7 @@ pub fn AppFrame(
             .unwrap_or(Value::Null);
         let result = serde_json::from_str::<Value>(&view.result).unwrap_or(Value::Null);
         format!(
-            "({HOST})({}, {input}, {result}, {}); await new Promise(() => {{}});",
+            "({HOST})({}, {instance}, {input}, {result}, {}); await new Promise(() => {{}});",
             json!(frame),
             json!(env!("CARGO_PKG_VERSION")),
         )

@@ -58,9 +58,16 @@ function show(list) {
     return li;
   }));
 }
+// Answers it never asked for, or got twice, are counted where a test
+// can read them (data-unasked on the body).
+function unasked() {
+  document.body.dataset.unasked = String(Number(document.body.dataset.unasked ?? 0) + 1);
+}
 window.addEventListener("message", (event) => {
   const message = event.data;
-  if (message.id !== undefined && pending.has(message.id)) {
+  if (message.id !== undefined && message.method === undefined && !pending.has(message.id)) {
+    unasked();
+  } else if (message.id !== undefined && pending.has(message.id)) {
     pending.get(message.id)(message.result);
     pending.delete(message.id);
   } else if (message.method === "ui/notifications/tool-result") {
