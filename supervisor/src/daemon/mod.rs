@@ -192,6 +192,8 @@ pub(crate) struct Shared {
     pub(crate) otlp: otlp_export::OtlpExport,
     /// The TCP worker listener, once it listens.
     pub(crate) remote: std::sync::OnceLock<remote_workers::Offered>,
+    /// Watches every Slurm job of the daemon's sessions.
+    pub(crate) jobs: slurm::queue::JobWatcher,
 }
 
 /// The user's prices and the table they make with the built-in ones.

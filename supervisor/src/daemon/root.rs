@@ -130,6 +130,7 @@ impl Actor for Root {
             ledger: Default::default(),
             otlp: Default::default(),
             remote: std::sync::OnceLock::new(),
+            jobs: Default::default(),
         });
         let (scheduler, _) = Actor::spawn_linked(
             Some("scheduler".to_owned()),

@@ -166,7 +166,7 @@ pub(crate) enum SessionMsg {
     /// The worker had its chance to connect.
     ConnectTimeout,
     /// The session's cluster job left the queue.
-    JobEnded(Box<crate::daemon::slurm::JobEnd>),
+    JobEnded(Box<crate::daemon::slurm::queue::JobEnd>),
     /// The worker had its chance to honour a cancel.
     GraceExpired,
     /// The worker had its chance to exit after `Shutdown`.

@@ -1,7 +1,8 @@
 //! A session whose worker runs as a cluster job (`Launcher::Slurm`): the
 //! daemon expects a remote worker with the session's token, submits the
 //! job (`slurm::submit`), records `session.placed` with its id, and
-//! watches it until it leaves the queue (`slurm::watch`). How the job
+//! watches it until it leaves the queue (`Shared::jobs`, the daemon's
+//! one `slurm::queue::JobWatcher`). How the job
 //! ended says why the worker did, where the worker could not: a job
 //! cancelled by anyone else (`scancel` by an admin, a preemption) is the
 //! session killed by the cluster, a failed node is the worker lost.
@@ -11,7 +12,8 @@ use protocol::launch::Launcher;
 use ractor::ActorRef;
 
 use super::{SessionMsg, SessionState, Stop};
-use crate::daemon::slurm::{self, JobEnd, Submission};
+use crate::daemon::slurm::queue::JobEnd;
+use crate::daemon::slurm::{self, Submission};
 
 impl SessionState {
     /// Submits the worker as a Slurm job in `partition`, presenting
@@ -61,8 +63,9 @@ impl SessionState {
         });
         let actor = myself.clone();
         let id = job.id.clone();
+        let shared = self.shared.clone();
         tokio::spawn(async move {
-            let end = slurm::watch(id).await;
+            let end = shared.jobs.watch(id).await;
             let _ = actor.cast(SessionMsg::JobEnded(Box::new(end)));
         });
         let _ = self.live.job.set(job.id.clone());

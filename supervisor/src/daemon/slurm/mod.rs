@@ -1,8 +1,8 @@
 //! Workers as Slurm jobs (`Launcher::Slurm`), through the Slurm commands
 //! the daemon's `SLURM_CONF` points at: [`submit`] (`sbatch --parsable`,
-//! the job script on stdin), [`Job`] (`scancel`, `squeue`) and [`watch`]
-//! (until the job leaves the queue, then `scontrol show job` for how it
-//! ended).
+//! the job script on stdin), [`Job`] (`scancel`, `squeue`) and
+//! [`queue::JobWatcher`] (one `squeue` for every job of the daemon, until
+//! each leaves the queue, then `scontrol show job` for how it ended).
 //!
 //! The job is named `studio-SESSION` and its comment says which session
 //! and agent it runs, so a cluster's admin sees what it is. Its script
@@ -18,7 +18,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use protocol::SessionId;
-use protocol::event::ExitInfo;
 use studio_process::ChildEnv;
 use tokio::io::AsyncWriteExt;
 
@@ -31,7 +30,9 @@ fn slurm_env() -> Vec<&'static str> {
     env
 }
 
-/// How often a running job's state is read.
+pub(crate) mod queue;
+
+/// How often a job's state is read.
 const POLL: Duration = Duration::from_millis(200);
 
 /// Why a Slurm command failed.
@@ -292,65 +293,6 @@ pub(crate) async fn cancel_left_jobs(sessions: &[SessionId]) {
     }
 }
 
-/// How a job ended, as `scontrol show job` tells.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct JobEnd {
-    /// `COMPLETED`, `FAILED`, `CANCELLED`, `TIMEOUT`, `OUT_OF_MEMORY`,
-    /// `NODE_FAIL`, `PREEMPTED`, ... (empty when Slurm forgot the job).
-    pub(crate) state: String,
-    /// Slurm's reason, when it gives one.
-    pub(crate) reason: String,
-    /// The batch script's exit, which is the worker's.
-    pub(crate) exit: ExitInfo,
-}
-
-/// Waits until job `id` has left the queue; how it ended.
-pub(crate) async fn watch(id: String) -> JobEnd {
-    let job = Job::new(id);
-    while job.state().await.is_some() {
-        tokio::time::sleep(POLL).await;
-    }
-    let args = [
-        "show".to_owned(),
-        "job".to_owned(),
-        "-o".to_owned(),
-        job.id.clone(),
-    ];
-    let end = match slurm("scontrol", &args, None).await {
-        Ok(out) => parse_end(&out),
-        Err(err) => {
-            tracing::warn!(job = job.id, %err, "cannot read how the job ended");
-            JobEnd::default()
-        }
-    };
-    // The watcher's handle must not cancel the job it watched.
-    std::mem::forget(job);
-    end
-}
-
-/// `JobState=`, `Reason=` and `ExitCode=CODE:SIGNAL` of `scontrol show
-/// job -o`'s line.
-fn parse_end(line: &str) -> JobEnd {
-    let field = |name: &str| {
-        line.split_whitespace()
-            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let (code, signal) = field("ExitCode")
-        .split_once(':')
-        .map(|(code, signal)| (code.parse().ok(), signal.parse().ok()))
-        .unwrap_or((None, None));
-    JobEnd {
-        state: field("JobState"),
-        reason: field("Reason"),
-        exit: ExitInfo {
-            code,
-            signal: signal.filter(|s: &i32| *s != 0),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,29 +331,6 @@ mod tests {
         assert!(
             script.ends_with("<<'STUDIO_SECRETS'\nsecret-token-1\nf1ngerpr1nt\nSTUDIO_SECRETS\n"),
             "{script}"
-        );
-    }
-
-    #[test]
-    fn how_a_job_ended_is_read_from_scontrol() {
-        let end = parse_end(
-            "JobId=12 JobName=studio-x UserId=root(0) JobState=CANCELLED Reason=None Dependency=(null) ExitCode=0:9",
-        );
-        assert_eq!(end.state, "CANCELLED");
-        assert_eq!(
-            end.exit,
-            ExitInfo {
-                code: Some(0),
-                signal: Some(9)
-            }
-        );
-        let done = parse_end("JobState=COMPLETED Reason=None ExitCode=0:0");
-        assert_eq!(
-            done.exit,
-            ExitInfo {
-                code: Some(0),
-                signal: None
-            }
         );
     }
 }
