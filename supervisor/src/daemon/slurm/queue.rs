@@ -102,7 +102,8 @@ async fn read_end(id: String) -> JobEnd {
 
 /// The watcher's loop: takes asks, lists the queue every `poll`, and
 /// tells each asker once its job is gone from a listing taken after it
-/// asked. Ends when the [`JobWatcher`] is dropped.
+/// asked. Ends once the [`JobWatcher`] is dropped and no job is left to
+/// watch.
 async fn watch_queue<L, LF, E, EF>(
     mut asked: mpsc::UnboundedReceiver<Ask>,
     list: L,
