@@ -122,7 +122,12 @@ pub async fn stop_request(client: &Client, track: &Track, kind: StopKind) -> Tim
     };
     let answer = tokio::time::timeout(REQUEST_TIMEOUT, client.request(request)).await;
     let problem = match answer {
-        Ok(Ok(ControlResponse::Ok)) => None,
+        Ok(Ok(ControlResponse::Ok)) => {
+            if kind == StopKind::Cancel {
+                track.note_cancel_acknowledged();
+            }
+            None
+        }
         Ok(Ok(other)) => Some(format!("{kind:?} answered {other:?}")),
         Ok(Err(err)) if already_ended(&err) => None,
         Ok(Err(err)) => Some(format!("{kind:?} failed: {err}")),

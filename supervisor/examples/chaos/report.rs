@@ -255,6 +255,12 @@ impl Report {
                 CANCEL_SLACK.as_millis()
             );
         }
+        if let Some(latency) = latency_summary(&tally.cancel_sent_latencies) {
+            let _ = writeln!(
+                out,
+                "Cancel latency from when the harness sent it (not bound): {latency}"
+            );
+        }
         out
     }
 

@@ -70,6 +70,11 @@ pub struct Seen {
     pub stream_problems: Vec<String>,
     /// The first stop request and when it was sent.
     pub first_stop: Option<(StopKind, Timestamp)>,
+    /// When the daemon first answered a cancel `Ok`: it answers once the
+    /// cancel is under way (its grace period running), so what the
+    /// harness's own queueing added before the request reached it is not
+    /// counted as the daemon's.
+    pub cancel_acknowledged: Option<Timestamp>,
     /// Answers to stop requests that were neither `Ok` nor "already ended".
     pub bad_answers: Vec<String>,
     /// The planned action's outcome.
@@ -112,6 +117,7 @@ impl Track {
                 leftovers: Vec::new(),
                 stream_problems: Vec::new(),
                 first_stop: None,
+                cancel_acknowledged: None,
                 bad_answers: Vec::new(),
                 action: ActionOutcome::Pending,
             }),
@@ -209,6 +215,14 @@ impl Track {
             seen.first_stop = Some((kind, now));
         }
         now
+    }
+
+    /// Notes that the daemon answered a cancel `Ok` (the first time only).
+    pub fn note_cancel_acknowledged(&self) {
+        let mut seen = self.seen();
+        if seen.cancel_acknowledged.is_none() {
+            seen.cancel_acknowledged = Some(Timestamp::now());
+        }
     }
 
     /// Records how the planned action went (the first outcome sticks).
