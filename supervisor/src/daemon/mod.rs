@@ -237,7 +237,7 @@ pub async fn run(
     if !config.worker_bin.is_file() {
         return Err(DaemonError::WorkerMissing(config.worker_bin.clone()));
     }
-    let _lock = lock_data_dir(dir)?;
+    let _lock = lock_data_dir(dir).await?;
     fs::write(dir.pid_file(), std::process::id().to_string())
         .map_err(io_err("cannot write pid file"))?;
     let client_token = crate::auth::load_or_create_client_token(&dir.client_token())
@@ -376,23 +376,47 @@ async fn root_failed(root: &ActorRef<RootMsg>) {
 /// Holds the data dir's lock file for as long as it lives.
 struct DataDirLock(#[allow(dead_code)] fs::File);
 
-fn lock_data_dir(dir: &DataDir) -> Result<DataDirLock, DaemonError> {
+/// How long a start waits for the data dir's lock when the daemon that
+/// held it is gone: a child it was starting when it was killed holds a
+/// copy of the lock until that child executes or exits (milliseconds).
+const LOCK_LEFT_WAIT: Duration = Duration::from_secs(2);
+
+/// Takes the data dir's lock; refuses while the daemon recorded in the
+/// pid file is alive and holds it.
+async fn lock_data_dir(dir: &DataDir) -> Result<DataDirLock, DaemonError> {
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(dir.lock_file())
         .map_err(io_err("cannot open the lock file"))?;
-    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(DataDirLock(file)),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(DaemonError::AlreadyRunning {
-            dir: dir.root().to_owned(),
-            pid: fs::read_to_string(dir.pid_file()).unwrap_or_else(|_| "unknown".to_owned()),
-        }),
-        Err(err) => Err(DaemonError::Io {
-            context: "cannot lock the data dir".to_owned(),
-            source: err.into(),
-        }),
+    let deadline = tokio::time::Instant::now() + LOCK_LEFT_WAIT;
+    loop {
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(DataDirLock(file)),
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let recorded = fs::read_to_string(dir.pid_file()).unwrap_or_default();
+                let recorded = recorded.trim();
+                let alive = recorded.parse::<u32>().is_ok_and(crate::procfs::is_alive);
+                if alive || tokio::time::Instant::now() >= deadline {
+                    return Err(DaemonError::AlreadyRunning {
+                        dir: dir.root().to_owned(),
+                        pid: if recorded.is_empty() {
+                            "unknown".to_owned()
+                        } else {
+                            recorded.to_owned()
+                        },
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => {
+                return Err(DaemonError::Io {
+                    context: "cannot lock the data dir".to_owned(),
+                    source: err.into(),
+                });
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! `kill -9` of the daemon loses nothing it acknowledged (issue test 2).
+//! `kill -9` of the daemon loses nothing it acknowledged (issue test 2),
+//! and a restart is not turned away by what the killed daemon left.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -118,4 +119,37 @@ async fn a_graceful_stop_records_live_sessions_as_interrupted() {
     let log = events(&client, session).await;
     assert_log_is_whole(&log);
     assert_eq!(log.last().unwrap().kind, EventKind::SessionInterrupted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_waits_out_a_lock_a_dying_child_holds_but_not_a_live_daemon() {
+    let mut daemon = TestDaemon::start(4).await;
+    // A second daemon on a data dir whose daemon is alive is refused,
+    // naming it.
+    let mut second = daemon.spawn_another();
+    let status = second.wait().unwrap();
+    assert!(!status.success());
+    let said = format!(
+        "already running for {} (pid {})",
+        daemon.dir.root().display(),
+        daemon.child.id()
+    );
+    assert!(daemon.log().contains(&said), "{}", daemon.log());
+    // Killed while starting a process, a daemon leaves that child holding
+    // a copy of the lock until it executes: for a moment, the lock is held
+    // by no daemon.
+    daemon.kill9();
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(daemon.dir.lock_file())
+        .unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(held);
+    });
+    daemon.restart().await;
+    release.join().unwrap();
+    let client = daemon.client().await;
+    assert!(client.request(ControlRequest::AgentList).await.is_ok());
 }

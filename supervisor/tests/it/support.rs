@@ -96,6 +96,11 @@ impl TestDaemon {
         self.wait_ready().await;
     }
 
+    /// Starts another daemon on the same data dir, not waiting for it.
+    pub fn spawn_another(&self) -> Child {
+        spawn_daemon(&self.dir, self.max_concurrent, &self.extra_env)
+    }
+
     /// The daemon's log so far (its stderr goes to `daemon.log` in the temp dir).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.tmp.path().join("daemon.log")).unwrap_or_default()
