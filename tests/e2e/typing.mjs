@@ -131,8 +131,15 @@ await step('picker', async () => {
   if (!full.endsWith(await id.textContent())) throw new Error(`short id ${await id.textContent()} of ${full}`);
   await id.click();
   await page.locator('.title-line button.id.copied').waitFor();
-  const copied = await page.evaluate(() => navigator.clipboard.readText());
-  if (copied !== full) throw new Error(`copied ${JSON.stringify(copied)}, not ${full}`);
+  // The button says "copied" at the click; the page's clipboard write
+  // resolves a moment later.
+  const arrived = await page
+    .waitForFunction(async (want) => (await navigator.clipboard.readText()) === want, full, { timeout: 5000 })
+    .then(() => true, () => false);
+  if (!arrived) {
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    throw new Error(`copied ${JSON.stringify(copied)}, not ${full}`);
+  }
 });
 
 // Opens the palette from the keyboard; it takes the focus.
