@@ -7,13 +7,11 @@
 //! reads, and an agent granted `.git` explicitly commits.
 
 use std::path::Path;
-use std::time::Duration;
 
-use protocol::agent::{AgentConfig, SafetyMode, ScriptPatch, ScriptedToolCall};
-use protocol::control::RunSpec;
-use protocol::event::EventKind;
+use protocol::agent::{AgentConfig, SafetyMode, ScriptedToolCall};
 use studio_client::Client;
 
+use crate::sandbox::run_calls;
 use crate::support::*;
 
 /// Runs `git ARGS` in `dir` as the user would, with no config of theirs.
@@ -61,31 +59,10 @@ fn shell(command: String) -> ScriptedToolCall {
     }
 }
 
-/// Runs one run of `agent` making `calls`; each call's output, in order.
+/// Runs one run of `agent` making `calls`, all approved; each call's
+/// output, in order.
 async fn outputs(client: &Client, agent: &str, calls: Vec<ScriptedToolCall>) -> Vec<String> {
-    let count = calls.len();
-    let spec = RunSpec {
-        script: ScriptPatch {
-            tool_calls: Some(calls),
-            chunk_delay_ms: Some(0),
-            ..ScriptPatch::default()
-        },
-        approve: vec!["*".parse().unwrap()],
-        ..spec(agent, "go")
-    };
-    let session = run(client, spec).await;
-    let events = follow_to_end(client, session, Duration::from_secs(120)).await;
-    assert_log_is_whole(&events);
-    let outputs: Vec<String> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::ToolCompleted { output, .. } => Some(output.clone()),
-            EventKind::ToolError { message, .. } => Some(format!("error: {message}")),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(outputs.len(), count, "{outputs:#?}");
-    outputs
+    run_calls(client, agent, calls, "*").await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

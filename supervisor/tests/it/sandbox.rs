@@ -55,27 +55,7 @@ async fn run_attacks(
             arguments: serde_json::json!({ "command": a.command }).to_string(),
         })
         .collect();
-    let spec = RunSpec {
-        script: ScriptPatch {
-            tool_calls: Some(tool_calls),
-            chunk_delay_ms: Some(0),
-            ..ScriptPatch::default()
-        },
-        approve: vec!["shell".parse().unwrap()],
-        ..spec(agent, "try everything")
-    };
-    let session = run(client, spec).await;
-    let events = follow_to_end(client, session, Duration::from_secs(120)).await;
-    assert_log_is_whole(&events);
-    let outputs: Vec<String> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::ToolCompleted { output, .. } => Some(output.clone()),
-            EventKind::ToolError { message, .. } => Some(format!("error: {message}")),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(outputs.len(), attacks.len(), "{outputs:#?}");
+    let (outputs, events) = run_calls(client, agent, tool_calls, "shell").await;
     for (attack, output) in attacks.iter().zip(&outputs) {
         for said in &attack.says {
             assert!(
@@ -92,6 +72,39 @@ async fn run_attacks(
             );
         }
     }
+    (outputs, events)
+}
+
+/// Runs one run of `agent` making `calls`, approving those `approve`
+/// matches; each call's output (or error), in order, and the run's events.
+pub(crate) async fn run_calls(
+    client: &Client,
+    agent: &str,
+    calls: Vec<ScriptedToolCall>,
+    approve: &str,
+) -> (Vec<String>, Vec<Event>) {
+    let count = calls.len();
+    let spec = RunSpec {
+        script: ScriptPatch {
+            tool_calls: Some(calls),
+            chunk_delay_ms: Some(0),
+            ..ScriptPatch::default()
+        },
+        approve: vec![approve.parse().unwrap()],
+        ..spec(agent, "try everything")
+    };
+    let session = run(client, spec).await;
+    let events = follow_to_end(client, session, Duration::from_secs(120)).await;
+    assert_log_is_whole(&events);
+    let outputs: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCompleted { output, .. } => Some(output.clone()),
+            EventKind::ToolError { message, .. } => Some(format!("error: {message}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outputs.len(), count, "{outputs:#?}");
     (outputs, events)
 }
 
